@@ -1,0 +1,252 @@
+"""The canonical CSV template (SPEC.md): contracts.csv, milestones.csv, or one flat file.
+
+A reader turns one staged file (text columns) into rows of the typed input tables
+``in_contracts`` / ``in_milestones``; ``importing`` does everything common afterwards.
+"""
+
+from __future__ import annotations
+
+from analysis.errors import Problem, single_problem
+from analysis.parsing import StagedFile, amount_sql, date_sql, detect_day_first, first_problems
+
+CONTRACT_STATUSES = ("completed", "cancelled", "disputed", "active")
+MILESTONE_STATUSES = ("pending", "funded", "submitted", "paid", "refunded", "cancelled")
+CONTRACT_TYPES = ("fixed", "hourly")
+
+CONTRACT_FIELDS = (
+    "contract_id", "client", "freelancer", "title", "category", "platform", "contract_type",
+    "budget", "currency", "start_date", "planned_end_date", "end_date", "status",
+    "milestone_count", "paid_total",
+)
+MILESTONE_FIELDS = (
+    "contract_id", "seq", "description", "amount", "due_date", "funded_date", "submitted_date",
+    "paid_date", "paid_amount", "fee", "status",
+)
+CONTRACT_DATES = ("start_date", "planned_end_date", "end_date")
+MILESTONE_DATES = ("due_date", "funded_date", "submitted_date", "paid_date")
+# Spellings users write for the template's fields.
+ALIASES = {
+    "id": "contract_id", "contract": "contract_id", "contract_no": "contract_id",
+    "milestone": "seq", "milestone_seq": "seq", "milestone_no": "seq", "sequence": "seq",
+    "milestone_amount": "amount", "type": "contract_type", "start": "start_date",
+    "end": "end_date", "planned_end": "planned_end_date", "due": "due_date",
+    "milestone_status": "milestone_status", "contract_status": "status",
+}
+
+
+def role_of(staged: StagedFile) -> str | None:
+    """Which part of the template a file is: 'contracts', 'milestones', 'flat', or None."""
+    has = staged.has
+    contract_side = has("contract_id") and (has("start_date") or has("budget") or (has("status") and not has("seq")))
+    milestone_side = has("contract_id") and has("seq") and (has("amount") or has("milestone_amount"))
+    if contract_side and milestone_side:
+        return "flat"
+    if milestone_side:
+        return "milestones"
+    if contract_side:
+        return "contracts"
+    return None
+
+
+def apply_aliases(staged: StagedFile) -> None:
+    for alias, field in ALIASES.items():
+        if alias in staged.columns and field not in staged.columns:
+            staged.columns[field] = staged.columns.pop(alias)
+
+
+def _text(staged: StagedFile, name: str) -> str:
+    return f"nullif(trim({staged.col(name)}), '')"
+
+
+def _require(staged: StagedFile, names: tuple[str, ...]) -> None:
+    missing = [n for n in names if not staged.has(n)]
+    if missing:
+        raise single_problem(
+            staged.display, 1, missing[0],
+            f"required column '{missing[0]}' is missing (the header has: {', '.join(staged.columns)})",
+        )
+
+
+def _parse_checks(con, staged: StagedFile, specs: list[tuple[str, str, str]]) -> list[Problem]:
+    """``specs``: (field, typed expression, what it should be). Report cells that do not parse."""
+    problems: list[Problem] = []
+    for field, expr, what in specs:
+        if not staged.has(field):
+            continue
+        raw = staged.col(field)
+        problems += first_problems(
+            con, staged, f"nullif(trim({raw}), '') IS NOT NULL AND ({expr}) IS NULL", staged.columns[field],
+            f"'cannot read ''' || {raw} || ''' as {what}'",
+        )
+    return problems
+
+
+def stage_contracts(con, staged: StagedFile, ctx) -> None:
+    """Validate the contract columns of ``staged`` and append them to ``in_contracts``."""
+    _require(staged, ("contract_id", "start_date", "status"))
+    day_first = ctx.options.day_first
+    if day_first is None:
+        day_first = detect_day_first(con, staged, list(CONTRACT_DATES) + list(MILESTONE_DATES))
+    dc = bool(ctx.options.decimal_comma)
+    t = lambda n: _text(staged, n)  # noqa: E731
+    typed = {
+        "contract_id": t("contract_id"),
+        "client": t("client"), "freelancer": t("freelancer"), "title": t("title"),
+        "category": t("category"), "platform": f"lower({t('platform')})",
+        "contract_type": f"coalesce(lower({t('contract_type')}), 'fixed')",
+        "budget": amount_sql(staged.col("budget"), dc),
+        "currency": f"coalesce(upper({t('currency')}), 'USD')",
+        "start_date": date_sql(staged.col("start_date"), day_first),
+        "planned_end_date": date_sql(staged.col("planned_end_date"), day_first),
+        "end_date": date_sql(staged.col("end_date"), day_first),
+        "status": f"lower({t('status')})",
+        "milestone_count": f"TRY_CAST({t('milestone_count')} AS INTEGER)",
+        "paid_total": amount_sql(staged.col("paid_total"), dc),
+    }
+    problems = _parse_checks(con, staged, [
+        ("budget", typed["budget"], "an amount"),
+        ("paid_total", typed["paid_total"], "an amount"),
+        ("start_date", typed["start_date"], "a date"),
+        ("planned_end_date", typed["planned_end_date"], "a date"),
+        ("end_date", typed["end_date"], "a date"),
+        ("milestone_count", typed["milestone_count"], "a whole number"),
+    ])
+    cols = staged.columns
+    checks = [
+        (f"{t('contract_id')} IS NULL", "contract_id", "'contract_id is empty'"),
+        (f"{t('start_date')} IS NULL", "start_date", "'start_date is empty'"),
+        (f"{t('status')} IS NULL", "status", "'status is empty (one of " + ", ".join(CONTRACT_STATUSES) + ")'"),
+        (f"{typed['status']} NOT IN {CONTRACT_STATUSES}", "status",
+         f"'unknown status ''' || {t('status')} || ''' (expected one of {', '.join(CONTRACT_STATUSES)})'"),
+        (f"{typed['contract_type']} NOT IN {CONTRACT_TYPES}", "contract_type",
+         f"'unknown contract_type ''' || {t('contract_type')} || ''' (expected fixed or hourly)'"),
+        (f"NOT regexp_matches({typed['currency']}, '^[A-Z]{{3}}$')", "currency",
+         f"'currency ''' || {typed['currency']} || ''' is not a three-letter ISO code'"),
+        (f"{typed['budget']} < 0", "budget", "'budget is negative'"),
+        (f"{typed['contract_type']} = 'fixed' AND {t('budget')} IS NULL", "budget",
+         "'budget is required for fixed-price contracts'"),
+        (f"{typed['end_date']} < {typed['start_date']}", "end_date", "'end_date is before start_date'"),
+        (f"{typed['planned_end_date']} < {typed['start_date']}", "planned_end_date",
+         "'planned_end_date is before start_date'"),
+        (f"{typed['milestone_count']} < 0", "milestone_count", "'milestone_count is negative'"),
+    ]
+    for cond, field, msg in checks:
+        if field not in ("contract_id", "start_date", "status", "budget") and not staged.has(field):
+            continue
+        if field == "budget" and not staged.has("budget") and "fixed" not in cond:
+            continue
+        column = cols.get(field, field)
+        problems += first_problems(con, staged, f"coalesce({cond}, false)", column, msg)
+    if problems:
+        ctx.problems.extend(problems)
+        return
+    select = ", ".join(f"{expr} AS {name}" for name, expr in typed.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed_c AS SELECT {staged.row_expr} AS _row, {select} FROM {staged.table}")
+    if ctx.role == "flat":
+        # Contract columns are repeated on each milestone row: they must agree.
+        bad = con.execute(
+            f"""SELECT contract_id, min(_row) FILTER (WHERE rn > 1) FROM (
+                  SELECT *, dense_rank() OVER (PARTITION BY contract_id ORDER BY
+                    {', '.join(n for n in typed if n != 'contract_id')}) AS rn FROM _typed_c)
+                GROUP BY contract_id HAVING max(rn) > 1 ORDER BY 2 LIMIT 1"""
+        ).fetchone()
+        if bad:
+            ctx.problems.append(Problem(staged.display, int(bad[1]), None,
+                                        f"contract '{bad[0]}' has different contract details on different rows"))
+            return
+        con.execute("CREATE OR REPLACE TEMP TABLE _typed_c AS SELECT * FROM _typed_c QUALIFY row_number() OVER (PARTITION BY contract_id ORDER BY _row) = 1")
+    else:
+        dup = con.execute(
+            "SELECT contract_id, list(_row ORDER BY _row) FROM _typed_c GROUP BY contract_id HAVING count(*) > 1 ORDER BY min(_row) LIMIT 1"
+        ).fetchone()
+        if dup:
+            ctx.problems.append(Problem(staged.display, int(dup[1][1]), cols["contract_id"],
+                                        f"contract_id '{dup[0]}' appears more than once (rows {', '.join(map(str, dup[1][:5]))})"))
+            return
+    con.execute(
+        f"INSERT INTO in_contracts SELECT ?, {', '.join(typed)}, ?, ?, _row FROM _typed_c",
+        [ctx.source, ctx.import_id, staged.display],
+    )
+
+
+def stage_milestones(con, staged: StagedFile, ctx) -> None:
+    """Validate the milestone columns of ``staged`` and append them to ``in_milestones``."""
+    if "amount" not in staged.columns and "milestone_amount" in staged.columns:
+        staged.columns["amount"] = staged.columns["milestone_amount"]
+    _require(staged, ("contract_id", "seq", "amount"))
+    day_first = ctx.options.day_first
+    if day_first is None:
+        day_first = detect_day_first(con, staged, list(CONTRACT_DATES) + list(MILESTONE_DATES))
+    dc = bool(ctx.options.decimal_comma)
+    t = lambda n: _text(staged, n)  # noqa: E731
+    status_field = "milestone_status" if ctx.role == "flat" else "status"
+    typed = {
+        "contract_id": t("contract_id"),
+        "seq": f"TRY_CAST({t('seq')} AS INTEGER)",
+        "description": t("description"),
+        "amount": amount_sql(staged.col("amount"), dc),
+        "due_date": date_sql(staged.col("due_date"), day_first),
+        "funded_date": date_sql(staged.col("funded_date"), day_first),
+        "submitted_date": date_sql(staged.col("submitted_date"), day_first),
+        "paid_date": date_sql(staged.col("paid_date"), day_first),
+        "paid_amount": amount_sql(staged.col("paid_amount"), dc),
+        "fee": amount_sql(staged.col("fee"), dc),
+        "status": f"lower({t(status_field)})",
+    }
+    problems = _parse_checks(con, staged, [
+        ("seq", typed["seq"], "a whole number"),
+        ("amount", typed["amount"], "an amount"),
+        ("paid_amount", typed["paid_amount"], "an amount"),
+        ("fee", typed["fee"], "an amount"),
+        *[(d, typed[d], "a date") for d in MILESTONE_DATES],
+    ])
+    cols = staged.columns
+    checks = [
+        (f"{t('contract_id')} IS NULL", "contract_id", "'contract_id is empty'"),
+        (f"{t('seq')} IS NULL", "seq", "'seq is empty'"),
+        (f"{typed['seq']} < 1", "seq", "'seq must be 1 or more'"),
+        (f"{t('amount')} IS NULL", "amount", "'amount is empty'"),
+        (f"{typed['amount']} < 0", "amount", "'amount is negative'"),
+        (f"{typed['paid_amount']} < 0", "paid_amount", "'paid_amount is negative'"),
+        (f"{typed['status']} NOT IN {MILESTONE_STATUSES}", status_field,
+         f"'unknown milestone status ''' || {t(status_field)} || ''' (expected one of {', '.join(MILESTONE_STATUSES)})'"),
+        (f"{typed['paid_date']} < {typed['submitted_date']}", "paid_date", "'paid_date is before submitted_date'"),
+    ]
+    for cond, field, msg in checks:
+        if field not in ("contract_id", "seq", "amount") and not staged.has(field):
+            continue
+        problems += first_problems(con, staged, f"coalesce({cond}, false)", cols.get(field, field), msg)
+    if problems:
+        ctx.problems.extend(problems)
+        return
+    select = ", ".join(f"{expr} AS {name}" for name, expr in typed.items())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed_m AS SELECT {staged.row_expr} AS _row, {select} FROM {staged.table}")
+    dup = con.execute(
+        "SELECT contract_id, seq, list(_row ORDER BY _row) FROM _typed_m GROUP BY contract_id, seq HAVING count(*) > 1 ORDER BY min(_row) LIMIT 1"
+    ).fetchone()
+    if dup:
+        ctx.problems.append(Problem(staged.display, int(dup[2][1]), cols["seq"],
+                                    f"milestone {dup[1]} of contract '{dup[0]}' appears more than once"))
+        return
+    con.execute(
+        f"INSERT INTO in_milestones SELECT ?, {', '.join(typed)}, 'milestone', ?, ?, _row FROM _typed_m",
+        [ctx.source, ctx.import_id, staged.display],
+    )
+
+
+def stage_canonical(con, staged: StagedFile, ctx) -> None:
+    """Read one canonical-template file, whichever part of the template it is."""
+    apply_aliases(staged)
+    role = role_of(staged)
+    if role is None:
+        raise single_problem(
+            staged.display, 1, None,
+            "not a contracts or milestones file of the template: it needs contract_id and either "
+            "start_date/status (contracts) or seq/amount (milestones)",
+        )
+    ctx.role = role
+    if role in ("contracts", "flat"):
+        stage_contracts(con, staged, ctx)
+    if role in ("milestones", "flat"):
+        stage_milestones(con, staged, ctx)
+    ctx.derive_payments_from_milestones = True

@@ -1,0 +1,193 @@
+"""``milestone-lens``: the command line SPEC.md describes.
+
+Each subcommand is a small function over the analysis package. User errors print one line
+on stderr and exit 2; ``--json`` prints exactly one JSON document on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from analysis import store
+from analysis.errors import UserError
+
+EXIT_USER_ERROR = 2
+
+# name -> (configure parser, run); other modules add their commands with ``command``.
+_COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
+
+
+def command(name: str, configure: Callable[[argparse.ArgumentParser], None]):
+    """Register ``milestone-lens NAME``: ``configure`` adds its arguments, the decorated function runs it."""
+
+    def wrap(run: Callable[[argparse.Namespace], int]):
+        _COMMANDS[name] = (configure, run)
+        return run
+
+    return wrap
+
+
+def emit_json(document: object) -> None:
+    sys.stdout.write(json.dumps(document, default=_json_default) + "\n")
+
+
+def _json_default(value: object):
+    import datetime as dt
+    import decimal
+
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def open_workspace(args: argparse.Namespace):
+    return store.connect(args.db)
+
+
+# --- sample ---------------------------------------------------------------------------
+
+def _configure_sample(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--contracts", type=int, default=2000, help="how many contracts (default 2000)")
+    p.add_argument("--seed", type=int, default=7, help="random seed (same seed, same history)")
+    p.add_argument("--out", type=Path, help="write canonical CSVs here instead of importing")
+    p.add_argument("--json", action="store_true", help="print a JSON document")
+
+
+@command("sample", _configure_sample)
+def run_sample(args: argparse.Namespace) -> int:
+    """Write or import a synthetic contract history."""
+    from analysis import sample
+    from analysis.importing import import_files
+
+    if args.contracts < 1:
+        raise UserError("--contracts must be at least 1")
+    if args.out is not None:
+        paths = sample.write_csvs(args.out, args.contracts, args.seed)
+        if args.json:
+            emit_json({"written": [str(p) for p in paths], "contracts": args.contracts, "seed": args.seed})
+        else:
+            print(f"Wrote {args.contracts} contracts (seed {args.seed}) to {paths[0]} and {paths[1]}")
+        return 0
+    with tempfile.TemporaryDirectory(prefix="milestone-lens-sample-") as tmp:
+        paths = sample.write_csvs(tmp, args.contracts, args.seed)
+        con = open_workspace(args)
+        try:
+            summary = import_files(con, paths, fmt="canonical", source="sample")
+        finally:
+            con.close()
+    if args.json:
+        emit_json(summary.to_json())
+    else:
+        print(summary.describe())
+    return 0
+
+
+# --- import ---------------------------------------------------------------------------
+
+def _configure_import(p: argparse.ArgumentParser) -> None:
+    from analysis.importing import READERS, _register_builtin_readers
+
+    _register_builtin_readers()
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--format", default="auto", help="auto (default), " + ", ".join(sorted(READERS)))
+    p.add_argument("--mapping", type=Path, help="a column mapping saved as JSON")
+    p.add_argument("--source", help="name of the source the contract ids belong to")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("--day-first", dest="day_first", action="store_const", const=True, help="numeric dates are day/month/year")
+    order.add_argument("--month-first", dest="day_first", action="store_const", const=False, help="numeric dates are month/day/year")
+    p.add_argument("--decimal-comma", action="store_const", const=True, default=None, help="amounts like 1.234,50")
+    p.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    p.add_argument("--json", action="store_true", help="print a JSON document")
+
+
+@command("import", _configure_import)
+def run_import(args: argparse.Namespace) -> int:
+    """Import CSV files into the workspace, all of them or nothing."""
+    from analysis.importing import import_files
+    from analysis.parsing import ParseOptions
+
+    options = ParseOptions(day_first=args.day_first, decimal_comma=args.decimal_comma)
+    extra = {}
+    if args.mapping is not None:
+        extra["mapping"] = args.mapping
+    con = open_workspace(args)
+    try:
+        summary = import_files(con, args.files, fmt=args.format, source=args.source, options=options,
+                               dry_run=args.dry_run, **extra)
+    finally:
+        con.close()
+    if args.json:
+        emit_json(summary.to_json())
+    else:
+        print(summary.describe())
+    return 0
+
+
+# --- dashboard ------------------------------------------------------------------------
+
+def _configure_dashboard(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--port", type=int, help="port to serve on (default from streamlit_config.toml)")
+    p.add_argument("--sample-if-empty", action="store_true", help="load the bundled sample history into an empty workspace first")
+
+
+@command("dashboard", _configure_dashboard)
+def run_dashboard(args: argparse.Namespace) -> int:
+    """Start the Streamlit dashboard with streamlit_config.toml applied."""
+    from dashboard.launcher import launch
+
+    return launch(db=args.db, port=args.port, sample_if_empty=args.sample_if_empty)
+
+
+# --- entry point ----------------------------------------------------------------------
+
+def _load_plugin_commands() -> None:
+    """Import the modules that register further commands (report, split, ...)."""
+    import importlib
+
+    for module in ("analysis.report", "analysis.splitter_cli", "analysis.exports_cli"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    _load_plugin_commands()
+    parser = argparse.ArgumentParser(prog="milestone-lens", description="Do milestones pay off? Import contract histories and compare.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (configure, _run) in _COMMANDS.items():
+        p = sub.add_parser(name, help=(_run.__doc__ or "").strip().splitlines()[0] if _run.__doc__ else None)
+        p.add_argument("--db", type=Path, default=None, help=f"workspace file (default ${store.DB_ENV_VAR} or data/workspace.duckdb)")
+        configure(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed its one-line usage error
+        return int(exc.code or 0) if exc.code in (0, None) else EXIT_USER_ERROR
+    try:
+        return _COMMANDS[args.command][1](args)
+    except UserError as exc:
+        print(f"milestone-lens: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

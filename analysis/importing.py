@@ -1,0 +1,399 @@
+"""Atomic imports: every file of one command in one transaction, or nothing.
+
+Readers (``canonical`` and the marketplace formats) append typed rows to the temporary
+tables ``in_contracts``, ``in_milestones`` and ``in_payments``; this module validates what
+spans files, fills derived values (milestone status, fees, payments), then merges into the
+workspace: new rows are inserted, identical rows skipped and changed rows updated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from analysis import store
+from analysis.errors import ImportValidationError, Problem, single_problem
+from analysis.parsing import ParseOptions, StagedFile, stage_csv
+from analysis.platforms import fee_sql
+
+_IN_TABLES = """
+CREATE OR REPLACE TEMP TABLE in_contracts (
+    source VARCHAR, contract_id VARCHAR, client VARCHAR, freelancer VARCHAR, title VARCHAR,
+    category VARCHAR, platform VARCHAR, contract_type VARCHAR, budget DECIMAL(18,2), currency VARCHAR,
+    start_date DATE, planned_end_date DATE, end_date DATE, status VARCHAR, milestone_count INTEGER,
+    paid_total DECIMAL(18,2), _import_id INTEGER, _file VARCHAR, _row BIGINT);
+CREATE OR REPLACE TEMP TABLE in_milestones (
+    source VARCHAR, contract_id VARCHAR, seq INTEGER, description VARCHAR, amount DECIMAL(18,2),
+    due_date DATE, funded_date DATE, submitted_date DATE, paid_date DATE, paid_amount DECIMAL(18,2),
+    fee DECIMAL(18,2), status VARCHAR, kind VARCHAR, _import_id INTEGER, _file VARCHAR, _row BIGINT);
+CREATE OR REPLACE TEMP TABLE in_payments (
+    source VARCHAR, payment_key VARCHAR, contract_id VARCHAR, seq INTEGER, kind VARCHAR, paid_date DATE,
+    gross DECIMAL(18,2), fee DECIMAL(18,2), currency VARCHAR, pending BOOLEAN, description VARCHAR,
+    _import_id INTEGER, _file VARCHAR, _row BIGINT);
+"""
+
+KEYS = {
+    "contracts": ("source", "contract_id"),
+    "milestones": ("source", "contract_id", "seq"),
+    "payments": ("source", "payment_key"),
+}
+COLUMNS = {
+    "contracts": store.CONTRACT_COLUMNS,
+    "milestones": store.MILESTONE_COLUMNS,
+    "payments": store.PAYMENT_COLUMNS,
+}
+
+
+@dataclass
+class ImportContext:
+    """What a reader needs while staging one file."""
+
+    source: str
+    import_id: int
+    options: ParseOptions
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    role: str | None = None
+    derive_payments_from_milestones: bool = False
+
+
+@dataclass
+class FileReport:
+    file: str
+    format: str
+    rows: int
+    import_id: int
+
+
+@dataclass
+class ImportSummary:
+    """What an import did. ``to_json()`` is the document SPEC.md promises for ``import --json``."""
+
+    imported: dict[str, int]
+    updated: dict[str, int]
+    duplicates_skipped: int
+    warnings: list[str]
+    files: list[FileReport]
+    dry_run: bool = False
+
+    def to_json(self) -> dict:
+        return {
+            "imported": self.imported,
+            "updated": self.updated,
+            "duplicates_skipped": self.duplicates_skipped,
+            "warnings": self.warnings,
+            "files": [asdict(f) for f in self.files],
+            "dry_run": self.dry_run,
+        }
+
+    def describe(self) -> str:
+        i, u = self.imported, self.updated
+        lines = [
+            f"{'Would import' if self.dry_run else 'Imported'} {i['contracts']} contracts, "
+            f"{i['milestones']} milestones, {i['payments']} payments "
+            f"from {len(self.files)} file{'s' if len(self.files) != 1 else ''}.",
+            f"Updated {u['contracts']} contracts, {u['milestones']} milestones, {u['payments']} payments; "
+            f"skipped {self.duplicates_skipped} rows already in the workspace.",
+        ]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+
+# format name -> function(con, staged, ctx) that appends to the in_* tables
+Reader = Callable[[duckdb.DuckDBPyConnection, StagedFile, ImportContext], None]
+READERS: dict[str, Reader] = {}
+# format name -> function(staged) -> bool, tried in order by --format auto
+DETECTORS: list[tuple[str, Callable[[StagedFile], bool]]] = []
+
+
+def register_reader(name: str, reader: Reader, detector: Callable[[StagedFile], bool] | None = None) -> None:
+    READERS[name] = reader
+    if detector is not None:
+        DETECTORS.append((name, detector))
+
+
+def _register_builtin_readers() -> None:
+    from analysis import canonical
+
+    if "canonical" not in READERS:
+        register_reader("canonical", canonical.stage_canonical, lambda s: canonical.role_of(_aliased(s)) is not None)
+
+
+def _aliased(staged: StagedFile) -> StagedFile:
+    from analysis import canonical
+
+    probe = StagedFile(staged.path, staged.display, staged.table, dict(staged.columns))
+    canonical.apply_aliases(probe)
+    return probe
+
+
+def detect_format(staged: StagedFile) -> str | None:
+    _register_builtin_readers()
+    for name, detector in DETECTORS:
+        if detector(staged):
+            return name
+    return None
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def import_files(
+    con: duckdb.DuckDBPyConnection,
+    paths: Sequence[str | Path],
+    *,
+    fmt: str = "auto",
+    source: str | None = None,
+    options: ParseOptions | None = None,
+    display_names: Sequence[str] | None = None,
+    dry_run: bool = False,
+) -> ImportSummary:
+    """Import ``paths`` into the workspace in one transaction.
+
+    Raises ``ImportValidationError`` (nothing written) when any file has a problem.
+    ``display_names`` replaces the file names used in messages and the import log (the
+    dashboard passes the uploaded names; they are never used as paths).
+    With ``dry_run`` everything is checked and counted, then rolled back.
+    """
+    _register_builtin_readers()
+    options = options or ParseOptions()
+    paths = [Path(p) for p in paths]
+    names = list(display_names) if display_names else [p.name for p in paths]
+    if not paths:
+        raise single_problem("(no file)", None, None, "no files to import")
+    con.execute("BEGIN TRANSACTION")
+    try:
+        summary = _import_in_transaction(con, paths, names, fmt, source, options)
+        summary.dry_run = dry_run
+        if dry_run:
+            con.execute("ROLLBACK")
+        else:
+            store.bump_data_version(con)
+            con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
+    finally:
+        for t in ("in_contracts", "in_milestones", "in_payments"):
+            try:
+                con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+            except duckdb.Error:
+                pass
+    return summary
+
+
+def _import_in_transaction(con, paths, names, fmt, source, options) -> ImportSummary:
+    con.execute(_IN_TABLES)
+    batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchone()[0]
+    problems: list[Problem] = []
+    warnings: list[str] = []
+    files: list[FileReport] = []
+    file_meta: list[tuple[int, str, str, str, str]] = []
+    derive_payments = False
+    for index, (path, name) in enumerate(zip(paths, names)):
+        staged = stage_csv(con, path, f"stage_{index}", name)
+        file_format = fmt if fmt != "auto" else detect_format(staged)
+        if file_format is None or file_format not in READERS:
+            known = ", ".join(sorted(READERS))
+            raise single_problem(
+                name, 1, None,
+                f"format not recognised from its header ({', '.join(staged.columns) or 'no columns'}); "
+                f"use --format ({known}) or a --mapping" if file_format is None else f"unknown format '{file_format}' (known: {known})",
+            )
+        import_id = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]
+        ctx = ImportContext(source=source or _default_source(file_format), import_id=import_id, options=options)
+        READERS[file_format](con, staged, ctx)
+        problems += ctx.problems
+        warnings += [f"{name}: {w}" for w in ctx.warnings]
+        derive_payments |= ctx.derive_payments_from_milestones
+        files.append(FileReport(name, file_format, staged.rows, import_id))
+        file_meta.append((import_id, name, file_hash(path), file_format, ctx.source))
+        con.execute(f"DROP TABLE IF EXISTS temp.stage_{index}")
+    if problems:
+        raise ImportValidationError(problems)
+    _check_batch(con)
+    _derive(con, derive_payments)
+    counts = _merge(con)
+    for import_id, name, digest, file_format, file_source in file_meta:
+        c = counts.get(import_id, {})
+        con.execute(
+            "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+            [import_id, batch_id, name, digest, file_format, file_source,
+             c.get("contracts_new", 0), c.get("contracts_updated", 0),
+             c.get("milestones_new", 0), c.get("milestones_updated", 0),
+             c.get("payments_new", 0), c.get("payments_updated", 0),
+             c.get("duplicates", 0), [w for w in warnings if w.startswith(name + ":")]],
+        )
+    total = lambda k: sum(c.get(k, 0) for c in counts.values())  # noqa: E731
+    return ImportSummary(
+        imported={t: total(f"{t}_new") for t in ("contracts", "milestones", "payments")},
+        updated={t: total(f"{t}_updated") for t in ("contracts", "milestones", "payments")},
+        duplicates_skipped=total("duplicates"),
+        warnings=warnings,
+        files=files,
+    )
+
+
+def _default_source(file_format: str) -> str:
+    return "upwork" if file_format.startswith("upwork") else file_format
+
+
+def _check_batch(con) -> None:
+    """Checks that span files: conflicting duplicates across files, milestones without a contract."""
+    problems: list[Problem] = []
+    for table, key in (("in_contracts", KEYS["contracts"]), ("in_milestones", KEYS["milestones"]), ("in_payments", KEYS["payments"])):
+        cols = COLUMNS[table[3:]]
+        data_cols = [c for c in cols if c not in key]
+        rows = con.execute(
+            f"""SELECT {', '.join(key)}, list(_file || ' row ' || _row ORDER BY _import_id, _row)
+                FROM in_{table[3:]}
+                GROUP BY {', '.join(key)}
+                HAVING count(DISTINCT ({', '.join(data_cols)})) > 1 LIMIT 5"""
+        ).fetchall()
+        for r in rows:
+            where = r[-1]
+            problems.append(Problem(where[-1].split(" row ")[0], int(where[-1].split(" row ")[1]), None,
+                                    f"{table[3:-1]} {'/'.join(map(str, r[:-1][1:]))} conflicts with {where[0]}"))
+        # identical copies of one row in several files of the batch: keep the first
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}
+                QUALIFY row_number() OVER (PARTITION BY {', '.join(key)} ORDER BY _import_id, _row) = 1"""
+        )
+    orphans = con.execute(
+        """SELECT m._file, m._row, m.contract_id FROM in_milestones m
+           WHERE NOT EXISTS (SELECT 1 FROM in_contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
+             AND NOT EXISTS (SELECT 1 FROM contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
+           ORDER BY m._import_id, m._row LIMIT 20"""
+    ).fetchall()
+    for file, row, cid in orphans:
+        problems.append(Problem(file, int(row), "contract_id", f"milestone of contract '{cid}', which is neither in this import nor in the workspace"))
+    if problems:
+        raise ImportValidationError(problems)
+
+
+def _derive(con, derive_payments: bool) -> None:
+    """Fill what the template lets users leave empty: kind, status, paid amount, fees, payments."""
+    # Contract attributes for each staged milestone (from this batch, else from the workspace).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _ctx AS
+           SELECT source, contract_id, contract_type, platform, client, freelancer, currency FROM in_contracts
+           UNION ALL
+           SELECT source, contract_id, contract_type, platform, client, freelancer, currency FROM contracts c
+           WHERE EXISTS (SELECT 1 FROM in_milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)
+             AND NOT EXISTS (SELECT 1 FROM in_contracts i WHERE i.source = c.source AND i.contract_id = c.contract_id)"""
+    )
+    con.execute(
+        """UPDATE in_milestones m SET kind = 'invoice' FROM _ctx c
+           WHERE c.source = m.source AND c.contract_id = m.contract_id AND c.contract_type = 'hourly'"""
+    )
+    con.execute("UPDATE in_milestones SET paid_amount = amount WHERE paid_amount IS NULL AND paid_date IS NOT NULL AND coalesce(status, 'paid') = 'paid'")
+    con.execute(
+        """UPDATE in_milestones SET status = CASE
+               WHEN paid_date IS NOT NULL THEN 'paid'
+               WHEN submitted_date IS NOT NULL THEN 'submitted'
+               WHEN funded_date IS NOT NULL THEN 'funded'
+               ELSE 'pending' END
+           WHERE status IS NULL"""
+    )
+    if not derive_payments:
+        return
+    # Fees left empty follow the platform's rules; Upwork's sliding fee needs what was billed
+    # with the client before, across the workspace and this batch.
+    fee = fee_sql("platform", "paid_date", "amount", "billed_before")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _fees AS
+            WITH paid AS (
+                SELECT m.source, m.contract_id, m.seq, m.paid_date, m.paid_amount AS amount, c.platform,
+                       c.client, c.freelancer, true AS staged
+                FROM in_milestones m JOIN _ctx c USING (source, contract_id)
+                WHERE m.status = 'paid' AND m.paid_amount IS NOT NULL
+                UNION ALL
+                SELECT p.source, p.contract_id, p.seq, p.paid_date, p.gross, c.platform, c.client, c.freelancer, false
+                FROM payments p JOIN contracts c USING (source, contract_id)
+                WHERE NOT p.pending AND p.kind IN ('milestone', 'hourly', 'bonus')
+                  AND NOT EXISTS (SELECT 1 FROM in_milestones m WHERE m.source = p.source
+                                  AND m.contract_id = p.contract_id AND m.seq = p.seq)
+            ), ordered AS (
+                SELECT *, coalesce(sum(amount) OVER (
+                    PARTITION BY source, coalesce(client, contract_id), coalesce(freelancer, '')
+                    ORDER BY paid_date, contract_id, seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS billed_before
+                FROM paid
+            )
+            SELECT source, contract_id, seq, {fee} AS fee FROM ordered WHERE staged"""
+    )
+    con.execute(
+        """UPDATE in_milestones m SET fee = f.fee FROM _fees f
+           WHERE m.fee IS NULL AND f.source = m.source AND f.contract_id = m.contract_id AND f.seq = m.seq"""
+    )
+    con.execute(
+        """INSERT INTO in_payments
+           SELECT m.source, m.contract_id || '#' || m.seq, m.contract_id, m.seq,
+                  CASE WHEN m.kind = 'invoice' THEN 'hourly' ELSE 'milestone' END,
+                  m.paid_date, m.paid_amount, coalesce(m.fee, 0), c.currency, false, m.description,
+                  m._import_id, m._file, m._row
+           FROM in_milestones m JOIN _ctx c USING (source, contract_id)
+           WHERE m.status = 'paid' AND m.paid_amount IS NOT NULL"""
+    )
+    # Contract-level exports: paid_total without milestone rows becomes one payment of unknown date.
+    fee_total = fee_sql("c.platform", "coalesce(c.end_date, c.start_date)", "c.paid_total", "0")
+    con.execute(
+        f"""INSERT INTO in_payments
+            SELECT c.source, c.contract_id || '#total', c.contract_id, NULL, 'contract_total', NULL,
+                   c.paid_total, {fee_total}, c.currency, false, 'paid_total of a contract-level export',
+                   c._import_id, c._file, c._row
+            FROM in_contracts c
+            WHERE c.paid_total > 0
+              AND NOT EXISTS (SELECT 1 FROM in_milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)
+              AND NOT EXISTS (SELECT 1 FROM milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)"""
+    )
+
+
+def _merge(con) -> dict[int, dict[str, int]]:
+    """Insert new rows, update changed ones, skip identical ones; count per import id."""
+    counts: dict[int, dict[str, int]] = {}
+    for table in ("contracts", "milestones", "payments"):
+        key = KEYS[table]
+        cols = [c for c in COLUMNS[table] if c not in key]
+        join = " AND ".join(f"t.{k} = i.{k}" for k in key)
+        same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM i.{c}" for c in cols)
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _cmp AS
+                SELECT i._import_id,
+                       CASE WHEN t.{key[-1]} IS NULL THEN 'new' WHEN {same} THEN 'same' ELSE 'updated' END AS outcome,
+                       {', '.join('i.' + k for k in key)}
+                FROM in_{table} i LEFT JOIN {table} t ON {join}"""
+        )
+        for import_id, outcome, n in con.execute("SELECT _import_id, outcome, count(*) FROM _cmp GROUP BY ALL").fetchall():
+            bucket = counts.setdefault(import_id, {})
+            name = "duplicates" if outcome == "same" else f"{table}_{outcome}"
+            bucket[name] = bucket.get(name, 0) + n
+        setters = ", ".join(f"{c} = i.{c}" for c in cols)
+        con.execute(
+            f"""UPDATE {table} t SET {setters}, import_id = i._import_id FROM in_{table} i
+                WHERE {join} AND EXISTS (SELECT 1 FROM _cmp x WHERE x.outcome = 'updated' AND {' AND '.join(f'x.{k} = i.{k}' for k in key)})"""
+        )
+        all_cols = list(key) + cols
+        con.execute(
+            f"""INSERT INTO {table} ({', '.join(all_cols)}, first_import_id, import_id)
+                SELECT {', '.join('i.' + c for c in all_cols)}, i._import_id, i._import_id
+                FROM in_{table} i JOIN _cmp x ON {' AND '.join(f'x.{k} = i.{k}' for k in key)}
+                WHERE x.outcome = 'new'"""
+        )
+    return counts
+
+
+def summary_json(summary: ImportSummary) -> str:
+    return json.dumps(summary.to_json())

@@ -1,0 +1,206 @@
+"""Reading CSV files into DuckDB and turning their text cells into typed values, in SQL.
+
+Files are read by DuckDB's own CSV reader as text (every column ``VARCHAR``) into a
+temporary staging table; typed values are then produced by the SQL expressions below, so
+that a cell which does not parse can be reported by file, row and column instead of
+failing the whole read with a reader error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from analysis.errors import Problem, single_problem
+
+# Date formats that are never ambiguous, tried in order.
+TEXT_DATE_FORMATS = (
+    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ",
+    "%Y/%m/%d", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y",
+    "%d %b %Y %H:%M", "%d %b %Y %H:%M:%S", "%b %d, %Y %H:%M", "%Y%m%d",
+)
+DAY_FIRST_FORMATS = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y", "%d/%m/%Y %H:%M", "%d.%m.%Y %H:%M")
+MONTH_FIRST_FORMATS = ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p")
+# A numeric date whose day/month order must be known: 05/11/2024, 5.11.24 ...
+NUMERIC_DATE_RE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(\s.*)?$"
+
+_SP = r"\s\x{00A0}\x{202F}"  # spaces, including the no-break spaces spreadsheets write
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """How ambiguous cells are read. ``None`` means: decide from the data or refuse."""
+
+    day_first: bool | None = None
+    decimal_comma: bool | None = None
+
+
+def _sql_list(items: tuple[str, ...]) -> str:
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in items) + "]"
+
+
+def date_sql(expr: str, day_first: bool | None) -> str:
+    """DuckDB expression turning the text ``expr`` into a DATE (NULL when it does not parse)."""
+    formats = TEXT_DATE_FORMATS
+    if day_first is True:
+        formats = formats + DAY_FIRST_FORMATS
+    elif day_first is False:
+        formats = formats + MONTH_FIRST_FORMATS
+    return f"CAST(try_strptime(nullif(trim({expr}), ''), {_sql_list(formats)}) AS DATE)"
+
+
+def amount_sql(expr: str, decimal_comma: bool | None = False) -> str:
+    """DuckDB expression turning ``$1,234.50``, ``(12.00)``, ``+250.00``, ``1.234,50`` into DECIMAL(18,2).
+
+    Returns NULL for empty cells and for anything that is not plainly an amount (so that the
+    caller can report it); never rounds: more than two decimals does not parse.
+    """
+    s = f"trim({expr})"
+    prefix = f"'^[{_SP}+\\-(]*([A-Za-z]{{3}})?[{_SP}]*[$€£¥₹]?[{_SP}]*[+\\-]?[{_SP}]*'"
+    suffix = f"'[{_SP})]*([A-Za-z]{{3}}|[$€£¥₹])?[{_SP})]*$'"
+    core = f"regexp_replace(regexp_replace({s}, {prefix}, ''), {suffix}, '')"
+    if decimal_comma:
+        valid = f"'^([0-9]{{1,3}}([.''{_SP}][0-9]{{3}})+|[0-9]+)(,[0-9]{{1,2}})?$'"
+        number = f"replace(regexp_replace({core}, '[.''{_SP}]', '', 'g'), ',', '.')"
+    else:
+        valid = f"'^([0-9]{{1,3}}([,''{_SP}][0-9]{{3}})+|[0-9]+)(\\.[0-9]{{1,2}})?$'"
+        number = f"regexp_replace({core}, '[,''{_SP}]', '', 'g')"
+    negative = f"regexp_matches(regexp_extract({s}, '^[^0-9]*'), '[-(]')"
+    return (
+        f"CASE WHEN nullif({s}, '') IS NULL THEN NULL "
+        f"WHEN NOT regexp_matches({core}, {valid}) THEN NULL "
+        f"ELSE (CASE WHEN {negative} THEN -1 ELSE 1 END) * TRY_CAST({number} AS DECIMAL(18, 2)) END"
+    )
+
+
+def normalize_header(name: str) -> str:
+    """``" Start Date\\ufeff"`` → ``start_date``: headers match whatever their case and spacing."""
+    cleaned = name.replace("\ufeff", "").strip().lower()
+    cleaned = re.sub(r"[^0-9a-z$]+", "_", cleaned).strip("_")
+    return cleaned
+
+
+@dataclass
+class StagedFile:
+    """A CSV file read as text into a temporary table ``table``."""
+
+    path: Path
+    display: str  # what messages call the file (its name, never a full private path)
+    table: str
+    columns: dict[str, str] = field(default_factory=dict)  # normalized name -> column name in table
+    rows: int = 0
+    extra_columns: list[str] = field(default_factory=list)
+    row_base: int = 0  # smallest rowid (tables made inside a transaction do not start at 0)
+
+    @property
+    def row_expr(self) -> str:
+        """SQL for a row's number as a spreadsheet shows it (header = row 1)."""
+        return f"(rowid - {int(self.row_base)} + 2)"
+
+    def col(self, name: str) -> str:
+        """Quoted column reference for a normalized header, or SQL NULL when the file lacks it."""
+        real = self.columns.get(name)
+        return quote_ident(real) if real is not None else "CAST(NULL AS VARCHAR)"
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier for DuckDB; user-supplied names only ever reach SQL this way."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, display: str | None = None) -> StagedFile:
+    """Read ``path`` with DuckDB's CSV reader, all columns as text, into temp table ``table``.
+
+    The table's ``rowid`` keeps file order; ``StagedFile.row_expr`` turns it into the row
+    number a spreadsheet shows.
+    """
+    display = display or path.name
+    if not path.exists():
+        raise single_problem(display, None, None, "file not found")
+    if path.stat().st_size == 0:
+        raise single_problem(display, None, None, "the file is empty")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv(?, all_varchar = true, header = true, "
+            "auto_detect = true, sample_size = -1, strict_mode = true, skip = 0)",
+            [str(path)],
+        )
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        line = re.search(r"[Ll]ine:?\s*(\d+)", str(exc))
+        raise single_problem(display, int(line.group(1)) if line else None, None, f"cannot be read as CSV ({first})") from None
+    names = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    staged = StagedFile(path=path, display=display, table=table)
+    for name in names:
+        key = normalize_header(name)
+        if key in staged.columns:
+            raise single_problem(display, 1, name, f"the header '{key}' appears twice")
+        staged.columns[key] = name
+    staged.rows, base = con.execute(f"SELECT count(*), coalesce(min(rowid), 0) FROM {table}").fetchone()
+    staged.row_base = base
+    return staged
+
+
+def first_problems(
+    con: duckdb.DuckDBPyConnection,
+    staged: StagedFile,
+    condition: str,
+    column: str | None,
+    message_sql: str,
+    limit: int = 20,
+) -> list[Problem]:
+    """Rows of ``staged`` where ``condition`` holds, as Problems (row numbers as a spreadsheet shows them)."""
+    rows = con.execute(
+        f"SELECT {staged.row_expr} AS row_no, {message_sql} FROM {staged.table} WHERE {condition} ORDER BY rowid LIMIT {int(limit)}"
+    ).fetchall()
+    return [Problem(staged.display, int(r[0]), column, str(r[1])) for r in rows]
+
+
+def detect_day_first(con: duckdb.DuckDBPyConnection, staged: StagedFile, columns: list[str]) -> bool | None:
+    """Decide day/month order from the whole of the given date columns.
+
+    Returns True (some value proves day-first), False (proves month-first) or None (no
+    numeric dates at all). Raises when numeric dates exist but nothing decides, or when
+    the column contradicts itself.
+    """
+    present = [c for c in columns if staged.has(c)]
+    if not present:
+        return None
+    parts = " UNION ALL ".join(
+        f"SELECT rowid, '{c}' AS col, {staged.col(c)} AS v FROM {staged.table}" for c in present
+    )
+    row = con.execute(
+        f"""
+        WITH d AS ({parts}), n AS (
+            SELECT rowid, col, v,
+                   CAST(regexp_extract(v, '{NUMERIC_DATE_RE}', 1) AS INTEGER) AS a,
+                   CAST(regexp_extract(v, '{NUMERIC_DATE_RE}', 2) AS INTEGER) AS b
+            FROM d WHERE regexp_matches(v, '{NUMERIC_DATE_RE}')
+        )
+        SELECT count(*), count(*) FILTER (WHERE a > 12), count(*) FILTER (WHERE b > 12),
+               min(v) FILTER (WHERE a > 12), min(v) FILTER (WHERE b > 12), min(v)
+        FROM n
+        """
+    ).fetchone()
+    total, day_proofs, month_proofs, day_example, month_example, example = row
+    if not total:
+        return None
+    if day_proofs and month_proofs:
+        raise single_problem(
+            staged.display, None, None,
+            f"dates mix day-first ('{day_example}') and month-first ('{month_example}') orders",
+        )
+    if day_proofs:
+        return True
+    if month_proofs:
+        return False
+    raise single_problem(
+        staged.display, None, None,
+        f"dates like '{example}' could be day/month or month/day; say which with --day-first or --month-first",
+    )

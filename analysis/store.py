@@ -1,0 +1,236 @@
+"""The workspace: one DuckDB file holding contracts, milestones, payments and the import log.
+
+The schema is versioned from day one: ``MIGRATIONS`` is an ordered list and opening a
+workspace applies whatever the file has not seen yet, inside a transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+from analysis.errors import WorkspaceBusyError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+SAMPLE_DIR = DATA_DIR / "sample"
+DB_ENV_VAR = "MILESTONE_LENS_DB"
+
+# Contract columns as imported (the comparison for "identical re-import" uses these).
+CONTRACT_COLUMNS = (
+    "client", "freelancer", "title", "category", "platform", "contract_type", "budget",
+    "currency", "start_date", "planned_end_date", "end_date", "status", "milestone_count",
+    "paid_total",
+)
+MILESTONE_COLUMNS = (
+    "description", "amount", "due_date", "funded_date", "submitted_date", "paid_date",
+    "paid_amount", "fee", "status", "kind",
+)
+PAYMENT_COLUMNS = (
+    "contract_id", "seq", "kind", "paid_date", "gross", "fee", "currency", "pending", "description",
+)
+
+_V1 = """
+CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL);
+CREATE TABLE meta (key VARCHAR NOT NULL, value VARCHAR);
+INSERT INTO meta VALUES ('data_version', '0');
+CREATE SEQUENCE import_id_seq START 1;
+CREATE TABLE imports (
+    import_id INTEGER NOT NULL,
+    batch_id INTEGER NOT NULL,
+    file_name VARCHAR NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    format VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    imported_at TIMESTAMP NOT NULL,
+    contracts_new INTEGER NOT NULL, contracts_updated INTEGER NOT NULL,
+    milestones_new INTEGER NOT NULL, milestones_updated INTEGER NOT NULL,
+    payments_new INTEGER NOT NULL, payments_updated INTEGER NOT NULL,
+    duplicates_skipped INTEGER NOT NULL,
+    warnings VARCHAR[]
+);
+CREATE TABLE contracts (
+    source VARCHAR NOT NULL,
+    contract_id VARCHAR NOT NULL,
+    client VARCHAR, freelancer VARCHAR, title VARCHAR, category VARCHAR, platform VARCHAR,
+    contract_type VARCHAR NOT NULL,          -- 'fixed' | 'hourly'
+    budget DECIMAL(18, 2),
+    currency VARCHAR NOT NULL,
+    start_date DATE,
+    planned_end_date DATE,
+    end_date DATE,
+    status VARCHAR,                          -- completed|cancelled|disputed|active; NULL = unknown
+    milestone_count INTEGER,                 -- declared by contract-level exports
+    paid_total DECIMAL(18, 2),               -- declared by contract-level exports
+    first_import_id INTEGER NOT NULL,
+    import_id INTEGER NOT NULL               -- the import that last wrote this row
+);
+CREATE TABLE milestones (
+    source VARCHAR NOT NULL,
+    contract_id VARCHAR NOT NULL,
+    seq INTEGER NOT NULL,
+    description VARCHAR,
+    amount DECIMAL(18, 2),
+    due_date DATE, funded_date DATE, submitted_date DATE, paid_date DATE,
+    paid_amount DECIMAL(18, 2),
+    fee DECIMAL(18, 2),
+    status VARCHAR,                          -- pending|funded|submitted|paid|refunded|cancelled
+    kind VARCHAR NOT NULL,                   -- 'milestone' | 'invoice' (hourly)
+    first_import_id INTEGER NOT NULL,
+    import_id INTEGER NOT NULL
+);
+CREATE TABLE payments (
+    source VARCHAR NOT NULL,
+    payment_key VARCHAR NOT NULL,            -- unique within source (transaction id, or contract#seq)
+    contract_id VARCHAR,                     -- NULL for account costs (withdrawals, connects)
+    seq INTEGER,
+    kind VARCHAR NOT NULL,                   -- milestone|hourly|bonus|refund|contract_total|account_cost|other
+    paid_date DATE,
+    gross DECIMAL(18, 2) NOT NULL,           -- what the client paid (negative for refunds)
+    fee DECIMAL(18, 2) NOT NULL,             -- what the platform took
+    currency VARCHAR NOT NULL,
+    pending BOOLEAN NOT NULL,                -- not yet earned (e.g. Upwork rows with empty balance)
+    description VARCHAR,
+    first_import_id INTEGER NOT NULL,
+    import_id INTEGER NOT NULL
+);
+-- What an export cannot know, completed by the user; survives re-imports.
+CREATE TABLE contract_completions (
+    source VARCHAR NOT NULL,
+    contract_id VARCHAR NOT NULL,
+    status VARCHAR,
+    budget DECIMAL(18, 2),
+    planned_milestones INTEGER,
+    updated_at TIMESTAMP NOT NULL
+);
+"""
+
+# The effective view every analysis reads: completions override imports, structure derived.
+_CONTRACT_VIEW = """
+CREATE OR REPLACE VIEW contract_view AS
+WITH m AS (
+    SELECT source, contract_id, count(*) AS milestone_rows
+    FROM milestones WHERE kind = 'milestone' GROUP BY source, contract_id
+)
+SELECT
+    c.source, c.contract_id, c.client, c.freelancer, c.title, c.category, c.platform,
+    c.contract_type, c.currency, c.start_date, c.planned_end_date, c.end_date,
+    coalesce(cc.status, c.status) AS status,
+    coalesce(cc.budget, c.budget) AS budget,
+    coalesce(m.milestone_rows, 0) AS milestone_rows,
+    coalesce(cc.planned_milestones, c.milestone_count) AS planned_milestones,
+    CASE
+        WHEN c.contract_type = 'hourly' THEN 'hourly'
+        WHEN greatest(coalesce(m.milestone_rows, 0),
+                      coalesce(cc.planned_milestones, c.milestone_count, 0)) >= 2 THEN 'milestones'
+        ELSE 'single'
+    END AS structure,
+    c.first_import_id, c.import_id
+FROM contracts c
+LEFT JOIN m USING (source, contract_id)
+LEFT JOIN contract_completions cc USING (source, contract_id);
+"""
+
+MIGRATIONS: list[str] = [_V1 + _CONTRACT_VIEW]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def default_db_path() -> Path:
+    """The workspace file: ``$MILESTONE_LENS_DB`` or ``data/workspace.duckdb``."""
+    env = os.environ.get(DB_ENV_VAR)
+    return Path(env) if env else DATA_DIR / "workspace.duckdb"
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("conflicting" in text or "could not set lock" in text)
+
+
+def connect(path: str | Path | None = None, *, read_only: bool = False, wait_seconds: float = 5.0) -> duckdb.DuckDBPyConnection:
+    """Open (and migrate) the workspace file, waiting briefly if another process holds it."""
+    db_path = Path(path) if path is not None else default_db_path()
+    if not read_only:
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            con = duckdb.connect(str(db_path), read_only=read_only)
+            break
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise WorkspaceBusyError(
+                    f"{db_path}: the workspace is in use by another process "
+                    "(a running dashboard or import); try again when it has finished"
+                ) from None
+            time.sleep(0.2)
+    con.execute("SET enable_progress_bar = false")
+    if not read_only:
+        migrate(con)
+    return con
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' AND table_schema = 'main'"
+    ).fetchone()[0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Apply every migration the file has not seen, each in its own transaction."""
+    current = schema_version(con)
+    if current > SCHEMA_VERSION:
+        raise RuntimeError(f"workspace schema {current} is newer than this program ({SCHEMA_VERSION}); upgrade Milestone Lens")
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(MIGRATIONS[version - 1])
+            con.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All-or-nothing: commit when the block ends normally, roll back on any exception."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    else:
+        con.execute("COMMIT")
+
+
+def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
+    """Mark the data as changed so cached query results are recomputed."""
+    con.execute("UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'")
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0])
+
+
+def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """How many rows the workspace holds, per table."""
+    row = con.execute(
+        "SELECT (SELECT count(*) FROM contracts), (SELECT count(*) FROM milestones), "
+        "(SELECT count(*) FROM payments), (SELECT count(*) FROM imports)"
+    ).fetchone()
+    return dict(zip(("contracts", "milestones", "payments", "imports"), row))
+
+
+def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
+    return con.execute("SELECT count(*) FROM contracts").fetchone()[0] == 0

@@ -1,0 +1,66 @@
+"""Start ``streamlit run`` with every setting of ``streamlit_config.toml`` applied.
+
+Streamlit has no ``--config`` flag, so each value in the file is passed on as the
+equivalent ``--section.option=value`` command-line option.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+from analysis import store
+
+CONFIG_FILE = store.PROJECT_ROOT / "streamlit_config.toml"
+APP_FILE = Path(__file__).resolve().parent / "app.py"
+
+
+def config_flags(config_file: Path = CONFIG_FILE, overrides: dict[str, object] | None = None) -> list[str]:
+    """``[server] port = 8501`` → ``--server.port=8501``, for every option in the file."""
+    with config_file.open("rb") as handle:
+        config = tomllib.load(handle)
+    flat: dict[str, object] = {}
+    for section, options in config.items():
+        for key, value in options.items():
+            flat[f"{section}.{key}"] = value
+    flat.update(overrides or {})
+    flags = []
+    for key, value in flat.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        flags.append(f"--{key}={text}")
+    return flags
+
+
+def load_sample_if_empty(db: Path | None) -> bool:
+    """Fill an empty workspace with the bundled sample history; True when it did."""
+    from analysis.importing import import_files
+
+    con = store.connect(db)
+    try:
+        if not store.is_empty(con):
+            return False
+        import_files(con, [store.SAMPLE_DIR / "contracts.csv", store.SAMPLE_DIR / "milestones.csv"],
+                     fmt="canonical", source="sample")
+        return True
+    finally:
+        con.close()
+
+
+def streamlit_command(db: Path | None = None, port: int | None = None) -> tuple[list[str], dict[str, str]]:
+    overrides: dict[str, object] = {}
+    if port is not None:
+        overrides["server.port"] = port
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_FILE), *config_flags(overrides=overrides)]
+    env = dict(os.environ)
+    env[store.DB_ENV_VAR] = str(Path(db).resolve() if db else store.default_db_path())
+    return cmd, env
+
+
+def launch(db: Path | None = None, port: int | None = None, sample_if_empty: bool = False) -> int:
+    if sample_if_empty and load_sample_if_empty(db):
+        print("Loaded the bundled sample history into the empty workspace.", flush=True)
+    cmd, env = streamlit_command(db, port)
+    return subprocess.call(cmd, env=env, cwd=str(store.PROJECT_ROOT))

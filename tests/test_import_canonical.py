@@ -1,0 +1,162 @@
+"""Importing the canonical template: round trips, derived values, idempotency, updates, atomicity.
+
+Expected values are worked out by hand from tests/fixtures/canonical (see comments).
+"""
+
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from analysis import store
+from analysis.errors import ImportValidationError
+from analysis.importing import import_files
+from tests.conftest import CANONICAL
+
+TWO_FILES = [CANONICAL / "contracts.csv", CANONICAL / "milestones.csv"]
+
+
+def snapshot(con) -> dict:
+    """Everything a user could lose: all rows of every table, in a stable order."""
+    out = {}
+    for table, key in (("contracts", "source, contract_id"), ("milestones", "source, contract_id, seq"),
+                       ("payments", "source, payment_key"), ("imports", "import_id"),
+                       ("contract_completions", "source, contract_id"), ("meta", "key")):
+        cols = "*" if table != "imports" else "* EXCLUDE (imported_at)"
+        out[table] = con.execute(f"SELECT {cols} FROM {table} ORDER BY {key}").fetchall()
+    return out
+
+
+def test_two_files_round_trip(con):
+    summary = import_files(con, TWO_FILES)
+    # 6 contracts; milestones 5 + 1 + 2 + 2 + 1 + 1 = 12; paid ones: C1 x5, C3 x1, C4 x2, C5, C6 = 10
+    assert summary.imported == {"contracts": 6, "milestones": 12, "payments": 10}
+    assert summary.duplicates_skipped == 0
+    structures = dict(con.execute("SELECT contract_id, structure FROM contract_view").fetchall())
+    assert structures == {"C1": "milestones", "C2": "single", "C3": "milestones", "C4": "hourly",
+                          "C5": "single", "C6": "single"}
+    c3 = con.execute("SELECT budget, start_date::VARCHAR, end_date, status FROM contracts WHERE contract_id='C3'").fetchone()
+    assert c3 == (Decimal("1200.00"), "2026-11-02", None, "active")  # "$1,200.00" and "Nov 2, 2026"
+    assert con.execute("SELECT currency, platform FROM contracts WHERE contract_id='C6'").fetchone() == ("USD", "upwork")
+    # Money per currency, by hand:
+    # USD gross: C1 5 x 30 + C3 600 + C5 400 + C6 300 = 1450
+    # USD fees: C1 10 % (2026) = 5 x 3 = 15; C3 direct = 0;
+    #   C5 (Jan 2022, sliding, nothing billed before) 20 % of 400 = 80;
+    #   C6 (Mar 2022, 400 billed before with Delta): 100 at 20 % + 200 at 10 % = 40  -> 135
+    # EUR (C4 on Freelancer.com): gross 300; fees max(10 %, $5): 20 + 10 = 30
+    money = dict((r[0], (r[1], r[2])) for r in con.execute(
+        "SELECT currency, sum(gross), sum(fee) FROM payments GROUP BY currency").fetchall())
+    assert money == {"USD": (Decimal("1450.00"), Decimal("135.00")), "EUR": (Decimal("300.00"), Decimal("30.00"))}
+    statuses = dict(con.execute("SELECT contract_id || '#' || seq, status FROM milestones").fetchall())
+    assert statuses["C2#1"] == "funded" and statuses["C3#2"] == "funded" and statuses["C1#5"] == "paid"
+    kinds = dict(con.execute("SELECT payment_key, kind FROM payments").fetchall())
+    assert kinds["C4#1"] == "hourly" and kinds["C1#1"] == "milestone"
+
+
+def test_flat_file_gives_the_same_workspace(tmp_path):
+    a = store.connect(tmp_path / "a.duckdb")
+    b = store.connect(tmp_path / "b.duckdb")
+    import_files(a, TWO_FILES)
+    summary = import_files(b, [CANONICAL / "flat.csv"])
+    assert summary.imported == {"contracts": 6, "milestones": 12, "payments": 10}
+    for table in ("contracts", "milestones", "payments"):
+        q = f"SELECT * EXCLUDE (first_import_id, import_id) FROM {table} ORDER BY ALL"
+        assert a.execute(q).fetchall() == b.execute(q).fetchall(), table
+
+
+def test_contract_level_file(con):
+    summary = import_files(con, [CANONICAL / "contract_level.csv"])
+    # K1 paid 1000 (direct, no fee), K2 paid nothing (no payment row), K3 paid 200 on Freelancer.com (fee 20)
+    assert summary.imported == {"contracts": 3, "milestones": 0, "payments": 2}
+    rows = con.execute("SELECT contract_id, structure FROM contract_view ORDER BY 1").fetchall()
+    assert rows == [("K1", "milestones"), ("K2", "single"), ("K3", "milestones")]
+    assert con.execute("SELECT sum(gross), sum(fee) FROM payments").fetchone() == (Decimal("1200.00"), Decimal("20.00"))
+
+
+def test_reimport_adds_nothing(con):
+    import_files(con, TWO_FILES)
+    before = snapshot(con)
+    summary = import_files(con, TWO_FILES)
+    assert summary.imported == {"contracts": 0, "milestones": 0, "payments": 0}
+    assert summary.updated == {"contracts": 0, "milestones": 0, "payments": 0}
+    assert summary.duplicates_skipped == 6 + 12 + 10
+    after = snapshot(con)
+    for table in ("contracts", "milestones", "payments"):
+        assert after[table] == before[table]
+
+
+def test_newer_export_updates_changed_rows(con, tmp_path):
+    import_files(con, TWO_FILES)
+    newer = tmp_path / "newer"
+    newer.mkdir()
+    # C3 is now completed and its second milestone paid.
+    contracts = (CANONICAL / "contracts.csv").read_text().replace(
+        'C3,Beta,Bob,Logo,design,direct,fixed,"$1,200.00",USD,"Nov 2, 2026",2026-12-02,,active',
+        'C3,Beta,Bob,Logo,design,direct,fixed,"$1,200.00",USD,"Nov 2, 2026",2026-12-02,2026-11-24,completed')
+    milestones = (CANONICAL / "milestones.csv").read_text().replace(
+        "C3,2,Final files,600,2026-12-02,2026-11-20,,,,,", "C3,2,Final files,600,2026-12-02,2026-11-20,2026-11-22,2026-11-24,,,")
+    (newer / "contracts.csv").write_text(contracts)
+    (newer / "milestones.csv").write_text(milestones)
+    summary = import_files(con, [newer / "contracts.csv", newer / "milestones.csv"])
+    assert summary.imported == {"contracts": 0, "milestones": 0, "payments": 1}
+    assert summary.updated == {"contracts": 1, "milestones": 1, "payments": 0}
+    assert summary.duplicates_skipped == 5 + 11 + 10
+    assert con.execute("SELECT status, end_date::VARCHAR FROM contracts WHERE contract_id = 'C3'").fetchone() == ("completed", "2026-11-24")
+    assert con.execute("SELECT count(*), sum(gross) FROM payments WHERE contract_id = 'C3'").fetchone() == (2, Decimal("1200.00"))
+    # The updated rows remember both imports.
+    first, last = con.execute("SELECT first_import_id, import_id FROM contracts WHERE contract_id = 'C3'").fetchone()
+    assert first < last
+
+
+def test_milestones_for_contracts_already_in_the_workspace(con):
+    import_files(con, [CANONICAL / "contracts.csv"])
+    summary = import_files(con, [CANONICAL / "milestones.csv"])
+    assert summary.imported == {"contracts": 0, "milestones": 12, "payments": 10}
+    assert con.execute("SELECT sum(fee) FROM payments WHERE currency = 'USD'").fetchone()[0] == Decimal("135.00")
+
+
+def test_batch_with_one_bad_file_writes_nothing(con, tmp_path):
+    import_files(con, [CANONICAL / "contract_level.csv"])
+    before = snapshot(con)
+    bad = tmp_path / "milestones.csv"
+    bad.write_text((CANONICAL / "milestones.csv").read_text().replace("C2,1,Whole article,150", "C2,1,Whole article,15O"))
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [CANONICAL / "contracts.csv", bad])
+    assert str(err.value).startswith("milestones.csv, row 7, column amount: cannot read '15O' as an amount")
+    assert snapshot(con) == before
+
+
+def test_import_log_records_each_file(con):
+    import_files(con, TWO_FILES)
+    rows = con.execute("SELECT file_name, format, source, contracts_new, milestones_new, payments_new, length(content_hash), batch_id FROM imports ORDER BY import_id").fetchall()
+    assert rows == [("contracts.csv", "canonical", "canonical", 6, 0, 0, 64, 1),
+                    ("milestones.csv", "canonical", "canonical", 0, 12, 10, 64, 1)]
+    # Every row knows which import brought it.
+    assert con.execute("SELECT DISTINCT first_import_id FROM milestones").fetchall() == [(2,)]
+    assert store.data_version(con) == 1
+
+
+def test_dry_run_counts_and_writes_nothing(con):
+    before = snapshot(con)
+    summary = import_files(con, TWO_FILES, dry_run=True)
+    assert summary.imported["contracts"] == 6 and summary.dry_run
+    assert snapshot(con) == before
+
+
+def test_same_ids_in_another_source_are_other_contracts(con):
+    import_files(con, TWO_FILES)
+    summary = import_files(con, TWO_FILES, source="agency-b")
+    assert summary.imported["contracts"] == 6
+    assert con.execute("SELECT count(*) FROM contracts").fetchone()[0] == 12
+
+
+def test_workspace_reopens_with_its_data(db_path):
+    con = store.connect(db_path)
+    import_files(con, TWO_FILES)
+    con.close()
+    again = store.connect(db_path)
+    assert store.counts(again) == {"contracts": 6, "milestones": 12, "payments": 10, "imports": 2}
+    assert store.schema_version(again) == store.SCHEMA_VERSION
