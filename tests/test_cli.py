@@ -1,0 +1,87 @@
+"""The command line as users script it: JSON on stdout, one-line errors, exit status 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import CANONICAL, ROOT
+
+TWO_FILES = [CANONICAL / "contracts.csv", CANONICAL / "milestones.csv"]
+
+
+def test_import_json_document(cli):
+    result = cli("import", *TWO_FILES, "--json")
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)  # stdout holds exactly one JSON document
+    assert doc["imported"] == {"contracts": 6, "milestones": 12, "payments": 10}
+    assert doc["duplicates_skipped"] == 0
+    assert doc["warnings"] == []
+    again = cli("import", *TWO_FILES, "--json").json()
+    assert again["imported"] == {"contracts": 0, "milestones": 0, "payments": 0}
+    assert again["duplicates_skipped"] == 28
+
+
+def test_import_text_summary(cli):
+    result = cli("import", *TWO_FILES)
+    assert result.code == 0
+    assert "Imported 6 contracts, 12 milestones, 10 payments from 2 files." in result.out
+
+
+def test_bad_file_exit_2_one_line(cli, tmp_path, db_path):
+    bad = tmp_path / "contracts.csv"
+    bad.write_text("contract_id,budget,start_date,status\nA1,100,2026-01-01,finished\n")
+    result = cli("import", bad)
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.strip() == (
+        "milestone-lens: error: contracts.csv, row 2, column status: unknown status 'finished' "
+        "(expected one of completed, cancelled, disputed, active)")
+
+
+def test_missing_file(cli, tmp_path):
+    result = cli("import", tmp_path / "nope.csv")
+    assert result.code == 2
+    assert result.err.strip() == "milestone-lens: error: nope.csv: file not found"
+
+
+def test_bad_arguments_exit_2(cli):
+    assert cli("sample", "--contracts", "many").code == 2
+    assert cli("sample", "--contracts", "0").code == 2
+
+
+def test_sample_out_writes_canonical_csvs(cli, tmp_path):
+    result = cli("sample", "--contracts", "300", "--seed", "3", "--out", tmp_path / "s", db=None)
+    assert result.code == 0
+    header = (tmp_path / "s" / "contracts.csv").read_text().splitlines()[0]
+    assert header.replace('"', "").split(",")[:3] == ["contract_id", "client", "freelancer"]
+    assert len((tmp_path / "s" / "contracts.csv").read_text().splitlines()) == 301
+
+
+def test_sample_imports_into_the_workspace(cli, db_path):
+    result = cli("sample", "--contracts", "500", "--seed", "11", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["imported"]["contracts"] == 500
+    from analysis import store
+
+    con = store.connect(db_path)
+    assert con.execute("SELECT count(*) FROM contracts WHERE source = 'sample'").fetchone()[0] == 500
+
+
+def test_real_process_exit_status_and_no_traceback(tmp_path):
+    """The installed entry point, as a user runs it."""
+    bad = tmp_path / "contracts.csv"
+    bad.write_text("contract_id,budget,start_date,status\nA1,-3,2026-01-01,active\n")
+    exe = Path(sys.executable).parent / "milestone-lens"
+    env = dict(os.environ, MILESTONE_LENS_DB=str(tmp_path / "ws.duckdb"))
+    proc = subprocess.run([str(exe), "import", str(bad)], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "milestone-lens: error: contracts.csv, row 2, column budget: budget is negative"
+    # The environment variable chose the workspace.
+    assert (tmp_path / "ws.duckdb").exists()
+    ok = subprocess.run([str(exe), "import", *map(str, TWO_FILES), "--json"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["imported"]["contracts"] == 6

@@ -1,0 +1,150 @@
+"""Every validation error names file, row and column, and leaves the workspace untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analysis.errors import ImportValidationError
+from analysis.importing import import_files
+from tests.conftest import CANONICAL
+from tests.test_import_canonical import snapshot
+
+HEADER = "contract_id,client,budget,currency,start_date,end_date,status\n"
+GOOD = "A1,Acme,100,USD,2026-01-05,2026-01-20,completed\n"
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        # header is row 1, so the second data line is row 3
+        (GOOD + "A2,Acme,100,USD,2026-01-05,,finished\n",
+         "contracts.csv, row 3, column status: unknown status 'finished' (expected one of completed, cancelled, disputed, active)"),
+        (GOOD + "A2,Acme,100,USD,2026-13-45,,active\n",
+         "contracts.csv, row 3, column start_date: cannot read '2026-13-45' as a date"),
+        (GOOD + "A2,Acme,12x,USD,2026-01-05,,active\n",
+         "contracts.csv, row 3, column budget: cannot read '12x' as an amount"),
+        (GOOD + "A2,Acme,-5,USD,2026-01-05,,active\n",
+         "contracts.csv, row 3, column budget: budget is negative"),
+        (GOOD + "A2,Acme,,USD,2026-01-05,,active\n",
+         "contracts.csv, row 3, column budget: budget is required for fixed-price contracts"),
+        (GOOD + "A2,Acme,100,USD,2026-01-05,2026-01-01,completed\n",
+         "contracts.csv, row 3, column end_date: end_date is before start_date"),
+        (GOOD + "A1,Acme,100,USD,2026-01-05,,active\n",
+         "contracts.csv, row 3, column contract_id: contract_id 'A1' appears more than once (rows 2, 3)"),
+        (GOOD + "A2,Acme,100,US-D,2026-01-05,,active\n",
+         "contracts.csv, row 3, column currency: currency 'US-D' is not a three-letter ISO code"),
+        (GOOD + ",Acme,100,USD,2026-01-05,,active\n",
+         "contracts.csv, row 3, column contract_id: contract_id is empty"),
+        (GOOD + "A2,Acme,1.999,USD,2026-01-05,,active\n",  # three decimals are never rounded silently
+         "contracts.csv, row 3, column budget: cannot read '1.999' as an amount"),
+    ],
+)
+def test_contract_errors(con, tmp_path, body, expected):
+    before = snapshot(con)
+    path = write(tmp_path, "contracts.csv", HEADER + body)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == expected
+    assert "\n" not in str(err.value)
+    assert snapshot(con) == before
+
+
+def test_missing_required_column(con, tmp_path):
+    path = write(tmp_path, "contracts.csv", "contract_id,budget,start_date\nA1,100,2026-01-01\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path], fmt="canonical")
+    assert str(err.value).startswith("contracts.csv, row 1, column status: required column 'status' is missing")
+
+
+def test_milestone_errors(con, tmp_path):
+    contracts = write(tmp_path, "contracts.csv", HEADER + GOOD)
+    cases = {
+        "A1,1,50,2026-01-10\nA9,2,50,2026-01-12\n":
+            "milestones.csv, row 3, column contract_id: milestone of contract 'A9', which is neither in this import nor in the workspace",
+        "A1,1,50,2026-01-10\nA1,1,50,2026-01-12\n":
+            "milestones.csv, row 3, column seq: milestone 1 of contract 'A1' appears more than once",
+        "A1,one,50,2026-01-10\n":
+            "milestones.csv, row 2, column seq: cannot read 'one' as a whole number",
+        "A1,1,-50,2026-01-10\n":
+            "milestones.csv, row 2, column amount: amount is negative",
+        "A1,1,50,10 Janvier 2026\n":
+            "milestones.csv, row 2, column paid_date: cannot read '10 Janvier 2026' as a date",
+    }
+    for body, expected in cases.items():
+        before = snapshot(con)
+        milestones = write(tmp_path, "milestones.csv", "contract_id,seq,amount,paid_date\n" + body)
+        with pytest.raises(ImportValidationError) as err:
+            import_files(con, [contracts, milestones])
+        assert str(err.value) == expected
+        assert snapshot(con) == before
+
+
+def test_several_problems_are_all_listed(con, tmp_path):
+    path = write(tmp_path, "contracts.csv", HEADER + "A1,Acme,x,USD,2026-01-05,,active\nA2,Acme,y,USD,2026-01-05,,nope\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    where = [(p.row, p.column) for p in err.value.problems]
+    assert (2, "budget") in where and (3, "budget") in where and (3, "status") in where
+    assert str(err.value).endswith("(and 2 more problems)")
+
+
+def test_ambiguous_numeric_dates_are_refused_then_accepted_with_a_flag(con, tmp_path):
+    from analysis.parsing import ParseOptions
+
+    path = write(tmp_path, "contracts.csv", HEADER + "A1,Acme,100,USD,05/11/2024,,active\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert "--day-first or --month-first" in str(err.value)
+    import_files(con, [path], options=ParseOptions(day_first=True))
+    assert str(con.execute("SELECT start_date FROM contracts").fetchone()[0]) == "2024-11-05"
+
+
+def test_numeric_dates_decided_by_the_data(con, tmp_path):
+    # 25/11/2024 can only be day-first, so 05/11/2024 is the 5th of November.
+    path = write(tmp_path, "contracts.csv", HEADER + "A1,Acme,100,USD,05/11/2024,25/11/2024,completed\n")
+    import_files(con, [path])
+    assert [str(d) for d in con.execute("SELECT start_date, end_date FROM contracts").fetchone()] == ["2024-11-05", "2024-11-25"]
+
+
+def test_conflicting_copies_across_files_of_one_batch(con, tmp_path):
+    a = write(tmp_path, "a.csv", HEADER + GOOD)
+    b = write(tmp_path, "b.csv", HEADER + GOOD.replace("100", "120"))
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [a, b])
+    assert str(err.value) == "b.csv, row 2: contract A1 conflicts with a.csv row 2"
+    assert snapshot(con) == before
+
+
+def test_identical_copies_across_files_count_once(con, tmp_path):
+    a = write(tmp_path, "a.csv", HEADER + GOOD)
+    b = write(tmp_path, "b.csv", HEADER + GOOD)
+    summary = import_files(con, [a, b])
+    assert summary.imported["contracts"] == 1
+
+
+def test_empty_file_and_unknown_layout(con, tmp_path):
+    empty = write(tmp_path, "empty.csv", "")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [empty])
+    assert str(err.value) == "empty.csv: the file is empty"
+    other = write(tmp_path, "other.csv", "foo,bar\n1,2\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [other])
+    assert str(err.value).startswith("other.csv, row 1: format not recognised from its header (foo, bar)")
+
+
+def test_good_files_still_import_after_a_refusal(con, tmp_path):
+    bad = write(tmp_path, "contracts.csv", HEADER + "A1,Acme,100,USD,2026-01-05,,weird\n")
+    with pytest.raises(ImportValidationError):
+        import_files(con, [bad])
+    summary = import_files(con, [CANONICAL / "contracts.csv", CANONICAL / "milestones.csv"])
+    assert summary.imported["contracts"] == 6
