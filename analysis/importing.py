@@ -112,6 +112,8 @@ DETECTORS: list[tuple[str, Callable[[StagedFile], bool]]] = []
 
 
 def register_reader(name: str, reader: Reader, detector: Callable[[StagedFile], bool] | None = None) -> None:
+    """Make format ``name`` importable. A reader appends each key (see ``KEYS``) at most once
+    per file; copies across the files of one batch are reconciled by ``_check_batch``."""
     READERS[name] = reader
     if detector is not None:
         DETECTORS.append((name, detector))
@@ -255,6 +257,10 @@ def _check_batch(con) -> None:
     """Checks that span files: conflicting duplicates across files, milestones without a contract."""
     problems: list[Problem] = []
     for table, key in (("in_contracts", KEYS["contracts"]), ("in_milestones", KEYS["milestones"]), ("in_payments", KEYS["payments"])):
+        # Within one file, readers already refuse duplicate keys: only batches where several
+        # files fill the same table can hold copies.
+        if con.execute(f"SELECT count(DISTINCT _import_id) FROM {table}").fetchone()[0] < 2:
+            continue
         cols = COLUMNS[table[3:]]
         data_cols = [c for c in cols if c not in key]
         rows = con.execute(
