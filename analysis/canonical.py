@@ -7,6 +7,7 @@ A reader turns one staged file (text columns) into rows of the typed input table
 from __future__ import annotations
 
 from analysis.errors import Problem, single_problem
+from analysis.locale import resolve_decimal_comma
 from analysis.parsing import StagedFile, amount_sql, date_sql, detect_day_first, first_problems
 
 CONTRACT_STATUSES = ("completed", "cancelled", "disputed", "active")
@@ -22,6 +23,8 @@ MILESTONE_FIELDS = (
     "contract_id", "seq", "description", "amount", "due_date", "funded_date", "submitted_date",
     "paid_date", "paid_amount", "fee", "status",
 )
+# Every amount column of a file decides its decimal mark together (analysis.locale).
+AMOUNT_FIELDS = ("budget", "paid_total", "amount", "milestone_amount", "paid_amount", "fee")
 CONTRACT_DATES = ("start_date", "planned_end_date", "end_date")
 MILESTONE_DATES = ("due_date", "funded_date", "submitted_date", "paid_date")
 # Spellings users write for the template's fields.
@@ -87,7 +90,7 @@ def stage_contracts(con, staged: StagedFile, ctx) -> None:
     day_first = ctx.options.day_first
     if day_first is None:
         day_first = detect_day_first(con, staged, list(CONTRACT_DATES) + list(MILESTONE_DATES))
-    dc = bool(ctx.options.decimal_comma)
+    dc = resolve_decimal_comma(con, staged, ctx.options.decimal_comma, list(AMOUNT_FIELDS))
     t = lambda n: _text(staged, n)  # noqa: E731
     typed = {
         "contract_id": t("contract_id"),
@@ -177,7 +180,7 @@ def stage_milestones(con, staged: StagedFile, ctx) -> None:
     day_first = ctx.options.day_first
     if day_first is None:
         day_first = detect_day_first(con, staged, list(CONTRACT_DATES) + list(MILESTONE_DATES))
-    dc = bool(ctx.options.decimal_comma)
+    dc = resolve_decimal_comma(con, staged, ctx.options.decimal_comma, list(AMOUNT_FIELDS))
     t = lambda n: _text(staged, n)  # noqa: E731
     status_field = "milestone_status" if ctx.role == "flat" else "status"
     typed = {

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from analysis.errors import Problem, single_problem
+from analysis.locale import AmbiguousInputError
 
 # Date formats that are never ambiguous, tried in order.
 TEXT_DATE_FORMATS = (
@@ -36,6 +37,8 @@ class ParseOptions:
 
     day_first: bool | None = None
     decimal_comma: bool | None = None
+    encoding: str | None = None  # a Python codec name; None: detect (UTF-8, UTF-16, Windows-1252)
+    delimiter: str | None = None  # None: detect (comma, semicolon, tab, pipe)
 
 
 def _sql_list(items: tuple[str, ...]) -> str:
@@ -59,9 +62,7 @@ def amount_sql(expr: str, decimal_comma: bool | None = False) -> str:
     caller can report it); never rounds: more than two decimals does not parse.
     """
     s = f"trim({expr})"
-    prefix = f"'^[{_SP}+\\-(]*([A-Za-z]{{3}})?[{_SP}]*[$€£¥₹]?[{_SP}]*[+\\-]?[{_SP}]*'"
-    suffix = f"'[{_SP})]*([A-Za-z]{{3}}|[$€£¥₹])?[{_SP})]*$'"
-    core = f"regexp_replace(regexp_replace({s}, {prefix}, ''), {suffix}, '')"
+    core = amount_core_sql(expr)
     if decimal_comma:
         valid = f"'^([0-9]{{1,3}}([.''{_SP}][0-9]{{3}})+|[0-9]+)(,[0-9]{{1,2}})?$'"
         number = f"replace(regexp_replace({core}, '[.''{_SP}]', '', 'g'), ',', '.')"
@@ -74,6 +75,13 @@ def amount_sql(expr: str, decimal_comma: bool | None = False) -> str:
         f"WHEN NOT regexp_matches({core}, {valid}) THEN NULL "
         f"ELSE (CASE WHEN {negative} THEN -1 ELSE 1 END) * TRY_CAST({number} AS DECIMAL(18, 2)) END"
     )
+
+
+def amount_core_sql(expr: str) -> str:
+    """DuckDB expression: the digits and separators of an amount, without sign, currency or brackets."""
+    prefix = f"'^[{_SP}+\\-(]*([A-Za-z]{{3}})?[{_SP}]*[$€£¥₹]?[{_SP}]*[+\\-]?[{_SP}]*'"
+    suffix = f"'[{_SP})]*([A-Za-z]{{3}}|[$€£¥₹])?[{_SP})]*$'"
+    return f"regexp_replace(regexp_replace(trim({expr}), {prefix}, ''), {suffix}, '')"
 
 
 def normalize_header(name: str) -> str:
@@ -94,6 +102,16 @@ class StagedFile:
     rows: int = 0
     extra_columns: list[str] = field(default_factory=list)
     row_base: int = 0  # smallest rowid (tables made inside a transaction do not start at 0)
+    encoding: str = "utf-8"  # as detected (or given): see analysis.locale
+    delimiter: str = ","
+    sample_rows: list[dict[str, str | None]] = field(default_factory=list)  # first rows, for detectors
+
+    def sample_values(self, name: str) -> list[str]:
+        """Non-empty sample cells of a normalized column (what format detectors look at)."""
+        real = self.columns.get(name)
+        if real is None:
+            return []
+        return [str(r[real]).strip() for r in self.sample_rows if r.get(real) not in (None, "")]
 
     @property
     def row_expr(self) -> str:
@@ -114,29 +132,48 @@ def quote_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, display: str | None = None) -> StagedFile:
+SAMPLE_ROWS = 200
+
+
+def stage_csv(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, display: str | None = None,
+    options: ParseOptions | None = None,
+) -> StagedFile:
     """Read ``path`` with DuckDB's CSV reader, all columns as text, into temp table ``table``.
 
-    The table's ``rowid`` keeps file order; ``StagedFile.row_expr`` turns it into the row
-    number a spreadsheet shows.
+    The encoding (UTF-8 with or without BOM, UTF-16, Windows-1252) and the delimiter (comma,
+    semicolon, tab, pipe) are detected unless ``options`` gives them; files DuckDB cannot
+    read directly are streamed through a UTF-8 copy. The table's ``rowid`` keeps file order;
+    ``StagedFile.row_expr`` turns it into the row number a spreadsheet shows.
     """
+    from analysis.locale import detect_layout, utf8_file
+
     display = display or path.name
     if not path.exists():
         raise single_problem(display, None, None, "file not found")
     if path.stat().st_size == 0:
         raise single_problem(display, None, None, "the file is empty")
+    options = options or ParseOptions()
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv(?, all_varchar = true, header = true, "
-            "auto_detect = true, sample_size = -1, strict_mode = true, skip = 0)",
-            [str(path)],
-        )
+        layout = detect_layout(path, options.encoding, options.delimiter)
+    except (LookupError, UnicodeError) as exc:
+        raise single_problem(display, None, None, f"cannot be decoded ({exc})") from None
+    try:
+        with utf8_file(path, layout) as readable:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv(?, all_varchar = true, header = true, "
+                "auto_detect = true, sample_size = -1, strict_mode = true, skip = 0, delim = ?, encoding = 'utf-8')",
+                [str(readable), layout.delimiter],
+            )
+    except UnicodeError as exc:
+        raise single_problem(display, None, None, f"is not valid {layout.encoding} text ({exc.reason})") from None
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         line = re.search(r"[Ll]ine:?\s*(\d+)", str(exc))
-        raise single_problem(display, int(line.group(1)) if line else None, None, f"cannot be read as CSV ({first})") from None
+        raise single_problem(display, int(line.group(1)) + layout.skip_lines if line else None, None,
+                             f"cannot be read as CSV ({first})") from None
     names = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-    staged = StagedFile(path=path, display=display, table=table)
+    staged = StagedFile(path=path, display=display, table=table, encoding=layout.encoding, delimiter=layout.delimiter)
     for name in names:
         key = normalize_header(name)
         if key in staged.columns:
@@ -144,6 +181,10 @@ def stage_csv(con: duckdb.DuckDBPyConnection, path: Path, table: str, display: s
         staged.columns[key] = name
     staged.rows, base = con.execute(f"SELECT count(*), coalesce(min(rowid), 0) FROM {table}").fetchone()
     staged.row_base = base
+    if layout.skip_lines:
+        staged.row_base -= layout.skip_lines  # row numbers still count the "sep=" line
+    sample = con.execute(f"SELECT * FROM {table} ORDER BY rowid LIMIT {SAMPLE_ROWS}").fetchall()
+    staged.sample_rows = [dict(zip(names, r)) for r in sample]
     return staged
 
 
@@ -192,15 +233,16 @@ def detect_day_first(con: duckdb.DuckDBPyConnection, staged: StagedFile, columns
     if not total:
         return None
     if day_proofs and month_proofs:
-        raise single_problem(
+        raise AmbiguousInputError(Problem(
             staged.display, None, None,
-            f"dates mix day-first ('{day_example}') and month-first ('{month_example}') orders",
-        )
+            f"dates mix day-first ('{day_example}') and month-first ('{month_example}') orders; "
+            "fix the file, or say which with --day-first or --month-first",
+        ), "day_first")
     if day_proofs:
         return True
     if month_proofs:
         return False
-    raise single_problem(
+    raise AmbiguousInputError(Problem(
         staged.display, None, None,
         f"dates like '{example}' could be day/month or month/day; say which with --day-first or --month-first",
-    )
+    ), "day_first")
