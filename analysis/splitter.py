@@ -1,0 +1,790 @@
+"""The what-if splitter: what splitting the next contract into milestones buys, in money and time.
+
+The model, stated once:
+
+* The work runs from day 0 to day ``days`` at a steady pace. Milestone *i* is worked on from
+  ``start_day`` to ``due_day`` and submitted on its due day; its escrow was funded before the
+  work began (Upwork's rule), so a milestone submitted before the client cancels is paid.
+  Work on a milestone that was not yet submitted when the client cancels is lost.
+* The client cancels at a random time T. ``Risk`` gives its survival function
+  ``S(t) = P(T > t) = (1 - p) ** ((t / days) ** k)``: the probability of cancelling before the
+  planned end is ``p``; ``k = 1`` is a constant hazard, ``k < 1`` front-heavy (most
+  cancellations early), ``k > 1`` back-heavy. Time is measured in days, so a plan that waits
+  between milestones stays exposed for longer.
+* Money paid for a milestone becomes withdrawable ``review_days + hold_days`` after its due day
+  (the platform's review window and security hold), minus the platform fee.
+
+With those rules the number of milestones paid is a discrete random variable with
+``P(paid >= i) = S(due_i)``, so every output — expected earnings, the probability of being paid
+nothing, the whole outcome distribution and the expected cash curve — is exact; nothing here
+needs a simulation. ``max_loss`` is the largest amount of finished-but-unpaid work at any
+moment (gross): work in progress on milestone *i* is worth up to its whole amount just before
+it is submitted, so ``max_loss`` is the largest milestone.
+
+Everything returns dataclasses or DataFrames and is easy to drive from a dashboard page:
+``make_plan`` → ``compare`` (or ``evaluate``) → ``Comparison.to_json()``; ``recommend`` for the
+smallest safe number of milestones; ``calibrate`` to estimate the risk from the workspace.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analysis.errors import UserError
+from analysis.platforms import PRESETS, PlatformPreset, upwork_sliding_fee
+
+SPLIT_SHAPES = ("equal", "front-loaded", "back-loaded")
+#: Named cancellation-timing shapes and their Weibull exponent ``k``.
+HAZARD_SHAPES: dict[str, float] = {"constant": 1.0, "front-heavy": 0.5, "back-heavy": 2.0}
+#: The platform the splitter assumes when none is named.
+DEFAULT_PLATFORM = "upwork"
+#: Assumed when the user gives no probability and the history cannot tell (an assumption, not data).
+DEFAULT_CANCEL_PROB = 0.10
+#: Share of the budget a plan may leave at stake at any moment, unless the user says otherwise.
+DEFAULT_MAX_LOSS_SHARE = 0.25
+#: Calibration needs at least this many finished comparable contracts to be worth stating.
+MIN_CALIBRATION_CONTRACTS = 20
+#: ... and this many distinct cancellation times inside the planned duration to estimate the shape.
+MIN_SHAPE_EVENTS = 3
+#: "Similar budget" means within this factor of the planned budget.
+SIMILAR_BUDGET_FACTOR = 2.0
+#: Front-loaded plans start at this multiple of the average milestone and fall linearly to
+#: ``2 - FRONT_LOAD`` (back-loaded plans mirror it).
+FRONT_LOAD = 1.5
+#: Recommendation tables list at most this many plans.
+MAX_TABLE_ROWS = 60
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Milestone:
+    """One milestone of a plan: its amount (held in cents, exactly) and when it is worked on."""
+
+    seq: int
+    amount_cents: int
+    start_day: float
+    due_day: float
+
+    @property
+    def amount(self) -> float:
+        return self.amount_cents / 100
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A budget split into milestones over a timeline (one milestone = a single payment)."""
+
+    budget_cents: int
+    days: float
+    milestones: tuple[Milestone, ...]
+    shape: str = "equal"
+    wait_days: float = 0.0
+
+    @property
+    def budget(self) -> float:
+        return self.budget_cents / 100
+
+    @property
+    def amounts(self) -> list[float]:
+        return [m.amount for m in self.milestones]
+
+    @property
+    def finish_day(self) -> float:
+        return self.milestones[-1].due_day
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame({
+            "seq": [m.seq for m in self.milestones],
+            "amount": self.amounts,
+            "start_day": [m.start_day for m in self.milestones],
+            "due_day": [m.due_day for m in self.milestones],
+        })
+
+
+@dataclass(frozen=True)
+class Risk:
+    """When the client cancels: probability ``cancel_prob`` of cancelling before the planned end,
+    timing exponent ``hazard_shape`` (1 constant hazard, < 1 front-heavy, > 1 back-heavy).
+
+    ``source`` says where the numbers come from (``given``, ``calibrated``, ``default``) and
+    ``note`` explains it in a sentence; calibrated risks also carry the evidence.
+    """
+
+    cancel_prob: float
+    hazard_shape: float = 1.0
+    source: str = "given"
+    note: str = ""
+    contracts: int | None = None
+    cancelled: int | None = None
+    cancel_prob_ci: tuple[float, float] | None = None
+
+    @property
+    def hazard_label(self) -> str:
+        return hazard_label(self.hazard_shape)
+
+    def survival(self, day: float | np.ndarray, days: float) -> np.ndarray:
+        """P(no cancellation by ``day``) for a contract planned to last ``days``."""
+        fraction = np.clip(np.asarray(day, dtype=float) / days, 0.0, None)
+        with np.errstate(divide="ignore"):
+            return np.power(1.0 - self.cancel_prob, np.power(fraction, self.hazard_shape))
+
+    def to_json(self) -> dict:
+        return {
+            "cancel_prob": self.cancel_prob, "hazard_shape": self.hazard_shape,
+            "hazard": self.hazard_label, "source": self.source, "note": self.note,
+            "contracts": self.contracts, "cancelled": self.cancelled,
+            "cancel_prob_ci": list(self.cancel_prob_ci) if self.cancel_prob_ci else None,
+        }
+
+
+def hazard_label(k: float) -> str:
+    """A name for a timing exponent: the named shape it equals, or the direction it leans."""
+    for name, value in HAZARD_SHAPES.items():
+        if math.isclose(k, value):
+            return name
+    if k < 0.8:
+        return f"front-heavy (k={k:.2f})"
+    if k > 1.25:
+        return f"back-heavy (k={k:.2f})"
+    return f"about constant (k={k:.2f})"
+
+
+def make_risk(cancel_prob: float, hazard: str | float = "constant", *, source: str = "given", note: str = "") -> Risk:
+    """A validated ``Risk``: ``hazard`` is a name from ``HAZARD_SHAPES`` or a positive exponent."""
+    if not _finite(cancel_prob) or not 0.0 <= cancel_prob <= 1.0:
+        raise UserError(f"cancellation probability must be between 0 and 1, got {cancel_prob:g}")
+    if isinstance(hazard, str):
+        if hazard not in HAZARD_SHAPES:
+            raise UserError(f"unknown hazard shape {hazard!r} (expected one of {', '.join(HAZARD_SHAPES)})")
+        k = HAZARD_SHAPES[hazard]
+    else:
+        k = float(hazard)
+        if not _finite(k) or k <= 0:
+            raise UserError(f"hazard shape must be a positive number, got {hazard!r}")
+    return Risk(float(cancel_prob), k, source=source, note=note)
+
+
+def platform_terms(platform: str = DEFAULT_PLATFORM, *, fee: float | None = None, review_days: float | None = None,
+                   hold_days: float | None = None, min_milestone: float | None = None) -> PlatformPreset:
+    """A platform preset from ``analysis.platforms.PRESETS`` with the user's custom values applied.
+
+    ``fee`` replaces the fee rule by a flat rate (0.10 for 10 %).
+    """
+    key = platform.lower()
+    if key not in PRESETS:
+        raise UserError(f"unknown platform {platform!r} (expected one of {', '.join(PRESETS)})")
+    preset = PRESETS[key]
+    changes: dict = {}
+    if fee is not None:
+        if not _finite(fee) or not 0.0 <= fee <= 1.0:
+            raise UserError(f"--fee must be a rate between 0 and 1 (0.10 for 10 %), got {fee:g}")
+        changes.update(fee_rate=float(fee), min_fee=0.0, sliding=False)
+    for name, value in (("review_days", review_days), ("hold_days", hold_days), ("min_milestone", min_milestone)):
+        if value is not None:
+            if not _finite(value) or value < 0:
+                raise UserError(f"--{name.replace('_', '-')} must be zero or more, got {value:g}")
+            changes[name] = float(value)
+    if changes:
+        label = preset.label + " with " + ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in changes.items() if k != "sliding" and k != "min_fee")
+        preset = dataclasses.replace(preset, label=label, **changes)
+    return preset
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def to_cents(value: float, what: str = "budget") -> int:
+    """An amount as whole cents; refuses fractions of a cent and non-numbers."""
+    if not _finite(value):
+        raise UserError(f"{what} must be a number, got {value!r}")
+    cents = round(float(value) * 100)
+    if abs(float(value) * 100 - cents) > 1e-6 * max(1.0, abs(cents)):
+        raise UserError(f"{what} {value!r} has fractions of a cent")
+    return int(cents)
+
+
+def _check_budget_days(budget: float, days: float) -> int:
+    cents = to_cents(budget, "budget")
+    if cents <= 0:
+        raise UserError(f"budget must be more than 0, got {budget:g}")
+    if not _finite(days) or days <= 0:
+        raise UserError(f"days must be more than 0, got {days:g}")
+    return cents
+
+
+def split_weights(n: int, shape: str = "equal") -> np.ndarray:
+    """Relative sizes of ``n`` milestones: equal, or falling (front-loaded) / rising (back-loaded)
+    linearly from 1.5 to 0.5 times the average."""
+    if shape not in SPLIT_SHAPES:
+        raise UserError(f"unknown split shape {shape!r} (expected one of {', '.join(SPLIT_SHAPES)})")
+    if shape == "equal" or n == 1:
+        return np.ones(n)
+    falling = np.linspace(FRONT_LOAD, 2 - FRONT_LOAD, n)
+    return falling if shape == "front-loaded" else falling[::-1]
+
+
+def plan_cents(budget_cents: int, n: int, shape: str = "equal") -> list[int]:
+    """Split ``budget_cents`` into ``n`` whole-cent amounts in proportion to the shape's weights.
+
+    Largest-remainder rounding: every amount is within a cent of its ideal share and the amounts
+    add up to the budget exactly; leftover cents go to the earliest milestones.
+    """
+    if n < 1:
+        raise UserError(f"a plan needs at least 1 milestone, got {n}")
+    if n > budget_cents:
+        raise UserError(f"{n} milestones are more than the budget has cents ({budget_cents})")
+    weights = split_weights(n, shape)
+    ideal = budget_cents * weights / weights.sum()
+    cents = np.floor(ideal + 1e-9).astype(np.int64)
+    short = budget_cents - int(cents.sum())
+    order = np.argsort(-(ideal - cents), kind="stable")
+    cents[order[:short]] += 1
+    if (cents <= 0).any():
+        raise UserError(f"a {shape} split of {budget_cents / 100:.2f} into {n} milestones leaves a milestone at 0")
+    return [int(c) for c in cents]
+
+
+def plan_amounts(budget: float, n: int, shape: str = "equal") -> list[float]:
+    """Milestone amounts (in currency units) that add up to ``budget`` to the cent."""
+    return [c / 100 for c in plan_cents(to_cents(budget), n, shape)]
+
+
+def make_plan(budget: float, days: float, *, milestones: int | None = None, amounts: Sequence[float] | None = None,
+              shape: str = "equal", due_days: Sequence[float] | None = None, wait_days: float = 0.0,
+              terms: PlatformPreset | None = None) -> Plan:
+    """A validated plan from either a number of milestones (with a split shape) or explicit amounts.
+
+    Without ``due_days`` the work is split into equal stretches of time; ``wait_days`` is a pause
+    after each submission before the next milestone starts (e.g. waiting for approval and funding),
+    which stretches the timeline by ``wait_days`` per extra milestone. ``terms`` enforces the
+    platform's minimum milestone.
+    """
+    budget_cents = _check_budget_days(budget, days)
+    if (milestones is None) == (amounts is None):
+        raise UserError("give either a number of milestones or explicit amounts")
+    if amounts is not None:
+        cents = [to_cents(a, f"amount {i}") for i, a in enumerate(amounts, 1)]
+        if not cents:
+            raise UserError("a plan needs at least 1 milestone")
+        bad = next((i for i, c in enumerate(cents, 1) if c <= 0), None)
+        if bad is not None:
+            raise UserError(f"amount {bad} must be more than 0, got {amounts[bad - 1]:g}")
+        if sum(cents) != budget_cents:
+            raise UserError(f"the amounts add up to {sum(cents) / 100:.2f}, not the budget {budget_cents / 100:.2f}")
+        shape = "custom"
+    else:
+        if isinstance(milestones, bool) or int(milestones) != milestones:
+            raise UserError(f"the number of milestones must be a whole number, got {milestones!r}")
+        cents = plan_cents(budget_cents, int(milestones), shape)
+    n = len(cents)
+    if terms is not None:
+        min_cents = round(terms.min_milestone * 100)
+        small = next((i for i, c in enumerate(cents, 1) if c < min_cents), None)
+        if small is not None:
+            raise UserError(f"milestone {small} is {cents[small - 1] / 100:.2f}, below the {terms.key} minimum "
+                            f"milestone of {terms.min_milestone:.2f}")
+    if not _finite(wait_days) or wait_days < 0:
+        raise UserError(f"wait days must be zero or more, got {wait_days:g}")
+    if due_days is not None:
+        if wait_days:
+            raise UserError("give either explicit due days or wait days between milestones, not both")
+        due = [float(d) for d in due_days]
+        if len(due) != n:
+            raise UserError(f"{len(due)} due days for {n} milestones")
+        if not all(_finite(d) for d in due) or due[0] <= 0 or any(b < a for a, b in zip(due, due[1:])):
+            raise UserError("due days must be more than 0 and in order")
+        if due[-1] > days + 1e-9:
+            raise UserError(f"the last due day {due[-1]:g} is after the end of the contract (day {days:g})")
+        starts = [0.0] + due[:-1]
+    else:
+        work = days / n
+        starts = [i * (work + wait_days) for i in range(n)]
+        due = [s + work for s in starts]
+        due[-1] = float(days) + (n - 1) * wait_days  # exact, whatever the float sums did
+    return Plan(budget_cents, float(days), tuple(Milestone(i + 1, c, s, d) for i, (c, s, d) in enumerate(zip(cents, starts, due))),
+                shape=shape, wait_days=float(wait_days))
+
+
+def single_payment(budget: float, days: float) -> Plan:
+    """The alternative every plan is compared with: the whole budget paid at the end."""
+    return make_plan(budget, days, milestones=1)
+
+
+def refine(plan: Plan) -> Plan:
+    """Every milestone split in two at the middle of its time (amounts to the cent, extra cent first).
+
+    Needs every milestone to be at least 2 cents.
+    """
+    parts = []
+    for m in plan.milestones:
+        if m.amount_cents < 2:
+            raise UserError(f"milestone {m.seq} is too small to split")
+        first = (m.amount_cents + 1) // 2
+        middle = (m.start_day + m.due_day) / 2
+        parts += [(first, m.start_day, middle), (m.amount_cents - first, middle, m.due_day)]
+    return dataclasses.replace(plan, milestones=tuple(Milestone(i + 1, c, s, d) for i, (c, s, d) in enumerate(parts)),
+                               shape="refined")
+
+
+# --- evaluation -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a plan earns under a risk and platform terms — every number exact.
+
+    ``milestones``: seq, amount, start_day, due_day, expected_release_day, fee, prob_paid,
+    expected_net. ``distribution``: one row per possible number of paid milestones with its
+    gross, fees, net and probability. ``cash_curve``: the expected withdrawable net and secured
+    gross after each day a value changes (a right-continuous step function).
+    ``exposure_curve``: the vertices of the finished-but-unpaid work while the contract runs
+    (``exposure``) and its expectation (``expected_exposure``, weighted by survival).
+    """
+
+    expected_gross: float
+    expected_fees: float
+    expected_net: float
+    max_loss: float
+    prob_paid_nothing: float
+    prob_paid_in_full: float
+    expected_days_to_cash: float | None
+    days_to_first_cash: float
+    milestones: pd.DataFrame = field(repr=False)
+    distribution: pd.DataFrame = field(repr=False)
+    cash_curve: pd.DataFrame = field(repr=False)
+    exposure_curve: pd.DataFrame = field(repr=False)
+
+    def summary_json(self) -> dict:
+        return {
+            "expected_net": round(self.expected_net, 6), "max_loss": self.max_loss,
+            "prob_paid_nothing": round(self.prob_paid_nothing, 10),
+            "expected_days_to_cash": None if self.expected_days_to_cash is None else round(self.expected_days_to_cash, 6),
+            "expected_gross": round(self.expected_gross, 6), "expected_fees": round(self.expected_fees, 6),
+            "prob_paid_in_full": round(self.prob_paid_in_full, 10),
+            "days_to_first_cash": round(self.days_to_first_cash, 6),
+            "distribution": [
+                {"paid_milestones": int(r.paid_milestones), "gross": float(r.gross), "net": round(float(r.net), 2),
+                 "probability": round(float(r.probability), 10)}
+                for r in self.distribution.itertuples()
+            ],
+        }
+
+
+def milestone_fees(plan: Plan, terms: PlatformPreset, billed_before: float = 0.0) -> np.ndarray:
+    """The fee on each milestone when paid; milestones are paid in order, so the sliding fee's
+    lifetime billing before milestone *i* is ``billed_before`` plus the earlier milestones."""
+    amounts = np.array(plan.amounts)
+    before = billed_before + np.concatenate([[0.0], np.cumsum(amounts)[:-1]])
+    return np.array([terms.fee(a, b) for a, b in zip(amounts, before)])
+
+
+def evaluate(plan: Plan, terms: PlatformPreset, risk: Risk, billed_before: float = 0.0) -> Outcome:
+    """Expected earnings, exposure, timing and the outcome distribution of ``plan`` (exact)."""
+    amounts = np.array(plan.amounts)
+    fees = milestone_fees(plan, terms, billed_before)
+    net = amounts - fees
+    due = np.array([m.due_day for m in plan.milestones])
+    start = np.array([m.start_day for m in plan.milestones])
+    release = due + terms.review_days + terms.hold_days
+    paid = risk.survival(due, plan.days)  # P(milestone i is paid) = P(T > due_i)
+    n = len(amounts)
+
+    expected_gross = float(amounts @ paid)
+    expected_fees = float(fees @ paid)
+    weight = amounts * paid
+    days_to_cash = float(weight @ release / weight.sum()) if weight.sum() > 0 else None
+
+    # P(exactly k paid) = S(due_k) - S(due_{k+1}), with S(due_0) = 1 and S(due_{n+1}) = 0.
+    reach = np.concatenate([[1.0], paid, [0.0]])
+    distribution = pd.DataFrame({
+        "paid_milestones": np.arange(n + 1),
+        "gross": np.concatenate([[0.0], np.cumsum(plan_cents_array(plan)) / 100]),
+        "fees": np.concatenate([[0.0], np.cumsum(fees)]),
+        "probability": np.clip(reach[:-1] - reach[1:], 0.0, 1.0),
+    })
+    distribution["net"] = distribution["gross"] - distribution["fees"]
+
+    milestones = plan.to_frame()
+    milestones["expected_release_day"] = release
+    milestones["fee"] = fees
+    milestones["prob_paid"] = paid
+    milestones["expected_net"] = net * paid
+
+    return Outcome(
+        expected_gross=expected_gross, expected_fees=expected_fees, expected_net=expected_gross - expected_fees,
+        max_loss=float(amounts.max()),  # exposure peaks just before each submission at that milestone's amount
+        prob_paid_nothing=float(1.0 - paid[0]), prob_paid_in_full=float(paid[-1]),
+        expected_days_to_cash=days_to_cash, days_to_first_cash=float(release[0]),
+        milestones=milestones, distribution=distribution,
+        cash_curve=_cash_curve(due, release, amounts * paid, net * paid),
+        exposure_curve=_exposure_curve(plan, risk, start, due, amounts),
+    )
+
+
+def plan_cents_array(plan: Plan) -> np.ndarray:
+    return np.array([m.amount_cents for m in plan.milestones], dtype=np.int64)
+
+
+def _cash_curve(due: np.ndarray, release: np.ndarray, expected_gross: np.ndarray, expected_net: np.ndarray) -> pd.DataFrame:
+    """Right-continuous steps: expected secured gross (at submission) and withdrawable net (at release)."""
+    day = np.unique(np.concatenate([[0.0], due, release]))
+    secured = (due[None, :] <= day[:, None]) @ expected_gross
+    cash = (release[None, :] <= day[:, None]) @ expected_net
+    return pd.DataFrame({"day": day, "expected_secured_gross": secured, "expected_cash": cash})
+
+
+def _exposure_curve(plan: Plan, risk: Risk, start: np.ndarray, due: np.ndarray, amounts: np.ndarray) -> pd.DataFrame:
+    """Vertices of the work finished but not yet submitted: rising linearly over each milestone,
+    back to zero at its submission (two rows on each due day: just before and at)."""
+    day = np.concatenate([start, due, due])
+    exposure = np.concatenate([np.zeros(len(start)), amounts, np.zeros(len(due))])
+    # On a shared day: just before a submission, at it, then the next milestone's start.
+    order = np.lexsort((np.concatenate([np.full(len(start), 2), np.zeros(len(due)), np.ones(len(due))]), day))
+    frame = pd.DataFrame({"day": day[order], "exposure": exposure[order]})
+    frame["expected_exposure"] = frame["exposure"] * risk.survival(frame["day"].to_numpy(), plan.days)
+    return frame.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A plan and the single payment side by side, under the same platform terms."""
+
+    plan: Plan
+    plan_outcome: Outcome
+    single: Plan
+    single_outcome: Outcome
+    terms: PlatformPreset
+    plan_risk: Risk
+    single_risk: Risk
+    billed_before: float = 0.0
+
+    def to_json(self) -> dict:
+        """The document SPEC.md promises for ``split --json`` (and more)."""
+        t = self.terms
+        return {
+            "budget": self.plan.budget, "days": self.plan.days, "fee_rate": t.fee_rate,
+            "platform": {"key": t.key, "label": t.label, "fee_rate": t.fee_rate, "min_fee": t.min_fee,
+                         "sliding_fee": t.sliding, "review_days": t.review_days, "hold_days": t.hold_days,
+                         "min_milestone": t.min_milestone, "billed_before": self.billed_before},
+            "shape": self.plan.shape, "wait_days": self.plan.wait_days,
+            "milestones": [
+                {"seq": int(r.seq), "amount": float(r.amount), "start_day": round(float(r.start_day), 6),
+                 "due_day": round(float(r.due_day), 6), "expected_release_day": round(float(r.expected_release_day), 6),
+                 "fee": round(float(r.fee), 2), "prob_paid": round(float(r.prob_paid), 10)}
+                for r in self.plan_outcome.milestones.itertuples()
+            ],
+            "plan": self.plan_outcome.summary_json(),
+            "single_payment": self.single_outcome.summary_json(),
+            "risk": {"plan": self.plan_risk.to_json(), "single_payment": self.single_risk.to_json()},
+            "gross_before_fees": "max_loss is gross (before fees); expected_net is after platform fees",
+        }
+
+
+def compare(plan: Plan, terms: PlatformPreset, risk: Risk, single_risk: Risk | None = None,
+            billed_before: float = 0.0) -> Comparison:
+    """Evaluate ``plan`` and the single payment of the same budget over the same working days.
+
+    ``single_risk`` lets the single payment carry its own risk (e.g. calibrated on single-payment
+    contracts); by default both face ``risk``.
+    """
+    single_risk = single_risk or risk
+    single = single_payment(plan.budget, plan.days)
+    return Comparison(plan, evaluate(plan, terms, risk, billed_before), single,
+                      evaluate(single, terms, single_risk, billed_before), terms, risk, single_risk, billed_before)
+
+
+# --- recommendation -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Recommendation:
+    """The smallest number of milestones that keeps ``max_loss`` within ``max_loss_share`` of the budget.
+
+    ``milestones`` is None when no plan allowed by the platform minimum gets there (``reason``
+    says why). ``table`` compares the candidate plans: milestones, smallest_amount, max_loss,
+    max_loss_share, expected_net, fees_if_complete, prob_paid_nothing, expected_days_to_cash,
+    review_cycles, finish_day, finish_day_waiting_for_approval.
+    """
+
+    milestones: int | None
+    max_loss_share: float
+    max_allowed: int
+    review_days_per_milestone: float
+    wait_days_per_milestone: float
+    reason: str
+    table: pd.DataFrame = field(repr=False)
+
+    def to_json(self) -> dict:
+        return {
+            "milestones": self.milestones, "max_loss_share": self.max_loss_share, "max_allowed": self.max_allowed,
+            "review_days_per_milestone": self.review_days_per_milestone,
+            "wait_days_per_milestone": self.wait_days_per_milestone, "reason": self.reason,
+            "table": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+                      for row in self.table.round(6).to_dict("records")],
+        }
+
+
+def _largest_share(n: int, shape: str) -> float:
+    """The largest milestone's ideal share of the budget (before rounding to cents)."""
+    weights = split_weights(n, shape)
+    return float(weights.max() / weights.sum())
+
+
+def max_milestones_allowed(budget: float, terms: PlatformPreset, shape: str = "equal") -> int:
+    """The largest number of milestones whose smallest amount still meets the platform minimum
+    (0 when even a single payment is below it)."""
+    cents = to_cents(budget)
+    min_cents = max(1, round(terms.min_milestone * 100))
+    top = cents // min_cents
+    if shape == "equal" or top <= 1:
+        return top
+    # The smallest uneven milestone is ideally (2 - FRONT_LOAD) / n of the budget; rounding moves it by a cent.
+    n = max(1, min(top, int(cents * (2 - FRONT_LOAD) // min_cents)))
+    while n > 1 and min(plan_cents(cents, n, shape)) < min_cents:
+        n -= 1
+    while n < top and min(plan_cents(cents, n + 1, shape)) >= min_cents:
+        n += 1
+    return n
+
+
+def smallest_safe_count(budget_cents: int, limit_share: float, allowed: int, shape: str = "equal") -> int | None:
+    """The smallest n <= ``allowed`` whose largest milestone is at most ``limit_share`` of the budget."""
+    limit = limit_share * budget_cents + 1e-6
+    if budget_cents <= limit:
+        return 1
+    # The largest share is 1/n (equal) or FRONT_LOAD/n (uneven): no n below that bound can qualify.
+    n = max(1, int(math.floor((1.0 if shape == "equal" else FRONT_LOAD) / limit_share)) - 1)
+    while n <= allowed:
+        if max(plan_cents(budget_cents, n, shape)) <= limit:
+            return n
+        n += 1
+    return None
+
+
+def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
+              max_loss_share: float = DEFAULT_MAX_LOSS_SHARE, shape: str = "equal", single_risk: Risk | None = None,
+              wait_days: float = 0.0, billed_before: float = 0.0) -> Recommendation:
+    """The smallest number of milestones with ``max_loss <= max_loss_share × budget``, within the
+    platform minimum, and what each extra milestone costs: one more client review of up to
+    ``terms.review_days`` (added to the finish if you wait for approval before starting the next
+    one), ``wait_days`` of pause if you plan one, and — with a minimum fee — more fees."""
+    budget_cents = _check_budget_days(budget, days)
+    if not _finite(max_loss_share) or not 0.0 < max_loss_share <= 1.0:
+        raise UserError(f"the max-loss share must be above 0 and at most 1, got {max_loss_share:g}")
+    allowed = max_milestones_allowed(budget, terms, shape)
+    if allowed < 1:
+        raise UserError(f"the budget {budget_cents / 100:.2f} is below the {terms.key} minimum milestone of {terms.min_milestone:.2f}")
+    chosen = smallest_safe_count(budget_cents, max_loss_share, allowed, shape)
+    if chosen is None:
+        stake = max(plan_cents(budget_cents, allowed, shape)) / 100
+        reason = (f"even {allowed} milestone{'s' if allowed != 1 else ''} (the most the {terms.min_milestone:.2f} minimum "
+                  f"milestone allows) leave {stake:.2f} at stake, more than {max_loss_share:.0%} of the budget")
+    else:
+        stake = max(plan_cents(budget_cents, chosen, shape)) / 100
+        reason = (f"{chosen} milestone{'s' if chosen != 1 else ''} keep at most {stake:.2f} of finished work unpaid "
+                  f"(limit {max_loss_share:.0%} of {budget_cents / 100:.2f})")
+    shown = min(allowed, (chosen or allowed) + 2, MAX_TABLE_ROWS)
+    candidates = sorted(set(range(1, shown + 1)) | {chosen or allowed})
+    rows = []
+    for n in candidates:
+        plan = make_plan(budget, days, milestones=n, shape=shape, wait_days=wait_days, terms=terms)
+        outcome = evaluate(plan, terms, risk if n > 1 else (single_risk or risk), billed_before)
+        rows.append({
+            "milestones": n, "smallest_amount": min(plan.amounts), "max_loss": outcome.max_loss,
+            "max_loss_share": outcome.max_loss / plan.budget, "expected_net": outcome.expected_net,
+            "fees_if_complete": float(milestone_fees(plan, terms, billed_before).sum()),
+            "prob_paid_nothing": outcome.prob_paid_nothing, "expected_days_to_cash": outcome.expected_days_to_cash,
+            "review_cycles": n, "finish_day": plan.finish_day,
+            "finish_day_waiting_for_approval": float(days) + (n - 1) * (terms.review_days + wait_days),
+        })
+    table = pd.DataFrame(rows)
+    table["expected_days_to_cash"] = table["expected_days_to_cash"].astype(float)
+    return Recommendation(chosen, float(max_loss_share), allowed, float(terms.review_days), float(wait_days), reason, table)
+
+
+# --- calibration from the workspace ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Calibration:
+    """A risk estimated from comparable contracts of the workspace, with the evidence it rests on.
+
+    ``survival`` is the Kaplan-Meier curve over the fraction of planned duration (columns
+    fraction, survival, se, at_risk, events). ``fallback`` is True when there was too little
+    history and ``risk`` is the stated default.
+    """
+
+    risk: Risk
+    structure: str
+    contracts: int
+    finished: int
+    cancelled: int
+    excluded: int
+    budget_range: tuple[float, float] | None
+    fallback: bool
+    message: str
+    survival: pd.DataFrame = field(repr=False)
+
+    def to_json(self) -> dict:
+        return {
+            "structure": self.structure, "contracts": self.contracts, "finished": self.finished,
+            "cancelled": self.cancelled, "excluded": self.excluded,
+            "budget_range": list(self.budget_range) if self.budget_range else None,
+            "fallback": self.fallback, "message": self.message, "risk": self.risk.to_json(),
+        }
+
+
+_CALIBRATION_SQL = """
+WITH c AS (
+    SELECT status, start_date, end_date, budget,
+           date_diff('day', start_date, planned_end_date) AS planned_days,
+           CASE WHEN status = 'active' THEN date_diff('day', start_date, CAST(? AS DATE))
+                ELSE date_diff('day', start_date, end_date) END AS elapsed_days
+    FROM contract_view
+    WHERE status IS NOT NULL AND contract_type = 'fixed' AND structure = ?
+      AND budget BETWEEN ? AND ? AND (CAST(? AS VARCHAR) IS NULL OR upper(currency) = upper(CAST(? AS VARCHAR)))
+)
+SELECT
+    planned_days IS NOT NULL AND planned_days > 0 AND start_date IS NOT NULL AND elapsed_days IS NOT NULL
+        AND elapsed_days >= 0 AS usable,
+    status IN ('cancelled', 'disputed') AS cancelled,
+    status <> 'active' AS finished,
+    -- a completed contract was never cancelled: it stays at risk at least to the planned end
+    CASE WHEN status = 'completed' THEN greatest(elapsed_days / planned_days, 1.0)
+         ELSE elapsed_days / planned_days END AS fraction
+FROM c
+"""
+
+
+def _history(con: duckdb.DuckDBPyConnection, structure: str, low: float, high: float, currency: str | None,
+             as_of: dt.date) -> pd.DataFrame:
+    return con.execute(_CALIBRATION_SQL, [as_of, structure, low, high, currency, currency]).df()
+
+
+def survival_over_fraction(history: pd.DataFrame) -> pd.DataFrame:
+    """Kaplan-Meier survival (statsmodels ``SurvfuncRight``) over the fraction of planned duration."""
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    sf = SurvfuncRight(history["fraction"].to_numpy(float), history["cancelled"].to_numpy(int))
+    return pd.DataFrame({"fraction": sf.surv_times, "survival": sf.surv_prob, "se": sf.surv_prob_se,
+                         "at_risk": sf.n_risk, "events": sf.n_events})
+
+
+def _survival_at(curve: pd.DataFrame, fraction: float) -> tuple[float, float]:
+    before = curve[curve["fraction"] <= fraction]
+    if before.empty:
+        return 1.0, 0.0
+    row = before.iloc[-1]
+    return float(row["survival"]), float(row["se"])
+
+
+def fit_hazard_shape(curve: pd.DataFrame, survival_at_end: float) -> float | None:
+    """The Weibull exponent ``k`` of ``S(u) = S(1) ** (u ** k)`` through the Kaplan-Meier points.
+
+    ``log(-log S(u)) - log(-log S(1)) = k · log u`` is a line through the origin, fitted by least
+    squares (statsmodels OLS) over the event times inside the planned duration. None when there
+    are fewer than ``MIN_SHAPE_EVENTS`` usable points.
+    """
+    import statsmodels.api as sm
+
+    if not 0.0 < survival_at_end < 1.0:
+        return None
+    pts = curve[(curve["events"] > 0) & (curve["fraction"] > 0) & (curve["fraction"] < 1) & (curve["survival"] < 1)
+                & (curve["survival"] > 0)]
+    if len(pts) < MIN_SHAPE_EVENTS:
+        return None
+    x = np.log(pts["fraction"].to_numpy(float))
+    y = np.log(-np.log(pts["survival"].to_numpy(float))) - math.log(-math.log(survival_at_end))
+    k = float(sm.OLS(y, x).fit().params[0])
+    return float(np.clip(k, 0.2, 5.0)) if math.isfinite(k) and k > 0 else None
+
+
+def _prob_ci(survival: float, se: float, at_risk: int) -> tuple[float, float]:
+    """95 % interval for ``1 - S`` from Greenwood's standard error on the log(-log) scale;
+    with no cancellations, the exact binomial upper bound for 0 events in ``at_risk``."""
+    if survival >= 1.0 or se <= 0:
+        return 0.0, float(1 - 0.025 ** (1 / max(at_risk, 1)))
+    if survival <= 0.0:
+        return 1.0, 1.0
+    scale = 1.959963984540054 * se / (survival * abs(math.log(survival)))
+    lo_s, hi_s = survival ** math.exp(scale), survival ** math.exp(-scale)
+    return float(1 - hi_s), float(1 - lo_s)
+
+
+def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "milestones", *,
+              currency: str | None = None, as_of: dt.date | None = None,
+              min_contracts: int = MIN_CALIBRATION_CONTRACTS, budget_factor: float = SIMILAR_BUDGET_FACTOR,
+              default: Risk | None = None) -> Calibration:
+    """Estimate the cancellation risk for a ``structure`` contract of about ``budget`` from the workspace.
+
+    Comparable contracts: fixed-price, same structure, budget within ``budget_factor`` of
+    ``budget`` (widened to every budget when that leaves fewer than ``min_contracts`` finished
+    contracts), known status. Time is the fraction of the planned duration; cancelled and
+    disputed contracts are events at their end, completed ones survive at least to the planned
+    end, active ones are censored at ``as_of`` (default today). Contracts without a planned end
+    date cannot be placed and are counted as excluded. Too little history gives the stated
+    ``default`` risk and says so.
+    """
+    if structure not in ("milestones", "single"):
+        raise UserError(f"calibration compares fixed-price contracts: structure must be milestones or single, got {structure!r}")
+    cents = to_cents(budget)
+    if cents <= 0:
+        raise UserError(f"budget must be more than 0, got {budget:g}")
+    as_of = as_of or dt.date.today()
+    default = default or make_risk(DEFAULT_CANCEL_PROB, "constant", source="default")
+    low, high = budget / budget_factor, budget * budget_factor
+    history = _history(con, structure, low, high, currency, as_of)
+    budget_range: tuple[float, float] | None = (round(low, 2), round(high, 2))
+    widened = ""
+    if int((history["usable"] & history["finished"]).sum()) < min_contracts:
+        wide = _history(con, structure, 0.0, 1e18, currency, as_of)
+        if int((wide["usable"] & wide["finished"]).sum()) > int((history["usable"] & history["finished"]).sum()):
+            widened = (f"fewer than {min_contracts} finished {structure} contracts with a budget between "
+                       f"{low:,.2f} and {high:,.2f}, so every budget was used; ")
+            history, budget_range = wide, None
+    usable = history[history["usable"]]
+    excluded = int(len(history) - len(usable))
+    finished = int(usable["finished"].sum())
+    cancelled = int(usable["cancelled"].sum())
+    what = {"milestones": "milestone", "single": "single-payment"}[structure] + " contracts" + (f" of {budget_range[0]:,.2f}–{budget_range[1]:,.2f}" if budget_range else "")
+
+    def fallback(why: str) -> Calibration:
+        message = (f"{widened}{why}; too few to estimate the risk, so the default is assumed: "
+                   f"{default.cancel_prob:.0%} cancel before the end, {default.hazard_label} hazard")
+        risk = dataclasses.replace(default, source="default", note=message, contracts=len(usable), cancelled=cancelled)
+        return Calibration(risk, structure, len(usable), finished, cancelled, excluded, budget_range, True, message,
+                           pd.DataFrame(columns=["fraction", "survival", "se", "at_risk", "events"]))
+
+    if finished < min_contracts:
+        return fallback(f"only {finished} finished {what} with a planned end date (need {min_contracts})")
+    curve = survival_over_fraction(usable)
+    followed_to_end = int((usable["fraction"] >= 1.0).sum())
+    if followed_to_end == 0:
+        return fallback(f"none of the {len(usable)} {what} has been followed to its planned end")
+    survival_end, se_end = _survival_at(curve, 1.0)
+    at_risk_end = int(followed_to_end)
+    k = fit_hazard_shape(curve, survival_end)
+    shape_note = ""
+    if k is None:
+        k = 1.0
+        shape_note = f"; fewer than {MIN_SHAPE_EVENTS} cancellation times inside the planned duration, so a constant hazard is assumed"
+    prob = float(1.0 - survival_end)
+    ci = _prob_ci(survival_end, se_end, at_risk_end)
+    message = (f"{widened}estimated from {len(usable)} {what} ({finished} finished, {cancelled} cancelled or disputed"
+               f"{f', {excluded} without usable dates left out' if excluded else ''}): "
+               f"{prob:.1%} cancel before the planned end (95 % CI {ci[0]:.1%}–{ci[1]:.1%}), "
+               f"{hazard_label(k)} hazard{shape_note}")
+    risk = Risk(prob, k, source="calibrated", note=message, contracts=len(usable), cancelled=cancelled, cancel_prob_ci=ci)
+    return Calibration(risk, structure, len(usable), finished, cancelled, excluded, budget_range, False, message, curve)

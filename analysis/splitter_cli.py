@@ -1,0 +1,157 @@
+"""``milestone-lens split``: the what-if splitter on the command line (model in ``analysis.splitter``)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from pathlib import Path
+
+from analysis import splitter, store
+from analysis.cli import command, emit_json
+from analysis.errors import UserError
+from analysis.platforms import PRESETS
+
+
+def _configure_split(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--budget", type=float, required=True, help="agreed total price")
+    p.add_argument("--days", type=float, required=True, help="working days from start to delivery")
+    how = p.add_mutually_exclusive_group(required=True)
+    how.add_argument("--milestones", type=int, help="number of milestones (split by --shape)")
+    how.add_argument("--amounts", help="explicit milestone amounts, comma-separated (must add up to the budget)")
+    p.add_argument("--shape", choices=splitter.SPLIT_SHAPES, default="equal", help="how --milestones splits the budget (default equal)")
+    p.add_argument("--due-days", help="explicit due days, comma-separated (default: equal stretches of time)")
+    p.add_argument("--wait-days", type=float, default=0.0,
+                   help="days you pause after each submission before starting the next milestone (default 0)")
+    p.add_argument("--platform", choices=sorted(PRESETS), default=splitter.DEFAULT_PLATFORM,
+                   help=f"fee and timing rules (default {splitter.DEFAULT_PLATFORM})")
+    p.add_argument("--fee", help="flat fee rate instead of the platform's rule: 0.10 or 10%%")
+    p.add_argument("--review-days", type=float, help="client review window after each submission")
+    p.add_argument("--hold-days", type=float, help="security hold before released money is withdrawable")
+    p.add_argument("--min-milestone", type=float, help="smallest milestone the platform accepts")
+    p.add_argument("--billed-before", type=float, default=0.0, help="already billed with this client (sliding fee)")
+    risk = p.add_mutually_exclusive_group()
+    risk.add_argument("--cancel-prob", type=float, help="probability the client cancels before the end")
+    risk.add_argument("--calibrate", action="store_true", help="estimate the risk from the workspace history")
+    p.add_argument("--hazard", choices=sorted(splitter.HAZARD_SHAPES),
+                   help="when cancellations happen (default constant; --calibrate estimates it)")
+    p.add_argument("--currency", help="with --calibrate: only contracts in this currency")
+    p.add_argument("--max-loss-share", type=float, default=splitter.DEFAULT_MAX_LOSS_SHARE,
+                   help=f"recommendation: largest share of the budget at stake (default {splitter.DEFAULT_MAX_LOSS_SHARE})")
+    p.add_argument("--json", action="store_true", help="print a JSON document")
+
+
+def _numbers(text: str, option: str) -> list[float]:
+    values = []
+    for part in text.split(","):
+        try:
+            values.append(float(part.strip()))
+        except ValueError:
+            raise UserError(f"{option}: {part.strip()!r} is not a number") from None
+    return values
+
+
+def _fee_rate(text: str | None) -> float | None:
+    if text is None:
+        return None
+    value = text.strip()
+    percent = value.endswith("%")
+    try:
+        rate = float(value.rstrip("%").strip())
+    except ValueError:
+        raise UserError(f"--fee: {text!r} is not a rate (give 0.10 or 10%)") from None
+    return rate / 100 if percent else rate
+
+
+def _calibrated_risks(args: argparse.Namespace, plan_structure: str) -> tuple[splitter.Calibration, splitter.Calibration]:
+    path = Path(args.db) if args.db is not None else store.default_db_path()
+    if not path.exists():
+        raise UserError(f"{path}: no workspace to calibrate from; import a history first or give --cancel-prob")
+    con = store.connect(path, read_only=True)
+    try:
+        plan_cal = splitter.calibrate(con, args.budget, plan_structure, currency=args.currency)
+        single_cal = (plan_cal if plan_structure == "single"
+                      else splitter.calibrate(con, args.budget, "single", currency=args.currency))
+    finally:
+        con.close()
+    return plan_cal, single_cal
+
+
+def _with_hazard(risk: splitter.Risk, hazard: str | None) -> splitter.Risk:
+    if hazard is None:
+        return risk
+    return dataclasses.replace(risk, hazard_shape=splitter.HAZARD_SHAPES[hazard])
+
+
+@command("split", _configure_split)
+def run_split(args: argparse.Namespace) -> int:
+    """What-if splitter: a milestone plan against one payment at the end."""
+    terms = splitter.platform_terms(args.platform, fee=_fee_rate(args.fee), review_days=args.review_days,
+                                   hold_days=args.hold_days, min_milestone=args.min_milestone)
+    amounts = _numbers(args.amounts, "--amounts") if args.amounts is not None else None
+    due_days = _numbers(args.due_days, "--due-days") if args.due_days is not None else None
+    if args.milestones is not None and args.milestones < 1:
+        raise UserError(f"--milestones must be at least 1, got {args.milestones}")
+    plan = splitter.make_plan(args.budget, args.days, milestones=args.milestones, amounts=amounts, shape=args.shape,
+                              due_days=due_days, wait_days=args.wait_days, terms=terms)
+    if not math.isfinite(args.billed_before) or args.billed_before < 0:
+        raise UserError(f"--billed-before must be zero or more, got {args.billed_before:g}")
+    calibration = None
+    if args.calibrate:
+        structure = "milestones" if len(plan.milestones) > 1 else "single"
+        plan_cal, single_cal = _calibrated_risks(args, structure)
+        plan_risk, single_risk = _with_hazard(plan_cal.risk, args.hazard), _with_hazard(single_cal.risk, args.hazard)
+        calibration = {"plan": plan_cal.to_json(), "single_payment": single_cal.to_json()}
+    elif args.cancel_prob is not None:
+        plan_risk = single_risk = splitter.make_risk(args.cancel_prob, args.hazard or "constant")
+    else:
+        note = (f"no --cancel-prob or --calibrate: assuming {splitter.DEFAULT_CANCEL_PROB:.0%} cancel before the end "
+                "(an assumption, not your data)")
+        plan_risk = single_risk = splitter.make_risk(splitter.DEFAULT_CANCEL_PROB, args.hazard or "constant",
+                                                     source="default", note=note)
+    comparison = splitter.compare(plan, terms, plan_risk, single_risk, billed_before=args.billed_before)
+    recommendation = splitter.recommend(args.budget, args.days, terms, plan_risk, max_loss_share=args.max_loss_share,
+                                        shape=args.shape if amounts is None else "equal", single_risk=single_risk,
+                                        wait_days=args.wait_days if due_days is None else 0.0,
+                                        billed_before=args.billed_before)
+    if args.json:
+        document = comparison.to_json()
+        document["recommendation"] = recommendation.to_json()
+        if calibration is not None:
+            document["calibration"] = calibration
+        emit_json(document)
+    else:
+        print(describe(comparison, recommendation))
+    return 0
+
+
+def describe(c: splitter.Comparison, rec: splitter.Recommendation) -> str:
+    """The comparison as a short text report."""
+    p, s = c.plan_outcome, c.single_outcome
+    lines = [f"Budget {c.plan.budget:,.2f} over {c.plan.days:g} days, {len(c.plan.milestones)} milestone"
+             f"{'s' if len(c.plan.milestones) != 1 else ''} ({c.plan.shape}); {c.terms.label}: review "
+             f"{c.terms.review_days:g} d, hold {c.terms.hold_days:g} d.", "",
+             f"{'seq':>3}  {'amount':>10}  {'start':>7}  {'due':>7}  {'withdrawable':>12}  {'P(paid)':>7}"]
+    for r in p.milestones.itertuples():
+        lines.append(f"{r.seq:>3}  {r.amount:>10,.2f}  {r.start_day:>7.2f}  {r.due_day:>7.2f}  "
+                     f"{r.expected_release_day:>12.2f}  {r.prob_paid:>7.1%}")
+
+    def days(v: float | None) -> str:
+        return "—" if v is None else f"{v:.1f}"
+
+    lines += ["", f"{'':<30}{'plan':>14}{'single payment':>16}",
+              f"{'expected net':<30}{p.expected_net:>14,.2f}{s.expected_net:>16,.2f}",
+              f"{'max loss (gross)':<30}{p.max_loss:>14,.2f}{s.max_loss:>16,.2f}",
+              f"{'P(paid nothing)':<30}{p.prob_paid_nothing:>14.1%}{s.prob_paid_nothing:>16.1%}",
+              f"{'expected days to cash':<30}{days(p.expected_days_to_cash):>14}{days(s.expected_days_to_cash):>16}",
+              ""]
+    for label, risk in (("plan", c.plan_risk), ("single payment", c.single_risk)):
+        lines.append(f"Risk ({label}, {risk.source}): "
+                     + (risk.note if risk.note else f"{risk.cancel_prob:.1%} cancel before the end, {risk.hazard_label} hazard") + ".")
+        if c.plan_risk == c.single_risk:
+            break
+    lines.append(f"Recommendation: {rec.reason}.")
+    if rec.review_days_per_milestone:
+        lines.append(f"Each extra milestone is one more client review of up to {rec.review_days_per_milestone:g} days "
+                     "(added to the finish if you wait for each approval before starting the next).")
+    return "\n".join(lines)
