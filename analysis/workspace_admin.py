@@ -1,0 +1,190 @@
+"""Looking after the workspace as a whole: what it holds, its import history, undoing an import,
+loading the sample, exporting the filtered data.
+
+The dashboard's Data page and sidebar stand on these; they are plain functions over a DuckDB
+connection so the command line and the tests can use them too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from analysis import store
+from analysis.errors import UserError
+from analysis.filters import Filters
+from analysis.importing import ImportSummary, import_files
+
+#: Filter fields whose choices come from the workspace's distinct values.
+CHOICE_FIELDS = ("client", "freelancer", "category", "platform", "currency")
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the sidebar offers: the distinct values of each filter field and the start-date range."""
+
+    client: tuple[str, ...] = ()
+    freelancer: tuple[str, ...] = ()
+    category: tuple[str, ...] = ()
+    platform: tuple[str, ...] = ()
+    currency: tuple[str, ...] = ()
+    first_start: dt.date | None = None
+    last_start: dt.date | None = None
+
+
+def filter_choices(con: duckdb.DuckDBPyConnection) -> FilterChoices:
+    """Distinct values of every filter field over the whole workspace (one scan, sorted case-insensitively)."""
+    lists = ", ".join(
+        f"list_sort(list(DISTINCT {name}) FILTER (WHERE {name} IS NOT NULL AND trim({name}) <> ''), "
+        f"'ASC', 'NULLS LAST') AS {name}"
+        for name in CHOICE_FIELDS
+    )
+    row = con.execute(f"SELECT {lists}, min(start_date), max(start_date) FROM contract_view").fetchone()
+    values = {}
+    for name, items in zip(CHOICE_FIELDS, row[: len(CHOICE_FIELDS)]):
+        values[name] = tuple(sorted(items or (), key=lambda v: (v.lower(), v)))
+    return FilterChoices(**values, first_start=row[-2], last_start=row[-1])
+
+
+def import_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The import log, newest first: one row per imported file, ``batch_id`` grouping one import."""
+    return con.execute(
+        """SELECT batch_id AS "import", import_id AS file_id, file_name, format, source, imported_at,
+                  contracts_new, contracts_updated, milestones_new, milestones_updated,
+                  payments_new, payments_updated, duplicates_skipped,
+                  array_to_string(warnings, '; ') AS warnings
+           FROM imports ORDER BY batch_id DESC, import_id"""
+    ).df()
+
+
+@dataclass(frozen=True)
+class ImportRemoval:
+    """What removing one import deleted, and what it could not undo."""
+
+    batch_id: int
+    files: tuple[str, ...]
+    contracts: int
+    milestones: int
+    payments: int
+    #: Rows that were already in the workspace and that this import changed: they stay, with the
+    #: values it wrote (the workspace keeps no older versions to go back to).
+    kept_updated: int
+
+    def describe(self) -> str:
+        text = (f"Removed import {self.batch_id} ({', '.join(self.files)}): {self.contracts} contracts, "
+                f"{self.milestones} milestones, {self.payments} payments.")
+        if self.kept_updated:
+            text += (f" {self.kept_updated} rows it had updated were already in the workspace before it "
+                     "and keep their updated values.")
+        return text
+
+
+def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemoval:
+    """Delete every row one import (a batch of files imported together) brought in, in one transaction.
+
+    Contracts first written by the import go, with all their milestones and payments (also those a
+    later import added to them, which cannot stand without their contract). Rows it only updated
+    stay. Completions the user entered are kept, so re-importing the file restores them.
+    """
+    batch_id = int(batch_id)
+    files = con.execute(
+        "SELECT import_id, file_name FROM imports WHERE batch_id = ? ORDER BY import_id", [batch_id]
+    ).fetchall()
+    if not files:
+        raise UserError(f"import {batch_id}: there is no such import in the workspace")
+    ids = [f[0] for f in files]
+    marks = ", ".join("?" for _ in ids)
+    with store.transaction(con):
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _removed_contracts AS
+                SELECT source, contract_id FROM contracts WHERE first_import_id IN ({marks})""",
+            ids,
+        )
+        gone_contract = ("EXISTS (SELECT 1 FROM _removed_contracts g "
+                         "WHERE g.source = t.source AND g.contract_id = t.contract_id)")
+        kept_updated = con.execute(
+            f"""SELECT (SELECT count(*) FROM contracts t WHERE import_id IN ({marks}) AND first_import_id NOT IN ({marks}))
+                     + (SELECT count(*) FROM milestones t WHERE import_id IN ({marks}) AND first_import_id NOT IN ({marks})
+                        AND NOT {gone_contract})
+                     + (SELECT count(*) FROM payments t WHERE import_id IN ({marks}) AND first_import_id NOT IN ({marks})
+                        AND NOT {gone_contract})""",
+            ids * 6,
+        ).fetchone()[0]
+        milestones = con.execute(
+            f"DELETE FROM milestones t WHERE first_import_id IN ({marks}) OR {gone_contract}", ids
+        ).fetchone()[0]
+        payments = con.execute(
+            f"DELETE FROM payments t WHERE first_import_id IN ({marks}) OR {gone_contract}", ids
+        ).fetchone()[0]
+        contracts = con.execute(f"DELETE FROM contracts WHERE first_import_id IN ({marks})", ids).fetchone()[0]
+        con.execute("DELETE FROM imports WHERE batch_id = ?", [batch_id])
+        con.execute("DROP TABLE IF EXISTS temp._removed_contracts")
+        store.bump_data_version(con)
+    return ImportRemoval(batch_id, tuple(f[1] for f in files), int(contracts), int(milestones), int(payments),
+                         int(kept_updated))
+
+
+def load_sample(con: duckdb.DuckDBPyConnection) -> ImportSummary:
+    """Import the bundled sample history (source ``sample``) into an empty workspace."""
+    if not store.is_empty(con):
+        raise UserError("the workspace already holds contracts; the sample is only loaded into an empty workspace")
+    paths = [store.SAMPLE_DIR / "contracts.csv", store.SAMPLE_DIR / "milestones.csv"]
+    return import_files(con, paths, fmt="canonical", source="sample")
+
+
+#: Tables ``export_table`` can write, in the order the Data page offers them.
+EXPORT_TABLES = ("contracts", "milestones", "payments")
+
+
+def export_table(con: duckdb.DuckDBPyConnection, table: str, filters: Filters) -> pd.DataFrame:
+    """The filtered contracts (as analysed: completions applied, structure derived), or the
+    milestones or payments of those contracts. Payments that belong to no contract (withdrawal
+    fees, connects) are included only when nothing is filtered."""
+    if table not in EXPORT_TABLES:
+        raise UserError(f"cannot export '{table}' (choose one of: {', '.join(EXPORT_TABLES)})")
+    where, params = filters.where("v")
+    if table == "contracts":
+        return con.execute(
+            f"""SELECT v.source, v.contract_id, v.client, v.freelancer, v.title, v.category, v.platform,
+                       v.contract_type, v.structure, v.status, v.budget, v.currency, v.start_date,
+                       v.planned_end_date, v.end_date, v.milestone_rows, v.planned_milestones
+                FROM contract_view v WHERE {where} ORDER BY v.source, v.start_date, v.contract_id""",
+            params,
+        ).df()
+    selected = f"EXISTS (SELECT 1 FROM contract_view v WHERE v.source = t.source AND v.contract_id = t.contract_id AND {where})"
+    if table == "milestones":
+        return con.execute(
+            f"""SELECT t.source, t.contract_id, t.seq, t.kind, t.description, t.amount, t.due_date,
+                       t.funded_date, t.submitted_date, t.paid_date, t.paid_amount, t.fee, t.status
+                FROM milestones t WHERE {selected} ORDER BY t.source, t.contract_id, t.seq""",
+            params,
+        ).df()
+    unlinked = " OR t.contract_id IS NULL" if filters.is_empty() else ""
+    return con.execute(
+        f"""SELECT t.source, t.payment_key, t.contract_id, t.seq, t.kind, t.paid_date, t.gross, t.fee,
+                   t.gross - t.fee AS net, t.currency, t.pending, t.description
+            FROM payments t WHERE {selected}{unlinked}
+            ORDER BY t.source, t.paid_date NULLS LAST, t.payment_key""",
+        params,
+    ).df()
+
+
+def incomplete_contracts(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pd.DataFrame:
+    """Contracts an export could not fully describe: no status, or fixed-price without a budget.
+
+    Values are as analysed (the user's completions applied). Columns: source, contract_id,
+    client, title, contract_type, start_date, status, budget, currency, planned_milestones,
+    milestone_rows.
+    """
+    where, params = (filters or Filters()).where("v")
+    return con.execute(
+        f"""SELECT v.source, v.contract_id, v.client, v.title, v.contract_type, v.start_date, v.status,
+                   v.budget::DOUBLE AS budget, v.currency, v.planned_milestones, v.milestone_rows
+            FROM contract_view v
+            WHERE ({where}) AND (v.status IS NULL OR (v.contract_type = 'fixed' AND v.budget IS NULL))
+            ORDER BY v.start_date NULLS LAST, v.source, v.contract_id""",
+        params,
+    ).df()

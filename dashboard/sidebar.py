@@ -1,0 +1,92 @@
+"""The sidebar filters (SPEC.md), the same on every page and kept in the URL.
+
+Each filter widget is bound to a query parameter named like the ``report`` flag it mirrors
+(``?from=2025-01-01&client=Acme&client=Beta&currency=USD``), so a copied link reproduces the
+view and the filters survive page switches. The choices are the workspace's own distinct
+values. Pages read the filters of the current run with ``current_filters()``.
+
+Widget keys equal the query parameter names (``FILTER_KEYS``): pages must not reuse them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from analysis import workspace_admin
+from analysis.filters import Filters
+from dashboard import state
+from dashboard.tables import escape_markdown
+
+#: URL parameter (and widget key) -> (Filters field, label).
+TEXT_FILTERS = {
+    "client": "Client",
+    "freelancer": "Freelancer",
+    "category": "Category",
+    "platform": "Platform",
+    "currency": "Currency",
+}
+FILTER_KEYS = ("from", "to", *TEXT_FILTERS)
+_FILTERS_IN_EFFECT = "_filters_in_effect"
+# The calendar's range: wide enough for any history, so a shared link's dates are never dropped.
+_EARLIEST = dt.date(1990, 1, 1)
+_LATEST = dt.date(2100, 12, 31)
+
+
+def _clear_filters() -> None:
+    st.session_state["from"] = None
+    st.session_state["to"] = None
+    for key in TEXT_FILTERS:
+        st.session_state[key] = []
+
+
+def render_filters() -> Filters:
+    """Draw the filters in the sidebar and return the ``Filters`` they describe.
+
+    Contradictory dates (from after to) are reported and ignored rather than raising.
+    """
+    choices = state.query(workspace_admin.filter_choices)
+    with st.sidebar:
+        st.subheader("Filters")
+        date_from = st.date_input(
+            "Started on or after", value=None, min_value=_EARLIEST, max_value=_LATEST, key="from",
+            bind="query-params", format="YYYY-MM-DD",
+            help="Contract start date. Empty: no lower bound."
+            + (f" Your contracts start from {choices.first_start}." if choices.first_start else ""),
+        )
+        date_to = st.date_input(
+            "Started on or before", value=None, min_value=_EARLIEST, max_value=_LATEST, key="to",
+            bind="query-params", format="YYYY-MM-DD",
+            help="Contract start date. Empty: no upper bound."
+            + (f" Your latest contract started {choices.last_start}." if choices.last_start else ""),
+        )
+        selected: dict[str, list[str]] = {}
+        for key, label in TEXT_FILTERS.items():
+            selected[key] = st.multiselect(
+                label, options=list(getattr(choices, key)), key=key, bind="query-params", placeholder="All",
+            )
+        if date_from and date_to and date_from > date_to:
+            st.error(f"The start-date range is reversed ({date_from} after {date_to}); dates are ignored.")
+            date_from = date_to = None
+        filters = Filters(date_from=date_from, date_to=date_to,
+                          **{key: tuple(values) for key, values in selected.items()})
+        if not filters.is_empty():
+            st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:", key="clear_filters")
+    st.session_state[_FILTERS_IN_EFFECT] = filters
+    return filters
+
+
+def current_filters() -> Filters:
+    """The filters of this run (no filters before the sidebar has been drawn)."""
+    filters = st.session_state.get(_FILTERS_IN_EFFECT)
+    return filters if isinstance(filters, Filters) else Filters()
+
+
+def filter_caption(filters: Filters | None = None) -> None:
+    """One line under a page title saying which contracts the page shows."""
+    filters = filters or current_filters()
+    if filters.is_empty():
+        st.caption("All contracts in the workspace. Narrow them down with the filters in the sidebar.")
+    else:
+        st.caption(f"Showing {escape_markdown(filters.describe())}.")

@@ -1,0 +1,299 @@
+"""Data: bring contract histories in (checked before anything is written), complete what an export
+cannot know, look back at and undo imports, and take the filtered data out as CSV.
+
+Uploaded files are written to a private temporary directory under generated names; the names
+the user's files had are only ever shown (and logged) as text, never used as paths.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from analysis import importing, store, workspace_admin
+from analysis.errors import ImportValidationError, UserError
+from analysis.importing import ImportSummary, import_files
+from analysis.locale import AmbiguousInputError
+from analysis.parsing import ParseOptions, stage_csv
+from dashboard import state
+from dashboard.sidebar import current_filters
+from dashboard.tables import csv_bytes, escape_markdown, show_table
+
+TEMPLATE_DIR = store.DATA_DIR / "template"
+PREVIEW_ROWS = 5
+_FLASH = "data_flash"
+_ROUND = "data_upload_round"
+_CHECK = "data_check"
+
+DATE_ORDERS = {"Decide from the data": None, "Day first (25/11/2026)": True, "Month first (11/25/2026)": False}
+DECIMALS = {"Decide from the data": None, "Decimal point (1,234.50)": False, "Decimal comma (1.234,50)": True}
+
+
+@dataclass
+class FilePreview:
+    """One uploaded file as read: its detected format, size and first rows (or why it cannot be read)."""
+
+    name: str
+    format: str | None = None
+    rows: int = 0
+    head: pd.DataFrame | None = None
+    problem: str | None = None
+
+
+@dataclass
+class UploadCheck:
+    """The dry run of an upload: what it would import, or every problem found (nothing written)."""
+
+    files: list[FilePreview] = field(default_factory=list)
+    summary: ImportSummary | None = None
+    problems: pd.DataFrame | None = None
+    error: str | None = None
+    ambiguous_option: str | None = None
+
+
+def display_name(name: str) -> str:
+    """The uploaded file's own name, as text for messages: no folders, no control characters."""
+    base = re.split(r"[\\/]", name)[-1]
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip()
+    return base[:120] or "upload.csv"
+
+
+def write_uploads(files, directory: Path) -> tuple[list[Path], list[str]]:
+    """Write uploaded files as ``upload-1.csv``, ``upload-2.csv`` … and return paths and display names."""
+    paths, names = [], []
+    for index, uploaded in enumerate(files, start=1):
+        path = directory / f"upload-{index}.csv"
+        path.write_bytes(uploaded.getvalue())
+        paths.append(path)
+        names.append(display_name(uploaded.name))
+    return paths, names
+
+
+def preview_file(con, path: Path, name: str, options: ParseOptions, index: int) -> FilePreview:
+    """Read one file as text and detect its format, without importing anything."""
+    table = f"preview_{index}"
+    try:
+        staged = stage_csv(con, path, table, name, options)
+        head = con.execute(f"SELECT * FROM {table} ORDER BY rowid LIMIT {PREVIEW_ROWS}").df()
+        return FilePreview(name, importing.detect_format(staged), staged.rows, head)
+    except UserError as exc:
+        return FilePreview(name, problem=str(exc))
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def check_upload(files, fmt: str, source: str | None, options: ParseOptions) -> UploadCheck:
+    """Preview every file and dry-run the import of all of them together."""
+    con = state.workspace()
+    check = UploadCheck()
+    with tempfile.TemporaryDirectory(prefix="milestone-lens-upload-") as tmp:
+        paths, names = write_uploads(files, Path(tmp))
+        check.files = [preview_file(con, p, n, options, i) for i, (p, n) in enumerate(zip(paths, names))]
+        try:
+            check.summary = import_files(con, paths, fmt=fmt, source=source, options=options,
+                                         display_names=names, dry_run=True)
+        except AmbiguousInputError as exc:
+            check.ambiguous_option = exc.option
+            check.problems = problems_frame(exc)
+        except ImportValidationError as exc:
+            check.problems = problems_frame(exc)
+        except UserError as exc:
+            check.error = str(exc)
+    return check
+
+
+def run_import(files, fmt: str, source: str | None, options: ParseOptions) -> ImportSummary:
+    """Import the uploaded files for real, in one transaction (all or nothing)."""
+    with tempfile.TemporaryDirectory(prefix="milestone-lens-upload-") as tmp:
+        paths, names = write_uploads(files, Path(tmp))
+        return import_files(state.workspace(), paths, fmt=fmt, source=source, options=options, display_names=names)
+
+
+def problems_frame(error: ImportValidationError) -> pd.DataFrame:
+    """Every problem of a refused import, one row each: file, row, column, message."""
+    frame = pd.DataFrame([asdict(p) for p in error.problems], columns=["file", "row", "column", "message"])
+    frame["row"] = frame["row"].astype("Int64")
+    return frame
+
+
+def flash(kind: str, text: str) -> None:
+    """A message to show at the top of the next run (after ``st.rerun``)."""
+    st.session_state.setdefault(_FLASH, []).append((kind, text))
+
+
+def show_flashes() -> None:
+    for kind, text in st.session_state.pop(_FLASH, []):
+        getattr(st, kind)(text)
+
+
+def summary_frame(summary: ImportSummary) -> pd.DataFrame:
+    rows = [{"": "new", **summary.imported}, {"": "updated", **summary.updated}]
+    return pd.DataFrame(rows, columns=["", "contracts", "milestones", "payments"])
+
+
+# --- page ---------------------------------------------------------------------------------
+
+st.title("Data")
+show_flashes()
+con = state.workspace()
+tab_import, tab_complete, tab_history, tab_export = st.tabs(
+    ["Import", "Complete contracts", "Import history", "Export"])
+
+with tab_import:
+    if store.is_empty(con):
+        with st.container(border=True):
+            st.markdown("**The workspace is empty.** Upload your own history below, or look around with the "
+                        "bundled sample: 2,000 synthetic contracts (its cancellation behaviour is an assumption, "
+                        "not data).")
+            if st.button("Load the sample history", type="primary", icon=":material/science:", key="load_sample"):
+                summary = workspace_admin.load_sample(state.workspace())
+                flash("success", "Loaded the sample history. " + summary.describe().replace("\n", " "))
+                st.rerun()
+
+    st.subheader("Upload CSV exports")
+    max_mb = st.get_option("server.maxUploadSize")
+    files = st.file_uploader(
+        "CSV files: the template (contracts.csv and milestones.csv, or one flat file), Upwork transaction "
+        "history or weekly summary, Freelancer.com transactions",
+        type=["csv", "txt"], accept_multiple_files=True, key=f"upload_{st.session_state.get(_ROUND, 0)}",
+        help=f"Several files are checked and imported together, all or nothing. Up to {max_mb} MB per file.",
+    )
+    importing._register_builtin_readers()
+    formats = ["auto", *sorted(importing.READERS)]
+    check_key = None
+    check: UploadCheck | None = None
+    if files:
+        previous = st.session_state.get(_CHECK)
+        ambiguous = previous[1].ambiguous_option if previous else None
+        with st.expander("How to read the files", expanded=bool(ambiguous), icon=":material/tune:"):
+            fmt = st.selectbox("Format", formats, key="import_format",
+                               format_func=lambda f: "Detect from the header" if f == "auto" else f)
+            source = st.text_input(
+                "Source name (optional)", key="import_source", max_chars=60,
+                help="Contract ids are unique within a source. Empty: the format's name (canonical, upwork, …). "
+                     "Import newer exports of the same account under the same source so changed contracts are updated.",
+            ).strip() or None
+            left, right = st.columns(2)
+            day_first = DATE_ORDERS[left.radio("Numeric dates such as 05/11/2026", list(DATE_ORDERS), key="import_dates")]
+            decimal_comma = DECIMALS[right.radio("Amounts", list(DECIMALS), key="import_decimals")]
+        options = ParseOptions(day_first=day_first, decimal_comma=decimal_comma)
+        check_key = (tuple(f.file_id for f in files), fmt, source, options, state.data_version())
+        if previous and previous[0] == check_key:
+            check = previous[1]
+        else:
+            with st.spinner("Checking the files…"):
+                check = check_upload(files, fmt, source, options)
+            st.session_state[_CHECK] = (check_key, check)
+
+    if check is not None:
+        for preview in check.files:
+            with st.container(border=True):
+                st.markdown(f"**{escape_markdown(preview.name)}**")
+                if preview.problem:
+                    st.error(preview.problem)
+                    continue
+                st.caption(f"Format: {escape_markdown(preview.format or 'not recognised')} · {preview.rows:,} rows. "
+                           f"First {min(PREVIEW_ROWS, preview.rows)} rows as read:")
+                st.dataframe(preview.head, hide_index=True)
+        if check.problems is not None:
+            count = len(check.problems)
+            st.error(f"Nothing was imported: {count} problem{'s' if count != 1 else ''} to fix first. "
+                     "Correct the file (or the reading choices above) and upload it again.", icon=":material/error:")
+            if check.ambiguous_option == "day_first":
+                st.warning("Choose how numeric dates are written under “How to read the files”.")
+            elif check.ambiguous_option == "decimal_comma":
+                st.warning("Choose how amounts are written under “How to read the files”.")
+            show_table(check.problems, "import-problems", key="import_problems")
+        elif check.error:
+            st.error(f"Nothing was imported: {check.error}", icon=":material/error:")
+        elif check.summary is not None:
+            summary = check.summary
+            st.success(f"Ready: the files can be imported. {summary.describe().splitlines()[0].replace('Would import', 'They would add')}",
+                       icon=":material/check_circle:")
+            st.dataframe(summary_frame(summary), hide_index=True)
+            if summary.duplicates_skipped:
+                st.caption(f"{summary.duplicates_skipped:,} rows are already in the workspace and would be skipped.")
+            for warning in summary.warnings:
+                st.warning(warning)
+            if st.button("Import", type="primary", icon=":material/upload:", key="import_now"):
+                try:
+                    done = run_import(files, fmt, source, options)
+                except UserError as exc:
+                    st.error(f"Nothing was imported: {exc}")
+                else:
+                    flash("success", done.describe().replace("\n", " "))
+                    st.session_state[_ROUND] = st.session_state.get(_ROUND, 0) + 1
+                    st.session_state.pop(_CHECK, None)
+                    st.rerun()
+
+    st.subheader("The CSV template")
+    st.caption("Required: contract_id, start_date, status (completed, cancelled, disputed, active) and, for "
+               "fixed-price contracts, budget; milestones need contract_id, seq and amount. Each file has a few "
+               "example rows — replace them with your contracts.")
+    left, right = st.columns(2)
+    left.download_button("contracts.csv template", (TEMPLATE_DIR / "contracts.csv").read_bytes(),
+                         file_name="contracts.csv", mime="text/csv", icon=":material/download:",
+                         key="template_contracts", on_click="ignore")
+    right.download_button("milestones.csv template", (TEMPLATE_DIR / "milestones.csv").read_bytes(),
+                          file_name="milestones.csv", mime="text/csv", icon=":material/download:",
+                          key="template_milestones", on_click="ignore")
+
+with tab_complete:
+    st.subheader("Complete what an export cannot know")
+    incomplete = state.query(workspace_admin.incomplete_contracts)
+    if incomplete.empty:
+        st.success("Every contract has a status, and every fixed-price contract a budget.", icon=":material/check_circle:")
+    else:
+        st.caption(f"{len(incomplete):,} contracts have no status or no budget — usually because a transaction "
+                   "history does not say. They are left out of cancellation figures until completed.")
+        show_table(incomplete, "contracts-to-complete", key="incomplete")
+
+with tab_history:
+    st.subheader("Import history")
+    history = state.query(workspace_admin.import_history)
+    if history.empty:
+        st.info("Nothing has been imported yet.")
+    else:
+        show_table(history, "import-history", key="history", column_config={
+            "import": st.column_config.NumberColumn("import", format="%d"),
+            "imported_at": st.column_config.DatetimeColumn("imported at", format="YYYY-MM-DD HH:mm"),
+        })
+        batches = history.groupby("import", sort=False).agg(
+            files=("file_name", lambda names: ", ".join(names)), at=("imported_at", "first"),
+            contracts=("contracts_new", "sum"))
+        with st.container(border=True):
+            st.markdown("**Remove one import**")
+            chosen = st.selectbox(
+                "Import", list(batches.index), key="remove_batch",
+                format_func=lambda b: f"Import {b} · {batches.at[b, 'at']:%Y-%m-%d %H:%M} · {batches.at[b, 'files']} "
+                                      f"· {batches.at[b, 'contracts']:,} new contracts",
+            )
+            st.caption("Deletes the contracts, milestones and payments this import brought in (and what later "
+                       "imports added to those contracts). Rows it only updated keep their updated values. "
+                       "Completions you entered are kept for a re-import.")
+            sure = st.checkbox("Yes, delete what this import brought in", key="remove_confirm")
+            if st.button("Remove import", icon=":material/delete:", disabled=not sure, key="remove_now"):
+                removal = workspace_admin.remove_import(state.workspace(), int(chosen))
+                flash("success", removal.describe())
+                st.session_state.pop("remove_confirm", None)
+                st.rerun()
+
+with tab_export:
+    st.subheader("Export the filtered data")
+    filters = current_filters()
+    st.caption(f"CSV files of {escape_markdown(filters.describe())} (the sidebar filters). Contracts carry their "
+               "derived payment structure and your completions; cells that a spreadsheet would run as a formula "
+               "are prefixed with an apostrophe.")
+    shared = state.connection()
+    columns = st.columns(len(workspace_admin.EXPORT_TABLES))
+    for column, table in zip(columns, workspace_admin.EXPORT_TABLES):
+        column.download_button(
+            f"{table}.csv", data=lambda table=table: csv_bytes(workspace_admin.export_table(shared.cursor(), table, filters)),
+            file_name=f"{table}.csv", mime="text/csv", icon=":material/download:", key=f"export_{table}",
+            on_click="ignore",
+        )

@@ -1,0 +1,149 @@
+"""Overview: the answer in plain words, the key figures, earnings over time, where to look next."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analysis import cancellation, earnings, overview, store
+from analysis.filters import SMALL_SAMPLE_FINISHED, currency_counts, main_currency
+from dashboard.charts import STRUCTURE_COLORS, STRUCTURE_LABELS
+from dashboard.sidebar import current_filters, filter_caption
+from dashboard.state import query, workspace
+from dashboard.tables import escape_markdown, show_table
+
+st.title("Milestone Lens")
+st.caption("Do milestones pay off? Your own contract history, compared.")
+
+if store.is_empty(workspace()):
+    st.info(
+        "The workspace is empty. Upload your contract history (the CSV template, or an Upwork or "
+        "Freelancer.com export) on the Data page, or load the bundled sample history there to look around.",
+        icon=":material/inbox:",
+    )
+    st.page_link("views/data.py", label="Go to Data: upload or load the sample", icon=":material/upload:")
+    st.stop()
+
+filters = current_filters()
+filter_caption(filters)
+rates = query(cancellation.rates_by_structure, filters)
+if int(rates["contracts"].sum()) == 0:
+    st.warning(
+        f"No contracts match these filters ({escape_markdown(filters.describe())}). "
+        "Widen the date range or remove a filter in the sidebar.",
+        icon=":material/filter_alt_off:",
+    )
+    st.stop()
+
+# --- the answer -------------------------------------------------------------------------
+comparison = cancellation.compare_structures(rates)
+answer = overview.headline(comparison)
+with st.container(border=True):
+    st.subheader(answer.text)
+    if answer.detail:
+        st.write(answer.detail)
+    unknown = int(rates["status_unknown"].sum())
+    if unknown:
+        st.warning(
+            f"{unknown:,} contracts have no status yet (a transaction history cannot say whether they were "
+            "completed or cancelled); they are left out of every cancellation figure until you complete them "
+            "on the Data page.",
+            icon=":material/help:",
+        )
+
+# --- key figures ------------------------------------------------------------------------
+by = rates.set_index("structure")
+currency = query(main_currency, filters)
+totals = query(earnings.totals, filters, by=None)
+money = totals[totals["currency"] == currency]
+gross = float(money["gross"].sum()) if not money.empty else 0.0
+net = float(money["net"].sum()) if not money.empty else 0.0
+
+
+def cancelled_metric(column, structure: str) -> None:
+    cancelled, finished = int(by.at[structure, "cancelled"]), int(by.at[structure, "finished"])
+    shown = overview.rate_text(cancelled, finished)
+    if finished == 0:
+        help_text = "No finished contracts of this kind."
+    elif finished < SMALL_SAMPLE_FINISHED:
+        help_text = f"Fewer than {SMALL_SAMPLE_FINISHED} finished: shown as counts, too few for a percentage."
+    else:
+        help_text = (f"{cancelled:,} of {finished:,} finished contracts (cancelled or disputed); 95 % Wilson "
+                     f"interval {overview.percent(by.at[structure, 'ci_low'])} to {overview.percent(by.at[structure, 'ci_high'])}.")
+    column.metric(f"Cancelled: {STRUCTURE_LABELS[structure].lower()}", shown, help=help_text, border=True)
+
+
+row = st.columns(7)
+row[0].metric("Contracts", f"{int(rates['contracts'].sum()):,}", border=True,
+              help=f"{int(rates['active'].sum()):,} still active.")
+row[1].metric("Finished", f"{int(rates['finished'].sum()):,}", border=True,
+              help="Completed, cancelled or disputed.")
+cancelled_metric(row[2], "milestones")
+cancelled_metric(row[3], "single")
+cancelled_metric(row[4], "hourly")
+row[5].metric(f"Gross ({currency})", f"{gross:,.0f}", border=True, help="What clients paid, in earned payments.")
+row[6].metric(f"Net ({currency})", f"{net:,.0f}", border=True, help="Gross minus platform fees.")
+
+counts = query(currency_counts, filters)
+others = counts[counts["currency"] != currency]
+if not others.empty:
+    listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(others["currency"], others["contracts"]))
+    st.caption(f"Amounts are in {escape_markdown(currency)}, the currency of most of these contracts; "
+               f"contracts in other currencies ({listed}) are not added in. Pick a currency in the sidebar to see them.")
+
+# --- earnings over time -----------------------------------------------------------------
+st.subheader(f"Net earnings by month and payment structure ({currency})")
+monthly = query(overview.earnings_by_month_and_structure, filters)
+monthly = monthly[monthly["currency"] == currency]
+if monthly.empty:
+    st.info("No dated payments under these filters yet, so there is no time series to draw. "
+            "Contract-level exports carry totals without dates; milestone rows with a paid date fill this chart.",
+            icon=":material/bar_chart:")
+else:
+    months = pd.date_range(monthly["month"].min(), monthly["month"].max(), freq="MS")
+    figure = go.Figure()
+    for structure in ("milestones", "single", "hourly"):
+        part = monthly[monthly["structure"] == structure].set_index("month").reindex(months)
+        if part["net"].notna().any():
+            figure.add_bar(x=months, y=part["net"].fillna(0.0), name=STRUCTURE_LABELS[structure],
+                           marker_color=STRUCTURE_COLORS[structure],
+                           hovertemplate="%{x|%b %Y}: %{y:,.0f}<extra>" + STRUCTURE_LABELS[structure] + "</extra>")
+    figure.update_layout(barmode="stack", yaxis_title=f"net ({currency})", xaxis_title=None,
+                         legend=dict(orientation="h", y=1.1), margin=dict(l=10, r=10, t=30, b=10), height=360)
+    st.plotly_chart(figure, key="earnings_by_month")
+    undated = int(monthly["undated_payments"].max())
+    if undated:
+        st.caption(f"{undated:,} payments without a date (contract-level totals) are not in the chart.")
+
+with st.expander("The figures by payment structure"):
+    table = rates[["structure", "contracts", "active", "status_unknown", "finished", "completed", "cancelled_only",
+                   "disputed", "cancellation_rate", "ci_low", "ci_high", "small_sample"]]
+    show_table(table, "overview-by-structure", key="overview_by_structure", column_config={
+        "cancellation_rate": st.column_config.NumberColumn("cancellation rate", format="percent"),
+        "ci_low": st.column_config.NumberColumn("95 % low", format="percent"),
+        "ci_high": st.column_config.NumberColumn("95 % high", format="percent"),
+        "cancelled_only": "cancelled", "status_unknown": "status unknown",
+    })
+
+# --- what next --------------------------------------------------------------------------
+st.subheader("What to look at next")
+active = int(rates["active"].sum())
+left, right = st.columns(2)
+with left:
+    st.page_link("views/cancellation.py", icon=":material/cancel:",
+                 label="Cancellation risk: does the difference hold for your budgets, durations and clients?")
+    st.page_link("views/timing.py", icon=":material/schedule:",
+                 label="Payment timing: how soon money arrives under each structure")
+    st.page_link("views/earnings.py", icon=":material/payments:",
+                 label="Earnings: gross, fees and net by client and over time")
+with right:
+    st.page_link("views/portfolio.py", icon=":material/account_balance:",
+                 label=f"Portfolio risk: what your {active:,} active contracts still have at stake")
+    st.page_link("views/splitter.py", icon=":material/call_split:",
+                 label="Milestone splitter: plan your next contract with this history's risk")
+    if unknown:
+        st.page_link("views/data.py", icon=":material/edit_note:",
+                     label=f"Data: complete the {unknown:,} contracts without a status")
+    else:
+        st.page_link("views/data.py", icon=":material/database:", label="Data: import more history or export it")
