@@ -47,12 +47,17 @@ def _sql_list(items: tuple[str, ...]) -> str:
 
 def date_sql(expr: str, day_first: bool | None) -> str:
     """DuckDB expression turning the text ``expr`` into a DATE (NULL when it does not parse)."""
+    return f"CAST({timestamp_sql(expr, day_first)} AS DATE)"
+
+
+def timestamp_sql(expr: str, day_first: bool | None) -> str:
+    """Like ``date_sql`` but keeps the time of day (``06 Jan 2026 23:52``) as a TIMESTAMP."""
     formats = TEXT_DATE_FORMATS
     if day_first is True:
         formats = formats + DAY_FIRST_FORMATS
     elif day_first is False:
         formats = formats + MONTH_FIRST_FORMATS
-    return f"CAST(try_strptime(nullif(trim({expr}), ''), {_sql_list(formats)}) AS DATE)"
+    return f"try_strptime(nullif(trim({expr}), ''), {_sql_list(formats)})"
 
 
 def amount_sql(expr: str, decimal_comma: bool | None = False) -> str:
@@ -70,8 +75,14 @@ def amount_sql(expr: str, decimal_comma: bool | None = False) -> str:
         valid = f"'^([0-9]{{1,3}}([,''{_SP}][0-9]{{3}})+|[0-9]+)(\\.[0-9]{{1,2}})?$'"
         number = f"regexp_replace({core}, '[,''{_SP}]', '', 'g')"
     negative = f"regexp_matches(regexp_extract({s}, '^[^0-9]*'), '[-(]')"
+    # Fast path for the common plain form (``1234.50``): one anchored match and a cast instead
+    # of the regex rewrites below (8x faster on a million-row column).
+    mark = "," if decimal_comma else "\\."
+    plain = f"regexp_full_match({expr}, '[0-9]{{1,15}}({mark}[0-9]{{1,2}})?')"
+    plain_value = f"CAST(replace({expr}, ',', '.') AS DECIMAL(18, 2))" if decimal_comma else f"CAST({expr} AS DECIMAL(18, 2))"
     return (
-        f"CASE WHEN nullif({s}, '') IS NULL THEN NULL "
+        f"CASE WHEN {plain} THEN {plain_value} "
+        f"WHEN nullif({s}, '') IS NULL THEN NULL "
         f"WHEN NOT regexp_matches({core}, {valid}) THEN NULL "
         f"ELSE (CASE WHEN {negative} THEN -1 ELSE 1 END) * TRY_CAST({number} AS DECIMAL(18, 2)) END"
     )
@@ -162,7 +173,9 @@ def stage_csv(
         with utf8_file(path, layout) as readable:
             con.execute(
                 f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv(?, all_varchar = true, header = true, "
-                "auto_detect = true, sample_size = -1, strict_mode = true, skip = 0, delim = ?, encoding = 'utf-8')",
+                "auto_detect = true, sample_size = -1, strict_mode = true, skip = 0, delim = ?, encoding = 'utf-8', "
+                # RFC 4180 quoting given, not sniffed: sniffing it read a 1M-row file three times slower.
+                "quote = '\"', escape = '\"')",
                 [str(readable), layout.delimiter],
             )
     except UnicodeError as exc:
