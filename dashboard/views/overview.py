@@ -46,9 +46,9 @@ with st.container(border=True):
     unknown = int(rates["status_unknown"].sum())
     if unknown:
         st.warning(
-            f"{unknown:,} contracts have no status yet (a transaction history cannot say whether they were "
-            "completed or cancelled); they are left out of every cancellation figure until you complete them "
-            "on the Data page.",
+            f"{unknown:,} contract{' has' if unknown == 1 else 's have'} no status yet (a transaction history "
+            "cannot say whether a contract was completed or cancelled); left out of every cancellation figure "
+            "until you complete them on the Data page.",
             icon=":material/help:",
         )
 
@@ -144,6 +144,6 @@ with right:
                  label="Milestone splitter: plan your next contract with this history's risk")
     if unknown:
         st.page_link("views/data.py", icon=":material/edit_note:",
-                     label=f"Data: complete the {unknown:,} contracts without a status")
+                     label=f"Data: complete the {unknown:,} contract{'' if unknown == 1 else 's'} without a status")
     else:
         st.page_link("views/data.py", icon=":material/database:", label="Data: import more history or export it")

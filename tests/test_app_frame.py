@@ -1,0 +1,174 @@
+"""The app's frame: every page renders, the sidebar filters drive the numbers and live in the URL,
+queries are cached per data version, tables download safely."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from analysis import store
+from analysis.filters import Filters
+from analysis.importing import import_files
+from dashboard import state
+from dashboard.tables import csv_bytes, escape_markdown, neutralise_formulas, safe_file_name
+from tests.dashboard_support import (
+    DASHBOARD_FIXTURES, PAGE_TITLES, PAGES, empty_db, metrics, open_app, query_one, sample_db,
+    sample_template, texts,
+)
+
+__all__ = ["empty_db", "sample_db", "sample_template"]  # fixtures used below
+
+
+def contracts_metric(at) -> int:
+    return int(metrics(at)["Contracts"].replace(",", ""))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_the_sample(sample_db, monkeypatch, page):
+    at = open_app(sample_db, monkeypatch, page)
+    assert [t.value for t in at.title] == [PAGE_TITLES[page]]
+    # The same five filters are in the sidebar on every page.
+    assert [m.label for m in at.sidebar.multiselect] == ["Client", "Freelancer", "Category", "Platform", "Currency"]
+    assert [d.label for d in at.sidebar.date_input] == ["Started on or after", "Started on or before"]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_an_empty_workspace(empty_db, monkeypatch, page):
+    at = open_app(empty_db, monkeypatch, page)
+    assert [t.value for t in at.title] == [PAGE_TITLES[page]]
+    # Nothing to choose from yet: the filters offer no values.
+    assert all(m.options == [] for m in at.sidebar.multiselect)
+
+
+def test_changing_a_filter_changes_the_numbers(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch)
+    assert contracts_metric(at) == 2000
+    at.sidebar.multiselect(key="platform").set_value(["upwork"]).run()
+    (upwork,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE platform = 'upwork'")
+    assert 0 < upwork < 2000
+    assert contracts_metric(at) == upwork
+    at.sidebar.date_input(key="from").set_value(pd.Timestamp("2024-01-01").date()).run()
+    (recent,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE platform = 'upwork' AND start_date >= DATE '2024-01-01'")
+    assert 0 < recent < upwork
+    assert contracts_metric(at) == recent
+
+
+def test_a_link_with_query_parameters_reproduces_the_view(sample_db, monkeypatch):
+    query = {"client": ["Client 0001", "Client 0002"], "from": "2020-01-01", "to": "2025-12-31"}
+    at = open_app(sample_db, monkeypatch, query=query)
+    assert at.sidebar.multiselect(key="client").value == ["Client 0001", "Client 0002"]
+    assert str(at.sidebar.date_input(key="from").value) == "2020-01-01"
+    (expected,) = query_one(
+        sample_db,
+        "SELECT count(*) FROM contracts WHERE client IN ('Client 0001', 'Client 0002') "
+        "AND start_date BETWEEN DATE '2020-01-01' AND DATE '2025-12-31'",
+    )
+    assert 0 < expected < 2000
+    assert contracts_metric(at) == expected
+    assert "client Client 0001 or Client 0002" in texts(at)
+    # The URL keeps the filters after the run.
+    assert at.query_params["client"] == ["Client 0001", "Client 0002"]
+    assert at.query_params["from"] == "2020-01-01"
+
+
+def test_filters_survive_a_page_switch(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch)
+    at.sidebar.multiselect(key="category").set_value(["writing"]).run()
+    at.switch_page("views/data.py").run()
+    assert at.sidebar.multiselect(key="category").value == ["writing"]
+    at.switch_page("views/overview.py").run()
+    (writing,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE category = 'writing'")
+    assert contracts_metric(at) == writing
+
+
+def test_reversed_dates_are_reported_and_ignored(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, query={"from": "2025-01-01", "to": "2020-01-01"})
+    assert any("reversed" in e.value for e in at.sidebar.error)
+    assert contracts_metric(at) == 2000
+
+
+def test_clear_filters_shows_everything_again(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, query={"currency": "EUR"})
+    (eur,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE currency = 'EUR'")
+    assert contracts_metric(at) == eur
+    at.sidebar.button(key="clear_filters").click().run()
+    assert contracts_metric(at) == 2000
+    assert at.sidebar.multiselect(key="currency").value == []
+
+
+def test_sidebar_choices_are_the_workspace_values(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch)
+    assert at.sidebar.multiselect(key="platform").options == ["direct", "fiverr", "freelancer", "upwork"]
+    assert at.sidebar.multiselect(key="currency").options == ["EUR", "GBP", "USD"]
+    (clients,) = query_one(sample_db, "SELECT count(DISTINCT client) FROM contracts")
+    assert len(at.sidebar.multiselect(key="client").options) == clients
+
+
+# --- cached queries --------------------------------------------------------------------------
+
+CALLS: list[Filters] = []
+
+
+def count_fixed(con, filters: Filters) -> int:
+    """A probe: counts its own calls so the test sees when the cache answers instead."""
+    CALLS.append(filters)
+    where, params = filters.where()
+    return con.execute(f"SELECT count(*) FROM contract_view WHERE contract_type = 'fixed' AND {where}", params).fetchone()[0]
+
+
+def test_query_results_are_cached_per_filters_and_data_version(tmp_path, monkeypatch):
+    db = tmp_path / "cache.duckdb"
+    monkeypatch.setenv(store.DB_ENV_VAR, str(db))
+    CALLS.clear()
+    con = state.workspace()
+    import_files(con, [DASHBOARD_FIXTURES / "three_contracts.csv"])
+    assert state.query(count_fixed, Filters()) == 3
+    assert state.query(count_fixed, Filters()) == 3
+    assert len(CALLS) == 1  # the second answer came from the cache
+    assert state.query(count_fixed, Filters(client="Sigma")) == 1
+    assert len(CALLS) == 2
+    # New data bumps the data version: the same filters are computed again.
+    import_files(con, [DASHBOARD_FIXTURES / "upload_contracts.csv", DASHBOARD_FIXTURES / "upload_milestones.csv"])
+    assert state.query(count_fixed, Filters()) == 6
+    assert len(CALLS) == 3
+
+
+def test_query_refuses_functions_it_cannot_name():
+    with pytest.raises(ValueError):
+        state.query(lambda con: 1)
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+def test_formula_cells_are_neutralised_in_downloads():
+    frame = pd.DataFrame({
+        "text": ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "plain", None, "\t=x"],
+        "amount": [-5.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+    })
+    safe = neutralise_formulas(frame)
+    assert safe["text"].tolist()[:5] == ["'=1+2", "'+SUM(A1)", "'-2+3", "'@cmd", "plain"]
+    assert safe["text"].isna().tolist()[5]
+    assert safe["text"].tolist()[6] == "'\t=x"
+    assert safe["amount"].tolist()[0] == -5.0  # numbers stay numbers
+    assert frame["text"].tolist()[0] == "=1+2"  # the shown table is not changed
+    back = pd.read_csv(io.BytesIO(csv_bytes(frame)), keep_default_na=False)
+    assert back["text"].tolist()[:4] == ["'=1+2", "'+SUM(A1)", "'-2+3", "'@cmd"]
+    assert back["amount"].tolist()[0] == -5.0
+
+
+def test_formula_headers_are_neutralised_too():
+    assert csv_bytes(pd.DataFrame({"=evil": [1]})).decode().splitlines()[0] == "'=evil"
+
+
+def test_markdown_from_data_is_escaped():
+    assert escape_markdown("**bold** [link](http://x) <b>x</b> $x$ :red[y]") == (
+        r"\*\*bold\*\* \[link\]\(http\://x\) \<b\>x\</b\> \$x\$ \:red\[y\]"
+    )
+    assert escape_markdown("a\nb") == "a b"
+
+
+def test_download_names_are_plain():
+    assert safe_file_name("import problems/../x") == "import-problems-x"
+    assert safe_file_name("...") == "table"

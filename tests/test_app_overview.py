@@ -1,0 +1,264 @@
+"""The Overview page and its wording: the numbers it shows are recomputed here with plain SQL
+(structure derived from the raw tables by SPEC's rule) and, for the statistics, by hand."""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import chi2_contingency
+
+from analysis import overview, store
+from analysis.cancellation import compare_rates
+from analysis.filters import Filters
+from analysis.importing import import_files
+from tests.dashboard_support import (
+    DASHBOARD_FIXTURES, build_workspace, empty_db, metrics, open_app, query_one, sample_db, sample_template,
+    texts,
+)
+
+__all__ = ["empty_db", "sample_db", "sample_template"]
+
+# Structure straight from the tables (SPEC: hourly; fixed with >= 2 milestones; else single).
+COUNTS_SQL = """
+    WITH m AS (SELECT source, contract_id, count(*) AS n FROM milestones WHERE kind = 'milestone' GROUP BY ALL)
+    SELECT
+      count(*) FILTER (WHERE s = 'milestones' AND status IN ('completed', 'cancelled', 'disputed')),
+      count(*) FILTER (WHERE s = 'milestones' AND status IN ('cancelled', 'disputed')),
+      count(*) FILTER (WHERE s = 'single' AND status IN ('completed', 'cancelled', 'disputed')),
+      count(*) FILTER (WHERE s = 'single' AND status IN ('cancelled', 'disputed'))
+    FROM (SELECT c.*, CASE WHEN c.contract_type = 'hourly' THEN 'hourly'
+                           WHEN greatest(coalesce(m.n, 0), coalesce(c.milestone_count, 0)) >= 2 THEN 'milestones'
+                           ELSE 'single' END AS s
+          FROM contracts c LEFT JOIN m USING (source, contract_id)) t
+    WHERE {where}"""
+
+
+def wilson(count: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = count / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+def newcombe(c1: int, n1: int, c2: int, n2: int) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for p1 - p2, from the two Wilson intervals (by hand)."""
+    p1, p2 = c1 / n1, c2 / n2
+    l1, u1 = wilson(c1, n1)
+    l2, u2 = wilson(c2, n2)
+    d = p1 - p2
+    return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def expected_headline(mc: int, mn: int, sc: int, sn: int) -> str:
+    m_rate, s_rate = mc / mn, sc / sn
+    assert s_rate > m_rate, "these tests use data where single-payment contracts fail more"
+    return (f"In your history, single-payment contracts were cancelled {s_rate / m_rate:.1f}× as often as "
+            f"milestone contracts ({s_rate * 100:.0f} % vs {m_rate * 100:.0f} %, n = {sn:,} / {mn:,}).")
+
+
+def plotted_values(values) -> np.ndarray:
+    """A trace's numbers as Plotly serialises them: a list, or typed base64 (``bdata``)."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=np.dtype(values["dtype"]))
+    return np.asarray(values, dtype=float)
+
+
+def headline_of(at) -> str:
+    return at.subheader[0].value
+
+
+def test_overview_headline_and_figures_on_the_sample(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch)
+    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where="TRUE"))
+    assert (mn, mc, sn, sc) == (799, 120, 790, 205)  # the bundled sample, seed 7
+    assert headline_of(at) == expected_headline(mc, mn, sc, sn)
+    assert "1.7× as often" in headline_of(at) and "26 % vs 15 %" in headline_of(at)
+    # The difference is far beyond chance: a plain chi-square test agrees, and the interval is by hand.
+    p_value = chi2_contingency([[mc, mn - mc], [sc, sn - sc]], correction=False)[1]
+    assert p_value < 0.001
+    low, high = newcombe(mc, mn, sc, sn)
+    assert f"{abs(high) * 100:.1f} to {abs(low) * 100:.1f} points lower" in texts(at)
+    shown = metrics(at)
+    assert shown["Contracts"] == "2,000"
+    (finished,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE status <> 'active'")
+    assert shown["Finished"] == f"{finished:,}"
+    assert shown["Cancelled: milestones"] == f"{mc / mn * 100:.0f} %"
+    assert shown["Cancelled: single payment"] == f"{sc / sn * 100:.0f} %"
+    gross, net = query_one(sample_db, """
+        SELECT sum(p.gross), sum(p.gross - p.fee) FROM payments p
+        WHERE p.contract_id IS NOT NULL AND NOT p.pending AND p.currency = 'USD'""")
+    assert shown["Gross (USD)"] == f"{float(gross):,.0f}"
+    assert shown["Net (USD)"] == f"{float(net):,.0f}"
+    # The sample mixes currencies: amounts are USD only, and the page says what it left out.
+    eur, gbp = query_one(sample_db, "SELECT count(*) FILTER (WHERE currency = 'EUR'), count(*) FILTER (WHERE currency = 'GBP') FROM contracts")
+    assert f"contracts in other currencies ({eur:,} in EUR, {gbp:,} in GBP)" in texts(at)
+
+
+def test_earnings_chart_adds_up_to_the_dated_net(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1
+    traces = json.loads(charts[0].proto.spec)["data"]
+    assert {trace["name"] for trace in traces} == {"Milestones", "Single payment", "Hourly"}
+    plotted = sum(float(plotted_values(trace["y"]).sum()) for trace in traces)
+    (dated_net,) = query_one(sample_db, """
+        SELECT sum(p.gross - p.fee) FROM payments p
+        WHERE p.contract_id IS NOT NULL AND NOT p.pending AND p.currency = 'USD' AND p.paid_date IS NOT NULL""")
+    assert plotted == pytest.approx(float(dated_net), abs=0.01)
+
+
+def test_a_filter_changes_the_headline(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch)
+    before = headline_of(at)
+    at.sidebar.multiselect(key="category").set_value(["writing"]).run()
+    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where="category = 'writing'"))
+    assert headline_of(at) == expected_headline(mc, mn, sc, sn) != before
+    assert metrics(at)["Cancelled: single payment"] == f"{sc / sn * 100:.0f} %"
+    # Not significant in this smaller group: the page says it could be chance.
+    p_value = chi2_contingency([[mc, mn - mc], [sc, sn - sc]], correction=False)[1]
+    assert p_value > 0.05
+    assert "could well be chance" in texts(at)
+
+
+def test_a_currency_filter_shows_amounts_in_that_currency(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, query={"currency": "EUR"})
+    (gross,) = query_one(sample_db, """
+        SELECT sum(p.gross) FROM payments p JOIN contracts c USING (source, contract_id)
+        WHERE NOT p.pending AND c.currency = 'EUR' AND p.currency = 'EUR'""")
+    assert metrics(at)["Gross (EUR)"] == f"{float(gross):,.0f}"
+    assert "other currencies" not in texts(at)
+
+
+def test_three_contracts_get_counts_and_a_plain_warning(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "three.duckdb", [DASHBOARD_FIXTURES / "three_contracts.csv"])
+    at = open_app(db, monkeypatch)
+    assert headline_of(at) == ("Too few finished contracts to compare: 0 of 1 milestone contracts and "
+                               "1 of 2 single-payment contracts were cancelled.")
+    shown = metrics(at)
+    assert shown["Contracts"] == "3"
+    assert shown["Cancelled: milestones"] == "0 of 1"
+    assert shown["Cancelled: single payment"] == "1 of 2"
+    assert shown["Cancelled: hourly"] == "no finished contracts"
+    # Contract-level totals (direct clients, no fee): 300 + 500 paid, no dates to plot.
+    assert shown["Gross (USD)"] == "800" and shown["Net (USD)"] == "800"
+    assert not at.get("plotly_chart")
+    assert any("No dated payments" in i.value for i in at.info)
+
+
+def test_filters_that_select_nothing_say_so(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, query={"from": "2099-01-01"})
+    assert any("No contracts match these filters" in w.value for w in at.warning)
+    assert not at.metric and not at.get("plotly_chart")
+
+
+def test_empty_workspace_points_to_the_data_page(empty_db, monkeypatch):
+    at = open_app(empty_db, monkeypatch)
+    assert any("The workspace is empty" in i.value for i in at.info)
+    assert [link.proto.page for link in at.page_link] and "Data" in at.page_link[0].value
+
+
+def test_contracts_without_status_are_counted_not_hidden(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "unknown.duckdb", [DASHBOARD_FIXTURES / "three_contracts.csv"])
+    con = store.connect(db)
+    con.execute("""INSERT INTO contracts (source, contract_id, contract_type, budget, currency, start_date, status,
+                                          first_import_id, import_id)
+                   VALUES ('upwork', 'X1', 'fixed', NULL, 'USD', DATE '2025-04-01', NULL, 1, 1)""")
+    store.bump_data_version(con)
+    con.close()
+    at = open_app(db, monkeypatch)
+    assert metrics(at)["Contracts"] == "4"
+    assert any("1 contract has no status yet" in w.value for w in at.warning)
+    assert any("complete the 1 contract without a status" in link.value for link in at.page_link)
+
+
+def test_the_overview_links_to_every_analysis_page(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch)
+    labels = " | ".join(link.value for link in at.page_link)
+    for name in ("Cancellation risk", "Payment timing", "Earnings", "Portfolio risk", "Milestone splitter", "Data"):
+        assert name in labels
+    (active,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE status = 'active'")
+    assert f"your {active:,} active contracts" in labels
+
+
+# --- the wording, from hand-made comparisons ------------------------------------------------------
+
+def test_headline_ratio_and_counts():
+    h = overview.headline(compare_rates(13, 100, 24, 100))
+    assert h.text == ("In your history, single-payment contracts were cancelled 1.8× as often as milestone "
+                      "contracts (24 % vs 13 %, n = 100 / 100).")
+
+
+def test_headline_when_milestones_fail_more():
+    h = overview.headline(compare_rates(30, 100, 10, 100))
+    assert h.text.startswith("In your history, milestone contracts were cancelled 3.0× as often as "
+                             "single-payment contracts (30 % vs 10 %, n = 100 / 100)")
+
+
+def test_headline_when_one_side_never_cancels():
+    h = overview.headline(compare_rates(0, 50, 10, 50))
+    assert h.text == ("In your history, single-payment contracts were cancelled 20 % of the time; "
+                      "none of the 50 finished milestone contracts were.")
+
+
+def test_headline_when_nothing_is_cancelled():
+    h = overview.headline(compare_rates(0, 40, 0, 40))
+    assert h.text == ("In your history, none of the 40 finished milestone contracts and none of the 40 "
+                      "single-payment contracts were cancelled.")
+    assert not h.conclusive
+
+
+def test_headline_for_nearly_equal_rates():
+    h = overview.headline(compare_rates(40, 200, 41, 200))
+    assert h.text == ("In your history, milestone contracts and single-payment contracts were cancelled about "
+                      "as often (20 % vs 20 %, n = 200 / 200).")
+    assert "could well be chance" in h.detail and not h.conclusive
+
+
+def test_headline_for_a_small_sample_gives_counts_only():
+    h = overview.headline(compare_rates(3, 12, 1, 5))
+    assert h.text == ("Too few finished contracts to compare: 3 of 12 milestone contracts and 1 of 5 "
+                      "single-payment contracts were cancelled.")
+    assert "%" not in h.text and not h.conclusive
+
+
+def test_headline_without_one_group():
+    h = overview.headline(compare_rates(0, 0, 5, 40))
+    assert h.text == ("Your history has no finished milestone contracts yet, so there is nothing to compare "
+                      "single-payment contracts against.")
+
+
+def test_significant_difference_is_explained_with_its_interval():
+    h = overview.headline(compare_rates(120, 799, 205, 790))
+    low, high = newcombe(120, 799, 205, 790)
+    assert h.conclusive
+    assert h.detail == ("The difference is unlikely to be chance (p < 0.001): the milestone contracts' rate is "
+                        f"{abs(high) * 100:.1f} to {abs(low) * 100:.1f} points lower than the single-payment "
+                        "contracts' (95 % interval).")
+
+
+@pytest.mark.parametrize(("rate", "text"), [(0.243, "24 %"), (0.043, "4.3 %"), (0.0, "0 %"), (0.1, "10 %"), (1.0, "100 %")])
+def test_percent(rate, text):
+    assert overview.percent(rate) == text
+
+
+def test_rate_text_uses_counts_below_thirty_finished():
+    assert overview.rate_text(3, 12) == "3 of 12"
+    assert overview.rate_text(3, 30) == "10 %"
+    assert overview.rate_text(0, 0) == "no finished contracts"
+
+
+def test_earnings_by_month_and_structure_on_the_template(con):
+    import_files(con, [store.DATA_DIR / "template" / "contracts.csv", store.DATA_DIR / "template" / "milestones.csv"])
+    frame = overview.earnings_by_month_and_structure(con, Filters())
+    rows = {(r.month.strftime("%Y-%m"), r.structure): r for r in frame.itertuples()}
+    # A-001: five Upwork milestones of 30 paid in November 2026, 10 % fee after May 2023.
+    nov = rows[("2026-11", "milestones")]
+    assert (nov.payments, nov.gross, nov.fees, nov.net) == (5, 150.0, 15.0, 135.0)
+    # A-002 is unpaid; A-003's two hourly invoices (240 + 180) were paid in October.
+    oct_ = rows[("2026-10", "hourly")]
+    assert (oct_.payments, oct_.gross) == (2, 420.0)
+    assert len(rows) == 2
