@@ -124,6 +124,12 @@ def _register_builtin_readers() -> None:
 
     if "canonical" not in READERS:
         register_reader("canonical", canonical.stage_canonical, lambda s: canonical.role_of(_aliased(s)) is not None)
+    from analysis import freelancer, upwork
+
+    if "upwork" not in READERS:
+        register_reader("upwork", upwork.stage_transactions, upwork.is_transaction_history)
+        register_reader("upwork-weekly", upwork.stage_weekly, upwork.is_weekly_summary)
+        register_reader("freelancer", freelancer.stage_transactions, freelancer.is_transactions)
 
 
 def _aliased(staged: StagedFile) -> StagedFile:
@@ -319,6 +325,37 @@ def _derive(con, derive_payments: bool) -> None:
     # Fees left empty follow the platform's rules; Upwork's sliding fee needs what was billed
     # with the client before, across the workspace and this batch.
     fee = fee_sql("platform", "paid_date", "amount", "billed_before")
+    fees_missing = con.execute(
+        "SELECT count(*) FROM in_milestones WHERE fee IS NULL AND status = 'paid' AND paid_amount IS NOT NULL"
+    ).fetchone()[0]
+    # The running billing total scans every payment in the workspace: only when a fee is missing.
+    if fees_missing:
+        _derive_fees(con, fee)
+    con.execute(
+        """INSERT INTO in_payments
+           SELECT m.source, m.contract_id || '#' || m.seq, m.contract_id, m.seq,
+                  CASE WHEN m.kind = 'invoice' THEN 'hourly' ELSE 'milestone' END,
+                  m.paid_date, m.paid_amount, coalesce(m.fee, 0), c.currency, false, m.description,
+                  m._import_id, m._file, m._row
+           FROM in_milestones m JOIN _ctx c USING (source, contract_id)
+           WHERE m.status = 'paid' AND m.paid_amount IS NOT NULL"""
+    )
+    # Contract-level exports: paid_total without milestone rows becomes one payment of unknown date.
+    fee_total = fee_sql("c.platform", "coalesce(c.end_date, c.start_date)", "c.paid_total", "0")
+    con.execute(
+        f"""INSERT INTO in_payments
+            SELECT c.source, c.contract_id || '#total', c.contract_id, NULL, 'contract_total', NULL,
+                   c.paid_total, {fee_total}, c.currency, false, 'paid_total of a contract-level export',
+                   c._import_id, c._file, c._row
+            FROM in_contracts c
+            WHERE c.paid_total > 0
+              AND NOT EXISTS (SELECT 1 FROM in_milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)
+              AND NOT EXISTS (SELECT 1 FROM milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)"""
+    )
+
+
+def _derive_fees(con, fee: str) -> None:
+    """Fill empty fees of paid staged milestones from the platform rules (``fee``: the SQL expression)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _fees AS
             WITH paid AS (
@@ -343,27 +380,6 @@ def _derive(con, derive_payments: bool) -> None:
     con.execute(
         """UPDATE in_milestones m SET fee = f.fee FROM _fees f
            WHERE m.fee IS NULL AND f.source = m.source AND f.contract_id = m.contract_id AND f.seq = m.seq"""
-    )
-    con.execute(
-        """INSERT INTO in_payments
-           SELECT m.source, m.contract_id || '#' || m.seq, m.contract_id, m.seq,
-                  CASE WHEN m.kind = 'invoice' THEN 'hourly' ELSE 'milestone' END,
-                  m.paid_date, m.paid_amount, coalesce(m.fee, 0), c.currency, false, m.description,
-                  m._import_id, m._file, m._row
-           FROM in_milestones m JOIN _ctx c USING (source, contract_id)
-           WHERE m.status = 'paid' AND m.paid_amount IS NOT NULL"""
-    )
-    # Contract-level exports: paid_total without milestone rows becomes one payment of unknown date.
-    fee_total = fee_sql("c.platform", "coalesce(c.end_date, c.start_date)", "c.paid_total", "0")
-    con.execute(
-        f"""INSERT INTO in_payments
-            SELECT c.source, c.contract_id || '#total', c.contract_id, NULL, 'contract_total', NULL,
-                   c.paid_total, {fee_total}, c.currency, false, 'paid_total of a contract-level export',
-                   c._import_id, c._file, c._row
-            FROM in_contracts c
-            WHERE c.paid_total > 0
-              AND NOT EXISTS (SELECT 1 FROM in_milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)
-              AND NOT EXISTS (SELECT 1 FROM milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)"""
     )
 
 

@@ -1,0 +1,220 @@
+"""What the marketplace readers (Upwork, Upwork weekly summary, Freelancer.com) share.
+
+A marketplace export lists *transactions*, not contracts. Each reader turns its rows into
+payments (``in_payments``), keyed by something the export repeats identically (Upwork's
+transaction id, or date + contract + type), so that overlapping exports never count a
+transaction twice. Contracts and milestones are then rebuilt from every payment known for
+them — in this import and already in the workspace — so a newer export that starts later
+than an older one neither loses early milestones nor double-counts shared ones.
+
+Money conventions for payments read from exports:
+
+* contract payments (kind ``milestone``, ``hourly``, ``bonus``, ``refund``): ``gross`` is what
+  the client paid (negative for refunds), ``fee`` what the platform took from it, including
+  VAT/GST charged on that fee;
+* ``fee``: a fee row whose payment is not in the same file (rare: fees are charged on the day
+  of their payment), kept on its own with ``gross`` 0 so per-contract sums stay right;
+* ``account_cost`` (contract NULL): Connects, membership, withdrawal fees — ``gross`` 0,
+  ``fee`` the cost;
+* ``withdrawal`` (contract NULL): money moved out, not a cost — ``gross`` the signed amount;
+* ``other``: types the reader does not know, kept as they are and named in the warnings.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+# The contract statuses and budgets an export cannot know are completed by the user.
+COMPLETION_HINT = (
+    "complete status and budget on the Data page or import a CSV of "
+    "contract_id,status,budget,planned_milestones; until then they are left out of cancellation figures"
+)
+PAYMENT_KINDS_WITH_SEQ = ("milestone", "hourly")
+
+
+def norm_text_sql(expr: str) -> str:
+    """Trimmed, single-spaced text, NULL when empty."""
+    return f"nullif(regexp_replace(trim({expr}), '\\s+', ' ', 'g'), '')"
+
+
+def contract_id_sql(client: str, title: str) -> str:
+    """A readable, deterministic contract id: ``<client> / <title>`` (the same in every export)."""
+    return f"coalesce({norm_text_sql(client)}, '(no client)') || ' / ' || coalesce({norm_text_sql(title)}, '(untitled)')"
+
+
+def add_contracts(con: duckdb.DuckDBPyConnection, ctx, table: str, display: str, platform: str, currency: str = "USD") -> None:
+    """Append contracts read from temp ``table`` to ``in_contracts``.
+
+    ``table`` has (contract_id, client, freelancer, title, contract_type, start_date, _row), one
+    row per transaction. Rows for the same contract from earlier files of this import and the
+    workspace are combined: the earliest start date wins, and what only the workspace knows
+    (status, budget, end dates set by another import) is kept.
+    """
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _mk_contracts AS
+            WITH rows AS (
+                SELECT contract_id, client, freelancer, title, contract_type, currency, start_date, _row, ? AS _file,
+                       ? AS _import_id
+                FROM (SELECT *, ? AS currency FROM {table})
+                UNION ALL
+                SELECT contract_id, client, freelancer, title, contract_type, currency, start_date, _row, _file, _import_id
+                FROM in_contracts WHERE source = ? AND contract_id IN (SELECT contract_id FROM {table})
+            ), combined AS (
+                SELECT contract_id,
+                       arg_min(client, start_date) FILTER (WHERE client IS NOT NULL) AS client,
+                       arg_min(freelancer, start_date) FILTER (WHERE freelancer IS NOT NULL) AS freelancer,
+                       arg_min(title, start_date) FILTER (WHERE title IS NOT NULL) AS title,
+                       max(contract_type) AS contract_type,  -- 'hourly' > 'fixed'
+                       min(currency) AS currency,
+                       min(start_date) AS start_date,
+                       min(_import_id) AS _import_id,
+                       arg_min(_file, (_import_id, _row)) AS _file,
+                       arg_min(_row, (_import_id, _row)) AS _row
+                FROM rows GROUP BY contract_id
+            )
+            SELECT ? AS source, n.contract_id,
+                   coalesce(w.client, n.client) AS client, coalesce(w.freelancer, n.freelancer) AS freelancer,
+                   coalesce(w.title, n.title) AS title, w.category,
+                   coalesce(w.platform, ?) AS platform, n.contract_type, w.budget,
+                   coalesce(w.currency, n.currency) AS currency,
+                   CASE WHEN w.start_date IS NULL THEN n.start_date ELSE least(w.start_date, n.start_date) END AS start_date,
+                   w.planned_end_date, w.end_date, w.status, w.milestone_count, w.paid_total,
+                   n._import_id, n._file, n._row
+            FROM combined n LEFT JOIN contracts w ON w.source = ? AND w.contract_id = n.contract_id""",
+        [display, ctx.import_id, currency, ctx.source, ctx.source, platform, ctx.source],
+    )
+    con.execute(f"DELETE FROM in_contracts WHERE source = ? AND contract_id IN (SELECT contract_id FROM {table})", [ctx.source])
+    con.execute("INSERT INTO in_contracts SELECT * FROM _mk_contracts")
+
+
+def add_payments(con: duckdb.DuckDBPyConnection, ctx, table: str, display: str) -> None:
+    """Append payments from temp ``table`` (in_payments' columns without source/_import_id/_file).
+
+    A transaction already read from an earlier file of the same import is kept once: the
+    settled copy wins over a pending one (an older export may show it before release).
+    """
+    con.execute(
+        f"""DELETE FROM in_payments i USING {table} n
+            WHERE i.source = ? AND i.payment_key = n.payment_key AND i.pending AND NOT n.pending""",
+        [ctx.source],
+    )
+    con.execute(
+        f"""INSERT INTO in_payments
+            SELECT ?, n.payment_key, n.contract_id, n.seq, n.kind, n.paid_date, n.gross, n.fee, n.currency,
+                   n.pending, n.description, ?, ?, n._row
+            FROM {table} n
+            WHERE NOT EXISTS (SELECT 1 FROM in_payments i WHERE i.source = ? AND i.payment_key = n.payment_key)""",
+        [ctx.source, ctx.import_id, display, ctx.source],
+    )
+
+
+def number_milestones(con: duckdb.DuckDBPyConnection, ctx, contracts_sql: str) -> None:
+    """Number the milestone payments of exports that carry no milestone number (1, 2, … by date).
+
+    The numbering runs over every milestone payment known for the contract — this import's
+    and the workspace's — so an older export imported after a newer one slots in correctly;
+    workspace payments whose number moves are re-emitted with the new number.
+    """
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _mk_num AS
+            WITH u AS (
+                SELECT payment_key, contract_id, paid_date, true AS staged FROM in_payments
+                WHERE source = ? AND kind = 'milestone' AND contract_id IN ({contracts_sql})
+                UNION ALL
+                SELECT payment_key, contract_id, paid_date, false FROM payments p
+                WHERE source = ? AND kind = 'milestone' AND contract_id IN ({contracts_sql})
+                  AND NOT EXISTS (SELECT 1 FROM in_payments i WHERE i.source = p.source AND i.payment_key = p.payment_key)
+            )
+            SELECT *, CAST(row_number() OVER (PARTITION BY contract_id ORDER BY paid_date, payment_key) AS INTEGER) AS new_seq FROM u""",
+        [ctx.source, ctx.source],
+    )
+    con.execute(
+        """UPDATE in_payments i SET seq = n.new_seq FROM _mk_num n
+           WHERE i.source = ? AND i.payment_key = n.payment_key AND n.staged""",
+        [ctx.source],
+    )
+    # Fee rows kept on their own follow the payment they belong to (same contract and old seq).
+    con.execute(
+        """INSERT INTO in_payments
+           SELECT p.source, p.payment_key, p.contract_id, n.new_seq, p.kind, p.paid_date, p.gross, p.fee, p.currency,
+                  p.pending, p.description, ?, ?, NULL
+           FROM payments p JOIN _mk_num n ON p.payment_key = n.payment_key AND NOT n.staged
+           WHERE p.source = ? AND p.seq IS DISTINCT FROM n.new_seq""",
+        [ctx.import_id, "(renumbered)", ctx.source],
+    )
+
+
+def rebuild_milestones(
+    con: duckdb.DuckDBPyConnection, ctx, display: str, contracts_sql: str, description_sql: str = "{d}",
+) -> None:
+    """Milestone rows (hourly: invoice rows) from every payment known for them.
+
+    Only milestones of the contracts ``contracts_sql`` selects (this file's) are written. A milestone is ``paid`` when
+    every payment for it is settled, ``submitted`` while one is pending, ``refunded`` when
+    refunds cover it. Hourly invoices carry the week in ``seq`` (yyyymmdd of its Monday): the
+    week's Sunday becomes the submitted date. ``description_sql`` turns the payment's text
+    ``{d}`` into the milestone's description.
+    """
+    desc = description_sql.format(d="first_text")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _mk_pay AS
+           SELECT payment_key, contract_id, seq, kind, paid_date, gross, fee, pending, description, _row, _file, true AS staged
+           FROM in_payments WHERE source = ? AND seq IS NOT NULL AND contract_id IN ({contracts_sql})
+           UNION ALL
+           SELECT payment_key, contract_id, seq, kind, paid_date, gross, fee, pending, description, NULL, NULL, false
+           FROM payments p
+           WHERE source = ? AND seq IS NOT NULL AND contract_id IN ({contracts_sql})
+             AND NOT EXISTS (SELECT 1 FROM in_payments i WHERE i.source = p.source AND i.payment_key = p.payment_key)""",
+        [ctx.source, ctx.source],
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _mk_ms AS
+            WITH g AS (
+                SELECT contract_id, seq,
+                       arg_min(description, (paid_date, payment_key)) FILTER (WHERE kind IN {PAYMENT_KINDS_WITH_SEQ}) AS first_text,
+                       bool_or(kind = 'hourly') AS hourly,
+                       sum(gross) FILTER (WHERE kind IN {PAYMENT_KINDS_WITH_SEQ}) AS amount,
+                       sum(gross) FILTER (WHERE kind IN {PAYMENT_KINDS_WITH_SEQ} AND NOT pending) AS settled,
+                       coalesce(-sum(gross) FILTER (WHERE kind = 'refund'), 0) AS refunded,
+                       bool_or(pending) FILTER (WHERE kind IN {PAYMENT_KINDS_WITH_SEQ}) AS any_pending,
+                       max(paid_date) FILTER (WHERE kind IN {PAYMENT_KINDS_WITH_SEQ}) AS last_date,
+                       coalesce(sum(fee), 0) AS fee,
+                       bool_or(staged) AS staged,
+                       arg_min(_file, _row) FILTER (WHERE staged) AS _file,
+                       min(_row) FILTER (WHERE staged) AS _row
+                FROM _mk_pay GROUP BY contract_id, seq
+            )
+            SELECT ? AS source, contract_id, seq, {desc} AS description, amount,
+                   CAST(NULL AS DATE) AS due_date, CAST(NULL AS DATE) AS funded_date,
+                   CASE WHEN hourly THEN CAST(try_strptime(CAST(seq AS VARCHAR), '%Y%m%d') AS DATE) + 6 END AS submitted_date,
+                   CASE WHEN NOT any_pending THEN last_date END AS paid_date,
+                   CASE WHEN settled IS NOT NULL THEN settled - refunded END AS paid_amount,
+                   fee,
+                   CASE WHEN refunded > 0 AND refunded >= amount THEN 'refunded'
+                        WHEN NOT any_pending THEN 'paid' ELSE 'submitted' END AS status,
+                   CASE WHEN hourly THEN 'invoice' ELSE 'milestone' END AS kind,
+                   ? AS _import_id, coalesce(_file, ?) AS _file, _row
+            FROM g WHERE staged AND amount IS NOT NULL""",
+        [ctx.source, ctx.import_id, display],
+    )
+    con.execute(
+        """DELETE FROM in_milestones m USING _mk_ms n
+           WHERE m.source = n.source AND m.contract_id = n.contract_id AND m.seq = n.seq""",
+    )
+    con.execute("INSERT INTO in_milestones SELECT * FROM _mk_ms")
+
+
+def warn_incomplete(con: duckdb.DuckDBPyConnection, ctx, table: str) -> None:
+    """Tell the user how many contracts of this file (ids in temp ``table``) still need a status and budget."""
+    n = con.execute(
+        f"""SELECT count(*) FROM in_contracts c
+           LEFT JOIN contract_completions cc USING (source, contract_id)
+           WHERE c.source = ? AND c.contract_id IN (SELECT contract_id FROM {table})
+             AND (coalesce(cc.status, c.status) IS NULL
+                  OR (c.contract_type = 'fixed' AND coalesce(cc.budget, c.budget) IS NULL))""",
+        [ctx.source],
+    ).fetchone()[0]
+    if n:
+        ctx.warnings.append(
+            f"{n} contract{'s' if n != 1 else ''} without status or budget (an export does not say): {COMPLETION_HINT}"
+        )

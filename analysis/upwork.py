@@ -1,0 +1,474 @@
+"""Upwork exports: the transaction history (legacy and 2025 layouts) and the weekly summary.
+
+A transaction history lists money movements, newest first. Contracts are rebuilt from the
+invoice texts (``Invoice for <title>: Milestone N - <description>``; hourly invoices
+``Invoice for 08/12/2019-08/18/2019 - 9:10 hrs @ $30.00/hr`` or ``Invoice for Sep 1-Sep 7,
+2025``), the client from the team column; contract ids are ``<client> / <title>`` (hourly:
+``<client> / hourly``), so every export of the same account names a contract the same way.
+Payments are keyed by Upwork's transaction id, so overlapping exports never double-count.
+Service fees (and VAT/GST on them) point at their payment through ``Ref ID`` and are added to
+that payment's fee. See ``analysis.marketplace`` for how each kind of row is stored.
+"""
+
+from __future__ import annotations
+
+from analysis import marketplace
+from analysis.errors import single_problem
+from analysis.locale import resolve_day_first, resolve_decimal_comma
+from analysis.parsing import StagedFile, amount_sql, date_sql
+from analysis.platforms import UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS, fee_sql
+
+# Normalized header names (parsing.normalize_header) each logical column may carry.
+TXN_COLUMNS = {
+    "date": ("date", "transaction_date"),
+    "type": ("transaction_type", "type"),
+    "client": ("team", "client_team", "client", "client_name", "team_name"),
+    "freelancer": ("freelancer", "freelancer_name"),
+    "amount": ("amount_$", "amount", "amount_usd", "amount_in_usd"),
+    "balance": ("current_balance_$", "balance", "current_balance", "running_balance", "balance_$"),
+}
+# Every column an invoice text may sit in, in the order they are read.
+TEXT_COLUMNS = (
+    "transaction_summary", "transaction_summary_details", "description", "description_1",
+    "description_2", "description_3", "entered_description",
+)
+WEEKLY_COLUMNS = {
+    "date": ("date", "week", "week_of", "period"),
+    "contract": ("contract", "contract_name", "contract_title"),
+    "hours": ("hours", "hrs"),
+    "amount": ("amount", "amount_$", "earnings", "amount_usd"),
+    "payment_type": ("payment_type", "type"),
+}
+
+MILESTONE_RE = r"(?i)Invoice for (.+?)\s*:\s*Milestone\s+([0-9]+)"
+MILESTONE_DESCRIPTION_SQL = (
+    r"coalesce(nullif(regexp_extract({d}, '(?i)Milestone\s+[0-9]+\s*[-–:]?\s*(.*)$', 1), ''), "
+    r"nullif(regexp_extract({d}, '([0-9]+:[0-9]{{2}} hrs.*)$', 1), ''), {d})"
+)
+HOURLY_NUMERIC_RE = r"([0-9]{1,2}/[0-9]{1,2}/[0-9]{4})\s*[-–]\s*([0-9]{1,2}/[0-9]{1,2}/[0-9]{4})"
+HOURLY_TEXT_RE = r"([A-Z][a-z]{2})[a-z]*\.? ([0-9]{1,2})(?:, ([0-9]{4}))?\s*[-–]\s*([A-Z][a-z]{2})[a-z]*\.? ([0-9]{1,2}), ([0-9]{4})"
+
+
+def _pick(staged: StagedFile, names: tuple[str, ...]) -> str | None:
+    return next((n for n in names if staged.has(n)), None)
+
+
+def is_transaction_history(staged: StagedFile) -> bool:
+    """Header test for both generations: a date, a transaction or Ref ID, a type and an amount."""
+    return (
+        _pick(staged, TXN_COLUMNS["date"]) is not None
+        and (staged.has("transaction_id") or staged.has("ref_id"))
+        and _pick(staged, TXN_COLUMNS["type"]) is not None
+        and _pick(staged, TXN_COLUMNS["amount"]) is not None
+        and (_pick(staged, TXN_COLUMNS["balance"]) is not None or _pick(staged, TXN_COLUMNS["client"]) is not None)
+    )
+
+
+def is_weekly_summary(staged: StagedFile) -> bool:
+    """Header test: ``Date, Contract, Hours, Amount, Payment type``."""
+    return all(_pick(staged, WEEKLY_COLUMNS[k]) is not None for k in ("date", "contract", "amount", "payment_type")) \
+        and not staged.has("transaction_id") and not staged.has("ref_id")
+
+
+def _require(staged: StagedFile, columns: dict[str, tuple[str, ...]], needed: tuple[str, ...], what: str) -> dict[str, str | None]:
+    found = {k: _pick(staged, v) for k, v in columns.items()}
+    for key in needed:
+        if found[key] is None:
+            raise single_problem(
+                staged.display, 1, None,
+                f"not an {what}: no {key} column (looked for {', '.join(columns[key])}; the header has {', '.join(staged.columns)})",
+            )
+    return found
+
+
+def _text_sql(staged: StagedFile, name: str | None) -> str:
+    return f"nullif(trim({staged.col(name)}), '')" if name else "CAST(NULL AS VARCHAR)"
+
+
+def stage_transactions(con, staged: StagedFile, ctx) -> None:
+    """Read an Upwork transaction history (either generation) into payments, milestones and contracts."""
+    cols = _require(staged, TXN_COLUMNS, ("date", "type", "amount"), "Upwork transaction history")
+    own_id = "transaction_id" if staged.has("transaction_id") else "ref_id"
+    if not staged.has(own_id):
+        raise single_problem(staged.display, 1, None, "not an Upwork transaction history: no Transaction ID or Ref ID column")
+    parent_col = "ref_id" if own_id == "transaction_id" and staged.has("ref_id") else None
+    day_first = resolve_day_first(con, staged, ctx.options.day_first, [cols["date"]])
+    dc = resolve_decimal_comma(con, staged, ctx.options.decimal_comma, [c for c in (cols["amount"], cols["balance"]) if c])
+    texts = [c for c in TEXT_COLUMNS if staged.has(c)]
+    text = "nullif(concat_ws(': ', " + ", ".join(_text_sql(staged, c) for c in texts) + "), '')" if texts else "CAST(NULL AS VARCHAR)"
+    invoice_title = "coalesce(" + ", ".join(
+        [f"nullif(regexp_extract(trim({staged.col(c)}), '(?i)^Invoice for (.+)$', 1), '')" for c in texts] + ["NULL"]
+    ) + ")"
+    raw_date = _text_sql(staged, cols["date"])
+    raw_amount = _text_sql(staged, cols["amount"])
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _uw AS
+            SELECT {staged.row_expr} AS _row,
+                   {_text_sql(staged, own_id)} AS txn_id,
+                   {raw_date} AS date_text, {date_sql(staged.col(cols['date']), day_first)} AS paid_date,
+                   lower(coalesce({_text_sql(staged, cols['type'])}, '')) AS type_key,
+                   coalesce({_text_sql(staged, cols['type'])}, '(no type)') AS type_text,
+                   {text} AS text, {invoice_title} AS invoice_title,
+                   {marketplace.norm_text_sql(staged.col(cols['client']) if cols['client'] else 'NULL')} AS client,
+                   {marketplace.norm_text_sql(staged.col(cols['freelancer']) if cols['freelancer'] else 'NULL')} AS freelancer,
+                   {raw_amount} AS amount_text, {amount_sql(staged.col(cols['amount']), dc)} AS amount,
+                   {(_text_sql(staged, cols['balance']) + ' IS NULL') if cols['balance'] else 'false'} AS no_balance,
+                   {_text_sql(staged, parent_col)} AS parent_col
+            FROM {staged.table}"""
+    )
+    problems = []
+    problems += _on(con, staged, "_uw", "txn_id IS NULL", own_id, "'the transaction id is empty'")
+    problems += _on(con, staged, "_uw", "paid_date IS NULL", cols["date"],
+                    "CASE WHEN date_text IS NULL THEN 'the date is empty' ELSE 'cannot read ''' || date_text || ''' as a date' END")
+    problems += _on(con, staged, "_uw", "amount IS NULL", cols["amount"],
+                    "CASE WHEN amount_text IS NULL THEN 'the amount is empty' ELSE 'cannot read ''' || amount_text || ''' as an amount' END")
+    dup = con.execute(
+        """SELECT txn_id, list(_row ORDER BY _row) FROM _uw WHERE txn_id IS NOT NULL GROUP BY txn_id
+           HAVING count(DISTINCT (paid_date, type_key, text, client, amount)) > 1 ORDER BY min(_row) LIMIT 1"""
+    ).fetchone()
+    if dup:
+        problems.append(_problem(staged, dup[1][1], staged.columns[own_id],
+                                 f"transaction {dup[0]} appears twice with different contents (rows {', '.join(map(str, dup[1][:5]))})"))
+    if problems:
+        ctx.problems.extend(problems)
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE _uw AS SELECT * FROM _uw QUALIFY row_number() OVER (PARTITION BY txn_id ORDER BY _row) = 1")
+    _classify(con)
+    _resolve_contracts(con, ctx)
+    _attach_fees(con, ctx)
+    _build_payments(con, ctx, staged.display)
+    _warn(con, ctx)
+
+
+def _problem(staged: StagedFile, row: int, column: str | None, message: str):
+    from analysis.errors import Problem
+
+    return Problem(staged.display, int(row), column, message)
+
+
+def _on(con, staged: StagedFile, table: str, condition: str, column: str | None, message_sql: str, limit: int = 20):
+    """Problems found on a typed table (which keeps the spreadsheet row number in ``_row``)."""
+    from analysis.errors import Problem
+
+    rows = con.execute(f"SELECT _row, {message_sql} FROM {table} WHERE {condition} ORDER BY _row LIMIT {int(limit)}").fetchall()
+    real = staged.columns.get(column, column) if column else None
+    return [Problem(staged.display, int(r[0]), real, str(r[1])) for r in rows]
+
+
+def _classify(con) -> None:
+    """Category of each row, and what its text says (contract title, milestone, week, hours)."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _uw2 AS
+            WITH p AS (
+                SELECT *,
+                       nullif(trim(regexp_extract(text, '{MILESTONE_RE}', 1)), '') AS ms_title,
+                       TRY_CAST(nullif(regexp_extract(text, '{MILESTONE_RE}', 2), '') AS INTEGER) AS ms_seq,
+                       CAST(try_strptime(nullif(regexp_extract(text, '{HOURLY_NUMERIC_RE}', 1), ''), '%m/%d/%Y') AS DATE) AS wk_num,
+                       regexp_extract(text, '{HOURLY_TEXT_RE}', ['m1', 'd1', 'y1', 'm2', 'd2', 'y2']) AS wk,
+                       nullif(regexp_extract(text, '(?i)(?:bonus|refund)\\s+(?:for|on|of)\\s+(.+)$', 1), '') AS ref_title,
+                       nullif(parent_col, '') AS parent_ref_col,
+                       nullif(regexp_extract(text, '(?i)Ref\\.?\\s*ID\\s*[:#]?\\s*([0-9]+)', 1), '') AS parent_ref_text
+                FROM _uw
+            ), w AS (
+                SELECT *,
+                       CAST(try_strptime(wk.m2 || ' ' || wk.d2 || ' ' || wk.y2, '%b %d %Y') AS DATE) AS wk_end_text,
+                       CAST(try_strptime(wk.m1 || ' ' || wk.d1 || ' ' || coalesce(nullif(wk.y1, ''), wk.y2), '%b %d %Y') AS DATE) AS wk_start_raw
+                FROM p
+            ), t AS (
+                SELECT * EXCLUDE (wk, wk_end_text, wk_start_raw, parent_ref_col, parent_ref_text),
+                       coalesce(wk_num,
+                                CASE WHEN wk_start_raw > wk_end_text THEN CAST(wk_start_raw - INTERVAL 1 YEAR AS DATE)
+                                     ELSE wk_start_raw END) AS week_start,
+                       CASE WHEN coalesce(parent_ref_col, parent_ref_text) IS DISTINCT FROM txn_id
+                            THEN coalesce(parent_ref_col, parent_ref_text) END AS parent_ref
+                FROM w
+            )
+            SELECT *,
+                   CASE
+                       WHEN type_key LIKE '%refund%' THEN 'refund'
+                       WHEN type_key LIKE '%withdrawal fee%' OR type_key LIKE '%withdraw%fee%' THEN 'account_cost'
+                       WHEN type_key LIKE '%withdraw%' THEN 'withdrawal'
+                       WHEN type_key LIKE '%membership%' OR type_key LIKE '%connects%' THEN 'account_cost'
+                       WHEN type_key LIKE '%service fee%' OR type_key IN ('fee', 'fees', 'service fees') THEN 'fee'
+                       WHEN regexp_matches(type_key, '^(vat|gst|hst|tax|sales tax|withholding tax|wht)\\b')
+                           THEN CASE WHEN parent_ref IS NOT NULL THEN 'fee' ELSE 'account_cost' END
+                       WHEN type_key LIKE '%bonus%' THEN 'bonus'
+                       WHEN ms_seq IS NOT NULL THEN 'fixed'
+                       WHEN type_key LIKE '%hourly%' THEN 'hourly'
+                       WHEN week_start IS NOT NULL AND regexp_matches(text, '(?i)hrs? @') THEN 'hourly'
+                       WHEN type_key LIKE '%fixed%' THEN 'fixed'
+                       WHEN type_key IN ('payment', 'miscellaneous', 'misc', 'adjustment') THEN 'misc'
+                       ELSE 'unknown'
+                   END AS category
+            FROM t"""
+    )
+
+
+def _resolve_contracts(con, ctx) -> None:
+    """Contract of each row: fixed by (client, title), hourly one per client, bonuses and refunds by title."""
+    hourly_id = marketplace.contract_id_sql("client", "'hourly'")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _uw3 AS
+            SELECT *,
+                   CASE WHEN category = 'fixed' THEN {marketplace.contract_id_sql('client', 'coalesce(ms_title, invoice_title, text)')}
+                        WHEN category = 'hourly' THEN {hourly_id} END AS contract_id,
+                   CASE WHEN category = 'fixed' THEN {marketplace.norm_text_sql('coalesce(ms_title, invoice_title, text)')}
+                        WHEN category = 'hourly' THEN 'Hourly work' END AS title,
+                   CASE WHEN category = 'hourly' THEN 'hourly' WHEN category = 'fixed' THEN 'fixed' END AS contract_type,
+                   CASE WHEN category = 'fixed' THEN ms_seq
+                        WHEN category = 'hourly'
+                            THEN CAST(strftime(coalesce(week_start, CAST(date_trunc('week', paid_date) AS DATE)), '%Y%m%d') AS INTEGER)
+                        WHEN category IN ('bonus', 'refund') THEN ms_seq END AS seq
+            FROM _uw2"""
+    )
+    # Contracts a bonus or refund may belong to: this file's, this import's, the workspace's.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _uw_known AS
+           SELECT DISTINCT contract_id, client, lower(title) AS title_key, contract_type FROM (
+               SELECT contract_id, client, title, contract_type FROM _uw3 WHERE contract_id IS NOT NULL
+               UNION ALL SELECT contract_id, client, title, contract_type FROM in_contracts WHERE source = ?
+               UNION ALL SELECT contract_id, client, title, contract_type FROM contracts WHERE source = ?)""",
+        [ctx.source, ctx.source],
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _uw_attach AS
+            WITH r AS (
+                SELECT u.txn_id, u.client, {marketplace.norm_text_sql('coalesce(u.ms_title, u.ref_title)')} AS want_title FROM _uw3 u
+                WHERE u.category IN ('bonus', 'refund')
+            )
+            SELECT r.txn_id,
+                   coalesce(
+                       (SELECT min(k.contract_id) FROM _uw_known k
+                        WHERE k.client IS NOT DISTINCT FROM r.client AND k.title_key = lower(r.want_title)),
+                       (SELECT min(k.contract_id) FROM _uw_known k
+                        WHERE k.client IS NOT DISTINCT FROM r.client AND k.contract_type = 'hourly' AND r.want_title IS NULL),
+                       (SELECT CASE WHEN count(*) = 1 THEN min(k.contract_id) END FROM _uw_known k
+                        WHERE k.client IS NOT DISTINCT FROM r.client AND r.want_title IS NULL),
+                       CASE WHEN r.want_title IS NOT NULL THEN {marketplace.contract_id_sql('r.client', 'r.want_title')} END
+                   ) AS contract_id,
+                   r.want_title
+            FROM r"""
+    )
+    con.execute(
+        """UPDATE _uw3 u SET contract_id = a.contract_id,
+                  title = CASE WHEN NOT EXISTS (SELECT 1 FROM _uw_known k WHERE k.contract_id = a.contract_id) THEN a.want_title END,
+                  contract_type = CASE WHEN NOT EXISTS (SELECT 1 FROM _uw_known k WHERE k.contract_id = a.contract_id) THEN 'fixed' END
+           FROM _uw_attach a WHERE u.txn_id = a.txn_id"""
+    )
+
+
+def _attach_fees(con, ctx) -> None:
+    """Fee rows (and VAT/GST on fees) onto the payment they were charged on, through Ref ID chains."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _uw_fee AS SELECT txn_id, _row, paid_date, amount, parent_ref AS root, no_balance FROM _uw3 WHERE category = 'fee'"
+    )
+    for _ in range(3):  # VAT on a fee on a payment: follow the chain up to the payment
+        con.execute(
+            """UPDATE _uw_fee f SET root = u.parent_ref FROM _uw3 u
+               WHERE u.txn_id = f.root AND u.category = 'fee' AND u.parent_ref IS NOT NULL"""
+        )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _uw_fee_on AS
+           SELECT root, -sum(amount) AS fee FROM _uw_fee f
+           WHERE EXISTS (SELECT 1 FROM _uw3 u WHERE u.txn_id = f.root AND u.category <> 'fee')
+           GROUP BY root"""
+    )
+    # Fee rows whose payment is not in this file: on their own, unless that payment (already
+    # imported) carries a fee, which then counted them (fees come in the same export as their payment).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _uw_fee_alone AS
+           WITH known AS (
+               SELECT payment_key, contract_id, seq, fee FROM in_payments WHERE source = ?
+               UNION ALL
+               SELECT payment_key, contract_id, seq, fee FROM payments p WHERE source = ?
+                 AND NOT EXISTS (SELECT 1 FROM in_payments i WHERE i.source = p.source AND i.payment_key = p.payment_key)
+           )
+           SELECT f.*, k.contract_id, k.seq, k.payment_key IS NOT NULL AS parent_known,
+                  coalesce(k.fee, 0) <> 0 AS counted
+           FROM _uw_fee f LEFT JOIN known k ON k.payment_key = f.root
+           WHERE NOT EXISTS (SELECT 1 FROM _uw3 u WHERE u.txn_id = f.root AND u.category <> 'fee')""",
+        [ctx.source, ctx.source],
+    )
+
+
+def _build_payments(con, ctx, display: str) -> None:
+    kinds = """CASE category WHEN 'fixed' THEN 'milestone' WHEN 'hourly' THEN 'hourly' WHEN 'bonus' THEN 'bonus'
+                WHEN 'refund' THEN 'refund' WHEN 'account_cost' THEN 'account_cost'
+                WHEN 'withdrawal' THEN 'withdrawal' ELSE 'other' END"""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _uw_pay AS
+            SELECT u.txn_id AS payment_key, u.contract_id, u.seq, {kinds} AS kind, u.paid_date,
+                   CASE WHEN u.category = 'account_cost' THEN 0 ELSE u.amount END AS gross,
+                   CASE WHEN u.category = 'account_cost' THEN -u.amount ELSE coalesce(f.fee, 0) END AS fee,
+                   'USD' AS currency,
+                   u.no_balance OR u.paid_date > current_date AS pending,
+                   coalesce(u.text, u.type_text) AS description, u._row
+            FROM _uw3 u LEFT JOIN _uw_fee_on f ON f.root = u.txn_id
+            WHERE u.category <> 'fee'
+            UNION ALL
+            SELECT a.txn_id, a.contract_id, a.seq, 'fee', a.paid_date, 0, -a.amount, 'USD',
+                   a.no_balance OR a.paid_date > current_date, u.text, a._row
+            FROM _uw_fee_alone a JOIN _uw3 u USING (txn_id)
+            WHERE NOT a.counted
+            UNION ALL
+            -- a fee kept on its own by an earlier import is now counted on its payment: zero it
+            SELECT p.payment_key, p.contract_id, p.seq, p.kind, p.paid_date, 0, 0, p.currency, p.pending,
+                   p.description, f._row
+            FROM payments p JOIN _uw_fee f ON p.payment_key = f.txn_id
+            WHERE p.source = ? AND p.kind = 'fee'
+              AND EXISTS (SELECT 1 FROM _uw3 u WHERE u.txn_id = f.root AND u.category <> 'fee')""",
+        [ctx.source],
+    )
+    marketplace.add_payments(con, ctx, "_uw_pay", display)
+    # Fixed-price invoices without a milestone number: numbered by date when the contract has no numbers at all.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _uw_unnumbered AS
+           SELECT DISTINCT contract_id FROM _uw3 WHERE category = 'fixed' AND seq IS NULL
+           EXCEPT SELECT contract_id FROM _uw3 WHERE category = 'fixed' AND seq IS NOT NULL
+           EXCEPT SELECT contract_id FROM payments WHERE source = ? AND kind = 'milestone' AND seq IS NOT NULL
+               AND payment_key NOT IN (SELECT payment_key FROM in_payments WHERE source = ?)""",
+        [ctx.source, ctx.source],
+    )
+    if con.execute("SELECT count(*) FROM _uw_unnumbered").fetchone()[0]:
+        marketplace.number_milestones(con, ctx, "SELECT contract_id FROM _uw_unnumbered")
+    marketplace.rebuild_milestones(con, ctx, display, "SELECT contract_id FROM _uw3 WHERE contract_id IS NOT NULL",
+                                   MILESTONE_DESCRIPTION_SQL)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _uw_c AS
+           SELECT contract_id, client, freelancer, title, contract_type, paid_date AS start_date, _row
+           FROM _uw3 WHERE contract_id IS NOT NULL AND category IN ('fixed', 'hourly', 'bonus', 'refund')"""
+    )
+    # Bonuses and refunds attached to a known contract do not redefine it.
+    con.execute("UPDATE _uw_c SET contract_type = 'fixed' WHERE contract_type IS NULL")
+    con.execute(
+        """DELETE FROM _uw_c c WHERE c.title IS NULL AND EXISTS (SELECT 1 FROM _uw_c d WHERE d.contract_id = c.contract_id AND d.title IS NOT NULL)"""
+    )
+    con.execute(
+        """UPDATE _uw_c c SET contract_type = k.contract_type, title = k.title FROM
+           (SELECT contract_id, max(contract_type) AS contract_type, min(title) AS title FROM (
+                SELECT contract_id, contract_type, title FROM in_contracts WHERE source = ?
+                UNION ALL SELECT contract_id, contract_type, title FROM contracts WHERE source = ?) GROUP BY contract_id) k
+           WHERE c.title IS NULL AND k.contract_id = c.contract_id""",
+        [ctx.source, ctx.source],
+    )
+    marketplace.add_contracts(con, ctx, "_uw_c", display, "upwork")
+    marketplace.warn_incomplete(con, ctx, "_uw_c")
+
+
+def _warn(con, ctx) -> None:
+    for type_text, n in con.execute(
+        "SELECT type_text, count(*) FROM _uw3 WHERE category = 'unknown' GROUP BY type_text ORDER BY type_text"
+    ).fetchall():
+        ctx.warnings.append(f"{n} row{'s' if n != 1 else ''} of unknown type '{type_text}' kept as 'other', not attached to a contract")
+    misc = con.execute("SELECT count(*), string_agg(DISTINCT type_text, ', ') FROM _uw3 WHERE category = 'misc'").fetchone()
+    if misc[0]:
+        ctx.warnings.append(f"{misc[0]} {misc[1]} row{'s' if misc[0] != 1 else ''} without an invoice text kept as 'other', not attached to a contract")
+    unattached = con.execute("SELECT count(*) FROM _uw3 WHERE category IN ('bonus', 'refund') AND contract_id IS NULL").fetchone()[0]
+    if unattached:
+        ctx.warnings.append(f"{unattached} bonus or refund row{'s' if unattached != 1 else ''} name no contract: kept without one")
+    alone = con.execute("SELECT count(*) FILTER (WHERE NOT counted), count(*) FILTER (WHERE counted) FROM _uw_fee_alone").fetchone()
+    if alone[0]:
+        ctx.warnings.append(f"{alone[0]} fee row{'s' if alone[0] != 1 else ''} refer to a payment not in this file: kept as separate fees")
+    if alone[1]:
+        ctx.warnings.append(f"{alone[1]} fee row{'s' if alone[1] != 1 else ''} belong to payments imported earlier with their fees: not counted again")
+    unnumbered = con.execute("SELECT count(*) FROM _uw_unnumbered").fetchone()[0]
+    if unnumbered:
+        ctx.warnings.append(f"{unnumbered} fixed-price contract{'s' if unnumbered != 1 else ''} without milestone numbers: milestones numbered by date")
+    pending = con.execute(
+        "SELECT count(*), sum(amount) FROM _uw3 WHERE category IN ('fixed', 'hourly', 'bonus') AND (no_balance OR paid_date > current_date)"
+    ).fetchone()
+    if pending[0]:
+        ctx.warnings.append(
+            f"{pending[0]} payment{'s' if pending[0] != 1 else ''} ({pending[1]:,.2f} USD) not yet released "
+            "(empty balance or a future date): recorded as pending, not earned"
+        )
+
+
+# --- weekly summary -------------------------------------------------------------------
+
+def stage_weekly(con, staged: StagedFile, ctx) -> None:
+    """Read an Upwork weekly summary: ``Date, Contract = title (id), Hours, Amount, Payment type``.
+
+    The summary has no fees: they follow Upwork's rules for the date (``platforms.fee_sql``).
+    Its hourly rows name the work week; their money arrives the Wednesday 10 days after the
+    week ends (Upwork's hourly rule), which becomes their paid date.
+    """
+    cols = _require(staged, WEEKLY_COLUMNS, ("date", "contract", "amount"), "Upwork weekly summary")
+    day_first = resolve_day_first(con, staged, ctx.options.day_first, [cols["date"]])
+    dc = resolve_decimal_comma(con, staged, ctx.options.decimal_comma, [cols["amount"]])
+    contract = _text_sql(staged, cols["contract"])
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _uww AS
+            SELECT {staged.row_expr} AS _row,
+                   {_text_sql(staged, cols['date'])} AS date_text, {date_sql(staged.col(cols['date']), day_first)} AS week_date,
+                   {contract} AS contract_text,
+                   coalesce(nullif(trim(regexp_extract({contract}, '^(.*?)\\s*\\(([^()]*)\\)\\s*$', 1)), ''), {contract}) AS title,
+                   coalesce(nullif(trim(regexp_extract({contract}, '^(.*?)\\s*\\(([^()]*)\\)\\s*$', 2)), ''), {contract}) AS contract_id,
+                   TRY_CAST(replace({_text_sql(staged, cols['hours'])}, ',', '.') AS DOUBLE) AS hours,
+                   {_text_sql(staged, cols['amount'])} AS amount_text, {amount_sql(staged.col(cols['amount']), dc)} AS amount,
+                   lower(coalesce({_text_sql(staged, cols['payment_type'])}, '')) AS type_key,
+                   {_text_sql(staged, cols['payment_type'])} AS type_text
+            FROM {staged.table}"""
+    )
+    skipped = con.execute("SELECT count(*) FROM _uww WHERE contract_text IS NULL").fetchone()[0]
+    con.execute("DELETE FROM _uww WHERE contract_text IS NULL")
+    problems = _on(con, staged, "_uww", "week_date IS NULL", cols["date"],
+                   "CASE WHEN date_text IS NULL THEN 'the date is empty' ELSE 'cannot read ''' || date_text || ''' as a date' END")
+    problems += _on(con, staged, "_uww", "amount IS NULL", cols["amount"],
+                    "CASE WHEN amount_text IS NULL THEN 'the amount is empty' ELSE 'cannot read ''' || amount_text || ''' as an amount' END")
+    if problems:
+        ctx.problems.extend(problems)
+        return
+    hold = UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS
+    fee = fee_sql("'upwork'", "paid_date", "gross", "billed_before")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _uww2 AS
+            WITH k AS (
+                SELECT *, CASE WHEN type_key = '' THEN 'hourly' WHEN type_key LIKE '%fixed%' THEN 'milestone'
+                               WHEN type_key LIKE '%bonus%' THEN 'bonus' WHEN type_key LIKE '%refund%' THEN 'refund'
+                               ELSE 'other' END AS kind
+                FROM _uww
+            ), g AS (
+                SELECT contract_id, min(title) AS title, week_date, kind, sum(amount) AS gross, sum(hours) AS hours,
+                       min(_row) AS _row, min(type_text) AS type_text
+                FROM k GROUP BY contract_id, week_date, kind
+            ), d AS (
+                SELECT *, CASE WHEN kind = 'hourly'
+                               THEN CAST(date_trunc('week', week_date) AS DATE) + 6 + {hold}
+                               ELSE week_date END AS paid_date
+                FROM g
+            )
+            SELECT *, coalesce(sum(gross) OVER (PARTITION BY contract_id ORDER BY paid_date, kind
+                                                 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS billed_before
+            FROM d"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _uww_pay AS
+            SELECT contract_id || '|' || strftime(week_date, '%Y-%m-%d') || '|' || kind AS payment_key, contract_id,
+                   CASE WHEN kind = 'hourly' THEN CAST(strftime(date_trunc('week', week_date), '%Y%m%d') AS INTEGER) END AS seq,
+                   kind, paid_date, gross, CASE WHEN kind IN ('milestone', 'hourly', 'bonus') THEN {fee} ELSE 0 END AS fee,
+                   'USD' AS currency, paid_date > current_date AS pending,
+                   CASE WHEN kind = 'hourly' THEN 'Week of ' || strftime(CAST(date_trunc('week', week_date) AS DATE), '%Y-%m-%d')
+                        || coalesce(': ' || CAST(hours AS VARCHAR) || ' hrs', '')
+                        ELSE coalesce(type_text, kind) || ', ' || strftime(week_date, '%Y-%m-%d') END AS description,
+                   _row
+            FROM _uww2"""
+    )
+    marketplace.add_payments(con, ctx, "_uww_pay", staged.display)
+    marketplace.number_milestones(con, ctx, "SELECT contract_id FROM _uww_pay WHERE kind = 'milestone'")
+    marketplace.rebuild_milestones(con, ctx, staged.display, "SELECT contract_id FROM _uww_pay")
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _uww_c AS
+           SELECT contract_id, CAST(NULL AS VARCHAR) AS client, CAST(NULL AS VARCHAR) AS freelancer, title,
+                  CASE WHEN bool_or(kind = 'hourly') OVER (PARTITION BY contract_id) THEN 'hourly' ELSE 'fixed' END AS contract_type,
+                  week_date AS start_date, _row
+           FROM _uww2"""
+    )
+    marketplace.add_contracts(con, ctx, "_uww_c", staged.display, "upwork")
+    others = con.execute("SELECT count(*), string_agg(DISTINCT type_text, ', ') FROM _uww2 WHERE kind = 'other'").fetchone()
+    if others[0]:
+        ctx.warnings.append(f"{others[0]} row{'s' if others[0] != 1 else ''} of unknown payment type ({others[1]}) kept as 'other'")
+    if skipped:
+        ctx.warnings.append(f"{skipped} row{'s' if skipped != 1 else ''} without a contract (totals?) skipped")
+    ctx.warnings.append("a weekly summary shows no fees: they are derived from Upwork's fee rules")
+    marketplace.warn_incomplete(con, ctx, "_uww_c")
