@@ -1,0 +1,61 @@
+"""``milestone-lens export-parquet DIR`` and ``milestone-lens import-parquet DIR``.
+
+The workspace as a Parquet dataset hive-partitioned by contract start year (see
+``analysis.parquet_store``): to hand a history to other tools, to move it between machines,
+or to analyse more data than fits in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from analysis import parquet_store, store
+from analysis.cli import command, emit_json, open_workspace
+from analysis.errors import UserError
+
+
+def _configure_export(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", type=Path, metavar="DIR", help="folder to write the dataset to (new or empty)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset in DIR")
+    p.add_argument("--json", action="store_true", help="print a JSON document")
+
+
+@command("export-parquet", _configure_export)
+def run_export_parquet(args: argparse.Namespace) -> int:
+    """Write the workspace to a Parquet dataset partitioned by start year."""
+    db = Path(args.db) if args.db is not None else store.default_db_path()
+    if not db.exists():
+        raise UserError(f"{db}: no workspace to export; import a history first")
+    con = store.connect(db, read_only=True)
+    try:
+        summary = parquet_store.export_parquet(con, args.dir, overwrite=args.overwrite)
+    finally:
+        con.close()
+    if args.json:
+        emit_json(summary.to_json())
+    else:
+        print(summary.describe())
+    return 0
+
+
+def _configure_import(p: argparse.ArgumentParser) -> None:
+    p.add_argument("dir", type=Path, metavar="DIR", help="a dataset written by export-parquet")
+    p.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    p.add_argument("--json", action="store_true", help="print a JSON document")
+
+
+@command("import-parquet", _configure_import)
+def run_import_parquet(args: argparse.Namespace) -> int:
+    """Import a Parquet dataset written by export-parquet (all of it or nothing)."""
+    parquet_store.read_manifest(args.dir)  # a clear error before the workspace is opened
+    con = open_workspace(args)
+    try:
+        summary = parquet_store.import_parquet(con, args.dir, dry_run=args.dry_run)
+    finally:
+        con.close()
+    if args.json:
+        emit_json(summary.to_json())
+    else:
+        print(summary.describe())
+    return 0

@@ -1,0 +1,450 @@
+"""Workspaces as Parquet datasets: export, import back, and open read-only out of core.
+
+A dataset is a folder with one sub-folder per table. ``contracts``, ``milestones`` and
+``payments`` are hive-partitioned by the contract's start year
+(``contracts/start_year=2024/data_0.parquet``; milestones and payments take the year of their
+contract, account costs without a contract the year they were paid); every other table is a
+single file. ``milestone_lens_dataset.json`` marks the folder and records the schema version.
+
+``open_parquet_workspace`` gives a DuckDB connection whose views have the workspace's names
+and column types (``contracts`` ... ``contract_view``), reading the files in place with a
+memory limit: the analyses run unchanged over histories larger than memory, because DuckDB
+streams the Parquet files and spills what does not fit to disk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from analysis import store
+from analysis.errors import ImportValidationError, Problem, UserError
+from analysis.importing import _IN_TABLES, COLUMNS, KEYS, FileReport, ImportSummary, _check_batch, _merge
+
+MARKER = "milestone_lens_dataset.json"
+DATASET_FORMAT = "milestone-lens-parquet"
+DATASET_VERSION = 1
+PARTITION_COLUMN = "start_year"
+#: Partitioned tables and the SQL giving each row's partition (the contract's start year).
+PARTITIONED: dict[str, str] = {
+    "contracts": """SELECT t.*, year(t.start_date) AS start_year FROM contracts t""",
+    "milestones": """SELECT t.*, year(c.start_date) AS start_year
+                     FROM milestones t LEFT JOIN contracts c ON c.source = t.source AND c.contract_id = t.contract_id""",
+    "payments": """SELECT t.*, coalesce(year(c.start_date), year(t.paid_date)) AS start_year
+                   FROM payments t LEFT JOIN contracts c ON c.source = t.source AND c.contract_id = t.contract_id""",
+}
+#: Default memory limit of a Parquet workspace (DuckDB spills to disk beyond it).
+DEFAULT_MEMORY_LIMIT = "1GB"
+# Import bookkeeping columns every workspace table carries; an import sets them anew.
+_BOOKKEEPING = ("first_import_id", "import_id")
+# Values the workspace accepts (the importers write nothing else).
+_ALLOWED = {
+    ("contracts", "contract_type"): ("fixed", "hourly"),
+    ("contracts", "status"): ("completed", "cancelled", "disputed", "active"),
+    ("milestones", "kind"): ("milestone", "invoice"),
+    ("milestones", "status"): ("pending", "funded", "submitted", "paid", "refunded", "cancelled"),
+}
+
+
+def sql_string(text: str) -> str:
+    """A SQL string literal (for file paths in statements that take no parameters)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool
+
+
+@functools.lru_cache(maxsize=1)
+def workspace_schema() -> tuple[dict[str, tuple[Column, ...]], tuple[tuple[str, str], ...]]:
+    """Tables (name -> columns) and views (name, CREATE statement) of a freshly migrated workspace.
+
+    Read from a scratch in-memory database, so whatever later migrations add is exported,
+    imported and mirrored by Parquet workspaces without changes here.
+    """
+    scratch = duckdb.connect()
+    try:
+        store.migrate(scratch)
+        tables: dict[str, tuple[Column, ...]] = {}
+        for (name,) in scratch.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT internal ORDER BY table_name"
+        ).fetchall():
+            rows = scratch.execute(
+                "SELECT column_name, data_type, is_nullable FROM duckdb_columns() "
+                "WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index", [name],
+            ).fetchall()
+            tables[name] = tuple(Column(n, t, bool(nullable)) for n, t, nullable in rows)
+        views = tuple(scratch.execute(
+            "SELECT view_name, sql FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal ORDER BY view_name"
+        ).fetchall())
+    finally:
+        scratch.close()
+    return tables, views
+
+
+def table_glob(dataset: Path, table: str) -> str:
+    """The files of ``table`` in ``dataset`` as a glob DuckDB reads."""
+    if table in PARTITIONED:
+        return str(dataset / table / "**" / "*.parquet")
+    return str(dataset / table / "*.parquet")
+
+
+def _table_files(dataset: Path, table: str) -> list[Path]:
+    folder = dataset / table
+    if not folder.is_dir():
+        return []
+    return sorted(folder.rglob("*.parquet"))
+
+
+def is_dataset(path: str | Path) -> bool:
+    """Whether ``path`` is a folder written by ``export_parquet``."""
+    return (Path(path) / MARKER).is_file()
+
+
+def read_manifest(path: str | Path) -> dict:
+    """The dataset's marker file; ``UserError`` when ``path`` is not a dataset of ours."""
+    dataset = Path(path)
+    marker = dataset / MARKER
+    if not dataset.is_dir():
+        raise UserError(f"{dataset}: no such folder (expected a Parquet dataset written by export-parquet)")
+    if not marker.is_file():
+        raise UserError(f"{dataset}: not a Milestone Lens Parquet dataset (no {MARKER}; write one with export-parquet)")
+    try:
+        manifest = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"{marker}: cannot be read ({exc})") from None
+    if manifest.get("format") != DATASET_FORMAT:
+        raise UserError(f"{marker}: not a Milestone Lens dataset marker (format {manifest.get('format')!r})")
+    version = int(manifest.get("schema_version", 0))
+    if version > store.SCHEMA_VERSION:
+        raise UserError(f"{dataset}: written by a newer Milestone Lens (schema {version} > {store.SCHEMA_VERSION}); upgrade")
+    return manifest
+
+
+# --- export ---------------------------------------------------------------------------
+
+@dataclass
+class ExportSummary:
+    """What ``export_parquet`` wrote."""
+
+    path: str
+    rows: dict[str, int]
+    files: int
+    bytes: int
+    partitions: list[int | None] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "rows": self.rows, "files": self.files, "bytes": self.bytes,
+                "partitioned_by": PARTITION_COLUMN, "partitions": self.partitions}
+
+    def describe(self) -> str:
+        years = [p for p in self.partitions if p is not None]
+        span = f"start years {min(years)}–{max(years)}" if years else "no dated contracts"
+        return (f"Exported {self.rows.get('contracts', 0)} contracts, {self.rows.get('milestones', 0)} milestones, "
+                f"{self.rows.get('payments', 0)} payments to {self.path} "
+                f"({self.files} Parquet files, {self.bytes / 1e6:.1f} MB, {span}).")
+
+
+def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, overwrite: bool = False) -> ExportSummary:
+    """Write every workspace table to a Parquet dataset at ``out_dir`` (hive-partitioned by start year).
+
+    The dataset is written next to ``out_dir`` first and moved into place at the end, so an
+    interrupted export leaves no half-written dataset. An existing non-empty ``out_dir`` is
+    replaced only with ``overwrite`` and only when it is a dataset of ours.
+    """
+    target = Path(out_dir)
+    if target.exists():
+        if not target.is_dir():
+            raise UserError(f"{target}: exists and is not a folder")
+        if any(target.iterdir()):
+            if not overwrite:
+                raise UserError(f"{target}: the folder is not empty; choose a new folder or pass --overwrite")
+            if not is_dataset(target):
+                raise UserError(f"{target}: not a Milestone Lens dataset; refusing to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tables, _views = workspace_schema()
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    previous = con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0]
+    try:
+        # Row order within a file does not matter; not keeping it lets DuckDB stream with less memory.
+        con.execute("SET preserve_insertion_order = false")
+        rows: dict[str, int] = {}
+        for table in tables:
+            rows[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            if rows[table] == 0:
+                continue  # no files: a Parquet workspace reads the table as empty
+            if table in PARTITIONED:
+                con.execute(
+                    f"COPY ({PARTITIONED[table]}) TO {sql_string(partial / table)} "
+                    f"(FORMAT parquet, COMPRESSION zstd, PARTITION_BY ({PARTITION_COLUMN}))"
+                )
+            else:
+                (partial / table).mkdir()
+                con.execute(f"COPY {table} TO {sql_string(partial / table / 'data_0.parquet')} (FORMAT parquet, COMPRESSION zstd)")
+        partitions = [r[0] for r in con.execute(
+            f"SELECT DISTINCT year(start_date) FROM contracts ORDER BY 1 NULLS LAST").fetchall()]
+        manifest = {
+            "format": DATASET_FORMAT, "version": DATASET_VERSION, "schema_version": store.SCHEMA_VERSION,
+            "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "data_version": store.data_version(con), "partitioned_by": PARTITION_COLUMN,
+            "partitioned_tables": list(PARTITIONED), "rows": rows,
+        }
+        (partial / MARKER).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        files = sorted(partial.rglob("*.parquet"))
+        size = sum(f.stat().st_size for f in files)
+        if target.exists():
+            old = target.with_name(f".{target.name}.old-{os.getpid()}")
+            target.rename(old)
+            partial.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            partial.rename(target)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    finally:
+        con.execute(f"SET preserve_insertion_order = {'true' if str(previous).lower() == 'true' else 'false'}")
+    return ExportSummary(str(target), rows, len(files), size, partitions)
+
+
+# --- read-only workspace over Parquet ------------------------------------------------------
+
+def _table_view_sql(dataset: Path, table: str, columns: tuple[Column, ...], con: duckdb.DuckDBPyConnection) -> str:
+    """SELECT giving ``table``'s columns with the workspace's types, from its files (or none)."""
+    if not _table_files(dataset, table):
+        typed = ", ".join(f"CAST(NULL AS {c.type}) AS {c.name}" for c in columns)
+        return f"SELECT {typed} WHERE false"
+    source = f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = true, union_by_name = true)"
+    found = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    parts = []
+    for c in columns:
+        if c.name not in found:
+            parts.append(f"CAST(NULL AS {c.type}) AS {c.name}")
+        elif found[c.name] == c.type:
+            parts.append(c.name)  # no cast: keeps filter pushdown into the Parquet scan simple
+        else:
+            parts.append(f"CAST({c.name} AS {c.type}) AS {c.name}")
+    return f"SELECT {', '.join(parts)} FROM {source}"
+
+
+def open_parquet_workspace(
+    path: str | Path, *, memory_limit: str = DEFAULT_MEMORY_LIMIT, threads: int | None = None,
+    temp_directory: str | Path | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A read-only workspace over the dataset at ``path``: same table and view names, same types.
+
+    Nothing is loaded: each view reads the Parquet files when queried. ``memory_limit`` caps
+    DuckDB's memory (it spills to ``temp_directory``, default a folder under the system temp
+    dir), so analyses run over data larger than memory. Writes fail: the names are views.
+    """
+    dataset = Path(path)
+    read_manifest(dataset)
+    con = duckdb.connect(":memory:")
+    try:
+        spill = Path(temp_directory) if temp_directory else Path(tempfile.gettempdir()) / "milestone-lens-spill"
+        con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
+        con.execute(f"SET temp_directory = {sql_string(spill)}")
+        con.execute("SET preserve_insertion_order = false")
+        con.execute("SET enable_progress_bar = false")
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        tables, views = workspace_schema()
+        for table, columns in tables.items():
+            con.execute(f"CREATE VIEW {table} AS {_table_view_sql(dataset, table, columns, con)}")
+        for _name, sql in views:
+            con.execute(sql)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+# --- import ---------------------------------------------------------------------------
+
+@dataclass
+class ParquetImportSummary(ImportSummary):
+    """``ImportSummary`` plus the user completions (status, budget) the dataset carried."""
+
+    completions: int = 0
+
+    def to_json(self) -> dict:
+        out = super().to_json()
+        out["completions"] = self.completions
+        return out
+
+    def describe(self) -> str:
+        text = super().describe()
+        return text + (f"\n{'Would take' if self.dry_run else 'Took'} {self.completions} contract completions." if self.completions else "")
+
+
+def _dataset_hash(dataset: Path) -> str:
+    """One digest over the marker and every Parquet file (names and contents)."""
+    digest = hashlib.sha256()
+    for f in [dataset / MARKER] + sorted(dataset.rglob("*.parquet")):
+        digest.update(str(f.relative_to(dataset)).encode())
+        with f.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _stage_table(con, dataset: Path, table: str, import_id: int) -> None:
+    """Append the dataset's ``table`` rows to ``in_<table>`` with file and row for messages."""
+    files = _table_files(dataset, table)
+    if not files:
+        return
+    cols = (*KEYS[table], *[c for c in COLUMNS[table] if c not in KEYS[table]])
+    tables, _ = workspace_schema()
+    types = {c.name: c.type for c in tables[table]}
+    source = (f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = true, "
+              "union_by_name = true, filename = true, file_row_number = true)")
+    found = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    missing = [c for c in cols if c not in found]
+    if missing:
+        raise ImportValidationError([Problem(f"{table}/", None, missing[0], f"column '{missing[0]}' is missing from the {table} files")])
+    select = ", ".join(f"TRY_CAST({c} AS {types[c]})" for c in cols)
+    prefix = str(dataset) + os.sep
+    con.execute(
+        f"""INSERT INTO in_{table} ({', '.join(cols)}, _import_id, _file, _row)
+            SELECT {select}, ?, replace(filename, ?, ''), file_row_number + 1 FROM {source}""",
+        [import_id, prefix],
+    )
+
+
+def _validate_staged(con) -> list[Problem]:
+    """Problems in the staged dataset rows: empty required values, unknown codes, duplicate keys."""
+    tables, _ = workspace_schema()
+    problems: list[Problem] = []
+    for table in KEYS:
+        checks: list[tuple[str, str, str]] = []
+        for column in tables[table]:
+            if column.name in _BOOKKEEPING:
+                continue
+            if not column.nullable:
+                checks.append((f"{column.name} IS NULL", column.name, f"'{column.name} is empty (or not a {column.type})'"))
+            allowed = _ALLOWED.get((table, column.name))
+            if allowed:
+                checks.append((f"{column.name} NOT IN {allowed}", column.name,
+                               f"'unknown {column.name} ''' || {column.name} || ''' (expected one of {', '.join(allowed)})'"))
+        failing = con.execute(
+            "SELECT " + ", ".join(f"count(*) FILTER (WHERE coalesce({c}, false))" for c, _, _ in checks) + f" FROM in_{table}"
+        ).fetchone()
+        for (cond, column, message), n in zip(checks, failing):
+            if n:
+                problems += [Problem(f, int(r), column, m) for f, r, m in con.execute(
+                    f"SELECT _file, _row, {message} FROM in_{table} WHERE coalesce({cond}, false) ORDER BY _file, _row LIMIT 20"
+                ).fetchall()]
+        key = ", ".join(KEYS[table])
+        dups = con.execute(
+            f"""SELECT {key}, list(_file || ' row ' || _row ORDER BY _file, _row) FROM in_{table}
+                GROUP BY {key} HAVING count(*) > 1 LIMIT 5"""
+        ).fetchall()
+        for d in dups:
+            where = d[-1]
+            file, row = where[1].rsplit(" row ", 1)
+            problems.append(Problem(file, int(row), None,
+                                    f"{table[:-1]} {'/'.join(map(str, d[1:-1]))} appears more than once (first at {where[0]})"))
+    return problems
+
+
+def _merge_completions(con, dataset: Path) -> int:
+    """Take the dataset's user completions: new ones, and newer versions of existing ones."""
+    files = _table_files(dataset, "contract_completions")
+    if not files:
+        return 0
+    source = f"read_parquet({sql_string(table_glob(dataset, 'contract_completions'))}, union_by_name = true)"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _in_completions AS SELECT source, contract_id, status, budget, planned_milestones, updated_at FROM {source}")
+    changed = con.execute(
+        """SELECT count(*) FROM _in_completions i LEFT JOIN contract_completions t USING (source, contract_id)
+           WHERE t.contract_id IS NULL
+              OR (i.updated_at > t.updated_at AND (t.status IS DISTINCT FROM i.status OR t.budget IS DISTINCT FROM i.budget
+                  OR t.planned_milestones IS DISTINCT FROM i.planned_milestones))"""
+    ).fetchone()[0]
+    con.execute(
+        """DELETE FROM contract_completions t USING _in_completions i
+           WHERE t.source = i.source AND t.contract_id = i.contract_id AND i.updated_at > t.updated_at"""
+    )
+    con.execute(
+        """INSERT INTO contract_completions
+           SELECT i.source, i.contract_id, i.status, i.budget, i.planned_milestones, i.updated_at FROM _in_completions i
+           WHERE NOT EXISTS (SELECT 1 FROM contract_completions t WHERE t.source = i.source AND t.contract_id = i.contract_id)"""
+    )
+    con.execute("DROP TABLE _in_completions")
+    return int(changed)
+
+
+def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run: bool = False) -> ParquetImportSummary:
+    """Import a dataset written by ``export_parquet`` into the workspace, in one transaction.
+
+    Rows merge like any import (new inserted, identical skipped, changed updated; keys keep
+    their ``source``); user completions come along. Problems raise ``ImportValidationError``
+    naming the Parquet file, row and column, and nothing is written.
+    """
+    dataset = Path(path)
+    manifest = read_manifest(dataset)
+    name = dataset.name or str(dataset)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(_IN_TABLES)
+        batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchone()[0]
+        import_id = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]
+        for table in KEYS:
+            _stage_table(con, dataset, table, import_id)
+        problems = _validate_staged(con)
+        if problems:
+            raise ImportValidationError(problems)
+        _check_batch(con)
+        counts = _merge(con).get(import_id, {})
+        completions = _merge_completions(con, dataset)
+        staged_rows = sum(con.execute(f"SELECT count(*) FROM in_{t}").fetchone()[0] for t in KEYS)
+        sources = sorted(r[0] for r in con.execute("SELECT DISTINCT source FROM in_contracts").fetchall())
+        con.execute(
+            "INSERT INTO imports VALUES (?, ?, ?, ?, 'parquet', ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+            [import_id, batch_id, name, _dataset_hash(dataset), ",".join(sources) or "parquet",
+             counts.get("contracts_new", 0), counts.get("contracts_updated", 0),
+             counts.get("milestones_new", 0), counts.get("milestones_updated", 0),
+             counts.get("payments_new", 0), counts.get("payments_updated", 0),
+             counts.get("duplicates", 0), []],
+        )
+        summary = ParquetImportSummary(
+            imported={t: counts.get(f"{t}_new", 0) for t in KEYS},
+            updated={t: counts.get(f"{t}_updated", 0) for t in KEYS},
+            duplicates_skipped=counts.get("duplicates", 0),
+            warnings=[],
+            files=[FileReport(name, "parquet", staged_rows, import_id)],
+            dry_run=dry_run,
+            completions=completions,
+        )
+        if manifest.get("schema_version", store.SCHEMA_VERSION) < store.SCHEMA_VERSION:
+            summary.warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
+                                    "columns added since are left empty")
+        if dry_run:
+            con.execute("ROLLBACK")
+        else:
+            store.bump_data_version(con)
+            con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+        raise
+    finally:
+        for t in ("in_contracts", "in_milestones", "in_payments", "_cmp", "_in_completions"):
+            try:
+                con.execute(f"DROP TABLE IF EXISTS temp.{t}")
+            except duckdb.Error:
+                pass
+    return summary

@@ -1,0 +1,233 @@
+"""Parquet datasets: export, the read-only Parquet workspace, and import back.
+
+Expected values are worked out by hand from tests/fixtures/canonical (see the comments in
+test_import_canonical.py); the sample-based checks compare the Parquet workspace with the
+DuckDB file it was exported from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analysis import parquet_store, sample, store
+from analysis.errors import ImportValidationError, UserError
+from analysis.importing import import_files
+from tests.conftest import CANONICAL
+
+TWO_FILES = [CANONICAL / "contracts.csv", CANONICAL / "milestones.csv"]
+TODAY = dt.date(2026, 11, 25)
+DATA_TABLES = {"contracts": "source, contract_id", "milestones": "source, contract_id, seq",
+               "payments": "source, payment_key", "contract_completions": "source, contract_id"}
+
+
+def rows(con, table: str) -> list[tuple]:
+    """A table's rows without the import bookkeeping (ids differ between workspaces)."""
+    exclude = " EXCLUDE (first_import_id, import_id)" if table != "contract_completions" else ""
+    return con.execute(f"SELECT *{exclude} FROM {table} ORDER BY {DATA_TABLES[table]}").fetchall()
+
+
+def columns(con, table: str) -> list[tuple[str, str]]:
+    """Names and types (a view cannot declare NOT NULL, so nullability is left out)."""
+    return [r[:2] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+
+
+@pytest.fixture
+def fixture_workspace(tmp_path):
+    con = store.connect(tmp_path / "fixture.duckdb")
+    import_files(con, TWO_FILES)
+    yield con
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def sample_workspace(tmp_path_factory):
+    """The 1,500-contract sample as a DuckDB file and as a Parquet dataset exported from it."""
+    folder = tmp_path_factory.mktemp("parquet_sample")
+    csvs = sample.write_csvs(folder / "csv", 1500, seed=11)
+    con = store.connect(folder / "sample.duckdb")
+    import_files(con, csvs, fmt="canonical", source="sample")
+    parquet_store.export_parquet(con, folder / "dataset")
+    yield con, folder / "dataset"
+    con.close()
+
+
+def test_export_partitions_by_contract_start_year(fixture_workspace, tmp_path):
+    summary = parquet_store.export_parquet(fixture_workspace, tmp_path / "ds")
+    ds = tmp_path / "ds"
+    # C5 and C6 started in 2022, C1-C4 in 2026.
+    assert sorted(p.name for p in (ds / "contracts").iterdir()) == ["start_year=2022", "start_year=2026"]
+    assert summary.partitions == [2022, 2026]
+    assert summary.rows["contracts"] == 6 and summary.rows["milestones"] == 12 and summary.rows["payments"] == 10
+    # A milestone sits in its contract's partition: C5's one milestone (2022) and C3's two (2026).
+    in_2022 = duckdb.sql(
+        f"SELECT contract_id, seq FROM read_parquet('{ds}/milestones/start_year=2022/*.parquet') ORDER BY ALL").fetchall()
+    assert in_2022 == [("C5", 1), ("C6", 1)]
+    manifest = json.loads((ds / parquet_store.MARKER).read_text())
+    assert manifest["schema_version"] == store.SCHEMA_VERSION and manifest["rows"]["payments"] == 10
+
+
+def test_parquet_workspace_gives_the_hand_worked_figures(fixture_workspace, tmp_path):
+    parquet_store.export_parquet(fixture_workspace, tmp_path / "ds")
+    con = parquet_store.open_parquet_workspace(tmp_path / "ds", memory_limit="256MB")
+    structures = dict(con.execute("SELECT contract_id, structure FROM contract_view").fetchall())
+    assert structures == {"C1": "milestones", "C2": "single", "C3": "milestones", "C4": "hourly",
+                          "C5": "single", "C6": "single"}
+    money = {r[0]: (r[1], r[2]) for r in con.execute(
+        "SELECT currency, sum(gross), sum(fee) FROM payments GROUP BY currency").fetchall()}
+    # USD gross 5 x 30 + 600 + 400 + 300 = 1450, fees 15 + 0 + 80 + 40 = 135; EUR 300 and 30.
+    assert money == {"USD": (Decimal("1450.00"), Decimal("135.00")), "EUR": (Decimal("300.00"), Decimal("30.00"))}
+    # Same names, same column types as the workspace file.
+    for table in ("contracts", "milestones", "payments", "contract_view"):
+        assert columns(con, table) == columns(fixture_workspace, table), table
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "244.1 MiB"  # 256 MB
+    assert store.data_version(con) == store.data_version(fixture_workspace)
+
+
+def test_parquet_workspace_is_read_only(fixture_workspace, tmp_path):
+    parquet_store.export_parquet(fixture_workspace, tmp_path / "ds")
+    con = parquet_store.open_parquet_workspace(tmp_path / "ds")
+    with pytest.raises(duckdb.Error):
+        con.execute("INSERT INTO contract_completions VALUES ('canonical', 'C1', 'cancelled', NULL, NULL, now())")
+    with pytest.raises(duckdb.Error):
+        store.bump_data_version(con)
+    assert con.execute("SELECT count(*) FROM contracts").fetchone()[0] == 6
+
+
+def test_empty_workspace_exports_and_opens(con, tmp_path):
+    summary = parquet_store.export_parquet(con, tmp_path / "ds")
+    assert summary.rows["contracts"] == 0 and summary.files >= 1  # meta and schema_version only
+    pq = parquet_store.open_parquet_workspace(tmp_path / "ds")
+    assert pq.execute("SELECT count(*) FROM contract_view").fetchone()[0] == 0
+    assert columns(pq, "contracts") == columns(con, "contracts")
+
+
+def _close(a, b, path="") -> list[str]:
+    """Differences between two JSON documents; floats equal to 1e-9 (summation order may differ)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in _close(a.get(k), b.get(k), f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            return [f"{path}: {len(a)} items vs {len(b)}"]
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _close(x, y, f"{path}[{i}]")]
+    if isinstance(a, float) and isinstance(b, float):
+        same = math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
+        return [] if same else [f"{path}: {a} vs {b}"]
+    return [] if a == b else [f"{path}: {a!r} vs {b!r}"]
+
+
+def test_report_over_parquet_equals_report_over_the_workspace_file(sample_workspace):
+    report = pytest.importorskip("analysis.report")
+    from analysis.filters import Filters
+
+    con, dataset = sample_workspace
+    pq = parquet_store.open_parquet_workspace(dataset)
+    for filters in (Filters(), Filters(platform="upwork", date_from="2022-01-01")):
+        on_file = json.loads(json.dumps(report.report_json(report.build_report(con, filters, TODAY)), default=str))
+        on_parquet = json.loads(json.dumps(report.report_json(report.build_report(pq, filters, TODAY)), default=str))
+        assert on_file["by_structure"], "the report has per-structure figures"
+        assert _close(on_file, on_parquet) == []
+
+
+def test_sample_tables_are_identical_through_parquet(sample_workspace):
+    con, dataset = sample_workspace
+    pq = parquet_store.open_parquet_workspace(dataset)
+    for table in ("contracts", "milestones", "payments"):
+        q = f"SELECT * FROM {table} ORDER BY {DATA_TABLES[table]}"
+        assert pq.execute(q).fetchall() == con.execute(q).fetchall(), table
+    q = "SELECT structure, count(*), sum(budget) FROM contract_view GROUP BY ALL ORDER BY 1"
+    assert pq.execute(q).fetchall() == con.execute(q).fetchall()
+
+
+def test_import_round_trips_and_reimport_adds_nothing(fixture_workspace, tmp_path):
+    fixture_workspace.execute(
+        "INSERT INTO contract_completions VALUES ('canonical', 'C3', 'cancelled', 1250, 3, TIMESTAMP '2026-11-24 10:00:00')")
+    parquet_store.export_parquet(fixture_workspace, tmp_path / "ds")
+    target = store.connect(tmp_path / "target.duckdb")
+    summary = parquet_store.import_parquet(target, tmp_path / "ds")
+    assert summary.imported == {"contracts": 6, "milestones": 12, "payments": 10}
+    assert summary.completions == 1
+    for table in DATA_TABLES:
+        assert rows(target, table) == rows(fixture_workspace, table), table
+    # The completion applies in the target as in the source.
+    assert target.execute("SELECT status, budget FROM contract_view WHERE contract_id = 'C3'").fetchone() == (
+        "cancelled", Decimal("1250.00"))
+    version = store.data_version(target)
+    again = parquet_store.import_parquet(target, tmp_path / "ds")
+    assert again.imported == {"contracts": 0, "milestones": 0, "payments": 0}
+    assert again.duplicates_skipped == 6 + 12 + 10 and again.completions == 0
+    assert store.data_version(target) == version + 1
+    log = target.execute("SELECT format, file_name, contracts_new FROM imports ORDER BY import_id").fetchall()
+    assert log == [("parquet", "ds", 6), ("parquet", "ds", 0)]
+
+
+def test_import_updates_changed_rows(fixture_workspace, tmp_path):
+    parquet_store.export_parquet(fixture_workspace, tmp_path / "v1")
+    target = store.connect(tmp_path / "target.duckdb")
+    parquet_store.import_parquet(target, tmp_path / "v1")
+    fixture_workspace.execute("UPDATE contracts SET status = 'completed', end_date = DATE '2026-12-01' WHERE contract_id = 'C3'")
+    parquet_store.export_parquet(fixture_workspace, tmp_path / "v1", overwrite=True)
+    summary = parquet_store.import_parquet(target, tmp_path / "v1")
+    assert summary.updated == {"contracts": 1, "milestones": 0, "payments": 0}
+    assert target.execute("SELECT status FROM contracts WHERE contract_id = 'C3'").fetchone()[0] == "completed"
+
+
+def _snapshot(con) -> dict:
+    return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in ("contracts", "milestones", "payments", "imports", "meta", "contract_completions")}
+
+
+def test_bad_row_names_file_row_and_column_and_writes_nothing(fixture_workspace, tmp_path):
+    parquet_store.export_parquet(fixture_workspace, tmp_path / "ds")
+    part = tmp_path / "ds" / "contracts" / "start_year=2022" / "data_0.parquet"
+    bad = tmp_path / "bad.parquet"
+    # The second row of the file (C6) gets a status the workspace does not know.
+    duckdb.execute(f"""COPY (SELECT * REPLACE (CASE WHEN contract_id = 'C6' THEN 'lost' ELSE status END AS status)
+                       FROM read_parquet('{part}') ORDER BY contract_id) TO '{bad}' (FORMAT parquet)""")
+    shutil.move(bad, part)
+    target = store.connect(tmp_path / "target.duckdb")
+    before = _snapshot(target)
+    with pytest.raises(ImportValidationError) as err:
+        parquet_store.import_parquet(target, tmp_path / "ds")
+    assert str(err.value) == ("contracts/start_year=2022/data_0.parquet, row 2, column status: "
+                              "unknown status 'lost' (expected one of completed, cancelled, disputed, active)")
+    assert _snapshot(target) == before
+
+
+def test_cli_export_and_import(cli, tmp_path, db_path):
+    assert cli("import", *TWO_FILES).code == 0
+    out = cli("export-parquet", tmp_path / "ds", "--json")
+    assert out.code == 0, out.err
+    assert out.json()["rows"]["contracts"] == 6 and out.json()["partitions"] == [2022, 2026]
+    again = cli("export-parquet", tmp_path / "ds")
+    assert again.code == 2 and "not empty" in again.err and "--overwrite" in again.err
+    assert len(again.err.strip().splitlines()) == 1
+    assert cli("export-parquet", tmp_path / "ds", "--overwrite").code == 0
+    other = tmp_path / "other.duckdb"
+    dry = cli("import-parquet", tmp_path / "ds", "--dry-run", "--json", db=other)
+    assert dry.code == 0 and dry.json()["dry_run"] and dry.json()["imported"]["contracts"] == 6
+    assert store.is_empty(store.connect(other, read_only=True))
+    done = cli("import-parquet", tmp_path / "ds", "--json", db=other)
+    assert done.json()["imported"] == {"contracts": 6, "milestones": 12, "payments": 10}
+
+
+def test_cli_refuses_what_is_not_a_dataset(cli, tmp_path):
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "x.parquet").write_bytes(b"")
+    out = cli("import-parquet", tmp_path / "plain")
+    assert out.code == 2 and "not a Milestone Lens Parquet dataset" in out.err
+    assert cli("import-parquet", tmp_path / "missing").code == 2
+    with pytest.raises(UserError):
+        parquet_store.open_parquet_workspace(tmp_path / "plain")
+    # Overwrite never deletes a folder that is not a dataset of ours.
+    db = store.connect(tmp_path / "w.duckdb")
+    with pytest.raises(UserError):
+        parquet_store.export_parquet(db, tmp_path / "plain", overwrite=True)
+    assert (tmp_path / "plain" / "x.parquet").exists()
