@@ -60,6 +60,9 @@ class ImportContext:
     warnings: list[str] = field(default_factory=list)
     role: str | None = None
     derive_payments_from_milestones: bool = False
+    # Run after the merge, in the same transaction; each returns warnings (e.g. completions,
+    # which need the merged contracts). Raising refuses the whole import.
+    finishers: list[Callable[[duckdb.DuckDBPyConnection], list[str]]] = field(default_factory=list)
 
 
 @dataclass
@@ -124,12 +127,15 @@ def _register_builtin_readers() -> None:
 
     if "canonical" not in READERS:
         register_reader("canonical", canonical.stage_canonical, lambda s: canonical.role_of(_aliased(s)) is not None)
-    from analysis import freelancer, upwork
+    from analysis import completions, freelancer, upwork
 
     if "upwork" not in READERS:
         register_reader("upwork", upwork.stage_transactions, upwork.is_transaction_history)
         register_reader("upwork-weekly", upwork.stage_weekly, upwork.is_weekly_summary)
         register_reader("freelancer", freelancer.stage_transactions, freelancer.is_transactions)
+        # Tried before the template: contract_id + status/budget alone would read as a contracts file.
+        register_reader("completions", completions.stage_completions)
+        DETECTORS.insert(0, ("completions", completions.is_completions))
 
 
 def _aliased(staged: StagedFile) -> StagedFile:
@@ -165,6 +171,7 @@ def import_files(
     options: ParseOptions | None = None,
     display_names: Sequence[str] | None = None,
     dry_run: bool = False,
+    mapping: object | None = None,
 ) -> ImportSummary:
     """Import ``paths`` into the workspace in one transaction.
 
@@ -172,16 +179,24 @@ def import_files(
     ``display_names`` replaces the file names used in messages and the import log (the
     dashboard passes the uploaded names; they are never used as paths).
     With ``dry_run`` everything is checked and counted, then rolled back.
+    ``mapping`` (a saved name, a JSON file, a parsed JSON object or a ``mapping.ColumnMapping``)
+    renames each file's columns to the template's before it is read as canonical.
     """
     _register_builtin_readers()
     options = options or ParseOptions()
+    column_mapping = None
+    if mapping is not None:
+        from analysis.mapping import load_mapping, mapped_options
+
+        column_mapping = load_mapping(mapping)
+        options = mapped_options(column_mapping, options)
     paths = [Path(p) for p in paths]
     names = list(display_names) if display_names else [p.name for p in paths]
     if not paths:
         raise single_problem("(no file)", None, None, "no files to import")
     con.execute("BEGIN TRANSACTION")
     try:
-        summary = _import_in_transaction(con, paths, names, fmt, source, options)
+        summary = _import_in_transaction(con, paths, names, fmt, source, options, column_mapping)
         summary.dry_run = dry_run
         if dry_run:
             con.execute("ROLLBACK")
@@ -203,7 +218,7 @@ def import_files(
     return summary
 
 
-def _import_in_transaction(con, paths, names, fmt, source, options) -> ImportSummary:
+def _import_in_transaction(con, paths, names, fmt, source, options, column_mapping=None) -> ImportSummary:
     con.execute(_IN_TABLES)
     batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchone()[0]
     problems: list[Problem] = []
@@ -211,9 +226,17 @@ def _import_in_transaction(con, paths, names, fmt, source, options) -> ImportSum
     files: list[FileReport] = []
     file_meta: list[tuple[int, str, str, str, str]] = []
     derive_payments = False
+    finishers = []
     for index, (path, name) in enumerate(zip(paths, names)):
-        staged = stage_csv(con, path, f"stage_{index}", name)
-        file_format = fmt if fmt != "auto" else detect_format(staged)
+        staged = stage_csv(con, path, f"stage_{index}", name, options)
+        mapping_warnings = []
+        if column_mapping is not None:
+            from analysis.mapping import apply_mapping
+
+            mapping_warnings = apply_mapping(con, staged, column_mapping)
+            file_format = fmt if fmt != "auto" else "canonical"
+        else:
+            file_format = fmt if fmt != "auto" else detect_format(staged)
         if file_format is None or file_format not in READERS:
             known = ", ".join(sorted(READERS))
             raise single_problem(
@@ -223,7 +246,9 @@ def _import_in_transaction(con, paths, names, fmt, source, options) -> ImportSum
             )
         import_id = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]
         ctx = ImportContext(source=source or _default_source(file_format), import_id=import_id, options=options)
+        ctx.warnings += mapping_warnings
         READERS[file_format](con, staged, ctx)
+        finishers += [(name, finish) for finish in ctx.finishers]
         problems += ctx.problems
         warnings += [f"{name}: {w}" for w in ctx.warnings]
         derive_payments |= ctx.derive_payments_from_milestones
@@ -235,6 +260,8 @@ def _import_in_transaction(con, paths, names, fmt, source, options) -> ImportSum
     _check_batch(con)
     _derive(con, derive_payments)
     counts = _merge(con)
+    for name, finish in finishers:
+        warnings += [f"{name}: {w}" for w in finish(con)]
     for import_id, name, digest, file_format, file_source in file_meta:
         c = counts.get(import_id, {})
         con.execute(
@@ -338,7 +365,9 @@ def _derive(con, derive_payments: bool) -> None:
                   m.paid_date, m.paid_amount, coalesce(m.fee, 0), c.currency, false, m.description,
                   m._import_id, m._file, m._row
            FROM in_milestones m JOIN _ctx c USING (source, contract_id)
-           WHERE m.status = 'paid' AND m.paid_amount IS NOT NULL"""
+           WHERE m.status = 'paid' AND m.paid_amount IS NOT NULL
+             -- milestones of marketplace exports come with their own payments
+             AND NOT EXISTS (SELECT 1 FROM in_payments p WHERE p.source = m.source AND p.contract_id = m.contract_id AND p.seq = m.seq)"""
     )
     # Contract-level exports: paid_total without milestone rows becomes one payment of unknown date.
     fee_total = fee_sql("c.platform", "coalesce(c.end_date, c.start_date)", "c.paid_total", "0")

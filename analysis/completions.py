@@ -1,0 +1,213 @@
+"""What an export cannot know — a contract's status, budget and planned milestones — completed by the user.
+
+Completions live in ``contract_completions`` (one row per source and contract), never in
+the imported rows, so re-importing a newer export keeps them; ``contract_view`` applies
+them. They come from the dashboard's editable table (``complete_contract``) or from a
+small CSV ``contract_id, status, budget, planned_milestones`` imported on top (format
+``completions``; empty cells leave what was completed before).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+import duckdb
+import pandas as pd
+
+from analysis import store
+from analysis.canonical import CONTRACT_STATUSES
+from analysis.errors import Problem, UserError, single_problem
+from analysis.locale import resolve_decimal_comma
+from analysis.parsing import StagedFile, amount_sql
+
+FIELDS = ("status", "budget", "planned_milestones")
+
+
+class _Keep:
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+#: Leave this field as it is (the default of ``complete_contract``'s keyword arguments).
+KEEP = _Keep()
+
+
+def _check_values(status, budget, planned_milestones) -> tuple:
+    if status is not KEEP and status is not None:
+        status = str(status).strip().lower() or None
+        if status is not None and status not in CONTRACT_STATUSES:
+            raise UserError(f"unknown status '{status}' (expected one of {', '.join(CONTRACT_STATUSES)})")
+    if budget is not KEEP and budget is not None:
+        try:
+            budget = Decimal(str(budget)).quantize(Decimal("0.01"))
+        except (InvalidOperation, ValueError):
+            raise UserError(f"budget '{budget}' is not an amount") from None
+        if budget < 0 or not budget.is_finite():
+            raise UserError("budget must be zero or more")
+    if planned_milestones is not KEEP and planned_milestones is not None:
+        try:
+            planned_milestones = int(planned_milestones)
+        except (TypeError, ValueError):
+            raise UserError(f"planned milestones '{planned_milestones}' is not a whole number") from None
+        if planned_milestones < 1:
+            raise UserError("planned milestones must be 1 or more")
+    return status, budget, planned_milestones
+
+
+def complete_contract(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    contract_id: str,
+    status: str | None | _Keep = KEEP,
+    budget: float | Decimal | str | None | _Keep = KEEP,
+    planned_milestones: int | None | _Keep = KEEP,
+) -> None:
+    """Set (or, with None, clear) what the user knows about one contract; ``KEEP`` leaves a field alone."""
+    status, budget, planned_milestones = _check_values(status, budget, planned_milestones)
+    exists = con.execute("SELECT count(*) FROM contracts WHERE source = ? AND contract_id = ?", [source, contract_id]).fetchone()[0]
+    if not exists:
+        raise UserError(f"no contract '{contract_id}' in source '{source}'")
+    with store.transaction(con):
+        current = con.execute(
+            "SELECT status, budget, planned_milestones FROM contract_completions WHERE source = ? AND contract_id = ?",
+            [source, contract_id],
+        ).fetchone() or (None, None, None)
+        new = tuple(cur if value is KEEP else value for cur, value in zip(current, (status, budget, planned_milestones)))
+        con.execute("DELETE FROM contract_completions WHERE source = ? AND contract_id = ?", [source, contract_id])
+        if any(v is not None for v in new):
+            con.execute("INSERT INTO contract_completions VALUES (?, ?, ?, ?, ?, now())", [source, contract_id, *new])
+        store.bump_data_version(con)
+
+
+def completion_table(con: duckdb.DuckDBPyConnection, source: str | None = None, only_incomplete: bool = False) -> pd.DataFrame:
+    """Contracts with what was imported and what the user completed — the dashboard's editable table.
+
+    ``needs_completion`` is true when the effective status is unknown, or a fixed-price
+    contract has no budget.
+    """
+    return con.execute(
+        """SELECT v.source, v.contract_id, v.client, v.title, v.platform, v.contract_type, v.structure,
+                  v.milestone_rows, v.start_date, c.status AS imported_status, c.budget AS imported_budget,
+                  v.status, v.budget, v.planned_milestones,
+                  (SELECT coalesce(sum(p.gross), 0) FROM payments p
+                   WHERE p.source = v.source AND p.contract_id = v.contract_id AND NOT p.pending) AS paid_gross,
+                  (v.status IS NULL OR (v.contract_type = 'fixed' AND v.budget IS NULL)) AS needs_completion
+           FROM contract_view v JOIN contracts c USING (source, contract_id)
+           WHERE (CAST(? AS VARCHAR) IS NULL OR v.source = ?)
+             AND (NOT ? OR v.status IS NULL OR (v.contract_type = 'fixed' AND v.budget IS NULL))
+           ORDER BY v.source, v.start_date, v.contract_id""",
+        [source, source, only_incomplete],
+    ).df()
+
+
+def count_incomplete(con: duckdb.DuckDBPyConnection, source: str | None = None) -> int:
+    """How many contracts analyses cannot place yet (status unknown, or fixed-price without budget)."""
+    return con.execute(
+        """SELECT count(*) FROM contract_view
+           WHERE (CAST(? AS VARCHAR) IS NULL OR source = ?)
+             AND (status IS NULL OR (contract_type = 'fixed' AND budget IS NULL))""",
+        [source, source],
+    ).fetchone()[0]
+
+
+# --- the completions CSV, as an import format ------------------------------------------
+
+def is_completions(staged: StagedFile) -> bool:
+    """``contract_id`` plus status/budget/planned_milestones, and nothing of the template's dates or milestones."""
+    return (
+        staged.has("contract_id")
+        and any(staged.has(f) for f in FIELDS)
+        and not any(staged.has(c) for c in ("start_date", "end_date", "seq", "amount", "milestone_amount", "paid_date"))
+    )
+
+
+def stage_completions(con: duckdb.DuckDBPyConnection, staged: StagedFile, ctx) -> None:
+    """Validate a completions CSV; it is applied after the merge (its contracts may arrive in the same import)."""
+    if not staged.has("contract_id") or not any(staged.has(f) for f in FIELDS):
+        raise single_problem(staged.display, 1, None,
+                             "a completions file needs contract_id and at least one of status, budget, planned_milestones")
+    dc = resolve_decimal_comma(con, staged, ctx.options.decimal_comma, ["budget"])
+    text = lambda n: f"nullif(trim({staged.col(n)}), '')"  # noqa: E731
+    table = f"_completions_{int(ctx.import_id)}"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT {staged.row_expr} AS _row, {text('contract_id')} AS contract_id, {text('source')} AS source,
+                   lower({text('status')}) AS status, {text('status')} AS status_text,
+                   {amount_sql(staged.col('budget'), dc)} AS budget, {text('budget')} AS budget_text,
+                   TRY_CAST({text('planned_milestones')} AS INTEGER) AS planned_milestones,
+                   {text('planned_milestones')} AS planned_text
+            FROM {staged.table}"""
+    )
+    col = lambda n: staged.columns.get(n, n)  # noqa: E731
+    checks = [
+        ("contract_id IS NULL", "contract_id", "'contract_id is empty'"),
+        (f"status IS NOT NULL AND status NOT IN {CONTRACT_STATUSES}", "status",
+         f"'unknown status ''' || status_text || ''' (expected one of {', '.join(CONTRACT_STATUSES)})'"),
+        ("budget_text IS NOT NULL AND budget IS NULL", "budget", "'cannot read ''' || budget_text || ''' as an amount'"),
+        ("budget < 0", "budget", "'budget is negative'"),
+        ("planned_text IS NOT NULL AND planned_milestones IS NULL", "planned_milestones",
+         "'cannot read ''' || planned_text || ''' as a whole number'"),
+        ("planned_milestones < 1", "planned_milestones", "'planned_milestones must be 1 or more'"),
+    ]
+    for condition, field, message in checks:
+        for row, msg in con.execute(f"SELECT _row, {message} FROM {table} WHERE {condition} ORDER BY _row LIMIT 20").fetchall():
+            ctx.problems.append(Problem(staged.display, int(row), col(field), str(msg)))
+    dup = con.execute(
+        f"""SELECT contract_id, list(_row ORDER BY _row) FROM {table} WHERE contract_id IS NOT NULL
+            GROUP BY contract_id, source HAVING count(*) > 1 ORDER BY min(_row) LIMIT 1"""
+    ).fetchone()
+    if dup:
+        ctx.problems.append(Problem(staged.display, int(dup[1][1]), col("contract_id"),
+                                    f"contract '{dup[0]}' is completed twice (rows {', '.join(map(str, dup[1][:5]))})"))
+    given_source = ctx.source if ctx.source != "completions" else None
+    ctx.finishers.append(lambda c: _apply(c, staged.display, table, given_source, col("contract_id")))
+
+
+def _apply(con: duckdb.DuckDBPyConnection, display: str, table: str, given_source: str | None, id_column: str) -> list[str]:
+    """After the merge: find each row's contract (and source), then record the completions."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _completions_resolved AS
+            SELECT t.*, coalesce(t.source, ?) AS wanted,
+                   (SELECT list(DISTINCT c.source ORDER BY c.source) FROM contracts c
+                    WHERE c.contract_id = t.contract_id AND (coalesce(t.source, ?) IS NULL OR c.source = coalesce(t.source, ?))) AS sources
+            FROM {table} t""",
+        [given_source, given_source, given_source],
+    )
+    problems = []
+    for row, cid, wanted, sources in con.execute(
+        "SELECT _row, contract_id, wanted, sources FROM _completions_resolved WHERE len(sources) <> 1 ORDER BY _row LIMIT 20"
+    ).fetchall():
+        if not sources:
+            where = f" in source '{wanted}'" if wanted else ""
+            problems.append(Problem(display, int(row), id_column, f"no contract '{cid}'{where} in the workspace or this import"))
+        else:
+            problems.append(Problem(display, int(row), id_column,
+                                    f"contract '{cid}' exists in several sources ({', '.join(sources)}): add a source column or use --source"))
+    if problems:
+        from analysis.errors import ImportValidationError
+
+        raise ImportValidationError(problems)
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _completions_new AS
+           SELECT r.sources[1] AS source, r.contract_id,
+                  coalesce(r.status, cc.status) AS status, coalesce(r.budget, cc.budget) AS budget,
+                  coalesce(r.planned_milestones, cc.planned_milestones) AS planned_milestones,
+                  cc.contract_id IS NOT NULL
+                      AND cc.status IS NOT DISTINCT FROM coalesce(r.status, cc.status)
+                      AND cc.budget IS NOT DISTINCT FROM coalesce(r.budget, cc.budget)
+                      AND cc.planned_milestones IS NOT DISTINCT FROM coalesce(r.planned_milestones, cc.planned_milestones) AS unchanged
+           FROM _completions_resolved r
+           LEFT JOIN contract_completions cc ON cc.source = r.sources[1] AND cc.contract_id = r.contract_id"""
+    )
+    changed, unchanged = con.execute("SELECT count(*) FILTER (WHERE NOT unchanged), count(*) FILTER (WHERE unchanged) FROM _completions_new").fetchone()
+    con.execute(
+        """DELETE FROM contract_completions cc USING _completions_new n
+           WHERE cc.source = n.source AND cc.contract_id = n.contract_id AND NOT n.unchanged"""
+    )
+    con.execute(
+        """INSERT INTO contract_completions
+           SELECT source, contract_id, status, budget, planned_milestones, now() FROM _completions_new WHERE NOT unchanged"""
+    )
+    con.execute(f"DROP TABLE IF EXISTS {table}")
+    return [f"completed {changed} contract{'s' if changed != 1 else ''}"
+            + (f" ({unchanged} already as given)" if unchanged else "")]
