@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from analysis.cancellation import RateComparison
-from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, payments_sql
+from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, payments_sql, uses_prepared
 
 STRUCTURE_NOUNS = {"milestones": "milestone contracts", "single": "single-payment contracts", "hourly": "hourly contracts"}
 #: Rates closer than this ratio are "about as often", not "1.0× as often".
@@ -107,6 +107,7 @@ def _p(p_value: float) -> str:
     return f"p = {p_value:.3f}" if p_value < 0.01 else f"p = {p_value:.2f}"
 
 
+@uses_prepared
 def earnings_by_month_and_structure(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
     """Earned gross, fees and net per payment currency, month of payment and structure.
 

@@ -8,12 +8,21 @@ Page reruns reuse query results: ``query(func, filters, ...)`` caches what an an
 function returns, keyed on the workspace file, its ``data_version`` (bumped by every import,
 completion and removal) and the arguments, so a filter change only recomputes what changed
 and new data is never hidden behind a stale cache.
+
+What the cache misses runs on one analysis thread per data version. That thread prepares the
+enriched contract, payment and milestone tables (``analysis.filters.prepared``) once, when
+the data changes, and keeps them while it serves every query: a filter change then costs the
+filtered aggregates only, not a pass over every milestone of the workspace.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import queue
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import duckdb
@@ -21,6 +30,11 @@ import streamlit as st
 
 from analysis import store
 from analysis.filters import Filters
+
+try:  # the shared preparation of the analyses (issue 3); without it each analysis prepares its own
+    from analysis.filters import prepared as _prepared
+except ImportError:  # pragma: no cover - older analysis package
+    _prepared = None
 
 T = TypeVar("T")
 
@@ -57,6 +71,62 @@ def data_version() -> int:
     return store.data_version(workspace())
 
 
+class AnalysisThread:
+    """One thread with its own cursor that runs queries one at a time inside ``prepared``.
+
+    The prepared tables are a snapshot of the data version the thread was started for; a new
+    version gets a new thread and the old one is stopped (its tables dropped).
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self._con = con
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="milestone-lens-analyses", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        cursor = self._con.cursor()
+        try:
+            with _prepared(cursor) if _prepared else contextlib.nullcontext():
+                while self._work(cursor):
+                    pass
+        except BaseException as exc:  # preparing failed: every waiting and later job gets the error
+            while True:
+                job = self._jobs.get()
+                if job is None:
+                    break
+                job[3].set_exception(exc)
+        finally:
+            cursor.close()
+
+    def _work(self, cursor: duckdb.DuckDBPyConnection) -> bool:
+        job = self._jobs.get()
+        if job is None:
+            return False
+        func, args, kwargs, future = job
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(func(cursor, *args, **kwargs))
+            except BaseException as exc:
+                future.set_exception(exc)
+        return True
+
+    def run(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``func(cursor, *args, **kwargs)`` on this thread; waits for and returns its result."""
+        future: Future = Future()
+        self._jobs.put((func, args, kwargs, future))
+        return future.result()
+
+    def stop(self) -> None:
+        """Finish the queued jobs, then drop the prepared tables and close the cursor."""
+        self._jobs.put(None)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2, on_release=AnalysisThread.stop)
+def _analysis_thread(db: str, version: int) -> AnalysisThread:
+    return AnalysisThread(_shared_connection(db))
+
+
 def _freeze(value: Any) -> Any:
     """A hashable, order-independent stand-in for one argument (what the cache keys on)."""
     if isinstance(value, Filters):
@@ -70,15 +140,15 @@ def _freeze(value: Any) -> Any:
 
 @st.cache_data(show_spinner=False, max_entries=1000)
 def _cached_query(name: str, db: str, version: int, key: tuple, _args: tuple, _kwargs: dict) -> Any:
-    return _QUERIES[name](workspace(), *_args, **_kwargs)
+    return _analysis_thread(db, version).run(_QUERIES[name], *_args, **_kwargs)
 
 
 def query(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``func(cursor, *args, **kwargs)``, cached per (workspace file, data version, arguments).
 
     ``func`` must be a module-level function (its qualified name identifies it) whose result
-    depends only on the workspace and its arguments. The result is a copy: changing it does
-    not change the cache.
+    depends only on the workspace and its arguments, and that only reads. The result is a
+    copy: changing it does not change the cache.
     """
     name = f"{func.__module__}.{func.__qualname__}"
     if "<lambda>" in name or "<locals>" in name:

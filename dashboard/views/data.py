@@ -1,124 +1,25 @@
 """Data: bring contract histories in (checked before anything is written), complete what an export
-cannot know, look back at and undo imports, and take the filtered data out as CSV.
-
-Uploaded files are written to a private temporary directory under generated names; the names
-the user's files had are only ever shown (and logged) as text, never used as paths.
-"""
+cannot know, look back at and undo imports, and take the filtered data out as CSV."""
 
 from __future__ import annotations
 
-import re
-import tempfile
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-
-import pandas as pd
 import streamlit as st
 
 from analysis import importing, store, workspace_admin
-from analysis.errors import ImportValidationError, UserError
-from analysis.importing import ImportSummary, import_files
-from analysis.locale import AmbiguousInputError
-from analysis.parsing import ParseOptions, stage_csv
+from analysis.errors import UserError
+from analysis.parsing import ParseOptions
 from dashboard import state
 from dashboard.sidebar import current_filters
 from dashboard.tables import csv_bytes, escape_markdown, show_table
+from dashboard.uploads import PREVIEW_ROWS, UploadCheck, check_upload, run_import, summary_frame
 
 TEMPLATE_DIR = store.DATA_DIR / "template"
-PREVIEW_ROWS = 5
 _FLASH = "data_flash"
 _ROUND = "data_upload_round"
 _CHECK = "data_check"
 
 DATE_ORDERS = {"Decide from the data": None, "Day first (25/11/2026)": True, "Month first (11/25/2026)": False}
 DECIMALS = {"Decide from the data": None, "Decimal point (1,234.50)": False, "Decimal comma (1.234,50)": True}
-
-
-@dataclass
-class FilePreview:
-    """One uploaded file as read: its detected format, size and first rows (or why it cannot be read)."""
-
-    name: str
-    format: str | None = None
-    rows: int = 0
-    head: pd.DataFrame | None = None
-    problem: str | None = None
-
-
-@dataclass
-class UploadCheck:
-    """The dry run of an upload: what it would import, or every problem found (nothing written)."""
-
-    files: list[FilePreview] = field(default_factory=list)
-    summary: ImportSummary | None = None
-    problems: pd.DataFrame | None = None
-    error: str | None = None
-    ambiguous_option: str | None = None
-
-
-def display_name(name: str) -> str:
-    """The uploaded file's own name, as text for messages: no folders, no control characters."""
-    base = re.split(r"[\\/]", name)[-1]
-    base = re.sub(r"[\x00-\x1f\x7f]", "", base).strip()
-    return base[:120] or "upload.csv"
-
-
-def write_uploads(files, directory: Path) -> tuple[list[Path], list[str]]:
-    """Write uploaded files as ``upload-1.csv``, ``upload-2.csv`` … and return paths and display names."""
-    paths, names = [], []
-    for index, uploaded in enumerate(files, start=1):
-        path = directory / f"upload-{index}.csv"
-        path.write_bytes(uploaded.getvalue())
-        paths.append(path)
-        names.append(display_name(uploaded.name))
-    return paths, names
-
-
-def preview_file(con, path: Path, name: str, options: ParseOptions, index: int) -> FilePreview:
-    """Read one file as text and detect its format, without importing anything."""
-    table = f"preview_{index}"
-    try:
-        staged = stage_csv(con, path, table, name, options)
-        head = con.execute(f"SELECT * FROM {table} ORDER BY rowid LIMIT {PREVIEW_ROWS}").df()
-        return FilePreview(name, importing.detect_format(staged), staged.rows, head)
-    except UserError as exc:
-        return FilePreview(name, problem=str(exc))
-    finally:
-        con.execute(f"DROP TABLE IF EXISTS temp.{table}")
-
-
-def check_upload(files, fmt: str, source: str | None, options: ParseOptions) -> UploadCheck:
-    """Preview every file and dry-run the import of all of them together."""
-    con = state.workspace()
-    check = UploadCheck()
-    with tempfile.TemporaryDirectory(prefix="milestone-lens-upload-") as tmp:
-        paths, names = write_uploads(files, Path(tmp))
-        check.files = [preview_file(con, p, n, options, i) for i, (p, n) in enumerate(zip(paths, names))]
-        try:
-            check.summary = import_files(con, paths, fmt=fmt, source=source, options=options,
-                                         display_names=names, dry_run=True)
-        except AmbiguousInputError as exc:
-            check.ambiguous_option = exc.option
-            check.problems = problems_frame(exc)
-        except ImportValidationError as exc:
-            check.problems = problems_frame(exc)
-        except UserError as exc:
-            check.error = str(exc)
-    return check
-
-
-def run_import(files, fmt: str, source: str | None, options: ParseOptions) -> ImportSummary:
-    """Import the uploaded files for real, in one transaction (all or nothing)."""
-    with tempfile.TemporaryDirectory(prefix="milestone-lens-upload-") as tmp:
-        paths, names = write_uploads(files, Path(tmp))
-        return import_files(state.workspace(), paths, fmt=fmt, source=source, options=options, display_names=names)
-
-
-def problems_frame(error: ImportValidationError) -> pd.DataFrame:
-    """Every problem of a refused import, one row each: file, row, column, message."""
-    frame = pd.DataFrame([asdict(p) for p in error.problems], columns=["file", "row", "column", "message"])
-    frame["row"] = frame["row"].astype("Int64")
-    return frame
 
 
 def flash(kind: str, text: str) -> None:
@@ -129,11 +30,6 @@ def flash(kind: str, text: str) -> None:
 def show_flashes() -> None:
     for kind, text in st.session_state.pop(_FLASH, []):
         getattr(st, kind)(text)
-
-
-def summary_frame(summary: ImportSummary) -> pd.DataFrame:
-    rows = [{"": "new", **summary.imported}, {"": "updated", **summary.updated}]
-    return pd.DataFrame(rows, columns=["", "contracts", "milestones", "payments"])
 
 
 # --- page ---------------------------------------------------------------------------------
@@ -187,7 +83,7 @@ with tab_import:
             check = previous[1]
         else:
             with st.spinner("Checking the files…"):
-                check = check_upload(files, fmt, source, options)
+                check = check_upload(state.workspace(), files, fmt, source, options)
             st.session_state[_CHECK] = (check_key, check)
 
     if check is not None:
@@ -222,7 +118,7 @@ with tab_import:
                 st.warning(warning)
             if st.button("Import", type="primary", icon=":material/upload:", key="import_now"):
                 try:
-                    done = run_import(files, fmt, source, options)
+                    done = run_import(state.workspace(), files, fmt, source, options)
                 except UserError as exc:
                     st.error(f"Nothing was imported: {exc}")
                 else:

@@ -1,0 +1,247 @@
+"""The Data page and what it stands on: uploads checked before anything is written, then imported;
+the template; the sample; the import history and removing an import; completions; exports."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis import store, workspace_admin
+from analysis.errors import UserError
+from analysis.filters import Filters
+from analysis.importing import import_files
+from dashboard.tables import csv_bytes
+from dashboard.uploads import check_upload, display_name, run_import, write_uploads
+from tests.dashboard_support import (
+    DASHBOARD_FIXTURES, build_workspace, empty_db, metrics, open_app, query_one, sample_db, sample_template,
+    texts,
+)
+
+__all__ = ["empty_db", "sample_db", "sample_template"]
+UPLOAD = [DASHBOARD_FIXTURES / "upload_contracts.csv", DASHBOARD_FIXTURES / "upload_milestones.csv"]
+
+
+def as_upload(*paths: Path) -> list[tuple[str, bytes, str]]:
+    return [(p.name, p.read_bytes(), "text/csv") for p in paths]
+
+
+def table_counts(db: Path) -> tuple[int, int, int, int]:
+    return query_one(db, "SELECT (SELECT count(*) FROM contracts), (SELECT count(*) FROM milestones), "
+                         "(SELECT count(*) FROM payments), (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'data_version')")
+
+
+# --- the page under AppTest -------------------------------------------------------------------
+
+def test_upload_is_previewed_and_checked_before_the_import_button_writes_it(empty_db, monkeypatch):
+    at = open_app(empty_db, monkeypatch, "data")
+    before = table_counts(empty_db)
+    at.file_uploader[0].set_value(as_upload(*UPLOAD)).run()
+    assert not at.exception
+    # Checked, previewed, counted — and nothing written yet.
+    assert table_counts(empty_db) == before == (0, 0, 0, 0)
+    assert "Format: canonical · 3 rows" in texts(at) and "Format: canonical · 6 rows" in texts(at)
+    assert any("They would add 3 contracts, 6 milestones, 4 payments from 2 files" in s.value for s in at.success)
+    preview = at.dataframe[0].value
+    assert list(preview["contract_id"]) == ["U1", "U2", "U3"]
+    at.button(key="import_now").click().run()
+    # U1: 2 paid milestones, U2: 1 of 3 paid, U3: 1 paid -> 4 payments.
+    assert table_counts(empty_db) == (3, 6, 4, 1)
+    assert any("Imported 3 contracts, 6 milestones, 4 payments from 2 files" in s.value for s in at.success)
+    assert not at.file_uploader[0].value  # a fresh uploader for the next files
+    (names,) = query_one(empty_db, "SELECT list(file_name ORDER BY import_id) FROM imports")
+    assert names == ["upload_contracts.csv", "upload_milestones.csv"]
+    at.switch_page("views/overview.py").run()
+    assert metrics(at)["Contracts"] == "3"
+
+
+def test_uploading_into_the_sample_changes_the_overview(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch)
+    assert metrics(at)["Contracts"] == "2,000"
+    at.switch_page("views/data.py").run()
+    at.file_uploader[0].set_value(as_upload(*UPLOAD)).run()
+    at.button(key="import_now").click().run()
+    at.switch_page("views/overview.py").run()
+    assert metrics(at)["Contracts"] == "2,003"
+    # The new client is offered by the sidebar right away.
+    assert "Zeta Press" in at.sidebar.multiselect(key="client").options
+
+
+def test_a_bad_file_lists_every_problem_and_writes_nothing(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "data")
+    before = table_counts(sample_db)
+    at.file_uploader[0].set_value(as_upload(DASHBOARD_FIXTURES / "bad_contracts.csv")).run()
+    assert any("Nothing was imported: 2 problems" in e.value for e in at.error)
+    problems = next(df.value for df in at.dataframe if "message" in df.value.columns)
+    assert problems[["file", "row", "column"]].values.tolist() == [
+        ["bad_contracts.csv", 3, "status"], ["bad_contracts.csv", 4, "start_date"]]
+    assert "finished" in problems.at[0, "message"] and "not a date" in problems.at[1, "message"]
+    assert not [b for b in at.button if b.key == "import_now"]
+    assert table_counts(sample_db) == before
+
+
+def test_ambiguous_dates_ask_for_a_choice_then_import(empty_db, monkeypatch):
+    at = open_app(empty_db, monkeypatch, "data")
+    at.file_uploader[0].set_value(as_upload(DASHBOARD_FIXTURES / "ambiguous_dates.csv")).run()
+    assert any("Choose how numeric dates are written" in w.value for w in at.warning)
+    assert not [b for b in at.button if b.key == "import_now"]
+    at.radio(key="import_dates").set_value("Day first (25/11/2026)").run()
+    at.button(key="import_now").click().run()
+    assert query_one(empty_db, "SELECT start_date, end_date FROM contracts WHERE contract_id = 'D2'") == (
+        pd.Timestamp("2026-11-07").date(), pd.Timestamp("2026-12-08").date())
+
+
+def test_load_the_sample_into_an_empty_workspace(empty_db, monkeypatch):
+    at = open_app(empty_db, monkeypatch, "data")
+    at.button(key="load_sample").click().run()
+    assert table_counts(empty_db)[0] == 2000
+    assert any("Loaded the sample history" in s.value for s in at.success)
+    assert not [b for b in at.button if b.key == "load_sample"]
+
+
+def test_remove_an_import_from_the_history(sample_db, monkeypatch):
+    sample_only = table_counts(sample_db)[:3]
+    build_workspace(sample_db, UPLOAD)  # import 2, on top of the sample (import 1)
+    at = open_app(sample_db, monkeypatch, "data")
+    history = next(df.value for df in at.dataframe if "file_name" in df.value.columns)
+    assert history["import"].tolist() == [2, 2, 1, 1]
+    assert at.button(key="remove_now").disabled  # not before confirming
+    at.selectbox(key="remove_batch").set_value(2)
+    at.checkbox(key="remove_confirm").check().run()
+    at.button(key="remove_now").click().run()
+    assert table_counts(sample_db)[:3] == sample_only == (2000, 5050, 4406)
+    assert any("Removed import 2 (upload_contracts.csv, upload_milestones.csv): 3 contracts, 6 milestones, "
+               "4 payments." in s.value for s in at.success)
+    (batches,) = query_one(sample_db, "SELECT list(DISTINCT batch_id) FROM imports")
+    assert batches == [1]
+
+
+def test_contracts_an_export_cannot_describe_are_listed_for_completion(empty_db, monkeypatch):
+    build_workspace(empty_db, [DASHBOARD_FIXTURES / "upwork_legacy.csv"])
+    at = open_app(empty_db, monkeypatch, "data")
+    table = next(df.value for df in at.dataframe if "planned_milestones" in df.value.columns)
+    (expected,) = query_one(empty_db, "SELECT list(contract_id ORDER BY contract_id) FROM contracts WHERE status IS NULL")
+    assert sorted(table["contract_id"]) == expected and len(expected) == 3
+    assert "3 contracts have no status or no budget" in texts(at)
+
+
+def test_the_data_page_offers_template_and_filtered_exports(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "data", query={"platform": "upwork"})
+    labels = [b.label for b in at.get("download_button")]
+    for name in ("contracts.csv template", "milestones.csv template", "contracts.csv", "milestones.csv", "payments.csv"):
+        assert name in labels
+    assert "platform upwork" in texts(at)
+
+
+# --- upload helpers -----------------------------------------------------------------------------
+
+@dataclass
+class FakeUpload:
+    """Stands in for Streamlit's UploadedFile (a third-party object): a name and bytes."""
+
+    name: str
+    data: bytes
+
+    def getvalue(self) -> bytes:
+        return self.data
+
+
+def test_uploaded_names_never_become_paths(tmp_path):
+    uploads = [FakeUpload("../../etc/passwd", b"a,b\n1,2\n"), FakeUpload("C:\\Users\\x\\contracts.csv", b"x\n")]
+    paths, names = write_uploads(uploads, tmp_path)
+    assert [p.name for p in paths] == ["upload-1.csv", "upload-2.csv"]
+    assert all(p.parent == tmp_path for p in paths)
+    assert names == ["passwd", "contracts.csv"]
+    assert display_name("bad\x00name\n.csv") == "badname.csv"
+    assert display_name("") == "upload.csv"
+
+
+def test_check_upload_is_a_dry_run(con):
+    uploads = [FakeUpload(p.name, p.read_bytes()) for p in UPLOAD]
+    check = check_upload(con, uploads)
+    assert [f.format for f in check.files] == ["canonical", "canonical"]
+    assert check.summary.imported == {"contracts": 3, "milestones": 6, "payments": 4}
+    assert store.counts(con)["contracts"] == 0 and store.data_version(con) == 0
+    done = run_import(con, uploads)
+    assert done.imported == check.summary.imported
+    assert store.counts(con)["contracts"] == 3
+
+
+def test_check_upload_reports_an_unreadable_file(con):
+    check = check_upload(con, [FakeUpload("empty.csv", b"")])
+    assert check.files[0].problem == "empty.csv: the file is empty"
+    assert check.problems["message"].tolist() == ["the file is empty"]
+
+
+# --- workspace administration ---------------------------------------------------------------------
+
+def test_template_files_import_cleanly(con):
+    summary = import_files(con, [store.DATA_DIR / "template" / "contracts.csv", store.DATA_DIR / "template" / "milestones.csv"])
+    # A-001 five paid milestones, A-002 one unpaid, A-003 two paid hourly invoices.
+    assert summary.imported == {"contracts": 3, "milestones": 8, "payments": 7}
+    assert con.execute("SELECT list(structure ORDER BY contract_id) FROM contract_view").fetchone()[0] == [
+        "milestones", "single", "hourly"]
+
+
+def test_remove_import_takes_later_milestones_of_its_contracts_along(con):
+    import_files(con, [UPLOAD[0]])  # import 1: contracts only
+    import_files(con, [UPLOAD[1]])  # import 2: their milestones
+    version = store.data_version(con)
+    removal = workspace_admin.remove_import(con, 1)
+    assert (removal.contracts, removal.milestones, removal.payments, removal.kept_updated) == (3, 6, 4, 0)
+    assert store.counts(con) == {"contracts": 0, "milestones": 0, "payments": 0, "imports": 1}
+    assert store.data_version(con) == version + 1
+
+
+def test_remove_import_keeps_rows_it_only_updated(con, tmp_path):
+    import_files(con, UPLOAD)
+    changed = tmp_path / "upload_contracts.csv"
+    changed.write_text(UPLOAD[0].read_text().replace("900.00", "950.00"))
+    import_files(con, [changed])  # import batch 2 updates U1's budget
+    removal = workspace_admin.remove_import(con, 2)
+    assert (removal.contracts, removal.kept_updated) == (0, 1)
+    assert "1 rows it had updated" in removal.describe()
+    assert con.execute("SELECT budget FROM contracts WHERE contract_id = 'U1'").fetchone()[0] == 950
+    assert store.counts(con)["contracts"] == 3
+
+
+def test_remove_an_unknown_import_changes_nothing(con):
+    import_files(con, UPLOAD)
+    version = store.data_version(con)
+    with pytest.raises(UserError, match="import 9: there is no such import"):
+        workspace_admin.remove_import(con, 9)
+    assert store.counts(con)["contracts"] == 3 and store.data_version(con) == version
+
+
+def test_load_sample_only_into_an_empty_workspace(con):
+    import_files(con, UPLOAD)
+    with pytest.raises(UserError, match="only loaded into an empty workspace"):
+        workspace_admin.load_sample(con)
+
+
+def test_export_follows_the_filters_and_neutralises_formulas(con):
+    import_files(con, UPLOAD)
+    con.execute("""INSERT INTO payments VALUES ('upwork', 'W1', NULL, NULL, 'account_cost', DATE '2026-01-31',
+                   -2.00, 0, 'USD', false, 'Withdrawal fee', 1, 1)""")
+    zeta = Filters(client="zeta press")
+    assert workspace_admin.export_table(con, "contracts", zeta)["contract_id"].tolist() == ["U1", "U2"]
+    assert len(workspace_admin.export_table(con, "milestones", zeta)) == 5
+    assert workspace_admin.export_table(con, "payments", zeta)["payment_key"].tolist() == ["U1#1", "U1#2", "U2#1"]
+    # Account costs belong to no contract: only in the unfiltered export.
+    assert "W1" in workspace_admin.export_table(con, "payments", Filters())["payment_key"].tolist()
+    everything = pd.read_csv(io.BytesIO(csv_bytes(workspace_admin.export_table(con, "contracts", Filters()))))
+    u3 = everything.set_index("contract_id").loc["U3"]
+    assert u3["client"] == "'=HYPERLINK(\"http://x\")" and u3["title"] == "'@risky title"
+    with pytest.raises(UserError):
+        workspace_admin.export_table(con, "imports; DROP TABLE contracts", Filters())
+
+
+def test_filter_choices_are_distinct_and_sorted(con):
+    import_files(con, UPLOAD)
+    choices = workspace_admin.filter_choices(con)
+    assert choices.client == ('=HYPERLINK("http://x")', "Zeta Press")
+    assert choices.platform == ("direct",) and choices.currency == ("USD",)
+    assert (str(choices.first_start), str(choices.last_start)) == ("2026-01-05", "2026-03-02")
