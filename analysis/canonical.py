@@ -269,6 +269,11 @@ def stage_canonical(con, staged: StagedFile, ctx) -> None:
             "start_date/status (contracts) or seq/amount (milestones)",
         )
     ctx.role = role
+    known = set(CONTRACT_FIELDS) | set(MILESTONE_FIELDS) | {"milestone_status", "milestone_amount"}
+    extra = [real for key, real in staged.columns.items() if key not in known]
+    if extra:
+        ctx.warnings.append(f"column{'s' if len(extra) != 1 else ''} {', '.join(repr(e) for e in extra)} "
+                            "not in the template: kept aside, not imported")
     if role in ("contracts", "flat"):
         stage_contracts(con, staged, ctx)
     if role in ("milestones", "flat"):

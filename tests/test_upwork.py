@@ -1,0 +1,274 @@
+"""Upwork exports: transaction history (legacy and 2025 layouts) and the weekly summary.
+
+Every expected figure is worked out by hand from the fixture rows in tests/fixtures/exports
+(the arithmetic is in the comments).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from analysis import store
+from analysis.completions import complete_contract
+from analysis.errors import ImportValidationError
+from analysis.importing import import_files
+from tests.conftest import FIXTURES
+from tests.test_import_canonical import snapshot
+
+EXPORTS = FIXTURES / "exports"
+LEGACY = EXPORTS / "upwork_transactions_legacy.csv"
+V2025 = EXPORTS / "upwork_transactions_2025.csv"
+WEEKLY = EXPORTS / "upwork_weekly_summary.csv"
+D = Decimal
+
+HARBOR = "Harbor Apps / Mobile onboarding flow"
+QUILL = "Quill Media / Blog series"
+PINE = "Pine Data / hourly"
+
+
+def per_contract(con) -> dict[str, tuple]:
+    """contract -> (sum gross, sum fee, pending gross) over its payments."""
+    rows = con.execute(
+        """SELECT contract_id, sum(gross), sum(fee), coalesce(sum(gross) FILTER (WHERE pending), 0)
+           FROM payments WHERE contract_id IS NOT NULL GROUP BY contract_id"""
+    ).fetchall()
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
+def contract_tables(con) -> dict:
+    return {t: con.execute(f"SELECT * EXCLUDE (first_import_id, import_id) FROM {t} ORDER BY ALL").fetchall()
+            for t in ("contracts", "milestones", "payments")}
+
+
+def test_legacy_history(con):
+    summary = import_files(con, [LEGACY])
+    assert summary.files[0].format == "upwork"  # detected from the header
+    # 15 rows: 7 contract payments (093, 079, 058, 044, 023, 009, 002), 6 fee rows folded into
+    # their payments, 1 withdrawal (072), 1 membership fee (037) -> 9 payments.
+    # Contracts: Harbor Apps / Mobile onboarding flow (milestones 1, 2, 3), Quill Media / Blog
+    # series (milestone 1 + a bonus), Pine Data hourly (weeks of Aug 15 and Sep 19) -> 3 contracts,
+    # 3 + 1 + 2 = 6 milestone rows.
+    assert summary.imported == {"contracts": 3, "milestones": 6, "payments": 9}
+    assert dict(con.execute("SELECT contract_id, structure FROM contract_view").fetchall()) == {
+        HARBOR: "milestones", QUILL: "single", PINE: "hourly"}
+    assert per_contract(con) == {
+        # 300 + 300 + 300 (Oct 28 has no balance: pending); fees 60 (Ref 079) + 60 (Ref 044)
+        HARBOR: (D("900.00"), D("120.00"), D("300.00")),
+        # milestone 900 + bonus 120; fees 180 (Ref 009) + 24 (Ref 023)
+        QUILL: (D("1020.00"), D("204.00"), D("0")),
+        # 165 + 180; fees 12 (Ref 002, listed after its payment) + 36 (Ref 058)
+        PINE: (D("345.00"), D("48.00"), D("0")),
+    }
+    accounts = con.execute(
+        "SELECT payment_key, kind, gross, fee FROM payments WHERE contract_id IS NULL ORDER BY 1").fetchall()
+    assert accounts == [("411000037", "account_cost", D("0.00"), D("6.00")),      # Connects: a cost of 6
+                        ("411000072", "withdrawal", D("-500.00"), D("0.00"))]    # money moved out, not a cost
+    milestones = con.execute(
+        f"SELECT seq, description, amount, paid_date::VARCHAR, fee, status FROM milestones WHERE contract_id = '{HARBOR}' ORDER BY seq"
+    ).fetchall()
+    assert milestones == [(1, "Research", D("300.00"), "2022-09-30", D("60.00"), "paid"),
+                          (2, "Screens", D("300.00"), "2022-10-14", D("60.00"), "paid"),
+                          (3, "Polish and handoff", D("300.00"), None, D("0.00"), "submitted")]
+    invoices = con.execute(
+        f"SELECT seq, kind, submitted_date::VARCHAR, paid_date::VARCHAR, amount FROM milestones WHERE contract_id = '{PINE}' ORDER BY seq"
+    ).fetchall()
+    # "Invoice for 08/15/2022-08/21/2022": the week ends Sunday Aug 21, paid Aug 30
+    assert invoices == [(20220815, "invoice", "2022-08-21", "2022-08-30", D("165.00")),
+                        (20220919, "invoice", "2022-09-25", "2022-10-03", D("180.00"))]
+    c = con.execute(f"SELECT client, freelancer, title, platform, start_date::VARCHAR, status, budget FROM contracts WHERE contract_id = '{HARBOR}'").fetchone()
+    assert c == ("Harbor Apps", "Sam T.", "Mobile onboarding flow", "upwork", "2022-09-30", None, None)
+    assert any("3 contracts without status or budget" in w for w in summary.warnings)
+    assert any("1 payment (300.00 USD) not yet released" in w for w in summary.warnings)
+
+
+def test_2025_history(con):
+    summary = import_files(con, [V2025])
+    assert summary.files[0].format == "upwork"
+    # 9 rows: payments 040 (pending: no balance), 034, 022 (hourly), 016; fees 037 -> 034,
+    # 025 -> 022, 019 -> 016 via the Ref ID column; withdrawal 031; Connects 028 -> 6 payments.
+    assert summary.imported == {"contracts": 3, "milestones": 4, "payments": 6}
+    assert per_contract(con) == {
+        "Ember Foods / Brand guidelines": (D("900.00"), D("45.00"), D("450.00")),  # 450 + 450 (pending)
+        "Ember Foods / Packaging refresh": (D("860.00"), D("86.00"), D("0")),
+        "Lumen Labs / hourly": (D("320.00"), D("32.00"), D("0")),
+    }
+    assert dict(con.execute("SELECT contract_id, structure FROM contract_view").fetchall()) == {
+        "Ember Foods / Brand guidelines": "milestones", "Ember Foods / Packaging refresh": "single",
+        "Lumen Labs / hourly": "hourly"}
+    # "Invoice for Sep 1-Sep 7, 2025" + "8:00 hrs @ $40.00/hr" in the next column
+    assert con.execute("SELECT seq, description, submitted_date::VARCHAR FROM milestones WHERE contract_id = 'Lumen Labs / hourly'").fetchone() == (
+        20250901, "8:00 hrs @ $40.00/hr", "2025-09-07")
+    assert con.execute("SELECT description FROM milestones WHERE contract_id = 'Ember Foods / Brand guidelines' AND seq = 2").fetchone() == ("Final guide",)
+    assert con.execute("SELECT sum(fee) FROM payments WHERE kind = 'account_cost'").fetchone() == (D("6.00"),)
+    assert con.execute("SELECT sum(gross) FROM payments WHERE kind = 'withdrawal'").fetchone() == (D("-700.00"),)
+
+
+def test_weekly_summary(con):
+    summary = import_files(con, [WEEKLY])
+    assert summary.files[0].format == "upwork-weekly"
+    # Landing page copy (41200871): fixed 200 (Mar 4) + 200 (Mar 11) -> milestones 1, 2; bonus 50.
+    # Data cleanup in Python (41188023): hourly weeks of Mar 11 (260) and Mar 18 (170).
+    # Press kit translation (41255610): fixed 380 -> single. 6 payments, 2 + 2 + 1 milestones.
+    assert summary.imported == {"contracts": 3, "milestones": 5, "payments": 6}
+    assert dict(con.execute("SELECT contract_id, structure FROM contract_view").fetchall()) == {
+        "41200871": "milestones", "41188023": "hourly", "41255610": "single"}
+    assert con.execute("SELECT title FROM contracts WHERE contract_id = '41188023'").fetchone() == ("Data cleanup in Python",)
+    # No fees in the summary: Upwork's flat 10 % (2024): 20 + 20 + 5 + 26 + 17 + 38 = 126 on 1,260.
+    assert con.execute("SELECT sum(gross), sum(fee) FROM payments").fetchone() == (D("1260.00"), D("126.00"))
+    # Hourly money arrives the Wednesday 10 days after the week (Mon Mar 11 - Sun Mar 17) ends: Mar 27.
+    assert con.execute("SELECT paid_date::VARCHAR, submitted_date::VARCHAR FROM milestones WHERE contract_id = '41188023' AND seq = 20240311").fetchone() == (
+        "2024-03-27", "2024-03-17")
+    assert con.execute("SELECT seq, paid_date::VARCHAR FROM milestones WHERE contract_id = '41200871' ORDER BY seq").fetchall() == [
+        (1, "2024-03-04"), (2, "2024-03-11")]
+
+
+def test_reimport_adds_nothing(con):
+    import_files(con, [LEGACY, V2025, WEEKLY])
+    before = contract_tables(con)
+    again = import_files(con, [LEGACY, V2025, WEEKLY])
+    assert again.imported == {"contracts": 0, "milestones": 0, "payments": 0}
+    assert again.updated == {"contracts": 0, "milestones": 0, "payments": 0}
+    assert contract_tables(con) == before
+
+
+def _slice(tmp_path: Path, name: str, keep: list[int], replace: dict[int, str] | None = None) -> Path:
+    """A smaller export of the legacy history: its header and the data lines ``keep`` (1-based)."""
+    lines = LEGACY.read_text().splitlines()
+    body = [(replace or {}).get(i, lines[i]) for i in keep]
+    path = tmp_path / name
+    path.write_text("\n".join([lines[0], *body]) + "\n")
+    return path
+
+
+def test_overlapping_exports_never_double_count(tmp_path):
+    # Older export: Aug 30 - Oct 3 (lines 5-15); newer: Sep 12 - Oct 28 (lines 1-11). They share
+    # lines 5-11 (Oct 3 fee/hourly, Sep 30 fee/milestone 1, Sep 21 Connects, Sep 12 fee/bonus).
+    older = _slice(tmp_path, "older.csv", list(range(5, 16)))
+    newer = _slice(tmp_path, "newer.csv", list(range(1, 12)))
+    whole = store.connect(tmp_path / "whole.duckdb")
+    import_files(whole, [LEGACY])
+    for order in ((older, newer), (newer, older)):
+        con = store.connect(tmp_path / f"{order[0].stem}-first.duckdb")
+        import_files(con, [order[0]])
+        second = import_files(con, [order[1]])
+        assert second.duplicates_skipped > 0
+        assert contract_tables(con) == contract_tables(whole), order
+        con.close()
+    # Both in one command, too.
+    con = store.connect(tmp_path / "together.duckdb")
+    import_files(con, [newer, older])
+    assert contract_tables(con) == contract_tables(whole)
+
+
+def test_pending_payment_released_in_a_newer_export(con, tmp_path):
+    import_files(con, [LEGACY])
+    # A later export shows milestone 3 with a balance: released, no longer pending.
+    released = LEGACY.read_text().splitlines()
+    released[1] = released[1] + "1387.00"
+    later = tmp_path / "later.csv"
+    later.write_text("\n".join(released) + "\n")
+    summary = import_files(con, [later])
+    assert summary.imported == {"contracts": 0, "milestones": 0, "payments": 0}
+    assert summary.updated["payments"] == 1 and summary.updated["milestones"] == 1
+    assert per_contract(con)[HARBOR] == (D("900.00"), D("120.00"), D("0"))
+    assert con.execute(f"SELECT status, paid_date::VARCHAR FROM milestones WHERE contract_id = '{HARBOR}' AND seq = 3").fetchone() == (
+        "paid", "2022-10-28")
+
+
+def test_completions_survive_newer_exports(con, tmp_path):
+    import_files(con, [_slice(tmp_path, "older.csv", list(range(5, 16)))])
+    complete_contract(con, "upwork", HARBOR, status="completed", budget=900, planned_milestones=3)
+    import_files(con, [LEGACY])
+    row = con.execute(f"SELECT status, budget, planned_milestones, structure FROM contract_view WHERE contract_id = '{HARBOR}'").fetchone()
+    assert row == ("completed", D("900.00"), 3, "milestones")
+
+
+def test_header_variants_and_unknown_types(con, tmp_path):
+    # Sentence-case 2025 header with "Agency team"/"Client team", no Entered Description,
+    # full quoting; a VAT row on the service fee (chain: VAT -> fee -> payment); an unknown
+    # type; a Miscellaneous row; a future-dated payment; a bonus naming no contract.
+    text = (
+        '"Date","Transaction ID","Transaction type","Transaction summary","Transaction summary details","Description 1",'
+        '"Description 2","Description 3","Agency team","Freelancer","Client team","Account name","PO","Ref ID","Amount $",'
+        '"Amount in local currency","Currency","Current balance $","Payment method"\n'
+        '"Jan 5, 2099","9005","Fixed Price","Invoice for Audit: Milestone 2 - Report","","","","","","Ana","Oak Ltd","Ana","","","500.00","","","900.00",""\n'
+        '"Mar 3, 2025","9004","Currency Adjustment","FX gain","","","","","","Ana","","Ana","","","1.50","","","401.50",""\n'
+        '"Mar 2, 2025","9006","Miscellaneous","Goodwill","","","","","","Ana","","Ana","","","5.00","","","406.50",""\n'
+        '"Mar 1, 2025","9003","VAT","VAT on Service Fee","Ref ID 9002","","","","","Ana","Oak Ltd","Ana","","9002","-8.00","","","400.00",""\n'
+        '"Mar 1, 2025","9002","Service Fee","Service Fee for Fixed Price","Ref ID 9001","","","","","Ana","Oak Ltd","Ana","","9001","-40.00","","","408.00",""\n'
+        '"Mar 1, 2025","9001","Fixed-price","Invoice for Audit: Milestone 1 - Plan","","","","","","Ana","Oak Ltd","Ana","","","400.00","","","448.00",""\n'
+        '"Feb 1, 2025","9000","Bonus","Bonus","","","","","","Ana","Elm Co","Ana","","","25.00","","","48.00",""\n'
+    )
+    path = tmp_path / "sentence_case.csv"
+    path.write_text(text)
+    summary = import_files(con, [path])
+    assert summary.files[0].format == "upwork"
+    # Fee on milestone 1: 40 + VAT 8 = 48. Milestone 2 is dated 2099: pending, not earned.
+    assert per_contract(con)["Oak Ltd / Audit"] == (D("900.00"), D("48.00"), D("500.00"))
+    kinds = dict(con.execute("SELECT payment_key, kind FROM payments").fetchall())
+    assert kinds["9004"] == "other" and kinds["9006"] == "other"
+    # "Bonus" with no title, and Elm Co has no other contract: kept without one.
+    assert con.execute("SELECT contract_id, kind FROM payments WHERE payment_key = '9000'").fetchone() == (None, "bonus")
+    assert any("unknown type 'Currency Adjustment'" in w for w in summary.warnings)
+    assert any("Miscellaneous" in w for w in summary.warnings)
+    assert any("bonus or refund row" in w for w in summary.warnings)
+
+
+def test_bonus_and_refund_attach_to_their_contract(con, tmp_path):
+    head = 'Date,"Ref ID",Type,Description,Agency,Freelancer,Team,"Account Name",PO,Amount,"Amount in local currency",Currency,Balance\n'
+    rows = (
+        '"Jun 9, 2021",7005,Refund,"Refund for Invoice for Site: Milestone 2 - Pages",,Kim,Birch,Kim,,-100.00,,,490.00\n'
+        '"Jun 9, 2021",7006,"Service Fee","Service Fee Refund - Ref ID 7005",,Kim,Birch,Kim,,10.00,,,590.00\n'
+        '"Jun 2, 2021",7003,Bonus,"Bonus for Site",,Kim,Birch,Kim,,50.00,,,580.00\n'
+        '"Jun 1, 2021",7002,"Fixed Price","Invoice for Site: Milestone 2 - Pages",,Kim,Birch,Kim,,100.00,,,530.00\n'
+        '"May 1, 2021",7001,"Fixed Price","Invoice for Site: Milestone 1 - Design",,Kim,Birch,Kim,,400.00,,,430.00\n'
+        '"May 9, 2021",7004,Hourly,"Invoice for 05/03/2021-05/09/2021 - 1:00 hrs @ $30.00/hr",,Kim,Birch,Kim,,30.00,,,30.00\n'
+        '"May 20, 2021",7007,Bonus,"Bonus",,Kim,Cedar,Kim,,15.00,,,0.00\n'
+        '"May 19, 2021",7008,Hourly,"Invoice for 05/10/2021-05/16/2021 - 0:30 hrs @ $30.00/hr",,Kim,Cedar,Kim,,15.00,,,0.00\n'
+    )
+    path = tmp_path / "bonus.csv"
+    path.write_text(head + rows)
+    import_files(con, [path])
+    payments = {r[0]: r[1:] for r in con.execute("SELECT payment_key, contract_id, kind, seq, gross, fee FROM payments").fetchall()}
+    assert payments["7003"] == ("Birch / Site", "bonus", None, D("50.00"), D("0.00"))
+    # The refund names milestone 2; Upwork returns its fee share with a positive Service Fee row.
+    assert payments["7005"] == ("Birch / Site", "refund", 2, D("-100.00"), D("-10.00"))
+    # A bonus without a title goes to the client's only (hourly) contract.
+    assert payments["7007"] == ("Cedar / hourly", "bonus", None, D("15.00"), D("0.00"))
+    # Milestone 2 paid 100 and was refunded 100: refunded, nothing kept.
+    assert con.execute("SELECT status, paid_amount FROM milestones WHERE contract_id = 'Birch / Site' AND seq = 2").fetchone() == (
+        "refunded", D("0.00"))
+    assert per_contract(con)["Birch / Site"] == (D("450.00"), D("-10.00"), D("0"))  # 400 + 100 + 50 - 100
+
+
+def test_unreadable_cell_names_file_row_and_column(con, tmp_path):
+    lines = LEGACY.read_text().splitlines()
+    lines[4] = lines[4].replace("-500.00", "-5OO.00")  # the Oct 10 withdrawal: row 5 as a spreadsheet shows it
+    path = tmp_path / "broken.csv"
+    path.write_text("\n".join(lines) + "\n")
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == "broken.csv, row 5, column Amount: cannot read '-5OO.00' as an amount"
+    assert snapshot(con) == before
+
+
+def test_cli_import_json(cli):
+    result = cli("import", LEGACY, V2025, "--format", "upwork", "--json")
+    assert result.code == 0, result.err
+    document = result.json()
+    assert document["imported"] == {"contracts": 6, "milestones": 10, "payments": 15}  # 3+3, 6+4, 9+6
+    assert document["duplicates_skipped"] == 0
+    assert any("contracts without status or budget" in w for w in document["warnings"])
+    again = cli("import", LEGACY, "--json").json()  # --format auto finds it too
+    assert again["imported"] == {"contracts": 0, "milestones": 0, "payments": 0}
+    assert again["duplicates_skipped"] == 18  # 3 contracts + 6 milestones + 9 payments
+
+
+def test_cli_weekly_format(cli):
+    result = cli("import", WEEKLY, "--format", "upwork-weekly", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["imported"] == {"contracts": 3, "milestones": 5, "payments": 6}
