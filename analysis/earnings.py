@@ -1,0 +1,172 @@
+"""Earnings: what clients paid (gross), what platforms took (fees) and what was left (net).
+
+Every table is per currency — amounts in different currencies are never added. Only earned
+payments count (Upwork rows with an empty balance are ``pending`` and shown separately).
+Bonuses and refunds are part of gross and also shown on their own; account costs
+(withdrawal fees, connects, memberships: payments without a contract) are never contract
+fees and are reported by ``account_costs``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from analysis.filters import TOWARD_BUDGET_KINDS, Filters, contracts_sql, payments_sql, uses_prepared
+
+#: Dimensions ``totals`` can group by, and the SQL for each (over ``payments_sql`` columns).
+GROUPINGS = {
+    "structure": "structure",
+    "client": "coalesce(client, '(no client)')",
+    "freelancer": "coalesce(freelancer, '(no freelancer)')",
+    "platform": "coalesce(platform, '(none)')",
+    "category": "coalesce(category, '(none)')",
+    "month": "coalesce(strftime(date_trunc('month', paid_date), '%Y-%m'), 'undated')",
+}
+_MONEY = ("gross", "fees", "net", "bonuses", "refunds")
+
+
+def _kinds(kinds: tuple[str, ...]) -> str:
+    return ", ".join(f"'{k}'" for k in kinds)
+
+
+@uses_prepared
+def totals(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = "structure",
+           limit: int | None = None) -> pd.DataFrame:
+    """Gross, fees, net per currency (and per ``by``: structure, client, freelancer, platform,
+    category or month of payment), with the effective fee rate and bonuses and refunds.
+    ``limit`` keeps the groups with the largest gross in each currency.
+
+    Columns: currency, [by,] contracts (with at least one payment), payments, gross, fees,
+    net, effective_fee_rate (fees / gross), bonuses, refunds (negative amounts).
+    """
+    if by is not None and by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
+    pay, params = payments_sql(filters)
+    key = f", {GROUPINGS[by]} AS {by}" if by else ""
+    group = f", {by}" if by else ""
+    df = con.execute(
+        f"""SELECT currency{key}, count(DISTINCT cid) AS contracts, count(*) AS payments,
+                   sum(gross)::DOUBLE AS gross, sum(fee)::DOUBLE AS fees, sum(gross - fee)::DOUBLE AS net,
+                   coalesce(sum(gross) FILTER (WHERE kind = 'bonus'), 0)::DOUBLE AS bonuses,
+                   coalesce(sum(gross) FILTER (WHERE kind = 'refund'), 0)::DOUBLE AS refunds
+            FROM ({pay}) GROUP BY currency{group}
+            {f"QUALIFY row_number() OVER (PARTITION BY currency ORDER BY sum(gross) DESC{group}) <= {int(limit)}" if limit else ""}
+            ORDER BY currency{group if by in ('month', 'structure') else ', gross DESC' + group}""",
+        params,
+    ).df()
+    df["effective_fee_rate"] = (df["fees"] / df["gross"].where(df["gross"] != 0)).astype(float)
+    return df
+
+
+@uses_prepared
+def pending(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """Payments not yet earned (pending), per currency: items, gross, fees."""
+    pay, params = payments_sql(filters, include_pending=True)
+    return con.execute(
+        f"""SELECT currency, count(*) AS items, sum(gross)::DOUBLE AS gross, sum(fee)::DOUBLE AS fees
+            FROM ({pay}) WHERE pending GROUP BY currency ORDER BY currency""",
+        params,
+    ).df()
+
+
+def _paid_toward_budget_sql(filters: Filters) -> tuple[str, list]:
+    """Fixed-price contracts with what was paid toward their budget (0 when nothing was)."""
+    base, params = contracts_sql(filters)
+    pay, _ = payments_sql(Filters())
+    kinds = _kinds(TOWARD_BUDGET_KINDS)
+    sql = f"""SELECT c.*, coalesce(p.paid, 0) AS paid
+              FROM ({base}) c LEFT JOIN (
+                  SELECT cid, sum(gross) AS paid FROM ({pay}) WHERE kind IN ({kinds}) GROUP BY cid) p
+                ON p.cid = c.cid
+              WHERE c.contract_type = 'fixed'"""
+    return sql, params
+
+
+@uses_prepared
+def realised_vs_agreed(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """Paid toward the budget against the agreed budget, per currency, structure and status.
+
+    Fixed-price contracts only; those with an unknown budget are counted in
+    ``budget_unknown`` and left out of the sums. Columns: currency, structure, status,
+    contracts, budget_unknown, agreed, paid, realised_share (paid / agreed).
+    """
+    sql, params = _paid_toward_budget_sql(filters)
+    df = con.execute(
+        f"""SELECT currency, structure, coalesce(status, 'unknown') AS status, count(*) AS contracts,
+                   count(*) FILTER (WHERE budget IS NULL) AS budget_unknown,
+                   coalesce(sum(budget), 0)::DOUBLE AS agreed,
+                   coalesce(sum(paid) FILTER (WHERE budget IS NOT NULL), 0)::DOUBLE AS paid
+            FROM ({sql}) GROUP BY ALL ORDER BY currency, structure, status""",
+        params,
+    ).df()
+    df["realised_share"] = (df["paid"] / df["agreed"].where(df["agreed"] > 0)).astype(float)
+    return df
+
+
+@uses_prepared
+def unpaid_on_cancellation(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """What cancelled and disputed fixed-price contracts left unpaid, per currency and structure.
+
+    SPEC: the sum of budget minus what was paid toward it. A contract paid more than its
+    budget counts 0, not a negative loss. Contracts with an unknown budget are counted in
+    ``budget_unknown``. Columns: currency, structure, cancelled_contracts, budget_unknown,
+    agreed, paid, unpaid_on_cancellation.
+    """
+    sql, params = _paid_toward_budget_sql(filters)
+    return con.execute(
+        f"""SELECT currency, structure, count(*) AS cancelled_contracts,
+                   count(*) FILTER (WHERE budget IS NULL) AS budget_unknown,
+                   coalesce(sum(budget), 0)::DOUBLE AS agreed,
+                   coalesce(sum(paid) FILTER (WHERE budget IS NOT NULL), 0)::DOUBLE AS paid,
+                   coalesce(sum(greatest(budget - paid, 0)), 0)::DOUBLE AS unpaid_on_cancellation
+            FROM ({sql}) WHERE status IN ('cancelled', 'disputed') GROUP BY ALL ORDER BY currency, structure""",
+        params,
+    ).df()
+
+
+def account_costs(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """Costs of the account itself (withdrawal fees, connects, memberships), per currency.
+
+    They belong to no contract, so only the date range (applied to the payment date) and the
+    currency filter apply. Amounts are as imported (costs are usually negative gross).
+    Columns: currency, items, amount, fees, first_date, last_date.
+    """
+    clauses, params = ["kind = 'account_cost'", "NOT pending"], []
+    if filters.date_from:
+        clauses.append("paid_date >= ?")
+        params.append(filters.date_from)
+    if filters.date_to:
+        clauses.append("paid_date <= ?")
+        params.append(filters.date_to)
+    currencies = filters.values("currency")
+    if currencies:
+        clauses.append(f"currency IN ({', '.join('?' for _ in currencies)})")
+        params += list(currencies)
+    return con.execute(
+        f"""SELECT currency, count(*) AS items, sum(gross)::DOUBLE AS amount, sum(fee)::DOUBLE AS fees,
+                   min(paid_date) AS first_date, max(paid_date) AS last_date
+            FROM payments WHERE {' AND '.join(clauses)} GROUP BY currency ORDER BY currency""",
+        params,
+    ).df()
+
+
+@uses_prepared
+def months(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """``totals(by='month')`` with months without payments filled in (gross 0), per currency."""
+    df = totals(con, filters, by="month")
+    dated = df[df["month"] != "undated"]
+    if dated.empty:
+        return df
+    frames = []
+    for currency, part in dated.groupby("currency"):
+        span = pd.period_range(part["month"].min(), part["month"].max(), freq="M").strftime("%Y-%m")
+        full = pd.DataFrame({"month": span}).merge(part, on="month", how="left")
+        full["currency"] = currency
+        for col in ("contracts", "payments"):
+            full[col] = full[col].fillna(0).astype("int64")
+        for col in _MONEY:
+            full[col] = full[col].fillna(0.0)
+        frames.append(full[df.columns])
+    undated = df[df["month"] == "undated"]
+    return pd.concat(frames + ([undated] if len(undated) else []), ignore_index=True)

@@ -1,0 +1,186 @@
+"""Portfolio exposure (agencies): what active contracts still owe, and how much of it is at risk.
+
+For each active fixed-price contract with a known budget: *remaining* = budget − paid toward
+it (never below 0); *funded* = unpaid milestones in escrow (status funded or submitted),
+capped at the remaining value; *unfunded* = the rest; *submitted* = unpaid milestones waiting
+for the client's release. *Expected loss* = remaining × the probability that a similar
+contract was cancelled in the workspace's own history, where "similar" is taken as narrowly
+as the history allows (``CANCEL_PROBABILITY_LEVELS``). Hourly contracts have no agreed
+total: they are counted, never valued. Everything is per currency.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from analysis.filters import (
+    INCOME_KINDS,
+    SMALL_SAMPLE_FINISHED,
+    TOWARD_BUDGET_KINDS,
+    Filters,
+    contracts_sql,
+    milestones_sql,
+    payments_sql,
+    uses_prepared,
+)
+
+#: How the cancellation probability of an active contract is estimated: the first level with
+#: at least ``SMALL_SAMPLE_FINISHED`` finished contracts in the whole workspace (filters do not
+#: narrow the history) is used.
+CANCEL_PROBABILITY_LEVELS = (
+    ("structure_budget_band", "same currency, structure and budget band"),
+    ("structure", "same structure (any currency or budget)"),
+    ("all", "all finished contracts"),
+)
+GROUPINGS = {
+    "structure": "structure",
+    "client": "coalesce(client, '(no client)')",
+    "freelancer": "coalesce(freelancer, '(no freelancer)')",
+    "platform": "coalesce(platform, '(none)')",
+}
+
+
+def _kinds(kinds: tuple[str, ...]) -> str:
+    return ", ".join(f"'{k}'" for k in kinds)
+
+
+def active_contracts_sql(filters: Filters) -> tuple[str, list]:
+    """Active contracts (filtered) with remaining, funded, unfunded, submitted value and the
+    cancellation probability of similar contracts (``p_cancel``, ``p_basis``, ``p_finished``)."""
+    base, params = contracts_sql(filters)
+    history, _ = contracts_sql(Filters())
+    pay, _ = payments_sql(Filters())
+    ms, _ = milestones_sql(Filters())
+    need = SMALL_SAMPLE_FINISHED
+    sql = f"""
+        WITH h AS (SELECT currency, structure, budget_band, cancelled FROM ({history}) WHERE finished),
+        by_band AS (SELECT currency, structure, budget_band, count(*) AS n, avg(cancelled::INTEGER) AS p FROM h GROUP BY ALL),
+        by_structure AS (SELECT structure, count(*) AS n, avg(cancelled::INTEGER) AS p FROM h GROUP BY ALL),
+        overall AS (SELECT count(*) AS n, avg(cancelled::INTEGER) AS p FROM h),
+        paid AS (SELECT cid, sum(gross) AS paid FROM ({pay})
+                 WHERE contract_status = 'active' AND kind IN ({_kinds(TOWARD_BUDGET_KINDS)}) GROUP BY ALL),
+        escrow AS (SELECT cid,
+                          sum(amount) FILTER (WHERE status IN ('funded', 'submitted')) AS funded,
+                          sum(amount) FILTER (WHERE status = 'submitted') AS submitted
+                   FROM ({ms}) WHERE contract_status = 'active' AND paid_date IS NULL AND kind = 'milestone' GROUP BY ALL),
+        a AS (
+            SELECT c.source, c.contract_id, c.client, c.freelancer, c.platform, c.structure, c.currency,
+                   c.budget, c.budget_band, c.start_date, c.planned_end_date,
+                   coalesce(paid.paid, 0) AS paid,
+                   CASE WHEN c.budget IS NOT NULL THEN greatest(c.budget - coalesce(paid.paid, 0), 0) END AS remaining,
+                   coalesce(escrow.funded, 0) AS escrow_funded, coalesce(escrow.submitted, 0) AS escrow_submitted
+            FROM ({base}) c
+            LEFT JOIN paid ON paid.cid = c.cid
+            LEFT JOIN escrow ON escrow.cid = c.cid
+            WHERE c.status = 'active')
+        SELECT a.*,
+               CASE WHEN remaining IS NOT NULL THEN least(escrow_funded, remaining) END AS funded,
+               CASE WHEN remaining IS NOT NULL THEN remaining - least(escrow_funded, remaining) END AS unfunded,
+               CASE WHEN remaining IS NOT NULL THEN least(escrow_submitted, remaining) END AS submitted,
+               CASE WHEN b.n >= {need} THEN b.p WHEN s.n >= {need} THEN s.p WHEN o.n > 0 THEN o.p END AS p_cancel,
+               CASE WHEN b.n >= {need} THEN 'structure_budget_band' WHEN s.n >= {need} THEN 'structure'
+                    WHEN o.n > 0 THEN 'all' END AS p_basis,
+               CASE WHEN b.n >= {need} THEN b.n WHEN s.n >= {need} THEN s.n ELSE o.n END AS p_finished
+        FROM a
+        LEFT JOIN by_band b ON b.currency = a.currency AND b.structure = a.structure AND b.budget_band = a.budget_band
+        LEFT JOIN by_structure s ON s.structure = a.structure
+        CROSS JOIN overall o"""
+    # Only the filtered contracts have parameters (history, paid and escrow use no filters).
+    return sql, params
+
+
+@uses_prepared
+def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = None) -> pd.DataFrame:
+    """Exposure of active contracts per currency (and per ``by``: structure, client, freelancer, platform).
+
+    Columns: currency, [by,] active, hourly_active (not valued), budget_unknown (not valued),
+    valued (fixed with a budget), remaining, funded, unfunded, submitted, expected_loss,
+    no_history (valued contracts without any finished history, so no expected loss).
+    """
+    if by is not None and by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
+    sql, params = active_contracts_sql(filters)
+    key = f", {GROUPINGS[by]} AS {by}" if by else ""
+    group = f", {by}" if by else ""
+    return con.execute(
+        f"""SELECT currency{key}, count(*) AS active,
+                   count(*) FILTER (WHERE structure = 'hourly') AS hourly_active,
+                   count(*) FILTER (WHERE structure <> 'hourly' AND budget IS NULL) AS budget_unknown,
+                   count(remaining) AS valued,
+                   coalesce(sum(remaining), 0)::DOUBLE AS remaining,
+                   coalesce(sum(funded), 0)::DOUBLE AS funded,
+                   coalesce(sum(unfunded), 0)::DOUBLE AS unfunded,
+                   coalesce(sum(submitted), 0)::DOUBLE AS submitted,
+                   coalesce(sum(remaining * p_cancel), 0)::DOUBLE AS expected_loss,
+                   count(*) FILTER (WHERE remaining IS NOT NULL AND p_cancel IS NULL) AS no_history
+            FROM ({sql})
+            GROUP BY currency{group} ORDER BY currency, expected_loss DESC{group}""",
+        params,
+    ).df()
+
+
+@uses_prepared
+def active_contracts(con: duckdb.DuckDBPyConnection, filters: Filters, limit: int | None = 50) -> pd.DataFrame:
+    """The active contracts with the largest expected loss first (for tables); ``limit`` None = all."""
+    sql, params = active_contracts_sql(filters)
+    cap = f"LIMIT {int(limit)}" if limit is not None else ""
+    return con.execute(
+        f"""SELECT source, contract_id, client, freelancer, platform, structure, currency, budget, paid,
+                   remaining, funded, unfunded, submitted, p_cancel, p_basis, p_finished,
+                   remaining * p_cancel AS expected_loss, start_date, planned_end_date
+            FROM ({sql}) ORDER BY expected_loss DESC NULLS LAST, remaining DESC NULLS LAST, contract_id {cap}""",
+        params,
+    ).df()
+
+
+@uses_prepared
+def probability_basis(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """How the valued active contracts' cancellation probabilities were estimated: basis, contracts."""
+    sql, params = active_contracts_sql(filters)
+    return con.execute(
+        f"SELECT coalesce(p_basis, 'no history') AS basis, count(*) AS contracts FROM ({sql}) "
+        "WHERE remaining IS NOT NULL GROUP BY 1 ORDER BY 1",
+        params,
+    ).df()
+
+
+@uses_prepared
+def concentration(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """How concentrated earnings are on clients, per currency.
+
+    Shares of gross earnings (money received for the work, refunds deducted) by client;
+    ``hhi`` is the Herfindahl–Hirschman index on shares (0–1; 1 = one client). Payments of
+    contracts without a client name are left out and shown as ``unattributed_gross``.
+    Columns: currency, clients, gross, largest_client, largest_share, hhi, unattributed_gross.
+    """
+    pay, params = payments_sql(filters)
+    kinds = _kinds(INCOME_KINDS + ("refund",))
+    return con.execute(
+        f"""WITH per AS (SELECT currency, client, sum(gross) AS gross FROM ({pay})
+                         WHERE kind IN ({kinds}) GROUP BY ALL),
+            named AS (SELECT *, gross / sum(gross) OVER (PARTITION BY currency) AS share FROM per
+                      WHERE client IS NOT NULL AND gross > 0)
+            SELECT currency, count(*) AS clients, sum(gross)::DOUBLE AS gross,
+                   arg_max(client, share) AS largest_client, max(share)::DOUBLE AS largest_share,
+                   sum(share * share)::DOUBLE AS hhi,
+                   coalesce((SELECT sum(gross) FROM per p2 WHERE p2.currency = named.currency AND p2.client IS NULL), 0)::DOUBLE
+                       AS unattributed_gross
+            FROM named GROUP BY currency ORDER BY currency""",
+        params,
+    ).df()
+
+
+@uses_prepared
+def top_clients(con: duckdb.DuckDBPyConnection, filters: Filters, limit: int = 10) -> pd.DataFrame:
+    """The clients with the largest share of gross earnings, per currency: currency, client, gross, share."""
+    pay, params = payments_sql(filters)
+    kinds = _kinds(INCOME_KINDS + ("refund",))
+    return con.execute(
+        f"""WITH per AS (SELECT currency, client, sum(gross) AS gross FROM ({pay})
+                         WHERE kind IN ({kinds}) AND client IS NOT NULL GROUP BY ALL HAVING sum(gross) > 0)
+            SELECT currency, client, gross::DOUBLE AS gross, (gross / sum(gross) OVER (PARTITION BY currency))::DOUBLE AS share
+            FROM per QUALIFY row_number() OVER (PARTITION BY currency ORDER BY gross DESC, client) <= ?
+            ORDER BY currency, gross DESC, client""",
+        params + [int(limit)],
+    ).df()

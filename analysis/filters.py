@@ -1,0 +1,377 @@
+"""The filters every analysis takes (SPEC.md: dates, client, freelancer, category, platform, currency).
+
+One ``Filters`` value describes which contracts an analysis looks at; ``where()`` turns it
+into a SQL condition over ``contract_view`` with ``?`` parameters, so user text never
+reaches SQL as code. The dashboard keeps it in the URL through ``to_dict()``/``from_dict()``.
+
+``contracts_sql()`` is the filtered contract set with the derived columns the analyses share
+(planned duration, budget and duration bands, the client's earlier contracts), so every
+module bands and counts contracts the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import functools
+import re
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from typing import TypeVar
+from dataclasses import dataclass, fields, replace
+
+from analysis.errors import UserError
+
+#: A group with fewer finished contracts than this is flagged ``small_sample``: its rate is
+#: shown as counts ("3 of 12"), not as a percentage, and no conclusion is drawn from it.
+SMALL_SAMPLE_FINISHED = 30
+
+#: Budget bands (upper bounds, exclusive) in the contract's own currency.
+BUDGET_BANDS: tuple[tuple[float, str], ...] = (
+    (100.0, "under 100"), (500.0, "100–499"), (1000.0, "500–999"), (5000.0, "1,000–4,999"),
+    (float("inf"), "5,000 and more"),
+)
+#: Planned duration bands (upper bounds in days, inclusive).
+DURATION_BANDS: tuple[tuple[float, str], ...] = (
+    (7, "up to 7 days"), (30, "8–30 days"), (90, "31–90 days"), (float("inf"), "over 90 days"),
+)
+
+_TEXT_FIELDS = ("client", "freelancer", "category", "platform", "currency")
+_DATE_FORMATS = ("%Y-%m-%d", "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%Y/%m/%d")
+
+TextFilter = str | tuple[str, ...] | None
+T = TypeVar("T")
+
+
+def parse_date(text: str | dt.date | None, what: str = "date") -> dt.date | None:
+    """A filter date from ISO text (or ``Nov 25, 2026``); ``UserError`` naming ``what`` otherwise."""
+    if text is None or isinstance(text, dt.date):
+        return text
+    cleaned = str(text).strip()
+    if not cleaned:
+        return None
+    for fmt in _DATE_FORMATS:
+        try:
+            return dt.datetime.strptime(cleaned, fmt).date()
+        except ValueError:
+            continue
+    raise UserError(f"{what}: cannot read '{cleaned}' as a date (use YYYY-MM-DD, e.g. 2026-11-25)")
+
+
+def _text_values(value: TextFilter | Sequence[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = (value,)
+    return tuple(v.strip() for v in value if v is not None and str(v).strip())
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which contracts to analyse. Empty fields do not filter; text fields take one value or several.
+
+    ``date_from``/``date_to`` bound the contract start date (both inclusive). Client,
+    freelancer and category match case-insensitively; platform and currency as imported
+    (lower-case platform, ISO currency code).
+    """
+
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    client: TextFilter = None
+    freelancer: TextFilter = None
+    category: TextFilter = None
+    platform: TextFilter = None
+    currency: TextFilter = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "date_from", parse_date(self.date_from, "date_from"))
+        object.__setattr__(self, "date_to", parse_date(self.date_to, "date_to"))
+        for name in _TEXT_FIELDS:
+            values = _text_values(getattr(self, name))
+            if name == "currency":
+                values = tuple(v.upper() for v in values)
+                bad = [v for v in values if not re.fullmatch(r"[A-Z]{3}", v)]
+                if bad:
+                    raise UserError(f"currency: '{bad[0]}' is not a three-letter ISO code (e.g. USD)")
+            elif name == "platform":
+                values = tuple(v.lower() for v in values)
+            object.__setattr__(self, name, None if not values else values[0] if len(values) == 1 else values)
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise UserError(f"date_from {self.date_from} is after date_to {self.date_to}")
+
+    def values(self, name: str) -> tuple[str, ...]:
+        """The values of text filter ``name`` as a tuple (empty when it does not filter)."""
+        return _text_values(getattr(self, name))
+
+    @property
+    def single_currency(self) -> str | None:
+        """The currency when exactly one is selected, else None."""
+        chosen = self.values("currency")
+        return chosen[0] if len(chosen) == 1 else None
+
+    def with_currency(self, currency: str | None) -> Filters:
+        return replace(self, currency=currency)
+
+    def where(self, alias: str = "") -> tuple[str, list]:
+        """A SQL condition over ``contract_view`` (columns prefixed with ``alias.``) and its parameters."""
+        p = f"{alias}." if alias else ""
+        clauses: list[str] = []
+        params: list = []
+        if self.date_from is not None:
+            clauses.append(f"{p}start_date >= ?")
+            params.append(self.date_from)
+        if self.date_to is not None:
+            clauses.append(f"{p}start_date <= ?")
+            params.append(self.date_to)
+        for name in _TEXT_FIELDS:
+            values = self.values(name)
+            if not values:
+                continue
+            marks = ", ".join("?" for _ in values)
+            if name in ("client", "freelancer", "category"):
+                clauses.append(f"lower({p}{name}) IN ({marks})")
+                params += [v.lower() for v in values]
+            else:
+                clauses.append(f"{p}{name} IN ({marks})")
+                params += list(values)
+        return (" AND ".join(clauses) if clauses else "TRUE"), params
+
+    def is_empty(self) -> bool:
+        return not self.to_dict()
+
+    def to_dict(self) -> dict[str, str | list[str]]:
+        """The set filters as plain JSON values (ISO dates; several values as a list)."""
+        out: dict[str, str | list[str]] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, dt.date):
+                out[f.name] = value.isoformat()
+            elif isinstance(value, tuple):
+                out[f.name] = list(value)
+            else:
+                out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object] | None) -> Filters:
+        """The inverse of ``to_dict``; unknown keys are ignored, bad values raise ``UserError``."""
+        data = data or {}
+        known = {f.name for f in fields(cls)}
+        kwargs: dict = {}
+        for key, value in data.items():
+            if key not in known or value is None or value == "" or value == []:
+                continue
+            if isinstance(value, list):
+                value = tuple(str(v) for v in value)
+            kwargs[key] = value
+        return cls(**kwargs)
+
+    def describe(self) -> str:
+        """``client Acme, started 2025-01-01 to 2025-12-31`` — or ``all contracts``."""
+        parts = []
+        if self.date_from or self.date_to:
+            parts.append(f"started {self.date_from or '…'} to {self.date_to or '…'}")
+        for name in _TEXT_FIELDS:
+            values = self.values(name)
+            if values:
+                parts.append(f"{name} {' or '.join(values)}")
+        return ", ".join(parts) if parts else "all contracts"
+
+
+def _band_order_sql(expr: str, bands: tuple[tuple[float, str], ...], inclusive: bool) -> str:
+    """SQL for the index of ``expr``'s band in ``bands`` (``len(bands)`` when unknown)."""
+    op = "<=" if inclusive else "<"
+    whens = " ".join(
+        f"WHEN {expr} IS NOT NULL THEN {i}" if upper == float("inf") else f"WHEN {expr} {op} {upper!r} THEN {i}"
+        for i, (upper, _) in enumerate(bands)
+    )
+    return f"CASE {whens} ELSE {len(bands)} END"
+
+
+#: Columns of ``contract_view`` kept in the prepared contracts table (no titles: analyses never read them).
+_CONTRACT_VIEW_COLUMNS = (
+    "source", "contract_id", "client", "freelancer", "category", "platform", "contract_type", "currency",
+    "start_date", "planned_end_date", "end_date", "status", "budget", "planned_milestones", "milestone_rows",
+    "structure",
+)
+#: Contract columns ``payments_sql`` and ``milestones_sql`` put next to each row.
+_CONTRACT_COLUMNS_ON_ROWS = (
+    "cid", "source", "contract_id", "structure", "client", "freelancer", "category", "platform", "start_date",
+    "end_date", "contract_type", "budget", "planned_days", "budget_band_order",
+)
+
+
+def _enriched_contracts_sql() -> str:
+    """Every contract of ``contract_view`` with an integer key and the shared derived columns."""
+    return f"""
+        SELECT *, ({_band_order_sql("budget", BUDGET_BANDS, inclusive=False)})::TINYINT AS budget_band_order,
+               ({_band_order_sql("planned_days", DURATION_BANDS, inclusive=True)})::TINYINT AS duration_band_order
+        FROM (
+            SELECT row_number() OVER () AS cid, {', '.join(_CONTRACT_VIEW_COLUMNS)},
+                   CASE WHEN client IS NULL THEN NULL ELSE
+                       row_number() OVER (PARTITION BY client ORDER BY start_date NULLS LAST, source, contract_id) - 1
+                   END AS prior_client_contracts,
+                   CASE WHEN planned_end_date > start_date
+                        THEN datediff('day', start_date, planned_end_date)::INTEGER END AS planned_days,
+                   status IN ('completed', 'cancelled', 'disputed') AS finished,
+                   status IN ('cancelled', 'disputed') AS cancelled,
+                   year(start_date)::INTEGER AS start_year
+            FROM contract_view)"""
+
+
+def _band_label_sql(order_column: str, bands: tuple[tuple[float, str], ...]) -> str:
+    labels = " ".join(f"WHEN {i} THEN '{name}'" for i, (_, name) in enumerate(bands))
+    return f"CASE {order_column} {labels} ELSE 'unknown' END"
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    con: object
+    contracts: str
+    payments: str
+    milestones: str
+
+
+# The temporary tables ``prepared`` made in this thread/context, if any.
+_PREPARED: ContextVar[_Prepared | None] = ContextVar("milestone_lens_prepared", default=None)
+
+
+@contextlib.contextmanager
+def prepared(con) -> Iterator[None]:
+    """Compute the enriched contracts (and key the payments and milestones) once for a batch of analyses.
+
+    ``contract_view`` aggregates every milestone, client history needs a window over every
+    contract, and joins on (source, contract_id) text keys are slow: on a large workspace
+    that costs more than the analyses themselves. On entry this makes three temporary tables
+    on ``con`` — contracts with an integer key ``cid`` and the derived columns, and narrow
+    copies of payments and milestones keyed by ``cid`` — and drops them on exit. Every public
+    analysis runs inside it (see ``uses_prepared``); wrap a batch of calls on one connection
+    to share the tables. Nested blocks on the same connection reuse the outer tables.
+    """
+    made = _PREPARED.get()
+    if made is not None and made.con is con:
+        yield
+        return
+    suffix = uuid.uuid4().hex[:12]
+    names = _Prepared(con, f"_ml_contracts_{suffix}", f"_ml_payments_{suffix}", f"_ml_milestones_{suffix}")
+    try:
+        con.execute(f"CREATE TEMP TABLE {names.contracts} AS {_enriched_contracts_sql()}")
+        con.execute(
+            f"""CREATE TEMP TABLE {names.milestones} AS
+                SELECT c.cid, m.seq, m.kind, m.amount, m.due_date, m.funded_date, m.submitted_date, m.paid_date,
+                       m.paid_amount, m.status
+                FROM milestones m JOIN {names.contracts} c ON c.source = m.source AND c.contract_id = m.contract_id""")
+        # submitted_date comes along for the platforms' holds (Upwork hourly money waits for the week's end).
+        con.execute(
+            f"""CREATE TEMP TABLE {names.payments} AS
+                SELECT p.cid, p.payment_key, p.seq, p.kind, p.paid_date, p.gross, p.fee, p.currency, p.pending,
+                       m.submitted_date
+                FROM (SELECT c.cid, p.* FROM payments p
+                      JOIN {names.contracts} c ON c.source = p.source AND c.contract_id = p.contract_id) p
+                LEFT JOIN {names.milestones} m ON m.cid = p.cid AND m.seq = p.seq""")
+        token = _PREPARED.set(names)
+        try:
+            yield
+        finally:
+            _PREPARED.reset(token)
+    finally:
+        for table in (names.payments, names.milestones, names.contracts):
+            with contextlib.suppress(Exception):
+                con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def uses_prepared(function: Callable[..., T]) -> Callable[..., T]:
+    """Decorator for analyses ``f(con, ...)``: run inside ``prepared(con)``."""
+
+    @functools.wraps(function)
+    def run(con, *args, **kwargs):
+        with prepared(con):
+            return function(con, *args, **kwargs)
+
+    return run
+
+
+def _tables() -> _Prepared:
+    made = _PREPARED.get()
+    if made is None:
+        raise RuntimeError("analysis SQL needs the prepared tables: call it inside analysis.filters.prepared(con)")
+    return made
+
+
+def contracts_sql(filters: Filters, *, client_history: bool = False) -> tuple[str, list]:
+    """The filtered contracts with the derived columns every analysis shares, and parameters.
+
+    Columns: ``cid`` (an integer key, valid inside one ``prepared`` block), everything in
+    ``contract_view``, ``planned_days`` (planned end − start, NULL when unknown or not after
+    the start), ``finished`` (completed, cancelled or disputed), ``cancelled`` (cancelled or
+    disputed; NULL when the status is unknown), ``budget_band``, ``duration_band`` (and
+    ``*_order`` for sorting), ``start_year``, and ``prior_client_contracts``: the client's
+    contracts that started earlier anywhere in the workspace (the filters do not hide
+    history), NULL for contracts without a client. ``client_history`` is kept for callers
+    that say they need it; the column is always there.
+    """
+    where, params = filters.where("v")
+    budget = f"CASE WHEN v.budget IS NULL THEN 'unknown' ELSE {_band_label_sql('v.budget_band_order', BUDGET_BANDS)} END"
+    duration = _band_label_sql("v.duration_band_order", DURATION_BANDS)
+    sql = (f"SELECT v.*, {budget} AS budget_band, {duration} AS duration_band "
+           f"FROM {_tables().contracts} v WHERE {where}")
+    return sql, params
+
+
+#: Payment kinds that count toward a fixed-price contract's agreed budget (bonuses do not).
+TOWARD_BUDGET_KINDS = ("milestone", "contract_total", "refund", "other")
+#: Payment kinds that are money received from a client for the work (first payment, gaps).
+INCOME_KINDS = ("milestone", "hourly", "contract_total", "bonus")
+
+
+def _rows_sql(table: str, filters: Filters, extra_where: str = "", extra_columns: str = "") -> tuple[str, list]:
+    where, params = filters.where("c")
+    carried = ", ".join(f"c.{col}" for col in _CONTRACT_COLUMNS_ON_ROWS)
+    sql = f"""SELECT {carried}, c.status AS contract_status, c.currency AS contract_currency{extra_columns}, r.* EXCLUDE (cid)
+              FROM {table} r JOIN {_tables().contracts} c ON c.cid = r.cid
+              WHERE {where} {extra_where}"""
+    return sql, params
+
+
+def payments_sql(filters: Filters, *, include_pending: bool = False) -> tuple[str, list]:
+    """Payments of the filtered contracts, each with its contract's columns, and parameters.
+
+    Account costs (no contract) are not here: they belong to no contract, so contract
+    filters cannot apply to them (see ``earnings.account_costs``). Columns: cid, source,
+    contract_id, structure, client, freelancer, category, platform, start_date, end_date,
+    contract_type, budget, planned_days, budget_band_order, contract_status,
+    contract_currency, payment_key, seq, kind, paid_date, gross, fee, currency (the
+    payment's), pending, submitted_date (of the milestone or invoice paid, if any).
+    """
+    return _rows_sql(_tables().payments, filters, "" if include_pending else "AND NOT r.pending")
+
+
+def milestones_sql(filters: Filters) -> tuple[str, list]:
+    """Milestones and hourly invoices of the filtered contracts, with their contract's columns.
+
+    Columns: those of ``payments_sql`` up to contract_currency, currency (the contract's),
+    then seq, kind ('milestone' or 'invoice'), amount, due_date, funded_date,
+    submitted_date, paid_date, paid_amount, status (the milestone's).
+    """
+    return _rows_sql(_tables().milestones, filters, extra_columns=", c.currency")
+
+
+def main_currency(con, filters: Filters) -> str | None:
+    """The filters' currency, else the currency with the most contracts (ties: alphabetical)."""
+    if filters.single_currency:
+        return filters.single_currency
+    base, params = contracts_sql(filters)
+    row = con.execute(f"SELECT currency FROM ({base}) GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1",
+                      params).fetchone()
+    return row[0] if row else None
+
+
+@uses_prepared
+def currency_counts(con, filters: Filters):
+    """Contracts per currency under the filters (a DataFrame: currency, contracts), most first."""
+    base, params = contracts_sql(filters)
+    return con.execute(f"SELECT currency, count(*) AS contracts FROM ({base}) GROUP BY currency "
+                       "ORDER BY contracts DESC, currency", params).df()

@@ -1,0 +1,560 @@
+"""``milestone-lens report``: the full comparison — cancellation risk, payment timing, earnings,
+exposure — as a terminal summary, a JSON document (SPEC.md keys and more) or an HTML file.
+
+The report currency is the filters' currency, else the one with the most contracts; every
+other currency gets its own, shorter section (``other_currencies``). Amounts in different
+currencies are never added together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analysis import cancellation, earnings, exposure, store, timing
+from analysis.cli import command, emit_json, open_workspace
+from analysis.errors import UserError
+from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, parse_date, prepared
+
+#: Days at which the report states the share of contracts cancelled so far (cumulative incidence).
+INCIDENCE_HORIZONS = (7, 30, 90)
+#: Client, freelancer and contract tables in the report keep this many rows (largest first).
+TOP_ROWS = 50
+
+
+@dataclass
+class CurrencySection:
+    """Every analysis for the contracts in one currency. ``full`` sections have all of them."""
+
+    currency: str
+    filters: Filters
+    full: bool
+    rates: pd.DataFrame
+    comparison: cancellation.RateComparison
+    money: pd.DataFrame  # earnings totals per structure
+    unpaid: pd.DataFrame
+    timing: pd.DataFrame
+    exposure: pd.DataFrame
+    earnings_total: pd.DataFrame
+    breakdowns: pd.DataFrame | None = None
+    breakdown_differences: pd.DataFrame | None = None
+    survival: cancellation.SurvivalData | None = None
+    km_days: pd.DataFrame | None = None
+    km_fraction: pd.DataFrame | None = None
+    survival_fraction: cancellation.SurvivalData | None = None
+    incidence: pd.DataFrame | None = None
+    logrank: cancellation.LogRankTest | None = None
+    adjusted: cancellation.AdjustedComparison | None = None
+    cash_curve: pd.DataFrame | None = None
+    withdrawable: pd.DataFrame | None = None
+    ageing: pd.DataFrame | None = None
+    months: pd.DataFrame | None = None
+    by_client: pd.DataFrame | None = None
+    by_freelancer: pd.DataFrame | None = None
+    realised: pd.DataFrame | None = None
+    pending: pd.DataFrame | None = None
+    account_costs: pd.DataFrame | None = None
+    exposure_by_client: pd.DataFrame | None = None
+    exposure_by_freelancer: pd.DataFrame | None = None
+    top_active: pd.DataFrame | None = None
+    probability_basis: pd.DataFrame | None = None
+    concentration: pd.DataFrame | None = None
+    top_clients: pd.DataFrame | None = None
+
+    @property
+    def contracts(self) -> int:
+        return int(self.rates["contracts"].sum())
+
+    def by_structure(self) -> pd.DataFrame:
+        """Rates, money and the two SPEC medians per structure in one frame."""
+        money = self.money.drop(columns=["currency"], errors="ignore").rename(
+            columns={"contracts": "paid_contracts", "payments": "payments"})
+        unpaid = self.unpaid.drop(columns=["currency"], errors="ignore")[
+            ["structure", "unpaid_on_cancellation", "budget_unknown"]].rename(columns={"budget_unknown": "cancelled_budget_unknown"})
+        med = self.timing.pivot(index="structure", columns="measure", values="median")
+        med = med.reindex(columns=["start_to_first_payment", "submission_to_payment"]).rename(columns={
+            "start_to_first_payment": "median_days_to_first_payment",
+            "submission_to_payment": "median_payment_lag_days"}).reset_index()
+        out = self.rates.merge(money, on="structure", how="left").merge(unpaid, on="structure", how="left").merge(med, on="structure", how="left")
+        for col in ("gross", "fees", "net", "bonuses", "refunds", "unpaid_on_cancellation"):
+            out[col] = out[col].fillna(0.0)
+        out["cancelled_budget_unknown"] = out["cancelled_budget_unknown"].fillna(0).astype("int64")
+        return out
+
+
+@dataclass
+class Report:
+    """The whole report: one full section for the report currency, short ones for the others."""
+
+    filters: Filters
+    today: dt.date
+    currencies: pd.DataFrame
+    sections: list[CurrencySection]
+    all_currencies_rates: pd.DataFrame
+    all_currencies_comparison: cancellation.RateComparison
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def main(self) -> CurrencySection | None:
+        return self.sections[0] if self.sections else None
+
+    @property
+    def currency(self) -> str | None:
+        return self.main.currency if self.main else None
+
+    def to_json(self) -> dict:
+        return report_json(self)
+
+    def to_text(self) -> str:
+        return report_text(self)
+
+
+def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, today: dt.date, full: bool) -> CurrencySection:
+    f = filters.with_currency(currency)
+    rates = cancellation.rates_by_structure(con, f)
+    money = earnings.totals(con, f, by="structure")
+    money = money[money["currency"] == currency]
+    unpaid = earnings.unpaid_on_cancellation(con, f)
+    unpaid = unpaid[unpaid["currency"] == currency]
+    section = CurrencySection(
+        currency=currency, filters=f, full=full, rates=rates,
+        comparison=cancellation.compare_structures(rates),
+        money=money, unpaid=unpaid,
+        timing=timing.timing_summary(con, f, None if full else ("start_to_first_payment", "submission_to_payment")),
+        exposure=exposure.exposure(con, f), earnings_total=earnings.totals(con, f, by=None),
+    )
+    if not full:
+        return section
+    section.breakdowns = cancellation.breakdowns(con, f)
+    section.breakdown_differences = cancellation.breakdown_differences(section.breakdowns)
+    section.survival = cancellation.survival_data(con, f, today, "days")
+    section.km_days = cancellation.kaplan_meier(section.survival)
+    section.survival_fraction = cancellation.survival_data(con, f, today, "fraction")
+    section.km_fraction = cancellation.kaplan_meier(section.survival_fraction)
+    section.incidence = cancellation.cumulative_incidence(section.survival)
+    section.logrank = cancellation.logrank_test(section.survival)
+    section.adjusted = cancellation.adjusted_comparison(con, f)
+    section.cash_curve = timing.cash_curve(con, f)
+    section.withdrawable = timing.withdrawable_position(con, f, today)
+    section.ageing = timing.ageing(con, f, today)
+    section.months = earnings.months(con, f)
+    section.by_client = earnings.totals(con, f, by="client", limit=TOP_ROWS)
+    section.by_freelancer = earnings.totals(con, f, by="freelancer", limit=TOP_ROWS)
+    section.realised = earnings.realised_vs_agreed(con, f)
+    section.pending = earnings.pending(con, f)
+    section.account_costs = earnings.account_costs(con, f)
+    section.exposure_by_client = exposure.exposure(con, f, by="client")
+    section.exposure_by_freelancer = exposure.exposure(con, f, by="freelancer")
+    section.top_active = exposure.active_contracts(con, f, limit=20)
+    section.probability_basis = exposure.probability_basis(con, f)
+    section.concentration = exposure.concentration(con, f)
+    section.top_clients = exposure.top_clients(con, f, limit=10)
+    return section
+
+
+def build_report(con: duckdb.DuckDBPyConnection, filters: Filters | None = None, today: dt.date | None = None) -> Report:
+    """Run every analysis under ``filters`` (as of ``today``, default the real today)."""
+    filters = filters or Filters()
+    today = today or dt.date.today()
+    with prepared(con):
+        currencies = currency_counts(con, filters)
+        codes = list(currencies["currency"])
+        if filters.single_currency and filters.single_currency not in codes:
+            codes = [filters.single_currency]
+        sections = [_section(con, filters, c, today, full=(i == 0)) for i, c in enumerate(codes)]
+        all_rates = cancellation.rates_by_structure(con, filters)
+    report = Report(filters, today, currencies, sections, all_rates, cancellation.compare_structures(all_rates))
+    report.notes = _notes(report)
+    return report
+
+
+def _notes(report: Report) -> list[str]:
+    """Plain-language caveats: what the data cannot tell yet."""
+    notes: list[str] = []
+    main = report.main
+    if main is None or main.contracts == 0:
+        return ["no contracts match these filters: nothing to report"]
+    unknown = int(main.rates["status_unknown"].sum())
+    if unknown:
+        notes.append(f"{unknown} contracts have no known status (e.g. imported from a transaction history) and are "
+                     "left out of cancellation figures until their status is completed in the dashboard")
+    missing_budget = int(main.by_structure()["cancelled_budget_unknown"].sum())
+    if missing_budget:
+        notes.append(f"{missing_budget} cancelled fixed-price contracts have no known budget: "
+                     "unpaid_on_cancellation leaves them out")
+    small = main.rates[(main.rates["structure"] != "hourly") & main.rates["small_sample"]]
+    if len(small):
+        notes.append(f"fewer than {SMALL_SAMPLE_FINISHED} finished contracts for "
+                     f"{' and '.join(small['structure'])}: too few to conclude anything; counts are shown instead of rates")
+    if int(main.rates["finished"].sum()) == 0:
+        notes.append("no contract has finished yet: no cancellation rate can be estimated")
+    if len(report.sections) > 1:
+        others = ", ".join(s.currency for s in report.sections[1:])
+        notes.append(f"amounts are in {main.currency}; contracts in {others} are reported separately and never added")
+    if main.survival is not None and main.survival.excluded_no_end_date:
+        notes.append(f"{main.survival.excluded_no_end_date} finished contracts have no end date and are left out of "
+                     "the time-to-cancellation curves")
+    return notes
+
+
+# --- JSON -------------------------------------------------------------------------------
+
+def _num(value):
+    """A JSON-safe number: NaN/NA/inf become None, numpy scalars plain Python."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return value
+
+
+def records(df: pd.DataFrame | None, columns: list[str] | None = None) -> list[dict]:
+    """DataFrame rows as JSON-safe dicts."""
+    if df is None or df.empty:
+        return []
+    frame = df[columns] if columns else df
+    return [{k: _num(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _ci(low, high):
+    low, high = _num(low), _num(high)
+    return [low, high] if low is not None and high is not None else None
+
+
+def _structure_json(section: CurrencySection) -> list[dict]:
+    out = []
+    for row in section.by_structure().to_dict(orient="records"):
+        out.append({
+            "structure": row["structure"],
+            "contracts": int(row["contracts"]), "finished": int(row["finished"]),
+            "cancelled": int(row["cancelled"]), "disputed": int(row["disputed"]),
+            "completed": int(row["completed"]), "active": int(row["active"]),
+            "status_unknown": int(row["status_unknown"]),
+            "cancellation_rate": _num(row["cancellation_rate"]),
+            "cancellation_ci": _ci(row["ci_low"], row["ci_high"]),
+            "small_sample": bool(row["small_sample"]),
+            "gross": _num(row["gross"]), "fees": _num(row["fees"]), "net": _num(row["net"]),
+            "bonuses": _num(row["bonuses"]), "refunds": _num(row["refunds"]),
+            "effective_fee_rate": _num(row.get("effective_fee_rate")),
+            "median_days_to_first_payment": _num(row["median_days_to_first_payment"]),
+            "median_payment_lag_days": _num(row["median_payment_lag_days"]),
+            "unpaid_on_cancellation": _num(row["unpaid_on_cancellation"]),
+            "cancelled_budget_unknown": int(row["cancelled_budget_unknown"]),
+        })
+    return out
+
+
+def _comparison_json(cmp: cancellation.RateComparison) -> dict:
+    return {
+        "rate_difference": cmp.rate_difference, "difference_ci": list(cmp.difference_ci) if cmp.difference_ci else None,
+        "p_value": cmp.p_value, "groups": [cmp.a, cmp.b],
+        "counts": {cmp.a: {"cancelled": cmp.a_cancelled, "finished": cmp.a_finished},
+                   cmp.b: {"cancelled": cmp.b_cancelled, "finished": cmp.b_finished}},
+        "small_sample": cmp.small_sample, "message": cmp.message,
+        "interval_method": cmp.interval_method, "test_method": cmp.test_method,
+    }
+
+
+def _incidence_at(incidence: pd.DataFrame) -> list[dict]:
+    """Share cancelled (and completed) by each horizon, per structure, from the incidence curves."""
+    out = []
+    for structure, part in incidence.groupby("structure", sort=False):
+        part = part.sort_values("time")
+        row = {"structure": structure}
+        for horizon in INCIDENCE_HORIZONS:
+            upto = part[part["time"] <= horizon]
+            row[f"cancelled_by_day_{horizon}"] = float(upto["cancelled"].iloc[-1]) if len(upto) else 0.0
+        row["cancelled_by_end"] = float(part["cancelled"].iloc[-1])
+        row["completed_by_end"] = float(part["completed"].iloc[-1])
+        out.append(row)
+    return out
+
+
+def _totals_json(df: pd.DataFrame) -> dict:
+    rows = records(df)
+    return rows[0] if rows else {"gross": 0.0, "fees": 0.0, "net": 0.0}
+
+
+def section_json(section: CurrencySection) -> dict:
+    """The JSON of one currency section (the report's top level holds the main one)."""
+    doc = {
+        "currency": section.currency,
+        "contracts": section.contracts,
+        "status_unknown": int(section.rates["status_unknown"].sum()),
+        "by_structure": _structure_json(section),
+        "comparison": _comparison_json(section.comparison),
+        "earnings_total": _totals_json(section.earnings_total),
+        "exposure_total": _totals_json(section.exposure),
+        "timing": records(section.timing),
+    }
+    if not section.full:
+        return doc
+    doc["breakdowns"] = [
+        {**{k: _num(v) for k, v in row.items() if k not in ("ci_low", "ci_high", "group_order")},
+         "cancellation_ci": _ci(row["ci_low"], row["ci_high"])}
+        for row in section.breakdowns.to_dict(orient="records")
+    ]
+    doc["breakdown_differences"] = records(section.breakdown_differences.drop(columns=["group_order"], errors="ignore"))
+    doc["time_to_cancellation"] = {
+        "logrank": section.logrank.to_json(),
+        "cumulative_incidence": _incidence_at(section.incidence),
+        "excluded": {"no_end_date": section.survival.excluded_no_end_date,
+                     "no_planned_duration": section.survival_fraction.excluded_no_planned_duration,
+                     "status_unknown": section.survival.excluded_status_unknown},
+        "method": "Kaplan–Meier (active contracts censored at today, completed ones at their end); "
+                  "Aalen–Johansen cumulative incidence with completion as the competing event",
+    }
+    doc["adjusted"] = section.adjusted.to_json()
+    doc["cash_curve"] = records(section.cash_curve)
+    doc["withdrawable"] = records(section.withdrawable)
+    doc["ageing"] = records(section.ageing)
+    doc["earnings"] = {
+        "by_month": records(section.months),
+        "top_clients": records(section.by_client),
+        "by_freelancer": records(section.by_freelancer),
+        "realised_vs_agreed": records(section.realised),
+        "pending": records(section.pending),
+        "account_costs": records(section.account_costs),
+    }
+    doc["exposure"] = {
+        "totals": records(section.exposure),
+        "by_client": records(section.exposure_by_client.head(20)),
+        "by_freelancer": records(section.exposure_by_freelancer.head(50)),
+        "largest_expected_losses": records(section.top_active),
+        "probability_basis": records(section.probability_basis),
+        "probability_method": "share cancelled among finished contracts of the same currency, structure and budget "
+                              f"band; when fewer than {SMALL_SAMPLE_FINISHED}, the same structure; then all contracts",
+        "concentration": records(section.concentration),
+        "top_clients": records(section.top_clients),
+    }
+    return doc
+
+
+def report_json(report: Report) -> dict:
+    """The document ``report --json`` prints (SPEC.md keys at the top level, for the report currency)."""
+    main = report.main
+    empty_rates = report.all_currencies_rates
+    doc: dict = {
+        "filters": report.filters.to_dict(),
+        "today": report.today.isoformat(),
+        "currency": report.currency,
+        "currencies": records(report.currencies),
+        "small_sample_threshold": SMALL_SAMPLE_FINISHED,
+    }
+    if main is not None:
+        body = section_json(main)
+        body.pop("currency")
+        doc.update(body)
+    else:
+        doc.update({
+            "contracts": 0, "status_unknown": 0,
+            "by_structure": [{"structure": s, "contracts": 0, "finished": 0, "cancelled": 0, "disputed": 0,
+                              "completed": 0, "active": 0, "status_unknown": 0, "cancellation_rate": None,
+                              "cancellation_ci": None, "small_sample": True, "gross": 0.0, "fees": 0.0, "net": 0.0,
+                              "median_days_to_first_payment": None, "median_payment_lag_days": None,
+                              "unpaid_on_cancellation": 0.0} for s in empty_rates["structure"]],
+            "comparison": _comparison_json(report.all_currencies_comparison),
+        })
+    doc["all_currencies"] = {
+        "note": "cancellation counts over every currency (no amounts)",
+        "by_structure": [
+            {"structure": r["structure"], "contracts": int(r["contracts"]), "finished": int(r["finished"]),
+             "cancelled": int(r["cancelled"]), "cancellation_rate": _num(r["cancellation_rate"]),
+             "cancellation_ci": _ci(r["ci_low"], r["ci_high"])}
+            for r in report.all_currencies_rates.to_dict(orient="records")],
+        "comparison": _comparison_json(report.all_currencies_comparison),
+    }
+    doc["other_currencies"] = [section_json(s) for s in report.sections[1:]]
+    doc["notes"] = report.notes
+    return doc
+
+
+# --- terminal summary --------------------------------------------------------------------
+
+def _pct(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x * 100:.1f} %"
+
+
+def _money(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.2f}"
+
+
+def _days(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:g}"
+
+
+def rate_text(cancelled: int, finished: int, rate, low, high, small: bool) -> str:
+    """``14.5 % (12.1–17.3 %)``, or ``3 of 12`` for a small sample."""
+    if finished == 0:
+        return "nothing finished"
+    if small:
+        return f"{cancelled} of {finished} (small sample)"
+    return f"{rate * 100:.1f} % ({low * 100:.1f}–{high * 100:.1f} %)"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
+    fmt = lambda r: "  " + "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return [fmt(header)] + [fmt(r) for r in rows]
+
+
+def report_text(report: Report) -> str:
+    """A readable terminal summary of the report."""
+    lines = [f"Milestone Lens report — {report.filters.describe()} (as of {report.today.isoformat()})"]
+    main = report.main
+    if main is None or main.contracts == 0:
+        lines.append("No contracts match these filters: nothing to report.")
+        return "\n".join(lines)
+    others = [f"{s.currency} ({s.contracts:,})" for s in report.sections[1:]]
+    lines.append(f"Report currency: {main.currency} ({main.contracts:,} contracts)"
+                 + (f"; reported separately: {', '.join(others)}" if others else ""))
+    lines += ["", "Cancellation risk (cancelled or disputed / finished; 95 % Wilson interval)"]
+    bs = main.by_structure()
+    rows = [[r.structure, f"{r.contracts:,}", f"{r.finished:,}", f"{r.cancelled:,}", f"{r.disputed:,}", f"{r.active:,}",
+             rate_text(r.cancelled, r.finished, r.cancellation_rate, r.ci_low, r.ci_high, r.small_sample)]
+            for r in bs.itertuples()]
+    lines += _table(rows, ["structure", "contracts", "finished", "cancelled", "disputed", "active", "cancellation rate"])
+    cmp = main.comparison
+    if cmp.rate_difference is not None:
+        lines.append(f"  Milestones − single: {cmp.rate_difference * 100:+.1f} points "
+                     f"(95 % CI {cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}), p = {cmp.p_value:.3g}")
+    lines.append(f"  {cmp.message[0].upper() + cmp.message[1:]}.")
+    if main.adjusted is not None:
+        lines.append(f"  Adjusted: {main.adjusted.message}.")
+    if main.logrank is not None:
+        lr = main.logrank
+        lines.append(f"  Time to cancellation: log-rank p = {lr.p_value:.3g}; {lr.message}." if lr.p_value is not None
+                     else f"  Time to cancellation: {lr.message}.")
+    lines += ["", "Payment timing (median days; SPEC: first payment over contracts with a payment)"]
+    med = main.timing.pivot(index="structure", columns="measure", values="median").reindex(list(timing.STRUCTURES))
+    keys = ["start_to_first_payment", "submission_to_payment", "funded_to_paid", "gap_between_payments", "start_to_first_withdrawable"]
+    rows = [[s] + [_days(med.at[s, k]) if k in med.columns else "—" for k in keys] for s in med.index]
+    lines += _table(rows, ["structure", "first payment", "submitted→paid", "funded→paid", "gap", "first withdrawable"])
+    lines += ["", f"Earnings ({main.currency})"]
+    rows = [[r.structure, _money(r.gross), _money(r.fees), _money(r.net), _pct(r.fees / r.gross) if r.gross else "—",
+             _money(r.unpaid_on_cancellation)] for r in bs.itertuples()]
+    lines += _table(rows, ["structure", "gross", "fees", "net", "fee rate", "unpaid on cancellation"])
+    ex = main.exposure
+    lines += ["", f"Exposure of active contracts ({main.currency})"]
+    if ex.empty:
+        lines.append("  No active contracts.")
+    else:
+        e = ex.iloc[0]
+        lines.append(f"  {int(e['active'])} active ({int(e['hourly_active'])} hourly, not valued): remaining "
+                     f"{_money(e['remaining'])}, of which funded in escrow {_money(e['funded'])}, unfunded "
+                     f"{_money(e['unfunded'])}; submitted awaiting release {_money(e['submitted'])}; "
+                     f"expected loss {_money(e['expected_loss'])}")
+    if main.concentration is not None and not main.concentration.empty:
+        c = main.concentration.iloc[0]
+        lines.append(f"  Largest client {c['largest_client']} has {c['largest_share'] * 100:.1f} % of earnings; "
+                     f"HHI {c['hhi']:.3f} over {int(c['clients'])} clients")
+    for s in report.sections[1:]:
+        sb = s.by_structure()
+        parts = [f"{r.structure} {rate_text(r.cancelled, r.finished, r.cancellation_rate, r.ci_low, r.ci_high, r.small_sample)}"
+                 for r in sb.itertuples()]
+        tot = s.earnings_total
+        gross = float(tot["gross"].iloc[0]) if len(tot) else 0.0
+        net = float(tot["net"].iloc[0]) if len(tot) else 0.0
+        lines += ["", f"{s.currency}: {s.contracts:,} contracts; cancelled: {'; '.join(parts)}; "
+                      f"gross {_money(gross)} {s.currency}, net {_money(net)} {s.currency}"]
+    if report.notes:
+        lines += ["", "Notes"] + [f"  - {n}" for n in report.notes]
+    return "\n".join(lines)
+
+
+# --- command line ------------------------------------------------------------------------
+
+def add_filter_arguments(p: argparse.ArgumentParser) -> None:
+    """SPEC's filters: --from --to (contract start date), --client, --freelancer, --category, --platform, --currency."""
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="contracts that started on or after DATE")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="contracts that started on or before DATE")
+    p.add_argument("--client", metavar="NAME")
+    p.add_argument("--freelancer", metavar="NAME")
+    p.add_argument("--category", metavar="NAME")
+    p.add_argument("--platform", metavar="NAME")
+    p.add_argument("--currency", metavar="CODE", help="report only this currency (default: the one with most contracts, others separately)")
+
+
+def filters_from_args(args: argparse.Namespace) -> Filters:
+    """``Filters`` from parsed arguments; ``UserError`` (exit 2) on values that do not parse."""
+    return Filters(
+        date_from=parse_date(args.date_from, "--from"), date_to=parse_date(args.date_to, "--to"),
+        client=args.client, freelancer=args.freelancer, category=args.category,
+        platform=args.platform, currency=args.currency,
+    )
+
+
+def _configure_report(p: argparse.ArgumentParser) -> None:
+    add_filter_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.add_argument("--html", type=Path, metavar="OUT.html", help="also write a self-contained HTML report")
+    p.add_argument("--today", metavar="DATE", help="the as-of date for active contracts (default: today)")
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder, so a failure leaves nothing half-written."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UserError(f"{path}: the folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@command("report", _configure_report)
+def run_report(args: argparse.Namespace) -> int:
+    """The full comparison: cancellation risk, payment timing, earnings, exposure."""
+    filters = filters_from_args(args)
+    today = parse_date(args.today, "--today") or dt.date.today()
+    db = Path(args.db) if args.db is not None else store.default_db_path()
+    if not db.exists():
+        raise UserError(f"{db}: no workspace here yet; import a history first (milestone-lens import or sample)")
+    con = open_workspace(args)
+    try:
+        report = build_report(con, filters, today)
+    finally:
+        con.close()
+    html_path = None
+    if args.html is not None:
+        from dashboard.html_report import render_html
+
+        html_path = args.html
+        write_text_atomically(html_path, render_html(report))
+    if args.json:
+        doc = report.to_json()
+        if html_path is not None:
+            doc["html"] = str(html_path)
+        emit_json(doc)
+    else:
+        print(report.to_text())
+        if html_path is not None:
+            print(f"\nWrote the HTML report to {html_path}")
+    return 0

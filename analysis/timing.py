@@ -1,0 +1,210 @@
+"""Payment timing: when money arrives, and when it can be withdrawn, per payment structure.
+
+All measures are day differences computed in DuckDB. SPEC.md fixes two of them:
+``start_to_first_payment`` is taken over every contract with at least one payment (active
+ones included): first ``paid_date`` − ``start_date``; ``submission_to_payment`` over every
+paid milestone (or hourly invoice) with both dates: ``paid_date`` − ``submitted_date``.
+Withdrawable dates add the platform's holds from ``analysis.platforms``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analysis.filters import (
+    INCOME_KINDS,
+    TOWARD_BUDGET_KINDS,
+    Filters,
+    contracts_sql,
+    milestones_sql,
+    payments_sql,
+    uses_prepared,
+)
+from analysis.platforms import (
+    FIVERR_CLEARANCE_DAYS,
+    UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS,
+    UPWORK_SECURITY_HOLD_DAYS,
+)
+
+STRUCTURES = ("milestones", "single", "hourly")
+MEASURES = {
+    "start_to_first_payment": "Start → first payment",
+    "submission_to_payment": "Submission → payment",
+    "funded_to_paid": "Funded → paid",
+    "gap_between_payments": "Gap between payments",
+    "start_to_first_withdrawable": "Start → first withdrawable money",
+    "submission_to_withdrawable": "Submission → withdrawable",
+}
+AGEING_BUCKETS = (("0–30 days", 0, 30), ("31–60 days", 31, 60), ("61–90 days", 61, 90), ("over 90 days", 91, None))
+
+
+def withdrawable_sql(platform: str, kind: str, paid_date: str, submitted_date: str) -> str:
+    """DuckDB expression: the date paid money can be withdrawn, given the platform's holds.
+
+    Upwork fixed-price money and bonuses: released + 5-day security hold; Upwork hourly
+    invoices: the Wednesday 10 days after the week (which ends on the submission date) and
+    not before payment; Fiverr: 14 days' clearance; Freelancer.com and direct clients: at once.
+    Arguments are trusted column expressions.
+    """
+    return f"""CASE
+        WHEN {paid_date} IS NULL THEN NULL
+        WHEN lower({platform}) = 'upwork' AND {kind} IN ('hourly', 'invoice') THEN
+            greatest({paid_date}, coalesce({submitted_date}, {paid_date}) + INTERVAL {UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS} DAY)::DATE
+        WHEN lower({platform}) = 'upwork' THEN ({paid_date} + INTERVAL {UPWORK_SECURITY_HOLD_DAYS} DAY)::DATE
+        WHEN lower({platform}) = 'fiverr' THEN ({paid_date} + INTERVAL {FIVERR_CLEARANCE_DAYS} DAY)::DATE
+        ELSE {paid_date} END"""
+
+
+@uses_prepared
+def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
+                   measures: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Distribution of each timing measure (``MEASURES``, or the ones named) per structure, in days.
+
+    Columns: measure, structure, n, median, p25, p75, mean. Every (measure, structure) pair
+    asked for is present; ``n`` = 0 with NaN statistics where nothing could be measured.
+    """
+    measures = tuple(measures or MEASURES)
+    unknown = [m for m in measures if m not in MEASURES]
+    if unknown:
+        raise ValueError(f"unknown timing measure {unknown[0]!r}")
+    pay, pay_params = payments_sql(filters)
+    ms, ms_params = milestones_sql(filters)
+    income = ", ".join(f"'{k}'" for k in INCOME_KINDS)
+    withdrawable_p = withdrawable_sql("platform", "kind", "paid_date", "submitted_date")
+    withdrawable_m = withdrawable_sql("platform", "kind", "paid_date", "submitted_date")
+    parts = {
+        "start_to_first_payment": "SELECT 'start_to_first_payment' AS measure, structure, first_days::DOUBLE AS d FROM firsts",
+        "start_to_first_withdrawable": "SELECT 'start_to_first_withdrawable', structure, first_withdrawable_days FROM firsts",
+        "submission_to_payment": "SELECT 'submission_to_payment', structure, (paid_date - submitted_date)::DOUBLE FROM m "
+                                 "WHERE paid_date IS NOT NULL AND submitted_date IS NOT NULL",
+        "funded_to_paid": "SELECT 'funded_to_paid', structure, (paid_date - funded_date)::DOUBLE FROM m "
+                          "WHERE paid_date IS NOT NULL AND funded_date IS NOT NULL",
+        "submission_to_withdrawable": f"SELECT 'submission_to_withdrawable', structure, ({withdrawable_m} - submitted_date)::DOUBLE "
+                                      "FROM m WHERE paid_date IS NOT NULL AND submitted_date IS NOT NULL",
+        "gap_between_payments": "SELECT 'gap_between_payments', structure, gap::DOUBLE FROM gaps WHERE gap IS NOT NULL",
+    }
+    sql = f"""
+        WITH p AS ({pay}),
+        m AS ({ms}),
+        income AS (
+            SELECT * FROM p WHERE kind IN ({income}) AND gross > 0 AND paid_date IS NOT NULL),
+        firsts AS (
+            SELECT structure, min(paid_date) - any_value(start_date) AS first_days,
+                   min({withdrawable_p}) - any_value(start_date) AS first_withdrawable_days
+            FROM income GROUP BY cid, structure),
+        gaps AS (
+            SELECT structure, paid_date - lag(paid_date) OVER (PARTITION BY cid ORDER BY paid_date, payment_key) AS gap
+            FROM income WHERE kind IN ('milestone', 'hourly')),
+        measured AS ({' UNION ALL '.join(parts[m] for m in measures)})
+        SELECT measure, structure, count(d) AS n, quantile_cont(d, 0.5) AS median,
+               quantile_cont(d, 0.25) AS p25, quantile_cont(d, 0.75) AS p75, avg(d) AS mean
+        FROM measured WHERE d IS NOT NULL GROUP BY measure, structure"""
+    # payments_sql and _milestones_sql both use contracts_sql: the same parameters, in order.
+    got = con.execute(sql, pay_params + ms_params).df()
+    grid = pd.MultiIndex.from_product([list(measures), list(STRUCTURES)], names=["measure", "structure"]).to_frame(index=False)
+    out = grid.merge(got, on=["measure", "structure"], how="left")
+    out["n"] = out["n"].fillna(0).astype("int64")
+    return out
+
+
+@uses_prepared
+def cash_curve(con: duckdb.DuckDBPyConnection, filters: Filters, *, step: float = 0.1,
+               max_fraction: float = 2.0) -> pd.DataFrame:
+    """Average share of the agreed value received by each point of the planned duration.
+
+    Over finished fixed-price contracts with a positive budget and a planned duration: for
+    each grid point x (0, ``step``, … ``max_fraction`` of the planned duration) the mean over
+    contracts of (payments toward the budget dated up to x) / budget. Refunds count
+    negatively, bonuses not at all; payments without a date are left out.
+    Columns: structure, fraction_elapsed, share_received, contracts.
+    """
+    pay, pay_params = payments_sql(filters)
+    base, params = contracts_sql(filters)
+    kinds = ", ".join(f"'{k}'" for k in TOWARD_BUDGET_KINDS)
+    k_max = int(round(max_fraction / step))
+    eligible = "finished AND structure IN ('milestones', 'single') AND budget > 0 AND planned_days IS NOT NULL"
+    counts = con.execute(f"SELECT structure, count(*) FROM ({base}) WHERE {eligible} GROUP BY structure", params).fetchall()
+    n_by = dict(counts)
+    shares = con.execute(
+        f"""WITH p AS ({pay})
+            SELECT structure, greatest(0, ceil(round(datediff('day', start_date, paid_date) / planned_days / ?, 9)))::INTEGER AS k,
+                   sum(gross / budget)::DOUBLE AS share
+            FROM p WHERE contract_status IN ('completed', 'cancelled', 'disputed') AND structure IN ('milestones', 'single')
+              AND budget > 0 AND planned_days IS NOT NULL AND paid_date IS NOT NULL AND kind IN ({kinds})
+            GROUP BY ALL""",
+        pay_params + [step],
+    ).df()
+    frames = []
+    for structure in ("milestones", "single"):
+        n = n_by.get(structure, 0)
+        if n == 0:
+            continue
+        part = shares[(shares["structure"] == structure) & (shares["k"] <= k_max)]
+        per_k = np.zeros(k_max + 1)
+        np.add.at(per_k, part["k"].to_numpy(dtype=int), part["share"].to_numpy(dtype=float))
+        frames.append(pd.DataFrame({
+            "structure": structure, "fraction_elapsed": np.round(np.arange(k_max + 1) * step, 6),
+            "share_received": np.cumsum(per_k) / n, "contracts": n,
+        }))
+    columns = ["structure", "fraction_elapsed", "share_received", "contracts"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+@uses_prepared
+def withdrawable_position(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt.date | None = None) -> pd.DataFrame:
+    """Per currency: money paid, already withdrawable by ``today``, still on hold, next release date.
+
+    Columns: currency, paid, withdrawable, on_hold, next_release (the earliest withdrawable
+    date after ``today``, or NaT).
+    """
+    today = today or dt.date.today()
+    pay, params = payments_sql(filters)
+    w = withdrawable_sql("platform", "kind", "paid_date", "submitted_date")
+    return con.execute(
+        f"""WITH p AS ({pay}),
+            w AS (SELECT currency, gross - fee AS net, {w} AS withdrawable_date
+                  FROM p WHERE gross > 0 AND paid_date IS NOT NULL)
+            SELECT currency, sum(net)::DOUBLE AS paid,
+                   coalesce(sum(net) FILTER (WHERE withdrawable_date <= ?), 0)::DOUBLE AS withdrawable,
+                   coalesce(sum(net) FILTER (WHERE withdrawable_date > ?), 0)::DOUBLE AS on_hold,
+                   min(withdrawable_date) FILTER (WHERE withdrawable_date > ?) AS next_release
+            FROM w GROUP BY currency ORDER BY currency""",
+        params + [today, today, today],
+    ).df()
+
+
+@uses_prepared
+def ageing(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt.date | None = None) -> pd.DataFrame:
+    """Submitted but unpaid work by age since submission (0–30, 31–60, 61–90, over 90 days).
+
+    Milestones and hourly invoices with a submission date, no payment date and a status
+    other than paid, cancelled or refunded, aged at ``today``. Every bucket is listed for
+    every currency that has any. Columns: currency, bucket, bucket_order, items, amount.
+    """
+    today = today or dt.date.today()
+    ms, params = milestones_sql(filters)
+    cases = " ".join(
+        f"WHEN age <= {hi} THEN {i}" if hi is not None else f"ELSE {i}" for i, (_, _, hi) in enumerate(AGEING_BUCKETS)
+    )
+    got = con.execute(
+        f"""WITH m AS ({ms})
+            SELECT currency, CASE {cases} END AS bucket_order, count(*) AS items, sum(amount)::DOUBLE AS amount
+            FROM (SELECT *, greatest(0, datediff('day', submitted_date, ?::DATE)) AS age FROM m
+                  WHERE submitted_date IS NOT NULL AND paid_date IS NULL
+                    AND coalesce(status, '') NOT IN ('paid', 'cancelled', 'refunded'))
+            GROUP BY ALL""",
+        params + [today],
+    ).df()
+    currencies = sorted(got["currency"].unique()) if len(got) else []
+    grid = pd.DataFrame([(c, name, i) for c in currencies for i, (name, _, _) in enumerate(AGEING_BUCKETS)],
+                        columns=["currency", "bucket", "bucket_order"])
+    if grid.empty:
+        return pd.DataFrame(columns=["currency", "bucket", "bucket_order", "items", "amount"])
+    out = grid.merge(got, on=["currency", "bucket_order"], how="left")
+    out["items"] = out["items"].fillna(0).astype("int64")
+    out["amount"] = out["amount"].fillna(0.0)
+    return out

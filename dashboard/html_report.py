@@ -1,0 +1,240 @@
+"""The report as one self-contained HTML file: tables and Plotly charts, plotly.js inlined.
+
+It opens offline (no external script, style or font), so a user can email it. Every piece
+of imported text (client names, categories, currencies, notes) is HTML-escaped here, and
+chart labels are escaped by ``dashboard.charts``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+
+from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS
+from analysis.filters import SMALL_SAMPLE_FINISHED
+from analysis.report import CurrencySection, Report, rate_text
+from analysis.timing import MEASURES
+from dashboard import charts
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:24px;color:#222}
+h1{margin-bottom:0}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:40px}
+.meta{color:#666}.note{background:#fff8e1;border-left:4px solid #f0b400;padding:8px 12px;margin:6px 0}
+table{border-collapse:collapse;margin:12px 0;font-size:14px}th,td{border-bottom:1px solid #e5e5e5;padding:4px 10px}
+th{background:#f6f6f6;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.verdict{font-size:16px;margin:10px 0}.small{color:#a15c00}.chart{margin:10px 0}
+"""
+
+
+def esc(value) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _fmt_money(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.2f}"
+
+
+def _fmt_pct(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x * 100:.1f} %"
+
+
+def _fmt_days(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:g}"
+
+
+def _fmt_int(x) -> str:
+    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{int(x):,}"
+
+
+Column = tuple[str, str, Callable[[object], str] | None]  # (column, heading, formatter; None = text)
+
+
+def table(df: pd.DataFrame | None, columns: Sequence[Column], empty: str = "Nothing to show.") -> str:
+    """An HTML table of ``df``'s ``columns``; every cell escaped, numbers right-aligned."""
+    if df is None or df.empty:
+        return f"<p>{esc(empty)}</p>"
+    head = "".join(f"<th>{esc(h)}</th>" for _, h, _ in columns)
+    body = []
+    for row in df.to_dict(orient="records"):
+        cells = []
+        for col, _, fmt in columns:
+            value = row.get(col)
+            if fmt is None:
+                cells.append(f"<td>{esc(value)}</td>")
+            else:
+                try:
+                    shown = fmt(value)
+                except (TypeError, ValueError):
+                    shown = "—"
+                cells.append(f'<td class="n">{esc(shown)}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def figure(fig: go.Figure) -> str:
+    """A chart as a div and an inline script (plotly.js itself is included once, in the head)."""
+    return '<div class="chart">' + fig.to_html(full_html=False, include_plotlyjs=False,
+                                               config={"displaylogo": False, "responsive": True}) + "</div>"
+
+
+def _rates_table(section: CurrencySection) -> str:
+    bs = section.by_structure()
+    bs = bs.assign(rate_text=[rate_text(r.cancelled, r.finished, r.cancellation_rate, r.ci_low, r.ci_high, r.small_sample)
+                              for r in bs.itertuples()])
+    return table(bs, [
+        ("structure", "structure", None), ("contracts", "contracts", _fmt_int), ("finished", "finished", _fmt_int),
+        ("cancelled", "cancelled (incl. disputed)", _fmt_int), ("disputed", "disputed", _fmt_int),
+        ("active", "active", _fmt_int), ("status_unknown", "status unknown", _fmt_int),
+        ("rate_text", "cancellation rate (95 % CI)", str),
+    ])
+
+
+def _cancellation(section: CurrencySection) -> list[str]:
+    out = ["<h2>Cancellation risk</h2>",
+           f"<p>Cancelled or disputed, as a share of finished contracts (completed, cancelled or disputed), with 95 % "
+           f"Wilson intervals. Groups with fewer than {SMALL_SAMPLE_FINISHED} finished contracts show counts, not rates.</p>",
+           _rates_table(section), f'<p class="verdict">{esc(section.comparison.message[0].upper() + section.comparison.message[1:])}.</p>']
+    cmp = section.comparison
+    if cmp.rate_difference is not None:
+        out.append(f"<p>Milestones − single: {cmp.rate_difference * 100:+.1f} points (95 % Newcombe interval "
+                   f"{cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}; two-sided p = {cmp.p_value:.3g}).</p>")
+    out.append(figure(charts.cancellation_rates(section.rates)))
+    if section.adjusted is not None:
+        out.append(f"<p><b>Adjusted comparison.</b> {esc(section.adjusted.message)}.</p>")
+    out.append("<h3>For work like yours</h3>")
+    diffs = section.breakdown_differences
+    for dim in BREAKDOWN_DIMENSIONS:
+        out.append(f"<h4>{esc(BREAKDOWN_LABELS[dim])}</h4>")
+        out.append(figure(charts.breakdown_rates(section.breakdowns, dim, f"Cancellation rate by {BREAKDOWN_LABELS[dim].lower()}")))
+        part = diffs[diffs["dimension"] == dim] if diffs is not None and len(diffs) else None
+        if part is not None and len(part):
+            part = part.assign(
+                m=[f"{a} of {b}" for a, b in zip(part["milestones_cancelled"], part["milestones_finished"])],
+                s=[f"{a} of {b}" for a, b in zip(part["single_cancelled"], part["single_finished"])],
+                ci=[("—" if not math.isfinite(lo) else f"{lo * 100:+.1f} to {hi * 100:+.1f}") for lo, hi in zip(part["ci_low"], part["ci_high"])],
+                flag=["small sample" if s else "" for s in part["small_sample"]],
+            )
+            out.append(table(part, [
+                ("group", "group", None), ("m", "milestones cancelled", str), ("s", "single cancelled", str),
+                ("rate_difference", "difference (points)", lambda x: f"{x * 100:+.1f}" if math.isfinite(x) else "—"),
+                ("ci", "95 % CI", str), ("p_value", "p", lambda x: f"{x:.3g}" if math.isfinite(x) else "—"),
+                ("flag", "", None),
+            ]))
+    out.append("<h3>When cancellations happen</h3>")
+    if section.logrank is not None:
+        lr = section.logrank
+        out.append(f"<p>{esc(lr.message[0].upper() + lr.message[1:])}"
+                   + (f" (log-rank χ² = {lr.chi2:.2f}, p = {lr.p_value:.3g})" if lr.p_value is not None else "") + ".</p>")
+    out.append(figure(charts.survival_curves(section.km_days, "days")))
+    out.append(figure(charts.survival_curves(section.km_fraction, "fraction")))
+    out.append(figure(charts.cumulative_incidence(section.incidence)))
+    return out
+
+
+def _timing(section: CurrencySection) -> list[str]:
+    t = section.timing.assign(label=section.timing["measure"].map(MEASURES))
+    out = ["<h2>Payment timing</h2>",
+           table(t, [("label", "measure", None), ("structure", "structure", None), ("n", "n", _fmt_int),
+                     ("median", "median days", _fmt_days), ("p25", "25th pct", _fmt_days), ("p75", "75th pct", _fmt_days),
+                     ("mean", "mean", lambda x: f"{x:.1f}" if math.isfinite(x) else "—")]),
+           figure(charts.timing_medians(section.timing)),
+           figure(charts.cash_curve(section.cash_curve)),
+           "<h3>Withdrawable money (after platform holds)</h3>",
+           table(section.withdrawable, [("currency", "currency", None), ("paid", "paid (net)", _fmt_money),
+                                        ("withdrawable", "withdrawable now", _fmt_money), ("on_hold", "on hold", _fmt_money),
+                                        ("next_release", "next release", None)], "No payments yet."),
+           "<h3>Submitted, not yet paid</h3>",
+           table(section.ageing, [("currency", "currency", None), ("bucket", "age", None), ("items", "items", _fmt_int),
+                                  ("amount", "amount", _fmt_money)], "Nothing is waiting for payment."),
+           figure(charts.ageing(section.ageing, section.currency))]
+    return out
+
+
+def _earnings(section: CurrencySection) -> list[str]:
+    bs = section.by_structure()
+    bs = bs.assign(rate=(bs["fees"] / bs["gross"].where(bs["gross"] != 0)))
+    money_cols: list[Column] = [("gross", "gross", _fmt_money), ("fees", "fees", _fmt_money), ("net", "net", _fmt_money)]
+    out = [f"<h2>Earnings ({esc(section.currency)})</h2>",
+           table(bs, [("structure", "structure", None), *money_cols, ("rate", "fee rate", _fmt_pct),
+                      ("bonuses", "bonuses", _fmt_money), ("refunds", "refunds", _fmt_money),
+                      ("unpaid_on_cancellation", "unpaid on cancellation", _fmt_money)]),
+           figure(charts.earnings_by_month(section.months, section.currency)),
+           "<h3>Realised vs agreed (fixed price)</h3>",
+           table(section.realised, [("structure", "structure", None), ("status", "status", None),
+                                    ("contracts", "contracts", _fmt_int), ("budget_unknown", "budget unknown", _fmt_int),
+                                    ("agreed", "agreed", _fmt_money), ("paid", "paid", _fmt_money),
+                                    ("realised_share", "realised", _fmt_pct)]),
+           "<h3>Top clients</h3>",
+           table(section.by_client.head(15), [("client", "client", None), ("contracts", "contracts", _fmt_int), *money_cols,
+                                             ("effective_fee_rate", "fee rate", _fmt_pct)]),
+           "<h3>By freelancer</h3>",
+           table(section.by_freelancer.head(30), [("freelancer", "freelancer", None), ("contracts", "contracts", _fmt_int),
+                                                  *money_cols, ("effective_fee_rate", "fee rate", _fmt_pct)])]
+    if section.pending is not None and len(section.pending):
+        out += ["<h3>Pending (not yet earned)</h3>",
+                table(section.pending, [("currency", "currency", None), ("items", "items", _fmt_int), ("gross", "gross", _fmt_money)])]
+    if section.account_costs is not None and len(section.account_costs):
+        out += ["<h3>Account costs (not contract fees)</h3>",
+                table(section.account_costs, [("currency", "currency", None), ("items", "items", _fmt_int),
+                                              ("amount", "amount", _fmt_money), ("fees", "fees", _fmt_money)])]
+    return out
+
+
+def _exposure(section: CurrencySection) -> list[str]:
+    money: list[Column] = [("remaining", "remaining", _fmt_money), ("funded", "funded (escrow)", _fmt_money),
+                           ("unfunded", "unfunded", _fmt_money), ("submitted", "submitted, awaiting release", _fmt_money),
+                           ("expected_loss", "expected loss", _fmt_money)]
+    out = [f"<h2>Exposure of active contracts ({esc(section.currency)})</h2>",
+           "<p>Expected loss = remaining value × the share cancelled among finished contracts of the same currency, "
+           f"structure and budget band (falling back to the same structure, then to all contracts, below "
+           f"{SMALL_SAMPLE_FINISHED} finished). Hourly contracts have no agreed total and are counted, not valued.</p>",
+           table(section.exposure, [("active", "active", _fmt_int), ("hourly_active", "hourly (not valued)", _fmt_int),
+                                    *money], "No active contracts."),
+           figure(charts.exposure_by(section.exposure_by_client, "client", section.currency)),
+           figure(charts.exposure_by(section.exposure_by_freelancer, "freelancer", section.currency)),
+           "<h3>Largest expected losses</h3>",
+           table(section.top_active, [("contract_id", "contract", None), ("client", "client", None),
+                                      ("freelancer", "freelancer", None), ("structure", "structure", None),
+                                      ("budget", "budget", _fmt_money), *money[:3],
+                                      ("p_cancel", "cancel probability", _fmt_pct), ("expected_loss", "expected loss", _fmt_money)],
+                 "No active contracts."),
+           "<h3>Concentration of earnings</h3>",
+           table(section.concentration, [("clients", "clients", _fmt_int), ("largest_client", "largest client", None),
+                                         ("largest_share", "its share", _fmt_pct),
+                                         ("hhi", "HHI (0–1)", lambda x: f"{x:.3f}"),
+                                         ("unattributed_gross", "without client name", _fmt_money)])]
+    return out
+
+
+def _other_currency(section: CurrencySection) -> list[str]:
+    return [f"<h2>{esc(section.currency)} contracts (reported separately)</h2>", _rates_table(section),
+            f"<p>{esc(section.comparison.message[0].upper() + section.comparison.message[1:])}.</p>",
+            table(section.by_structure(), [("structure", "structure", None), ("gross", "gross", _fmt_money),
+                                           ("fees", "fees", _fmt_money), ("net", "net", _fmt_money),
+                                           ("unpaid_on_cancellation", "unpaid on cancellation", _fmt_money)])]
+
+
+def render_html(report: Report) -> str:
+    """The whole report as one HTML document (UTF-8, no external resources)."""
+    main = report.main
+    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             "<title>Milestone Lens report</title>", f"<style>{_CSS}</style>",
+             f"<script>{get_plotlyjs()}</script>", "</head><body>",
+             "<h1>Milestone Lens report</h1>",
+             f'<p class="meta">{esc(report.filters.describe())} · as of {esc(report.today.isoformat())}'
+             + (f" · amounts in {esc(main.currency)}" if main else "") + "</p>",
+             "<p>Do milestones pay off? Contracts split into milestones compared with single-payment ones, "
+             "from this workspace's own history.</p>"]
+    parts += [f'<div class="note">{esc(n)}</div>' for n in report.notes]
+    if main is not None and main.contracts > 0:
+        parts += _cancellation(main) + _timing(main) + _earnings(main) + _exposure(main)
+        for other in report.sections[1:]:
+            parts += _other_currency(other)
+    parts.append('<p class="meta">Made with Milestone Lens.</p></body></html>')
+    return "\n".join(parts)
