@@ -180,7 +180,8 @@ def import_files(
     dashboard passes the uploaded names; they are never used as paths).
     With ``dry_run`` everything is checked and counted, then rolled back.
     ``mapping`` (a saved name, a JSON file, a parsed JSON object or a ``mapping.ColumnMapping``)
-    renames each file's columns to the template's before it is read as canonical.
+    renames each file's columns to the template's before it is read as canonical; its name is
+    then the default source.
     """
     _register_builtin_readers()
     options = options or ParseOptions()
@@ -245,7 +246,8 @@ def _import_in_transaction(con, paths, names, fmt, source, options, column_mappi
                 f"use --format ({known}) or a --mapping" if file_format is None else f"unknown format '{file_format}' (known: {known})",
             )
         import_id = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]
-        ctx = ImportContext(source=source or _default_source(file_format), import_id=import_id, options=options)
+        mapped_source = column_mapping.name.strip() if column_mapping is not None and column_mapping.name else None
+        ctx = ImportContext(source=source or mapped_source or _default_source(file_format), import_id=import_id, options=options)
         ctx.warnings += mapping_warnings
         READERS[file_format](con, staged, ctx)
         finishers += [(name, finish) for finish in ctx.finishers]

@@ -74,10 +74,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "budget": ("price", "contract_value", "value", "fixed_price", "agreed_price", "agreed_amount", "total_budget",
                "contract_amount", "total_price", "fee_agreed"),
     "currency": ("cur", "ccy", "currency_code"),
-    "start_date": ("start", "started", "date_started", "begin", "began", "opened", "created", "created_at",
-                   "start_time", "contract_start", "date"),
+    "start_date": ("start", "started", "started_on", "date_started", "begin", "began", "opened", "opened_on", "created",
+                   "created_at", "created_on", "start_time", "contract_start", "date"),
     "planned_end_date": ("planned_end", "deadline", "due", "delivery_date", "expected_end", "target_date"),
-    "end_date": ("end", "ended", "closed", "closed_date", "finish", "finished", "completed_at", "date_ended", "contract_end"),
+    "end_date": ("end", "ended", "ended_on", "closed", "closed_on", "closed_date", "finish", "finished", "finished_on",
+                 "completed_at", "completed_on", "date_ended", "contract_end"),
     "status": ("state", "contract_status", "outcome", "result", "stage"),
     "milestone_count": ("milestones", "number_of_milestones", "n_milestones", "milestones_count", "num_milestones"),
     "paid_total": ("paid", "total_paid", "earned", "received", "total_earned", "amount_paid_total"),
@@ -253,7 +254,9 @@ def _score(target: str, header: str, looks_like: str) -> float:
         return 0.0
     expected = "date" if target in DATE_FIELDS else "amount" if target in AMOUNT_FIELDS else "integer" if target in INTEGER_FIELDS else None
     if expected and looks_like not in ("empty", expected) and not (expected == "amount" and looks_like == "integer"):
-        score -= 60  # a "Start" column full of names is not a start date
+        return 0.0  # a "Start" column full of names is not a start date
+    if expected and looks_like != "empty":
+        score += 15  # the values fit the field
     return score
 
 

@@ -1,0 +1,150 @@
+"""Any other CSV through a column mapping: inspect, suggest, save by name, import (API and CLI)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from analysis import mapping as mp
+from analysis.errors import ImportValidationError, UserError
+from analysis.importing import import_files
+from tests.conftest import CANONICAL, FIXTURES
+from tests.test_import_canonical import snapshot
+
+SHEET = FIXTURES / "exports" / "agency_tracker.csv"
+SHEET_MAPPING = FIXTURES / "exports" / "agency_tracker.mapping.json"
+D = Decimal
+
+EXPECTED_FIELDS = {
+    "contract_id": "Job ID", "client": "Customer", "title": "Project name", "budget": "Price",
+    "start_date": "Started", "end_date": "Closed on", "status": "State",
+    "milestone_count": "Milestones", "paid_total": "Total paid",
+}
+
+
+def test_inspect_and_suggest():
+    inspection = mp.inspect_file(SHEET)
+    assert inspection.needs_mapping and inspection.detected_format is None
+    assert (inspection.encoding, inspection.delimiter, inspection.rows) == ("utf-8", ";", 3)
+    columns = {c.name: (c.samples[:2], c.looks_like) for c in inspection.columns}
+    assert columns["Price"] == (["€1.200,00", "€300,00"], "amount")
+    assert columns["Started"] == (["03.02.2025", "10.02.2025"], "date")
+    assert columns["Milestones"] == (["3", "1"], "integer")
+    assert columns["Notes"] == (["ok", "call Tom"], "text")
+    # Every field found from header words and sample values; "Notes" feeds nothing.
+    assert inspection.suggestion.fields == EXPECTED_FIELDS
+    assert inspection.suggestion.missing_required() == []
+
+
+def test_content_vetoes_a_misleading_header():
+    # A "Start" column full of names is not the start date; "Kickoff" holds the dates.
+    columns = [mp.ColumnPreview("ID", ["7"], "integer"), mp.ColumnPreview("Start", ["Ann", "Bob"], "text"),
+               mp.ColumnPreview("Kickoff date", ["2025-01-02"], "date")]
+    suggestion = mp.suggest_mapping(columns)
+    assert suggestion.fields.get("start_date") == "Kickoff date"
+    assert suggestion.missing_required() == ["status"]
+
+
+@pytest.mark.parametrize("path, fmt", [
+    (FIXTURES / "exports" / "upwork_transactions_legacy.csv", "upwork"),
+    (FIXTURES / "exports" / "freelancer_transactions.csv", "freelancer"),
+    (CANONICAL / "contracts.csv", "canonical"),
+])
+def test_known_headers_skip_the_mapping_step(path, fmt):
+    inspection = mp.inspect_file(path)
+    assert inspection.detected_format == fmt and not inspection.needs_mapping
+
+
+def test_import_with_mapping(con):
+    summary = import_files(con, [SHEET], mapping=SHEET_MAPPING)
+    # Contract-level file: J-100 paid 1.200,00 and J-102 2.500,00 (J-101 paid 0: no payment row).
+    assert summary.imported == {"contracts": 3, "milestones": 0, "payments": 2}
+    assert any("'Notes' not mapped" in w for w in summary.warnings)
+    rows = con.execute(
+        """SELECT source, contract_id, client, title, budget, currency, platform, start_date::VARCHAR,
+                  end_date::VARCHAR, status, structure FROM contract_view ORDER BY contract_id"""
+    ).fetchall()
+    assert rows == [
+        # "Closed" -> completed, 3 milestones declared; dates day-first (20.02 proves it too)
+        ("Agency tracker", "J-100", "Acme", "Logo refresh", D("1200.00"), "EUR", "direct", "2025-02-03", "2025-02-20", "completed", "milestones"),
+        ("Agency tracker", "J-101", "Acme", "Flyer", D("300.00"), "EUR", "direct", "2025-02-10", "2025-02-15", "cancelled", "single"),
+        ("Agency tracker", "J-102", "Birch", "Website", D("5000.00"), "EUR", "direct", "2025-03-01", None, "active", "milestones"),
+    ]
+    # Direct clients: no fee. 1,200 + 2,500.
+    assert con.execute("SELECT sum(gross), sum(fee) FROM payments").fetchone() == (D("3700.00"), D("0.00"))
+    assert import_files(con, [SHEET], mapping=SHEET_MAPPING).imported == {"contracts": 0, "milestones": 0, "payments": 0}
+
+
+def test_save_list_load_by_name(tmp_path):
+    saved = mp.load_mapping(SHEET_MAPPING)
+    path = mp.save_mapping(saved, tmp_path)
+    assert path == tmp_path / "Agency_tracker.json"
+    assert mp.list_mappings(tmp_path) == ["Agency tracker"]
+    assert mp.load_mapping("Agency tracker", tmp_path) == saved
+    assert mp.load_mapping(path) == saved
+    assert json.loads(path.read_text())["values"]["status"]["Ended early"] == "cancelled"
+    mp.delete_mapping("Agency tracker", tmp_path)
+    assert mp.list_mappings(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", ".hidden", "x" * 81])
+def test_unsafe_names_refused(tmp_path, name):
+    with pytest.raises(UserError):
+        mp.save_mapping(mp.ColumnMapping(name=name, fields={"contract_id": "ID"}), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"fields": {"contract_no": "Job"}}, "'contract_no' is not a template field"),
+    ({"fields": "Job ID"}, "'fields' must map template fields to column headers"),
+    ({"fields": {"status": "State"}, "values": {"status": {"Closed": "done"}}}, "'done' is not a status"),
+    ({"fields": {"budget": "Price"}, "values": {"budget": {"a": "b"}}}, "values can only translate"),
+    ({"fields": {}, "day_first": "yes"}, "'day_first' must be true, false or null"),
+])
+def test_malformed_mappings_refused(document, message):
+    with pytest.raises(UserError) as err:
+        mp.ColumnMapping.from_json(document)
+    assert message in str(err.value)
+
+
+def test_mapping_expects_a_column_the_file_lacks(con, tmp_path):
+    broken = json.loads(SHEET_MAPPING.read_text())
+    broken["fields"]["contract_id"] = "Job number"
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [SHEET], mapping=broken)
+    assert str(err.value).startswith(
+        "agency_tracker.csv, row 1: the mapping 'Agency tracker' expects a column 'Job number' for contract_id")
+    assert snapshot(con) == before
+
+
+def test_hostile_headers_and_values_stay_data(con, tmp_path):
+    sheet = tmp_path / "odd.csv"
+    sheet.write_text('"Id""; DROP TABLE contracts;--",When,How much,Outcome\nX1,2025-01-02,10,"it\'s done"\n')
+    document = {"name": "odd", "fields": {"contract_id": 'Id"; DROP TABLE contracts;--', "start_date": "When", "budget": "How much",
+                                          "status": "Outcome"},
+                "values": {"status": {"it's done": "completed"}}}
+    import_files(con, [sheet], mapping=document)
+    assert con.execute("SELECT contract_id, status FROM contracts").fetchall() == [("X1", "completed")]
+
+
+def test_cli_mapping_by_file_and_by_name(cli, tmp_path, monkeypatch):
+    result = cli("import", SHEET, "--mapping", SHEET_MAPPING, "--json")
+    assert result.code == 0, result.err
+    assert result.json()["imported"] == {"contracts": 3, "milestones": 0, "payments": 2}
+    monkeypatch.setenv(mp.MAPPINGS_ENV_VAR, str(tmp_path / "maps"))
+    mp.save_mapping(mp.load_mapping(SHEET_MAPPING))
+    result = cli("import", SHEET, "--mapping", "Agency tracker", "--json", "--source", "second")
+    assert result.code == 0, result.err
+    assert result.json()["imported"]["contracts"] == 3  # a different source: its own contracts
+    missing = cli("import", SHEET, "--mapping", "Nobody")
+    assert missing.code == 2 and "no saved mapping named 'Nobody' (saved: Agency tracker)" in missing.err
+
+
+def test_without_mapping_the_sheet_is_refused_with_a_hint(cli):
+    result = cli("import", SHEET)
+    assert result.code == 2
+    assert "format not recognised" in result.err and "--mapping" in result.err
