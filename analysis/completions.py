@@ -175,7 +175,7 @@ def _apply(con: duckdb.DuckDBPyConnection, display: str, table: str, given_sourc
     )
     problems = []
     for row, cid, wanted, sources in con.execute(
-        "SELECT _row, contract_id, wanted, sources FROM _completions_resolved WHERE len(sources) <> 1 ORDER BY _row LIMIT 20"
+        "SELECT _row, contract_id, wanted, sources FROM _completions_resolved WHERE coalesce(len(sources), 0) <> 1 ORDER BY _row LIMIT 20"
     ).fetchall():
         if not sources:
             where = f" in source '{wanted}'" if wanted else ""

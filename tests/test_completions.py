@@ -1,0 +1,142 @@
+"""Completing what an export cannot know (status, budget, planned milestones); completions survive re-imports."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from analysis import completions
+from analysis.completions import KEEP, complete_contract
+from analysis.errors import ImportValidationError, UserError
+from analysis.importing import import_files
+from tests.conftest import CANONICAL, FIXTURES
+from tests.test_import_canonical import snapshot
+
+LEGACY = FIXTURES / "exports" / "upwork_transactions_legacy.csv"
+HARBOR = "Harbor Apps / Mobile onboarding flow"
+QUILL = "Quill Media / Blog series"
+PINE = "Pine Data / hourly"
+D = Decimal
+
+
+def view(con, contract_id: str) -> tuple:
+    return con.execute(
+        "SELECT status, budget, planned_milestones, structure FROM contract_view WHERE contract_id = ?", [contract_id]
+    ).fetchone()
+
+
+def write(tmp_path: Path, text: str, name: str = "completions.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_complete_contract_and_keep(con):
+    import_files(con, [LEGACY])
+    # Blog series has one milestone so far: single, until the user says 3 were planned.
+    assert view(con, QUILL) == (None, None, None, "single")
+    version = con.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0]
+    complete_contract(con, "upwork", QUILL, status="Cancelled", budget="2700", planned_milestones=3)
+    assert view(con, QUILL) == ("cancelled", D("2700.00"), 3, "milestones")
+    assert con.execute("SELECT value FROM meta WHERE key = 'data_version'").fetchone()[0] != version
+    complete_contract(con, "upwork", QUILL, budget=3000)  # status and planned milestones kept
+    assert view(con, QUILL) == ("cancelled", D("3000.00"), 3, "milestones")
+    complete_contract(con, "upwork", QUILL, planned_milestones=None)  # cleared
+    assert view(con, QUILL) == ("cancelled", D("3000.00"), None, "single")
+    complete_contract(con, "upwork", QUILL, status=None, budget=None)
+    assert con.execute("SELECT count(*) FROM contract_completions").fetchone() == (0,)
+    assert KEEP is completions.KEEP
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"status": "finished"}, "unknown status 'finished'"),
+    ({"budget": "-5"}, "budget must be zero or more"),
+    ({"budget": "lots"}, "budget 'lots' is not an amount"),
+    ({"planned_milestones": 0}, "planned milestones must be 1 or more"),
+])
+def test_complete_contract_refuses_bad_values(con, kwargs, message):
+    import_files(con, [LEGACY])
+    before = snapshot(con)
+    with pytest.raises(UserError) as err:
+        complete_contract(con, "upwork", QUILL, **kwargs)
+    assert message in str(err.value)
+    assert snapshot(con) == before
+
+
+def test_unknown_contract(con):
+    import_files(con, [LEGACY])
+    with pytest.raises(UserError, match="no contract 'Nope' in source 'upwork'"):
+        complete_contract(con, "upwork", "Nope", status="active")
+
+
+def test_completions_csv_on_top_of_an_export(con, tmp_path):
+    import_files(con, [LEGACY])
+    assert completions.count_incomplete(con) == 3  # a transaction history knows no status or budget
+    path = write(tmp_path, (
+        "contract_id,status,budget,planned_milestones\n"
+        f"{HARBOR},completed,\"$1,200.00\",4\n"
+        f"{QUILL},cancelled,,\n"
+        f"{PINE},active,,\n"
+    ))
+    summary = import_files(con, [path])
+    assert summary.files[0].format == "completions"
+    assert any(w == "completions.csv: completed 3 contracts" for w in summary.warnings)
+    assert view(con, HARBOR) == ("completed", D("1200.00"), 4, "milestones")
+    assert view(con, PINE) == ("active", None, None, "hourly")
+    # Quill is fixed-price without a budget: still incomplete; Pine is hourly and needs none.
+    table = completions.completion_table(con, only_incomplete=True)
+    assert list(table["contract_id"]) == [QUILL]
+    assert completions.count_incomplete(con) == 1
+    # Empty cells leave what was completed before; a re-import changes nothing.
+    path2 = write(tmp_path, f"contract_id,budget\n{QUILL},900\n", "more.csv")
+    import_files(con, [path2])
+    assert view(con, QUILL) == ("cancelled", D("900.00"), None, "single")
+    again = import_files(con, [path2])
+    assert any("completed 0 contracts (1 already as given)" in w for w in again.warnings)
+
+
+def test_completions_survive_reimport_of_the_export(con, tmp_path):
+    import_files(con, [LEGACY])
+    import_files(con, [write(tmp_path, f"contract_id,status,budget\n{HARBOR},disputed,900\n")])
+    import_files(con, [LEGACY])
+    assert view(con, HARBOR) == ("disputed", D("900.00"), None, "milestones")
+
+
+def test_export_and_completions_in_one_command(cli, tmp_path):
+    path = write(tmp_path, f"contract_id,status,budget,planned_milestones\n{QUILL},completed,900,1\n")
+    result = cli("import", path, LEGACY, "--json")  # the completions file may come first
+    assert result.code == 0, result.err
+    document = result.json()
+    assert document["imported"] == {"contracts": 3, "milestones": 6, "payments": 9}
+    assert any("completed 1 contract" in w for w in document["warnings"])
+
+
+def test_bad_completions_refused_with_row_and_column(con, tmp_path):
+    import_files(con, [LEGACY])
+    before = snapshot(con)
+    cases = [
+        (f"contract_id,status\n{HARBOR},done\n", "completions.csv, row 2, column status: unknown status 'done'"),
+        (f"contract_id,budget\n{HARBOR},12x\n", "completions.csv, row 2, column budget: cannot read '12x' as an amount"),
+        (f"contract_id,planned_milestones\n{HARBOR},two\n",
+         "completions.csv, row 2, column planned_milestones: cannot read 'two' as a whole number"),
+        (f"contract_id,status\n{HARBOR},active\nGhost / job,active\n",
+         "completions.csv, row 3, column contract_id: no contract 'Ghost / job' in the workspace or this import"),
+    ]
+    for text, message in cases:
+        with pytest.raises(ImportValidationError) as err:
+            import_files(con, [write(tmp_path, text)])
+        assert str(err.value).startswith(message), str(err.value)
+        assert snapshot(con) == before
+
+
+def test_same_id_in_two_sources_needs_a_source(con, tmp_path):
+    import_files(con, [CANONICAL / "contracts.csv", CANONICAL / "milestones.csv"])
+    import_files(con, [CANONICAL / "contracts.csv", CANONICAL / "milestones.csv"], source="other")
+    path = write(tmp_path, "contract_id,planned_milestones\nC2,3\n")
+    with pytest.raises(ImportValidationError, match=r"exists in several sources \(canonical, other\): add a source column or use --source"):
+        import_files(con, [path])
+    import_files(con, [path], source="other")
+    assert con.execute("SELECT source, structure FROM contract_view WHERE contract_id = 'C2' ORDER BY 1").fetchall() == [
+        ("canonical", "single"), ("other", "milestones")]
