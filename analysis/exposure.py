@@ -45,14 +45,17 @@ def _kinds(kinds: tuple[str, ...]) -> str:
     return ", ".join(f"'{k}'" for k in kinds)
 
 
-def active_contracts_sql(filters: Filters) -> tuple[str, list]:
+def active_contracts_sql(filters: Filters, min_history: int = SMALL_SAMPLE_FINISHED) -> tuple[str, list]:
     """Active contracts (filtered) with remaining, funded, unfunded, submitted value and the
-    cancellation probability of similar contracts (``p_cancel``, ``p_basis``, ``p_finished``)."""
+    cancellation probability of similar contracts (``p_cancel``, ``p_basis``, ``p_finished``).
+
+    ``min_history``: finished contracts a level of ``CANCEL_PROBABILITY_LEVELS`` needs to be used.
+    """
     base, params = contracts_sql(filters)
     history, _ = contracts_sql(Filters())
     pay, _ = payments_sql(Filters())
     ms, _ = milestones_sql(Filters())
-    need = SMALL_SAMPLE_FINISHED
+    need = max(1, int(min_history))
     sql = f"""
         WITH h AS (SELECT currency, structure, budget_band, cancelled FROM ({history}) WHERE finished),
         by_band AS (SELECT currency, structure, budget_band, count(*) AS n, avg(cancelled::INTEGER) AS p FROM h GROUP BY ALL),
@@ -91,7 +94,8 @@ def active_contracts_sql(filters: Filters) -> tuple[str, list]:
 
 
 @uses_prepared
-def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = None) -> pd.DataFrame:
+def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = None,
+             min_history: int = SMALL_SAMPLE_FINISHED) -> pd.DataFrame:
     """Exposure of active contracts per currency (and per ``by``: structure, client, freelancer, platform).
 
     Columns: currency, [by,] active, hourly_active (not valued), budget_unknown (not valued),
@@ -100,7 +104,7 @@ def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = 
     """
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
-    sql, params = active_contracts_sql(filters)
+    sql, params = active_contracts_sql(filters, min_history)
     key = f", {GROUPINGS[by]} AS {by}" if by else ""
     group = f", {by}" if by else ""
     return con.execute(
@@ -121,9 +125,10 @@ def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = 
 
 
 @uses_prepared
-def active_contracts(con: duckdb.DuckDBPyConnection, filters: Filters, limit: int | None = 50) -> pd.DataFrame:
+def active_contracts(con: duckdb.DuckDBPyConnection, filters: Filters, limit: int | None = 50,
+                     min_history: int = SMALL_SAMPLE_FINISHED) -> pd.DataFrame:
     """The active contracts with the largest expected loss first (for tables); ``limit`` None = all."""
-    sql, params = active_contracts_sql(filters)
+    sql, params = active_contracts_sql(filters, min_history)
     cap = f"LIMIT {int(limit)}" if limit is not None else ""
     return con.execute(
         f"""SELECT source, contract_id, client, freelancer, platform, structure, currency, budget, paid,
@@ -135,9 +140,10 @@ def active_contracts(con: duckdb.DuckDBPyConnection, filters: Filters, limit: in
 
 
 @uses_prepared
-def probability_basis(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+def probability_basis(con: duckdb.DuckDBPyConnection, filters: Filters,
+                      min_history: int = SMALL_SAMPLE_FINISHED) -> pd.DataFrame:
     """How the valued active contracts' cancellation probabilities were estimated: basis, contracts."""
-    sql, params = active_contracts_sql(filters)
+    sql, params = active_contracts_sql(filters, min_history)
     return con.execute(
         f"SELECT coalesce(p_basis, 'no history') AS basis, count(*) AS contracts FROM ({sql}) "
         "WHERE remaining IS NOT NULL GROUP BY 1 ORDER BY 1",

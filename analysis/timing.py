@@ -76,17 +76,16 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
     income = ", ".join(f"'{k}'" for k in INCOME_KINDS)
     withdrawable_p = withdrawable_sql("platform", "kind", "paid_date", "submitted_date")
     withdrawable_m = withdrawable_sql("platform", "kind", "paid_date", "submitted_date")
-    parts = {
-        "start_to_first_payment": "SELECT 'start_to_first_payment' AS measure, structure, first_days::DOUBLE AS d FROM firsts",
-        "start_to_first_withdrawable": "SELECT 'start_to_first_withdrawable', structure, first_withdrawable_days FROM firsts",
-        "submission_to_payment": "SELECT 'submission_to_payment', structure, (paid_date - submitted_date)::DOUBLE FROM m "
-                                 "WHERE paid_date IS NOT NULL AND submitted_date IS NOT NULL",
-        "funded_to_paid": "SELECT 'funded_to_paid', structure, (paid_date - funded_date)::DOUBLE FROM m "
-                          "WHERE paid_date IS NOT NULL AND funded_date IS NOT NULL",
-        "submission_to_withdrawable": f"SELECT 'submission_to_withdrawable', structure, ({withdrawable_m} - submitted_date)::DOUBLE "
-                                      "FROM m WHERE paid_date IS NOT NULL AND submitted_date IS NOT NULL",
-        "gap_between_payments": "SELECT 'gap_between_payments', structure, gap::DOUBLE FROM gaps WHERE gap IS NOT NULL",
+    paid_m = "m WHERE paid_date IS NOT NULL AND submitted_date IS NOT NULL"
+    values = {  # measure -> (days expression, relation and condition)
+        "start_to_first_payment": ("first_days", "firsts"),
+        "start_to_first_withdrawable": ("first_withdrawable_days", "firsts"),
+        "submission_to_payment": ("paid_date - submitted_date", paid_m),
+        "funded_to_paid": ("paid_date - funded_date", "m WHERE paid_date IS NOT NULL AND funded_date IS NOT NULL"),
+        "submission_to_withdrawable": (f"{withdrawable_m} - submitted_date", paid_m),
+        "gap_between_payments": ("gap", "gaps WHERE gap IS NOT NULL"),
     }
+    parts = {m: f"SELECT '{m}' AS measure, structure, ({expr})::DOUBLE AS d FROM {rel}" for m, (expr, rel) in values.items()}
     sql = f"""
         WITH p AS ({pay}),
         m AS ({ms}),

@@ -1,0 +1,381 @@
+"""Cancellation risk and the shared filters, on datasets whose answers were worked out by hand.
+
+The fixture (tests/fixtures/analysis, see its README) has, in USD: milestones M1 completed,
+M2 cancelled, M3 disputed, M4 active; single S1, S5 completed, S2, S3 cancelled, S4 active;
+hourly H1 completed. Intervals are checked against the textbook formulas and against
+statsmodels called directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis import cancellation as c
+from analysis import sample
+from analysis.errors import UserError
+from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, contracts_sql, prepared
+from analysis.importing import import_files
+from tests.fixtures.analysis.helpers import contract, import_contracts, import_fixture
+
+Z = stats.norm.ppf(0.975)
+TODAY = dt.date(2026, 3, 31)
+USD = Filters(currency="USD")
+
+
+def wilson_by_hand(k: int, n: int) -> tuple[float, float]:
+    p = k / n
+    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
+    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
+    return centre - half, centre + half
+
+
+def newcombe_by_hand(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = wilson_by_hand(k1, n1)
+    l2, u2 = wilson_by_hand(k2, n2)
+    d = p1 - p2
+    return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+@pytest.fixture
+def fixture_con(con):
+    import_fixture(con)
+    return con
+
+
+def by_structure(df: pd.DataFrame) -> pd.DataFrame:
+    return df.set_index("structure")
+
+
+# --- rates ------------------------------------------------------------------------------
+
+def test_rates_by_structure_counts_and_wilson_intervals(fixture_con):
+    rates = by_structure(c.rates_by_structure(fixture_con, USD))
+    m, s, h = rates.loc["milestones"], rates.loc["single"], rates.loc["hourly"]
+    # milestones: M1 completed, M2 cancelled, M3 disputed, M4 active
+    assert (m.contracts, m.completed, m.cancelled_only, m.disputed, m.active) == (4, 1, 1, 1, 1)
+    assert (m.finished, m.cancelled) == (3, 2)  # disputed counts as cancelled
+    assert m.cancellation_rate == pytest.approx(2 / 3)
+    assert (m.ci_low, m.ci_high) == pytest.approx(wilson_by_hand(2, 3))
+    # single: S1, S5 completed; S2, S3 cancelled; S4 active
+    assert (s.contracts, s.finished, s.cancelled, s.active) == (5, 4, 2, 1)
+    assert s.cancellation_rate == pytest.approx(0.5)
+    assert (s.ci_low, s.ci_high) == pytest.approx(wilson_by_hand(2, 4))
+    assert (h.contracts, h.finished, h.cancelled, h.cancellation_rate) == (1, 1, 0, 0.0)
+    assert rates["small_sample"].all()
+
+
+def test_wilson_interval_agrees_with_formula_and_statsmodels():
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = c.wilson_interval([7, 0, 40], [31, 12, 40])
+    for i, (k, n) in enumerate([(7, 31), (0, 12), (40, 40)]):
+        assert (low[i], high[i]) == pytest.approx(wilson_by_hand(k, n))
+        assert (low[i], high[i]) == pytest.approx(proportion_confint(k, n, method="wilson"))
+    assert low[1] == 0 and high[2] == pytest.approx(1)
+    nan_low, nan_high = c.wilson_interval([0], [0])
+    assert math.isnan(nan_low[0]) and math.isnan(nan_high[0])
+
+
+def test_comparison_newcombe_interval_and_two_sided_test(fixture_con):
+    cmp = c.compare_structures(c.rates_by_structure(fixture_con, USD))
+    assert cmp.rate_difference == pytest.approx(2 / 3 - 1 / 2)
+    assert cmp.difference_ci == pytest.approx(newcombe_by_hand(2, 3, 2, 4))
+    # Pearson chi-square without continuity correction on the 2x2 table
+    chi2 = stats.chi2_contingency([[2, 1], [2, 2]], correction=False)
+    assert cmp.p_value == pytest.approx(chi2.pvalue)
+    assert cmp.small_sample and "too few" in cmp.message
+
+
+def test_comparison_on_larger_counts_matches_statsmodels_newcombe():
+    from statsmodels.stats.proportion import confint_proportions_2indep, proportions_ztest
+
+    cmp = c.compare_rates(103, 708, 186, 708)
+    assert cmp.difference_ci == pytest.approx(newcombe_by_hand(103, 708, 186, 708))
+    assert cmp.difference_ci == pytest.approx(confint_proportions_2indep(103, 708, 186, 708, method="newcomb"))
+    assert cmp.p_value == pytest.approx(proportions_ztest([103, 186], [708, 708])[1])
+    assert not cmp.small_sample and "less often" in cmp.message
+
+
+def test_status_unknown_is_left_out_and_counted(fixture_con):
+    # A transaction-history import cannot know the status: emulate it on S4 and S5.
+    fixture_con.execute("UPDATE contracts SET status = NULL WHERE contract_id IN ('S4', 'S5')")
+    s = by_structure(c.rates_by_structure(fixture_con, USD)).loc["single"]
+    assert (s.contracts, s.status_unknown, s.active, s.finished, s.cancelled) == (5, 2, 0, 3, 2)
+    assert s.cancellation_rate == pytest.approx(2 / 3)
+    # ... and the user's completion in the dashboard brings it back
+    fixture_con.execute("INSERT INTO contract_completions VALUES ('fixture', 'S5', 'completed', NULL, NULL, now())")
+    s = by_structure(c.rates_by_structure(fixture_con, USD)).loc["single"]
+    assert (s.status_unknown, s.finished) == (1, 4)
+
+
+# --- filters ------------------------------------------------------------------------------
+
+def _ids(con, filters: Filters) -> list[str]:
+    with prepared(con):
+        sql, params = contracts_sql(filters)
+        return sorted(r[0] for r in con.execute(f"SELECT contract_id FROM ({sql})", params).fetchall())
+
+
+def test_filters_select_contracts(fixture_con):
+    assert _ids(fixture_con, Filters(client="acme")) == ["E1", "M1", "M2", "S1"]  # case-insensitive
+    assert _ids(fixture_con, Filters(client=("Acme", "Zeta"), currency="eur")) == ["E1", "E2"]
+    assert _ids(fixture_con, Filters(date_from="2026-02-01", date_to="2026-02-10")) == ["E2", "M3", "S2", "S3"]
+    assert _ids(fixture_con, Filters(platform="Freelancer")) == ["S2", "S3"]
+    assert _ids(fixture_con, Filters(freelancer="cy", category="translation")) == ["S5"]
+    assert _ids(fixture_con, Filters(date_to=dt.date(2025, 12, 31))) == ["S5"]
+    assert _ids(fixture_con, Filters(client="nobody")) == []
+
+
+def test_filter_values_reach_sql_only_as_parameters(fixture_con):
+    hostile = "Acme' OR '1'='1"
+    assert _ids(fixture_con, Filters(client=hostile)) == []
+    assert _ids(fixture_con, Filters(category="x'); DROP TABLE contracts; --")) == []
+    assert fixture_con.execute("SELECT count(*) FROM contracts").fetchone()[0] == 12
+
+
+def test_filters_round_trip_through_a_dict():
+    f = Filters(date_from="2026-01-01", date_to=dt.date(2026, 6, 30), client=("Acme", "Beta"), currency="usd")
+    d = f.to_dict()
+    assert d == {"date_from": "2026-01-01", "date_to": "2026-06-30", "client": ["Acme", "Beta"], "currency": "USD"}
+    assert Filters.from_dict(d) == f
+    assert Filters.from_dict({"client": "", "platform": None, "unknown": "x"}) == Filters()
+    assert Filters().is_empty() and Filters().describe() == "all contracts"
+    assert "client Acme or Beta" in f.describe()
+
+
+@pytest.mark.parametrize("kwargs, fragment", [
+    ({"date_from": "31/02/2026"}, "cannot read '31/02/2026' as a date"),
+    ({"date_to": "yesterday"}, "date_to"),
+    ({"currency": "dollars"}, "three-letter"),
+    ({"date_from": "2026-05-01", "date_to": "2026-01-01"}, "after"),
+])
+def test_bad_filter_values_are_user_errors(kwargs, fragment):
+    with pytest.raises(UserError, match=fragment):
+        Filters(**kwargs)
+
+
+# --- breakdowns -----------------------------------------------------------------------------
+
+def test_breakdowns_by_category_and_client_history(fixture_con):
+    b = c.breakdowns(fixture_con, USD)
+    get = lambda dim, group, structure: b[(b.dimension == dim) & (b.group == group) & (b.structure == structure)].iloc[0]  # noqa: E731
+    # writing: M1 completed, M2 cancelled | S1 completed, S2 cancelled
+    assert tuple(get("category", "writing", "milestones")[["finished", "cancelled"]]) == (2, 1)
+    assert tuple(get("category", "writing", "single")[["finished", "cancelled"]]) == (2, 1)
+    # design: M3 disputed | S3 cancelled
+    assert tuple(get("category", "design", "milestones")[["finished", "cancelled"]]) == (1, 1)
+    # client history over the whole workspace: new = M1, M3 | S2, S5 ; repeat = M2 | S1, S3
+    assert tuple(get("client_history", "new client", "milestones")[["finished", "cancelled"]]) == (2, 1)
+    assert tuple(get("client_history", "repeat client", "milestones")[["finished", "cancelled"]]) == (1, 1)
+    assert tuple(get("client_history", "new client", "single")[["finished", "cancelled"]]) == (2, 1)
+    assert tuple(get("client_history", "repeat client", "single")[["finished", "cancelled"]]) == (2, 1)
+    # budget bands: S3 (80) and S5 (60) are under 100; hourly has no budget
+    assert tuple(get("budget_band", "under 100", "single")[["finished", "cancelled"]]) == (2, 1)
+    assert get("budget_band", "unknown", "hourly")["finished"] == 1
+    # planned duration 5 days (M1, S2), 3 days (S5) -> up to 7 days
+    assert tuple(get("duration_band", "up to 7 days", "single")[["finished", "cancelled"]]) == (2, 1)
+    assert set(b.dimension) == set(c.BREAKDOWN_DIMENSIONS)
+    assert b["small_sample"].all()
+    assert set(get("start_year", "2025", "single")[["finished"]]) == {1}
+
+
+def test_breakdown_differences_use_newcombe_per_group(fixture_con):
+    d = c.breakdown_differences(c.breakdowns(fixture_con, USD))
+    row = d[(d.dimension == "category") & (d.group == "writing")].iloc[0]
+    assert row.rate_difference == pytest.approx(0.0)
+    assert (row.ci_low, row.ci_high) == pytest.approx(newcombe_by_hand(1, 2, 1, 2))
+    translation = d[(d.dimension == "category") & (d.group == "translation")].iloc[0]
+    assert translation.milestones_finished == 0 and math.isnan(translation.rate_difference)
+
+
+def test_budget_bands_name_the_currency_when_several_are_mixed(fixture_con):
+    b = c.breakdowns(fixture_con, Filters())
+    bands = set(b[b.dimension == "budget_band"]["group"])
+    assert "EUR 1,000–4,999" in bands and "USD under 100" in bands
+
+
+# --- time to cancellation -------------------------------------------------------------------
+
+def test_kaplan_meier_in_days_by_hand_and_against_statsmodels(fixture_con):
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    data = c.survival_data(fixture_con, USD, TODAY)
+    km = c.kaplan_meier(data)
+    ms = km[km.structure == "milestones"].set_index("time")
+    # milestones: M1 completed day 5 (censored), M2 cancelled day 5, M3 disputed day 7, M4 active 30 days
+    assert ms.loc[5.0, "survival"] == pytest.approx(3 / 4)
+    assert ms.loc[7.0, "survival"] == pytest.approx(3 / 8)
+    assert ms.loc[5.0, "se"] == pytest.approx(0.75 * math.sqrt(1 / (4 * 3)))  # Greenwood
+    assert list(ms.index) == [5.0, 7.0]
+    direct = SurvfuncRight(np.array([5, 5, 7, 30.0]), np.array([0, 1, 1, 0]))
+    assert ms["survival"].to_numpy() == pytest.approx(direct.surv_prob)
+    assert ms["se"].to_numpy() == pytest.approx(direct.surv_prob_se)
+    assert (ms["ci_low"] <= ms["survival"]).all() and (ms["survival"] <= ms["ci_high"]).all()
+    single = km[km.structure == "single"].set_index("time")
+    # single: S3 cancelled day 2, S5 completed day 2, S2 cancelled day 3, S1 completed 10, S4 active 30
+    assert single.loc[2.0, "survival"] == pytest.approx(4 / 5)
+    assert single.loc[3.0, "survival"] == pytest.approx(8 / 15)
+    hourly = km[km.structure == "hourly"]
+    assert list(hourly["survival"]) == [1.0]  # no cancellations
+    assert (data.excluded_no_end_date, data.excluded_status_unknown) == (0, 0)
+
+
+def test_kaplan_meier_in_fraction_of_planned_duration(fixture_con):
+    km = c.kaplan_meier(c.survival_data(fixture_con, USD, TODAY, scale="fraction"))
+    ms = km[km.structure == "milestones"].set_index("time")
+    # M2 cancelled at 5/10, M3 at 7/10; M1 completed at 5/5, M4 active at 30/20
+    assert list(ms.index) == [0.5, 0.7]
+    assert ms.loc[0.5, "survival"] == pytest.approx(3 / 4)
+    assert ms.loc[0.7, "survival"] == pytest.approx(1 / 2)
+
+
+def test_active_contracts_are_censored_at_today(fixture_con):
+    early = c.survival_data(fixture_con, USD, dt.date(2026, 3, 11)).counts
+    late = c.survival_data(fixture_con, USD, dt.date(2026, 4, 30)).counts
+    m_active = lambda d: d[(d.structure == "milestones") & (d.outcome == 0)]["time"].tolist()  # noqa: E731
+    assert m_active(early) == [10.0] and m_active(late) == [60.0]
+
+
+def test_cumulative_incidence_with_completion_as_competing_event(fixture_con):
+    from statsmodels.duration.survfunc import CumIncidenceRight
+
+    inc = c.cumulative_incidence(c.survival_data(fixture_con, USD, TODAY))
+    ms = inc[inc.structure == "milestones"].set_index("time")
+    # day 5: 4 at risk, one cancelled, one completed; day 7: 2 at risk, one cancelled
+    assert ms.loc[5.0, "cancelled"] == pytest.approx(0.25)
+    assert ms.loc[5.0, "completed"] == pytest.approx(0.25)
+    assert ms.loc[7.0, "cancelled"] == pytest.approx(0.5)
+    assert ms.loc[7.0, "completed"] == pytest.approx(0.25)
+    direct = CumIncidenceRight(np.array([5, 5, 7, 30.0]), np.array([2, 1, 1, 0.0]))
+    assert ms["cancelled"].to_numpy() == pytest.approx(direct.cinc[0])
+    assert ms["completed"].to_numpy() == pytest.approx(direct.cinc[1])
+
+
+def test_logrank_matches_survdiff_called_directly(fixture_con):
+    from statsmodels.duration.survfunc import survdiff
+
+    test = c.logrank_test(c.survival_data(fixture_con, USD, TODAY))
+    time = np.array([5, 5, 7, 30, 10, 2, 3, 30, 2.0])
+    event = np.array([0, 1, 1, 0, 0, 1, 1, 0, 0])
+    group = np.array(["milestones"] * 4 + ["single"] * 5)
+    chi2, p = survdiff(time, event, group)
+    assert test.chi2 == pytest.approx(chi2) and test.p_value == pytest.approx(p)
+    assert (test.contracts, test.cancellations) == (9, 4)
+    assert "too few" in test.message
+
+
+# --- adjusted comparison ----------------------------------------------------------------------
+
+def test_adjusted_comparison_says_plainly_when_data_are_too_few(fixture_con):
+    result = c.adjusted_comparison(fixture_con, USD)
+    assert not result.ok and result.odds_ratio is None
+    assert "too few finished contracts" in result.message
+
+
+def test_adjusted_odds_ratio_matches_statsmodels_on_independently_built_data(con, tmp_path):
+    import statsmodels.api as sm
+
+    paths = sample.write_csvs(tmp_path, 1500, seed=3)
+    import_files(con, paths, fmt="canonical", source="sample")
+    result = c.adjusted_comparison(con, Filters(currency="USD"))
+    assert result.ok, result.message
+
+    # The same model built in pandas straight from the CSV files.
+    contracts = pd.read_csv(paths[0], dtype=str)
+    milestones = pd.read_csv(paths[1], dtype=str)
+    counts = milestones.groupby("contract_id").size()
+    contracts["n_ms"] = contracts["contract_id"].map(counts).fillna(0)
+    contracts["start"] = pd.to_datetime(contracts["start_date"])
+    contracts = contracts.sort_values(["client", "start", "contract_id"])
+    contracts["prior"] = contracts.groupby("client").cumcount()
+    budget = pd.to_numeric(contracts["budget"].str.replace(",", ""), errors="coerce")
+    planned = (pd.to_datetime(contracts["planned_end_date"]) - contracts["start"]).dt.days
+    fixed = contracts["contract_type"].fillna("fixed") == "fixed"
+    finished = contracts["status"].isin(["completed", "cancelled", "disputed"])
+    keep = fixed & finished & (budget > 0) & (contracts["currency"] == "USD") & (planned > 0)
+    df = pd.DataFrame({
+        "cancelled": contracts["status"].isin(["cancelled", "disputed"]).astype(float),
+        "milestones": (contracts["n_ms"] >= 2).astype(float),
+        "log_budget": np.log(budget), "log_planned_days": np.log(planned.where(planned > 0)),
+        "repeat_client": (contracts["prior"] > 0).astype(float), "client": contracts["client"],
+    })[keep]
+    exog = sm.add_constant(df[["milestones", "log_budget", "log_planned_days", "repeat_client"]])
+    fit = sm.GLM(df["cancelled"], exog, family=sm.families.Binomial()).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(df["client"])[0]})
+    assert result.contracts == len(df)
+    assert result.odds_ratio == pytest.approx(math.exp(fit.params["milestones"]), rel=1e-6)
+    assert result.ci == pytest.approx(tuple(np.exp(fit.conf_int().loc["milestones"])), rel=1e-6)
+    assert result.p_value == pytest.approx(fit.pvalues["milestones"], rel=1e-6)
+    assert result.clusters == df["client"].nunique()
+
+
+def test_adjusted_comparison_reports_separation_instead_of_failing(con, tmp_path):
+    specs = [contract(f"M{i}", "completed", "milestones", client=f"C{i % 7}") for i in range(35)]
+    specs += [contract(f"S{i}", "cancelled", client=f"C{i % 7}") for i in range(35)]
+    import_contracts(con, tmp_path, specs)
+    result = c.adjusted_comparison(con, Filters())
+    assert not result.ok and "not estimable" in result.message
+
+
+# --- edge cases ------------------------------------------------------------------------------
+
+def test_no_cancellations(con, tmp_path):
+    import_contracts(con, tmp_path, [contract("A", "completed", "milestones"), contract("B", "completed"),
+                                     contract("C", "completed")])
+    rates = by_structure(c.rates_by_structure(con, Filters()))
+    assert rates.loc["milestones", "cancellation_rate"] == 0.0
+    assert rates.loc["single", "ci_low"] == 0.0
+    assert rates.loc["single", "ci_high"] == pytest.approx(wilson_by_hand(0, 2)[1])
+    cmp = c.compare_structures(rates.reset_index())
+    assert cmp.rate_difference == 0.0 and cmp.p_value == 1.0
+    assert cmp.difference_ci == pytest.approx(newcombe_by_hand(0, 1, 0, 2))
+    assert c.logrank_test(c.survival_data(con, Filters(), TODAY)).message.startswith("no cancellations")
+
+
+def test_all_cancelled(con, tmp_path):
+    import_contracts(con, tmp_path, [contract("A", "cancelled", "milestones"), contract("B", "disputed"),
+                                     contract("C", "cancelled")])
+    rates = by_structure(c.rates_by_structure(con, Filters()))
+    assert rates.loc["single", "cancellation_rate"] == 1.0
+    assert rates.loc["single", "ci_high"] == pytest.approx(1.0)
+    assert rates.loc["single", "ci_low"] == pytest.approx(wilson_by_hand(2, 2)[0])
+    assert c.compare_structures(rates.reset_index()).p_value == 1.0
+
+
+def test_empty_group_and_nothing_finished(con, tmp_path):
+    import_contracts(con, tmp_path, [contract("A", "active", "milestones"), contract("B", "active")])
+    rates = by_structure(c.rates_by_structure(con, Filters()))
+    assert list(rates.index) == ["milestones", "single", "hourly"]
+    assert rates.loc["hourly", "contracts"] == 0  # empty group, still listed
+    assert rates["finished"].sum() == 0 and rates["cancellation_rate"].isna().all()
+    cmp = c.compare_structures(rates.reset_index())
+    assert cmp.rate_difference is None and cmp.p_value is None and "nothing to compare" in cmp.message
+    assert c.kaplan_meier(c.survival_data(con, Filters(), TODAY))["survival"].tolist() == [1.0, 1.0]
+    assert c.cumulative_incidence(c.survival_data(con, Filters(), TODAY)).empty
+    assert not c.adjusted_comparison(con, Filters()).ok
+
+
+def test_single_contract(con, tmp_path):
+    import_contracts(con, tmp_path, [contract("A", "cancelled")])
+    rates = by_structure(c.rates_by_structure(con, Filters()))
+    assert (rates.loc["single", "finished"], rates.loc["single", "cancelled"]) == (1, 1)
+    assert rates.loc["single", "small_sample"]
+    assert rates.loc["milestones", "finished"] == 0
+    km = c.kaplan_meier(c.survival_data(con, Filters(), TODAY))
+    assert km["survival"].tolist() == [0.0]  # cancelled on day 5, the only one at risk
+    assert c.logrank_test(c.survival_data(con, Filters(), TODAY)).p_value is None
+
+
+def test_small_sample_threshold_is_exposed(con, tmp_path):
+    specs = [contract(f"S{i}", "cancelled" if i < 10 else "completed") for i in range(SMALL_SAMPLE_FINISHED)]
+    specs += [contract(f"M{i}", "completed", "milestones") for i in range(SMALL_SAMPLE_FINISHED - 1)]
+    import_contracts(con, tmp_path, specs)
+    rates = by_structure(c.rates_by_structure(con, Filters()))
+    assert not rates.loc["single", "small_sample"] and rates.loc["milestones", "small_sample"]

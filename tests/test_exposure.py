@@ -1,0 +1,106 @@
+"""Portfolio exposure on the hand-checked fixture (tests/fixtures/analysis/README.md).
+
+Active USD contracts: M4 (milestones, budget 400, 100 paid; milestone 2 submitted, 3 funded,
+4 pending) and S4 (single, budget 500, its one milestone funded). Finished history over the
+whole workspace: 10 contracts, 5 of them cancelled or disputed (M2, M3, S2, S3, E2).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis import exposure
+from analysis.filters import Filters
+from tests.fixtures.analysis.helpers import import_fixture
+
+USD = Filters(currency="USD")
+
+
+@pytest.fixture
+def fixture_con(con):
+    import_fixture(con)
+    return con
+
+
+def test_remaining_funded_unfunded_submitted(fixture_con):
+    e = exposure.exposure(fixture_con, Filters()).set_index("currency")
+    usd = e.loc["USD"]
+    assert (usd["active"], usd["valued"], usd["hourly_active"]) == (2, 2, 0)
+    assert usd["remaining"] == 300 + 500
+    assert usd["funded"] == 200 + 500  # M4 milestones 2 and 3 in escrow; S4 funded
+    assert usd["unfunded"] == 100  # M4 milestone 4
+    assert usd["submitted"] == 100  # M4 milestone 2 awaits release
+    assert "EUR" not in e.index  # no active EUR contract
+
+
+def test_expected_loss_falls_back_to_all_history_when_groups_are_small(fixture_con):
+    e = exposure.exposure(fixture_con, USD).iloc[0]
+    # every group has fewer than 30 finished: all 10 finished contracts, 5 cancelled -> 0.5
+    assert e["expected_loss"] == pytest.approx((300 + 500) * 0.5)
+    basis = exposure.probability_basis(fixture_con, USD).set_index("basis")["contracts"].to_dict()
+    assert basis == {"all": 2}
+
+
+def test_expected_loss_uses_the_narrowest_group_with_enough_history(fixture_con):
+    contracts = exposure.active_contracts(fixture_con, USD, min_history=1).set_index("contract_id")
+    # M4: USD milestones in band 100–499: M1, M2, M3 finished, 2 cancelled -> 2/3
+    assert contracts.loc["M4", "p_cancel"] == pytest.approx(2 / 3)
+    assert contracts.loc["M4", "p_basis"] == "structure_budget_band"
+    assert contracts.loc["M4", "p_finished"] == 3
+    # S4 (500, band 500–999): no finished USD single there -> any single: S1, S2, S3, S5, E2, 3 cancelled
+    assert contracts.loc["S4", "p_cancel"] == pytest.approx(3 / 5)
+    assert contracts.loc["S4", "p_basis"] == "structure"
+    assert list(contracts.index) == ["S4", "M4"]  # largest expected loss first: 300 vs 200
+    total = exposure.exposure(fixture_con, USD, min_history=1).iloc[0]
+    assert total["expected_loss"] == pytest.approx(300 * 2 / 3 + 500 * 3 / 5)
+
+
+def test_exposure_by_client_and_freelancer(fixture_con):
+    by_client = exposure.exposure(fixture_con, USD, by="client").set_index("client")
+    assert by_client.loc["Gamma", "remaining"] == 300 and by_client.loc["Beta", "remaining"] == 500
+    by_person = exposure.exposure(fixture_con, USD, by="freelancer").set_index("freelancer")
+    assert list(by_person.index) == ["Ann"] and by_person.loc["Ann", "remaining"] == 800
+
+
+def test_hourly_and_unknown_budget_are_counted_not_valued(fixture_con):
+    fixture_con.execute("UPDATE contracts SET status = 'active', end_date = NULL WHERE contract_id = 'H1'")
+    fixture_con.execute("UPDATE contracts SET budget = NULL WHERE contract_id = 'S4'")
+    e = exposure.exposure(fixture_con, USD).iloc[0]
+    assert (e["active"], e["hourly_active"], e["budget_unknown"], e["valued"]) == (3, 1, 1, 1)
+    assert e["remaining"] == 300 and e["funded"] == 200
+
+
+def test_no_history_means_no_expected_loss(con, tmp_path):
+    from tests.fixtures.analysis.helpers import contract, import_contracts
+
+    import_contracts(con, tmp_path, [contract("A", "active", "milestones")])
+    e = exposure.exposure(con, Filters()).iloc[0]
+    assert e["remaining"] == 100 and e["expected_loss"] == 0 and e["no_history"] == 1
+    assert exposure.probability_basis(con, Filters()).set_index("basis")["contracts"].to_dict() == {"no history": 1}
+
+
+def test_concentration_of_earnings_on_clients(fixture_con):
+    conc = exposure.concentration(fixture_con, Filters()).set_index("currency")
+    usd = conc.loc["USD"]
+    # gross by client: Acme 500, Gamma 400, Beta 100, Echo 60 of 1060
+    assert usd["clients"] == 4 and usd["largest_client"] == "Acme"
+    assert usd["largest_share"] == pytest.approx(500 / 1060)
+    assert usd["hhi"] == pytest.approx((500**2 + 400**2 + 100**2 + 60**2) / 1060**2)
+    assert conc.loc["EUR", "hhi"] == pytest.approx(1.0)  # one client
+    top = exposure.top_clients(fixture_con, USD, limit=2)
+    assert list(top["client"]) == ["Acme", "Gamma"]
+    assert top["share"].tolist() == pytest.approx([500 / 1060, 400 / 1060])
+
+
+def test_unnamed_clients_are_left_out_of_concentration_and_shown(fixture_con):
+    fixture_con.execute("UPDATE contracts SET client = NULL WHERE contract_id = 'S1'")
+    usd = exposure.concentration(fixture_con, USD).iloc[0]
+    assert usd["unattributed_gross"] == 300
+    assert usd["largest_client"] == "Gamma"
+    assert usd["largest_share"] == pytest.approx(400 / 760)
+
+
+def test_empty_workspace(con):
+    assert exposure.exposure(con, Filters()).empty
+    assert exposure.concentration(con, Filters()).empty
+    assert exposure.active_contracts(con, Filters()).empty

@@ -1,0 +1,148 @@
+"""Payment timing on the hand-checked fixture (tests/fixtures/analysis/README.md).
+
+Dates used below (USD): M1 starts 01-01, milestone k funded 01-0k, submitted 01-0(k+1),
+paid 01-0(k+2); M2 starts 01-10, paid 01-14 (submitted 01-12, funded 01-10); M3 starts
+02-01, paid 02-05 (submitted 02-03); M4 (direct) starts 03-01, paid 03-07 (submitted 03-05),
+milestone 2 submitted 03-10 unpaid; S1 starts 01-05, funded 01-05, submitted 01-14, paid
+01-17; S5 (direct) starts 2025-12-01, submitted and paid 12-03; H1 (Upwork hourly) starts
+01-01, invoices submitted 01-11 / 01-18, paid 01-17 / 01-24.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from analysis import timing
+from analysis.filters import Filters
+from tests.fixtures.analysis.helpers import import_fixture, import_rows
+
+USD = Filters(currency="USD")
+
+
+@pytest.fixture
+def fixture_con(con):
+    import_fixture(con)
+    return con
+
+
+def medians(con, filters=USD):
+    summary = timing.timing_summary(con, filters)
+    return summary.set_index(["measure", "structure"])
+
+
+def test_spec_medians_first_payment_and_payment_lag(fixture_con):
+    s = medians(fixture_con)
+    # first payment - start: milestones M1 2, M2 4, M3 4, M4 6 -> 4; single S1 12, S5 2 -> 7; hourly 16
+    assert s.loc[("start_to_first_payment", "milestones"), "median"] == 4
+    assert s.loc[("start_to_first_payment", "milestones"), "n"] == 4  # the active M4 counts
+    assert s.loc[("start_to_first_payment", "single"), "median"] == 7
+    assert s.loc[("start_to_first_payment", "hourly"), "median"] == 16
+    # paid - submitted: M1 five times 1, M2 2, M3 2, M4 2 -> 1; S1 3, S5 0 -> 1.5; H1 6, 6 -> 6
+    assert s.loc[("submission_to_payment", "milestones"), "median"] == 1
+    assert s.loc[("submission_to_payment", "milestones"), "n"] == 8
+    assert s.loc[("submission_to_payment", "single"), "median"] == 1.5
+    assert s.loc[("submission_to_payment", "hourly"), "median"] == 6
+    assert s.loc[("submission_to_payment", "milestones"), "mean"] == pytest.approx((5 * 1 + 3 * 2) / 8)
+
+
+def test_funded_to_paid_and_gaps(fixture_con):
+    s = medians(fixture_con)
+    # funded -> paid: M1 2 (x5), M2 4, M3 4, M4 6 -> 2 ; S1 12, S5 2 -> 7 ; hourly invoices are never funded
+    assert s.loc[("funded_to_paid", "milestones"), "median"] == 2
+    assert s.loc[("funded_to_paid", "milestones"), "p75"] == pytest.approx(np.percentile([2, 2, 2, 2, 2, 4, 4, 6], 75))
+    assert s.loc[("funded_to_paid", "single"), "median"] == 7
+    assert s.loc[("funded_to_paid", "hourly"), "n"] == 0
+    # gaps between consecutive payments: M1 1,1,1,1 ; H1 7 ; single contracts have one payment
+    assert s.loc[("gap_between_payments", "milestones"), "median"] == 1
+    assert s.loc[("gap_between_payments", "milestones"), "n"] == 4
+    assert s.loc[("gap_between_payments", "hourly"), "median"] == 7
+    assert s.loc[("gap_between_payments", "single"), "n"] == 0
+
+
+def test_withdrawable_dates_follow_platform_holds(fixture_con):
+    s = medians(fixture_con)
+    # Upwork +5 days, direct at once: M1 01-08 (7), M2 01-19 (9), M3 02-10 (9), M4 direct 03-07 (6) -> 8
+    assert s.loc[("start_to_first_withdrawable", "milestones"), "median"] == 8
+    # S1 Upwork 01-22 (17), S5 direct (2) -> 9.5
+    assert s.loc[("start_to_first_withdrawable", "single"), "median"] == 9.5
+    # Upwork hourly: the Wednesday 10 days after the week ends: 01-11 + 10 = 01-21 (after payment on 01-17)
+    assert s.loc[("start_to_first_withdrawable", "hourly"), "median"] == 20
+    assert s.loc[("submission_to_withdrawable", "hourly"), "median"] == 10
+
+
+def test_withdrawable_position_as_of_a_date(fixture_con):
+    pos = timing.withdrawable_position(fixture_con, Filters(), dt.date(2026, 1, 21)).set_index("currency")
+    usd = pos.loc["USD"]
+    # net = gross - fee: 1060 - 90
+    assert usd["paid"] == pytest.approx(970)
+    # withdrawable by 01-21: M1 135 (01-08..01-12), M2 45 (01-19), S5 60, H1 week 1 180 (01-21)
+    assert usd["withdrawable"] == pytest.approx(420)
+    # on hold: S1 270 (01-22), H1 week 2 90 (01-28), M3 90 (02-10), M4 100 (03-07)
+    assert usd["on_hold"] == pytest.approx(550)
+    assert usd["next_release"].date() == dt.date(2026, 1, 22)
+    # EUR kept apart: E1 two payments of 500, fee 50 each
+    assert pos.loc["EUR", "paid"] == pytest.approx(900)
+
+
+def test_cash_curve_share_received_against_planned_duration(fixture_con):
+    curve = timing.cash_curve(fixture_con, USD)
+    ms = curve[curve.structure == "milestones"].set_index("fraction_elapsed")["share_received"]
+    # finished milestone contracts M1 (0.2 at 0.4, 0.6, 0.8, 1.0, 1.2), M2 (0.5 at 0.4), M3 (0.5 at 0.4)
+    assert ms.loc[0.3] == 0
+    assert ms.loc[0.4] == pytest.approx(1.2 / 3)
+    assert ms.loc[0.6] == pytest.approx(1.4 / 3)
+    assert ms.loc[1.0] == pytest.approx(1.8 / 3)
+    assert ms.loc[2.0] == pytest.approx(2.0 / 3)
+    single = curve[curve.structure == "single"].set_index("fraction_elapsed")["share_received"]
+    # S1 paid in full at 12/10 = 1.2; S5 at 2/3 of its 3 days (grid point 0.7); S2, S3 nothing
+    assert single.loc[0.6] == 0
+    assert single.loc[0.7] == pytest.approx(0.25)
+    assert single.loc[1.1] == pytest.approx(0.25)
+    assert single.loc[1.2] == pytest.approx(0.5)
+    assert set(curve["contracts"][curve.structure == "single"]) == {4}
+    assert len(ms) == 21  # 0, 0.1 ... 2.0
+
+
+def test_ageing_of_submitted_unpaid_work(fixture_con):
+    ageing = timing.ageing(fixture_con, Filters(), dt.date(2026, 3, 31))
+    # M4 milestone 2 submitted 03-10 (21 days), M3 milestone 2 submitted 02-07 (52 days)
+    assert list(ageing["currency"].unique()) == ["USD"]
+    got = ageing.set_index("bucket")
+    assert got.loc["0–30 days", "items"] == 1 and got.loc["0–30 days", "amount"] == 100
+    assert got.loc["31–60 days", "items"] == 1 and got.loc["31–60 days", "amount"] == 100
+    assert got.loc["61–90 days", "items"] == 0 and got.loc["over 90 days", "amount"] == 0
+    later = timing.ageing(fixture_con, Filters(), dt.date(2026, 5, 10)).set_index("bucket")
+    assert later.loc["61–90 days", "items"] == 1 and later.loc["over 90 days", "items"] == 1
+
+
+def test_empty_workspace_gives_every_measure_with_no_data(con):
+    summary = timing.timing_summary(con, Filters())
+    assert len(summary) == len(timing.MEASURES) * 3 and (summary["n"] == 0).all()
+    assert timing.cash_curve(con, Filters()).empty
+    assert timing.ageing(con, Filters(), dt.date(2026, 1, 1)).empty
+    assert timing.withdrawable_position(con, Filters(), dt.date(2026, 1, 1)).empty
+
+
+def test_only_asked_measures_are_computed(fixture_con):
+    s = timing.timing_summary(fixture_con, USD, ("submission_to_payment",))
+    assert set(s["measure"]) == {"submission_to_payment"}
+    with pytest.raises(ValueError):
+        timing.timing_summary(fixture_con, USD, ("nonsense",))
+
+
+def test_fiverr_clearance_and_freelancer_release(con, tmp_path):
+    import_rows(con, tmp_path, [
+        {"contract_id": "F", "platform": "fiverr", "budget": "100", "start_date": "2026-01-01", "status": "completed",
+         "end_date": "2026-01-05"},
+        {"contract_id": "L", "platform": "freelancer", "budget": "100", "start_date": "2026-01-01", "status": "completed",
+         "end_date": "2026-01-05"},
+    ], [
+        {"contract_id": "F", "seq": "1", "amount": "100", "submitted_date": "2026-01-04", "paid_date": "2026-01-07"},
+        {"contract_id": "L", "seq": "1", "amount": "100", "submitted_date": "2026-01-04", "paid_date": "2026-01-07"},
+    ])
+    fiverr = medians(con, Filters(platform="fiverr")).loc[("submission_to_withdrawable", "single"), "median"]
+    freelancer = medians(con, Filters(platform="freelancer")).loc[("submission_to_withdrawable", "single"), "median"]
+    assert fiverr == 3 + 14 and freelancer == 3
