@@ -1,0 +1,394 @@
+"""The benchmark: ``.venv/bin/python bench/run.py`` (see ``--help``); writes ``bench/RESULTS.md``.
+
+For each size (default 10,000, 100,000 and 1,000,000 contracts) it generates the sample
+history, then measures, each step in its own process (so peak memory is the step's own):
+import, the report (SPEC figures alone, and the full report), our figures after a filter
+change, every dashboard page's rerun after a filter change (cold and cached), the splitter
+with calibration, export to Parquet and the report over the Parquet dataset — and the same
+import, report and filter change done with pandas, so every figure has a ratio. With
+``--big N`` it also builds an N-contract workspace in chunks, exports it to Parquet and runs
+the report over the dataset with DuckDB's memory capped (``--big-memory-limit``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.chart import png_from_svg, svg_chart  # noqa: E402
+from bench.steps import PAGES, RESULT_PREFIX  # noqa: E402
+
+BENCH_DIR = ROOT / "bench"
+DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+TARGETS = {"import_1m_s": 20.0, "report_1m_s": 5.0, "page_refresh_100k_s": 1.0, "peak_memory_mb": 2000.0}
+PACKAGES = ("duckdb", "pandas", "numpy", "pyarrow", "statsmodels", "scipy", "streamlit", "plotly")
+
+
+def run_step(name: str, args: dict, log) -> dict:
+    """Run one step in a fresh process; its result, or ``{"error": ...}`` when it failed."""
+    cmd = [sys.executable, "-m", "bench.steps", name, json.dumps(args)]
+    log(f"  {name} ...")
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        log(f"  {name} FAILED: {tail}")
+        return {"error": tail[:300], "step": name}
+    result = json.loads(lines[-1][len(RESULT_PREFIX):])
+    log(f"  {name}: peak {result.get('rss_peak_mb', 0):.0f} MB")
+    return result
+
+
+def machine() -> dict:
+    """Cores, memory, CPU model, OS, Python and package versions."""
+    info = {"cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform()}
+    try:
+        meminfo = Path("/proc/meminfo").read_text()
+        info["memory_gb"] = round(int(meminfo.split("MemTotal:")[1].split()[0]) / 1024**2, 1)
+    except (OSError, IndexError, ValueError):
+        info["memory_gb"] = None
+    try:
+        info["cpu"] = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                           if line.startswith("model name"))
+    except (OSError, StopIteration):
+        info["cpu"] = platform.processor() or "unknown"
+    info["packages"] = {}
+    for name in PACKAGES:
+        try:
+            info["packages"][name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            info["packages"][name] = "not installed"
+    return info
+
+
+def run_size(n: int, work: Path, repeat: int, log, pages: bool = True) -> dict:
+    """Every step at ``n`` contracts."""
+    base = work / f"size_{n}"
+    csv, db, parquet = base / "csv", base / "workspace.duckdb", base / "parquet"
+    base.mkdir(parents=True, exist_ok=True)
+    log(f"{n:,} contracts")
+    out = {"contracts": n}
+    out["generate"] = run_step("generate", {"csv_dir": str(csv), "contracts": n}, log)
+    out["import"] = run_step("import", {"csv_dir": str(csv), "db": str(db), "repeat": repeat}, log)
+    out["report"] = run_step("report", {"db": str(db), "repeat": repeat}, log)
+    out["refresh_functions"] = run_step("refresh_functions", {"db": str(db), "repeat": repeat}, log)
+    if pages:
+        out["pages"] = run_step("pages", {"db": str(db)}, log)
+    out["splitter"] = run_step("splitter", {"db": str(db), "repeat": repeat}, log)
+    out["pandas"] = run_step("pandas", {"csv_dir": str(csv), "repeat": repeat}, log)
+    out["export_parquet"] = run_step("export_parquet", {"db": str(db), "out": str(parquet)}, log)
+    out["report_parquet"] = run_step("report", {"parquet": str(parquet), "repeat": repeat}, log)
+    out["figures_agree"] = compare_figures(out["report"].get("figures"), out["pandas"].get("figures"))
+    return out
+
+
+def compare_figures(ours: dict | None, theirs: dict | None) -> list[str]:
+    """Differences between our SPEC figures and the pandas ones (empty: they agree)."""
+    if not ours or not theirs:
+        return ["figures missing (a step failed)"]
+    diffs: list[str] = []
+
+    def same(a, b) -> bool:
+        if a is None or b is None:
+            return a is None and b is None
+        if isinstance(a, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return math.isclose(float(a), float(b), rel_tol=1e-6, abs_tol=1e-6)
+
+    for currency in sorted(set(ours) | set(theirs)):
+        a, b = ours.get(currency), theirs.get(currency)
+        if a is None or b is None:
+            diffs.append(f"{currency}: only in {'pandas' if a is None else 'ours'}")
+            continue
+        for ra, rb in zip(a["by_structure"], b["by_structure"]):
+            for key in ra:
+                if key != "structure" and not same(ra[key], rb.get(key)):
+                    diffs.append(f"{currency} {ra['structure']} {key}: ours {ra[key]} vs pandas {rb.get(key)}")
+        for key, value in a["comparison"].items():
+            if not same(value, b["comparison"].get(key)):
+                diffs.append(f"{currency} comparison {key}: ours {value} vs pandas {b['comparison'].get(key)}")
+    return diffs
+
+
+# --- results ---------------------------------------------------------------------------
+
+def _t(result: dict | None, key: str) -> float | None:
+    if not result or key not in result or not isinstance(result[key], dict):
+        return None
+    return result[key].get("wall")
+
+
+def _cpu(result: dict | None, key: str) -> float | None:
+    if not result or key not in result or not isinstance(result[key], dict):
+        return None
+    return result[key].get("cpu")
+
+
+def _s(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _mb(result: dict | None) -> str:
+    return f"{result['rss_peak_mb']:,.0f}" if result and result.get("rss_peak_mb") else "—"
+
+
+def _ratio(theirs: float | None, ours: float | None) -> str:
+    if not theirs or not ours:
+        return "—"
+    return f"{theirs / ours:.1f}×"
+
+
+def size_rows(r: dict) -> list[list[str]]:
+    """Table rows for one size: step, ours (wall, CPU, peak MB), pandas (wall, peak MB), ratio."""
+    pd_ = r.get("pandas", {})
+    p_import, p_report, p_refresh = _t(pd_, "pandas_import"), _t(pd_, "pandas_report"), _t(pd_, "pandas_refresh")
+    rows = []
+
+    def add(label: str, result: dict | None, key: str, twin: float | None, twin_label: str, twin_mb: str = "") -> None:
+        ours = _t(result, key)
+        error = result.get("error") if result else "not run"
+        rows.append([label, _s(ours) if ours is not None else f"failed: {error}" if error else "—",
+                     _s(_cpu(result, key)), _mb(result), twin_label, _s(twin), twin_mb or _mb(pd_), _ratio(twin, ours)])
+
+    add("import (CSV → workspace)", r.get("import"), "import", p_import, "read + check CSVs")
+    add("report: SPEC figures", r.get("report"), "report_spec", p_report, "same figures")
+    add("report: full (all analyses, JSON)", r.get("report"), "report_full", p_report, "SPEC figures only")
+    add("filter change: SPEC figures", r.get("refresh_functions"), "refresh_functions", p_refresh, "filter + figures")
+    pages = (r.get("pages") or {}).get("pages") or {}
+    for page in PAGES:
+        res = pages.get(page)
+        if res is None:
+            continue
+        for mode in ("cold", "cached"):
+            err = res.get("error")
+            wall = res.get(mode, {}).get("wall") if isinstance(res.get(mode), dict) else None
+            cell = _s(wall) if wall is not None else "—"
+            if err:
+                cell += f" ⚠ {err[:60]}"
+            cpu = res.get(mode, {}).get("cpu") if isinstance(res.get(mode), dict) else None
+            rows.append([f"page {page}: filter change, {mode}", cell, _s(cpu), _mb(r.get("pages")),
+                         "filter + figures", _s(p_refresh), _mb(pd_), _ratio(p_refresh, wall)])
+    add("splitter --calibrate", r.get("splitter"), "splitter", None, "(no pandas twin)", "—")
+    add("export-parquet", r.get("export_parquet"), "export_parquet", None, "(no pandas twin)", "—")
+    add("report over Parquet: SPEC figures", r.get("report_parquet"), "report_spec", p_report, "same figures")
+    add("report over Parquet: full", r.get("report_parquet"), "report_full", p_report, "SPEC figures only")
+    return rows
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def targets(results: dict) -> list[list[str]]:
+    """The issue's targets against what was measured."""
+    by_size = {r["contracts"]: r for r in results["sizes"]}
+    out = []
+    million = by_size.get(1_000_000)
+    if million:
+        imp = _t(million.get("import"), "import")
+        rep = _t(million.get("report"), "report_full")
+        out.append(["1M contracts: import", f"< {TARGETS['import_1m_s']:.0f} s", _s(imp),
+                    "yes" if imp is not None and imp < TARGETS["import_1m_s"] else "no"])
+        out.append(["1M contracts: full report", f"< {TARGETS['report_1m_s']:.0f} s", _s(rep),
+                    "yes" if rep is not None and rep < TARGETS["report_1m_s"] else "no"])
+    hundred = by_size.get(100_000)
+    if hundred:
+        pages = (hundred.get("pages") or {}).get("pages") or {}
+        colds = {p: v["cold"]["wall"] for p, v in pages.items() if isinstance(v.get("cold"), dict)}
+        worst = max(colds.items(), key=lambda kv: kv[1]) if colds else None
+        out.append(["100k contracts: slowest page refresh after a filter change", f"< {TARGETS['page_refresh_100k_s']:.0f} s",
+                    f"{_s(worst[1])} ({worst[0]})" if worst else "—",
+                    "yes" if worst and worst[1] < TARGETS["page_refresh_100k_s"] else "no"])
+    peaks = [(r["contracts"], name, res.get("rss_peak_mb", 0)) for r in results["sizes"]
+             for name, res in r.items() if isinstance(res, dict) and name not in ("pandas", "generate") and res.get("rss_peak_mb")]
+    if peaks:
+        n, name, worst_mb = max(peaks, key=lambda p: p[2])
+        out.append(["peak memory of any of our steps", f"< {TARGETS['peak_memory_mb']:,.0f} MB",
+                    f"{worst_mb:,.0f} MB ({name}, {n:,})", "yes" if worst_mb < TARGETS["peak_memory_mb"] else "no"])
+    for r in results["sizes"]:
+        if r["contracts"] < 100_000:
+            continue
+        pd_ = r.get("pandas", {})
+        pairs = [("import", _t(r.get("import"), "import"), _t(pd_, "pandas_import")),
+                 ("SPEC figures", _t(r.get("report"), "report_spec"), _t(pd_, "pandas_report")),
+                 ("filter change", _t(r.get("refresh_functions"), "refresh_functions"), _t(pd_, "pandas_refresh"))]
+        for label, ours, theirs in pairs:
+            out.append([f"{r['contracts']:,}: {label} faster than pandas", "ratio > 1", _ratio(theirs, ours),
+                        "yes" if ours and theirs and theirs > ours else "no"])
+    return out
+
+
+def chart_series(results: dict) -> list[dict]:
+    sizes = results["sizes"]
+
+    def pts(fn) -> list[tuple[int, float]]:
+        return [(r["contracts"], fn(r)) for r in sizes if fn(r)]
+
+    def worst_page(r: dict, mode: str) -> float | None:
+        pages = (r.get("pages") or {}).get("pages") or {}
+        walls = [v[mode]["wall"] for v in pages.values() if isinstance(v.get(mode), dict)]
+        return max(walls) if walls else None
+
+    return [
+        {"name": "import", "points": pts(lambda r: _t(r.get("import"), "import")), "colour": 0},
+        {"name": "import, pandas", "points": pts(lambda r: _t(r.get("pandas"), "pandas_import")), "colour": 0, "dashed": True},
+        {"name": "SPEC figures", "points": pts(lambda r: _t(r.get("report"), "report_spec")), "colour": 1},
+        {"name": "SPEC figures, pandas", "points": pts(lambda r: _t(r.get("pandas"), "pandas_report")), "colour": 1, "dashed": True},
+        {"name": "full report", "points": pts(lambda r: _t(r.get("report"), "report_full")), "colour": 2},
+        {"name": "filter change", "points": pts(lambda r: _t(r.get("refresh_functions"), "refresh_functions")), "colour": 3},
+        {"name": "filter change, pandas", "points": pts(lambda r: _t(r.get("pandas"), "pandas_refresh")), "colour": 3, "dashed": True},
+        {"name": "slowest page, cold", "points": pts(lambda r: worst_page(r, "cold")), "colour": 4},
+        {"name": "slowest page, cached", "points": pts(lambda r: worst_page(r, "cached")), "colour": 5},
+        {"name": "splitter --calibrate", "points": pts(lambda r: _t(r.get("splitter"), "splitter")), "colour": 6},
+        {"name": "full report over Parquet", "points": pts(lambda r: _t(r.get("report_parquet"), "report_full")), "colour": 7},
+    ]
+
+
+def big_section(big: dict | None) -> str:
+    if not big:
+        return ""
+    build, rep = big.get("build", {}), big.get("report", {})
+    if build.get("error") or rep.get("error"):
+        return f"## {big['contracts']:,} contracts over Parquet\n\nFailed: {build.get('error') or rep.get('error')}\n"
+    rows = rep.get("rows", {})
+    lines = [
+        f"## {big['contracts']:,} contracts, out of core over Parquet",
+        "",
+        f"Built in chunks of {big.get('chunk', 0):,} contracts (each generated, written as CSV and imported on its own, "
+        "so generation never held more than one chunk), then `export-parquet`; the report then ran over the "
+        f"dataset with DuckDB's `memory_limit` at **{rep.get('memory_limit')}**"
+        + (f" and the process's address space capped at {big['address_space_gb']} GB (`RLIMIT_AS`)" if big.get("address_space_gb") else "")
+        + ".",
+        "",
+        _table(["what", "value"], [
+            ["contracts / milestones / payments", f"{rows.get('contracts', 0):,} / {rows.get('milestones', 0):,} / {rows.get('payments', 0):,}"],
+            ["workspace file (DuckDB)", f"{build.get('duckdb_bytes', 0) / 1e9:.2f} GB" if build.get("duckdb_bytes") else "(reused)"],
+            ["Parquet dataset", f"{build.get('parquet_bytes', 0) / 1e9:.2f} GB in {build.get('parquet_files', 0)} files" if build.get("parquet_bytes") else "(reused)"],
+            ["building the workspace (10 chunked imports)", _s(build.get("build_seconds")) + " s" if build.get("build_seconds") else "(reused)"],
+            ["export-parquet", _s(_t(build, "export_parquet")) + " s" if _t(build, "export_parquet") else "(reused)"],
+            ["SPEC figures over Parquet", _s(_t(rep, "report_spec")) + " s"],
+            ["full report over Parquet", _s(_t(rep, "report_full")) + " s"],
+            ["figures after a filter change (upwork, from 2025)", _s(_t(rep, "refresh_functions")) + " s"],
+            ["peak resident memory of the report process", f"{rep.get('rss_peak_mb', 0):,.0f} MB"],
+        ]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_results(results: dict, out: Path, chart_svg: Path | None) -> None:
+    m = results["machine"]
+    parts = [
+        "# Benchmark results",
+        "",
+        f"Generated by `{results['command']}` on {results['finished'][:16].replace('T', ' ')} UTC. "
+        "Do not edit by hand: rerun the command (see the README). "
+        "Hand-written notes on what was profiled and fixed are in [optimisations.md](optimisations.md).",
+        "",
+        f"**Machine**: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB memory, {m['os']}, Python {m['python']}. "
+        "**Packages**: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
+        "",
+        f"The machine was shared with other work while this ran (load average {results['load_min']:.1f}–{results['load_max']:.1f} "
+        f"on {m['cores']} cores): wall-clock times are the fastest of {results['repeat']} runs and CPU seconds are shown "
+        "beside them (CPU time counts both cores, so it can exceed wall time).",
+        "",
+        "Each step runs in its own process; *peak MB* is that process's peak resident memory "
+        "(`ru_maxrss`), interpreter and libraries included. The *ratio* is pandas time / our time "
+        "(above 1×: we are faster). Page rows time a whole page rerun under Streamlit's AppTest "
+        "(queries, tables, Plotly figures; no browser drawing): *cold* after switching the platform "
+        "filter to a value never shown before, *cached* after switching back; their pandas twin is "
+        "the analyst's filter change (filter the in-memory frames, recompute the SPEC figures).",
+        "",
+        "## Targets (issue 8)",
+        "",
+        _table(["target", "goal", "measured", "met"], targets(results)),
+        "",
+    ]
+    if chart_svg is not None:
+        png = chart_svg.with_suffix(".png")
+        image = png if png.exists() else chart_svg
+        parts += [f"![time against size per step]({image.name})", ""]
+    header = ["step", "ours s", "ours CPU s", "ours peak MB", "pandas step", "pandas s", "pandas peak MB", "ratio"]
+    for r in results["sizes"]:
+        parts += [f"## {r['contracts']:,} contracts", ""]
+        imp = (r.get("import") or {}).get("summary", {}).get("imported", {})
+        if imp:
+            parts += [f"{imp.get('contracts', 0):,} contracts, {imp.get('milestones', 0):,} milestones and invoices, "
+                      f"{imp.get('payments', 0):,} payments; CSVs {((r.get('generate') or {}).get('bytes') or 0) / 1e6:.0f} MB.", ""]
+        parts += [_table(header, size_rows(r)), ""]
+        diffs = r.get("figures_agree") or []
+        parts += ["Cross-check: our SPEC figures and the pandas ones "
+                  + ("**agree** (counts exactly; rates, intervals, p-values, money and medians to 1e-6)." if not diffs
+                     else "**differ**: " + "; ".join(diffs[:8])), ""]
+    parts.append(big_section(results.get("big")))
+    out.write_text("\n".join(parts).rstrip() + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
+    p.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES), help="comma-separated contract counts")
+    p.add_argument("--repeat", type=int, default=2, help="runs per timed step; the fastest counts (default 2)")
+    p.add_argument("--work", type=Path, default=BENCH_DIR / "work", help="where workspaces and CSVs go (not committed)")
+    p.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md", help="the results file to write")
+    p.add_argument("--no-pages", action="store_true", help="skip the dashboard page reruns")
+    p.add_argument("--big", type=int, default=0, help="also the out-of-core run at this many contracts (e.g. 10000000)")
+    p.add_argument("--big-chunk", type=int, default=1_000_000, help="contracts per generated chunk for --big")
+    p.add_argument("--big-memory-limit", default="1GB", help="DuckDB memory_limit for the --big report")
+    p.add_argument("--big-address-space-gb", type=float, default=0, help="hard cap (RLIMIT_AS) for the --big report process")
+    args = p.parse_args(argv)
+    sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+    work = args.work.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    out = args.out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(message: str) -> None:
+        print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+    loads = [os.getloadavg()[0]]
+    results: dict = {"machine": machine(), "repeat": args.repeat, "sizes": [],
+                     "command": "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    for n in sizes:
+        results["sizes"].append(run_size(n, work, args.repeat, log, pages=not args.no_pages))
+        loads.append(os.getloadavg()[0])
+    if args.big:
+        big_dir = work / f"big_{args.big}"
+        big = {"contracts": args.big, "chunk": args.big_chunk, "address_space_gb": args.big_address_space_gb or None}
+        log(f"{args.big:,} contracts over Parquet")
+        big["build"] = run_step("big_build", {"contracts": args.big, "chunk": args.big_chunk, "db": str(big_dir / "workspace.duckdb"),
+                                              "out": str(big_dir / "parquet"), "tmp": str(big_dir / "chunk")}, log)
+        big["report"] = run_step("big_report", {"parquet": str(big_dir / "parquet"), "memory_limit": args.big_memory_limit,
+                                                "spill": str(big_dir / "spill"),
+                                                "address_space_gb": args.big_address_space_gb or None}, log)
+        results["big"] = big
+        loads.append(os.getloadavg()[0])
+    results["load_min"], results["load_max"] = min(loads), max(loads)
+    results["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
+    raw = out.with_name(out.stem + ".json")
+    raw.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    chart = out.with_name("chart.svg")
+    chart.write_text(svg_chart(chart_series(results), "Milestone Lens: time against size (solid: ours, dashed: pandas)"))
+    png_from_svg(str(chart), str(chart.with_suffix(".png")))
+    write_results(results, out, chart)
+    log(f"wrote {out}, {raw.name} and {chart.name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

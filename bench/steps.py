@@ -1,0 +1,382 @@
+"""One benchmark step per process: ``python -m bench.steps STEP '{"json": "arguments"}'``.
+
+Each step runs in its own process so that its peak memory (``ru_maxrss``) is its own. The
+last line of stdout is ``BENCH-RESULT {json}``: wall and CPU seconds of every timed part
+(the fastest of ``repeat`` runs, with all runs listed), the process's resident memory after
+imports and at its peak, and whatever the step reports (figures, counts, errors).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+RESULT_PREFIX = "BENCH-RESULT "
+#: "Today" of every report in the benchmark, so figures do not change with the calendar.
+TODAY = dt.date(2026, 11, 25)
+SEED = 7
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process in MB (from /proc; 0 where unavailable)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except OSError:
+        return 0.0
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
+
+
+def timed(fn: Callable[[], object], repeat: int = 1, before: Callable[[], None] | None = None) -> tuple[dict, object]:
+    """Run ``fn`` ``repeat`` times (``before`` untimed ahead of each); the fastest run counts."""
+    runs = []
+    result = None
+    for _ in range(max(1, repeat)):
+        if before is not None:
+            before()
+        wall, cpu = time.perf_counter(), time.process_time()
+        result = fn()
+        runs.append((time.perf_counter() - wall, time.process_time() - cpu))
+    best = min(runs)
+    return {"wall": best[0], "cpu": best[1], "walls": [r[0] for r in runs], "load": os.getloadavg()[0]}, result
+
+
+def _quiet(fn: Callable[[], int]) -> Callable[[], str]:
+    """A CLI call with its stdout captured (the benchmark prints only its result line)."""
+
+    def run() -> str:
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            code = fn()
+        if code != 0:
+            raise RuntimeError(f"command exited {code}")
+        return buffer.getvalue()
+
+    return run
+
+
+# --- steps -------------------------------------------------------------------------------
+
+def step_generate(args: dict) -> dict:
+    """Write the sample history's CSVs (reused when the same size and seed are already there)."""
+    from analysis import sample
+
+    out = Path(args["csv_dir"])
+    stamp = out / "generated.json"
+    wanted = {"contracts": args["contracts"], "seed": args.get("seed", SEED)}
+    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+        return {"reused": True, "bytes": sum(p.stat().st_size for p in out.glob("*.csv"))}
+    timing, _ = timed(lambda: sample.write_csvs(out, args["contracts"], wanted["seed"]))
+    stamp.write_text(json.dumps(wanted))
+    return {"generate": timing, "bytes": sum(p.stat().st_size for p in out.glob("*.csv"))}
+
+
+def step_import(args: dict) -> dict:
+    """``milestone-lens import`` of both CSVs into a new workspace (the last run's file is kept)."""
+    from analysis.cli import main
+
+    db = Path(args["db"])
+    csv = Path(args["csv_dir"])
+
+    def fresh() -> None:
+        for p in (db, db.with_name(db.name + ".wal")):
+            p.unlink(missing_ok=True)
+
+    from analysis.cli import build_parser
+
+    build_parser()  # loads every command module: interpreter start-up is not the import's cost
+    run = _quiet(lambda: main(["import", str(csv / "contracts.csv"), str(csv / "milestones.csv"),
+                               "--format", "canonical", "--source", "sample", "--json", "--db", str(db)]))
+    timing, out = timed(run, args.get("repeat", 1), before=fresh)
+    return {"import": timing, "summary": json.loads(out)}
+
+
+def ours_spec_figures(con, filters) -> dict[str, dict]:
+    """SPEC.md's ``report --json`` figures per currency, from the analysis functions the report uses."""
+    from analysis import cancellation, earnings, timing
+    from analysis.filters import currency_counts, prepared
+
+    out: dict[str, dict] = {}
+    with prepared(con):
+        for currency in currency_counts(con, filters)["currency"]:
+            f = filters.with_currency(currency)
+            rates = cancellation.rates_by_structure(con, f)
+            cmp = cancellation.compare_structures(rates)
+            money = earnings.totals(con, f, by="structure").set_index("structure")
+            unpaid = earnings.unpaid_on_cancellation(con, f).set_index("structure")
+            medians = timing.timing_summary(con, f).pivot(index="structure", columns="measure", values="median")
+            rows = []
+            for r in rates.to_dict(orient="records"):
+                s = r["structure"]
+                rows.append({
+                    "structure": s, "contracts": int(r["contracts"]), "finished": int(r["finished"]),
+                    "cancelled": int(r["cancelled"]),
+                    "cancellation_rate": None if r["finished"] == 0 else float(r["cancellation_rate"]),
+                    "cancellation_ci": None if r["finished"] == 0 else [float(r["ci_low"]), float(r["ci_high"])],
+                    "gross": float(money["gross"].get(s, 0.0)), "fees": float(money["fees"].get(s, 0.0)),
+                    "net": float(money["net"].get(s, 0.0)),
+                    "median_days_to_first_payment": _num(medians["start_to_first_payment"].get(s)),
+                    "median_payment_lag_days": _num(medians["submission_to_payment"].get(s)),
+                    "unpaid_on_cancellation": float(unpaid["unpaid_on_cancellation"].get(s, 0.0)),
+                })
+            out[str(currency)] = {"by_structure": rows, "comparison": {
+                "rate_difference": cmp.rate_difference,
+                "difference_ci": list(cmp.difference_ci) if cmp.difference_ci else None, "p_value": cmp.p_value}}
+    return out
+
+
+def _num(value) -> float | None:
+    import math
+
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+#: A filter that selects nothing: one untimed call with it loads the libraries the analyses
+#: import lazily (statsmodels, ...), so first-call start-up is not counted as query time.
+WARM_UP = {"client": "(no such client)"}
+
+
+def _warm_up(con) -> None:
+    from analysis.filters import Filters
+
+    ours_spec_figures(con, Filters(**WARM_UP))
+
+
+def _open(args: dict):
+    from analysis import parquet_store, store
+
+    if args.get("parquet"):
+        return parquet_store.open_parquet_workspace(args["parquet"], memory_limit=args.get("memory_limit", "1GB"))
+    return store.connect(args["db"], read_only=True)
+
+
+def step_report(args: dict) -> dict:
+    """The full report (``milestone-lens report --json``'s work) and the SPEC figures alone."""
+    from analysis.filters import Filters
+    from analysis.report import build_report, report_json
+
+    con = _open(args)
+    _warm_up(con)
+    base = rss_mb()
+    repeat = args.get("repeat", 1)
+    spec_timing, figures = timed(lambda: ours_spec_figures(con, Filters()), repeat)
+    full_timing, doc = timed(lambda: json.dumps(report_json(build_report(con, Filters(), TODAY)), default=str), repeat)
+    return {"report_spec": spec_timing, "report_full": full_timing, "figures": figures,
+            "report_bytes": len(doc), "rss_after_open_mb": base}
+
+
+def step_report_cli(args: dict) -> dict:
+    """``milestone-lens report --json`` exactly as a user runs it (in this process)."""
+    from analysis.cli import main
+
+    run = _quiet(lambda: main(["report", "--json", "--db", str(args["db"])]))
+    timing, out = timed(run, args.get("repeat", 1))
+    return {"report_cli": timing, "report_bytes": len(out)}
+
+
+def step_splitter(args: dict) -> dict:
+    """``milestone-lens split --calibrate``: risk estimated from the workspace's history."""
+    from analysis.cli import main
+
+    argv = ["split", "--budget", "2000", "--days", "30", "--milestones", "4", "--calibrate", "--json", "--db", str(args["db"])]
+    timing, out = timed(_quiet(lambda: main(argv)), args.get("repeat", 1))
+    doc = json.loads(out)
+    return {"splitter": timing, "plan": doc.get("plan"), "single_payment": doc.get("single_payment")}
+
+
+PAGES = ("overview", "cancellation", "timing", "earnings", "portfolio", "splitter", "data")
+#: The filter changes a user makes: a platform (about 60 % of the sample), then another.
+FILTER_STEPS = (("platform", ["upwork"]), ("platform", ["freelancer"]))
+
+
+def step_pages(args: dict) -> dict:
+    """Each dashboard page under Streamlit's AppTest: the rerun after a filter change, cold and cached.
+
+    Per page: caches cleared, the page shown unfiltered; then the platform filter set (cold:
+    nothing for that filter is cached), set to another platform (cold again), and back to
+    the first (cached: the page's queries come from ``st.cache_data``). A rerun is the whole
+    page script: queries, tables and Plotly figures, without the browser's drawing.
+    """
+    from analysis import store
+
+    os.environ[store.DB_ENV_VAR] = str(args["db"])
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    app = str(ROOT / "dashboard" / "app.py")
+    pages = args.get("pages") or PAGES
+    out: dict = {}
+    for page in pages:
+        result: dict = {}
+        try:
+            st.cache_data.clear()
+            at = AppTest.from_file(app, default_timeout=900)
+            first, _ = timed(lambda: at.run())
+            if page != "overview":
+                first, _ = timed(lambda: at.switch_page(f"views/{page}.py").run())
+            result["first_load"] = first
+            (key, value), (_, other) = FILTER_STEPS
+            cold, _ = timed(lambda: at.sidebar.multiselect(key=key).set_value(value).run())
+            cold2, _ = timed(lambda: at.sidebar.multiselect(key=key).set_value(other).run())
+            cached, _ = timed(lambda: at.sidebar.multiselect(key=key).set_value(value).run())
+            result.update({"cold": cold, "cold_other": cold2, "cached": cached})
+            if at.exception:
+                result["error"] = "; ".join(str(e.value).splitlines()[0] for e in at.exception)[:300]
+        except Exception as exc:  # a page that cannot run is reported, not fatal
+            result["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+        out[page] = result
+    return {"pages": out}
+
+
+def step_pandas(args: dict) -> dict:
+    """The analyst's way: pandas reads the CSVs, then computes the SPEC figures; then a filter change."""
+    from bench import pandas_way
+
+    csv = Path(args["csv_dir"])
+    repeat = args.get("repeat", 1)
+    load_timing, frames = timed(lambda: pandas_way.load(csv), repeat)
+    after_load = rss_mb()
+    pandas_way.spec_figures(pandas_way.apply_filters(frames, platform="(none)"))  # warm-up, as ours
+    report_timing, figures = timed(lambda: pandas_way.spec_figures(frames), repeat)
+    refresh_timing, _ = timed(lambda: pandas_way.spec_figures(pandas_way.apply_filters(frames, platform="upwork")), repeat)
+    return {"pandas_import": load_timing, "pandas_report": report_timing, "pandas_refresh": refresh_timing,
+            "figures": figures, "rss_after_load_mb": after_load}
+
+
+def step_refresh_functions(args: dict) -> dict:
+    """Our SPEC figures after a filter change, called directly (no Streamlit): the pandas refresh's twin."""
+    from analysis.filters import Filters
+
+    con = _open(args)
+    _warm_up(con)
+    timing, _ = timed(lambda: ours_spec_figures(con, Filters(platform="upwork")), args.get("repeat", 1))
+    return {"refresh_functions": timing}
+
+
+def step_export_parquet(args: dict) -> dict:
+    """``milestone-lens export-parquet`` of the workspace."""
+    from analysis import parquet_store, store
+
+    out = Path(args["out"])
+    con = store.connect(args["db"], read_only=True)
+
+    def clear() -> None:
+        shutil.rmtree(out, ignore_errors=True)
+
+    timing, summary = timed(lambda: parquet_store.export_parquet(con, out), args.get("repeat", 1), before=clear)
+    return {"export_parquet": timing, "bytes": summary.bytes, "files": summary.files, "rows": summary.rows}
+
+
+def step_big_build(args: dict) -> dict:
+    """A workspace of ``contracts`` contracts built in chunks (generation never holds more than one).
+
+    Each chunk is a sample of ``chunk`` contracts with its own seed and id prefix, written as
+    CSVs and imported with ``import_files`` into one workspace file; the workspace is then
+    exported to a Parquet dataset.
+    """
+    import pandas as pd
+    import pyarrow.csv as pacsv
+
+    from analysis import parquet_store, sample, store
+    from analysis.importing import import_files
+
+    total, chunk = int(args["contracts"]), int(args.get("chunk", 1_000_000))
+    db, out, tmp = Path(args["db"]), Path(args["out"]), Path(args["tmp"])
+    stamp = out / "built.json"
+    wanted = {"contracts": total, "chunk": chunk, "seed": SEED}
+    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+        return {"reused": True}
+    for p in (db, db.with_name(db.name + ".wal")):
+        p.unlink(missing_ok=True)
+    shutil.rmtree(out, ignore_errors=True)
+    con = store.connect(db)
+    con.execute(f"SET memory_limit = '{args.get('memory_limit', '4GB')}'")
+    chunks = []
+    t0 = time.perf_counter()
+    for index, start in enumerate(range(0, total, chunk)):
+        n = min(chunk, total - start)
+        c_df, m_df = sample.generate(n, SEED + index)
+        prefix = f"K{index:02d}-"
+        c_df["contract_id"] = prefix + c_df["contract_id"]
+        m_df["contract_id"] = prefix + m_df["contract_id"]
+        tmp.mkdir(parents=True, exist_ok=True)
+        paths = (tmp / "contracts.csv", tmp / "milestones.csv")
+        for df, path in zip((c_df, m_df), paths):
+            pacsv.write_csv(sample._to_arrow(df), path, pacsv.WriteOptions(quoting_style="needed"))
+        del c_df, m_df
+        started = time.perf_counter()
+        import_files(con, paths, fmt="canonical", source="sample")
+        chunks.append(time.perf_counter() - started)
+    build_seconds = time.perf_counter() - t0
+    shutil.rmtree(tmp, ignore_errors=True)
+    export_timing, summary = timed(lambda: parquet_store.export_parquet(con, out))
+    counts = store.counts(con)
+    db_bytes = db.stat().st_size
+    con.close()
+    stamp.write_text(json.dumps(wanted))
+    del pd
+    return {"build_seconds": build_seconds, "chunk_import_seconds": chunks, "export_parquet": export_timing,
+            "parquet_bytes": summary.bytes, "parquet_files": summary.files, "counts": counts, "duckdb_bytes": db_bytes}
+
+
+def step_big_report(args: dict) -> dict:
+    """The full report and the SPEC figures over the Parquet dataset, with DuckDB's memory capped."""
+    from analysis import parquet_store
+    from analysis.filters import Filters
+    from analysis.report import build_report, report_json
+
+    limit = args.get("memory_limit", "1GB")
+    con = parquet_store.open_parquet_workspace(args["parquet"], memory_limit=limit,
+                                               temp_directory=args.get("spill"))
+    rows = con.execute("SELECT (SELECT count(*) FROM contracts), (SELECT count(*) FROM milestones), "
+                       "(SELECT count(*) FROM payments)").fetchone()
+    _warm_up(con)
+    spec_timing, figures = timed(lambda: ours_spec_figures(con, Filters()))
+    full_timing, doc = timed(lambda: json.dumps(report_json(build_report(con, Filters(), TODAY)), default=str))
+    filtered_timing, _ = timed(lambda: ours_spec_figures(con, Filters(platform="upwork", date_from="2025-01-01")))
+    return {"report_spec": spec_timing, "report_full": full_timing, "refresh_functions": filtered_timing,
+            "memory_limit": limit, "rows": {"contracts": rows[0], "milestones": rows[1], "payments": rows[2]},
+            "figures": figures, "report_bytes": len(doc)}
+
+
+STEPS: dict[str, Callable[[dict], dict]] = {
+    "generate": step_generate, "import": step_import, "report": step_report, "report_cli": step_report_cli,
+    "splitter": step_splitter, "pages": step_pages, "pandas": step_pandas, "refresh_functions": step_refresh_functions,
+    "export_parquet": step_export_parquet, "big_build": step_big_build, "big_report": step_big_report,
+}
+
+
+def main(argv: list[str]) -> int:
+    name, args = argv[0], json.loads(argv[1]) if len(argv) > 1 else {}
+    if args.get("address_space_gb"):
+        limit = int(float(args["address_space_gb"]) * 1024**3)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    base = rss_mb()
+    result = STEPS[name](args)
+    result.update({"step": name, "rss_base_mb": base, "rss_peak_mb": peak_rss_mb()})
+    sys.stdout.write(RESULT_PREFIX + json.dumps(result, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,84 @@
+"""The benchmark runs end to end at a tiny size and writes its results (no timing assertions)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from analysis import sample
+from bench import run as bench_run
+
+pytestmark = pytest.mark.slow
+
+SIZE = 2000
+
+
+@pytest.fixture(scope="module")
+def bench_output(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    out = folder / "RESULTS.md"
+    code = bench_run.main(["--sizes", str(SIZE), "--repeat", "1", "--work", str(folder / "work"), "--out", str(out),
+                           "--big", "3000", "--big-chunk", "1500"])
+    assert code == 0
+    return folder, out, json.loads((folder / "RESULTS.json").read_text())
+
+
+def test_every_step_ran_without_error(bench_output):
+    _, _, results = bench_output
+    (size,) = results["sizes"]
+    steps = [k for k, v in size.items() if isinstance(v, dict)]
+    assert {"generate", "import", "report", "refresh_functions", "pages", "splitter", "pandas",
+            "export_parquet", "report_parquet"} <= set(steps)
+    for name in steps:
+        assert "error" not in size[name], (name, size[name].get("error"))
+        assert size[name]["rss_peak_mb"] > 0
+    for page, result in size["pages"]["pages"].items():
+        assert "error" not in result, (page, result["error"])
+        assert {"cold", "cached"} <= set(result)
+    assert "error" not in results["big"]["build"] and "error" not in results["big"]["report"]
+
+
+def test_import_counts_match_the_generated_sample(bench_output):
+    _, _, results = bench_output
+    contracts, milestones = sample.generate(SIZE, 7)
+    imported = results["sizes"][0]["import"]["summary"]["imported"]
+    assert imported["contracts"] == len(contracts) == SIZE
+    assert imported["milestones"] == len(milestones)
+    # A payment per paid milestone or invoice.
+    assert imported["payments"] == int(milestones["paid_date"].notna().sum())
+    big = results["big"]["report"]["rows"]
+    assert big["contracts"] == 3000  # two chunks of 1,500 under distinct id prefixes
+
+
+def test_pandas_and_our_figures_agree(bench_output):
+    _, _, results = bench_output
+    size = results["sizes"][0]
+    assert size["figures_agree"] == []
+    ours = size["report"]["figures"]
+    assert set(ours) == {"USD", "EUR", "GBP"}  # the sample's currencies, each on its own
+    assert sum(r["contracts"] for c in ours.values() for r in c["by_structure"]) == SIZE
+
+
+def test_compare_figures_reports_a_difference(bench_output):
+    _, _, results = bench_output
+    ours = results["sizes"][0]["report"]["figures"]
+    changed = copy.deepcopy(ours)
+    changed["USD"]["by_structure"][0]["gross"] += 0.5
+    changed["USD"]["comparison"]["p_value"] = 0.5
+    diffs = bench_run.compare_figures(ours, changed)
+    assert len(diffs) == 2 and "gross" in diffs[0] and "p_value" in diffs[1]
+
+
+def test_results_file_and_chart(bench_output):
+    folder, out, _ = bench_output
+    text = out.read_text()
+    for heading in ("# Benchmark results", "## Targets (issue 8)", f"## {SIZE:,} contracts", "3,000 contracts, out of core"):
+        assert heading in text
+    assert "**Machine**: " in text and "duckdb " in text and "GB memory" in text
+    assert "page overview: filter change, cold" in text and "agree" in text
+    svg = ET.parse(folder / "chart.svg").getroot()
+    paths = svg.findall("{http://www.w3.org/2000/svg}circle")
+    assert paths, "the chart has data points"
