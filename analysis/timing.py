@@ -68,6 +68,22 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
     asked for is present; ``n`` = 0 with NaN statistics where nothing could be measured.
     """
     measures = tuple(measures or MEASURES)
+    measured, params = measured_sql(filters, measures)
+    got = con.execute(
+        f"""SELECT measure, structure, count(d) AS n, quantile_cont(d, 0.5) AS median,
+                   quantile_cont(d, 0.25) AS p25, quantile_cont(d, 0.75) AS p75, avg(d) AS mean
+            FROM ({measured}) WHERE d IS NOT NULL GROUP BY measure, structure""",
+        params,
+    ).df()
+    grid = pd.MultiIndex.from_product([list(measures), list(STRUCTURES)], names=["measure", "structure"]).to_frame(index=False)
+    out = grid.merge(got, on=["measure", "structure"], how="left")
+    out["n"] = out["n"].fillna(0).astype("int64")
+    return out
+
+
+def measured_sql(filters: Filters, measures: tuple[str, ...]) -> tuple[str, list]:
+    """One row per measured interval (columns measure, structure, d in days) and its parameters:
+    the one definition of every ``MEASURES`` entry, shared by the summary and the distribution."""
     unknown = [m for m in measures if m not in MEASURES]
     if unknown:
         raise ValueError(f"unknown timing measure {unknown[0]!r}")
@@ -99,15 +115,35 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
             SELECT structure, paid_date - lag(paid_date) OVER (PARTITION BY cid ORDER BY paid_date, payment_key) AS gap
             FROM income WHERE kind IN ('milestone', 'hourly')),
         measured AS ({' UNION ALL '.join(parts[m] for m in measures)})
-        SELECT measure, structure, count(d) AS n, quantile_cont(d, 0.5) AS median,
-               quantile_cont(d, 0.25) AS p25, quantile_cont(d, 0.75) AS p75, avg(d) AS mean
-        FROM measured WHERE d IS NOT NULL GROUP BY measure, structure"""
-    # payments_sql and _milestones_sql both use contracts_sql: the same parameters, in order.
-    got = con.execute(sql, pay_params + ms_params).df()
-    grid = pd.MultiIndex.from_product([list(measures), list(STRUCTURES)], names=["measure", "structure"]).to_frame(index=False)
-    out = grid.merge(got, on=["measure", "structure"], how="left")
-    out["n"] = out["n"].fillna(0).astype("int64")
-    return out
+        SELECT measure, structure, d FROM measured"""
+    # payments_sql and milestones_sql both use contracts_sql: the same parameters, in order.
+    return sql, pay_params + ms_params
+
+
+@uses_prepared
+def distribution(con: duckdb.DuckDBPyConnection, filters: Filters, measure: str, *,
+                 bin_days: int = 1, max_days: int = 60) -> pd.DataFrame:
+    """How many intervals of one ``measure`` fell in each ``bin_days``-wide bin, per structure.
+
+    Bins start at 0 (negative intervals, from dates out of order, count in the first); intervals
+    of ``max_days`` or more share the last bin (``open_ended``), so one very late payment does
+    not stretch a chart. Columns: structure, days (bin start), open_ended, n, share (of the
+    structure's intervals).
+    """
+    if bin_days < 1 or max_days < bin_days:
+        raise ValueError("bin_days must be at least 1 and at most max_days")
+    measured, params = measured_sql(filters, (measure,))
+    width = int(bin_days)
+    top = (int(max_days) // width) * width
+    return con.execute(
+        f"""SELECT structure, days, days >= {top} AS open_ended, n,
+                   (n / sum(n) OVER (PARTITION BY structure))::DOUBLE AS share
+            FROM (SELECT structure, least(greatest(floor(d / {width}) * {width}, 0), {top})::INTEGER AS days,
+                         count(*) AS n
+                  FROM ({measured}) WHERE d IS NOT NULL GROUP BY ALL)
+            ORDER BY structure, days""",
+        params,
+    ).df()
 
 
 @uses_prepared
