@@ -272,3 +272,16 @@ def test_cli_weekly_format(cli):
     result = cli("import", WEEKLY, "--format", "upwork-weekly", "--json")
     assert result.code == 0, result.err
     assert result.json()["imported"] == {"contracts": 3, "milestones": 5, "payments": 6}
+
+
+def test_hourly_week_across_new_year(con, tmp_path):
+    # 2025 layout: "Invoice for Dec 29-Jan 4, 2025" starts in 2024 (Dec 29, 2024 is a Monday).
+    path = tmp_path / "newyear.csv"
+    path.write_text(
+        "Date,Transaction ID,Transaction Type,Transaction Summary,Transaction Summary Details,Description 1,Description 2,"
+        "Description 3,Agency,Freelancer,Team,Account Name,PO,Ref ID,Amount $,Amount in local currency,Currency,Current Balance $,Payment Method\n"
+        '"Jan 15, 2025",5001,Hourly,"Invoice for Dec 29-Jan 4, 2025",2:00 hrs @ $50.00/hr,,,,,Lee,Fern,Lee,,,100.00,,,100.00,\n'
+    )
+    import_files(con, [path])
+    assert con.execute("SELECT contract_id, seq, submitted_date::VARCHAR, paid_date::VARCHAR FROM milestones").fetchall() == [
+        ("Fern / hourly", 20241229, "2025-01-04", "2025-01-15")]
