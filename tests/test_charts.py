@@ -1,0 +1,133 @@
+"""Plotly figure builders: the numbers plotted are the analysis numbers; imported text is inert."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+
+from analysis import cancellation, earnings, exposure, timing
+from analysis.filters import Filters, prepared
+from dashboard import charts
+from tests.fixtures.analysis.helpers import import_fixture
+
+USD = Filters(currency="USD")
+TODAY = dt.date(2026, 3, 31)
+
+
+@pytest.fixture
+def frames(con):
+    import_fixture(con)
+    with prepared(con):
+        survival = cancellation.survival_data(con, USD, TODAY)
+        return {
+            "rates": cancellation.rates_by_structure(con, USD),
+            "breakdowns": cancellation.breakdowns(con, USD),
+            "km": cancellation.kaplan_meier(survival),
+            "incidence": cancellation.cumulative_incidence(survival),
+            "cash": timing.cash_curve(con, USD),
+            "timing": timing.timing_summary(con, USD),
+            "ageing": timing.ageing(con, USD, TODAY),
+            "months": earnings.months(con, USD),
+            "exposure_client": exposure.exposure(con, USD, by="client"),
+        }
+
+
+def bar_by_x(fig: go.Figure, trace: int = 0) -> dict:
+    t = fig.data[trace]
+    return dict(zip(t.x, t.y))
+
+
+def test_cancellation_rates_bars_and_wilson_error_bars(frames):
+    fig = charts.cancellation_rates(frames["rates"])
+    heights = bar_by_x(fig)
+    assert heights["Milestones"] == pytest.approx(200 / 3)
+    assert heights["Single payment"] == pytest.approx(50)
+    rates = frames["rates"].set_index("structure")
+    t = fig.data[0]
+    assert t.error_y.array[0] == pytest.approx((rates.at["milestones", "ci_high"] - 2 / 3) * 100)
+    assert t.error_y.arrayminus[1] == pytest.approx((0.5 - rates.at["single", "ci_low"]) * 100)
+    assert list(t.text) == ["2 of 3", "2 of 4", "0 of 1"]
+    assert list(t.marker.pattern.shape) == ["/", "/", "/"]  # small samples marked
+
+
+def test_groups_without_finished_contracts_are_not_drawn(frames):
+    rates = frames["rates"].copy()
+    rates.loc[rates.structure == "hourly", ["finished", "cancelled"]] = 0
+    assert list(charts.cancellation_rates(rates).data[0].x) == ["Milestones", "Single payment"]
+    empty = charts.cancellation_rates(rates.assign(finished=0))
+    assert len(empty.data) == 0 and "No finished contracts" in empty.layout.annotations[0].text
+
+
+def test_breakdown_chart_one_trace_per_structure_in_band_order(frames):
+    fig = charts.breakdown_rates(frames["breakdowns"], "budget_band")
+    names = [t.name for t in fig.data]
+    assert sorted(names) == ["Hourly", "Milestones", "Single payment"]
+    single = next(t for t in fig.data if t.name == "Single payment")
+    assert list(single.x) == ["under 100", "100–499"]  # S3/S5 under 100; S1, S2 100–499
+    assert list(single.y) == pytest.approx([50, 50])
+    assert list(fig.layout.xaxis.categoryarray)[:2] == ["under 100", "100–499"]
+
+
+def test_survival_curves_start_at_one_and_step(frames):
+    fig = charts.survival_curves(frames["km"], "days")
+    lines = [t for t in fig.data if t.mode == "lines"]
+    milestones = next(t for t in lines if t.name == "Milestones")
+    assert list(milestones.x) == [0.0, 5.0, 7.0]
+    assert list(milestones.y) == pytest.approx([1.0, 0.75, 0.375])
+    assert milestones.line.shape == "hv"
+    assert len(fig.data) == 2 * frames["km"]["structure"].nunique()  # a band and a line each
+    assert "share of planned duration" in charts.survival_curves(frames["km"], "fraction").layout.xaxis.title.text
+
+
+def test_incidence_cash_timing_months_ageing(frames):
+    inc = charts.cumulative_incidence(frames["incidence"])
+    cancelled = next(t for t in inc.data if t.name == "Milestones — cancelled")
+    # events on days 5 and 7; M4 is censored (still active) on day 30
+    assert list(cancelled.x) == [5.0, 7.0, 30.0]
+    assert list(cancelled.y) == pytest.approx([0.25, 0.5, 0.5])
+    cash = charts.cash_curve(frames["cash"])
+    ms = next(t for t in cash.data if t.name == "Milestones")
+    assert dict(zip(ms.x, ms.y))[1.0] == pytest.approx(0.6)
+    tm = charts.timing_medians(frames["timing"])
+    single = next(t for t in tm.data if t.name == "Single payment")
+    assert dict(zip(single.y, single.x))[timing.MEASURES["start_to_first_payment"]] == 7
+    months = charts.earnings_by_month(frames["months"], "USD")
+    assert bar_by_x(months, 0)["2026-01"] == 800 - 80  # net
+    assert bar_by_x(months, 1)["2026-01"] == 80  # fees
+    ageing = charts.ageing(frames["ageing"], "USD")
+    assert bar_by_x(ageing) == {"0–30 days": 100, "31–60 days": 100, "61–90 days": 0, "over 90 days": 0}
+
+
+def test_exposure_chart_stacks_funded_and_unfunded(frames):
+    fig = charts.exposure_by(frames["exposure_client"], "client", "USD")
+    funded, unfunded, loss = fig.data
+    assert dict(zip(funded.y, funded.x)) == {"Beta": 500, "Gamma": 200}
+    assert dict(zip(unfunded.y, unfunded.x)) == {"Beta": 0, "Gamma": 100}
+    assert dict(zip(loss.y, loss.x)) == {"Beta": 250, "Gamma": 150}
+
+
+def test_imported_labels_are_escaped():
+    df = pd.DataFrame({"currency": ["USD"], "client": ['<a href="javascript:alert(1)">x</a>'], "remaining": [10.0],
+                       "funded": [5.0], "unfunded": [5.0], "expected_loss": [1.0]})
+    fig = charts.exposure_by(df, "client", "USD")
+    assert fig.data[0].y[0] == "&lt;a href=&quot;javascript:alert(1)&quot;&gt;x&lt;/a&gt;"
+    assert "<a href" not in fig.to_json()
+
+
+def test_every_builder_handles_empty_frames():
+    empty = pd.DataFrame(columns=["structure", "finished", "cancelled", "cancellation_rate", "ci_low", "ci_high",
+                                  "small_sample", "dimension", "group", "group_order", "time", "survival",
+                                  "currency", "month", "bucket", "bucket_order", "items", "amount", "remaining",
+                                  "measure", "n", "median", "p25", "p75"])
+    figures = [
+        charts.cancellation_rates(empty), charts.breakdown_rates(empty, "category"), charts.survival_curves(empty),
+        charts.cumulative_incidence(empty), charts.cash_curve(empty), charts.timing_medians(empty),
+        charts.earnings_by_month(empty, "USD"), charts.ageing(empty, "USD"), charts.exposure_by(empty, "client", "USD"),
+    ]
+    for fig in figures:
+        assert isinstance(fig, go.Figure) and len(fig.data) == 0
+        assert fig.layout.annotations and fig.layout.annotations[0].text
+        fig.to_json()  # valid for plotly.js

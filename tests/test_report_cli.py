@@ -1,0 +1,209 @@
+"""``milestone-lens report``: SPEC's JSON keys and values, currencies, HTML, terminal text, errors.
+
+Figures come from the hand-checked fixture (tests/fixtures/analysis/README.md), as of
+2026-03-31: USD milestones 2 of 3 finished cancelled, gross 400, fees 30, unpaid 150, first
+payment median 4 days, payment lag median 1 day; single 2 of 4, gross 360, unpaid 200;
+EUR E1 (1000 paid) and E2 (cancelled) reported separately.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+from scipy import stats
+
+from analysis import store
+from tests.fixtures.analysis.helpers import import_fixture, import_rows
+
+TODAY = ["--today", "2026-03-31"]
+SPEC_STRUCTURE_KEYS = {
+    "structure", "contracts", "finished", "cancelled", "cancellation_rate", "cancellation_ci", "gross", "fees",
+    "net", "median_days_to_first_payment", "median_payment_lag_days", "unpaid_on_cancellation",
+}
+
+
+@pytest.fixture
+def workspace(db_path):
+    con = store.connect(db_path)
+    import_fixture(con)
+    con.close()
+    return db_path
+
+
+def rows(doc: dict) -> dict[str, dict]:
+    return {r["structure"]: r for r in doc["by_structure"]}
+
+
+def test_json_has_spec_keys_and_hand_checked_values(cli, workspace):
+    result = cli("report", "--json", *TODAY)
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert {"filters", "by_structure", "comparison", "currency"} <= set(doc)
+    assert doc["currency"] == "USD" and doc["filters"] == {}
+    assert [r["structure"] for r in doc["by_structure"]] == ["milestones", "single", "hourly"]
+    for r in doc["by_structure"]:
+        assert SPEC_STRUCTURE_KEYS <= set(r)
+    m, s, h = rows(doc)["milestones"], rows(doc)["single"], rows(doc)["hourly"]
+    assert (m["contracts"], m["finished"], m["cancelled"], m["disputed"]) == (4, 3, 2, 1)
+    assert m["cancellation_rate"] == pytest.approx(2 / 3)
+    low, high = m["cancellation_ci"]
+    assert low < 2 / 3 < high
+    assert (m["gross"], m["fees"], m["net"], m["unpaid_on_cancellation"]) == (400, 30, 370, 150)
+    assert (m["median_days_to_first_payment"], m["median_payment_lag_days"]) == (4, 1)
+    assert (s["gross"], s["unpaid_on_cancellation"], s["median_days_to_first_payment"]) == (360, 200, 7)
+    assert s["median_payment_lag_days"] == 1.5
+    assert (h["unpaid_on_cancellation"], h["median_payment_lag_days"]) == (0, 6)
+    cmp = doc["comparison"]
+    assert {"rate_difference", "difference_ci", "p_value"} <= set(cmp)
+    assert cmp["rate_difference"] == pytest.approx(2 / 3 - 1 / 2)
+    assert cmp["p_value"] == pytest.approx(stats.chi2_contingency([[2, 1], [2, 2]], correction=False).pvalue)
+    assert doc["small_sample_threshold"] == 30 and m["small_sample"]
+    assert doc["exposure_total"]["remaining"] == 800 and doc["exposure_total"]["expected_loss"] == 400
+    assert doc["adjusted"]["ok"] is False
+    assert any("too few" in n for n in doc["notes"])
+
+
+def test_currencies_are_reported_separately_never_added(cli, workspace):
+    doc = cli("report", "--json", *TODAY).json()
+    assert [c["currency"] for c in doc["currencies"]] == ["USD", "EUR"]
+    assert sum(r["gross"] for r in doc["by_structure"]) == 1060  # USD only
+    (eur,) = doc["other_currencies"]
+    assert eur["currency"] == "EUR"
+    assert rows(eur)["milestones"]["gross"] == 1000 and rows(eur)["single"]["unpaid_on_cancellation"] == 400
+    assert doc["all_currencies"]["by_structure"][1]["finished"] == 5  # S1, S2, S3, S5 + E2
+    only_eur = cli("report", "--json", "--currency", "eur", *TODAY).json()
+    assert only_eur["currency"] == "EUR" and only_eur["other_currencies"] == []
+    assert only_eur["filters"] == {"currency": "EUR"}
+    assert rows(only_eur)["milestones"]["gross"] == 1000
+
+
+def test_filters_apply_and_are_echoed(cli, workspace):
+    doc = cli("report", "--json", "--client", "acme", "--from", "2026-01-05", *TODAY).json()
+    assert doc["filters"] == {"date_from": "2026-01-05", "client": "acme"}
+    # Acme from 01-05: M2 (cancelled), S1 (completed) in USD; E1 in EUR starts 01-02
+    assert (rows(doc)["milestones"]["finished"], rows(doc)["milestones"]["cancelled"]) == (1, 1)
+    assert rows(doc)["single"]["gross"] == 300
+    assert doc["other_currencies"] == []
+
+
+def test_unknown_status_is_visible(cli, workspace):
+    con = store.connect(workspace)
+    con.execute("UPDATE contracts SET status = NULL WHERE contract_id IN ('S4', 'S5')")
+    con.close()
+    doc = cli("report", "--json", *TODAY).json()
+    assert doc["status_unknown"] == 2 and rows(doc)["single"]["finished"] == 3
+    assert any("no known status" in n for n in doc["notes"])
+
+
+def test_report_changes_nothing_in_the_workspace(cli, workspace):
+    con = store.connect(workspace)
+    before = (store.counts(con), store.data_version(con), con.execute("SELECT count(*) FROM duckdb_tables()").fetchone())
+    con.close()
+    assert cli("report", "--json", *TODAY).code == 0
+    con = store.connect(workspace)
+    after = (store.counts(con), store.data_version(con), con.execute("SELECT count(*) FROM duckdb_tables()").fetchone())
+    con.close()
+    assert before == after
+
+
+def test_terminal_summary(cli, workspace):
+    result = cli("report", *TODAY)
+    assert result.code == 0
+    out = result.out
+    assert "Report currency: USD (10 contracts); reported separately: EUR (2)" in out
+    assert "2 of 3 (small sample)" in out  # counts, not a fragile percentage
+    assert "Too few finished contracts to conclude anything" in out
+    assert re.search(r"milestones\s+400\.00\s+30\.00\s+370\.00", out)
+    assert "expected loss 400.00" in out
+
+
+def test_html_is_one_offline_file_with_inlined_plotly(cli, workspace, tmp_path):
+    out = tmp_path / "report.html"
+    result = cli("report", "--html", out, *TODAY)
+    assert result.code == 0 and out.exists()
+    text = out.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert "Plotly.newPlot" in text and "plotly.js v" in text  # the library itself is inside
+    assert not re.search(r"<script[^>]*\bsrc\s*=", text, re.I)
+    assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']https?:", text, re.I)
+    assert "Cancellation risk" in text and "Exposure of active contracts" in text
+    assert f"Wrote the HTML report to {out}" in result.out
+
+
+def test_html_escapes_imported_text(cli, db_path, tmp_path):
+    hostile = '<script>alert("x")</script>'
+    con = store.connect(db_path)
+    import_rows(con, tmp_path, [
+        {"contract_id": "A", "client": hostile, "freelancer": "<b>Bo</b>", "category": "<i>cat</i>", "budget": "100",
+         "start_date": "2026-01-01", "status": "active"},
+        {"contract_id": "B", "client": hostile, "budget": "100", "start_date": "2026-01-01", "end_date": "2026-01-03",
+         "status": "completed"},
+    ], [{"contract_id": "A", "seq": "1", "amount": "100", "funded_date": "2026-01-01"},
+        {"contract_id": "B", "seq": "1", "amount": "100", "paid_date": "2026-01-03"}])
+    con.close()
+    out = tmp_path / "r.html"
+    assert cli("report", "--html", out, *TODAY).code == 0
+    text = out.read_text(encoding="utf-8")
+    assert hostile not in text and "<b>Bo</b>" not in text and "<i>cat</i>" not in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
+
+
+def test_json_with_html_prints_only_the_document(cli, workspace, tmp_path):
+    out = tmp_path / "r.html"
+    result = cli("report", "--json", "--html", out, *TODAY)
+    doc = json.loads(result.out)  # one document, nothing else on stdout
+    assert doc["html"] == str(out) and out.exists()
+
+
+def test_empty_workspace_reports_nothing_plainly(cli, db_path):
+    store.connect(db_path).close()
+    result = cli("report", "--json", *TODAY)
+    assert result.code == 0
+    doc = result.json()
+    assert doc["currency"] is None and doc["contracts"] == 0
+    assert [r["contracts"] for r in doc["by_structure"]] == [0, 0, 0]
+    assert all(r["cancellation_rate"] is None for r in doc["by_structure"])
+    assert doc["comparison"]["rate_difference"] is None
+    assert "nothing to report" in cli("report", *TODAY).out.lower()
+
+
+def test_json_numbers_are_finite(cli, workspace):
+    def walk(value):
+        if isinstance(value, float):
+            assert math.isfinite(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    walk(cli("report", "--json", *TODAY).json())
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--from", "31/02/2026"], "--from: cannot read '31/02/2026' as a date"),
+    (["--to", "soon"], "--to"),
+    (["--currency", "euro"], "three-letter"),
+    (["--from", "2026-05-01", "--to", "2026-01-01"], "after"),
+    (["--today", "tomorrow"], "--today"),
+])
+def test_bad_filter_values_exit_2_with_one_line(cli, workspace, args, fragment):
+    result = cli("report", "--json", *args)
+    assert result.code == 2 and result.out == ""
+    assert fragment in result.err and len(result.err.strip().splitlines()) == 1
+
+
+def test_missing_workspace_exits_2_and_creates_nothing(cli, tmp_path):
+    missing = tmp_path / "none.duckdb"
+    result = cli("report", db=missing)
+    assert result.code == 2 and "no workspace" in result.err
+    assert not missing.exists()
+
+
+def test_html_into_a_missing_folder_exits_2(cli, workspace, tmp_path):
+    result = cli("report", "--html", tmp_path / "nope" / "r.html", *TODAY)
+    assert result.code == 2 and "does not exist" in result.err
