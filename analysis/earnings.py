@@ -32,12 +32,13 @@ def _kinds(kinds: tuple[str, ...]) -> str:
 
 @uses_prepared
 def totals(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = "structure",
-           limit: int | None = None) -> pd.DataFrame:
+           limit: int | None = None, count_contracts: bool = True) -> pd.DataFrame:
     """Gross, fees, net per currency (and per ``by``: structure, client, freelancer, platform,
     category or month of payment), with the effective fee rate and bonuses and refunds.
     ``limit`` keeps the groups with the largest gross in each currency.
 
-    Columns: currency, [by,] contracts (with at least one payment), payments, gross, fees,
+    Columns: currency, [by,] contracts (with at least one payment; only with
+    ``count_contracts``, which doubles the cost on large workspaces), payments, gross, fees,
     net, effective_fee_rate (fees / gross), bonuses, refunds (negative amounts).
     """
     if by is not None and by not in GROUPINGS:
@@ -46,7 +47,7 @@ def totals(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = "s
     key = f", {GROUPINGS[by]} AS {by}" if by else ""
     group = f", {by}" if by else ""
     df = con.execute(
-        f"""SELECT currency{key}, count(DISTINCT cid) AS contracts, count(*) AS payments,
+        f"""SELECT currency{key}, {"count(DISTINCT cid) AS contracts, " if count_contracts else ""}count(*) AS payments,
                    sum(gross)::DOUBLE AS gross, sum(fee)::DOUBLE AS fees, sum(gross - fee)::DOUBLE AS net,
                    coalesce(sum(gross) FILTER (WHERE kind = 'bonus'), 0)::DOUBLE AS bonuses,
                    coalesce(sum(gross) FILTER (WHERE kind = 'refund'), 0)::DOUBLE AS refunds
@@ -152,9 +153,9 @@ def account_costs(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFr
 
 
 @uses_prepared
-def months(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+def months(con: duckdb.DuckDBPyConnection, filters: Filters, count_contracts: bool = True) -> pd.DataFrame:
     """``totals(by='month')`` with months without payments filled in (gross 0), per currency."""
-    df = totals(con, filters, by="month")
+    df = totals(con, filters, by="month", count_contracts=count_contracts)
     dated = df[df["month"] != "undated"]
     if dated.empty:
         return df
@@ -164,7 +165,8 @@ def months(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
         full = pd.DataFrame({"month": span}).merge(part, on="month", how="left")
         full["currency"] = currency
         for col in ("contracts", "payments"):
-            full[col] = full[col].fillna(0).astype("int64")
+            if col in full:
+                full[col] = full[col].fillna(0).astype("int64")
         for col in _MONEY:
             full[col] = full[col].fillna(0.0)
         frames.append(full[df.columns])

@@ -118,10 +118,18 @@ class Report:
         return report_text(self)
 
 
+def _total_of(money: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """One row of sums over the structures (the same as ``earnings.totals(by=None)``, without a query)."""
+    sums = {col: float(money[col].sum()) for col in ("payments", "gross", "fees", "net", "bonuses", "refunds")}
+    sums["payments"] = int(sums["payments"])
+    sums["effective_fee_rate"] = sums["fees"] / sums["gross"] if sums["gross"] else float("nan")
+    return pd.DataFrame([{"currency": currency, **sums}])
+
+
 def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, today: dt.date, full: bool) -> CurrencySection:
     f = filters.with_currency(currency)
     rates = cancellation.rates_by_structure(con, f)
-    money = earnings.totals(con, f, by="structure")
+    money = earnings.totals(con, f, by="structure", count_contracts=False)
     money = money[money["currency"] == currency]
     unpaid = earnings.unpaid_on_cancellation(con, f)
     unpaid = unpaid[unpaid["currency"] == currency]
@@ -130,7 +138,7 @@ def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, to
         comparison=cancellation.compare_structures(rates),
         money=money, unpaid=unpaid,
         timing=timing.timing_summary(con, f, None if full else ("start_to_first_payment", "submission_to_payment")),
-        exposure=exposure.exposure(con, f), earnings_total=earnings.totals(con, f, by=None),
+        exposure=exposure.exposure(con, f), earnings_total=_total_of(money, currency),
     )
     if not full:
         return section
@@ -146,7 +154,7 @@ def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, to
     section.cash_curve = timing.cash_curve(con, f)
     section.withdrawable = timing.withdrawable_position(con, f, today)
     section.ageing = timing.ageing(con, f, today)
-    section.months = earnings.months(con, f)
+    section.months = earnings.months(con, f, count_contracts=False)
     section.by_client = earnings.totals(con, f, by="client", limit=TOP_ROWS)
     section.by_freelancer = earnings.totals(con, f, by="freelancer", limit=TOP_ROWS)
     section.realised = earnings.realised_vs_agreed(con, f)

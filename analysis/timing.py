@@ -53,9 +53,9 @@ def withdrawable_sql(platform: str, kind: str, paid_date: str, submitted_date: s
     return f"""CASE
         WHEN {paid_date} IS NULL THEN NULL
         WHEN lower({platform}) = 'upwork' AND {kind} IN ('hourly', 'invoice') THEN
-            greatest({paid_date}, coalesce({submitted_date}, {paid_date}) + INTERVAL {UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS} DAY)::DATE
-        WHEN lower({platform}) = 'upwork' THEN ({paid_date} + INTERVAL {UPWORK_SECURITY_HOLD_DAYS} DAY)::DATE
-        WHEN lower({platform}) = 'fiverr' THEN ({paid_date} + INTERVAL {FIVERR_CLEARANCE_DAYS} DAY)::DATE
+            greatest({paid_date}, coalesce({submitted_date}, {paid_date}) + {int(UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS)})
+        WHEN lower({platform}) = 'upwork' THEN {paid_date} + {int(UPWORK_SECURITY_HOLD_DAYS)}
+        WHEN lower({platform}) = 'fiverr' THEN {paid_date} + {int(FIVERR_CLEARANCE_DAYS)}
         ELSE {paid_date} END"""
 
 
