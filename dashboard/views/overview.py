@@ -74,16 +74,21 @@ def cancelled_metric(column, structure: str) -> None:
     column.metric(f"Cancelled: {STRUCTURE_LABELS[structure].lower()}", shown, help=help_text, border=True)
 
 
-row = st.columns(7)
-row[0].metric("Contracts", f"{int(rates['contracts'].sum()):,}", border=True,
-              help=f"{int(rates['active'].sum()):,} still active.")
-row[1].metric("Finished", f"{int(rates['finished'].sum()):,}", border=True,
-              help="Completed, cancelled or disputed.")
-cancelled_metric(row[2], "milestones")
-cancelled_metric(row[3], "single")
-cancelled_metric(row[4], "hourly")
-row[5].metric(f"Gross ({currency})", f"{gross:,.0f}", border=True, help="What clients paid, in earned payments.")
-row[6].metric(f"Net ({currency})", f"{net:,.0f}", border=True, help="Gross minus platform fees.")
+first = st.columns(4)
+first[0].metric("Contracts", f"{int(rates['contracts'].sum()):,}", border=True,
+                help=f"{int(rates['active'].sum()):,} still active.")
+first[1].metric("Finished", f"{int(rates['finished'].sum()):,}", border=True,
+                help="Completed, cancelled or disputed.")
+first[2].metric(f"Gross ({currency})", f"{gross:,.0f}", border=True, help="What clients paid, in earned payments.")
+first[3].metric(f"Net ({currency})", f"{net:,.0f}", border=True, help="Gross minus platform fees.")
+second = st.columns(4)
+cancelled_metric(second[0], "milestones")
+cancelled_metric(second[1], "single")
+cancelled_metric(second[2], "hourly")
+lost = query(earnings.unpaid_on_cancellation, filters)
+lost = lost[lost["currency"] == currency]
+second[3].metric(f"Left unpaid ({currency})", f"{float(lost['unpaid_on_cancellation'].sum()):,.0f}",
+                 border=True, help="Budget minus what was paid, over cancelled and disputed fixed-price contracts.")
 
 counts = query(currency_counts, filters)
 others = counts[counts["currency"] != currency]

@@ -1,0 +1,154 @@
+"""The dashboard in a real browser: every page opens, filters live in the URL, a CSV uploaded
+through the file chooser changes the Overview, downloads carry the right (and safe) content."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import pytest
+
+from analysis import store
+from tests.dashboard_support import DASHBOARD_FIXTURES, PAGE_TITLES, PAGES, query_one
+from tests.e2e.conftest import SCREENSHOTS
+
+pytestmark = pytest.mark.browser
+
+IDLE = '[data-testid="stApp"][data-test-script-state="notRunning"]'
+URL_PATHS = {page: ("" if page == "overview" else page) for page in PAGES}
+
+
+def wait_idle(page) -> None:
+    """Until the script run that the last action started has finished."""
+    page.wait_for_timeout(300)
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def open_page(page, base: str, name: str, query: str = "") -> None:
+    page.goto(f"{base}/{URL_PATHS[name]}{query}")
+    page.get_by_role("heading", name=PAGE_TITLES[name], exact=True).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    for chart in page.get_by_test_id("stPlotlyChart").filter(visible=True).all():
+        chart.locator(".main-svg").first.wait_for(timeout=30_000)
+    page.evaluate("document.fonts.ready.then(() => true)")  # icons and text settled for screenshots
+    page.wait_for_timeout(500)
+
+
+def metric(page, label: str) -> str:
+    box = page.get_by_test_id("stMetric").filter(has_text=label).first
+    return box.get_by_test_id("stMetricValue").inner_text().strip()
+
+
+def read_csv(download) -> list[dict[str, str]]:
+    with open(download.path(), newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_page_opens_and_is_screenshotted(sample_server, page):
+    base, _ = sample_server
+    for name in PAGES:
+        open_page(page, base, name)
+        assert page.get_by_test_id("stException").count() == 0, name
+        # The same filters on every page.
+        assert page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").count() == 5
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    # The Overview's headline and chart are really drawn.
+    open_page(page, base, "overview")
+    assert "as often as" in page.get_by_test_id("stMain").get_by_role("heading", level=3).first.inner_text()
+    assert page.get_by_test_id("stPlotlyChart").count() == 1
+    assert metric(page, "Contracts") == "2,000"
+
+
+def test_filters_live_in_the_url_and_follow_the_navigation(sample_server, page):
+    base, db = sample_server
+    open_page(page, base, "overview", "?platform=upwork")
+    (upwork,) = query_one(db, "SELECT count(*) FROM contracts WHERE platform = 'upwork'")
+    assert metric(page, "Contracts") == f"{upwork:,}"
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Data").click()
+    page.get_by_role("heading", name="Data", exact=True).wait_for()
+    wait_idle(page)
+    assert page.url.endswith("/data?platform=upwork")
+    # Choosing a value in the sidebar writes it to the URL, and back on the Overview it still applies.
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Overview").click()
+    page.get_by_role("heading", name="Milestone Lens").wait_for()
+    wait_idle(page)
+    category = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(has_text="Category")
+    category.click()
+    page.get_by_role("option", name="writing", exact=True).click()
+    page.keyboard.press("Escape")
+    wait_idle(page)
+    page.wait_for_url(re.compile(r"category=writing"))
+    assert "platform=upwork" in page.url
+    (both,) = query_one(db, "SELECT count(*) FROM contracts WHERE platform = 'upwork' AND category = 'writing'")
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some(e => e.innerText.trim() === n)",
+        arg=f"{both:,}", timeout=30_000)
+    assert metric(page, "Contracts") == f"{both:,}"
+    # The link reproduces the view in a new tab.
+    other = page.context.new_page()
+    other.goto(page.url)
+    other.get_by_test_id("stMetric").first.wait_for(timeout=60_000)
+    wait_idle(other)
+    assert metric(other, "Contracts") == f"{both:,}"
+    other.screenshot(path=str(SCREENSHOTS / "overview_filtered.png"), full_page=True)
+    # "What to look at next" links keep the filters too.
+    other.get_by_test_id("stPageLink").filter(has_text="Payment timing").click()
+    other.get_by_role("heading", name="Payment timing").wait_for()
+    assert "category=writing" in other.url and "platform=upwork" in other.url
+
+
+def test_template_download_is_the_template(sample_server, page):
+    base, _ = sample_server
+    open_page(page, base, "data")
+    with page.expect_download() as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="contracts.csv template").click()
+    download = info.value
+    assert download.suggested_filename == "contracts.csv"
+    with open(download.path(), "rb") as handle:
+        assert handle.read() == (store.DATA_DIR / "template" / "contracts.csv").read_bytes()
+
+
+def test_upload_through_the_file_chooser_changes_the_overview_and_exports(fresh_sample_server, page):
+    base = fresh_sample_server
+    open_page(page, base, "overview")
+    assert metric(page, "Contracts") == "2,000"
+    open_page(page, base, "data")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stFileUploaderDropzone").click()
+    chooser.value.set_files([str(DASHBOARD_FIXTURES / "upload_contracts.csv"),
+                             str(DASHBOARD_FIXTURES / "upload_milestones.csv")])
+    page.get_by_text("They would add 3 contracts, 6 milestones, 4 payments").wait_for(timeout=60_000)
+    wait_idle(page)
+    page.screenshot(path=str(SCREENSHOTS / "data_upload_checked.png"), full_page=True)
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text("Imported 3 contracts, 6 milestones, 4 payments").wait_for(timeout=60_000)
+    wait_idle(page)
+
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name="Overview").click()
+    page.get_by_role("heading", name="Milestone Lens").wait_for()
+    wait_idle(page)
+    assert metric(page, "Contracts") == "2,003"
+
+    # Export the filtered contracts: the uploaded client's rows, formulas neutralised.
+    open_page(page, base, "data", "?client=%3DHYPERLINK(%22http%3A%2F%2Fx%22)&client=Zeta%20Press")
+    page.get_by_role("tab", name="Export").click()
+    with page.expect_download() as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="contracts.csv", visible=True).click()
+    rows = read_csv(info.value)
+    assert sorted(r["contract_id"] for r in rows) == ["U1", "U2", "U3"]
+    u3 = next(r for r in rows if r["contract_id"] == "U3")
+    assert u3["client"] == "'=HYPERLINK(\"http://x\")" and u3["title"] == "'@risky title"
+    assert {r["structure"] for r in rows} == {"milestones", "single"}
+
+
+def test_a_table_downloads_as_the_csv_it_shows(sample_server, page):
+    base, db = sample_server
+    open_page(page, base, "overview")
+    page.get_by_text("The figures by payment structure").click()
+    with page.expect_download() as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="Download CSV").first.click()
+    rows = {r["structure"]: r for r in read_csv(info.value)}
+    assert set(rows) == {"milestones", "single", "hourly"}
+    (hourly,) = query_one(db, "SELECT count(*) FROM contracts WHERE contract_type = 'hourly'")
+    assert int(rows["hourly"]["contracts"]) == hourly
+    assert sum(int(r["contracts"]) for r in rows.values()) == 2000
