@@ -171,20 +171,3 @@ def export_table(con: duckdb.DuckDBPyConnection, table: str, filters: Filters) -
         params,
     ).df()
 
-
-def incomplete_contracts(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pd.DataFrame:
-    """Contracts an export could not fully describe: no status, or fixed-price without a budget.
-
-    Values are as analysed (the user's completions applied). Columns: source, contract_id,
-    client, title, contract_type, start_date, status, budget, currency, planned_milestones,
-    milestone_rows.
-    """
-    where, params = (filters or Filters()).where("v")
-    return con.execute(
-        f"""SELECT v.source, v.contract_id, v.client, v.title, v.contract_type, v.start_date, v.status,
-                   v.budget::DOUBLE AS budget, v.currency, v.planned_milestones, v.milestone_rows
-            FROM contract_view v
-            WHERE ({where}) AND (v.status IS NULL OR (v.contract_type = 'fixed' AND v.budget IS NULL))
-            ORDER BY v.start_date NULLS LAST, v.source, v.contract_id""",
-        params,
-    ).df()

@@ -80,3 +80,24 @@ def show_table(
         return
     st.dataframe(frame, hide_index=True, column_config=column_config, key=f"{key}_table", height=height)
     download_csv(frame, name, key=f"{key}_csv")
+
+
+def changed_rows(original: pd.DataFrame, edited: pd.DataFrame, columns: list[str]) -> list[tuple[int, dict[str, Any]]]:
+    """Rows of an ``st.data_editor`` table whose ``columns`` were edited: (position, {column: new value}).
+
+    Empty cells compare equal whatever their kind (None, NaN, NA); a cell the user cleared
+    comes back as None.
+    """
+    changes = []
+    for position in range(len(original)):
+        row = {}
+        for column in columns:
+            before, after = original[column].iloc[position], edited[column].iloc[position]
+            empty_before, empty_after = pd.isna(before), pd.isna(after)
+            if empty_before and empty_after:
+                continue
+            if empty_before != empty_after or before != after:
+                row[column] = None if empty_after else (after.item() if hasattr(after, "item") else after)
+        if row:
+            changes.append((position, row))
+    return changes

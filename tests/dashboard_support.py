@@ -7,6 +7,7 @@ from the functions the pages call.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -79,11 +80,12 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def texts(at: AppTest) -> str:
-    """Everything the page says in titles, headers, markdown, captions and alerts, as one string."""
+    """Everything the page says in titles, headers, markdown, captions and alerts, as one string,
+    as a reader sees it (markdown escapes removed)."""
     parts = []
     for kind in ("title", "header", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
         parts += [str(e.value) for e in getattr(at, kind)]
-    return "\n".join(parts)
+    return re.sub(r"\\(.)", r"\1", "\n".join(parts))
 
 
 def query_one(db: Path, sql: str, params: list | None = None) -> tuple:

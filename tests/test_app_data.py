@@ -50,7 +50,7 @@ def test_upload_is_previewed_and_checked_before_the_import_button_writes_it(empt
     at.button(key="import_now").click().run()
     # U1: 2 paid milestones, U2: 1 of 3 paid, U3: 1 paid -> 4 payments.
     assert table_counts(empty_db) == (3, 6, 4, 1)
-    assert any("Imported 3 contracts, 6 milestones, 4 payments from 2 files" in s.value for s in at.success)
+    assert "Imported 3 contracts, 6 milestones, 4 payments from 2 files" in texts(at)
     assert not at.file_uploader[0].value  # a fresh uploader for the next files
     (names,) = query_one(empty_db, "SELECT list(file_name ORDER BY import_id) FROM imports")
     assert names == ["upload_contracts.csv", "upload_milestones.csv"]
@@ -98,7 +98,7 @@ def test_load_the_sample_into_an_empty_workspace(empty_db, monkeypatch):
     at = open_app(empty_db, monkeypatch, "data")
     at.button(key="load_sample").click().run()
     assert table_counts(empty_db)[0] == 2000
-    assert any("Loaded the sample history" in s.value for s in at.success)
+    assert "Loaded the sample history" in texts(at)
     assert not [b for b in at.button if b.key == "load_sample"]
 
 
@@ -113,8 +113,8 @@ def test_remove_an_import_from_the_history(sample_db, monkeypatch):
     at.checkbox(key="remove_confirm").check().run()
     at.button(key="remove_now").click().run()
     assert table_counts(sample_db)[:3] == sample_only == (2000, 5050, 4406)
-    assert any("Removed import 2 (upload_contracts.csv, upload_milestones.csv): 3 contracts, 6 milestones, "
-               "4 payments." in s.value for s in at.success)
+    assert ("Removed import 2 (upload_contracts.csv, upload_milestones.csv): 3 contracts, 6 milestones, "
+            "4 payments." in texts(at))
     (batches,) = query_one(sample_db, "SELECT list(DISTINCT batch_id) FROM imports")
     assert batches == [1]
 
@@ -125,7 +125,7 @@ def test_contracts_an_export_cannot_describe_are_listed_for_completion(empty_db,
     table = next(df.value for df in at.dataframe if "planned_milestones" in df.value.columns)
     (expected,) = query_one(empty_db, "SELECT list(contract_id ORDER BY contract_id) FROM contracts WHERE status IS NULL")
     assert sorted(table["contract_id"]) == expected and len(expected) == 3
-    assert "3 contracts have no status or no budget" in texts(at)
+    assert "3 contracts without a status or a budget" in texts(at)
 
 
 def test_the_data_page_offers_template_and_filtered_exports(sample_db, monkeypatch):
@@ -245,3 +245,28 @@ def test_filter_choices_are_distinct_and_sorted(con):
     assert choices.client == ('=HYPERLINK("http://x")', "Zeta Press")
     assert choices.platform == ("direct",) and choices.currency == ("USD",)
     assert (str(choices.first_start), str(choices.last_start)) == ("2026-01-05", "2026-03-02")
+
+
+def test_completing_contracts_in_the_editable_table(empty_db, monkeypatch):
+    build_workspace(empty_db, [DASHBOARD_FIXTURES / "upwork_legacy.csv"])
+    at = open_app(empty_db, monkeypatch, "data")
+    table = at.data_editor[0].value
+    assert len(table) == 3
+    harbor = table.index[table["contract_id"] == "Harbor Apps / Mobile onboarding flow"][0]
+    quill = table.index[table["contract_id"] == "Quill Media / Blog series"][0]
+    (version,) = query_one(empty_db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'data_version'")
+    # What the browser's grid sends after two edits (AppTest cannot type into the grid).
+    at.session_state[f"completions_{version}_True"] = {
+        "edited_rows": {int(harbor): {"status": "completed", "budget": 900.0, "planned_milestones": 3},
+                        int(quill): {"status": "cancelled"}},
+        "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert at.button(key="save_completions").label == "Save 2 completions"
+    at.button(key="save_completions").click().run()
+    assert "Saved 2 completions." in texts(at)
+    assert query_one(empty_db, """SELECT status, budget, planned_milestones FROM contract_completions
+                                  WHERE contract_id = 'Harbor Apps / Mobile onboarding flow'""") == ("completed", 900, 3)
+    assert query_one(empty_db, """SELECT status, budget FROM contract_view
+                                  WHERE contract_id = 'Quill Media / Blog series'""") == ("cancelled", None)
+    # Quill still lacks a budget; Harbor is complete; the hourly contract still lacks a status.
+    assert sorted(at.data_editor[0].value["contract_id"]) == ["Pine Data / hourly", "Quill Media / Blog series"]

@@ -12,7 +12,7 @@ from analysis import store
 from analysis.filters import Filters
 from analysis.importing import import_files
 from dashboard import state
-from dashboard.tables import csv_bytes, escape_markdown, neutralise_formulas, safe_file_name
+from dashboard.tables import changed_rows, csv_bytes, escape_markdown, neutralise_formulas, safe_file_name
 from tests.dashboard_support import (
     DASHBOARD_FIXTURES, PAGE_TITLES, PAGES, empty_db, metrics, open_app, query_one, sample_db,
     sample_template, texts,
@@ -172,3 +172,13 @@ def test_markdown_from_data_is_escaped():
 def test_download_names_are_plain():
     assert safe_file_name("import problems/../x") == "import-problems-x"
     assert safe_file_name("...") == "table"
+
+
+def test_changed_rows_sees_edits_and_clears_but_not_empty_cells():
+    original = pd.DataFrame({"id": ["a", "b", "c"], "status": [None, "active", None],
+                             "budget": [float("nan"), 10.0, 5.0]})
+    edited = original.copy()
+    edited.loc[0, "status"] = "completed"   # filled in
+    edited.loc[1, "budget"] = None          # cleared
+    edited.loc[2, "status"] = float("nan")  # empty stays empty
+    assert changed_rows(original, edited, ["status", "budget"]) == [(0, {"status": "completed"}), (1, {"budget": None})]

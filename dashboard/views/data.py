@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analysis import importing, store, workspace_admin
+from analysis import completions, importing, store, workspace_admin
+from analysis.canonical import CONTRACT_STATUSES
 from analysis.errors import UserError
 from analysis.parsing import ParseOptions
 from dashboard import state
 from dashboard.sidebar import current_filters
-from dashboard.tables import csv_bytes, escape_markdown, show_table
+from dashboard.tables import changed_rows, csv_bytes, escape_markdown, show_table
 from dashboard.uploads import PREVIEW_ROWS, UploadCheck, check_upload, run_import, summary_frame
 
 TEMPLATE_DIR = store.DATA_DIR / "template"
+COMPLETION_FIELDS = completions.FIELDS
+EDITOR_ROWS = 2000
 _FLASH = "data_flash"
 _ROUND = "data_upload_round"
 _CHECK = "data_check"
@@ -29,7 +32,7 @@ def flash(kind: str, text: str) -> None:
 
 def show_flashes() -> None:
     for kind, text in st.session_state.pop(_FLASH, []):
-        getattr(st, kind)(text)
+        getattr(st, kind)(escape_markdown(text))
 
 
 # --- page ---------------------------------------------------------------------------------
@@ -91,7 +94,7 @@ with tab_import:
             with st.container(border=True):
                 st.markdown(f"**{escape_markdown(preview.name)}**")
                 if preview.problem:
-                    st.error(preview.problem)
+                    st.error(escape_markdown(preview.problem))
                     continue
                 st.caption(f"Format: {escape_markdown(preview.format or 'not recognised')} · {preview.rows:,} rows. "
                            f"First {min(PREVIEW_ROWS, preview.rows)} rows as read:")
@@ -106,7 +109,7 @@ with tab_import:
                 st.warning("Choose how amounts are written under “How to read the files”.")
             show_table(check.problems, "import-problems", key="import_problems")
         elif check.error:
-            st.error(f"Nothing was imported: {check.error}", icon=":material/error:")
+            st.error(f"Nothing was imported: {escape_markdown(check.error)}", icon=":material/error:")
         elif check.summary is not None:
             summary = check.summary
             st.success(f"Ready: the files can be imported. {summary.describe().splitlines()[0].replace('Would import', 'They would add')}",
@@ -115,12 +118,12 @@ with tab_import:
             if summary.duplicates_skipped:
                 st.caption(f"{summary.duplicates_skipped:,} rows are already in the workspace and would be skipped.")
             for warning in summary.warnings:
-                st.warning(warning)
+                st.warning(escape_markdown(warning))
             if st.button("Import", type="primary", icon=":material/upload:", key="import_now"):
                 try:
                     done = run_import(state.workspace(), files, fmt, source, options)
                 except UserError as exc:
-                    st.error(f"Nothing was imported: {exc}")
+                    st.error(f"Nothing was imported: {escape_markdown(exc)}")
                 else:
                     flash("success", done.describe().replace("\n", " "))
                     st.session_state[_ROUND] = st.session_state.get(_ROUND, 0) + 1
@@ -141,13 +144,51 @@ with tab_import:
 
 with tab_complete:
     st.subheader("Complete what an export cannot know")
-    incomplete = state.query(workspace_admin.incomplete_contracts)
-    if incomplete.empty:
-        st.success("Every contract has a status, and every fixed-price contract a budget.", icon=":material/check_circle:")
+    st.caption("A transaction history says what was paid, not whether a contract was completed or cancelled, "
+               "its agreed budget, or how many milestones were planned. Fill them in here; they are kept apart "
+               "from the imported rows, so they survive later imports of newer exports.")
+    only_incomplete = st.toggle("Only contracts that still need something", value=True, key="complete_only")
+    table = state.query(completions.completion_table, only_incomplete=only_incomplete)
+    if table.empty:
+        st.success("Every contract has a status, and every fixed-price contract a budget." if only_incomplete
+                   else "The workspace holds no contracts yet.", icon=":material/check_circle:")
     else:
-        st.caption(f"{len(incomplete):,} contracts have no status or no budget — usually because a transaction "
-                   "history does not say. They are left out of cancellation figures until completed.")
-        show_table(incomplete, "contracts-to-complete", key="incomplete")
+        if only_incomplete:
+            st.caption(f"{len(table):,} contract{'s' if len(table) != 1 else ''} without a status or a budget: "
+                       "left out of cancellation figures until completed.")
+        shown = table.head(EDITOR_ROWS)
+        if len(table) > EDITOR_ROWS:
+            st.caption(f"Showing the first {EDITOR_ROWS:,} of {len(table):,}; narrow the list with the toggle above.")
+        edited = st.data_editor(
+            shown, hide_index=True, key=f"completions_{state.data_version()}_{only_incomplete}",
+            disabled=[c for c in shown.columns if c not in COMPLETION_FIELDS],
+            column_order=["source", "contract_id", "client", "title", "contract_type", "structure", "start_date",
+                          "paid_gross", "imported_status", "status", "budget", "planned_milestones"],
+            column_config={
+                "status": st.column_config.SelectboxColumn("status", options=list(CONTRACT_STATUSES)),
+                "budget": st.column_config.NumberColumn("budget", min_value=0, step=0.01, format="%.2f"),
+                "planned_milestones": st.column_config.NumberColumn("planned milestones", min_value=1, step=1, format="%d"),
+                "paid_gross": st.column_config.NumberColumn("paid so far", format="%.2f"),
+                "imported_status": "imported status",
+                "start_date": st.column_config.DateColumn("start"),
+            },
+        )
+        changes = changed_rows(shown, edited, list(COMPLETION_FIELDS))
+        if st.button(f"Save {len(changes)} completion{'s' if len(changes) != 1 else ''}", type="primary",
+                     disabled=not changes, icon=":material/save:", key="save_completions"):
+            failed = []
+            for position, values in changes:
+                row = shown.iloc[position]
+                try:
+                    completions.complete_contract(state.workspace(), row["source"], row["contract_id"], **values)
+                except UserError as exc:
+                    failed.append(f"{row['contract_id']}: {exc}")
+            saved = len(changes) - len(failed)
+            if saved:
+                flash("success", f"Saved {saved} completion{'s' if saved != 1 else ''}.")
+            for message in failed:
+                flash("error", f"Not saved — {message}")
+            st.rerun()
 
 with tab_history:
     st.subheader("Import history")
