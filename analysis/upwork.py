@@ -355,7 +355,25 @@ def _build_payments(con, ctx, display: str) -> None:
     marketplace.warn_incomplete(con, ctx, "_uw_c")
 
 
+def _warn_other_upwork_layout(con, ctx, other_is_history: bool) -> None:
+    """A weekly summary and a transaction history of the same weeks describe the same money twice."""
+    pattern = "% / %"
+    n = con.execute(
+        f"""SELECT count(*) FROM (SELECT contract_id FROM contracts WHERE source = ? AND platform = 'upwork'
+                                  UNION SELECT contract_id FROM in_contracts WHERE source = ? AND platform = 'upwork')
+            WHERE contract_id {'' if other_is_history else 'NOT '}LIKE ?""",
+        [ctx.source, ctx.source, pattern],
+    ).fetchone()[0]
+    if n:
+        other = "a transaction history" if other_is_history else "a weekly summary"
+        ctx.warnings.append(
+            f"the workspace also holds {other} of source '{ctx.source}' ({n} contracts): the two layouts cannot be "
+            "matched transaction by transaction, so weeks both cover are counted twice; import only one for those weeks"
+        )
+
+
 def _warn(con, ctx) -> None:
+    _warn_other_upwork_layout(con, ctx, other_is_history=False)
     for type_text, n in con.execute(
         "SELECT type_text, count(*) FROM _uw3 WHERE category = 'unknown' GROUP BY type_text ORDER BY type_text"
     ).fetchall():
@@ -471,4 +489,5 @@ def stage_weekly(con, staged: StagedFile, ctx) -> None:
     if skipped:
         ctx.warnings.append(f"{skipped} row{'s' if skipped != 1 else ''} without a contract (totals?) skipped")
     ctx.warnings.append("a weekly summary shows no fees: they are derived from Upwork's fee rules")
+    _warn_other_upwork_layout(con, ctx, other_is_history=True)
     marketplace.warn_incomplete(con, ctx, "_uww_c")

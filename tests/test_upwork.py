@@ -285,3 +285,11 @@ def test_hourly_week_across_new_year(con, tmp_path):
     import_files(con, [path])
     assert con.execute("SELECT contract_id, seq, submitted_date::VARCHAR, paid_date::VARCHAR FROM milestones").fetchall() == [
         ("Fern / hourly", 20241229, "2025-01-04", "2025-01-15")]
+
+
+def test_weekly_summary_next_to_a_transaction_history_warns(con):
+    import_files(con, [LEGACY])
+    summary = import_files(con, [WEEKLY])
+    assert any("also holds a transaction history of source 'upwork' (3 contracts)" in w for w in summary.warnings)
+    again = import_files(con, [V2025])
+    assert any("also holds a weekly summary of source 'upwork' (3 contracts)" in w for w in again.warnings)
