@@ -196,3 +196,62 @@ def exposure_by(exposure: pd.DataFrame, key: str, currency: str, top: int = 15, 
     fig.update_layout(title=title, barmode="stack", xaxis_title=safe_text(currency),
                       yaxis=dict(autorange="reversed"), **_LAYOUT)
     return fig
+
+
+def earnings_by(totals: pd.DataFrame, key: str, currency: str, top: int = 15, title: str | None = None) -> go.Figure:
+    """Net earnings and platform fees per client or freelancer (the ``top`` by gross), one currency."""
+    title = title or f"Earnings by {key} ({safe_text(currency)})"
+    data = totals[totals["currency"] == currency].sort_values("gross", ascending=False).head(top)
+    if data.empty:
+        return _empty(title, "No payments")
+    names = [safe_text(v) for v in data[key]]
+    fig = go.Figure([
+        go.Bar(name="net", y=names, x=data["net"], orientation="h", marker_color="#2ca02c",
+               hovertemplate="%{y}: net %{x:,.2f}<extra></extra>"),
+        go.Bar(name="fees", y=names, x=data["fees"], orientation="h", marker_color="#ff7f0e",
+               hovertemplate="%{y}: fees %{x:,.2f}<extra></extra>"),
+    ])
+    fig.update_layout(title=title, barmode="stack", xaxis_title=safe_text(currency), yaxis=dict(autorange="reversed"),
+                      **_LAYOUT)
+    return fig
+
+
+def realised_share(realised: pd.DataFrame, currency: str,
+                   title: str = "Share of the agreed price actually paid, by how contracts ended") -> go.Figure:
+    """Grouped bars: paid ÷ agreed per contract status and structure (fixed price, one currency)."""
+    data = realised[(realised["currency"] == currency) & (realised["agreed"] > 0)]
+    if data.empty:
+        return _empty(title, "No fixed-price contracts with a known budget")
+    statuses = [s for s in ("completed", "cancelled", "disputed", "active", "unknown") if s in set(data["status"])]
+    fig = go.Figure()
+    for structure, part in data.groupby("structure", sort=False):
+        part = part.set_index("status").reindex([s for s in statuses if s in set(part["status"])])
+        fig.add_trace(go.Bar(
+            name=_label(structure), x=list(part.index), y=part["realised_share"], marker_color=STRUCTURE_COLORS.get(structure),
+            customdata=list(zip(part["paid"], part["agreed"], part["contracts"])),
+            hovertemplate=("%{x}: %{y:.0%} paid<br>%{customdata[0]:,.2f} of %{customdata[1]:,.2f} "
+                           "(%{customdata[2]} contracts)<extra>" + _label(structure) + "</extra>"),
+        ))
+    fig.update_layout(title=title, barmode="group", yaxis=dict(title="paid ÷ agreed", tickformat=".0%"),
+                      xaxis=dict(categoryorder="array", categoryarray=statuses), **_LAYOUT)
+    return fig
+
+
+def lag_distribution(dist: pd.DataFrame, measure_label: str, title: str | None = None) -> go.Figure:
+    """Share of intervals per day bin and structure (``analysis.timing.distribution``), as bars
+    on a day axis; the last, open-ended bin is named in the axis title."""
+    title = title or f"{safe_text(measure_label)}: how the days spread"
+    if dist.empty:
+        return _empty(title, "Nothing measured yet")
+    open_from = dist.loc[dist["open_ended"], "days"]
+    fig = go.Figure()
+    order = {s: i for i, s in enumerate(STRUCTURE_COLORS)}
+    for structure, part in sorted(dist.groupby("structure"), key=lambda item: order.get(item[0], len(order))):
+        fig.add_trace(go.Bar(
+            name=_label(structure), x=part["days"], y=part["share"], marker_color=STRUCTURE_COLORS.get(structure),
+            customdata=part["n"], hovertemplate="%{x} days: %{y:.1%} (%{customdata})<extra>" + _label(structure) + "</extra>",
+        ))
+    axis = "days" + (f" (the last bar: {int(open_from.min())} or more)" if len(open_from) else "")
+    fig.update_layout(title=title, barmode="group", bargap=0.15, yaxis=dict(title="share", tickformat=".0%"),
+                      xaxis=dict(title=axis, rangemode="tozero"), **_LAYOUT)
+    return fig

@@ -1,12 +1,246 @@
-"""Cancellation risk: placeholder until the page is built on the analyses."""
+"""Cancellation risk: how often each payment structure ends cancelled, whether the gap is more than
+chance, whether it holds for work like yours, when cancellations happen, and the adjusted odds."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from dashboard.sidebar import filter_caption
+from analysis import cancellation, overview, report
+from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS
+from analysis.filters import SMALL_SAMPLE_FINISHED, main_currency
+from dashboard import charts
+from dashboard.analysis_pages import (
+    contracts_or_stop, p_value_words, page_header, show_chart, status_unknown_note, time_to_cancellation, today,
+)
+from dashboard.charts import STRUCTURE_LABELS
+from dashboard.html_report import render_html
+from dashboard.state import connection, query
+from dashboard.tables import download_csv, escape_markdown, show_table
 
-st.title("Cancellation risk")
-filter_caption()
-st.info("Coming with the analyses: rates with intervals, breakdowns by budget, duration, client history, category, platform and year, time-to-cancellation curves and the adjusted comparison.", icon=":material/construction:")
-st.page_link("views/overview.py", label="Back to the overview", icon=":material/dashboard:")
+#: Survival curves stop where fewer contracts than this were still under observation (too few to read).
+MIN_AT_RISK = 10
+
+
+def rates_table(rates: pd.DataFrame) -> pd.DataFrame:
+    """Per structure: the counts, and the rate with its interval — or only counts for a small sample."""
+    return pd.DataFrame({
+        "structure": rates["structure"].map(STRUCTURE_LABELS),
+        "contracts": rates["contracts"], "finished": rates["finished"], "completed": rates["completed"],
+        "cancelled": rates["cancelled_only"], "disputed": rates["disputed"], "active": rates["active"],
+        "status_unknown": rates["status_unknown"],
+        "cancellation_rate": [rate_cell(r.cancelled, r.finished, r.ci_low, r.ci_high) for r in rates.itertuples()],
+    })
+
+
+def rate_cell(cancelled: int, finished: int, low: float, high: float) -> str:
+    """``15.0 % (12.7–17.7 %)`` — or ``3 of 12`` below the small-sample threshold."""
+    if finished == 0:
+        return "nothing finished"
+    if finished < SMALL_SAMPLE_FINISHED:
+        return f"{cancelled} of {finished}"
+    return f"{cancelled / finished * 100:.1f} % ({low * 100:.1f}–{high * 100:.1f} %)"
+
+
+def breakdown_table(breakdown: pd.DataFrame, differences: pd.DataFrame, dimension: str) -> pd.DataFrame:
+    """One dimension's groups in words: each structure's rate (counts for small groups) and the
+    milestones − single difference with its interval where both sides have enough contracts."""
+    part = breakdown[breakdown["dimension"] == dimension]
+    if part.empty:
+        return pd.DataFrame()
+    groups = part.drop_duplicates("group").sort_values(["group_order", "group"])[["group"]].reset_index(drop=True)
+    out = groups.copy()
+    for structure in cancellation.STRUCTURES:
+        rows = part[part["structure"] == structure].set_index("group").reindex(groups["group"])
+        out[STRUCTURE_LABELS[structure]] = [
+            "—" if pd.isna(r.finished) else rate_cell(int(r.cancelled), int(r.finished), r.ci_low, r.ci_high)
+            for r in rows.itertuples()]
+    diff = differences[differences["dimension"] == dimension].set_index("group").reindex(groups["group"])
+    enough = diff["small_sample"].eq(False).to_numpy()
+    out["milestones − single"] = [f"{d * 100:+.1f} points" if ok else "—" for ok, d in zip(enough, diff["rate_difference"])]
+    out["95 % interval"] = [f"{lo * 100:+.1f} to {hi * 100:+.1f}" if ok else "—"
+                            for ok, lo, hi in zip(enough, diff["ci_low"], diff["ci_high"])]
+    out["p-value"] = [f"{p:.2g}" if ok else "—" for ok, p in zip(enough, diff["p_value"])]
+    out["verdict"] = [verdict(ok, d, p) for ok, d, p in zip(enough, diff["rate_difference"], diff["p_value"])]
+    return out
+
+
+def in_main_currency(breakdown: pd.DataFrame, currency: str | None) -> pd.DataFrame:
+    """Budget bands only make sense in one currency: keep the report currency's bands, without its prefix."""
+    budget = breakdown["dimension"] == "budget_band"
+    ours = breakdown["group_order"].astype(str).str.startswith(currency or "")
+    kept = breakdown[~budget | ours].copy()
+    bands = kept["dimension"] == "budget_band"
+    kept.loc[bands, "group"] = kept.loc[bands, "group"].str.removeprefix(f"{currency} ")
+    return kept
+
+
+def verdict(enough: bool, difference: float, p_value: float) -> str:
+    """One group's comparison in three words."""
+    if not enough:
+        return "too few to tell"
+    if p_value < 0.05:
+        return f"milestones cancelled {'less' if difference < 0 else 'more'} often"
+    return "no clear difference"
+
+
+def sentence(text: str) -> str:
+    """An analysis message as a sentence: capitalised, escaped for markdown."""
+    return escape_markdown(text[:1].upper() + text[1:])
+
+
+def html_report_bytes(shared, filters, as_of) -> bytes:
+    """The full HTML report for the current filters, made only when the button is clicked
+    (on the download's own thread, so on its own cursor)."""
+    cursor = shared.cursor()
+    try:
+        return render_html(report.build_report(cursor, filters, as_of)).encode("utf-8")
+    finally:
+        cursor.close()
+
+
+filters = page_header("Cancellation risk", "How often contracts end cancelled under each payment structure, "
+                                           "and whether milestones make a difference in your own history.")
+rates = contracts_or_stop(filters)
+status_unknown_note(rates)
+as_of = today()
+
+# --- rates -------------------------------------------------------------------------------
+st.subheader("How often contracts were cancelled")
+st.caption(f"Cancelled or disputed, as a share of finished contracts (completed, cancelled or disputed); active "
+           f"contracts have not finished and are not counted. Groups with fewer than {SMALL_SAMPLE_FINISHED} finished "
+           "contracts show counts only: one contract more or less would swing their percentage by several points.")
+by = rates.set_index("structure")
+columns = st.columns(3)
+for column, structure in zip(columns, cancellation.STRUCTURES):
+    cancelled, finished = int(by.at[structure, "cancelled"]), int(by.at[structure, "finished"])
+    if finished == 0:
+        help_text = "No finished contracts of this kind."
+    elif finished < SMALL_SAMPLE_FINISHED:
+        help_text = f"Fewer than {SMALL_SAMPLE_FINISHED} finished: too few for a percentage."
+    else:
+        help_text = (f"{cancelled:,} of {finished:,} finished; 95 % Wilson interval "
+                     f"{overview.percent(by.at[structure, 'ci_low'])} to {overview.percent(by.at[structure, 'ci_high'])}.")
+    column.metric(f"Cancelled: {STRUCTURE_LABELS[structure].lower()}", overview.rate_text(cancelled, finished),
+                  help=help_text, border=True)
+show_chart(charts.cancellation_rates(rates), "cancellation_rates", height=380)
+st.caption("The whisker on each bar is the 95 % interval: the range the true rate plausibly lies in given how many "
+           "contracts you have. Hatched bars rest on too few contracts to read much into.")
+show_table(rates_table(rates), "cancellation-by-structure", key="cancel_rates", column_config={
+    "cancellation_rate": "cancellation rate (95 % interval)", "status_unknown": "status unknown",
+})
+
+# --- the difference ----------------------------------------------------------------------
+st.subheader("Milestones against a single payment")
+comparison = cancellation.compare_structures(rates)
+with st.container(border=True):
+    if comparison.rate_difference is None:
+        st.markdown(f"Nothing to compare yet: {escape_markdown(comparison.message)}.")
+    elif comparison.small_sample:
+        st.markdown(
+            f"**Too few finished contracts to conclude anything.** {comparison.a_cancelled} of {comparison.a_finished} "
+            f"milestone contracts and {comparison.b_cancelled} of {comparison.b_finished} single-payment contracts "
+            f"were cancelled; a comparison needs at least {SMALL_SAMPLE_FINISHED} finished contracts of each kind.")
+    else:
+        diff, (low, high) = comparison.rate_difference, comparison.difference_ci
+        a_rate = comparison.a_cancelled / comparison.a_finished
+        b_rate = comparison.b_cancelled / comparison.b_finished
+        direction = "less" if diff < 0 else "more"
+        st.markdown(
+            f"**Milestone contracts were cancelled {abs(diff) * 100:.1f} percentage points {direction} often** than "
+            f"single-payment contracts ({overview.percent(a_rate)} of {comparison.a_finished:,} against "
+            f"{overview.percent(b_rate)} of {comparison.b_finished:,}).")
+        if high < 0 or low > 0:
+            near, far = sorted((abs(low), abs(high)))
+            st.markdown(f"The 95 % interval for the gap runs from {near * 100:.1f} to {far * 100:.1f} points "
+                        f"{'lower' if high < 0 else 'higher'} for milestone contracts.")
+        else:
+            st.markdown(f"The 95 % interval for the gap runs from {low * 100:+.1f} to {high * 100:+.1f} points: it "
+                        "includes no difference at all.")
+        st.markdown(escape_markdown(p_value_words(comparison.p_value)))
+    st.caption(f"Interval: {comparison.interval_method}; test: {comparison.test_method}.")
+
+# --- breakdowns ----------------------------------------------------------------------------
+st.subheader("Does it hold for work like yours?")
+st.caption("The same comparison within groups: by budget, planned duration, new or repeat client, category, "
+           "platform and start year. Small groups show counts only and draw no conclusion.")
+breakdown = query(cancellation.breakdowns, filters)
+differences = cancellation.breakdown_differences(breakdown)
+dimension = st.segmented_control(
+    "Break down by", list(BREAKDOWN_DIMENSIONS), format_func=BREAKDOWN_LABELS.get, default=BREAKDOWN_DIMENSIONS[0],
+    key="cancel_dimension", required=True)
+label = BREAKDOWN_LABELS[dimension].lower()
+shown, shown_differences = breakdown, differences
+if dimension == "budget_band" and not filters.single_currency:
+    currency = query(main_currency, filters)
+    shown, shown_differences = in_main_currency(breakdown, currency), in_main_currency(differences, currency)
+    st.caption(f"Budgets in {escape_markdown(currency)}, the currency of most of these contracts; pick a currency in "
+               "the sidebar to see the bands of another.")
+show_chart(charts.breakdown_rates(shown, dimension, f"Cancellation rate by {label}"), f"breakdown_{dimension}",
+           height=420)
+show_table(breakdown_table(shown, shown_differences, dimension), f"cancellation-by-{dimension}",
+           key=f"cancel_breakdown_{dimension}", empty_message="No finished contracts in any group.")
+download_csv(breakdown, "cancellation-breakdowns-all", key="cancel_breakdowns_all",
+             label="Download every group's counts and rates (CSV)")
+
+# --- timing of cancellations ------------------------------------------------------------------
+st.subheader("When cancellations happen")
+scale = st.segmented_control(
+    "Measure time in", ["days", "fraction"], default="days", key="cancel_time_scale", required=True,
+    format_func={"days": "days since the start", "fraction": "share of the planned duration"}.get)
+survival = query(time_to_cancellation, filters, as_of, scale)
+followed = survival.kaplan_meier[survival.kaplan_meier["at_risk"] >= MIN_AT_RISK]
+show_chart(charts.survival_curves(followed, scale), f"km_{scale}", height=420)
+st.caption("Each line starts at 100 % and steps down when contracts of that kind are cancelled; completed and "
+           "still-active contracts simply leave the count (Kaplan–Meier). A higher line means fewer cancellations; the "
+           f"shaded band is the 95 % range. Lines stop where fewer than {MIN_AT_RISK} contracts were still running.")
+days_view = survival if scale == "days" else query(time_to_cancellation, filters, as_of, "days")
+show_chart(charts.cumulative_incidence(days_view.incidence), "incidence", height=420)
+st.caption("Solid lines: share cancelled by each day; dotted: share completed. A completed contract can no longer "
+           "be cancelled, so the two are counted as competing outcomes (cumulative incidence).")
+logrank = survival.logrank
+if logrank.p_value is not None:
+    st.markdown(f"{sentence(logrank.message)} "
+                f"(log-rank test, p = {logrank.p_value:.3g}, {logrank.cancellations:,} cancellations).")
+else:
+    st.markdown(sentence(logrank.message) + ".")
+left_out = []
+if survival.data.excluded_no_end_date:
+    left_out.append(f"{survival.data.excluded_no_end_date:,} finished contracts without an end date")
+if scale == "fraction" and survival.data.excluded_no_planned_duration:
+    left_out.append(f"{survival.data.excluded_no_planned_duration:,} contracts without a planned end date")
+if left_out:
+    st.caption("Left out of these curves: " + " and ".join(left_out) + ".")
+
+# --- adjusted --------------------------------------------------------------------------------
+st.subheader("Taking budget, duration and client history into account")
+adjusted = query(cancellation.adjusted_comparison, filters)
+with st.container(border=True):
+    if not adjusted.ok:
+        st.markdown(f"No adjusted comparison: {escape_markdown(adjusted.message)}.")
+    else:
+        low, high = adjusted.ci
+        st.markdown(
+            f"Comparing like with like — contracts of similar budget, planned duration and client history — "
+            f"milestone contracts had **{adjusted.odds_ratio:.2f}×** the odds of being cancelled that single-payment "
+            f"contracts had (95 % interval {low:.2f} to {high:.2f}; 1 would mean no difference).")
+        st.caption("In the model's words: " + escape_markdown(adjusted.message) + ". Logistic regression on "
+                   f"{adjusted.contracts:,} finished fixed-price contracts ({adjusted.cancellations:,} cancelled) with "
+                   f"errors clustered by client ({adjusted.clusters:,} clients).")
+        coefficients = pd.DataFrame([{"term": name, **values} for name, values in adjusted.coefficients.items()])
+        with st.expander("Every term of the model"):
+            show_table(coefficients, "adjusted-odds-ratios", key="cancel_adjusted", column_config={
+                "odds_ratio": st.column_config.NumberColumn("odds ratio", format="%.3f"),
+                "ci_low": st.column_config.NumberColumn("95 % low", format="%.3f"),
+                "ci_high": st.column_config.NumberColumn("95 % high", format="%.3f"),
+                "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+            })
+
+# --- the report ---------------------------------------------------------------------------
+st.subheader("The whole report")
+st.caption("Every analysis for the current filters — cancellation risk, payment timing, earnings and exposure — as "
+           "one HTML file that opens offline and can be emailed.")
+shared = connection()
+st.download_button("Download the HTML report", data=lambda: html_report_bytes(shared, filters, as_of),
+                   file_name="milestone-lens-report.html", mime="text/html", icon=":material/description:",
+                   key="cancel_html_report", on_click="ignore")

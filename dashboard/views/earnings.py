@@ -1,12 +1,140 @@
-"""Earnings: placeholder until the page is built on the analyses."""
+"""Earnings: what clients paid, what platforms took and what was left, over time and by client and
+freelancer; how much of the agreed price was really paid, and what cancellations left unpaid."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from dashboard.sidebar import filter_caption
+from analysis import earnings
+from dashboard import charts
+from dashboard.analysis_pages import (
+    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart,
+)
+from dashboard.charts import STRUCTURE_LABELS
+from dashboard.state import query
+from dashboard.tables import escape_markdown, show_table
 
-st.title("Earnings")
-filter_caption()
-st.info("Coming with the analyses: gross, fees and net over time, by client and freelancer, realised against agreed value and losses on cancellation.", icon=":material/construction:")
-st.page_link("views/overview.py", label="Back to the overview", icon=":material/dashboard:")
+#: Clients and freelancers listed in the tables (largest gross first, per currency).
+TOP_GROUPS = 50
+
+
+def money_columns(*names: str) -> dict:
+    return {name: st.column_config.NumberColumn(name.replace("_", " "), format="localized") for name in names}
+
+
+FEE_RATE = {"effective_fee_rate": st.column_config.NumberColumn("fee rate", format="percent")}
+
+filters = page_header("Earnings", "What clients paid (gross), what the platforms took (fees) and what was left for you "
+                                  "(net) — and how much of the agreed price cancellations cost.")
+contracts_or_stop(filters)
+currency = report_currency(filters)
+
+# --- totals -------------------------------------------------------------------------------
+total = in_currency(query(earnings.totals, filters, by=None), currency)
+if total.empty:
+    st.info("No earned payments under these filters yet: contracts without payments (active ones, or exports "
+            "without payment rows) have nothing to add up.", icon=":material/payments:")
+else:
+    row = total.iloc[0]
+    cells = st.columns(5)
+    cells[0].metric(f"Gross ({currency})", money(row["gross"]), border=True, help="What clients paid, in earned payments.")
+    cells[1].metric(f"Fees ({currency})", money(row["fees"]), border=True, help="What the platforms took from those payments.")
+    cells[2].metric(f"Net ({currency})", money(row["net"]), border=True, help="Gross minus platform fees.")
+    cells[3].metric("Effective fee rate", share(row["effective_fee_rate"]), border=True, help="Fees ÷ gross.")
+    cells[4].metric(f"Bonuses ({currency})", money(row["bonuses"]), border=True,
+                    help=f"Included in gross. Refunds (also included, negative): {money(row['refunds'])}.")
+
+by_structure = in_currency(query(earnings.totals, filters, by="structure"), currency)
+show_table(by_structure.assign(structure=by_structure["structure"].map(STRUCTURE_LABELS)), "earnings-by-structure",
+           key="earnings_structure", caption="By payment structure. Bonuses and refunds are part of gross and shown again "
+                                             "on their own; contracts counts those with at least one payment.",
+           column_config={**money_columns("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE})
+
+# --- over time ------------------------------------------------------------------------------
+st.subheader("Over time")
+months = query(earnings.months, filters)
+show_chart(charts.earnings_by_month(months, currency), "earnings_by_month", height=400)
+undated = in_currency(months, currency)
+undated = undated[undated["month"] == "undated"]
+if not undated.empty:
+    st.caption(f"{int(undated['payments'].sum()):,} payments without a date (contract-level totals, gross "
+               f"{money(float(undated['gross'].sum()), currency)}) are in the totals but not in the chart.")
+with st.expander("The months as a table"):
+    show_table(in_currency(months, currency), "earnings-by-month", key="earnings_months",
+               column_config={**money_columns("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE})
+
+# --- by client and freelancer -------------------------------------------------------------------
+st.subheader("By client and by freelancer")
+key = st.segmented_control("Show earnings by", ["client", "freelancer"], default="client", required=True,
+                           key="earnings_group", format_func=str.capitalize)
+groups = query(earnings.totals, filters, by=key, limit=TOP_GROUPS)
+mine = in_currency(groups, currency)
+show_chart(charts.earnings_by(groups, key, currency, title=f"The {key}s with the largest earnings ({currency})"),
+           f"earnings_by_{key}", height=480)
+show_table(mine, f"earnings-by-{key}", key=f"earnings_{key}",
+           caption=f"The {TOP_GROUPS} {key}s with the largest gross in {currency}.",
+           column_config={**money_columns("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE})
+
+# --- realised vs agreed ----------------------------------------------------------------------
+st.subheader("Agreed against paid")
+realised = query(earnings.realised_vs_agreed, filters)
+mine = in_currency(realised, currency)
+ended = mine[mine["status"].isin(["cancelled", "disputed"])].groupby("structure")[["agreed", "paid"]].sum()
+if {"milestones", "single"} <= set(ended.index) and (ended["agreed"] > 0).all():
+    kept = ended["paid"] / ended["agreed"]
+    st.markdown(f"When a contract was cancelled or disputed, milestone contracts had still paid **{share(kept['milestones'])}** "
+                f"of the agreed price, single-payment contracts **{share(kept['single'])}**.")
+show_chart(charts.realised_share(realised, currency), "realised_share", height=400)
+show_table(mine.assign(structure=mine["structure"].map(STRUCTURE_LABELS)), "agreed-vs-paid", key="earnings_realised",
+           caption="Fixed-price contracts: what was paid toward the agreed budget (bonuses not counted). Contracts "
+                   "without a known budget are counted in budget_unknown and left out of the sums.",
+           column_config={**money_columns("agreed", "paid"),
+                          "realised_share": st.column_config.NumberColumn("paid ÷ agreed", format="percent"),
+                          "budget_unknown": "budget unknown"})
+
+# --- losses on cancellation ---------------------------------------------------------------
+st.subheader("What cancellations left unpaid")
+unpaid = in_currency(query(earnings.unpaid_on_cancellation, filters), currency)
+if unpaid.empty:
+    st.success("No cancelled or disputed fixed-price contracts under these filters.", icon=":material/check_circle:")
+else:
+    by = unpaid.set_index("structure")
+    cells = st.columns(2)
+    for cell, structure in zip(cells, ("milestones", "single")):
+        if structure in by.index:
+            n = int(by.at[structure, "cancelled_contracts"])
+            cell.metric(f"Unpaid: {STRUCTURE_LABELS[structure].lower()} ({currency})",
+                        money(by.at[structure, "unpaid_on_cancellation"]), border=True,
+                        help=f"Agreed minus paid over {n:,} cancelled or disputed contracts; "
+                             f"{money(by.at[structure, 'unpaid_on_cancellation'] / n if n else None)} per contract.")
+    show_table(unpaid.assign(structure=unpaid["structure"].map(STRUCTURE_LABELS)), "unpaid-on-cancellation",
+               key="earnings_unpaid",
+               caption="Budget minus what was paid toward it, over cancelled and disputed fixed-price contracts "
+                       "(a contract paid more than its budget counts 0).",
+               column_config={**money_columns("agreed", "paid", "unpaid_on_cancellation"),
+                              "budget_unknown": "budget unknown"})
+
+# --- pending and account costs --------------------------------------------------------------
+pending = query(earnings.pending, filters)
+if not pending.empty:
+    st.subheader("Not earned yet")
+    show_table(pending, "pending-payments", key="earnings_pending",
+               caption="Payments a platform lists as pending (no balance yet): not counted in the earnings above.",
+               column_config=money_columns("gross", "fees"))
+
+st.subheader("Costs of the account itself")
+costs = query(earnings.account_costs, filters)
+if costs.empty:
+    st.caption("No account costs (withdrawal fees, connects, memberships) in the workspace under these filters.")
+else:
+    st.caption("Withdrawal fees, connects and memberships belong to no contract, so they are not contract fees and are "
+               "not in the figures above. Only the date range (on the payment date) and the currency filter apply.")
+    show_table(costs, "account-costs", key="earnings_account_costs", column_config={
+        **money_columns("amount", "fees"),
+        "first_date": st.column_config.DateColumn("first"), "last_date": st.column_config.DateColumn("last")})
+    mine = in_currency(costs, currency)
+    if not mine.empty and not total.empty:
+        # Importers book a cost as a fee on a zero amount (or, as imported, a negative amount): either way it is taken off.
+        after_costs = float(total.iloc[0]["net"]) + float(mine["amount"].sum()) - float(mine["fees"].sum())
+        st.markdown(f"Net earnings after these account costs: **{money(after_costs, escape_markdown(currency))}**.")

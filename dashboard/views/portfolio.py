@@ -1,12 +1,160 @@
-"""Portfolio risk: placeholder until the page is built on the analyses."""
+"""Portfolio risk (agencies): what active contracts still have at stake, how much of it sits in escrow,
+what the history says may be lost, by freelancer and client down to single contracts, and how
+concentrated earnings are on a few clients."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
-from dashboard.sidebar import filter_caption
+from analysis import exposure
+from analysis.filters import SMALL_SAMPLE_FINISHED
+from dashboard import charts
+from dashboard.analysis_pages import contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart
+from dashboard.charts import STRUCTURE_LABELS
+from dashboard.state import query
+from dashboard.tables import escape_markdown, show_table
 
-st.title("Portfolio risk")
-filter_caption()
-st.info("Coming with the analyses: exposure of active contracts, funded against unfunded value, expected loss and concentration.", icon=":material/construction:")
-st.page_link("views/overview.py", label="Back to the overview", icon=":material/dashboard:")
+GROUP_LABELS = {"freelancer": "Freelancer", "client": "Client", "structure": "Payment structure", "platform": "Platform"}
+#: What ``analysis.exposure.GROUPINGS`` shows for a missing name, per dimension.
+MISSING_NAMES = {"client": "(no client)", "freelancer": "(no freelancer)", "platform": "(none)"}
+BASIS_WORDS = dict(exposure.CANCEL_PROBABILITY_LEVELS) | {"no history": "no finished contracts to learn from"}
+ALL = "All active contracts"
+MONEY_COLUMNS = ("budget", "paid", "remaining", "funded", "unfunded", "submitted", "expected_loss")
+
+
+def money_config(*names: str) -> dict:
+    return {name: st.column_config.NumberColumn(name.replace("_", " "), format="localized") for name in names}
+
+
+def contracts_of(active: pd.DataFrame, key: str, group: str) -> pd.DataFrame:
+    """The active contracts behind one row of the grouped exposure table."""
+    if group == ALL:
+        return active
+    if key == "structure":
+        return active[active["structure"] == group]
+    if group == MISSING_NAMES.get(key):
+        return active[active[key].isna()]
+    return active[active[key] == group]
+
+
+def concentration_words(hhi: float) -> str:
+    """The Herfindahl–Hirschman index in words, with the thresholds competition authorities use."""
+    if hhi < 0.15:
+        return "spread over many clients"
+    if hhi < 0.25:
+        return "moderately concentrated"
+    return "concentrated on a few clients"
+
+
+filters = page_header("Portfolio risk", "What your active contracts still have at stake, how much of it is protected "
+                                        "in escrow, and what your own history says could be lost.")
+contracts_or_stop(filters)
+currency = report_currency(filters)
+
+# --- exposure -------------------------------------------------------------------------------
+st.subheader("What active contracts still have at stake")
+totals = in_currency(query(exposure.exposure, filters), currency)
+if totals.empty:
+    st.info(f"No active contracts{' in ' + escape_markdown(currency) if currency else ''} under these filters: nothing "
+            "is at stake right now. Concentration of past earnings is below.", icon=":material/task_alt:")
+else:
+    row = totals.iloc[0]
+    remaining = float(row["remaining"])
+    cells = st.columns(5)
+    cells[0].metric("Active contracts", f"{int(row['active']):,}", border=True,
+                    help=f"{int(row['valued']):,} fixed-price with a budget are valued; {int(row['hourly_active']):,} hourly "
+                         f"and {int(row['budget_unknown']):,} without a budget are counted only.")
+    cells[1].metric(f"Still to be paid ({currency})", money(remaining), border=True,
+                    help="Agreed budget minus what was already paid, over the valued active contracts.")
+    cells[2].metric(f"In escrow ({currency})", money(row["funded"]), border=True,
+                    help="Unpaid milestones the client already funded: protected on platforms with escrow.")
+    cells[3].metric(f"Not funded ({currency})", money(row["unfunded"]), border=True,
+                    help="Agreed but not in escrow: lost if the client walks away.")
+    cells[4].metric(f"Expected loss ({currency})", money(row["expected_loss"]), border=True,
+                    help="Still to be paid × the share of similar contracts in your history that were cancelled.")
+    if remaining > 0:
+        st.markdown(
+            f"Your {int(row['valued']):,} valued active contracts still have **{money(remaining, currency)}** to be paid. "
+            f"**{share(row['funded'] / remaining)}** of it is funded in escrow; **{money(row['unfunded'], currency)}** is not. "
+            f"Judging by how often similar contracts were cancelled in your history, expect to lose about "
+            f"**{money(row['expected_loss'], currency)}** of it.")
+    notes = []
+    if int(row["hourly_active"]):
+        notes.append(f"{int(row['hourly_active']):,} hourly contracts have no agreed total: counted, not valued")
+    if int(row["budget_unknown"]):
+        notes.append(f"{int(row['budget_unknown']):,} fixed-price contracts have no known budget (complete them on the Data page)")
+    if int(row["no_history"]):
+        notes.append(f"{int(row['no_history']):,} contracts have no finished history to estimate a loss from")
+    if notes:
+        text = "; ".join(notes)
+        st.caption(text[:1].upper() + text[1:] + ".")
+    with st.expander("How the cancellation probability of each contract is estimated"):
+        st.markdown(f"From the finished contracts of the whole workspace (the sidebar filters do not narrow the history), "
+                    f"taken as narrowly as the history allows: the first of these groups with at least "
+                    f"{SMALL_SAMPLE_FINISHED} finished contracts is used.")
+        st.markdown("\n".join(f"{i}. {words}" for i, (_, words) in enumerate(exposure.CANCEL_PROBABILITY_LEVELS, 1)))
+        basis = query(exposure.probability_basis, filters)
+        show_table(basis.assign(basis=basis["basis"].map(lambda b: BASIS_WORDS.get(b, b))), "probability-basis",
+                   key="portfolio_basis", caption="Valued active contracts by the group their probability came from.")
+
+    # --- by group, and down to contracts ------------------------------------------------------
+    st.subheader("Where the risk sits")
+    key = st.segmented_control("Group by", list(GROUP_LABELS), format_func=GROUP_LABELS.get, default="freelancer",
+                               key="portfolio_group", required=True)
+    grouped = query(exposure.exposure, filters, by=key)
+    mine = in_currency(grouped, currency)
+    if key == "structure":
+        mine = mine.assign(structure=mine["structure"].map(STRUCTURE_LABELS).fillna(mine["structure"]))
+    show_chart(charts.exposure_by(mine, key, currency,
+                                  title=f"Still to be paid by {GROUP_LABELS[key].lower()}: funded or not ({currency})"),
+               f"exposure_by_{key}", height=460)
+    show_table(mine, f"exposure-by-{key}", key=f"portfolio_by_{key}",
+               caption="Largest expected loss first. Hourly and budget-less contracts are counted in their own columns.",
+               column_config={**money_config("remaining", "funded", "unfunded", "submitted", "expected_loss"),
+                              "hourly_active": "hourly (not valued)", "budget_unknown": "budget unknown",
+                              "no_history": "no history"})
+
+    st.markdown(f"**Drill down: the contracts behind a {GROUP_LABELS[key].lower()}**")
+    groups = list(in_currency(grouped, currency)[key])
+    chosen = st.selectbox(GROUP_LABELS[key], [ALL, *groups], key=f"portfolio_drill_{key}",
+                          format_func=lambda g: STRUCTURE_LABELS.get(g, g) if key == "structure" else g)
+    active = in_currency(query(exposure.active_contracts, filters, limit=None), currency)
+    picked = contracts_of(active, key, chosen)
+    show_table(picked, f"active-contracts-{chosen}", key="portfolio_drill",
+               caption=f"{len(picked):,} active contract{'' if len(picked) == 1 else 's'}, largest expected loss first.",
+               empty_message="No active contracts in this group.",
+               column_config={**money_config(*MONEY_COLUMNS),
+                              "p_cancel": st.column_config.NumberColumn("cancel probability", format="percent"),
+                              "p_basis": st.column_config.TextColumn("estimated from"),
+                              "p_finished": st.column_config.NumberColumn("finished contracts behind it"),
+                              "start_date": st.column_config.DateColumn("started"),
+                              "planned_end_date": st.column_config.DateColumn("planned end")})
+
+# --- concentration -------------------------------------------------------------------------
+st.subheader("How much depends on a few clients")
+conc = in_currency(query(exposure.concentration, filters), currency)
+if conc.empty:
+    st.info("No payments from named clients under these filters, so there is nothing to measure concentration on.",
+            icon=":material/group:")
+else:
+    c = conc.iloc[0]
+    cells = st.columns(3)
+    cells[0].metric("Paying clients", f"{int(c['clients']):,}", border=True)
+    cells[1].metric("Largest client's share", share(c["largest_share"]), border=True,
+                    help=f"{escape_markdown(c['largest_client'])}, of gross earnings in {escape_markdown(currency)}.")
+    cells[2].metric("Concentration (HHI)", f"{c['hhi']:.3f}", border=True,
+                    help="Herfindahl–Hirschman index: the sum of squared client shares, from near 0 (many equal "
+                         "clients) to 1 (one client). Competition authorities call markets above 0.15 moderately and "
+                         "above 0.25 highly concentrated.")
+    equivalent = 1 / c["hhi"] if c["hhi"] > 0 else float("nan")
+    st.markdown(f"Your earnings in {escape_markdown(currency)} are **{concentration_words(c['hhi'])}**: as spread as "
+                f"if they came from about **{equivalent:,.0f} equally large clients**. The largest, "
+                f"{escape_markdown(c['largest_client'])}, brought {share(c['largest_share'])}.")
+    if c["unattributed_gross"]:
+        st.caption(f"{money(c['unattributed_gross'], currency)} came from contracts without a client name and is left out.")
+    top = in_currency(query(exposure.top_clients, filters, limit=10), currency)
+    show_table(top, "top-clients", key="portfolio_top_clients", caption="The ten clients with the largest share of gross.",
+               column_config={"gross": st.column_config.NumberColumn("gross", format="localized"),
+                              "share": st.column_config.ProgressColumn("share of gross", format="percent",
+                                                                       min_value=0.0, max_value=1.0)})

@@ -1,12 +1,270 @@
-"""Milestone splitter: placeholder until the page is built on the analyses."""
+"""Milestone splitter: plan the next contract. Budget, days and platform in; a milestone schedule,
+the plan against one payment at the end, expected cash by day, every possible outcome and a
+recommendation out — with the cancellation risk taken from the workspace's history or set by hand.
+The model is ``analysis.splitter``; this page only collects inputs and shows its results."""
 
 from __future__ import annotations
 
+import math
+import re
+
+import pandas as pd
 import streamlit as st
 
-from dashboard.sidebar import filter_caption
+from analysis import splitter, store
+from analysis.errors import UserError
+from analysis.platforms import PRESETS
+from dashboard.analysis_pages import page_header, show_chart, today
+from dashboard.sidebar import current_filters
+from dashboard.splitter_charts import cash_curve_figure, outcome_distribution_figure
+from dashboard.state import query, workspace
+from dashboard.tables import escape_markdown, show_table
 
-st.title("Milestone splitter")
-filter_caption()
-st.info("Coming with the analyses: a what-if plan for your next contract: milestones, expected net, worst-case loss and days to cash.", icon=":material/construction:")
-st.page_link("views/overview.py", label="Back to the overview", icon=":material/dashboard:")
+COUNT, AMOUNTS = "count", "amounts"
+HISTORY, MANUAL = "history", "manual"
+#: The worked example from SPEC.md: 150 over 5 days in 5 milestones.
+DEFAULTS = {"split_platform": splitter.DEFAULT_PLATFORM, "split_budget": 150.0, "split_days": 5.0,
+            "split_mode": COUNT, "split_milestones": 5, "split_shape": "equal", "split_amounts": "30, 30, 30, 30, 30",
+            "split_cancel_percent": round(splitter.DEFAULT_CANCEL_PROB * 100), "split_hazard": "constant",
+            "split_max_loss_percent": round(splitter.DEFAULT_MAX_LOSS_SHARE * 100), "split_wait_days": 0.0,
+            "split_billed_before": 0.0, "split_cancel_day": 3}
+
+
+def parse_amounts(text: str) -> list[float]:
+    """``30, 30, 30`` (or separated by semicolons or spaces) → numbers; ``UserError`` naming a bad entry."""
+    parts = [p for p in re.split(r"[;,\s]+", text.strip()) if p]
+    if not parts:
+        raise UserError("enter the milestone amounts, separated by commas (e.g. 30, 30, 30, 30, 30)")
+    values = []
+    for i, part in enumerate(parts, 1):
+        try:
+            values.append(float(part.replace("$", "")))
+        except ValueError:
+            raise UserError(f"amount {i}: '{part}' is not a number") from None
+    return values
+
+
+def use_recommendation(count: int) -> None:
+    """Button callback: switch the inputs to the recommended number of milestones."""
+    st.session_state["split_mode"] = COUNT
+    st.session_state["split_milestones"] = int(count)
+
+
+def days_text(value: float | None) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:.1f} days"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+for key, value in DEFAULTS.items():
+    st.session_state.setdefault(key, value)
+
+page_header("Milestone splitter", "Plan your next contract: how a milestone plan compares with one payment at the end "
+                                  "in money, risk and time — before you agree it with the client.")
+filters = current_filters()
+has_history = not store.is_empty(workspace())
+
+# --- inputs ---------------------------------------------------------------------------------
+with st.container(border=True):
+    st.markdown("**The contract**")
+    c1, c2, c3 = st.columns(3)
+    platform = c1.selectbox("Platform", list(PRESETS), format_func=lambda k: PRESETS[k].label, key="split_platform",
+                            help="Fees, the client's review window and the hold before money can be withdrawn.")
+    budget = c2.number_input("Budget", min_value=0.01, step=10.0, format="%.2f", key="split_budget",
+                             help="The agreed total price.")
+    days = c3.number_input("Working days", min_value=0.5, step=1.0, format="%g", key="split_days",
+                           help="From the start to delivery, working at a steady pace.")
+    mode = st.radio("Split the budget", [COUNT, AMOUNTS], horizontal=True, key="split_mode",
+                    format_func={COUNT: "into a number of milestones", AMOUNTS: "into amounts I choose"}.get)
+    if mode == COUNT:
+        c1, c2 = st.columns(2)
+        count = int(c1.number_input("Milestones", min_value=1, max_value=splitter.MAX_RECOMMENDED_MILESTONES, step=1,
+                                    key="split_milestones"))
+        shape = c2.selectbox("Sizes", list(splitter.SPLIT_SHAPES), key="split_shape",
+                             format_func={"equal": "equal", "front-loaded": "larger first",
+                                          "back-loaded": "larger last"}.get,
+                             help="Front-loaded plans ask for more early (less at stake later); back-loaded the opposite.")
+        amounts_text = None
+    else:
+        amounts_text = st.text_input("Amounts, in order, separated by commas", key="split_amounts",
+                                     help="They must add up to the budget.")
+        count, shape = None, "equal"
+    with st.expander("More options"):
+        c1, c2 = st.columns(2)
+        wait_days = c1.number_input("Days you wait after each submission before starting the next", min_value=0.0,
+                                    step=1.0, format="%g", key="split_wait_days",
+                                    help="E.g. waiting for the client's approval and the next milestone's funding.")
+        billed_before = c2.number_input("Already billed with this client", min_value=0.0, step=100.0, format="%.2f",
+                                        key="split_billed_before",
+                                        help="Only matters for Upwork's 2016–2023 sliding fee (20 % of the first 500).")
+
+with st.container(border=True):
+    st.markdown("**The risk that the client cancels**")
+    risk_mode = st.radio("Take the risk", [HISTORY, MANUAL], horizontal=True, key="split_risk_mode",
+                         index=0 if has_history else 1,
+                         format_func={HISTORY: "from my history", MANUAL: "as I set it"}.get)
+    if risk_mode == MANUAL:
+        c1, c2 = st.columns(2)
+        cancel_percent = c1.slider("Chance the client cancels before the end", 0, 100, format="%d %%",
+                                   key="split_cancel_percent")
+        hazard = c2.selectbox("When cancellations happen", list(splitter.HAZARD_SHAPES), key="split_hazard",
+                              format_func={"constant": "evenly over the contract", "front-heavy": "mostly early",
+                                           "back-heavy": "mostly late"}.get)
+    max_loss_percent = st.slider("Most of the budget you are willing to have at stake at any moment",
+                                 5, 100, step=5, format="%d %%", key="split_max_loss_percent",
+                                 help="The recommendation picks the fewest milestones that keep finished-but-unpaid "
+                                      "work within this share.")
+
+# --- the model ------------------------------------------------------------------------------
+try:
+    terms = splitter.platform_terms(platform)
+    amounts = parse_amounts(amounts_text) if amounts_text is not None else None
+    plan = splitter.make_plan(budget, days, milestones=count, amounts=amounts, shape=shape, wait_days=wait_days,
+                              terms=terms)
+    if risk_mode == HISTORY:
+        structure = "milestones" if len(plan.milestones) > 1 else "single"
+        currency = filters.single_currency
+        plan_cal = query(splitter.calibrate, budget, structure, currency=currency, as_of=today())
+        single_cal = plan_cal if structure == "single" else query(splitter.calibrate, budget, "single",
+                                                                    currency=currency, as_of=today())
+        plan_risk, single_risk = plan_cal.risk, single_cal.risk
+    else:
+        plan_risk = single_risk = splitter.make_risk(cancel_percent / 100, hazard)
+    comparison = splitter.compare(plan, terms, plan_risk, single_risk, billed_before=billed_before)
+    recommendation = splitter.recommend(budget, days, terms, plan_risk, max_loss_share=max_loss_percent / 100,
+                                        shape=shape, single_risk=single_risk, wait_days=wait_days,
+                                        billed_before=billed_before)
+except UserError as exc:
+    st.error(f"{exc}.", icon=":material/error:")
+    st.stop()
+
+p, s = comparison.plan_outcome, comparison.single_outcome
+n = len(plan.milestones)
+plan_name = plural(n, "milestone")
+
+if risk_mode == HISTORY:
+    with st.container(border=True):
+        scope = (f"{escape_markdown(filters.single_currency)} contracts" if filters.single_currency
+                 else "contracts in every currency")
+        st.caption(f"Estimated from the finished fixed-price {scope} of the workspace with a budget near "
+                   f"{budget:,.2f} (the other sidebar filters do not apply). Cancellation before the planned end; "
+                   "the timing is fitted to when in the contract cancellations happened.")
+        for label, cal in (("Milestone contracts" if plan_cal.structure == "milestones" else "Single-payment contracts", plan_cal),
+                           ("Single-payment contracts", single_cal)):
+            text = escape_markdown(cal.message[:1].upper() + cal.message[1:])
+            (st.warning if cal.fallback else st.markdown)(f"**{label}:** {text}.")
+            if cal is single_cal or plan_cal is single_cal:
+                break
+        if plan_cal is not single_cal and (plan_cal.fallback or single_cal.fallback):
+            st.caption("With too little history the same stated default applies to both, so the comparison then shows "
+                       "only what the split itself changes.")
+
+# --- schedule -------------------------------------------------------------------------------
+st.subheader("The schedule")
+schedule = p.milestones.assign(net=p.milestones["amount"] - p.milestones["fee"])[
+    ["seq", "amount", "fee", "net", "start_day", "due_day", "expected_release_day", "prob_paid"]]
+st.caption(f"{plan_name} on {escape_markdown(terms.label)}. Each milestone is worked on from its start day and handed "
+           f"in on its due day; the client has up to {terms.review_days:g} days to review, then the money is held "
+           f"{terms.hold_days:g} days before you can withdraw it (withdrawable by the day shown, at the latest).")
+show_table(schedule, "milestone-schedule", key="split_schedule", column_config={
+    "seq": st.column_config.NumberColumn("milestone"),
+    "amount": st.column_config.NumberColumn("amount", format="localized"),
+    "fee": st.column_config.NumberColumn("platform fee", format="localized"),
+    "net": st.column_config.NumberColumn("you receive", format="localized"),
+    "start_day": st.column_config.NumberColumn("start day", format="localized"),
+    "due_day": st.column_config.NumberColumn("due day", format="localized"),
+    "expected_release_day": st.column_config.NumberColumn("withdrawable by day", format="localized"),
+    "prob_paid": st.column_config.NumberColumn("chance it is paid", format="percent"),
+})
+
+# --- side by side -----------------------------------------------------------------------------
+st.subheader(f"{plan_name.capitalize()} against a single payment")
+rows = [
+    ("Expected earnings after fees", p.expected_net, s.expected_net),
+    ("Most finished work unpaid at any moment (before fees)", p.max_loss, s.max_loss),
+    ("Chance of being paid nothing", p.prob_paid_nothing, s.prob_paid_nothing),
+    ("Chance of being paid in full", p.prob_paid_in_full, s.prob_paid_in_full),
+    ("Expected days until the money can be withdrawn", p.expected_days_to_cash, s.expected_days_to_cash),
+    ("Days until the first money can be withdrawn", p.days_to_first_cash, s.days_to_first_cash),
+]
+left, right = st.columns(2)
+for column, label, outcome, other in ((left, plan_name.capitalize(), p, s), (right, "Single payment", s, None)):
+    with column.container(border=True):
+        st.markdown(f"**{label}**")
+        a, b = st.columns(2)
+        a.metric("Expected earnings", f"{outcome.expected_net:,.2f}", help="After platform fees, weighted by the chance "
+                 "of each outcome.", delta=None if other is None else f"{outcome.expected_net - other.expected_net:+,.2f}")
+        b.metric("Most at stake", f"{outcome.max_loss:,.2f}", help="The most finished work that could go unpaid if the "
+                 "client cancelled at the worst moment (gross).",
+                 delta=None if other is None else f"{outcome.max_loss - other.max_loss:+,.2f}", delta_color="inverse")
+        a.metric("Paid nothing", f"{outcome.prob_paid_nothing:.1%}", help="The chance the client cancels before the "
+                 "first hand-in.", delta=None if other is None else
+                 f"{(outcome.prob_paid_nothing - other.prob_paid_nothing) * 100:+.1f} points", delta_color="inverse")
+        b.metric("Money withdrawable after", days_text(outcome.expected_days_to_cash),
+                 help="Expected day the money can be withdrawn, weighted by amount.", delta_color="inverse",
+                 delta=None if other is None or outcome.expected_days_to_cash is None or other.expected_days_to_cash is None
+                 else f"{outcome.expected_days_to_cash - other.expected_days_to_cash:+.1f} days")
+comparison_table = pd.DataFrame(rows, columns=["measure", "plan", "single_payment"])
+with st.expander("The comparison as a table"):
+    show_table(comparison_table, "plan-vs-single-payment", key="split_comparison", column_config={
+        "plan": st.column_config.NumberColumn(plan_name, format="localized"),
+        "single_payment": st.column_config.NumberColumn("single payment", format="localized"),
+    })
+
+# --- if the client cancels ------------------------------------------------------------------
+st.subheader("If the client cancels")
+last_day = max(1, math.ceil(plan.finish_day))
+st.session_state["split_cancel_day"] = min(int(st.session_state["split_cancel_day"]), last_day)
+cancel_day = st.slider("The client cancels during day", 1, last_day, key="split_cancel_day")
+frame = plan.to_frame()
+kept = float(frame.loc[frame["due_day"] <= cancel_day - 1, "amount"].sum())
+pending_today = frame[(frame["due_day"] > cancel_day - 1) & (frame["due_day"] <= cancel_day)]
+kept_single = budget if plan.finish_day <= cancel_day - 1 else 0.0
+maybe = (f", plus {float(pending_today['amount'].sum()):,.2f} if you had already handed in the milestone due that day"
+         if not pending_today.empty and n > 1 else "")
+st.markdown(f"With {plan_name} you keep **{kept:,.2f}** of the {budget:,.2f}{maybe}; with a single payment you keep "
+            f"**{kept_single:,.2f}**" + (" — the work was already delivered." if kept_single else ".")
+            + " Amounts before fees; funded milestones you handed in are paid from escrow.")
+
+# --- charts -----------------------------------------------------------------------------------
+cash = cash_curve_figure(comparison)
+cash.update_xaxes(range=[0, max(float(plan.finish_day), float(p.cash_curve["day"].max()), float(s.cash_curve["day"].max())) * 1.05])
+show_chart(cash, "split_cash_curve", height=420)
+st.caption("Expected money you can withdraw by each day (solid lines), and the plan's expected finished-but-unpaid "
+           "work (dotted): with milestones that line stays low, because each hand-in turns work into money.")
+show_chart(outcome_distribution_figure(comparison), "split_outcomes", height=400)
+st.caption("Every way the contract can end and its chance: after 0, 1, 2 … paid milestones, net of fees.")
+
+# --- recommendation --------------------------------------------------------------------------
+st.subheader("Recommendation")
+with st.container(border=True):
+    if recommendation.milestones is None:
+        st.warning(escape_markdown(recommendation.reason[:1].upper() + recommendation.reason[1:]) + ".")
+    else:
+        best = recommendation.milestones
+        at_stake = float(recommendation.table.set_index("milestones").at[best, "max_loss"])
+        st.markdown(f"**Recommended: {plural(best, 'milestone')}**, the fewest that never leave more than "
+                    f"{at_stake:,.2f} of finished work unpaid (your limit: {max_loss_percent} % of {budget:,.2f}).")
+        if best != n or mode != COUNT:
+            st.button(f"Use {plural(best, 'milestone')}", on_click=use_recommendation, args=(best,),
+                      icon=":material/check:", key="split_use_recommendation")
+    if recommendation.review_days_per_milestone:
+        st.caption(f"Each milestone is one more client review of up to {recommendation.review_days_per_milestone:g} "
+                   "days; if you wait for each approval before starting the next, the finish moves out by that much.")
+    show_table(recommendation.table, "milestone-plans-compared", key="split_recommendation",
+               caption="Plans with 1 to a few more milestones than recommended, under the same risk.", column_config={
+                   "smallest_amount": st.column_config.NumberColumn("smallest amount", format="localized"),
+                   "max_loss": st.column_config.NumberColumn("most at stake", format="localized"),
+                   "max_loss_share": st.column_config.NumberColumn("share of budget", format="percent"),
+                   "expected_net": st.column_config.NumberColumn("expected earnings", format="localized"),
+                   "fees_if_complete": st.column_config.NumberColumn("fees if complete", format="localized"),
+                   "prob_paid_nothing": st.column_config.NumberColumn("paid nothing", format="percent"),
+                   "expected_days_to_cash": st.column_config.NumberColumn("days to cash", format="%.1f"),
+                   "finish_day_waiting_for_approval": st.column_config.NumberColumn("finish if waiting", format="%.0f"),
+               })
+st.caption(f"The model: the client cancels at a random moment ({plan_risk.cancel_prob:.0%} chance before the planned "
+           f"end for the plan, {single_risk.cancel_prob:.0%} for the single payment, {plan_risk.hazard_label} over time); "
+           "work handed in before that is paid, work in progress is lost. Every number is exact under these "
+           "assumptions — no simulation.")

@@ -1,12 +1,162 @@
-"""Payment timing: placeholder until the page is built on the analyses."""
+"""Payment timing: how soon money arrives under each payment structure, when it can be withdrawn,
+and what finished work is still waiting to be paid."""
 
 from __future__ import annotations
 
+import math
+
+import pandas as pd
 import streamlit as st
 
-from dashboard.sidebar import filter_caption
+from analysis import timing
+from analysis.timing import MEASURES
+from dashboard import charts
+from dashboard.analysis_pages import (
+    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, today,
+)
+from dashboard.charts import STRUCTURE_LABELS
+from dashboard.state import query
+from dashboard.tables import show_table
 
-st.title("Payment timing")
-filter_caption()
-st.info("Coming with the analyses: time to first payment, submission-to-payment lags, cash curves and ageing of unpaid work.", icon=":material/construction:")
-st.page_link("views/overview.py", label="Back to the overview", icon=":material/dashboard:")
+#: What each measure means, in a sentence.
+MEASURE_HELP = {
+    "start_to_first_payment": "Days from the contract's start to the first money received (contracts with at least one payment).",
+    "submission_to_payment": "Days from handing in a milestone (or an hourly week) to its payment.",
+    "funded_to_paid": "Days a milestone's money sat in escrow before it was released to you.",
+    "gap_between_payments": "Days between one payment and the next on the same contract.",
+    "start_to_first_withdrawable": "Days from the start until the first money could be withdrawn (after platform holds).",
+    "submission_to_withdrawable": "Days from handing in work until its money could be withdrawn.",
+}
+
+
+#: Measures the distribution chart offers, with the day from which intervals share the last bar.
+DISTRIBUTION_MEASURES = {"submission_to_payment": 30, "start_to_first_payment": 60, "gap_between_payments": 30,
+                         "submission_to_withdrawable": 45}
+
+
+def days_text(value: float) -> str:
+    return "—" if value is None or not math.isfinite(value) else f"{value:g} days"
+
+
+def median_of(summary: pd.DataFrame, measure: str, structure: str) -> tuple[float, int]:
+    row = summary[(summary["measure"] == measure) & (summary["structure"] == structure)]
+    if row.empty or int(row["n"].iloc[0]) == 0:
+        return math.nan, 0
+    return float(row["median"].iloc[0]), int(row["n"].iloc[0])
+
+
+filters = page_header("Payment timing", "How soon money arrives under each payment structure, when you can withdraw "
+                                        "it, and what finished work is still waiting to be paid.")
+contracts_or_stop(filters)
+as_of = today()
+summary = query(timing.timing_summary, filters)
+
+# --- headline ------------------------------------------------------------------------------
+st.subheader("How soon the first money arrives")
+m_days, m_n = median_of(summary, "start_to_first_payment", "milestones")
+s_days, s_n = median_of(summary, "start_to_first_payment", "single")
+if m_n and s_n:
+    faster = "sooner" if m_days < s_days else "later" if m_days > s_days else "at the same time"
+    st.markdown(f"Half of your milestone contracts brought their first money within **{m_days:g} days** of the start; "
+                f"half of your single-payment contracts within **{s_days:g} days** — milestones paid "
+                + (f"{abs(s_days - m_days):g} days {faster}" if faster != "at the same time" else "at about the same time")
+                + f" (medians over {m_n:,} and {s_n:,} contracts with a payment).")
+else:
+    st.markdown("Not enough paid contracts of both kinds to compare how soon money arrives.")
+columns = st.columns(3)
+for column, structure in zip(columns, ("milestones", "single", "hourly")):
+    days, n = median_of(summary, "start_to_first_payment", structure)
+    lag, lag_n = median_of(summary, "submission_to_payment", structure)
+    column.metric(f"First payment: {STRUCTURE_LABELS[structure].lower()}", days_text(days), border=True,
+                  help=f"Median over {n:,} contracts with a payment. After handing in work, payment took a median of "
+                       f"{days_text(lag)} ({lag_n:,} payments)." if n else "No paid contracts of this kind.")
+
+st.subheader("Every timing measure")
+st.caption("Bars are medians (half of the cases were quicker); whiskers run from the 25th to the 75th percentile, "
+           "so the middle half of your payments lies inside them.")
+show_chart(charts.timing_medians(summary), "timing_medians", height=480)
+measured = summary[summary["n"] > 0]
+table = measured.assign(measure=measured["measure"].map(MEASURES), structure=measured["structure"].map(STRUCTURE_LABELS))
+show_table(table, "payment-timing", key="timing_summary", column_config={
+    "n": st.column_config.NumberColumn("n", help="How many contracts or payments were measured"),
+    "median": st.column_config.NumberColumn("median days", format="%.1f"),
+    "p25": st.column_config.NumberColumn("25th percentile", format="%.1f"),
+    "p75": st.column_config.NumberColumn("75th percentile", format="%.1f"),
+    "mean": st.column_config.NumberColumn("mean days", format="%.1f"),
+})
+with st.expander("What each measure means"):
+    st.markdown("\n".join(f"- **{MEASURES[m]}**: {text}" for m, text in MEASURE_HELP.items()))
+
+# --- distributions ---------------------------------------------------------------------------
+st.subheader("How the days spread")
+st.caption("Not just the middle: the share of contracts or payments for each number of days, per structure. A long "
+           "tail to the right means some payments keep you waiting far longer than the median suggests.")
+measure = st.segmented_control(
+    "Measure", list(DISTRIBUTION_MEASURES), format_func=MEASURES.get, default="submission_to_payment",
+    key="timing_measure", required=True)
+dist = query(timing.distribution, filters, measure, bin_days=1, max_days=DISTRIBUTION_MEASURES[measure])
+show_chart(charts.lag_distribution(dist, MEASURES[measure]), f"distribution_{measure}", height=380)
+if not dist.empty:
+    late = dist[dist["open_ended"]].set_index("structure")["share"]
+    if (late > 0).any():
+        st.caption("Waited " + f"{DISTRIBUTION_MEASURES[measure]} days or more: "
+                   + ", ".join(f"{share(v)} of {STRUCTURE_LABELS[k].lower()}" for k, v in late.items()) + ".")
+
+# --- cash curve -----------------------------------------------------------------------------
+st.subheader("Cash over the life of a contract")
+curve = query(timing.cash_curve, filters)
+show_chart(charts.cash_curve(curve), "cash_curve", height=420)
+if not curve.empty:
+    halfway = curve[curve["fraction_elapsed"].round(6) == 0.5].set_index("structure")["share_received"]
+    if {"milestones", "single"} <= set(halfway.index):
+        st.markdown(f"Halfway through the planned time, milestone contracts had paid on average "
+                    f"**{share(halfway['milestones'])}** of their agreed value, single-payment contracts "
+                    f"**{share(halfway['single'])}**.")
+st.caption("Finished fixed-price contracts with a budget and a planned end date: the average share of the agreed value "
+           "received by each point of the planned duration (100 % = the planned end, dotted line). Cancelled contracts "
+           "stay below 100 %.")
+
+# --- withdrawable -------------------------------------------------------------------------
+st.subheader("Money you can withdraw")
+st.caption("Platforms hold released money before you can withdraw it: Upwork 5 days after a fixed-price release and "
+           "until the Wednesday 10 days after an hourly week; Fiverr 14 days; Freelancer.com and direct clients at once. "
+           f"Net of fees, as of {as_of:%d %b %Y}.")
+currency = report_currency(filters)
+position = query(timing.withdrawable_position, filters, as_of)
+mine = in_currency(position, currency)
+if mine.empty:
+    st.info("No payments received under these filters yet.", icon=":material/account_balance_wallet:")
+else:
+    row = mine.iloc[0]
+    left, middle, right = st.columns(3)
+    left.metric(f"Withdrawable now ({currency})", money(row["withdrawable"]), border=True)
+    middle.metric(f"Still on hold ({currency})", money(row["on_hold"]), border=True)
+    release = row["next_release"]
+    right.metric("Next release", "nothing on hold" if pd.isna(release) else f"{pd.Timestamp(release):%d %b %Y}",
+                 border=True)
+if len(position) > 1:
+    show_table(position, "withdrawable-by-currency", key="timing_withdrawable", column_config={
+        "paid": st.column_config.NumberColumn("paid (net)", format="localized"),
+        "withdrawable": st.column_config.NumberColumn("withdrawable now", format="localized"),
+        "on_hold": st.column_config.NumberColumn("on hold", format="localized"),
+        "next_release": st.column_config.DateColumn("next release"),
+    })
+
+# --- ageing -----------------------------------------------------------------------------------
+st.subheader("Handed in, not yet paid")
+st.caption("Milestones and hourly weeks you submitted that have not been paid, by how long ago you submitted them. "
+           "On Upwork a fixed-price submission is released automatically after 14 days of client silence: anything "
+           "older deserves a look.")
+buckets = query(timing.ageing, filters, as_of)
+mine = in_currency(buckets, currency)
+if mine.empty or int(mine["items"].sum()) == 0:
+    st.success("Nothing you handed in is waiting for payment.", icon=":material/check_circle:")
+else:
+    show_chart(charts.ageing(buckets, currency), "ageing", height=360)
+    overdue = mine[mine["bucket_order"] > 0]
+    if int(overdue["items"].sum()):
+        st.warning(f"{int(overdue['items'].sum()):,} submitted items worth {money(float(overdue['amount'].sum()), currency)} "
+                   "have waited more than 30 days.", icon=":material/hourglass_bottom:")
+show_table(buckets.drop(columns=["bucket_order"]), "unpaid-by-age", key="timing_ageing",
+           empty_message="Nothing is waiting for payment.",
+           column_config={"amount": st.column_config.NumberColumn("amount", format="localized")})

@@ -1,0 +1,151 @@
+"""What the analysis pages (Cancellation risk, Payment timing, Earnings, Portfolio risk) share.
+
+Each page starts with ``contracts_or_stop``: an empty workspace or filters that select nothing
+get a helpful message instead of empty charts. Charts are drawn through ``show_chart`` so they
+follow the app's theme (``streamlit_config.toml``) rather than the HTML report's white template.
+Composite analyses that pages cache through ``dashboard.state.query`` live here as plain
+module-level functions (``state.query`` needs a stable qualified name).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit as st
+
+from analysis import cancellation, store
+from analysis.filters import Filters, currency_counts, main_currency, uses_prepared
+from dashboard.sidebar import current_filters, filter_caption
+from dashboard.state import query, workspace
+from dashboard.tables import escape_markdown
+
+#: The template Streamlit registers for its chart theme (colours follow the app's theme).
+STREAMLIT_TEMPLATE = "streamlit"
+
+
+def today() -> dt.date:
+    """The date analyses are "as of" (active contracts, holds, ageing); part of every cache key."""
+    return dt.date.today()
+
+
+def show_chart(figure: go.Figure, key: str, *, height: int | None = None) -> None:
+    """Draw a figure from ``dashboard.charts`` with the app's chart theme.
+
+    The builders set Plotly's white template for the standalone HTML report; in the app that
+    template is swapped for Streamlit's, which takes its fonts and colours from the theme. Trace
+    colours the builders chose (structure colours) are kept.
+    """
+    if STREAMLIT_TEMPLATE in pio.templates:
+        figure.update_layout(template=STREAMLIT_TEMPLATE)
+    if height is not None:
+        figure.update_layout(height=height)
+    st.plotly_chart(figure, key=key, theme="streamlit")
+
+
+def page_header(title: str, intro: str) -> Filters:
+    """Title, one plain sentence on what the page answers, and which contracts it shows."""
+    st.title(title)
+    st.caption(intro)
+    filters = current_filters()
+    filter_caption(filters)
+    return filters
+
+
+def contracts_or_stop(filters: Filters) -> pd.DataFrame:
+    """``rates_by_structure`` for the filters; stops the page with a helpful message when the
+    workspace is empty or the filters select no contract."""
+    if store.is_empty(workspace()):
+        st.info("The workspace is empty. Upload your contract history (the CSV template, or an Upwork or "
+                "Freelancer.com export) on the Data page, or load the bundled sample history there to look around.",
+                icon=":material/inbox:")
+        st.page_link("views/data.py", label="Go to Data: upload or load the sample", icon=":material/upload:")
+        st.stop()
+    rates = query(cancellation.rates_by_structure, filters)
+    if int(rates["contracts"].sum()) == 0:
+        st.warning(f"No contracts match these filters ({escape_markdown(filters.describe())}). "
+                   "Widen the date range or remove a filter in the sidebar.", icon=":material/filter_alt_off:")
+        st.stop()
+    return rates
+
+
+def status_unknown_note(rates: pd.DataFrame) -> None:
+    """Say how many contracts have no status yet (left out of cancellation figures)."""
+    unknown = int(rates["status_unknown"].sum())
+    if unknown:
+        st.warning(f"{unknown:,} contract{' has' if unknown == 1 else 's have'} no status yet (a transaction history "
+                   "cannot say whether a contract was completed or cancelled); left out of every cancellation figure "
+                   "until you complete them on the Data page.", icon=":material/help:")
+
+
+def report_currency(filters: Filters) -> str | None:
+    """The currency amounts are shown in, with a caption naming the contracts in other currencies."""
+    currency = query(main_currency, filters)
+    counts = query(currency_counts, filters)
+    others = counts[counts["currency"] != currency]
+    if currency and not others.empty:
+        listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(others["currency"], others["contracts"]))
+        st.caption(f"Amounts are in {escape_markdown(currency)}, the currency of most of these contracts; contracts in "
+                   f"other currencies ({listed}) are never added in. Pick a currency in the sidebar to see them.")
+    return currency
+
+
+def in_currency(frame: pd.DataFrame, currency: str | None) -> pd.DataFrame:
+    """The rows of a per-currency analysis frame for one currency (all rows when it has no currency column)."""
+    if "currency" not in frame.columns:
+        return frame
+    return frame[frame["currency"] == currency].reset_index(drop=True)
+
+
+def money(value: float | None, currency: str | None = None) -> str:
+    """``1,234`` (or ``USD 1,234``): whole units, as people read totals."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    text = f"{value:,.0f}"
+    return f"{currency} {text}" if currency else text
+
+
+def share(value: float | None) -> str:
+    """0.437 → ``44 %``; NaN → ``—``."""
+    if value is None or not math.isfinite(float(value)):
+        return "—"
+    return f"{float(value) * 100:.0f} %"
+
+
+def p_value_words(p_value: float) -> str:
+    """Whether a gap could be chance, in words a reader without statistics training follows, with the p-value."""
+    if p_value < 0.001:
+        return ("Hardly chance: if both kinds of contract were equally risky, a gap this large would turn up in fewer "
+                "than 1 in 1,000 histories like yours (p < 0.001).")
+    shown = f"{p_value:.3f}" if p_value < 0.01 else f"{p_value:.2f}"
+    if p_value < 0.05:
+        return ("Probably not chance: if both kinds of contract were equally risky, a gap this large would turn up in "
+                f"only about {max(1, round(p_value * 100))} of 100 histories like yours (p = {shown}).")
+    return (f"It could well be chance: a gap this size turns up in about {round(p_value * 100)} of 100 histories even "
+            f"when there is no real difference, so it is no evidence either way (p = {shown}).")
+
+
+# --- composite analyses, cached by the pages through dashboard.state.query ------------------------
+
+@dataclass(frozen=True)
+class TimeToCancellation:
+    """Survival data, Kaplan–Meier curves, cumulative incidence and the log-rank test, on one time scale."""
+
+    data: cancellation.SurvivalData
+    kaplan_meier: pd.DataFrame
+    incidence: pd.DataFrame
+    logrank: cancellation.LogRankTest
+
+
+@uses_prepared
+def time_to_cancellation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of: dt.date,
+                         scale: str = "days") -> TimeToCancellation:
+    """Everything the "when do cancellations happen" section draws, computed once per filters and day."""
+    data = cancellation.survival_data(con, filters, as_of, scale)
+    return TimeToCancellation(data, cancellation.kaplan_meier(data), cancellation.cumulative_incidence(data),
+                              cancellation.logrank_test(data))
