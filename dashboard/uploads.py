@@ -22,9 +22,14 @@ from analysis import importing
 from analysis.errors import ImportValidationError, UserError
 from analysis.importing import ImportSummary, import_files
 from analysis.locale import AmbiguousInputError
-from analysis.parsing import ParseOptions, stage_csv
+from analysis.mapping import VALUE_FIELDS, ColumnMapping, ColumnPreview, inspect_file
+from analysis.parsing import ParseOptions, quote_ident, stage_csv
 
 PREVIEW_ROWS = 5
+#: What the mapping table says for a column that feeds no field.
+NOT_IMPORTED = "(not imported)"
+#: Columns with at most this many distinct words get a translation table (status words …).
+MAX_WORDS = 25
 
 
 class Upload(Protocol):
@@ -44,6 +49,15 @@ class FilePreview:
     rows: int = 0
     head: pd.DataFrame | None = None
     problem: str | None = None
+    #: For a file no reader recognises: its columns with sample values, a suggested mapping, and
+    #: the distinct words of each column that has few of them (for translating status words).
+    columns: list[ColumnPreview] | None = None
+    suggestion: ColumnMapping | None = None
+    words: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def needs_mapping(self) -> bool:
+        return self.problem is None and self.format is None
 
 
 @dataclass
@@ -51,6 +65,7 @@ class UploadCheck:
     """The dry run of an upload: what it would import, or every problem found (nothing written)."""
 
     files: list[FilePreview] = field(default_factory=list)
+    mapping: ColumnMapping | None = None
     summary: ImportSummary | None = None
     problems: pd.DataFrame | None = None
     error: str | None = None
@@ -82,11 +97,28 @@ def preview_file(con: duckdb.DuckDBPyConnection, path: Path, name: str, options:
     try:
         staged = stage_csv(con, path, table, name, options)
         head = con.execute(f"SELECT * FROM {table} ORDER BY rowid LIMIT {PREVIEW_ROWS}").df()
-        return FilePreview(name, importing.detect_format(staged), staged.rows, head)
+        preview = FilePreview(name, importing.detect_format(staged), staged.rows, head)
+        if preview.needs_mapping:
+            inspection = inspect_file(path, name, options)
+            preview.columns, preview.suggestion = inspection.columns, inspection.suggestion
+            preview.words = few_words(con, table, list(staged.columns.values()))
+        return preview
     except UserError as exc:
         return FilePreview(name, problem=str(exc))
     finally:
         con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+def few_words(con: duckdb.DuckDBPyConnection, table: str, headers: list[str]) -> dict[str, list[str]]:
+    """Per column, its distinct trimmed values when there are at most ``MAX_WORDS`` of them (one scan)."""
+    if not headers:
+        return {}
+    lists = ", ".join(
+        f"list(DISTINCT nullif(trim({quote_ident(h)}), '')) FILTER (WHERE nullif(trim({quote_ident(h)}), '') IS NOT NULL)"
+        for h in headers
+    )
+    row = con.execute(f"SELECT {lists} FROM {table}").fetchone()
+    return {h: sorted(values) for h, values in zip(headers, row) if values and len(values) <= MAX_WORDS}
 
 
 def problems_frame(error: ImportValidationError) -> pd.DataFrame:
@@ -100,16 +132,23 @@ def problems_frame(error: ImportValidationError) -> pd.DataFrame:
 
 
 def check_upload(con: duckdb.DuckDBPyConnection, files: Sequence[Upload], fmt: str = "auto",
-                 source: str | None = None, options: ParseOptions | None = None) -> UploadCheck:
-    """Preview every file and dry-run the import of all of them together; the workspace is not changed."""
+                 source: str | None = None, options: ParseOptions | None = None,
+                 mapping: ColumnMapping | None = None) -> UploadCheck:
+    """Preview every file and dry-run the import of all of them together; the workspace is not changed.
+
+    Files no reader recognises need a ``mapping``: without one, the check stops after the
+    previews (``needs_mapping``) instead of reporting the unknown header as an error.
+    """
     options = options or ParseOptions()
-    check = UploadCheck()
+    check = UploadCheck(mapping=mapping)
     with tempfile.TemporaryDirectory(prefix="milestone-lens-upload-") as tmp:
         paths, names = write_uploads(files, Path(tmp))
         check.files = [preview_file(con, p, n, options, i) for i, (p, n) in enumerate(zip(paths, names))]
+        if mapping is None and fmt == "auto" and any(f.needs_mapping for f in check.files):
+            return check
         try:
             check.summary = import_files(con, paths, fmt=fmt, source=source, options=options,
-                                         display_names=names, dry_run=True)
+                                         display_names=names, dry_run=True, mapping=mapping)
         except AmbiguousInputError as exc:
             check.ambiguous_option = exc.option
             check.problems = problems_frame(exc)
@@ -121,15 +160,62 @@ def check_upload(con: duckdb.DuckDBPyConnection, files: Sequence[Upload], fmt: s
 
 
 def run_import(con: duckdb.DuckDBPyConnection, files: Sequence[Upload], fmt: str = "auto",
-               source: str | None = None, options: ParseOptions | None = None) -> ImportSummary:
+               source: str | None = None, options: ParseOptions | None = None,
+               mapping: ColumnMapping | None = None) -> ImportSummary:
     """Import the uploaded files for real, in one transaction (all or nothing)."""
     with tempfile.TemporaryDirectory(prefix="milestone-lens-upload-") as tmp:
         paths, names = write_uploads(files, Path(tmp))
         return import_files(con, paths, fmt=fmt, source=source, options=options or ParseOptions(),
-                            display_names=names)
+                            display_names=names, mapping=mapping)
 
 
 def summary_frame(summary: ImportSummary) -> pd.DataFrame:
     """New and updated rows per table, as a two-row table."""
     rows = [{"": "new", **summary.imported}, {"": "updated", **summary.updated}]
     return pd.DataFrame(rows, columns=["", "contracts", "milestones", "payments"])
+
+
+# --- the column mapping step ---------------------------------------------------------------------
+
+def mapping_frame(preview: FilePreview) -> pd.DataFrame:
+    """One row per column of an unrecognised file: header, what its values look like, samples,
+    and the template field suggested for it (or ``NOT_IMPORTED``) — the table the user edits."""
+    chosen = {header: target for target, header in (preview.suggestion.fields if preview.suggestion else {}).items()}
+    return pd.DataFrame(
+        [{"column": c.name, "looks like": c.looks_like, "samples": " · ".join(c.samples[:3]),
+          "field": chosen.get(c.name, NOT_IMPORTED)} for c in preview.columns or []],
+        columns=["column", "looks like", "samples", "field"],
+    )
+
+
+def mapping_from_frame(frame: pd.DataFrame, name: str = "", defaults: dict[str, str] | None = None,
+                       values: dict[str, dict[str, str]] | None = None, day_first: bool | None = None,
+                       decimal_comma: bool | None = None) -> ColumnMapping:
+    """The ``ColumnMapping`` an edited mapping table describes; a field chosen twice is refused."""
+    fields: dict[str, str] = {}
+    for column, target in zip(frame["column"], frame["field"]):
+        if not isinstance(target, str) or not target or target == NOT_IMPORTED:
+            continue
+        if target in fields:
+            raise UserError(f"'{target}' is chosen for two columns ('{fields[target]}' and '{column}'); keep one")
+        fields[target] = str(column)
+    return ColumnMapping(
+        name=name.strip(), fields=fields, day_first=day_first, decimal_comma=decimal_comma,
+        defaults={k: v.strip() for k, v in (defaults or {}).items() if v and v.strip()},
+        values={k: {word: meaning for word, meaning in v.items() if meaning} for k, v in (values or {}).items()
+                if any(v.values())},
+    )
+
+
+def words_to_translate(preview: FilePreview, mapping: ColumnMapping) -> dict[str, list[str]]:
+    """For each mapped field with fixed words (status, contract_type, milestone_status): the file's
+    words that are not already one of them."""
+    out = {}
+    for target, allowed in VALUE_FIELDS.items():
+        header = mapping.fields.get(target)
+        if header is None:
+            continue
+        unknown = [w for w in preview.words.get(header, []) if w.lower() not in allowed]
+        if unknown:
+            out[target] = unknown
+    return out

@@ -270,3 +270,73 @@ def test_completing_contracts_in_the_editable_table(empty_db, monkeypatch):
                                   WHERE contract_id = 'Quill Media / Blog series'""") == ("cancelled", None)
     # Quill still lacks a budget; Harbor is complete; the hourly contract still lacks a status.
     assert sorted(at.data_editor[0].value["contract_id"]) == ["Pine Data / hourly", "Quill Media / Blog series"]
+
+
+# --- the column mapping step ---------------------------------------------------------------------
+
+def editor_with(at, column: str):
+    return next(e for e in at.data_editor if column in e.value.columns)
+
+
+def test_a_file_no_reader_knows_is_mapped_translated_saved_and_imported(empty_db, monkeypatch, tmp_path):
+    monkeypatch.setenv("MILESTONE_LENS_MAPPINGS", str(tmp_path / "mappings"))
+    at = open_app(empty_db, monkeypatch, "data")
+    at.file_uploader[0].set_value(as_upload(DASHBOARD_FIXTURES / "agency_sheet.csv")).run()
+    assert "Format: not recognised — needs a column mapping · 3 rows" in texts(at)
+    table = editor_with(at, "field")
+    assert dict(zip(table.value["column"], table.value["field"])) == {
+        "Job ID": "contract_id", "Customer": "client", "Project": "title", "Price": "budget",
+        "Started": "start_date", "Closed": "end_date", "State": "status"}
+    words = editor_with(at, "in your file")
+    assert words.value["in your file"].tolist() == ["Done", "Ended early", "Running"]
+    # Untranslated words are refused row by row, before anything is written.
+    problems = next(df.value for df in at.dataframe if "message" in df.value.columns)
+    assert problems[["row", "column"]].values.tolist() == [[2, "State"], [3, "State"], [4, "State"]]
+    at.session_state[words.key] = {"edited_rows": {0: {"means": "completed"}, 1: {"means": "cancelled"},
+                                                   2: {"means": "active"}}, "added_rows": [], "deleted_rows": []}
+    at.text_input(key="mapping_currency").set_value("EUR")
+    at.text_input(key="mapping_name").set_value("Agency sheet").run()
+    assert "They would add 3 contracts" in texts(at)
+    at.button(key="mapping_save").click().run()
+    saved = tmp_path / "mappings" / "Agency_sheet.json"
+    assert saved.exists()
+    at.button(key="import_now").click().run()
+    assert query_one(empty_db, "SELECT list(status ORDER BY contract_id), list(DISTINCT currency), list(DISTINCT source) "
+                               "FROM contracts") == (["completed", "cancelled", "active"], ["EUR"], ["Agency sheet"])
+
+
+def test_a_saved_mapping_is_offered_for_the_next_file(empty_db, monkeypatch, tmp_path):
+    from analysis.mapping import ColumnMapping, save_mapping
+
+    monkeypatch.setenv("MILESTONE_LENS_MAPPINGS", str(tmp_path / "mappings"))
+    save_mapping(ColumnMapping(
+        name="Agency sheet",
+        fields={"contract_id": "Job ID", "client": "Customer", "budget": "Price", "start_date": "Started",
+                "end_date": "Closed", "status": "State"},
+        values={"status": {"Done": "completed", "Ended early": "cancelled", "Running": "active"}}))
+    at = open_app(empty_db, monkeypatch, "data")
+    at.file_uploader[0].set_value(as_upload(DASHBOARD_FIXTURES / "agency_sheet.csv")).run()
+    at.selectbox(key="mapping_choice").set_value("Agency sheet").run()
+    assert "They would add 3 contracts" in texts(at)
+    at.button(key="import_now").click().run()
+    assert query_one(empty_db, "SELECT count(*), count(title) FROM contracts") == (3, 0)  # Project not mapped
+
+
+def test_known_and_unknown_files_are_not_mixed_in_one_import(empty_db, monkeypatch):
+    at = open_app(empty_db, monkeypatch, "data")
+    at.file_uploader[0].set_value(as_upload(DASHBOARD_FIXTURES / "agency_sheet.csv", UPLOAD[0])).run()
+    assert any("upload the files that need one on their own" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "import_now"]
+
+
+def test_mapping_table_refuses_a_field_chosen_twice():
+    from dashboard.uploads import NOT_IMPORTED, mapping_from_frame
+
+    frame = pd.DataFrame({"column": ["A", "B", "C"], "field": ["contract_id", "contract_id", NOT_IMPORTED]})
+    with pytest.raises(UserError, match="'contract_id' is chosen for two columns"):
+        mapping_from_frame(frame)
+    frame.loc[1, "field"] = "status"
+    mapping = mapping_from_frame(frame, " Mine ", defaults={"currency": "EUR", "platform": " "},
+                                 values={"status": {"Done": "completed", "Open": None}})
+    assert (mapping.name, mapping.fields, mapping.defaults, mapping.values) == (
+        "Mine", {"contract_id": "A", "status": "B"}, {"currency": "EUR"}, {"status": {"Done": "completed"}})

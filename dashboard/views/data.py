@@ -3,16 +3,24 @@ cannot know, look back at and undo imports, and take the filtered data out as CS
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import streamlit as st
 
 from analysis import completions, importing, store, workspace_admin
+from analysis import mapping as column_mapping
 from analysis.canonical import CONTRACT_STATUSES
 from analysis.errors import UserError
+from analysis.mapping import ColumnMapping
 from analysis.parsing import ParseOptions
 from dashboard import state
 from dashboard.sidebar import current_filters
 from dashboard.tables import changed_rows, csv_bytes, escape_markdown, show_table
-from dashboard.uploads import PREVIEW_ROWS, UploadCheck, check_upload, run_import, summary_frame
+from dashboard.uploads import (
+    NOT_IMPORTED, PREVIEW_ROWS, FilePreview, UploadCheck, check_upload, mapping_frame, mapping_from_frame,
+    run_import, summary_frame, words_to_translate,
+)
 
 TEMPLATE_DIR = store.DATA_DIR / "template"
 COMPLETION_FIELDS = completions.FIELDS
@@ -20,6 +28,8 @@ EDITOR_ROWS = 2000
 _FLASH = "data_flash"
 _ROUND = "data_upload_round"
 _CHECK = "data_check"
+_CHECK_CACHE = "data_checks"
+NEW_MAPPING = "A new mapping (below)"
 
 DATE_ORDERS = {"Decide from the data": None, "Day first (25/11/2026)": True, "Month first (11/25/2026)": False}
 DECIMALS = {"Decide from the data": None, "Decimal point (1,234.50)": False, "Decimal comma (1.234,50)": True}
@@ -33,6 +43,140 @@ def flash(kind: str, text: str) -> None:
 def show_flashes() -> None:
     for kind, text in st.session_state.pop(_FLASH, []):
         getattr(st, kind)(escape_markdown(text))
+
+
+def checked(files, fmt: str, source: str | None, options: ParseOptions, mapping: ColumnMapping | None) -> UploadCheck:
+    """``check_upload``, remembered for this session until the files, choices or data change."""
+    key = (tuple(f.file_id for f in files), fmt, source, options, state.data_version(),
+           json.dumps(mapping.to_json(), sort_keys=True) if mapping else None)
+    remembered = st.session_state.setdefault(_CHECK_CACHE, {})
+    if key not in remembered:
+        with st.spinner("Checking the files…"):
+            remembered[key] = check_upload(state.workspace(), files, fmt, source, options, mapping)
+        while len(remembered) > 4:
+            remembered.pop(next(iter(remembered)))
+    check = remembered[key]
+    st.session_state[_CHECK] = (key, check)
+    return check
+
+
+def show_previews(check: UploadCheck) -> None:
+    for preview in check.files:
+        with st.container(border=True):
+            st.markdown(f"**{escape_markdown(preview.name)}**")
+            if preview.problem:
+                st.error(escape_markdown(preview.problem))
+                continue
+            kind = preview.format or "not recognised — needs a column mapping"
+            st.caption(f"Format: {escape_markdown(kind)} · {preview.rows:,} rows. "
+                       f"First {min(PREVIEW_ROWS, preview.rows)} rows as read:")
+            st.dataframe(preview.head, hide_index=True)
+
+
+def mapping_step(preview: FilePreview, upload_key: str, options: ParseOptions) -> ColumnMapping | None:
+    """Let the user say which column holds which field (or pick a saved mapping); None until usable."""
+    with st.container(border=True):
+        st.markdown("**Column mapping**")
+        st.caption(f"The header of {escape_markdown(preview.name)} is not one Milestone Lens knows. Say which column "
+                   "holds which field of the template; the suggestion comes from the headers and the values.")
+        saved = column_mapping.list_mappings()
+        choice = st.selectbox("Mapping", [NEW_MAPPING, *saved], key="mapping_choice")
+        headers = [c.name for c in preview.columns or []]
+        if choice != NEW_MAPPING:
+            try:
+                chosen = column_mapping.load_mapping(choice)
+            except UserError as exc:
+                st.error(escape_markdown(exc))
+                return None
+            problems = chosen.problems(headers) + [f"'{f}' is not mapped" for f in chosen.missing_required(headers)]
+            if problems:
+                st.error(f"The saved mapping does not fit this file: {escape_markdown(problems[0])}")
+                return None
+            return chosen
+        edited = st.data_editor(
+            mapping_frame(preview), hide_index=True, key=f"mapping_{upload_key}",
+            disabled=["column", "looks like", "samples"],
+            column_config={"field": st.column_config.SelectboxColumn(
+                "field", options=[NOT_IMPORTED, *column_mapping.FIELDS], required=True)},
+        )
+        left, right = st.columns(2)
+        defaults = {
+            "platform": left.text_input("Platform of every row (optional)", key="mapping_platform",
+                                        placeholder="direct, upwork, …"),
+            "currency": right.text_input("Currency of every row (optional)", key="mapping_currency",
+                                         placeholder="USD", max_chars=3),
+        }
+        name = st.text_input("Mapping name (optional; also the source of these contracts)", key="mapping_name",
+                             max_chars=80)
+        try:
+            mapping = mapping_from_frame(edited, name, defaults, None, options.day_first, options.decimal_comma)
+        except UserError as exc:
+            st.error(escape_markdown(exc))
+            return None
+        values = {}
+        for target, words in words_to_translate(preview, mapping).items():
+            st.caption(f"What the words of the column mapped to {target} mean:")
+            table = st.data_editor(
+                pd.DataFrame({"in your file": words, "means": [None] * len(words)}), hide_index=True,
+                key=f"words_{target}_{upload_key}", disabled=["in your file"],
+                column_config={"means": st.column_config.SelectboxColumn(
+                    "means", options=list(column_mapping.VALUE_FIELDS[target]))},
+            )
+            values[target] = {w: m for w, m in zip(table["in your file"], table["means"]) if isinstance(m, str) and m}
+        mapping = mapping_from_frame(edited, name, defaults, values, options.day_first, options.decimal_comma)
+        missing = mapping.missing_required(headers)
+        if missing:
+            st.warning(f"Still to map: {', '.join(missing)}.", icon=":material/rule:")
+            return None
+        problems = mapping.problems(headers)
+        if problems:
+            st.error(escape_markdown(problems[0]))
+            return None
+        if mapping.name and st.button("Save this mapping for next time", key="mapping_save", icon=":material/save:"):
+            try:
+                column_mapping.save_mapping(mapping)
+            except UserError as exc:
+                st.error(escape_markdown(exc))
+            else:
+                st.success(f"Saved the mapping “{escape_markdown(mapping.name)}”; pick it from the list next time, "
+                           "or use it on the command line with --mapping.")
+        return mapping
+
+
+def show_result(check: UploadCheck, files, fmt: str, source: str | None, options: ParseOptions,
+                mapping: ColumnMapping | None) -> None:
+    """The dry run's verdict: every problem row by row, or what would be imported and the Import button."""
+    if check.problems is not None:
+        count = len(check.problems)
+        st.error(f"Nothing was imported: {count} problem{'s' if count != 1 else ''} to fix first. "
+                 "Correct the file (or the choices above) and upload it again.", icon=":material/error:")
+        if check.ambiguous_option == "day_first":
+            st.warning("Choose how numeric dates are written under “How to read the files”.")
+        elif check.ambiguous_option == "decimal_comma":
+            st.warning("Choose how amounts are written under “How to read the files”.")
+        show_table(check.problems, "import-problems", key="import_problems")
+    elif check.error:
+        st.error(f"Nothing was imported: {escape_markdown(check.error)}", icon=":material/error:")
+    elif check.summary is not None:
+        summary = check.summary
+        first_line = summary.describe().splitlines()[0].replace("Would import", "They would add")
+        st.success(f"Ready: the files can be imported. {escape_markdown(first_line)}", icon=":material/check_circle:")
+        st.dataframe(summary_frame(summary), hide_index=True)
+        if summary.duplicates_skipped:
+            st.caption(f"{summary.duplicates_skipped:,} rows are already in the workspace and would be skipped.")
+        for warning in summary.warnings:
+            st.warning(escape_markdown(warning))
+        if st.button("Import", type="primary", icon=":material/upload:", key="import_now"):
+            try:
+                done = run_import(state.workspace(), files, fmt, source, options, mapping)
+            except UserError as exc:
+                st.error(f"Nothing was imported: {escape_markdown(exc)}")
+            else:
+                flash("success", done.describe().replace("\n", " "))
+                st.session_state[_ROUND] = st.session_state.get(_ROUND, 0) + 1
+                st.session_state.pop(_CHECK, None)
+                st.session_state.pop(_CHECK_CACHE, None)
+                st.rerun()
 
 
 # --- page ---------------------------------------------------------------------------------
@@ -64,8 +208,6 @@ with tab_import:
     )
     importing._register_builtin_readers()
     formats = ["auto", *sorted(importing.READERS)]
-    check_key = None
-    check: UploadCheck | None = None
     if files:
         previous = st.session_state.get(_CHECK)
         ambiguous = previous[1].ambiguous_option if previous else None
@@ -74,61 +216,32 @@ with tab_import:
                                format_func=lambda f: "Detect from the header" if f == "auto" else f)
             source = st.text_input(
                 "Source name (optional)", key="import_source", max_chars=60,
-                help="Contract ids are unique within a source. Empty: the format's name (canonical, upwork, …). "
-                     "Import newer exports of the same account under the same source so changed contracts are updated.",
+                help="Contract ids are unique within a source. Empty: the format's name (canonical, upwork, …), or "
+                     "the mapping's name. Import newer exports of the same account under the same source so changed "
+                     "contracts are updated.",
             ).strip() or None
             left, right = st.columns(2)
             day_first = DATE_ORDERS[left.radio("Numeric dates such as 05/11/2026", list(DATE_ORDERS), key="import_dates")]
             decimal_comma = DECIMALS[right.radio("Amounts", list(DECIMALS), key="import_decimals")]
         options = ParseOptions(day_first=day_first, decimal_comma=decimal_comma)
-        check_key = (tuple(f.file_id for f in files), fmt, source, options, state.data_version())
-        if previous and previous[0] == check_key:
-            check = previous[1]
-        else:
-            with st.spinner("Checking the files…"):
-                check = check_upload(state.workspace(), files, fmt, source, options)
-            st.session_state[_CHECK] = (check_key, check)
+        upload_key = "_".join(f.file_id for f in files)
 
-    if check is not None:
-        for preview in check.files:
-            with st.container(border=True):
-                st.markdown(f"**{escape_markdown(preview.name)}**")
-                if preview.problem:
-                    st.error(escape_markdown(preview.problem))
-                    continue
-                st.caption(f"Format: {escape_markdown(preview.format or 'not recognised')} · {preview.rows:,} rows. "
-                           f"First {min(PREVIEW_ROWS, preview.rows)} rows as read:")
-                st.dataframe(preview.head, hide_index=True)
-        if check.problems is not None:
-            count = len(check.problems)
-            st.error(f"Nothing was imported: {count} problem{'s' if count != 1 else ''} to fix first. "
-                     "Correct the file (or the reading choices above) and upload it again.", icon=":material/error:")
-            if check.ambiguous_option == "day_first":
-                st.warning("Choose how numeric dates are written under “How to read the files”.")
-            elif check.ambiguous_option == "decimal_comma":
-                st.warning("Choose how amounts are written under “How to read the files”.")
-            show_table(check.problems, "import-problems", key="import_problems")
-        elif check.error:
-            st.error(f"Nothing was imported: {escape_markdown(check.error)}", icon=":material/error:")
-        elif check.summary is not None:
-            summary = check.summary
-            st.success(f"Ready: the files can be imported. {summary.describe().splitlines()[0].replace('Would import', 'They would add')}",
-                       icon=":material/check_circle:")
-            st.dataframe(summary_frame(summary), hide_index=True)
-            if summary.duplicates_skipped:
-                st.caption(f"{summary.duplicates_skipped:,} rows are already in the workspace and would be skipped.")
-            for warning in summary.warnings:
-                st.warning(escape_markdown(warning))
-            if st.button("Import", type="primary", icon=":material/upload:", key="import_now"):
-                try:
-                    done = run_import(state.workspace(), files, fmt, source, options)
-                except UserError as exc:
-                    st.error(f"Nothing was imported: {escape_markdown(exc)}")
-                else:
-                    flash("success", done.describe().replace("\n", " "))
-                    st.session_state[_ROUND] = st.session_state.get(_ROUND, 0) + 1
-                    st.session_state.pop(_CHECK, None)
-                    st.rerun()
+        first = checked(files, fmt, source, options, None)
+        show_previews(first)
+        needing = [f for f in first.files if f.needs_mapping]
+        result: UploadCheck | None = first
+        mapping: ColumnMapping | None = None
+        if needing and fmt == "auto":
+            readable = [f for f in first.files if not f.problem]
+            if len(needing) < len(readable):
+                st.error("Some of these files need a column mapping and some do not: a mapping applies to every "
+                         "file of an import, so upload the files that need one on their own.", icon=":material/error:")
+                result = None
+            else:
+                mapping = mapping_step(needing[0], upload_key, options)
+                result = checked(files, fmt, source, options, mapping) if mapping else None
+        if result is not None:
+            show_result(result, files, fmt, source, options, mapping)
 
     st.subheader("The CSV template")
     st.caption("Required: contract_id, start_date, status (completed, cancelled, disputed, active) and, for "
