@@ -429,21 +429,29 @@ def _merge(con) -> dict[int, dict[str, int]]:
                        {', '.join('i.' + k for k in key)}
                 FROM in_{table} i LEFT JOIN {table} t ON {join}"""
         )
+        outcomes: dict[str, int] = {}
         for import_id, outcome, n in con.execute("SELECT _import_id, outcome, count(*) FROM _cmp GROUP BY ALL").fetchall():
             bucket = counts.setdefault(import_id, {})
             name = "duplicates" if outcome == "same" else f"{table}_{outcome}"
             bucket[name] = bucket.get(name, 0) + n
+            outcomes[outcome] = outcomes.get(outcome, 0) + n
         setters = ", ".join(f"{c} = i.{c}" for c in cols)
-        con.execute(
-            f"""UPDATE {table} t SET {setters}, import_id = i._import_id FROM in_{table} i
-                WHERE {join} AND EXISTS (SELECT 1 FROM _cmp x WHERE x.outcome = 'updated' AND {' AND '.join(f'x.{k} = i.{k}' for k in key)})"""
-        )
+        if outcomes.get("updated"):
+            con.execute(
+                f"""UPDATE {table} t SET {setters}, import_id = i._import_id FROM in_{table} i
+                    WHERE {join} AND EXISTS (SELECT 1 FROM _cmp x WHERE x.outcome = 'updated' AND {' AND '.join(f'x.{k} = i.{k}' for k in key)})"""
+            )
         all_cols = list(key) + cols
+        if not outcomes.get("new"):
+            continue
+        # Every staged row new (a first import): no join with _cmp needed (1M contracts: ~3 s less).
+        only_new = outcomes["new"] == sum(outcomes.values())
         con.execute(
             f"""INSERT INTO {table} ({', '.join(all_cols)}, first_import_id, import_id)
                 SELECT {', '.join('i.' + c for c in all_cols)}, i._import_id, i._import_id
-                FROM in_{table} i JOIN _cmp x ON {' AND '.join(f'x.{k} = i.{k}' for k in key)}
-                WHERE x.outcome = 'new'"""
+                FROM in_{table} i"""
+            + ("" if only_new else f""" JOIN _cmp x ON {' AND '.join(f'x.{k} = i.{k}' for k in key)}
+                WHERE x.outcome = 'new'""")
         )
     return counts
 

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
-from analysis.errors import WorkspaceBusyError
+from analysis.errors import UserError, WorkspaceBusyError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 SAMPLE_DIR = DATA_DIR / "sample"
 DB_ENV_VAR = "MILESTONE_LENS_DB"
+#: DuckDB's memory cap for a workspace connection (it spills to ``<db>.tmp`` beyond it); its own
+#: default, 80 % of RAM, let a 1M-contract import hold 3 GB. ``$MILESTONE_LENS_MEMORY_LIMIT`` overrides.
+MEMORY_LIMIT_ENV_VAR = "MILESTONE_LENS_MEMORY_LIMIT"
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 # Contract columns as imported (the comparison for "identical re-import" uses these).
 CONTRACT_COLUMNS = (
@@ -154,6 +159,9 @@ def _is_lock_error(exc: Exception) -> bool:
 def connect(path: str | Path | None = None, *, read_only: bool = False, wait_seconds: float = 5.0) -> duckdb.DuckDBPyConnection:
     """Open (and migrate) the workspace file, waiting briefly if another process holds it."""
     db_path = Path(path) if path is not None else default_db_path()
+    limit = os.environ.get(MEMORY_LIMIT_ENV_VAR, DEFAULT_MEMORY_LIMIT).strip()
+    if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit, re.IGNORECASE):
+        raise UserError(f"${MEMORY_LIMIT_ENV_VAR}: '{limit}' is not a memory size like 1GB or 512MB")
     if not read_only:
         db_path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
@@ -171,6 +179,7 @@ def connect(path: str | Path | None = None, *, read_only: bool = False, wait_sec
                 ) from None
             time.sleep(0.2)
     con.execute("SET enable_progress_bar = false")
+    con.execute(f"SET memory_limit = '{limit}'")
     if not read_only:
         migrate(con)
     return con
