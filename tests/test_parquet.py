@@ -231,3 +231,16 @@ def test_cli_refuses_what_is_not_a_dataset(cli, tmp_path):
     with pytest.raises(UserError):
         parquet_store.export_parquet(db, tmp_path / "plain", overwrite=True)
     assert (tmp_path / "plain" / "x.parquet").exists()
+
+
+def test_workspace_connections_cap_duckdb_memory(tmp_path, monkeypatch):
+    con = store.connect(tmp_path / "w.duckdb")
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "953.6 MiB"  # 1 GB
+    con.close()
+    monkeypatch.setenv(store.MEMORY_LIMIT_ENV_VAR, "2GB")
+    con = store.connect(tmp_path / "w.duckdb")
+    assert con.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "1.8 GiB"  # 2 GB
+    con.close()
+    monkeypatch.setenv(store.MEMORY_LIMIT_ENV_VAR, "lots")
+    with pytest.raises(UserError, match="MILESTONE_LENS_MEMORY_LIMIT"):
+        store.connect(tmp_path / "w.duckdb")
