@@ -157,7 +157,7 @@ with st.container(border=True):
         else:
             st.markdown(f"The 95 % interval for the gap runs from {low * 100:+.1f} to {high * 100:+.1f} points: it "
                         "includes no difference at all.")
-        st.markdown(escape_markdown(p_value_words(comparison.p_value)))
+        st.markdown(p_value_words(comparison.p_value))
     st.caption(f"Interval: {comparison.interval_method}; test: {comparison.test_method}.")
 
 # --- breakdowns ----------------------------------------------------------------------------
@@ -166,6 +166,9 @@ st.caption("The same comparison within groups: by budget, planned duration, new 
            "platform and start year. Small groups show counts only and draw no conclusion.")
 breakdown = query(cancellation.breakdowns, filters)
 differences = cancellation.breakdown_differences(breakdown)
+if differences.empty:  # nothing finished: no groups, and no columns either
+    differences = pd.DataFrame(columns=["dimension", "group", "group_order", "rate_difference", "ci_low", "ci_high",
+                                        "p_value", "small_sample"])
 dimension = st.segmented_control(
     "Break down by", list(BREAKDOWN_DIMENSIONS), format_func=BREAKDOWN_LABELS.get, default=BREAKDOWN_DIMENSIONS[0],
     key="cancel_dimension", required=True)

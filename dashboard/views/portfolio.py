@@ -38,6 +38,12 @@ def contracts_of(active: pd.DataFrame, key: str, group: str) -> pd.DataFrame:
     return active[active[key] == group]
 
 
+def counted(n: int, noun: str) -> str:
+    """``1 hourly contract has`` / ``6 hourly contracts have``."""
+    n = int(n)
+    return f"{n:,} {noun} has" if n == 1 else f"{n:,} {noun}s have"
+
+
 def concentration_words(hhi: float) -> str:
     """The Herfindahl–Hirschman index in words, with the thresholds competition authorities use."""
     if hhi < 0.15:
@@ -79,13 +85,19 @@ else:
             f"**{share(row['funded'] / remaining)}** of it is funded in escrow; **{money(row['unfunded'], currency)}** is not. "
             f"Judging by how often similar contracts were cancelled in your history, expect to lose about "
             f"**{money(row['expected_loss'], currency)}** of it.")
+    active = in_currency(query(exposure.active_contracts, filters, limit=None), currency)
+    thin = active[active["remaining"].notna() & active["p_cancel"].notna() & (active["p_finished"] < SMALL_SAMPLE_FINISHED)]
+    if not thin.empty:
+        st.warning(f"The expected loss of {len(thin):,} contract{'' if len(thin) == 1 else 's'} rests on only "
+                   f"{int(thin['p_finished'].min()):,} finished contracts of history: too few to rely on. Read it as a "
+                   "rough guide until more contracts have finished.", icon=":material/warning:")
     notes = []
     if int(row["hourly_active"]):
-        notes.append(f"{int(row['hourly_active']):,} hourly contracts have no agreed total: counted, not valued")
+        notes.append(f"{counted(row['hourly_active'], 'hourly contract')} no agreed total: counted, not valued")
     if int(row["budget_unknown"]):
-        notes.append(f"{int(row['budget_unknown']):,} fixed-price contracts have no known budget (complete them on the Data page)")
+        notes.append(f"{counted(row['budget_unknown'], 'fixed-price contract')} no known budget (complete them on the Data page)")
     if int(row["no_history"]):
-        notes.append(f"{int(row['no_history']):,} contracts have no finished history to estimate a loss from")
+        notes.append(f"{counted(row['no_history'], 'contract')} no finished history to estimate a loss from")
     if notes:
         text = "; ".join(notes)
         st.caption(text[:1].upper() + text[1:] + ".")
@@ -119,7 +131,6 @@ else:
     groups = list(in_currency(grouped, currency)[key])
     chosen = st.selectbox(GROUP_LABELS[key], [ALL, *groups], key=f"portfolio_drill_{key}",
                           format_func=lambda g: STRUCTURE_LABELS.get(g, g) if key == "structure" else g)
-    active = in_currency(query(exposure.active_contracts, filters, limit=None), currency)
     picked = contracts_of(active, key, chosen)
     show_table(picked, f"active-contracts-{chosen}", key="portfolio_drill",
                caption=f"{len(picked):,} active contract{'' if len(picked) == 1 else 's'}, largest expected loss first.",

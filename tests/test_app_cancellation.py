@@ -1,0 +1,219 @@
+"""The Cancellation risk page under AppTest. Counts come from plain SQL on the tables (structure by
+SPEC's rule), intervals by hand, the p-values from scipy, the odds ratio and the log-rank test from
+statsmodels called directly on data selected here — never from the functions the page calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy.stats import chi2_contingency
+from statsmodels.duration.survfunc import survdiff
+
+from analysis import store
+from tests.dashboard_support import (
+    DASHBOARD_FIXTURES, build_workspace, empty_db, metrics, open_app, query_one, sample_db, sample_template, texts,
+)
+from tests.test_app_overview import COUNTS_SQL, newcombe
+
+__all__ = ["empty_db", "sample_db", "sample_template"]
+
+# Every contract with its structure by SPEC's rule, from the raw tables.
+STRUCTURE_SQL = """
+    WITH m AS (SELECT source, contract_id, count(*) AS n FROM milestones WHERE kind = 'milestone' GROUP BY ALL)
+    SELECT c.*, CASE WHEN c.contract_type = 'hourly' THEN 'hourly'
+                     WHEN greatest(coalesce(m.n, 0), coalesce(c.milestone_count, 0)) >= 2 THEN 'milestones'
+                     ELSE 'single' END AS s
+    FROM contracts c LEFT JOIN m USING (source, contract_id)"""
+
+
+def frame(db, sql: str, params: list | None = None) -> pd.DataFrame:
+    con = store.connect(db)
+    try:
+        return con.execute(sql, params or []).df()
+    finally:
+        con.close()
+
+
+def table_with(at, column: str) -> pd.DataFrame:
+    """The one dataframe on the page that has ``column``."""
+    found = [d.value for d in at.dataframe if column in d.value.columns]
+    assert len(found) == 1, [list(d.value.columns) for d in at.dataframe]
+    return found[0]
+
+
+def test_rates_and_the_difference_on_the_sample(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "cancellation")
+    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where="TRUE"))
+    shown = metrics(at)
+    assert shown["Cancelled: milestones"] == f"{mc / mn * 100:.0f} %"
+    assert shown["Cancelled: single payment"] == f"{sc / sn * 100:.0f} %"
+    low, high = newcombe(mc, mn, sc, sn)
+    page = texts(at)
+    assert f"Milestone contracts were cancelled {abs(mc / mn - sc / sn) * 100:.1f} percentage points less often" in page
+    assert f"The 95 % interval for the gap runs from {abs(high) * 100:.1f} to {abs(low) * 100:.1f} points lower" in page
+    assert chi2_contingency([[mc, mn - mc], [sc, sn - sc]], correction=False)[1] < 0.001
+    assert "Hardly chance" in page and "in fewer than 1 in 1,000 histories like yours (p < 0.001)." in page
+
+    rates = table_with(at, "status_unknown").set_index("structure")
+    counts = query_one(sample_db, f"""SELECT count(*), count(*) FILTER (WHERE status = 'disputed'),
+                                             count(*) FILTER (WHERE status = 'cancelled')
+                                      FROM ({STRUCTURE_SQL}) WHERE s = 'milestones'""")
+    assert (rates.at["Milestones", "contracts"], rates.at["Milestones", "disputed"],
+            rates.at["Milestones", "cancelled"]) == counts
+    assert rates.at["Milestones", "cancellation_rate"].startswith(f"{mc / mn * 100:.1f} %")
+
+
+def test_a_filter_changes_the_rates_and_the_verdict(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "cancellation")
+    before = metrics(at)["Cancelled: single payment"]
+    at.sidebar.multiselect(key="category").set_value(["writing"]).run()
+    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where="category = 'writing'"))
+    shown = metrics(at)
+    assert shown["Cancelled: milestones"] == f"{mc / mn * 100:.0f} %"
+    assert shown["Cancelled: single payment"] == f"{sc / sn * 100:.0f} %" != before
+    p_value = chi2_contingency([[mc, mn - mc], [sc, sn - sc]], correction=False)[1]
+    assert p_value > 0.05
+    assert f"It could well be chance: a gap this size turns up in about {round(p_value * 100)} of 100 histories" in texts(at)
+    low, high = newcombe(mc, mn, sc, sn)
+    assert f"The 95 % interval for the gap runs from {low * 100:+.1f} to {high * 100:+.1f} points" in texts(at)
+
+
+def test_breakdown_by_platform_shows_each_groups_counts(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "cancellation")
+    at.segmented_control(key="cancel_dimension").set_value("platform").run()
+    assert not at.exception
+    table = table_with(at, "milestones − single").set_index("group")
+    groups = frame(sample_db, f"""
+        SELECT coalesce(platform, '(none)') AS platform, s,
+               count(*) FILTER (WHERE status IN ('cancelled', 'disputed')) AS c,
+               count(*) FILTER (WHERE status IN ('completed', 'cancelled', 'disputed')) AS n
+        FROM ({STRUCTURE_SQL}) GROUP BY ALL""")
+    assert set(table.index) == set(groups["platform"])
+    for row in groups.itertuples():
+        cell = table.at[row.platform, {"milestones": "Milestones", "single": "Single payment", "hourly": "Hourly"}[row.s]]
+        if row.n >= 30:
+            low, high = (100 * v for v in wilson_bounds(row.c, row.n))
+            assert cell == f"{row.c / row.n * 100:.1f} % ({low:.1f}–{high:.1f} %)"
+        else:
+            assert cell == f"{row.c} of {row.n}"
+    # Upwork has enough of both: its difference is stated; a small platform says it is too few.
+    upwork = groups[groups["platform"] == "upwork"].set_index("s")
+    diff = upwork.at["milestones", "c"] / upwork.at["milestones", "n"] - upwork.at["single", "c"] / upwork.at["single", "n"]
+    assert table.at["upwork", "milestones − single"] == f"{diff * 100:+.1f} points"
+    small = groups[groups["s"] != "hourly"].groupby("platform")["n"].min()
+    for platform in small[small < 30].index:
+        assert table.at[platform, "verdict"] == "too few to tell"
+
+
+def wilson_bounds(count: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = count / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+def test_budget_bands_are_shown_in_the_main_currency(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "cancellation")
+    table = table_with(at, "milestones − single")
+    assert list(table["group"]) == ["under 100", "100–499", "500–999", "1,000–4,999", "5,000 and more", "unknown"]
+    (n,) = query_one(sample_db, f"""SELECT count(*) FROM ({STRUCTURE_SQL})
+                                    WHERE currency = 'USD' AND s = 'single' AND budget >= 1000 AND budget < 5000
+                                      AND status <> 'active'""")
+    (c,) = query_one(sample_db, f"""SELECT count(*) FROM ({STRUCTURE_SQL})
+                                    WHERE currency = 'USD' AND s = 'single' AND budget >= 1000 AND budget < 5000
+                                      AND status IN ('cancelled', 'disputed')""")
+    assert table.set_index("group").at["1,000–4,999", "Single payment"].startswith(f"{c / n * 100:.1f} %")
+    assert "Budgets in USD" in texts(at)
+
+
+def model_rows(db) -> pd.DataFrame:
+    """Finished fixed-price USD contracts for the adjusted comparison, selected here with plain SQL."""
+    return frame(db, f"""
+        WITH t AS ({STRUCTURE_SQL}),
+        h AS (SELECT *, row_number() OVER (PARTITION BY client ORDER BY start_date, source, contract_id) - 1 AS prior
+              FROM t)
+        SELECT (s = 'milestones')::INT AS milestones, (status IN ('cancelled', 'disputed'))::INT AS cancelled,
+               ln(budget) AS log_budget,
+               CASE WHEN planned_end_date > start_date THEN ln(date_diff('day', start_date, planned_end_date)) END
+                   AS log_planned_days,
+               (prior > 0)::INT AS repeat_client, coalesce(client, contract_id) AS cluster
+        FROM h WHERE status IN ('completed', 'cancelled', 'disputed') AND s IN ('milestones', 'single')
+          AND budget > 0 AND currency = 'USD'""")
+
+
+def test_adjusted_odds_ratio_matches_statsmodels(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "cancellation")
+    rows = model_rows(sample_db).dropna()
+    covariates = ["milestones", "log_budget", "log_planned_days", "repeat_client"]
+    fit = sm.GLM(rows["cancelled"], sm.add_constant(rows[covariates].astype(float)), family=sm.families.Binomial()).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(rows["cluster"])[0]})
+    odds = math.exp(fit.params["milestones"])
+    low, high = np.exp(fit.conf_int().loc["milestones"])
+    assert odds < 1 and high < 1
+    assert (f"milestone contracts had **{odds:.2f}×** the odds of being cancelled that single-payment contracts had "
+            f"(95 % interval {low:.2f} to {high:.2f}") in texts(at)
+    assert f"Logistic regression on {len(rows):,} finished fixed-price contracts" in texts(at)
+
+
+def test_log_rank_test_matches_statsmodels(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "cancellation")
+    today = dt.date.today()
+    data = frame(sample_db, f"""
+        SELECT s, CASE WHEN status = 'active' THEN greatest(0, date_diff('day', start_date, ?::DATE))
+                       ELSE greatest(0, date_diff('day', start_date, end_date)) END AS t,
+               (status IN ('cancelled', 'disputed'))::INT AS event
+        FROM ({STRUCTURE_SQL}) WHERE s IN ('milestones', 'single') AND status IS NOT NULL
+          AND (status = 'active' OR end_date IS NOT NULL)""", [today])
+    _, p_value = survdiff(data["t"].to_numpy(float), data["event"].to_numpy(float), data["s"].to_numpy())
+    assert f"(log-rank test, p = {p_value:.3g}, {int(data['event'].sum()):,} cancellations)" in texts(at)
+
+
+def test_time_scale_switch_draws_the_fraction_curves(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "cancellation")
+    at.segmented_control(key="cancel_time_scale").set_value("fraction").run()
+    assert not at.exception
+
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    assert "Share not cancelled, by share of the planned duration elapsed" in titles
+
+
+def test_three_contracts_show_counts_and_say_it_is_too_few(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "three.duckdb", [DASHBOARD_FIXTURES / "three_contracts.csv"])
+    at = open_app(db, monkeypatch, "cancellation")
+    shown = metrics(at)
+    assert shown["Cancelled: milestones"] == "0 of 1"
+    assert shown["Cancelled: single payment"] == "1 of 2"
+    page = texts(at)
+    assert "Too few finished contracts to conclude anything." in page
+    assert "0 of 1 milestone contracts and 1 of 2 single-payment contracts were cancelled" in page
+    assert "No adjusted comparison: too few finished contracts" in page
+    assert "%" not in table_with(at, "status_unknown")["cancellation_rate"].str.cat()
+    assert at.get("plotly_chart")  # charts are drawn (or say what is missing), never blank
+
+
+def test_contracts_without_status_are_named(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "upwork.duckdb", [DASHBOARD_FIXTURES / "upwork_legacy.csv"])
+    at = open_app(db, monkeypatch, "cancellation")
+    (unknown,) = query_one(db, "SELECT count(*) FROM contracts WHERE status IS NULL")
+    assert unknown > 0
+    assert any(f"{unknown:,} contract" in w.value and "no status yet" in w.value for w in at.warning)
+    assert metrics(at)["Cancelled: milestones"] == "no finished contracts"
+
+
+def test_filters_that_select_nothing_say_so(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "cancellation", query={"from": "2099-01-01"})
+    assert any("No contracts match these filters" in w.value for w in at.warning)
+    assert not at.metric and not at.get("plotly_chart")
+
+
+def test_empty_workspace_points_to_the_data_page(empty_db, monkeypatch):
+    at = open_app(empty_db, monkeypatch, "cancellation")
+    assert any("The workspace is empty" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
+    assert "Data" in at.page_link[0].value

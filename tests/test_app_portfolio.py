@@ -1,0 +1,124 @@
+"""The Portfolio risk page under AppTest. The portfolio fixture is small enough to check by hand
+(see the numbers below); on the sample the figures are recomputed with plain SQL."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from tests.dashboard_support import (
+    DASHBOARD_FIXTURES, build_workspace, empty_db, metrics, open_app, query_one, sample_db, sample_template, texts,
+)
+from tests.test_app_cancellation import frame
+
+__all__ = ["empty_db", "sample_db", "sample_template"]
+
+PORTFOLIO = [DASHBOARD_FIXTURES / "portfolio_contracts.csv", DASHBOARD_FIXTURES / "portfolio_milestones.csv"]
+
+# Remaining value of active fixed-price contracts: budget minus what was paid toward it, never below 0.
+REMAINING_SQL = """
+    WITH paid AS (SELECT source, contract_id, sum(gross) AS paid FROM payments
+                  WHERE NOT pending AND kind IN ('milestone', 'contract_total', 'refund', 'other') GROUP BY ALL)
+    SELECT c.freelancer, c.client, greatest(c.budget - coalesce(paid.paid, 0), 0) AS remaining
+    FROM contracts c LEFT JOIN paid USING (source, contract_id)
+    WHERE c.status = 'active' AND c.contract_type = 'fixed' AND c.budget IS NOT NULL AND c.currency = 'USD'"""
+
+
+def table_with(at, column: str) -> list[pd.DataFrame]:
+    return [d.value for d in at.dataframe if column in d.value.columns]
+
+
+def test_exposure_of_the_portfolio_fixture_by_hand(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "portfolio.duckdb", PORTFOLIO)
+    at = open_app(db, monkeypatch, "portfolio")
+    shown = metrics(at)
+    # P1: 1,000 budget, 250 paid, milestones 2 (submitted) and 3 (funded) in escrow, 4 not funded.
+    # P2: 400, funded, nothing paid. P3: 600, nothing funded. P4 is hourly: counted, not valued.
+    assert shown["Active contracts"] == "4"
+    assert shown["Still to be paid (USD)"] == "1,750"            # 750 + 400 + 600
+    assert shown["In escrow (USD)"] == "900"                     # 500 + 400
+    assert shown["Not funded (USD)"] == "850"                    # 250 + 600
+    # Four finished contracts, one cancelled: every active contract gets 25 %, from too little history.
+    assert shown["Expected loss (USD)"] == f"{0.25 * 1750:,.0f}"
+    assert any("rests on only 4 finished contracts" in w.value for w in at.warning)
+    assert "1 hourly contract has no agreed total: counted, not valued." in texts(at)
+
+
+def test_drill_down_from_a_freelancer_to_its_contracts(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "portfolio.duckdb", PORTFOLIO)
+    at = open_app(db, monkeypatch, "portfolio")
+    by_freelancer = table_with(at, "freelancer")[0].set_index("freelancer")
+    assert by_freelancer.at["Ana", "remaining"] == 1150.0 and by_freelancer.at["Ben", "remaining"] == 600.0
+    drill = next(t for t in table_with(at, "contract_id"))
+    assert sorted(drill["contract_id"]) == ["P1", "P2", "P3", "P4"]
+    at.selectbox(key="portfolio_drill_freelancer").set_value("Ben").run()
+    drill = next(t for t in table_with(at, "contract_id"))
+    assert sorted(drill["contract_id"]) == ["P3", "P4"]
+    assert "2 active contracts, largest expected loss first." in texts(at)
+
+
+def test_group_by_client_keeps_names_as_text(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "portfolio.duckdb", PORTFOLIO)
+    at = open_app(db, monkeypatch, "portfolio")
+    at.segmented_control(key="portfolio_group").set_value("client").run()
+    assert not at.exception
+    by_client = table_with(at, "client")[0].set_index("client")
+    assert by_client.at["**Bold** Co", "remaining"] == 1350.0   # P1 750 + P3 600
+    assert by_client.at["<i>Ital</i>", "funded"] == 400.0
+    at.selectbox(key="portfolio_drill_client").set_value("**Bold** Co").run()
+    drill = next(t for t in table_with(at, "contract_id"))
+    assert sorted(drill["contract_id"]) == ["P1", "P3"]
+    # In running text the names are escaped, so markdown and HTML never act on them.
+    sentence = next(m.value for m in at.markdown if "The largest," in m.value)
+    assert "The largest, \\<i\\>Ital\\</i\\>, brought" in sentence
+
+
+def test_concentration_by_hand(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "portfolio.duckdb", PORTFOLIO)
+    at = open_app(db, monkeypatch, "portfolio")
+    # Gross received per client: <i>Ital</i> 500 (H3); **Bold** Co 250 (P1) + 100 (H4); Pine Data 200 (H1) + 120 (P4).
+    shares = [500 / 1170, 350 / 1170, 320 / 1170]
+    hhi = sum(s * s for s in shares)
+    shown = metrics(at)
+    assert shown["Paying clients"] == "3"
+    assert shown["Largest client's share"] == f"{shares[0] * 100:.0f} %"
+    assert shown["Concentration (HHI)"] == f"{hhi:.3f}"
+    assert "**concentrated on a few clients**" in texts(at)
+    assert f"about **{1 / hhi:,.0f} equally large clients**" in texts(at)
+
+
+def test_remaining_on_the_sample_and_after_a_filter(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "portfolio")
+    remaining = frame(sample_db, REMAINING_SQL)
+    assert metrics(at)["Still to be paid (USD)"] == f"{remaining['remaining'].sum():,.0f}"
+    (active,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE status = 'active' AND currency = 'USD'")
+    assert metrics(at)["Active contracts"] == f"{active:,}"
+    freelancer = remaining.groupby("freelancer")["remaining"].sum().idxmax()
+    at.sidebar.multiselect(key="freelancer").set_value([freelancer]).run()
+    mine = remaining[remaining["freelancer"] == freelancer]["remaining"].sum()
+    assert metrics(at)["Still to be paid (USD)"] == f"{mine:,.0f}"
+    (hhi,) = query_one(sample_db, """
+        WITH g AS (SELECT c.client, sum(p.gross) AS gross FROM payments p JOIN contracts c USING (source, contract_id)
+                   WHERE NOT p.pending AND p.currency = 'USD' AND c.freelancer = ?
+                     AND p.kind IN ('milestone', 'hourly', 'contract_total', 'bonus', 'refund') GROUP BY ALL)
+        SELECT sum(power(gross / (SELECT sum(gross) FROM g), 2)) FROM g""", [freelancer])
+    assert metrics(at)["Concentration (HHI)"] == f"{hhi:.3f}"
+
+
+def test_no_active_contracts_still_shows_concentration(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "three.duckdb", [DASHBOARD_FIXTURES / "three_contracts.csv"])
+    at = open_app(db, monkeypatch, "portfolio")
+    assert any("No active contracts" in i.value for i in at.info)
+    # Omega paid 300, Sigma 500 (contract-level totals).
+    assert metrics(at)["Largest client's share"] == f"{500 / 800 * 100:.0f} %"
+
+
+def test_filters_that_select_nothing_say_so(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "portfolio", query={"from": "2099-01-01"})
+    assert any("No contracts match these filters" in w.value for w in at.warning)
+    assert not at.metric
+
+
+def test_empty_workspace_points_to_the_data_page(empty_db, monkeypatch):
+    at = open_app(empty_db, monkeypatch, "portfolio")
+    assert any("The workspace is empty" in i.value for i in at.info)
+    assert not at.get("plotly_chart")

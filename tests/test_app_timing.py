@@ -1,0 +1,125 @@
+"""The Payment timing page under AppTest: medians, day distributions, withdrawable money and unpaid
+work, each recomputed here with plain SQL on the tables (structure by SPEC's rule)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+
+from tests.dashboard_support import (
+    DASHBOARD_FIXTURES, build_workspace, empty_db, metrics, open_app, sample_db, sample_template, texts,
+)
+from tests.test_app_cancellation import STRUCTURE_SQL, frame
+from tests.test_app_overview import plotted_values
+
+__all__ = ["empty_db", "sample_db", "sample_template"]
+
+# Days from start to the first money received, per contract (SPEC: contracts with at least one payment).
+FIRST_PAYMENT_SQL = f"""
+    SELECT t.s, min(p.paid_date) - any_value(t.start_date) AS days
+    FROM payments p JOIN ({STRUCTURE_SQL}) t USING (source, contract_id)
+    WHERE NOT p.pending AND p.paid_date IS NOT NULL AND p.gross > 0
+      AND p.kind IN ('milestone', 'hourly', 'contract_total', 'bonus') AND {{where}}
+    GROUP BY t.source, t.contract_id, t.s"""
+
+
+def first_payment_medians(db, where: str = "TRUE") -> dict[str, float]:
+    days = frame(db, FIRST_PAYMENT_SQL.format(where=where))
+    return {s: float(np.median(part["days"])) for s, part in days.groupby("s")}
+
+
+def chart(at, title_start: str) -> dict:
+    for element in at.get("plotly_chart"):
+        spec = json.loads(element.proto.spec)
+        if spec["layout"]["title"]["text"].startswith(title_start):
+            return spec
+    raise AssertionError(f"no chart titled {title_start!r}")
+
+
+def test_first_payment_medians_on_the_sample(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "timing")
+    medians = first_payment_medians(sample_db)
+    shown = metrics(at)
+    for structure, label in (("milestones", "milestones"), ("single", "single payment"), ("hourly", "hourly")):
+        assert shown[f"First payment: {label}"] == f"{medians[structure]:g} days"
+    assert (f"within **{medians['milestones']:g} days** of the start; half of your single-payment contracts within "
+            f"**{medians['single']:g} days**") in texts(at)
+
+
+def test_a_filter_changes_the_medians(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "timing")
+    at.sidebar.multiselect(key="platform").set_value(["freelancer"]).run()
+    medians = first_payment_medians(sample_db, "t.platform = 'freelancer'")
+    all_medians = first_payment_medians(sample_db)
+    assert medians["single"] != all_medians["single"]
+    assert metrics(at)["First payment: single payment"] == f"{medians['single']:g} days"
+
+
+def test_the_submission_to_payment_distribution(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "timing")
+    lags = frame(sample_db, f"""
+        SELECT t.s, least(m.paid_date - m.submitted_date, 30) AS d
+        FROM milestones m JOIN ({STRUCTURE_SQL}) t USING (source, contract_id)
+        WHERE m.paid_date IS NOT NULL AND m.submitted_date IS NOT NULL""")
+    spec = chart(at, "Submission → payment: how the days spread")
+    traces = {trace["name"]: trace for trace in spec["data"]}
+    assert list(traces) == ["Milestones", "Single payment", "Hourly"]
+    single = lags[lags["s"] == "single"]["d"].value_counts(normalize=True).sort_index()
+    plotted = pd.Series(plotted_values(traces["Single payment"]["y"]), index=plotted_values(traces["Single payment"]["x"]))
+    assert np.allclose(plotted.sort_index().to_numpy(), single.to_numpy())
+    assert np.array_equal(plotted.sort_index().index.to_numpy(), single.index.to_numpy())
+    # Another measure on request.
+    at.segmented_control(key="timing_measure").set_value("start_to_first_payment").run()
+    assert chart(at, "Start → first payment: how the days spread")
+
+
+def test_withdrawable_and_unpaid_work(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "timing")
+    today = dt.date.today()
+    # SPEC's holds: Upwork hourly money the Wednesday 10 days after the week (ending on submission), other Upwork
+    # money 5 days after release, Fiverr 14 days; everything else at once.
+    on_hold = frame(sample_db, """
+        SELECT sum(p.gross - p.fee) AS held
+        FROM payments p JOIN contracts c USING (source, contract_id)
+        LEFT JOIN milestones m ON m.source = p.source AND m.contract_id = p.contract_id AND m.seq = p.seq
+        WHERE NOT p.pending AND p.gross > 0 AND p.currency = 'USD' AND p.paid_date IS NOT NULL
+          AND CASE WHEN c.platform = 'upwork' AND p.kind = 'hourly'
+                        THEN greatest(p.paid_date, coalesce(m.submitted_date, p.paid_date) + 10)
+                   WHEN c.platform = 'upwork' THEN p.paid_date + 5
+                   WHEN c.platform = 'fiverr' THEN p.paid_date + 14
+                   ELSE p.paid_date END > ?::DATE""", [today])
+    assert metrics(at)["Still on hold (USD)"] == f"{float(on_hold['held'].fillna(0).iloc[0]):,.0f}"
+    unpaid = frame(sample_db, """
+        SELECT count(*) AS items, coalesce(sum(m.amount), 0) AS amount FROM milestones m JOIN contracts c USING (source, contract_id)
+        WHERE c.currency = 'USD' AND m.submitted_date IS NOT NULL AND m.paid_date IS NULL
+          AND coalesce(m.status, '') NOT IN ('paid', 'cancelled', 'refunded')""")
+    table = next(d.value for d in at.dataframe if "bucket" in d.value.columns)
+    usd = table[table["currency"] == "USD"]
+    assert int(usd["items"].sum()) == int(unpaid["items"].iloc[0])
+    assert float(usd["amount"].sum()) == float(unpaid["amount"].iloc[0])
+
+
+def test_three_contracts_without_dated_payments(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "three.duckdb", [DASHBOARD_FIXTURES / "three_contracts.csv"])
+    at = open_app(db, monkeypatch, "timing")
+    assert "Not enough paid contracts of both kinds to compare how soon money arrives." in texts(at)
+    assert metrics(at)["First payment: hourly"] == "—"
+    assert any("Nothing you handed in is waiting for payment" in s.value for s in at.success)
+    # Charts that have nothing to draw say so instead of staying blank.
+    spec = chart(at, "Submission → payment")
+    assert spec["layout"]["annotations"][0]["text"] == "Nothing measured yet"
+
+
+def test_filters_that_select_nothing_say_so(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "timing", query={"from": "2099-01-01"})
+    assert any("No contracts match these filters" in w.value for w in at.warning)
+    assert not at.get("plotly_chart")
+
+
+def test_empty_workspace_points_to_the_data_page(empty_db, monkeypatch):
+    at = open_app(empty_db, monkeypatch, "timing")
+    assert any("The workspace is empty" in i.value for i in at.info)
+    assert not at.get("plotly_chart")
