@@ -61,6 +61,8 @@ SIMILAR_BUDGET_FACTOR = 2.0
 FRONT_LOAD = 1.5
 #: Recommendation tables list at most this many plans.
 MAX_TABLE_ROWS = 60
+#: The recommender looks no further than this many milestones (nobody manages more).
+MAX_RECOMMENDED_MILESTONES = 1000
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -238,6 +240,15 @@ def split_weights(n: int, shape: str = "equal") -> np.ndarray:
     return falling if shape == "front-loaded" else falling[::-1]
 
 
+def _largest_remainder(budget_cents: int, weights: np.ndarray) -> np.ndarray:
+    ideal = budget_cents * weights / weights.sum()
+    cents = np.floor(ideal + 1e-9).astype(np.int64)
+    short = budget_cents - int(cents.sum())
+    order = np.argsort(-(ideal - cents), kind="stable")
+    cents[order[:short]] += 1
+    return cents
+
+
 def plan_cents(budget_cents: int, n: int, shape: str = "equal") -> list[int]:
     """Split ``budget_cents`` into ``n`` whole-cent amounts in proportion to the shape's weights.
 
@@ -248,12 +259,7 @@ def plan_cents(budget_cents: int, n: int, shape: str = "equal") -> list[int]:
         raise UserError(f"a plan needs at least 1 milestone, got {n}")
     if n > budget_cents:
         raise UserError(f"{n} milestones are more than the budget has cents ({budget_cents})")
-    weights = split_weights(n, shape)
-    ideal = budget_cents * weights / weights.sum()
-    cents = np.floor(ideal + 1e-9).astype(np.int64)
-    short = budget_cents - int(cents.sum())
-    order = np.argsort(-(ideal - cents), kind="stable")
-    cents[order[:short]] += 1
+    cents = _largest_remainder(budget_cents, split_weights(n, shape))
     if (cents <= 0).any():
         raise UserError(f"a {shape} split of {budget_cents / 100:.2f} into {n} milestones leaves a milestone at 0")
     return [int(c) for c in cents]
@@ -543,19 +549,23 @@ def _largest_share(n: int, shape: str) -> float:
     return float(weights.max() / weights.sum())
 
 
-def max_milestones_allowed(budget: float, terms: PlatformPreset, shape: str = "equal") -> int:
-    """The largest number of milestones whose smallest amount still meets the platform minimum
-    (0 when even a single payment is below it)."""
+def max_milestones_allowed(budget: float, terms: PlatformPreset, shape: str = "equal",
+                           cap: int = MAX_RECOMMENDED_MILESTONES) -> int:
+    """The largest number of milestones (up to ``cap``) whose smallest amount still meets the
+    platform minimum; 0 when even a single payment is below it."""
     cents = to_cents(budget)
     min_cents = max(1, round(terms.min_milestone * 100))
-    top = cents // min_cents
+    top = min(cents // min_cents, cap)
     if shape == "equal" or top <= 1:
-        return top
+        return top  # an equal split's smallest amount is floor(cents / n): at least the minimum iff n <= cents / minimum
     # The smallest uneven milestone is ideally (2 - FRONT_LOAD) / n of the budget; rounding moves it by a cent.
     n = max(1, min(top, int(cents * (2 - FRONT_LOAD) // min_cents)))
-    while n > 1 and min(plan_cents(cents, n, shape)) < min_cents:
+    def smallest(count: int) -> int:
+        return int(_largest_remainder(cents, split_weights(count, shape)).min())
+
+    while n > 1 and smallest(n) < min_cents:
         n -= 1
-    while n < top and min(plan_cents(cents, n + 1, shape)) >= min_cents:
+    while n < top and smallest(n + 1) >= min_cents:
         n += 1
     return n
 
@@ -565,8 +575,10 @@ def smallest_safe_count(budget_cents: int, limit_share: float, allowed: int, sha
     limit = limit_share * budget_cents + 1e-6
     if budget_cents <= limit:
         return 1
-    # The largest share is 1/n (equal) or FRONT_LOAD/n (uneven): no n below that bound can qualify.
-    n = max(1, int(math.floor((1.0 if shape == "equal" else FRONT_LOAD) / limit_share)) - 1)
+    # The largest milestone is at least floor(factor × budget / n) cents, factor 1 (equal) or
+    # FRONT_LOAD (uneven), so no n at or below factor × budget / (limit + 1) can qualify.
+    factor = 1.0 if shape == "equal" else FRONT_LOAD
+    n = max(1, int(math.floor(factor * budget_cents / (limit + 1))))
     while n <= allowed:
         if max(plan_cents(budget_cents, n, shape)) <= limit:
             return n
@@ -590,8 +602,10 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
     chosen = smallest_safe_count(budget_cents, max_loss_share, allowed, shape)
     if chosen is None:
         stake = max(plan_cents(budget_cents, allowed, shape)) / 100
-        reason = (f"even {allowed} milestone{'s' if allowed != 1 else ''} (the most the {terms.min_milestone:.2f} minimum "
-                  f"milestone allows) leave {stake:.2f} at stake, more than {max_loss_share:.0%} of the budget")
+        why = ("the most the splitter considers" if allowed == MAX_RECOMMENDED_MILESTONES
+               else f"the most the {terms.min_milestone:.2f} minimum milestone allows")
+        reason = (f"even {allowed} milestone{'s' if allowed != 1 else ''} ({why}) leave {stake:.2f} at stake, "
+                  f"more than {max_loss_share:.0%} of the budget")
     else:
         stake = max(plan_cents(budget_cents, chosen, shape)) / 100
         reason = (f"{chosen} milestone{'s' if chosen != 1 else ''} keep at most {stake:.2f} of finished work unpaid "

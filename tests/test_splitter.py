@@ -1,0 +1,421 @@
+"""The what-if splitter model: the seed example, hand-computed expectations, fees, refusals,
+the recommendation, calibration on a workspace whose answer is known, and the chart builders."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis import splitter as sp
+from analysis import store
+from analysis.errors import UserError
+from analysis.importing import import_files
+
+DIRECT = sp.platform_terms("direct")
+UPWORK = sp.platform_terms("upwork")
+
+
+# --- the seed example from SPEC.md ------------------------------------------------------------
+
+def test_seed_example_five_milestones_of_thirty():
+    plan = sp.make_plan(150, 5, milestones=5, terms=UPWORK)
+    assert plan.amounts == [30.0] * 5
+    assert [m.amount_cents for m in plan.milestones] == [3000] * 5
+    assert [m.due_day for m in plan.milestones] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert [m.start_day for m in plan.milestones] == [0.0, 1.0, 2.0, 3.0, 4.0]
+    c = sp.compare(plan, UPWORK, sp.make_risk(0.3))
+    assert c.plan_outcome.max_loss == 30.0
+    assert c.single_outcome.max_loss == 150.0
+    # Upwork: withdrawable 14 review + 5 hold days after each due day.
+    assert c.plan_outcome.milestones["expected_release_day"].tolist() == [20.0, 21.0, 22.0, 23.0, 24.0]
+
+
+def test_seed_story_cancel_on_day_three_keeps_sixty():
+    """SPEC's story: cancelled on day 3 before its submission, the writer keeps the 60 of days 1-2;
+    with a single payment, nothing. P(that) = S(2) - S(3) under a constant hazard with P = 0.3."""
+    plan = sp.make_plan(150, 5, milestones=5)
+    risk = sp.make_risk(0.3)
+    dist = sp.evaluate(plan, DIRECT, risk).distribution.set_index("paid_milestones")
+    assert dist.loc[2, "gross"] == 60.0
+    assert dist.loc[2, "probability"] == pytest.approx(0.7 ** 0.4 - 0.7 ** 0.6)
+    single = sp.evaluate(sp.single_payment(150, 5), DIRECT, risk).distribution
+    assert single["gross"].tolist() == [0.0, 150.0]
+    assert single["probability"].tolist() == pytest.approx([0.3, 0.7])
+
+
+# --- hand-computed expectations for a constant hazard -----------------------------------------
+# Budget 100 over 4 days in two milestones of 50 due on days 2 and 4, P = 0.19 of cancelling
+# before the end with a constant hazard: S(t) = 0.81 ** (t / 4), so S(2) = 0.9 and S(4) = 0.81.
+
+def test_constant_hazard_two_milestones_by_hand():
+    plan = sp.make_plan(100, 4, milestones=2)
+    out = sp.evaluate(plan, DIRECT, sp.make_risk(0.19, "constant"))
+    assert out.milestones["prob_paid"].tolist() == pytest.approx([0.9, 0.81])
+    assert out.expected_gross == pytest.approx(50 * 0.9 + 50 * 0.81)  # 85.5
+    assert out.expected_net == pytest.approx(85.5)
+    assert out.prob_paid_nothing == pytest.approx(0.1)
+    assert out.prob_paid_in_full == pytest.approx(0.81)
+    assert out.max_loss == 50.0
+    dist = out.distribution
+    assert dist["gross"].tolist() == [0.0, 50.0, 100.0]
+    assert dist["probability"].tolist() == pytest.approx([0.1, 0.09, 0.81])
+    single = sp.evaluate(sp.single_payment(100, 4), DIRECT, sp.make_risk(0.19))
+    assert single.expected_net == pytest.approx(81.0)
+    assert single.prob_paid_nothing == pytest.approx(0.19)
+    assert single.max_loss == 100.0
+
+
+def test_constant_hazard_is_constant():
+    risk = sp.make_risk(0.19, "constant")
+    s = risk.survival(np.array([0.0, 1.0, 2.0, 3.0, 4.0]), 4)
+    ratios = s[1:] / s[:-1]
+    assert ratios == pytest.approx([0.81 ** 0.25] * 4)
+    assert s[-1] == pytest.approx(0.81)
+
+
+def test_fees_and_timing_on_upwork_by_hand():
+    """10 % fee; releases on days 2+19 = 21 and 4+19 = 23, weighted by expected gross 45 and 40.5."""
+    plan = sp.make_plan(100, 4, milestones=2)
+    out = sp.evaluate(plan, UPWORK, sp.make_risk(0.19))
+    assert out.expected_fees == pytest.approx(8.55)
+    assert out.expected_net == pytest.approx(76.95)
+    assert out.expected_days_to_cash == pytest.approx((45 * 21 + 40.5 * 23) / 85.5)  # 21.947...
+    assert out.days_to_first_cash == 21.0
+    curve = out.cash_curve
+
+    def at(day, column):  # the step function's value on ``day``
+        return curve.loc[curve["day"] <= day, column].iloc[-1]
+
+    assert at(20.9, "expected_cash") == 0.0
+    assert at(21.0, "expected_cash") == pytest.approx(0.9 * 45)  # the first milestone's 45 net, paid with P 0.9
+    assert at(22.5, "expected_cash") == pytest.approx(40.5)
+    assert at(23.0, "expected_cash") == pytest.approx(76.95)
+    assert at(1.9, "expected_secured_gross") == 0.0
+    assert at(2.0, "expected_secured_gross") == pytest.approx(45.0)
+    single = sp.evaluate(sp.single_payment(100, 4), UPWORK, sp.make_risk(0.19))
+    assert single.expected_days_to_cash == 23.0
+    assert single.expected_net == pytest.approx(72.9)
+
+
+def test_back_and_front_heavy_by_hand():
+    plan = sp.make_plan(100, 4, milestones=2)
+    back = sp.evaluate(plan, DIRECT, sp.make_risk(0.19, "back-heavy"))  # S(2) = 0.81 ** 0.25 = 0.9 ** 0.5
+    assert back.prob_paid_nothing == pytest.approx(1 - math.sqrt(0.9))
+    front = sp.evaluate(plan, DIRECT, sp.make_risk(0.19, "front-heavy"))  # S(2) = 0.81 ** sqrt(0.5)
+    assert front.prob_paid_nothing == pytest.approx(1 - 0.81 ** math.sqrt(0.5))
+    assert front.prob_paid_nothing > 0.1 > back.prob_paid_nothing
+
+
+def test_simulation_agrees_with_the_exact_distribution():
+    """A second method: draw cancellation times by inverting S and count milestones submitted before."""
+    plan = sp.make_plan(1000, 30, amounts=[100, 250, 300, 350], due_days=[3, 10, 20, 30])
+    risk = sp.make_risk(0.35, 1.7)
+    exact = sp.evaluate(plan, DIRECT, risk)
+    rng = np.random.default_rng(20240501)
+    u = rng.random(400_000)
+    cancel_time = 30 * (np.log(u) / math.log(1 - 0.35)) ** (1 / 1.7)  # S(T) = u
+    due = np.array([3, 10, 20, 30])
+    paid = (due[None, :] < cancel_time[:, None]).sum(axis=1)
+    freq = np.bincount(paid, minlength=5) / len(u)
+    assert freq == pytest.approx(exact.distribution["probability"].to_numpy(), abs=0.004)
+    gross = np.concatenate([[0], np.cumsum([100, 250, 300, 350])])[paid]
+    se = gross.std() / math.sqrt(len(u))
+    assert abs(gross.mean() - exact.expected_gross) < 4 * se
+
+
+def test_certain_immediate_cancellation():
+    out = sp.evaluate(sp.make_plan(100, 4, milestones=4), UPWORK, sp.make_risk(1.0))
+    assert out.prob_paid_nothing == 1.0
+    assert out.expected_net == 0.0
+    assert out.expected_days_to_cash is None
+
+
+def test_no_risk_pays_everything_once():
+    out = sp.evaluate(sp.make_plan(100, 4, milestones=4), DIRECT, sp.make_risk(0.0))
+    assert out.expected_net == 100.0
+    assert out.distribution["probability"].tolist() == [0, 0, 0, 0, 1]
+
+
+def test_waiting_between_milestones_stretches_the_exposure():
+    """Two 50s over 4 working days with a 2-day wait: due on days 2 and 6; S(6) = 0.81 ** 1.5 = 0.729."""
+    plan = sp.make_plan(100, 4, milestones=2, wait_days=2)
+    assert [(m.start_day, m.due_day) for m in plan.milestones] == [(0.0, 2.0), (4.0, 6.0)]
+    out = sp.evaluate(plan, DIRECT, sp.make_risk(0.19))
+    assert out.expected_gross == pytest.approx(50 * 0.9 + 50 * 0.729)
+
+
+# --- fees -----------------------------------------------------------------------------------
+
+def test_sliding_fee_counts_what_was_billed_before():
+    terms = sp.platform_terms("upwork-2016")
+    plan = sp.make_plan(1000, 10, milestones=2)
+    fees = sp.milestone_fees(plan, terms)
+    assert fees.tolist() == [100.0, 50.0]  # first 500 at 20 %, next 500 at 10 %
+    assert sp.milestone_fees(plan, terms, billed_before=400).tolist() == [60.0, 50.0]  # 100×20 % + 400×10 %
+    single = sp.evaluate(sp.single_payment(1000, 10), terms, sp.make_risk(0))
+    assert single.expected_fees == 150.0
+
+
+def test_freelancer_minimum_fee_makes_small_milestones_cost_more():
+    terms = sp.platform_terms("freelancer")
+    plan = sp.evaluate(sp.make_plan(60, 3, milestones=3), terms, sp.make_risk(0))
+    single = sp.evaluate(sp.single_payment(60, 3), terms, sp.make_risk(0))
+    assert plan.expected_fees == 15.0  # 3 × max(2.00, 5.00)
+    assert single.expected_fees == 6.0
+    assert plan.expected_net < single.expected_net
+
+
+def test_custom_terms():
+    terms = sp.platform_terms("fiverr", fee=0.05, review_days=1, hold_days=2, min_milestone=10)
+    assert (terms.fee_rate, terms.review_days, terms.hold_days, terms.min_milestone) == (0.05, 1.0, 2.0, 10.0)
+    assert terms.fee(100) == 5.0
+    fiverr = sp.platform_terms("fiverr")
+    assert (fiverr.fee(100), fiverr.review_days, fiverr.hold_days) == (20.0, 3, 14)
+
+
+# --- shapes and explicit plans ------------------------------------------------------------
+
+def test_split_shapes_to_the_cent():
+    assert sp.plan_amounts(100, 3) == [33.34, 33.33, 33.33]
+    assert sp.plan_amounts(100, 3, "front-loaded") == [50.0, 33.33, 16.67]  # weights 1.5, 1, 0.5
+    assert sp.plan_amounts(100, 3, "back-loaded") == [16.67, 33.33, 50.0]
+    assert sp.plan_amounts(0.03, 3) == [0.01, 0.01, 0.01]
+
+
+def test_explicit_amounts_and_due_days():
+    plan = sp.make_plan(1000, 30, amounts=[100, 250, 650], due_days=[3, 10, 30])
+    assert [(m.start_day, m.due_day) for m in plan.milestones] == [(0.0, 3.0), (3.0, 10.0), (10.0, 30.0)]
+    assert sp.evaluate(plan, DIRECT, sp.make_risk(0.2)).max_loss == 650.0
+    default_days = sp.make_plan(1000, 30, amounts=[100, 250, 650])
+    assert [m.due_day for m in default_days.milestones] == [10.0, 20.0, 30.0]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"budget": 0, "days": 5, "milestones": 2}, "budget must be more than 0"),
+    ({"budget": -10, "days": 5, "milestones": 2}, "budget must be more than 0"),
+    ({"budget": 10, "days": 0, "milestones": 2}, "days must be more than 0"),
+    ({"budget": 10, "days": -1, "milestones": 2}, "days must be more than 0"),
+    ({"budget": 10, "days": 5, "milestones": 0}, "at least 1 milestone"),
+    ({"budget": 0.05, "days": 5, "milestones": 6}, "more than the budget has cents (5)"),
+    ({"budget": 150, "days": 5, "amounts": [50, 50]}, "add up to 100.00, not the budget 150.00"),
+    ({"budget": 150, "days": 5, "amounts": [150.001]}, "fractions of a cent"),
+    ({"budget": 150, "days": 5, "amounts": [160, -10]}, "amount 2 must be more than 0"),
+    ({"budget": 150, "days": 5, "milestones": 2, "due_days": [3, 2]}, "in order"),
+    ({"budget": 150, "days": 5, "milestones": 2, "due_days": [3, 6]}, "after the end"),
+    ({"budget": 150, "days": 5, "milestones": 2, "due_days": [5]}, "1 due days for 2 milestones"),
+    ({"budget": 12, "days": 5, "milestones": 3, "terms": UPWORK}, "milestone 1 is 4.00, below the upwork minimum milestone of 5.00"),
+    ({"budget": 150, "days": 5, "milestones": 2, "shape": "zigzag"}, "unknown split shape"),
+])
+def test_refusals(kwargs, message):
+    budget, days = kwargs.pop("budget"), kwargs.pop("days")
+    with pytest.raises(UserError) as err:
+        sp.make_plan(budget, days, **kwargs)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("p", [-0.01, 1.01, float("nan")])
+def test_probability_outside_unit_interval_refused(p):
+    with pytest.raises(UserError, match="between 0 and 1"):
+        sp.make_risk(p)
+
+
+def test_unknown_platform_and_bad_fee_refused():
+    with pytest.raises(UserError, match="unknown platform"):
+        sp.platform_terms("etsy")
+    with pytest.raises(UserError, match="between 0 and 1"):
+        sp.platform_terms("upwork", fee=10)
+
+
+# --- recommendation -------------------------------------------------------------------------
+
+def test_recommendation_smallest_count_within_the_share():
+    risk = sp.make_risk(0.2)
+    assert sp.recommend(150, 5, UPWORK, risk, max_loss_share=0.2).milestones == 5  # 30 = 20 % of 150
+    rec = sp.recommend(150, 5, UPWORK, risk, max_loss_share=0.25)
+    assert rec.milestones == 4  # 37.50 <= 37.50; three would leave 50
+    assert rec.table["milestones"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert rec.table["max_loss"].tolist() == [150.0, 75.0, 50.0, 37.5, 30.0, 25.0]
+    # each extra milestone is one more 14-day review when you wait for approval
+    assert rec.table["finish_day_waiting_for_approval"].tolist() == [5.0, 19.0, 33.0, 47.0, 61.0, 75.0]
+    assert rec.review_days_per_milestone == 14.0
+    assert sp.recommend(150, 5, UPWORK, risk, max_loss_share=1.0).milestones == 1
+
+
+def test_recommendation_respects_the_platform_minimum():
+    rec = sp.recommend(20, 5, UPWORK, sp.make_risk(0.2), max_loss_share=0.1)  # would need 10 × 2.00
+    assert rec.milestones is None
+    assert rec.max_allowed == 4  # 4 × 5.00
+    assert "even 4 milestones" in rec.reason
+    assert sp.recommend(20, 5, DIRECT, sp.make_risk(0.2), max_loss_share=0.1).milestones == 10
+
+
+def test_recommendation_uses_the_single_risk_for_one_payment():
+    rec = sp.recommend(100, 4, DIRECT, sp.make_risk(0.19), single_risk=sp.make_risk(0.5), max_loss_share=0.5)
+    first = rec.table.iloc[0]
+    assert first["milestones"] == 1 and first["expected_net"] == pytest.approx(50.0)
+    assert rec.table.iloc[1]["expected_net"] == pytest.approx(85.5)
+
+
+def test_max_allowed_for_uneven_shapes():
+    # front-loaded 150 in n: smallest is about 0.5 × 150 / n; it must stay >= 5.00 on Upwork.
+    n = sp.max_milestones_allowed(150, UPWORK, "front-loaded")
+    assert min(sp.plan_amounts(150, n, "front-loaded")) >= 5.0
+    assert min(sp.plan_amounts(150, n + 1, "front-loaded")) < 5.0
+
+
+# --- calibration on a workspace whose answer is known -------------------------------------
+
+CONTRACT_HEADER = ["contract_id", "platform", "contract_type", "budget", "currency", "start_date",
+                   "planned_end_date", "end_date", "status", "milestone_count"]
+START = dt.date(2020, 1, 1)
+PLANNED = 1000  # days, so fractions have three decimals
+
+
+def _history_rows(cancel_fractions, *, prefix="S", budget=150, completed=30, milestone_count=1):
+    rows = []
+    planned_end = START + dt.timedelta(days=PLANNED)
+    for i, fraction in enumerate(cancel_fractions):
+        end = START + dt.timedelta(days=round(fraction * PLANNED))
+        rows.append([f"{prefix}C{i}", "upwork", "fixed", budget, "USD", START, planned_end, end, "cancelled", milestone_count])
+    for i in range(completed):
+        # some finish early, some late: completion counts as surviving to the planned end
+        end = planned_end + dt.timedelta(days=(i % 3 - 1) * 50)
+        rows.append([f"{prefix}K{i}", "upwork", "fixed", budget, "USD", START, planned_end, end, "completed", milestone_count])
+    return rows
+
+
+def _workspace(tmp_path: Path, rows) -> Path:
+    path = tmp_path / "contracts.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CONTRACT_HEADER)
+        writer.writerows(rows)
+    db = tmp_path / "history.duckdb"
+    con = store.connect(db)
+    import_files(con, [path], fmt="canonical", source="test")
+    con.close()
+    return db
+
+
+def constant_fractions(p=0.25, k=1.0, events=10, n=40):
+    """Where a Weibull(S(1) = 1 - p, k) puts the j-th of ``events`` cancellations among ``n``:
+    S(u_j) = (n - j) / n, the Kaplan-Meier value after j events."""
+    return [(math.log((n - j) / n) / math.log(1 - p)) ** (1 / k) for j in range(1, events + 1)]
+
+
+def known_history(tmp_path: Path, k=1.0) -> Path:
+    rows = _history_rows(constant_fractions(k=k))  # 10 of 40 single contracts of 150 cancelled
+    # Decoys that must not count: milestone contracts, far bigger budgets, an hourly one,
+    # active contracts (censored past the planned end), one without a planned end date.
+    rows += _history_rows([0.1] * 15, prefix="M", completed=5, milestone_count=3)
+    rows += _history_rows([0.2] * 20, prefix="B", budget=5000, completed=0)
+    rows.append(["H1", "upwork", "hourly", "", "USD", START, START + dt.timedelta(days=10), START, "cancelled", ""])
+    for i in range(3):
+        rows.append([f"A{i}", "upwork", "fixed", 150, "USD", START, START + dt.timedelta(days=PLANNED), "", "active", 1])
+    rows.append(["N1", "upwork", "fixed", 150, "USD", START, "", START + dt.timedelta(days=5), "cancelled", 1])
+    db = _workspace(tmp_path, rows)
+    con = store.connect(db)
+    # A contract whose status is unknown (as after a transaction-history import) is left out:
+    # a copy of a cancelled one, which would change the answer if it counted.
+    con.execute("INSERT INTO contracts SELECT * REPLACE ('SX' AS contract_id, CAST(NULL AS VARCHAR) AS status) "
+                "FROM contracts WHERE contract_id = 'SC0'")
+    assert con.execute("SELECT count(*) FROM contract_view WHERE status IS NULL").fetchone()[0] == 1
+    con.close()
+    return db
+
+
+def test_calibration_recovers_a_known_probability(tmp_path):
+    db = known_history(tmp_path)
+    con = store.connect(db, read_only=True)
+    # The 3 active contracts started 5 days before ``as_of``: censored at 0.005, before any cancellation.
+    cal = sp.calibrate(con, 150, "single", as_of=START + dt.timedelta(days=5))
+    overdue = sp.calibrate(con, 150, "single", as_of=START + dt.timedelta(days=2 * PLANNED))
+    con.close()
+    # Still active long after the planned end, they survived it: 33 of 43 at risk get there.
+    assert overdue.risk.cancel_prob == pytest.approx(10 / 43)
+    assert not cal.fallback
+    assert cal.finished == 40
+    assert cal.excluded == 1  # the one without a planned end date
+    assert cal.contracts == 43  # 40 finished + 3 active
+    assert cal.cancelled == 10
+    assert cal.budget_range == (75.0, 300.0)
+    assert cal.risk.cancel_prob == pytest.approx(0.25)  # 30 of 40 survive to the planned end
+    assert cal.risk.source == "calibrated"
+    # Greenwood: var S = S² Σ d/(n(n-d)) = 0.75² (1/30 - 1/40) = 0.5625 / 120; log(-log) interval.
+    se = math.sqrt(0.5625 / 120)
+    half = 1.959963984540054 * se / (0.75 * abs(math.log(0.75)))
+    low, high = 1 - 0.75 ** math.exp(-half), 1 - 0.75 ** math.exp(half)
+    assert cal.risk.cancel_prob_ci == pytest.approx((low, high))
+    assert cal.risk.hazard_shape == pytest.approx(1.0, abs=0.05)
+    assert "43 single-payment contracts" in cal.message and "25.0%" in cal.message
+
+
+def test_calibration_recovers_a_front_heavy_shape(tmp_path):
+    db = _workspace(tmp_path, _history_rows(constant_fractions(k=0.5)))
+    con = store.connect(db, read_only=True)
+    cal = sp.calibrate(con, 150, "single")
+    con.close()
+    assert cal.risk.cancel_prob == pytest.approx(0.25)
+    assert cal.risk.hazard_shape == pytest.approx(0.5, abs=0.05)
+    assert cal.risk.hazard_label.startswith("front-heavy")
+
+
+def test_calibration_of_milestone_contracts_is_separate(tmp_path):
+    db = known_history(tmp_path)
+    con = store.connect(db, read_only=True)
+    cal = sp.calibrate(con, 150, "milestones", min_contracts=20)
+    con.close()
+    assert (cal.contracts, cal.cancelled) == (20, 15)
+    assert cal.risk.cancel_prob == pytest.approx(0.75)
+    assert "fewer than 3 cancellation times" in cal.message  # all at one fraction: shape assumed constant
+    assert cal.risk.hazard_shape == 1.0
+
+
+def test_calibration_falls_back_when_too_few(tmp_path):
+    db = _workspace(tmp_path, _history_rows([0.2, 0.5], completed=8))
+    con = store.connect(db, read_only=True)
+    cal = sp.calibrate(con, 150, "single")
+    con.close()
+    assert cal.fallback
+    assert cal.risk.source == "default"
+    assert cal.risk.cancel_prob == sp.DEFAULT_CANCEL_PROB
+    assert "only 10 finished single-payment contracts" in cal.message
+    assert "default is assumed: 10% cancel before the end" in cal.message
+
+
+def test_calibration_widens_the_budget_band_before_giving_up(tmp_path):
+    rows = _history_rows(constant_fractions(), budget=150)
+    db = _workspace(tmp_path, rows)
+    con = store.connect(db, read_only=True)
+    cal = sp.calibrate(con, 2000, "single")  # nothing within 1000–4000
+    con.close()
+    assert not cal.fallback and cal.budget_range is None
+    assert cal.risk.cancel_prob == pytest.approx(0.25)
+    assert "every budget was used" in cal.message
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+def test_chart_builders_show_the_model_values():
+    from dashboard.splitter_charts import cash_curve_figure, outcome_distribution_figure
+
+    c = sp.compare(sp.make_plan(100, 4, milestones=2), UPWORK, sp.make_risk(0.19))
+    dist = outcome_distribution_figure(c)
+    plan_bars, single_bars = dist.data
+    assert list(plan_bars.x) == [0.0, 45.0, 90.0]  # net after the 10 % fee
+    assert list(plan_bars.y) == pytest.approx([0.1, 0.09, 0.81])
+    assert list(single_bars.x) == [0.0, 90.0]
+    assert list(single_bars.y) == pytest.approx([0.19, 0.81])
+    cash = cash_curve_figure(c)
+    plan_cash, single_cash, exposure = cash.data
+    assert plan_cash.y[-1] == pytest.approx(76.95)
+    assert single_cash.y[-1] == pytest.approx(72.9)
+    assert plan_cash.x[-1] == single_cash.x[-1] == 23.0
+    assert max(exposure.y) <= c.plan_outcome.max_loss
+    assert max(exposure.y) == pytest.approx(50 * 0.9)  # the first milestone, just before its submission

@@ -1,0 +1,152 @@
+"""``milestone-lens split`` as users script it: the SPEC JSON document, refusals, calibration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+
+import pytest
+
+from tests.test_splitter import PLANNED, START, known_history
+
+SEED = ("split", "--budget", "150", "--days", "5", "--milestones", "5")
+
+
+def test_seed_example_json(cli):
+    result = cli(*SEED, "--json")
+    assert result.code == 0, result.err
+    assert result.err == ""
+    doc = json.loads(result.out)
+    assert doc["budget"] == 150.0 and doc["days"] == 5.0 and doc["fee_rate"] == 0.10  # Upwork today
+    assert [(m["seq"], m["amount"], m["start_day"], m["due_day"]) for m in doc["milestones"]] == [
+        (1, 30.0, 0.0, 1.0), (2, 30.0, 1.0, 2.0), (3, 30.0, 2.0, 3.0), (4, 30.0, 3.0, 4.0), (5, 30.0, 4.0, 5.0)]
+    assert [m["expected_release_day"] for m in doc["milestones"]] == [20.0, 21.0, 22.0, 23.0, 24.0]
+    for side in ("plan", "single_payment"):
+        assert set(doc[side]) >= {"expected_net", "max_loss", "prob_paid_nothing", "expected_days_to_cash"}
+    assert doc["plan"]["max_loss"] == 30.0
+    assert doc["single_payment"]["max_loss"] == 150.0
+    # No probability given: the stated default, and the document says so.
+    assert doc["risk"]["plan"]["source"] == "default"
+    assert doc["risk"]["plan"]["cancel_prob"] == 0.10
+
+
+def test_hand_computed_values_through_the_cli(cli):
+    """100 over 4 days in 2, P 0.19 constant: S(2) = 0.9, S(4) = 0.81 (see test_splitter)."""
+    doc = cli("split", "--budget", "100", "--days", "4", "--milestones", "2", "--cancel-prob", "0.19",
+              "--platform", "direct", "--json").json()
+    assert doc["plan"]["expected_net"] == pytest.approx(85.5)
+    assert doc["plan"]["prob_paid_nothing"] == pytest.approx(0.1)
+    assert doc["single_payment"]["expected_net"] == pytest.approx(81.0)
+    assert doc["single_payment"]["prob_paid_nothing"] == pytest.approx(0.19)
+    assert doc["plan"]["expected_days_to_cash"] == pytest.approx((45 * 2 + 40.5 * 4) / 85.5)
+    assert doc["single_payment"]["expected_days_to_cash"] == 4.0
+    assert [d["probability"] for d in doc["plan"]["distribution"]] == pytest.approx([0.1, 0.09, 0.81])
+
+
+def test_custom_fee_amounts_and_due_days(cli):
+    doc = cli("split", "--budget", "1000", "--days", "30", "--amounts", "100,250,650", "--due-days", "3,10,30",
+              "--fee", "5%", "--review-days", "2", "--hold-days", "0", "--cancel-prob", "0", "--json").json()
+    assert doc["fee_rate"] == 0.05
+    assert [(m["amount"], m["due_day"], m["expected_release_day"]) for m in doc["milestones"]] == [
+        (100.0, 3.0, 5.0), (250.0, 10.0, 12.0), (650.0, 30.0, 32.0)]
+    assert doc["plan"]["expected_net"] == pytest.approx(950.0)
+    assert doc["plan"]["max_loss"] == 650.0
+
+
+def test_recommendation_in_the_document(cli):
+    doc = cli(*SEED, "--cancel-prob", "0.2", "--max-loss-share", "0.2", "--json").json()
+    rec = doc["recommendation"]
+    assert rec["milestones"] == 5
+    assert rec["review_days_per_milestone"] == 14.0
+    assert [row["max_loss"] for row in rec["table"]] == [150.0, 75.0, 50.0, 37.5, 30.0, 25.0, 21.43]
+
+
+def test_text_output(cli):
+    result = cli(*SEED, "--cancel-prob", "0.2")
+    assert result.code == 0
+    assert "max loss (gross)" in result.out
+    assert "30.00" in result.out and "150.00" in result.out
+    assert "Recommendation: 4 milestones" in result.out
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--budget", "0", "--days", "5", "--milestones", "2"), "budget must be more than 0"),
+    (("--budget", "-5", "--days", "5", "--milestones", "2"), "budget must be more than 0"),
+    (("--budget", "100", "--days", "0", "--milestones", "2"), "days must be more than 0"),
+    (("--budget", "100", "--days", "5", "--milestones", "0"), "--milestones must be at least 1"),
+    (("--budget", "0.05", "--days", "5", "--milestones", "6", "--platform", "direct"), "more than the budget has cents"),
+    (("--budget", "150", "--days", "5", "--amounts", "50,50"), "add up to 100.00, not the budget 150.00"),
+    (("--budget", "150", "--days", "5", "--amounts", "50,x,100"), "--amounts: 'x' is not a number"),
+    (("--budget", "150", "--days", "5", "--milestones", "2", "--cancel-prob", "1.2"), "between 0 and 1"),
+    (("--budget", "150", "--days", "5", "--milestones", "2", "--cancel-prob", "-0.1"), "between 0 and 1"),
+    (("--budget", "12", "--days", "5", "--milestones", "3"), "below the upwork minimum milestone of 5.00"),
+    (("--budget", "150", "--days", "5", "--milestones", "2", "--fee", "abc"), "--fee: 'abc' is not a rate"),
+    (("--budget", "150", "--days", "5", "--milestones", "2", "--max-loss-share", "0"), "max-loss share"),
+])
+def test_refusals_exit_2_one_line(cli, args, message):
+    result = cli("split", *args, "--json")
+    assert result.code == 2
+    assert result.out == ""
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("milestone-lens: error: ")
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize("args", [
+    ("--budget", "150", "--days", "5"),  # neither --milestones nor --amounts
+    ("--budget", "150", "--days", "5", "--milestones", "2", "--amounts", "75,75"),
+    ("--budget", "150", "--days", "5", "--milestones", "2", "--cancel-prob", "0.1", "--calibrate"),
+])
+def test_argument_conflicts_exit_2(cli, args):
+    assert cli("split", *args).code == 2
+
+
+def _digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_calibrate_from_a_known_history(cli, tmp_path):
+    db = known_history(tmp_path)
+    before = _digest(db)
+    doc = cli("split", "--budget", "150", "--days", "10", "--milestones", "1", "--calibrate", "--platform", "direct",
+              "--json", db=db).json()
+    assert _digest(db) == before  # calibration only reads
+    single = doc["calibration"]["single_payment"]
+    assert single["fallback"] is False
+    assert single["cancelled"] == 10
+    # the 3 active contracts started on START, long ago: still open past their planned end, they
+    # survived it, so 33 of 43 reach it (as today is far beyond START + PLANNED days)
+    assert dt.date.today() > START + dt.timedelta(days=PLANNED)
+    assert single["risk"]["cancel_prob"] == pytest.approx(10 / 43)
+    assert doc["risk"]["single_payment"]["source"] == "calibrated"
+    assert doc["single_payment"]["prob_paid_nothing"] == pytest.approx(10 / 43)
+    assert doc["plan"]["prob_paid_nothing"] == pytest.approx(10 / 43)  # one milestone = the single payment
+
+
+def test_calibrate_plan_uses_milestone_contracts(cli, tmp_path):
+    db = known_history(tmp_path)
+    doc = cli("split", "--budget", "150", "--days", "10", "--milestones", "3", "--calibrate", "--platform", "direct",
+              "--json", db=db).json()
+    assert doc["calibration"]["plan"]["structure"] == "milestones"
+    assert doc["calibration"]["plan"]["risk"]["cancel_prob"] == pytest.approx(0.75)  # 15 of 20
+    assert doc["single_payment"]["expected_net"] == pytest.approx(150 * 33 / 43)
+
+
+def test_calibrate_falls_back_on_an_empty_workspace(cli, db_path):
+    from analysis import store
+
+    store.connect(db_path).close()
+    result = cli(*SEED, "--calibrate", "--json")
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert doc["calibration"]["plan"]["fallback"] is True
+    assert "only 0 finished milestone contracts" in doc["calibration"]["plan"]["message"]
+    assert doc["risk"]["plan"]["source"] == "default"
+
+
+def test_calibrate_without_a_workspace_is_refused(cli, tmp_path):
+    result = cli(*SEED, "--calibrate", db=tmp_path / "none.duckdb")
+    assert result.code == 2
+    assert "no workspace to calibrate from" in result.err
+    assert not (tmp_path / "none.duckdb").exists()
