@@ -85,6 +85,29 @@ def _parse_checks(con, staged: StagedFile, specs: list[tuple[str, str, str]]) ->
     return checks
 
 
+def _typed_with_checks(con, staged: StagedFile, table: str, typed: dict[str, str],
+                       checks: list[tuple[str, str, str]]) -> list[Problem]:
+    """Create ``table`` (``_row`` and the ``typed`` columns) and evaluate every check in the same scan.
+
+    Each check's outcome is a boolean column computed next to the typed values, so every
+    cell is parsed once (DuckDB shares the common expressions); the queries that name rows
+    run only for checks that failed. Returns the problems, in check order.
+    """
+    select = ", ".join(f"{expr} AS {name}" for name, expr in typed.items())
+    flags = "".join(f", coalesce({cond}, false) AS _check_{i}" for i, (cond, _, _) in enumerate(checks))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {staged.row_expr} AS _row, {select}{flags} FROM {staged.table}")
+    if not checks:
+        return []
+    failing = con.execute(
+        "SELECT " + ", ".join(f"count(*) FILTER (WHERE _check_{i})" for i in range(len(checks))) + f" FROM {table}"
+    ).fetchone()
+    problems: list[Problem] = []
+    for (cond, column, msg), n in zip(checks, failing):
+        if n:
+            problems += first_problems(con, staged, cond, column, msg)
+    return problems
+
+
 def _failing_checks(con, staged: StagedFile, checks: list[tuple[str, str, str]]) -> list[Problem]:
     """Problems for the rows failing each (condition, column, message) check, in check order.
 
@@ -159,12 +182,10 @@ def stage_contracts(con, staged: StagedFile, ctx) -> None:
             continue
         column = cols.get(field, field)
         pending.append((f"coalesce({cond}, false)", column, msg))
-    problems = _failing_checks(con, staged, pending)
+    problems = _typed_with_checks(con, staged, "_typed_c", typed, pending)
     if problems:
         ctx.problems.extend(problems)
         return
-    select = ", ".join(f"{expr} AS {name}" for name, expr in typed.items())
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed_c AS SELECT {staged.row_expr} AS _row, {select} FROM {staged.table}")
     if ctx.role == "flat":
         # Contract columns are repeated on each milestone row: they must agree.
         bad = con.execute(
@@ -239,12 +260,10 @@ def stage_milestones(con, staged: StagedFile, ctx) -> None:
         if field not in ("contract_id", "seq", "amount") and not staged.has(field):
             continue
         pending.append((f"coalesce({cond}, false)", cols.get(field, field), msg))
-    problems = _failing_checks(con, staged, pending)
+    problems = _typed_with_checks(con, staged, "_typed_m", typed, pending)
     if problems:
         ctx.problems.extend(problems)
         return
-    select = ", ".join(f"{expr} AS {name}" for name, expr in typed.items())
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _typed_m AS SELECT {staged.row_expr} AS _row, {select} FROM {staged.table}")
     dup = con.execute(
         "SELECT contract_id, seq, list(_row ORDER BY _row) FROM _typed_m GROUP BY contract_id, seq HAVING count(*) > 1 ORDER BY min(_row) LIMIT 1"
     ).fetchone()
