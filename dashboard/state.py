@@ -122,9 +122,30 @@ class AnalysisThread:
         self._jobs.put(None)
 
 
-@st.cache_resource(show_spinner=False, max_entries=2, on_release=AnalysisThread.stop)
+# workspace file -> (data version, its analysis thread); at most a few workspaces at once.
+_THREADS: dict[str, tuple[int, AnalysisThread]] = {}
+_THREADS_LOCK = threading.Lock()
+_MAX_WORKSPACES = 4
+
+
 def _analysis_thread(db: str, version: int) -> AnalysisThread:
-    return AnalysisThread(_shared_connection(db))
+    """The analysis thread of ``db`` at ``version`` or later; an older one is stopped, so only one
+    copy of the prepared tables is kept per workspace."""
+    stale: list[AnalysisThread] = []
+    with _THREADS_LOCK:
+        current = _THREADS.pop(db, None)
+        if current is not None and current[0] >= version:
+            _THREADS[db] = current  # versions only grow: a run that read an older one gets the newer data
+            return current[1]
+        if current is not None:
+            stale.append(current[1])
+        thread = AnalysisThread(_shared_connection(db))
+        _THREADS[db] = (version, thread)
+        while len(_THREADS) > _MAX_WORKSPACES:
+            stale.append(_THREADS.pop(next(iter(_THREADS)))[1])
+    for old in stale:
+        old.stop()
+    return thread
 
 
 def _freeze(value: Any) -> Any:
