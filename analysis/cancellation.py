@@ -33,9 +33,17 @@ BREAKDOWN_LABELS = {
     "budget_band": "Budget", "duration_band": "Planned duration", "client_history": "Client",
     "category": "Category", "platform": "Platform", "start_year": "Start year",
 }
+_NAMES = {"milestones": "milestone", "single": "single-payment", "hourly": "hourly"}
 #: The regression is fitted on at most this many contracts (a seeded random sample beyond).
 LOGIT_MAX_ROWS = 100_000
 _Z95 = 1.959963984540054
+
+
+def p_text(p_value: float) -> str:
+    """``p < 0.001``, ``p = 0.004``, ``p = 0.31``: how a p-value is written for people."""
+    if p_value < 0.001:
+        return "p < 0.001"
+    return f"p = {p_value:.3f}" if p_value < 0.01 else f"p = {p_value:.2f}"
 
 
 def wilson_interval(cancelled, finished) -> tuple[np.ndarray, np.ndarray]:
@@ -96,14 +104,15 @@ def compare_rates(a_cancelled: int, a_finished: int, b_cancelled: int, b_finishe
                                              method="score", correction=False, alternative="two-sided")
         p_value = float(result.pvalue)
     diff = p1 - p2
+    name_a, name_b = _NAMES.get(a, a), _NAMES.get(b, b)
     if small:
-        message = (f"too few finished contracts to conclude anything ({a_cancelled} of {a_finished} {a} "
-                   f"vs {b_cancelled} of {b_finished} {b} cancelled; {SMALL_SAMPLE_FINISHED} per group needed)")
+        message = (f"too few finished contracts to conclude anything ({a_cancelled} of {a_finished} {name_a} "
+                   f"vs {b_cancelled} of {b_finished} {name_b} contracts cancelled; {SMALL_SAMPLE_FINISHED} per group needed)")
     elif p_value < 0.05:
-        message = (f"{a} contracts were cancelled {'less' if diff < 0 else 'more'} often than {b} "
-                   f"({abs(diff) * 100:.1f} points, 95 % CI {low * 100:+.1f} to {high * 100:+.1f})")
+        message = (f"{name_a} contracts were cancelled {'less' if diff < 0 else 'more'} often than {name_b} ones "
+                   f"({diff * 100:+.1f} points, 95 % CI {low * 100:+.1f} to {high * 100:+.1f}, {p_text(p_value)})")
     else:
-        message = f"no clear difference between {a} and {b} (p = {p_value:.2f})"
+        message = f"no clear difference between {name_a} and {name_b} contracts ({p_text(p_value)})"
     return RateComparison(a, b, a_cancelled, a_finished, b_cancelled, b_finished, float(diff),
                           (float(low), float(high)), p_value, small, message)
 
@@ -529,7 +538,7 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
     odds = math.exp(coef)
     verdict = (f"adjusted for budget{', planned duration' if 'log_planned_days' in covariates else ''} and client history, "
                f"milestone contracts have {odds:.2f}× the odds of cancellation of single-payment ones "
-               f"(95 % CI {math.exp(low):.2f}–{math.exp(high):.2f}, p = {p:.3g}, {currency})")
+               f"(95 % CI {math.exp(low):.2f}–{math.exp(high):.2f}, {p_text(p)}, {currency})")
     return AdjustedComparison(
         True, "; ".join([verdict] + notes), odds, (math.exp(low), math.exp(high)), p, len(df),
         int(df["cancelled"].sum()), n_clusters, tuple(covariates), sampled_from, coefficients)

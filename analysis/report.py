@@ -448,13 +448,13 @@ def report_text(report: Report) -> str:
     cmp = main.comparison
     if cmp.rate_difference is not None:
         lines.append(f"  Milestones − single: {cmp.rate_difference * 100:+.1f} points "
-                     f"(95 % CI {cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}), p = {cmp.p_value:.3g}")
+                     f"(95 % CI {cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}), {cancellation.p_text(cmp.p_value)}")
     lines.append(f"  {cmp.message[0].upper() + cmp.message[1:]}.")
     if main.adjusted is not None:
         lines.append(f"  Adjusted: {main.adjusted.message}.")
     if main.logrank is not None:
         lr = main.logrank
-        lines.append(f"  Time to cancellation: log-rank p = {lr.p_value:.3g}; {lr.message}." if lr.p_value is not None
+        lines.append(f"  Time to cancellation: log-rank {cancellation.p_text(lr.p_value)}; {lr.message}." if lr.p_value is not None
                      else f"  Time to cancellation: {lr.message}.")
     lines += ["", "Payment timing (median days; SPEC: first payment over contracts with a payment)"]
     med = main.timing.pivot(index="structure", columns="measure", values="median").reindex(list(timing.STRUCTURES))

@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS
+from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS, p_text
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.report import CurrencySection, Report, rate_text
 from analysis.timing import MEASURES
@@ -102,7 +102,7 @@ def _cancellation(section: CurrencySection) -> list[str]:
     cmp = section.comparison
     if cmp.rate_difference is not None:
         out.append(f"<p>Milestones − single: {cmp.rate_difference * 100:+.1f} points (95 % Newcombe interval "
-                   f"{cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}; two-sided p = {cmp.p_value:.3g}).</p>")
+                   f"{cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}; two-sided {p_text(cmp.p_value)}).</p>")
     out.append(figure(charts.cancellation_rates(section.rates)))
     if section.adjusted is not None:
         out.append(f"<p><b>Adjusted comparison.</b> {esc(section.adjusted.message)}.</p>")
@@ -129,7 +129,7 @@ def _cancellation(section: CurrencySection) -> list[str]:
     if section.logrank is not None:
         lr = section.logrank
         out.append(f"<p>{esc(lr.message[0].upper() + lr.message[1:])}"
-                   + (f" (log-rank χ² = {lr.chi2:.2f}, p = {lr.p_value:.3g})" if lr.p_value is not None else "") + ".</p>")
+                   + (f" (log-rank χ² = {lr.chi2:.2f}, {p_text(lr.p_value)})" if lr.p_value is not None else "") + ".</p>")
     out.append(figure(charts.survival_curves(section.km_days, "days")))
     out.append(figure(charts.survival_curves(section.km_fraction, "fraction")))
     out.append(figure(charts.cumulative_incidence(section.incidence)))
