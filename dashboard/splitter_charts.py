@@ -42,14 +42,17 @@ def cash_curve_figure(c: Comparison) -> go.Figure:
     """Expected withdrawable net cash by day (steps at each release), plan against single payment,
     with the plan's expected finished-but-unpaid work as a dotted line."""
     plan_label, single_label = _labels(c)
-    end = max(c.plan_outcome.cash_curve["day"].max(), c.single_outcome.cash_curve["day"].max())
+    last = max(c.plan_outcome.cash_curve["day"].max(), c.single_outcome.cash_curve["day"].max())
+    end = float(last + max(1.0, 0.1 * last))  # run on past the last release so its step shows
     fig = go.Figure()
-    for label, outcome, color in ((plan_label, c.plan_outcome, PLAN_COLOR), (single_label, c.single_outcome, SINGLE_COLOR)):
+    for label, outcome, color, width in ((plan_label, c.plan_outcome, PLAN_COLOR, 2),
+                                         (single_label, c.single_outcome, SINGLE_COLOR, 3)):
         curve = outcome.cash_curve
-        days = curve["day"].tolist() + ([end] if curve["day"].iloc[-1] < end else [])
-        cash = curve["expected_cash"].tolist() + ([curve["expected_cash"].iloc[-1]] if len(days) > len(curve) else [])
+        days = curve["day"].tolist() + [end]
+        cash = curve["expected_cash"].tolist() + [float(curve["expected_cash"].iloc[-1])]
         fig.add_trace(go.Scatter(
-            x=days, y=cash, name=f"{label}: expected cash", mode="lines", line={"shape": "hv", "color": color},
+            x=days, y=cash, name=f"{label}: expected cash", mode="lines",
+            line={"shape": "hv", "color": color, "width": width},
             hovertemplate="day %{x:.1f}<br>expected withdrawable %{y:,.2f}<extra>" + label + "</extra>",
         ))
     exposure = c.plan_outcome.exposure_curve

@@ -416,6 +416,7 @@ def test_chart_builders_show_the_model_values():
     plan_cash, single_cash, exposure = cash.data
     assert plan_cash.y[-1] == pytest.approx(76.95)
     assert single_cash.y[-1] == pytest.approx(72.9)
-    assert plan_cash.x[-1] == single_cash.x[-1] == 23.0
+    assert plan_cash.x[-1] == single_cash.x[-1] == pytest.approx(25.3)  # the last release (day 23) plus 10 %, so its step shows
+    assert list(single_cash.x[:-1]) == [0.0, 4.0, 23.0] and list(single_cash.y[:-1]) == pytest.approx([0, 0, 72.9])
     assert max(exposure.y) <= c.plan_outcome.max_loss
     assert max(exposure.y) == pytest.approx(50 * 0.9)  # the first milestone, just before its submission
