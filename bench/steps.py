@@ -288,55 +288,107 @@ def step_export_parquet(args: dict) -> dict:
 
 
 def step_big_build(args: dict) -> dict:
-    """A workspace of ``contracts`` contracts built in chunks (generation never holds more than one).
+    """A Parquet dataset of ``contracts`` contracts, built in chunks so no step holds them all.
 
-    Each chunk is a sample of ``chunk`` contracts with its own seed and id prefix, written as
-    CSVs and imported with ``import_files`` into one workspace file; the workspace is then
-    exported to a Parquet dataset.
+    Each chunk is a sample of ``chunk`` contracts with its own seed and contract-id prefix,
+    written as CSVs, imported into a workspace of its own (``milestone-lens import``'s code)
+    and exported with ``export_parquet``; the chunks' files are then gathered under one
+    dataset (the files of one start year side by side in its partition folder), which is
+    exactly what DuckDB reads as one hive-partitioned table.
     """
-    import pandas as pd
     import pyarrow.csv as pacsv
 
     from analysis import parquet_store, sample, store
     from analysis.importing import import_files
 
     total, chunk = int(args["contracts"]), int(args.get("chunk", 1_000_000))
-    db, out, tmp = Path(args["db"]), Path(args["out"]), Path(args["tmp"])
+    distinct = max(1, int(args.get("distinct_chunks", 1)))
+    out, tmp = Path(args["out"]), Path(args["tmp"])
     stamp = out / "built.json"
-    wanted = {"contracts": total, "chunk": chunk, "seed": SEED}
-    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
-        return {"reused": True}
-    for p in (db, db.with_name(db.name + ".wal")):
-        p.unlink(missing_ok=True)
+    wanted = {"contracts": total, "chunk": chunk, "seed": SEED, "distinct_chunks": distinct}
+    if stamp.exists() and json.loads(stamp.read_text()).get("wanted") == wanted:
+        return {**json.loads(stamp.read_text())["result"], "reused": True}
     shutil.rmtree(out, ignore_errors=True)
-    con = store.connect(db)
-    con.execute(f"SET memory_limit = '{args.get('memory_limit', '4GB')}'")
-    chunks = []
-    t0 = time.perf_counter()
-    for index, start in enumerate(range(0, total, chunk)):
-        n = min(chunk, total - start)
+    out.mkdir(parents=True)
+    import_seconds, export_seconds, db_bytes = [], [], 0
+    per_chunk_rows: list[dict[str, int]] = []
+    rows = {"contracts": 0, "milestones": 0, "payments": 0}
+    started = time.perf_counter()
+    for index, first in enumerate(range(0, total, chunk)):
+        n = min(chunk, total - first)
+        if index >= distinct and n == chunk:
+            t = time.perf_counter()
+            _copy_chunk(out, index % distinct, index)
+            export_seconds.append(time.perf_counter() - t)
+            for table in rows:
+                rows[table] += per_chunk_rows[index % distinct][table]
+            continue
         c_df, m_df = sample.generate(n, SEED + index)
         prefix = f"K{index:02d}-"
         c_df["contract_id"] = prefix + c_df["contract_id"]
         m_df["contract_id"] = prefix + m_df["contract_id"]
-        tmp.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
         paths = (tmp / "contracts.csv", tmp / "milestones.csv")
         for df, path in zip((c_df, m_df), paths):
             pacsv.write_csv(sample._to_arrow(df), path, pacsv.WriteOptions(quoting_style="needed"))
         del c_df, m_df
-        started = time.perf_counter()
+        con = store.connect(tmp / "chunk.duckdb")
+        t = time.perf_counter()
         import_files(con, paths, fmt="canonical", source="sample")
-        chunks.append(time.perf_counter() - started)
-    build_seconds = time.perf_counter() - t0
+        import_seconds.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        part = parquet_store.export_parquet(con, tmp / "dataset")
+        export_seconds.append(time.perf_counter() - t)
+        con.close()
+        db_bytes += (tmp / "chunk.duckdb").stat().st_size
+        per_chunk_rows.append({t: part.rows[t] for t in rows})
+        for table in ("contracts", "milestones", "payments"):
+            rows[table] += part.rows[table]
+            for f in (tmp / "dataset" / table).rglob("*.parquet"):
+                target = out / table / f.parent.name / f"chunk_{index:02d}.parquet"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(f), target)
+        if index == 0:  # one copy of the small tables (meta, schema_version, the import log)
+            for folder in (tmp / "dataset").iterdir():
+                if folder.is_dir() and folder.name not in ("contracts", "milestones", "payments"):
+                    shutil.move(str(folder), out / folder.name)
+            manifest = json.loads((tmp / "dataset" / parquet_store.MARKER).read_text())
+    manifest["rows"].update(rows)
+    (out / parquet_store.MARKER).write_text(json.dumps(manifest, indent=2) + "\n")
     shutil.rmtree(tmp, ignore_errors=True)
-    export_timing, summary = timed(lambda: parquet_store.export_parquet(con, out))
-    counts = store.counts(con)
-    db_bytes = db.stat().st_size
+    files = list(out.rglob("*.parquet"))
+    result = {"build_seconds": time.perf_counter() - started, "distinct_chunks": distinct, "chunk_import_seconds": import_seconds,
+              "chunk_export_seconds": export_seconds, "parquet_bytes": sum(f.stat().st_size for f in files),
+              "parquet_files": len(files), "counts": rows, "duckdb_bytes": db_bytes}
+    stamp.write_text(json.dumps({"wanted": wanted, "result": result}))
+    return result
+
+
+def _copy_chunk(out: Path, source: int, index: int) -> None:
+    """Chunk ``index`` as a copy of chunk ``source`` under its own prefix (contract ids, payment
+    keys, clients and freelancers), written by DuckDB from the source chunk's Parquet files."""
+    import duckdb
+
+    from analysis.parquet_store import sql_string
+
+    old, new = f"K{source:02d}", f"K{index:02d}"
+    swap = lambda col: f"CASE WHEN {col} IS NULL THEN NULL ELSE '{new}' || substr({col}, 4) END AS {col}"  # noqa: E731
+    prefix = lambda col: f"'{new} ' || {col} AS {col}"  # noqa: E731
+    replace = {
+        "contracts": [swap("contract_id"), prefix("client"), prefix("freelancer")],
+        "milestones": [swap("contract_id")],
+        "payments": [swap("contract_id"), swap("payment_key")],
+    }
+    con = duckdb.connect()
+    con.execute("SET memory_limit = '1GB'")
+    for table, exprs in replace.items():
+        for f in (out / table).rglob(f"chunk_{source:02d}.parquet"):
+            target = f.with_name(f"chunk_{index:02d}.parquet")
+            con.execute(f"COPY (SELECT * REPLACE ({', '.join(exprs)}) FROM read_parquet({sql_string(f)})) "
+                        f"TO {sql_string(target)} (FORMAT parquet, COMPRESSION zstd)")
     con.close()
-    stamp.write_text(json.dumps(wanted))
-    del pd
-    return {"build_seconds": build_seconds, "chunk_import_seconds": chunks, "export_parquet": export_timing,
-            "parquet_bytes": summary.bytes, "parquet_files": summary.files, "counts": counts, "duckdb_bytes": db_bytes}
+    del old
 
 
 def step_big_report(args: dict) -> dict:
