@@ -52,6 +52,13 @@ def headline(comparison: RateComparison) -> Headline:
     a, b = comparison.a, comparison.b
     a_noun, b_noun = STRUCTURE_NOUNS.get(a, a), STRUCTURE_NOUNS.get(b, b)
     ac, an, bc, bn = comparison.a_cancelled, comparison.a_finished, comparison.b_cancelled, comparison.b_finished
+    if an == 0 and bn == 0:
+        return Headline(
+            f"None of your {a_noun} or {b_noun} has finished yet, so there is nothing to compare.",
+            "A contract counts once it is completed, cancelled or disputed; contracts whose status is unknown "
+            "count once you complete them.",
+            False,
+        )
     if an == 0 or bn == 0:
         missing, other = (a_noun, b_noun) if an == 0 else (b_noun, a_noun)
         have = bn if an == 0 else an

@@ -142,7 +142,7 @@ def test_three_contracts_get_counts_and_a_plain_warning(tmp_path, monkeypatch):
     assert shown["Contracts"] == "3"
     assert shown["Cancelled: milestones"] == "0 of 1"
     assert shown["Cancelled: single payment"] == "1 of 2"
-    assert shown["Cancelled: hourly"] == "no finished contracts"
+    assert shown["Cancelled: hourly"] == "—"
     # Contract-level totals (direct clients, no fee): 300 + 500 paid, no dates to plot.
     assert shown["Gross (USD)"] == "800" and shown["Net (USD)"] == "800"
     assert not at.get("plotly_chart")
@@ -223,6 +223,12 @@ def test_headline_for_a_small_sample_gives_counts_only():
     assert h.text == ("Too few finished contracts to compare: 3 of 12 milestone contracts and 1 of 5 "
                       "single-payment contracts were cancelled.")
     assert "%" not in h.text and not h.conclusive
+
+
+def test_headline_when_nothing_has_finished():
+    h = overview.headline(compare_rates(0, 0, 0, 0))
+    assert h.text == ("None of your milestone contracts or single-payment contracts has finished yet, so there is "
+                      "nothing to compare.")
 
 
 def test_headline_without_one_group():

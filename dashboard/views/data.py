@@ -149,7 +149,8 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
     if check.problems is not None:
         count = len(check.problems)
         st.error(f"Nothing was imported: {count} problem{'s' if count != 1 else ''} to fix first. "
-                 "Correct the file (or the choices above) and upload it again.", icon=":material/error:")
+                 "Change the choices above (the check runs again at once), or correct the file and upload it again.",
+                 icon=":material/error:")
         if check.ambiguous_option == "day_first":
             st.warning("Choose how numeric dates are written under “How to read the files”.")
         elif check.ambiguous_option == "decimal_comma":

@@ -63,7 +63,7 @@ net = float(money["net"].sum()) if not money.empty else 0.0
 
 def cancelled_metric(column, structure: str) -> None:
     cancelled, finished = int(by.at[structure, "cancelled"]), int(by.at[structure, "finished"])
-    shown = overview.rate_text(cancelled, finished)
+    shown = overview.rate_text(cancelled, finished) if finished else "—"
     if finished == 0:
         help_text = "No finished contracts of this kind."
     elif finished < SMALL_SAMPLE_FINISHED:
@@ -114,6 +114,7 @@ else:
             figure.add_bar(x=months, y=part["net"].fillna(0.0), name=STRUCTURE_LABELS[structure],
                            marker_color=STRUCTURE_COLORS[structure],
                            hovertemplate="%{x|%b %Y}: %{y:,.0f}<extra>" + STRUCTURE_LABELS[structure] + "</extra>")
+    figure.update_xaxes(tickformat="%b %Y", dtick="M1" if len(months) <= 12 else None)
     figure.update_layout(barmode="stack", yaxis_title=f"net ({currency})", xaxis_title=None,
                          legend=dict(orientation="h", y=1.1), margin=dict(l=10, r=10, t=30, b=10), height=360)
     st.plotly_chart(figure, key="earnings_by_month")
@@ -137,14 +138,16 @@ active = int(rates["active"].sum())
 left, right = st.columns(2)
 with left:
     st.page_link("views/cancellation.py", icon=":material/cancel:",
-                 label="Cancellation risk: does the difference hold for your budgets, durations and clients?")
+                 label="Cancellation risk: by budget, duration, client, category and year")
     st.page_link("views/timing.py", icon=":material/schedule:",
                  label="Payment timing: how soon money arrives under each structure")
     st.page_link("views/earnings.py", icon=":material/payments:",
                  label="Earnings: gross, fees and net by client and over time")
 with right:
     st.page_link("views/portfolio.py", icon=":material/account_balance:",
-                 label=f"Portfolio risk: what your {active:,} active contracts still have at stake")
+                 label=(f"Portfolio risk: what your {active:,} active contract{' still has' if active == 1 else 's still have'} "
+                        "at stake")
+                 if active else "Portfolio risk: exposure of active contracts (none right now)")
     st.page_link("views/splitter.py", icon=":material/call_split:",
                  label="Milestone splitter: plan your next contract with this history's risk")
     if unknown:

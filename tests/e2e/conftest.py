@@ -56,6 +56,6 @@ def page(browser):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _fresh_screenshot_folder():
-    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+def _screenshot_folder():
+    # Created, never emptied: test runs in parallel would delete each other's screenshots.
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
