@@ -131,7 +131,8 @@ def test_contracts_an_export_cannot_describe_are_listed_for_completion(empty_db,
 def test_the_data_page_offers_template_and_filtered_exports(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "data", query={"platform": "upwork"})
     labels = [b.label for b in at.get("download_button")]
-    for name in ("contracts.csv template", "milestones.csv template", "contracts.csv", "milestones.csv", "payments.csv"):
+    for name in ("contracts.csv template", "milestones.csv template", "contracts.csv", "milestones.csv", "payments.csv",
+                 "report.html"):
         assert name in labels
     assert "platform upwork" in texts(at)
 

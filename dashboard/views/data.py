@@ -14,7 +14,9 @@ from analysis.canonical import CONTRACT_STATUSES
 from analysis.errors import UserError
 from analysis.mapping import ColumnMapping
 from analysis.parsing import ParseOptions
+from analysis.report import build_report
 from dashboard import state
+from dashboard.html_report import render_html
 from dashboard.sidebar import current_filters
 from dashboard.tables import changed_rows, csv_bytes, escape_markdown, show_table
 from dashboard.uploads import (
@@ -180,6 +182,24 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
                 st.rerun()
 
 
+def export_csv(shared, table: str, filters) -> bytes:
+    """One exported table as CSV, made when its button is clicked (on the download's own thread and cursor)."""
+    cursor = shared.cursor()
+    try:
+        return csv_bytes(workspace_admin.export_table(cursor, table, filters))
+    finally:
+        cursor.close()
+
+
+def report_html(shared, filters) -> bytes:
+    """The ``report --html`` document for the current filters, made when its button is clicked."""
+    cursor = shared.cursor()
+    try:
+        return render_html(build_report(cursor, filters)).encode("utf-8")
+    finally:
+        cursor.close()
+
+
 # --- page ---------------------------------------------------------------------------------
 
 st.title("Data")
@@ -341,10 +361,15 @@ with tab_export:
                "derived payment structure and your completions; cells that a spreadsheet would run as a formula "
                "are prefixed with an apostrophe.")
     shared = state.connection()
-    columns = st.columns(len(workspace_admin.EXPORT_TABLES))
+    columns = st.columns(len(workspace_admin.EXPORT_TABLES) + 1)
     for column, table in zip(columns, workspace_admin.EXPORT_TABLES):
         column.download_button(
-            f"{table}.csv", data=lambda table=table: csv_bytes(workspace_admin.export_table(shared.cursor(), table, filters)),
+            f"{table}.csv", data=lambda table=table: export_csv(shared, table, filters),
             file_name=f"{table}.csv", mime="text/csv", icon=":material/download:", key=f"export_{table}",
             on_click="ignore",
         )
+    columns[-1].download_button(
+        "report.html", data=lambda: report_html(shared, filters), file_name="milestone-lens-report.html",
+        mime="text/html", icon=":material/description:", key="export_report", on_click="ignore",
+        help="The full comparison as one self-contained HTML file (opens offline, can be emailed).",
+    )

@@ -97,15 +97,21 @@ def test_filters_live_in_the_url_and_follow_the_navigation(sample_server, page):
     assert "category=writing" in other.url and "platform=upwork" in other.url
 
 
-def test_template_download_is_the_template(sample_server, page):
+def test_template_and_report_downloads(sample_server, page):
     base, _ = sample_server
-    open_page(page, base, "data")
+    open_page(page, base, "data", "?currency=EUR")
     with page.expect_download() as info:
         page.get_by_test_id("stDownloadButton").filter(has_text="contracts.csv template").click()
     download = info.value
     assert download.suggested_filename == "contracts.csv"
     with open(download.path(), "rb") as handle:
         assert handle.read() == (store.DATA_DIR / "template" / "contracts.csv").read_bytes()
+    page.get_by_role("tab", name="Export").click()
+    with page.expect_download(timeout=120_000) as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="report.html").click()
+    with open(info.value.path(), encoding="utf-8") as handle:
+        report = handle.read()
+    assert report.startswith("<!DOCTYPE html>") and "currency EUR" in report and "amounts in EUR" in report
 
 
 def test_upload_through_the_file_chooser_changes_the_overview_and_exports(fresh_sample_server, page):
