@@ -23,7 +23,7 @@ from analysis import cancellation, store
 from analysis.filters import Filters, currency_counts, main_currency, uses_prepared
 from dashboard.sidebar import current_filters, filter_caption
 from dashboard.state import query, workspace
-from dashboard.tables import escape_markdown
+from dashboard.tables import escape_markdown, show_table
 
 #: The template Streamlit registers for its chart theme (colours follow the app's theme).
 STREAMLIT_TEMPLATE = "streamlit"
@@ -149,3 +149,13 @@ def time_to_cancellation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of
     data = cancellation.survival_data(con, filters, as_of, scale)
     return TimeToCancellation(data, cancellation.kaplan_meier(data), cancellation.cumulative_incidence(data),
                               cancellation.logrank_test(data))
+
+
+def show_money_table(frame: pd.DataFrame, name: str, *, key: str, money: tuple[str, ...] = (),
+                     column_config: dict | None = None, **kwargs) -> None:
+    """``dashboard.tables.show_table`` with the ``money`` columns rounded to cents and shown with
+    thousands separators (the CSV gets the same cents)."""
+    present = [c for c in money if c in frame.columns]
+    shown = frame.assign(**{c: frame[c].astype(float).round(2) for c in present}) if present else frame
+    config = {c: st.column_config.NumberColumn(c.replace("_", " "), format="localized") for c in present}
+    show_table(shown, name, key=key, column_config={**config, **(column_config or {})}, **kwargs)

@@ -9,18 +9,15 @@ import streamlit as st
 from analysis import earnings
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart,
+    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
-from dashboard.tables import escape_markdown, show_table
+from dashboard.tables import escape_markdown
 
 #: Clients and freelancers listed in the tables (largest gross first, per currency).
 TOP_GROUPS = 50
 
-
-def money_columns(*names: str) -> dict:
-    return {name: st.column_config.NumberColumn(name.replace("_", " "), format="localized") for name in names}
 
 
 FEE_RATE = {"effective_fee_rate": st.column_config.NumberColumn("fee rate", format="percent")}
@@ -46,10 +43,11 @@ else:
                     help=f"Included in gross. Refunds (also included, negative): {money(row['refunds'])}.")
 
 by_structure = in_currency(query(earnings.totals, filters, by="structure"), currency)
-show_table(by_structure.assign(structure=by_structure["structure"].map(STRUCTURE_LABELS)), "earnings-by-structure",
-           key="earnings_structure", caption="By payment structure. Bonuses and refunds are part of gross and shown again "
-                                             "on their own; contracts counts those with at least one payment.",
-           column_config={**money_columns("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE})
+show_money_table(by_structure.assign(structure=by_structure["structure"].map(STRUCTURE_LABELS)),
+                 "earnings-by-structure", key="earnings_structure",
+                 caption="By payment structure. Bonuses and refunds are part of gross and shown again on their own; "
+                         "contracts counts those with at least one payment.",
+                 money=("gross", "fees", "net", "bonuses", "refunds"), column_config=FEE_RATE)
 
 # --- over time ------------------------------------------------------------------------------
 st.subheader("Over time")
@@ -61,8 +59,8 @@ if not undated.empty:
     st.caption(f"{int(undated['payments'].sum()):,} payments without a date (contract-level totals, gross "
                f"{money(float(undated['gross'].sum()), currency)}) are in the totals but not in the chart.")
 with st.expander("The months as a table"):
-    show_table(in_currency(months, currency), "earnings-by-month", key="earnings_months",
-               column_config={**money_columns("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE})
+    show_money_table(in_currency(months, currency), "earnings-by-month", key="earnings_months",
+                     money=("gross", "fees", "net", "bonuses", "refunds"), column_config=FEE_RATE)
 
 # --- by client and freelancer -------------------------------------------------------------------
 st.subheader("By client and by freelancer")
@@ -72,9 +70,9 @@ groups = query(earnings.totals, filters, by=key, limit=TOP_GROUPS)
 mine = in_currency(groups, currency)
 show_chart(charts.earnings_by(groups, key, currency, title=f"The {key}s with the largest earnings ({currency})"),
            f"earnings_by_{key}", height=480)
-show_table(mine, f"earnings-by-{key}", key=f"earnings_{key}",
-           caption=f"The {TOP_GROUPS} {key}s with the largest gross in {currency}.",
-           column_config={**money_columns("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE})
+show_money_table(mine, f"earnings-by-{key}", key=f"earnings_{key}",
+                 caption=f"The {TOP_GROUPS} {key}s with the largest gross in {currency}.",
+                 money=("gross", "fees", "net", "bonuses", "refunds"), column_config=FEE_RATE)
 
 # --- realised vs agreed ----------------------------------------------------------------------
 st.subheader("Agreed against paid")
@@ -83,15 +81,16 @@ mine = in_currency(realised, currency)
 ended = mine[mine["status"].isin(["cancelled", "disputed"])].groupby("structure")[["agreed", "paid"]].sum()
 if {"milestones", "single"} <= set(ended.index) and (ended["agreed"] > 0).all():
     kept = ended["paid"] / ended["agreed"]
-    st.markdown(f"When a contract was cancelled or disputed, milestone contracts had still paid **{share(kept['milestones'])}** "
-                f"of the agreed price, single-payment contracts **{share(kept['single'])}**.")
+    st.markdown(f"When a contract was cancelled or disputed, milestone contracts had still paid "
+                f"**{share(kept['milestones'])}** of the agreed price, single-payment contracts **{share(kept['single'])}**.")
 show_chart(charts.realised_share(realised, currency), "realised_share", height=400)
-show_table(mine.assign(structure=mine["structure"].map(STRUCTURE_LABELS)), "agreed-vs-paid", key="earnings_realised",
-           caption="Fixed-price contracts: what was paid toward the agreed budget (bonuses not counted). Contracts "
-                   "without a known budget are counted in budget_unknown and left out of the sums.",
-           column_config={**money_columns("agreed", "paid"),
-                          "realised_share": st.column_config.NumberColumn("paid ÷ agreed", format="percent"),
-                          "budget_unknown": "budget unknown"})
+show_money_table(mine.assign(structure=mine["structure"].map(STRUCTURE_LABELS)), "agreed-vs-paid",
+                 key="earnings_realised",
+                 caption="Fixed-price contracts: what was paid toward the agreed budget (bonuses not counted). Contracts "
+                         "without a known budget are counted in budget_unknown and left out of the sums.",
+                 money=("agreed", "paid"),
+                 column_config={"realised_share": st.column_config.NumberColumn("paid ÷ agreed", format="percent"),
+                                "budget_unknown": "budget unknown"})
 
 # --- losses on cancellation ---------------------------------------------------------------
 st.subheader("What cancellations left unpaid")
@@ -108,20 +107,19 @@ else:
                         money(by.at[structure, "unpaid_on_cancellation"]), border=True,
                         help=f"Agreed minus paid over {n:,} cancelled or disputed contracts; "
                              f"{money(by.at[structure, 'unpaid_on_cancellation'] / n if n else None)} per contract.")
-    show_table(unpaid.assign(structure=unpaid["structure"].map(STRUCTURE_LABELS)), "unpaid-on-cancellation",
-               key="earnings_unpaid",
-               caption="Budget minus what was paid toward it, over cancelled and disputed fixed-price contracts "
-                       "(a contract paid more than its budget counts 0).",
-               column_config={**money_columns("agreed", "paid", "unpaid_on_cancellation"),
-                              "budget_unknown": "budget unknown"})
+    show_money_table(unpaid.assign(structure=unpaid["structure"].map(STRUCTURE_LABELS)), "unpaid-on-cancellation",
+                     key="earnings_unpaid",
+                     caption="Budget minus what was paid toward it, over cancelled and disputed fixed-price contracts "
+                             "(a contract paid more than its budget counts 0).",
+                     money=("agreed", "paid", "unpaid_on_cancellation"), column_config={"budget_unknown": "budget unknown"})
 
 # --- pending and account costs --------------------------------------------------------------
 pending = query(earnings.pending, filters)
 if not pending.empty:
     st.subheader("Not earned yet")
-    show_table(pending, "pending-payments", key="earnings_pending",
-               caption="Payments a platform lists as pending (no balance yet): not counted in the earnings above.",
-               column_config=money_columns("gross", "fees"))
+    show_money_table(pending, "pending-payments", key="earnings_pending",
+                     caption="Payments a platform lists as pending (no balance yet): not counted in the earnings above.",
+                     money=("gross", "fees"))
 
 st.subheader("Costs of the account itself")
 costs = query(earnings.account_costs, filters)
@@ -130,8 +128,7 @@ if costs.empty:
 else:
     st.caption("Withdrawal fees, connects and memberships belong to no contract, so they are not contract fees and are "
                "not in the figures above. Only the date range (on the payment date) and the currency filter apply.")
-    show_table(costs, "account-costs", key="earnings_account_costs", column_config={
-        **money_columns("amount", "fees"),
+    show_money_table(costs, "account-costs", key="earnings_account_costs", money=("amount", "fees"), column_config={
         "first_date": st.column_config.DateColumn("first"), "last_date": st.column_config.DateColumn("last")})
     mine = in_currency(costs, currency)
     if not mine.empty and not total.empty:

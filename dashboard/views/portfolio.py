@@ -10,10 +10,12 @@ import streamlit as st
 from analysis import exposure
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from dashboard import charts
-from dashboard.analysis_pages import contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart
+from dashboard.analysis_pages import (
+    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table,
+)
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
-from dashboard.tables import escape_markdown, show_table
+from dashboard.tables import escape_markdown
 
 GROUP_LABELS = {"freelancer": "Freelancer", "client": "Client", "structure": "Payment structure", "platform": "Platform"}
 #: What ``analysis.exposure.GROUPINGS`` shows for a missing name, per dimension.
@@ -22,9 +24,6 @@ BASIS_WORDS = dict(exposure.CANCEL_PROBABILITY_LEVELS) | {"no history": "no fini
 ALL = "All active contracts"
 MONEY_COLUMNS = ("budget", "paid", "remaining", "funded", "unfunded", "submitted", "expected_loss")
 
-
-def money_config(*names: str) -> dict:
-    return {name: st.column_config.NumberColumn(name.replace("_", " "), format="localized") for name in names}
 
 
 def contracts_of(active: pd.DataFrame, key: str, group: str) -> pd.DataFrame:
@@ -107,8 +106,9 @@ else:
                     f"{SMALL_SAMPLE_FINISHED} finished contracts is used.")
         st.markdown("\n".join(f"{i}. {words}" for i, (_, words) in enumerate(exposure.CANCEL_PROBABILITY_LEVELS, 1)))
         basis = query(exposure.probability_basis, filters)
-        show_table(basis.assign(basis=basis["basis"].map(lambda b: BASIS_WORDS.get(b, b))), "probability-basis",
-                   key="portfolio_basis", caption="Valued active contracts by the group their probability came from.")
+        show_money_table(basis.assign(basis=basis["basis"].map(lambda b: BASIS_WORDS.get(b, b))),
+                         "probability-basis",
+                         key="portfolio_basis", caption="Valued active contracts by the group their probability came from.")
 
     # --- by group, and down to contracts ------------------------------------------------------
     st.subheader("Where the risk sits")
@@ -121,26 +121,26 @@ else:
     show_chart(charts.exposure_by(mine, key, currency,
                                   title=f"Still to be paid by {GROUP_LABELS[key].lower()}: funded or not ({currency})"),
                f"exposure_by_{key}", height=460)
-    show_table(mine, f"exposure-by-{key}", key=f"portfolio_by_{key}",
-               caption="Largest expected loss first. Hourly and budget-less contracts are counted in their own columns.",
-               column_config={**money_config("remaining", "funded", "unfunded", "submitted", "expected_loss"),
-                              "hourly_active": "hourly (not valued)", "budget_unknown": "budget unknown",
-                              "no_history": "no history"})
+    show_money_table(mine, f"exposure-by-{key}", key=f"portfolio_by_{key}",
+                     caption="Largest expected loss first. Hourly and budget-less contracts are counted in their own columns.",
+                     money=("remaining", "funded", "unfunded", "submitted", "expected_loss"),
+                     column_config={"hourly_active": "hourly (not valued)", "budget_unknown": "budget unknown",
+                                    "no_history": "no history"})
 
     st.markdown(f"**Drill down: the contracts behind a {GROUP_LABELS[key].lower()}**")
     groups = list(in_currency(grouped, currency)[key])
     chosen = st.selectbox(GROUP_LABELS[key], [ALL, *groups], key=f"portfolio_drill_{key}",
                           format_func=lambda g: STRUCTURE_LABELS.get(g, g) if key == "structure" else g)
     picked = contracts_of(active, key, chosen)
-    show_table(picked, f"active-contracts-{chosen}", key="portfolio_drill",
-               caption=f"{len(picked):,} active contract{'' if len(picked) == 1 else 's'}, largest expected loss first.",
-               empty_message="No active contracts in this group.",
-               column_config={**money_config(*MONEY_COLUMNS),
-                              "p_cancel": st.column_config.NumberColumn("cancel probability", format="percent"),
-                              "p_basis": st.column_config.TextColumn("estimated from"),
-                              "p_finished": st.column_config.NumberColumn("finished contracts behind it"),
-                              "start_date": st.column_config.DateColumn("started"),
-                              "planned_end_date": st.column_config.DateColumn("planned end")})
+    show_money_table(picked, f"active-contracts-{chosen}", key="portfolio_drill",
+                     caption=f"{len(picked):,} active contract{'' if len(picked) == 1 else 's'}, largest expected loss first.",
+                     empty_message="No active contracts in this group.",
+                     money=MONEY_COLUMNS,
+                     column_config={"p_cancel": st.column_config.NumberColumn("cancel probability", format="percent"),
+                                    "p_basis": st.column_config.TextColumn("estimated from"),
+                                    "p_finished": st.column_config.NumberColumn("finished contracts behind it"),
+                                    "start_date": st.column_config.DateColumn("started"),
+                                    "planned_end_date": st.column_config.DateColumn("planned end")})
 
 # --- concentration -------------------------------------------------------------------------
 st.subheader("How much depends on a few clients")
@@ -165,7 +165,7 @@ else:
     if c["unattributed_gross"]:
         st.caption(f"{money(c['unattributed_gross'], currency)} came from contracts without a client name and is left out.")
     top = in_currency(query(exposure.top_clients, filters, limit=10), currency)
-    show_table(top, "top-clients", key="portfolio_top_clients", caption="The ten clients with the largest share of gross.",
-               column_config={"gross": st.column_config.NumberColumn("gross", format="localized"),
-                              "share": st.column_config.ProgressColumn("share of gross", format="percent",
-                                                                       min_value=0.0, max_value=1.0)})
+    show_money_table(top, "top-clients", key="portfolio_top_clients", money=("gross",),
+                     caption="The ten clients with the largest share of gross.",
+                     column_config={"share": st.column_config.ProgressColumn("share of gross", format="percent",
+                                                                             min_value=0.0, max_value=1.0)})

@@ -54,6 +54,17 @@ def days_text(value: float | None) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{value:.1f} days"
 
 
+def shown(measure: str, value: float | None) -> str:
+    """One cell of the comparison table: a chance as a percentage, days with one decimal, money in cents."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    if measure.startswith("Chance"):
+        return f"{value:.1%}"
+    if "days" in measure.lower():
+        return f"{value:.1f}"
+    return f"{value:,.2f}"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -170,12 +181,12 @@ st.caption(f"{plan_name} on {escape_markdown(terms.label)}. Each milestone is wo
            f"{terms.hold_days:g} days before you can withdraw it (withdrawable by the day shown, at the latest).")
 show_table(schedule, "milestone-schedule", key="split_schedule", column_config={
     "seq": st.column_config.NumberColumn("milestone"),
-    "amount": st.column_config.NumberColumn("amount", format="localized"),
-    "fee": st.column_config.NumberColumn("platform fee", format="localized"),
-    "net": st.column_config.NumberColumn("you receive", format="localized"),
-    "start_day": st.column_config.NumberColumn("start day", format="localized"),
-    "due_day": st.column_config.NumberColumn("due day", format="localized"),
-    "expected_release_day": st.column_config.NumberColumn("withdrawable by day", format="localized"),
+    "amount": st.column_config.NumberColumn("amount", format="%.2f"),
+    "fee": st.column_config.NumberColumn("platform fee", format="%.2f"),
+    "net": st.column_config.NumberColumn("you receive", format="%.2f"),
+    "start_day": st.column_config.NumberColumn("start day", format="%.2f"),
+    "due_day": st.column_config.NumberColumn("due day", format="%.2f"),
+    "expected_release_day": st.column_config.NumberColumn("withdrawable by day", format="%.2f"),
     "prob_paid": st.column_config.NumberColumn("chance it is paid", format="percent"),
 })
 
@@ -206,12 +217,13 @@ for column, label, outcome, other in ((left, plan_name.capitalize(), p, s), (rig
                  help="Expected day the money can be withdrawn, weighted by amount.", delta_color="inverse",
                  delta=None if other is None or outcome.expected_days_to_cash is None or other.expected_days_to_cash is None
                  else f"{outcome.expected_days_to_cash - other.expected_days_to_cash:+.1f} days")
-comparison_table = pd.DataFrame(rows, columns=["measure", "plan", "single_payment"])
+comparison_table = pd.DataFrame({
+    "measure": [label for label, _, _ in rows],
+    plan_name: [shown(label, a) for label, a, _ in rows],
+    "single payment": [shown(label, b) for label, _, b in rows],
+})
 with st.expander("The comparison as a table"):
-    show_table(comparison_table, "plan-vs-single-payment", key="split_comparison", column_config={
-        "plan": st.column_config.NumberColumn(plan_name, format="localized"),
-        "single_payment": st.column_config.NumberColumn("single payment", format="localized"),
-    })
+    show_table(comparison_table, "plan-vs-single-payment", key="split_comparison")
 
 # --- if the client cancels ------------------------------------------------------------------
 st.subheader("If the client cancels")
@@ -255,11 +267,11 @@ with st.container(border=True):
                    "days; if you wait for each approval before starting the next, the finish moves out by that much.")
     show_table(recommendation.table, "milestone-plans-compared", key="split_recommendation",
                caption="Plans with 1 to a few more milestones than recommended, under the same risk.", column_config={
-                   "smallest_amount": st.column_config.NumberColumn("smallest amount", format="localized"),
-                   "max_loss": st.column_config.NumberColumn("most at stake", format="localized"),
+                   "smallest_amount": st.column_config.NumberColumn("smallest amount", format="%.2f"),
+                   "max_loss": st.column_config.NumberColumn("most at stake", format="%.2f"),
                    "max_loss_share": st.column_config.NumberColumn("share of budget", format="percent"),
-                   "expected_net": st.column_config.NumberColumn("expected earnings", format="localized"),
-                   "fees_if_complete": st.column_config.NumberColumn("fees if complete", format="localized"),
+                   "expected_net": st.column_config.NumberColumn("expected earnings", format="%.2f"),
+                   "fees_if_complete": st.column_config.NumberColumn("fees if complete", format="%.2f"),
                    "prob_paid_nothing": st.column_config.NumberColumn("paid nothing", format="percent"),
                    "expected_days_to_cash": st.column_config.NumberColumn("days to cash", format="%.1f"),
                    "finish_day_waiting_for_approval": st.column_config.NumberColumn("finish if waiting", format="%.0f"),
