@@ -133,7 +133,9 @@ else:
                           format_func=lambda g: STRUCTURE_LABELS.get(g, g) if key == "structure" else g)
     picked = contracts_of(active, key, chosen)
     show_money_table(picked, f"active-contracts-{chosen}", key="portfolio_drill",
-                     caption=f"{len(picked):,} active contract{'' if len(picked) == 1 else 's'}, largest expected loss first.",
+                     caption=f"{len(picked):,} active contract{'' if len(picked) == 1 else 's'}, largest expected loss first."
+                             + (" Hourly contracts have no agreed total, so their amounts are empty."
+                                if (picked["structure"] == "hourly").any() else ""),
                      empty_message="No active contracts in this group.",
                      money=MONEY_COLUMNS,
                      column_config={"p_cancel": st.column_config.NumberColumn("cancel probability", format="percent"),

@@ -12,7 +12,7 @@ from analysis import timing
 from analysis.timing import MEASURES
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, today,
+    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table, today,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
@@ -135,12 +135,13 @@ else:
     right.metric("Next release", "nothing on hold" if pd.isna(release) else f"{pd.Timestamp(release):%d %b %Y}",
                  border=True)
 if len(position) > 1:
-    show_table(position, "withdrawable-by-currency", key="timing_withdrawable", column_config={
-        "paid": st.column_config.NumberColumn("paid (net)", format="localized"),
-        "withdrawable": st.column_config.NumberColumn("withdrawable now", format="localized"),
-        "on_hold": st.column_config.NumberColumn("on hold", format="localized"),
-        "next_release": st.column_config.DateColumn("next release"),
-    })
+    show_money_table(position, "withdrawable-by-currency", key="timing_withdrawable",
+                     money=("paid", "withdrawable", "on_hold"), column_config={
+                         "paid": st.column_config.NumberColumn("paid (net)", format="localized"),
+                         "withdrawable": st.column_config.NumberColumn("withdrawable now", format="localized"),
+                         "on_hold": st.column_config.NumberColumn("on hold", format="localized"),
+                         "next_release": st.column_config.DateColumn("next release"),
+                     })
 
 # --- ageing -----------------------------------------------------------------------------------
 st.subheader("Handed in, not yet paid")
@@ -157,6 +158,5 @@ else:
     if int(overdue["items"].sum()):
         st.warning(f"{int(overdue['items'].sum()):,} submitted items worth {money(float(overdue['amount'].sum()), currency)} "
                    "have waited more than 30 days.", icon=":material/hourglass_bottom:")
-show_table(buckets.drop(columns=["bucket_order"]), "unpaid-by-age", key="timing_ageing",
-           empty_message="Nothing is waiting for payment.",
-           column_config={"amount": st.column_config.NumberColumn("amount", format="localized")})
+show_money_table(buckets.drop(columns=["bucket_order"]), "unpaid-by-age", key="timing_ageing", money=("amount",),
+                 empty_message="Nothing is waiting for payment.")
