@@ -194,7 +194,12 @@ def test_three_contracts_show_counts_and_say_it_is_too_few(tmp_path, monkeypatch
     assert "0 of 1 milestone contracts and 1 of 2 single-payment contracts were cancelled" in page
     assert "No adjusted comparison: too few finished contracts" in page
     assert "%" not in table_with(at, "status_unknown")["cancellation_rate"].str.cat()
-    assert at.get("plotly_chart")  # charts are drawn (or say what is missing), never blank
+    # No chart of three contracts' rates: the page says why instead of drawing noise.
+    assert not at.get("plotly_chart")
+    notes = [i.value for i in at.info]
+    assert ("Too few finished contracts to chart rates (0 of 1 milestone contracts, 1 of 2 single-payment contracts "
+            "cancelled)") in notes[0]
+    assert "Only 3 contracts with known dates: too few to draw when cancellations happen" in " ".join(notes)
 
 
 def test_contracts_without_status_are_named(tmp_path, monkeypatch):
@@ -203,7 +208,7 @@ def test_contracts_without_status_are_named(tmp_path, monkeypatch):
     (unknown,) = query_one(db, "SELECT count(*) FROM contracts WHERE status IS NULL")
     assert unknown > 0
     assert any(f"{unknown:,} contract" in w.value and "no status yet" in w.value for w in at.warning)
-    assert metrics(at)["Cancelled: milestones"] == "no finished contracts"
+    assert metrics(at)["Cancelled: milestones"] == "none finished"
 
 
 def test_filters_that_select_nothing_say_so(sample_db, monkeypatch):

@@ -123,3 +123,17 @@ def test_empty_workspace_points_to_the_data_page(empty_db, monkeypatch):
     at = open_app(empty_db, monkeypatch, "timing")
     assert any("The workspace is empty" in i.value for i in at.info)
     assert not at.get("plotly_chart")
+
+
+def test_a_handful_of_contracts_is_flagged_as_too_few(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "portfolio.duckdb", [DASHBOARD_FIXTURES / "portfolio_contracts.csv",
+                                                         DASHBOARD_FIXTURES / "portfolio_milestones.csv"])
+    at = open_app(db, monkeypatch, "timing")
+    # By hand: P1 (milestones) first paid 20 days after its start; the single-payment H1, H3, H4 after 17, 18 and
+    # 8 days (median 17); P4 (hourly) after 18.
+    page = texts(at).replace("**", "")
+    assert ("Half of your milestone contracts brought their first money within 20 days of the start; half of your "
+            "single-payment contracts within 17 days — milestones paid 3 days later (medians over 1 and 3 contracts "
+            "with a payment). With fewer than 30 contracts on a side, that is too few to conclude anything.") in page
+    assert metrics(at)["First payment: hourly"] == "18 days"
+    assert any("rest on fewer than 30 contracts or payments" in w.value for w in at.warning)

@@ -18,6 +18,7 @@ from dashboard.html_report import render_html
 from dashboard.state import connection, query
 from dashboard.tables import download_csv, escape_markdown, show_table
 
+NOUNS = overview.STRUCTURE_NOUNS
 #: Survival curves stop where fewer contracts than this were still under observation (too few to read).
 MIN_AT_RISK = 10
 
@@ -75,6 +76,12 @@ def in_main_currency(breakdown: pd.DataFrame, currency: str | None) -> pd.DataFr
     return kept
 
 
+def counts_text(rates: pd.DataFrame) -> str:
+    """``0 of 3 milestone contracts, 1 of 2 single-payment contracts`` (or ``none finished``)."""
+    parts = [f"{int(r.cancelled)} of {int(r.finished)} {NOUNS[r.structure]}" for r in rates.itertuples()]
+    return ", ".join(parts) + " cancelled" if parts else "none finished"
+
+
 def verdict(enough: bool, difference: float, p_value: float) -> str:
     """One group's comparison in three words."""
     if not enough:
@@ -121,11 +128,17 @@ for column, structure in zip(columns, cancellation.STRUCTURES):
     else:
         help_text = (f"{cancelled:,} of {finished:,} finished; 95 % Wilson interval "
                      f"{overview.percent(by.at[structure, 'ci_low'])} to {overview.percent(by.at[structure, 'ci_high'])}.")
-    column.metric(f"Cancelled: {STRUCTURE_LABELS[structure].lower()}", overview.rate_text(cancelled, finished),
+    column.metric(f"Cancelled: {STRUCTURE_LABELS[structure].lower()}",
+                  "none finished" if finished == 0 else overview.rate_text(cancelled, finished),
                   help=help_text, border=True)
-show_chart(charts.cancellation_rates(rates), "cancellation_rates", height=380)
-st.caption("The whisker on each bar is the 95 % interval: the range the true rate plausibly lies in given how many "
-           "contracts you have. Hatched bars rest on too few contracts to read much into.")
+finished_groups = rates[rates["finished"] > 0]
+if finished_groups.empty or finished_groups["small_sample"].all():
+    st.info(f"Too few finished contracts to chart rates ({counts_text(finished_groups)}): every group has fewer than "
+            f"{SMALL_SAMPLE_FINISHED}, so only the counts below mean anything.", icon=":material/bar_chart:")
+else:
+    show_chart(charts.cancellation_rates(rates), "cancellation_rates", height=380)
+    st.caption("The whisker on each bar is the 95 % interval: the range the true rate plausibly lies in given how many "
+               "contracts you have. Hatched bars rest on too few contracts to read much into.")
 show_table(rates_table(rates), "cancellation-by-structure", key="cancel_rates", column_config={
     "cancellation_rate": "cancellation rate (95 % interval)", "status_unknown": "status unknown",
 })
@@ -135,7 +148,8 @@ st.subheader("Milestones against a single payment")
 comparison = cancellation.compare_structures(rates)
 with st.container(border=True):
     if comparison.rate_difference is None:
-        st.markdown(f"Nothing to compare yet: {escape_markdown(comparison.message)}.")
+        missing = "milestones" if comparison.a_finished == 0 else "single"
+        st.markdown(f"Nothing to compare yet: there are no finished {NOUNS[missing]} under these filters.")
     elif comparison.small_sample:
         st.markdown(
             f"**Too few finished contracts to conclude anything.** {comparison.a_cancelled} of {comparison.a_finished} "
@@ -179,8 +193,13 @@ if dimension == "budget_band" and not filters.single_currency:
     shown, shown_differences = in_main_currency(breakdown, currency), in_main_currency(differences, currency)
     st.caption(f"Budgets in {escape_markdown(currency)}, the currency of most of these contracts; pick a currency in "
                "the sidebar to see the bands of another.")
-show_chart(charts.breakdown_rates(shown, dimension, f"Cancellation rate by {label}"), f"breakdown_{dimension}",
-           height=420)
+groups = shown[(shown["dimension"] == dimension) & (shown["finished"] > 0)]
+if groups.empty or groups["small_sample"].all():
+    st.info(f"Every {label} group has fewer than {SMALL_SAMPLE_FINISHED} finished contracts: too few to chart rates. "
+            "The counts are in the table.", icon=":material/bar_chart:")
+else:
+    show_chart(charts.breakdown_rates(shown, dimension, f"Cancellation rate by {label}"), f"breakdown_{dimension}",
+               height=420)
 show_table(breakdown_table(shown, shown_differences, dimension), f"cancellation-by-{dimension}",
            key=f"cancel_breakdown_{dimension}", empty_message="No finished contracts in any group.")
 download_csv(breakdown, "cancellation-breakdowns-all", key="cancel_breakdowns_all",
@@ -192,15 +211,20 @@ scale = st.segmented_control(
     "Measure time in", ["days", "fraction"], default="days", key="cancel_time_scale", required=True,
     format_func={"days": "days since the start", "fraction": "share of the planned duration"}.get)
 survival = query(time_to_cancellation, filters, as_of, scale)
-followed = survival.kaplan_meier[survival.kaplan_meier["at_risk"] >= MIN_AT_RISK]
-show_chart(charts.survival_curves(followed, scale), f"km_{scale}", height=420)
-st.caption("Each line starts at 100 % and steps down when contracts of that kind are cancelled; completed and "
-           "still-active contracts simply leave the count (Kaplan–Meier). A higher line means fewer cancellations; the "
-           f"shaded band is the 95 % range. Lines stop where fewer than {MIN_AT_RISK} contracts were still running.")
-days_view = survival if scale == "days" else query(time_to_cancellation, filters, as_of, "days")
-show_chart(charts.cumulative_incidence(days_view.incidence), "incidence", height=420)
-st.caption("Solid lines: share cancelled by each day; dotted: share completed. A completed contract can no longer "
-           "be cancelled, so the two are counted as competing outcomes (cumulative incidence).")
+observed = int(survival.data.counts["n"].sum())
+if observed < SMALL_SAMPLE_FINISHED:
+    st.info(f"Only {observed} contract{'' if observed == 1 else 's'} with known dates: too few to draw when "
+            f"cancellations happen (the curves need at least {SMALL_SAMPLE_FINISHED}).", icon=":material/timeline:")
+else:
+    followed = survival.kaplan_meier[survival.kaplan_meier["at_risk"] >= MIN_AT_RISK]
+    show_chart(charts.survival_curves(followed, scale), f"km_{scale}", height=420)
+    st.caption("Each line starts at 100 % and steps down when contracts of that kind are cancelled; completed and "
+               "still-active contracts simply leave the count (Kaplan–Meier). A higher line means fewer cancellations; "
+               f"the shaded band is the 95 % range. Lines stop where fewer than {MIN_AT_RISK} contracts were still running.")
+    days_view = survival if scale == "days" else query(time_to_cancellation, filters, as_of, "days")
+    show_chart(charts.cumulative_incidence(days_view.incidence), "incidence", height=420)
+    st.caption("Solid lines: share cancelled by each day; dotted: share completed. A completed contract can no longer "
+               "be cancelled, so the two are counted as competing outcomes (cumulative incidence).")
 logrank = survival.logrank
 if logrank.p_value is not None:
     st.markdown(f"{sentence(logrank.message)} "

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import timing
+from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.timing import MEASURES
 from dashboard import charts
 from dashboard.analysis_pages import (
@@ -60,7 +61,9 @@ if m_n and s_n:
     st.markdown(f"Half of your milestone contracts brought their first money within **{m_days:g} days** of the start; "
                 f"half of your single-payment contracts within **{s_days:g} days** — milestones paid "
                 + (f"{abs(s_days - m_days):g} days {faster}" if faster != "at the same time" else "at about the same time")
-                + f" (medians over {m_n:,} and {s_n:,} contracts with a payment).")
+                + f" (medians over {m_n:,} and {s_n:,} contracts with a payment)."
+                + (f" With fewer than {SMALL_SAMPLE_FINISHED} contracts on a side, that is too few to conclude anything."
+                   if min(m_n, s_n) < SMALL_SAMPLE_FINISHED else ""))
 else:
     st.markdown("Not enough paid contracts of both kinds to compare how soon money arrives.")
 columns = st.columns(3)
@@ -75,6 +78,10 @@ st.subheader("Every timing measure")
 st.caption("Bars are medians (half of the cases were quicker); whiskers run from the 25th to the 75th percentile, "
            "so the middle half of your payments lies inside them.")
 show_chart(charts.timing_medians(summary), "timing_medians", height=480)
+few = summary[(summary["n"] > 0) & (summary["n"] < SMALL_SAMPLE_FINISHED)]
+if not few.empty:
+    st.warning(f"{len(few)} of these medians rest on fewer than {SMALL_SAMPLE_FINISHED} contracts or payments (see n): "
+               "read them as examples, not as a pattern.", icon=":material/warning:")
 measured = summary[summary["n"] > 0]
 table = measured.assign(measure=measured["measure"].map(MEASURES), structure=measured["structure"].map(STRUCTURE_LABELS))
 show_table(table, "payment-timing", key="timing_summary", column_config={
@@ -106,6 +113,9 @@ if not dist.empty:
 st.subheader("Cash over the life of a contract")
 curve = query(timing.cash_curve, filters)
 show_chart(charts.cash_curve(curve), "cash_curve", height=420)
+if not curve.empty and int(curve["contracts"].min()) < SMALL_SAMPLE_FINISHED:
+    st.warning(f"A curve here averages only {int(curve['contracts'].min())} contracts: too few to conclude anything.",
+               icon=":material/warning:")
 if not curve.empty:
     halfway = curve[curve["fraction_elapsed"].round(6) == 0.5].set_index("structure")["share_received"]
     if {"milestones", "single"} <= set(halfway.index):
