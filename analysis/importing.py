@@ -372,6 +372,8 @@ def _derive(con, derive_payments: bool) -> None:
              AND NOT EXISTS (SELECT 1 FROM in_payments p WHERE p.source = m.source AND p.contract_id = m.contract_id AND p.seq = m.seq)"""
     )
     # Contract-level exports: paid_total without milestone rows becomes one payment of unknown date.
+    if not con.execute("SELECT count(*) FROM in_contracts WHERE paid_total > 0").fetchone()[0]:
+        return
     fee_total = fee_sql("c.platform", "coalesce(c.end_date, c.start_date)", "c.paid_total", "0")
     con.execute(
         f"""INSERT INTO in_payments
@@ -422,6 +424,17 @@ def _merge(con) -> dict[int, dict[str, int]]:
         cols = [c for c in COLUMNS[table] if c not in key]
         join = " AND ".join(f"t.{k} = i.{k}" for k in key)
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM i.{c}" for c in cols)
+        all_cols = list(key) + cols
+        if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchone()[0] == 0:
+            # An empty table (a first import): every staged row is new, nothing to compare with.
+            for import_id, n in con.execute(f"SELECT _import_id, count(*) FROM in_{table} GROUP BY ALL").fetchall():
+                bucket = counts.setdefault(import_id, {})
+                bucket[f"{table}_new"] = bucket.get(f"{table}_new", 0) + n
+            con.execute(
+                f"""INSERT INTO {table} ({', '.join(all_cols)}, first_import_id, import_id)
+                    SELECT {', '.join(all_cols)}, _import_id, _import_id FROM in_{table}"""
+            )
+            continue
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _cmp AS
                 SELECT i._import_id,
@@ -441,7 +454,6 @@ def _merge(con) -> dict[int, dict[str, int]]:
                 f"""UPDATE {table} t SET {setters}, import_id = i._import_id FROM in_{table} i
                     WHERE {join} AND EXISTS (SELECT 1 FROM _cmp x WHERE x.outcome = 'updated' AND {' AND '.join(f'x.{k} = i.{k}' for k in key)})"""
             )
-        all_cols = list(key) + cols
         if not outcomes.get("new"):
             continue
         # Every staged row new (a first import): no join with _cmp needed (1M contracts: ~3 s less).
