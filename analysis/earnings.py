@@ -12,7 +12,15 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from analysis.filters import TOWARD_BUDGET_KINDS, Filters, contracts_sql, payments_sql, uses_prepared
+from analysis.filters import (
+    INCOME_KINDS,
+    TOWARD_BUDGET_KINDS,
+    Filters,
+    contracts_sql,
+    derived_table,
+    payments_sql,
+    uses_prepared,
+)
 
 #: Dimensions ``totals`` can group by, and the SQL for each (over ``payments_sql`` columns).
 GROUPINGS = {
@@ -30,6 +38,31 @@ def _kinds(kinds: tuple[str, ...]) -> str:
     return ", ".join(f"'{k}'" for k in kinds)
 
 
+def contract_payments_table() -> str:
+    """Per contract and payment currency, the sums of its earned payments (inside ``prepared``).
+
+    Columns: cid, currency, payments, gross, fee, net, bonuses, refunds (NULL when none),
+    income_gross (money received for the work, refunds deducted: ``INCOME_KINDS`` and refunds;
+    NULL when none). The filters never split a contract, so every contract-level grouping
+    sums these rows instead of every payment.
+    """
+    pay, _ = payments_sql(Filters())
+    income = _kinds(INCOME_KINDS + ("refund",))
+    return derived_table("contract_payments", lambda: f"""
+        SELECT cid, currency, count(*) AS payments, sum(gross) AS gross, sum(fee) AS fee, sum(gross - fee) AS net,
+               sum(gross) FILTER (WHERE kind = 'bonus') AS bonuses, sum(gross) FILTER (WHERE kind = 'refund') AS refunds,
+               sum(gross) FILTER (WHERE kind IN ({income})) AS income_gross
+        FROM ({pay}) GROUP BY cid, currency""")
+
+
+def paid_toward_budget_table() -> str:
+    """Per contract with a payment toward its budget (any currency): cid, paid (inside ``prepared``)."""
+    pay, _ = payments_sql(Filters())
+    kinds = _kinds(TOWARD_BUDGET_KINDS)
+    return derived_table("paid_toward_budget", lambda: f"""
+        SELECT cid, sum(gross) AS paid FROM ({pay}) WHERE kind IN ({kinds}) GROUP BY cid""")
+
+
 @uses_prepared
 def totals(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = "structure",
            limit: int | None = None, count_contracts: bool = True) -> pd.DataFrame:
@@ -38,20 +71,35 @@ def totals(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = "s
     ``limit`` keeps the groups with the largest gross in each currency.
 
     Columns: currency, [by,] contracts (with at least one payment; only with
-    ``count_contracts``, which doubles the cost on large workspaces), payments, gross, fees,
+    ``count_contracts``), payments, gross, fees,
     net, effective_fee_rate (fees / gross), bonuses, refunds (negative amounts).
     """
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
-    pay, params = payments_sql(filters)
     key = f", {GROUPINGS[by]} AS {by}" if by else ""
     group = f", {by}" if by else ""
+    if by == "month":
+        # A property of each payment: aggregate the payments themselves.
+        pay, params = payments_sql(filters)
+        contracts = "count(DISTINCT cid) AS contracts, " if count_contracts else ""
+        rows = (f"(SELECT *, gross - fee AS net, CASE WHEN kind = 'bonus' THEN gross END AS bonuses, "
+                f"CASE WHEN kind = 'refund' THEN gross END AS refunds FROM ({pay}))")
+        payments = "count(*)"
+    else:
+        # Every other grouping is a property of the contract: sum the per-contract sums (exact, the
+        # amounts are DECIMAL), and each (contract, currency) row is one contract with a payment.
+        base, params = contracts_sql(filters)
+        rows = (f"(SELECT c.structure, c.client, c.freelancer, c.platform, c.category, p.* "
+                f"FROM ({base}) c JOIN {contract_payments_table()} p ON p.cid = c.cid)")
+        contracts = "count(*) AS contracts, " if count_contracts else ""
+        payments = "sum(payments)::BIGINT"
     df = con.execute(
-        f"""SELECT currency{key}, {"count(DISTINCT cid) AS contracts, " if count_contracts else ""}count(*) AS payments,
-                   sum(gross)::DOUBLE AS gross, sum(fee)::DOUBLE AS fees, sum(gross - fee)::DOUBLE AS net,
-                   coalesce(sum(gross) FILTER (WHERE kind = 'bonus'), 0)::DOUBLE AS bonuses,
-                   coalesce(sum(gross) FILTER (WHERE kind = 'refund'), 0)::DOUBLE AS refunds
-            FROM ({pay}) GROUP BY currency{group}
+        f"""SELECT currency{key}, {contracts}{payments} AS payments,
+                   sum(gross)::DOUBLE AS gross, sum(fee)::DOUBLE AS fees, sum(net)::DOUBLE AS net,
+                   coalesce(sum(bonuses), 0)::DOUBLE AS bonuses,
+                   coalesce(sum(refunds), 0)::DOUBLE AS refunds
+            FROM {rows}
+            GROUP BY currency{group}
             {f"QUALIFY row_number() OVER (PARTITION BY currency ORDER BY sum(gross) DESC{group}) <= {int(limit)}" if limit else ""}
             ORDER BY currency{group if by in ('month', 'structure') else ', gross DESC' + group}""",
         params,
@@ -74,12 +122,8 @@ def pending(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
 def _paid_toward_budget_sql(filters: Filters) -> tuple[str, list]:
     """Fixed-price contracts with what was paid toward their budget (0 when nothing was)."""
     base, params = contracts_sql(filters)
-    pay, _ = payments_sql(Filters())
-    kinds = _kinds(TOWARD_BUDGET_KINDS)
     sql = f"""SELECT c.*, coalesce(p.paid, 0) AS paid
-              FROM ({base}) c LEFT JOIN (
-                  SELECT cid, sum(gross) AS paid FROM ({pay}) WHERE kind IN ({kinds}) GROUP BY cid) p
-                ON p.cid = c.cid
+              FROM ({base}) c LEFT JOIN {paid_toward_budget_table()} p ON p.cid = c.cid
               WHERE c.contract_type = 'fixed'"""
     return sql, params
 

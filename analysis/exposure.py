@@ -15,13 +15,11 @@ import duckdb
 import pandas as pd
 
 from analysis.filters import (
-    INCOME_KINDS,
     SMALL_SAMPLE_FINISHED,
-    TOWARD_BUDGET_KINDS,
     Filters,
     contracts_sql,
+    derived_table,
     milestones_sql,
-    payments_sql,
     uses_prepared,
 )
 
@@ -41,28 +39,31 @@ GROUPINGS = {
 }
 
 
-def _kinds(kinds: tuple[str, ...]) -> str:
-    return ", ".join(f"'{k}'" for k in kinds)
+#: Columns of ``active_contracts_sql``, in order.
+_ACTIVE_COLUMNS = (
+    "source", "contract_id", "client", "freelancer", "platform", "structure", "currency", "budget", "budget_band",
+    "start_date", "planned_end_date", "paid", "remaining", "escrow_funded", "escrow_submitted", "funded", "unfunded",
+    "submitted", "p_cancel", "p_basis", "p_finished",
+)
 
 
-def active_contracts_sql(filters: Filters, min_history: int = SMALL_SAMPLE_FINISHED) -> tuple[str, list]:
-    """Active contracts (filtered) with remaining, funded, unfunded, submitted value and the
-    cancellation probability of similar contracts (``p_cancel``, ``p_basis``, ``p_finished``).
+def _active_table(need: int) -> str:
+    """Every active contract of the workspace with its values and probability (inside ``prepared``).
 
-    ``min_history``: finished contracts a level of ``CANCEL_PROBABILITY_LEVELS`` needs to be used.
+    None of it depends on the filters (the history, what was paid and what is in escrow are
+    workspace-wide), so it is computed once per ``prepared`` block and the filters only pick
+    rows; ``category`` comes along for them.
     """
-    base, params = contracts_sql(filters)
-    history, _ = contracts_sql(Filters())
-    pay, _ = payments_sql(Filters())
-    ms, _ = milestones_sql(Filters())
-    need = max(1, int(min_history))
-    sql = f"""
+    from analysis.earnings import paid_toward_budget_table
+
+    def build() -> str:
+        history, _ = contracts_sql(Filters())
+        ms, _ = milestones_sql(Filters())
+        return f"""
         WITH h AS (SELECT currency, structure, budget_band, cancelled FROM ({history}) WHERE finished),
         by_band AS (SELECT currency, structure, budget_band, count(*) AS n, avg(cancelled::INTEGER) AS p FROM h GROUP BY ALL),
         by_structure AS (SELECT structure, count(*) AS n, avg(cancelled::INTEGER) AS p FROM h GROUP BY ALL),
         overall AS (SELECT count(*) AS n, avg(cancelled::INTEGER) AS p FROM h),
-        paid AS (SELECT cid, sum(gross) AS paid FROM ({pay})
-                 WHERE contract_status = 'active' AND kind IN ({_kinds(TOWARD_BUDGET_KINDS)}) GROUP BY ALL),
         escrow AS (SELECT cid,
                           sum(amount) FILTER (WHERE status IN ('funded', 'submitted')) AS funded,
                           sum(amount) FILTER (WHERE status = 'submitted') AS submitted
@@ -72,9 +73,10 @@ def active_contracts_sql(filters: Filters, min_history: int = SMALL_SAMPLE_FINIS
                    c.budget, c.budget_band, c.start_date, c.planned_end_date,
                    coalesce(paid.paid, 0) AS paid,
                    CASE WHEN c.budget IS NOT NULL THEN greatest(c.budget - coalesce(paid.paid, 0), 0) END AS remaining,
-                   coalesce(escrow.funded, 0) AS escrow_funded, coalesce(escrow.submitted, 0) AS escrow_submitted
-            FROM ({base}) c
-            LEFT JOIN paid ON paid.cid = c.cid
+                   coalesce(escrow.funded, 0) AS escrow_funded, coalesce(escrow.submitted, 0) AS escrow_submitted,
+                   c.category
+            FROM ({history}) c
+            LEFT JOIN {paid_toward_budget_table()} paid ON paid.cid = c.cid
             LEFT JOIN escrow ON escrow.cid = c.cid
             WHERE c.status = 'active')
         SELECT a.*,
@@ -89,7 +91,19 @@ def active_contracts_sql(filters: Filters, min_history: int = SMALL_SAMPLE_FINIS
         LEFT JOIN by_band b ON b.currency = a.currency AND b.structure = a.structure AND b.budget_band = a.budget_band
         LEFT JOIN by_structure s ON s.structure = a.structure
         CROSS JOIN overall o"""
-    # Only the filtered contracts have parameters (history, paid and escrow use no filters).
+
+    return derived_table(f"active_values_{need}", build)
+
+
+def active_contracts_sql(filters: Filters, min_history: int = SMALL_SAMPLE_FINISHED) -> tuple[str, list]:
+    """Active contracts (filtered) with remaining, funded, unfunded, submitted value and the
+    cancellation probability of similar contracts (``p_cancel``, ``p_basis``, ``p_finished``).
+
+    ``min_history``: finished contracts a level of ``CANCEL_PROBABILITY_LEVELS`` needs to be used.
+    """
+    need = max(1, int(min_history))
+    where, params = filters.where("a")
+    sql = f"SELECT {', '.join(_ACTIVE_COLUMNS)} FROM {_active_table(need)} a WHERE {where}"
     return sql, params
 
 
@@ -151,6 +165,16 @@ def probability_basis(con: duckdb.DuckDBPyConnection, filters: Filters,
     ).df()
 
 
+def _income_per_contract_sql(filters: Filters) -> tuple[str, list]:
+    """Filtered contracts with income (``INCOME_KINDS`` and refunds) per payment currency:
+    currency, client, gross (the sum of the contract's payments of those kinds)."""
+    from analysis.earnings import contract_payments_table
+
+    base, params = contracts_sql(filters)
+    return (f"SELECT p.currency, c.client, p.income_gross AS gross FROM ({base}) c "
+            f"JOIN {contract_payments_table()} p ON p.cid = c.cid WHERE p.income_gross IS NOT NULL"), params
+
+
 @uses_prepared
 def concentration(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
     """How concentrated earnings are on clients, per currency.
@@ -160,11 +184,9 @@ def concentration(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFr
     contracts without a client name are left out and shown as ``unattributed_gross``.
     Columns: currency, clients, gross, largest_client, largest_share, hhi, unattributed_gross.
     """
-    pay, params = payments_sql(filters)
-    kinds = _kinds(INCOME_KINDS + ("refund",))
+    per_contract, params = _income_per_contract_sql(filters)
     return con.execute(
-        f"""WITH per AS (SELECT currency, client, sum(gross) AS gross FROM ({pay})
-                         WHERE kind IN ({kinds}) GROUP BY ALL),
+        f"""WITH per AS (SELECT currency, client, sum(gross) AS gross FROM ({per_contract}) GROUP BY ALL),
             named AS (SELECT *, gross / sum(gross) OVER (PARTITION BY currency) AS share FROM per
                       WHERE client IS NOT NULL AND gross > 0)
             SELECT currency, count(*) AS clients, sum(gross)::DOUBLE AS gross,
@@ -180,11 +202,10 @@ def concentration(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFr
 @uses_prepared
 def top_clients(con: duckdb.DuckDBPyConnection, filters: Filters, limit: int = 10) -> pd.DataFrame:
     """The clients with the largest share of gross earnings, per currency: currency, client, gross, share."""
-    pay, params = payments_sql(filters)
-    kinds = _kinds(INCOME_KINDS + ("refund",))
+    per_contract, params = _income_per_contract_sql(filters)
     return con.execute(
-        f"""WITH per AS (SELECT currency, client, sum(gross) AS gross FROM ({pay})
-                         WHERE kind IN ({kinds}) AND client IS NOT NULL GROUP BY ALL HAVING sum(gross) > 0)
+        f"""WITH per AS (SELECT currency, client, sum(gross) AS gross FROM ({per_contract})
+                         WHERE client IS NOT NULL GROUP BY ALL HAVING sum(gross) > 0)
             SELECT currency, client, gross::DOUBLE AS gross, (gross / sum(gross) OVER (PARTITION BY currency))::DOUBLE AS share
             FROM per QUALIFY row_number() OVER (PARTITION BY currency ORDER BY gross DESC, client) <= ?
             ORDER BY currency, gross DESC, client""",

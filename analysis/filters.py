@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from typing import TypeVar
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 from analysis.errors import UserError
 
@@ -233,6 +233,9 @@ class _Prepared:
     contracts: str
     payments: str
     milestones: str
+    suffix: str = ""
+    #: Tables derived from the three above on first use (``derived_table``): name -> table.
+    derived: dict = field(default_factory=dict, compare=False)
 
 
 # The temporary tables ``prepared`` made in this thread/context, if any.
@@ -256,7 +259,7 @@ def prepared(con) -> Iterator[None]:
         yield
         return
     suffix = uuid.uuid4().hex[:12]
-    names = _Prepared(con, f"_ml_contracts_{suffix}", f"_ml_payments_{suffix}", f"_ml_milestones_{suffix}")
+    names = _Prepared(con, f"_ml_contracts_{suffix}", f"_ml_payments_{suffix}", f"_ml_milestones_{suffix}", suffix)
     try:
         con.execute(f"CREATE TEMP TABLE {names.contracts} AS {_enriched_contracts_sql()}")
         con.execute(
@@ -278,7 +281,7 @@ def prepared(con) -> Iterator[None]:
         finally:
             _PREPARED.reset(token)
     finally:
-        for table in (names.payments, names.milestones, names.contracts):
+        for table in (*names.derived.values(), names.payments, names.milestones, names.contracts):
             with contextlib.suppress(Exception):
                 con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
@@ -299,6 +302,24 @@ def _tables() -> _Prepared:
     if made is None:
         raise RuntimeError("analysis SQL needs the prepared tables: call it inside analysis.filters.prepared(con)")
     return made
+
+
+def derived_table(name: str, select_sql: Callable[[], str]) -> str:
+    """A temporary table made once per ``prepared`` block from ``select_sql()`` (no parameters), on first use.
+
+    For per-contract figures that do not depend on the filters (what was paid toward each
+    contract, its first payment, the value still open on an active contract): every analysis
+    of the block (and every filter change in the dashboard) then joins the filtered contracts
+    with a table computed once, instead of aggregating every payment again. ``name`` must say
+    everything the SQL depends on. Dropped with the block's other tables.
+    """
+    made = _tables()
+    table = made.derived.get(name)
+    if table is None:
+        table = f"_ml_{re.sub(r'[^a-z0-9_]', '_', name.lower())}_{made.suffix}"
+        made.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select_sql()}")
+        made.derived[name] = table
+    return table
 
 
 def contracts_sql(filters: Filters, *, client_history: bool = False) -> tuple[str, list]:

@@ -20,6 +20,7 @@ from analysis.filters import (
     TOWARD_BUDGET_KINDS,
     Filters,
     contracts_sql,
+    derived_table,
     milestones_sql,
     payments_sql,
     uses_prepared,
@@ -68,7 +69,25 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
     asked for is present; ``n`` = 0 with NaN statistics where nothing could be measured.
     """
     measures = tuple(measures or MEASURES)
-    measured, params = measured_sql(filters, measures)
+    unknown = [m for m in measures if m not in MEASURES]
+    if unknown:
+        raise ValueError(f"unknown timing measure {unknown[0]!r}")
+    codes = {m: i for i, m in enumerate(MEASURES)}
+    per_contract = [m for m in measures if m in _CONTRACT_MEASURES]
+    per_row = tuple(m for m in measures if m not in _CONTRACT_MEASURES)
+    parts, params = [], []
+    if per_contract:
+        base, base_params = contracts_sql(filters)
+        names = " ".join(f"WHEN {codes[m]} THEN '{m}'" for m in per_contract)
+        parts.append(f"""SELECT CASE t.m {names} END AS measure, c.structure, t.d::DOUBLE AS d
+                         FROM {_contract_days_table()} t JOIN ({base}) c ON c.cid = t.cid
+                         WHERE t.m IN ({', '.join(str(codes[m]) for m in per_contract)})""")
+        params += base_params
+    if per_row:
+        rows, row_params = _measured_sql(filters, per_row, "structure", "measure")
+        parts.append(rows)
+        params += row_params
+    measured = " UNION ALL ".join(f"({p})" for p in parts)
     # Exact quantiles (as quantile_cont) from a histogram of the values: measures are whole days,
     # so memory is per distinct day, not per row (quantile_cont ran out of 2 GB at 10M contracts).
     def quantile(p: float) -> str:
@@ -91,9 +110,35 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
     return out
 
 
+#: Measures that belong to a contract as a whole, or to the sequence of its payments: taken from
+#: ``_contract_days_table`` rather than recomputed per call.
+_CONTRACT_MEASURES = ("start_to_first_payment", "start_to_first_withdrawable", "gap_between_payments")
+
+
+def _contract_days_table() -> str:
+    """The first-payment and gap intervals of the workspace as (cid, m, d): ``m`` the index of the
+    measure in ``MEASURES``, ``d`` whole days (inside ``prepared``; NULL intervals left out).
+
+    They need a group or a window over every payment of a contract; a contract's own payments
+    decide them, so the filters only pick contracts: computed once per ``prepared`` block, the
+    table serves every ``timing_summary`` call of the block.
+    """
+    def build() -> str:
+        sql, _ = _measured_sql(Filters(), _CONTRACT_MEASURES, "cid", "m")
+        return f"SELECT cid, m::UTINYINT AS m, d::INTEGER AS d FROM ({sql}) WHERE d IS NOT NULL"
+
+    return derived_table("timing_contract_days", build)
+
+
 def measured_sql(filters: Filters, measures: tuple[str, ...]) -> tuple[str, list]:
     """One row per measured interval (columns measure, structure, d in days) and its parameters:
     the one definition of every ``MEASURES`` entry, shared by the summary and the distribution."""
+    return _measured_sql(filters, measures, "structure", "measure")
+
+
+def _measured_sql(filters: Filters, measures: tuple[str, ...], carry: str, label: str) -> tuple[str, list]:
+    """``measured_sql`` with the contract column ``carry`` (structure or cid) on each row and the
+    measure as its name (``label='measure'``) or its index in ``MEASURES`` (``label='m'``)."""
     unknown = [m for m in measures if m not in MEASURES]
     if unknown:
         raise ValueError(f"unknown timing measure {unknown[0]!r}")
@@ -111,21 +156,24 @@ def measured_sql(filters: Filters, measures: tuple[str, ...]) -> tuple[str, list
         "submission_to_withdrawable": (f"{withdrawable_m} - submitted_date", paid_m),
         "gap_between_payments": ("gap", "gaps WHERE gap IS NOT NULL"),
     }
-    parts = {m: f"SELECT '{m}' AS measure, structure, ({expr})::DOUBLE AS d FROM {rel}" for m, (expr, rel) in values.items()}
+    codes = {m: i for i, m in enumerate(MEASURES)}
+    name = (lambda m: f"'{m}'") if label == "measure" else (lambda m: str(codes[m]))
+    parts = {m: f"SELECT {name(m)} AS {label}, {carry}, ({expr})::DOUBLE AS d FROM {rel}" for m, (expr, rel) in values.items()}
+    # Gaps: consecutive payment dates of one contract (ties in the date give a gap of 0 in any order).
     sql = f"""
         WITH p AS ({pay}),
         m AS ({ms}),
         income AS (
             SELECT * FROM p WHERE kind IN ({income}) AND gross > 0 AND paid_date IS NOT NULL),
         firsts AS (
-            SELECT structure, min(paid_date) - any_value(start_date) AS first_days,
+            SELECT cid, any_value(structure) AS structure, min(paid_date) - any_value(start_date) AS first_days,
                    min({withdrawable_p}) - any_value(start_date) AS first_withdrawable_days
-            FROM income GROUP BY cid, structure),
+            FROM income GROUP BY cid),
         gaps AS (
-            SELECT structure, paid_date - lag(paid_date) OVER (PARTITION BY cid ORDER BY paid_date, payment_key) AS gap
+            SELECT cid, structure, paid_date - lag(paid_date) OVER (PARTITION BY cid ORDER BY paid_date) AS gap
             FROM income WHERE kind IN ('milestone', 'hourly')),
         measured AS ({' UNION ALL '.join(parts[m] for m in measures)})
-        SELECT measure, structure, d FROM measured"""
+        SELECT {label}, {carry}, d FROM measured"""
     # payments_sql and milestones_sql both use contracts_sql: the same parameters, in order.
     return sql, pay_params + ms_params
 
