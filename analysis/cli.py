@@ -135,6 +135,9 @@ def run_import(args: argparse.Namespace) -> int:
 def _configure_dashboard(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, help="port to serve on (default from streamlit_config.toml)")
     p.add_argument("--sample-if-empty", action="store_true", help="load the bundled sample history into an empty workspace first")
+    p.add_argument("--private-workspaces", action="store_true",
+                   help="for a shared deployment: every browser session works in its own temporary workspace, "
+                        "invisible to the others and deleted when the session ends (--db and --sample-if-empty are ignored)")
 
 
 @command("dashboard", _configure_dashboard)
@@ -142,7 +145,8 @@ def run_dashboard(args: argparse.Namespace) -> int:
     """Start the Streamlit dashboard with streamlit_config.toml applied."""
     from dashboard.launcher import launch
 
-    return launch(db=args.db, port=args.port, sample_if_empty=args.sample_if_empty)
+    return launch(db=args.db, port=args.port, sample_if_empty=args.sample_if_empty,
+                  private_workspaces=args.private_workspaces)
 
 
 # --- entry point ----------------------------------------------------------------------
@@ -159,9 +163,18 @@ def _load_plugin_commands() -> None:
                 raise
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr (SPEC: every error is one line, exit 2)."""
+
+    def error(self, message: str):
+        command = self.prog.removeprefix("milestone-lens").strip()
+        hint = f" (milestone-lens {command + ' ' if command else ''}--help lists the options)"
+        self.exit(EXIT_USER_ERROR, f"milestone-lens: error: {command + ': ' if command else ''}{message}{hint}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     _load_plugin_commands()
-    parser = argparse.ArgumentParser(prog="milestone-lens", description="Do milestones pay off? Import contract histories and compare.")
+    parser = _OneLineErrors(prog="milestone-lens", description="Do milestones pay off? Import contract histories and compare.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (configure, _run) in _COMMANDS.items():
         p = sub.add_parser(name, help=(_run.__doc__ or "").strip().splitlines()[0] if _run.__doc__ else None)

@@ -21,6 +21,8 @@ from analysis.locale import resolve_decimal_comma
 from analysis.parsing import StagedFile, amount_sql
 
 FIELDS = ("status", "budget", "planned_milestones")
+MAX_BUDGET = Decimal("1e16")
+MAX_PLANNED_MILESTONES = 10_000
 
 
 class _Keep:
@@ -39,11 +41,17 @@ def _check_values(status, budget, planned_milestones) -> tuple:
             raise UserError(f"unknown status '{status}' (expected one of {', '.join(CONTRACT_STATUSES)})")
     if budget is not KEEP and budget is not None:
         try:
-            budget = Decimal(str(budget)).quantize(Decimal("0.01"))
+            value = Decimal(str(budget))
+            if not value.is_finite():
+                raise InvalidOperation
+            value = value.quantize(Decimal("0.01"))
         except (InvalidOperation, ValueError):
             raise UserError(f"budget '{budget}' is not an amount") from None
-        if budget < 0 or not budget.is_finite():
+        if value < 0:
             raise UserError("budget must be zero or more")
+        if value >= MAX_BUDGET:  # what the workspace's DECIMAL(18, 2) holds
+            raise UserError(f"budget '{budget}' is too large (at most {MAX_BUDGET - Decimal('0.01'):,})")
+        budget = value
     if planned_milestones is not KEEP and planned_milestones is not None:
         try:
             planned_milestones = int(planned_milestones)
@@ -51,6 +59,8 @@ def _check_values(status, budget, planned_milestones) -> tuple:
             raise UserError(f"planned milestones '{planned_milestones}' is not a whole number") from None
         if planned_milestones < 1:
             raise UserError("planned milestones must be 1 or more")
+        if planned_milestones > MAX_PLANNED_MILESTONES:
+            raise UserError(f"planned milestones must be at most {MAX_PLANNED_MILESTONES:,}")
     return status, budget, planned_milestones
 
 

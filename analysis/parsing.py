@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from analysis.errors import Problem, single_problem
+from analysis.errors import ImportValidationError, Problem, single_problem
 from analysis.locale import AmbiguousInputError
 
 # Date formats that are never ambiguous, tried in order.
@@ -27,6 +27,8 @@ DAY_FIRST_FORMATS = ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y",
 MONTH_FIRST_FORMATS = ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y", "%m/%d/%Y %H:%M", "%m/%d/%Y %I:%M %p")
 # A numeric date whose day/month order must be known: 05/11/2024, 5.11.24 ...
 NUMERIC_DATE_RE = r"^\s*(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})(\s.*)?$"
+#: Dates outside [from, to) are refused as implausible (a year 9999 or 0001 is a typo or a placeholder).
+PLAUSIBLE_DATES = ("1970-01-01", "2100-01-01")
 
 _SP = r"\s\x{00A0}\x{202F}"  # spaces, including the no-break spaces spreadsheets write
 
@@ -50,14 +52,29 @@ def date_sql(expr: str, day_first: bool | None) -> str:
     return f"CAST({timestamp_sql(expr, day_first)} AS DATE)"
 
 
-def timestamp_sql(expr: str, day_first: bool | None) -> str:
+def timestamp_sql(expr: str, day_first: bool | None, plausible: bool = True) -> str:
     """Like ``date_sql`` but keeps the time of day (``06 Jan 2026 23:52``) as a TIMESTAMP."""
     formats = TEXT_DATE_FORMATS
     if day_first is True:
         formats = formats + DAY_FIRST_FORMATS
     elif day_first is False:
         formats = formats + MONTH_FIRST_FORMATS
-    return f"try_strptime(nullif(trim({expr}), ''), {_sql_list(formats)})"
+    parsed = f"try_strptime(nullif(trim({expr}), ''), {_sql_list(formats)})"
+    if not plausible:
+        return parsed
+    low, high = PLAUSIBLE_DATES
+    # Dates outside the plausible years read as NULL, so every reader refuses 9999-12-31 where it
+    # refuses text that is no date. DuckDB parses the repeated expression once (no cost on 1M rows).
+    return f"(CASE WHEN {parsed} >= TIMESTAMP '{low}' AND {parsed} < TIMESTAMP '{high}' THEN {parsed} END)"
+
+
+def date_problem_sql(expr: str, day_first: bool | None) -> str:
+    """SQL for the message about a non-empty date cell that ``date_sql`` reads as NULL."""
+    low, high = PLAUSIBLE_DATES
+    outside = f"is outside the years {low[:4]} to {int(high[:4]) - 1}"
+    return (f"CASE WHEN {timestamp_sql(expr, day_first, plausible=False)} IS NOT NULL "
+            f"THEN 'the date ''' || trim({expr}) || ''' {outside}' "
+            f"ELSE 'cannot read ''' || {expr} || ''' as a date' END")
 
 
 def amount_sql(expr: str, decimal_comma: bool | None = False) -> str:
@@ -159,16 +176,26 @@ def stage_csv(
     """
     from analysis.locale import detect_layout, utf8_file
 
+    from analysis import csv_structure
+
     display = display or path.name
     if not path.exists():
         raise single_problem(display, None, None, "file not found")
+    if not path.is_file():
+        raise single_problem(display, None, None, "is a folder or a device, not a file")
     if path.stat().st_size == 0:
         raise single_problem(display, None, None, "the file is empty")
     options = options or ParseOptions()
     try:
+        binary = csv_structure.binary_problem(path, display)
+        if binary is not None:
+            raise ImportValidationError([binary])
         layout = detect_layout(path, options.encoding, options.delimiter)
+        csv_structure.check_header(path, layout, display)
     except (LookupError, UnicodeError) as exc:
         raise single_problem(display, None, None, f"cannot be decoded ({exc})") from None
+    except OSError as exc:
+        raise single_problem(display, None, None, f"cannot be read ({exc.strerror or exc})") from None
     try:
         with utf8_file(path, layout) as readable:
             con.execute(
@@ -178,9 +205,13 @@ def stage_csv(
                 "quote = '\"', escape = '\"')",
                 [str(readable), layout.delimiter],
             )
-    except UnicodeError as exc:
-        raise single_problem(display, None, None, f"is not valid {layout.encoding} text ({exc.reason})") from None
-    except duckdb.Error as exc:
+    except (UnicodeError, duckdb.Error) as exc:
+        # DuckDB's sniffer report names neither row nor column: find them (a second, streaming pass).
+        found = csv_structure.diagnose(path, layout, display)
+        if found is not None:
+            raise ImportValidationError([found]) from None
+        if isinstance(exc, UnicodeError):
+            raise single_problem(display, None, None, f"is not valid {layout.encoding} text ({exc.reason})") from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         line = re.search(r"[Ll]ine:?\s*(\d+)", str(exc))
         raise single_problem(display, int(line.group(1)) + layout.skip_lines if line else None, None,
@@ -193,6 +224,8 @@ def stage_csv(
             raise single_problem(display, 1, name, f"the header '{key}' appears twice")
         staged.columns[key] = name
     staged.rows, base = con.execute(f"SELECT count(*), coalesce(min(rowid), 0) FROM {table}").fetchone()
+    if staged.rows == 0:
+        raise single_problem(display, 2 + layout.skip_lines, None, "no rows below the header: nothing to import")
     staged.row_base = base
     if layout.skip_lines:
         staged.row_base -= layout.skip_lines  # row numbers still count the "sep=" line

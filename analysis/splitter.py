@@ -63,6 +63,11 @@ FRONT_LOAD = 1.5
 MAX_TABLE_ROWS = 60
 #: The recommender looks no further than this many milestones (nobody manages more).
 MAX_RECOMMENDED_MILESTONES = 1000
+#: Bounds of what the model takes (larger or smaller numbers overflow the cent arithmetic or the
+#: survival curve): a budget up to a trillion, durations from a quarter of an hour to a century.
+MAX_BUDGET = 1e12
+MIN_DAYS = 0.01
+MAX_DAYS = 36_500.0
 
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -194,6 +199,9 @@ def platform_terms(platform: str = DEFAULT_PLATFORM, *, fee: float | None = None
         if value is not None:
             if not _finite(value) or value < 0:
                 raise UserError(f"--{name.replace('_', '-')} must be zero or more, got {value:g}")
+            if value > (MAX_BUDGET if name == "min_milestone" else MAX_DAYS):
+                raise UserError(f"--{name.replace('_', '-')} must be at most "
+                                f"{MAX_BUDGET if name == 'min_milestone' else MAX_DAYS:,.0f}, got {value:g}")
             changes[name] = float(value)
     if changes:
         label = preset.label + " with " + ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in changes.items() if k != "sliding" and k != "min_fee")
@@ -214,6 +222,8 @@ def to_cents(value: float, what: str = "budget") -> int:
     """An amount as whole cents; refuses fractions of a cent and non-numbers."""
     if not _finite(value):
         raise UserError(f"{what} must be a number, got {value!r}")
+    if abs(float(value)) > MAX_BUDGET:
+        raise UserError(f"{what} must be at most {MAX_BUDGET:,.0f}, got {float(value):g}")
     cents = round(float(value) * 100)
     if abs(float(value) * 100 - cents) > 1e-6 * max(1.0, abs(cents)):
         raise UserError(f"{what} {value!r} has fractions of a cent")
@@ -224,8 +234,12 @@ def _check_budget_days(budget: float, days: float) -> int:
     cents = to_cents(budget, "budget")
     if cents <= 0:
         raise UserError(f"budget must be more than 0, got {budget:g}")
+    if cents > MAX_BUDGET * 100:
+        raise UserError(f"budget must be at most {MAX_BUDGET:,.0f}, got {budget:g}")
     if not _finite(days) or days <= 0:
         raise UserError(f"days must be more than 0, got {days:g}")
+    if not MIN_DAYS <= days <= MAX_DAYS:
+        raise UserError(f"days must be between {MIN_DAYS:g} and {MAX_DAYS:,.0f}, got {days:g}")
     return cents
 
 
@@ -306,6 +320,8 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
                             f"milestone of {terms.min_milestone:.2f}")
     if not _finite(wait_days) or wait_days < 0:
         raise UserError(f"wait days must be zero or more, got {wait_days:g}")
+    if wait_days > MAX_DAYS:
+        raise UserError(f"wait days must be at most {MAX_DAYS:,.0f}, got {wait_days:g}")
     if due_days is not None:
         if wait_days:
             raise UserError("give either explicit due days or wait days between milestones, not both")
@@ -393,6 +409,8 @@ class Outcome:
 def milestone_fees(plan: Plan, terms: PlatformPreset, billed_before: float = 0.0) -> np.ndarray:
     """The fee on each milestone when paid; milestones are paid in order, so the sliding fee's
     lifetime billing before milestone *i* is ``billed_before`` plus the earlier milestones."""
+    if not _finite(billed_before) or not 0 <= billed_before <= MAX_BUDGET:
+        raise UserError(f"billed before must be between 0 and {MAX_BUDGET:,.0f}, got {billed_before:g}")
     amounts = np.array(plan.amounts)
     before = billed_before + np.concatenate([[0.0], np.cumsum(amounts)[:-1]])
     return np.array([terms.fee(a, b) for a, b in zip(amounts, before)])
