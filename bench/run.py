@@ -171,6 +171,12 @@ def size_rows(r: dict) -> list[list[str]]:
     add("import (CSV → workspace)", r.get("import"), "import", "pandas_import", "read + check CSVs")
     add("report: SPEC figures", r.get("report"), "report_spec", "pandas_report", "same figures")
     add("report: full (all analyses, JSON)", r.get("report"), "report_full", "pandas_report", "SPEC figures only")
+    # The analyst re-running a notebook reads the CSVs again; we read the workspace file.
+    wall, cpu = _from_files(pd_)
+    ours = r.get("report")
+    rows.append(["report from files on disk: SPEC figures", _s(_t(ours, "report_spec")), _s(_cpu(ours, "report_spec")), _mb(ours),
+                 "read CSVs + same figures", _s(wall), _s(cpu), _mb(pd_), _ratio(wall, _t(ours, "report_spec")),
+                 _ratio(cpu, _cpu(ours, "report_spec"))])
     add("filter change: SPEC figures", r.get("refresh_functions"), "refresh_functions", "pandas_refresh", "filter + figures")
     pages = (r.get("pages") or {}).get("pages") or {}
     for page in PAGES:
@@ -189,6 +195,14 @@ def size_rows(r: dict) -> list[list[str]]:
     add("report over Parquet: SPEC figures", r.get("report_parquet"), "report_spec", "pandas_report", "same figures")
     add("report over Parquet: full", r.get("report_parquet"), "report_full", "pandas_report", "SPEC figures only")
     return rows
+
+
+def _from_files(pandas_result: dict | None) -> tuple[float | None, float | None]:
+    """The pandas way from files on disk: reading the CSVs plus computing the figures."""
+    if not _t(pandas_result, "pandas_import") or not _t(pandas_result, "pandas_report"):
+        return None, None
+    return (_t(pandas_result, "pandas_import") + _t(pandas_result, "pandas_report"),
+            _cpu(pandas_result, "pandas_import") + _cpu(pandas_result, "pandas_report"))
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -228,10 +242,11 @@ def targets(results: dict) -> list[list[str]]:
             continue
         pd_ = r.get("pandas", {})
         pairs = [("import", _t(r.get("import"), "import"), _t(pd_, "pandas_import")),
-                 ("SPEC figures", _t(r.get("report"), "report_spec"), _t(pd_, "pandas_report")),
+                 ("SPEC figures (pandas' frames already in memory)", _t(r.get("report"), "report_spec"), _t(pd_, "pandas_report")),
+                 ("SPEC figures from files on disk (pandas reads the CSVs again)", _t(r.get("report"), "report_spec"), _from_files(pd_)[0]),
                  ("filter change", _t(r.get("refresh_functions"), "refresh_functions"), _t(pd_, "pandas_refresh"))]
         for label, ours, theirs in pairs:
-            out.append([f"{r['contracts']:,}: {label} faster than pandas", "ratio > 1", _ratio(theirs, ours),
+            out.append([f"{r['contracts']:,} contracts, faster than pandas: {label}", "ratio > 1", _ratio(theirs, ours),
                         "yes" if ours and theirs and theirs > ours else "no"])
     return out
 
@@ -262,7 +277,7 @@ def chart_series(results: dict) -> list[dict]:
     ]
 
 
-def big_section(big: dict | None) -> str:
+def big_section(big: dict | None, pandas_1m_mb: float | None = None) -> str:
     if not big:
         return ""
     build, rep = big.get("build", {}), big.get("report", {})
@@ -284,7 +299,8 @@ def big_section(big: dict | None) -> str:
         "",
         _table(["what", "value"], [
             ["contracts / milestones / payments", f"{rows.get('contracts', 0):,} / {rows.get('milestones', 0):,} / {rows.get('payments', 0):,}"],
-            ["the same data as DuckDB workspace files (sum of the chunks)", f"{build.get('duckdb_bytes', 0) / 1e9:.2f} GB"],
+            ["DuckDB workspace file of one generated chunk (1/10 of the data)",
+             f"{build.get('duckdb_bytes', 0) / max(1, build.get('distinct_chunks', 1)) / 1e9:.2f} GB"],
             ["Parquet dataset", f"{build.get('parquet_bytes', 0) / 1e9:.2f} GB in {build.get('parquet_files', 0)} files"],
             ["building it (generate, import, export per chunk)", f"{_s(build.get('build_seconds'))} s"
              + (f"; per chunk import {min(build['chunk_import_seconds']):.1f}–{max(build['chunk_import_seconds']):.1f} s, "
@@ -297,6 +313,10 @@ def big_section(big: dict | None) -> str:
         ]),
         "",
     ]
+    if pandas_1m_mb:
+        lines += [f"For scale: the pandas way held {pandas_1m_mb:,.0f} MB at its peak for 1,000,000 contracts; "
+                  f"{big['contracts'] // 1_000_000} times the data in pandas' frames would need about "
+                  f"{pandas_1m_mb * big['contracts'] / 1_000_000 / 1000:,.0f} GB, more than this machine's memory.", ""]
     return "\n".join(lines)
 
 
@@ -346,7 +366,8 @@ def write_results(results: dict, out: Path, chart_svg: Path | None) -> None:
         parts += ["Cross-check: our SPEC figures and the pandas ones "
                   + ("**agree** (counts exactly; rates, intervals, p-values, money and medians to 1e-6)." if not diffs
                      else "**differ**: " + "; ".join(diffs[:8])), ""]
-    parts.append(big_section(results.get("big")))
+    million = next((r for r in results["sizes"] if r["contracts"] == 1_000_000), None)
+    parts.append(big_section(results.get("big"), (million or {}).get("pandas", {}).get("rss_peak_mb")))
     out.write_text("\n".join(parts).rstrip() + "\n", encoding="utf-8")
 
 
