@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,17 +211,61 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
             raise
 
 
+#: How long a write waits for another write to the same workspace in this process (a second
+#: dashboard session importing while the first one's import runs) before it is told to retry.
+WRITE_WAIT_SECONDS = 120.0
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_GUARD = threading.Lock()
+
+
+def _database_key(con: duckdb.DuckDBPyConnection) -> str:
+    """The file behind ``con`` (every cursor of one workspace gives the same key)."""
+    row = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
+    return str(Path(row[0]).resolve()) if row and row[0] else f"memory:{id(con)}"
+
+
+@contextlib.contextmanager
+def writing(con: duckdb.DuckDBPyConnection, wait_seconds: float | None = None) -> Iterator[None]:
+    """One writer at a time per workspace in this process.
+
+    DuckDB lets two cursors of one connection run write transactions side by side, and the
+    second to commit fails with a raw "Transaction conflict" (both bump the data version).
+    Writes therefore queue here; one that waits longer than ``wait_seconds`` gets a
+    ``WorkspaceBusyError`` saying to retry, and a conflict DuckDB still reports (a writer
+    outside this lock) is said the same way. Writers in other processes are kept out by
+    DuckDB's file lock (``connect`` waits, then says the workspace is in use).
+    """
+    key = _database_key(con)
+    with _WRITE_LOCKS_GUARD:
+        lock = _WRITE_LOCKS.setdefault(key, threading.RLock())
+    wait = WRITE_WAIT_SECONDS if wait_seconds is None else wait_seconds
+    if not lock.acquire(timeout=wait):
+        raise WorkspaceBusyError(
+            "another import or change is being written to this workspace right now; "
+            "nothing was changed: try again in a moment")
+    try:
+        yield
+    except duckdb.TransactionException as exc:
+        raise WorkspaceBusyError(
+            "the workspace changed while this was being written (another session wrote to it at the same time); "
+            "nothing was changed: try again") from exc
+    finally:
+        lock.release()
+
+
 @contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """All-or-nothing: commit when the block ends normally, roll back on any exception."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        yield con
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    else:
-        con.execute("COMMIT")
+    """All-or-nothing: commit when the block ends normally, roll back on any exception.
+    Writers to one workspace take turns (``writing``)."""
+    with writing(con):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield con
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        else:
+            con.execute("COMMIT")
 
 
 def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:

@@ -7,12 +7,17 @@ equivalent ``--section.option=value`` command-line option.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
 from analysis import store
+
+#: Names the folder of private workspaces for ``dashboard.state`` (which reads it in the server).
+PRIVATE_DIR_ENV_VAR = "MILESTONE_LENS_PRIVATE_DIR"
 
 CONFIG_FILE = store.PROJECT_ROOT / "streamlit_config.toml"
 APP_FILE = Path(__file__).resolve().parent / "app.py"
@@ -49,17 +54,33 @@ def load_sample_if_empty(db: Path | None) -> bool:
         con.close()
 
 
-def streamlit_command(db: Path | None = None, port: int | None = None) -> tuple[list[str], dict[str, str]]:
+def streamlit_command(db: Path | None = None, port: int | None = None,
+                      private_dir: Path | None = None) -> tuple[list[str], dict[str, str]]:
+    """The ``streamlit run`` command line and environment; ``private_dir`` turns on private workspaces."""
     overrides: dict[str, object] = {}
     if port is not None:
         overrides["server.port"] = port
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_FILE), *config_flags(overrides=overrides)]
     env = dict(os.environ)
     env[store.DB_ENV_VAR] = str(Path(db).resolve() if db else store.default_db_path())
+    env.pop(PRIVATE_DIR_ENV_VAR, None)
+    if private_dir is not None:
+        env[PRIVATE_DIR_ENV_VAR] = str(Path(private_dir).resolve())
     return cmd, env
 
 
-def launch(db: Path | None = None, port: int | None = None, sample_if_empty: bool = False) -> int:
+def launch(db: Path | None = None, port: int | None = None, sample_if_empty: bool = False,
+           private_workspaces: bool = False) -> int:
+    if private_workspaces:
+        # A folder only this user can read; each session's workspace file in it is deleted when the
+        # session ends, and the folder (with anything left over) when the server stops.
+        folder = Path(tempfile.mkdtemp(prefix="milestone-lens-private-"))
+        print("Private workspaces: every browser session gets its own, empty workspace.", flush=True)
+        try:
+            cmd, env = streamlit_command(db, port, private_dir=folder)
+            return subprocess.call(cmd, env=env, cwd=str(store.PROJECT_ROOT))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
     if sample_if_empty and load_sample_if_empty(db):
         print("Loaded the bundled sample history into the empty workspace.", flush=True)
     cmd, env = streamlit_command(db, port)

@@ -73,6 +73,9 @@ def render_filters() -> Filters:
                           **{key: tuple(values) for key, values in selected.items()})
         if not filters.is_empty():
             st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:", key="clear_filters")
+        if state.is_private():
+            st.caption(":material/lock: **Private workspace.** Only this browser tab sees what you import here; "
+                       "it is deleted when you close the tab or reload the page.")
     st.session_state[_FILTERS_IN_EFFECT] = filters
     return filters
 

@@ -19,10 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
+import secrets
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
@@ -30,6 +34,9 @@ import streamlit as st
 
 from analysis import store
 from analysis.filters import Filters
+# Set (by ``milestone-lens dashboard --private-workspaces``) to a folder: every browser session then
+# works in a workspace file of its own there, which no other session can reach.
+from dashboard.launcher import PRIVATE_DIR_ENV_VAR
 
 try:  # the shared preparation of the analyses (issue 3); without it each analysis prepares its own
     from analysis.filters import prepared as _prepared
@@ -42,22 +49,70 @@ T = TypeVar("T")
 _QUERIES: dict[str, Callable[..., Any]] = {}
 
 
+
+
 @st.cache_resource(show_spinner=False)
 def _shared_connection(db_path: str) -> duckdb.DuckDBPyConnection:
     return store.connect(db_path)
 
 
+def private_dir() -> Path | None:
+    """The folder of private workspaces, when the server runs in private mode."""
+    folder = os.environ.get(PRIVATE_DIR_ENV_VAR, "").strip()
+    return Path(folder).resolve() if folder else None
+
+
+@dataclass
+class PrivateWorkspace:
+    """One browser session's own workspace: a file named by a random token (never by anything the
+    user typed), its connection, and nothing shared with other sessions."""
+
+    path: Path
+    con: duckdb.DuckDBPyConnection
+
+
+def _release_private(workspace: PrivateWorkspace) -> None:
+    """When the session disconnects: stop its analysis thread, close it, delete the file."""
+    with _THREADS_LOCK:
+        entry = _THREADS.pop(str(workspace.path), None)
+    if entry is not None:
+        entry[1].stop()
+        entry[1].join(timeout=30)
+    with contextlib.suppress(duckdb.Error):
+        workspace.con.close()
+    for leftover in (workspace.path, workspace.path.with_name(workspace.path.name + ".wal")):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+
+
+@st.cache_resource(show_spinner=False, scope="session", on_release=_release_private)
+def _private_workspace(folder: str) -> PrivateWorkspace:
+    path = Path(folder) / f"session-{secrets.token_hex(16)}.duckdb"
+    return PrivateWorkspace(path, store.connect(path))
+
+
+def is_private() -> bool:
+    return private_dir() is not None
+
+
 def db_path() -> str:
-    """The workspace file this server shows (``$MILESTONE_LENS_DB`` or ``data/workspace.duckdb``)."""
+    """The workspace file this session shows: its private one in private mode, else the server's
+    (``$MILESTONE_LENS_DB`` or ``data/workspace.duckdb``)."""
+    folder = private_dir()
+    if folder is not None:
+        return str(_private_workspace(str(folder)).path)
     return str(store.default_db_path().resolve())
 
 
 def connection() -> duckdb.DuckDBPyConnection:
-    """The one shared connection; never query it directly: take a ``.cursor()`` per thread.
+    """The workspace's one connection; never query it directly: take a ``.cursor()`` per thread.
 
     Download callbacks run on another thread, outside the script run: they capture this
     object during the run and open their own cursor when they are called.
     """
+    folder = private_dir()
+    if folder is not None:
+        return _private_workspace(str(folder)).con
     return _shared_connection(db_path())
 
 
@@ -121,6 +176,9 @@ class AnalysisThread:
         """Finish the queued jobs, then drop the prepared tables and close the cursor."""
         self._jobs.put(None)
 
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
 
 # workspace file -> (data version, its analysis thread); at most a few workspaces at once.
 _THREADS: dict[str, tuple[int, AnalysisThread]] = {}
@@ -128,7 +186,7 @@ _THREADS_LOCK = threading.Lock()
 _MAX_WORKSPACES = 4
 
 
-def _analysis_thread(db: str, version: int) -> AnalysisThread:
+def _analysis_thread(db: str, version: int, con: duckdb.DuckDBPyConnection) -> AnalysisThread:
     """The analysis thread of ``db`` at ``version`` or later; an older one is stopped, so only one
     copy of the prepared tables is kept per workspace."""
     stale: list[AnalysisThread] = []
@@ -139,7 +197,7 @@ def _analysis_thread(db: str, version: int) -> AnalysisThread:
             return current[1]
         if current is not None:
             stale.append(current[1])
-        thread = AnalysisThread(_shared_connection(db))
+        thread = AnalysisThread(con)
         _THREADS[db] = (version, thread)
         while len(_THREADS) > _MAX_WORKSPACES:
             stale.append(_THREADS.pop(next(iter(_THREADS)))[1])
@@ -160,8 +218,9 @@ def _freeze(value: Any) -> Any:
 
 
 @st.cache_data(show_spinner=False, max_entries=1000)
-def _cached_query(name: str, db: str, version: int, key: tuple, _args: tuple, _kwargs: dict) -> Any:
-    return _analysis_thread(db, version).run(_QUERIES[name], *_args, **_kwargs)
+def _cached_query(name: str, db: str, version: int, key: tuple, _con: duckdb.DuckDBPyConnection,
+                  _args: tuple, _kwargs: dict) -> Any:
+    return _analysis_thread(db, version, _con).run(_QUERIES[name], *_args, **_kwargs)
 
 
 def query(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -176,4 +235,4 @@ def query(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise ValueError(f"query() needs a module-level function, not {name}")
     _QUERIES[name] = func
     key = (_freeze(args), _freeze(kwargs))
-    return _cached_query(name, db_path(), data_version(), key, args, kwargs)
+    return _cached_query(name, db_path(), data_version(), key, connection(), args, kwargs)

@@ -85,7 +85,13 @@ def write_uploads(files: Sequence[Upload], directory: Path) -> tuple[list[Path],
     paths, names = [], []
     for index, uploaded in enumerate(files, start=1):
         path = directory / f"upload-{index}.csv"
-        path.write_bytes(uploaded.getvalue())
+        # ``getbuffer`` (an UploadedFile is a BytesIO) is a view of the bytes Streamlit already holds:
+        # writing it does not copy a large upload once more in memory. DuckDB then streams the file.
+        view = uploaded.getbuffer() if hasattr(uploaded, "getbuffer") else uploaded.getvalue()
+        with path.open("wb") as out:
+            out.write(view)
+        if isinstance(view, memoryview):
+            view.release()
         paths.append(path)
         names.append(display_name(uploaded.name))
     return paths, names

@@ -215,9 +215,13 @@ with tab_import:
                         "bundled sample: 2,000 synthetic contracts (its cancellation behaviour is an assumption, "
                         "not data).")
             if st.button("Load the sample history", type="primary", icon=":material/science:", key="load_sample"):
-                summary = workspace_admin.load_sample(state.workspace())
-                flash("success", "Loaded the sample history. " + summary.describe().replace("\n", " "))
-                st.rerun()
+                try:
+                    summary = workspace_admin.load_sample(state.workspace())
+                except UserError as exc:
+                    st.error(f"The sample was not loaded: {escape_markdown(exc)}", icon=":material/error:")
+                else:
+                    flash("success", "Loaded the sample history. " + summary.describe().replace("\n", " "))
+                    st.rerun()
 
     st.subheader("Upload CSV exports")
     max_mb = st.get_option("server.maxUploadSize")
@@ -349,10 +353,14 @@ with tab_history:
                        "Completions you entered are kept for a re-import.")
             sure = st.checkbox("Yes, delete what this import brought in", key="remove_confirm")
             if st.button("Remove import", icon=":material/delete:", disabled=not sure, key="remove_now"):
-                removal = workspace_admin.remove_import(state.workspace(), int(chosen))
-                flash("success", removal.describe())
-                st.session_state.pop("remove_confirm", None)
-                st.rerun()
+                try:
+                    removal = workspace_admin.remove_import(state.workspace(), int(chosen))
+                except UserError as exc:
+                    st.error(f"Nothing was removed: {escape_markdown(exc)}", icon=":material/error:")
+                else:
+                    flash("success", removal.describe())
+                    st.session_state.pop("remove_confirm", None)
+                    st.rerun()
 
 with tab_export:
     st.subheader("Export the filtered data")

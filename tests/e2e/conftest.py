@@ -18,10 +18,13 @@ SCREENSHOTS = ARTIFACTS / "dashboard"
 
 
 @contextlib.contextmanager
-def dashboard_server(db: Path, name: str) -> Iterator[str]:
-    """Serve the dashboard on ``db``; yields its base URL. The server log goes to test-artifacts."""
+def dashboard_server(db: Path, name: str, private_dir: Path | None = None,
+                     options: dict[str, object] | None = None) -> Iterator[str]:
+    """Serve the dashboard on ``db`` (or with private workspaces in ``private_dir``); yields its base
+    URL. ``options`` are extra ``streamlit run`` settings. The server log goes to test-artifacts."""
     port = free_port()
-    cmd, env = streamlit_command(db, port)
+    cmd, env = streamlit_command(db, port, private_dir=private_dir)
+    cmd += [f"--{key}={value}" for key, value in (options or {}).items()]
     with running_server(cmd, port, env, ARTIFACTS / f"e2e_{name}.log"):
         yield f"http://localhost:{port}"
 
