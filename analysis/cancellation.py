@@ -460,8 +460,11 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
     missing a kept covariate are left out. Beyond ``max_rows`` contracts a seeded random
     sample is fitted (said in ``sampled_from``).
     """
-    import statsmodels.api as sm
+    # Not statsmodels.api: it imports every model (formulas, ...), over a second of start-up.
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
     from statsmodels.tools.sm_exceptions import ConvergenceWarning, PerfectSeparationWarning
+    from statsmodels.tools.tools import add_constant
 
     base, params = contracts_sql(filters, client_history=True)
     rows_sql = f"""SELECT currency, (structure = 'milestones')::INTEGER AS milestones, cancelled::INTEGER AS cancelled,
@@ -501,7 +504,7 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
         if df[name].nunique() < 2:
             covariates.remove(name)
             notes.append(f"{name} left out (the same for every contract)")
-    exog = sm.add_constant(df[covariates].astype(float), has_constant="add")
+    exog = add_constant(df[covariates].astype(float), has_constant="add")
     clusters = pd.factorize(df["cluster"])[0]
     n_clusters = int(clusters.max() + 1) if len(clusters) else 0
     if n_clusters < 2:
@@ -512,7 +515,7 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
             warnings.simplefilter("error", PerfectSeparationWarning)
             warnings.simplefilter("error", ConvergenceWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
-            result = sm.GLM(df["cancelled"].astype(float), exog, family=sm.families.Binomial()).fit(
+            result = GLM(df["cancelled"].astype(float), exog, family=families.Binomial()).fit(
                 cov_type="cluster", cov_kwds={"groups": clusters})
     except PerfectSeparationWarning:
         return AdjustedComparison(False, "the model separates cancelled from other contracts perfectly: "

@@ -204,16 +204,13 @@ _CONTRACT_COLUMNS_ON_ROWS = (
 )
 
 
-def _enriched_contracts_sql() -> str:
-    """Every contract of ``contract_view`` with an integer key and the shared derived columns."""
+def _enriched_contracts_sql(key: str = "hash(source, contract_id)") -> str:
+    """Every contract of ``contract_view`` with an integer key ``cid`` (``key``) and the shared derived columns."""
     return f"""
         SELECT *, ({_band_order_sql("budget", BUDGET_BANDS, inclusive=False)})::TINYINT AS budget_band_order,
                ({_band_order_sql("planned_days", DURATION_BANDS, inclusive=True)})::TINYINT AS duration_band_order
         FROM (
-            SELECT row_number() OVER () AS cid, {', '.join(_CONTRACT_VIEW_COLUMNS)},
-                   CASE WHEN client IS NULL THEN NULL ELSE
-                       row_number() OVER (PARTITION BY client ORDER BY start_date NULLS LAST, source, contract_id) - 1
-                   END AS prior_client_contracts,
+            SELECT {key} AS cid, {', '.join(_CONTRACT_VIEW_COLUMNS)},
                    CASE WHEN planned_end_date > start_date
                         THEN datediff('day', start_date, planned_end_date)::INTEGER END AS planned_days,
                    status IN ('completed', 'cancelled', 'disputed') AS finished,
@@ -250,7 +247,8 @@ def prepared(con) -> Iterator[None]:
     contract, and joins on (source, contract_id) text keys are slow: on a large workspace
     that costs more than the analyses themselves. On entry this makes three temporary tables
     on ``con`` — contracts with an integer key ``cid`` and the derived columns, and narrow
-    copies of payments and milestones keyed by ``cid`` — and drops them on exit. Every public
+    copies of payments and milestones keyed by ``cid`` — and drops them (and the tables
+    ``derived_table`` made from them) on exit. Every public
     analysis runs inside it (see ``uses_prepared``); wrap a batch of calls on one connection
     to share the tables. Nested blocks on the same connection reuse the outer tables.
     """
@@ -261,19 +259,36 @@ def prepared(con) -> Iterator[None]:
     suffix = uuid.uuid4().hex[:12]
     names = _Prepared(con, f"_ml_contracts_{suffix}", f"_ml_payments_{suffix}", f"_ml_milestones_{suffix}", suffix)
     try:
+        # The key is a hash of (source, contract_id), so milestones and payments get theirs without a
+        # join on the text keys. If two contracts ever hash alike, the tables are made again with a
+        # row number as the key and text joins (the way this was done before).
         con.execute(f"CREATE TEMP TABLE {names.contracts} AS {_enriched_contracts_sql()}")
-        con.execute(
-            f"""CREATE TEMP TABLE {names.milestones} AS
-                SELECT c.cid, m.seq, m.kind, m.amount, m.due_date, m.funded_date, m.submitted_date, m.paid_date,
-                       m.paid_amount, m.status
-                FROM milestones m JOIN {names.contracts} c ON c.source = m.source AND c.contract_id = m.contract_id""")
+        unique = con.execute(f"SELECT count(*) = count(DISTINCT cid) FROM {names.contracts}").fetchone()[0]
+        if unique:
+            key = "hash(source, contract_id)"
+            con.execute(
+                f"""CREATE TEMP TABLE {names.milestones} AS
+                    SELECT {key} AS cid, seq, kind, amount, due_date, funded_date, submitted_date, paid_date,
+                           paid_amount, status
+                    FROM milestones WHERE {key} IN (SELECT cid FROM {names.contracts})""")
+            keyed_payments = (f"SELECT {key} AS cid, * FROM payments "
+                              f"WHERE contract_id IS NOT NULL AND {key} IN (SELECT cid FROM {names.contracts})")
+        else:
+            con.execute(f"DROP TABLE temp.{names.contracts}")
+            con.execute(f"CREATE TEMP TABLE {names.contracts} AS {_enriched_contracts_sql('row_number() OVER ()')}")
+            con.execute(
+                f"""CREATE TEMP TABLE {names.milestones} AS
+                    SELECT c.cid, m.seq, m.kind, m.amount, m.due_date, m.funded_date, m.submitted_date, m.paid_date,
+                           m.paid_amount, m.status
+                    FROM milestones m JOIN {names.contracts} c ON c.source = m.source AND c.contract_id = m.contract_id""")
+            keyed_payments = (f"SELECT c.cid, p.* FROM payments p "
+                              f"JOIN {names.contracts} c ON c.source = p.source AND c.contract_id = p.contract_id")
         # submitted_date comes along for the platforms' holds (Upwork hourly money waits for the week's end).
         con.execute(
             f"""CREATE TEMP TABLE {names.payments} AS
                 SELECT p.cid, p.payment_key, p.seq, p.kind, p.paid_date, p.gross, p.fee, p.currency, p.pending,
                        m.submitted_date
-                FROM (SELECT c.cid, p.* FROM payments p
-                      JOIN {names.contracts} c ON c.source = p.source AND c.contract_id = p.contract_id) p
+                FROM ({keyed_payments}) p
                 LEFT JOIN {names.milestones} m ON m.cid = p.cid AND m.seq = p.seq""")
         token = _PREPARED.set(names)
         try:
@@ -322,6 +337,15 @@ def derived_table(name: str, select_sql: Callable[[], str]) -> str:
     return table
 
 
+def _client_history_table() -> str:
+    """(cid, prior_client_contracts) for every contract with a client (inside ``prepared``)."""
+    contracts = _tables().contracts
+    return derived_table("client_history", lambda: f"""
+        SELECT cid, (row_number() OVER (PARTITION BY client ORDER BY start_date NULLS LAST, source, contract_id) - 1)
+                   AS prior_client_contracts
+        FROM {contracts} WHERE client IS NOT NULL""")
+
+
 def contracts_sql(filters: Filters, *, client_history: bool = False) -> tuple[str, list]:
     """The filtered contracts with the derived columns every analysis shares, and parameters.
 
@@ -329,16 +353,21 @@ def contracts_sql(filters: Filters, *, client_history: bool = False) -> tuple[st
     ``contract_view``, ``planned_days`` (planned end − start, NULL when unknown or not after
     the start), ``finished`` (completed, cancelled or disputed), ``cancelled`` (cancelled or
     disputed; NULL when the status is unknown), ``budget_band``, ``duration_band`` (and
-    ``*_order`` for sorting), ``start_year``, and ``prior_client_contracts``: the client's
-    contracts that started earlier anywhere in the workspace (the filters do not hide
-    history), NULL for contracts without a client. ``client_history`` is kept for callers
-    that say they need it; the column is always there.
+    ``*_order`` for sorting), ``start_year``, and with ``client_history`` also
+    ``prior_client_contracts``: the client's contracts that started earlier anywhere in the
+    workspace (the filters do not hide history), NULL for contracts without a client. That
+    needs a window over every contract, made on the first call that asks for it in a
+    ``prepared`` block.
     """
     where, params = filters.where("v")
     budget = f"CASE WHEN v.budget IS NULL THEN 'unknown' ELSE {_band_label_sql('v.budget_band_order', BUDGET_BANDS)} END"
     duration = _band_label_sql("v.duration_band_order", DURATION_BANDS)
-    sql = (f"SELECT v.*, {budget} AS budget_band, {duration} AS duration_band "
-           f"FROM {_tables().contracts} v WHERE {where}")
+    if client_history:
+        history, join = ", h.prior_client_contracts", f" LEFT JOIN {_client_history_table()} h ON h.cid = v.cid"
+    else:
+        history, join = "", ""
+    sql = (f"SELECT v.*{history}, {budget} AS budget_band, {duration} AS duration_band "
+           f"FROM {_tables().contracts} v{join} WHERE {where}")
     return sql, params
 
 

@@ -76,18 +76,25 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
     per_contract = [m for m in measures if m in _CONTRACT_MEASURES]
     per_row = tuple(m for m in measures if m not in _CONTRACT_MEASURES)
     parts, params = [], []
-    if per_contract:
+    for group, group_measures in _CONTRACT_MEASURE_GROUPS.items():
+        wanted = [m for m in group_measures if m in per_contract]
+        if not wanted:
+            continue
         base, base_params = contracts_sql(filters)
-        names = " ".join(f"WHEN {codes[m]} THEN '{m}'" for m in per_contract)
+        names = " ".join(f"WHEN {codes[m]} THEN '{m}'" for m in wanted)
         parts.append(f"""SELECT CASE t.m {names} END AS measure, c.structure, t.d::DOUBLE AS d
-                         FROM {_contract_days_table()} t JOIN ({base}) c ON c.cid = t.cid
-                         WHERE t.m IN ({', '.join(str(codes[m]) for m in per_contract)})""")
+                         FROM {_contract_days_table(group)} t JOIN ({base}) c ON c.cid = t.cid
+                         WHERE t.m IN ({', '.join(str(codes[m]) for m in wanted)})""")
         params += base_params
     if per_row:
-        rows, row_params = _measured_sql(filters, per_row, "structure", "measure")
-        parts.append(rows)
-        params += row_params
-    measured = " UNION ALL ".join(f"({p})" for p in parts)
+        # The milestone measures in one pass over the milestones (one row per measure by unnest).
+        ms, ms_params = milestones_sql(filters)
+        values = _milestone_measures()
+        names = ", ".join(f"'{m}'" for m in per_row)
+        days = ", ".join(f"(CASE WHEN {values[m][1]} THEN {values[m][0]} END)::DOUBLE" for m in per_row)
+        parts.append(f"SELECT structure, unnest([{names}]) AS measure, unnest([{days}]) AS d FROM ({ms})")
+        params += ms_params
+    measured = " UNION ALL BY NAME ".join(f"({p})" for p in parts)
     # Exact quantiles (as quantile_cont) from a histogram of the values: measures are whole days,
     # so memory is per distinct day, not per row (quantile_cont ran out of 2 GB at 10M contracts).
     def quantile(p: float) -> str:
@@ -110,30 +117,46 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
     return out
 
 
-#: Measures that belong to a contract as a whole, or to the sequence of its payments: taken from
-#: ``_contract_days_table`` rather than recomputed per call.
-_CONTRACT_MEASURES = ("start_to_first_payment", "start_to_first_withdrawable", "gap_between_payments")
+#: Measures that belong to a contract as a whole, or to the sequence of its payments, in the
+#: groups computed together: taken from ``_contract_days_table`` rather than recomputed per call.
+_CONTRACT_MEASURE_GROUPS = {
+    "firsts": ("start_to_first_payment", "start_to_first_withdrawable"),
+    "gaps": ("gap_between_payments",),
+}
+_CONTRACT_MEASURES = tuple(m for group in _CONTRACT_MEASURE_GROUPS.values() for m in group)
 
 
-def _contract_days_table() -> str:
-    """The first-payment and gap intervals of the workspace as (cid, m, d): ``m`` the index of the
-    measure in ``MEASURES``, ``d`` whole days (inside ``prepared``; NULL intervals left out).
+def _contract_days_table(group: str) -> str:
+    """The intervals of one ``_CONTRACT_MEASURE_GROUPS`` group over the workspace as (cid, m, d):
+    ``m`` the index of the measure in ``MEASURES``, ``d`` whole days (inside ``prepared``; NULL
+    intervals left out).
 
     They need a group or a window over every payment of a contract; a contract's own payments
     decide them, so the filters only pick contracts: computed once per ``prepared`` block, the
     table serves every ``timing_summary`` call of the block.
     """
     def build() -> str:
-        sql, _ = _measured_sql(Filters(), _CONTRACT_MEASURES, "cid", "m")
+        sql, _ = _measured_sql(Filters(), _CONTRACT_MEASURE_GROUPS[group], "cid", "m")
         return f"SELECT cid, m::UTINYINT AS m, d::INTEGER AS d FROM ({sql}) WHERE d IS NOT NULL"
 
-    return derived_table("timing_contract_days", build)
+    return derived_table(f"timing_{group}", build)
 
 
 def measured_sql(filters: Filters, measures: tuple[str, ...]) -> tuple[str, list]:
     """One row per measured interval (columns measure, structure, d in days) and its parameters:
     the one definition of every ``MEASURES`` entry, shared by the summary and the distribution."""
     return _measured_sql(filters, measures, "structure", "measure")
+
+
+def _milestone_measures() -> dict[str, tuple[str, str]]:
+    """Measures of each milestone or invoice: name -> (days expression, condition), over ``milestones_sql`` columns."""
+    paid_submitted = "paid_date IS NOT NULL AND submitted_date IS NOT NULL"
+    withdrawable = withdrawable_sql("platform", "kind", "paid_date", "submitted_date")
+    return {
+        "submission_to_payment": ("paid_date - submitted_date", paid_submitted),
+        "funded_to_paid": ("paid_date - funded_date", "paid_date IS NOT NULL AND funded_date IS NOT NULL"),
+        "submission_to_withdrawable": (f"{withdrawable} - submitted_date", paid_submitted),
+    }
 
 
 def _measured_sql(filters: Filters, measures: tuple[str, ...], carry: str, label: str) -> tuple[str, list]:
@@ -146,14 +169,10 @@ def _measured_sql(filters: Filters, measures: tuple[str, ...], carry: str, label
     ms, ms_params = milestones_sql(filters)
     income = ", ".join(f"'{k}'" for k in INCOME_KINDS)
     withdrawable_p = withdrawable_sql("platform", "kind", "paid_date", "submitted_date")
-    withdrawable_m = withdrawable_sql("platform", "kind", "paid_date", "submitted_date")
-    paid_m = "m WHERE paid_date IS NOT NULL AND submitted_date IS NOT NULL"
     values = {  # measure -> (days expression, relation and condition)
         "start_to_first_payment": ("first_days", "firsts"),
         "start_to_first_withdrawable": ("first_withdrawable_days", "firsts"),
-        "submission_to_payment": ("paid_date - submitted_date", paid_m),
-        "funded_to_paid": ("paid_date - funded_date", "m WHERE paid_date IS NOT NULL AND funded_date IS NOT NULL"),
-        "submission_to_withdrawable": (f"{withdrawable_m} - submitted_date", paid_m),
+        **{m: (expr, f"m WHERE {condition}") for m, (expr, condition) in _milestone_measures().items()},
         "gap_between_payments": ("gap", "gaps WHERE gap IS NOT NULL"),
     }
     codes = {m: i for i, m in enumerate(MEASURES)}
