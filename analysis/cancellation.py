@@ -470,7 +470,8 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
     rows_sql = f"""SELECT currency, (structure = 'milestones')::INTEGER AS milestones, cancelled::INTEGER AS cancelled,
                           ln(budget::DOUBLE) AS log_budget, ln(planned_days::DOUBLE) AS log_planned_days,
                           CASE WHEN prior_client_contracts > 0 THEN 1 ELSE 0 END AS repeat_client,
-                          coalesce('c:' || client, 'k:' || cid::VARCHAR) AS cluster
+                          coalesce('c:' || client, 'k:' || cid::VARCHAR) AS cluster,
+                          hash(source, contract_id, {int(seed)}) AS draw, source, contract_id
                    FROM ({base}) WHERE finished AND structure IN ('milestones', 'single') AND budget > 0"""
     currency = filters.single_currency
     if currency is None:
@@ -479,8 +480,12 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
             return AdjustedComparison(False, "no finished fixed-price contracts with a budget to model")
         currency = top[0]
     total = con.execute(f"SELECT count(*) FROM ({rows_sql}) WHERE currency = ?", params + [currency]).fetchone()[0]
-    sample = f"USING SAMPLE reservoir({int(max_rows)} ROWS) REPEATABLE ({int(seed)})" if total > max_rows else ""
-    df = con.execute(f"SELECT * FROM ({rows_sql}) WHERE currency = ? {sample}", params + [currency]).df()
+    # The sample: the contracts with the smallest hash of (source, contract_id, seed), in that order.
+    # (A REPEATABLE reservoir sample still depended on the order threads delivered the rows: two
+    # runs on the same workspace fitted different samples.)
+    sample = f"ORDER BY draw, source, contract_id LIMIT {int(max_rows)}" if total > max_rows else ""
+    df = con.execute(f"SELECT * EXCLUDE (draw, source, contract_id) FROM ({rows_sql}) WHERE currency = ? {sample}",
+                     params + [currency]).df()
     sampled_from = int(total) if total > max_rows else None
     notes: list[str] = []
     need = SMALL_SAMPLE_FINISHED
