@@ -231,6 +231,8 @@ with tab_import:
         type=["csv", "txt"], accept_multiple_files=True, key=f"upload_{st.session_state.get(_ROUND, 0)}",
         help=f"Several files are checked and imported together, all or nothing. Up to {max_mb} MB per file.",
     )
+    st.caption(f":material/info: Up to **{max_mb} MB per file** (`server.maxUploadSize` in streamlit_config.toml). "
+               "A larger file is marked in red and not uploaded: import it with `milestone-lens import` instead.")
     importing._register_builtin_readers()
     formats = ["auto", *sorted(importing.READERS)]
     if files:
