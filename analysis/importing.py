@@ -195,28 +195,9 @@ def import_files(
     names = list(display_names) if display_names else [p.name for p in paths]
     if not paths:
         raise single_problem("(no file)", None, None, "no files to import")
-    with store.writing(con):
-        con.execute("BEGIN TRANSACTION")
-        try:
-            summary = _import_in_transaction(con, paths, names, fmt, source, options, column_mapping)
-            summary.dry_run = dry_run
-            if dry_run:
-                con.execute("ROLLBACK")
-            else:
-                store.bump_data_version(con)
-                con.execute("COMMIT")
-        except BaseException:
-            try:
-                con.execute("ROLLBACK")
-            except duckdb.Error:
-                pass
-            raise
-        finally:
-            for t in ("in_contracts", "in_milestones", "in_payments"):
-                try:
-                    con.execute(f"DROP TABLE IF EXISTS temp.{t}")
-                except duckdb.Error:
-                    pass
+    with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments")):
+        summary = _import_in_transaction(con, paths, names, fmt, source, options, column_mapping)
+        summary.dry_run = dry_run
     return summary
 
 

@@ -395,8 +395,7 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
     dataset = Path(path)
     manifest = read_manifest(dataset)
     name = dataset.name or str(dataset)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments", "_cmp", "_in_completions")):
         con.execute(_IN_TABLES)
         batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchone()[0]
         import_id = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]
@@ -430,21 +429,4 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
         if manifest.get("schema_version", store.SCHEMA_VERSION) < store.SCHEMA_VERSION:
             summary.warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
                                     "columns added since are left empty")
-        if dry_run:
-            con.execute("ROLLBACK")
-        else:
-            store.bump_data_version(con)
-            con.execute("COMMIT")
-    except BaseException:
-        try:
-            con.execute("ROLLBACK")
-        except duckdb.Error:
-            pass
-        raise
-    finally:
-        for t in ("in_contracts", "in_milestones", "in_payments", "_cmp", "_in_completions"):
-            try:
-                con.execute(f"DROP TABLE IF EXISTS temp.{t}")
-            except duckdb.Error:
-                pass
     return summary

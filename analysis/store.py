@@ -254,6 +254,31 @@ def writing(con: duckdb.DuckDBPyConnection, wait_seconds: float | None = None) -
 
 
 @contextlib.contextmanager
+def import_transaction(con: duckdb.DuckDBPyConnection, dry_run: bool = False,
+                       temp_tables: tuple[str, ...] = ()) -> Iterator[None]:
+    """An import's transaction: every file or nothing. It commits (bumping the data version) when
+    the block ends normally, or rolls back for a ``dry_run`` and on any exception; the import's
+    temporary tables are dropped either way. Writers take turns (``writing``)."""
+    with writing(con):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+            if dry_run:
+                con.execute("ROLLBACK")
+            else:
+                bump_data_version(con)
+                con.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            for table in temp_tables:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+@contextlib.contextmanager
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """All-or-nothing: commit when the block ends normally, roll back on any exception.
     Writers to one workspace take turns (``writing``)."""
