@@ -82,7 +82,7 @@ async def _visit(page, title: str, heading: str, timeout_ms: int) -> tuple[float
     return seconds, None
 
 
-async def _session(browser, base: str, index: int, rounds: int, timeout_ms: int, log: list[dict]) -> None:
+async def _session(browser, base: str, index: int, rounds: int, timeout_ms: int, platform: str, log: list[dict]) -> None:
     context = await browser.new_context(viewport={"width": 1400, "height": 1800})
     page = await context.new_page()
     try:
@@ -98,15 +98,16 @@ async def _session(browser, base: str, index: int, rounds: int, timeout_ms: int,
                 title = order[(index + k) % len(order)]
                 seconds, error = await _visit(page, title, PAGES[title], timeout_ms)
                 log.append({"session": index, "round": r, "page": title, "seconds": seconds, "error": error})
-        # A filter change on the Overview (the platform multiselect), the other common action.
+        # A filter change on the Overview (the most common platform), the other common action.
         await _visit(page, "Overview", "Milestone Lens", timeout_ms)
         began = time.perf_counter()
         error = None
         try:
-            box = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").nth(3)
+            box = page.get_by_test_id("stSidebar").get_by_test_id("stMultiSelect").filter(has_text="Platform")
             await box.click(timeout=timeout_ms)
-            await page.get_by_role("option").first.click(timeout=timeout_ms)
+            await page.get_by_role("option", name=platform, exact=True).click(timeout=timeout_ms)
             await page.keyboard.press("Escape")
+            await page.wait_for_url(f"**platform={platform}**", timeout=timeout_ms)
             await page.wait_for_timeout(100)
             await page.wait_for_selector(IDLE, timeout=timeout_ms)
         except Exception as exc:  # noqa: BLE001
@@ -120,7 +121,7 @@ async def _session(browser, base: str, index: int, rounds: int, timeout_ms: int,
         await context.close()
 
 
-async def _drive(base: str, sessions: int, rounds: int, timeout_s: float) -> tuple[list[dict], float]:
+async def _drive(base: str, sessions: int, rounds: int, timeout_s: float, platform: str) -> tuple[list[dict], float]:
     from playwright.async_api import async_playwright
 
     log: list[dict] = []
@@ -130,7 +131,7 @@ async def _drive(base: str, sessions: int, rounds: int, timeout_s: float) -> tup
             launch["executable_path"] = chromium_path()
         browser = await p.chromium.launch(**launch)
         began = time.perf_counter()
-        await asyncio.gather(*(_session(browser, base, i, rounds, int(timeout_s * 1000), log) for i in range(sessions)))
+        await asyncio.gather(*(_session(browser, base, i, rounds, int(timeout_s * 1000), platform, log) for i in range(sessions)))
         wall = time.perf_counter() - began
         await browser.close()
     return log, wall
@@ -185,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--contracts", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=1)
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds a visit may take before it is an error")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds a visit may take before it is an error")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / "work")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "LOAD.md")
     args = parser.parse_args(argv)
@@ -193,10 +194,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--sessions must be 1 to 50 and --rounds 1 to 10 (a bounded load on localhost)")
 
     db = build_workspace(args.contracts, args.work)
+    con = store.connect(db, read_only=True)
+    try:
+        (busiest_platform,) = con.execute("SELECT platform FROM contracts WHERE platform IS NOT NULL "
+                                  "GROUP BY platform ORDER BY count(*) DESC, platform LIMIT 1").fetchone()
+    finally:
+        con.close()
     port = free_port()
     cmd, env = streamlit_command(db, port)
     with running_server(cmd, port, env, args.work / "load_server.log"):
-        log, wall = asyncio.run(_drive(f"http://localhost:{port}", args.sessions, args.rounds, args.timeout))
+        log, wall = asyncio.run(_drive(f"http://localhost:{port}", args.sessions, args.rounds, args.timeout, busiest_platform))
     pages = summarise(log)
     result = {
         "argv": argv if argv is not None else sys.argv[1:], "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

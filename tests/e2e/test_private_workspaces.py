@@ -26,6 +26,8 @@ def _go(page, title: str) -> None:
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
     page.get_by_role("heading", name="Milestone Lens" if title == "Overview" else title).first.wait_for(timeout=60_000)
     wait_idle(page)
+    for chart in page.get_by_test_id("stPlotlyChart").filter(visible=True).all():
+        chart.locator(".main-svg").first.wait_for(timeout=30_000)
 
 
 def _workspace_files(folder):
