@@ -214,6 +214,11 @@ def breakdowns(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame
     return _with_rates(out)
 
 
+def breakdown_comparison(con: duckdb.DuckDBPyConnection, filters: Filters | None = None) -> pd.DataFrame:
+    """``breakdown_differences`` of ``breakdowns(con, filters)``, as one query a page can cache."""
+    return breakdown_differences(breakdowns(con, filters))
+
+
 def breakdown_differences(breakdown: pd.DataFrame, a: str = "milestones", b: str = "single") -> pd.DataFrame:
     """Per dimension and group: ``a`` rate − ``b`` rate with Newcombe CI and p-value (NaN when a side is empty)."""
     rows = []

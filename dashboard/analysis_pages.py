@@ -37,11 +37,11 @@ def today() -> dt.date:
 def show_chart(figure: go.Figure, key: str, *, height: int | None = None) -> None:
     """Draw a figure from ``dashboard.charts`` with the app's chart theme.
 
-    The builders set Plotly's white template for the standalone HTML report; in the app that
-    template is swapped for Streamlit's, which takes its fonts and colours from the theme. Trace
-    colours the builders chose (structure colours) are kept.
+    The builders set no template; in the app Streamlit's (its fonts and colours follow the theme)
+    is Plotly's default, so it applies without validating a template per figure. Trace colours
+    the builders chose (structure colours) are kept.
     """
-    if STREAMLIT_TEMPLATE in pio.templates:
+    if STREAMLIT_TEMPLATE in pio.templates and pio.templates.default != STREAMLIT_TEMPLATE:
         figure.update_layout(template=STREAMLIT_TEMPLATE)
     if height is not None:
         figure.update_layout(height=height)

@@ -78,6 +78,7 @@ def table(df: pd.DataFrame | None, columns: Sequence[Column], empty: str = "Noth
 
 def figure(fig: go.Figure) -> str:
     """A chart as a div and an inline script (plotly.js itself is included once, in the head)."""
+    fig.update_layout(template=charts.REPORT_TEMPLATE)
     return '<div class="chart">' + fig.to_html(full_html=False, include_plotlyjs=False,
                                                config={"displaylogo": False, "responsive": True}) + "</div>"
 
