@@ -24,6 +24,7 @@ import os
 import platform
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -137,6 +138,25 @@ async def _drive(base: str, sessions: int, rounds: int, timeout_s: float, platfo
     return log, wall
 
 
+def _in_own_thread(coroutine):
+    """``asyncio.run`` on a thread of its own: the caller may already run an event loop (Playwright's
+    sync API in the test process does), and one thread can run only one."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="load-benchmark")
+    worker.start()
+    worker.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def summarise(log: list[dict]) -> list[dict]:
     """Per page: visits, errors, median / 95th percentile / slowest seconds."""
     out = []
@@ -203,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     cmd, env = streamlit_command(db, port)
     with running_server(cmd, port, env, args.work / "load_server.log"):
-        log, wall = asyncio.run(_drive(f"http://localhost:{port}", args.sessions, args.rounds, args.timeout, busiest_platform))
+        log, wall = _in_own_thread(_drive(f"http://localhost:{port}", args.sessions, args.rounds, args.timeout,
+                                          busiest_platform))
     pages = summarise(log)
     result = {
         "argv": argv if argv is not None else sys.argv[1:], "when": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
