@@ -49,8 +49,6 @@ T = TypeVar("T")
 _QUERIES: dict[str, Callable[..., Any]] = {}
 
 
-
-
 @st.cache_resource(show_spinner=False)
 def _shared_connection(db_path: str) -> duckdb.DuckDBPyConnection:
     return store.connect(db_path)

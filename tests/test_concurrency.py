@@ -20,21 +20,13 @@ from analysis.errors import WorkspaceBusyError
 from analysis.importing import import_files
 from dashboard.launcher import streamlit_command
 from tests.conftest import ARTIFACTS, CANONICAL, ROOT, free_port, running_server
-from tests.workspace_snapshot import snapshot
+from tests.workspace_snapshot import snapshot, snapshot_file
 
 CLI = [str(Path(sys.executable).parent / "milestone-lens")]
 
 
 def _cli(*args: str | Path, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, cwd=ROOT, timeout=timeout)
-
-
-def _picture(db: Path) -> dict:
-    con = store.connect(db)
-    try:
-        return snapshot(con)
-    finally:
-        con.close()
 
 
 def _counts(db: Path) -> dict[str, int]:
@@ -70,7 +62,7 @@ def test_killing_an_import_leaves_the_workspace_as_it_was(big_history, db_path, 
 
     seeded = _cli("import", CANONICAL / "contracts.csv", CANONICAL / "milestones.csv", "--db", db_path)
     assert seeded.returncode == 0, seeded.stderr
-    before = _picture(db_path)
+    before = snapshot_file(db_path)
     killed_before_commit = 0
     for share in (0.3, 0.55, 0.8):
         proc = subprocess.Popen([*CLI, "import", *map(str, files), "--db", str(db_path)], cwd=ROOT,
@@ -80,9 +72,11 @@ def test_killing_an_import_leaves_the_workspace_as_it_was(big_history, db_path, 
         os.kill(proc.pid, signal.SIGKILL)
         proc.communicate()
         assert proc.returncode == -signal.SIGKILL
-        # It opens cleanly afterwards, and holds either every row exactly as before the killed
-        # import, or (killed after its commit, while it was printing and closing) the whole import.
-        after = _picture(db_path)
+        # It opens cleanly afterwards (for writing, as the next import would), and holds either every
+        # row exactly as before the killed import, or (killed after its commit, while it was
+        # printing and closing) the whole import.
+        store.connect(db_path).close()
+        after = snapshot_file(db_path)
         if after == before:
             killed_before_commit += 1
             continue
@@ -178,7 +172,7 @@ def test_a_writer_that_waits_too_long_is_told_to_retry(db_path, tmp_path):
 def test_the_command_line_beside_a_running_dashboard_gets_a_clear_message(db_path, tmp_path, browser):
     seeded = _cli("import", CANONICAL / "contracts.csv", CANONICAL / "milestones.csv", "--db", db_path)
     assert seeded.returncode == 0, seeded.stderr
-    before = _picture(db_path)
+    before = snapshot_file(db_path)
     extra = _contracts_csv(tmp_path / "extra.csv", "X", 5)
     port = free_port()
     cmd, env = streamlit_command(db_path, port)
@@ -199,7 +193,7 @@ def test_the_command_line_beside_a_running_dashboard_gets_a_clear_message(db_pat
             assert "in use by another process" in lines[0] and "try again" in lines[0]
             assert "Conflicting lock" not in lines[0]
     # The dashboard stopped: the workspace is exactly as before, and the import now goes through.
-    assert _picture(db_path) == before
+    assert snapshot_file(db_path) == before
     again = _cli("import", extra, "--db", db_path)
     assert again.returncode == 0, again.stderr
     assert _counts(db_path)["contracts"] == len(before["table contracts"][1]) + 5

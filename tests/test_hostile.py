@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from analysis import store
-from tests.workspace_snapshot import snapshot
+from tests.workspace_snapshot import snapshot, snapshot_file
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 MANIFEST = json.loads((HOSTILE / "manifest.json").read_text(encoding="utf-8"))
@@ -46,14 +46,6 @@ def seeded(tmp_path, cli):
     result = cli("import", contracts, milestones)
     assert result.code == 0, result.err
     return tmp_path
-
-
-def _workspace(db: Path) -> dict:
-    con = store.connect(db)
-    try:
-        return snapshot(con)
-    finally:
-        con.close()
 
 
 def _generate(kind: str, folder: Path, name: str) -> Path:
@@ -89,7 +81,7 @@ def test_hostile_file_is_refused_in_one_line(case, seeded, cli, db_path, tmp_pat
     else:
         path = tmp_path / case["file"]
         shutil.copy(HOSTILE / case["file"], path)
-    before = _workspace(db_path)
+    before = snapshot_file(db_path)
 
     result = cli("import", path, *case["args"])
 
@@ -111,4 +103,4 @@ def test_hostile_file_is_refused_in_one_line(case, seeded, cli, db_path, tmp_pat
     if case["generated"] if "generated" in case else False:
         if path.is_file() and path.stat().st_size > 1 << 28:
             path.unlink()  # free the gigabyte before the snapshot
-    assert _workspace(db_path) == before
+    assert snapshot_file(db_path) == before

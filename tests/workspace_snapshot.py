@@ -45,3 +45,4 @@ def snapshot_file(path: Path) -> dict[str, object]:
         return snapshot(con)
     finally:
         con.close()
+
