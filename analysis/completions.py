@@ -9,6 +9,7 @@ small CSV ``contract_id, status, budget, planned_milestones`` imported on top (f
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 
 import duckdb
@@ -73,20 +74,51 @@ def complete_contract(
     planned_milestones: int | None | _Keep = KEEP,
 ) -> None:
     """Set (or, with None, clear) what the user knows about one contract; ``KEEP`` leaves a field alone."""
-    status, budget, planned_milestones = _check_values(status, budget, planned_milestones)
-    exists = con.execute("SELECT count(*) FROM contracts WHERE source = ? AND contract_id = ?", [source, contract_id]).fetchone()[0]
-    if not exists:
-        raise UserError(f"no contract '{contract_id}' in source '{source}'")
+    failed = complete_contracts(con, [(source, contract_id, {
+        "status": status, "budget": budget, "planned_milestones": planned_milestones})])
+    if failed:
+        raise failed[0][1]
+
+
+def complete_contracts(
+    con: duckdb.DuckDBPyConnection, edits: Sequence[tuple[str, str, Mapping[str, object]]],
+) -> list[tuple[int, UserError]]:
+    """Apply several completions ``(source, contract_id, {field: value})`` in one transaction.
+
+    Each edit is checked on its own (fields left out are kept); the valid ones are written
+    together, so the data changes (and the analysis tables are remade) once, however many rows
+    the dashboard's table saves. Returns ``(index, error)`` for the edits that were refused.
+    """
+    failed: list[tuple[int, UserError]] = []
+    valid: list[tuple[str, str, tuple]] = []
+    for index, (source, contract_id, values) in enumerate(edits):
+        unknown = set(values) - set(FIELDS)
+        if unknown:
+            raise ValueError(f"not a completion field: {', '.join(sorted(unknown))}")
+        try:
+            checked = _check_values(*(values.get(f, KEEP) for f in FIELDS))
+            exists = con.execute("SELECT count(*) FROM contracts WHERE source = ? AND contract_id = ?",
+                                 [source, contract_id]).fetchone()[0]
+            if not exists:
+                raise UserError(f"no contract '{contract_id}' in source '{source}'")
+        except UserError as exc:
+            failed.append((index, exc))
+            continue
+        valid.append((source, contract_id, checked))
+    if not valid:
+        return failed
     with store.transaction(con):
-        current = con.execute(
-            "SELECT status, budget, planned_milestones FROM contract_completions WHERE source = ? AND contract_id = ?",
-            [source, contract_id],
-        ).fetchone() or (None, None, None)
-        new = tuple(cur if value is KEEP else value for cur, value in zip(current, (status, budget, planned_milestones)))
-        con.execute("DELETE FROM contract_completions WHERE source = ? AND contract_id = ?", [source, contract_id])
-        if any(v is not None for v in new):
-            con.execute("INSERT INTO contract_completions VALUES (?, ?, ?, ?, ?, now())", [source, contract_id, *new])
+        for source, contract_id, checked in valid:
+            current = con.execute(
+                "SELECT status, budget, planned_milestones FROM contract_completions WHERE source = ? AND contract_id = ?",
+                [source, contract_id],
+            ).fetchone() or (None, None, None)
+            new = tuple(cur if value is KEEP else value for cur, value in zip(current, checked))
+            con.execute("DELETE FROM contract_completions WHERE source = ? AND contract_id = ?", [source, contract_id])
+            if any(v is not None for v in new):
+                con.execute("INSERT INTO contract_completions VALUES (?, ?, ?, ?, ?, now())", [source, contract_id, *new])
         store.bump_data_version(con)
+    return failed
 
 
 def completion_table(con: duckdb.DuckDBPyConnection, source: str | None = None, only_incomplete: bool = False) -> pd.DataFrame:

@@ -47,7 +47,7 @@ _ACTIVE_COLUMNS = (
 )
 
 
-def _active_table(need: int) -> str:
+def active_table(need: int) -> str:
     """Every active contract of the workspace with its values and probability (inside ``prepared``).
 
     None of it depends on the filters (the history, what was paid and what is in escrow are
@@ -103,7 +103,7 @@ def active_contracts_sql(filters: Filters, min_history: int = SMALL_SAMPLE_FINIS
     """
     need = max(1, int(min_history))
     where, params = filters.where("a")
-    sql = f"SELECT {', '.join(_ACTIVE_COLUMNS)} FROM {_active_table(need)} a WHERE {where}"
+    sql = f"SELECT {', '.join(_ACTIVE_COLUMNS)} FROM {active_table(need)} a WHERE {where}"
     return sql, params
 
 

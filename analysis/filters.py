@@ -233,10 +233,117 @@ class _Prepared:
     suffix: str = ""
     #: Tables derived from the three above on first use (``derived_table``): name -> table.
     derived: dict = field(default_factory=dict, compare=False)
+    #: Where ``derived_table`` makes what it has not got: ``temp`` (dropped with the block) or
+    #: ``ANALYSIS_SCHEMA`` (kept in the workspace: ``store_analysis_tables``).
+    schema: str = "temp"
 
 
 # The temporary tables ``prepared`` made in this thread/context, if any.
 _PREPARED: ContextVar[_Prepared | None] = ContextVar("milestone_lens_prepared", default=None)
+
+#: The workspace's schema for the analysis tables ``store_analysis_tables`` keeps (not user data:
+#: everything in it is derived from the main tables and remade whenever they change).
+ANALYSIS_SCHEMA = "ml_analysis"
+#: Bumped whenever the SQL of a kept table changes, so a workspace written by another version
+#: of Milestone Lens is not read through tables of the wrong shape (it falls back to temporary ones).
+ANALYSIS_TABLES_FORMAT = 1
+
+
+def _make_prepared_tables(con, names: _Prepared) -> bool:
+    """Create the three prepared tables ``names`` on ``con``; True when ``cid`` is the hashed key.
+
+    The key is a hash of (source, contract_id), so milestones and payments get theirs without a
+    join on the text keys. If two contracts ever hash alike, the contracts are made again with a
+    row number as the key and the others joined on the text keys (False).
+    """
+    create = "CREATE TEMP TABLE" if names.schema == "temp" else "CREATE TABLE"
+    key = "hash(source, contract_id)"
+    con.execute(f"{create} {names.contracts} AS {_enriched_contracts_sql(key)}")
+    hashed = _hashed_keys_unique(con, names.contracts)
+    milestone_columns = "seq, kind, amount, due_date, funded_date, submitted_date, paid_date, paid_amount, status"
+    if hashed and names.schema != "temp":
+        # Kept in the workspace: a view, since the milestones are a copy with one column more (a
+        # milestone's contract is always in the workspace: every import checks it).
+        con.execute(f"CREATE VIEW {names.milestones} AS SELECT {key} AS cid, {milestone_columns} FROM main.milestones")
+        keyed_payments = f"SELECT {key} AS cid, * FROM main.payments WHERE contract_id IS NOT NULL"
+    elif hashed:
+        con.execute(
+            f"""{create} {names.milestones} AS SELECT {key} AS cid, {milestone_columns}
+                FROM milestones WHERE {key} IN (SELECT cid FROM {names.contracts})""")
+        keyed_payments = (f"SELECT {key} AS cid, * FROM payments "
+                          f"WHERE contract_id IS NOT NULL AND {key} IN (SELECT cid FROM {names.contracts})")
+    else:
+        con.execute(f"DROP TABLE {names.contracts}")
+        con.execute(f"{create} {names.contracts} AS {_enriched_contracts_sql('row_number() OVER ()')}")
+        con.execute(
+            f"""{create} {names.milestones} AS
+                SELECT c.cid, m.seq, m.kind, m.amount, m.due_date, m.funded_date, m.submitted_date, m.paid_date,
+                       m.paid_amount, m.status
+                FROM milestones m JOIN {names.contracts} c ON c.source = m.source AND c.contract_id = m.contract_id""")
+        keyed_payments = (f"SELECT c.cid, p.* FROM payments p "
+                          f"JOIN {names.contracts} c ON c.source = p.source AND c.contract_id = p.contract_id")
+    # submitted_date comes along for the platforms' holds (Upwork hourly money waits for the week's end).
+    con.execute(
+        f"""{create} {names.payments} AS
+            SELECT p.cid, p.seq, p.kind, p.paid_date, p.gross, p.fee, p.currency, p.pending, m.submitted_date
+            FROM ({keyed_payments}) p
+            LEFT JOIN {names.milestones} m ON m.cid = p.cid AND m.seq = p.seq""")
+    return hashed
+
+
+def _hashed_keys_unique(con, contracts_table: str) -> bool:
+    return con.execute(f"SELECT count(*) = count(DISTINCT cid) FROM {contracts_table}").fetchone()[0]
+
+
+#: What the kept tables were made from: every row of the tables they derive from, hashed. A
+#: change that did not go through Milestone Lens (SQL run on the file by hand) changes it too,
+#: so such a workspace is analysed from its rows, never through tables made before the change.
+_SOURCE_FINGERPRINT_SQL = " || '/' || ".join(
+    f"(SELECT count(*) || ':' || coalesce(sum(hash(t)), 0) FROM main.{table} t)"
+    for table in ("contracts", "milestones", "payments", "contract_completions"))
+
+
+def _stored_tables(con) -> _Prepared | None:
+    """The analysis tables kept in the workspace, when they were made from its current rows."""
+    kept = [r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? AND database_name = current_database()",
+        [ANALYSIS_SCHEMA]).fetchall()]
+    if "built" not in kept:  # an older workspace, a Parquet dataset: prepare per block
+        return None
+    row = con.execute(
+        f"SELECT b.format = {ANALYSIS_TABLES_FORMAT} AND b.source_fingerprint = {_SOURCE_FINGERPRINT_SQL} "
+        f"FROM {ANALYSIS_SCHEMA}.built b").fetchone()
+    if not row or not row[0]:
+        return None
+    q = f"{ANALYSIS_SCHEMA}."
+    derived = {name[len("d_"):]: q + name for name in kept if name.startswith("d_")}
+    return _Prepared(con, q + "contracts", q + "payments", q + "milestones", uuid.uuid4().hex[:12], derived)
+
+
+def store_analysis_tables(con, build_derived: Callable[[], None]) -> bool:
+    """Make the prepared tables, and the derived ones ``build_derived()`` asks for, in the workspace.
+
+    For a writer, inside the transaction that changed the data (``store.bump_data_version``):
+    afterwards every ``prepared`` block on the workspace reads these instead of making its own,
+    so a report or a cold dashboard page pays for the filtered aggregates only. Returns False
+    (and keeps nothing) when two contracts' keys hash alike; blocks then prepare as before.
+    """
+    con.execute(f"DROP SCHEMA IF EXISTS {ANALYSIS_SCHEMA} CASCADE")
+    con.execute(f"CREATE SCHEMA {ANALYSIS_SCHEMA}")
+    q = f"{ANALYSIS_SCHEMA}."
+    names = _Prepared(con, q + "contracts", q + "payments", q + "milestones", "", schema=ANALYSIS_SCHEMA)
+    if not _make_prepared_tables(con, names):  # row-number keys are only valid for one block
+        con.execute(f"DROP SCHEMA {ANALYSIS_SCHEMA} CASCADE")
+        return False
+    token = _PREPARED.set(names)
+    try:
+        build_derived()
+    finally:
+        _PREPARED.reset(token)
+    con.execute(
+        f"CREATE TABLE {q}built AS SELECT {ANALYSIS_TABLES_FORMAT} AS format, {_SOURCE_FINGERPRINT_SQL} AS source_fingerprint, "
+        "(SELECT CAST(value AS BIGINT) FROM meta WHERE key = 'data_version') AS data_version")
+    return True
 
 
 @contextlib.contextmanager
@@ -245,10 +352,12 @@ def prepared(con) -> Iterator[None]:
 
     ``contract_view`` aggregates every milestone, client history needs a window over every
     contract, and joins on (source, contract_id) text keys are slow: on a large workspace
-    that costs more than the analyses themselves. On entry this makes three temporary tables
-    on ``con`` — contracts with an integer key ``cid`` and the derived columns, and narrow
-    copies of payments and milestones keyed by ``cid`` — and drops them (and the tables
-    ``derived_table`` made from them) on exit. Every public
+    that costs more than the analyses themselves. So every import keeps these tables in the
+    workspace (``store_analysis_tables``) and a block reads those. Where they are missing or
+    older than the data (a workspace written by an older version, a Parquet dataset), the block
+    makes three temporary tables on ``con`` — contracts with an integer key ``cid`` and the
+    derived columns, and narrow copies of payments and milestones keyed by ``cid`` — and drops
+    them on exit. Tables ``derived_table`` makes in a block are temporary too. Every public
     analysis runs inside it (see ``uses_prepared``); wrap a batch of calls on one connection
     to share the tables. Nested blocks on the same connection reuse the outer tables.
     """
@@ -256,47 +365,23 @@ def prepared(con) -> Iterator[None]:
     if made is not None and made.con is con:
         yield
         return
-    suffix = uuid.uuid4().hex[:12]
-    names = _Prepared(con, f"_ml_contracts_{suffix}", f"_ml_payments_{suffix}", f"_ml_milestones_{suffix}", suffix)
+    names = _stored_tables(con)
+    temporary: list[str] = []
+    if names is None:
+        suffix = uuid.uuid4().hex[:12]
+        names = _Prepared(con, f"_ml_contracts_{suffix}", f"_ml_payments_{suffix}", f"_ml_milestones_{suffix}", suffix)
+        temporary = [names.payments, names.milestones, names.contracts]
+    kept = set(names.derived.values())
     try:
-        # The key is a hash of (source, contract_id), so milestones and payments get theirs without a
-        # join on the text keys. If two contracts ever hash alike, the tables are made again with a
-        # row number as the key and text joins (the way this was done before).
-        con.execute(f"CREATE TEMP TABLE {names.contracts} AS {_enriched_contracts_sql()}")
-        unique = con.execute(f"SELECT count(*) = count(DISTINCT cid) FROM {names.contracts}").fetchone()[0]
-        if unique:
-            key = "hash(source, contract_id)"
-            con.execute(
-                f"""CREATE TEMP TABLE {names.milestones} AS
-                    SELECT {key} AS cid, seq, kind, amount, due_date, funded_date, submitted_date, paid_date,
-                           paid_amount, status
-                    FROM milestones WHERE {key} IN (SELECT cid FROM {names.contracts})""")
-            keyed_payments = (f"SELECT {key} AS cid, * FROM payments "
-                              f"WHERE contract_id IS NOT NULL AND {key} IN (SELECT cid FROM {names.contracts})")
-        else:
-            con.execute(f"DROP TABLE temp.{names.contracts}")
-            con.execute(f"CREATE TEMP TABLE {names.contracts} AS {_enriched_contracts_sql('row_number() OVER ()')}")
-            con.execute(
-                f"""CREATE TEMP TABLE {names.milestones} AS
-                    SELECT c.cid, m.seq, m.kind, m.amount, m.due_date, m.funded_date, m.submitted_date, m.paid_date,
-                           m.paid_amount, m.status
-                    FROM milestones m JOIN {names.contracts} c ON c.source = m.source AND c.contract_id = m.contract_id""")
-            keyed_payments = (f"SELECT c.cid, p.* FROM payments p "
-                              f"JOIN {names.contracts} c ON c.source = p.source AND c.contract_id = p.contract_id")
-        # submitted_date comes along for the platforms' holds (Upwork hourly money waits for the week's end).
-        con.execute(
-            f"""CREATE TEMP TABLE {names.payments} AS
-                SELECT p.cid, p.payment_key, p.seq, p.kind, p.paid_date, p.gross, p.fee, p.currency, p.pending,
-                       m.submitted_date
-                FROM ({keyed_payments}) p
-                LEFT JOIN {names.milestones} m ON m.cid = p.cid AND m.seq = p.seq""")
+        if temporary:
+            _make_prepared_tables(con, names)
         token = _PREPARED.set(names)
         try:
             yield
         finally:
             _PREPARED.reset(token)
     finally:
-        for table in (*names.derived.values(), names.payments, names.milestones, names.contracts):
+        for table in (*[t for t in names.derived.values() if t not in kept], *temporary):
             with contextlib.suppress(Exception):
                 con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
@@ -331,13 +416,18 @@ def derived_table(name: str, select_sql: Callable[[], str]) -> str:
     made = _tables()
     table = made.derived.get(name)
     if table is None:
-        table = f"_ml_{re.sub(r'[^a-z0-9_]', '_', name.lower())}_{made.suffix}"
-        made.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select_sql()}")
+        safe = re.sub(r'[^a-z0-9_]', '_', name.lower())
+        if made.schema == "temp":
+            table = f"_ml_{safe}_{made.suffix}"
+            made.con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select_sql()}")
+        else:  # kept in the workspace (``store_analysis_tables``): the prefix tells them from the prepared three
+            table = f"{made.schema}.d_{safe}"
+            made.con.execute(f"CREATE TABLE {table} AS {select_sql()}")
         made.derived[name] = table
     return table
 
 
-def _client_history_table() -> str:
+def client_history_table() -> str:
     """(cid, prior_client_contracts) for every contract with a client (inside ``prepared``)."""
     contracts = _tables().contracts
     return derived_table("client_history", lambda: f"""
@@ -363,7 +453,7 @@ def contracts_sql(filters: Filters, *, client_history: bool = False) -> tuple[st
     budget = f"CASE WHEN v.budget IS NULL THEN 'unknown' ELSE {_band_label_sql('v.budget_band_order', BUDGET_BANDS)} END"
     duration = _band_label_sql("v.duration_band_order", DURATION_BANDS)
     if client_history:
-        history, join = ", h.prior_client_contracts", f" LEFT JOIN {_client_history_table()} h ON h.cid = v.cid"
+        history, join = ", h.prior_client_contracts", f" LEFT JOIN {client_history_table()} h ON h.cid = v.cid"
     else:
         history, join = "", ""
     sql = (f"SELECT v.*{history}, {budget} AS budget_band, {duration} AS duration_band "
@@ -393,7 +483,7 @@ def payments_sql(filters: Filters, *, include_pending: bool = False) -> tuple[st
     filters cannot apply to them (see ``earnings.account_costs``). Columns: cid, source,
     contract_id, structure, client, freelancer, category, platform, start_date, end_date,
     contract_type, budget, planned_days, budget_band_order, contract_status,
-    contract_currency, payment_key, seq, kind, paid_date, gross, fee, currency (the
+    contract_currency, seq, kind, paid_date, gross, fee, currency (the
     payment's), pending, submitted_date (of the milestone or invoice paid, if any).
     """
     return _rows_sql(_tables().payments, filters, "" if include_pending else "AND NOT r.pending")

@@ -294,8 +294,13 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 
 def bump_data_version(con: duckdb.DuckDBPyConnection) -> None:
-    """Mark the data as changed so cached query results are recomputed."""
+    """Mark the data as changed so cached query results are recomputed, and remake the analysis
+    tables kept for the new data (``analysis.analysis_tables``). Call it inside the writer's
+    transaction, after the change: the tables then commit, or roll back, with the data."""
+    from analysis import analysis_tables  # the analyses sit above this module
+
     con.execute("UPDATE meta SET value = CAST(CAST(value AS BIGINT) + 1 AS VARCHAR) WHERE key = 'data_version'")
+    analysis_tables.rebuild(con)
 
 
 def data_version(con: duckdb.DuckDBPyConnection) -> int:

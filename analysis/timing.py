@@ -76,14 +76,14 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
     per_contract = [m for m in measures if m in _CONTRACT_MEASURES]
     per_row = tuple(m for m in measures if m not in _CONTRACT_MEASURES)
     parts, params = [], []
-    for group, group_measures in _CONTRACT_MEASURE_GROUPS.items():
+    for group, group_measures in CONTRACT_MEASURE_GROUPS.items():
         wanted = [m for m in group_measures if m in per_contract]
         if not wanted:
             continue
         base, base_params = contracts_sql(filters)
         names = " ".join(f"WHEN {codes[m]} THEN '{m}'" for m in wanted)
         parts.append(f"""SELECT CASE t.m {names} END AS measure, c.structure, t.d::DOUBLE AS d
-                         FROM {_contract_days_table(group)} t JOIN ({base}) c ON c.cid = t.cid
+                         FROM {contract_days_table(group)} t JOIN ({base}) c ON c.cid = t.cid
                          WHERE t.m IN ({', '.join(str(codes[m]) for m in wanted)})""")
         params += base_params
     if per_row:
@@ -118,16 +118,16 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
 
 
 #: Measures that belong to a contract as a whole, or to the sequence of its payments, in the
-#: groups computed together: taken from ``_contract_days_table`` rather than recomputed per call.
-_CONTRACT_MEASURE_GROUPS = {
+#: groups computed together: taken from ``contract_days_table`` rather than recomputed per call.
+CONTRACT_MEASURE_GROUPS = {
     "firsts": ("start_to_first_payment", "start_to_first_withdrawable"),
     "gaps": ("gap_between_payments",),
 }
-_CONTRACT_MEASURES = tuple(m for group in _CONTRACT_MEASURE_GROUPS.values() for m in group)
+_CONTRACT_MEASURES = tuple(m for group in CONTRACT_MEASURE_GROUPS.values() for m in group)
 
 
-def _contract_days_table(group: str) -> str:
-    """The intervals of one ``_CONTRACT_MEASURE_GROUPS`` group over the workspace as (cid, m, d):
+def contract_days_table(group: str) -> str:
+    """The intervals of one ``CONTRACT_MEASURE_GROUPS`` group over the workspace as (cid, m, d):
     ``m`` the index of the measure in ``MEASURES``, ``d`` whole days (inside ``prepared``; NULL
     intervals left out).
 
@@ -136,7 +136,7 @@ def _contract_days_table(group: str) -> str:
     table serves every ``timing_summary`` call of the block.
     """
     def build() -> str:
-        sql, _ = _measured_sql(Filters(), _CONTRACT_MEASURE_GROUPS[group], "cid", "m")
+        sql, _ = _measured_sql(Filters(), CONTRACT_MEASURE_GROUPS[group], "cid", "m")
         return f"SELECT cid, m::UTINYINT AS m, d::INTEGER AS d FROM ({sql}) WHERE d IS NOT NULL"
 
     return derived_table(f"timing_{group}", build)

@@ -316,14 +316,14 @@ with tab_complete:
         changes = changed_rows(shown, edited, list(COMPLETION_FIELDS))
         if st.button(f"Save {len(changes)} completion{'s' if len(changes) != 1 else ''}", type="primary",
                      disabled=not changes, icon=":material/save:", key="save_completions"):
-            failed = []
-            for position, values in changes:
-                row = shown.iloc[position]
-                try:
-                    completions.complete_contract(state.workspace(), row["source"], row["contract_id"], **values)
-                except UserError as exc:
-                    failed.append(f"{row['contract_id']}: {exc}")
-            saved = len(changes) - len(failed)
+            rows = [shown.iloc[position] for position, _ in changes]
+            try:
+                refused = completions.complete_contracts(
+                    state.workspace(), [(row["source"], row["contract_id"], values) for row, (_, values) in zip(rows, changes)])
+                failed = [f"{rows[i]['contract_id']}: {exc}" for i, exc in refused]
+                saved = len(changes) - len(failed)
+            except UserError as exc:  # the workspace was busy: nothing was saved
+                failed, saved = [str(exc)], 0
             if saved:
                 flash("success", f"Saved {saved} completion{'s' if saved != 1 else ''}.")
             for message in failed:
