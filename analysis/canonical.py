@@ -57,6 +57,10 @@ def apply_aliases(staged: StagedFile) -> None:
             staged.columns[field] = staged.columns.pop(alias)
 
 
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _text(staged: StagedFile, name: str) -> str:
     return f"nullif(trim({staged.col(name)}), '')"
 
@@ -87,26 +91,51 @@ def _parse_checks(con, staged: StagedFile, specs: list[tuple[str, str, str]],
 
 
 def _typed_with_checks(con, staged: StagedFile, table: str, typed: dict[str, str],
-                       checks: list[tuple[str, str, str]]) -> list[Problem]:
+                       checks: list[tuple[str, str, str]], target: str | None = None,
+                       fixed: dict[str, str] | None = None) -> list[Problem]:
     """Create ``table`` (``_row`` and the ``typed`` columns) and evaluate every check in the same scan.
 
-    Each check's outcome is a boolean column computed next to the typed values, so every
-    cell is parsed once (DuckDB shares the common expressions); the queries that name rows
-    run only for checks that failed. Returns the problems, in check order.
+    Whether a row fails any check is a boolean column computed next to the typed values, so
+    every cell is parsed once (DuckDB shares the common expressions); which checks fail, and
+    the queries that name rows, run only when some row failed. Returns the problems, in check order.
+
+    With ``target`` (an ``in_*`` table), ``table`` holds that table's columns first, in its
+    order and types (``fixed``: SQL for the columns that are not ``typed``), so that
+    ``_append_typed`` can make it the target itself instead of copying it.
     """
-    select = ", ".join(f"{expr} AS {name}" for name, expr in typed.items())
-    flags = "".join(f", coalesce({cond}, false) AS _check_{i}" for i, (cond, _, _) in enumerate(checks))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {staged.row_expr} AS _row, {select}{flags} FROM {staged.table}")
-    if not checks:
+    if target is not None:
+        columns = con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main' "
+            "AND database_name = 'temp' AND table_name = ? ORDER BY column_index", [target]
+        ).fetchall()
+        exprs = {**typed, **(fixed or {}), "_row": staged.row_expr}
+        select = ", ".join(f"CAST({exprs[name]} AS {kind}) AS {name}" for name, kind in columns)
+    else:
+        select = f"{staged.row_expr} AS _row, " + ", ".join(f"{expr} AS {name}" for name, expr in typed.items())
+    # One flag for all checks (a column per check made the table a third wider); which checks
+    # fail is worked out from the staged text only when some row fails one.
+    bad = " OR ".join(f"coalesce({cond}, false)" for cond, _, _ in checks) or "false"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {select}, {bad} AS _bad FROM {staged.table}")
+    if not checks or not con.execute(f"SELECT bool_or(_bad) FROM {table}").fetchone()[0]:
         return []
-    failing = con.execute(
-        "SELECT " + ", ".join(f"count(*) FILTER (WHERE _check_{i})" for i in range(len(checks))) + f" FROM {table}"
-    ).fetchone()
-    problems: list[Problem] = []
-    for (cond, column, msg), n in zip(checks, failing):
-        if n:
-            problems += first_problems(con, staged, cond, column, msg)
-    return problems
+    return _failing_checks(con, staged, checks)
+
+
+def _append_typed(con, table: str, target: str) -> None:
+    """Append ``table`` (made by ``_typed_with_checks`` with ``target``) to ``target``.
+
+    When ``target`` is still empty (the first file of its kind in the batch), ``table`` becomes
+    ``target``: renamed, its check column dropped (1M milestones: ~0.7 s of copying less).
+    """
+    names = [r[0] for r in con.execute(
+        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'main' AND database_name = 'temp' "
+        "AND table_name = ? ORDER BY column_index", [target]).fetchall()]
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {target} LIMIT 1)").fetchone()[0]:
+        con.execute(f"INSERT INTO {target} SELECT {', '.join(names)} FROM {table}")
+        return
+    con.execute(f"DROP TABLE temp.{target}")
+    con.execute(f"ALTER TABLE temp.{table} RENAME TO {target}")
+    con.execute(f"ALTER TABLE temp.{target} DROP COLUMN _bad")
 
 
 def _failing_checks(con, staged: StagedFile, checks: list[tuple[str, str, str]]) -> list[Problem]:
@@ -183,7 +212,8 @@ def stage_contracts(con, staged: StagedFile, ctx) -> None:
             continue
         column = cols.get(field, field)
         pending.append((f"coalesce({cond}, false)", column, msg))
-    problems = _typed_with_checks(con, staged, "_typed_c", typed, pending)
+    fixed = {"source": _sql_str(ctx.source), "_import_id": str(int(ctx.import_id)), "_file": _sql_str(staged.display)}
+    problems = _typed_with_checks(con, staged, "_typed_c", typed, pending, "in_contracts", fixed)
     if problems:
         ctx.problems.extend(problems)
         return
@@ -202,17 +232,14 @@ def stage_contracts(con, staged: StagedFile, ctx) -> None:
         con.execute("CREATE OR REPLACE TEMP TABLE _typed_c AS SELECT * FROM _typed_c QUALIFY row_number() OVER (PARTITION BY contract_id ORDER BY _row) = 1")
     else:
         # The cheap test first: the row lists are built only when some id repeats.
-        dup = con.execute("SELECT 1 FROM _typed_c GROUP BY contract_id HAVING count(*) > 1 LIMIT 1").fetchone() and con.execute(
+        dup = con.execute("SELECT 1 FROM _typed_c GROUP BY hash(contract_id) HAVING count(*) > 1 LIMIT 1").fetchone() and con.execute(
             "SELECT contract_id, list(_row ORDER BY _row) FROM _typed_c GROUP BY contract_id HAVING count(*) > 1 ORDER BY min(_row) LIMIT 1"
         ).fetchone()
         if dup:
             ctx.problems.append(Problem(staged.display, int(dup[1][1]), cols["contract_id"],
                                         f"contract_id '{dup[0]}' appears more than once (rows {', '.join(map(str, dup[1][:5]))})"))
             return
-    con.execute(
-        f"INSERT INTO in_contracts SELECT ?, {', '.join(typed)}, ?, ?, _row FROM _typed_c",
-        [ctx.source, ctx.import_id, staged.display],
-    )
+    _append_typed(con, "_typed_c", "in_contracts")
 
 
 def stage_milestones(con, staged: StagedFile, ctx) -> None:
@@ -262,22 +289,22 @@ def stage_milestones(con, staged: StagedFile, ctx) -> None:
         if field not in ("contract_id", "seq", "amount") and not staged.has(field):
             continue
         pending.append((f"coalesce({cond}, false)", cols.get(field, field), msg))
-    problems = _typed_with_checks(con, staged, "_typed_m", typed, pending)
+    fixed = {"source": _sql_str(ctx.source), "kind": "'milestone'", "_import_id": str(int(ctx.import_id)),
+             "_file": _sql_str(staged.display)}
+    problems = _typed_with_checks(con, staged, "_typed_m", typed, pending, "in_milestones", fixed)
     if problems:
         ctx.problems.extend(problems)
         return
     # The cheap test first: the row lists are built only when some milestone repeats (1M contracts: 1.3 s -> 0.45 s).
-    dup = con.execute("SELECT 1 FROM _typed_m GROUP BY contract_id, seq HAVING count(*) > 1 LIMIT 1").fetchone() and con.execute(
+    # Grouping by a hash of the key is cheaper; a hash shared by different keys only costs the exact query.
+    dup = con.execute("SELECT 1 FROM _typed_m GROUP BY hash(contract_id, seq) HAVING count(*) > 1 LIMIT 1").fetchone() and con.execute(
         "SELECT contract_id, seq, list(_row ORDER BY _row) FROM _typed_m GROUP BY contract_id, seq HAVING count(*) > 1 ORDER BY min(_row) LIMIT 1"
     ).fetchone()
     if dup:
         ctx.problems.append(Problem(staged.display, int(dup[2][1]), cols["seq"],
                                     f"milestone {dup[1]} of contract '{dup[0]}' appears more than once"))
         return
-    con.execute(
-        f"INSERT INTO in_milestones SELECT ?, {', '.join(typed)}, 'milestone', ?, ?, _row FROM _typed_m",
-        [ctx.source, ctx.import_id, staged.display],
-    )
+    _append_typed(con, "_typed_m", "in_milestones")
 
 
 def stage_canonical(con, staged: StagedFile, ctx) -> None:
