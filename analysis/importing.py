@@ -242,8 +242,8 @@ def _import_in_transaction(con, paths, names, fmt, source, options, column_mappi
     if problems:
         raise ImportValidationError(problems)
     _check_batch(con)
-    _derive(con, derive_payments)
-    counts = _merge(con)
+    deferred_payments = _derive(con, derive_payments)
+    counts = _merge(con, deferred_payments)
     for name, finish in finishers:
         warnings += [f"{name}: {w}" for w in finish(con)]
     for import_id, name, digest, file_format, file_source in file_meta:
@@ -307,8 +307,17 @@ def _check_batch(con) -> None:
         raise ImportValidationError(problems)
 
 
-def _derive(con, derive_payments: bool) -> None:
-    """Fill what the template lets users leave empty: kind, status, paid amount, fees, payments."""
+def _is_empty(con, table: str) -> bool:
+    return con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchone()[0] == 0
+
+
+def _derive(con, derive_payments: bool) -> str | None:
+    """Fill what the template lets users leave empty: kind, status, paid amount, fees, payments.
+
+    Returns the query of the payments derived from paid milestones when they are left for
+    ``_merge`` to insert (into an empty payments table), else None (they are in ``in_payments``).
+    """
+    deferred_payments = None
     # Contract attributes for each staged milestone (from this batch, else from the workspace).
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _ctx AS
@@ -332,7 +341,7 @@ def _derive(con, derive_payments: bool) -> None:
            WHERE status IS NULL"""
     )
     if not derive_payments:
-        return
+        return None
     # Fees left empty follow the platform's rules; Upwork's sliding fee needs what was billed
     # with the client before, across the workspace and this batch.
     fee = fee_sql("platform", "paid_date", "amount", "billed_before")
@@ -342,8 +351,7 @@ def _derive(con, derive_payments: bool) -> None:
     # The running billing total scans every payment in the workspace: only when a fee is missing.
     if fees_missing:
         _derive_fees(con, fee)
-    con.execute(
-        """INSERT INTO in_payments
+    milestone_payments = """
            SELECT m.source, m.contract_id || '#' || m.seq, m.contract_id, m.seq,
                   CASE WHEN m.kind = 'invoice' THEN 'hourly' ELSE 'milestone' END,
                   m.paid_date, m.paid_amount, coalesce(m.fee, 0), c.currency, false, m.description,
@@ -352,10 +360,16 @@ def _derive(con, derive_payments: bool) -> None:
            WHERE m.status = 'paid' AND m.paid_amount IS NOT NULL
              -- milestones of marketplace exports come with their own payments
              AND NOT EXISTS (SELECT 1 FROM in_payments p WHERE p.source = m.source AND p.contract_id = m.contract_id AND p.seq = m.seq)"""
-    )
+    if _is_empty(con, "payments"):
+        # Nothing to compare them with: ``_merge`` inserts them into the workspace straight from
+        # this query, without a staged copy (1M contracts: ~1.5 s less). The payments added to
+        # ``in_payments`` below have no seq, so the NOT EXISTS reads the same then as now.
+        deferred_payments = milestone_payments
+    else:
+        con.execute("INSERT INTO in_payments" + milestone_payments)
     # Contract-level exports: paid_total without milestone rows becomes one payment of unknown date.
     if not con.execute("SELECT count(*) FROM in_contracts WHERE paid_total > 0").fetchone()[0]:
-        return
+        return deferred_payments
     fee_total = fee_sql("c.platform", "coalesce(c.end_date, c.start_date)", "c.paid_total", "0")
     con.execute(
         f"""INSERT INTO in_payments
@@ -367,6 +381,7 @@ def _derive(con, derive_payments: bool) -> None:
               AND NOT EXISTS (SELECT 1 FROM in_milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)
               AND NOT EXISTS (SELECT 1 FROM milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)"""
     )
+    return deferred_payments
 
 
 def _derive_fees(con, fee: str) -> None:
@@ -398,8 +413,11 @@ def _derive_fees(con, fee: str) -> None:
     )
 
 
-def _merge(con) -> dict[int, dict[str, int]]:
-    """Insert new rows, update changed ones, skip identical ones; count per import id."""
+def _merge(con, deferred_payments: str | None = None) -> dict[int, dict[str, int]]:
+    """Insert new rows, update changed ones, skip identical ones; count per import id.
+
+    ``deferred_payments``: a query giving more rows of ``in_payments`` (see ``_derive``), only
+    when the payments table is empty."""
     counts: dict[int, dict[str, int]] = {}
     for table in ("contracts", "milestones", "payments"):
         key = KEYS[table]
@@ -407,16 +425,21 @@ def _merge(con) -> dict[int, dict[str, int]]:
         join = " AND ".join(f"t.{k} = i.{k}" for k in key)
         same = " AND ".join(f"t.{c} IS NOT DISTINCT FROM i.{c}" for c in cols)
         all_cols = list(key) + cols
-        if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchone()[0] == 0:
+        if _is_empty(con, table):
             # An empty table (a first import): every staged row is new, nothing to compare with.
-            for import_id, n in con.execute(f"SELECT _import_id, count(*) FROM in_{table} GROUP BY ALL").fetchall():
-                bucket = counts.setdefault(import_id, {})
-                bucket[f"{table}_new"] = bucket.get(f"{table}_new", 0) + n
+            staged = f"in_{table}"
+            if table == "payments" and deferred_payments is not None:
+                staged = f"(SELECT * FROM in_payments UNION ALL {deferred_payments})"
             con.execute(
                 f"""INSERT INTO {table} ({', '.join(all_cols)}, first_import_id, import_id)
-                    SELECT {', '.join(all_cols)}, _import_id, _import_id FROM in_{table}"""
+                    SELECT {', '.join(all_cols)}, _import_id, _import_id FROM {staged}"""
             )
+            # The table held nothing before: its rows are the ones just inserted.
+            for import_id, n in con.execute(f"SELECT import_id, count(*) FROM {table} GROUP BY ALL").fetchall():
+                bucket = counts.setdefault(import_id, {})
+                bucket[f"{table}_new"] = bucket.get(f"{table}_new", 0) + n
             continue
+        assert not (table == "payments" and deferred_payments is not None)
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _cmp AS
                 SELECT i._import_id,
