@@ -178,8 +178,7 @@ with st.container(border=True):
 st.subheader("Does it hold for work like yours?")
 st.caption("The same comparison within groups: by budget, planned duration, new or repeat client, category, "
            "platform and start year. Small groups show counts only and draw no conclusion.")
-breakdown = query(cancellation.breakdowns, filters)
-differences = query(cancellation.breakdown_comparison, filters)
+breakdown, differences = query(cancellation.breakdown_comparison, filters)
 if differences.empty:  # nothing finished: no groups, and no columns either
     differences = pd.DataFrame(columns=["dimension", "group", "group_order", "rate_difference", "ci_low", "ci_high",
                                         "p_value", "small_sample"])
