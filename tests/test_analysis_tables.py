@@ -152,3 +152,20 @@ def test_completions_saved_together_in_one_change(sample_con):
         f"SELECT budget FROM {ANALYSIS_SCHEMA}.contracts WHERE contract_id = ?", [ids[1]]).fetchone()[0] == \
         pytest.approx(1250.50)
     assert tables_in_use(sample_con) == f"{ANALYSIS_SCHEMA}.contracts"
+
+
+def test_keys_that_hash_alike_fall_back_to_row_numbers(sample_con, monkeypatch):
+    """Two contracts whose (source, contract_id) hash alike cannot be made on purpose (64 bits),
+    so the check is made to say so: nothing is kept, blocks key by row number, same answers."""
+    from analysis import analysis_tables, filters
+
+    expected = report_doc(sample_con)
+    monkeypatch.setattr(filters, "_hashed_keys_unique", lambda con, table: False)
+    assert analysis_tables.rebuild(sample_con) is False
+    assert kept_tables(sample_con) == set()
+    with prepared(sample_con):
+        made = _tables()
+        assert made.contracts.startswith("_ml_contracts_")
+        ids = sample_con.execute(f"SELECT min(cid), max(cid), count(*) FROM {made.contracts}").fetchone()
+    assert ids == (1, 2000, 2000)
+    assert_same(expected, report_doc(sample_con))
