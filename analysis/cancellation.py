@@ -405,9 +405,12 @@ def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "s
     from statsmodels.duration.survfunc import survdiff
 
     part = data.counts[data.counts["structure"].isin(groups)]
+    # The groups as their index in ``groups``: survdiff sorts them (np.unique), and sorting a
+    # million integers is a hundred times faster than a million strings; same test.
+    part = part.assign(structure=part["structure"].map({g: i for i, g in enumerate(groups)}).astype("int64"))
     time, outcome, group = _expand(part)
     event = (outcome == 1).astype(float)
-    present = sorted(set(group.tolist()))
+    present = [groups[i] for i in sorted(set(part["structure"].tolist()))]
     n, events = len(time), int(event.sum())
     if len(present) < len(groups):
         missing = [g for g in groups if g not in present]
