@@ -480,8 +480,7 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
     rows_sql = f"""SELECT currency, (structure = 'milestones')::INTEGER AS milestones, cancelled::INTEGER AS cancelled,
                           ln(budget::DOUBLE) AS log_budget, ln(planned_days::DOUBLE) AS log_planned_days,
                           CASE WHEN prior_client_contracts > 0 THEN 1 ELSE 0 END AS repeat_client,
-                          coalesce('c:' || client, 'k:' || cid::VARCHAR) AS cluster,
-                          hash(source, contract_id, {int(seed)}) AS draw, source, contract_id
+                          client, hash(source, contract_id, {int(seed)}) AS draw, cid
                    FROM ({base}) WHERE finished AND structure IN ('milestones', 'single') AND budget > 0"""
     currency = filters.single_currency
     if currency is None:
@@ -493,8 +492,11 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
     # The sample: the contracts with the smallest hash of (source, contract_id, seed), in that order.
     # (A REPEATABLE reservoir sample still depended on the order threads delivered the rows: two
     # runs on the same workspace fitted different samples.)
-    sample = f"ORDER BY draw, source, contract_id LIMIT {int(max_rows)}" if total > max_rows else ""
-    df = con.execute(f"SELECT * EXCLUDE (draw, source, contract_id) FROM ({rows_sql}) WHERE currency = ? {sample}",
+    # (Ties in the draw, if ever, are broken by the contract's key: unique in the prepared tables.)
+    # The cluster (the client, or the contract itself when it has none) is named after sampling.
+    sample = f"ORDER BY draw, cid LIMIT {int(max_rows)}" if total > max_rows else ""
+    df = con.execute(f"""SELECT * EXCLUDE (draw, cid, client), coalesce('c:' || client, 'k:' || cid::VARCHAR) AS cluster
+                         FROM (SELECT * FROM ({rows_sql}) WHERE currency = ? {sample})""",
                      params + [currency]).df()
     sampled_from = int(total) if total > max_rows else None
     notes: list[str] = []
