@@ -9,10 +9,11 @@ function returns, keyed on the workspace file, its ``data_version`` (bumped by e
 completion and removal) and the arguments, so a filter change only recomputes what changed
 and new data is never hidden behind a stale cache.
 
-What the cache misses runs on one analysis thread per data version. That thread prepares the
-enriched contract, payment and milestone tables (``analysis.filters.prepared``) once, when
-the data changes, and keeps them while it serves every query: a filter change then costs the
-filtered aggregates only, not a pass over every milestone of the workspace.
+What the cache misses runs on one analysis thread per data version, inside one
+``analysis.filters.prepared`` block: it reads the analysis tables every import keeps in the
+workspace (``analysis.analysis_tables``), or makes temporary ones once when the workspace has
+none, and keeps them while it serves every query: a filter change then costs the filtered
+aggregates only, not a pass over every milestone of the workspace.
 """
 
 from __future__ import annotations
