@@ -268,7 +268,8 @@ def detect_day_first(con: duckdb.DuckDBPyConnection, staged: StagedFile, columns
             SELECT rowid, col, v,
                    CAST(regexp_extract(v, '{NUMERIC_DATE_RE}', 1) AS INTEGER) AS a,
                    CAST(regexp_extract(v, '{NUMERIC_DATE_RE}', 2) AS INTEGER) AS b
-            FROM d WHERE regexp_matches(v, '{NUMERIC_DATE_RE}')
+            -- A value starting with three digits (every ISO date) cannot match: the cheap test first.
+            FROM d WHERE NOT (v GLOB '[0-9][0-9][0-9]*') AND regexp_matches(v, '{NUMERIC_DATE_RE}')
         )
         SELECT count(*), count(*) FILTER (WHERE a > 12), count(*) FILTER (WHERE b > 12),
                min(v) FILTER (WHERE a > 12), min(v) FILTER (WHERE b > 12), min(v)
