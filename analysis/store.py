@@ -258,8 +258,14 @@ def import_transaction(con: duckdb.DuckDBPyConnection, dry_run: bool = False,
                        temp_tables: tuple[str, ...] = ()) -> Iterator[None]:
     """An import's transaction: every file or nothing. It commits (bumping the data version) when
     the block ends normally, or rolls back for a ``dry_run`` and on any exception; the import's
-    temporary tables are dropped either way. Writers take turns (``writing``)."""
+    temporary tables (``temp_tables`` and any other the block made) are dropped either way, so a
+    long-running dashboard does not keep a copy of each import's staging in memory. Writers take
+    turns (``writing``)."""
+    def temporary() -> set[str]:
+        return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall()}
+
     with writing(con):
+        existing = temporary()
         con.execute("BEGIN TRANSACTION")
         try:
             yield
@@ -273,9 +279,12 @@ def import_transaction(con: duckdb.DuckDBPyConnection, dry_run: bool = False,
                 con.execute("ROLLBACK")
             raise
         finally:
-            for table in temp_tables:
+            made: set[str] = set()
+            with contextlib.suppress(duckdb.Error):
+                made = temporary() - existing
+            for table in sorted(set(temp_tables) | made):
                 with contextlib.suppress(duckdb.Error):
-                    con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+                    con.execute(f'DROP TABLE IF EXISTS temp."{table}"')
 
 
 @contextlib.contextmanager

@@ -108,6 +108,16 @@ def test_a_change_made_with_sql_is_seen(sample_con):
     assert finished_single_cancelled() == before - changed
 
 
+def test_imports_leave_no_temporary_table_behind(sample_con, tmp_path):
+    """A dashboard keeps its connection for days: an import's staging must not stay in memory."""
+    workspace_admin.remove_import(sample_con, 1)
+    importing.import_files(sample_con, [store.SAMPLE_DIR / "contracts.csv"], fmt="canonical", source="sample")
+    importing.import_files(sample_con, [store.SAMPLE_DIR / "contracts.csv", store.SAMPLE_DIR / "milestones.csv"],
+                           fmt="canonical", source="sample", dry_run=True)
+    importing.import_files(sample_con, [store.SAMPLE_DIR / "milestones.csv"], fmt="canonical", source="sample")
+    assert sample_con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary").fetchall() == []
+
+
 def test_a_refused_import_leaves_them_as_they_were(sample_con, tmp_path):
     built = sample_con.execute(f"SELECT * FROM {ANALYSIS_SCHEMA}.built").fetchall()
     bad = tmp_path / "contracts.csv"
