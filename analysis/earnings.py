@@ -43,24 +43,28 @@ def contract_payments_table() -> str:
 
     Columns: cid, currency, payments, gross, fee, net, bonuses, refunds (NULL when none),
     income_gross (money received for the work, refunds deducted: ``INCOME_KINDS`` and refunds;
-    NULL when none). The filters never split a contract, so every contract-level grouping
-    sums these rows instead of every payment.
+    NULL when none), toward_budget (``TOWARD_BUDGET_KINDS``; NULL when none). The filters never
+    split a contract, so every contract-level grouping sums these rows instead of every payment.
     """
     pay, _ = payments_sql(Filters())
     income = _kinds(INCOME_KINDS + ("refund",))
+    toward = _kinds(TOWARD_BUDGET_KINDS)
     return derived_table("contract_payments", lambda: f"""
         SELECT cid, currency, count(*) AS payments, sum(gross) AS gross, sum(fee) AS fee, sum(gross - fee) AS net,
                sum(gross) FILTER (WHERE kind = 'bonus') AS bonuses, sum(gross) FILTER (WHERE kind = 'refund') AS refunds,
-               sum(gross) FILTER (WHERE kind IN ({income})) AS income_gross
+               sum(gross) FILTER (WHERE kind IN ({income})) AS income_gross,
+               sum(gross) FILTER (WHERE kind IN ({toward})) AS toward_budget
         FROM ({pay}) GROUP BY cid, currency""")
 
 
 def paid_toward_budget_table() -> str:
-    """Per contract with a payment toward its budget (any currency): cid, paid (inside ``prepared``)."""
-    pay, _ = payments_sql(Filters())
-    kinds = _kinds(TOWARD_BUDGET_KINDS)
+    """Per contract with a payment toward its budget (any currency): cid, paid (inside ``prepared``).
+
+    The sum of ``contract_payments_table``'s per-currency sums (DECIMAL: exact), not another pass
+    over every payment."""
+    per_currency = contract_payments_table()
     return derived_table("paid_toward_budget", lambda: f"""
-        SELECT cid, sum(gross) AS paid FROM ({pay}) WHERE kind IN ({kinds}) GROUP BY cid""")
+        SELECT cid, sum(toward_budget) AS paid FROM {per_currency} WHERE toward_budget IS NOT NULL GROUP BY cid""")
 
 
 @uses_prepared

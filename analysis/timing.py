@@ -120,8 +120,7 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
 #: Measures that belong to a contract as a whole, or to the sequence of its payments, in the
 #: groups computed together: taken from ``contract_days_table`` rather than recomputed per call.
 CONTRACT_MEASURE_GROUPS = {
-    "firsts": ("start_to_first_payment", "start_to_first_withdrawable"),
-    "gaps": ("gap_between_payments",),
+    "contract": ("start_to_first_payment", "start_to_first_withdrawable", "gap_between_payments"),
 }
 _CONTRACT_MEASURES = tuple(m for group in CONTRACT_MEASURE_GROUPS.values() for m in group)
 

@@ -60,7 +60,7 @@ def assert_same(a, b, path="") -> None:
 def test_an_import_keeps_them_and_analyses_read_them(sample_con):
     kept = kept_tables(sample_con)
     assert {"built", "contracts", "payments", "d_contract_payments", "d_paid_toward_budget",
-            "d_timing_firsts", "d_timing_gaps", "d_client_history", "d_active_values_30"} <= kept
+            "d_timing_contract", "d_client_history", "d_active_values_30"} <= kept
     # The milestones are a view (a copy with one column more would cost an import its writing time).
     assert sample_con.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = ?",
                               [ANALYSIS_SCHEMA]).fetchall() == [("milestones",)]
