@@ -148,3 +148,20 @@ def test_good_files_still_import_after_a_refusal(con, tmp_path):
         import_files(con, [bad])
     summary = import_files(con, [CANONICAL / "contracts.csv", CANONICAL / "milestones.csv"])
     assert summary.imported["contracts"] == 6
+
+
+def test_nul_byte_megabytes_into_the_file_names_its_row_and_column(tmp_path, con):
+    """The NUL scan reads the file in 1 MiB chunks and counts lines only once it finds one:
+    a NUL in the third chunk must still name the right row (the header and 50,000 rows before it)."""
+    rows = 50_000
+    line = "A{:07d},Acme,100,USD,2026-01-05,2026-01-20,completed\n"
+    body = "".join(line.format(i) for i in range(rows))
+    assert len(body) > 2 * (1 << 20)
+    path = tmp_path / "contracts.csv"
+    path.write_bytes((HEADER + body + "B1,Ac\x00me,100,USD,2026-01-05,2026-01-20,completed\n").encode())
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == (f"contracts.csv, row {rows + 2}, column client: "
+                              "holds a NUL byte (\\x00): the file is damaged or binary, not CSV text")
+    assert snapshot(con) == before
