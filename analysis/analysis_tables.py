@@ -20,8 +20,7 @@ def _derived_tables() -> None:
     """Ask for every derived table a full report uses with its default settings (inside ``prepared``)."""
     earnings.contract_payments_table()
     earnings.paid_toward_budget_table()
-    for group in timing.CONTRACT_MEASURE_GROUPS:
-        timing.contract_days_table(group)
+    timing.contract_days_table()
     filters.client_history_table()
     exposure.active_table(filters.SMALL_SAMPLE_FINISHED)
 

@@ -76,15 +76,12 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
     per_contract = [m for m in measures if m in _CONTRACT_MEASURES]
     per_row = tuple(m for m in measures if m not in _CONTRACT_MEASURES)
     parts, params = [], []
-    for group, group_measures in CONTRACT_MEASURE_GROUPS.items():
-        wanted = [m for m in group_measures if m in per_contract]
-        if not wanted:
-            continue
+    if per_contract:
         base, base_params = contracts_sql(filters)
-        names = " ".join(f"WHEN {codes[m]} THEN '{m}'" for m in wanted)
+        names = " ".join(f"WHEN {codes[m]} THEN '{m}'" for m in per_contract)
         parts.append(f"""SELECT CASE t.m {names} END AS measure, c.structure, t.d::DOUBLE AS d
-                         FROM {contract_days_table(group)} t JOIN ({base}) c ON c.cid = t.cid
-                         WHERE t.m IN ({', '.join(str(codes[m]) for m in wanted)})""")
+                         FROM {contract_days_table()} t JOIN ({base}) c ON c.cid = t.cid
+                         WHERE t.m IN ({', '.join(str(codes[m]) for m in per_contract)})""")
         params += base_params
     if per_row:
         # The milestone measures in one pass over the milestones (one row per measure by unnest).
@@ -117,28 +114,25 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
     return out
 
 
-#: Measures that belong to a contract as a whole, or to the sequence of its payments, in the
-#: groups computed together: taken from ``contract_days_table`` rather than recomputed per call.
-CONTRACT_MEASURE_GROUPS = {
-    "contract": ("start_to_first_payment", "start_to_first_withdrawable", "gap_between_payments"),
-}
-_CONTRACT_MEASURES = tuple(m for group in CONTRACT_MEASURE_GROUPS.values() for m in group)
+#: Measures that belong to a contract as a whole, or to the sequence of its payments: taken from
+#: ``contract_days_table`` rather than recomputed per call.
+_CONTRACT_MEASURES = ("start_to_first_payment", "start_to_first_withdrawable", "gap_between_payments")
 
 
-def contract_days_table(group: str) -> str:
-    """The intervals of one ``CONTRACT_MEASURE_GROUPS`` group over the workspace as (cid, m, d):
-    ``m`` the index of the measure in ``MEASURES``, ``d`` whole days (inside ``prepared``; NULL
-    intervals left out).
+def contract_days_table() -> str:
+    """The first-payment and gap intervals of the workspace as (cid, m, d): ``m`` the index of the
+    measure in ``MEASURES``, ``d`` whole days (inside ``prepared``; NULL intervals left out).
+    Both come from one pass over the payments.
 
     They need a group or a window over every payment of a contract; a contract's own payments
     decide them, so the filters only pick contracts: computed once per ``prepared`` block, the
     table serves every ``timing_summary`` call of the block.
     """
     def build() -> str:
-        sql, _ = _measured_sql(Filters(), CONTRACT_MEASURE_GROUPS[group], "cid", "m")
+        sql, _ = _measured_sql(Filters(), _CONTRACT_MEASURES, "cid", "m")
         return f"SELECT cid, m::UTINYINT AS m, d::INTEGER AS d FROM ({sql}) WHERE d IS NOT NULL"
 
-    return derived_table(f"timing_{group}", build)
+    return derived_table("timing_contract", build)
 
 
 def measured_sql(filters: Filters, measures: tuple[str, ...]) -> tuple[str, list]:
