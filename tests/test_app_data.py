@@ -265,6 +265,8 @@ def test_completing_contracts_in_the_editable_table(empty_db, monkeypatch):
     assert at.button(key="save_completions").label == "Save 2 completions"
     at.button(key="save_completions").click().run()
     assert "Saved 2 completions." in texts(at)
+    # Both rows in one change: the data version (and the kept analysis tables) moved once.
+    assert query_one(empty_db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'data_version'") == (version + 1,)
     assert query_one(empty_db, """SELECT status, budget, planned_milestones FROM contract_completions
                                   WHERE contract_id = 'Harbor Apps / Mobile onboarding flow'""") == ("completed", 900, 3)
     assert query_one(empty_db, """SELECT status, budget FROM contract_view
