@@ -160,3 +160,23 @@ def test_workspace_reopens_with_its_data(db_path):
     again = store.connect(db_path)
     assert store.counts(again) == {"contracts": 6, "milestones": 12, "payments": 10, "imports": 2}
     assert store.schema_version(again) == store.SCHEMA_VERSION
+
+
+def test_derived_payments_take_their_own_contracts_currency_and_kind(con):
+    # C4 is the fixture's one EUR contract and its one hourly one: its 2 paid invoices are EUR
+    # 'hourly' payments; the other 8 paid milestones are USD 'milestone' payments.
+    import_files(con, TWO_FILES)
+    rows = con.execute(
+        "SELECT contract_id, currency, kind, count(*) FROM payments GROUP BY ALL ORDER BY ALL").fetchall()
+    assert rows == [("C1", "USD", "milestone", 5), ("C3", "USD", "milestone", 1), ("C4", "EUR", "hourly", 2),
+                    ("C5", "USD", "milestone", 1), ("C6", "USD", "milestone", 1)]
+
+
+def test_contract_join_falls_back_to_text_keys_when_two_contracts_hash_alike(con):
+    from analysis.importing import _ctx_join
+
+    con.execute("CREATE TEMP TABLE _ctx (key_hash UBIGINT, source VARCHAR, contract_id VARCHAR)")
+    con.execute("INSERT INTO _ctx VALUES (1, 's', 'A'), (2, 's', 'B')")
+    assert _ctx_join(con) == "c.key_hash = hash(m.source, m.contract_id)"
+    con.execute("INSERT INTO _ctx VALUES (2, 's', 'C')")  # as if 'B' and 'C' hashed alike
+    assert _ctx_join(con) == "c.source = m.source AND c.contract_id = m.contract_id"
