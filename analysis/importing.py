@@ -18,7 +18,7 @@ import duckdb
 
 from analysis import store
 from analysis.errors import ImportValidationError, Problem, single_problem
-from analysis.parsing import ParseOptions, StagedFile, stage_csv
+from analysis.parsing import ParseOptions, StagedFile, materialize, stage_csv
 from analysis.platforms import fee_sql
 
 _IN_TABLES = """
@@ -211,7 +211,8 @@ def _import_in_transaction(con, paths, names, fmt, source, options, column_mappi
     derive_payments = False
     finishers = []
     for index, (path, name) in enumerate(zip(paths, names)):
-        staged = stage_csv(con, path, f"stage_{index}", name, options)
+        # Lazily: only the canonical reader can type a file straight from it (``canonical._typed_or_problems``).
+        staged = stage_csv(con, path, f"stage_{index}", name, options, lazy=column_mapping is None)
         mapping_warnings = []
         if column_mapping is not None:
             from analysis.mapping import apply_mapping
@@ -231,6 +232,8 @@ def _import_in_transaction(con, paths, names, fmt, source, options, column_mappi
         mapped_source = column_mapping.name.strip() if column_mapping is not None and column_mapping.name else None
         ctx = ImportContext(source=source or mapped_source or _default_source(file_format), import_id=import_id, options=options)
         ctx.warnings += mapping_warnings
+        if staged.lazy and file_format != "canonical":
+            materialize(con, staged)
         READERS[file_format](con, staged, ctx)
         finishers += [(name, finish) for finish in ctx.finishers]
         problems += ctx.problems

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 
 from analysis.errors import ImportValidationError, Problem, single_problem
-from analysis.locale import AmbiguousInputError
+from analysis.locale import AmbiguousInputError, TextLayout
 
 # Date formats that are never ambiguous, tried in order.
 TEXT_DATE_FORMATS = (
@@ -133,6 +133,14 @@ class StagedFile:
     encoding: str = "utf-8"  # as detected (or given): see analysis.locale
     delimiter: str = ","
     sample_rows: list[dict[str, str | None]] = field(default_factory=list)  # first rows, for detectors
+    #: Set while the file is not yet in ``table`` (``stage_csv(lazy=True)``): the ``read_csv(...)``
+    #: that reads it, for a reader to type the file straight from it; ``materialize`` stages it.
+    source_sql: str | None = None
+    layout: TextLayout | None = field(default=None, repr=False)  # as detected: what ``materialize`` reads with
+
+    @property
+    def lazy(self) -> bool:
+        return self.source_sql is not None
 
     def sample_values(self, name: str) -> list[str]:
         """Non-empty sample cells of a normalized column (what format detectors look at)."""
@@ -165,16 +173,20 @@ SAMPLE_ROWS = 200
 
 def stage_csv(
     con: duckdb.DuckDBPyConnection, path: Path, table: str, display: str | None = None,
-    options: ParseOptions | None = None,
+    options: ParseOptions | None = None, *, lazy: bool = False,
 ) -> StagedFile:
     """Read ``path`` with DuckDB's CSV reader, all columns as text, into temp table ``table``.
+
+    With ``lazy``, a file DuckDB reads as is (UTF-8) is only looked at: its header and first
+    rows, with ``source_sql`` set for a reader that types it in one pass straight from the
+    file; ``materialize`` stages it when the reader needs the text (see ``canonical``).
 
     The encoding (UTF-8 with or without BOM, UTF-16, Windows-1252) and the delimiter (comma,
     semicolon, tab, pipe) are detected unless ``options`` gives them; files DuckDB cannot
     read directly are streamed through a UTF-8 copy. The table's ``rowid`` keeps file order;
     ``StagedFile.row_expr`` turns it into the row number a spreadsheet shows.
     """
-    from analysis.locale import detect_layout, utf8_file
+    from analysis.locale import detect_layout
 
     from analysis import csv_structure
 
@@ -196,33 +208,82 @@ def stage_csv(
         raise single_problem(display, None, None, f"cannot be decoded ({exc})") from None
     except OSError as exc:
         raise single_problem(display, None, None, f"cannot be read ({exc.strerror or exc})") from None
-    try:
-        with utf8_file(path, layout) as readable:
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM read_csv(?, all_varchar = true, header = true, "
-                "auto_detect = true, sample_size = -1, strict_mode = true, skip = 0, delim = ?, encoding = 'utf-8', "
-                # RFC 4180 quoting given, not sniffed: sniffing it read a 1M-row file three times slower.
-                "quote = '\"', escape = '\"')",
-                [str(readable), layout.delimiter],
-            )
-    except (UnicodeError, duckdb.Error) as exc:
-        # DuckDB's sniffer report names neither row nor column: find them (a second, streaming pass).
-        found = csv_structure.diagnose(path, layout, display)
-        if found is not None:
-            raise ImportValidationError([found]) from None
-        if isinstance(exc, UnicodeError):
-            raise single_problem(display, None, None, f"is not valid {layout.encoding} text ({exc.reason})") from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        line = re.search(r"[Ll]ine:?\s*(\d+)", str(exc))
-        raise single_problem(display, int(line.group(1)) + layout.skip_lines if line else None, None,
-                             f"cannot be read as CSV ({first})") from None
-    names = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
-    staged = StagedFile(path=path, display=display, table=table, encoding=layout.encoding, delimiter=layout.delimiter)
+    staged = StagedFile(path=path, display=display, table=table, encoding=layout.encoding,
+                        delimiter=layout.delimiter, layout=layout)
+    if lazy and layout.encoding in ("utf-8", "utf-8-sig") and layout.skip_lines == 0:
+        source = _read_csv_sql(path, layout.delimiter)
+        try:
+            names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+            sample = con.execute(f"SELECT * FROM {source} LIMIT {SAMPLE_ROWS}").fetchall()
+        except (UnicodeError, duckdb.Error) as exc:  # the transaction is over: say why, as a staged read would
+            raise read_failure(staged, exc) from None
+        if sample and _set_columns(staged, names):
+            staged.sample_rows = [dict(zip(names, r)) for r in sample]
+            staged.source_sql = source
+            return staged
+    materialize(con, staged)
+    return staged
+
+
+def _read_csv_sql(path: Path, delimiter: str) -> str:
+    """The ``read_csv`` call that reads a file DuckDB can read as is, every column as text."""
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    return (f"read_csv({literal(str(path))}, all_varchar = true, header = true, auto_detect = true, sample_size = -1, "
+            f"strict_mode = true, skip = 0, delim = {literal(delimiter)}, encoding = 'utf-8', "
+            # RFC 4180 quoting given, not sniffed: sniffing it read a 1M-row file three times slower.
+            "quote = '\"', escape = '\"')")
+
+
+def _set_columns(staged: StagedFile, names: list[str]) -> bool:
+    """Map normalized headers to ``names``; False when two normalize alike (``materialize`` says so)."""
+    columns: dict[str, str] = {}
     for name in names:
         key = normalize_header(name)
-        if key in staged.columns:
-            raise single_problem(display, 1, name, f"the header '{key}' appears twice")
-        staged.columns[key] = name
+        if key in columns:
+            return False
+        columns[key] = name
+    staged.columns = columns
+    return True
+
+
+def read_failure(staged: StagedFile, exc: Exception) -> ImportValidationError:
+    """The problem to report when DuckDB's CSV reader failed on ``staged``'s file (which also
+    ends the transaction: the import is refused). DuckDB's report names neither row nor
+    column: they are found by a second, streaming pass."""
+    from analysis import csv_structure
+
+    layout, display = staged.layout, staged.display
+    found = csv_structure.diagnose(staged.path, layout, display)
+    if found is not None:
+        return ImportValidationError([found])
+    if isinstance(exc, UnicodeError):
+        return single_problem(display, None, None, f"is not valid {layout.encoding} text ({exc.reason})")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    line = re.search(r"[Ll]ine:?\s*(\d+)", str(exc))
+    return single_problem(display, int(line.group(1)) + layout.skip_lines if line else None, None,
+                          f"cannot be read as CSV ({first})")
+
+
+def materialize(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> None:
+    """Read the whole file as text into ``staged.table`` (what every check that names rows reads)."""
+    from analysis.locale import utf8_file
+
+    path, display, table, layout = staged.path, staged.display, staged.table, staged.layout
+    was_lazy, staged.source_sql = staged.lazy, None
+    try:
+        with utf8_file(path, layout) as readable:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {_read_csv_sql(readable, layout.delimiter)}")
+    except (UnicodeError, duckdb.Error) as exc:
+        raise read_failure(staged, exc) from None
+    names = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    if not was_lazy:  # a lazy file's headers are mapped already (and readers may have aliased them)
+        for name in names:
+            key = normalize_header(name)
+            if key in staged.columns:
+                raise single_problem(display, 1, name, f"the header '{key}' appears twice")
+            staged.columns[key] = name
     staged.rows, base = con.execute(f"SELECT count(*), coalesce(min(rowid), 0) FROM {table}").fetchone()
     if staged.rows == 0:
         raise single_problem(display, 2 + layout.skip_lines, None, "no rows below the header: nothing to import")
@@ -231,7 +292,6 @@ def stage_csv(
         staged.row_base -= layout.skip_lines  # row numbers still count the "sep=" line
     sample = con.execute(f"SELECT * FROM {table} ORDER BY rowid LIMIT {SAMPLE_ROWS}").fetchall()
     staged.sample_rows = [dict(zip(names, r)) for r in sample]
-    return staged
 
 
 def first_problems(
