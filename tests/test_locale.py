@@ -197,3 +197,35 @@ def test_windows_1252_bytes_that_are_not_utf8(con, tmp_path):
     assert codecs.BOM_UTF8 not in path.read_bytes()
     import_files(con, [path])
     assert con.execute("SELECT client FROM contracts").fetchone() == ("Société Générale – Paris",)
+
+
+def test_a_deciding_date_past_the_first_rows_still_decides(con, tmp_path):
+    # 300 ISO dates, then "05/11/2024" and "13/11/2024": the 13 proves day-first for the whole
+    # column, so the 5 is a day too. Nothing in the first rows (what a reader sees first) tells.
+    iso = "".join(f"A{i},Acme,100,USD,2024-01-05,,active\n" for i in range(300))
+    path = write(tmp_path, "contracts.csv", HEADER + iso + "B1,Acme,100,USD,05/11/2024,,active\nB2,Acme,100,USD,13/11/2024,,active\n")
+    import_files(con, [path])
+    assert con.execute("SELECT contract_id, start_date::VARCHAR FROM contracts WHERE contract_id LIKE 'B%' ORDER BY 1").fetchall() == [
+        ("B1", "2024-11-05"), ("B2", "2024-11-13")]
+    assert con.execute("SELECT count(*) FROM contracts WHERE start_date = DATE '2024-01-05'").fetchone() == (300,)
+
+
+def test_a_bad_cell_past_the_first_rows_is_named_by_its_row(con, tmp_path):
+    rows = "".join(f"A{i},Acme,100,USD,2024-01-05,,active\n" for i in range(300))
+    path = write(tmp_path, "contracts.csv", HEADER + rows + "B1,Acme,1O0,USD,2024-01-05,,active\n")
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    # header = row 1, the 300 rows = rows 2..301, B1 = row 302
+    assert str(err.value) == "contracts.csv, row 302, column budget: cannot read '1O0' as an amount"
+    assert snapshot(con) == before
+
+
+def test_rows_named_right_when_the_file_is_typed_straight_from_disk(con, tmp_path):
+    # Every cell parses, so the file is typed in one pass and numbered afterwards: A5 is row 7
+    # (header = row 1, A0 = row 2) and its copy, after A0..A299, row 302.
+    rows = "".join(f"A{i},Acme,100,USD,2024-01-05,,active\n" for i in range(300))
+    path = write(tmp_path, "contracts.csv", HEADER + rows + "A5,Acme,100,USD,2024-01-05,,active\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == "contracts.csv, row 302, column contract_id: contract_id 'A5' appears more than once (rows 7, 302)"
