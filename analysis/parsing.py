@@ -3,7 +3,9 @@
 Files are read by DuckDB's own CSV reader as text (every column ``VARCHAR``) into a
 temporary staging table; typed values are then produced by the SQL expressions below, so
 that a cell which does not parse can be reported by file, row and column instead of
-failing the whole read with a reader error.
+failing the whole read with a reader error. A reader may first type a file in one pass
+straight from the reader (``stage_csv(lazy=True)``) and stage it only when some cell needs
+the text (``materialize``): see ``canonical``.
 """
 
 from __future__ import annotations
