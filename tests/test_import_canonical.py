@@ -180,3 +180,11 @@ def test_contract_join_falls_back_to_text_keys_when_two_contracts_hash_alike(con
     assert _ctx_join(con) == "c.key_hash = hash(m.source, m.contract_id)"
     con.execute("INSERT INTO _ctx VALUES (2, 's', 'C')")  # as if 'B' and 'C' hashed alike
     assert _ctx_join(con) == "c.source = m.source AND c.contract_id = m.contract_id"
+
+
+def test_import_log_holds_each_files_sha256(con):
+    import hashlib
+
+    import_files(con, TWO_FILES)
+    logged = dict(con.execute("SELECT file_name, content_hash FROM imports").fetchall())
+    assert logged == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in TWO_FILES}
