@@ -215,8 +215,8 @@ def stage_csv(
     if lazy and layout.encoding in ("utf-8", "utf-8-sig") and layout.skip_lines == 0:
         source = _read_csv_sql(path, layout.delimiter)
         try:
-            names = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
-            sample = con.execute(f"SELECT * FROM {source} LIMIT {SAMPLE_ROWS}").fetchall()
+            result = con.execute(f"SELECT * FROM {source} LIMIT {SAMPLE_ROWS}")
+            names, sample = [d[0] for d in result.description], result.fetchall()
         except (UnicodeError, duckdb.Error) as exc:  # the transaction is over: say why, as a staged read would
             raise read_failure(staged, exc) from None
         if sample and _set_columns(staged, names):
