@@ -71,6 +71,7 @@ def test_every_analysis_page_shows_its_figures(sample_server, page):
     for name in ANALYSIS_PAGES:
         open_page(page, base, name)
         assert page.get_by_test_id("stException").count() == 0, name
+        page.get_by_test_id("stPlotlyChart").first.wait_for(state="attached", timeout=60_000)
         assert page.get_by_test_id("stPlotlyChart").count() >= 1, name
         if name in expected:
             label, value = expected[name]

@@ -19,9 +19,16 @@ URL_PATHS = {page: ("" if page == "overview" else page) for page in PAGES}
 
 
 def wait_idle(page) -> None:
-    """Until the script run that the last action started has finished."""
+    """Until the script run that the last action started has finished, and no other started
+    right after it (a first visit can rerun at once: between the two runs the app is briefly
+    idle with only the top of the page drawn)."""
     page.wait_for_timeout(300)
-    page.wait_for_selector(IDLE, timeout=60_000)
+    for _ in range(20):
+        page.wait_for_selector(IDLE, timeout=60_000)
+        page.wait_for_timeout(400)
+        if page.locator(IDLE).count():
+            return
+    raise AssertionError("the app never stayed idle")
 
 
 def open_page(page, base: str, name: str, query: str = "") -> None:
