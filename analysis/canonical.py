@@ -9,9 +9,9 @@ from __future__ import annotations
 import duckdb
 
 from analysis.errors import Problem, single_problem
-from analysis.locale import resolve_decimal_comma
+from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
-    NUMERIC_DATE_RE, StagedFile, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
+    StagedFile, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize, numeric_date_sql,
     read_failure,
 )
 
@@ -156,13 +156,12 @@ def _typed_or_problems(con, staged: StagedFile, ctx, table: str, target: str, ma
 
     A lazily staged file (``parsing.stage_csv(lazy=True)``) is first typed in one pass straight
     from the file, guessing that its dates and amounts need no deciding. That holds when no row
-    fails a check and no cell could tell day/month order or a decimal comma apart (the same
-    tests ``detect_day_first`` and ``resolve_decimal_comma`` start with); otherwise the file is
+    fails a check and no cell could tell day/month order or a decimal comma apart
+    (``numeric_date_sql``, ``decimal_mark_sql``: what the detectors decide from); otherwise the file is
     staged as text and read as always, so messages and decisions never depend on the guess
     (1M milestones: ~1 s less, the text copy of the file is never made).
     """
-    dates = [c for c in list(CONTRACT_DATES) + list(MILESTONE_DATES) if staged.has(c)]
-    amounts = [c for c in AMOUNT_FIELDS if staged.has(c)]
+    dates, amounts = list(CONTRACT_DATES) + list(MILESTONE_DATES), list(AMOUNT_FIELDS)
     if staged.lazy:
         if ctx.role != "flat":  # the flat file's two readers share one staged table
             day_first = ctx.options.day_first
@@ -170,10 +169,9 @@ def _typed_or_problems(con, staged: StagedFile, ctx, table: str, target: str, ma
             typed, pending, fixed = make_sql(staged, ctx, day_first, dc)
             undecided = []
             if ctx.options.day_first is None:
-                undecided += [f"(NOT ({staged.col(c)} GLOB '[0-9][0-9][0-9]*') AND regexp_matches({staged.col(c)}, '{NUMERIC_DATE_RE}'))"
-                              for c in dates]
+                undecided += [numeric_date_sql(staged.col(c)) for c in dates if staged.has(c)]
             if ctx.options.decimal_comma is None:
-                undecided += [f"(contains({staged.col(c)}, ',') OR {staged.col(c)} LIKE '%.%.%')" for c in amounts]
+                undecided += [decimal_mark_sql(staged.col(c)) for c in amounts if staged.has(c)]
             guess = " OR ".join(f"coalesce({u}, false)" for u in undecided) or "false"
             try:
                 read = _typed_in_one_pass(con, staged, table, typed, pending, target, fixed, guess)
@@ -185,8 +183,8 @@ def _typed_or_problems(con, staged: StagedFile, ctx, table: str, target: str, ma
         materialize(con, staged)
     day_first = ctx.options.day_first
     if day_first is None:
-        day_first = detect_day_first(con, staged, list(CONTRACT_DATES) + list(MILESTONE_DATES))
-    dc = resolve_decimal_comma(con, staged, ctx.options.decimal_comma, list(AMOUNT_FIELDS))
+        day_first = detect_day_first(con, staged, dates)
+    dc = resolve_decimal_comma(con, staged, ctx.options.decimal_comma, amounts)
     typed, pending, fixed = make_sql(staged, ctx, day_first, dc)
     problems = _typed_with_checks(con, staged, table, typed, pending, target, fixed)
     if problems:

@@ -243,6 +243,13 @@ def detect_decimal_comma(con: duckdb.DuckDBPyConnection, staged: StagedFile, col
     return None
 
 
+def decimal_mark_sql(expr: str) -> str:
+    """SQL: the amount text ``expr`` could tell a decimal comma from a decimal point. Cheap
+    (a million-row column in a fraction of the regex scan): without a comma, or two dots, in
+    any value, nothing can prove a decimal comma or contradict a point."""
+    return f"(contains({expr}, ',') OR {expr} LIKE '%.%.%')"
+
+
 def resolve_decimal_comma(con: duckdb.DuckDBPyConnection, staged: StagedFile, given: bool | None, columns: list[str]) -> bool:
     """The user's choice when given, else what the data proves (a decimal point when nothing does)."""
     if given is not None:
@@ -250,9 +257,7 @@ def resolve_decimal_comma(con: duckdb.DuckDBPyConnection, staged: StagedFile, gi
     present = [c for c in columns if staged.has(c)]
     if not present:
         return False
-    # Cheap first look (a million-row column in a fraction of the regex scan): without a comma,
-    # or two dots, in any value, nothing can prove a decimal comma or contradict a point.
-    tests = " OR ".join(f"contains({staged.col(c)}, ',') OR {staged.col(c)} LIKE '%.%.%'" for c in present)
+    tests = " OR ".join(decimal_mark_sql(staged.col(c)) for c in present)
     could = con.execute(f"SELECT bool_or({tests}) FROM {staged.table}").fetchone()[0]
     if not could:
         return False

@@ -219,7 +219,7 @@ def stage_csv(
             names, sample = [d[0] for d in result.description], result.fetchall()
         except (UnicodeError, duckdb.Error) as exc:  # the transaction is over: say why, as a staged read would
             raise read_failure(staged, exc) from None
-        if sample and _set_columns(staged, names):
+        if sample and _set_columns(staged, names) is None:
             staged.sample_rows = [dict(zip(names, r)) for r in sample]
             staged.source_sql = source
             return staged
@@ -238,16 +238,17 @@ def _read_csv_sql(path: Path, delimiter: str) -> str:
             "quote = '\"', escape = '\"')")
 
 
-def _set_columns(staged: StagedFile, names: list[str]) -> bool:
-    """Map normalized headers to ``names``; False when two normalize alike (``materialize`` says so)."""
+def _set_columns(staged: StagedFile, names: list[str]) -> str | None:
+    """Map normalized headers to the table's column ``names``; the first name whose header
+    repeats an earlier one, if any (then nothing is mapped)."""
     columns: dict[str, str] = {}
     for name in names:
         key = normalize_header(name)
         if key in columns:
-            return False
+            return name
         columns[key] = name
     staged.columns = columns
-    return True
+    return None
 
 
 def read_failure(staged: StagedFile, exc: Exception) -> ImportValidationError:
@@ -281,11 +282,9 @@ def materialize(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> None:
         raise read_failure(staged, exc) from None
     names = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
     if not was_lazy:  # a lazy file's headers are mapped already (and readers may have aliased them)
-        for name in names:
-            key = normalize_header(name)
-            if key in staged.columns:
-                raise single_problem(display, 1, name, f"the header '{key}' appears twice")
-            staged.columns[key] = name
+        repeated = _set_columns(staged, names)
+        if repeated is not None:
+            raise single_problem(display, 1, repeated, f"the header '{normalize_header(repeated)}' appears twice")
     staged.rows, base = con.execute(f"SELECT count(*), coalesce(min(rowid), 0) FROM {table}").fetchone()
     if staged.rows == 0:
         raise single_problem(display, 2 + layout.skip_lines, None, "no rows below the header: nothing to import")
@@ -311,6 +310,13 @@ def first_problems(
     return [Problem(staged.display, int(r[0]), column, str(r[1])) for r in rows]
 
 
+def numeric_date_sql(expr: str) -> str:
+    """SQL: the text ``expr`` is a numeric date whose day/month order matters (``05/11/2024``).
+    ``detect_day_first`` decides from these cells only; with none, there is nothing to decide."""
+    # A value starting with three digits (every ISO date) cannot match: the cheap test first.
+    return f"(NOT ({expr} GLOB '[0-9][0-9][0-9]*') AND regexp_matches({expr}, '{NUMERIC_DATE_RE}'))"
+
+
 def detect_day_first(con: duckdb.DuckDBPyConnection, staged: StagedFile, columns: list[str]) -> bool | None:
     """Decide day/month order from the whole of the given date columns.
 
@@ -330,8 +336,7 @@ def detect_day_first(con: duckdb.DuckDBPyConnection, staged: StagedFile, columns
             SELECT rowid, col, v,
                    CAST(regexp_extract(v, '{NUMERIC_DATE_RE}', 1) AS INTEGER) AS a,
                    CAST(regexp_extract(v, '{NUMERIC_DATE_RE}', 2) AS INTEGER) AS b
-            -- A value starting with three digits (every ISO date) cannot match: the cheap test first.
-            FROM d WHERE NOT (v GLOB '[0-9][0-9][0-9]*') AND regexp_matches(v, '{NUMERIC_DATE_RE}')
+            FROM d WHERE {numeric_date_sql('v')}
         )
         SELECT count(*), count(*) FILTER (WHERE a > 12), count(*) FILTER (WHERE b > 12),
                min(v) FILTER (WHERE a > 12), min(v) FILTER (WHERE b > 12), min(v)
