@@ -5,7 +5,8 @@ history, then measures, each step in its own process (so peak memory is the step
 import, the report (SPEC figures alone, and the full report), our figures after a filter
 change, every dashboard page's rerun after a filter change (cold and cached), the splitter
 with calibration, export to Parquet and the report over the Parquet dataset — and the same
-import, report and filter change done with pandas, so every figure has a ratio. With
+import, report and filter change done with pandas, so every figure has a ratio (the import,
+report, filter change and their pandas twin run in turns, ``--repeat`` rounds). With
 ``--big N`` it also builds an N-contract workspace in chunks, exports it to Parquet and runs
 the report over the dataset with DuckDB's memory capped (``--big-memory-limit``).
 """
@@ -51,6 +52,30 @@ def run_step(name: str, args: dict, log) -> dict:
     return result
 
 
+def run_alternating(steps: list[tuple[str, dict]], repeat: int, log) -> list[dict]:
+    """Run ``steps`` (name, args) once each per round, ``repeat`` rounds (A B A B ...); per step,
+    its runs merged by ``merge_runs``."""
+    rounds = [[run_step(name, {**args, "repeat": 1}, log) for name, args in steps] for _ in range(max(1, repeat))]
+    return [merge_runs([r[i] for r in rounds]) for i in range(len(steps))]
+
+
+def merge_runs(runs: list[dict]) -> dict:
+    """One step's results from several processes as one: per timing the fastest run (its CPU
+    seconds and load beside it, every run's wall time in ``walls``), the highest peak memory,
+    everything else from the last run. A failed run makes the whole step failed."""
+    failed = next((r for r in runs if "error" in r), None)
+    if failed is not None:
+        return failed
+    merged = dict(runs[-1])
+    for key, value in runs[-1].items():
+        if isinstance(value, dict) and "wall" in value and "walls" in value:
+            timings = [r[key] for r in runs]
+            merged[key] = {**min(timings, key=lambda t: t["wall"]), "walls": [w for t in timings for w in t["walls"]]}
+    if "rss_peak_mb" in merged:
+        merged["rss_peak_mb"] = max(r["rss_peak_mb"] for r in runs)
+    return merged
+
+
 def machine() -> dict:
     """Cores, memory, CPU model, OS, Python and package versions."""
     info = {"cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform()}
@@ -81,13 +106,14 @@ def run_size(n: int, work: Path, repeat: int, log, pages: bool = True) -> dict:
     log(f"{n:,} contracts")
     out = {"contracts": n}
     out["generate"] = run_step("generate", {"csv_dir": str(csv), "contracts": n}, log)
-    out["import"] = run_step("import", {"csv_dir": str(csv), "db": str(db), "repeat": repeat}, log)
-    out["report"] = run_step("report", {"db": str(db), "repeat": repeat}, log)
-    out["refresh_functions"] = run_step("refresh_functions", {"db": str(db), "repeat": repeat}, log)
+    # Ours and the pandas twin take turns, round after round, so both sides of each ratio meet
+    # the same moments of a shared machine (its speed swung by a quarter within minutes).
+    paired = run_alternating([("import", {"csv_dir": str(csv), "db": str(db)}), ("report", {"db": str(db)}),
+                              ("refresh_functions", {"db": str(db)}), ("pandas", {"csv_dir": str(csv)})], repeat, log)
+    out["import"], out["report"], out["refresh_functions"], out["pandas"] = paired
     if pages:
         out["pages"] = run_step("pages", {"db": str(db)}, log)
     out["splitter"] = run_step("splitter", {"db": str(db), "repeat": repeat}, log)
-    out["pandas"] = run_step("pandas", {"csv_dir": str(csv), "repeat": repeat}, log)
     out["export_parquet"] = run_step("export_parquet", {"db": str(db), "out": str(parquet)}, log)
     out["report_parquet"] = run_step("report", {"parquet": str(parquet), "repeat": repeat}, log)
     out["figures_agree"] = compare_figures(out["report"].get("figures"), out["pandas"].get("figures"))
@@ -334,7 +360,9 @@ def write_results(results: dict, out: Path, chart_svg: Path | None) -> None:
         "",
         f"The machine was shared with other work while this ran (load average {results['load_min']:.1f}–{results['load_max']:.1f} "
         f"on {m['cores']} cores): wall-clock times are the fastest of {results['repeat']} runs and CPU seconds are shown "
-        "beside them (CPU time counts both cores, so it can exceed wall time).",
+        "beside them (CPU time counts both cores, so it can exceed wall time). The import, the report, the filter change "
+        "and the pandas twin of all three take turns, one process each per round, so both sides of a ratio meet the same "
+        "moments of the machine.",
         "",
         "Each step runs in its own process; *peak MB* is that process's peak resident memory "
         "(`ru_maxrss`), interpreter and libraries included. The *ratio* is pandas wall time / our wall time "

@@ -82,3 +82,16 @@ def test_results_file_and_chart(bench_output):
     svg = ET.parse(folder / "chart.svg").getroot()
     paths = svg.findall("{http://www.w3.org/2000/svg}circle")
     assert paths, "the chart has data points"
+
+
+def test_merge_runs_keeps_each_timings_fastest_run_and_the_highest_peak():
+    def timing(wall, cpu, load):
+        return {"wall": wall, "cpu": cpu, "walls": [wall], "load": load}
+
+    first = {"import": timing(2.0, 2.5, 1.0), "summary": {"n": 1}, "rss_peak_mb": 300.0, "step": "import"}
+    second = {"import": timing(1.5, 2.9, 0.2), "summary": {"n": 2}, "rss_peak_mb": 280.0, "step": "import"}
+    merged = bench_run.merge_runs([first, second])
+    assert merged["import"] == {"wall": 1.5, "cpu": 2.9, "walls": [2.0, 1.5], "load": 0.2}
+    assert merged["rss_peak_mb"] == 300.0 and merged["summary"] == {"n": 2}
+    failed = {"error": "boom", "step": "import"}
+    assert bench_run.merge_runs([first, failed]) is failed
