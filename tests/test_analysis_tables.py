@@ -41,15 +41,6 @@ def report_doc(con, filters: Filters | None = None) -> dict:
     return json.loads(json.dumps(report_json(build_report(con, filters or Filters(), TODAY)), default=str))
 
 
-def kept_views(con) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT view_name FROM duckdb_views() WHERE schema_name = ? ORDER BY view_name", [ANALYSIS_SCHEMA]).fetchall()]
-
-
-#: Filters on the workspace's own contract columns (platform, start date, currency).
-FILTERED = Filters(platform="upwork", date_from="2025-03-01", currency="USD")
-
-
 def assert_same(a, b, path="") -> None:
     """Equal JSON, floats to 1e-9 (sums in another order differ in the last bits)."""
     if isinstance(a, dict):
@@ -71,7 +62,8 @@ def test_an_import_keeps_them_and_analyses_read_them(sample_con):
     assert {"built", "contracts", "payments", "d_contract_payments", "d_paid_toward_budget",
             "d_timing_contract", "d_client_history", "d_active_values_30"} <= kept
     # The milestones are a view (a copy with one column more would cost an import its writing time).
-    assert kept_views(sample_con) == ["milestones"]
+    assert sample_con.execute("SELECT view_name FROM duckdb_views() WHERE schema_name = ?",
+                              [ANALYSIS_SCHEMA]).fetchall() == [("milestones",)]
     assert tables_in_use(sample_con) == f"{ANALYSIS_SCHEMA}.contracts"
     # They hold what the workspace holds: one row per contract, the sample's 2,000.
     assert sample_con.execute(f"SELECT count(*) FROM {ANALYSIS_SCHEMA}.contracts").fetchone()[0] == \
@@ -97,6 +89,7 @@ def test_the_kept_contracts_are_the_enriched_contracts_row_by_row(sample_con):
     temporary table a workspace without them is analysed by), with the same columns, no row more."""
     with prepared(sample_con):
         kept = _tables().contracts
+        assert kept == f"{ANALYSIS_SCHEMA}.contracts"
         columns = [r[0] for r in sample_con.execute(f"DESCRIBE {kept}").fetchall()]
     sample_con.execute(f"CREATE TEMP TABLE kept_copy AS SELECT * FROM {kept}")
     sample_con.execute(f"DROP SCHEMA {ANALYSIS_SCHEMA} CASCADE")
@@ -112,12 +105,15 @@ def test_the_kept_contracts_are_the_enriched_contracts_row_by_row(sample_con):
 
 
 def test_filtered_report_through_them_equals_the_report_from_the_rows(sample_con):
-    kept = report_doc(sample_con, FILTERED)
+    """Filters on the workspace's own contract columns (platform, start date, currency)."""
+    filtered = Filters(platform="upwork", date_from="2025-03-01", currency="USD")
+    assert tables_in_use(sample_con) == f"{ANALYSIS_SCHEMA}.contracts"
+    kept = report_doc(sample_con, filtered)
     assert kept["contracts"] == sample_con.execute(
         "SELECT count(*) FROM contract_view WHERE platform = 'upwork' AND start_date >= DATE '2025-03-01' "
         "AND currency = 'USD'").fetchone()[0] > 0
     sample_con.execute(f"DROP SCHEMA {ANALYSIS_SCHEMA} CASCADE")
-    assert_same(kept, report_doc(sample_con, FILTERED))
+    assert_same(kept, report_doc(sample_con, filtered))
 
 
 def test_a_change_made_with_sql_is_seen(sample_con):
