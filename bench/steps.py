@@ -304,7 +304,9 @@ def step_big_build(args: dict) -> dict:
     from analysis.importing import import_files
 
     total, chunk = int(args["contracts"]), int(args.get("chunk", 1_000_000))
-    distinct = max(1, int(args.get("distinct_chunks", 1)))
+    chunks = -(-total // chunk)
+    # 0 (the default): every chunk generated; fewer copy the first ones under new ids (``_copy_chunk``).
+    distinct = min(chunks, int(args.get("distinct_chunks") or 0) or chunks)
     out, tmp = Path(args["out"]), Path(args["tmp"])
     stamp = out / "built.json"
     wanted = {"contracts": total, "chunk": chunk, "seed": SEED, "distinct_chunks": distinct}

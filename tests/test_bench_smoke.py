@@ -95,3 +95,36 @@ def test_merge_runs_keeps_each_timings_fastest_run_and_the_highest_peak():
     assert merged["rss_peak_mb"] == 300.0 and merged["summary"] == {"n": 2}
     failed = {"error": "boom", "step": "import"}
     assert bench_run.merge_runs([first, failed]) is failed
+
+
+@pytest.mark.parametrize("distinct", [0, 1])
+def test_big_build_generates_every_chunk_by_default_and_copies_only_when_asked(tmp_path, distinct):
+    from analysis import parquet_store
+    from bench import steps
+
+    result = steps.step_big_build({"contracts": 1500, "chunk": 500, "distinct_chunks": distinct,
+                                   "out": str(tmp_path / "parquet"), "tmp": str(tmp_path / "chunk")})
+    assert result["distinct_chunks"] == (3 if distinct == 0 else 1)
+    assert len(result["chunk_import_seconds"]) == result["distinct_chunks"]
+    con = parquet_store.open_parquet_workspace(tmp_path / "parquet")
+    per_chunk = con.execute(
+        "SELECT left(contract_id, 3) AS chunk, count(*), count(DISTINCT contract_id), count(DISTINCT client) "
+        "FROM contracts GROUP BY ALL ORDER BY chunk").fetchall()
+    assert [row[:3] for row in per_chunk] == [("K00", 500, 500), ("K01", 500, 500), ("K02", 500, 500)]
+    # Generated chunks have seeds of their own (so different budgets); copies repeat chunk 0's.
+    budgets = con.execute("SELECT left(contract_id, 3), sum(budget) FROM contracts GROUP BY ALL ORDER BY 1").fetchall()
+    if distinct == 0:
+        assert len({b for _, b in budgets}) == 3
+    else:
+        assert budgets[0][1] == budgets[1][1] == budgets[2][1]
+    assert result["counts"]["contracts"] == 1500
+
+
+def test_big_section_says_how_the_chunks_were_made():
+    build = {"distinct_chunks": 10, "build_seconds": 1.0}
+    report = {"rows": {}, "memory_limit": "1GB"}
+    text = bench_run.big_section({"contracts": 10_000_000, "chunk": 1_000_000, "build": build, "report": report})
+    assert "each of the 10 chunks was generated with its own seed" in text and "copies" not in text
+    text = bench_run.big_section({"contracts": 10_000_000, "chunk": 1_000_000, "report": report,
+                                  "build": {**build, "distinct_chunks": 2}})
+    assert "2 of the 10 chunks were each generated" in text and "The other 8 are copies" in text
