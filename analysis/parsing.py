@@ -328,35 +328,45 @@ def detect_day_first(con: duckdb.DuckDBPyConnection, staged: StagedFile, columns
     if not present:
         return None
     parts = " UNION ALL ".join(
-        f"SELECT rowid, '{c}' AS col, {staged.col(c)} AS v FROM {staged.table}" for c in present
+        f"SELECT rowid, {i} AS i, '{c}' AS col, {staged.col(c)} AS v FROM {staged.table}" for i, c in enumerate(present)
     )
     row = con.execute(
         f"""
         WITH d AS ({parts}), n AS (
-            SELECT rowid, col, v,
+            SELECT rowid, i, col, v,
                    CAST(regexp_extract(v, '{NUMERIC_DATE_RE}', 1) AS INTEGER) AS a,
                    CAST(regexp_extract(v, '{NUMERIC_DATE_RE}', 2) AS INTEGER) AS b
             FROM d WHERE {numeric_date_sql('v')}
         )
         SELECT count(*), count(*) FILTER (WHERE a > 12), count(*) FILTER (WHERE b > 12),
-               min(v) FILTER (WHERE a > 12), min(v) FILTER (WHERE b > 12), min(v)
+               min((rowid, i, col, v)) FILTER (WHERE a > 12), min((rowid, i, col, v)) FILTER (WHERE b > 12),
+               min((rowid, i, col, v))
         FROM n
         """
     ).fetchone()
-    total, day_proofs, month_proofs, day_example, month_example, example = row
+    total, day_proofs, month_proofs, day_cell, month_cell, first_cell = row
     if not total:
         return None
+
+    def parts_of(cell: tuple) -> tuple[int, str, str]:
+        """(row as a spreadsheet shows it, column, value) of the first such cell (row, then column order)."""
+        return int(cell[0]) - int(staged.row_base) + 2, str(cell[2]), str(cell[3])
+
     if day_proofs and month_proofs:
+        (d_row, d_col, d_val), (m_row, m_col, m_val) = parts_of(day_cell), parts_of(month_cell)
+        later, earlier = sorted([(d_row, d_col, d_val, "day-first"), (m_row, m_col, m_val, "month-first")],
+                                reverse=True)
         raise AmbiguousInputError(Problem(
-            staged.display, None, None,
-            f"dates mix day-first ('{day_example}') and month-first ('{month_example}') orders; "
+            staged.display, later[0], later[1],
+            f"'{later[2]}' can only be read {later[3]}, but row {earlier[0]} ('{earlier[2]}') only {earlier[3]}; "
             "fix the file, or say which with --day-first or --month-first",
         ), "day_first")
     if day_proofs:
         return True
     if month_proofs:
         return False
+    first_row, first_col, example = parts_of(first_cell)
     raise AmbiguousInputError(Problem(
-        staged.display, None, None,
+        staged.display, first_row, first_col,
         f"dates like '{example}' could be day/month or month/day; say which with --day-first or --month-first",
     ), "day_first")

@@ -133,10 +133,33 @@ def test_undecidable_dates_refused_naming_the_flags(con, tmp_path):
     with pytest.raises(AmbiguousInputError) as err:
         import_files(con, [path])
     assert err.value.option == "day_first"
-    assert "--day-first or --month-first" in str(err.value) and str(err.value).startswith("contracts.csv")
+    assert str(err.value) == ("contracts.csv, row 2, column start_date: dates like '05/11/2024' could be day/month "
+                              "or month/day; say which with --day-first or --month-first")
     assert snapshot(con) == before
     import_files(con, [path], options=ParseOptions(day_first=True))
     assert con.execute("SELECT start_date::VARCHAR FROM contracts").fetchone() == ("2024-11-05",)
+
+
+def test_undecidable_dates_named_by_their_first_row_and_column(con, tmp_path):
+    # ISO dates decide nothing; the first numeric date is row 3's end_date.
+    path = write(tmp_path, "contracts.csv", HEADER + "A1,Acme,100,USD,2024-11-05,,active\n"
+                 + "A2,Acme,100,USD,2024-11-05,06/11/2024,completed\nA3,Acme,100,USD,07/11/2024,,active\n")
+    with pytest.raises(AmbiguousInputError) as err:
+        import_files(con, [path])
+    assert str(err.value).startswith("contracts.csv, row 3, column end_date: dates like '06/11/2024' could be")
+
+
+def test_dates_proving_both_orders_refused_naming_the_later_cell(con, tmp_path):
+    # Row 2's 13/11 can only be day-first, row 4's 11/14 only month-first.
+    path = write(tmp_path, "contracts.csv", HEADER + "A1,Acme,100,USD,13/11/2024,,active\n"
+                 + "A2,Acme,100,USD,05/11/2024,,active\nA3,Acme,100,USD,01/01/2024,11/14/2024,completed\n")
+    before = snapshot(con)
+    with pytest.raises(AmbiguousInputError) as err:
+        import_files(con, [path])
+    assert err.value.option == "day_first"
+    assert str(err.value) == ("contracts.csv, row 4, column end_date: '11/14/2024' can only be read month-first, but "
+                              "row 2 ('13/11/2024') only day-first; fix the file, or say which with --day-first or --month-first")
+    assert snapshot(con) == before
 
 
 def test_one_value_proves_the_date_order_for_the_whole_column(con, tmp_path):
