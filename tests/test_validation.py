@@ -96,6 +96,20 @@ def test_several_problems_are_all_listed(con, tmp_path):
     assert str(err.value).endswith("(and 2 more problems)")
 
 
+def test_problems_are_listed_top_to_bottom_file_by_file(con, tmp_path):
+    # The budget check comes before the date check, but row 2's date is the first problem in the file.
+    contracts = write(tmp_path, "contracts.csv", HEADER + "A1,Acme,100,USD,2026-13-45,,active\n"
+                      + "A2,Acme,12x,USD,2026-01-05,,active\nA3,Acme,5,USD,2026-01-05,,nope\n")
+    milestones = write(tmp_path, "milestones.csv", "contract_id,seq,amount\nA1,one,50\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [contracts, milestones])
+    where = [(p.file, p.row, p.column) for p in err.value.problems]
+    assert where == [("contracts.csv", 2, "start_date"), ("contracts.csv", 3, "budget"),
+                     ("contracts.csv", 4, "status"), ("milestones.csv", 2, "seq")]
+    assert str(err.value) == ("contracts.csv, row 2, column start_date: cannot read '2026-13-45' as a date "
+                              "(and 3 more problems)")
+
+
 def test_ambiguous_numeric_dates_are_refused_then_accepted_with_a_flag(con, tmp_path):
     from analysis.parsing import ParseOptions
 
