@@ -7,10 +7,12 @@ on stderr and exit 2; ``--json`` prints exactly one JSON document on stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from analysis import store
@@ -51,6 +53,30 @@ def open_workspace(args: argparse.Namespace):
     return store.connect(args.db)
 
 
+@contextlib.contextmanager
+def workspace_to_write(args: argparse.Namespace, *, keep_if_new: bool = True) -> Iterator:
+    """The workspace of a command that writes to it, closed at the end.
+
+    When this command made the workspace file (there was none at ``--db``) and then fails, or
+    only checked (``keep_if_new=False``: a dry run), the file goes again: the database is
+    exactly as before the command, which here means there is none.
+    """
+    path = Path(args.db) if args.db is not None else store.default_db_path()
+    companions = [path.with_name(path.name + suffix) for suffix in (".wal", ".tmp")]
+    made = not path.exists() and not any(p.exists() for p in companions)
+    con = open_workspace(args)
+    finished = False
+    try:
+        yield con
+        finished = True
+    finally:
+        con.close()
+        if made and not (finished and keep_if_new):
+            path.unlink(missing_ok=True)
+            companions[0].unlink(missing_ok=True)
+            shutil.rmtree(companions[1], ignore_errors=True)
+
+
 # --- sample ---------------------------------------------------------------------------
 
 def _configure_sample(p: argparse.ArgumentParser) -> None:
@@ -77,11 +103,8 @@ def run_sample(args: argparse.Namespace) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="milestone-lens-sample-") as tmp:
         paths = sample.write_csvs(tmp, args.contracts, args.seed)
-        con = open_workspace(args)
-        try:
+        with workspace_to_write(args) as con:
             summary = import_files(con, paths, fmt="canonical", source="sample")
-        finally:
-            con.close()
     if args.json:
         emit_json(summary.to_json())
     else:
@@ -117,12 +140,9 @@ def run_import(args: argparse.Namespace) -> int:
     extra = {}
     if args.mapping is not None:
         extra["mapping"] = args.mapping
-    con = open_workspace(args)
-    try:
+    with workspace_to_write(args, keep_if_new=not args.dry_run) as con:
         summary = import_files(con, args.files, fmt=args.format, source=args.source, options=options,
                                dry_run=args.dry_run, **extra)
-    finally:
-        con.close()
     if args.json:
         emit_json(summary.to_json())
     else:

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from analysis import parquet_store, store
-from analysis.cli import command, emit_json, open_workspace
+from analysis.cli import command, emit_json, open_workspace, workspace_to_write
 from analysis.errors import UserError
 
 
@@ -49,11 +49,8 @@ def _configure_import(p: argparse.ArgumentParser) -> None:
 def run_import_parquet(args: argparse.Namespace) -> int:
     """Import a Parquet dataset written by export-parquet (all of it or nothing)."""
     parquet_store.read_manifest(args.dir)  # a clear error before the workspace is opened
-    con = open_workspace(args)
-    try:
+    with workspace_to_write(args, keep_if_new=not args.dry_run) as con:
         summary = parquet_store.import_parquet(con, args.dir, dry_run=args.dry_run)
-    finally:
-        con.close()
     if args.json:
         emit_json(summary.to_json())
     else:

@@ -81,7 +81,30 @@ def test_real_process_exit_status_and_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == "milestone-lens: error: contracts.csv, row 2, column budget: budget is negative"
-    # The environment variable chose the workspace.
-    assert (tmp_path / "ws.duckdb").exists()
+    # The refused first import left no workspace behind.
+    assert not (tmp_path / "ws.duckdb").exists()
     ok = subprocess.run([str(exe), "import", *map(str, TWO_FILES), "--json"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert ok.returncode == 0 and json.loads(ok.stdout)["imported"]["contracts"] == 6
+    # The environment variable chose the workspace.
+    assert (tmp_path / "ws.duckdb").exists()
+
+
+def test_refused_or_dry_run_import_into_a_new_path_leaves_no_workspace(cli, tmp_path):
+    bad = tmp_path / "contracts.csv"
+    bad.write_text("contract_id,budget,start_date,status\nA1,100,2026-13-01,active\n")
+    fresh = tmp_path / "new" / "fresh.duckdb"
+    assert cli("import", bad, db=fresh).code == 2
+    assert cli("import", *TWO_FILES, "--dry-run", "--json", db=fresh).json()["imported"]["contracts"] == 6
+    assert cli("sample", "--contracts", "0", db=fresh).code == 2
+    assert not fresh.exists()
+    assert not (tmp_path / "new").exists() or list((tmp_path / "new").iterdir()) == []
+
+
+def test_refused_import_leaves_an_existing_workspace_byte_for_byte(cli, tmp_path, db_path):
+    assert cli("import", *TWO_FILES).code == 0
+    before = db_path.read_bytes()
+    bad = tmp_path / "contracts.csv"
+    bad.write_text("contract_id,budget,start_date,status\nA1,100,2026-13-01,active\n")
+    assert cli("import", bad).code == 2
+    assert cli("import", *TWO_FILES, "--dry-run").code == 0
+    assert db_path.read_bytes() == before
