@@ -347,6 +347,8 @@ def _milestone_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         (f"{t('amount')} IS NULL", "amount", "'amount is empty'"),
         (f"{typed['amount']} < 0", "amount", "'amount is negative'"),
         (f"{typed['paid_amount']} < 0", "paid_amount", "'paid_amount is negative'"),
+        # A fee is what the platform took: written negative (say "(40.00)") it would make net exceed gross.
+        (f"{typed['fee']} < 0", "fee", "'fee is negative (write the fee the platform took as a positive amount)'"),
         (f"{typed['status']} NOT IN {MILESTONE_STATUSES}", status_field,
          f"'unknown milestone status ''' || {t(status_field)} || ''' (expected one of {', '.join(MILESTONE_STATUSES)})'"),
         (f"{typed['paid_date']} < {typed['submitted_date']}", "paid_date", "'paid_date is before submitted_date'"),

@@ -133,6 +133,20 @@ def test_html_is_one_offline_file_with_inlined_plotly(cli, workspace, tmp_path):
     assert f"Wrote the HTML report to {out}" in result.out
 
 
+def test_html_gets_the_permissions_of_any_new_file(cli, workspace, tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "shared.html"
+    old = os.umask(0o022)
+    try:
+        assert cli("report", "--html", out, *TODAY).code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644  # readable by whoever it is shared with
+    assert not list(tmp_path.glob(".report-*"))  # no temporary file left beside it
+
+
 def test_html_escapes_imported_text(cli, db_path, tmp_path):
     hostile = '<script>alert("x")</script>'
     con = store.connect(db_path)

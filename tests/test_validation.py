@@ -87,6 +87,18 @@ def test_milestone_errors(con, tmp_path):
         assert snapshot(con) == before
 
 
+def test_negative_fee_is_refused(con, tmp_path):
+    contracts = write(tmp_path, "contracts.csv", HEADER + GOOD)
+    milestones = write(tmp_path, "milestones.csv", "contract_id,seq,amount,paid_date,fee\n"
+                       "A1,1,50,2026-01-10,5.00\nA1,2,50,2026-01-12,(5.00)\n")
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [contracts, milestones])
+    assert str(err.value) == ("milestones.csv, row 3, column fee: fee is negative "
+                              "(write the fee the platform took as a positive amount)")
+    assert snapshot(con) == before
+
+
 def test_several_problems_are_all_listed(con, tmp_path):
     path = write(tmp_path, "contracts.csv", HEADER + "A1,Acme,x,USD,2026-01-05,,active\nA2,Acme,y,USD,2026-01-05,,nope\n")
     with pytest.raises(ImportValidationError) as err:
