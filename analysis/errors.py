@@ -39,9 +39,8 @@ class ImportValidationError(UserError):
         # problems of a whole file (no row) first. The first one is the one-line message.
         files = list(dict.fromkeys(p.file for p in problems))
         self.problems = sorted(problems, key=lambda p: (files.index(p.file), p.row if p.row is not None else 0))
-        problems = self.problems
-        first = str(problems[0]).replace("\n", " ")
-        more = len(problems) - 1
+        first = str(self.problems[0]).replace("\n", " ")
+        more = len(self.problems) - 1
         super().__init__(first + (f" (and {more} more problem{'s' if more != 1 else ''})" if more else ""))
 
 
