@@ -184,3 +184,10 @@ def _none_if_nan(value) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return float(value)
+
+
+if __name__ == "__main__":  # the analyst's script, as a process: python -m bench.pandas_way CSV_DIR
+    import json
+    import sys
+
+    print(json.dumps(spec_figures(load(sys.argv[1]))))

@@ -128,3 +128,33 @@ def test_big_section_says_how_the_chunks_were_made():
     text = bench_run.big_section({"contracts": 10_000_000, "chunk": 1_000_000, "report": report,
                                   "build": {**build, "distinct_chunks": 2}})
     assert "2 of the 10 chunks were each generated" in text and "The other 8 are copies" in text
+
+
+def test_command_line_processes_on_a_small_history(bench_output):
+    folder, out, results = bench_output
+    cli = results["cli"]
+    assert "error" not in cli, cli.get("error")
+    assert cli["contracts"] == bench_run.CLI_CONTRACTS
+    assert set(cli["commands"]) == {"--help", "import", "report --json", "split --calibrate"}
+    for name, timing in cli["commands"].items():
+        assert timing["wall"] > 0 and len(timing["walls"]) == 3, name
+    text = out.read_text()
+    assert f"## The command line on a small history ({bench_run.CLI_CONTRACTS:,} contracts)" in text
+    assert "| `milestone-lens report --json` |" in text
+
+
+def test_the_pandas_script_prints_the_figures_pandas_computes(bench_output):
+    """The process the small-history table times computes the SPEC figures, not just starts."""
+    import subprocess
+    import sys
+
+    from bench import pandas_way
+    from bench.run import ROOT
+
+    folder, _, _ = bench_output
+    csv = folder / "work" / "cli" / "csv"
+    proc = subprocess.run([sys.executable, "-m", "bench.pandas_way", str(csv)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    assert printed == json.loads(json.dumps(pandas_way.spec_figures(pandas_way.load(csv))))
+    assert sum(r["contracts"] for c in printed.values() for r in c["by_structure"]) == bench_run.CLI_CONTRACTS
