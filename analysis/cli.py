@@ -17,8 +17,12 @@ from pathlib import Path
 
 from analysis import store
 from analysis.errors import UserError
+from analysis.locale import AmbiguousInputError
 
 EXIT_USER_ERROR = 2
+#: How the command line says what the data could not decide (``AmbiguousInputError.option``),
+#: added to its message, which ends "say which".
+SAY_WHICH = {"day_first": "with --day-first or --month-first", "decimal_comma": "with --decimal-comma (amounts like 1.234,56)"}
 
 # name -> (configure parser, run); other modules add their commands with ``command``.
 _COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]] = {}
@@ -234,7 +238,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command][1](args)
     except UserError as exc:
-        print(f"milestone-lens: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
+        line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, AmbiguousInputError):
+            line += f" {SAY_WHICH[exc.option]}"
+        print(f"milestone-lens: error: {line}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130

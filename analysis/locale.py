@@ -36,8 +36,8 @@ _SAMPLE_CHARS = 256 * 1024
 class AmbiguousInputError(ImportValidationError):
     """The data cannot decide how to read it; ``option`` names the ParseOptions field that does.
 
-    The command line tells the user the flag (``--day-first``/``--month-first``,
-    ``--decimal-comma``); the dashboard offers a choice for ``option``.
+    Its message ends "say which": each interface adds how, the command line its flags
+    (``cli.SAY_WHICH``), the dashboard where its choice for ``option`` is.
     """
 
     def __init__(self, problem: Problem, option: str):
@@ -234,7 +234,7 @@ def detect_decimal_comma(con: duckdb.DuckDBPyConnection, staged: StagedFile, col
         raise AmbiguousInputError(Problem(
             staged.display, int(later[0]), later[1],
             f"'{later[2]}' is written with a {later[3]} but row {earlier[0]} ('{earlier[2]}') with a "
-            f"{earlier[3]}; fix the file, or say which with --decimal-comma (amounts like 1.234,56)",
+            f"{earlier[3]}; fix the file, or say which",
         ), "decimal_comma")
     if commas:
         return True

@@ -359,7 +359,7 @@ def detect_day_first(con: duckdb.DuckDBPyConnection, staged: StagedFile, columns
         raise AmbiguousInputError(Problem(
             staged.display, later[0], later[1],
             f"'{later[2]}' can only be read {later[3]}, but row {earlier[0]} ('{earlier[2]}') only {earlier[3]}; "
-            "fix the file, or say which with --day-first or --month-first",
+            "fix the file, or say which",
         ), "day_first")
     if day_proofs:
         return True
@@ -368,5 +368,5 @@ def detect_day_first(con: duckdb.DuckDBPyConnection, staged: StagedFile, columns
     first_row, first_col, example = parts_of(first_cell)
     raise AmbiguousInputError(Problem(
         staged.display, first_row, first_col,
-        f"dates like '{example}' could be day/month or month/day; say which with --day-first or --month-first",
+        f"dates like '{example}' could be day/month or month/day; say which",
     ), "day_first")

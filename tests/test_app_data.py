@@ -87,6 +87,10 @@ def test_ambiguous_dates_ask_for_a_choice_then_import(empty_db, monkeypatch):
     at = open_app(empty_db, monkeypatch, "data")
     at.file_uploader[0].set_value(as_upload(DASHBOARD_FIXTURES / "ambiguous_dates.csv")).run()
     assert any("Choose how numeric dates are written" in w.value for w in at.warning)
+    problems = next(df.value for df in at.dataframe if "message" in df.value.columns)
+    # The dashboard says where to choose, not the command line's flags.
+    assert problems["message"].tolist() == [
+        "dates like '05/11/2026' could be day/month or month/day; say which under “How to read the files”"]
     assert not [b for b in at.button if b.key == "import_now"]
     at.radio(key="import_dates").set_value("Day first (25/11/2026)").run()
     at.button(key="import_now").click().run()

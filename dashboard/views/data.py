@@ -28,6 +28,8 @@ TEMPLATE_DIR = store.DATA_DIR / "template"
 COMPLETION_FIELDS = completions.FIELDS
 EDITOR_ROWS = 2000
 _FLASH = "data_flash"
+#: The upload's choices of date order and decimal mark; the problems the data cannot decide point here.
+READ_CHOICES = "How to read the files"
 _ROUND = "data_upload_round"
 _CHECK = "data_check"
 _CHECK_CACHE = "data_checks"
@@ -153,11 +155,14 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
         st.error(f"Nothing was imported: {count} problem{'s' if count != 1 else ''} to fix first. "
                  "Change the choices above (the check runs again at once), or correct the file and upload it again.",
                  icon=":material/error:")
+        problems = check.problems
+        if check.ambiguous_option is not None:  # the message ends "say which": here, with a choice above
+            problems = problems.assign(message=problems["message"] + f" under “{READ_CHOICES}”")
         if check.ambiguous_option == "day_first":
-            st.warning("Choose how numeric dates are written under “How to read the files”.")
+            st.warning(f"Choose how numeric dates are written under “{READ_CHOICES}”.")
         elif check.ambiguous_option == "decimal_comma":
-            st.warning("Choose how amounts are written under “How to read the files”.")
-        show_table(check.problems, "import-problems", key="import_problems")
+            st.warning(f"Choose how amounts are written under “{READ_CHOICES}”.")
+        show_table(problems, "import-problems", key="import_problems")
     elif check.error:
         st.error(f"Nothing was imported: {escape_markdown(check.error)}", icon=":material/error:")
     elif check.summary is not None:
@@ -238,7 +243,7 @@ with tab_import:
     if files:
         previous = st.session_state.get(_CHECK)
         ambiguous = previous[1].ambiguous_option if previous else None
-        with st.expander("How to read the files", expanded=bool(ambiguous), icon=":material/tune:"):
+        with st.expander(READ_CHOICES, expanded=bool(ambiguous), icon=":material/tune:"):
             fmt = st.selectbox("Format", formats, key="import_format",
                                format_func=lambda f: "Detect from the header" if f == "auto" else f)
             source = st.text_input(
