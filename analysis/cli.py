@@ -42,6 +42,14 @@ def emit_json(document: object) -> None:
     sys.stdout.write(json.dumps(document, default=_json_default) + "\n")
 
 
+def print_summary(args: argparse.Namespace, summary) -> None:
+    """A command's summary (``to_json``/``describe``): one JSON document with ``--json``, else its text."""
+    if args.json:
+        emit_json(summary.to_json())
+    else:
+        print(summary.describe())
+
+
 def _json_default(value: object):
     import datetime as dt
     import decimal
@@ -109,10 +117,7 @@ def run_sample(args: argparse.Namespace) -> int:
         paths = sample.write_csvs(tmp, args.contracts, args.seed)
         with workspace_to_write(args) as con:
             summary = import_files(con, paths, fmt="canonical", source="sample")
-    if args.json:
-        emit_json(summary.to_json())
-    else:
-        print(summary.describe())
+    print_summary(args, summary)
     return 0
 
 
@@ -147,10 +152,7 @@ def run_import(args: argparse.Namespace) -> int:
     with workspace_to_write(args, keep_if_new=not args.dry_run) as con:
         summary = import_files(con, args.files, fmt=args.format, source=args.source, options=options,
                                dry_run=args.dry_run, **extra)
-    if args.json:
-        emit_json(summary.to_json())
-    else:
-        print(summary.describe())
+    print_summary(args, summary)
     return 0
 
 

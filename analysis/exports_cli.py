@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from analysis import parquet_store, store
-from analysis.cli import command, emit_json, open_workspace, workspace_to_write
+from analysis.cli import command, open_workspace, print_summary, workspace_to_write
 from analysis.errors import UserError
 
 
@@ -32,10 +32,7 @@ def run_export_parquet(args: argparse.Namespace) -> int:
         summary = parquet_store.export_parquet(con, args.dir, overwrite=args.overwrite)
     finally:
         con.close()
-    if args.json:
-        emit_json(summary.to_json())
-    else:
-        print(summary.describe())
+    print_summary(args, summary)
     return 0
 
 
@@ -51,8 +48,5 @@ def run_import_parquet(args: argparse.Namespace) -> int:
     parquet_store.read_manifest(args.dir)  # a clear error before the workspace is opened
     with workspace_to_write(args, keep_if_new=not args.dry_run) as con:
         summary = parquet_store.import_parquet(con, args.dir, dry_run=args.dry_run)
-    if args.json:
-        emit_json(summary.to_json())
-    else:
-        print(summary.describe())
+    print_summary(args, summary)
     return 0

@@ -402,16 +402,26 @@ def report_json(report: Report) -> dict:
 
 # --- terminal summary --------------------------------------------------------------------
 
-def _pct(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x * 100:.1f} %"
+# How the text and the HTML report write a figure; "—" where there is none.
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and not math.isfinite(x))
 
 
-def _money(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.2f}"
+def format_pct(x) -> str:
+    return "—" if _missing(x) else f"{x * 100:.1f} %"
 
 
-def _days(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:g}"
+def format_money(x) -> str:
+    return "—" if _missing(x) else f"{x:,.2f}"
+
+
+def format_days(x) -> str:
+    return "—" if _missing(x) else f"{x:g}"
+
+
+def format_count(x) -> str:
+    return "—" if _missing(x) else f"{int(x):,}"
 
 
 def rate_text(cancelled: int, finished: int, rate, low, high, small: bool) -> str:
@@ -459,11 +469,11 @@ def report_text(report: Report) -> str:
     lines += ["", "Payment timing (median days; SPEC: first payment over contracts with a payment)"]
     med = main.timing.pivot(index="structure", columns="measure", values="median").reindex(list(timing.STRUCTURES))
     keys = ["start_to_first_payment", "submission_to_payment", "funded_to_paid", "gap_between_payments", "start_to_first_withdrawable"]
-    rows = [[s] + [_days(med.at[s, k]) if k in med.columns else "—" for k in keys] for s in med.index]
+    rows = [[s] + [format_days(med.at[s, k]) if k in med.columns else "—" for k in keys] for s in med.index]
     lines += _table(rows, ["structure", "first payment", "submitted→paid", "funded→paid", "gap", "first withdrawable"])
     lines += ["", f"Earnings ({main.currency})"]
-    rows = [[r.structure, _money(r.gross), _money(r.fees), _money(r.net), _pct(r.fees / r.gross) if r.gross else "—",
-             _money(r.unpaid_on_cancellation)] for r in bs.itertuples()]
+    rows = [[r.structure, format_money(r.gross), format_money(r.fees), format_money(r.net), format_pct(r.fees / r.gross) if r.gross else "—",
+             format_money(r.unpaid_on_cancellation)] for r in bs.itertuples()]
     lines += _table(rows, ["structure", "gross", "fees", "net", "fee rate", "unpaid on cancellation"])
     ex = main.exposure
     lines += ["", f"Exposure of active contracts ({main.currency})"]
@@ -472,9 +482,9 @@ def report_text(report: Report) -> str:
     else:
         e = ex.iloc[0]
         lines.append(f"  {int(e['active'])} active ({int(e['hourly_active'])} hourly, not valued): remaining "
-                     f"{_money(e['remaining'])}, of which funded in escrow {_money(e['funded'])}, unfunded "
-                     f"{_money(e['unfunded'])}; submitted awaiting release {_money(e['submitted'])}; "
-                     f"expected loss {_money(e['expected_loss'])}")
+                     f"{format_money(e['remaining'])}, of which funded in escrow {format_money(e['funded'])}, unfunded "
+                     f"{format_money(e['unfunded'])}; submitted awaiting release {format_money(e['submitted'])}; "
+                     f"expected loss {format_money(e['expected_loss'])}")
     if main.concentration is not None and not main.concentration.empty:
         c = main.concentration.iloc[0]
         lines.append(f"  Largest client {c['largest_client']} has {c['largest_share'] * 100:.1f} % of earnings; "
@@ -487,7 +497,7 @@ def report_text(report: Report) -> str:
         gross = float(tot["gross"].iloc[0]) if len(tot) else 0.0
         net = float(tot["net"].iloc[0]) if len(tot) else 0.0
         lines += ["", f"{s.currency}: {s.contracts:,} contracts; cancelled: {'; '.join(parts)}; "
-                      f"gross {_money(gross)} {s.currency}, net {_money(net)} {s.currency}"]
+                      f"gross {format_money(gross)} {s.currency}, net {format_money(net)} {s.currency}"]
     if report.notes:
         lines += ["", "Notes"] + [f"  - {n}" for n in report.notes]
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from plotly.offline import get_plotlyjs
 
 from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS, p_text
 from analysis.filters import SMALL_SAMPLE_FINISHED
-from analysis.report import CurrencySection, Report, rate_text
+from analysis.report import CurrencySection, Report, format_count, format_days, format_money, format_pct, rate_text
 from analysis.timing import MEASURES
 from dashboard import charts
 
@@ -33,22 +33,6 @@ th{background:#f6f6f6;text-align:left}td.n{text-align:right;font-variant-numeric
 
 def esc(value) -> str:
     return html.escape("" if value is None else str(value), quote=True)
-
-
-def _fmt_money(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:,.2f}"
-
-
-def _fmt_pct(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x * 100:.1f} %"
-
-
-def _fmt_days(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{x:g}"
-
-
-def _fmt_int(x) -> str:
-    return "—" if x is None or (isinstance(x, float) and not math.isfinite(x)) else f"{int(x):,}"
 
 
 Column = tuple[str, str, Callable[[object], str] | None]  # (column, heading, formatter; None = text)
@@ -88,9 +72,9 @@ def _rates_table(section: CurrencySection) -> str:
     bs = bs.assign(rate_text=[rate_text(r.cancelled, r.finished, r.cancellation_rate, r.ci_low, r.ci_high, r.small_sample)
                               for r in bs.itertuples()])
     return table(bs, [
-        ("structure", "structure", None), ("contracts", "contracts", _fmt_int), ("finished", "finished", _fmt_int),
-        ("cancelled", "cancelled (incl. disputed)", _fmt_int), ("disputed", "disputed", _fmt_int),
-        ("active", "active", _fmt_int), ("status_unknown", "status unknown", _fmt_int),
+        ("structure", "structure", None), ("contracts", "contracts", format_count), ("finished", "finished", format_count),
+        ("cancelled", "cancelled (incl. disputed)", format_count), ("disputed", "disputed", format_count),
+        ("active", "active", format_count), ("status_unknown", "status unknown", format_count),
         ("rate_text", "cancellation rate (95 % CI)", str),
     ])
 
@@ -140,18 +124,18 @@ def _cancellation(section: CurrencySection) -> list[str]:
 def _timing(section: CurrencySection) -> list[str]:
     t = section.timing.assign(label=section.timing["measure"].map(MEASURES))
     out = ["<h2>Payment timing</h2>",
-           table(t, [("label", "measure", None), ("structure", "structure", None), ("n", "n", _fmt_int),
-                     ("median", "median days", _fmt_days), ("p25", "25th pct", _fmt_days), ("p75", "75th pct", _fmt_days),
+           table(t, [("label", "measure", None), ("structure", "structure", None), ("n", "n", format_count),
+                     ("median", "median days", format_days), ("p25", "25th pct", format_days), ("p75", "75th pct", format_days),
                      ("mean", "mean", lambda x: f"{x:.1f}" if math.isfinite(x) else "—")]),
            figure(charts.timing_medians(section.timing)),
            figure(charts.cash_curve(section.cash_curve)),
            "<h3>Withdrawable money (after platform holds)</h3>",
-           table(section.withdrawable, [("currency", "currency", None), ("paid", "paid (net)", _fmt_money),
-                                        ("withdrawable", "withdrawable now", _fmt_money), ("on_hold", "on hold", _fmt_money),
+           table(section.withdrawable, [("currency", "currency", None), ("paid", "paid (net)", format_money),
+                                        ("withdrawable", "withdrawable now", format_money), ("on_hold", "on hold", format_money),
                                         ("next_release", "next release", None)], "No payments yet."),
            "<h3>Submitted, not yet paid</h3>",
-           table(section.ageing, [("currency", "currency", None), ("bucket", "age", None), ("items", "items", _fmt_int),
-                                  ("amount", "amount", _fmt_money)], "Nothing is waiting for payment."),
+           table(section.ageing, [("currency", "currency", None), ("bucket", "age", None), ("items", "items", format_count),
+                                  ("amount", "amount", format_money)], "Nothing is waiting for payment."),
            figure(charts.ageing(section.ageing, section.currency))]
     return out
 
@@ -159,65 +143,65 @@ def _timing(section: CurrencySection) -> list[str]:
 def _earnings(section: CurrencySection) -> list[str]:
     bs = section.by_structure()
     bs = bs.assign(rate=(bs["fees"] / bs["gross"].where(bs["gross"] != 0)))
-    money_cols: list[Column] = [("gross", "gross", _fmt_money), ("fees", "fees", _fmt_money), ("net", "net", _fmt_money)]
+    money_cols: list[Column] = [("gross", "gross", format_money), ("fees", "fees", format_money), ("net", "net", format_money)]
     out = [f"<h2>Earnings ({esc(section.currency)})</h2>",
-           table(bs, [("structure", "structure", None), *money_cols, ("rate", "fee rate", _fmt_pct),
-                      ("bonuses", "bonuses", _fmt_money), ("refunds", "refunds", _fmt_money),
-                      ("unpaid_on_cancellation", "unpaid on cancellation", _fmt_money)]),
+           table(bs, [("structure", "structure", None), *money_cols, ("rate", "fee rate", format_pct),
+                      ("bonuses", "bonuses", format_money), ("refunds", "refunds", format_money),
+                      ("unpaid_on_cancellation", "unpaid on cancellation", format_money)]),
            figure(charts.earnings_by_month(section.months, section.currency)),
            "<h3>Realised vs agreed (fixed price)</h3>",
            table(section.realised, [("structure", "structure", None), ("status", "status", None),
-                                    ("contracts", "contracts", _fmt_int), ("budget_unknown", "budget unknown", _fmt_int),
-                                    ("agreed", "agreed", _fmt_money), ("paid", "paid", _fmt_money),
-                                    ("realised_share", "realised", _fmt_pct)]),
+                                    ("contracts", "contracts", format_count), ("budget_unknown", "budget unknown", format_count),
+                                    ("agreed", "agreed", format_money), ("paid", "paid", format_money),
+                                    ("realised_share", "realised", format_pct)]),
            "<h3>Top clients</h3>",
-           table(section.by_client.head(15), [("client", "client", None), ("contracts", "contracts", _fmt_int), *money_cols,
-                                             ("effective_fee_rate", "fee rate", _fmt_pct)]),
+           table(section.by_client.head(15), [("client", "client", None), ("contracts", "contracts", format_count), *money_cols,
+                                             ("effective_fee_rate", "fee rate", format_pct)]),
            "<h3>By freelancer</h3>",
-           table(section.by_freelancer.head(30), [("freelancer", "freelancer", None), ("contracts", "contracts", _fmt_int),
-                                                  *money_cols, ("effective_fee_rate", "fee rate", _fmt_pct)])]
+           table(section.by_freelancer.head(30), [("freelancer", "freelancer", None), ("contracts", "contracts", format_count),
+                                                  *money_cols, ("effective_fee_rate", "fee rate", format_pct)])]
     if section.pending is not None and len(section.pending):
         out += ["<h3>Pending (not yet earned)</h3>",
-                table(section.pending, [("currency", "currency", None), ("items", "items", _fmt_int), ("gross", "gross", _fmt_money)])]
+                table(section.pending, [("currency", "currency", None), ("items", "items", format_count), ("gross", "gross", format_money)])]
     if section.account_costs is not None and len(section.account_costs):
         out += ["<h3>Account costs (not contract fees)</h3>",
-                table(section.account_costs, [("currency", "currency", None), ("items", "items", _fmt_int),
-                                              ("amount", "amount", _fmt_money), ("fees", "fees", _fmt_money)])]
+                table(section.account_costs, [("currency", "currency", None), ("items", "items", format_count),
+                                              ("amount", "amount", format_money), ("fees", "fees", format_money)])]
     return out
 
 
 def _exposure(section: CurrencySection) -> list[str]:
-    money: list[Column] = [("remaining", "remaining", _fmt_money), ("funded", "funded (escrow)", _fmt_money),
-                           ("unfunded", "unfunded", _fmt_money), ("submitted", "submitted, awaiting release", _fmt_money),
-                           ("expected_loss", "expected loss", _fmt_money)]
+    money: list[Column] = [("remaining", "remaining", format_money), ("funded", "funded (escrow)", format_money),
+                           ("unfunded", "unfunded", format_money), ("submitted", "submitted, awaiting release", format_money),
+                           ("expected_loss", "expected loss", format_money)]
     out = [f"<h2>Exposure of active contracts ({esc(section.currency)})</h2>",
            "<p>Expected loss = remaining value × the share cancelled among finished contracts of the same currency, "
            f"structure and budget band (falling back to the same structure, then to all contracts, below "
            f"{SMALL_SAMPLE_FINISHED} finished). Hourly contracts have no agreed total and are counted, not valued.</p>",
-           table(section.exposure, [("active", "active", _fmt_int), ("hourly_active", "hourly (not valued)", _fmt_int),
+           table(section.exposure, [("active", "active", format_count), ("hourly_active", "hourly (not valued)", format_count),
                                     *money], "No active contracts."),
            figure(charts.exposure_by(section.exposure_by_client, "client", section.currency)),
            figure(charts.exposure_by(section.exposure_by_freelancer, "freelancer", section.currency)),
            "<h3>Largest expected losses</h3>",
            table(section.top_active, [("contract_id", "contract", None), ("client", "client", None),
                                       ("freelancer", "freelancer", None), ("structure", "structure", None),
-                                      ("budget", "budget", _fmt_money), *money[:3],
-                                      ("p_cancel", "cancel probability", _fmt_pct), ("expected_loss", "expected loss", _fmt_money)],
+                                      ("budget", "budget", format_money), *money[:3],
+                                      ("p_cancel", "cancel probability", format_pct), ("expected_loss", "expected loss", format_money)],
                  "No active contracts."),
            "<h3>Concentration of earnings</h3>",
-           table(section.concentration, [("clients", "clients", _fmt_int), ("largest_client", "largest client", None),
-                                         ("largest_share", "its share", _fmt_pct),
+           table(section.concentration, [("clients", "clients", format_count), ("largest_client", "largest client", None),
+                                         ("largest_share", "its share", format_pct),
                                          ("hhi", "HHI (0–1)", lambda x: f"{x:.3f}"),
-                                         ("unattributed_gross", "without client name", _fmt_money)])]
+                                         ("unattributed_gross", "without client name", format_money)])]
     return out
 
 
 def _other_currency(section: CurrencySection) -> list[str]:
     return [f"<h2>{esc(section.currency)} contracts (reported separately)</h2>", _rates_table(section),
             f"<p>{esc(section.comparison.message[0].upper() + section.comparison.message[1:])}.</p>",
-            table(section.by_structure(), [("structure", "structure", None), ("gross", "gross", _fmt_money),
-                                           ("fees", "fees", _fmt_money), ("net", "net", _fmt_money),
-                                           ("unpaid_on_cancellation", "unpaid on cancellation", _fmt_money)])]
+            table(section.by_structure(), [("structure", "structure", None), ("gross", "gross", format_money),
+                                           ("fees", "fees", format_money), ("net", "net", format_money),
+                                           ("unpaid_on_cancellation", "unpaid on cancellation", format_money)])]
 
 
 def render_html(report: Report) -> str:
