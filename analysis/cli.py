@@ -179,7 +179,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
 
 #: Commands registered by other modules -> that module. Only the module of the command being
 #: run is imported (all of them for the overview ``--help`` or a mistyped command): ``report``
-#: loads statsmodels and SciPy, which a small ``import`` has no use for (start-up 1.1 s → 0.15 s).
+#: loads statsmodels and SciPy, which a small ``import`` has no use for (1.7 s → 0.8 s, optimisations.md).
 PLUGIN_COMMAND_MODULES = {
     "report": "analysis.report",
     "split": "analysis.splitter_cli",

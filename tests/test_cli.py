@@ -124,7 +124,7 @@ def _heavy_modules_after(argv: list[str], env: dict) -> list[str]:
 
 
 def test_commands_load_only_what_they_use(tmp_path):
-    """A small import does not pay for the statistics stack (its start-up went from 1.4 s to 0.7 s)."""
+    """A small import does not pay for starting the statistics stack (optimisations.md, stop 18)."""
     env = dict(os.environ, MILESTONE_LENS_DB=str(tmp_path / "ws.duckdb"))
     assert _heavy_modules_after(["import", *map(str, TWO_FILES)], env) == []
     assert _heavy_modules_after(["import", "--dry-run", *map(str, TWO_FILES)], env) == []
