@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
 
 from analysis import store
 from analysis.canonical import CONTRACT_STATUSES
 from analysis.errors import Problem, UserError, single_problem
 from analysis.locale import resolve_decimal_comma
 from analysis.parsing import StagedFile, amount_sql
+
+if TYPE_CHECKING:  # the import path does not need pandas; DuckDB's .df() loads it when asked
+    import pandas as pd
 
 FIELDS = ("status", "budget", "planned_milestones")
 MAX_BUDGET = Decimal("1e16")

@@ -129,6 +129,7 @@ def test_commands_load_only_what_they_use(tmp_path):
     assert _heavy_modules_after(["import", *map(str, TWO_FILES)], env) == []
     assert _heavy_modules_after(["import", "--dry-run", *map(str, TWO_FILES)], env) == []
     assert _heavy_modules_after(["export-parquet", str(tmp_path / "parquet")], env) == []
+    assert _heavy_modules_after(["--help"], env) == []
     # The check itself can see them: the report does use both.
     assert _heavy_modules_after(["report", "--json"], env) == ["statsmodels", "scipy"]
 
@@ -136,11 +137,25 @@ def test_commands_load_only_what_they_use(tmp_path):
 def test_every_command_module_is_listed_where_the_command_line_finds_it():
     from analysis import cli
 
-    cli.build_parser()  # the overview loads every command's module
-    registered = {name: run.__module__ for name, (_configure, run) in cli._COMMANDS.items()}
-    plugins = {name: module for name, module in registered.items() if module != "analysis.cli"}
-    assert plugins == cli.PLUGIN_COMMAND_MODULES
+    cli.build_parser()  # without argv: every command's module
+    plugins = {name: (run.__module__, cli.command_help(run)) for name, (_configure, run) in cli._COMMANDS.items()
+               if run.__module__ != "analysis.cli"}
+    assert plugins == cli.PLUGIN_COMMANDS
     exe = str(Path(sys.executable).parent / "milestone-lens")
     for argv in ([exe, "report"], [exe, "split"], [exe, "import-parquet"], [sys.executable, "-m", "analysis.cli", "report"]):
         proc = subprocess.run([*argv, "--help"], capture_output=True, text=True, cwd=ROOT)
         assert proc.returncode == 0 and f"usage: milestone-lens {argv[-1]}" in proc.stdout, proc.stderr
+
+
+def test_the_overview_lists_every_command_without_loading_them(tmp_path):
+    exe = str(Path(sys.executable).parent / "milestone-lens")
+    proc = subprocess.run([exe, "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0
+    listed = " ".join(proc.stdout.split())  # argparse wraps the lines
+    for name, line in [("sample", "Write or import a synthetic contract history."),
+                       ("report", "The full comparison: cancellation risk, payment timing, earnings, exposure."),
+                       ("split", "What-if splitter: a milestone plan against one payment at the end."),
+                       ("import-parquet", "Import a Parquet dataset written by export-parquet (all of it or nothing).")]:
+        assert f"{name} {line}" in listed
+    typo = subprocess.run([exe, "reprot"], capture_output=True, text=True, cwd=ROOT)
+    assert typo.returncode == 2 and "invalid choice: 'reprot'" in typo.stderr and "'report'" in typo.stderr
