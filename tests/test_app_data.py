@@ -87,6 +87,9 @@ def test_ambiguous_dates_ask_for_a_choice_then_import(empty_db, monkeypatch):
     at = open_app(empty_db, monkeypatch, "data")
     at.file_uploader[0].set_value(as_upload(DASHBOARD_FIXTURES / "ambiguous_dates.csv")).run()
     assert any("Choose how numeric dates are written" in w.value for w in at.warning)
+    # The choices the message points at are open (they were drawn closed before the check).
+    choices = next(e for e in at.expander if e.label == "How to read the files")
+    assert choices.proto.expanded and at.session_state["import_read_choices"] is True
     problems = next(df.value for df in at.dataframe if "message" in df.value.columns)
     # The dashboard says where to choose, not the command line's flags.
     assert problems["message"].tolist() == [

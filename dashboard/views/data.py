@@ -30,6 +30,10 @@ EDITOR_ROWS = 2000
 _FLASH = "data_flash"
 #: The upload's choices of date order and decimal mark; the problems the data cannot decide point here.
 READ_CHOICES = "How to read the files"
+#: That expander's open state (its key), and the check it was last opened for: a check the data
+#: cannot decide opens it once, on a rerun (its state can only be set before it is drawn).
+_READ_CHOICES_OPEN = "import_read_choices"
+_OPENED_FOR = "import_read_choices_opened_for"
 _ROUND = "data_upload_round"
 _CHECK = "data_check"
 _CHECK_CACHE = "data_checks"
@@ -242,8 +246,10 @@ with tab_import:
     formats = ["auto", *sorted(importing.READERS)]
     if files:
         previous = st.session_state.get(_CHECK)
-        ambiguous = previous[1].ambiguous_option if previous else None
-        with st.expander(READ_CHOICES, expanded=bool(ambiguous), icon=":material/tune:"):
+        if previous and previous[1].ambiguous_option and st.session_state.get(_OPENED_FOR) != previous[0]:
+            st.session_state[_OPENED_FOR] = previous[0]
+            st.session_state[_READ_CHOICES_OPEN] = True
+        with st.expander(READ_CHOICES, key=_READ_CHOICES_OPEN, on_change="rerun", icon=":material/tune:"):
             fmt = st.selectbox("Format", formats, key="import_format",
                                format_func=lambda f: "Detect from the header" if f == "auto" else f)
             source = st.text_input(
@@ -274,6 +280,8 @@ with tab_import:
                 result = checked(files, fmt, source, options, mapping) if mapping else None
         if result is not None:
             show_result(result, files, fmt, source, options, mapping)
+            if result.ambiguous_option and st.session_state.get(_OPENED_FOR) != st.session_state[_CHECK][0]:
+                st.rerun()  # to open "How to read the files" above, where the choice is
 
     st.subheader("The CSV template")
     st.caption("Required: contract_id, start_date, status (completed, cancelled, disputed, active) and, for "

@@ -154,6 +154,37 @@ def test_upload_through_the_file_chooser_changes_the_overview_and_exports(fresh_
     assert {r["structure"] for r in rows} == {"milestones", "single"}
 
 
+def test_dates_the_data_cannot_decide_open_the_choice_and_import_as_chosen(fresh_sample_server, page):
+    base = fresh_sample_server
+    open_page(page, base, "data")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_test_id("stFileUploaderDropzone").click()
+    chooser.value.set_files([str(DASHBOARD_FIXTURES / "ambiguous_dates.csv")])
+    page.get_by_text("Nothing was imported: 1 problem").wait_for(timeout=60_000)
+    wait_idle(page)
+    # The problem says where to choose, and that choice, drawn closed before the check, is open.
+    problem = page.get_by_test_id("stDataFrame").filter(has_text="end_date").first
+    assert problem.is_visible()
+    choices = page.get_by_test_id("stExpander").filter(has_text="How to read the files")
+    assert choices.locator("details").first.get_attribute("open") is not None
+    page.screenshot(path=str(SCREENSHOTS / "data_upload_ambiguous_dates.png"), full_page=True)
+    choices.get_by_text("Day first (25/11/2026)").click()
+    page.get_by_text("They would add 2 contracts").wait_for(timeout=60_000)
+    wait_idle(page)
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.get_by_text("Imported 2 contracts").wait_for(timeout=60_000)
+    wait_idle(page)
+
+    # Through the data: 07/11/2026 was read as the 7th of November.
+    open_page(page, base, "data", "?client=Lambda")
+    page.get_by_role("tab", name="Export").click()
+    with page.expect_download() as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="contracts.csv", visible=True).click()
+    rows = {r["contract_id"]: r for r in read_csv(info.value)}
+    assert sorted(rows) == ["D1", "D2"]
+    assert (rows["D2"]["start_date"], rows["D2"]["end_date"]) == ("2026-11-07", "2026-12-08")
+
+
 def test_a_table_downloads_as_the_csv_it_shows(sample_server, page):
     base, db = sample_server
     open_page(page, base, "overview")
