@@ -308,21 +308,39 @@ def save_mapping(mapping: ColumnMapping, directory: str | Path | None = None) ->
     return target
 
 
+def _saved_mappings(folder: Path) -> dict[str, Path]:
+    """Each saved mapping's name (the ``name`` in its file, else the file's stem) -> its file.
+
+    ``save_mapping`` names the file after the mapping, but a file written by hand or renamed
+    is found by the name inside it, the one ``list_mappings`` shows.
+    """
+    found: dict[str, Path] = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            name = json.loads(path.read_text(encoding="utf-8-sig")).get("name") or path.stem
+        except (OSError, ValueError, AttributeError):
+            continue
+        found.setdefault(str(name), path)
+    return found
+
+
+def _saved_mapping_path(name: str, folder: Path) -> Path | None:
+    """The file of the mapping saved as ``name``: by the name inside it, else by the file name."""
+    slugged = folder / f"{_slug(name)}.json"
+    return _saved_mappings(folder).get(name) or (slugged if slugged.is_file() else None)
+
+
 def list_mappings(directory: str | Path | None = None) -> list[str]:
     """Names of the saved mappings, sorted."""
     folder = Path(directory) if directory is not None else default_mapping_dir()
-    names = []
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
-        try:
-            names.append(json.loads(path.read_text(encoding="utf-8")).get("name") or path.stem)
-        except (OSError, ValueError, AttributeError):
-            continue
-    return sorted(names, key=str.lower)
+    return sorted(_saved_mappings(folder), key=str.lower)
 
 
 def delete_mapping(name: str, directory: str | Path | None = None) -> None:
     folder = Path(directory) if directory is not None else default_mapping_dir()
-    (folder / f"{_slug(name)}.json").unlink(missing_ok=True)
+    path = _saved_mapping_path(name, folder)
+    if path is not None:
+        path.unlink(missing_ok=True)
 
 
 def load_mapping(ref: str | Path | Mapping | ColumnMapping, directory: str | Path | None = None) -> ColumnMapping:
@@ -336,10 +354,11 @@ def load_mapping(ref: str | Path | Mapping | ColumnMapping, directory: str | Pat
         if path.suffix.lower() == ".json" or len(path.parts) > 1:
             raise UserError(f"{path.name}: mapping file not found")
         folder = Path(directory) if directory is not None else default_mapping_dir()
-        path = folder / f"{_slug(str(ref))}.json"
-        if not path.is_file():
+        found = _saved_mapping_path(str(ref), folder)
+        if found is None:
             known = list_mappings(folder)
             raise UserError(f"no saved mapping named '{ref}'" + (f" (saved: {', '.join(known)})" if known else ""))
+        path = found
     try:
         document = json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeError, ValueError) as exc:

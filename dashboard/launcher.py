@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -69,6 +70,35 @@ def streamlit_command(db: Path | None = None, port: int | None = None,
     return cmd, env
 
 
+#: Signals a service manager or ``kill`` stops the dashboard with, passed on to the server
+#: (Ctrl-C reaches both already: they share the terminal's process group).
+FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+def run_server(cmd: list[str], env: dict[str, str]) -> int:
+    """Run the Streamlit server until it exits; its exit status (128 + N when signal N ended it).
+
+    Stopping this process stops the server too, so no server is left holding the port.
+    """
+    server = subprocess.Popen(cmd, env=env, cwd=str(store.PROJECT_ROOT))
+
+    def forward(signum: int, _frame) -> None:
+        server.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
+    try:
+        while True:
+            try:
+                code = server.wait()
+                break
+            except KeyboardInterrupt:  # the server got the Ctrl-C too, and is stopping
+                continue
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 128 - code if code < 0 else code
+
+
 def launch(db: Path | None = None, port: int | None = None, sample_if_empty: bool = False,
            private_workspaces: bool = False) -> int:
     if private_workspaces:
@@ -78,10 +108,10 @@ def launch(db: Path | None = None, port: int | None = None, sample_if_empty: boo
         print("Private workspaces: every browser session gets its own, empty workspace.", flush=True)
         try:
             cmd, env = streamlit_command(db, port, private_dir=folder)
-            return subprocess.call(cmd, env=env, cwd=str(store.PROJECT_ROOT))
+            return run_server(cmd, env)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     if sample_if_empty and load_sample_if_empty(db):
         print("Loaded the bundled sample history into the empty workspace.", flush=True)
     cmd, env = streamlit_command(db, port)
-    return subprocess.call(cmd, env=env, cwd=str(store.PROJECT_ROOT))
+    return run_server(cmd, env)

@@ -90,6 +90,21 @@ def test_save_list_load_by_name(tmp_path):
     assert mp.list_mappings(tmp_path) == []
 
 
+def test_a_hand_written_mapping_file_is_found_by_the_name_inside_it(tmp_path, cli, monkeypatch):
+    """The name ``list_mappings`` shows is the name that loads it, whatever the file is called."""
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    (folder / "agency.json").write_bytes(b"\xef\xbb\xbf" + SHEET_MAPPING.read_bytes())  # with a BOM, as Notepad saves
+    assert mp.list_mappings(folder) == ["Agency tracker"]
+    assert mp.load_mapping("Agency tracker", folder) == mp.load_mapping(SHEET_MAPPING)
+    monkeypatch.setenv(mp.MAPPINGS_ENV_VAR, str(folder))
+    result = cli("import", SHEET, "--mapping", "Agency tracker", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["imported"]["contracts"] == 3
+    mp.delete_mapping("Agency tracker", folder)
+    assert list(folder.iterdir()) == []
+
+
 @pytest.mark.parametrize("name", ["../escape", "a/b", "", ".hidden", "x" * 81])
 def test_unsafe_names_refused(tmp_path, name):
     with pytest.raises(UserError):

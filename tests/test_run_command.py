@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 
 from dashboard.launcher import config_flags
-from tests.conftest import ARTIFACTS, ROOT, free_port, running_server
+from tests.conftest import ARTIFACTS, ROOT, free_port, running_server, wait_for_health
 
 
 def test_config_flags_carry_every_setting():
@@ -41,3 +47,34 @@ def test_run_command_serves_the_overview_on_the_sample(tmp_path, browser):
         page.screenshot(path=str(ARTIFACTS / "run_command_overview.png"), full_page=True)
         page.close()
     assert db.exists()
+
+
+def _serving(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://localhost:{port}/_stcore/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_stopping_the_dashboard_command_stops_its_server(tmp_path, signum):
+    """A service manager stops ``milestone-lens dashboard`` by its pid: the server must go with it."""
+    port = free_port()
+    env = dict(os.environ, MILESTONE_LENS_DB=str(tmp_path / "ws.duckdb"))
+    exe = str(Path(sys.executable).parent / "milestone-lens")
+    with (tmp_path / "dashboard.log").open("w") as log:
+        proc = subprocess.Popen([exe, "dashboard", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=ROOT, start_new_session=True)
+        try:
+            wait_for_health(port, proc)
+            proc.send_signal(signum)  # to the launcher alone, not its process group
+            assert proc.wait(timeout=30) in (0, 128 + signum)  # Streamlit stops cleanly on SIGTERM
+            deadline = time.monotonic() + 15
+            while _serving(port) and time.monotonic() < deadline:
+                time.sleep(0.3)
+            assert not _serving(port)
+        finally:  # whatever happened, nothing of this test keeps running
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            subprocess.run(["pkill", "-f", "--", f"--server.port={port}"], check=False)
