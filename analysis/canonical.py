@@ -12,7 +12,7 @@ from analysis.errors import Problem, single_problem
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
     StagedFile, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize, numeric_date_sql,
-    read_failure,
+    read_failure, whole_number_sql,
 )
 
 CONTRACT_STATUSES = ("completed", "cancelled", "disputed", "active")
@@ -242,7 +242,7 @@ def _contract_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         "planned_end_date": date_sql(staged.col("planned_end_date"), day_first),
         "end_date": date_sql(staged.col("end_date"), day_first),
         "status": f"lower({t('status')})",
-        "milestone_count": f"TRY_CAST({t('milestone_count')} AS INTEGER)",
+        "milestone_count": whole_number_sql(staged.col("milestone_count")),
         "paid_total": amount_sql(staged.col("paid_total"), dc),
     }
     pending = _parse_checks(staged, [
@@ -321,7 +321,7 @@ def _milestone_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
     status_field = "milestone_status" if ctx.role == "flat" else "status"
     typed = {
         "contract_id": t("contract_id"),
-        "seq": f"TRY_CAST({t('seq')} AS INTEGER)",
+        "seq": whole_number_sql(staged.col("seq")),
         "description": t("description"),
         "amount": amount_sql(staged.col("amount"), dc),
         "due_date": date_sql(staged.col("due_date"), day_first),

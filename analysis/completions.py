@@ -19,7 +19,7 @@ from analysis import store
 from analysis.canonical import CONTRACT_STATUSES
 from analysis.errors import Problem, UserError, single_problem
 from analysis.locale import resolve_decimal_comma
-from analysis.parsing import StagedFile, amount_sql
+from analysis.parsing import StagedFile, amount_sql, whole_number_sql
 
 if TYPE_CHECKING:  # the import path does not need pandas; DuckDB's .df() loads it when asked
     import pandas as pd
@@ -48,6 +48,8 @@ def _check_values(status, budget, planned_milestones) -> tuple:
             value = Decimal(str(budget))
             if not value.is_finite():
                 raise InvalidOperation
+            if value != value.quantize(Decimal("0.01")):  # never rounded silently, as in an import
+                raise UserError(f"budget '{budget}' has more than two decimals")
             value = value.quantize(Decimal("0.01"))
         except (InvalidOperation, ValueError):
             raise UserError(f"budget '{budget}' is not an amount") from None
@@ -57,10 +59,14 @@ def _check_values(status, budget, planned_milestones) -> tuple:
             raise UserError(f"budget '{budget}' is too large (at most {MAX_BUDGET - Decimal('0.01'):,})")
         budget = value
     if planned_milestones is not KEEP and planned_milestones is not None:
+        given = planned_milestones
         try:
-            planned_milestones = int(planned_milestones)
-        except (TypeError, ValueError):
-            raise UserError(f"planned milestones '{planned_milestones}' is not a whole number") from None
+            whole = float(given).is_integer()  # int() alone would cut 2.5 to 2
+        except (TypeError, ValueError, OverflowError):
+            whole = False
+        if not whole:
+            raise UserError(f"planned milestones '{given}' is not a whole number")
+        planned_milestones = int(float(given))
         if planned_milestones < 1:
             raise UserError("planned milestones must be 1 or more")
         if planned_milestones > MAX_PLANNED_MILESTONES:
@@ -179,7 +185,7 @@ def stage_completions(con: duckdb.DuckDBPyConnection, staged: StagedFile, ctx) -
             SELECT {staged.row_expr} AS _row, {text('contract_id')} AS contract_id, {text('source')} AS source,
                    lower({text('status')}) AS status, {text('status')} AS status_text,
                    {amount_sql(staged.col('budget'), dc)} AS budget, {text('budget')} AS budget_text,
-                   TRY_CAST({text('planned_milestones')} AS INTEGER) AS planned_milestones,
+                   {whole_number_sql(staged.col('planned_milestones'))} AS planned_milestones,
                    {text('planned_milestones')} AS planned_text
             FROM {staged.table}"""
     )

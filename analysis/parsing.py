@@ -107,6 +107,17 @@ def amount_sql(expr: str, decimal_comma: bool | None = False) -> str:
     )
 
 
+def whole_number_sql(expr: str) -> str:
+    """DuckDB expression turning ``3``, ``+3`` or ``3.0`` into an INTEGER.
+
+    NULL for empty cells and for anything that is not plainly a whole number (``1.5``, ``1e1``,
+    ``3 pcs``), so the caller can report it: a plain ``TRY_CAST`` would round ``1.5`` to 2, and
+    a milestone numbered 1.5 would silently replace milestone 2.
+    """
+    s = f"trim({expr})"
+    return f"CASE WHEN regexp_full_match({s}, '[+-]?[0-9]{{1,9}}(\\.0+)?') THEN TRY_CAST({s} AS INTEGER) END"
+
+
 def amount_core_sql(expr: str) -> str:
     """DuckDB expression: the digits and separators of an amount, without sign, currency or brackets."""
     prefix = f"'^[{_SP}+\\-(]*([A-Za-z]{{3}})?[{_SP}]*[$€£¥₹]?[{_SP}]*[+\\-]?[{_SP}]*'"

@@ -55,6 +55,9 @@ def test_complete_contract_and_keep(con):
     ({"budget": "-5"}, "budget must be zero or more"),
     ({"budget": "lots"}, "budget 'lots' is not an amount"),
     ({"planned_milestones": 0}, "planned milestones must be 1 or more"),
+    ({"planned_milestones": 2.5}, "planned milestones '2.5' is not a whole number"),  # not cut to 2
+    ({"planned_milestones": "3 or 4"}, "planned milestones '3 or 4' is not a whole number"),
+    ({"budget": "100.005"}, "budget '100.005' has more than two decimals"),  # not rounded to 100.00
 ])
 def test_complete_contract_refuses_bad_values(con, kwargs, message):
     import_files(con, [LEGACY])
@@ -121,6 +124,8 @@ def test_bad_completions_refused_with_row_and_column(con, tmp_path):
         (f"contract_id,budget\n{HARBOR},12x\n", "completions.csv, row 2, column budget: cannot read '12x' as an amount"),
         (f"contract_id,planned_milestones\n{HARBOR},two\n",
          "completions.csv, row 2, column planned_milestones: cannot read 'two' as a whole number"),
+        (f"contract_id,planned_milestones\n{HARBOR},2.5\n",
+         "completions.csv, row 2, column planned_milestones: cannot read '2.5' as a whole number"),
         (f"contract_id,status\n{HARBOR},active\nGhost / job,active\n",
          "completions.csv, row 3, column contract_id: no contract 'Ghost / job' in the workspace or this import"),
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,11 @@ def test_milestone_errors(con, tmp_path):
             "milestones.csv, row 3, column seq: milestone 1 of contract 'A1' appears more than once",
         "A1,one,50,2026-01-10\n":
             "milestones.csv, row 2, column seq: cannot read 'one' as a whole number",
+        # Never rounded: 1.5 would otherwise become milestone 2 and replace it.
+        "A1,1,50,2026-01-10\nA1,1.5,50,2026-01-12\n":
+            "milestones.csv, row 3, column seq: cannot read '1.5' as a whole number",
+        "A1,1e1,50,2026-01-10\n":
+            "milestones.csv, row 2, column seq: cannot read '1e1' as a whole number",
         "A1,1,-50,2026-01-10\n":
             "milestones.csv, row 2, column amount: amount is negative",
         "A1,1,50,10 Janvier 2026\n":
@@ -85,6 +91,28 @@ def test_milestone_errors(con, tmp_path):
             import_files(con, [contracts, milestones])
         assert str(err.value) == expected
         assert snapshot(con) == before
+
+
+def test_a_milestone_numbered_1_5_never_replaces_milestone_2(con, tmp_path):
+    """Re-importing with a decimal seq used to round it to 2 and overwrite the paid milestone 2."""
+    contracts = write(tmp_path, "contracts.csv", HEADER + GOOD)
+    first = write(tmp_path, "milestones.csv", "contract_id,seq,amount,paid_date\nA1,1,50,2026-01-10\nA1,2,30,2026-01-12\n")
+    import_files(con, [contracts, first])
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError):
+        import_files(con, [write(tmp_path, "more.csv", "contract_id,seq,amount\nA1,1.5,5\n")])
+    assert snapshot(con) == before
+    # Whole numbers written as 3.0 (pandas writes them so) or +4 are read as such.
+    import_files(con, [write(tmp_path, "ok.csv", "contract_id,seq,amount\nA1,3.0,5\nA1,+4,6\n")])
+    assert con.execute("SELECT list(seq ORDER BY seq), list(amount ORDER BY seq) FROM milestones").fetchone() == (
+        [1, 2, 3, 4], [Decimal("50.00"), Decimal("30.00"), Decimal("5.00"), Decimal("6.00")])
+
+
+def test_a_decimal_milestone_count_is_refused(con, tmp_path):
+    path = write(tmp_path, "contracts.csv", "contract_id,budget,start_date,status,milestone_count\nL3,500,2026-01-05,active,2.5\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == "contracts.csv, row 2, column milestone_count: cannot read '2.5' as a whole number"
 
 
 def test_negative_fee_is_refused(con, tmp_path):
