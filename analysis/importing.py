@@ -9,6 +9,7 @@ workspace: new rows are inserted, identical rows skipped and changed rows update
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import threading
 from collections.abc import Callable, Sequence
@@ -262,8 +263,11 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     if problems:
         raise ImportValidationError(problems)
     _check_batch(con)
+    had_payments = not _is_empty(con, "payments")
     deferred_payments = _derive(con, derive_payments)
     counts = _merge(con, deferred_payments)
+    if had_payments:
+        warnings += _retire_contradicted_payments(con)
     for name, finish in finishers:
         warnings += [f"{name}: {w}" for w in finish(con)]
     for import_id, name, digest, file_format, file_source in file_meta:
@@ -405,6 +409,46 @@ def _derive(con, derive_payments: bool) -> str | None:
               AND NOT EXISTS (SELECT 1 FROM milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)"""
     )
     return deferred_payments
+
+
+def _retire_contradicted_payments(con, listed: int = 5) -> list[str]:
+    """Delete the payments the workspace derived that this import's milestones contradict.
+
+    Two kinds, both derived (never rows a file brought as payments): the one payment of
+    unknown date a contract-level export's ``paid_total`` stands for, once that contract's
+    milestones arrive with payments of their own (keeping both counted the money twice);
+    and a milestone's payment when the file now says the milestone is not paid (a newer export
+    updates the milestone, so its payment goes with it). Each is named in a warning.
+    """
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _retired AS
+           SELECT p.source, p.payment_key, p.gross, p.currency, min(m._file) AS file,
+                  p.kind = 'contract_total' AS stand_in
+           FROM payments p JOIN in_milestones m ON m.source = p.source AND m.contract_id = p.contract_id
+           WHERE (p.kind = 'contract_total'
+                  AND EXISTS (SELECT 1 FROM payments q WHERE q.source = p.source AND q.contract_id = p.contract_id
+                                                        AND q.kind IN ('milestone', 'hourly')))
+              OR (p.kind IN ('milestone', 'hourly') AND p.seq = m.seq AND p.payment_key = m.contract_id || '#' || m.seq
+                  AND NOT (m.status = 'paid' AND m.paid_amount IS NOT NULL)
+                  AND NOT EXISTS (SELECT 1 FROM in_payments i
+                                  WHERE i.source = p.source AND i.contract_id = p.contract_id AND i.seq = p.seq))
+           GROUP BY ALL"""
+    )
+    rows = con.execute(
+        "SELECT file, stand_in, payment_key, gross, currency FROM _retired ORDER BY file, NOT stand_in, payment_key"
+    ).fetchall()
+    if rows:
+        con.execute("DELETE FROM payments p USING _retired r WHERE p.source = r.source AND p.payment_key = r.payment_key")
+    con.execute("DROP TABLE temp._retired")
+    warnings = []
+    for (file, stand_in), group in itertools.groupby(rows, key=lambda r: (r[0], r[1])):
+        group = list(group)
+        named = ", ".join(f"{key} ({gross:,.2f} {currency})" for _f, _s, key, gross, currency in group[:listed])
+        more = f" and {len(group) - listed} more" if len(group) > listed else ""
+        what = ("the paid_total payment of contracts whose milestones it brings (they carry the payments)"
+                if stand_in else "the payment of milestones it says are not paid")
+        warnings.append(f"{file}: removed {what}: {named}{more}")
+    return warnings
 
 
 def _ctx_join(con) -> str:

@@ -76,6 +76,49 @@ def test_contract_level_file(con):
     assert con.execute("SELECT sum(gross), sum(fee) FROM payments").fetchone() == (Decimal("1200.00"), Decimal("20.00"))
 
 
+def test_milestones_arriving_with_payments_replace_the_paid_total_stand_in(con, tmp_path):
+    """K1's paid_total (1,000, a payment of unknown date) gives way to its milestones' payments,
+    so the money is not counted twice; a milestone plan without payments leaves it in place."""
+    import_files(con, [CANONICAL / "contract_level.csv"])
+    plan = tmp_path / "plan.csv"
+    plan.write_text("contract_id,seq,amount,due_date\nK1,1,600,2025-01-15\nK3,1,200,2025-01-15\n")
+    assert import_files(con, [plan]).warnings == []
+    assert con.execute("SELECT sum(gross) FROM payments").fetchone()[0] == Decimal("1200.00")
+    paid = tmp_path / "paid.csv"
+    paid.write_text("contract_id,seq,amount,paid_date\nK1,1,600,2025-01-20\nK1,2,400,2025-02-01\n")
+    summary = import_files(con, [paid])
+    assert summary.warnings == ["paid.csv: removed the paid_total payment of contracts whose milestones it brings "
+                                "(they carry the payments): K1#total (1,000.00 USD)"]
+    rows = con.execute("SELECT payment_key, gross FROM payments WHERE contract_id = 'K1' ORDER BY 1").fetchall()
+    assert rows == [("K1#1", Decimal("600.00")), ("K1#2", Decimal("400.00"))]
+    # K3's stand-in (200, Freelancer.com) is untouched: its milestone carries no payment.
+    assert con.execute("SELECT sum(gross) FROM payments").fetchone()[0] == Decimal("1200.00")
+    # The contract keeps what the user imported: its paid_total is still there.
+    assert con.execute("SELECT paid_total FROM contracts WHERE contract_id = 'K1'").fetchone()[0] == Decimal("1000.00")
+
+
+def test_a_milestone_no_longer_paid_loses_its_payment(con, tmp_path):
+    import_files(con, TWO_FILES)
+    c1 = con.execute("SELECT seq, gross FROM payments WHERE contract_id = 'C1' ORDER BY seq").fetchall()
+    newer = tmp_path / "milestones.csv"
+    lines = (CANONICAL / "milestones.csv").read_text().splitlines()
+    header, first_c1 = lines[0], next(line for line in lines[1:] if line.startswith("C1,"))
+    cols = header.split(",")
+    cells = first_c1.split(",")
+    for name in ("paid_date", "paid_amount", "status"):
+        cells[cols.index(name)] = ""
+    newer.write_text(header + "\n" + ",".join(cells) + "\n")
+    seq = int(cells[cols.index("seq")])
+    summary = import_files(con, [newer])
+    assert summary.updated["milestones"] == 1
+    gross = dict(c1)[seq]
+    assert summary.warnings == [f"milestones.csv: removed the payment of milestones it says are not paid: C1#{seq} ({gross:,.2f} USD)"]
+    assert con.execute("SELECT list(seq ORDER BY seq) FROM payments WHERE contract_id = 'C1'").fetchone()[0] == [
+        s for s, _ in c1 if s != seq]
+    # Importing the original again pays it again.
+    assert import_files(con, [CANONICAL / "milestones.csv"]).imported["payments"] == 1
+
+
 def test_reimport_adds_nothing(con):
     import_files(con, TWO_FILES)
     before = snapshot(con)
