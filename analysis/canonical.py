@@ -299,8 +299,16 @@ def stage_contracts(con, staged: StagedFile, ctx) -> None:
                 GROUP BY contract_id HAVING max(rn) > 1 ORDER BY 2 LIMIT 1"""
         ).fetchone()
         if bad:
-            ctx.problems.append(Problem(staged.display, int(bad[1]), None,
-                                        f"contract '{bad[0]}' has different contract details on different rows"))
+            names = [n for n in typed if n != "contract_id"]
+            first_row = con.execute("SELECT min(_row) FROM _typed_c WHERE contract_id = ?", [bad[0]]).fetchone()[0]
+            pair = con.execute(
+                f"SELECT {', '.join(names)} FROM _typed_c WHERE _row IN (?, ?) ORDER BY _row", [first_row, bad[1]]
+            ).fetchall()
+            field = next(n for n, a, b in zip(names, *pair) if a != b)
+            ctx.problems.append(Problem(
+                staged.display, int(bad[1]), cols.get(field, field),
+                f"contract '{bad[0]}' has a different {field} here than on row {first_row} (a flat file repeats "
+                "the contract's details on every row of it)"))
             return
         con.execute("CREATE OR REPLACE TEMP TABLE _typed_c AS SELECT * FROM _typed_c QUALIFY row_number() OVER (PARTITION BY contract_id ORDER BY _row) = 1")
     else:

@@ -294,6 +294,11 @@ def _default_source(file_format: str) -> str:
     return "upwork" if file_format.startswith("upwork") else file_format
 
 
+def _shown(value) -> str:
+    """A stored value as a message quotes it."""
+    return "empty" if value is None else f"'{value}'"
+
+
 def _check_batch(con) -> None:
     """Checks that span files: conflicting duplicates across files, milestones without a contract."""
     problems: list[Problem] = []
@@ -304,16 +309,25 @@ def _check_batch(con) -> None:
             continue
         cols = COLUMNS[table[3:]]
         data_cols = [c for c in cols if c not in key]
-        rows = con.execute(
-            f"""SELECT {', '.join(key)}, list(_file || ' row ' || _row ORDER BY _import_id, _row)
-                FROM in_{table[3:]}
+        conflicting = con.execute(
+            f"""SELECT {', '.join(key)} FROM {table}
                 GROUP BY {', '.join(key)}
-                HAVING count(DISTINCT ({', '.join(data_cols)})) > 1 LIMIT 5"""
+                HAVING count(DISTINCT ({', '.join(data_cols)})) > 1 ORDER BY min(_import_id), min(_row) LIMIT 5"""
         ).fetchall()
-        for r in rows:
-            where = r[-1]
-            problems.append(Problem(where[-1].split(" row ")[0], int(where[-1].split(" row ")[1]), None,
-                                    f"{table[3:-1]} {'/'.join(map(str, r[:-1][1:]))} conflicts with {where[0]}"))
+        for key_values in conflicting:
+            # The copies in file order: the first one that differs from the first copy, and where.
+            copies = con.execute(
+                f"""SELECT _file, _row, {', '.join(data_cols)} FROM {table}
+                    WHERE {' AND '.join(f'{k} = ?' for k in key)} ORDER BY _import_id, _row""", list(key_values),
+            ).fetchall()
+            first = copies[0]
+            other = next(c for c in copies[1:] if c[2:] != first[2:])
+            column = next(name for name, a, b in zip(data_cols, first[2:], other[2:]) if a != b)
+            problems.append(Problem(
+                other[0], int(other[1]), column,
+                f"{table[3:-1]} {'/'.join(map(str, key_values[1:]))}: {column} is "
+                f"{_shown(other[2 + data_cols.index(column)])} here but {_shown(first[2 + data_cols.index(column)])} "
+                f"in {first[0]} row {first[1]}"))
         # identical copies of one row in several files of the batch: keep the first
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}

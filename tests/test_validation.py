@@ -174,7 +174,24 @@ def test_conflicting_copies_across_files_of_one_batch(con, tmp_path):
     before = snapshot(con)
     with pytest.raises(ImportValidationError) as err:
         import_files(con, [a, b])
-    assert str(err.value) == "b.csv, row 2: contract A1 conflicts with a.csv row 2"
+    assert str(err.value) == "b.csv, row 2, column budget: contract A1: budget is '120.00' here but '100.00' in a.csv row 2"
+    assert snapshot(con) == before
+    # Three copies where only the middle one differs: that one is named, with its column.
+    c = write(tmp_path, "c.csv", HEADER + GOOD)
+    m = write(tmp_path, "m.csv", HEADER + GOOD.replace("Acme", "Acme Ltd"))
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [a, m, c])
+    assert str(err.value) == "m.csv, row 2, column client: contract A1: client is 'Acme Ltd' here but 'Acme' in a.csv row 2"
+
+
+def test_a_flat_file_names_the_detail_that_differs_between_a_contracts_rows(con, tmp_path):
+    flat = write(tmp_path, "flat.csv", "contract_id,budget,start_date,status,seq,amount\n"
+                 "F1,100,2026-01-05,active,1,50\nF1,100,2026-01-05,active,2,30\nF1,120,2026-01-05,active,3,20\n")
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [flat])
+    assert str(err.value) == ("flat.csv, row 4, column budget: contract 'F1' has a different budget here than on row 2 "
+                              "(a flat file repeats the contract's details on every row of it)")
     assert snapshot(con) == before
 
 
