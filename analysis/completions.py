@@ -230,7 +230,10 @@ def _apply(con: duckdb.DuckDBPyConnection, display: str, table: str, given_sourc
     ).fetchall():
         if not sources:
             where = f" in source '{wanted}'" if wanted else ""
-            problems.append(Problem(display, int(row), id_column, f"no contract '{cid}'{where} in the workspace or this import"))
+            problems.append(Problem(display, int(row), id_column,
+                                    f"no contract '{cid}'{where} in the workspace or this import (this file was read as "
+                                    "completions of contracts imported before; a file of new contracts needs a "
+                                    "start_date column)"))
         else:
             problems.append(Problem(display, int(row), id_column,
                                     f"contract '{cid}' exists in several sources ({', '.join(sources)}): add a source column or use --source"))

@@ -65,6 +65,23 @@ def test_missing_required_column(con, tmp_path):
     assert str(err.value).startswith("contracts.csv, row 1, column status: required column 'status' is missing")
 
 
+def test_a_template_file_without_contract_id_says_so(con, tmp_path):
+    path = write(tmp_path, "contracts.csv", "budget,start_date,status\n100,2026-01-01,active\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == ("contracts.csv, row 1, column contract_id: required column 'contract_id' is missing "
+                              "(the header has the template's other columns: budget, start_date, status)")
+
+
+def test_a_contracts_file_without_start_date_is_read_as_completions_and_says_what_it_needs(con, tmp_path):
+    path = write(tmp_path, "contracts.csv", "contract_id,budget,status\nA,1,active\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == ("contracts.csv, row 2, column contract_id: no contract 'A' in the workspace or this import "
+                              "(this file was read as completions of contracts imported before; a file of new contracts "
+                              "needs a start_date column)")
+
+
 def test_milestone_errors(con, tmp_path):
     contracts = write(tmp_path, "contracts.csv", HEADER + GOOD)
     cases = {
