@@ -63,6 +63,8 @@ class ImportContext:
     warnings: list[str] = field(default_factory=list)
     role: str | None = None
     derive_payments_from_milestones: bool = False
+    #: Staged table -> the template columns this file does not have (``_keep_what_files_leave_out``).
+    absent: dict[str, list[str]] = field(default_factory=dict)
     # Run after the merge, in the same transaction; each returns warnings (e.g. completions,
     # which need the merged contracts). Raising refuses the whole import.
     finishers: list[Callable[[duckdb.DuckDBPyConnection], list[str]]] = field(default_factory=list)
@@ -228,6 +230,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     file_meta: list[tuple[int, str, str, str, str]] = []
     derive_payments = False
     finishers = []
+    absences: list[tuple[int, dict[str, list[str]]]] = []
     for index, (path, name) in enumerate(zip(paths, names)):
         # Lazily: only the canonical reader can type a file straight from it (``canonical._typed_or_problems``).
         staged = stage_csv(con, path, f"stage_{index}", name, options, lazy=column_mapping is None)
@@ -258,6 +261,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
             materialize(con, staged)
         READERS[file_format](con, staged, ctx)
         finishers += [(name, finish) for finish in ctx.finishers]
+        absences.append((import_id, ctx.absent))
         problems += ctx.problems
         warnings += [f"{name}: {w}" for w in ctx.warnings]
         derive_payments |= ctx.derive_payments_from_milestones
@@ -267,6 +271,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     if problems:
         raise ImportValidationError(problems)
     _check_batch(con)
+    _keep_what_files_leave_out(con, absences)
     had_payments = not _is_empty(con, "payments")
     deferred_payments = _derive(con, derive_payments)
     counts = _merge(con, deferred_payments)
@@ -427,6 +432,25 @@ def _derive(con, derive_payments: bool) -> str | None:
               AND NOT EXISTS (SELECT 1 FROM milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)"""
     )
     return deferred_payments
+
+
+def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str]]]]) -> None:
+    """A column a file does not have says nothing about it: the rows it brings again keep what
+    the workspace holds there (a milestones file without ``paid_date`` no longer unpays them).
+
+    A milestone's status is the exception: without its column it is derived again from the
+    dates (the file's, and the kept ones), as for a new row.
+    """
+    for table in ("contracts", "milestones"):
+        if _is_empty(con, table):
+            continue
+        join = " AND ".join(f"t.{k} = i.{k}" for k in KEYS[table])
+        for import_id, absent in absences:
+            kept = [c for c in absent.get(f"in_{table}", []) if not (table == "milestones" and c == "status")]
+            if kept:
+                con.execute(
+                    f"UPDATE in_{table} i SET {', '.join(f'{c} = t.{c}' for c in kept)} FROM {table} t "
+                    f"WHERE i._import_id = ? AND {join}", [import_id])
 
 
 def _retire_contradicted_payments(con, listed: int = 5) -> list[str]:

@@ -119,6 +119,31 @@ def test_a_milestone_no_longer_paid_loses_its_payment(con, tmp_path):
     assert import_files(con, [CANONICAL / "milestones.csv"]).imported["payments"] == 1
 
 
+def test_a_file_without_a_column_leaves_that_column_as_it_was(con, tmp_path):
+    """Columns a file does not have say nothing: re-imported rows keep the stored values there."""
+    import_files(con, TWO_FILES)
+    before = snapshot(con)
+    partial = tmp_path / "partial.csv"
+    partial.write_text("contract_id,seq,amount\nC1,1,30\n")  # no dates, no paid_amount, no status
+    summary = import_files(con, [partial])
+    assert (summary.updated, summary.warnings, summary.duplicates_skipped) == (
+        {"contracts": 0, "milestones": 0, "payments": 0}, [], 2)  # the milestone and its payment
+    after = snapshot(con)
+    for table in ("contracts", "milestones", "payments"):
+        assert after[table] == before[table]
+    # C4 is an hourly EUR contract; a file without contract_type and currency keeps both.
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,start_date,status,end_date,budget\nC4,2026-10-01,completed,2026-10-21,900\n")
+    assert import_files(con, [contracts]).updated["contracts"] == 1
+    assert con.execute("SELECT contract_type, currency, client, end_date::VARCHAR FROM contracts WHERE contract_id = 'C4'"
+                       ).fetchone() == ("hourly", "EUR", "Gamma", "2026-10-21")
+    # A new milestone from a file without dates is pending, as always.
+    new = tmp_path / "new.csv"
+    new.write_text("contract_id,seq,amount\nC1,9,10\n")
+    import_files(con, [new])
+    assert con.execute("SELECT status, paid_date FROM milestones WHERE contract_id = 'C1' AND seq = 9").fetchone() == ("pending", None)
+
+
 def test_reimport_adds_nothing(con):
     import_files(con, TWO_FILES)
     before = snapshot(con)
