@@ -277,6 +277,11 @@ def _contract_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
             continue
         if field == "budget" and not staged.has("budget") and "fixed" not in cond:
             continue
+        if "fixed" in cond and not staged.has("contract_type"):
+            # No type in the file: a contract already in the workspace keeps its own, which
+            # ``importing._keep_what_files_leave_out`` fills in and checks; here only new ones.
+            cond += (f" AND NOT EXISTS (SELECT 1 FROM main.contracts w WHERE w.source = {_sql_str(ctx.source)} "
+                     f"AND w.contract_id = {t('contract_id')})")
         column = cols.get(field, field)
         pending.append((f"coalesce({cond}, false)", column, msg))
     fixed = {"source": _sql_str(ctx.source), "_import_id": str(int(ctx.import_id)), "_file": _sql_str(staged.display)}

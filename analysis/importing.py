@@ -441,16 +441,26 @@ def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str
     A milestone's status is the exception: without its column it is derived again from the
     dates (the file's, and the kept ones), as for a new row.
     """
+    problems = []
     for table in ("contracts", "milestones"):
         if _is_empty(con, table):
             continue
         join = " AND ".join(f"t.{k} = i.{k}" for k in KEYS[table])
         for import_id, absent in absences:
             kept = [c for c in absent.get(f"in_{table}", []) if not (table == "milestones" and c == "status")]
-            if kept:
-                con.execute(
-                    f"UPDATE in_{table} i SET {', '.join(f'{c} = t.{c}' for c in kept)} FROM {table} t "
-                    f"WHERE i._import_id = ? AND {join}", [import_id])
+            if not kept:
+                continue
+            con.execute(
+                f"UPDATE in_{table} i SET {', '.join(f'{c} = t.{c}' for c in kept)} FROM {table} t "
+                f"WHERE i._import_id = ? AND {join}", [import_id])
+            if table == "contracts" and "contract_type" in kept:
+                # The reader checked only the new contracts' budgets (``canonical._contract_sql``).
+                problems += [Problem(file, int(row), "budget", "budget is required for fixed-price contracts")
+                             for file, row in con.execute(
+                                 "SELECT _file, _row FROM in_contracts WHERE _import_id = ? AND contract_type = 'fixed' "
+                                 "AND budget IS NULL ORDER BY _row LIMIT 20", [import_id]).fetchall()]
+    if problems:
+        raise ImportValidationError(problems)
 
 
 def _retire_contradicted_payments(con, listed: int = 5) -> list[str]:

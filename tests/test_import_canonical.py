@@ -133,10 +133,20 @@ def test_a_file_without_a_column_leaves_that_column_as_it_was(con, tmp_path):
         assert after[table] == before[table]
     # C4 is an hourly EUR contract; a file without contract_type and currency keeps both.
     contracts = tmp_path / "contracts.csv"
-    contracts.write_text("contract_id,start_date,status,end_date,budget\nC4,2026-10-01,completed,2026-10-21,900\n")
+    contracts.write_text("contract_id,start_date,status,end_date\nC4,2026-10-01,completed,2026-10-21\n")
     assert import_files(con, [contracts]).updated["contracts"] == 1
-    assert con.execute("SELECT contract_type, currency, client, end_date::VARCHAR FROM contracts WHERE contract_id = 'C4'"
-                       ).fetchone() == ("hourly", "EUR", "Gamma", "2026-10-21")
+    assert con.execute("SELECT contract_type, currency, client, budget, end_date::VARCHAR FROM contracts "
+                       "WHERE contract_id = 'C4'").fetchone() == ("hourly", "EUR", "Gamma", None, "2026-10-21")
+    # Without a type column, a new contract is fixed-price and needs its budget, as always; so
+    # does a stored fixed-price contract whose budget the file clears.
+    before = snapshot(con)
+    for body, row in [("C4,2026-10-01,completed,\nC9,2026-10-01,active,\n", 3), ("C1,2026-11-01,completed,\n", 2)]:
+        bad = tmp_path / "bad.csv"
+        bad.write_text("contract_id,start_date,status,budget\n" + body)
+        with pytest.raises(ImportValidationError) as err:
+            import_files(con, [bad])
+        assert str(err.value) == f"bad.csv, row {row}, column budget: budget is required for fixed-price contracts"
+        assert snapshot(con) == before
     # A new milestone from a file without dates is pending, as always.
     new = tmp_path / "new.csv"
     new.write_text("contract_id,seq,amount\nC1,9,10\n")
