@@ -242,8 +242,8 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
             file_format = fmt if fmt != "auto" else "canonical"
         else:
             file_format = fmt if fmt != "auto" else detect_format(staged)
-        if file_format is None and not staged.has("contract_id") and any(
-                staged.has(f) for f in ("start_date", "status", "budget", "seq", "amount")):
+        # Only the template's own columns tell it apart: amount, status or budget head other exports too.
+        if file_format is None and not staged.has("contract_id") and any(staged.has(f) for f in ("start_date", "seq")):
             raise single_problem(name, 1, "contract_id", "required column 'contract_id' is missing (the header has "
                                  f"the template's other columns: {', '.join(staged.columns)})")
         if file_format is None or file_format not in READERS:

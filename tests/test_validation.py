@@ -71,6 +71,11 @@ def test_a_template_file_without_contract_id_says_so(con, tmp_path):
         import_files(con, [path])
     assert str(err.value) == ("contracts.csv, row 1, column contract_id: required column 'contract_id' is missing "
                               "(the header has the template's other columns: budget, start_date, status)")
+    # An Upwork weekly summary without its Contract column is not taken for the template.
+    weekly = write(tmp_path, "weekly.csv", '"Date","Hours","Amount","Payment type"\n"03/11/2024","2.00","$100.00",""\n')
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [weekly])
+    assert str(err.value).startswith("weekly.csv, row 1: format not recognised from its header (date, hours, amount, payment_type)")
 
 
 def test_a_contracts_file_without_start_date_is_read_as_completions_and_says_what_it_needs(con, tmp_path):
