@@ -128,13 +128,11 @@ def few_words(con: duckdb.DuckDBPyConnection, table: str, headers: list[str]) ->
 
 
 def problems_frame(error: ImportValidationError) -> pd.DataFrame:
-    """Every problem of a refused import, one row each (file, row, column, message), in file and row order."""
+    """Every problem of a refused import, one row each (file, row, column, message), in the order
+    ``ImportValidationError`` keeps them: file by file, top to bottom."""
     frame = pd.DataFrame([asdict(p) for p in error.problems], columns=["file", "row", "column", "message"])
     frame["row"] = frame["row"].astype("Int64")
-    file_order = {name: i for i, name in enumerate(dict.fromkeys(frame["file"]))}
-    frame["_order"] = frame["file"].map(file_order)
-    frame = frame.sort_values(["_order", "row"], na_position="first", kind="stable")
-    return frame.drop(columns="_order").reset_index(drop=True)
+    return frame
 
 
 def check_upload(con: duckdb.DuckDBPyConnection, files: Sequence[Upload], fmt: str = "auto",
