@@ -9,8 +9,9 @@ fees and are reported by ``account_costs``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import pandas as pd
 
 from analysis.filters import (
     INCOME_KINDS,
@@ -21,6 +22,9 @@ from analysis.filters import (
     payments_sql,
     uses_prepared,
 )
+
+if TYPE_CHECKING:  # pandas loads on first use, so the import path (the kept tables' SQL) starts without it
+    import pandas as pd
 
 #: Dimensions ``totals`` can group by, and the SQL for each (over ``payments_sql`` columns).
 GROUPINGS = {
@@ -203,6 +207,7 @@ def account_costs(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFr
 @uses_prepared
 def months(con: duckdb.DuckDBPyConnection, filters: Filters, count_contracts: bool = True) -> pd.DataFrame:
     """``totals(by='month')`` with months without payments filled in (gross 0), per currency."""
+    import pandas as pd
     df = totals(con, filters, by="month", count_contracts=count_contracts)
     dated = df[df["month"] != "undated"]
     if dated.empty:

@@ -11,8 +11,9 @@ total: they are counted, never valued. Everything is per currency.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import pandas as pd
 
 from analysis.filters import (
     SMALL_SAMPLE_FINISHED,
@@ -22,6 +23,9 @@ from analysis.filters import (
     milestones_sql,
     uses_prepared,
 )
+
+if TYPE_CHECKING:  # pandas loads on first use, so the import path (the kept tables' SQL) starts without it
+    import pandas as pd
 
 #: How the cancellation probability of an active contract is estimated: the first level with
 #: at least ``SMALL_SAMPLE_FINISHED`` finished contracts in the whole workspace (filters do not

@@ -10,10 +10,9 @@ Withdrawable dates add the platform's holds from ``analysis.platforms``.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import duckdb
-import numpy as np
-import pandas as pd
 
 from analysis.filters import (
     INCOME_KINDS,
@@ -30,6 +29,9 @@ from analysis.platforms import (
     UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS,
     UPWORK_SECURITY_HOLD_DAYS,
 )
+
+if TYPE_CHECKING:  # pandas loads on first use, so the import path (the kept tables' SQL) starts without it
+    import pandas as pd
 
 STRUCTURES = ("milestones", "single", "hourly")
 MEASURES = {
@@ -68,6 +70,7 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
     Columns: measure, structure, n, median, p25, p75, mean. Every (measure, structure) pair
     asked for is present; ``n`` = 0 with NaN statistics where nothing could be measured.
     """
+    import pandas as pd
     measures = tuple(measures or MEASURES)
     unknown = [m for m in measures if m not in MEASURES]
     if unknown:
@@ -227,6 +230,8 @@ def cash_curve(con: duckdb.DuckDBPyConnection, filters: Filters, *, step: float 
     negatively, bonuses not at all; payments without a date are left out.
     Columns: structure, fraction_elapsed, share_received, contracts.
     """
+    import numpy as np
+    import pandas as pd
     pay, pay_params = payments_sql(filters)
     base, params = contracts_sql(filters)
     kinds = ", ".join(f"'{k}'" for k in TOWARD_BUDGET_KINDS)
@@ -290,6 +295,7 @@ def ageing(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt.date | No
     other than paid, cancelled or refunded, aged at ``today``. Every bucket is listed for
     every currency that has any. Columns: currency, bucket, bucket_order, items, amount.
     """
+    import pandas as pd
     today = today or dt.date.today()
     ms, params = milestones_sql(filters)
     cases = " ".join(

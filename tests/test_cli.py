@@ -111,27 +111,27 @@ def test_refused_import_leaves_an_existing_workspace_byte_for_byte(cli, tmp_path
 
 
 def _heavy_modules_after(argv: list[str], env: dict) -> list[str]:
-    """Which of statsmodels and SciPy a fresh interpreter has loaded after ``milestone-lens ARGV``."""
+    """Which of pandas, statsmodels and SciPy a fresh interpreter has loaded after ``milestone-lens ARGV``."""
     code = ("import contextlib, io, json, sys\n"
             "from analysis.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             f"    status = main({argv!r})\n"
             "assert status == 0, status\n"
-            "print(json.dumps([m for m in ('statsmodels', 'scipy') if m in sys.modules]))\n")
+            "print(json.dumps([m for m in ('pandas', 'statsmodels', 'scipy') if m in sys.modules]))\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
 
 def test_commands_load_only_what_they_use(tmp_path):
-    """A small import does not pay for starting the statistics stack (optimisations.md, stop 18)."""
+    """A small import does not pay for starting pandas or the statistics stack (optimisations.md, stops 18–19)."""
     env = dict(os.environ, MILESTONE_LENS_DB=str(tmp_path / "ws.duckdb"))
     assert _heavy_modules_after(["import", *map(str, TWO_FILES)], env) == []
     assert _heavy_modules_after(["import", "--dry-run", *map(str, TWO_FILES)], env) == []
     assert _heavy_modules_after(["export-parquet", str(tmp_path / "parquet")], env) == []
     assert _heavy_modules_after(["--help"], env) == []
-    # The check itself can see them: the report does use both.
-    assert _heavy_modules_after(["report", "--json"], env) == ["statsmodels", "scipy"]
+    # The check itself can see them: the report does use all three.
+    assert _heavy_modules_after(["report", "--json"], env) == ["pandas", "statsmodels", "scipy"]
 
 
 def test_every_command_module_is_listed_where_the_command_line_finds_it():
