@@ -54,12 +54,15 @@ def _pick(staged: StagedFile, names: tuple[str, ...]) -> str | None:
 
 
 def is_transaction_history(staged: StagedFile) -> bool:
-    """Header test for both generations: a date, a transaction or Ref ID, a type and an amount."""
+    """Header test for both generations: a date, a transaction or Ref ID, a type, and a balance or client.
+
+    The amount is not part of the test: an export without it is still recognised, so the reader
+    can say which column is missing instead of "format not recognised".
+    """
     return (
         _pick(staged, TXN_COLUMNS["date"]) is not None
         and (staged.has("transaction_id") or staged.has("ref_id"))
         and _pick(staged, TXN_COLUMNS["type"]) is not None
-        and _pick(staged, TXN_COLUMNS["amount"]) is not None
         and (_pick(staged, TXN_COLUMNS["balance"]) is not None or _pick(staged, TXN_COLUMNS["client"]) is not None)
     )
 

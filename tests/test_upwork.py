@@ -6,6 +6,7 @@ Every expected figure is worked out by hand from the fixture rows in tests/fixtu
 
 from __future__ import annotations
 
+import csv
 from decimal import Decimal
 from pathlib import Path
 
@@ -255,6 +256,21 @@ def test_unreadable_cell_names_file_row_and_column(con, tmp_path):
     assert str(err.value) == "broken.csv, row 5, column Amount: cannot read '-5OO.00' as an amount"
     assert snapshot(con) == before
 
+
+
+def test_export_without_its_amount_column_names_the_column(con, tmp_path):
+    """Auto-detected all the same, so the message says what is missing, not "format not recognised"."""
+    rows = list(csv.reader(V2025.open(encoding="utf-8-sig", newline="")))
+    drop = rows[0].index("Amount $")
+    path = tmp_path / "no_amount.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows([c for i, c in enumerate(row) if i != drop] for row in rows)
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    message = str(err.value)
+    assert message.startswith("no_amount.csv, row 1: not an Upwork transaction history: no amount column"), message
+    assert snapshot(con) == before
 
 def test_cli_import_json(cli):
     result = cli("import", LEGACY, V2025, "--format", "upwork", "--json")
