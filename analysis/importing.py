@@ -420,12 +420,9 @@ def _derive(con, derive_payments: bool) -> str | None:
     # Contract-level exports: paid_total without milestone rows becomes one payment of unknown date.
     if not con.execute("SELECT count(*) FROM in_contracts WHERE paid_total > 0").fetchone()[0]:
         return deferred_payments
-    fee_total = fee_sql("c.platform", "coalesce(c.end_date, c.start_date)", "c.paid_total", "0")
     con.execute(
         f"""INSERT INTO in_payments
-            SELECT c.source, c.contract_id || '#total', c.contract_id, NULL, 'contract_total', NULL,
-                   c.paid_total, {fee_total}, c.currency, false, 'paid_total of a contract-level export',
-                   c._import_id, c._file, c._row
+            SELECT {stand_in_payment_sql("c")}, c._import_id, c._file, c._row
             FROM in_contracts c
             WHERE c.paid_total > 0
               AND NOT EXISTS (SELECT 1 FROM in_milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)
@@ -433,6 +430,16 @@ def _derive(con, derive_payments: bool) -> str | None:
     )
     return deferred_payments
 
+
+
+def stand_in_payment_sql(c: str) -> str:
+    """The payment a contract's ``paid_total`` stands for while no milestone carries one, as the
+    select list of a payments row up to its description (contract alias ``c``): of unknown date,
+    its fee from the platform's rules. Shared by the import and by undoing the import that
+    retired it (``workspace_admin.remove_import``)."""
+    fee = fee_sql(f"{c}.platform", f"coalesce({c}.end_date, {c}.start_date)", f"{c}.paid_total", "0")
+    return (f"{c}.source, {c}.contract_id || '#total', {c}.contract_id, NULL, 'contract_total', NULL, "
+            f"{c}.paid_total, {fee}, {c}.currency, false, 'paid_total of a contract-level export'")
 
 def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str]]]]) -> None:
     """A column a file does not have says nothing about it: the rows it brings again keep what

@@ -16,7 +16,7 @@ import pandas as pd
 from analysis import store
 from analysis.errors import UserError
 from analysis.filters import Filters
-from analysis.importing import ImportSummary, import_files
+from analysis.importing import ImportSummary, import_files, stand_in_payment_sql
 
 #: Filter fields whose choices come from the workspace's distinct values.
 CHOICE_FIELDS = ("client", "freelancer", "category", "platform", "currency")
@@ -72,6 +72,9 @@ class ImportRemoval:
     #: Rows that were already in the workspace and that this import changed: they stay, with the
     #: values it wrote (the workspace keeps no older versions to go back to).
     kept_updated: int
+    #: Contracts whose ``paid_total`` payment this import had retired (its milestones carried the
+    #: payments) and that, with those payments gone, are paid by their ``paid_total`` again.
+    restored_totals: int = 0
 
     def describe(self) -> str:
         text = (f"Removed import {self.batch_id} ({', '.join(self.files)}): {self.contracts} contracts, "
@@ -79,6 +82,9 @@ class ImportRemoval:
         if self.kept_updated:
             text += (f" {self.kept_updated} rows it had updated were already in the workspace before it "
                      "and keep their updated values.")
+        if self.restored_totals:
+            text += (f" {self.restored_totals} contracts whose milestone payments it brought are paid by "
+                     "their paid_total again.")
         return text
 
 
@@ -87,7 +93,9 @@ def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemova
 
     Contracts first written by the import go, with all their milestones and payments (also those a
     later import added to them, which cannot stand without their contract). Rows it only updated
-    stay. Completions the user entered are kept, so re-importing the file restores them.
+    stay. A contract whose ``paid_total`` payment the import retired (its milestones brought
+    payments) gets it back once those payments are gone. Completions the user entered are kept,
+    so re-importing the file restores them.
     """
     batch_id = int(batch_id)
     files = con.execute(
@@ -113,6 +121,13 @@ def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemova
                         AND NOT {gone_contract})""",
             ids * 6,
         ).fetchone()[0]
+        # Contracts that stay but lose milestone payments: their paid_total may stand in again.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _unpaid_contracts AS
+                SELECT DISTINCT source, contract_id FROM payments t
+                WHERE first_import_id IN ({marks}) AND kind IN ('milestone', 'hourly') AND NOT {gone_contract}""",
+            ids,
+        )
         milestones = con.execute(
             f"DELETE FROM milestones t WHERE first_import_id IN ({marks}) OR {gone_contract}", ids
         ).fetchone()[0]
@@ -120,11 +135,20 @@ def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemova
             f"DELETE FROM payments t WHERE first_import_id IN ({marks}) OR {gone_contract}", ids
         ).fetchone()[0]
         contracts = con.execute(f"DELETE FROM contracts WHERE first_import_id IN ({marks})", ids).fetchone()[0]
+        restored = con.execute(
+            f"""INSERT INTO payments
+                SELECT {stand_in_payment_sql("c")}, c.first_import_id, c.import_id
+                FROM contracts c JOIN _unpaid_contracts USING (source, contract_id)
+                WHERE c.paid_total > 0
+                  AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.source = c.source AND p.contract_id = c.contract_id
+                                  AND p.kind IN ('milestone', 'hourly', 'contract_total'))"""
+        ).fetchone()[0]
         con.execute("DELETE FROM imports WHERE batch_id = ?", [batch_id])
         con.execute("DROP TABLE IF EXISTS temp._removed_contracts")
+        con.execute("DROP TABLE IF EXISTS temp._unpaid_contracts")
         store.bump_data_version(con)
     return ImportRemoval(batch_id, tuple(f[1] for f in files), int(contracts), int(milestones), int(payments),
-                         int(kept_updated))
+                         int(kept_updated), int(restored))
 
 
 def load_sample(con: duckdb.DuckDBPyConnection) -> ImportSummary:

@@ -16,6 +16,7 @@ from analysis.filters import Filters
 from analysis.importing import import_files
 from dashboard.tables import csv_bytes
 from dashboard.uploads import check_upload, display_name, run_import, write_uploads
+from tests.conftest import FIXTURES
 from tests.dashboard_support import (
     DASHBOARD_FIXTURES, build_workspace, empty_db, metrics, open_app, query_one, sample_db, sample_template,
     texts,
@@ -215,6 +216,30 @@ def test_remove_import_keeps_rows_it_only_updated(con, tmp_path):
     assert con.execute("SELECT budget FROM contracts WHERE contract_id = 'U1'").fetchone()[0] == 950
     assert store.counts(con)["contracts"] == 3
 
+
+
+def test_removing_the_import_that_retired_a_paid_total_brings_it_back(con, tmp_path):
+    """K1's paid_total (1,000) stood for its payments until import 2 brought paid milestones; with
+    those gone again the contract is paid by its paid_total, the same row the first import made."""
+    import_files(con, [FIXTURES / "canonical" / "contract_level.csv"])  # batch 1
+    payments = "SELECT * FROM payments ORDER BY payment_key"
+    before = con.execute(payments).fetchall()
+    assert [r[1] for r in before] == ["K1#total", "K3#total"]
+    paid = tmp_path / "paid.csv"
+    paid.write_text("contract_id,seq,amount,paid_date\nK1,1,600,2025-01-20\nK1,2,400,2025-02-01\n")
+    import_files(con, [paid])  # batch 2 retires K1#total
+    assert [r[1] for r in con.execute(payments).fetchall()] == ["K1#1", "K1#2", "K3#total"]
+    removal = workspace_admin.remove_import(con, 2)
+    assert (removal.milestones, removal.payments, removal.restored_totals) == (2, 2, 1)
+    assert "1 contracts whose milestone payments it brought are paid by their paid_total again" in removal.describe()
+    assert con.execute(payments).fetchall() == before
+    # Removing an import that retired nothing restores nothing: K3 keeps its one stand-in.
+    plan = tmp_path / "plan.csv"
+    plan.write_text("contract_id,seq,amount,paid_date\nK3,1,200,\n")
+    import_files(con, [plan])  # an unpaid milestone: the stand-in stays
+    latest = con.execute("SELECT max(batch_id) FROM imports").fetchone()[0]
+    assert workspace_admin.remove_import(con, latest).restored_totals == 0
+    assert con.execute(payments).fetchall() == before
 
 def test_remove_an_unknown_import_changes_nothing(con):
     import_files(con, UPLOAD)
