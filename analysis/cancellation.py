@@ -500,23 +500,27 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
                      params + [currency]).df()
     sampled_from = int(total) if total > max_rows else None
     notes: list[str] = []
-    need = SMALL_SAMPLE_FINISHED
-    groups = df.groupby("milestones")["cancelled"].agg(["count", "sum"]).reindex([0, 1], fill_value=0)
-    if (groups["count"] < need).any():
-        return AdjustedComparison(
-            False, f"too few finished contracts for an adjusted comparison ({int(groups.at[1, 'count'])} milestones, "
-                   f"{int(groups.at[0, 'count'])} single; {need} of each needed)", contracts=len(df),
-            cancellations=int(df["cancelled"].sum()))
-    if ((groups["sum"] == 0) | (groups["sum"] == groups["count"])).any():
-        return AdjustedComparison(
-            False, "every contract of one structure ended the same way (all cancelled or none): "
-                   "the odds ratio is not estimable", contracts=len(df), cancellations=int(df["cancelled"].sum()))
     covariates = ["milestones", "log_budget", "log_planned_days", "repeat_client"]
     for name in ("log_planned_days",):
         if df[name].isna().mean() > 0.5:
             covariates.remove(name)
             notes.append("planned duration left out (unknown for most contracts)")
+    # The sample size is the fitted one: contracts missing a kept covariate do not count.
+    unknown = len(df)
     df = df.dropna(subset=covariates)
+    unknown -= len(df)
+    need = SMALL_SAMPLE_FINISHED
+    groups = df.groupby("milestones")["cancelled"].agg(["count", "sum"]).reindex([0, 1], fill_value=0)
+    if (groups["count"] < need).any():
+        left_out = f", after leaving out {unknown} with no planned duration" if unknown else ""
+        return AdjustedComparison(
+            False, f"too few finished contracts for an adjusted comparison ({int(groups.at[1, 'count'])} milestones, "
+                   f"{int(groups.at[0, 'count'])} single{left_out}; {need} of each needed)", contracts=len(df),
+            cancellations=int(df["cancelled"].sum()))
+    if ((groups["sum"] == 0) | (groups["sum"] == groups["count"])).any():
+        return AdjustedComparison(
+            False, "every contract of one structure ended the same way (all cancelled or none): "
+                   "the odds ratio is not estimable", contracts=len(df), cancellations=int(df["cancelled"].sum()))
     for name in list(covariates[1:]):
         if df[name].nunique() < 2:
             covariates.remove(name)

@@ -316,6 +316,23 @@ def test_adjusted_odds_ratio_matches_statsmodels_on_independently_built_data(con
     assert result.clusters == df["client"].nunique()
 
 
+
+def test_adjusted_comparison_counts_only_the_contracts_it_would_fit(con, tmp_path):
+    """31 contracts of each structure, but 15 of each without a planned end date: the model would
+    fit 16 per structure, under the 30 it asks for, so it refuses instead of fitting them."""
+    specs = []
+    for structure, prefix, cancelled in (("milestones", "M", 8), ("single", "S", 16)):
+        for i in range(31):
+            planned = {"planned_end_date": ""} if i < 15 else {"planned_end_date": f"2026-01-{11 + i % 9:02d}"}
+            specs.append(contract(f"{prefix}{i}", "cancelled" if i % 31 >= 31 - cancelled else "completed",
+                                  structure, client=f"C{i % 7}", **planned))
+    import_contracts(con, tmp_path, specs)
+    result = c.adjusted_comparison(con, Filters())
+    assert not result.ok and result.odds_ratio is None
+    assert result.message == ("too few finished contracts for an adjusted comparison (16 milestones, 16 single, "
+                              "after leaving out 30 with no planned duration; 30 of each needed)")
+    assert result.contracts == 32
+
 def test_adjusted_comparison_reports_separation_instead_of_failing(con, tmp_path):
     specs = [contract(f"M{i}", "completed", "milestones", client=f"C{i % 7}") for i in range(35)]
     specs += [contract(f"S{i}", "cancelled", client=f"C{i % 7}") for i in range(35)]
