@@ -668,10 +668,12 @@ class Calibration:
     fallback: bool
     message: str
     survival: pd.DataFrame = field(repr=False)
+    #: The currency whose contracts were compared (None: the workspace has no contracts).
+    currency: str | None = None
 
     def to_json(self) -> dict:
         return {
-            "structure": self.structure, "contracts": self.contracts, "finished": self.finished,
+            "structure": self.structure, "currency": self.currency, "contracts": self.contracts, "finished": self.finished,
             "cancelled": self.cancelled, "excluded": self.excluded,
             "budget_range": list(self.budget_range) if self.budget_range else None,
             "fallback": self.fallback, "message": self.message, "risk": self.risk.to_json(),
@@ -767,7 +769,8 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     disputed contracts are events at their end, completed ones survive at least to the planned
     end, active ones are censored at ``as_of`` (default today). Contracts without a planned end
     date cannot be placed and are counted as excluded. Too little history gives the stated
-    ``default`` risk and says so.
+    ``default`` risk and says so. Budgets compare within one currency: ``currency``, else the
+    one with the most contracts (ties: alphabetical), as the report's.
     """
     if structure not in ("milestones", "single"):
         raise UserError(f"calibration compares fixed-price contracts: structure must be milestones or single, got {structure!r}")
@@ -776,6 +779,12 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
         raise UserError(f"budget must be more than 0, got {budget:g}")
     as_of = as_of or dt.date.today()
     default = default or make_risk(DEFAULT_CANCEL_PROB, "constant", source="default")
+    if currency is None:
+        # Budgets compare only within a currency: the one with the most contracts, as the report's.
+        row = con.execute("SELECT currency FROM contract_view GROUP BY currency ORDER BY count(*) DESC, currency "
+                          "LIMIT 1").fetchone()
+        currency = row[0] if row else None
+    in_currency = f" {currency.upper()}" if currency else ""
     low, high = budget / budget_factor, budget * budget_factor
     history = _history(con, structure, low, high, currency, as_of)
     budget_range: tuple[float, float] | None = (round(low, 2), round(high, 2))
@@ -784,20 +793,22 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
         wide = _history(con, structure, 0.0, 1e18, currency, as_of)
         if int((wide["usable"] & wide["finished"]).sum()) > int((history["usable"] & history["finished"]).sum()):
             widened = (f"fewer than {min_contracts} finished {structure} contracts with a budget between "
-                       f"{low:,.2f} and {high:,.2f}, so every budget was used; ")
+                       f"{low:,.2f} and {high:,.2f}{in_currency}, so every budget was used; ")
             history, budget_range = wide, None
     usable = history[history["usable"]]
     excluded = int(len(history) - len(usable))
     finished = int(usable["finished"].sum())
     cancelled = int(usable["cancelled"].sum())
-    what = {"milestones": "milestone", "single": "single-payment"}[structure] + " contracts" + (f" of {budget_range[0]:,.2f}–{budget_range[1]:,.2f}" if budget_range else "")
+    what = ({"milestones": "milestone", "single": "single-payment"}[structure] + " contracts"
+            + (f" of {budget_range[0]:,.2f}–{budget_range[1]:,.2f}{in_currency}" if budget_range
+               else f" in{in_currency}" if currency else ""))
 
     def fallback(why: str) -> Calibration:
         message = (f"{widened}{why}; too few to estimate the risk, so the default is assumed: "
                    f"{default.cancel_prob:.0%} cancel before the end, {default.hazard_label} hazard")
         risk = dataclasses.replace(default, source="default", note=message, contracts=len(usable), cancelled=cancelled)
         return Calibration(risk, structure, len(usable), finished, cancelled, excluded, budget_range, True, message,
-                           pd.DataFrame(columns=["fraction", "survival", "se", "at_risk", "events"]))
+                           pd.DataFrame(columns=["fraction", "survival", "se", "at_risk", "events"]), currency)
 
     if finished < min_contracts:
         return fallback(f"only {finished} finished {what} with a planned end date (need {min_contracts})")
@@ -819,4 +830,5 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
                f"{prob:.1%} cancel before the planned end (95 % CI {ci[0]:.1%}–{ci[1]:.1%}), "
                f"{hazard_label(k)} hazard{shape_note}")
     risk = Risk(prob, k, source="calibrated", note=message, contracts=len(usable), cancelled=cancelled, cancel_prob_ci=ci)
-    return Calibration(risk, structure, len(usable), finished, cancelled, excluded, budget_range, False, message, curve)
+    return Calibration(risk, structure, len(usable), finished, cancelled, excluded, budget_range, False, message, curve,
+                       currency)

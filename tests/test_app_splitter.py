@@ -140,11 +140,14 @@ def test_risk_from_the_history_names_its_evidence(sample_db, monkeypatch):
                           ELSE date_diff('day', c.start_date, c.end_date) END AS elapsed
               FROM contracts c LEFT JOIN m USING (source, contract_id)
               WHERE c.contract_type = 'fixed' AND c.status IS NOT NULL AND c.budget BETWEEN 75 AND 300
+                AND c.currency = (SELECT currency FROM contracts GROUP BY 1 ORDER BY count(*) DESC LIMIT 1)
                 AND greatest(coalesce(m.n, 0), coalesce(c.milestone_count, 0)) >= 2)
         SELECT count(*), count(*) FILTER (WHERE status <> 'active'),
                count(*) FILTER (WHERE status IN ('cancelled', 'disputed'))
         FROM c WHERE planned > 0 AND elapsed >= 0""", [today])
-    assert (f"Milestone contracts: Estimated from {n} milestone contracts of 75.00–300.00 ({finished} finished, "
+    # Budgets compare within the sample's main currency, USD.
+    assert query_one(sample_db, "SELECT currency FROM contracts GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")[0] == "USD"
+    assert (f"Milestone contracts: Estimated from {n} milestone contracts of 75.00–300.00 USD ({finished} finished, "
             f"{cancelled} cancelled or disputed)") in plain(at)
     assert "Single-payment contracts: Estimated from" in plain(at)
 

@@ -400,6 +400,26 @@ def test_calibration_widens_the_budget_band_before_giving_up(tmp_path):
     assert "every budget was used" in cal.message
 
 
+
+def test_calibration_compares_budgets_within_one_currency(tmp_path):
+    """25 JPY contracts of 150, every one cancelled, beside the USD history of 150 (10 of 40
+    cancelled): 150 yen is not 150 dollars, so by default only the USD contracts (the
+    currency with the most contracts) are compared, and the message says which."""
+    rows = _history_rows(constant_fractions())
+    rows += [[f"J{i}", "upwork", "fixed", 150, "JPY", START, START + dt.timedelta(days=PLANNED),
+              START + dt.timedelta(days=PLANNED // 2), "cancelled", 1] for i in range(25)]
+    db = _workspace(tmp_path, rows)
+    con = store.connect(db, read_only=True)
+    usd = sp.calibrate(con, 150, "single")
+    jpy = sp.calibrate(con, 150, "single", currency="JPY")
+    con.close()
+    assert (usd.currency, usd.finished, usd.cancelled) == ("USD", 40, 10)
+    assert usd.risk.cancel_prob == pytest.approx(0.25)
+    assert "single-payment contracts of 75.00–300.00 USD" in usd.message
+    # All 25 cancelled half-way: none was followed to the planned end, so the default is stated.
+    assert (jpy.currency, jpy.finished, jpy.cancelled, jpy.fallback) == ("JPY", 25, 25, True)
+    assert usd.to_json()["currency"] == "USD"
+
 # --- charts ---------------------------------------------------------------------------------
 
 def test_chart_builders_show_the_model_values():
