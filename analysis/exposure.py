@@ -11,6 +11,7 @@ total: they are counted, never valued. Everything is per currency.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -117,8 +118,10 @@ def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = 
     """Exposure of active contracts per currency (and per ``by``: structure, client, freelancer, platform).
 
     Columns: currency, [by,] active, hourly_active (not valued), budget_unknown (not valued),
-    valued (fixed with a budget), remaining, funded, unfunded, submitted, expected_loss,
-    no_history (valued contracts without any finished history, so no expected loss).
+    valued (fixed with a budget), remaining, funded, unfunded, submitted, expected_loss (None
+    while some valued contract has no history to estimate it from: unknown, not 0), no_history
+    (those contracts), fewest_finished (the fewest finished contracts an estimate rests on;
+    below ``SMALL_SAMPLE_FINISHED`` the expected loss is only a rough guide).
     """
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
@@ -134,13 +137,30 @@ def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = 
                    coalesce(sum(funded), 0)::DOUBLE AS funded,
                    coalesce(sum(unfunded), 0)::DOUBLE AS unfunded,
                    coalesce(sum(submitted), 0)::DOUBLE AS submitted,
-                   coalesce(sum(remaining * p_cancel), 0)::DOUBLE AS expected_loss,
-                   count(*) FILTER (WHERE remaining IS NOT NULL AND p_cancel IS NULL) AS no_history
+                   -- unknown, not 0, while some valued contract has no history to estimate it from
+                   CASE WHEN count(*) FILTER (WHERE remaining IS NOT NULL AND p_cancel IS NULL) = 0
+                        THEN coalesce(sum(remaining * p_cancel), 0) END::DOUBLE AS expected_loss,
+                   count(*) FILTER (WHERE remaining IS NOT NULL AND p_cancel IS NULL) AS no_history,
+                   min(p_finished) FILTER (WHERE remaining IS NOT NULL AND p_cancel IS NOT NULL) AS fewest_finished
             FROM ({sql})
             GROUP BY currency{group} ORDER BY currency, expected_loss DESC{group}""",
         params,
     ).df()
 
+
+
+def expected_loss_caveat(totals_row: Mapping) -> str | None:
+    """What a reader must know about one row of ``exposure``'s expected loss (a sentence), or None.
+
+    Unknown when no finished contract can estimate it; a rough guide when the estimate rests
+    on fewer than ``SMALL_SAMPLE_FINISHED`` finished contracts."""
+    if int(totals_row["no_history"]):
+        return "The expected loss is unknown: no contract in the history has finished to estimate it from."
+    fewest = totals_row["fewest_finished"]
+    if fewest is not None and fewest == fewest and int(fewest) < SMALL_SAMPLE_FINISHED:  # NaN: nothing valued
+        return (f"The expected loss rests on only {int(fewest)} finished contract{'' if int(fewest) == 1 else 's'}: "
+                "a rough guide, not an estimate to rely on.")
+    return None
 
 @uses_prepared
 def active_contracts(con: duckdb.DuckDBPyConnection, filters: Filters, limit: int | None = 50,

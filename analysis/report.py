@@ -485,6 +485,9 @@ def report_text(report: Report) -> str:
                      f"{format_money(e['remaining'])}, of which funded in escrow {format_money(e['funded'])}, unfunded "
                      f"{format_money(e['unfunded'])}; submitted awaiting release {format_money(e['submitted'])}; "
                      f"expected loss {format_money(e['expected_loss'])}")
+        caveat = exposure.expected_loss_caveat(e)
+        if caveat:
+            lines.append(f"  {caveat}")
     if main.concentration is not None and not main.concentration.empty:
         c = main.concentration.iloc[0]
         lines.append(f"  Largest client {c['largest_client']} has {c['largest_share'] * 100:.1f} % of earnings; "

@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
+from analysis import exposure
 from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS, p_text
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.report import CurrencySection, Report, format_count, format_days, format_money, format_pct, rate_text
@@ -180,6 +181,8 @@ def _exposure(section: CurrencySection) -> list[str]:
            f"{SMALL_SAMPLE_FINISHED} finished). Hourly contracts have no agreed total and are counted, not valued.</p>",
            table(section.exposure, [("active", "active", format_count), ("hourly_active", "hourly (not valued)", format_count),
                                     *money], "No active contracts."),
+           *(f"<p class=\"note\">{esc(caveat)}</p>"
+             for caveat in map(exposure.expected_loss_caveat, section.exposure.to_dict("records")) if caveat),
            figure(charts.exposure_by(section.exposure_by_client, "client", section.currency)),
            figure(charts.exposure_by(section.exposure_by_freelancer, "freelancer", section.currency)),
            "<h3>Largest expected losses</h3>",

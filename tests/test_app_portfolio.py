@@ -104,6 +104,17 @@ def test_remaining_on_the_sample_and_after_a_filter(sample_db, monkeypatch):
     assert metrics(at)["Concentration (HHI)"] == f"{hhi:.3f}"
 
 
+
+def test_no_finished_history_leaves_the_expected_loss_unknown(tmp_path, monkeypatch):
+    """One active contract and nothing finished: the loss cannot be estimated, so it is not 0."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,budget,start_date,status\nC1,1000,2024-02-01,active\n")
+    at = open_app(build_workspace(tmp_path / "fresh.duckdb", [contracts]), monkeypatch, "portfolio")
+    assert not at.exception
+    shown = metrics(at)
+    assert shown["Still to be paid (USD)"] == "1,000" and shown["Expected loss (USD)"] == "—"
+    assert "no history to estimate a loss from" in texts(at)
+
 def test_no_active_contracts_still_shows_concentration(tmp_path, monkeypatch):
     db = build_workspace(tmp_path / "three.duckdb", [DASHBOARD_FIXTURES / "three_contracts.csv"])
     at = open_app(db, monkeypatch, "portfolio")

@@ -7,6 +7,7 @@ whole workspace: 10 contracts, 5 of them cancelled or disputed (M2, M3, S2, S3, 
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from analysis import exposure
@@ -37,6 +38,9 @@ def test_expected_loss_falls_back_to_all_history_when_groups_are_small(fixture_c
     e = exposure.exposure(fixture_con, USD).iloc[0]
     # every group has fewer than 30 finished: all 10 finished contracts, 5 cancelled -> 0.5
     assert e["expected_loss"] == pytest.approx((300 + 500) * 0.5)
+    assert e["fewest_finished"] == 10 and e["no_history"] == 0
+    assert exposure.expected_loss_caveat(e) == ("The expected loss rests on only 10 finished contracts: a rough guide, "
+                                                "not an estimate to rely on.")
     basis = exposure.probability_basis(fixture_con, USD).set_index("basis")["contracts"].to_dict()
     assert basis == {"all": 2}
 
@@ -75,7 +79,10 @@ def test_no_history_means_no_expected_loss(con, tmp_path):
 
     import_contracts(con, tmp_path, [contract("A", "active", "milestones")])
     e = exposure.exposure(con, Filters()).iloc[0]
-    assert e["remaining"] == 100 and e["expected_loss"] == 0 and e["no_history"] == 1
+    # Unknown, not 0: nothing has finished to say how often contracts are cancelled.
+    assert e["remaining"] == 100 and pd.isna(e["expected_loss"]) and e["no_history"] == 1
+    assert exposure.expected_loss_caveat(e) == ("The expected loss is unknown: no contract in the history has finished "
+                                                "to estimate it from.")
     assert exposure.probability_basis(con, Filters()).set_index("basis")["contracts"].to_dict() == {"no history": 1}
 
 

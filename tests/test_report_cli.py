@@ -118,6 +118,8 @@ def test_terminal_summary(cli, workspace):
     assert "Too few finished contracts to conclude anything" in out
     assert re.search(r"milestones\s+400\.00\s+30\.00\s+370\.00", out)
     assert "expected loss 400.00" in out
+    # 800 still to be paid x 5 of the 10 finished contracts cancelled: said to be a rough guide.
+    assert "The expected loss rests on only 10 finished contracts: a rough guide" in out
 
 
 def test_html_is_one_offline_file_with_inlined_plotly(cli, workspace, tmp_path):
@@ -130,6 +132,7 @@ def test_html_is_one_offline_file_with_inlined_plotly(cli, workspace, tmp_path):
     assert not re.search(r"<script[^>]*\bsrc\s*=", text, re.I)
     assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']https?:", text, re.I)
     assert "Cancellation risk" in text and "Exposure of active contracts" in text
+    assert "The expected loss rests on only 10 finished contracts: a rough guide" in text
     assert f"Wrote the HTML report to {out}" in result.out
 
 

@@ -79,11 +79,13 @@ else:
     cells[4].metric(f"Expected loss ({currency})", money(row["expected_loss"]), border=True,
                     help="Still to be paid × the share of similar contracts in your history that were cancelled.")
     if remaining > 0:
+        loss = (f"Judging by how often similar contracts were cancelled in your history, expect to lose about "
+                f"**{money(row['expected_loss'], currency)}** of it." if int(row["no_history"]) == 0 else
+                "None of your contracts has finished yet, so there is no history to estimate a loss from.")
         st.markdown(
             f"Your {int(row['valued']):,} valued active contracts still have **{money(remaining, currency)}** to be paid. "
             f"**{share(row['funded'] / remaining)}** of it is funded in escrow; **{money(row['unfunded'], currency)}** is not. "
-            f"Judging by how often similar contracts were cancelled in your history, expect to lose about "
-            f"**{money(row['expected_loss'], currency)}** of it.")
+            + loss)
     active = in_currency(query(exposure.active_contracts, filters, limit=None), currency)
     thin = active[active["remaining"].notna() & active["p_cancel"].notna() & (active["p_finished"] < SMALL_SAMPLE_FINISHED)]
     if not thin.empty:
