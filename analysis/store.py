@@ -163,6 +163,7 @@ def connect(path: str | Path | None = None, *, read_only: bool = False, wait_sec
     limit = os.environ.get(MEMORY_LIMIT_ENV_VAR, DEFAULT_MEMORY_LIMIT).strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit, re.IGNORECASE):
         raise UserError(f"${MEMORY_LIMIT_ENV_VAR}: '{limit}' is not a memory size like 1GB or 512MB")
+    check_workspace_path(db_path)
     if not read_only:
         db_path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
@@ -179,12 +180,32 @@ def connect(path: str | Path | None = None, *, read_only: bool = False, wait_sec
                     "(a running dashboard or import); try again when it has finished"
                 ) from None
             time.sleep(0.2)
+    if con.execute("SELECT file FROM pragma_database_list WHERE name = current_database()").fetchone()[0] is None:
+        con.close()  # DuckDB read the path as data (an existing .csv or .json), in memory: nothing would be kept
+        raise UserError(f"{db_path}: not a workspace file; give --db a path ending in .duckdb")
     con.execute("SET enable_progress_bar = false")
     con.execute(f"SET memory_limit = '{limit}'")
     if not read_only:
         migrate(con)
     return con
 
+
+
+def check_workspace_path(db_path: Path) -> None:
+    """A path that exists must be a DuckDB database file (its header says ``DUCK``): a folder or
+    a CSV given as ``--db`` by mistake is refused, never opened, read as data or written over."""
+    if not db_path.exists():
+        return
+    if db_path.is_dir():
+        raise UserError(f"{db_path}: is a folder, not a workspace file; give a file path such as {db_path / 'workspace.duckdb'}")
+    try:
+        with db_path.open("rb") as handle:
+            header = handle.read(12)
+    except OSError as exc:
+        raise UserError(f"{db_path}: cannot read the workspace file ({exc.strerror or exc})") from None
+    if header[8:12] != b"DUCK":
+        raise UserError(f"{db_path}: exists but is not a workspace (a DuckDB database file); "
+                        "give --db a new path or a workspace made by Milestone Lens")
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     exists = con.execute(

@@ -6,9 +6,11 @@ equivalent ``--section.option=value`` command-line option.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +18,7 @@ import tomllib
 from pathlib import Path
 
 from analysis import store
+from analysis.errors import UserError
 
 #: Names the folder of private workspaces for ``dashboard.state`` (which reads it in the server).
 PRIVATE_DIR_ENV_VAR = "MILESTONE_LENS_PRIVATE_DIR"
@@ -24,15 +27,16 @@ CONFIG_FILE = store.PROJECT_ROOT / "streamlit_config.toml"
 APP_FILE = Path(__file__).resolve().parent / "app.py"
 
 
-def config_flags(config_file: Path = CONFIG_FILE, overrides: dict[str, object] | None = None) -> list[str]:
-    """``[server] port = 8501`` → ``--server.port=8501``, for every option in the file."""
+def config_options(config_file: Path = CONFIG_FILE) -> dict[str, object]:
+    """``[server] port = 8501`` → ``{"server.port": 8501}``, for every option in the file."""
     with config_file.open("rb") as handle:
         config = tomllib.load(handle)
-    flat: dict[str, object] = {}
-    for section, options in config.items():
-        for key, value in options.items():
-            flat[f"{section}.{key}"] = value
-    flat.update(overrides or {})
+    return {f"{section}.{key}": value for section, options in config.items() for key, value in options.items()}
+
+
+def config_flags(config_file: Path = CONFIG_FILE, overrides: dict[str, object] | None = None) -> list[str]:
+    """``[server] port = 8501`` → ``--server.port=8501``, for every option in the file."""
+    flat = {**config_options(config_file), **(overrides or {})}
     flags = []
     for key, value in flat.items():
         text = str(value).lower() if isinstance(value, bool) else str(value)
@@ -99,8 +103,25 @@ def run_server(cmd: list[str], env: dict[str, str]) -> int:
     return 128 - code if code < 0 else code
 
 
+def check_port_free(port: int | None) -> None:
+    """Refuse, in one line, a port the server could not listen on (out of range, or in use),
+    instead of a traceback or Streamlit's exit status 1 after it has started."""
+    options = config_options()
+    port = int(options.get("server.port", 8501)) if port is None else port
+    if not 1 <= port <= 65535:
+        raise UserError(f"--port: {port} is not a port (1–65535)")
+    address = str(options.get("server.address", "localhost"))
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds: a closed port's TIME_WAIT is no obstacle
+        try:
+            probe.bind((socket.gethostbyname(address), port))
+        except OSError:
+            raise UserError(f"port {port} is in use (another dashboard?): stop it or choose another with --port") from None
+
+
 def launch(db: Path | None = None, port: int | None = None, sample_if_empty: bool = False,
            private_workspaces: bool = False) -> int:
+    check_port_free(port)
     if private_workspaces:
         # A folder only this user can read; each session's workspace file in it is deleted when the
         # session ends, and the folder (with anything left over) when the server stops.
@@ -111,6 +132,7 @@ def launch(db: Path | None = None, port: int | None = None, sample_if_empty: boo
             return run_server(cmd, env)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+    store.check_workspace_path(Path(db) if db else store.default_db_path())
     if sample_if_empty and load_sample_if_empty(db):
         print("Loaded the bundled sample history into the empty workspace.", flush=True)
     cmd, env = streamlit_command(db, port)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import CANONICAL, ROOT
 
 TWO_FILES = [CANONICAL / "contracts.csv", CANONICAL / "milestones.csv"]
@@ -122,6 +124,38 @@ def _heavy_modules_after(argv: list[str], env: dict) -> list[str]:
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
 
+
+
+@pytest.mark.parametrize("name, content", [
+    ("contracts.csv", b"contract_id,budget\nA1,100\n"),  # DuckDB would read it as data, in memory
+    ("plan.json", b'{"budget": 150}\n'),                   # likewise
+    ("notes.txt", b"not a database\n"),
+    ("touched.duckdb", b""),
+    ("folder", None),
+])
+def test_db_that_is_not_a_workspace_is_refused_and_left_alone(cli, tmp_path, name, content):
+    """Before, an import into ``--db contracts.csv`` said "Imported" and kept nothing (exit 0),
+    and a folder or a text file ended in a traceback."""
+    target = tmp_path / name
+    if content is None:
+        target.mkdir()
+    else:
+        target.write_bytes(content)
+    said = "is a folder, not a workspace file" if content is None else "exists but is not a workspace"
+    for args in (["import", *TWO_FILES], ["report", "--json"],
+                 ["split", "--budget", "150", "--days", "5", "--milestones", "5", "--calibrate"]):
+        result = cli(*args, db=target)
+        assert result.code == 2, (args, result.err)
+        assert result.err == f"milestone-lens: error: {target}: {said}" + result.err.split(said, 1)[1], result.err
+        assert result.err.count("\n") == 1, result.err
+    assert target.is_dir() if content is None else target.read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == [name]  # no .wal or other file beside it
+
+
+def test_db_in_memory_is_refused(cli):
+    """``--db :memory:`` would import into a database that vanishes with the process."""
+    result = cli("import", *TWO_FILES, db=Path(":memory:"))
+    assert result.code == 2 and "not a workspace file" in result.err
 
 def test_commands_load_only_what_they_use(tmp_path):
     """A small import does not pay for starting pandas or the statistics stack (optimisations.md, stops 18–19)."""

@@ -78,3 +78,24 @@ def test_stopping_the_dashboard_command_stops_its_server(tmp_path, signum):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             subprocess.run(["pkill", "-f", "--", f"--server.port={port}"], check=False)
+
+
+def test_a_port_the_server_cannot_use_or_a_db_that_is_not_a_workspace_is_one_line(cli, tmp_path):
+    """Refused before the server starts: exit status 2 and one line, not a traceback (port 99999)
+    or Streamlit's exit 1 after it started (a port in use), nor a server over a CSV as --db."""
+    import socket
+
+    out_of_range = cli("dashboard", "--port", "99999")
+    assert (out_of_range.code, out_of_range.err) == (2, "milestone-lens: error: --port: 99999 is not a port (1–65535)\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = cli("dashboard", "--port", str(port))
+    assert result.code == 2
+    assert result.err == f"milestone-lens: error: port {port} is in use (another dashboard?): stop it or choose another with --port\n"
+    data = tmp_path / "contracts.csv"
+    data.write_text("contract_id,budget\nA1,100\n")
+    result = cli("dashboard", "--port", str(free_port()), db=data)
+    assert result.code == 2 and "exists but is not a workspace" in result.err
+    assert data.read_text() == "contract_id,budget\nA1,100\n"
