@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -254,10 +255,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # ``... | head``: the reader has all it wanted
+        return _reader_gone()
+
+
+#: Exit status of a command whose reader closed the pipe: as if SIGPIPE had ended it (128 + 13).
+EXIT_BROKEN_PIPE = 141
+
+
+def _reader_gone() -> int:
+    """Stop writing quietly: what is still buffered for stdout goes nowhere, not into a traceback at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def entry() -> None:
-    sys.exit(main())
+    try:
+        status = main()
+        sys.stdout.flush()  # a reader that left after the last write is only noticed here
+    except BrokenPipeError:
+        status = _reader_gone()
+    sys.exit(status)
 
 
 if __name__ == "__main__":

@@ -193,3 +193,16 @@ def test_the_overview_lists_every_command_without_loading_them(tmp_path):
         assert f"{name} {line}" in listed
     typo = subprocess.run([exe, "reprot"], capture_output=True, text=True, cwd=ROOT)
     assert typo.returncode == 2 and "invalid choice: 'reprot'" in typo.stderr and "'report'" in typo.stderr
+
+
+@pytest.mark.parametrize("argv", [["split", "--budget", "150", "--days", "5", "--milestones", "5"],
+                                  ["split", "--budget", "150", "--days", "5", "--milestones", "5", "--json"]])
+def test_a_reader_that_leaves_early_ends_the_command_quietly(argv):
+    """``milestone-lens ... | head -1``: the pipe is closed before the command writes, so every
+    write fails; before, Python printed a BrokenPipeError traceback."""
+    exe = str(Path(sys.executable).parent / "milestone-lens")
+    proc = subprocess.Popen([exe, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert err == ""
