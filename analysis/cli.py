@@ -108,6 +108,12 @@ def run_sample(args: argparse.Namespace) -> int:
     if args.contracts < 1:
         raise UserError("--contracts must be at least 1")
     if args.out is not None:
+        if args.out.exists() and not args.out.is_dir():
+            raise UserError(f"--out {args.out}: is a file; give a folder to write contracts.csv and milestones.csv in")
+        there = [name for name in ("contracts.csv", "milestones.csv") if (args.out / name).exists()]
+        if there:
+            raise UserError(f"--out {args.out}: already holds {' and '.join(there)}; give a new or empty folder "
+                            "(nothing is written over)")
         paths = sample.write_csvs(args.out, args.contracts, args.seed)
         if args.json:
             emit_json({"written": [str(p) for p in paths], "contracts": args.contracts, "seed": args.seed})

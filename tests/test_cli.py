@@ -63,6 +63,18 @@ def test_sample_out_writes_canonical_csvs(cli, tmp_path):
     assert len((tmp_path / "s" / "contracts.csv").read_text().splitlines()) == 301
 
 
+def test_sample_out_never_writes_over_files(cli, tmp_path):
+    (tmp_path / "s").mkdir()
+    mine = tmp_path / "s" / "contracts.csv"
+    mine.write_text("contract_id,budget\nMINE,1\n")
+    result = cli("sample", "--contracts", "5", "--out", tmp_path / "s", db=None)
+    assert (result.code, result.err) == (2, f"milestone-lens: error: --out {tmp_path / 's'}: already holds contracts.csv; "
+                                            "give a new or empty folder (nothing is written over)\n")
+    assert mine.read_text() == "contract_id,budget\nMINE,1\n" and not (tmp_path / "s" / "milestones.csv").exists()
+    result = cli("sample", "--contracts", "5", "--out", mine, db=None)
+    assert result.code == 2 and "is a file; give a folder" in result.err
+
+
 def test_sample_imports_into_the_workspace(cli, db_path):
     result = cli("sample", "--contracts", "500", "--seed", "11", "--json")
     assert result.code == 0, result.err
