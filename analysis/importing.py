@@ -14,13 +14,14 @@ import json
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import duckdb
 
 from analysis import store
 from analysis.errors import ImportValidationError, Problem, single_problem
+from analysis.locale import AmbiguousInputError
 from analysis.parsing import ParseOptions, StagedFile, materialize, stage_csv
 from analysis.platforms import fee_sql
 
@@ -159,6 +160,11 @@ def detect_format(staged: StagedFile) -> str | None:
     return None
 
 
+
+def _labelled(problems: list[Problem], labels: dict[str, str]) -> list[Problem]:
+    """Problems naming each column as the user knows it (``StagedFile.labels``)."""
+    return [replace(p, column=labels[p.column]) if p.column in labels else p for p in problems]
+
 def file_hash(path: Path, stop: threading.Event | None = None) -> str | None:
     """SHA-256 of the file's bytes (the import log's ``content_hash``); None once ``stop`` is set."""
     digest = hashlib.sha256()
@@ -259,10 +265,18 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         ctx.warnings += mapping_warnings
         if staged.lazy and file_format != "canonical":
             materialize(con, staged)
-        READERS[file_format](con, staged, ctx)
+        try:
+            READERS[file_format](con, staged, ctx)
+        except ImportValidationError as exc:
+            if not staged.labels:
+                raise
+            shown = _labelled(exc.problems, staged.labels)
+            if isinstance(exc, AmbiguousInputError):
+                raise AmbiguousInputError(shown[0], exc.option) from None
+            raise ImportValidationError(shown) from None
         finishers += [(name, finish) for finish in ctx.finishers]
         absences.append((import_id, ctx.absent))
-        problems += ctx.problems
+        problems += _labelled(ctx.problems, staged.labels)
         warnings += [f"{name}: {w}" for w in ctx.warnings]
         derive_payments |= ctx.derive_payments_from_milestones
         files.append(FileReport(name, file_format, staged.rows, import_id))

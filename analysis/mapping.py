@@ -408,6 +408,7 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: StagedFile, mapping: C
             con.execute(f"UPDATE {staged.table} SET {quote_ident(new)} = ? WHERE {quote_ident(new)} IS NULL",
                         [mapping.defaults[target].strip()])
         columns[target] = new
+        staged.labels[new] = source if source else f"{target} (the mapping's default)"
     if "milestone_status" in columns and "status" not in columns and "start_date" not in columns:
         columns["status"] = columns.pop("milestone_status")  # a milestones file: its status is the milestone's
     staged.columns = columns

@@ -150,6 +150,9 @@ class StagedFile:
     #: that reads it, for a reader to type the file straight from it; ``materialize`` stages it.
     source_sql: str | None = None
     layout: TextLayout | None = field(default=None, repr=False)  # as detected: what ``materialize`` reads with
+    #: What messages call a column of ``table`` that is not the file's own (a mapping's translated
+    #: copy of ``State`` is called ``State``): table column -> name.
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def lazy(self) -> bool:

@@ -136,6 +136,25 @@ def test_mapping_expects_a_column_the_file_lacks(con, tmp_path):
     assert snapshot(con) == before
 
 
+
+def test_problems_name_the_files_own_column_not_the_mappings_copy(con, tmp_path):
+    """The mapping translates State into a column of its own; a word it does not know is still
+    reported in State, the column the user can fix (it said ``__mapped_status``)."""
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text(SHEET.read_text(encoding="utf-8").replace(";Running;", ";Paused;"), encoding="utf-8")
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [sheet], mapping=SHEET_MAPPING)
+    assert str(err.value) == ("sheet.csv, row 4, column State: unknown status 'Paused' "
+                              "(expected one of completed, cancelled, disputed, active)")
+    # A default the mapping fills in is named as such.
+    document = json.loads(SHEET_MAPPING.read_text())
+    document["defaults"]["currency"] = "EURO"
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [SHEET], mapping=document)
+    assert str(err.value).startswith("agency_tracker.csv, row 2, column currency (the mapping's default): currency 'EURO'")
+    assert snapshot(con) == before
+
 def test_hostile_headers_and_values_stay_data(con, tmp_path):
     sheet = tmp_path / "odd.csv"
     sheet.write_text('"Id""; DROP TABLE contracts;--",When,How much,Outcome\nX1,2025-01-02,10,"it\'s done"\n')
