@@ -137,6 +137,14 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
             f"the file mixes currencies ({', '.join(c for c, _ in currencies)}); a Freelancer.com export holds one "
             "currency: export each currency to its own file",
         ))
+    if not problems and not con.execute("SELECT count(*) FROM _fl WHERE category IN ('milestone', 'fee')").fetchone()[0]:
+        # Nothing reads like Freelancer.com's own texts: another export forced through this reader
+        # (an Upwork history's Ref ID would be taken for the tax column).
+        problems.append(Problem(
+            staged.display, None, real["description"],
+            "no row reads like a Freelancer.com payment ('Done milestone payment from … for project …') or fee "
+            "('Project fee taken (…)'): not a Freelancer.com export; leave --format to auto or choose the right one",
+        ))
     if problems:
         ctx.problems.extend(problems)
         return

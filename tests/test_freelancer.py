@@ -138,3 +138,14 @@ def test_cli(cli, tmp_path: Path):
     result = cli("import", bad, "--format", "freelancer")
     assert result.code == 2
     assert result.err.strip() == "milestone-lens: error: bad.csv, row 2, column Date: cannot read '32 Jan 2026 10:00' as a date"
+
+
+def test_another_export_forced_through_this_reader_is_refused(con):
+    """An Upwork history read with --format freelancer took its Ref ID for the tax column and
+    stored fees of 411,000,002.00; nothing in it reads like Freelancer.com's texts."""
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [FIXTURES / "exports" / "upwork_transactions_legacy.csv"], fmt="freelancer")
+    assert str(err.value).startswith("upwork_transactions_legacy.csv, column Description: no row reads like a "
+                                     "Freelancer.com payment")
+    assert snapshot(con) == before
