@@ -284,7 +284,9 @@ def _contract_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
                      f"AND w.contract_id = {t('contract_id')})")
         column = cols.get(field, field)
         pending.append((f"coalesce({cond}, false)", column, msg))
-    fixed = {"source": _sql_str(ctx.source), "_import_id": str(int(ctx.import_id)), "_file": _sql_str(staged.display)}
+    # The template's start_date is the real start (a transaction history only estimates it).
+    fixed = {"source": _sql_str(ctx.source), "start_estimated": "false", "_import_id": str(int(ctx.import_id)),
+             "_file": _sql_str(staged.display)}
     return typed, pending, fixed
 
 

@@ -194,13 +194,13 @@ def _band_order_sql(expr: str, bands: tuple[tuple[float, str], ...], inclusive: 
 #: Columns of ``contract_view`` kept in the prepared contracts table (no titles: analyses never read them).
 _CONTRACT_VIEW_COLUMNS = (
     "source", "contract_id", "client", "freelancer", "category", "platform", "contract_type", "currency",
-    "start_date", "planned_end_date", "end_date", "status", "budget", "planned_milestones", "milestone_rows",
-    "structure",
+    "start_date", "start_estimated", "planned_end_date", "end_date", "status", "budget", "planned_milestones",
+    "milestone_rows", "structure",
 )
 #: Contract columns ``payments_sql`` and ``milestones_sql`` put next to each row.
 _CONTRACT_COLUMNS_ON_ROWS = (
     "cid", "source", "contract_id", "structure", "client", "freelancer", "category", "platform", "start_date",
-    "end_date", "contract_type", "budget", "planned_days", "budget_band_order",
+    "start_estimated", "end_date", "contract_type", "budget", "planned_days", "budget_band_order",
 )
 
 
@@ -246,7 +246,7 @@ _PREPARED: ContextVar[_Prepared | None] = ContextVar("milestone_lens_prepared", 
 ANALYSIS_SCHEMA = "ml_analysis"
 #: Bumped whenever the SQL of a kept table changes, so a workspace written by another version
 #: of Milestone Lens is not read through tables of the wrong shape (it falls back to temporary ones).
-ANALYSIS_TABLES_FORMAT = 2
+ANALYSIS_TABLES_FORMAT = 3
 
 
 def _make_prepared_tables(con, names: _Prepared) -> bool:

@@ -30,7 +30,7 @@ CREATE OR REPLACE TEMP TABLE in_contracts (
     source VARCHAR, contract_id VARCHAR, client VARCHAR, freelancer VARCHAR, title VARCHAR,
     category VARCHAR, platform VARCHAR, contract_type VARCHAR, budget DECIMAL(18,2), currency VARCHAR,
     start_date DATE, planned_end_date DATE, end_date DATE, status VARCHAR, milestone_count INTEGER,
-    paid_total DECIMAL(18,2), _import_id INTEGER, _file VARCHAR, _row BIGINT);
+    paid_total DECIMAL(18,2), start_estimated BOOLEAN, _import_id INTEGER, _file VARCHAR, _row BIGINT);
 CREATE OR REPLACE TEMP TABLE in_milestones (
     source VARCHAR, contract_id VARCHAR, seq INTEGER, description VARCHAR, amount DECIMAL(18,2),
     due_date DATE, funded_date DATE, submitted_date DATE, paid_date DATE, paid_amount DECIMAL(18,2),

@@ -48,7 +48,8 @@ def add_contracts(con: duckdb.DuckDBPyConnection, ctx, table: str, display: str,
     ``table`` has (contract_id, client, freelancer, title, contract_type, start_date, _row), one
     row per transaction. Rows for the same contract from earlier files of this import and the
     workspace are combined: the earliest start date wins, and what only the workspace knows
-    (status, budget, end dates set by another import) is kept.
+    (status, budget, end dates set by another import) is kept. The start date is the first
+    payment's (``start_estimated``) unless the workspace holds an earlier real one.
     """
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _mk_contracts AS
@@ -79,6 +80,8 @@ def add_contracts(con: duckdb.DuckDBPyConnection, ctx, table: str, display: str,
                    coalesce(w.currency, n.currency) AS currency,
                    CASE WHEN w.start_date IS NULL THEN n.start_date ELSE least(w.start_date, n.start_date) END AS start_date,
                    w.planned_end_date, w.end_date, w.status, w.milestone_count, w.paid_total,
+                   -- the first payment stands in for the start, unless the workspace knows an earlier real one
+                   NOT coalesce(NOT w.start_estimated AND w.start_date <= n.start_date, false) AS start_estimated,
                    n._import_id, n._file, n._row
             FROM combined n LEFT JOIN contracts w ON w.source = ? AND w.contract_id = n.contract_id""",
         [display, ctx.import_id, currency, ctx.source, ctx.source, platform, ctx.source],

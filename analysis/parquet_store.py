@@ -65,6 +65,7 @@ class Column:
     name: str
     type: str
     nullable: bool
+    default: str | None = None  # SQL of the column's default (a column a later migration added)
 
 
 @functools.lru_cache(maxsize=1)
@@ -82,10 +83,10 @@ def workspace_schema() -> tuple[dict[str, tuple[Column, ...]], tuple[tuple[str, 
             "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' AND NOT internal ORDER BY table_name"
         ).fetchall():
             rows = scratch.execute(
-                "SELECT column_name, data_type, is_nullable FROM duckdb_columns() "
+                "SELECT column_name, data_type, is_nullable, column_default FROM duckdb_columns() "
                 "WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index", [name],
             ).fetchall()
-            tables[name] = tuple(Column(n, t, bool(nullable)) for n, t, nullable in rows)
+            tables[name] = tuple(Column(n, t, bool(nullable), default) for n, t, nullable, default in rows)
         views = tuple(scratch.execute(
             "SELECT view_name, sql FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal ORDER BY view_name"
         ).fetchall())
@@ -231,7 +232,7 @@ def _table_view_sql(dataset: Path, table: str, columns: tuple[Column, ...], con:
     parts = []
     for c in columns:
         if c.name not in found:
-            parts.append(f"CAST(NULL AS {c.type}) AS {c.name}")
+            parts.append(f"CAST({c.default or 'NULL'} AS {c.type}) AS {c.name}")
         elif found[c.name] == c.type:
             parts.append(c.name)  # no cast: keeps filter pushdown into the Parquet scan simple
         else:
@@ -311,10 +312,12 @@ def _stage_table(con, dataset: Path, table: str, import_id: int) -> None:
     source = (f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = true, "
               "union_by_name = true, filename = true, file_row_number = true)")
     found = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-    missing = [c for c in cols if c not in found]
+    # A dataset exported before a migration added a column with a default gets that default.
+    defaults = {c.name: c.default for c in tables[table] if c.default is not None}
+    missing = [c for c in cols if c not in found and c not in defaults]
     if missing:
         raise ImportValidationError([Problem(f"{table}/", None, missing[0], f"column '{missing[0]}' is missing from the {table} files")])
-    select = ", ".join(f"TRY_CAST({c} AS {types[c]})" for c in cols)
+    select = ", ".join(f"TRY_CAST({c} AS {types[c]})" if c in found else f"CAST({defaults[c]} AS {types[c]})" for c in cols)
     prefix = str(dataset) + os.sep
     con.execute(
         f"""INSERT INTO in_{table} ({', '.join(cols)}, _import_id, _file, _row)

@@ -64,6 +64,8 @@ class CurrencySection:
     pending: pd.DataFrame | None = None
     account_costs: pd.DataFrame | None = None
     exposure_by_client: pd.DataFrame | None = None
+    #: Paid contracts whose start a transaction history only estimates (``timing.estimated_starts``).
+    estimated_starts: int = 0
     exposure_by_freelancer: pd.DataFrame | None = None
     top_active: pd.DataFrame | None = None
     probability_basis: pd.DataFrame | None = None
@@ -142,6 +144,7 @@ def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, to
     )
     if not full:
         return section
+    section.estimated_starts = timing.estimated_starts(con, f)
     section.breakdowns = cancellation.breakdowns(con, f)
     section.breakdown_differences = cancellation.breakdown_differences(section.breakdowns)
     section.survival = cancellation.survival_data(con, f, today, "days")
@@ -195,6 +198,8 @@ def _notes(report: Report) -> list[str]:
     if unknown:
         notes.append(f"{unknown} contracts have no known status (e.g. imported from a transaction history) and are "
                      "left out of cancellation figures until their status is completed in the dashboard")
+    if main.estimated_starts:
+        notes.append(timing.ESTIMATED_STARTS_NOTE.format(n=main.estimated_starts))
     missing_budget = int(main.by_structure()["cancelled_budget_unknown"].sum())
     if missing_budget:
         notes.append(f"{missing_budget} cancelled fixed-price contracts have no known budget: "

@@ -31,7 +31,7 @@ DEFAULT_MEMORY_LIMIT = "1GB"
 CONTRACT_COLUMNS = (
     "client", "freelancer", "title", "category", "platform", "contract_type", "budget",
     "currency", "start_date", "planned_end_date", "end_date", "status", "milestone_count",
-    "paid_total",
+    "paid_total", "start_estimated",
 )
 MILESTONE_COLUMNS = (
     "description", "amount", "due_date", "funded_date", "submitted_date", "paid_date",
@@ -142,7 +142,18 @@ LEFT JOIN m USING (source, contract_id)
 LEFT JOIN contract_completions cc USING (source, contract_id);
 """
 
-MIGRATIONS: list[str] = [_V1 + _CONTRACT_VIEW]
+# Version 2: a transaction history knows no contract's start, only its first payment, which
+# then stands in as ``start_date``; ``start_estimated`` says so, and days counted from the start
+# leave such contracts out. Contracts made by those readers before are marked from the import log.
+_V2 = """
+ALTER TABLE contracts ADD COLUMN start_estimated BOOLEAN NOT NULL DEFAULT false;
+UPDATE contracts SET start_estimated = true
+WHERE first_import_id IN (SELECT import_id FROM imports WHERE format IN ('upwork', 'upwork-weekly', 'freelancer'));
+""" + _CONTRACT_VIEW.replace(
+    "c.contract_type, c.currency, c.start_date, c.planned_end_date, c.end_date,",
+    "c.contract_type, c.currency, c.start_date, c.start_estimated, c.planned_end_date, c.end_date,")
+
+MIGRATIONS: list[str] = [_V1 + _CONTRACT_VIEW, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -187,6 +198,11 @@ def connect(path: str | Path | None = None, *, read_only: bool = False, wait_sec
     con.execute(f"SET memory_limit = '{limit}'")
     if not read_only:
         migrate(con)
+    elif 0 < schema_version(con) < SCHEMA_VERSION:
+        # Written by an older Milestone Lens: upgraded once (as any writer would), then read.
+        con.close()
+        connect(db_path, wait_seconds=wait_seconds).close()
+        return connect(db_path, read_only=True, wait_seconds=wait_seconds)
     return con
 
 
@@ -220,7 +236,7 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Apply every migration the file has not seen, each in its own transaction."""
     current = schema_version(con)
     if current > SCHEMA_VERSION:
-        raise RuntimeError(f"workspace schema {current} is newer than this program ({SCHEMA_VERSION}); upgrade Milestone Lens")
+        raise UserError(f"workspace schema {current} is newer than this program ({SCHEMA_VERSION}); upgrade Milestone Lens")
     for version in range(current + 1, SCHEMA_VERSION + 1):
         con.execute("BEGIN TRANSACTION")
         try:

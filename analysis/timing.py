@@ -122,6 +122,22 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
 _CONTRACT_MEASURES = ("start_to_first_payment", "start_to_first_withdrawable", "gap_between_payments")
 
 
+
+@uses_prepared
+def estimated_starts(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
+    """Contracts with a payment whose start only a transaction history's first payment gives
+    (``start_estimated``): left out of the days counted from the start, which they would put at 0."""
+    pay, params = payments_sql(filters)
+    income = ", ".join(f"'{k}'" for k in INCOME_KINDS)
+    return int(con.execute(
+        f"SELECT count(DISTINCT cid) FROM ({pay}) WHERE start_estimated AND kind IN ({income}) AND gross > 0 "
+        "AND paid_date IS NOT NULL", params).fetchone()[0])
+
+
+#: What a reader is told about ``estimated_starts`` contracts (report, HTML report, dashboard).
+ESTIMATED_STARTS_NOTE = ("{n} contracts with payments come from a transaction history, which does not say when a "
+                         "contract started (its first payment stands in): they are left out of the days from the start")
+
 def contract_days_table() -> str:
     """The first-payment and gap intervals of the workspace as (cid, m, d): ``m`` the index of the
     measure in ``MEASURES``, ``d`` whole days (inside ``prepared``; NULL intervals left out).
@@ -180,10 +196,10 @@ def _measured_sql(filters: Filters, measures: tuple[str, ...], carry: str, label
         m AS ({ms}),
         income AS (
             SELECT * FROM p WHERE kind IN ({income}) AND gross > 0 AND paid_date IS NOT NULL),
-        firsts AS (
+        firsts AS (  -- from the start: not for a start a transaction history estimated from the first payment
             SELECT cid, any_value(structure) AS structure, min(paid_date) - any_value(start_date) AS first_days,
                    min({withdrawable_p}) - any_value(start_date) AS first_withdrawable_days
-            FROM income GROUP BY cid),
+            FROM income WHERE NOT start_estimated GROUP BY cid),
         gaps AS (
             SELECT cid, structure, paid_date - lag(paid_date) OVER (PARTITION BY cid ORDER BY paid_date) AS gap
             FROM income WHERE kind IN ('milestone', 'hourly')),

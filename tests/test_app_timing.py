@@ -113,6 +113,20 @@ def test_three_contracts_without_dated_payments(tmp_path, monkeypatch):
     assert spec["layout"]["annotations"][0]["text"] == "Nothing measured yet"
 
 
+
+def test_an_upwork_history_has_no_days_from_the_start(tmp_path, monkeypatch):
+    """Its three paid contracts start at their first payment: "0 days" would be an artefact, so the
+    page shows no first-payment figure and says why (the report says the same in its notes)."""
+    from tests.conftest import FIXTURES
+
+    db = build_workspace(tmp_path / "upwork.duckdb", [FIXTURES / "exports" / "upwork_transactions_2025.csv"])
+    at = open_app(db, monkeypatch, "timing")
+    assert not at.exception
+    shown = metrics(at)
+    assert [shown[k] for k in shown if k.startswith("First payment")] == ["—", "—", "—"], shown
+    assert ("3 contracts with payments come from a transaction history, which does not say when a contract started "
+            "(its first payment stands in): they are left out of the days from the start.") in texts(at)
+
 def test_filters_that_select_nothing_say_so(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "timing", query={"from": "2099-01-01"})
     assert any("No contracts match these filters" in w.value for w in at.warning)

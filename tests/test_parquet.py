@@ -168,6 +168,26 @@ def test_import_round_trips_and_reimport_adds_nothing(fixture_workspace, tmp_pat
     assert log == [("parquet", "ds", 6), ("parquet", "ds", 0)]
 
 
+
+def test_a_dataset_from_before_start_estimated_reads_and_imports_with_its_default(fixture_workspace, tmp_path):
+    """Schema 1 datasets have no ``start_estimated`` column: opened and imported, every contract
+    gets the column's default (false: the template's start dates are real), nothing is refused."""
+    parquet_store.export_parquet(fixture_workspace, tmp_path / "ds")
+    contracts = tmp_path / "ds" / "contracts"
+    scratch = duckdb.connect()
+    old = scratch.execute(f"SELECT * EXCLUDE (start_estimated) FROM read_parquet('{contracts}/**/*.parquet', "
+                          "hive_partitioning = true)").df()
+    shutil.rmtree(contracts)
+    scratch.register("old", old)
+    scratch.execute(f"COPY old TO '{contracts}' (FORMAT parquet, PARTITION_BY (start_year))")
+    scratch.close()
+    opened = parquet_store.open_parquet_workspace(tmp_path / "ds")
+    assert opened.execute("SELECT count(*), bool_or(start_estimated) FROM contract_view").fetchone() == (6, False)
+    opened.close()
+    target = store.connect(tmp_path / "target.duckdb")
+    assert parquet_store.import_parquet(target, tmp_path / "ds").imported["contracts"] == 6
+    assert rows(target, "contracts") == rows(fixture_workspace, "contracts")
+
 def test_import_updates_changed_rows(fixture_workspace, tmp_path):
     parquet_store.export_parquet(fixture_workspace, tmp_path / "v1")
     target = store.connect(tmp_path / "target.duckdb")

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from analysis import store
-from analysis.errors import WorkspaceBusyError
+from analysis.errors import UserError, WorkspaceBusyError
 from analysis.importing import import_files
 from tests.conftest import CANONICAL
 
@@ -35,11 +35,33 @@ def test_opening_an_older_file_applies_the_missing_migrations(db_path, monkeypat
     assert con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == len(store.MIGRATIONS)
 
 
+
+def test_version_1_workspace_marks_the_starts_transaction_histories_estimated(db_path, monkeypatch):
+    """Schema 2 adds ``start_estimated``: contracts an Upwork or Freelancer.com import made (their
+    start is the first payment's date) are marked, template ones are not; a read-only open
+    upgrades the file first, so every analysis finds the column."""
+    with monkeypatch.context() as m:
+        m.setattr(store, "MIGRATIONS", store.MIGRATIONS[:1])
+        m.setattr(store, "SCHEMA_VERSION", 1)
+        con = store.connect(db_path)
+        for import_id, fmt in ((1, "upwork"), (2, "canonical")):
+            con.execute("INSERT INTO imports VALUES (?, ?, 'f.csv', 'h', ?, ?, now(), 1, 0, 0, 0, 0, 0, 0, [])",
+                        [import_id, import_id, fmt, fmt])
+            con.execute("INSERT INTO contracts (source, contract_id, contract_type, currency, start_date, "
+                        "first_import_id, import_id) VALUES (?, 'C1', 'fixed', 'USD', DATE '2025-01-02', ?, ?)",
+                        [fmt, import_id, import_id])
+        con.close()
+    con = store.connect(db_path, read_only=True)
+    assert store.schema_version(con) == store.SCHEMA_VERSION
+    assert con.execute("SELECT source, start_estimated FROM contract_view ORDER BY source").fetchall() == [
+        ("canonical", False), ("upwork", True)]
+    con.close()
+
 def test_a_newer_file_is_refused(db_path, monkeypatch):
     store.connect(db_path).close()
     monkeypatch.setattr(store, "MIGRATIONS", [])
     monkeypatch.setattr(store, "SCHEMA_VERSION", 0)
-    with pytest.raises(RuntimeError, match="newer than this program"):
+    with pytest.raises(UserError, match="newer than this program"):
         store.connect(db_path)
 
 

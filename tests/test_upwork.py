@@ -7,6 +7,7 @@ Every expected figure is worked out by hand from the fixture rows in tests/fixtu
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
@@ -106,6 +107,34 @@ def test_2025_history(con):
     assert con.execute("SELECT sum(fee) FROM payments WHERE kind = 'account_cost'").fetchone() == (D("6.00"),)
     assert con.execute("SELECT sum(gross) FROM payments WHERE kind = 'withdrawal'").fetchone() == (D("-700.00"),)
 
+
+
+def test_a_transaction_history_knows_no_start_so_days_from_the_start_leave_it_out(con, tmp_path):
+    """Its first payment stands in for each contract's start; counting days from it would say
+    every contract paid on day 0. A template contract of the same source with a real, earlier
+    start keeps it, and is the only one measured: 2025-08-01 to its first payment 2025-10-06."""
+    from analysis import timing
+    from analysis.filters import Filters, prepared
+
+    real = tmp_path / "contracts.csv"
+    real.write_text("contract_id,client,budget,start_date,status\n"
+                    "Ember Foods / Packaging refresh,Ember Foods,860,2025-08-01,completed\n")
+    import_files(con, [real], source="upwork")
+    import_files(con, [V2025])
+    assert dict(con.execute("SELECT contract_id, start_estimated FROM contracts").fetchall()) == {
+        "Ember Foods / Brand guidelines": True, "Ember Foods / Packaging refresh": False, "Lumen Labs / hourly": True}
+    first_paid = con.execute("SELECT min(paid_date) FROM payments WHERE contract_id = 'Ember Foods / Packaging refresh' "
+                             "AND kind = 'milestone'").fetchone()[0]
+    with prepared(con):
+        summary = timing.timing_summary(con, Filters(), ("start_to_first_payment",)).set_index("structure")
+        assert timing.estimated_starts(con, Filters()) == 2
+    assert summary.loc["single", "n"] == 1
+    assert summary.loc["single", "median"] == (first_paid - dt.date(2025, 8, 1)).days
+    assert summary.loc["milestones", "n"] == 0 and summary.loc["hourly", "n"] == 0
+    from analysis.report import build_report
+
+    assert ("2 contracts with payments come from a transaction history, which does not say when a contract "
+            "started (its first payment stands in): they are left out of the days from the start") in build_report(con).notes
 
 def test_weekly_summary(con):
     summary = import_files(con, [WEEKLY])

@@ -66,6 +66,9 @@ if m_n and s_n:
                    if min(m_n, s_n) < SMALL_SAMPLE_FINISHED else ""))
 else:
     st.markdown("Not enough paid contracts of both kinds to compare how soon money arrives.")
+estimated = query(timing.estimated_starts, filters)
+if estimated:
+    st.info(timing.ESTIMATED_STARTS_NOTE.format(n=f"{estimated:,}") + ".", icon=":material/event_busy:")
 columns = st.columns(3)
 for column, structure in zip(columns, ("milestones", "single", "hourly")):
     days, n = median_of(summary, "start_to_first_payment", structure)
