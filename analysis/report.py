@@ -24,6 +24,7 @@ from analysis import cancellation, earnings, exposure, store, timing
 from analysis.cli import command, emit_json, open_workspace
 from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, parse_date, prepared
+from analysis.wording import counted
 
 #: Days at which the report states the share of contracts cancelled so far (cumulative incidence).
 INCIDENCE_HORIZONS = (7, 30, 90)
@@ -66,6 +67,8 @@ class CurrencySection:
     exposure_by_client: pd.DataFrame | None = None
     #: Paid contracts whose start a transaction history only estimates (``timing.estimated_starts``).
     estimated_starts: int = 0
+    #: Contracts paid before their start date (``timing.paid_before_start``).
+    paid_before_start: int = 0
     exposure_by_freelancer: pd.DataFrame | None = None
     top_active: pd.DataFrame | None = None
     probability_basis: pd.DataFrame | None = None
@@ -145,6 +148,7 @@ def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, to
     if not full:
         return section
     section.estimated_starts = timing.estimated_starts(con, f)
+    section.paid_before_start = timing.paid_before_start(con, f)
     section.breakdowns = cancellation.breakdowns(con, f)
     section.breakdown_differences = cancellation.breakdown_differences(section.breakdowns)
     section.survival = cancellation.survival_data(con, f, today, "days")
@@ -196,14 +200,16 @@ def _notes(report: Report) -> list[str]:
         return ["no contracts match these filters: nothing to report"]
     unknown = int(main.rates["status_unknown"].sum())
     if unknown:
-        notes.append(f"{unknown} contracts have no known status (e.g. imported from a transaction history) and are "
-                     "left out of cancellation figures until their status is completed in the dashboard")
+        notes.append(f"{counted(unknown, 'contract')} no known status (e.g. imported from a transaction history): "
+                     "left out of cancellation figures until the status is completed in the dashboard")
     if main.estimated_starts:
-        notes.append(timing.ESTIMATED_STARTS_NOTE.format(n=main.estimated_starts))
+        notes.append(timing.estimated_starts_note(main.estimated_starts))
+    if main.paid_before_start:
+        notes.append(timing.paid_before_start_note(main.paid_before_start))
     missing_budget = int(main.by_structure()["cancelled_budget_unknown"].sum())
     if missing_budget:
-        notes.append(f"{missing_budget} cancelled fixed-price contracts have no known budget: "
-                     "unpaid_on_cancellation leaves them out")
+        notes.append(f"{counted(missing_budget, 'cancelled fixed-price contract')} no known budget: "
+                     "left out of unpaid_on_cancellation")
     small = main.rates[(main.rates["structure"] != "hourly") & main.rates["small_sample"]]
     if len(small):
         notes.append(f"fewer than {SMALL_SAMPLE_FINISHED} finished contracts for "
@@ -214,7 +220,7 @@ def _notes(report: Report) -> list[str]:
         others = ", ".join(s.currency for s in report.sections[1:])
         notes.append(f"amounts are in {main.currency}; contracts in {others} are reported separately and never added")
     if main.survival is not None and main.survival.excluded_no_end_date:
-        notes.append(f"{main.survival.excluded_no_end_date} finished contracts have no end date and are left out of "
+        notes.append(f"{counted(main.survival.excluded_no_end_date, 'finished contract')} no end date: left out of "
                      "the time-to-cancellation curves")
     return notes
 

@@ -29,6 +29,7 @@ from analysis.platforms import (
     UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS,
     UPWORK_SECURITY_HOLD_DAYS,
 )
+from analysis.wording import counted, plural
 
 if TYPE_CHECKING:  # pandas loads on first use, so the import path (the kept tables' SQL) starts without it
     import pandas as pd
@@ -134,9 +135,26 @@ def estimated_starts(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
         "AND paid_date IS NOT NULL", params).fetchone()[0])
 
 
-#: What a reader is told about ``estimated_starts`` contracts (report, HTML report, dashboard).
-ESTIMATED_STARTS_NOTE = ("{n} contracts with payments come from a transaction history, which does not say when a "
-                         "contract started (its first payment stands in): they are left out of the days from the start")
+
+@uses_prepared
+def paid_before_start(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
+    """Contracts whose first payment is dated before their start: kept as imported, but their
+    days from the start are negative, which a reader should check rather than take as a figure."""
+    base, params = contracts_sql(filters)
+    code = list(MEASURES).index("start_to_first_payment")
+    return int(con.execute(
+        f"SELECT count(*) FROM {contract_days_table()} t JOIN ({base}) c ON c.cid = t.cid WHERE t.m = {code} AND t.d < 0",
+        params).fetchone()[0])
+
+
+def paid_before_start_note(n: int) -> str:
+    """What a reader is told about ``paid_before_start`` contracts."""
+    return f"{counted(n, 'contract')} a payment dated before the start date (negative days from the start): check those dates"
+
+def estimated_starts_note(n: int) -> str:
+    """What a reader is told about ``estimated_starts`` contracts (report, HTML report, dashboard)."""
+    return (f"days from the start leave out {plural(n, 'contract')} with payments from a transaction history, which "
+            "does not say when a contract started (its first payment stands in)")
 
 def contract_days_table() -> str:
     """The first-payment and gap intervals of the workspace as (cid, m, d): ``m`` the index of the

@@ -146,3 +146,23 @@ def test_fiverr_clearance_and_freelancer_release(con, tmp_path):
     fiverr = medians(con, Filters(platform="fiverr")).loc[("submission_to_withdrawable", "single"), "median"]
     freelancer = medians(con, Filters(platform="freelancer")).loc[("submission_to_withdrawable", "single"), "median"]
     assert fiverr == 3 + 14 and freelancer == 3
+
+
+def test_a_payment_before_the_start_is_counted_and_said(con, tmp_path):
+    """B1 starts 2024-02-01 but was paid 2024-01-01 (31 days earlier): kept as imported, its
+    days from the start are -31, and the report names how many contracts look like that."""
+    from analysis.filters import prepared
+    from analysis.report import build_report
+
+    import_rows(con, tmp_path, [
+        {"contract_id": "B1", "budget": "100", "start_date": "2024-02-01", "end_date": "2024-02-05", "status": "completed"},
+        {"contract_id": "B2", "budget": "100", "start_date": "2024-02-01", "end_date": "2024-02-05", "status": "completed"},
+    ], [{"contract_id": "B1", "seq": "1", "amount": "100", "paid_date": "2024-01-01"},
+        {"contract_id": "B2", "seq": "1", "amount": "100", "paid_date": "2024-02-03"}])
+    with prepared(con):
+        assert timing.paid_before_start(con, Filters()) == 1
+        assert timing.paid_before_start(con, Filters(client="nobody")) == 0
+        single = medians(con, Filters()).loc[("start_to_first_payment", "single")]
+    assert (single["n"], single["median"]) == (2, (-31 + 2) / 2)
+    assert ("1 contract has a payment dated before the start date (negative days from the start): check those dates"
+            in build_report(con).notes)

@@ -9,6 +9,7 @@ import streamlit as st
 
 from analysis import exposure
 from analysis.filters import SMALL_SAMPLE_FINISHED
+from analysis.wording import counted, sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
     contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table,
@@ -35,12 +36,6 @@ def contracts_of(active: pd.DataFrame, key: str, group: str) -> pd.DataFrame:
     if group == MISSING_NAMES.get(key):
         return active[active[key].isna()]
     return active[active[key] == group]
-
-
-def counted(n: int, noun: str) -> str:
-    """``1 hourly contract has`` / ``6 hourly contracts have``."""
-    n = int(n)
-    return f"{n:,} {noun} has" if n == 1 else f"{n:,} {noun}s have"
 
 
 def concentration_words(hhi: float) -> str:
@@ -101,7 +96,7 @@ else:
         notes.append(f"{counted(row['no_history'], 'contract')} no finished history to estimate a loss from")
     if notes:
         text = "; ".join(notes)
-        st.caption(text[:1].upper() + text[1:] + ".")
+        st.caption(sentence(text))
     with st.expander("How the cancellation probability of each contract is estimated"):
         st.markdown(f"From the finished contracts of the whole workspace (the sidebar filters do not narrow the history), "
                     f"taken as narrowly as the history allows: the first of these groups with at least "

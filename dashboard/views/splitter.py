@@ -14,6 +14,7 @@ import streamlit as st
 from analysis import splitter, store
 from analysis.errors import UserError
 from analysis.platforms import PRESETS
+from analysis.wording import plural
 from dashboard.analysis_pages import page_header, show_chart, today
 from dashboard.sidebar import current_filters
 from dashboard.splitter_charts import cash_curve_figure, outcome_distribution_figure
@@ -63,10 +64,6 @@ def shown(measure: str, value: float | None) -> str:
     if "days" in measure.lower():
         return f"{value:.1f}"
     return f"{value:,.2f}"
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 for key, value in DEFAULTS.items():

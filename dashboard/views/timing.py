@@ -11,6 +11,7 @@ import streamlit as st
 from analysis import timing
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.timing import MEASURES
+from analysis.wording import sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
     contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table, today,
@@ -68,7 +69,10 @@ else:
     st.markdown("Not enough paid contracts of both kinds to compare how soon money arrives.")
 estimated = query(timing.estimated_starts, filters)
 if estimated:
-    st.info(timing.ESTIMATED_STARTS_NOTE.format(n=f"{estimated:,}") + ".", icon=":material/event_busy:")
+    st.info(sentence(timing.estimated_starts_note(estimated)), icon=":material/event_busy:")
+early = query(timing.paid_before_start, filters)
+if early:
+    st.warning(sentence(timing.paid_before_start_note(early)), icon=":material/warning:")
 columns = st.columns(3)
 for column, structure in zip(columns, ("milestones", "single", "hourly")):
     days, n = median_of(summary, "start_to_first_payment", structure)

@@ -1,0 +1,19 @@
+"""Counted nouns for the sentences the reports and the dashboard write ("1 contract has")."""
+
+from __future__ import annotations
+
+
+def plural(n: int, noun: str) -> str:
+    """``1 milestone`` / ``3 milestones`` (thousands separated)."""
+    n = int(n)
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 hourly contract has`` / ``6 hourly contracts have``."""
+    return f"{plural(n, noun)} {'has' if int(n) == 1 else 'have'}"
+
+
+def sentence(note: str) -> str:
+    """A report note (lower case, no full stop) as a sentence on its own."""
+    return note[:1].upper() + note[1:] + ("" if note.endswith(".") else ".")
