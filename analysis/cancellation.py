@@ -414,14 +414,16 @@ def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "s
     n, events = len(time), int(event.sum())
     if len(present) < len(groups):
         missing = [g for g in groups if g not in present]
-        return LogRankTest(groups, None, None, n, events, f"no {', '.join(missing)} contracts to compare")
+        return LogRankTest(groups, None, None, n, events, f"no {' or '.join(missing)} contracts to compare")
     if events == 0:
         return LogRankTest(groups, None, None, n, events, "no cancellations: the curves cannot differ")
     try:
         with np.errstate(all="ignore"):
             chi2, p = survdiff(time, event, group)
-    except (np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:
-        return LogRankTest(groups, None, None, n, events, f"log-rank test not possible ({exc})")
+    except (np.linalg.LinAlgError, ValueError, ZeroDivisionError):
+        # No variance to test against: e.g. every contract ended on the same day.
+        return LogRankTest(groups, None, None, n, events, "log-rank test not possible: the times of the "
+                           "cancellations carry nothing to compare (e.g. every contract ended on the same day)")
     chi2, p = float(chi2), float(p)
     if not math.isfinite(p):
         return LogRankTest(groups, None, None, n, events, "log-rank test not possible with these data")

@@ -396,3 +396,16 @@ def test_small_sample_threshold_is_exposed(con, tmp_path):
     import_contracts(con, tmp_path, specs)
     rates = by_structure(c.rates_by_structure(con, Filters()))
     assert not rates.loc["single", "small_sample"] and rates.loc["milestones", "small_sample"]
+
+
+def test_logrank_on_cancellations_all_on_one_day_says_why_in_words(con, tmp_path):
+    """Five contracts of each structure, every one cancelled five days after its start: nothing
+    varies, survdiff's variance is singular, and the message says so instead of numpy's words."""
+    import_contracts(con, tmp_path, [contract(f"M{i}", "cancelled", "milestones") for i in range(5)]
+                     + [contract(f"S{i}", "cancelled") for i in range(5)])
+    test = c.logrank_test(c.survival_data(con, Filters(), TODAY))
+    assert test.p_value is None and (test.contracts, test.cancellations) == (10, 10)
+    assert test.message == ("log-rank test not possible: the times of the cancellations carry nothing to compare "
+                            "(e.g. every contract ended on the same day)")
+    assert c.logrank_test(c.survival_data(con, Filters(), TODAY), ("milestones", "hourly")).message == \
+        "no hourly contracts to compare"
