@@ -40,10 +40,13 @@ _Z95 = 1.959963984540054
 
 
 def p_text(p_value: float) -> str:
-    """``p < 0.001``, ``p = 0.004``, ``p = 0.31``: how a p-value is written for people."""
+    """``p < 0.001``, ``p = 0.004``, ``p = 0.051``, ``p = 0.31``: how a p-value is written for people.
+
+    Three decimals below 0.1, so no value is rounded onto the 0.05 the conclusions use
+    (0.051 is not "p = 0.05" beside "no clear difference")."""
     if p_value < 0.001:
         return "p < 0.001"
-    return f"p = {p_value:.3f}" if p_value < 0.01 else f"p = {p_value:.2f}"
+    return f"p = {p_value:.3f}" if p_value < 0.1 else f"p = {p_value:.2f}"
 
 
 def wilson_interval(cancelled, finished) -> tuple[np.ndarray, np.ndarray]:

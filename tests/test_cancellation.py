@@ -409,3 +409,9 @@ def test_logrank_on_cancellations_all_on_one_day_says_why_in_words(con, tmp_path
                             "(e.g. every contract ended on the same day)")
     assert c.logrank_test(c.survival_data(con, Filters(), TODAY), ("milestones", "hourly")).message == \
         "no hourly contracts to compare"
+
+
+@pytest.mark.parametrize("p, shown", [(0.0004, "p < 0.001"), (0.004, "p = 0.004"), (0.0496, "p = 0.050"),
+                                      (0.05096, "p = 0.051"), (0.0949, "p = 0.095"), (0.31, "p = 0.31")])
+def test_p_values_are_never_rounded_onto_the_threshold(p, shown):
+    assert c.p_text(p) == shown
