@@ -680,6 +680,19 @@ class Calibration:
         }
 
 
+
+def comparable_risks(plan: Calibration, single: Calibration) -> tuple[Risk, Risk]:
+    """The risks the plan and the single payment are compared under.
+
+    Each side's own estimate while both have enough history; when either falls back to the
+    stated default, both take that default: a fitted risk on one side against an assumed one on
+    the other would compare assumptions, not payment structures.
+    """
+    if plan.fallback or single.fallback:
+        default = plan.risk if plan.fallback else single.risk
+        return default, default
+    return plan.risk, single.risk
+
 _CALIBRATION_SQL = """
 WITH c AS (
     SELECT status, start_date, end_date, budget,

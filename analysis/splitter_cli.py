@@ -100,7 +100,7 @@ def run_split(args: argparse.Namespace) -> int:
     if args.calibrate:
         structure = "milestones" if len(plan.milestones) > 1 else "single"
         plan_cal, single_cal = _calibrated_risks(args, structure)
-        plan_risk, single_risk = _with_hazard(plan_cal.risk, args.hazard), _with_hazard(single_cal.risk, args.hazard)
+        plan_risk, single_risk = (_with_hazard(r, args.hazard) for r in splitter.comparable_risks(plan_cal, single_cal))
         calibration = {"plan": plan_cal.to_json(), "single_payment": single_cal.to_json()}
     elif args.cancel_prob is not None:
         plan_risk = single_risk = splitter.make_risk(args.cancel_prob, args.hazard or "constant")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import sidebar
+from dashboard import inputs, sidebar
 
 # Not "pages/": Streamlit treats a pages/ folder next to the main script as a v1 multipage app
 # (AppTest then runs the page files without this script on reruns).
@@ -36,4 +36,5 @@ PAGES = {
 
 navigation = st.navigation(PAGES)
 sidebar.render_filters()
+inputs.keep_across_pages()
 navigation.run()

@@ -162,3 +162,30 @@ def test_an_empty_workspace_still_plans_with_a_risk_you_set(empty_db, monkeypatc
     at.radio(key="split_risk_mode").set_value("history").run()
     assert not at.exception
     assert any("too few to estimate the risk, so the default is assumed" in w.value for w in at.warning)
+
+
+def test_inputs_are_kept_when_the_user_visits_another_page(sample_db, monkeypatch):
+    """Budget 800 over 20 days in 4 milestones, risk as set: still there after the Overview."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"), 30)
+    at.number_input(key="split_budget").set_value(800.0).run()
+    at.number_input(key="split_days").set_value(20.0).run()
+    at.number_input(key="split_milestones").set_value(4).run()
+    at.switch_page("views/overview.py").run()
+    at.switch_page("views/splitter.py").run()
+    assert not at.exception
+    assert at.number_input(key="split_budget").value == 800.0 and at.number_input(key="split_days").value == 20.0
+    assert at.number_input(key="split_milestones").value == 4
+    assert at.radio(key="split_risk_mode").value == "manual" and at.slider(key="split_cancel_percent").value == 30
+    assert schedule(at)["amount"].tolist() == [200.0] * 4
+
+
+@pytest.mark.parametrize("days", [1.0, 0.5])
+def test_a_contract_of_a_day_or_less(sample_db, monkeypatch, days):
+    """The "client cancels during day" slider had 1 as both ends and Streamlit refused to draw it."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.number_input(key="split_milestones").set_value(1).run()
+    at.number_input(key="split_days").set_value(days).run()
+    assert not at.exception
+    at.slider(key="split_cancel_day").set_value(2).run()
+    # Cancelled during day 2, after the one-day contract was delivered: both keep the budget.
+    assert "With 1 milestone you keep 150.00 of the 150.00; with a single payment you keep 150.00" in plain(at)

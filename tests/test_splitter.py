@@ -420,6 +420,21 @@ def test_calibration_compares_budgets_within_one_currency(tmp_path):
     assert (jpy.currency, jpy.finished, jpy.cancelled, jpy.fallback) == ("JPY", 25, 25, True)
     assert usd.to_json()["currency"] == "USD"
 
+
+def test_one_side_without_enough_history_puts_both_on_the_stated_default(tmp_path):
+    """Singles: 40 finished, 25 % fitted. Milestone contracts: only 5 finished, so the default 10 %.
+    Comparing 25 % against 10 % would credit milestones with a risk nobody measured; both take 10 %."""
+    rows = _history_rows(constant_fractions()) + _history_rows([0.1] * 3, prefix="M", completed=2, milestone_count=3)
+    db = _workspace(tmp_path, rows)
+    con = store.connect(db, read_only=True)
+    plan_cal, single_cal = sp.calibrate(con, 150, "milestones"), sp.calibrate(con, 150, "single")
+    con.close()
+    assert plan_cal.fallback and not single_cal.fallback
+    assert single_cal.risk.cancel_prob == pytest.approx(0.25)
+    plan_risk, single_risk = sp.comparable_risks(plan_cal, single_cal)
+    assert plan_risk is single_risk and plan_risk.cancel_prob == sp.DEFAULT_CANCEL_PROB
+    assert sp.comparable_risks(single_cal, single_cal) == (single_cal.risk, single_cal.risk)
+
 # --- charts ---------------------------------------------------------------------------------
 
 def test_chart_builders_show_the_model_values():

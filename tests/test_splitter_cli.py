@@ -150,3 +150,18 @@ def test_calibrate_without_a_workspace_is_refused(cli, tmp_path):
     assert result.code == 2
     assert "no workspace to calibrate from" in result.err
     assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_calibrate_compares_like_with_like_when_one_side_falls_back(cli, tmp_path):
+    """40 finished singles give 25 %; 5 finished milestone contracts are too few: both sides take
+    the stated 10 % default, and the plan's expected net is then the single payment's model too."""
+    from tests.test_splitter import _history_rows, _workspace, constant_fractions
+
+    db = _workspace(tmp_path, _history_rows(constant_fractions())
+                    + _history_rows([0.1] * 3, prefix="M", completed=2, milestone_count=3))
+    doc = cli("split", "--budget", "150", "--days", "10", "--milestones", "3", "--calibrate", "--platform", "direct",
+              "--json", db=db).json()
+    assert doc["calibration"]["plan"]["fallback"] is True and doc["calibration"]["single_payment"]["fallback"] is False
+    assert doc["risk"]["plan"] == doc["risk"]["single_payment"]
+    assert doc["risk"]["single_payment"]["cancel_prob"] == pytest.approx(0.1)
+    assert doc["single_payment"]["prob_paid_nothing"] == pytest.approx(0.1)  # cancelled before the one hand-in

@@ -16,6 +16,7 @@ from analysis.errors import UserError
 from analysis.platforms import PRESETS
 from analysis.wording import plural
 from dashboard.analysis_pages import page_header, show_chart, today
+from dashboard.inputs import SPLITTER_DEFAULTS
 from dashboard.sidebar import current_filters
 from dashboard.splitter_charts import cash_curve_figure, outcome_distribution_figure
 from dashboard.state import query, workspace
@@ -23,12 +24,6 @@ from dashboard.tables import escape_markdown, show_table
 
 COUNT, AMOUNTS = "count", "amounts"
 HISTORY, MANUAL = "history", "manual"
-#: The worked example from SPEC.md: 150 over 5 days in 5 milestones.
-DEFAULTS = {"split_platform": splitter.DEFAULT_PLATFORM, "split_budget": 150.0, "split_days": 5.0,
-            "split_mode": COUNT, "split_milestones": 5, "split_shape": "equal", "split_amounts": "30, 30, 30, 30, 30",
-            "split_cancel_percent": round(splitter.DEFAULT_CANCEL_PROB * 100), "split_hazard": "constant",
-            "split_max_loss_percent": round(splitter.DEFAULT_MAX_LOSS_SHARE * 100), "split_wait_days": 0.0,
-            "split_billed_before": 0.0, "split_cancel_day": 3}
 
 
 def parse_amounts(text: str) -> list[float]:
@@ -66,7 +61,7 @@ def shown(measure: str, value: float | None) -> str:
     return f"{value:,.2f}"
 
 
-for key, value in DEFAULTS.items():
+for key, value in SPLITTER_DEFAULTS.items():
     st.session_state.setdefault(key, value)
 
 page_header("Milestone splitter", "Plan your next contract: how a milestone plan compares with one payment at the end "
@@ -110,8 +105,8 @@ with st.container(border=True):
 
 with st.container(border=True):
     st.markdown("**The risk that the client cancels**")
+    st.session_state.setdefault("split_risk_mode", HISTORY if has_history else MANUAL)
     risk_mode = st.radio("Take the risk", [HISTORY, MANUAL], horizontal=True, key="split_risk_mode",
-                         index=0 if has_history else 1,
                          format_func={HISTORY: "from my history", MANUAL: "as I set it"}.get)
     if risk_mode == MANUAL:
         c1, c2 = st.columns(2)
@@ -137,7 +132,7 @@ try:
         plan_cal = query(splitter.calibrate, budget, structure, currency=currency, as_of=today())
         single_cal = plan_cal if structure == "single" else query(splitter.calibrate, budget, "single",
                                                                     currency=currency, as_of=today())
-        plan_risk, single_risk = plan_cal.risk, single_cal.risk
+        plan_risk, single_risk = splitter.comparable_risks(plan_cal, single_cal)
     else:
         plan_risk = single_risk = splitter.make_risk(cancel_percent / 100, hazard)
     comparison = splitter.compare(plan, terms, plan_risk, single_risk, billed_before=billed_before)
@@ -224,7 +219,7 @@ with st.expander("The comparison as a table"):
 
 # --- if the client cancels ------------------------------------------------------------------
 st.subheader("If the client cancels")
-last_day = max(1, math.ceil(plan.finish_day))
+last_day = max(2, math.ceil(plan.finish_day))  # a one-day contract still gets a slider: during day 1, or after it
 st.session_state["split_cancel_day"] = min(int(st.session_state["split_cancel_day"]), last_day)
 cancel_day = st.slider("The client cancels during day", 1, last_day, key="split_cancel_day")
 frame = plan.to_frame()
