@@ -54,7 +54,13 @@ currency = report_currency(filters)
 
 # --- exposure -------------------------------------------------------------------------------
 st.subheader("What active contracts still have at stake")
-totals = in_currency(query(exposure.exposure, filters), currency)
+every_currency = query(exposure.exposure, filters)
+totals = in_currency(every_currency, currency)
+elsewhere = every_currency[every_currency["currency"] != currency]
+if not elsewhere.empty:  # counted apart, like their amounts: the Overview's count of active contracts has them
+    listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(elsewhere["currency"], elsewhere["active"]))
+    st.caption(f"Active contracts in other currencies ({listed}) are not in these figures: pick their currency in "
+               "the sidebar to see them.")
 if totals.empty:
     st.info(f"No active contracts{' in ' + escape_markdown(currency) if currency else ''} under these filters: nothing "
             "is at stake right now. Concentration of past earnings is below.", icon=":material/task_alt:")
