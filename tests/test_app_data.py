@@ -104,6 +104,9 @@ def test_ambiguous_dates_ask_for_a_choice_then_import(empty_db, monkeypatch):
 
 def test_load_the_sample_into_an_empty_workspace(empty_db, monkeypatch):
     at = open_app(empty_db, monkeypatch, "data")
+    # Nothing to complete in an empty workspace: it says so, rather than "every contract has a status".
+    assert "The workspace holds no contracts yet: import some on the first tab." in texts(at)
+    assert "Every contract has a status" not in texts(at)
     at.button(key="load_sample").click().run()
     assert table_counts(empty_db)[0] == 2000
     assert "Loaded the sample history" in texts(at)

@@ -302,9 +302,10 @@ with tab_complete:
                "from the imported rows, so they survive later imports of newer exports.")
     only_incomplete = st.toggle("Only contracts that still need something", value=True, key="complete_only")
     table = state.query(completions.completion_table, only_incomplete=only_incomplete)
-    if table.empty:
-        st.success("Every contract has a status, and every fixed-price contract a budget." if only_incomplete
-                   else "The workspace holds no contracts yet.", icon=":material/check_circle:")
+    if store.is_empty(state.workspace()):
+        st.info("The workspace holds no contracts yet: import some on the first tab.", icon=":material/inbox:")
+    elif table.empty:
+        st.success("Every contract has a status, and every fixed-price contract a budget.", icon=":material/check_circle:")
     else:
         if only_incomplete:
             st.caption(f"{len(table):,} contract{'s' if len(table) != 1 else ''} without a status or a budget: "
