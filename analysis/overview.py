@@ -14,8 +14,10 @@ import pandas as pd
 
 from analysis.cancellation import RateComparison
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, payments_sql, uses_prepared
+from analysis.wording import plural
 
-STRUCTURE_NOUNS = {"milestones": "milestone contracts", "single": "single-payment contracts", "hourly": "hourly contracts"}
+STRUCTURE_NOUN = {"milestones": "milestone contract", "single": "single-payment contract", "hourly": "hourly contract"}
+STRUCTURE_NOUNS = {k: v + "s" for k, v in STRUCTURE_NOUN.items()}
 #: Rates closer than this ratio are "about as often", not "1.0× as often".
 SAME_RATIO = 1.05
 
@@ -61,10 +63,10 @@ def headline(comparison: RateComparison) -> Headline:
         )
     if an == 0 or bn == 0:
         missing, other = (a_noun, b_noun) if an == 0 else (b_noun, a_noun)
-        have = bn if an == 0 else an
+        have, other_key = (bn, b) if an == 0 else (an, a)
         return Headline(
             f"Your history has no finished {missing} yet, so there is nothing to compare {other} against.",
-            f"{have} finished {other}. Cancellation risk is estimated from your own history only; "
+            f"{plural(have, 'finished ' + STRUCTURE_NOUN.get(other_key, other_key))}. Cancellation risk is estimated from your own history only; "
             "import more contracts, or load the sample to see how the comparison works.",
             False,
         )

@@ -805,7 +805,8 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     if int((history["usable"] & history["finished"]).sum()) < min_contracts:
         wide = _history(con, structure, 0.0, 1e18, currency, as_of)
         if int((wide["usable"] & wide["finished"]).sum()) > int((history["usable"] & history["finished"]).sum()):
-            widened = (f"fewer than {min_contracts} finished {structure} contracts with a budget between "
+            noun = {"milestones": "milestone", "single": "single-payment"}[structure]
+            widened = (f"fewer than {min_contracts} finished {noun} contracts with a budget between "
                        f"{low:,.2f} and {high:,.2f}{in_currency}, so every budget was used; ")
             history, budget_range = wide, None
     usable = history[history["usable"]]

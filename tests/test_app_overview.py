@@ -235,6 +235,8 @@ def test_headline_without_one_group():
     h = overview.headline(compare_rates(0, 0, 5, 40))
     assert h.text == ("Your history has no finished milestone contracts yet, so there is nothing to compare "
                       "single-payment contracts against.")
+    assert h.detail.startswith("40 finished single-payment contracts. ")
+    assert overview.headline(compare_rates(0, 0, 1, 1)).detail.startswith("1 finished single-payment contract. ")
 
 
 def test_significant_difference_is_explained_with_its_interval():

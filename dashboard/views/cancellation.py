@@ -9,6 +9,7 @@ import streamlit as st
 from analysis import cancellation, overview, report
 from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS
 from analysis.filters import SMALL_SAMPLE_FINISHED, main_currency
+from analysis.wording import plural
 from dashboard import charts
 from dashboard.analysis_pages import (
     contracts_or_stop, p_value_words, page_header, show_chart, status_unknown_note, time_to_cancellation, today,
@@ -212,7 +213,7 @@ scale = st.segmented_control(
 survival = query(time_to_cancellation, filters, as_of, scale)
 observed = int(survival.data.counts["n"].sum())
 if observed < SMALL_SAMPLE_FINISHED:
-    st.info(f"Only {observed} contract{'' if observed == 1 else 's'} with known dates: too few to draw when "
+    st.info(f"{'Only ' + plural(observed, 'contract') if observed else 'No contract'} with known dates: too few to draw when "
             f"cancellations happen (the curves need at least {SMALL_SAMPLE_FINISHED}).", icon=":material/timeline:")
 else:
     followed = survival.kaplan_meier[survival.kaplan_meier["at_risk"] >= MIN_AT_RISK]

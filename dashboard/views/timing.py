@@ -11,7 +11,7 @@ import streamlit as st
 from analysis import timing
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.timing import MEASURES
-from analysis.wording import sentence
+from analysis.wording import plural, sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
     contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table, today,
@@ -121,7 +121,7 @@ st.subheader("Cash over the life of a contract")
 curve = query(timing.cash_curve, filters)
 show_chart(charts.cash_curve(curve), "cash_curve", height=420)
 if not curve.empty and int(curve["contracts"].min()) < SMALL_SAMPLE_FINISHED:
-    st.warning(f"A curve here averages only {int(curve['contracts'].min())} contracts: too few to conclude anything.",
+    st.warning(f"A curve here averages only {plural(int(curve['contracts'].min()), 'contract')}: too few to conclude anything.",
                icon=":material/warning:")
 if not curve.empty:
     halfway = curve[curve["fraction_elapsed"].round(6) == 0.5].set_index("structure")["share_received"]
@@ -175,5 +175,5 @@ else:
     if int(overdue["items"].sum()):
         st.warning(f"{int(overdue['items'].sum()):,} submitted items worth {money(float(overdue['amount'].sum()), currency)} "
                    "have waited more than 30 days.", icon=":material/hourglass_bottom:")
-show_money_table(buckets.drop(columns=["bucket_order"]), "unpaid-by-age", key="timing_ageing", money=("amount",),
-                 empty_message="Nothing is waiting for payment.")
+if not buckets.empty:  # the table also lists other currencies; with nothing anywhere the line above says it all
+    show_money_table(buckets.drop(columns=["bucket_order"]), "unpaid-by-age", key="timing_ageing", money=("amount",))
