@@ -132,7 +132,7 @@ def _timing(section: CurrencySection) -> list[str]:
            figure(charts.cash_curve(section.cash_curve)),
            "<h3>Withdrawable money (after platform holds)</h3>",
            table(section.withdrawable, [("currency", "currency", None), ("paid", "paid (net)", format_money),
-                                        ("withdrawable", "withdrawable now", format_money), ("on_hold", "on hold", format_money),
+                                        ("withdrawable", "cleared for withdrawal", format_money), ("on_hold", "on hold", format_money),
                                         ("next_release", "next release", None)], "No payments yet."),
            "<h3>Submitted, not yet paid</h3>",
            table(section.ageing, [("currency", "currency", None), ("bucket", "age", None), ("items", "items", format_count),

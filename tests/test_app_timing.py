@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from tests.dashboard_support import (
-    DASHBOARD_FIXTURES, build_workspace, empty_db, metrics, open_app, sample_db, sample_template, texts,
+    DASHBOARD_FIXTURES, build_workspace, empty_db, metrics, open_app, query_one, sample_db, sample_template, texts,
 )
 from tests.test_app_cancellation import STRUCTURE_SQL, frame
 from tests.test_app_overview import plotted_values
@@ -92,6 +92,12 @@ def test_withdrawable_and_unpaid_work(sample_db, monkeypatch):
                    WHEN c.platform = 'fiverr' THEN p.paid_date + 14
                    ELSE p.paid_date END > ?::DATE""", [today])
     assert metrics(at)["Still on hold (USD)"] == f"{float(on_hold['held'].fillna(0).iloc[0]):,.0f}"
+    # Cleared = every net USD payment whose hold has ended: the rest of the net received (a sum over time,
+    # not a balance: withdrawals are not contract money).
+    (received,) = query_one(sample_db, "SELECT sum(gross - fee) FROM payments WHERE NOT pending AND gross > 0 "
+                                       "AND currency = 'USD' AND paid_date IS NOT NULL AND contract_id IS NOT NULL")
+    cleared = float(received) - float(on_hold["held"].fillna(0).iloc[0])
+    assert metrics(at)["Cleared for withdrawal (USD)"] == f"{cleared:,.0f}"
     unpaid = frame(sample_db, """
         SELECT count(*) AS items, coalesce(sum(m.amount), 0) AS amount FROM milestones m JOIN contracts c USING (source, contract_id)
         WHERE c.currency = 'USD' AND m.submitted_date IS NOT NULL AND m.paid_date IS NULL

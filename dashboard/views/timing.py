@@ -137,7 +137,8 @@ st.caption("Finished fixed-price contracts with a budget and a planned end date:
 st.subheader("Money you can withdraw")
 st.caption("Platforms hold released money before you can withdraw it: Upwork 5 days after a fixed-price release and "
            "until the Wednesday 10 days after an hourly week; Fiverr 14 days; Freelancer.com and direct clients at once. "
-           f"Net of fees, as of {as_of:%d %b %Y}.")
+           f"Net of fees, as of {as_of:%d %b %Y}; everything your payments have cleared, before any withdrawal you made "
+           "(withdrawals move money out of the account and belong to no contract, so they are not subtracted here).")
 currency = report_currency(filters)
 position = query(timing.withdrawable_position, filters, as_of)
 mine = in_currency(position, currency)
@@ -146,7 +147,8 @@ if mine.empty:
 else:
     row = mine.iloc[0]
     left, middle, right = st.columns(3)
-    left.metric(f"Withdrawable now ({currency})", money(row["withdrawable"]), border=True)
+    left.metric(f"Cleared for withdrawal ({currency})", money(row["withdrawable"]), border=True,
+                help="Net payments whose hold has ended by today, all time: not your balance, which withdrawals lower.")
     middle.metric(f"Still on hold ({currency})", money(row["on_hold"]), border=True)
     release = row["next_release"]
     right.metric("Next release", "nothing on hold" if pd.isna(release) else f"{pd.Timestamp(release):%d %b %Y}",
@@ -155,7 +157,7 @@ if len(position) > 1:
     show_money_table(position, "withdrawable-by-currency", key="timing_withdrawable",
                      money=("paid", "withdrawable", "on_hold"), column_config={
                          "paid": st.column_config.NumberColumn("paid (net)", format="localized"),
-                         "withdrawable": st.column_config.NumberColumn("withdrawable now", format="localized"),
+                         "withdrawable": st.column_config.NumberColumn("cleared for withdrawal", format="localized"),
                          "on_hold": st.column_config.NumberColumn("on hold", format="localized"),
                          "next_release": st.column_config.DateColumn("next release"),
                      })
