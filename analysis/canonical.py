@@ -14,6 +14,7 @@ from analysis.parsing import (
     StagedFile, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize, numeric_date_sql,
     read_failure, whole_number_sql,
 )
+from analysis.wording import plural
 
 CONTRACT_STATUSES = ("completed", "cancelled", "disputed", "active")
 MILESTONE_STATUSES = ("pending", "funded", "submitted", "paid", "refunded", "cancelled")
@@ -397,8 +398,27 @@ def stage_milestones(con, staged: StagedFile, ctx) -> None:
                                     f"milestone {dup[1]} of contract '{dup[0]}' appears more than once"))
         return
     status_field = "milestone_status" if ctx.role == "flat" else "status"
+    ctx.warnings += _doubtful_payments(con, staged)
     ctx.absent["in_milestones"] = [n for n in typed if not staged.has(status_field if n == "status" else n)]
     _append_typed(con, "_typed_m", "in_milestones")
+
+
+def _doubtful_payments(con, staged: StagedFile) -> list[str]:
+    """Milestones whose columns disagree about a payment: imported as they are, but named (one scan)."""
+    unpaid, unpaid_row, over, over_row = con.execute(
+        """SELECT count(*) FILTER (WHERE paid_date IS NOT NULL AND status NOT IN ('paid', 'refunded')),
+                  min(_row) FILTER (WHERE paid_date IS NOT NULL AND status NOT IN ('paid', 'refunded')),
+                  count(*) FILTER (WHERE paid_amount > amount), min(_row) FILTER (WHERE paid_amount > amount)
+           FROM _typed_m"""
+    ).fetchone()
+    warnings = []
+    if unpaid:
+        warnings.append(f"{plural(unpaid, 'milestone')} with a paid_date but a status other than paid (first: row "
+                        f"{unpaid_row}): not counted as paid; leave the status empty to have it read from the dates")
+    if over:
+        warnings.append(f"{plural(over, 'milestone')} paid more than the milestone's amount (first: row {over_row}): "
+                        "counted as paid; check it is not a typing slip")
+    return warnings
 
 
 def stage_canonical(con, staged: StagedFile, ctx) -> None:

@@ -62,6 +62,13 @@ def _json_default(value: object):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+
+def _workspace_file(text: str) -> Path:
+    """``--db``: a file; DuckDB's ``:memory:`` would keep nothing once the command ends."""
+    if text.strip() == ":memory:":
+        raise argparse.ArgumentTypeError("':memory:' keeps nothing after the command: give a file path such as ws.duckdb")
+    return Path(text)
+
 def open_workspace(args: argparse.Namespace):
     return store.connect(args.db)
 
@@ -231,7 +238,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (configure, run) in _COMMANDS.items():
         p = sub.add_parser(name, help=command_help(run))
-        p.add_argument("--db", type=Path, default=None, help=f"workspace file (default ${store.DB_ENV_VAR} or data/workspace.duckdb)")
+        p.add_argument("--db", type=_workspace_file, default=None,
+                       help=f"workspace file (default ${store.DB_ENV_VAR} or data/workspace.duckdb)")
         configure(p)
     for name, (_module, line) in PLUGIN_COMMANDS.items():
         if name not in _COMMANDS:  # listed by the overview and known to a mistyped command; not run here

@@ -160,6 +160,8 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def default_db_path() -> Path:
     """The workspace file: ``$MILESTONE_LENS_DB`` or ``data/workspace.duckdb``."""
     env = os.environ.get(DB_ENV_VAR)
+    if env and env.strip() == ":memory:":
+        raise UserError(f"${DB_ENV_VAR}: ':memory:' keeps nothing after the command: give a file path such as ws.duckdb")
     return Path(env) if env else DATA_DIR / "workspace.duckdb"
 
 
@@ -174,8 +176,10 @@ def connect(path: str | Path | None = None, *, read_only: bool = False, wait_sec
     limit = os.environ.get(MEMORY_LIMIT_ENV_VAR, DEFAULT_MEMORY_LIMIT).strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit, re.IGNORECASE):
         raise UserError(f"${MEMORY_LIMIT_ENV_VAR}: '{limit}' is not a memory size like 1GB or 512MB")
-    check_workspace_path(db_path)
-    if not read_only:
+    in_memory = str(path) == ":memory:"  # asked for by name (tests); the command line refuses it (``cli``)
+    if not in_memory:
+        check_workspace_path(db_path)
+    if not read_only and not in_memory:
         db_path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -191,7 +195,7 @@ def connect(path: str | Path | None = None, *, read_only: bool = False, wait_sec
                     "(a running dashboard or import); try again when it has finished"
                 ) from None
             time.sleep(0.2)
-    if con.execute("SELECT file FROM pragma_database_list WHERE name = current_database()").fetchone()[0] is None:
+    if not in_memory and con.execute("SELECT file FROM pragma_database_list WHERE name = current_database()").fetchone()[0] is None:
         con.close()  # DuckDB read the path as data (an existing .csv or .json), in memory: nothing would be kept
         raise UserError(f"{db_path}: not a workspace file; give --db a path ending in .duckdb")
     con.execute("SET enable_progress_bar = false")

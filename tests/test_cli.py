@@ -164,10 +164,13 @@ def test_db_that_is_not_a_workspace_is_refused_and_left_alone(cli, tmp_path, nam
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no .wal or other file beside it
 
 
-def test_db_in_memory_is_refused(cli):
-    """``--db :memory:`` would import into a database that vanishes with the process."""
+def test_db_in_memory_is_refused(cli, monkeypatch):
+    """``--db :memory:`` (or ``$MILESTONE_LENS_DB``) would import into a database that vanishes with the process."""
     result = cli("import", *TWO_FILES, db=Path(":memory:"))
-    assert result.code == 2 and "not a workspace file" in result.err
+    assert result.code == 2 and "':memory:' keeps nothing after the command" in result.err
+    monkeypatch.setenv("MILESTONE_LENS_DB", ":memory:")
+    result = cli("import", *TWO_FILES, db=None)
+    assert result.code == 2 and "':memory:' keeps nothing after the command" in result.err
 
 def test_commands_load_only_what_they_use(tmp_path):
     """A small import does not pay for starting pandas or the statistics stack (optimisations.md, stops 18–19)."""

@@ -266,3 +266,20 @@ def test_import_log_holds_each_files_sha256(con):
     import_files(con, TWO_FILES)
     logged = dict(con.execute("SELECT file_name, content_hash FROM imports").fetchall())
     assert logged == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in TWO_FILES}
+
+
+def test_milestones_whose_columns_disagree_about_a_payment_are_named(con, tmp_path):
+    """Row 2 has a paid_date but says 'submitted' (no payment is derived from it), row 4 was paid
+    300 on a 100 milestone: both imported as they are, and each named once with its first row."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,budget,start_date,status\nB1,300,2025-01-01,completed\n")
+    milestones = tmp_path / "milestones.csv"
+    milestones.write_text("contract_id,seq,amount,paid_date,paid_amount,status\n"
+                          "B1,1,100,2025-01-05,,submitted\nB1,2,100,2025-01-06,,\nB1,3,100,2025-01-07,300,\n")
+    summary = import_files(con, [contracts, milestones])
+    assert summary.warnings == [
+        "milestones.csv: 1 milestone with a paid_date but a status other than paid (first: row 2): not counted as "
+        "paid; leave the status empty to have it read from the dates",
+        "milestones.csv: 1 milestone paid more than the milestone's amount (first: row 4): counted as paid; check it "
+        "is not a typing slip"]
+    assert con.execute("SELECT list(seq ORDER BY seq), sum(gross) FROM payments").fetchone() == ([2, 3], Decimal("400.00"))
