@@ -25,6 +25,7 @@ from statsmodels.stats.proportion import (
 )
 
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, contracts_sql, uses_prepared
+from analysis.wording import plural
 
 STRUCTURES = ("milestones", "single", "hourly")
 #: Dimensions of ``breakdowns`` in the order a report shows them.
@@ -433,7 +434,7 @@ def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "s
     message = ("the timing of cancellations differs between " + " and ".join(groups) if p < 0.05
                else "no clear difference in time to cancellation")
     if events < 10:
-        message = f"only {events} cancellations: too few to conclude anything about timing"
+        message = f"only {plural(events, 'cancellation')}: too few to conclude anything about timing"
     return LogRankTest(groups, chi2, p, n, events, message)
 
 

@@ -465,7 +465,8 @@ def report_text(report: Report) -> str:
     rows = [[r.structure, f"{r.contracts:,}", f"{r.finished:,}", f"{r.cancelled:,}", f"{r.disputed:,}", f"{r.active:,}",
              rate_text(r.cancelled, r.finished, r.cancellation_rate, r.ci_low, r.ci_high, r.small_sample)]
             for r in bs.itertuples()]
-    lines += _table(rows, ["structure", "contracts", "finished", "cancelled", "disputed", "active", "cancellation rate"])
+    # "cancelled" counts the disputed ones too (SPEC's cancellation); the next column says how many of them.
+    lines += _table(rows, ["structure", "contracts", "finished", "cancelled", "of them disputed", "active", "cancellation rate"])
     cmp = main.comparison
     if cmp.rate_difference is not None:
         lines.append(f"  Milestones − single: {cmp.rate_difference * 100:+.1f} points "

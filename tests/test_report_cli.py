@@ -115,6 +115,9 @@ def test_terminal_summary(cli, workspace):
     out = result.out
     assert "Report currency: USD (10 contracts); reported separately: EUR (2)" in out
     assert "2 of 3 (small sample)" in out  # counts, not a fragile percentage
+    # "cancelled" includes the disputed (M3): the next column says how many of them were disputed.
+    assert re.search(r"structure\s+contracts\s+finished\s+cancelled\s+of them disputed\s+active", out)
+    assert re.search(r"milestones\s+4\s+3\s+2\s+1\s+1\s", out)
     assert "Too few finished contracts to conclude anything" in out
     assert re.search(r"milestones\s+400\.00\s+30\.00\s+370\.00", out)
     assert "expected loss 400.00" in out
