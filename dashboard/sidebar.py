@@ -29,6 +29,8 @@ TEXT_FILTERS = {
 }
 FILTER_KEYS = ("from", "to", *TEXT_FILTERS)
 _FILTERS_IN_EFFECT = "_filters_in_effect"
+#: What the link a session opened with asked for and the filters could not take, and the filters then.
+_LINK_IGNORED = "_link_ignored"
 # The calendar's range: wide enough for any history, so a shared link's dates are never dropped.
 _EARLIEST = dt.date(1990, 1, 1)
 _LATEST = dt.date(2100, 12, 31)
@@ -47,6 +49,8 @@ def render_filters() -> Filters:
     Contradictory dates (from after to) are reported and ignored rather than raising.
     """
     choices = state.query(workspace_admin.filter_choices)
+    # The link a session opened with, read before the widgets drop what they cannot take.
+    opened_with = None if _LINK_IGNORED in st.session_state else {key: st.query_params.get_all(key) for key in FILTER_KEYS}
     with st.sidebar:
         st.subheader("Filters")
         date_from = st.date_input(
@@ -66,6 +70,15 @@ def render_filters() -> Filters:
             selected[key] = st.multiselect(
                 label, options=list(getattr(choices, key)), key=key, bind="query-params", placeholder="All",
             )
+        if opened_with is not None:
+            ignored = [f"{key} '{value}'" for key, values in opened_with.items() for value in values
+                       if value not in (selected[key] if key in selected else [str(date_from if key == "from" else date_to)])]
+            st.session_state[_LINK_IGNORED] = (ignored, (date_from, date_to, selected))
+        ignored, as_opened = st.session_state[_LINK_IGNORED]
+        if ignored and as_opened == (date_from, date_to, selected):  # until the user changes a filter
+            st.warning(f"This link asks for what the filters cannot show, so it is ignored: "
+                       f"{escape_markdown(', '.join(ignored))} (not in this workspace, or not a date).",
+                       icon=":material/link_off:")
         if date_from and date_to and date_from > date_to:
             st.error(f"The start-date range is reversed ({date_from} after {date_to}); dates are ignored.")
             date_from = date_to = None

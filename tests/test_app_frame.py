@@ -73,6 +73,21 @@ def test_a_link_with_query_parameters_reproduces_the_view(sample_db, monkeypatch
     assert at.query_params["from"] == "2020-01-01"
 
 
+
+def test_a_link_naming_what_the_workspace_lacks_says_what_it_ignored(sample_db, monkeypatch):
+    """A shared link with a misspelt client and a broken date: the valid client still filters, and the
+    sidebar says what was dropped (it used to show every contract without a word)."""
+    query = {"client": ["Client 0001", "Client 0oo2"], "from": "notadate", "currency": "XYZ"}
+    at = open_app(sample_db, monkeypatch, query=query)
+    assert not at.exception
+    assert [w.value for w in at.sidebar.warning] == [
+        "This link asks for what the filters cannot show, so it is ignored: from 'notadate', client 'Client 0oo2', "
+        "currency 'XYZ' (not in this workspace, or not a date)."]
+    (expected,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE client = 'Client 0001'")
+    assert contracts_metric(at) == expected
+    at.sidebar.multiselect(key="client").set_value([]).run()  # the user moves on: the notice goes
+    assert not at.sidebar.warning and contracts_metric(at) == 2000
+
 def test_filters_survive_a_page_switch(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch)
     at.sidebar.multiselect(key="category").set_value(["writing"]).run()
