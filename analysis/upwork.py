@@ -370,8 +370,9 @@ def _warn_other_upwork_layout(con, ctx, other_is_history: bool) -> None:
     if n:
         other = "a transaction history" if other_is_history else "a weekly summary"
         ctx.warnings.append(
-            f"the workspace also holds {other} of source '{ctx.source}' ({n} contracts): the two layouts cannot be "
-            "matched transaction by transaction, so weeks both cover are counted twice; import only one for those weeks"
+            f"this import or the workspace also holds {other} of source '{ctx.source}' ({n} contracts): the two layouts "
+            "cannot be matched transaction by transaction, so weeks both cover are counted twice; import only one for "
+            "those weeks"
         )
 
 

@@ -138,3 +138,16 @@ def test_empty_workspace_points_to_the_data_page(empty_db, monkeypatch):
     at = open_app(empty_db, monkeypatch, "portfolio")
     assert any("The workspace is empty" in i.value for i in at.info)
     assert not at.get("plotly_chart")
+
+
+def test_contracts_without_a_status_are_not_called_nothing_at_stake(tmp_path, monkeypatch):
+    """An Upwork history alone: three contracts of unknown status, none known to be active."""
+    from tests.conftest import FIXTURES
+
+    db = build_workspace(tmp_path / "upwork.duckdb", [FIXTURES / "exports" / "upwork_transactions_2025.csv"])
+    at = open_app(db, monkeypatch, "portfolio")
+    assert not at.exception
+    page = texts(at)
+    assert "nothing is at stake right now" not in page
+    assert ("No contract is known to be active in USD, but 3 contracts have no status yet (a transaction history "
+            "cannot say): those still running are not counted here until you complete them on the Data page.") in page

@@ -49,8 +49,9 @@ def concentration_words(hhi: float) -> str:
 
 filters = page_header("Portfolio risk", "What your active contracts still have at stake, how much of it is protected "
                                         "in escrow, and what your own history says could be lost.")
-contracts_or_stop(filters)
+rates = contracts_or_stop(filters)
 currency = report_currency(filters)
+unknown = int(rates["status_unknown"].sum())
 
 # --- exposure -------------------------------------------------------------------------------
 st.subheader("What active contracts still have at stake")
@@ -61,7 +62,12 @@ if not elsewhere.empty:  # counted apart, like their amounts: the Overview's cou
     listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(elsewhere["currency"], elsewhere["active"]))
     st.caption(f"Active contracts in other currencies ({listed}) are not in these figures: pick their currency in "
                "the sidebar to see them.")
-if totals.empty:
+if totals.empty and unknown:
+    st.info(f"No contract is known to be active{' in ' + escape_markdown(currency) if currency else ''}, but "
+            f"{counted(unknown, 'contract')} no status yet (a transaction history cannot say): those still running are "
+            "not counted here until you complete them on the Data page. Concentration of past earnings is below.",
+            icon=":material/help:")
+elif totals.empty:
     st.info(f"No active contracts{' in ' + escape_markdown(currency) if currency else ''} under these filters: nothing "
             "is at stake right now. Concentration of past earnings is below.", icon=":material/task_alt:")
 else:
