@@ -24,6 +24,7 @@ from analysis.errors import ImportValidationError, Problem, single_problem
 from analysis.locale import AmbiguousInputError
 from analysis.parsing import ParseOptions, StagedFile, materialize, stage_csv
 from analysis.platforms import fee_sql
+from analysis.wording import plural
 
 _IN_TABLES = """
 CREATE OR REPLACE TEMP TABLE in_contracts (
@@ -103,11 +104,11 @@ class ImportSummary:
     def describe(self) -> str:
         i, u = self.imported, self.updated
         lines = [
-            f"{'Would import' if self.dry_run else 'Imported'} {i['contracts']} contracts, "
-            f"{i['milestones']} milestones, {i['payments']} payments "
-            f"from {len(self.files)} file{'s' if len(self.files) != 1 else ''}.",
-            f"Updated {u['contracts']} contracts, {u['milestones']} milestones, {u['payments']} payments; "
-            f"skipped {self.duplicates_skipped} rows already in the workspace.",
+            f"{'Would import' if self.dry_run else 'Imported'} {plural(i['contracts'], 'contract')}, "
+            f"{plural(i['milestones'], 'milestone')}, {plural(i['payments'], 'payment')} "
+            f"from {plural(len(self.files), 'file')}.",
+            f"Updated {plural(u['contracts'], 'contract')}, {plural(u['milestones'], 'milestone')}, "
+            f"{plural(u['payments'], 'payment')}; skipped {plural(self.duplicates_skipped, 'row')} already in the workspace.",
         ]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)

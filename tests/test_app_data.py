@@ -4,6 +4,7 @@ the template; the sample; the import history and removing an import; completions
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,27 @@ def test_uploading_into_the_sample_changes_the_overview(sample_db, monkeypatch):
     # The new client is offered by the sidebar right away.
     assert "Zeta Press" in at.sidebar.multiselect(key="client").options
 
+
+
+def test_an_imports_warnings_are_shown_one_by_one_after_its_counts(empty_db, monkeypatch, tmp_path):
+    """Two warnings (a column the template lacks; a paid_date under another status) each get a box
+    of their own under the success message, which holds the counts only."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,budget,start_date,status,Notes\nB1,200,2025-01-01,completed,ok\n")
+    milestones = tmp_path / "milestones.csv"
+    milestones.write_text("contract_id,seq,amount,paid_date,status\nB1,1,100,2025-01-05,submitted\nB1,2,100,2025-01-06,\n")
+    at = open_app(empty_db, monkeypatch, "data")
+    at.file_uploader[0].set_value(as_upload(contracts, milestones)).run()
+    at.button(key="import_now").click().run()
+    assert not at.exception
+    shown = lambda elements: [re.sub(r"\\(.)", r"\1", e.value) for e in elements]  # noqa: E731  (markdown escapes off)
+    assert [t for t in shown(at.success) if t.startswith("Imported")] == [
+        "Imported 1 contract, 2 milestones, 1 payment from 2 files. Updated 0 contracts, 0 milestones, 0 payments; "
+        "skipped 0 rows already in the workspace."]
+    warnings = shown(at.warning)
+    assert len(warnings) == 2
+    assert warnings[0] == "contracts.csv: column 'Notes' not in the template: kept aside, not imported"
+    assert warnings[1].startswith("milestones.csv: 1 milestone with a paid_date but a status other than paid")
 
 def test_a_bad_file_lists_every_problem_and_writes_nothing(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "data")

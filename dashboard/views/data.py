@@ -48,6 +48,15 @@ def flash(kind: str, text: str) -> None:
     st.session_state.setdefault(_FLASH, []).append((kind, text))
 
 
+def flash_import(summary, prefix: str = "") -> None:
+    """An import's counts as one success message and each of its warnings as a message of its own
+    (run together in one box, eight warnings were a wall of text)."""
+    counts = " ".join(line for line in summary.describe().splitlines() if not line.startswith("warning: "))
+    flash("success", prefix + counts)
+    for warning in summary.warnings:
+        flash("warning", warning)
+
+
 def show_flashes() -> None:
     for kind, text in st.session_state.pop(_FLASH, []):
         getattr(st, kind)(escape_markdown(text))
@@ -184,7 +193,7 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
             except UserError as exc:
                 st.error(f"Nothing was imported: {escape_markdown(exc)}")
             else:
-                flash("success", done.describe().replace("\n", " "))
+                flash_import(done)
                 st.session_state[_ROUND] = st.session_state.get(_ROUND, 0) + 1
                 st.session_state.pop(_CHECK, None)
                 st.session_state.pop(_CHECK_CACHE, None)
@@ -229,7 +238,7 @@ with tab_import:
                 except UserError as exc:
                     st.error(f"The sample was not loaded: {escape_markdown(exc)}", icon=":material/error:")
                 else:
-                    flash("success", "Loaded the sample history. " + summary.describe().replace("\n", " "))
+                    flash_import(summary, "Loaded the sample history. ")
                     st.rerun()
 
     st.subheader("Upload CSV exports")
