@@ -468,7 +468,7 @@ def report_text(report: Report) -> str:
     # "cancelled" counts the disputed ones too (SPEC's cancellation); the next column says how many of them.
     lines += _table(rows, ["structure", "contracts", "finished", "cancelled", "of them disputed", "active", "cancellation rate"])
     cmp = main.comparison
-    if cmp.rate_difference is not None:
+    if cmp.rate_difference is not None and not cmp.small_sample:  # too few: counts only
         lines.append(f"  Milestones − single: {cmp.rate_difference * 100:+.1f} points "
                      f"(95 % CI {cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}), {cancellation.p_text(cmp.p_value)}")
     lines.append(f"  {cmp.message[0].upper() + cmp.message[1:]}.")

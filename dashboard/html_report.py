@@ -86,7 +86,7 @@ def _cancellation(section: CurrencySection) -> list[str]:
            f"Wilson intervals. Groups with fewer than {SMALL_SAMPLE_FINISHED} finished contracts show counts, not rates.</p>",
            _rates_table(section), f'<p class="verdict">{esc(section.comparison.message[0].upper() + section.comparison.message[1:])}.</p>']
     cmp = section.comparison
-    if cmp.rate_difference is not None:
+    if cmp.rate_difference is not None and not cmp.small_sample:  # too few: counts only
         out.append(f"<p>Milestones − single: {cmp.rate_difference * 100:+.1f} points (95 % Newcombe interval "
                    f"{cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}; two-sided {p_text(cmp.p_value)}).</p>")
     out.append(figure(charts.cancellation_rates(section.rates)))

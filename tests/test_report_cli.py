@@ -119,6 +119,7 @@ def test_terminal_summary(cli, workspace):
     assert re.search(r"structure\s+contracts\s+finished\s+cancelled\s+of them disputed\s+active", out)
     assert re.search(r"milestones\s+4\s+3\s+2\s+1\s+1\s", out)
     assert "Too few finished contracts to conclude anything" in out
+    assert "Milestones − single" not in out  # too few: no difference, interval or p-value to lean on
     assert re.search(r"milestones\s+400\.00\s+30\.00\s+370\.00", out)
     assert "expected loss 400.00" in out
     # 800 still to be paid x 5 of the 10 finished contracts cancelled: said to be a rough guide.
@@ -136,6 +137,7 @@ def test_html_is_one_offline_file_with_inlined_plotly(cli, workspace, tmp_path):
     assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']https?:", text, re.I)
     assert "Cancellation risk" in text and "Exposure of active contracts" in text
     assert "The expected loss rests on only 10 finished contracts: a rough guide" in text
+    assert "Milestones − single" not in text
     assert f"Wrote the HTML report to {out}" in result.out
 
 
@@ -227,3 +229,16 @@ def test_missing_workspace_exits_2_and_creates_nothing(cli, tmp_path):
 def test_html_into_a_missing_folder_exits_2(cli, workspace, tmp_path):
     result = cli("report", "--html", tmp_path / "nope" / "r.html", *TODAY)
     assert result.code == 2 and "does not exist" in result.err
+
+
+def test_enough_contracts_get_the_difference_with_its_interval(cli, db_path):
+    """The 300-contract sample (seed 3) has 30+ finished contracts of both kinds: the text report
+    prints the difference, its Newcombe interval and the p-value that JSON gives (in points)."""
+    assert cli("sample", "--contracts", "300", "--seed", "3").code == 0
+    doc = cli("report", "--json", *TODAY).json()
+    cmp = doc["comparison"]
+    assert not any(s["finished"] < 30 for s in doc["by_structure"] if s["structure"] != "hourly"), doc["by_structure"]
+    out = cli("report", *TODAY).out
+    low, high = cmp["difference_ci"]
+    assert (f"Milestones − single: {cmp['rate_difference'] * 100:+.1f} points "
+            f"(95 % CI {low * 100:+.1f} to {high * 100:+.1f})") in out
