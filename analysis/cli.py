@@ -62,7 +62,6 @@ def _json_default(value: object):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-
 def _workspace_file(text: str) -> Path:
     """``--db``: a file; DuckDB's ``:memory:`` would keep nothing once the command ends."""
     if text.strip() == ":memory:":

@@ -11,7 +11,6 @@ Python's ``csv`` module), so every broken file is answered with one line a perso
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import io
 from collections.abc import Iterator

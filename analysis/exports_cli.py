@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from analysis import parquet_store, store
-from analysis.cli import command, open_workspace, print_summary, workspace_to_write
+from analysis.cli import command, print_summary, workspace_to_write
 from analysis.errors import UserError
 
 

@@ -148,7 +148,6 @@ def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = 
     ).df()
 
 
-
 def expected_loss_caveat(totals_row: Mapping) -> str | None:
     """What a reader must know about one row of ``exposure``'s expected loss (a sentence), or None.
 

@@ -161,7 +161,6 @@ def detect_format(staged: StagedFile) -> str | None:
     return None
 
 
-
 def _labelled(problems: list[Problem], labels: dict[str, str]) -> list[Problem]:
     """Problems naming each column as the user knows it (``StagedFile.labels``)."""
     return [replace(p, column=labels[p.column]) if p.column in labels else p for p in problems]
@@ -444,7 +443,6 @@ def _derive(con, derive_payments: bool) -> str | None:
               AND NOT EXISTS (SELECT 1 FROM milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)"""
     )
     return deferred_payments
-
 
 
 def stand_in_payment_sql(c: str) -> str:

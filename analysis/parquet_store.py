@@ -195,7 +195,7 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, overw
                 (partial / table).mkdir()
                 con.execute(f"COPY {table} TO {sql_string(partial / table / 'data_0.parquet')} (FORMAT parquet, COMPRESSION zstd)")
         partitions = [r[0] for r in con.execute(
-            f"SELECT DISTINCT year(start_date) FROM contracts ORDER BY 1 NULLS LAST").fetchall()]
+            "SELECT DISTINCT year(start_date) FROM contracts ORDER BY 1 NULLS LAST").fetchall()]
         manifest = {
             "format": DATASET_FORMAT, "version": DATASET_VERSION, "schema_version": store.SCHEMA_VERSION,
             "exported_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import UserError
-from analysis.platforms import PRESETS, PlatformPreset, upwork_sliding_fee
+from analysis.platforms import PRESETS, PlatformPreset
 
 SPLIT_SHAPES = ("equal", "front-loaded", "back-loaded")
 #: Named cancellation-timing shapes and their Weibull exponent ``k``.
@@ -678,7 +678,6 @@ class Calibration:
             "budget_range": list(self.budget_range) if self.budget_range else None,
             "fallback": self.fallback, "message": self.message, "risk": self.risk.to_json(),
         }
-
 
 
 def comparable_risks(plan: Calibration, single: Calibration) -> tuple[Risk, Risk]:

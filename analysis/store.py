@@ -210,7 +210,6 @@ def connect(path: str | Path | None = None, *, read_only: bool = False, wait_sec
     return con
 
 
-
 def check_workspace_path(db_path: Path) -> None:
     """A path that exists must be a DuckDB database file (its header says ``DUCK``): a folder or
     a CSV given as ``--db`` by mistake is refused, never opened, read as data or written over."""
@@ -226,6 +225,7 @@ def check_workspace_path(db_path: Path) -> None:
     if header[8:12] != b"DUCK":
         raise UserError(f"{db_path}: exists but is not a workspace (a DuckDB database file); "
                         "give --db a new path or a workspace made by Milestone Lens")
+
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     exists = con.execute(
@@ -266,6 +266,8 @@ def _database_key(con: duckdb.DuckDBPyConnection) -> str:
 
 
 @contextlib.contextmanager
+
+
 def writing(con: duckdb.DuckDBPyConnection, wait_seconds: float | None = None) -> Iterator[None]:
     """One writer at a time per workspace in this process.
 
@@ -295,6 +297,8 @@ def writing(con: duckdb.DuckDBPyConnection, wait_seconds: float | None = None) -
 
 
 @contextlib.contextmanager
+
+
 def import_transaction(con: duckdb.DuckDBPyConnection, dry_run: bool = False,
                        temp_tables: tuple[str, ...] = ()) -> Iterator[None]:
     """An import's transaction: every file or nothing. It commits (bumping the data version) when
@@ -329,6 +333,8 @@ def import_transaction(con: duckdb.DuckDBPyConnection, dry_run: bool = False,
 
 
 @contextlib.contextmanager
+
+
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """All-or-nothing: commit when the block ends normally, roll back on any exception.
     Writers to one workspace take turns (``writing``)."""

@@ -64,6 +64,8 @@ def withdrawable_sql(platform: str, kind: str, paid_date: str, submitted_date: s
 
 
 @uses_prepared
+
+
 def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
                    measures: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Distribution of each timing measure (``MEASURES``, or the ones named) per structure, in days.
@@ -123,8 +125,9 @@ def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
 _CONTRACT_MEASURES = ("start_to_first_payment", "start_to_first_withdrawable", "gap_between_payments")
 
 
-
 @uses_prepared
+
+
 def estimated_starts(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
     """Contracts with a payment whose start only a transaction history's first payment gives
     (``start_estimated``): left out of the days counted from the start, which they would put at 0."""
@@ -135,8 +138,9 @@ def estimated_starts(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
         "AND paid_date IS NOT NULL", params).fetchone()[0])
 
 
-
 @uses_prepared
+
+
 def paid_before_start(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
     """Contracts whose first payment is dated before their start: kept as imported, but their
     days from the start are negative, which a reader should check rather than take as a figure."""
@@ -151,10 +155,12 @@ def paid_before_start_note(n: int) -> str:
     """What a reader is told about ``paid_before_start`` contracts."""
     return f"{counted(n, 'contract')} a payment dated before the start date (negative days from the start): check those dates"
 
+
 def estimated_starts_note(n: int) -> str:
     """What a reader is told about ``estimated_starts`` contracts (report, HTML report, dashboard)."""
     return (f"days from the start leave out {plural(n, 'contract')} with payments from a transaction history, which "
             "does not say when a contract started (its first payment stands in)")
+
 
 def contract_days_table() -> str:
     """The first-payment and gap intervals of the workspace as (cid, m, d): ``m`` the index of the
@@ -228,6 +234,8 @@ def _measured_sql(filters: Filters, measures: tuple[str, ...], carry: str, label
 
 
 @uses_prepared
+
+
 def distribution(con: duckdb.DuckDBPyConnection, filters: Filters, measure: str, *,
                  bin_days: int = 1, max_days: int = 60) -> pd.DataFrame:
     """How many intervals of one ``measure`` fell in each ``bin_days``-wide bin, per structure.
@@ -254,6 +262,8 @@ def distribution(con: duckdb.DuckDBPyConnection, filters: Filters, measure: str,
 
 
 @uses_prepared
+
+
 def cash_curve(con: duckdb.DuckDBPyConnection, filters: Filters, *, step: float = 0.1,
                max_fraction: float = 2.0) -> pd.DataFrame:
     """Average share of the agreed value received by each point of the planned duration.
@@ -299,6 +309,8 @@ def cash_curve(con: duckdb.DuckDBPyConnection, filters: Filters, *, step: float 
 
 
 @uses_prepared
+
+
 def withdrawable_position(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt.date | None = None) -> pd.DataFrame:
     """Per currency: money paid, already withdrawable by ``today``, still on hold, next release date.
 
@@ -322,6 +334,8 @@ def withdrawable_position(con: duckdb.DuckDBPyConnection, filters: Filters, toda
 
 
 @uses_prepared
+
+
 def ageing(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt.date | None = None) -> pd.DataFrame:
     """Submitted but unpaid work by age since submission (0–30, 31–60, 61–90, over 90 days).
 

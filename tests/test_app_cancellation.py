@@ -10,7 +10,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import pytest
 import statsmodels.api as sm
 from scipy.stats import chi2_contingency
 from statsmodels.duration.survfunc import survdiff

@@ -72,7 +72,6 @@ def test_uploading_into_the_sample_changes_the_overview(sample_db, monkeypatch):
     assert "Zeta Press" in at.sidebar.multiselect(key="client").options
 
 
-
 def test_an_imports_warnings_are_shown_one_by_one_after_its_counts(empty_db, monkeypatch, tmp_path):
     """Two warnings (a column the template lacks; a paid_date under another status) each get a box
     of their own under the success message, which holds the counts only."""
@@ -240,7 +239,6 @@ def test_remove_import_keeps_rows_it_only_updated(con, tmp_path):
     assert "1 rows it had updated" in removal.describe()
     assert con.execute("SELECT budget FROM contracts WHERE contract_id = 'U1'").fetchone()[0] == 950
     assert store.counts(con)["contracts"] == 3
-
 
 
 def test_removing_the_import_that_retired_a_paid_total_brings_it_back(con, tmp_path):

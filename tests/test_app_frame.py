@@ -73,7 +73,6 @@ def test_a_link_with_query_parameters_reproduces_the_view(sample_db, monkeypatch
     assert at.query_params["from"] == "2020-01-01"
 
 
-
 def test_a_link_naming_what_the_workspace_lacks_says_what_it_ignored(sample_db, monkeypatch):
     """A shared link with a misspelt client and a broken date: the valid client still filters, and the
     sidebar says what was dropped (it used to show every contract without a word)."""

@@ -109,7 +109,6 @@ def test_remaining_on_the_sample_and_after_a_filter(sample_db, monkeypatch):
     assert metrics(at)["Concentration (HHI)"] == f"{hhi:.3f}"
 
 
-
 def test_no_finished_history_leaves_the_expected_loss_unknown(tmp_path, monkeypatch):
     """One active contract and nothing finished: the loss cannot be estimated, so it is not 0."""
     contracts = tmp_path / "contracts.csv"

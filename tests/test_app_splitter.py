@@ -9,7 +9,7 @@ import datetime as dt
 
 import pytest
 
-from tests.dashboard_support import empty_db, metrics, open_app, query_one, sample_db, sample_template, texts
+from tests.dashboard_support import empty_db, open_app, query_one, sample_db, sample_template, texts
 
 __all__ = ["empty_db", "sample_db", "sample_template"]
 

@@ -119,7 +119,6 @@ def test_three_contracts_without_dated_payments(tmp_path, monkeypatch):
     assert spec["layout"]["annotations"][0]["text"] == "Nothing measured yet"
 
 
-
 def test_an_upwork_history_has_no_days_from_the_start(tmp_path, monkeypatch):
     """Its three paid contracts start at their first payment: "0 days" would be an artefact, so the
     page shows no first-payment figure and says why (the report says the same in its notes)."""

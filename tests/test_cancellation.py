@@ -316,7 +316,6 @@ def test_adjusted_odds_ratio_matches_statsmodels_on_independently_built_data(con
     assert result.clusters == df["client"].nunique()
 
 
-
 def test_adjusted_comparison_counts_only_the_contracts_it_would_fit(con, tmp_path):
     """31 contracts of each structure, but 15 of each without a planned end date: the model would
     fit 16 per structure, under the 30 it asks for, so it refuses instead of fitting them."""

@@ -137,7 +137,6 @@ def _heavy_modules_after(argv: list[str], env: dict) -> list[str]:
     return json.loads(proc.stdout)
 
 
-
 @pytest.mark.parametrize("name, content", [
     ("contracts.csv", b"contract_id,budget\nA1,100\n"),  # DuckDB would read it as data, in memory
     ("plan.json", b'{"budget": 150}\n'),                   # likewise

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from analysis import store
-from tests.workspace_snapshot import snapshot, snapshot_file
+from tests.workspace_snapshot import snapshot_file
 
 HOSTILE = Path(__file__).resolve().parent / "hostile"
 MANIFEST = json.loads((HOSTILE / "manifest.json").read_text(encoding="utf-8"))

@@ -5,9 +5,7 @@ Expected values are worked out by hand from tests/fixtures/canonical (see commen
 
 from __future__ import annotations
 
-import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -134,7 +133,6 @@ def test_mapping_expects_a_column_the_file_lacks(con, tmp_path):
     assert str(err.value).startswith(
         "agency_tracker.csv, row 1: the mapping 'Agency tracker' expects a column 'Job number' for contract_id")
     assert snapshot(con) == before
-
 
 
 def test_problems_name_the_files_own_column_not_the_mappings_copy(con, tmp_path):

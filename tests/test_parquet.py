@@ -12,7 +12,6 @@ import json
 import math
 import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -166,7 +165,6 @@ def test_import_round_trips_and_reimport_adds_nothing(fixture_workspace, tmp_pat
     assert store.data_version(target) == version + 1
     log = target.execute("SELECT format, file_name, contracts_new FROM imports ORDER BY import_id").fetchall()
     assert log == [("parquet", "ds", 6), ("parquet", "ds", 0)]
-
 
 
 def test_a_dataset_from_before_start_estimated_reads_and_imports_with_its_default(fixture_workspace, tmp_path):

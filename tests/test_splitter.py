@@ -400,7 +400,6 @@ def test_calibration_widens_the_budget_band_before_giving_up(tmp_path):
     assert "every budget was used" in cal.message
 
 
-
 def test_calibration_compares_budgets_within_one_currency(tmp_path):
     """25 JPY contracts of 150, every one cancelled, beside the USD history of 150 (10 of 40
     cancelled): 150 yen is not 150 dollars, so by default only the USD contracts (the

@@ -35,7 +35,6 @@ def test_opening_an_older_file_applies_the_missing_migrations(db_path, monkeypat
     assert con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == len(store.MIGRATIONS)
 
 
-
 def test_version_1_workspace_marks_the_starts_transaction_histories_estimated(db_path, monkeypatch):
     """Schema 2 adds ``start_estimated``: contracts an Upwork or Freelancer.com import made (their
     start is the first payment's date) are marked, template ones are not; a read-only open

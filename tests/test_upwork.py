@@ -108,7 +108,6 @@ def test_2025_history(con):
     assert con.execute("SELECT sum(gross) FROM payments WHERE kind = 'withdrawal'").fetchone() == (D("-700.00"),)
 
 
-
 def test_a_transaction_history_knows_no_start_so_days_from_the_start_leave_it_out(con, tmp_path):
     """Its first payment stands in for each contract's start; counting days from it would say
     every contract paid on day 0. A template contract of the same source with a real, earlier
@@ -284,7 +283,6 @@ def test_unreadable_cell_names_file_row_and_column(con, tmp_path):
         import_files(con, [path])
     assert str(err.value) == "broken.csv, row 5, column Amount: cannot read '-5OO.00' as an amount"
     assert snapshot(con) == before
-
 
 
 def test_export_without_its_amount_column_names_the_column(con, tmp_path):

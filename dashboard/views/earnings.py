@@ -3,7 +3,6 @@ freelancer; how much of the agreed price was really paid, and what cancellations
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
 from analysis import earnings
@@ -17,7 +16,6 @@ from dashboard.tables import escape_markdown
 
 #: Clients and freelancers listed in the tables (largest gross first, per currency).
 TOP_GROUPS = 50
-
 
 
 FEE_RATE = {"effective_fee_rate": st.column_config.NumberColumn("fee rate", format="percent")}

@@ -26,7 +26,6 @@ ALL = "All active contracts"
 MONEY_COLUMNS = ("budget", "paid", "remaining", "funded", "unfunded", "submitted", "expected_loss")
 
 
-
 def contracts_of(active: pd.DataFrame, key: str, group: str) -> pd.DataFrame:
     """The active contracts behind one row of the grouped exposure table."""
     if group == ALL:
