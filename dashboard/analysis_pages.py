@@ -154,8 +154,9 @@ def time_to_cancellation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of
 def show_money_table(frame: pd.DataFrame, name: str, *, key: str, money: tuple[str, ...] = (),
                      column_config: dict | None = None, **kwargs) -> None:
     """``dashboard.tables.show_table`` with the ``money`` columns rounded to cents and shown with
-    thousands separators (the CSV gets the same cents)."""
+    thousands separators and always two decimals, negatives in brackets ("accounting": 30,200.80,
+    not 30,200.8 beside 7,564); the CSV gets the same cents."""
     present = [c for c in money if c in frame.columns]
     shown = frame.assign(**{c: frame[c].astype(float).round(2) for c in present}) if present else frame
-    config = {c: st.column_config.NumberColumn(c.replace("_", " "), format="localized") for c in present}
+    config = {c: st.column_config.NumberColumn(c.replace("_", " "), format="accounting") for c in present}
     show_table(shown, name, key=key, column_config={**config, **(column_config or {})}, **kwargs)

@@ -137,3 +137,14 @@ def test_empty_workspace_points_to_the_data_page(empty_db, monkeypatch):
     at = open_app(empty_db, monkeypatch, "earnings")
     assert any("The workspace is empty" in i.value for i in at.info)
     assert not at.get("plotly_chart")
+
+
+def test_money_columns_always_show_cents_with_separators(sample_db, monkeypatch):
+    """"localized" dropped trailing zeros (30,200.8 beside 7,564); every money column of the page's
+    tables is now "accounting": thousands separated, two decimals."""
+    at = open_app(sample_db, monkeypatch, "earnings")
+    money = {"gross", "fees", "net", "amount", "paid", "unpaid_on_cancellation"}
+    formats = {name: column["type_config"].get("format")
+               for table in at.dataframe for name, column in json.loads(table.proto.columns or "{}").items()
+               if name in money and column.get("type_config", {}).get("type") == "number"}
+    assert formats and set(formats.values()) == {"accounting"}, formats

@@ -156,9 +156,9 @@ else:
 if len(position) > 1:
     show_money_table(position, "withdrawable-by-currency", key="timing_withdrawable",
                      money=("paid", "withdrawable", "on_hold"), column_config={
-                         "paid": st.column_config.NumberColumn("paid (net)", format="localized"),
-                         "withdrawable": st.column_config.NumberColumn("cleared for withdrawal", format="localized"),
-                         "on_hold": st.column_config.NumberColumn("on hold", format="localized"),
+                         "paid": st.column_config.NumberColumn("paid (net)", format="accounting"),
+                         "withdrawable": st.column_config.NumberColumn("cleared for withdrawal", format="accounting"),
+                         "on_hold": st.column_config.NumberColumn("on hold", format="accounting"),
                          "next_release": st.column_config.DateColumn("next release"),
                      })
 
