@@ -189,3 +189,15 @@ def test_a_contract_of_a_day_or_less(sample_db, monkeypatch, days):
     at.slider(key="split_cancel_day").set_value(2).run()
     # Cancelled during day 2, after the one-day contract was delivered: both keep the budget.
     assert "With 1 milestone you keep 150.00 of the 150.00; with a single payment you keep 150.00" in plain(at)
+
+
+def test_amounts_written_with_a_decimal_comma_get_a_hint(sample_db, monkeypatch):
+    """"1.234,50, 500" splits at every comma: "1.234" then "50"; the message says how to write it
+    (it said "amount 1 1.234 has fractions of a cent")."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.radio(key="split_mode").set_value("amounts").run()
+    at.text_input(key="split_amounts").set_value("1.234,50, 500").run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        "amount 1: '1.234' has more than two decimals; write cents after a point and no thousands separator "
+        "(1234.50), and separate the amounts with commas."]

@@ -37,6 +37,9 @@ def parse_amounts(text: str) -> list[float]:
             values.append(float(part.replace("$", "")))
         except ValueError:
             raise UserError(f"amount {i}: '{part}' is not a number") from None
+        if re.fullmatch(r"[$]?\d*\.\d{3,}", part):  # "1.234,50" split at its comma: a thousands point, not cents
+            raise UserError(f"amount {i}: '{part}' has more than two decimals; write cents after a point and no "
+                            "thousands separator (1234.50), and separate the amounts with commas")
     return values
 
 
