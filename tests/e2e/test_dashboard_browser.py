@@ -189,8 +189,10 @@ def test_a_table_downloads_as_the_csv_it_shows(sample_server, page):
     base, db = sample_server
     open_page(page, base, "overview")
     page.get_by_text("The figures by payment structure").click()
-    with page.expect_download() as info:
-        page.get_by_test_id("stDownloadButton").filter(has_text="Download CSV").first.click()
+    button = page.locator(".st-key-overview_by_structure_csv").get_by_role("button")  # that table's own button
+    button.wait_for(state="visible", timeout=30_000)
+    with page.expect_download(timeout=60_000) as info:
+        button.click()
     rows = {r["structure"]: r for r in read_csv(info.value)}
     assert set(rows) == {"milestones", "single", "hourly"}
     (hourly,) = query_one(db, "SELECT count(*) FROM contracts WHERE contract_type = 'hourly'")
