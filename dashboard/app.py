@@ -18,9 +18,14 @@ PAGES_DIR = Path(__file__).resolve().parent / "views"
 
 st.set_page_config(page_title="Milestone Lens", page_icon=":material/splitscreen:", layout="wide")
 
+# The default page is served at the root URL; its own url_path only has to be unique.
+OVERVIEW = st.Page(str(PAGES_DIR / "overview.py"), title="Overview", icon=":material/dashboard:", url_path="home",
+                   default=True)
+
+
 PAGES = {
     "Analyses": [
-        st.Page(str(PAGES_DIR / "overview.py"), title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+        OVERVIEW,
         st.Page(str(PAGES_DIR / "cancellation.py"), title="Cancellation risk", icon=":material/cancel:", url_path="cancellation"),
         st.Page(str(PAGES_DIR / "timing.py"), title="Payment timing", icon=":material/schedule:", url_path="timing"),
         st.Page(str(PAGES_DIR / "earnings.py"), title="Earnings", icon=":material/payments:", url_path="earnings"),
@@ -31,6 +36,9 @@ PAGES = {
     ],
     "Workspace": [
         st.Page(str(PAGES_DIR / "data.py"), title="Data", icon=":material/database:", url_path="data"),
+        # ``/overview`` (typed, or shared like ``/cancellation``) shows the Overview with the link's
+        # filters instead of Streamlit's "Page not found" (the default page lives at the root).
+        st.Page(str(PAGES_DIR / "overview.py"), title="Overview", url_path="overview", visibility="hidden"),
     ],
 }
 

@@ -198,3 +198,17 @@ def test_a_table_downloads_as_the_csv_it_shows(sample_server, page):
     (hourly,) = query_one(db, "SELECT count(*) FROM contracts WHERE contract_type = 'hourly'")
     assert int(rows["hourly"]["contracts"]) == hourly
     assert sum(int(r["contracts"]) for r in rows.values()) == 2000
+
+
+def test_the_overview_by_its_name_opens_it_with_the_links_filters(sample_server, page):
+    """``/overview?platform=upwork`` was Streamlit's "Page not found" (the Overview lives at the root)."""
+    base, db = sample_server
+    page.goto(f"{base}/overview?platform=upwork")
+    page.get_by_role("heading", name=PAGE_TITLES["overview"], exact=True).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert not page.get_by_text("Page not found").count()
+    (upwork,) = query_one(db, "SELECT count(*) FROM contracts WHERE platform = 'upwork'")
+    page.wait_for_function(
+        "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some(e => e.innerText.trim() === n)",
+        arg=f"{upwork:,}", timeout=30_000)
+    assert metric(page, "Contracts") == f"{upwork:,}"
