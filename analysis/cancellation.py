@@ -418,7 +418,9 @@ def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "s
     n, events = len(time), int(event.sum())
     if len(present) < len(groups):
         missing = [g for g in groups if g not in present]
-        return LogRankTest(groups, None, None, n, events, f"no {' or '.join(missing)} contracts to compare")
+        # Contracts without a start and an end (or today) date cannot be placed on the time axis.
+        return LogRankTest(groups, None, None, n, events,
+                           f"no {' or '.join(missing)} contracts with known dates to compare")
     if events == 0:
         return LogRankTest(groups, None, None, n, events, "no cancellations: the curves cannot differ")
     try:

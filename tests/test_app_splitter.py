@@ -99,9 +99,9 @@ def test_explicit_amounts_and_a_refusal_in_words(sample_db, monkeypatch):
     assert side_metrics(at)[0]["Most at stake"] == "200.00"
     at.text_input(key="split_amounts").set_value("100, 100").run()
     assert not at.exception
-    assert [e.value for e in at.error] == ["the amounts add up to 200.00, not the budget 300.00."]
+    assert [e.value for e in at.error] == ["The amounts add up to 200.00, not the budget 300.00."]
     at.text_input(key="split_amounts").set_value("100, lots").run()
-    assert [e.value for e in at.error] == ["amount 2: 'lots' is not a number."]
+    assert [e.value for e in at.error] == ["Amount 2: 'lots' is not a number."]
 
 
 def test_the_platform_changes_fees_and_timing(sample_db, monkeypatch):
@@ -114,7 +114,7 @@ def test_the_platform_changes_fees_and_timing(sample_db, monkeypatch):
     at.number_input(key="split_budget").set_value(20.0).run()
     at.number_input(key="split_milestones").set_value(5).run()
     # Upwork's minimum milestone is $5: five milestones of 4.00 are refused, in words.
-    assert [e.value for e in at.error] == ["milestone 1 is 4.00, below the upwork minimum milestone of 5.00."]
+    assert [e.value for e in at.error] == ["Milestone 1 is 4.00, below the upwork minimum milestone of 5.00."]
 
 
 def test_the_recommendation_and_its_button(sample_db, monkeypatch):
@@ -199,5 +199,27 @@ def test_amounts_written_with_a_decimal_comma_get_a_hint(sample_db, monkeypatch)
     at.text_input(key="split_amounts").set_value("1.234,50, 500").run()
     assert not at.exception
     assert [e.value for e in at.error] == [
-        "amount 1: '1.234' has more than two decimals; write cents after a point and no thousands separator "
+        "Amount 1: '1.234' has more than two decimals; write cents after a point and no thousands separator "
         "(1234.50), and separate the amounts with commas."]
+
+
+def test_choosing_amounts_starts_from_the_current_plan(sample_db, monkeypatch):
+    """Budget 900 in 3 milestones, then "amounts I choose": 300, 300, 300, not the first visit's 30s."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.number_input(key="split_budget").set_value(900.0).run()
+    at.number_input(key="split_milestones").set_value(3).run()
+    at.radio(key="split_mode").set_value("amounts").run()
+    assert not at.exception and not at.error
+    assert at.text_input(key="split_amounts").value == "300, 300, 300"
+    assert schedule(at)["amount"].tolist() == [300.0] * 3
+
+
+def test_several_milestones_due_on_the_cancel_day_are_counted(sample_db, monkeypatch):
+    """Three milestones over one day are all due on day 1: "the 3 milestones", not "the milestone"."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.number_input(key="split_budget").set_value(900.0).run()
+    at.number_input(key="split_milestones").set_value(3).run()
+    at.number_input(key="split_days").set_value(1.0).run()
+    at.slider(key="split_cancel_day").set_value(1).run()
+    assert ("With 3 milestones you keep 0.00 of the 900.00, plus 900.00 if you had already handed in the 3 "
+            "milestones due that day") in plain(at)

@@ -407,7 +407,7 @@ def test_logrank_on_cancellations_all_on_one_day_says_why_in_words(con, tmp_path
     assert test.message == ("log-rank test not possible: the times of the cancellations carry nothing to compare "
                             "(e.g. every contract ended on the same day)")
     assert c.logrank_test(c.survival_data(con, Filters(), TODAY), ("milestones", "hourly")).message == \
-        "no hourly contracts to compare"
+        "no hourly contracts with known dates to compare"
 
 
 @pytest.mark.parametrize("p, shown", [(0.0004, "p < 0.001"), (0.004, "p = 0.004"), (0.0496, "p = 0.050"),

@@ -242,3 +242,18 @@ def test_enough_contracts_get_the_difference_with_its_interval(cli, db_path):
     low, high = cmp["difference_ci"]
     assert (f"Milestones − single: {cmp['rate_difference'] * 100:+.1f} points "
             f"(95 % CI {low * 100:+.1f} to {high * 100:+.1f})") in out
+
+
+def test_the_largest_clients_share_says_what_unnamed_clients_it_leaves_out(cli, db_path):
+    """A weekly summary names no client: its money is not anybody's share, and the text says how much."""
+    from tests.conftest import FIXTURES
+
+    exports = FIXTURES / "exports"
+    assert cli("import", exports / "upwork_transactions_2025.csv", exports / "upwork_weekly_summary.csv").code == 0
+    con = store.connect(db_path)
+    (unnamed,) = con.execute("SELECT sum(p.gross) FROM payments p JOIN contracts c USING (source, contract_id) "
+                             "WHERE c.client IS NULL AND NOT p.pending AND p.gross > 0").fetchone()
+    con.close()
+    assert unnamed > 0
+    out = cli("report", *TODAY).out
+    assert f"({unnamed:,.2f} paid by contracts without a client name is left out)" in out

@@ -14,7 +14,7 @@ import streamlit as st
 from analysis import splitter, store
 from analysis.errors import UserError
 from analysis.platforms import PRESETS
-from analysis.wording import plural
+from analysis.wording import plural, sentence
 from dashboard.analysis_pages import page_header, show_chart, today
 from dashboard.inputs import SPLITTER_DEFAULTS
 from dashboard.sidebar import current_filters
@@ -41,6 +41,20 @@ def parse_amounts(text: str) -> list[float]:
             raise UserError(f"amount {i}: '{part}' has more than two decimals; write cents after a point and no "
                             "thousands separator (1234.50), and separate the amounts with commas")
     return values
+
+
+def amounts_from_the_plan() -> None:
+    """Radio callback: choosing "amounts I choose" starts from the current plan's amounts, not the
+    first visit's (they must add up to the budget)."""
+    if st.session_state["split_mode"] != AMOUNTS:
+        return
+    try:
+        plan = splitter.make_plan(st.session_state["split_budget"], st.session_state["split_days"],
+                                  milestones=int(st.session_state["split_milestones"]),
+                                  shape=st.session_state["split_shape"])
+    except UserError:
+        return  # the inputs do not make a plan: the page says why
+    st.session_state["split_amounts"] = ", ".join(f"{m.amount:g}" for m in plan.milestones)
 
 
 def use_recommendation(count: int) -> None:
@@ -82,7 +96,7 @@ with st.container(border=True):
                              help="The agreed total price.")
     days = c3.number_input("Working days", min_value=0.5, step=1.0, format="%g", key="split_days",
                            help="From the start to delivery, working at a steady pace.")
-    mode = st.radio("Split the budget", [COUNT, AMOUNTS], horizontal=True, key="split_mode",
+    mode = st.radio("Split the budget", [COUNT, AMOUNTS], horizontal=True, key="split_mode", on_change=amounts_from_the_plan,
                     format_func={COUNT: "into a number of milestones", AMOUNTS: "into amounts I choose"}.get)
     if mode == COUNT:
         c1, c2 = st.columns(2)
@@ -143,7 +157,7 @@ try:
                                         shape=shape, single_risk=single_risk, wait_days=wait_days,
                                         billed_before=billed_before)
 except UserError as exc:
-    st.error(f"{exc}.", icon=":material/error:")
+    st.error(sentence(str(exc)), icon=":material/error:")
     st.stop()
 
 p, s = comparison.plan_outcome, comparison.single_outcome
@@ -152,9 +166,10 @@ plan_name = plural(n, "milestone")
 
 if risk_mode == HISTORY:
     with st.container(border=True):
-        scope = (f"{escape_markdown(filters.single_currency)} contracts" if filters.single_currency
-                 else "contracts in every currency")
-        st.caption(f"Estimated from the finished fixed-price {scope} of the workspace with a budget near "
+        scope = (f"{escape_markdown(plan_cal.currency)} contracts" if plan_cal.currency else "contracts")
+        chosen = ("" if filters.single_currency or not plan_cal.currency
+                  else " (the currency with the most contracts; budgets are never compared across currencies)")
+        st.caption(f"Estimated from the finished fixed-price {scope}{chosen} of the workspace with a budget near "
                    f"{budget:,.2f} (the other sidebar filters do not apply). Cancellation before the planned end; "
                    "the timing is fitted to when in the contract cancellations happened.")
         for label, cal in (("Milestone contracts" if plan_cal.structure == "milestones" else "Single-payment contracts", plan_cal),
@@ -229,7 +244,8 @@ frame = plan.to_frame()
 kept = float(frame.loc[frame["due_day"] <= cancel_day - 1, "amount"].sum())
 pending_today = frame[(frame["due_day"] > cancel_day - 1) & (frame["due_day"] <= cancel_day)]
 kept_single = budget if plan.finish_day <= cancel_day - 1 else 0.0
-maybe = (f", plus {float(pending_today['amount'].sum()):,.2f} if you had already handed in the milestone due that day"
+due_that_day = "the milestone" if len(pending_today) == 1 else f"the {len(pending_today)} milestones"
+maybe = (f", plus {float(pending_today['amount'].sum()):,.2f} if you had already handed in {due_that_day} due that day"
          if not pending_today.empty and n > 1 else "")
 st.markdown(f"With {plan_name} you keep **{kept:,.2f}** of the {budget:,.2f}{maybe}; with a single payment you keep "
             f"**{kept_single:,.2f}**" + (" — the work was already delivered." if kept_single else ".")
