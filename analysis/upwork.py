@@ -359,20 +359,30 @@ def _build_payments(con, ctx, display: str) -> None:
 
 
 def _warn_other_upwork_layout(con, ctx, other_is_history: bool) -> None:
-    """A weekly summary and a transaction history of the same weeks describe the same money twice."""
-    pattern = "% / %"
-    n = con.execute(
-        f"""SELECT count(*) FROM (SELECT contract_id FROM contracts WHERE source = ? AND platform = 'upwork'
-                                  UNION SELECT contract_id FROM in_contracts WHERE source = ? AND platform = 'upwork')
-            WHERE contract_id {'' if other_is_history else 'NOT '}LIKE ?""",
-        [ctx.source, ctx.source, pattern],
-    ).fetchone()[0]
+    """A weekly summary and a transaction history of the same weeks describe the same money twice:
+    said when the other layout's payments (this import's other files, or the workspace) fall within
+    two weeks of this file's, naming both spans; files of different periods pass in silence."""
+    other_ids = f"contract_id {'' if other_is_history else 'NOT '}LIKE '% / %'"
+    row = con.execute(
+        f"""WITH mine AS (SELECT min(paid_date) AS first, max(paid_date) AS last FROM in_payments
+                         WHERE _import_id = ? AND paid_date IS NOT NULL),
+                 other AS (SELECT contract_id, paid_date FROM payments p
+                           WHERE source = ? AND {other_ids} AND paid_date IS NOT NULL
+                             AND NOT EXISTS (SELECT 1 FROM in_payments i WHERE i.source = p.source AND i.payment_key = p.payment_key)
+                           UNION ALL
+                           SELECT contract_id, paid_date FROM in_payments
+                           WHERE source = ? AND _import_id <> ? AND {other_ids} AND paid_date IS NOT NULL)
+            SELECT count(DISTINCT o.contract_id), min(o.paid_date), max(o.paid_date), any_value(m.first), any_value(m.last)
+            FROM other o, mine m WHERE o.paid_date BETWEEN m.first - INTERVAL 14 DAY AND m.last + INTERVAL 14 DAY""",
+        [ctx.import_id, ctx.source, ctx.source, ctx.import_id],
+    ).fetchone()
+    n, other_first, other_last, first, last = row
     if n:
         other = "a transaction history" if other_is_history else "a weekly summary"
         ctx.warnings.append(
-            f"this import or the workspace also holds {other} of source '{ctx.source}' ({n} contracts): the two layouts "
-            "cannot be matched transaction by transaction, so weeks both cover are counted twice; import only one for "
-            "those weeks"
+            f"this import or the workspace also holds {other} of source '{ctx.source}' with payments of {n} contracts "
+            f"from {other_first} to {other_last}, within this file's {first} to {last}: the two layouts cannot be "
+            "matched transaction by transaction, so weeks both cover are counted twice; import only one for those weeks"
         )
 
 

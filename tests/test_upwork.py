@@ -330,9 +330,23 @@ def test_hourly_week_across_new_year(con, tmp_path):
         ("Fern / hourly", 20241229, "2025-01-04", "2025-01-15")]
 
 
-def test_weekly_summary_next_to_a_transaction_history_warns(con):
+def test_weekly_summary_next_to_a_transaction_history_warns_only_where_they_overlap(con, tmp_path):
+    """The summary covers March–April 2024, the histories 2022 and 2025: no week is counted twice,
+    so nothing is said. The same summary moved to September 2022 lands on the legacy history's
+    weeks, and the warning names both spans."""
     import_files(con, [LEGACY])
-    summary = import_files(con, [WEEKLY])
-    assert any("also holds a transaction history of source 'upwork' (3 contracts)" in w for w in summary.warnings)
-    again = import_files(con, [V2025])
-    assert any("also holds a weekly summary of source 'upwork' (3 contracts)" in w for w in again.warnings)
+    assert not any("also holds" in w for w in import_files(con, [WEEKLY]).warnings)
+    assert not any("also holds" in w for w in import_files(con, [V2025]).warnings)
+    moved = tmp_path / "weekly_2022.csv"
+    moved.write_text(WEEKLY.read_text().replace("2024-03-", "2022-09-").replace("2024-04-", "2022-10-")
+                     .replace("(412", "(422").replace("(411", "(421"))  # other contract ids: new contracts
+    warnings = import_files(con, [moved]).warnings
+    first, last = con.execute("SELECT min(paid_date), max(paid_date) FROM payments p JOIN imports i "
+                              "ON i.import_id = p.first_import_id WHERE i.file_name = 'weekly_2022.csv'").fetchone()
+    (n, other_first, other_last) = con.execute(
+        "SELECT count(DISTINCT contract_id), min(paid_date), max(paid_date) FROM payments WHERE contract_id LIKE '% / %' "
+        "AND paid_date BETWEEN ?::DATE - 14 AND ?::DATE + 14", [first, last]).fetchone()
+    assert n > 0
+    assert (f"weekly_2022.csv: this import or the workspace also holds a transaction history of source 'upwork' with "
+            f"payments of {n} contracts from {other_first} to {other_last}, within this file's {first} to {last}") in \
+        "\n".join(warnings), warnings
