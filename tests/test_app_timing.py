@@ -131,6 +131,11 @@ def test_an_upwork_history_has_no_days_from_the_start(tmp_path, monkeypatch):
     assert [shown[k] for k in shown if k.startswith("First payment")] == ["—", "—", "—"], shown
     assert ("Days from the start leave out 3 contracts with payments from a transaction history, which does not say "
             "when a contract started (its first payment stands in).") in texts(at)
+    assert ("Not enough paid contracts of both kinds to compare how soon money arrives: the start dates are unknown "
+            "for contracts from a transaction history.") in texts(at)
+    # Row 040 (450.00, no balance) was paid by the client but not yet released: not "nothing is waiting".
+    assert ("No submitted work is unpaid, but USD 450 of payments (1 payment) are still pending release") in texts(at)
+    assert "Nothing you handed in is waiting for payment." not in texts(at)
 
 def test_filters_that_select_nothing_say_so(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "timing", query={"from": "2099-01-01"})

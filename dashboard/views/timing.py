@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from analysis import timing
+from analysis import earnings, timing
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.timing import MEASURES
 from analysis.wording import plural, sentence
@@ -65,9 +65,10 @@ if m_n and s_n:
                 + f" (medians over {m_n:,} and {s_n:,} contracts with a payment)."
                 + (f" With fewer than {SMALL_SAMPLE_FINISHED} contracts on a side, that is too few to conclude anything."
                    if min(m_n, s_n) < SMALL_SAMPLE_FINISHED else ""))
-else:
-    st.markdown("Not enough paid contracts of both kinds to compare how soon money arrives.")
 estimated = query(timing.estimated_starts, filters)
+if not (m_n and s_n):
+    st.markdown("Not enough paid contracts of both kinds to compare how soon money arrives"
+                + (": the start dates are unknown for contracts from a transaction history." if estimated else "."))
 if estimated:
     st.info(sentence(timing.estimated_starts_note(estimated)), icon=":material/event_busy:")
 early = query(timing.paid_before_start, filters)
@@ -169,7 +170,13 @@ st.caption("Milestones and hourly weeks you submitted that have not been paid, b
            "older deserves a look.")
 buckets = query(timing.ageing, filters, as_of)
 mine = in_currency(buckets, currency)
-if mine.empty or int(mine["items"].sum()) == 0:
+pending = in_currency(query(earnings.pending, filters), currency)
+if (mine.empty or int(mine["items"].sum()) == 0) and not pending.empty:
+    # Upwork rows without a balance: paid by the client, not yet released to you.
+    st.info(f"No submitted work is unpaid, but {money(float(pending['gross'].sum()), currency)} of payments "
+            f"({plural(int(pending['items'].sum()), 'payment')}) are still pending release: they count once "
+            "released (Earnings lists them).", icon=":material/hourglass_top:")
+elif mine.empty or int(mine["items"].sum()) == 0:
     st.success("Nothing you handed in is waiting for payment.", icon=":material/check_circle:")
 else:
     show_chart(charts.ageing(buckets, currency), "ageing", height=360)
