@@ -130,6 +130,45 @@ def complete_contracts(
     return failed
 
 
+
+def completion_warnings(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str, str]], listed: int = 3) -> list[str]:
+    """What the completions of contracts ``keys`` say that the imported rows contradict (saved all
+    the same: the user may know better): a budget below what was already paid toward it, a budget
+    on an hourly contract, fewer planned milestones than the file already holds."""
+    if not keys:
+        return []
+    from analysis.filters import TOWARD_BUDGET_KINDS
+    from analysis.wording import plural
+
+    kinds = ", ".join(f"'{k}'" for k in TOWARD_BUDGET_KINDS)
+    con.execute("CREATE OR REPLACE TEMP TABLE _checked_keys (source VARCHAR, contract_id VARCHAR)")
+    con.executemany("INSERT INTO _checked_keys VALUES (?, ?)", [list(k) for k in keys])
+    rows = con.execute(
+        f"""SELECT v.contract_id, v.contract_type, cc.budget, paid.paid, cc.planned_milestones, v.milestone_rows
+            FROM _checked_keys k JOIN contract_view v USING (source, contract_id)
+            JOIN contract_completions cc USING (source, contract_id)
+            LEFT JOIN (SELECT source, contract_id, sum(gross) AS paid FROM payments
+                       WHERE NOT pending AND kind IN ({kinds}) GROUP BY ALL) paid USING (source, contract_id)
+            ORDER BY v.contract_id"""
+    ).fetchall()
+    con.execute("DROP TABLE temp._checked_keys")
+    below = [f"{c} (budget {b:,.2f}, paid {p:,.2f})" for c, t, b, p, _, _ in rows
+             if t == "fixed" and b is not None and p is not None and b < p]
+    hourly = [c for c, t, b, _, _, _ in rows if t == "hourly" and b is not None]
+    fewer = [f"{c} ({n} planned, {m} imported)" for c, _, _, _, n, m in rows if n is not None and n < m]
+    shown = lambda items: ", ".join(items[:listed]) + (f" and {len(items) - listed} more" if len(items) > listed else "")  # noqa: E731
+    warnings = []
+    if below:
+        warnings.append(f"{plural(len(below), 'contract')} given a budget below what was already paid toward it: "
+                        f"{shown(below)}; check the budget")
+    if hourly:
+        warnings.append(f"a budget given for {plural(len(hourly), 'hourly contract')} ({shown(hourly)}): hourly work "
+                        "is not valued by a budget, so it is not used")
+    if fewer:
+        warnings.append(f"fewer planned milestones than imported for {plural(len(fewer), 'contract')}: {shown(fewer)}; "
+                        "the structure follows the larger")
+    return warnings
+
 def completion_table(con: duckdb.DuckDBPyConnection, source: str | None = None, only_incomplete: bool = False) -> pd.DataFrame:
     """Contracts with what was imported and what the user completed — the dashboard's editable table.
 
@@ -262,6 +301,7 @@ def _apply(con: duckdb.DuckDBPyConnection, display: str, table: str, given_sourc
         """INSERT INTO contract_completions
            SELECT source, contract_id, status, budget, planned_milestones, now() FROM _completions_new WHERE NOT unchanged"""
     )
+    keys = con.execute("SELECT source, contract_id FROM _completions_new WHERE NOT unchanged").fetchall()
     con.execute(f"DROP TABLE IF EXISTS {table}")
     return [f"completed {changed} contract{'s' if changed != 1 else ''}"
-            + (f" ({unchanged} already as given)" if unchanged else "")]
+            + (f" ({unchanged} already as given)" if unchanged else "")] + completion_warnings(con, keys)

@@ -328,6 +328,18 @@ def test_completing_contracts_in_the_editable_table(empty_db, monkeypatch):
                                   WHERE contract_id = 'Quill Media / Blog series'""") == ("cancelled", None)
     # Quill still lacks a budget; Harbor is complete; the hourly contract still lacks a status.
     assert sorted(at.data_editor[0].value["contract_id"]) == ["Pine Data / hourly", "Quill Media / Blog series"]
+    # A budget below what was already paid is saved, and said (paid toward it: milestone payments, not the bonus).
+    (paid,) = query_one(empty_db, "SELECT sum(gross) FROM payments WHERE contract_id = 'Quill Media / Blog series' "
+                                  "AND kind = 'milestone' AND NOT pending")
+    table = at.data_editor[0].value
+    quill = table.index[table["contract_id"] == "Quill Media / Blog series"][0]
+    at.session_state[f"completions_{version + 1}_True"] = {
+        "edited_rows": {int(quill): {"budget": 10.0}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    at.button(key="save_completions").click().run()
+    assert (f"1 contract given a budget below what was already paid toward it: Quill Media / Blog series (budget 10.00, "
+            f"paid {paid:,.2f}); check the budget.") in texts(at)
+    assert query_one(empty_db, "SELECT budget FROM contract_view WHERE contract_id = 'Quill Media / Blog series'") == (10,)
 
 
 # --- the column mapping step ---------------------------------------------------------------------

@@ -145,3 +145,29 @@ def test_same_id_in_two_sources_needs_a_source(con, tmp_path):
     import_files(con, [path], source="other")
     assert con.execute("SELECT source, structure FROM contract_view WHERE contract_id = 'C2' ORDER BY 1").fetchall() == [
         ("canonical", "single"), ("other", "milestones")]
+
+
+def test_completions_the_imported_rows_contradict_are_named(con, tmp_path):
+    """Saved as given (the user may know better), each named: Packaging refresh was paid 860 but
+    given a budget of 500; the hourly Lumen Labs contract given a budget; Brand guidelines has two
+    milestones in the export but one planned."""
+    import_files(con, [FIXTURES / "exports" / "upwork_transactions_2025.csv"])
+    done = tmp_path / "done.csv"
+    done.write_text("contract_id,status,budget,planned_milestones\n"
+                    "Ember Foods / Packaging refresh,completed,500,\n"
+                    "Lumen Labs / hourly,completed,100,\n"
+                    "Ember Foods / Brand guidelines,completed,900,1\n")
+    warnings = import_files(con, [done]).warnings
+    assert warnings == [
+        "done.csv: completed 3 contracts",
+        "done.csv: 1 contract given a budget below what was already paid toward it: Ember Foods / Packaging refresh "
+        "(budget 500.00, paid 860.00); check the budget",
+        "done.csv: a budget given for 1 hourly contract (Lumen Labs / hourly): hourly work is not valued by a budget, "
+        "so it is not used",
+        "done.csv: fewer planned milestones than imported for 1 contract: Ember Foods / Brand guidelines "
+        "(1 planned, 2 imported); the structure follows the larger",
+    ]
+    assert con.execute("SELECT budget FROM contract_view WHERE contract_id = 'Ember Foods / Packaging refresh'"
+                       ).fetchone()[0] == Decimal("500.00")
+    # The dashboard's save names the same for the contracts it saved.
+    assert completions.completion_warnings(con, [("upwork", "Lumen Labs / hourly")]) == [warnings[2].split(": ", 1)[1]]

@@ -15,6 +15,7 @@ from analysis.errors import UserError
 from analysis.mapping import ColumnMapping
 from analysis.parsing import ParseOptions
 from analysis.report import build_report
+from analysis.wording import sentence
 from dashboard import state
 from dashboard.html_report import render_html
 from dashboard.sidebar import current_filters
@@ -349,6 +350,10 @@ with tab_complete:
                 failed, saved = [str(exc)], 0
             if saved:
                 flash("success", f"Saved {saved} completion{'s' if saved != 1 else ''}.")
+                refused_rows = {i for i, _ in refused}
+                kept = [(row["source"], row["contract_id"]) for i, row in enumerate(rows) if i not in refused_rows]
+                for warning in completions.completion_warnings(state.workspace(), kept):
+                    flash("warning", sentence(warning))
             for message in failed:
                 flash("error", f"Not saved — {message}")
             st.rerun()
