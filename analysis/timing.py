@@ -158,7 +158,7 @@ def paid_before_start_note(n: int) -> str:
 
 def estimated_starts_note(n: int) -> str:
     """What a reader is told about ``estimated_starts`` contracts (report, HTML report, dashboard)."""
-    return (f"days from the start leave out {plural(n, 'contract')} with payments from a transaction history, which "
+    return (f"days from the start leave out {plural(n, 'contract')} with payments from a platform export, which "
             "does not say when a contract started (its first payment stands in)")
 
 

@@ -129,10 +129,10 @@ def test_an_upwork_history_has_no_days_from_the_start(tmp_path, monkeypatch):
     assert not at.exception
     shown = metrics(at)
     assert [shown[k] for k in shown if k.startswith("First payment")] == ["—", "—", "—"], shown
-    assert ("Days from the start leave out 3 contracts with payments from a transaction history, which does not say "
+    assert ("Days from the start leave out 3 contracts with payments from a platform export, which does not say "
             "when a contract started (its first payment stands in).") in texts(at)
     assert ("Not enough paid contracts of both kinds to compare how soon money arrives: the start dates are unknown "
-            "for contracts from a transaction history.") in texts(at)
+            "for contracts from a platform export.") in texts(at)
     # Row 040 (450.00, no balance) was paid by the client but not yet released: not "nothing is waiting".
     assert ("No submitted work is unpaid, but USD 450 of payments (1 payment) are still pending release") in texts(at)
     assert "Nothing you handed in is waiting for payment." not in texts(at)

@@ -132,7 +132,7 @@ def test_a_transaction_history_knows_no_start_so_days_from_the_start_leave_it_ou
     assert summary.loc["milestones", "n"] == 0 and summary.loc["hourly", "n"] == 0
     from analysis.report import build_report
 
-    assert ("days from the start leave out 2 contracts with payments from a transaction history, which does not say "
+    assert ("days from the start leave out 2 contracts with payments from a platform export, which does not say "
             "when a contract started (its first payment stands in)") in build_report(con).notes
 
 def test_weekly_summary(con):

@@ -68,7 +68,7 @@ if m_n and s_n:
 estimated = query(timing.estimated_starts, filters)
 if not (m_n and s_n):
     st.markdown("Not enough paid contracts of both kinds to compare how soon money arrives"
-                + (": the start dates are unknown for contracts from a transaction history." if estimated else "."))
+                + (": the start dates are unknown for contracts from a platform export." if estimated else "."))
 if estimated:
     st.info(sentence(timing.estimated_starts_note(estimated)), icon=":material/event_busy:")
 early = query(timing.paid_before_start, filters)
