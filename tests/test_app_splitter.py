@@ -150,6 +150,10 @@ def test_risk_from_the_history_names_its_evidence(sample_db, monkeypatch):
     assert (f"Milestone contracts: Estimated from {n} milestone contracts of 75.00–300.00 USD ({finished} finished, "
             f"{cancelled} cancelled or disputed)") in plain(at)
     assert "Single-payment contracts: Estimated from" in plain(at)
+    assert ("Estimated from the finished fixed-price USD contracts (the currency with the most contracts; budgets "
+            "are never compared across currencies) of the workspace with a budget near 150.00") in plain(at)
+    at.sidebar.multiselect(key="currency").set_value(["EUR"]).run()  # chosen: no need to say why
+    assert "Estimated from the finished fixed-price EUR contracts of the workspace with a budget near 150.00" in plain(at)
 
 
 def test_an_empty_workspace_still_plans_with_a_risk_you_set(empty_db, monkeypatch):
