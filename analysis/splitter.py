@@ -793,7 +793,8 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     default = default or make_risk(DEFAULT_CANCEL_PROB, "constant", source="default")
     if currency is None:
         # Budgets compare only within a currency: the one with the most contracts, as the report's.
-        row = con.execute("SELECT currency FROM contract_view GROUP BY currency ORDER BY count(*) DESC, currency "
+        # (From ``contracts``: ``contract_view``'s rows are the same, but it counts every contract's milestones.)
+        row = con.execute("SELECT currency FROM contracts GROUP BY currency ORDER BY count(*) DESC, currency "
                           "LIMIT 1").fetchone()
         currency = row[0] if row else None
     in_currency = f" {currency.upper()}" if currency else ""
