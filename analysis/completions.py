@@ -18,8 +18,10 @@ import duckdb
 from analysis import store
 from analysis.canonical import CONTRACT_STATUSES
 from analysis.errors import Problem, UserError, single_problem
+from analysis.filters import TOWARD_BUDGET_KINDS
 from analysis.locale import resolve_decimal_comma
 from analysis.parsing import StagedFile, amount_sql, whole_number_sql
+from analysis.wording import listed, plural
 
 if TYPE_CHECKING:  # the import path does not need pandas; DuckDB's .df() loads it when asked
     import pandas as pd
@@ -131,15 +133,12 @@ def complete_contracts(
 
 
 
-def completion_warnings(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str, str]], listed: int = 3) -> list[str]:
+def completion_warnings(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str, str]], limit: int = 3) -> list[str]:
     """What the completions of contracts ``keys`` say that the imported rows contradict (saved all
     the same: the user may know better): a budget below what was already paid toward it, a budget
     on an hourly contract, fewer planned milestones than the file already holds."""
     if not keys:
         return []
-    from analysis.filters import TOWARD_BUDGET_KINDS
-    from analysis.wording import plural
-
     kinds = ", ".join(f"'{k}'" for k in TOWARD_BUDGET_KINDS)
     con.execute("CREATE OR REPLACE TEMP TABLE _checked_keys (source VARCHAR, contract_id VARCHAR)")
     con.executemany("INSERT INTO _checked_keys VALUES (?, ?)", [list(k) for k in keys])
@@ -156,16 +155,15 @@ def completion_warnings(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str
              if t == "fixed" and b is not None and p is not None and b < p]
     hourly = [c for c, t, b, _, _, _ in rows if t == "hourly" and b is not None]
     fewer = [f"{c} ({n} planned, {m} imported)" for c, _, _, _, n, m in rows if n is not None and n < m]
-    shown = lambda items: ", ".join(items[:listed]) + (f" and {len(items) - listed} more" if len(items) > listed else "")  # noqa: E731
     warnings = []
     if below:
         warnings.append(f"{plural(len(below), 'contract')} given a budget below what was already paid toward it: "
-                        f"{shown(below)}; check the budget")
+                        f"{listed(below, limit)}; check the budget")
     if hourly:
-        warnings.append(f"a budget given for {plural(len(hourly), 'hourly contract')} ({shown(hourly)}): hourly work "
+        warnings.append(f"a budget given for {plural(len(hourly), 'hourly contract')} ({listed(hourly, limit)}): hourly work "
                         "is not valued by a budget, so it is not used")
     if fewer:
-        warnings.append(f"fewer planned milestones than imported for {plural(len(fewer), 'contract')}: {shown(fewer)}; "
+        warnings.append(f"fewer planned milestones than imported for {plural(len(fewer), 'contract')}: {listed(fewer, limit)}; "
                         "the structure follows the larger")
     return warnings
 

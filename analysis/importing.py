@@ -24,7 +24,7 @@ from analysis.errors import ImportValidationError, Problem, single_problem
 from analysis.locale import AmbiguousInputError
 from analysis.parsing import ParseOptions, StagedFile, materialize, stage_csv
 from analysis.platforms import fee_sql
-from analysis.wording import plural
+from analysis.wording import listed, plural
 
 _IN_TABLES = """
 CREATE OR REPLACE TEMP TABLE in_contracts (
@@ -483,7 +483,7 @@ def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str
         raise ImportValidationError(problems)
 
 
-def _retire_contradicted_payments(con, listed: int = 5) -> list[str]:
+def _retire_contradicted_payments(con, limit: int = 5) -> list[str]:
     """Delete the payments the workspace derived that this import's milestones contradict.
 
     Two kinds, both derived (never rows a file brought as payments): the one payment of
@@ -515,11 +515,10 @@ def _retire_contradicted_payments(con, listed: int = 5) -> list[str]:
     warnings = []
     for (file, stand_in), group in itertools.groupby(rows, key=lambda r: (r[0], r[1])):
         group = list(group)
-        named = ", ".join(f"{key} ({gross:,.2f} {currency})" for _f, _s, key, gross, currency in group[:listed])
-        more = f" and {len(group) - listed} more" if len(group) > listed else ""
+        named = listed([f"{key} ({gross:,.2f} {currency})" for _f, _s, key, gross, currency in group], limit)
         what = ("the paid_total payment of contracts whose milestones it brings (they carry the payments)"
                 if stand_in else "the payment of milestones it says are not paid")
-        warnings.append(f"{file}: removed {what}: {named}{more}")
+        warnings.append(f"{file}: removed {what}: {named}")
     return warnings
 
 

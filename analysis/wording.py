@@ -14,6 +14,12 @@ def counted(n: int, noun: str) -> str:
     return f"{plural(n, noun)} {'has' if int(n) == 1 else 'have'}"
 
 
+def listed(items: list[str], limit: int) -> str:
+    """``a, b, c and 2 more``: the first ``limit`` items of a list a warning names."""
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
 def sentence(note: str) -> str:
     """A report note (lower case, no full stop) as a sentence on its own."""
     return note[:1].upper() + note[1:] + ("" if note.endswith(".") else ".")
