@@ -40,6 +40,9 @@ def test_exposure_of_the_portfolio_fixture_by_hand(tmp_path, monkeypatch):
     # Four finished contracts, one cancelled: every active contract gets 25 %, from too little history.
     assert shown["Expected loss (USD)"] == f"{0.25 * 1750:,.0f}"
     assert any("rests on only 4 finished contracts" in w.value for w in at.warning)
+    # The reports' words: one sentence where the page and the text and HTML reports agree.
+    assert ("The expected loss rests on only 4 finished contracts: a rough guide, not an estimate to rely on."
+            in [w.value for w in at.warning])
     assert "1 hourly contract has no agreed total: counted, not valued." in texts(at)
 
 
@@ -117,7 +120,9 @@ def test_no_finished_history_leaves_the_expected_loss_unknown(tmp_path, monkeypa
     assert not at.exception
     shown = metrics(at)
     assert shown["Still to be paid (USD)"] == "1,000" and shown["Expected loss (USD)"] == "—"
-    assert "no history to estimate a loss from" in texts(at)
+    assert "Your 1 valued active contract has USD 1,000 still to be paid." in texts(at).replace("**", "")
+    assert [w.value for w in at.warning] == [
+        "The expected loss is unknown: no contract in the history has finished to estimate it from."]
 
 def test_no_active_contracts_still_shows_concentration(tmp_path, monkeypatch):
     db = build_workspace(tmp_path / "three.duckdb", [DASHBOARD_FIXTURES / "three_contracts.csv"])

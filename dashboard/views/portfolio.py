@@ -85,26 +85,22 @@ else:
     cells[4].metric(f"Expected loss ({currency})", money(row["expected_loss"]), border=True,
                     help="Still to be paid × the share of similar contracts in your history that were cancelled.")
     if remaining > 0:
-        loss = (f"Judging by how often similar contracts were cancelled in your history, expect to lose about "
-                f"**{money(row['expected_loss'], currency)}** of it." if int(row["no_history"]) == 0 else
-                "None of your contracts has finished yet, so there is no history to estimate a loss from.")
+        loss = ("" if int(row["no_history"]) else
+                f" Judging by how often similar contracts were cancelled in your history, expect to lose about "
+                f"**{money(row['expected_loss'], currency)}** of it.")
         st.markdown(
-            f"Your {int(row['valued']):,} valued active contracts still have **{money(remaining, currency)}** to be paid. "
-            f"**{share(row['funded'] / remaining)}** of it is funded in escrow; **{money(row['unfunded'], currency)}** is not. "
+            f"Your {counted(row['valued'], 'valued active contract')} **{money(remaining, currency)}** still to be paid. "
+            f"**{share(row['funded'] / remaining)}** of it is funded in escrow; **{money(row['unfunded'], currency)}** is not."
             + loss)
+    caveat = exposure.expected_loss_caveat(row)  # unknown, or a rough guide: as the reports say it
+    if caveat:
+        st.warning(caveat, icon=":material/warning:")
     active = in_currency(query(exposure.active_contracts, filters, limit=None), currency)
-    thin = active[active["remaining"].notna() & active["p_cancel"].notna() & (active["p_finished"] < SMALL_SAMPLE_FINISHED)]
-    if not thin.empty:
-        st.warning(f"The expected loss of {len(thin):,} contract{'' if len(thin) == 1 else 's'} rests on only "
-                   f"{int(thin['p_finished'].min()):,} finished contracts of history: too few to rely on. Read it as a "
-                   "rough guide until more contracts have finished.", icon=":material/warning:")
     notes = []
     if int(row["hourly_active"]):
         notes.append(f"{counted(row['hourly_active'], 'hourly contract')} no agreed total: counted, not valued")
     if int(row["budget_unknown"]):
         notes.append(f"{counted(row['budget_unknown'], 'fixed-price contract')} no known budget (complete them on the Data page)")
-    if int(row["no_history"]):
-        notes.append(f"{counted(row['no_history'], 'contract')} no finished history to estimate a loss from")
     if notes:
         text = "; ".join(notes)
         st.caption(sentence(text))
