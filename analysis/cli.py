@@ -68,6 +68,7 @@ def _workspace_file(text: str) -> Path:
         raise argparse.ArgumentTypeError("':memory:' keeps nothing after the command: give a file path such as ws.duckdb")
     return Path(text)
 
+
 def open_workspace(args: argparse.Namespace):
     return store.connect(args.db)
 

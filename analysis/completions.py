@@ -167,6 +167,7 @@ def completion_warnings(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str
                         "the structure follows the larger")
     return warnings
 
+
 def completion_table(con: duckdb.DuckDBPyConnection, source: str | None = None, only_incomplete: bool = False) -> pd.DataFrame:
     """Contracts with what was imported and what the user completed — the dashboard's editable table.
 

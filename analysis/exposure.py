@@ -161,6 +161,7 @@ def expected_loss_caveat(totals_row: Mapping) -> str | None:
                 "a rough guide, not an estimate to rely on.")
     return None
 
+
 @uses_prepared
 def active_contracts(con: duckdb.DuckDBPyConnection, filters: Filters, limit: int | None = 50,
                      min_history: int = SMALL_SAMPLE_FINISHED) -> pd.DataFrame:

@@ -165,6 +165,7 @@ def _labelled(problems: list[Problem], labels: dict[str, str]) -> list[Problem]:
     """Problems naming each column as the user knows it (``StagedFile.labels``)."""
     return [replace(p, column=labels[p.column]) if p.column in labels else p for p in problems]
 
+
 def file_hash(path: Path, stop: threading.Event | None = None) -> str | None:
     """SHA-256 of the file's bytes (the import log's ``content_hash``); None once ``stop`` is set."""
     digest = hashlib.sha256()
@@ -453,6 +454,7 @@ def stand_in_payment_sql(c: str) -> str:
     fee = fee_sql(f"{c}.platform", f"coalesce({c}.end_date, {c}.start_date)", f"{c}.paid_total", "0")
     return (f"{c}.source, {c}.contract_id || '#total', {c}.contract_id, NULL, 'contract_total', NULL, "
             f"{c}.paid_total, {fee}, {c}.currency, false, 'paid_total of a contract-level export'")
+
 
 def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str]]]]) -> None:
     """A column a file does not have says nothing about it: the rows it brings again keep what

@@ -92,6 +92,7 @@ def test_an_imports_warnings_are_shown_one_by_one_after_its_counts(empty_db, mon
     assert warnings[0] == "contracts.csv: column 'Notes' not in the template: kept aside, not imported"
     assert warnings[1].startswith("milestones.csv: 1 milestone with a paid_date but a status other than paid")
 
+
 def test_a_bad_file_lists_every_problem_and_writes_nothing(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "data")
     before = table_counts(sample_db)
@@ -263,6 +264,7 @@ def test_removing_the_import_that_retired_a_paid_total_brings_it_back(con, tmp_p
     latest = con.execute("SELECT max(batch_id) FROM imports").fetchone()[0]
     assert workspace_admin.remove_import(con, latest).restored_totals == 0
     assert con.execute(payments).fetchall() == before
+
 
 def test_remove_an_unknown_import_changes_nothing(con):
     import_files(con, UPLOAD)

@@ -87,6 +87,7 @@ def test_a_link_naming_what_the_workspace_lacks_says_what_it_ignored(sample_db, 
     at.sidebar.multiselect(key="client").set_value([]).run()  # the user moves on: the notice goes
     assert not at.sidebar.warning and contracts_metric(at) == 2000
 
+
 def test_filters_survive_a_page_switch(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch)
     at.sidebar.multiselect(key="category").set_value(["writing"]).run()

@@ -124,6 +124,7 @@ def test_no_finished_history_leaves_the_expected_loss_unknown(tmp_path, monkeypa
     assert [w.value for w in at.warning] == [
         "The expected loss is unknown: no contract in the history has finished to estimate it from."]
 
+
 def test_no_active_contracts_still_shows_concentration(tmp_path, monkeypatch):
     db = build_workspace(tmp_path / "three.duckdb", [DASHBOARD_FIXTURES / "three_contracts.csv"])
     at = open_app(db, monkeypatch, "portfolio")

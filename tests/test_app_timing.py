@@ -137,6 +137,7 @@ def test_an_upwork_history_has_no_days_from_the_start(tmp_path, monkeypatch):
     assert ("No submitted work is unpaid, but USD 450 of payments (1 payment) are still pending release") in texts(at)
     assert "Nothing you handed in is waiting for payment." not in texts(at)
 
+
 def test_filters_that_select_nothing_say_so(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "timing", query={"from": "2099-01-01"})
     assert any("No contracts match these filters" in w.value for w in at.warning)

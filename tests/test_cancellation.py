@@ -332,6 +332,7 @@ def test_adjusted_comparison_counts_only_the_contracts_it_would_fit(con, tmp_pat
                               "after leaving out 30 with no planned duration; 30 of each needed)")
     assert result.contracts == 32
 
+
 def test_adjusted_comparison_reports_separation_instead_of_failing(con, tmp_path):
     specs = [contract(f"M{i}", "completed", "milestones", client=f"C{i % 7}") for i in range(35)]
     specs += [contract(f"S{i}", "cancelled", client=f"C{i % 7}") for i in range(35)]

@@ -171,6 +171,7 @@ def test_db_in_memory_is_refused(cli, monkeypatch):
     result = cli("import", *TWO_FILES, db=None)
     assert result.code == 2 and "':memory:' keeps nothing after the command" in result.err
 
+
 def test_commands_load_only_what_they_use(tmp_path):
     """A small import does not pay for starting pandas or the statistics stack (optimisations.md, stops 18–19)."""
     env = dict(os.environ, MILESTONE_LENS_DB=str(tmp_path / "ws.duckdb"))

@@ -153,6 +153,7 @@ def test_problems_name_the_files_own_column_not_the_mappings_copy(con, tmp_path)
     assert str(err.value).startswith("agency_tracker.csv, row 2, column currency (the mapping's default): currency 'EURO'")
     assert snapshot(con) == before
 
+
 def test_hostile_headers_and_values_stay_data(con, tmp_path):
     sheet = tmp_path / "odd.csv"
     sheet.write_text('"Id""; DROP TABLE contracts;--",When,How much,Outcome\nX1,2025-01-02,10,"it\'s done"\n')

@@ -186,6 +186,7 @@ def test_a_dataset_from_before_start_estimated_reads_and_imports_with_its_defaul
     assert parquet_store.import_parquet(target, tmp_path / "ds").imported["contracts"] == 6
     assert rows(target, "contracts") == rows(fixture_workspace, "contracts")
 
+
 def test_import_updates_changed_rows(fixture_workspace, tmp_path):
     parquet_store.export_parquet(fixture_workspace, tmp_path / "v1")
     target = store.connect(tmp_path / "target.duckdb")

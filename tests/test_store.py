@@ -56,6 +56,7 @@ def test_version_1_workspace_marks_the_starts_transaction_histories_estimated(db
         ("canonical", False), ("upwork", True)]
     con.close()
 
+
 def test_a_newer_file_is_refused(db_path, monkeypatch):
     store.connect(db_path).close()
     monkeypatch.setattr(store, "MIGRATIONS", [])

@@ -135,6 +135,7 @@ def test_a_transaction_history_knows_no_start_so_days_from_the_start_leave_it_ou
     assert ("days from the start leave out 2 contracts with payments from a platform export, which does not say "
             "when a contract started (its first payment stands in)") in build_report(con).notes
 
+
 def test_weekly_summary(con):
     summary = import_files(con, [WEEKLY])
     assert summary.files[0].format == "upwork-weekly"
@@ -298,6 +299,7 @@ def test_export_without_its_amount_column_names_the_column(con, tmp_path):
     message = str(err.value)
     assert message.startswith("no_amount.csv, row 1: not an Upwork transaction history: no amount column"), message
     assert snapshot(con) == before
+
 
 def test_cli_import_json(cli):
     result = cli("import", LEGACY, V2025, "--format", "upwork", "--json")

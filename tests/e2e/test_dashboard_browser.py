@@ -58,6 +58,7 @@ def download_by_clicking(page, button, attempts: int = 2):
                 raise
     raise AssertionError("unreachable")
 
+
 def metric(page, label: str) -> str:
     box = page.get_by_test_id("stMetric").filter(has_text=label).first
     return box.get_by_test_id("stMetricValue").inner_text().strip()
