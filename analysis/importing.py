@@ -102,16 +102,19 @@ class ImportSummary:
         }
 
     def describe(self) -> str:
+        """The counts, then one ``warning:`` line per warning."""
+        return "\n".join(self.counts() + [f"warning: {w}" for w in self.warnings])
+
+    def counts(self) -> list[str]:
+        """What was (or would be) imported, updated and skipped, as two sentences."""
         i, u = self.imported, self.updated
-        lines = [
+        return [
             f"{'Would import' if self.dry_run else 'Imported'} {plural(i['contracts'], 'contract')}, "
             f"{plural(i['milestones'], 'milestone')}, {plural(i['payments'], 'payment')} "
             f"from {plural(len(self.files), 'file')}.",
             f"Updated {plural(u['contracts'], 'contract')}, {plural(u['milestones'], 'milestone')}, "
             f"{plural(u['payments'], 'payment')}; skipped {plural(self.duplicates_skipped, 'row')} already in the workspace.",
         ]
-        lines += [f"warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
 
 
 # format name -> function(con, staged, ctx) that appends to the in_* tables

@@ -29,6 +29,7 @@ import duckdb
 from analysis import store
 from analysis.errors import ImportValidationError, Problem, UserError
 from analysis.importing import _IN_TABLES, COLUMNS, KEYS, FileReport, ImportSummary, _check_batch, _merge
+from analysis.wording import plural
 
 MARKER = "milestone_lens_dataset.json"
 DATASET_FORMAT = "milestone-lens-parquet"
@@ -285,9 +286,9 @@ class ParquetImportSummary(ImportSummary):
         out["completions"] = self.completions
         return out
 
-    def describe(self) -> str:
-        text = super().describe()
-        return text + (f"\n{'Would take' if self.dry_run else 'Took'} {self.completions} contract completions." if self.completions else "")
+    def counts(self) -> list[str]:
+        took = f"{'Would take' if self.dry_run else 'Took'} {plural(self.completions, 'contract completion')}."
+        return super().counts() + ([took] if self.completions else [])
 
 
 def _dataset_hash(dataset: Path) -> str:

@@ -153,6 +153,7 @@ def test_import_round_trips_and_reimport_adds_nothing(fixture_workspace, tmp_pat
     summary = parquet_store.import_parquet(target, tmp_path / "ds")
     assert summary.imported == {"contracts": 6, "milestones": 12, "payments": 10}
     assert summary.completions == 1
+    assert summary.describe().splitlines()[2] == "Took 1 contract completion."
     for table in DATA_TABLES:
         assert rows(target, table) == rows(fixture_workspace, table), table
     # The completion applies in the target as in the source.

@@ -52,8 +52,7 @@ def flash(kind: str, text: str) -> None:
 def flash_import(summary, prefix: str = "") -> None:
     """An import's counts as one success message and each of its warnings as a message of its own
     (run together in one box, eight warnings were a wall of text)."""
-    counts = " ".join(line for line in summary.describe().splitlines() if not line.startswith("warning: "))
-    flash("success", prefix + counts)
+    flash("success", prefix + " ".join(summary.counts()))
     for warning in summary.warnings:
         flash("warning", warning)
 
@@ -181,7 +180,7 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
         st.error(f"Nothing was imported: {escape_markdown(check.error)}", icon=":material/error:")
     elif check.summary is not None:
         summary = check.summary
-        first_line = summary.describe().splitlines()[0].replace("Would import", "They would add")
+        first_line = summary.counts()[0].replace("Would import", "They would add")
         st.success(f"Ready: the files can be imported. {escape_markdown(first_line)}", icon=":material/check_circle:")
         st.dataframe(summary_frame(summary), hide_index=True)
         if summary.duplicates_skipped:
