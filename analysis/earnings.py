@@ -204,6 +204,17 @@ def account_costs(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFr
     ).df()
 
 
+def net_after_account_costs(net: float, costs: pd.DataFrame) -> float:
+    """Net earnings less the account costs of ``account_costs`` (one currency's rows).
+
+    Importers book a cost either as a fee on a zero amount or as a negative amount, as
+    imported: either way it is taken off.
+    """
+    if costs.empty:
+        return float(net)
+    return float(net) + float(costs["amount"].sum()) - float(costs["fees"].sum())
+
+
 @uses_prepared
 def months(con: duckdb.DuckDBPyConnection, filters: Filters, count_contracts: bool = True) -> pd.DataFrame:
     """``totals(by='month')`` with months without payments filled in (gross 0), per currency."""

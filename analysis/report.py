@@ -24,7 +24,7 @@ from analysis import cancellation, earnings, exposure, store, timing
 from analysis.cli import command, emit_json, open_workspace
 from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, parse_date, prepared
-from analysis.wording import counted
+from analysis.wording import counted, plural
 
 #: Days at which the report states the share of contracts cancelled so far (cumulative incidence).
 INCIDENCE_HORIZONS = (7, 30, 90)
@@ -487,9 +487,14 @@ def report_text(report: Report) -> str:
     rows = [[r.structure, format_money(r.gross), format_money(r.fees), format_money(r.net), format_pct(r.fees / r.gross) if r.gross else "—",
              format_money(r.unpaid_on_cancellation)] for r in bs.itertuples()]
     lines += _table(rows, ["structure", "gross", "fees", "net", "fee rate", "unpaid on cancellation"])
+    lines += _pending_and_costs_text(main)
     ex = main.exposure
     lines += ["", f"Exposure of active contracts ({main.currency})"]
-    if ex.empty:
+    unknown = int(main.rates["status_unknown"].sum())
+    if ex.empty and unknown:
+        lines.append(f"  No contract is known to be active, but {counted(unknown, 'contract')} no status yet (a transaction "
+                     "history cannot say): those still running are not counted here until their status is completed.")
+    elif ex.empty:
         lines.append("  No active contracts.")
     else:
         e = ex.iloc[0]
@@ -518,6 +523,25 @@ def report_text(report: Report) -> str:
     if report.notes:
         lines += ["", "Notes"] + [f"  - {n}" for n in report.notes]
     return "\n".join(lines)
+
+
+def _pending_and_costs_text(section: CurrencySection) -> list[str]:
+    """The lines under the earnings table for money the table leaves out: pending payments and account costs."""
+    lines = []
+    pending = section.pending
+    if pending is not None and not pending.empty:
+        lines.append(f"  Pending, not yet earned (not in the table): {format_money(float(pending['gross'].sum()))} "
+                     f"in {plural(int(pending['items'].sum()), 'payment')}")
+    costs = section.account_costs
+    if costs is not None and not costs.empty:
+        net = float(section.earnings_total["net"].sum())
+        after = earnings.net_after_account_costs(net, costs)
+        first, last = costs["first_date"].min(), costs["last_date"].max()
+        span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if pd.notna(first) and pd.notna(last) else "undated"
+        lines.append(f"  Account costs (withdrawal fees, connects, memberships; not contract fees): "
+                     f"{format_money(net - after)} in {plural(int(costs['items'].sum()), 'item')}, {span}; "
+                     f"net after them {format_money(after)}")
+    return lines
 
 
 # --- command line ------------------------------------------------------------------------

@@ -257,3 +257,17 @@ def test_the_largest_clients_share_says_what_unnamed_clients_it_leaves_out(cli, 
     assert unnamed > 0
     out = cli("report", *TODAY).out
     assert f"({unnamed:,.2f} paid by contracts without a client name is left out)" in out
+
+
+def test_terminal_summary_shows_pending_payments_account_costs_and_unknown_statuses(cli, db_path):
+    """The 2025 Upwork fixture by hand: milestone 2 (450.00, no balance yet) is pending; Connects cost 6.00;
+    net 405 + 774 + 288 = 1,467.00, so 1,461.00 after costs; no contract has a status yet."""
+    from tests.conftest import FIXTURES
+
+    assert cli("import", FIXTURES / "exports" / "upwork_transactions_2025.csv").code == 0
+    out = cli("report", *TODAY).out
+    assert "  Pending, not yet earned (not in the table): 450.00 in 1 payment\n" in out
+    assert ("  Account costs (withdrawal fees, connects, memberships; not contract fees): 6.00 in 1 item, "
+            "2025-10-01 to 2025-10-01; net after them 1,461.00\n") in out
+    assert "No active contracts." not in out
+    assert "No contract is known to be active, but 3 contracts have no status yet" in out

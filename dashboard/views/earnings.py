@@ -130,6 +130,5 @@ else:
         "first_date": st.column_config.DateColumn("first"), "last_date": st.column_config.DateColumn("last")})
     mine = in_currency(costs, currency)
     if not mine.empty and not total.empty:
-        # Importers book a cost as a fee on a zero amount (or, as imported, a negative amount): either way it is taken off.
-        after_costs = float(total.iloc[0]["net"]) + float(mine["amount"].sum()) - float(mine["fees"].sum())
+        after_costs = earnings.net_after_account_costs(float(total.iloc[0]["net"]), mine)
         st.markdown(f"Net earnings after these account costs: **{money(after_costs, escape_markdown(currency))}**.")
