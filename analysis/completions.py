@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # the import path does not need pandas; DuckDB's .df() loads 
     import pandas as pd
 
 FIELDS = ("status", "budget", "planned_milestones")
+#: How contracts get the dates a completion cannot give (a transaction history knows none of them).
+DATES_FROM_TEMPLATE = ("a contracts CSV of the template (contract_id, start_date, status, end_date, planned_end_date) "
+                       "imported on top under the contracts' source adds them")
 MAX_BUDGET = Decimal("1e16")
 MAX_PLANNED_MILESTONES = 10_000
 

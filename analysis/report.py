@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analysis import cancellation, earnings, exposure, store, timing
+from analysis import cancellation, completions, earnings, exposure, store, timing
 from analysis.cli import command, emit_json, open_workspace
 from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, parse_date, prepared
@@ -221,7 +221,7 @@ def _notes(report: Report) -> list[str]:
         notes.append(f"amounts are in {main.currency}; contracts in {others} are reported separately and never added")
     if main.survival is not None and main.survival.excluded_no_end_date:
         notes.append(f"{counted(main.survival.excluded_no_end_date, 'finished contract')} no end date: left out of "
-                     "the time-to-cancellation curves")
+                     f"the time-to-cancellation curves ({completions.DATES_FROM_TEMPLATE})")
     return notes
 
 

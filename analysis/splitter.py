@@ -825,7 +825,10 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
                            pd.DataFrame(columns=["fraction", "survival", "se", "at_risk", "events"]), currency)
 
     if finished < min_contracts:
-        return fallback(f"only {finished} finished {what} with a planned end date (need {min_contracts})")
+        from analysis.completions import DATES_FROM_TEMPLATE  # the import path's module: only when it is said
+
+        missing = f" ({excluded} without usable dates: {DATES_FROM_TEMPLATE})" if excluded else ""
+        return fallback(f"only {finished} finished {what} with a planned end date (need {min_contracts}){missing}")
     curve = survival_over_fraction(usable)
     followed_to_end = int((usable["fraction"] >= 1.0).sum())
     if followed_to_end == 0:

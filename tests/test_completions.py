@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import completions
+from analysis import completions, store
 from analysis.completions import KEEP, complete_contract
 from analysis.errors import ImportValidationError, UserError
 from analysis.importing import import_files
@@ -171,3 +171,31 @@ def test_completions_the_imported_rows_contradict_are_named(con, tmp_path):
                        ).fetchone()[0] == Decimal("500.00")
     # The dashboard's save names the same for the contracts it saved.
     assert completions.completion_warnings(con, [("upwork", "Lumen Labs / hourly")]) == [warnings[2].split(": ", 1)[1]]
+
+
+def test_a_template_contracts_file_gives_a_transaction_historys_contracts_their_dates(cli, db_path, tmp_path):
+    """Completions carry no dates; the way the report names (a template contracts file under the export's
+    source) gives them, and a later import of the export keeps them."""
+    import json
+
+    assert cli("import", LEGACY).code == 0
+    done = write(tmp_path, f"contract_id,status,budget\n{HARBOR},completed,900\n{QUILL},cancelled,1800\n")
+    assert cli("import", done).code == 0
+    doc = json.loads(cli("report", "--json", "--today", "2026-01-01").out)
+    assert doc["time_to_cancellation"]["excluded"]["no_end_date"] == 2  # both finished, neither has an end
+    note = next(n for n in doc["notes"] if "no end date" in n)
+    assert completions.DATES_FROM_TEMPLATE in note
+
+    dates = write(tmp_path, "contract_id,start_date,status,budget,end_date,planned_end_date\n"
+                            f"{HARBOR},2022-09-01,completed,900,2022-11-30,2022-11-15\n"
+                            f"{QUILL},2022-09-01,cancelled,1800,2022-10-10,2022-12-01\n", "contracts.csv")
+    assert cli("import", dates, "--source", "upwork").code == 0
+    assert cli("import", LEGACY).code == 0  # the export again: nothing of the dates is lost
+    doc = json.loads(cli("report", "--json", "--today", "2026-01-01").out)
+    assert doc["time_to_cancellation"]["excluded"]["no_end_date"] == 0
+    assert not any("no end date" in n for n in doc["notes"])
+    con = store.connect(db_path, read_only=True)
+    rows = con.execute("SELECT contract_id, start_date::VARCHAR, end_date::VARCHAR, start_estimated FROM contracts "
+                       "WHERE contract_id IN (?, ?) ORDER BY contract_id", [HARBOR, QUILL]).fetchall()
+    con.close()
+    assert rows == [(HARBOR, "2022-09-01", "2022-11-30", False), (QUILL, "2022-09-01", "2022-10-10", False)]

@@ -387,6 +387,22 @@ def test_calibration_falls_back_when_too_few(tmp_path):
     assert cal.risk.cancel_prob == sp.DEFAULT_CANCEL_PROB
     assert "only 10 finished single-payment contracts" in cal.message
     assert "default is assumed: 10% cancel before the end" in cal.message
+    assert "without usable dates" not in cal.message  # every contract had its dates
+
+
+def test_calibration_says_how_contracts_without_dates_get_them(tmp_path):
+    """10 finished with dates, 2 cancelled without a planned end date: too few, and the way to add dates named."""
+    from analysis.completions import DATES_FROM_TEMPLATE
+
+    rows = _history_rows([0.2, 0.5], completed=8)
+    rows += [[f"N{i}", "upwork", "fixed", 150, "USD", START, "", START + dt.timedelta(days=5), "cancelled", 1] for i in range(2)]
+    db = _workspace(tmp_path, rows)
+    con = store.connect(db, read_only=True)
+    cal = sp.calibrate(con, 150, "single")
+    con.close()
+    assert cal.fallback and cal.excluded == 2
+    assert f"only 10 finished single-payment contracts of 75.00–300.00 USD with a planned end date (need 20) " \
+           f"(2 without usable dates: {DATES_FROM_TEMPLATE})" in cal.message
 
 
 def test_calibration_widens_the_budget_band_before_giving_up(tmp_path):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analysis import cancellation, overview, report
+from analysis import cancellation, completions, overview, report
 from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS
 from analysis.filters import SMALL_SAMPLE_FINISHED, main_currency
 from analysis.wording import plural
@@ -233,11 +233,11 @@ else:
     st.markdown(sentence(logrank.message) + ".")
 left_out = []
 if survival.data.excluded_no_end_date:
-    left_out.append(f"{survival.data.excluded_no_end_date:,} finished contracts without an end date")
+    left_out.append(f"{plural(survival.data.excluded_no_end_date, 'finished contract')} without an end date")
 if scale == "fraction" and survival.data.excluded_no_planned_duration:
-    left_out.append(f"{survival.data.excluded_no_planned_duration:,} contracts without a planned end date")
+    left_out.append(f"{plural(survival.data.excluded_no_planned_duration, 'contract')} without a planned end date")
 if left_out:
-    st.caption("Left out of these curves: " + " and ".join(left_out) + ".")
+    st.caption("Left out of these curves: " + " and ".join(left_out) + f" ({completions.DATES_FROM_TEMPLATE}).")
 
 # --- adjusted --------------------------------------------------------------------------------
 st.subheader("Taking budget, duration and client history into account")
