@@ -48,9 +48,12 @@ def rate_text(cancelled: int, finished: int) -> str:
     return percent(cancelled / finished)
 
 
-def headline(comparison: RateComparison) -> Headline:
+def headline(comparison: RateComparison, filtered: bool = False) -> Headline:
     """``In your history, single-payment contracts were cancelled 1.8× as often as milestone
-    contracts (24 % vs 13 %, n = 812 / 790).`` — or why no such sentence can be said yet."""
+    contracts (24 % vs 13 %, n = 812 / 790).`` — or why no such sentence can be said yet.
+
+    ``filtered``: the comparison is over the contracts some filters chose, so a missing group
+    may be the filters' doing (and the sample is no answer to it)."""
     a, b = comparison.a, comparison.b
     a_noun, b_noun = STRUCTURE_NOUNS.get(a, a), STRUCTURE_NOUNS.get(b, b)
     ac, an, bc, bn = comparison.a_cancelled, comparison.a_finished, comparison.b_cancelled, comparison.b_finished
@@ -67,7 +70,8 @@ def headline(comparison: RateComparison) -> Headline:
         return Headline(
             f"Your history has no finished {missing} yet, so there is nothing to compare {other} against.",
             f"{plural(have, 'finished ' + STRUCTURE_NOUN.get(other_key, other_key))}. Cancellation risk is estimated from your own history only; "
-            "import more contracts, or load the sample to see how the comparison works.",
+            + ("these filters may leave them out: widen or remove a filter in the sidebar, or import more contracts."
+               if filtered else "import more contracts, or load the sample to see how the comparison works."),
             False,
         )
     if comparison.small_sample:

@@ -184,6 +184,23 @@ def test_the_overview_links_to_every_analysis_page(sample_db, monkeypatch):
     assert f"your {active:,} active contracts" in labels
 
 
+
+def test_a_filter_that_leaves_out_a_group_points_to_the_sidebar_not_the_sample(sample_db, monkeypatch):
+    """A client with finished milestone contracts and no finished single one (found by SQL)."""
+    (client,) = query_one(sample_db, """
+        WITH m AS (SELECT source, contract_id, count(*) AS n FROM milestones WHERE kind = 'milestone' GROUP BY ALL)
+        SELECT client FROM contracts c LEFT JOIN m USING (source, contract_id)
+        WHERE c.contract_type = 'fixed' AND status IN ('completed', 'cancelled', 'disputed')
+        GROUP BY client
+        HAVING count(*) FILTER (WHERE greatest(coalesce(m.n, 0), coalesce(c.milestone_count, 0)) >= 2) > 0
+           AND count(*) FILTER (WHERE greatest(coalesce(m.n, 0), coalesce(c.milestone_count, 0)) < 2) = 0
+        ORDER BY client LIMIT 1""")
+    at = open_app(sample_db, monkeypatch)
+    at.sidebar.multiselect(key="client").set_value([client]).run()
+    assert headline_of(at).startswith("Your history has no finished single-payment contracts yet")
+    assert "these filters may leave them out: widen or remove a filter in the sidebar" in texts(at)
+    assert "load the sample" not in texts(at)
+
 # --- the wording, from hand-made comparisons ------------------------------------------------------
 
 def test_headline_ratio_and_counts():
@@ -237,6 +254,12 @@ def test_headline_without_one_group():
                       "single-payment contracts against.")
     assert h.detail.startswith("40 finished single-payment contracts. ")
     assert overview.headline(compare_rates(0, 0, 1, 1)).detail.startswith("1 finished single-payment contract. ")
+    assert h.detail.endswith("import more contracts, or load the sample to see how the comparison works.")
+    # Under filters the missing group may be theirs: the sample is no answer, the sidebar is.
+    filtered = overview.headline(compare_rates(0, 0, 5, 40), filtered=True)
+    assert filtered.text == h.text
+    assert filtered.detail.endswith("these filters may leave them out: widen or remove a filter in the sidebar, "
+                                    "or import more contracts.")
 
 
 def test_significant_difference_is_explained_with_its_interval():

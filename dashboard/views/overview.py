@@ -6,51 +6,29 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analysis import cancellation, earnings, overview, store
+from analysis import cancellation, earnings, overview
 from analysis.filters import SMALL_SAMPLE_FINISHED, currency_counts, main_currency
+from dashboard.analysis_pages import contracts_or_stop, status_unknown_note
 from dashboard.charts import STRUCTURE_COLORS, STRUCTURE_LABELS
 from dashboard.sidebar import current_filters, filter_caption
-from dashboard.state import query, workspace
+from dashboard.state import query
 from dashboard.tables import escape_markdown, show_table
 
 st.title("Milestone Lens")
 st.caption("Do milestones pay off? Your own contract history, compared.")
 
-if store.is_empty(workspace()):
-    st.info(
-        "The workspace is empty. Upload your contract history (the CSV template, or an Upwork or "
-        "Freelancer.com export) on the Data page, or load the bundled sample history there to look around.",
-        icon=":material/inbox:",
-    )
-    st.page_link("views/data.py", label="Go to Data: upload or load the sample", icon=":material/upload:")
-    st.stop()
-
 filters = current_filters()
 filter_caption(filters)
-rates = query(cancellation.rates_by_structure, filters)
-if int(rates["contracts"].sum()) == 0:
-    st.warning(
-        f"No contracts match these filters ({escape_markdown(filters.describe())}). "
-        "Widen the date range or remove a filter in the sidebar.",
-        icon=":material/filter_alt_off:",
-    )
-    st.stop()
+rates = contracts_or_stop(filters)
 
 # --- the answer -------------------------------------------------------------------------
 comparison = cancellation.compare_structures(rates)
-answer = overview.headline(comparison)
+answer = overview.headline(comparison, filtered=not filters.is_empty())
 with st.container(border=True):
     st.subheader(answer.text)
     if answer.detail:
         st.write(answer.detail)
-    unknown = int(rates["status_unknown"].sum())
-    if unknown:
-        st.warning(
-            f"{unknown:,} contract{' has' if unknown == 1 else 's have'} no status yet (a transaction history "
-            "cannot say whether a contract was completed or cancelled); left out of every cancellation figure "
-            "until you complete them on the Data page.",
-            icon=":material/help:",
-        )
+    status_unknown_note(rates)
 
 # --- key figures ------------------------------------------------------------------------
 by = rates.set_index("structure")
@@ -135,6 +113,7 @@ with st.expander("The figures by payment structure"):
 # --- what next --------------------------------------------------------------------------
 st.subheader("What to look at next")
 active = int(rates["active"].sum())
+unknown = int(rates["status_unknown"].sum())
 left, right = st.columns(2)
 with left:
     st.page_link("views/cancellation.py", icon=":material/cancel:",
