@@ -310,6 +310,8 @@ def test_completing_contracts_in_the_editable_table(empty_db, monkeypatch):
     at = open_app(empty_db, monkeypatch, "data")
     table = at.data_editor[0].value
     assert len(table) == 3
+    # What is edited follows the contract's name, on screen without scrolling.
+    assert list(at.data_editor[0].proto.column_order)[:4] == ["contract_id", "status", "budget", "planned_milestones"]
     harbor = table.index[table["contract_id"] == "Harbor Apps / Mobile onboarding flow"][0]
     quill = table.index[table["contract_id"] == "Quill Media / Blog series"][0]
     (version,) = query_one(empty_db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'data_version'")
@@ -343,6 +345,19 @@ def test_completing_contracts_in_the_editable_table(empty_db, monkeypatch):
             f"paid {paid:,.2f}); check the budget.") in texts(at)
     assert query_one(empty_db, "SELECT budget FROM contract_view WHERE contract_id = 'Quill Media / Blog series'") == (10,)
 
+
+
+def test_contracts_without_a_client_show_a_blank_client_in_the_completions_table(empty_db, monkeypatch):
+    """A weekly summary names no client: the cell is empty, not the word "None"."""
+    from tests.conftest import FIXTURES
+
+    build_workspace(empty_db, [FIXTURES / "exports" / "upwork_weekly_summary.csv"])
+    (nameless,) = query_one(empty_db, "SELECT count(*) FROM contracts WHERE client IS NULL")
+    assert nameless > 0
+    at = open_app(empty_db, monkeypatch, "data")
+    at.toggle(key="complete_only").set_value(False).run()
+    table = at.data_editor[0].value
+    assert (table["client"] == "").sum() == nameless and table["client"].notna().all()
 
 # --- the column mapping step ---------------------------------------------------------------------
 

@@ -319,14 +319,16 @@ with tab_complete:
         if only_incomplete:
             st.caption(f"{len(table):,} contract{'s' if len(table) != 1 else ''} without a status or a budget: "
                        "left out of cancellation figures until completed.")
-        shown = table.head(EDITOR_ROWS)
+        # Names an export leaves empty show blank, not as "None"; only the completion fields are edited.
+        shown = table.head(EDITOR_ROWS).fillna({"client": "", "title": ""})
         if len(table) > EDITOR_ROWS:
             st.caption(f"Showing the first {EDITOR_ROWS:,} of {len(table):,}; narrow the list with the toggle above.")
         edited = st.data_editor(
             shown, hide_index=True, key=f"completions_{state.data_version()}_{only_incomplete}",
             disabled=[c for c in shown.columns if c not in COMPLETION_FIELDS],
-            column_order=["source", "contract_id", "client", "title", "contract_type", "structure", "start_date",
-                          "paid_gross", "imported_status", "status", "budget", "planned_milestones"],
+            # What is edited comes right after the contract's name, so it is on screen without scrolling.
+            column_order=["contract_id", "status", "budget", "planned_milestones", "paid_gross", "structure",
+                          "imported_status", "start_date", "client", "title", "contract_type", "source"],
             column_config={
                 "status": st.column_config.SelectboxColumn("status", options=list(CONTRACT_STATUSES)),
                 "budget": st.column_config.NumberColumn("budget", min_value=0, step=0.01, format="%.2f"),
