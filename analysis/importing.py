@@ -297,6 +297,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         warnings += _retire_contradicted_payments(con)
     for name, finish in finishers:
         warnings += [f"{name}: {w}" for w in finish(con)]
+    warnings += _same_file_under_another_source(con, file_meta)
     for import_id, name, digest, file_format, file_source in file_meta:
         c = counts.get(import_id, {})
         con.execute(
@@ -315,6 +316,24 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         warnings=warnings,
         files=files,
     )
+
+
+def _same_file_under_another_source(con, file_meta) -> list[str]:
+    """Warnings for files imported before, byte for byte, under another source: contract ids are
+    unique within a source, so the same rows now stand twice and their money counts twice."""
+    warnings = []
+    for _, name, digest, file_format, file_source in file_meta:
+        if file_format == "completions":  # completes contracts, adds none
+            continue
+        earlier = con.execute(
+            """SELECT source, min(batch_id) FROM imports WHERE content_hash = ? AND source <> ? AND format <> 'completions'
+               GROUP BY source ORDER BY min(batch_id)""", [digest.result(), file_source]).fetchall()
+        for other, batch in earlier:
+            warnings.append(f"{name}: this same file was imported before under source '{other}' (import {batch}), "
+                            f"and now under '{file_source}': contract ids are kept apart by source, so its contracts "
+                            f"and money now count twice; remove one of the two imports (Data page, Import history) "
+                            f"or import it under source '{other}' instead")
+    return warnings
 
 
 def _default_source(file_format: str) -> str:

@@ -281,3 +281,17 @@ def test_milestones_whose_columns_disagree_about_a_payment_are_named(con, tmp_pa
         "milestones.csv: 1 milestone paid more than the milestone's amount (first: row 4): counted as paid; check it "
         "is not a typing slip"]
     assert con.execute("SELECT list(seq ORDER BY seq), sum(gross) FROM payments").fetchone() == ([2, 3], Decimal("400.00"))
+
+
+def test_the_same_file_under_another_source_is_named_as_counted_twice(con):
+    """Ids are unique within a source: the same bytes under a second source stand twice, and the import says so."""
+    import_files(con, TWO_FILES, source="mine")
+    assert not any("imported before" in w for w in import_files(con, TWO_FILES, source="mine").warnings)
+    summary = import_files(con, TWO_FILES, source="other")
+    assert summary.imported["contracts"] > 0  # imported all the same: nothing is lost, the user decides
+    batch = con.execute("SELECT min(batch_id) FROM imports WHERE source = 'mine'").fetchone()[0]
+    twice = [w for w in summary.warnings if "imported before" in w]
+    assert twice == [
+        f"{path.name}: this same file was imported before under source 'mine' (import {batch}), and now under 'other': "
+        "contract ids are kept apart by source, so its contracts and money now count twice; remove one of the two "
+        "imports (Data page, Import history) or import it under source 'mine' instead" for path in TWO_FILES]
