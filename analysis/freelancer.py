@@ -18,6 +18,7 @@ from analysis import marketplace
 from analysis.errors import Problem, single_problem
 from analysis.locale import resolve_day_first, resolve_decimal_comma
 from analysis.parsing import StagedFile, amount_sql, date_sql, timestamp_sql
+from analysis.wording import plural
 
 FIELDS = ("date", "description", "currency", "amount", "tax")
 NAMES = {
@@ -188,7 +189,11 @@ def _build(con, ctx, display: str, currency: str) -> None:
             SELECT p.payment_key, p.contract_id, CAST(NULL AS INTEGER) AS seq, {kinds} AS kind, p.paid_date,
                    CASE WHEN p.category = 'account_cost' THEN 0 ELSE p.amount END AS gross,
                    CASE WHEN p.category = 'account_cost' THEN -p.amount + abs(p.tax)
-                        ELSE abs(p.tax) + coalesce((SELECT sum(-f.amount + abs(f.tax)) FROM _fl_fee f WHERE f.parent_key = p.payment_key), 0)
+                        -- no fee row of its own in this file: the fee the workspace holds for it (an older
+                        -- export may lack the row a newer one had), else none known
+                        ELSE coalesce(abs(p.tax) + (SELECT sum(-f.amount + abs(f.tax)) FROM _fl_fee f WHERE f.parent_key = p.payment_key),
+                                      (SELECT w.fee FROM payments w WHERE w.source = ? AND w.payment_key = p.payment_key),
+                                      abs(p.tax))
                    END AS fee,
                    ? AS currency, p.paid_date > current_date AS pending, p.description, p._row
             FROM _fl2 p WHERE p.category <> 'fee'
@@ -197,7 +202,7 @@ def _build(con, ctx, display: str, currency: str) -> None:
             SELECT f.fee_key, (SELECT min(k.contract_id) FROM _fl_known k WHERE k.title_key = lower(f.title)), NULL, 'fee',
                    f.paid_date, 0, -f.amount + abs(f.tax), ?, f.paid_date > current_date, f.description, f._row
             FROM _fl_fee f WHERE f.parent_key IS NULL""",
-        [currency, currency],
+        [ctx.source, currency, currency],
     )
     marketplace.add_payments(con, ctx, "_fl_pay", display)
     contracts = "SELECT contract_id FROM _fl2 WHERE contract_id IS NOT NULL"
@@ -214,6 +219,20 @@ def _build(con, ctx, display: str, currency: str) -> None:
     )
     marketplace.add_contracts(con, ctx, "_fl_c", display, "freelancer", currency)
     marketplace.warn_incomplete(con, ctx, "_fl_c")
+    # A payment's fee is only known from its project's fee rows: when no file of the import nor the
+    # workspace has one for the project, its fees stand at 0.00.
+    n, gross, projects = con.execute(
+        """SELECT count(*), sum(p.gross), count(DISTINCT p.contract_id) FROM _fl_pay p
+           WHERE p.kind = 'milestone'
+             AND NOT EXISTS (SELECT 1 FROM in_payments i WHERE i.source = ? AND i.contract_id = p.contract_id AND i.fee > 0)
+             AND NOT EXISTS (SELECT 1 FROM payments w WHERE w.source = ? AND w.contract_id = p.contract_id AND w.fee > 0)""",
+        [ctx.source, ctx.source],
+    ).fetchone()
+    if n:
+        ctx.warnings.append(
+            f"{plural(n, 'payment')} ({gross:,.2f} {currency}) of {plural(projects, 'project')} with no 'Project fee taken' "
+            "row in this import or the workspace: recorded with a fee of 0.00, so net is overstated if a fee was taken "
+            "(Freelancer.com's is 10 % or $5); import the export that holds those fee rows too")
     for what, n in con.execute(
         """SELECT 'fee rows whose project has no payment in this file, kept as separate fees', count(*) FROM _fl_fee WHERE parent_key IS NULL
            UNION ALL SELECT 'rows not recognised (kept as ''other'', not attached to a contract)', count(*) FROM _fl2 WHERE category = 'other'"""

@@ -149,3 +149,24 @@ def test_another_export_forced_through_this_reader_is_refused(con):
     assert str(err.value).startswith("upwork_transactions_legacy.csv, column Description: no row reads like a "
                                      "Freelancer.com payment")
     assert snapshot(con) == before
+
+
+def test_payments_without_any_fee_row_are_named(con, tmp_path):
+    """Without the logo project's fee row its 60.00 payment stands with a fee of 0.00: said, with the amount.
+    The full export afterwards brings the fee (6.00) and the warning is gone; fees in the workspace count."""
+    lines = FILE.read_text().splitlines(keepends=True)
+    partial = tmp_path / "partial.csv"
+    partial.write_text("".join(line for line in lines if "Project fee taken (Logo vectorising)" not in line))
+    summary = import_files(con, [partial])
+    assert [w for w in summary.warnings if "Project fee taken" in w] == [
+        "partial.csv: 1 payment (60.00 USD) of 1 project with no 'Project fee taken' row in this import or the "
+        "workspace: recorded with a fee of 0.00, so net is overstated if a fee was taken (Freelancer.com's is "
+        "10 % or $5); import the export that holds those fee rows too"]
+    summary = import_files(con, [FILE])
+    assert not [w for w in summary.warnings if "Project fee taken" in w]
+    assert con.execute("SELECT sum(fee) FROM payments WHERE kind = 'milestone'").fetchone()[0] == Decimal("56.00")
+    # The partial export again: it lacks the fee row, which does not make the stored fee 0.00.
+    again = import_files(con, [partial])
+    assert not [w for w in again.warnings if "Project fee taken" in w]
+    assert again.updated == {"contracts": 0, "milestones": 0, "payments": 0}
+    assert con.execute("SELECT sum(fee) FROM payments WHERE kind = 'milestone'").fetchone()[0] == Decimal("56.00")
