@@ -112,8 +112,9 @@ class ImportSummary:
             f"{'Would import' if self.dry_run else 'Imported'} {plural(i['contracts'], 'contract')}, "
             f"{plural(i['milestones'], 'milestone')}, {plural(i['payments'], 'payment')} "
             f"from {plural(len(self.files), 'file')}.",
-            f"Updated {plural(u['contracts'], 'contract')}, {plural(u['milestones'], 'milestone')}, "
-            f"{plural(u['payments'], 'payment')}; skipped {plural(self.duplicates_skipped, 'row')} already in the workspace.",
+            f"{'Would update' if self.dry_run else 'Updated'} {plural(u['contracts'], 'contract')}, "
+            f"{plural(u['milestones'], 'milestone')}, {plural(u['payments'], 'payment')}; "
+            f"{'would skip' if self.dry_run else 'skipped'} {plural(self.duplicates_skipped, 'row')} already in the workspace.",
         ]
 
 

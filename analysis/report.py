@@ -201,7 +201,7 @@ def _notes(report: Report) -> list[str]:
     unknown = int(main.rates["status_unknown"].sum())
     if unknown:
         notes.append(f"{counted(unknown, 'contract')} no known status (e.g. imported from a transaction history): "
-                     "left out of cancellation figures until the status is completed in the dashboard")
+                     "left out of cancellation figures until their status is completed (Data page, or a completions CSV imported on top)")
     if main.estimated_starts:
         notes.append(timing.estimated_starts_note(main.estimated_starts))
     if main.paid_before_start:
@@ -435,6 +435,11 @@ def format_count(x) -> str:
     return "—" if _missing(x) else f"{int(x):,}"
 
 
+def format_date(x) -> str:
+    """``2026-01-05``; "—" for a missing date (None, NaT)."""
+    return "—" if x is None or pd.isna(x) else f"{x:%Y-%m-%d}"
+
+
 def rate_text(cancelled: int, finished: int, rate, low, high, small: bool) -> str:
     """``14.5 % (12.1–17.3 %)``, or ``3 of 12`` for a small sample."""
     if finished == 0:
@@ -478,7 +483,7 @@ def report_text(report: Report) -> str:
         lr = main.logrank
         lines.append(f"  Time to cancellation: log-rank {cancellation.p_text(lr.p_value)}; {lr.message}." if lr.p_value is not None
                      else f"  Time to cancellation: {lr.message}.")
-    lines += ["", "Payment timing (median days; SPEC: first payment over contracts with a payment)"]
+    lines += ["", "Payment timing (median days; first payment: over the contracts that have one)"]
     med = main.timing.pivot(index="structure", columns="measure", values="median").reindex(list(timing.STRUCTURES))
     keys = ["start_to_first_payment", "submission_to_payment", "funded_to_paid", "gap_between_payments", "start_to_first_withdrawable"]
     rows = [[s] + [format_days(med.at[s, k]) if k in med.columns else "—" for k in keys] for s in med.index]

@@ -18,7 +18,9 @@ from plotly.offline import get_plotlyjs
 from analysis import exposure
 from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS, p_text
 from analysis.filters import SMALL_SAMPLE_FINISHED
-from analysis.report import CurrencySection, Report, format_count, format_days, format_money, format_pct, rate_text
+from analysis.report import (
+    CurrencySection, Report, format_count, format_date, format_days, format_money, format_pct, rate_text,
+)
 from analysis.timing import MEASURES
 from dashboard import charts
 
@@ -50,7 +52,7 @@ def table(df: pd.DataFrame | None, columns: Sequence[Column], empty: str = "Noth
         for col, _, fmt in columns:
             value = row.get(col)
             if fmt is None:
-                cells.append(f"<td>{esc(value)}</td>")
+                cells.append(f"<td>{esc('—' if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else value)}</td>")
             else:
                 try:
                     shown = fmt(value)
@@ -133,7 +135,7 @@ def _timing(section: CurrencySection) -> list[str]:
            "<h3>Withdrawable money (after platform holds)</h3>",
            table(section.withdrawable, [("currency", "currency", None), ("paid", "paid (net)", format_money),
                                         ("withdrawable", "cleared for withdrawal", format_money), ("on_hold", "on hold", format_money),
-                                        ("next_release", "next release", None)], "No payments yet."),
+                                        ("next_release", "next release", format_date)], "No payments yet."),
            "<h3>Submitted, not yet paid</h3>",
            table(section.ageing, [("currency", "currency", None), ("bucket", "age", None), ("items", "items", format_count),
                                   ("amount", "amount", format_money)], "Nothing is waiting for payment."),

@@ -220,6 +220,8 @@ def test_dry_run_counts_and_writes_nothing(con):
     summary = import_files(con, TWO_FILES, dry_run=True)
     assert summary.imported["contracts"] == 6 and summary.dry_run
     assert snapshot(con) == before
+    assert summary.counts() == ["Would import 6 contracts, 12 milestones, 10 payments from 2 files.",
+                                "Would update 0 contracts, 0 milestones, 0 payments; would skip 0 rows already in the workspace."]
 
 
 def test_same_ids_in_another_source_are_other_contracts(con):

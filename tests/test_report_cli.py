@@ -271,3 +271,16 @@ def test_terminal_summary_shows_pending_payments_account_costs_and_unknown_statu
             "2025-10-01 to 2025-10-01; net after them 1,461.00\n") in out
     assert "No active contracts." not in out
     assert "No contract is known to be active, but 3 contracts have no status yet" in out
+
+
+def test_html_tables_show_a_dash_for_what_is_missing(cli, db_path, tmp_path):
+    """Nothing of the 2025 Upwork fixture is on hold by 2026-03-31: no next release, shown "—", never NaT."""
+    from tests.conftest import FIXTURES
+
+    assert cli("import", FIXTURES / "exports" / "upwork_transactions_2025.csv").code == 0
+    out = tmp_path / "report.html"
+    assert cli("report", "--html", out, *TODAY).code == 0
+    text = out.read_text(encoding="utf-8")
+    withdrawable = text[text.index("<h3>Withdrawable money"):text.index("<h3>Submitted, not yet paid")]
+    assert "<td>USD</td>" in withdrawable and '<td class="n">—</td></tr>' in withdrawable
+    assert not re.search(r">(NaT|None|nan)<", text)
