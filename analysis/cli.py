@@ -265,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         if isinstance(exc, AmbiguousInputError):
             line += f" {SAY_WHICH[exc.option]}"
+            if getattr(args, "mapping", None):  # or once for all, in the mapping the user keeps
+                line += f", or set \"{exc.option}\" in the mapping"
         print(f"milestone-lens: error: {line}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:

@@ -342,7 +342,9 @@ def detect_day_first(con: duckdb.DuckDBPyConnection, staged: StagedFile, columns
     if not present:
         return None
     parts = " UNION ALL ".join(
-        f"SELECT rowid, {i} AS i, '{c}' AS col, {staged.col(c)} AS v FROM {staged.table}" for i, c in enumerate(present)
+        # The column as staged (the file's own header, or a mapping's column): errors name what the user sees.
+        f"SELECT rowid, {i} AS i, '{staged.columns[c].replace(chr(39), chr(39) * 2)}' AS col, {staged.col(c)} AS v "
+        f"FROM {staged.table}" for i, c in enumerate(present)
     )
     row = con.execute(
         f"""

@@ -181,3 +181,21 @@ def test_without_mapping_the_sheet_is_refused_with_a_hint(cli):
     result = cli("import", SHEET)
     assert result.code == 2
     assert "format not recognised" in result.err and "--mapping" in result.err
+
+
+def test_undecidable_dates_name_the_files_column_and_the_mappings_setting(cli, tmp_path):
+    """Every date of this sheet reads both ways (03.02 / 02.03 …); with the mapping's day_first left open the
+    error names the sheet's "Started", not the template's start_date, and the mapping's own setting."""
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("Job ID;Customer;Project name;Price;Started;State\nJ-1;Acme;Logo;100;03.02.2025;Closed\n"
+                     "J-2;Acme;Flyer;50;04.02.2025;Running\n", encoding="utf-8")
+    document = json.loads(SHEET_MAPPING.read_text())
+    document["day_first"] = None
+    document["fields"] = {k: v for k, v in document["fields"].items() if v in sheet.read_text()}
+    mapping = tmp_path / "open.json"
+    mapping.write_text(json.dumps(document))
+    result = cli("import", sheet, "--mapping", mapping)
+    assert result.code == 2
+    assert result.err == ("milestone-lens: error: sheet.csv, row 2, column Started: dates like '03.02.2025' could be "
+                          "day/month or month/day; say which with --day-first or --month-first, or set \"day_first\" "
+                          "in the mapping\n")
