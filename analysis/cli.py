@@ -199,6 +199,7 @@ def run_dashboard(args: argparse.Namespace) -> int:
 PLUGIN_COMMANDS = {
     "report": ("analysis.report", "The full comparison: cancellation risk, payment timing, earnings, exposure."),
     "split": ("analysis.splitter_cli", "What-if splitter: a milestone plan against one payment at the end."),
+    "completions": ("analysis.completions_cli", "Print a CSV of the contracts still missing a status or budget, to fill in and import."),
     "export-parquet": ("analysis.exports_cli", "Write the workspace to a Parquet dataset partitioned by start year."),
     "import-parquet": ("analysis.exports_cli", "Import a Parquet dataset written by export-parquet (all of it or nothing)."),
 }

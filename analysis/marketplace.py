@@ -27,7 +27,8 @@ import duckdb
 # The contract statuses and budgets an export cannot know are completed by the user.
 COMPLETION_HINT = (
     "complete status and budget on the Data page or import a CSV of "
-    "contract_id,status,budget,planned_milestones; until then they are left out of cancellation figures"
+    "contract_id,status,budget,planned_milestones (`milestone-lens completions` writes one to fill in); "
+    "until then they are left out of cancellation figures"
 )
 PAYMENT_KINDS_WITH_SEQ = ("milestone", "hourly")
 

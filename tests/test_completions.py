@@ -199,3 +199,39 @@ def test_a_template_contracts_file_gives_a_transaction_historys_contracts_their_
                        "WHERE contract_id IN (?, ?) ORDER BY contract_id", [HARBOR, QUILL]).fetchall()
     con.close()
     assert rows == [(HARBOR, "2022-09-01", "2022-11-30", False), (QUILL, "2022-09-01", "2022-10-10", False)]
+
+
+def test_the_completions_command_lists_what_to_complete_and_its_file_goes_back_in(cli, db_path, tmp_path):
+    """The legacy export leaves all 3 contracts without status or budget (by hand: Harbor 3 milestones paid
+    200 + 200 + 200, Quill 1 milestone, Pine hourly); the printed CSV, filled in, is a completions file."""
+    import csv
+    import io
+
+    assert cli("import", LEGACY).code == 0
+    result = cli("completions")
+    assert result.code == 0
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert list(rows[0])[:5] == ["source", "contract_id", "status", "budget", "planned_milestones"]
+    assert sorted(r["contract_id"] for r in rows) == sorted([HARBOR, QUILL, PINE])
+    assert all(r["source"] == "upwork" and r["status"] == "" and r["budget"] == "" for r in rows)
+    assert "3 contracts to complete" in result.err
+    for r in rows:
+        r.update(status="completed", budget="" if r["contract_id"] == PINE else "900")
+    filled = tmp_path / "todo.csv"
+    with filled.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    imported = cli("import", filled, "--json")
+    assert imported.code == 0, imported.err
+    assert "completed 3 contracts" in " ".join(imported.json()["warnings"])
+    left = cli("completions")
+    assert left.out.splitlines()[1:] == [] and "0 contracts to complete" in left.err
+    every = list(csv.DictReader(io.StringIO(cli("completions", "--all").out)))
+    assert {r["contract_id"]: r["status"] for r in every} == {HARBOR: "completed", QUILL: "completed", PINE: "completed"}
+
+
+def test_the_completions_command_without_a_workspace_exits_2(cli, tmp_path):
+    result = cli("completions", db=tmp_path / "none.duckdb")
+    assert result.code == 2 and result.err.startswith("milestone-lens: error: ") and "import a history first" in result.err
+    assert not (tmp_path / "none.duckdb").exists()
