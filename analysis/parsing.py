@@ -74,7 +74,10 @@ def date_problem_sql(expr: str, day_first: bool | None) -> str:
     """SQL for the message about a non-empty date cell that ``date_sql`` reads as NULL."""
     low, high = PLAUSIBLE_DATES
     outside = f"is outside the years {low[:4]} to {int(high[:4]) - 1}"
-    return (f"CASE WHEN {timestamp_sql(expr, day_first, plausible=False)} IS NOT NULL "
+    parsed = timestamp_sql(expr, day_first, plausible=False)
+    return (f"CASE WHEN year({parsed}) < 100 AND NOT regexp_matches({expr}, '[0-9]{{4}}') "
+            f"THEN 'the date ''' || trim({expr}) || ''' has a two-digit year: write years in full, like 2024' "
+            f"WHEN {parsed} IS NOT NULL "
             f"THEN 'the date ''' || trim({expr}) || ''' {outside}' "
             f"ELSE 'cannot read ''' || {expr} || ''' as a date' END")
 
