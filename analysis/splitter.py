@@ -644,6 +644,10 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
         })
     table = pd.DataFrame(rows)
     table["expected_days_to_cash"] = table["expected_days_to_cash"].astype(float)
+    fees = table.set_index("milestones")["fees_if_complete"]
+    if chosen is not None and chosen > 1 and fees[chosen] > fees[1] + 0.005:  # a minimum fee per milestone
+        reason += (f"; the {terms.min_fee:.2f} minimum fee makes its fees {fees[chosen]:,.2f} if all is paid, "
+                   f"against {fees[1]:,.2f} for one payment")
     return Recommendation(chosen, float(max_loss_share), allowed, float(terms.review_days), float(wait_days), reason, table)
 
 

@@ -255,6 +255,15 @@ def test_recommendation_respects_the_platform_minimum():
     assert sp.recommend(20, 5, DIRECT, sp.make_risk(0.2), max_loss_share=0.1).milestones == 10
 
 
+def test_recommendation_names_what_a_minimum_fee_costs():
+    """Freelancer.com: 10 % or 5.00. Four milestones of 10.00 pay 4 × 5.00 = 20.00; one payment of 40.00 pays 5.00."""
+    rec = sp.recommend(40, 10, sp.platform_terms("freelancer"), sp.make_risk(0.1))
+    assert rec.milestones == 4
+    assert rec.reason.endswith("; the 5.00 minimum fee makes its fees 20.00 if all is paid, against 5.00 for one payment")
+    # Without a minimum, fees do not grow with the count and nothing is added.
+    assert "minimum fee" not in sp.recommend(150, 5, UPWORK, sp.make_risk(0.2)).reason
+
+
 def test_recommendation_uses_the_single_risk_for_one_payment():
     rec = sp.recommend(100, 4, DIRECT, sp.make_risk(0.19), single_risk=sp.make_risk(0.5), max_loss_share=0.5)
     first = rec.table.iloc[0]
