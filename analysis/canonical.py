@@ -11,7 +11,7 @@ import duckdb
 from analysis.errors import Problem, single_problem
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
-    StagedFile, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize, numeric_date_sql,
+    StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize, numeric_date_sql,
     read_failure, whole_number_sql,
 )
 from analysis.wording import plural
@@ -81,7 +81,7 @@ def _require(staged: StagedFile, names: tuple[str, ...]) -> None:
 
 
 def _parse_checks(staged: StagedFile, specs: list[tuple[str, str, str]],
-                  day_first: bool | None = None) -> list[tuple[str, str, str]]:
+                  day_first: bool | None = None, decimal_comma: bool = False) -> list[tuple[str, str, str]]:
     """``specs``: (field, typed expression, what it should be). Checks (condition, column,
     message) for cells that do not parse, to run with ``_failing_checks``."""
     checks: list[tuple[str, str, str]] = []
@@ -91,7 +91,9 @@ def _parse_checks(staged: StagedFile, specs: list[tuple[str, str, str]],
         raw = staged.col(field)
         checks.append((
             f"nullif(trim({raw}), '') IS NOT NULL AND ({expr}) IS NULL", staged.columns[field],
-            date_problem_sql(raw, day_first) if what == "a date" else f"'cannot read ''' || {raw} || ''' as {what}'",
+            date_problem_sql(raw, day_first) if what == "a date"
+            else amount_problem_sql(raw, decimal_comma) if what == "an amount"
+            else f"'cannot read ''' || {raw} || ''' as {what}'",
         ))
     return checks
 
@@ -253,7 +255,7 @@ def _contract_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         ("planned_end_date", typed["planned_end_date"], "a date"),
         ("end_date", typed["end_date"], "a date"),
         ("milestone_count", typed["milestone_count"], "a whole number"),
-    ], day_first)
+    ], day_first, dc)
     cols = staged.columns
     checks = [
         (f"{t('contract_id')} IS NULL", "contract_id", "'contract_id is empty'"),
@@ -355,7 +357,7 @@ def _milestone_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         ("paid_amount", typed["paid_amount"], "an amount"),
         ("fee", typed["fee"], "an amount"),
         *[(d, typed[d], "a date") for d in MILESTONE_DATES],
-    ], day_first)
+    ], day_first, dc)
     cols = staged.columns
     checks = [
         (f"{t('contract_id')} IS NULL", "contract_id", "'contract_id is empty'"),

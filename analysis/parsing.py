@@ -82,6 +82,17 @@ def date_problem_sql(expr: str, day_first: bool | None) -> str:
             f"ELSE 'cannot read ''' || {expr} || ''' as a date' END")
 
 
+def amount_problem_sql(expr: str, decimal_comma: bool | None) -> str:
+    """SQL for the message about a non-empty amount cell that ``amount_sql`` reads as NULL:
+    ``1.500`` under decimal points is three decimals, or a dot between thousands."""
+    message = f"'cannot read ''' || {expr} || ''' as an amount'"
+    if decimal_comma:
+        return message
+    thousands = f"regexp_full_match(trim({expr}), '[^0-9]*[0-9]{{1,3}}([.][0-9]{{3}})+[^0-9]*')"
+    return (f"CASE WHEN {thousands} THEN {message} || ' (three decimals, or a dot between thousands: then the file "
+            f"writes decimal commas, and the decimal-comma option reads it)' ELSE {message} END")
+
+
 def amount_sql(expr: str, decimal_comma: bool | None = False) -> str:
     """DuckDB expression turning ``$1,234.50``, ``(12.00)``, ``+250.00``, ``1.234,50`` into DECIMAL(18,2).
 

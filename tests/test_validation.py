@@ -45,7 +45,8 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
         (GOOD + ",Acme,100,USD,2026-01-05,,active\n",
          "contracts.csv, row 3, column contract_id: contract_id is empty"),
         (GOOD + "A2,Acme,1.999,USD,2026-01-05,,active\n",  # three decimals are never rounded silently
-         "contracts.csv, row 3, column budget: cannot read '1.999' as an amount"),
+         "contracts.csv, row 3, column budget: cannot read '1.999' as an amount (three decimals, or a dot between "
+         "thousands: then the file writes decimal commas, and the decimal-comma option reads it)"),
         (GOOD + "A2,Acme,100,USD,1850-01-05,,active\n",
          "contracts.csv, row 3, column start_date: the date '1850-01-05' is outside the years 1970 to 2099"),
         (GOOD + "A2,Acme,100,USD,13/01/26,,active\n",  # 13 decides day-first; the year is the problem
