@@ -165,9 +165,14 @@ def detect_format(staged: StagedFile) -> str | None:
     return None
 
 
-def _labelled(problems: list[Problem], labels: dict[str, str]) -> list[Problem]:
-    """Problems naming each column as the user knows it (``StagedFile.labels``)."""
-    return [replace(p, column=labels[p.column]) if p.column in labels else p for p in problems]
+def _labelled(problems: list[Problem], labels: dict[str, str], mapped: bool = False) -> list[Problem]:
+    """Problems naming each column as the user knows it (``StagedFile.labels``); under a mapping,
+    a word the template does not know (an unknown status) says the mapping can translate it."""
+    shown = [replace(p, column=labels[p.column]) if p.column in labels else p for p in problems]
+    if mapped:
+        shown = [replace(p, message=p.message + '; the mapping\'s "values" can translate it')
+                 if p.message.startswith("unknown ") else p for p in shown]
+    return shown
 
 
 def file_hash(path: Path, stop: threading.Event | None = None) -> str | None:
@@ -273,15 +278,15 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         try:
             READERS[file_format](con, staged, ctx)
         except ImportValidationError as exc:
-            if not staged.labels:
+            if not staged.labels and column_mapping is None:
                 raise
-            shown = _labelled(exc.problems, staged.labels)
+            shown = _labelled(exc.problems, staged.labels, column_mapping is not None)
             if isinstance(exc, AmbiguousInputError):
                 raise AmbiguousInputError(shown[0], exc.option) from None
             raise ImportValidationError(shown) from None
         finishers += [(name, finish) for finish in ctx.finishers]
         absences.append((import_id, ctx.absent))
-        problems += _labelled(ctx.problems, staged.labels)
+        problems += _labelled(ctx.problems, staged.labels, column_mapping is not None)
         warnings += [f"{name}: {w}" for w in ctx.warnings]
         derive_payments |= ctx.derive_payments_from_milestones
         files.append(FileReport(name, file_format, staged.rows, import_id))

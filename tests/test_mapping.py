@@ -144,7 +144,8 @@ def test_problems_name_the_files_own_column_not_the_mappings_copy(con, tmp_path)
     with pytest.raises(ImportValidationError) as err:
         import_files(con, [sheet], mapping=SHEET_MAPPING)
     assert str(err.value) == ("sheet.csv, row 4, column State: unknown status 'Paused' "
-                              "(expected one of completed, cancelled, disputed, active)")
+                              "(expected one of completed, cancelled, disputed, active); the mapping's \"values\" "
+                              "can translate it")
     # A default the mapping fills in is named as such.
     document = json.loads(SHEET_MAPPING.read_text())
     document["defaults"]["currency"] = "EURO"
