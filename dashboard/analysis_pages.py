@@ -21,6 +21,7 @@ import streamlit as st
 
 from analysis import cancellation, store
 from analysis.filters import Filters, currency_counts, main_currency, uses_prepared
+from analysis.wording import plural
 from dashboard.sidebar import current_filters, filter_caption
 from dashboard.state import query, workspace
 from dashboard.tables import escape_markdown, show_table
@@ -81,6 +82,28 @@ def status_unknown_note(rates: pd.DataFrame) -> None:
         st.warning(f"{unknown:,} contract{' has' if unknown == 1 else 's have'} no status yet (a transaction history "
                    "cannot say whether a contract was completed or cancelled); left out of every cancellation figure "
                    "until you complete them on the Data page.", icon=":material/help:")
+
+
+def report_basis(filters: Filters) -> Filters:
+    """The filters the reports' figures rest on: over several currencies, the report currency only.
+
+    ``milestone-lens report`` (and the HTML report every page downloads) compares contracts within
+    one currency, the one with the most contracts, and reports the others apart; a page that
+    pooled them would show other rates than the report beside it. A caption names what is left out.
+    """
+    if filters.single_currency:
+        return filters
+    currency = query(main_currency, filters)
+    counts = query(currency_counts, filters)
+    others = counts[counts["currency"] != currency]
+    if currency is None or others.empty:
+        return filters
+    mine = int(counts.loc[counts["currency"] == currency, "contracts"].sum())
+    listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(others["currency"], others["contracts"]))
+    st.caption(f"These figures are for the {plural(mine, 'contract')} in {escape_markdown(currency)}, the currency of "
+               f"most of them, as in the reports: contracts in other currencies ({listed}) are reported apart. Pick a "
+               "currency in the sidebar to see them.")
+    return filters.with_currency(currency)
 
 
 def report_currency(filters: Filters) -> str | None:

@@ -95,3 +95,10 @@ def query_one(db: Path, sql: str, params: list | None = None) -> tuple:
         return con.execute(sql, params or []).fetchone()
     finally:
         con.close()
+
+
+def in_main_currency(where: str = "TRUE", table: str = "contracts") -> str:
+    """``where`` narrowed to the currency with the most contracts under it (ties: alphabetical): the
+    analysis pages' figures rest on that currency alone, as the reports' do (``report_basis``)."""
+    return (f"({where}) AND currency = (SELECT currency FROM {table} WHERE {where} "
+            "GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1)")

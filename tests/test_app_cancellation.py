@@ -16,7 +16,8 @@ from statsmodels.duration.survfunc import survdiff
 
 from analysis import store
 from tests.dashboard_support import (
-    DASHBOARD_FIXTURES, build_workspace, empty_db, metrics, open_app, query_one, sample_db, sample_template, texts,
+    DASHBOARD_FIXTURES, build_workspace, empty_db, in_main_currency, metrics, open_app, query_one, sample_db,
+    sample_template, texts,
 )
 from tests.test_app_overview import COUNTS_SQL, newcombe
 
@@ -48,7 +49,8 @@ def table_with(at, column: str) -> pd.DataFrame:
 
 def test_rates_and_the_difference_on_the_sample(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "cancellation")
-    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where="TRUE"))
+    # The sample mixes currencies; the page, like the reports, compares within USD (the most contracts).
+    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where=in_main_currency()))
     shown = metrics(at)
     assert shown["Cancelled: milestones"] == f"{mc / mn * 100:.0f} %"
     assert shown["Cancelled: single payment"] == f"{sc / sn * 100:.0f} %"
@@ -62,7 +64,7 @@ def test_rates_and_the_difference_on_the_sample(sample_db, monkeypatch):
     rates = table_with(at, "status_unknown").set_index("structure")
     counts = query_one(sample_db, f"""SELECT count(*), count(*) FILTER (WHERE status = 'disputed'),
                                              count(*) FILTER (WHERE status = 'cancelled')
-                                      FROM ({STRUCTURE_SQL}) WHERE s = 'milestones'""")
+                                      FROM ({STRUCTURE_SQL}) WHERE s = 'milestones' AND currency = 'USD'""")
     assert (rates.at["Milestones", "contracts"], rates.at["Milestones", "disputed"],
             rates.at["Milestones", "cancelled"]) == counts
     assert rates.at["Milestones", "cancellation_rate"].startswith(f"{mc / mn * 100:.1f} %")
@@ -72,7 +74,7 @@ def test_a_filter_changes_the_rates_and_the_verdict(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "cancellation")
     before = metrics(at)["Cancelled: single payment"]
     at.sidebar.multiselect(key="category").set_value(["writing"]).run()
-    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where="category = 'writing'"))
+    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where=in_main_currency("category = 'writing'")))
     shown = metrics(at)
     assert shown["Cancelled: milestones"] == f"{mc / mn * 100:.0f} %"
     assert shown["Cancelled: single payment"] == f"{sc / sn * 100:.0f} %" != before
@@ -92,7 +94,7 @@ def test_breakdown_by_platform_shows_each_groups_counts(sample_db, monkeypatch):
         SELECT coalesce(platform, '(none)') AS platform, s,
                count(*) FILTER (WHERE status IN ('cancelled', 'disputed')) AS c,
                count(*) FILTER (WHERE status IN ('completed', 'cancelled', 'disputed')) AS n
-        FROM ({STRUCTURE_SQL}) GROUP BY ALL""")
+        FROM ({STRUCTURE_SQL}) WHERE currency = 'USD' GROUP BY ALL""")
     assert set(table.index) == set(groups["platform"])
     for row in groups.itertuples():
         cell = table.at[row.platform, {"milestones": "Milestones", "single": "Single payment", "hourly": "Hourly"}[row.s]]
@@ -128,7 +130,7 @@ def test_budget_bands_are_shown_in_the_main_currency(sample_db, monkeypatch):
                                     WHERE currency = 'USD' AND s = 'single' AND budget >= 1000 AND budget < 5000
                                       AND status IN ('cancelled', 'disputed')""")
     assert table.set_index("group").at["1,000–4,999", "Single payment"].startswith(f"{c / n * 100:.1f} %")
-    assert "Budgets in USD" in texts(at)
+    assert "These figures are for the 1,770 contracts in USD" in texts(at)
 
 
 def model_rows(db) -> pd.DataFrame:
@@ -167,7 +169,7 @@ def test_log_rank_test_matches_statsmodels(sample_db, monkeypatch):
         SELECT s, CASE WHEN status = 'active' THEN greatest(0, date_diff('day', start_date, ?::DATE))
                        ELSE greatest(0, date_diff('day', start_date, end_date)) END AS t,
                (status IN ('cancelled', 'disputed'))::INT AS event
-        FROM ({STRUCTURE_SQL}) WHERE s IN ('milestones', 'single') AND status IS NOT NULL
+        FROM ({STRUCTURE_SQL}) WHERE s IN ('milestones', 'single') AND status IS NOT NULL AND currency = 'USD'
           AND (status = 'active' OR end_date IS NOT NULL)""", [today])
     _, p_value = survdiff(data["t"].to_numpy(float), data["event"].to_numpy(float), data["s"].to_numpy())
     assert f"(log-rank test, p = {p_value:.3g}, {int(data['event'].sum()):,} cancellations)" in texts(at)
@@ -221,3 +223,24 @@ def test_empty_workspace_points_to_the_data_page(empty_db, monkeypatch):
     assert any("The workspace is empty" in i.value for i in at.info)
     assert not at.get("plotly_chart")
     assert "Data" in at.page_link[0].value
+
+
+def test_the_pages_rates_are_the_reports(sample_db, monkeypatch):
+    """The helper's finding: the page pooled every currency while `milestone-lens report` (and the HTML report
+    downloaded from the page) compares within the report currency. Both now rest on the same contracts."""
+    from analysis.report import build_report
+
+    at = open_app(sample_db, monkeypatch, "cancellation")
+    con = store.connect(sample_db)
+    try:
+        document = build_report(con).to_json()
+    finally:
+        con.close()
+    rows = {r["structure"]: r for r in document["by_structure"]}
+    shown = metrics(at)
+    assert shown["Cancelled: milestones"] == f"{rows['milestones']['cancellation_rate'] * 100:.0f} %"
+    assert shown["Cancelled: single payment"] == f"{rows['single']['cancellation_rate'] * 100:.0f} %"
+    difference = document["comparison"]["rate_difference"]
+    assert f"cancelled {abs(difference) * 100:.1f} percentage points less often" in texts(at)
+    assert (f"({rows['milestones']['cancellation_rate'] * 100:.0f} % of {rows['milestones']['finished']:,} against "
+            f"{rows['single']['cancellation_rate'] * 100:.0f} % of {rows['single']['finished']:,})") in texts(at)

@@ -14,7 +14,7 @@ from analysis.importing import import_files
 from dashboard import state
 from dashboard.tables import changed_rows, csv_bytes, escape_markdown, neutralise_formulas, safe_file_name
 from tests.dashboard_support import (
-    DASHBOARD_FIXTURES, PAGE_TITLES, PAGES, empty_db, metrics, open_app, query_one, sample_db,
+    DASHBOARD_FIXTURES, PAGE_TITLES, PAGES, empty_db, in_main_currency, metrics, open_app, query_one, sample_db,
     sample_template, texts,
 )
 
@@ -44,13 +44,15 @@ def test_every_page_renders_on_an_empty_workspace(empty_db, monkeypatch, page):
 
 def test_changing_a_filter_changes_the_numbers(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch)
-    assert contracts_metric(at) == 2000
+    (everything,) = query_one(sample_db, f"SELECT count(*) FROM contracts WHERE {in_main_currency()}")
+    assert contracts_metric(at) == everything
     at.sidebar.multiselect(key="platform").set_value(["upwork"]).run()
-    (upwork,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE platform = 'upwork'")
-    assert 0 < upwork < 2000
+    (upwork,) = query_one(sample_db, f"""SELECT count(*) FROM contracts WHERE {in_main_currency("platform = 'upwork'")}""")
+    assert 0 < upwork < everything
     assert contracts_metric(at) == upwork
     at.sidebar.date_input(key="from").set_value(pd.Timestamp("2024-01-01").date()).run()
-    (recent,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE platform = 'upwork' AND start_date >= DATE '2024-01-01'")
+    recent_where = in_main_currency("platform = 'upwork' AND start_date >= DATE '2024-01-01'")
+    (recent,) = query_one(sample_db, f"SELECT count(*) FROM contracts WHERE {recent_where}")
     assert 0 < recent < upwork
     assert contracts_metric(at) == recent
 
@@ -60,11 +62,9 @@ def test_a_link_with_query_parameters_reproduces_the_view(sample_db, monkeypatch
     at = open_app(sample_db, monkeypatch, query=query)
     assert at.sidebar.multiselect(key="client").value == ["Client 0001", "Client 0002"]
     assert str(at.sidebar.date_input(key="from").value) == "2020-01-01"
-    (expected,) = query_one(
-        sample_db,
-        "SELECT count(*) FROM contracts WHERE client IN ('Client 0001', 'Client 0002') "
-        "AND start_date BETWEEN DATE '2020-01-01' AND DATE '2025-12-31'",
-    )
+    where = in_main_currency("client IN ('Client 0001', 'Client 0002') "
+                             "AND start_date BETWEEN DATE '2020-01-01' AND DATE '2025-12-31'")
+    (expected,) = query_one(sample_db, f"SELECT count(*) FROM contracts WHERE {where}")
     assert 0 < expected < 2000
     assert contracts_metric(at) == expected
     assert "client Client 0001 or Client 0002" in texts(at)
@@ -82,10 +82,11 @@ def test_a_link_naming_what_the_workspace_lacks_says_what_it_ignored(sample_db, 
     assert [w.value for w in at.sidebar.warning] == [
         "This link asks for what the filters cannot show, so it is ignored: from 'notadate', client 'Client 0oo2', "
         "currency 'XYZ' (not in this workspace, or not a date)."]
-    (expected,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE client = 'Client 0001'")
+    (expected,) = query_one(sample_db, f"""SELECT count(*) FROM contracts WHERE {in_main_currency("client = 'Client 0001'")}""")
     assert contracts_metric(at) == expected
     at.sidebar.multiselect(key="client").set_value([]).run()  # the user moves on: the notice goes
-    assert not at.sidebar.warning and contracts_metric(at) == 2000
+    (everything,) = query_one(sample_db, f"SELECT count(*) FROM contracts WHERE {in_main_currency()}")
+    assert not at.sidebar.warning and contracts_metric(at) == everything
 
 
 def test_filters_survive_a_page_switch(sample_db, monkeypatch):
@@ -94,14 +95,15 @@ def test_filters_survive_a_page_switch(sample_db, monkeypatch):
     at.switch_page("views/data.py").run()
     assert at.sidebar.multiselect(key="category").value == ["writing"]
     at.switch_page("views/overview.py").run()
-    (writing,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE category = 'writing'")
+    (writing,) = query_one(sample_db, f"""SELECT count(*) FROM contracts WHERE {in_main_currency("category = 'writing'")}""")
     assert contracts_metric(at) == writing
 
 
 def test_reversed_dates_are_reported_and_ignored(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, query={"from": "2025-01-01", "to": "2020-01-01"})
     assert any("reversed" in e.value for e in at.sidebar.error)
-    assert contracts_metric(at) == 2000
+    (everything,) = query_one(sample_db, f"SELECT count(*) FROM contracts WHERE {in_main_currency()}")
+    assert contracts_metric(at) == everything
 
 
 def test_clear_filters_shows_everything_again(sample_db, monkeypatch):
@@ -109,7 +111,8 @@ def test_clear_filters_shows_everything_again(sample_db, monkeypatch):
     (eur,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE currency = 'EUR'")
     assert contracts_metric(at) == eur
     at.sidebar.button(key="clear_filters").click().run()
-    assert contracts_metric(at) == 2000
+    (everything,) = query_one(sample_db, f"SELECT count(*) FROM contracts WHERE {in_main_currency()}")
+    assert contracts_metric(at) == everything
     assert at.sidebar.multiselect(key="currency").value == []
 
 

@@ -16,8 +16,8 @@ from analysis.cancellation import compare_rates
 from analysis.filters import Filters
 from analysis.importing import import_files
 from tests.dashboard_support import (
-    DASHBOARD_FIXTURES, build_workspace, empty_db, metrics, open_app, query_one, sample_db, sample_template,
-    texts,
+    DASHBOARD_FIXTURES, build_workspace, empty_db, in_main_currency, metrics, open_app, query_one, sample_db,
+    sample_template, texts,
 )
 
 __all__ = ["empty_db", "sample_db", "sample_template"]
@@ -73,18 +73,21 @@ def headline_of(at) -> str:
 
 def test_overview_headline_and_figures_on_the_sample(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch)
-    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where="TRUE"))
-    assert (mn, mc, sn, sc) == (799, 120, 790, 205)  # the bundled sample, seed 7
+    # The bundled sample (seed 7) mixes currencies; the page, like the reports, compares within USD, the currency
+    # of most contracts (all of them: 799 / 120 / 790 / 205).
+    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where=in_main_currency()))
+    assert (mn, mc, sn, sc) == (708, 103, 708, 186)
     assert headline_of(at) == expected_headline(mc, mn, sc, sn)
-    assert "1.7× as often" in headline_of(at) and "26 % vs 15 %" in headline_of(at)
+    assert "1.8× as often" in headline_of(at) and "26 % vs 15 %" in headline_of(at)
     # The difference is far beyond chance: a plain chi-square test agrees, and the interval is by hand.
     p_value = chi2_contingency([[mc, mn - mc], [sc, sn - sc]], correction=False)[1]
     assert p_value < 0.001
     low, high = newcombe(mc, mn, sc, sn)
     assert f"{abs(high) * 100:.1f} to {abs(low) * 100:.1f} points lower" in texts(at)
     shown = metrics(at)
-    assert shown["Contracts"] == "2,000"
-    (finished,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE status <> 'active'")
+    (usd,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE currency = 'USD'")
+    assert shown["Contracts"] == f"{usd:,}" == "1,770"
+    (finished,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE status <> 'active' AND currency = 'USD'")
     assert shown["Finished"] == f"{finished:,}"
     assert shown["Cancelled: milestones"] == f"{mc / mn * 100:.0f} %"
     assert shown["Cancelled: single payment"] == f"{sc / sn * 100:.0f} %"
@@ -93,9 +96,10 @@ def test_overview_headline_and_figures_on_the_sample(sample_db, monkeypatch):
         WHERE p.contract_id IS NOT NULL AND NOT p.pending AND p.currency = 'USD'""")
     assert shown["Gross (USD)"] == f"{float(gross):,.0f}"
     assert shown["Net (USD)"] == f"{float(net):,.0f}"
-    # The sample mixes currencies: amounts are USD only, and the page says what it left out.
+    # Every figure is USD only (counts, rates and amounts alike), and the page says what it left out.
     eur, gbp = query_one(sample_db, "SELECT count(*) FILTER (WHERE currency = 'EUR'), count(*) FILTER (WHERE currency = 'GBP') FROM contracts")
-    assert f"contracts in other currencies ({eur:,} in EUR, {gbp:,} in GBP)" in texts(at)
+    assert (f"These figures are for the 1,770 contracts in USD, the currency of most of them, as in the reports: "
+            f"contracts in other currencies ({eur:,} in EUR, {gbp:,} in GBP) are reported apart.") in texts(at)
 
 
 def test_earnings_chart_adds_up_to_the_dated_net(sample_db, monkeypatch):
@@ -115,7 +119,7 @@ def test_a_filter_changes_the_headline(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch)
     before = headline_of(at)
     at.sidebar.multiselect(key="category").set_value(["writing"]).run()
-    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where="category = 'writing'"))
+    mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where=in_main_currency("category = 'writing'")))
     assert headline_of(at) == expected_headline(mc, mn, sc, sn) != before
     assert metrics(at)["Cancelled: single payment"] == f"{sc / sn * 100:.0f} %"
     # Not significant in this smaller group: the page says it could be chance.
@@ -180,9 +184,8 @@ def test_the_overview_links_to_every_analysis_page(sample_db, monkeypatch):
     labels = " | ".join(link.value for link in at.page_link)
     for name in ("Cancellation risk", "Payment timing", "Earnings", "Portfolio risk", "Milestone splitter", "Data"):
         assert name in labels
-    (active,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE status = 'active'")
-    assert f"your {active:,} active contracts" in labels
-
+    (active,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE status = 'active' AND currency = 'USD'")
+    assert f"your {active:,} active contracts" in labels  # the USD ones, as Portfolio risk shows them
 
 
 def test_a_filter_that_leaves_out_a_group_points_to_the_sidebar_not_the_sample(sample_db, monkeypatch):
@@ -191,6 +194,7 @@ def test_a_filter_that_leaves_out_a_group_points_to_the_sidebar_not_the_sample(s
         WITH m AS (SELECT source, contract_id, count(*) AS n FROM milestones WHERE kind = 'milestone' GROUP BY ALL)
         SELECT client FROM contracts c LEFT JOIN m USING (source, contract_id)
         WHERE c.contract_type = 'fixed' AND status IN ('completed', 'cancelled', 'disputed')
+          AND client NOT IN (SELECT client FROM contracts WHERE currency <> 'USD')  -- one currency: all of it shown
         GROUP BY client
         HAVING count(*) FILTER (WHERE greatest(coalesce(m.n, 0), coalesce(c.milestone_count, 0)) >= 2) > 0
            AND count(*) FILTER (WHERE greatest(coalesce(m.n, 0), coalesce(c.milestone_count, 0)) < 2) = 0

@@ -36,10 +36,12 @@ def test_run_command_serves_the_overview_on_the_sample(tmp_path, browser):
         page.goto(f"http://localhost:{port}/")
         heading = page.get_by_role("heading", name="Milestone Lens").first
         heading.wait_for(timeout=60_000)
-        # The empty workspace was filled with the bundled sample: 2,000 contracts.
+        # The empty workspace was filled with the bundled sample: 2,000 contracts, 1,770 of them in USD, the
+        # currency the Overview shows; the page names the other 230.
         metric = page.get_by_test_id("stMetric").filter(has_text="Contracts").first
         metric.wait_for(timeout=30_000)
-        assert "2,000" in metric.inner_text()
+        assert "1,770" in metric.inner_text()
+        assert "(161 in EUR, 69 in GBP)" in page.get_by_test_id("stMain").inner_text()
         # streamlit_config.toml's theme is applied: textColor #1b2631 = rgb(27, 38, 49).
         color = heading.evaluate("e => getComputedStyle(e).color")
         assert re.sub(r"\s", "", color) == "rgb(27,38,49)"

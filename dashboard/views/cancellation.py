@@ -12,7 +12,8 @@ from analysis.filters import SMALL_SAMPLE_FINISHED, main_currency
 from analysis.wording import plural
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, p_value_words, page_header, show_chart, status_unknown_note, time_to_cancellation, today,
+    contracts_or_stop, p_value_words, page_header, report_basis, show_chart, status_unknown_note, time_to_cancellation,
+    today,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.html_report import render_html
@@ -109,7 +110,10 @@ def html_report_bytes(shared, filters, as_of) -> bytes:
 
 filters = page_header("Cancellation risk", "How often contracts end cancelled under each payment structure, "
                                            "and whether milestones make a difference in your own history.")
-rates = contracts_or_stop(filters)
+contracts_or_stop(filters)
+chosen = filters  # the HTML report below makes its own sections per currency
+filters = report_basis(filters)
+rates = query(cancellation.rates_by_structure, filters)
 status_unknown_note(rates)
 as_of = today()
 
@@ -188,11 +192,9 @@ dimension = st.segmented_control(
     key="cancel_dimension", required=True)
 label = BREAKDOWN_LABELS[dimension].lower()
 shown, shown_differences = breakdown, differences
-if dimension == "budget_band" and not filters.single_currency:
+if dimension == "budget_band" and not filters.single_currency:  # the workspace's one currency: its bands, unprefixed
     currency = query(main_currency, filters)
     shown, shown_differences = in_main_currency(breakdown, currency), in_main_currency(differences, currency)
-    st.caption(f"Budgets in {escape_markdown(currency)}, the currency of most of these contracts; pick a currency in "
-               "the sidebar to see the bands of another.")
 groups = shown[(shown["dimension"] == dimension) & (shown["finished"] > 0)]
 if groups.empty or groups["small_sample"].all():
     st.info(f"Every {label} group has fewer than {SMALL_SAMPLE_FINISHED} finished contracts: too few to chart rates. "
@@ -268,6 +270,6 @@ st.subheader("The whole report")
 st.caption("Every analysis for the current filters — cancellation risk, payment timing, earnings and exposure — as "
            "one HTML file that opens offline and can be emailed.")
 shared = connection()
-st.download_button("Download the HTML report", data=lambda: html_report_bytes(shared, filters, as_of),
+st.download_button("Download the HTML report", data=lambda: html_report_bytes(shared, chosen, as_of),
                    file_name="milestone-lens-report.html", mime="text/html", icon=":material/description:",
                    key="cancel_html_report", on_click="ignore")

@@ -7,23 +7,26 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analysis import cancellation, earnings, overview
-from analysis.filters import SMALL_SAMPLE_FINISHED, currency_counts, main_currency
-from dashboard.analysis_pages import contracts_or_stop, status_unknown_note
+from analysis.filters import SMALL_SAMPLE_FINISHED, main_currency
+from dashboard.analysis_pages import contracts_or_stop, report_basis, status_unknown_note
 from dashboard.charts import STRUCTURE_COLORS, STRUCTURE_LABELS
 from dashboard.sidebar import current_filters, filter_caption
 from dashboard.state import query
-from dashboard.tables import escape_markdown, show_table
+from dashboard.tables import show_table
 
 st.title("Milestone Lens")
 st.caption("Do milestones pay off? Your own contract history, compared.")
 
 filters = current_filters()
 filter_caption(filters)
-rates = contracts_or_stop(filters)
+contracts_or_stop(filters)
+filtered = not filters.is_empty()
+filters = report_basis(filters)
+rates = query(cancellation.rates_by_structure, filters)
 
 # --- the answer -------------------------------------------------------------------------
 comparison = cancellation.compare_structures(rates)
-answer = overview.headline(comparison, filtered=not filters.is_empty())
+answer = overview.headline(comparison, filtered=filtered)
 with st.container(border=True):
     st.subheader(answer.text)
     if answer.detail:
@@ -67,13 +70,6 @@ lost = query(earnings.unpaid_on_cancellation, filters)
 lost = lost[lost["currency"] == currency]
 second[3].metric(f"Left unpaid ({currency})", f"{float(lost['unpaid_on_cancellation'].sum()):,.0f}",
                  border=True, help="Budget minus what was paid, over cancelled and disputed fixed-price contracts.")
-
-counts = query(currency_counts, filters)
-others = counts[counts["currency"] != currency]
-if not others.empty:
-    listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(others["currency"], others["contracts"]))
-    st.caption(f"Amounts are in {escape_markdown(currency)}, the currency of most of these contracts; "
-               f"contracts in other currencies ({listed}) are not added in. Pick a currency in the sidebar to see them.")
 
 # --- earnings over time -----------------------------------------------------------------
 st.subheader(f"Net earnings by month and payment structure ({currency})")

@@ -14,7 +14,8 @@ from analysis.timing import MEASURES
 from analysis.wording import plural, sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table, today,
+    contracts_or_stop, in_currency, money, page_header, report_basis, report_currency, share, show_chart, show_money_table,
+    today,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
@@ -50,6 +51,7 @@ def median_of(summary: pd.DataFrame, measure: str, structure: str) -> tuple[floa
 filters = page_header("Payment timing", "How soon money arrives under each payment structure, when you can withdraw "
                                         "it, and what finished work is still waiting to be paid.")
 contracts_or_stop(filters)
+filters = report_basis(filters)
 as_of = today()
 summary = query(timing.timing_summary, filters)
 

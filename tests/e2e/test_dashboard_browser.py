@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from analysis import store
-from tests.dashboard_support import DASHBOARD_FIXTURES, PAGE_TITLES, PAGES, query_one
+from tests.dashboard_support import DASHBOARD_FIXTURES, PAGE_TITLES, PAGES, in_main_currency, query_one
 from tests.e2e.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.browser
@@ -81,13 +81,13 @@ def test_every_page_opens_and_is_screenshotted(sample_server, page):
     open_page(page, base, "overview")
     assert "as often as" in page.get_by_test_id("stMain").get_by_role("heading", level=3).first.inner_text()
     assert page.get_by_test_id("stPlotlyChart").count() == 1
-    assert metric(page, "Contracts") == "2,000"
+    assert metric(page, "Contracts") == "1,770"  # the sample's USD contracts, the currency of most (as the reports)
 
 
 def test_filters_live_in_the_url_and_follow_the_navigation(sample_server, page):
     base, db = sample_server
     open_page(page, base, "overview", "?platform=upwork")
-    (upwork,) = query_one(db, "SELECT count(*) FROM contracts WHERE platform = 'upwork'")
+    (upwork,) = query_one(db, f"""SELECT count(*) FROM contracts WHERE {in_main_currency("platform = 'upwork'")}""")
     assert metric(page, "Contracts") == f"{upwork:,}"
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Data").click()
     page.get_by_role("heading", name="Data", exact=True).wait_for()
@@ -104,7 +104,8 @@ def test_filters_live_in_the_url_and_follow_the_navigation(sample_server, page):
     wait_idle(page)
     page.wait_for_url(re.compile(r"category=writing"))
     assert "platform=upwork" in page.url
-    (both,) = query_one(db, "SELECT count(*) FROM contracts WHERE platform = 'upwork' AND category = 'writing'")
+    (both,) = query_one(db, f"""SELECT count(*) FROM contracts
+                                WHERE {in_main_currency("platform = 'upwork' AND category = 'writing'")}""")
     page.wait_for_function(
         "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some(e => e.innerText.trim() === n)",
         arg=f"{both:,}", timeout=30_000)
@@ -142,7 +143,7 @@ def test_template_and_report_downloads(sample_server, page):
 def test_upload_through_the_file_chooser_changes_the_overview_and_exports(fresh_sample_server, page):
     base = fresh_sample_server
     open_page(page, base, "overview")
-    assert metric(page, "Contracts") == "2,000"
+    assert metric(page, "Contracts") == "1,770"
     open_page(page, base, "data")
     with page.expect_file_chooser() as chooser:
         page.get_by_test_id("stFileUploaderDropzone").click()
@@ -158,7 +159,7 @@ def test_upload_through_the_file_chooser_changes_the_overview_and_exports(fresh_
     page.get_by_test_id("stSidebarNav").get_by_role("link", name="Overview").click()
     page.get_by_role("heading", name="Milestone Lens").wait_for()
     wait_idle(page)
-    assert metric(page, "Contracts") == "2,003"
+    assert metric(page, "Contracts") == "1,773"  # three more USD contracts
 
     # Export the filtered contracts: the uploaded client's rows, formulas neutralised.
     open_page(page, base, "data", "?client=%3DHYPERLINK(%22http%3A%2F%2Fx%22)&client=Zeta%20Press")
@@ -211,9 +212,9 @@ def test_a_table_downloads_as_the_csv_it_shows(sample_server, page):
     button.wait_for(state="visible", timeout=30_000)
     rows = {r["structure"]: r for r in read_csv(download_by_clicking(page, button))}
     assert set(rows) == {"milestones", "single", "hourly"}
-    (hourly,) = query_one(db, "SELECT count(*) FROM contracts WHERE contract_type = 'hourly'")
+    (hourly,) = query_one(db, "SELECT count(*) FROM contracts WHERE contract_type = 'hourly' AND currency = 'USD'")
     assert int(rows["hourly"]["contracts"]) == hourly
-    assert sum(int(r["contracts"]) for r in rows.values()) == 2000
+    assert sum(int(r["contracts"]) for r in rows.values()) == 1770
 
 
 def test_the_overview_by_its_name_opens_it_with_the_links_filters(sample_server, page):
@@ -223,7 +224,7 @@ def test_the_overview_by_its_name_opens_it_with_the_links_filters(sample_server,
     page.get_by_role("heading", name=PAGE_TITLES["overview"], exact=True).first.wait_for(timeout=60_000)
     wait_idle(page)
     assert not page.get_by_text("Page not found").count()
-    (upwork,) = query_one(db, "SELECT count(*) FROM contracts WHERE platform = 'upwork'")
+    (upwork,) = query_one(db, f"""SELECT count(*) FROM contracts WHERE {in_main_currency("platform = 'upwork'")}""")
     page.wait_for_function(
         "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some(e => e.innerText.trim() === n)",
         arg=f"{upwork:,}", timeout=30_000)
