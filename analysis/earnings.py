@@ -204,6 +204,12 @@ def account_costs(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFr
     ).df()
 
 
+def contract_filters_in(filters: Filters) -> list[str]:
+    """The filters that pick contracts (client, freelancer, category, platform) among ``filters``:
+    account costs belong to no contract, so a net they narrow is not the account's to take them off."""
+    return [name for name in ("client", "freelancer", "category", "platform") if filters.values(name)]
+
+
 def net_after_account_costs(net: float, costs: pd.DataFrame) -> float:
     """Net earnings less the account costs of ``account_costs`` (one currency's rows).
 

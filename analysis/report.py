@@ -543,9 +543,11 @@ def _pending_and_costs_text(section: CurrencySection) -> list[str]:
         after = earnings.net_after_account_costs(net, costs)
         first, last = costs["first_date"].min(), costs["last_date"].max()
         span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if pd.notna(first) and pd.notna(last) else "undated"
+        narrowed = earnings.contract_filters_in(section.filters)
         lines.append(f"  Account costs (withdrawal fees, connects, memberships; not contract fees): "
                      f"{format_money(net - after)} in {plural(int(costs['items'].sum()), 'item')}, {span}; "
-                     f"net after them {format_money(after)}")
+                     + (f"the whole account's, so not taken off a net narrowed by {' and '.join(narrowed)}" if narrowed
+                        else f"net after them {format_money(after)}"))
     return lines
 
 

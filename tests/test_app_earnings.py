@@ -100,6 +100,10 @@ def test_bonuses_pending_and_account_costs_from_an_upwork_history(tmp_path, monk
     assert float(cost) == 6.0
     gross, fees = totals(db, "USD")
     assert f"Net earnings after these account costs: **USD {gross - fees - 6:,.0f}**" in texts(at)
+    # One client's net is not the account's: the account's costs are listed, not taken off it.
+    at.sidebar.multiselect(key="client").set_value(["Quill Media"]).run()
+    assert "Net earnings after these account costs" not in texts(at)
+    assert "Not taken off the net above: it is narrowed by client, and these costs are the whole account's." in texts(at)
 
 
 def test_imported_names_stay_text(tmp_path, monkeypatch):

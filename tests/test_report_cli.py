@@ -271,6 +271,10 @@ def test_terminal_summary_shows_pending_payments_account_costs_and_unknown_statu
             "2025-10-01 to 2025-10-01; net after them 1,461.00\n") in out
     assert "No active contracts." not in out
     assert "No contract is known to be active, but 3 contracts have no status yet" in out
+    # Narrowed to one client, the account's costs are named but not taken off that client's net.
+    out = cli("report", "--client", "Lumen Labs", *TODAY).out
+    assert ("6.00 in 1 item, 2025-10-01 to 2025-10-01; the whole account's, so not taken off a net narrowed by "
+            "client\n") in out
 
 
 def test_html_tables_show_a_dash_for_what_is_missing(cli, db_path, tmp_path):

@@ -129,6 +129,10 @@ else:
     show_money_table(costs, "account-costs", key="earnings_account_costs", money=("amount", "fees"), column_config={
         "first_date": st.column_config.DateColumn("first"), "last_date": st.column_config.DateColumn("last")})
     mine = in_currency(costs, currency)
-    if not mine.empty and not total.empty:
+    narrowed = earnings.contract_filters_in(filters)
+    if narrowed:  # the costs are the whole account's: taken off one client's net they would mislead
+        st.caption(f"Not taken off the net above: it is narrowed by {' and '.join(narrowed)}, and these costs are "
+                   "the whole account's.")
+    elif not mine.empty and not total.empty:
         after_costs = earnings.net_after_account_costs(float(total.iloc[0]["net"]), mine)
         st.markdown(f"Net earnings after these account costs: **{money(after_costs, escape_markdown(currency))}**.")
