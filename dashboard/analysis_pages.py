@@ -49,12 +49,14 @@ def show_chart(figure: go.Figure, key: str, *, height: int | None = None) -> Non
     st.plotly_chart(figure, key=key, theme="streamlit")
 
 
-def page_header(title: str, intro: str) -> Filters:
-    """Title, one plain sentence on what the page answers, and which contracts it shows."""
+def page_header(title: str, intro: str, shows_filtered: bool = True) -> Filters:
+    """Title, one plain sentence on what the page answers, and which contracts it shows
+    (``shows_filtered=False``: a page that says itself which filters it uses)."""
     st.title(title)
     st.caption(intro)
     filters = current_filters()
-    filter_caption(filters)
+    if shows_filtered:
+        filter_caption(filters)
     return filters
 
 

@@ -154,6 +154,12 @@ def test_risk_from_the_history_names_its_evidence(sample_db, monkeypatch):
             "are never compared across currencies) of the workspace with a budget near 150.00") in plain(at)
     at.sidebar.multiselect(key="currency").set_value(["EUR"]).run()  # chosen: no need to say why
     assert "Estimated from the finished fixed-price EUR contracts of the workspace with a budget near 150.00" in plain(at)
+    assert "Showing" not in plain(at) and "do not apply here" not in plain(at)
+    # A filter the estimate does not use is named as such, not as what the page shows.
+    at.sidebar.multiselect(key="category").set_value(["writing"]).run()
+    assert "Showing" not in plain(at)
+    assert ("The sidebar's filters (category writing) do not apply here: the risk from your history uses the currency "
+            "filter only.") in plain(at)
 
 
 def test_an_empty_workspace_still_plans_with_a_risk_you_set(empty_db, monkeypatch):

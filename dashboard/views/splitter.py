@@ -13,11 +13,11 @@ import streamlit as st
 
 from analysis import splitter, store
 from analysis.errors import UserError
+from analysis.filters import Filters
 from analysis.platforms import PRESETS
 from analysis.wording import plural, sentence
 from dashboard.analysis_pages import page_header, show_chart, today
 from dashboard.inputs import SPLITTER_DEFAULTS
-from dashboard.sidebar import current_filters
 from dashboard.splitter_charts import cash_curve_figure, outcome_distribution_figure
 from dashboard.state import query, workspace
 from dashboard.tables import escape_markdown, show_table
@@ -81,9 +81,13 @@ def shown(measure: str, value: float | None) -> str:
 for key, value in SPLITTER_DEFAULTS.items():
     st.session_state.setdefault(key, value)
 
-page_header("Milestone splitter", "Plan your next contract: how a milestone plan compares with one payment at the end "
-                                  "in money, risk and time — before you agree it with the client.")
-filters = current_filters()
+filters = page_header("Milestone splitter", "Plan your next contract: how a milestone plan compares with one payment at "
+                                            "the end in money, risk and time — before you agree it with the client.",
+                      shows_filtered=False)
+others = Filters.from_dict({k: v for k, v in filters.to_dict().items() if k != "currency"})
+if not others.is_empty():  # the history's risk is read per currency only: say so rather than "Showing …"
+    st.caption(f"The sidebar's filters ({escape_markdown(others.describe())}) do not apply here: the risk from your "
+               "history uses the currency filter only.")
 has_history = not store.is_empty(workspace())
 
 # --- inputs ---------------------------------------------------------------------------------
