@@ -168,6 +168,8 @@ def earnings_by_month(months: pd.DataFrame, currency: str, title: str | None = N
         go.Bar(name="fees", x=data["month"], y=data["fees"], marker_color="#ff7f0e"),
     ])
     fig.update_layout(title=title, barmode="stack", yaxis_title=safe_text(currency), **_LAYOUT)
+    # Months, not instants: one month alone would otherwise be labelled "00:00:00 / Sep 1, 2022".
+    fig.update_xaxes(tickformat="%b %Y", dtick="M1" if data["month"].nunique() <= 12 else None)
     return fig
 
 

@@ -97,6 +97,8 @@ def test_incidence_cash_timing_months_ageing(frames):
     months = charts.earnings_by_month(frames["months"], "USD")
     assert bar_by_x(months, 0)["2026-01"] == 800 - 80  # net
     assert bar_by_x(months, 1)["2026-01"] == 80  # fees
+    # Labelled as months: a single month was "00:00:00 / Sep 1, 2022" under an instant's axis.
+    assert (months.layout.xaxis.tickformat, months.layout.xaxis.dtick) == ("%b %Y", "M1")
     ageing = charts.ageing(frames["ageing"], "USD")
     assert bar_by_x(ageing) == {"0–30 days": 100, "31–60 days": 100, "61–90 days": 0, "over 90 days": 0}
 
