@@ -131,6 +131,9 @@ def test_budget_bands_are_shown_in_the_main_currency(sample_db, monkeypatch):
                                       AND status IN ('cancelled', 'disputed')""")
     assert table.set_index("group").at["1,000–4,999", "Single payment"].startswith(f"{c / n * 100:.1f} %")
     assert "These figures are for the 1,770 contracts in USD" in texts(at)
+    # Only hourly contracts have no budget: that row has nothing to compare, not "too few to tell".
+    unknown = table.set_index("group").loc["unknown"]
+    assert (unknown["Milestones"], unknown["Single payment"], unknown["verdict"]) == ("—", "—", "nothing to compare")
 
 
 def model_rows(db) -> pd.DataFrame:

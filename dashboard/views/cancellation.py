@@ -64,7 +64,11 @@ def breakdown_table(breakdown: pd.DataFrame, differences: pd.DataFrame, dimensio
     out["95 % interval"] = [f"{lo * 100:+.1f} to {hi * 100:+.1f}" if ok else "—"
                             for ok, lo, hi in zip(enough, diff["ci_low"], diff["ci_high"])]
     out["p-value"] = [f"{p:.2g}" if ok else "—" for ok, p in zip(enough, diff["p_value"])]
-    out["verdict"] = [verdict(ok, d, p) for ok, d, p in zip(enough, diff["rate_difference"], diff["p_value"])]
+    finished = part.pivot_table(index="group", columns="structure", values="finished", aggfunc="sum").reindex(
+        index=groups["group"], columns=["milestones", "single"]).fillna(0)
+    both = ((finished["milestones"] > 0) & (finished["single"] > 0)).to_numpy()
+    out["verdict"] = [verdict(ok, d, p) if has_both else "nothing to compare"
+                      for ok, d, p, has_both in zip(enough, diff["rate_difference"], diff["p_value"], both)]
     return out
 
 
@@ -203,7 +207,8 @@ else:
     show_chart(charts.breakdown_rates(shown, dimension, f"Cancellation rate by {label}"), f"breakdown_{dimension}",
                height=420)
 show_table(breakdown_table(shown, shown_differences, dimension), f"cancellation-by-{dimension}",
-           key=f"cancel_breakdown_{dimension}", empty_message="No finished contracts in any group.")
+           key=f"cancel_breakdown_{dimension}", empty_message="No finished contracts in any group.",
+           column_config={label: st.column_config.TextColumn(label, width="medium") for label in STRUCTURE_LABELS.values()})
 download_csv(breakdown, "cancellation-breakdowns-all", key="cancel_breakdowns_all",
              label="Download every group's counts and rates (CSV)")
 
