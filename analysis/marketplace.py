@@ -26,7 +26,7 @@ import duckdb
 
 # The contract statuses and budgets an export cannot know are completed by the user.
 COMPLETION_HINT = (
-    "complete status and budget on the Data page or import a CSV of "
+    "complete status and budget on the Data page (Complete contracts tab) or import a CSV of "
     "contract_id,status,budget,planned_milestones (`milestone-lens completions` writes one to fill in); "
     "until then they are left out of cancellation figures"
 )
