@@ -322,8 +322,10 @@ def test_completing_contracts_in_the_editable_table(empty_db, monkeypatch):
         "added_rows": [], "deleted_rows": []}
     at.run()
     assert at.button(key="save_completions").label == "Save 2 completions"
+    at.session_state["data_tab"] = "Complete contracts"  # the user is on that tab when saving
     at.button(key="save_completions").click().run()
     assert "Saved 2 completions." in texts(at)
+    assert at.session_state["data_tab"] == "Complete contracts"  # the save's rerun keeps the tab open
     # Both rows in one change: the data version (and the kept analysis tables) moved once.
     assert query_one(empty_db, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'data_version'") == (version + 1,)
     assert query_one(empty_db, """SELECT status, budget, planned_milestones FROM contract_completions

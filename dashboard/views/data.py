@@ -223,8 +223,9 @@ def report_html(shared, filters) -> bytes:
 st.title("Data")
 show_flashes()
 con = state.workspace()
+# Keyed and tracked, so the tab stays open when saving a completion or removing an import reruns the page.
 tab_import, tab_complete, tab_history, tab_export = st.tabs(
-    ["Import", "Complete contracts", "Import history", "Export"])
+    ["Import", "Complete contracts", "Import history", "Export"], key="data_tab", on_change="rerun")
 
 with tab_import:
     if store.is_empty(con):
