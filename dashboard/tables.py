@@ -78,7 +78,11 @@ def show_table(
     if frame.empty:
         st.info(empty_message)
         return
-    st.dataframe(frame, hide_index=True, column_config=column_config, key=f"{key}_table", height=height)
+    # Headers in words ("budget unknown", not budget_unknown) unless the page names the column itself;
+    # the CSV keeps the names, for spreadsheets and scripts.
+    config = {str(c): str(c).replace("_", " ") for c in frame.columns if "_" in str(c)}
+    config.update(column_config or {})
+    st.dataframe(frame, hide_index=True, column_config=config, key=f"{key}_table", height=height)
     download_csv(frame, name, key=f"{key}_csv")
 
 

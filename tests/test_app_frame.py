@@ -14,8 +14,8 @@ from analysis.importing import import_files
 from dashboard import state
 from dashboard.tables import changed_rows, csv_bytes, escape_markdown, neutralise_formulas, safe_file_name
 from tests.dashboard_support import (
-    DASHBOARD_FIXTURES, PAGE_TITLES, PAGES, empty_db, in_main_currency, metrics, open_app, query_one, sample_db,
-    sample_template, texts,
+    DASHBOARD_FIXTURES, PAGE_TITLES, PAGES, build_workspace, empty_db, in_main_currency, metrics, open_app, query_one,
+    sample_db, sample_template, texts,
 )
 
 __all__ = ["empty_db", "sample_db", "sample_template"]  # fixtures used below
@@ -200,3 +200,15 @@ def test_changed_rows_sees_edits_and_clears_but_not_empty_cells():
     edited.loc[1, "budget"] = None          # cleared
     edited.loc[2, "status"] = float("nan")  # empty stays empty
     assert changed_rows(original, edited, ["status", "budget"]) == [(0, {"status": "completed"}), (1, {"budget": None})]
+
+
+def test_table_headers_are_words_and_downloads_keep_the_names(tmp_path, monkeypatch):
+    """The import history's contracts_new reads "contracts new" on screen; a header the page names keeps its name."""
+    import json
+
+    db = build_workspace(tmp_path / "w.duckdb", [DASHBOARD_FIXTURES / "upwork_legacy.csv"])
+    at = open_app(db, monkeypatch, "data")
+    history = next(d for d in at.dataframe if "contracts_new" in d.value.columns)
+    labels = {column: config.get("label") for column, config in json.loads(history.proto.columns).items()}
+    assert labels["contracts_new"] == "contracts new" and labels["imported_at"] == "imported at"
+    assert "contracts_new" in history.value.columns  # the data (and its CSV) keep the names
