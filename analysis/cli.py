@@ -74,6 +74,20 @@ def open_workspace(args: argparse.Namespace):
 
 
 @contextlib.contextmanager
+def workspace_to_read(args: argparse.Namespace, missing: str, *, read_only: bool = True) -> Iterator:
+    """The existing workspace of a command that only reads it, closed at the end. When there is
+    none at ``--db``, a one-line error ``<path>: <missing>``, and nothing is created."""
+    path = Path(args.db) if args.db is not None else store.default_db_path()
+    if not path.exists():
+        raise UserError(f"{path}: {missing}")
+    con = store.connect(path, read_only=read_only)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextlib.contextmanager
 def workspace_to_write(args: argparse.Namespace, *, keep_if_new: bool = True) -> Iterator:
     """The workspace of a command that writes to it, closed at the end.
 

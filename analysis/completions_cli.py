@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from analysis import completions, store
-from analysis.cli import command
-from analysis.errors import UserError
+from analysis import completions
+from analysis.cli import command, workspace_to_read
 
 #: The file's columns: what the completions import reads, then what recognises the contract.
 COLUMNS = {
@@ -32,14 +30,8 @@ def _configure(p: argparse.ArgumentParser) -> None:
 @command("completions", _configure)
 def run_completions(args: argparse.Namespace) -> int:
     """Print a CSV of the contracts still missing a status or budget, to fill in and import."""
-    db = Path(args.db) if args.db is not None else store.default_db_path()
-    if not db.exists():
-        raise UserError(f"{db}: no workspace yet; import a history first")
-    con = store.connect(db, read_only=True)
-    try:
+    with workspace_to_read(args, "no workspace yet; import a history first") as con:
         table = completions.completion_table(con, only_incomplete=not args.all)
-    finally:
-        con.close()
     out = table[list(COLUMNS)].rename(columns=COLUMNS)
     out.to_csv(sys.stdout, index=False, float_format="%.2f", date_format="%Y-%m-%d", lineterminator="\n")
     if not args.all:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from analysis import parquet_store, store
-from analysis.cli import command, print_summary, workspace_to_write
-from analysis.errors import UserError
+from analysis import parquet_store
+from analysis.cli import command, print_summary, workspace_to_read, workspace_to_write
 
 
 def _configure_export(p: argparse.ArgumentParser) -> None:
@@ -24,14 +23,8 @@ def _configure_export(p: argparse.ArgumentParser) -> None:
 @command("export-parquet", _configure_export)
 def run_export_parquet(args: argparse.Namespace) -> int:
     """Write the workspace to a Parquet dataset partitioned by start year."""
-    db = Path(args.db) if args.db is not None else store.default_db_path()
-    if not db.exists():
-        raise UserError(f"{db}: no workspace to export; import a history first")
-    con = store.connect(db, read_only=True)
-    try:
+    with workspace_to_read(args, "no workspace to export; import a history first") as con:
         summary = parquet_store.export_parquet(con, args.dir, overwrite=args.overwrite)
-    finally:
-        con.close()
     print_summary(args, summary)
     return 0
 

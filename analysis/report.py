@@ -20,8 +20,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analysis import cancellation, completions, earnings, exposure, store, timing
-from analysis.cli import command, emit_json, open_workspace
+from analysis import cancellation, completions, earnings, exposure, timing
+from analysis.cli import command, emit_json, workspace_to_read
 from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, parse_date, prepared
 from analysis.wording import counted, plural
@@ -605,14 +605,9 @@ def run_report(args: argparse.Namespace) -> int:
     """The full comparison: cancellation risk, payment timing, earnings, exposure."""
     filters = filters_from_args(args)
     today = parse_date(args.today, "--today") or dt.date.today()
-    db = Path(args.db) if args.db is not None else store.default_db_path()
-    if not db.exists():
-        raise UserError(f"{db}: no workspace here yet; import a history first (milestone-lens import or sample)")
-    con = open_workspace(args)
-    try:
+    missing = "no workspace here yet; import a history first (milestone-lens import or sample)"
+    with workspace_to_read(args, missing, read_only=False) as con:  # opened as before this helper: read-write
         report = build_report(con, filters, today)
-    finally:
-        con.close()
     html_path = None
     if args.html is not None:
         from dashboard.html_report import render_html

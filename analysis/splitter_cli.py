@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-from pathlib import Path
 
-from analysis import splitter, store
-from analysis.cli import command, emit_json
+from analysis import splitter
+from analysis.cli import command, emit_json, workspace_to_read
 from analysis.errors import UserError
 from analysis.platforms import PRESETS
 
@@ -64,16 +63,10 @@ def _fee_rate(text: str | None) -> float | None:
 
 
 def _calibrated_risks(args: argparse.Namespace, plan_structure: str) -> tuple[splitter.Calibration, splitter.Calibration]:
-    path = Path(args.db) if args.db is not None else store.default_db_path()
-    if not path.exists():
-        raise UserError(f"{path}: no workspace to calibrate from; import a history first or give --cancel-prob")
-    con = store.connect(path, read_only=True)
-    try:
+    with workspace_to_read(args, "no workspace to calibrate from; import a history first or give --cancel-prob") as con:
         plan_cal = splitter.calibrate(con, args.budget, plan_structure, currency=args.currency)
         single_cal = (plan_cal if plan_structure == "single"
                       else splitter.calibrate(con, args.budget, "single", currency=args.currency))
-    finally:
-        con.close()
     return plan_cal, single_cal
 
 
