@@ -266,7 +266,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
             known = ", ".join(sorted(READERS))
             raise single_problem(
                 name, 1, None,
-                f"format not recognised from its header ({', '.join(staged.columns) or 'no columns'}); "
+                f"format not recognised from its header ({', '.join(staged.columns.values()) or 'no columns'}); "
                 f"use --format ({known}) or a --mapping" if file_format is None else f"unknown format '{file_format}' (known: {known})",
             )
         import_id = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]

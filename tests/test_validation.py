@@ -80,7 +80,7 @@ def test_a_template_file_without_contract_id_says_so(con, tmp_path):
     weekly = write(tmp_path, "weekly.csv", '"Date","Hours","Amount","Payment type"\n"03/11/2024","2.00","$100.00",""\n')
     with pytest.raises(ImportValidationError) as err:
         import_files(con, [weekly])
-    assert str(err.value).startswith("weekly.csv, row 1: format not recognised from its header (date, hours, amount, payment_type)")
+    assert str(err.value).startswith("weekly.csv, row 1: format not recognised from its header (Date, Hours, Amount, Payment type)")
 
 
 def test_a_contracts_file_without_start_date_is_read_as_completions_and_says_what_it_needs(con, tmp_path):
@@ -238,6 +238,11 @@ def test_empty_file_and_unknown_layout(con, tmp_path):
     with pytest.raises(ImportValidationError) as err:
         import_files(con, [other])
     assert str(err.value).startswith("other.csv, row 1: format not recognised from its header (foo, bar)")
+    # The header as written, not as normalised for matching ("w_hrung").
+    german = write(tmp_path, "de.csv", "Auftrag;Währung;Betrag\nA;EUR;10\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [german])
+    assert str(err.value).startswith("de.csv, row 1: format not recognised from its header (Auftrag, Währung, Betrag)")
 
 
 def test_good_files_still_import_after_a_refusal(con, tmp_path):
