@@ -252,11 +252,13 @@ def stage_completions(con: duckdb.DuckDBPyConnection, staged: StagedFile, ctx) -
         ctx.problems.append(Problem(staged.display, int(dup[1][1]), col("contract_id"),
                                     f"contract '{dup[0]}' is completed twice (rows {', '.join(map(str, dup[1][:5]))})"))
     given_source = ctx.source if ctx.source != "completions" else None
-    ctx.finishers.append(lambda c: _apply(c, staged.display, table, given_source, col("contract_id")))
+    ctx.finishers.append(lambda c: _apply(c, staged.display, table, given_source, col("contract_id"), ctx))
 
 
-def _apply(con: duckdb.DuckDBPyConnection, display: str, table: str, given_source: str | None, id_column: str) -> list[str]:
-    """After the merge: find each row's contract (and source), then record the completions."""
+def _apply(con: duckdb.DuckDBPyConnection, display: str, table: str, given_source: str | None, id_column: str,
+           ctx) -> list[str]:
+    """After the merge: find each row's contract (and source), then record the completions; their
+    counts go to ``ctx`` (the import's summary says them), what the imported rows contradict is returned."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _completions_resolved AS
             SELECT t.*, coalesce(t.source, ?) AS wanted,
@@ -305,5 +307,6 @@ def _apply(con: duckdb.DuckDBPyConnection, display: str, table: str, given_sourc
     )
     keys = con.execute("SELECT source, contract_id FROM _completions_new WHERE NOT unchanged").fetchall()
     con.execute(f"DROP TABLE IF EXISTS {table}")
-    return [f"completed {changed} contract{'s' if changed != 1 else ''}"
-            + (f" ({unchanged} already as given)" if unchanged else "")] + completion_warnings(con, keys)
+    ctx.completed += changed
+    ctx.completed_already += unchanged
+    return completion_warnings(con, keys)

@@ -70,6 +70,9 @@ class ImportContext:
     # Run after the merge, in the same transaction; each returns warnings (e.g. completions,
     # which need the merged contracts). Raising refuses the whole import.
     finishers: list[Callable[[duckdb.DuckDBPyConnection], list[str]]] = field(default_factory=list)
+    #: Contracts a completions file completed, and those it gave what they already had (set by its finisher).
+    completed: int = 0
+    completed_already: int = 0
 
 
 @dataclass
@@ -90,6 +93,9 @@ class ImportSummary:
     warnings: list[str]
     files: list[FileReport]
     dry_run: bool = False
+    #: Contracts completions files completed (status, budget, planned milestones), and those already as given.
+    completed: int = 0
+    completed_already: int = 0
 
     def to_json(self) -> dict:
         return {
@@ -99,6 +105,8 @@ class ImportSummary:
             "warnings": self.warnings,
             "files": [asdict(f) for f in self.files],
             "dry_run": self.dry_run,
+            "completed": self.completed,
+            "completed_already": self.completed_already,
         }
 
     def describe(self) -> str:
@@ -115,7 +123,9 @@ class ImportSummary:
             f"{'Would update' if self.dry_run else 'Updated'} {plural(u['contracts'], 'contract')}, "
             f"{plural(u['milestones'], 'milestone')}, {plural(u['payments'], 'payment')}; "
             f"{'would skip' if self.dry_run else 'skipped'} {plural(self.duplicates_skipped, 'row')} already in the workspace.",
-        ]
+        ] + ([f"{'Would complete' if self.dry_run else 'Completed'} {plural(self.completed, 'contract')}"
+              + (f" ({self.completed_already:,} already as given)" if self.completed_already else "") + "."]
+             if self.completed or self.completed_already else [])
 
 
 # format name -> function(con, staged, ctx) that appends to the in_* tables
@@ -246,6 +256,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     file_meta: list[tuple[int, str, str, str, str]] = []
     derive_payments = False
     finishers = []
+    contexts: list[ImportContext] = []
     absences: list[tuple[int, dict[str, list[str]]]] = []
     for index, (path, name) in enumerate(zip(paths, names)):
         # Lazily: only the canonical reader can type a file straight from it (``canonical._typed_or_problems``).
@@ -285,6 +296,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
                 raise AmbiguousInputError(shown[0], exc.option) from None
             raise ImportValidationError(shown) from None
         finishers += [(name, finish) for finish in ctx.finishers]
+        contexts.append(ctx)
         absences.append((import_id, ctx.absent))
         problems += _labelled(ctx.problems, staged.labels, column_mapping is not None)
         warnings += [f"{name}: {w}" for w in ctx.warnings]
@@ -321,6 +333,8 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         duplicates_skipped=total("duplicates"),
         warnings=warnings,
         files=files,
+        completed=sum(c.completed for c in contexts),
+        completed_already=sum(c.completed_already for c in contexts),
     )
 
 

@@ -85,7 +85,9 @@ def test_completions_csv_on_top_of_an_export(con, tmp_path):
     ))
     summary = import_files(con, [path])
     assert summary.files[0].format == "completions"
-    assert any(w == "completions.csv: completed 3 contracts" for w in summary.warnings)
+    assert (summary.completed, summary.completed_already) == (3, 0)
+    assert summary.counts()[-1] == "Completed 3 contracts."  # a count, not a warning
+    assert not any("completed" in w for w in summary.warnings)
     assert view(con, HARBOR) == ("completed", D("1200.00"), 4, "milestones")
     assert view(con, PINE) == ("active", None, None, "hourly")
     # Quill is fixed-price without a budget: still incomplete; Pine is hourly and needs none.
@@ -97,7 +99,7 @@ def test_completions_csv_on_top_of_an_export(con, tmp_path):
     import_files(con, [path2])
     assert view(con, QUILL) == ("cancelled", D("900.00"), None, "single")
     again = import_files(con, [path2])
-    assert any("completed 0 contracts (1 already as given)" in w for w in again.warnings)
+    assert again.counts()[-1] == "Completed 0 contracts (1 already as given)."
 
 
 def test_completions_survive_reimport_of_the_export(con, tmp_path):
@@ -113,7 +115,7 @@ def test_export_and_completions_in_one_command(cli, tmp_path):
     assert result.code == 0, result.err
     document = result.json()
     assert document["imported"] == {"contracts": 3, "milestones": 6, "payments": 9}
-    assert any("completed 1 contract" in w for w in document["warnings"])
+    assert (document["completed"], document["completed_already"]) == (1, 0)
 
 
 def test_bad_completions_refused_with_row_and_column(con, tmp_path):
@@ -159,7 +161,6 @@ def test_completions_the_imported_rows_contradict_are_named(con, tmp_path):
                     "Ember Foods / Brand guidelines,completed,900,1\n")
     warnings = import_files(con, [done]).warnings
     assert warnings == [
-        "done.csv: completed 3 contracts",
         "done.csv: 1 contract given a budget below what was already paid toward it: Ember Foods / Packaging refresh "
         "(budget 500.00, paid 860.00); check the budget",
         "done.csv: a budget given for 1 hourly contract (Lumen Labs / hourly): hourly work is not valued by a budget, "
@@ -170,7 +171,7 @@ def test_completions_the_imported_rows_contradict_are_named(con, tmp_path):
     assert con.execute("SELECT budget FROM contract_view WHERE contract_id = 'Ember Foods / Packaging refresh'"
                        ).fetchone()[0] == Decimal("500.00")
     # The dashboard's save names the same for the contracts it saved.
-    assert completions.completion_warnings(con, [("upwork", "Lumen Labs / hourly")]) == [warnings[2].split(": ", 1)[1]]
+    assert completions.completion_warnings(con, [("upwork", "Lumen Labs / hourly")]) == [warnings[1].split(": ", 1)[1]]
 
 
 def test_a_template_contracts_file_gives_a_transaction_historys_contracts_their_dates(cli, db_path, tmp_path):
@@ -224,7 +225,7 @@ def test_the_completions_command_lists_what_to_complete_and_its_file_goes_back_i
         writer.writerows(rows)
     imported = cli("import", filled, "--json")
     assert imported.code == 0, imported.err
-    assert "completed 3 contracts" in " ".join(imported.json()["warnings"])
+    assert imported.json()["completed"] == 3
     left = cli("completions")
     assert left.out.splitlines()[1:] == [] and "0 contracts to complete" in left.err
     every = list(csv.DictReader(io.StringIO(cli("completions", "--all").out)))
