@@ -69,7 +69,7 @@ def breakdown_table(breakdown: pd.DataFrame, differences: pd.DataFrame, dimensio
     both = ((finished["milestones"] > 0) & (finished["single"] > 0)).to_numpy()
     out["verdict"] = [verdict(ok, d, p) if has_both else "nothing to compare"
                       for ok, d, p, has_both in zip(enough, diff["rate_difference"], diff["p_value"], both)]
-    return out
+    return out[["group", "verdict"] + [c for c in out.columns if c not in ("group", "verdict")]]  # the answer first
 
 
 def in_main_currency(breakdown: pd.DataFrame, currency: str | None) -> pd.DataFrame:
