@@ -43,12 +43,29 @@ def _clear_filters() -> None:
         st.session_state[key] = []
 
 
+def _match_case_of_choices(choices) -> None:
+    """Link values that differ from a choice only in case (``eur``, ``Upwork``) are read as that
+    choice; anything else is left for the notice of what the link asked for in vain."""
+    rewritten = False
+    for key in ("currency", "platform"):
+        asked = st.query_params.get_all(key)
+        known = {value.casefold(): value for value in getattr(choices, key)}
+        fixed = [value if value in known.values() else known.get(value.casefold(), value) for value in asked]
+        if fixed != asked:
+            st.query_params[key] = fixed
+            rewritten = True
+    if rewritten:  # the widgets read the link when they are made: run again on the link as it should be
+        st.rerun()
+
+
 def render_filters() -> Filters:
     """Draw the filters in the sidebar and return the ``Filters`` they describe.
 
     Contradictory dates (from after to) are reported and ignored rather than raising.
     """
     choices = state.query(workspace_admin.filter_choices)
+    if _LINK_IGNORED not in st.session_state:  # a typed link may say ?currency=eur, as `report --currency eur` may
+        _match_case_of_choices(choices)
     # The link a session opened with, read before the widgets drop what they cannot take.
     opened_with = None if _LINK_IGNORED in st.session_state else {key: st.query_params.get_all(key) for key in FILTER_KEYS}
     with st.sidebar:

@@ -212,3 +212,13 @@ def test_table_headers_are_words_and_downloads_keep_the_names(tmp_path, monkeypa
     labels = {column: config.get("label") for column, config in json.loads(history.proto.columns).items()}
     assert labels["contracts_new"] == "contracts new" and labels["imported_at"] == "imported at"
     assert "contracts_new" in history.value.columns  # the data (and its CSV) keep the names
+
+
+def test_a_typed_link_may_write_a_currency_or_platform_in_any_case(sample_db, monkeypatch):
+    """``report --currency eur`` works; so does ``?currency=eur`` (it was ignored as not in the workspace)."""
+    at = open_app(sample_db, monkeypatch, query={"currency": "eur", "platform": "Upwork"})
+    assert at.sidebar.multiselect(key="currency").value == ["EUR"]
+    assert at.sidebar.multiselect(key="platform").value == ["upwork"]
+    assert not at.sidebar.warning
+    (expected,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE currency = 'EUR' AND platform = 'upwork'")
+    assert contracts_metric(at) == expected

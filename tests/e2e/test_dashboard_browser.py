@@ -235,3 +235,14 @@ def test_the_overview_by_its_name_opens_it_with_the_links_filters(sample_server,
         "n => [...document.querySelectorAll('[data-testid=stMetricValue]')].some(e => e.innerText.trim() === n)",
         arg=f"{upwork:,}", timeout=30_000)
     assert metric(page, "Contracts") == f"{upwork:,}"
+
+
+def test_a_typed_link_in_lower_case_is_read_and_written_back_as_the_workspace_spells_it(sample_server, page):
+    base, db = sample_server
+    page.goto(f"{base}/earnings?currency=eur&platform=Upwork")
+    page.get_by_role("heading", name=PAGE_TITLES["earnings"], exact=True).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    page.wait_for_url(re.compile(r"currency=EUR"), timeout=30_000)
+    assert "platform=upwork" in page.url
+    assert page.get_by_text("This link asks for what the filters cannot show").count() == 0
+    assert "Showing platform upwork, currency EUR." in page.get_by_test_id("stMain").inner_text()
