@@ -136,12 +136,14 @@ def complete_contracts(
 
 
 
-def completion_warnings(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str, str]], limit: int = 3) -> list[str]:
-    """What the completions of contracts ``keys`` say that the imported rows contradict (saved all
-    the same: the user may know better): a budget below what was already paid toward it, a budget
-    on an hourly contract, fewer planned milestones than the file already holds."""
+def contradictions(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
+    """What the completions of contracts ``keys`` say that the imported rows contradict, by kind
+    (``below``: a budget below what was already paid toward it; ``hourly``: a budget on an hourly
+    contract; ``fewer``: fewer planned milestones than the file already holds), each contract
+    named with its figures."""
+    found: dict[str, list[str]] = {"below": [], "hourly": [], "fewer": []}
     if not keys:
-        return []
+        return found
     kinds = ", ".join(f"'{k}'" for k in TOWARD_BUDGET_KINDS)
     con.execute("CREATE OR REPLACE TEMP TABLE _checked_keys (source VARCHAR, contract_id VARCHAR)")
     con.executemany("INSERT INTO _checked_keys VALUES (?, ?)", [list(k) for k in keys])
@@ -154,10 +156,16 @@ def completion_warnings(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str
             ORDER BY v.contract_id"""
     ).fetchall()
     con.execute("DROP TABLE temp._checked_keys")
-    below = [f"{c} (budget {b:,.2f}, paid {p:,.2f})" for c, t, b, p, _, _ in rows
-             if t == "fixed" and b is not None and p is not None and b < p]
-    hourly = [c for c, t, b, _, _, _ in rows if t == "hourly" and b is not None]
-    fewer = [f"{c} ({n} planned, {m} imported)" for c, _, _, _, n, m in rows if n is not None and n < m]
+    found["below"] = [f"{c} (budget {b:,.2f}, paid {p:,.2f})" for c, t, b, p, _, _ in rows
+                      if t == "fixed" and b is not None and p is not None and b < p]
+    found["hourly"] = [c for c, t, b, _, _, _ in rows if t == "hourly" and b is not None]
+    found["fewer"] = [f"{c} ({n} planned, {m} imported)" for c, _, _, _, n, m in rows if n is not None and n < m]
+    return found
+
+
+def contradiction_warnings(found: Mapping[str, list[str]], limit: int = 3) -> list[str]:
+    """``contradictions`` in words, one warning per kind."""
+    below, hourly, fewer = found.get("below", []), found.get("hourly", []), found.get("fewer", [])
     warnings = []
     if below:
         warnings.append(f"{plural(len(below), 'contract')} given a budget below what was already paid toward it: "
@@ -169,6 +177,21 @@ def completion_warnings(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str
         warnings.append(f"fewer planned milestones than imported for {plural(len(fewer), 'contract')}: {listed(fewer, limit)}; "
                         "the structure follows the larger")
     return warnings
+
+
+def completion_warnings(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str, str]], limit: int = 3) -> list[str]:
+    """What the completions of contracts ``keys`` say that the imported rows contradict (saved all
+    the same: the user may know better), in words."""
+    return contradiction_warnings(contradictions(con, keys), limit)
+
+
+def completed_contracts_in_import(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Completed contracts the import being staged brings payments or milestones to (``in_*`` tables)."""
+    return con.execute(
+        """SELECT DISTINCT source, contract_id FROM (
+               SELECT source, contract_id FROM in_payments UNION ALL SELECT source, contract_id FROM in_milestones)
+           JOIN contract_completions USING (source, contract_id)"""
+    ).fetchall()
 
 
 def completion_table(con: duckdb.DuckDBPyConnection, source: str | None = None, only_incomplete: bool = False) -> pd.DataFrame:

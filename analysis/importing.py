@@ -310,11 +310,20 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     _keep_what_files_leave_out(con, absences)
     had_payments = not _is_empty(con, "payments")
     deferred_payments = _derive(con, derive_payments)
+    watched = _completions_to_watch(con, file_meta)
+    if watched:
+        from analysis import completions  # a reader module: it registers itself with this one
+
+        contradicted_before = completions.contradictions(con, watched)
     counts = _merge(con, deferred_payments)
     if had_payments:
         warnings += _retire_contradicted_payments(con)
     for name, finish in finishers:
         warnings += [f"{name}: {w}" for w in finish(con)]
+    if watched:  # what the new rows make the user's completions contradict (a budget now below what was paid)
+        after = completions.contradictions(con, watched)
+        new = {kind: [item for item in items if item not in contradicted_before[kind]] for kind, items in after.items()}
+        warnings += [f"{file_meta[0][1]}: {w}" for w in completions.contradiction_warnings(new)]
     warnings += _same_file_under_another_source(con, file_meta)
     for import_id, name, digest, file_format, file_source in file_meta:
         c = counts.get(import_id, {})
@@ -336,6 +345,16 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         completed=sum(c.completed for c in contexts),
         completed_already=sum(c.completed_already for c in contexts),
     )
+
+
+def _completions_to_watch(con, file_meta) -> list[tuple[str, str]]:
+    """Completed contracts this import brings rows to, when it brings no completions of its own
+    (those name what they contradict themselves)."""
+    if any(file_format == "completions" for _, _, _, file_format, _ in file_meta) or _is_empty(con, "contract_completions"):
+        return []
+    from analysis.completions import completed_contracts_in_import
+
+    return completed_contracts_in_import(con)
 
 
 def _same_file_under_another_source(con, file_meta) -> list[str]:

@@ -236,3 +236,21 @@ def test_the_completions_command_without_a_workspace_exits_2(cli, tmp_path):
     result = cli("completions", db=tmp_path / "none.duckdb")
     assert result.code == 2 and result.err.startswith("milestone-lens: error: ") and "import a history first" in result.err
     assert not (tmp_path / "none.duckdb").exists()
+
+
+def test_a_later_import_that_pays_past_a_completed_budget_says_so_once(con, tmp_path):
+    """Priya's project by hand: the first export holds her first payment (250.00), completed with a budget of
+    300.00; the newer export adds the second (250.00): 500.00 paid against 300.00, named once."""
+    from tests.test_freelancer import FILE, PRIYA
+
+    lines = FILE.read_text().splitlines(keepends=True)
+    first = tmp_path / "first.csv"
+    first.write_text("".join(line for line in lines if "19 Jan 2026" not in line))
+    import_files(con, [first])
+    import_files(con, [write(tmp_path, f"contract_id,status,budget\n{PRIYA},completed,300\n")])
+    newer = import_files(con, [FILE])
+    assert [w for w in newer.warnings if "budget below" in w] == [
+        f"freelancer_transactions.csv: 1 contract given a budget below what was already paid toward it: {PRIYA} "
+        "(budget 300.00, paid 500.00); check the budget"]
+    again = import_files(con, [FILE])  # nothing new: the contradiction was said already
+    assert not [w for w in again.warnings if "budget below" in w]
