@@ -122,7 +122,8 @@ class ImportSummary:
             f"from {plural(len(self.files), 'file')}.",
             f"{'Would update' if self.dry_run else 'Updated'} {plural(u['contracts'], 'contract')}, "
             f"{plural(u['milestones'], 'milestone')}, {plural(u['payments'], 'payment')}; "
-            f"{'would skip' if self.dry_run else 'skipped'} {plural(self.duplicates_skipped, 'row')} already in the workspace.",
+            f"{self.duplicates_skipped:,} {'are' if self.dry_run else 'were'} already in the workspace unchanged "
+            "(contracts, milestones and payments together).",
         ] + ([f"{'Would complete' if self.dry_run else 'Completed'} {plural(self.completed, 'contract')}"
               + (f" ({self.completed_already:,} already as given)" if self.completed_already else "") + "."]
              if self.completed or self.completed_already else [])

@@ -86,7 +86,7 @@ def test_an_imports_warnings_are_shown_one_by_one_after_its_counts(empty_db, mon
     shown = lambda elements: [re.sub(r"\\(.)", r"\1", e.value) for e in elements]  # noqa: E731  (markdown escapes off)
     assert [t for t in shown(at.success) if t.startswith("Imported")] == [
         "Imported 1 contract, 2 milestones, 1 payment from 2 files. Updated 0 contracts, 0 milestones, 0 payments; "
-        "skipped 0 rows already in the workspace."]
+        "0 were already in the workspace unchanged (contracts, milestones and payments together)."]
     warnings = shown(at.warning)
     assert len(warnings) == 2
     assert warnings[0] == "contracts.csv: column 'Notes' not in the template: kept aside, not imported"

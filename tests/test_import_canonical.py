@@ -221,7 +221,8 @@ def test_dry_run_counts_and_writes_nothing(con):
     assert summary.imported["contracts"] == 6 and summary.dry_run
     assert snapshot(con) == before
     assert summary.counts() == ["Would import 6 contracts, 12 milestones, 10 payments from 2 files.",
-                                "Would update 0 contracts, 0 milestones, 0 payments; would skip 0 rows already in the workspace."]
+                                "Would update 0 contracts, 0 milestones, 0 payments; 0 are already in the workspace "
+                                "unchanged (contracts, milestones and payments together)."]
 
 
 def test_same_ids_in_another_source_are_other_contracts(con):
