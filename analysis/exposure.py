@@ -155,9 +155,12 @@ def expected_loss_caveat(totals_row: Mapping) -> str | None:
     on fewer than ``SMALL_SAMPLE_FINISHED`` finished contracts."""
     if int(totals_row["no_history"]):
         return "The expected loss is unknown: no contract in the history has finished to estimate it from."
-    fewest = totals_row["fewest_finished"]
-    if fewest is not None and fewest == fewest and int(fewest) < SMALL_SAMPLE_FINISHED:  # NaN: nothing valued
-        return (f"The expected loss rests on only {int(fewest)} finished contract{'' if int(fewest) == 1 else 's'}: "
+    try:
+        fewest = int(totals_row["fewest_finished"])
+    except (TypeError, ValueError):  # None, NaN or NA: nothing valued (only hourly work active, say)
+        return None
+    if fewest < SMALL_SAMPLE_FINISHED:
+        return (f"The expected loss rests on only {fewest} finished contract{'' if fewest == 1 else 's'}: "
                 "a rough guide, not an estimate to rely on.")
     return None
 

@@ -156,3 +156,17 @@ def test_contracts_without_a_status_are_not_called_nothing_at_stake(tmp_path, mo
     assert "nothing is at stake right now" not in page
     assert ("No contract is known to be active in USD, but 3 contracts have no status yet (a transaction history "
             "cannot say): those still running are not counted here until you complete them on the Data page.") in page
+
+
+def test_only_hourly_work_active_shows_without_an_error(tmp_path, monkeypatch):
+    """The only active contract is hourly, so nothing is valued: the page stopped with "boolean value of NA"."""
+    from tests.conftest import FIXTURES
+
+    done = tmp_path / "done.csv"
+    done.write_text("contract_id,status,budget\nLumen Labs / hourly,active,\n"
+                    "Ember Foods / Packaging refresh,completed,860\nEmber Foods / Brand guidelines,completed,900\n")
+    db = build_workspace(tmp_path / "upwork.duckdb", [FIXTURES / "exports" / "upwork_transactions_2025.csv", done])
+    at = open_app(db, monkeypatch, "portfolio")
+    assert not at.exception
+    assert metrics(at)["Active contracts"] == "1"
+    assert "rests on only" not in texts(at)

@@ -288,3 +288,20 @@ def test_html_tables_show_a_dash_for_what_is_missing(cli, db_path, tmp_path):
     withdrawable = text[text.index("<h3>Withdrawable money"):text.index("<h3>Submitted, not yet paid")]
     assert "<td>USD</td>" in withdrawable and '<td class="n">—</td></tr>' in withdrawable
     assert not re.search(r">(NaT|None|nan)<", text)
+
+
+def test_a_history_whose_only_active_contract_is_hourly_reports(cli, db_path, tmp_path):
+    """Nothing active can be valued (hourly work has no agreed total): the report said so in JSON but the text
+    report, the HTML report and the Portfolio page stopped with "boolean value of NA is ambiguous"."""
+    from tests.conftest import FIXTURES
+
+    assert cli("import", FIXTURES / "exports" / "upwork_transactions_2025.csv").code == 0
+    done = tmp_path / "done.csv"
+    done.write_text("contract_id,status,budget\nLumen Labs / hourly,active,\n"
+                    "Ember Foods / Packaging refresh,completed,860\nEmber Foods / Brand guidelines,completed,900\n")
+    assert cli("import", done).code == 0
+    result = cli("report", "--html", tmp_path / "r.html", *TODAY)
+    assert result.code == 0, result.err
+    assert "  1 active (1 hourly, not valued): remaining 0.00" in result.out
+    assert "rests on only" not in result.out
+    assert cli("report", "--json", *TODAY).json()["exposure_total"]["fewest_finished"] is None
