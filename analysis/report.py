@@ -557,11 +557,15 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     """SPEC's filters: --from --to (contract start date), --client, --freelancer, --category, --platform, --currency."""
     p.add_argument("--from", dest="date_from", metavar="DATE", help="contracts that started on or after DATE")
     p.add_argument("--to", dest="date_to", metavar="DATE", help="contracts that started on or before DATE")
-    p.add_argument("--client", metavar="NAME")
-    p.add_argument("--freelancer", metavar="NAME")
-    p.add_argument("--category", metavar="NAME")
-    p.add_argument("--platform", metavar="NAME")
-    p.add_argument("--currency", metavar="CODE", help="report only this currency (default: the one with most contracts, others separately)")
+    # Repeatable, as the dashboard's links repeat them (?client=Acme&client=Beta): any of the values.
+    many = "; repeat for several (any of them)"
+    p.add_argument("--client", metavar="NAME", action="append", help="contracts of this client" + many)
+    p.add_argument("--freelancer", metavar="NAME", action="append", help="contracts of this freelancer" + many)
+    p.add_argument("--category", metavar="NAME", action="append", help="contracts of this category" + many)
+    p.add_argument("--platform", metavar="NAME", action="append", help="contracts of this platform" + many)
+    p.add_argument("--currency", metavar="CODE", action="append",
+                   help="contracts in this currency" + many + "; amounts are in the one with the most contracts, "
+                        "the others reported apart")
 
 
 def filters_from_args(args: argparse.Namespace) -> Filters:

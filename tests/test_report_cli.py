@@ -89,6 +89,21 @@ def test_filters_apply_and_are_echoed(cli, workspace):
     assert doc["other_currencies"] == []
 
 
+def test_a_repeated_filter_takes_any_of_its_values(cli, workspace):
+    """As the dashboard's links do (?client=Acme&client=Beta); the last value alone was used before."""
+    con = store.connect(workspace, read_only=True)
+    clients = [c for (c,) in con.execute("SELECT DISTINCT client FROM contracts WHERE client IS NOT NULL "
+                                         "ORDER BY client LIMIT 2").fetchall()]
+    (both,) = con.execute("SELECT count(*) FROM contracts WHERE client IN (?, ?)", clients).fetchone()
+    con.close()
+    doc = cli("report", "--json", "--client", clients[0], "--client", clients[1], *TODAY).json()
+    assert doc["filters"]["client"] == clients
+    counted = sum(r["contracts"] for r in doc["by_structure"]) + sum(
+        s["contracts"] for s in doc["other_currencies"])
+    assert counted == both
+    assert sum(r["contracts"] for r in cli("report", "--json", "--client", clients[1], *TODAY).json()["by_structure"]) < both
+
+
 def test_unknown_status_is_visible(cli, workspace):
     con = store.connect(workspace)
     con.execute("UPDATE contracts SET status = NULL WHERE contract_id IN ('S4', 'S5')")
