@@ -219,20 +219,20 @@ def _build(con, ctx, display: str, currency: str) -> None:
     )
     marketplace.add_contracts(con, ctx, "_fl_c", display, "freelancer", currency)
     marketplace.warn_incomplete(con, ctx, "_fl_c")
-    # A payment's fee is only known from its project's fee rows: when no file of the import nor the
-    # workspace has one for the project, its fees stand at 0.00.
+    # A payment's fee is only known from its own fee row (the same project, the same time): without one,
+    # nor a fee the workspace holds for it, nor fee rows of the project kept apart, it stands at 0.00.
     n, gross, projects = con.execute(
         """SELECT count(*), sum(p.gross), count(DISTINCT p.contract_id) FROM _fl_pay p
-           WHERE p.kind = 'milestone'
-             AND NOT EXISTS (SELECT 1 FROM in_payments i WHERE i.source = ? AND i.contract_id = p.contract_id AND i.fee > 0)
-             AND NOT EXISTS (SELECT 1 FROM payments w WHERE w.source = ? AND w.contract_id = p.contract_id AND w.fee > 0)""",
+           WHERE p.kind = 'milestone' AND p.fee = 0 AND p.gross > 0
+             AND NOT EXISTS (SELECT 1 FROM in_payments i WHERE i.source = ? AND i.contract_id = p.contract_id AND i.kind = 'fee')
+             AND NOT EXISTS (SELECT 1 FROM payments w WHERE w.source = ? AND w.contract_id = p.contract_id AND w.kind = 'fee')""",
         [ctx.source, ctx.source],
     ).fetchone()
     if n:
         ctx.warnings.append(
             f"{plural(n, 'payment')} ({gross:,.2f} {currency}) of {plural(projects, 'project')} with no 'Project fee taken' "
-            "row in this import or the workspace: recorded with a fee of 0.00, so net is overstated if a fee was taken "
-            "(Freelancer.com's is 10 % or $5); import the export that holds those fee rows too")
+            "row of their own in this import or the workspace: recorded with a fee of 0.00, so net is overstated if a "
+            "fee was taken (Freelancer.com's is 10 % or $5); import the export that holds those fee rows too")
     for what, n in con.execute(
         """SELECT 'fee rows whose project has no payment in this file, kept as separate fees', count(*) FROM _fl_fee WHERE parent_key IS NULL
            UNION ALL SELECT 'rows not recognised (kept as ''other'', not attached to a contract)', count(*) FROM _fl2 WHERE category = 'other'"""

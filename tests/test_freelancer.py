@@ -159,12 +159,22 @@ def test_payments_without_any_fee_row_are_named(con, tmp_path):
     partial.write_text("".join(line for line in lines if "Project fee taken (Logo vectorising)" not in line))
     summary = import_files(con, [partial])
     assert [w for w in summary.warnings if "Project fee taken" in w] == [
-        "partial.csv: 1 payment (60.00 USD) of 1 project with no 'Project fee taken' row in this import or the "
-        "workspace: recorded with a fee of 0.00, so net is overstated if a fee was taken (Freelancer.com's is "
+        "partial.csv: 1 payment (60.00 USD) of 1 project with no 'Project fee taken' row of their own in this import "
+        "or the workspace: recorded with a fee of 0.00, so net is overstated if a fee was taken (Freelancer.com's is "
         "10 % or $5); import the export that holds those fee rows too"]
     summary = import_files(con, [FILE])
     assert not [w for w in summary.warnings if "Project fee taken" in w]
     assert con.execute("SELECT sum(fee) FROM payments WHERE kind = 'milestone'").fetchone()[0] == Decimal("56.00")
+    # One payment of a project whose other payment has its fee row: that payment is named all the same.
+    one_missing = tmp_path / "one_missing.csv"
+    one_missing.write_text("".join(line for i, line in enumerate(lines) if i != 2))  # Priya's first fee row
+    fresh = store.connect(tmp_path / "fresh.duckdb")
+    other = import_files(fresh, [one_missing]).warnings
+    fresh.close()
+    assert [w for w in other if "Project fee taken" in w] == [
+        "one_missing.csv: 1 payment (250.00 USD) of 1 project with no 'Project fee taken' row of their own in this "
+        "import or the workspace: recorded with a fee of 0.00, so net is overstated if a fee was taken "
+        "(Freelancer.com's is 10 % or $5); import the export that holds those fee rows too"]
     # The partial export again: it lacks the fee row, which does not make the stored fee 0.00.
     again = import_files(con, [partial])
     assert not [w for w in again.warnings if "Project fee taken" in w]
