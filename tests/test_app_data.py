@@ -72,6 +72,19 @@ def test_uploading_into_the_sample_changes_the_overview(sample_db, monkeypatch):
     assert "Zeta Press" in at.sidebar.multiselect(key="client").options
 
 
+def test_a_completions_upload_is_previewed_with_what_it_would_complete(empty_db, monkeypatch, tmp_path):
+    """It adds no rows: the check said "They would add 0 contracts" and nothing of the two it completes."""
+    build_workspace(empty_db, [DASHBOARD_FIXTURES / "upwork_legacy.csv"])
+    done = tmp_path / "done.csv"
+    done.write_text("contract_id,status,budget\nHarbor Apps / Mobile onboarding flow,completed,900\n"
+                    "Quill Media / Blog series,cancelled,1800\n")
+    at = open_app(empty_db, monkeypatch, "data")
+    at.file_uploader[0].set_value(as_upload(done)).run()
+    assert not at.exception
+    shown = [s.value.replace("\\", "") for s in at.success]  # markdown escapes off
+    assert any(s.endswith("They would add 0 contracts, 0 milestones, 0 payments from 1 file. Would complete 2 contracts.")
+               for s in shown)
+
 def test_an_imports_warnings_are_shown_one_by_one_after_its_counts(empty_db, monkeypatch, tmp_path):
     """Two warnings (a column the template lacks; a paid_date under another status) each get a box
     of their own under the success message, which holds the counts only."""

@@ -180,11 +180,14 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
         st.error(f"Nothing was imported: {escape_markdown(check.error)}", icon=":material/error:")
     elif check.summary is not None:
         summary = check.summary
-        first_line = summary.counts()[0].replace("Would import", "They would add")
-        st.success(f"Ready: the files can be imported. {escape_markdown(first_line)}", icon=":material/check_circle:")
+        lines = summary.counts()
+        # What would be added, and what completions files would complete (the updates are in the table below).
+        shown = " ".join([lines[0].replace("Would import", "They would add")] + lines[2:])
+        st.success(f"Ready: the files can be imported. {escape_markdown(shown)}", icon=":material/check_circle:")
         st.dataframe(summary_frame(summary), hide_index=True)
         if summary.duplicates_skipped:
-            st.caption(f"{summary.duplicates_skipped:,} rows are already in the workspace and would be skipped.")
+            st.caption(f"{summary.duplicates_skipped:,} contracts, milestones and payments are already in the workspace "
+                       "unchanged and would be skipped.")
         for warning in summary.warnings:
             st.warning(escape_markdown(warning))
         if st.button("Import", type="primary", icon=":material/upload:", key="import_now"):
