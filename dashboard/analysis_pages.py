@@ -20,8 +20,9 @@ import plotly.io as pio
 import streamlit as st
 
 from analysis import cancellation, store
-from analysis.filters import Filters, currency_counts, main_currency, uses_prepared
+from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, main_currency, uses_prepared
 from analysis.wording import plural
+from dashboard.charts import STRUCTURE_LABELS
 from dashboard.sidebar import current_filters, filter_caption
 from dashboard.state import query, workspace
 from dashboard.tables import escape_markdown, show_table
@@ -84,6 +85,31 @@ def status_unknown_note(rates: pd.DataFrame) -> None:
         st.warning(f"{unknown:,} contract{' has' if unknown == 1 else 's have'} no status yet (a transaction history "
                    "cannot say whether a contract was completed or cancelled); left out of every cancellation figure "
                    "until you complete them on the Data page.", icon=":material/help:")
+
+
+def rate_cell(cancelled: int, finished: int, low: float, high: float) -> str:
+    """``15.0 % (12.7–17.7 %)`` — or ``3 of 12`` below the small-sample threshold."""
+    if finished == 0:
+        return "nothing finished"
+    if finished < SMALL_SAMPLE_FINISHED:
+        return f"{cancelled} of {finished}"
+    return f"{cancelled / finished * 100:.1f} % ({low * 100:.1f}–{high * 100:.1f} %)"
+
+
+def show_rates_table(rates: pd.DataFrame, name: str, *, key: str) -> None:
+    """``rates_by_structure`` as the reports count it: "cancelled" includes the disputed (the rate's
+    numerator) and "of them disputed" says how many; the rate with its interval, or counts only
+    for a small sample."""
+    frame = pd.DataFrame({
+        "structure": rates["structure"].map(STRUCTURE_LABELS),
+        "contracts": rates["contracts"], "finished": rates["finished"], "completed": rates["completed"],
+        "cancelled": rates["cancelled"], "disputed": rates["disputed"], "active": rates["active"],
+        "status_unknown": rates["status_unknown"],
+        "cancellation_rate": [rate_cell(r.cancelled, r.finished, r.ci_low, r.ci_high) for r in rates.itertuples()],
+    })
+    show_table(frame, name, key=key, column_config={
+        "disputed": "of them disputed", "cancellation_rate": "cancellation rate (95 % interval)",
+        "status_unknown": "status unknown"})
 
 
 def report_basis(filters: Filters) -> Filters:

@@ -12,8 +12,8 @@ from analysis.filters import SMALL_SAMPLE_FINISHED, main_currency
 from analysis.wording import plural
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, p_value_words, page_header, report_basis, show_chart, status_unknown_note, time_to_cancellation,
-    today,
+    contracts_or_stop, p_value_words, page_header, rate_cell, report_basis, show_chart, show_rates_table,
+    status_unknown_note, time_to_cancellation, today,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.html_report import render_html
@@ -23,26 +23,6 @@ from dashboard.tables import download_csv, escape_markdown, show_table
 NOUNS = overview.STRUCTURE_NOUNS
 #: Survival curves stop where fewer contracts than this were still under observation (too few to read).
 MIN_AT_RISK = 10
-
-
-def rates_table(rates: pd.DataFrame) -> pd.DataFrame:
-    """Per structure: the counts, and the rate with its interval — or only counts for a small sample."""
-    return pd.DataFrame({
-        "structure": rates["structure"].map(STRUCTURE_LABELS),
-        "contracts": rates["contracts"], "finished": rates["finished"], "completed": rates["completed"],
-        "cancelled": rates["cancelled_only"], "disputed": rates["disputed"], "active": rates["active"],
-        "status_unknown": rates["status_unknown"],
-        "cancellation_rate": [rate_cell(r.cancelled, r.finished, r.ci_low, r.ci_high) for r in rates.itertuples()],
-    })
-
-
-def rate_cell(cancelled: int, finished: int, low: float, high: float) -> str:
-    """``15.0 % (12.7–17.7 %)`` — or ``3 of 12`` below the small-sample threshold."""
-    if finished == 0:
-        return "nothing finished"
-    if finished < SMALL_SAMPLE_FINISHED:
-        return f"{cancelled} of {finished}"
-    return f"{cancelled / finished * 100:.1f} % ({low * 100:.1f}–{high * 100:.1f} %)"
 
 
 def breakdown_table(breakdown: pd.DataFrame, differences: pd.DataFrame, dimension: str) -> pd.DataFrame:
@@ -148,9 +128,7 @@ else:
     show_chart(charts.cancellation_rates(rates), "cancellation_rates", height=380)
     st.caption("The whisker on each bar is the 95 % interval: the range the true rate plausibly lies in given how many "
                "contracts you have. Hatched bars rest on too few contracts to read much into.")
-show_table(rates_table(rates), "cancellation-by-structure", key="cancel_rates", column_config={
-    "cancellation_rate": "cancellation rate (95 % interval)", "status_unknown": "status unknown",
-})
+show_rates_table(rates, "cancellation-by-structure", key="cancel_rates")
 
 # --- the difference ----------------------------------------------------------------------
 st.subheader("Milestones against a single payment")

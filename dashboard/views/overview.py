@@ -8,11 +8,10 @@ import streamlit as st
 
 from analysis import cancellation, earnings, overview
 from analysis.filters import SMALL_SAMPLE_FINISHED, main_currency
-from dashboard.analysis_pages import contracts_or_stop, report_basis, status_unknown_note
+from dashboard.analysis_pages import contracts_or_stop, report_basis, show_rates_table, status_unknown_note
 from dashboard.charts import STRUCTURE_COLORS, STRUCTURE_LABELS
 from dashboard.sidebar import current_filters, filter_caption
 from dashboard.state import query
-from dashboard.tables import show_table
 
 st.title("Milestone Lens")
 st.caption("Do milestones pay off? Your own contract history, compared.")
@@ -97,14 +96,7 @@ else:
         st.caption(f"{undated:,} payments without a date (contract-level totals) are not in the chart.")
 
 with st.expander("The figures by payment structure"):
-    table = rates[["structure", "contracts", "active", "status_unknown", "finished", "completed", "cancelled_only",
-                   "disputed", "cancellation_rate", "ci_low", "ci_high", "small_sample"]]
-    show_table(table, "overview-by-structure", key="overview_by_structure", column_config={
-        "cancellation_rate": st.column_config.NumberColumn("cancellation rate", format="percent"),
-        "ci_low": st.column_config.NumberColumn("95 % low", format="percent"),
-        "ci_high": st.column_config.NumberColumn("95 % high", format="percent"),
-        "cancelled_only": "cancelled", "status_unknown": "status unknown",
-    })
+    show_rates_table(rates, "overview-by-structure", key="overview_by_structure")
 
 # --- what next --------------------------------------------------------------------------
 st.subheader("What to look at next")

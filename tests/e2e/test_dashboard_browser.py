@@ -217,9 +217,9 @@ def test_a_table_downloads_as_the_csv_it_shows(sample_server, page):
     button = page.locator(".st-key-overview_by_structure_csv").get_by_role("button")  # that table's own button
     button.wait_for(state="visible", timeout=30_000)
     rows = {r["structure"]: r for r in read_csv(download_by_clicking(page, button))}
-    assert set(rows) == {"milestones", "single", "hourly"}
+    assert set(rows) == {"Milestones", "Single payment", "Hourly"}
     (hourly,) = query_one(db, "SELECT count(*) FROM contracts WHERE contract_type = 'hourly' AND currency = 'USD'")
-    assert int(rows["hourly"]["contracts"]) == hourly
+    assert int(rows["Hourly"]["contracts"]) == hourly
     assert sum(int(r["contracts"]) for r in rows.values()) == 1770
 
 
