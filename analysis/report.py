@@ -79,6 +79,13 @@ class CurrencySection:
     def contracts(self) -> int:
         return int(self.rates["contracts"].sum())
 
+    def net_after_account_costs(self) -> float | None:
+        """Net earnings less the account's costs; None when the filters pick contracts (client,
+        freelancer, category, platform): the costs are the whole account's, not theirs."""
+        if self.account_costs is None or earnings.contract_filters_in(self.filters):
+            return None
+        return earnings.net_after_account_costs(float(self.earnings_total["net"].sum()), self.account_costs)
+
     def by_structure(self) -> pd.DataFrame:
         """Rates, money and the two SPEC medians per structure in one frame."""
         money = self.money.drop(columns=["currency"], errors="ignore").rename(
@@ -357,6 +364,7 @@ def section_json(section: CurrencySection) -> dict:
         "realised_vs_agreed": records(section.realised),
         "pending": records(section.pending),
         "account_costs": records(section.account_costs),
+        "net_after_account_costs": _num(section.net_after_account_costs()),
     }
     doc["exposure"] = {
         "totals": records(section.exposure),
@@ -540,13 +548,14 @@ def _pending_and_costs_text(section: CurrencySection) -> list[str]:
     costs = section.account_costs
     if costs is not None and not costs.empty:
         net = float(section.earnings_total["net"].sum())
-        after = earnings.net_after_account_costs(net, costs)
+        cost = net - earnings.net_after_account_costs(net, costs)
         first, last = costs["first_date"].min(), costs["last_date"].max()
         span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if pd.notna(first) and pd.notna(last) else "undated"
-        narrowed = earnings.contract_filters_in(section.filters)
+        after = section.net_after_account_costs()
         lines.append(f"  Account costs (withdrawal fees, connects, memberships; not contract fees): "
-                     f"{format_money(net - after)} in {plural(int(costs['items'].sum()), 'item')}, {span}; "
-                     + (f"the whole account's, so not taken off a net narrowed by {' and '.join(narrowed)}" if narrowed
+                     f"{format_money(cost)} in {plural(int(costs['items'].sum()), 'item')}, {span}; "
+                     + (f"the whole account's, so not taken off a net narrowed by "
+                        f"{' and '.join(earnings.contract_filters_in(section.filters))}" if after is None
                         else f"net after them {format_money(after)}"))
     return lines
 

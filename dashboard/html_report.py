@@ -170,6 +170,10 @@ def _earnings(section: CurrencySection) -> list[str]:
         out += ["<h3>Account costs (not contract fees)</h3>",
                 table(section.account_costs, [("currency", "currency", None), ("items", "items", format_count),
                                               ("amount", "amount", format_money), ("fees", "fees", format_money)])]
+        after = section.net_after_account_costs()
+        out.append(f"<p>Net earnings after these account costs: {esc(format_money(after))} {esc(section.currency)}.</p>"
+                   if after is not None else
+                   "<p>These costs are the whole account's, so they are not taken off a net narrowed to some contracts.</p>")
     return out
 
 

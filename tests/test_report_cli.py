@@ -274,7 +274,7 @@ def test_the_largest_clients_share_says_what_unnamed_clients_it_leaves_out(cli, 
     assert f"({unnamed:,.2f} paid by contracts without a client name is left out)" in out
 
 
-def test_terminal_summary_shows_pending_payments_account_costs_and_unknown_statuses(cli, db_path):
+def test_terminal_summary_shows_pending_payments_account_costs_and_unknown_statuses(cli, db_path, tmp_path):
     """The 2025 Upwork fixture by hand: milestone 2 (450.00, no balance yet) is pending; Connects cost 6.00;
     net 405 + 774 + 288 = 1,467.00, so 1,461.00 after costs; no contract has a status yet."""
     from tests.conftest import FIXTURES
@@ -290,6 +290,12 @@ def test_terminal_summary_shows_pending_payments_account_costs_and_unknown_statu
     out = cli("report", "--client", "Lumen Labs", *TODAY).out
     assert ("6.00 in 1 item, 2025-10-01 to 2025-10-01; the whole account's, so not taken off a net narrowed by "
             "client\n") in out
+    # The JSON and the HTML report give the same figure, and the same refusal under a client.
+    assert cli("report", "--json", *TODAY).json()["earnings"]["net_after_account_costs"] == 1461.0
+    assert cli("report", "--json", "--client", "Lumen Labs", *TODAY).json()["earnings"]["net_after_account_costs"] is None
+    html = tmp_path / "r.html"
+    assert cli("report", "--html", html, *TODAY).code == 0
+    assert "<p>Net earnings after these account costs: 1,461.00 USD.</p>" in html.read_text(encoding="utf-8")
 
 
 def test_html_tables_show_a_dash_for_what_is_missing(cli, db_path, tmp_path):
