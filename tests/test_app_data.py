@@ -362,6 +362,15 @@ def test_completing_contracts_in_the_editable_table(empty_db, monkeypatch):
 
 
 
+def test_with_two_sources_the_completions_table_shows_the_source_beside_the_contract(empty_db, monkeypatch):
+    """The same export under two sources: two "Pine Data / hourly" rows, told apart by the column beside them."""
+    build_workspace(empty_db, [DASHBOARD_FIXTURES / "upwork_legacy.csv"])
+    con = store.connect(empty_db)
+    import_files(con, [DASHBOARD_FIXTURES / "upwork_legacy.csv"], source="upwork2")
+    con.close()
+    at = open_app(empty_db, monkeypatch, "data")
+    assert list(at.data_editor[0].proto.column_order)[:3] == ["contract_id", "source", "status"]
+
 def test_contracts_without_a_client_show_a_blank_client_in_the_completions_table(empty_db, monkeypatch):
     """A weekly summary names no client: the cell is empty, not the word "None"."""
     from tests.conftest import FIXTURES

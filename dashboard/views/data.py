@@ -330,15 +330,18 @@ with tab_complete:
         edited = st.data_editor(
             shown, hide_index=True, key=f"completions_{state.data_version()}_{only_incomplete}",
             disabled=[c for c in shown.columns if c not in COMPLETION_FIELDS],
-            # What is edited comes right after the contract's name, so it is on screen without scrolling.
-            column_order=["contract_id", "status", "budget", "planned_milestones", "paid_gross", "structure",
-                          "imported_status", "start_date", "client", "title", "contract_type", "source"],
+            # What is edited comes right after the contract's name (and its source, when there are several:
+            # the same id can stand in two), so it is on screen without scrolling.
+            column_order=(["contract_id"] + (["source"] if shown["source"].nunique() > 1 else [])
+                          + ["status", "budget", "planned_milestones", "paid_gross", "structure", "imported_status",
+                             "start_date", "client", "title", "contract_type"]
+                          + ([] if shown["source"].nunique() > 1 else ["source"])),
             column_config={
                 "status": st.column_config.SelectboxColumn("status", options=list(CONTRACT_STATUSES)),
                 "budget": st.column_config.NumberColumn("budget", min_value=0, step=0.01, format="%.2f"),
                 "planned_milestones": st.column_config.NumberColumn("planned milestones", min_value=1, step=1, format="%d"),
                 "paid_gross": st.column_config.NumberColumn("paid so far", format="%.2f"),
-                "imported_status": "imported status",
+                "imported_status": "imported status", "contract_id": "contract",
                 "start_date": st.column_config.DateColumn("start"),
             },
         )
