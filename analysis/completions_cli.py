@@ -34,7 +34,10 @@ def run_completions(args: argparse.Namespace) -> int:
         table = completions.completion_table(con, only_incomplete=not args.all)
     out = table[list(COLUMNS)].rename(columns=COLUMNS)
     out.to_csv(sys.stdout, index=False, float_format="%.2f", date_format="%Y-%m-%d", lineterminator="\n")
-    if not args.all:
+    if not args.all and out.empty:
+        print("Every contract has a status, and every fixed-price contract a budget: nothing to complete "
+              "(--all lists them all)", file=sys.stderr)
+    elif not args.all:
         print(f"{len(out):,} contract{'' if len(out) == 1 else 's'} to complete: fill in status "
               f"({', '.join(completions.CONTRACT_STATUSES)}), budget and planned_milestones, then "
               "`milestone-lens import` the file (empty cells change nothing)", file=sys.stderr)

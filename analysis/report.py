@@ -522,7 +522,7 @@ def report_text(report: Report) -> str:
         c = main.concentration.iloc[0]
         unnamed = float(c["unattributed_gross"] or 0)
         lines.append(f"  Largest client {c['largest_client']} has {c['largest_share'] * 100:.1f} % of earnings; "
-                     f"HHI {c['hhi']:.3f} over {int(c['clients'])} clients"
+                     f"HHI {c['hhi']:.3f} over {plural(int(c['clients']), 'client')}"
                      + (f" ({format_money(unnamed)} paid by contracts without a client name is left out)" if unnamed else ""))
     for s in report.sections[1:]:
         sb = s.by_structure()

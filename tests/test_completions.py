@@ -227,7 +227,7 @@ def test_the_completions_command_lists_what_to_complete_and_its_file_goes_back_i
     assert imported.code == 0, imported.err
     assert imported.json()["completed"] == 3
     left = cli("completions")
-    assert left.out.splitlines()[1:] == [] and "0 contracts to complete" in left.err
+    assert left.out.splitlines()[1:] == [] and "nothing to complete" in left.err
     every = list(csv.DictReader(io.StringIO(cli("completions", "--all").out)))
     assert {r["contract_id"]: r["status"] for r in every} == {HARBOR: "completed", QUILL: "completed", PINE: "completed"}
 

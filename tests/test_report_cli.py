@@ -326,3 +326,5 @@ def test_a_history_whose_only_active_contract_is_hourly_reports(cli, db_path, tm
     assert "  1 active (1 hourly, not valued): remaining 0.00" in result.out
     assert "rests on only" not in result.out
     assert cli("report", "--json", *TODAY).json()["exposure_total"]["fewest_finished"] is None
+    one = cli("report", "--client", "Lumen Labs", *TODAY).out
+    assert "has 100.0 % of earnings; HHI 1.000 over 1 client\n" in one  # one client, in the singular
