@@ -325,7 +325,8 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         after = completions.contradictions(con, watched)
         new = {kind: [item for item in items if item not in contradicted_before[kind]] for kind, items in after.items()}
         warnings += [f"{file_meta[0][1]}: {w}" for w in completions.contradiction_warnings(new)]
-    warnings += _same_file_under_another_source(con, file_meta)
+    twice = _same_file_under_another_source(con, file_meta)
+    warnings += twice or _same_contracts_under_another_source(con, file_meta)
     for import_id, name, digest, file_format, file_source in file_meta:
         c = counts.get(import_id, {})
         con.execute(
@@ -374,6 +375,26 @@ def _same_file_under_another_source(con, file_meta) -> list[str]:
                             f"and money now count twice; remove one of the two imports (Data page, Import history) "
                             f"or import it under source '{other}' instead")
     return warnings
+
+
+def _same_contracts_under_another_source(con, file_meta) -> list[str]:
+    """Warnings for contracts this import brings that another source already holds with the same id,
+    start and budget (a renamed mapping with next month's sheet, say): most likely the same
+    contracts, now counted twice. Files byte for byte the same are named by the check before this."""
+    if not con.execute("SELECT EXISTS (SELECT 1 FROM contracts WHERE source NOT IN (SELECT DISTINCT source FROM in_contracts))"
+                       ).fetchone()[0]:
+        return []
+    rows = con.execute(
+        """SELECT i._file, c.source, count(*), min(i.contract_id)
+           FROM (SELECT DISTINCT source, contract_id, start_date, budget, _file FROM in_contracts) i
+           JOIN contracts c ON c.contract_id = i.contract_id AND c.source <> i.source
+                AND c.start_date = i.start_date AND c.budget IS NOT DISTINCT FROM i.budget
+           GROUP BY ALL ORDER BY 1, 2"""
+    ).fetchall()
+    return [f"{file}: {plural(n, 'contract')} (e.g. '{example}') already stand under source '{other}' with the same id, "
+            f"start and budget: if they are the same contracts, they now count twice; remove one of the two imports "
+            f"(Data page, Import history) or import under source '{other}' instead"
+            for file, other, n, example in rows]
 
 
 def _default_source(file_format: str) -> str:

@@ -298,3 +298,20 @@ def test_the_same_file_under_another_source_is_named_as_counted_twice(con):
         f"{path.name}: this same file was imported before under source 'mine' (import {batch}), and now under 'other': "
         "contract ids are kept apart by source, so its contracts and money now count twice; remove one of the two "
         "imports (Data page, Import history) or import it under source 'mine' instead" for path in TWO_FILES]
+
+
+def test_the_same_contracts_in_another_file_under_another_source_are_named_too(con, tmp_path):
+    """Next month's sheet (one row more) under a renamed source: not the same bytes, the same six contracts."""
+    import_files(con, [CANONICAL / "contracts.csv"], source="mine")
+    plus = tmp_path / "plus.csv"
+    plus.write_text((CANONICAL / "contracts.csv").read_text() + "Z9,Acme,,Extra,design,upwork,fixed,100,USD,2026-01-01,,,active\n")
+    summary = import_files(con, [plus], source="renamed")
+    assert summary.imported["contracts"] == 7  # imported all the same: nothing is lost, the user decides
+    assert [w for w in summary.warnings if "count twice" in w] == [
+        "plus.csv: 6 contracts (e.g. 'C1') already stand under source 'mine' with the same id, start and budget: if "
+        "they are the same contracts, they now count twice; remove one of the two imports (Data page, Import history) "
+        "or import under source 'mine' instead"]
+    # Other contracts that merely share ids (another agency's C1 with its own start and budget) are not named.
+    other = tmp_path / "other.csv"
+    other.write_text("contract_id,start_date,status,budget\nC1,2021-03-01,completed,999\n")
+    assert not [w for w in import_files(con, [other], source="agency-b").warnings if "count twice" in w]
