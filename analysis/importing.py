@@ -231,24 +231,26 @@ def import_files(
     if not paths:
         raise single_problem("(no file)", None, None, "no files to import")
     with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments")):
-        summary = _import_in_transaction(con, paths, names, fmt, source, options, column_mapping)
+        summary = _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
         summary.dry_run = dry_run
     return summary
 
 
-def _import_in_transaction(con, paths, names, fmt, source, options, column_mapping=None) -> ImportSummary:
+def _import_in_transaction(con, paths, names, fmt, source, options, column_mapping=None,
+                           dry_run: bool = False) -> ImportSummary:
     # The import log's content hashes are worked out on a second thread while DuckDB reads the
     # files (hashlib lets go of the GIL): 1M contracts, 423 MB of CSV, ~0.8 s of hashing.
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="milestone-lens-hash") as hashing:
         digests = [hashing.submit(file_hash, path, stop) for path in paths]
         try:
-            return _import_files_in_transaction(con, paths, names, fmt, source, options, column_mapping, digests)
+            return _import_files_in_transaction(con, paths, names, fmt, source, options, column_mapping, digests, dry_run)
         finally:
             stop.set()  # a refused import does not wait for the rest of a big file to be hashed
 
 
-def _import_files_in_transaction(con, paths, names, fmt, source, options, column_mapping, digests) -> ImportSummary:
+def _import_files_in_transaction(con, paths, names, fmt, source, options, column_mapping, digests,
+                                 dry_run: bool = False) -> ImportSummary:
     con.execute(_IN_TABLES)
     batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchone()[0]
     problems: list[Problem] = []
@@ -325,8 +327,10 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         after = completions.contradictions(con, watched)
         new = {kind: [item for item in items if item not in contradicted_before[kind]] for kind, items in after.items()}
         warnings += [f"{file_meta[0][1]}: {w}" for w in completions.contradiction_warnings(new)]
-    twice = _same_file_under_another_source(con, file_meta)
-    warnings += twice or _same_contracts_under_another_source(con, file_meta)
+    # A dry run (the dashboard's check before Import) says what would happen, not what has.
+    count_twice = "would count twice" if dry_run else "now count twice"
+    twice = _same_file_under_another_source(con, file_meta, count_twice)
+    warnings += twice or _same_contracts_under_another_source(con, file_meta, count_twice)
     for import_id, name, digest, file_format, file_source in file_meta:
         c = counts.get(import_id, {})
         con.execute(
@@ -359,7 +363,7 @@ def _completions_to_watch(con, file_meta) -> list[tuple[str, str]]:
     return completed_contracts_in_import(con)
 
 
-def _same_file_under_another_source(con, file_meta) -> list[str]:
+def _same_file_under_another_source(con, file_meta, count_twice: str = "now count twice") -> list[str]:
     """Warnings for files imported before, byte for byte, under another source: contract ids are
     unique within a source, so the same rows now stand twice and their money counts twice."""
     warnings = []
@@ -372,12 +376,12 @@ def _same_file_under_another_source(con, file_meta) -> list[str]:
         for other, batch in earlier:
             warnings.append(f"{name}: this same file was imported before under source '{other}' (import {batch}), "
                             f"and now under '{file_source}': contract ids are kept apart by source, so its contracts "
-                            f"and money now count twice; remove one of the two imports (Data page, Import history) "
+                            f"and money {count_twice}; remove one of the two imports (Data page, Import history) "
                             f"or import it under source '{other}' instead")
     return warnings
 
 
-def _same_contracts_under_another_source(con, file_meta) -> list[str]:
+def _same_contracts_under_another_source(con, file_meta, count_twice: str = "now count twice") -> list[str]:
     """Warnings for contracts this import brings that another source already holds with the same id,
     start and budget (a renamed mapping with next month's sheet, say): most likely the same
     contracts, now counted twice. Files byte for byte the same are named by the check before this."""
@@ -392,7 +396,7 @@ def _same_contracts_under_another_source(con, file_meta) -> list[str]:
            GROUP BY ALL ORDER BY 1, 2"""
     ).fetchall()
     return [f"{file}: {plural(n, 'contract')} (e.g. '{example}') already stand under source '{other}' with the same id, "
-            f"start and budget: if they are the same contracts, they now count twice; remove one of the two imports "
+            f"start and budget: if they are the same contracts, they {count_twice}; remove one of the two imports "
             f"(Data page, Import history) or import under source '{other}' instead"
             for file, other, n, example in rows]
 

@@ -311,6 +311,10 @@ def test_the_same_contracts_in_another_file_under_another_source_are_named_too(c
         "plus.csv: 6 contracts (e.g. 'C1') already stand under source 'mine' with the same id, start and budget: if "
         "they are the same contracts, they now count twice; remove one of the two imports (Data page, Import history) "
         "or import under source 'mine' instead"]
+    # A dry run (the dashboard's check) says what would happen, not what has.
+    dry = import_files(con, [plus], source="third", dry_run=True)  # the same bytes as under "renamed"
+    assert any("would count twice" in w for w in dry.warnings)
+    assert not any("now count twice" in w for w in dry.warnings)
     # Other contracts that merely share ids (another agency's C1 with its own start and budget) are not named.
     other = tmp_path / "other.csv"
     other.write_text("contract_id,start_date,status,budget\nC1,2021-03-01,completed,999\n")
