@@ -128,9 +128,11 @@ def report_basis(filters: Filters) -> Filters:
         return filters
     mine = int(counts.loc[counts["currency"] == currency, "contracts"].sum())
     listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(others["currency"], others["contracts"]))
-    st.caption(f"These figures are for the {plural(mine, 'contract')} in {escape_markdown(currency)}, the currency of "
-               f"most of them, as in the reports: contracts in other currencies ({listed}) are reported apart. Pick a "
-               "currency in the sidebar to see them.")
+    why = ("first by name of those with the most" if int(others["contracts"].max()) == mine
+           else "the currency of most of them")
+    st.caption(f"These figures are for the {plural(mine, 'contract')} in {escape_markdown(currency)}, {why}, as in "
+               f"the reports: contracts in other currencies ({listed}) are reported apart. Pick a currency in the "
+               "sidebar to see them.")
     return filters.with_currency(currency)
 
 

@@ -176,7 +176,8 @@ def test_log_rank_test_matches_statsmodels(sample_db, monkeypatch):
         FROM ({STRUCTURE_SQL}) WHERE s IN ('milestones', 'single') AND status IS NOT NULL AND currency = 'USD'
           AND (status = 'active' OR end_date IS NOT NULL)""", [today])
     _, p_value = survdiff(data["t"].to_numpy(float), data["event"].to_numpy(float), data["s"].to_numpy())
-    assert f"(log-rank test, p = {p_value:.3g}, {int(data['event'].sum()):,} cancellations)" in texts(at)
+    assert p_value < 0.001  # written as the reports write it
+    assert f"(log-rank test, p < 0.001, {int(data['event'].sum()):,} cancellations)" in texts(at)
 
 
 def test_time_scale_switch_draws_the_fraction_curves(sample_db, monkeypatch):

@@ -297,3 +297,14 @@ def test_earnings_by_month_and_structure_on_the_template(con):
     oct_ = rows[("2026-10", "hourly")]
     assert (oct_.payments, oct_.gross) == (2, 420.0)
     assert len(rows) == 2
+
+
+def test_a_tie_between_currencies_is_said_as_such(tmp_path, monkeypatch):
+    """One EUR and one USD contract: the figures rest on EUR (first by name), not on "the currency of most"."""
+    sheet = tmp_path / "two.csv"
+    sheet.write_text("contract_id,start_date,status,budget,currency\nA,2025-01-05,completed,100,USD\n"
+                     "B,2025-01-06,completed,200,EUR\n")
+    db = build_workspace(tmp_path / "two.duckdb", [sheet])
+    at = open_app(db, monkeypatch)
+    assert ("These figures are for the 1 contract in EUR, first by name of those with the most, as in the reports: "
+            "contracts in other currencies (1 in USD) are reported apart.") in texts(at)

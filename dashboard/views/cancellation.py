@@ -213,7 +213,7 @@ else:
 logrank = survival.logrank
 if logrank.p_value is not None:
     st.markdown(f"{sentence(logrank.message)} "
-                f"(log-rank test, p = {logrank.p_value:.3g}, {logrank.cancellations:,} cancellations).")
+                f"(log-rank test, {cancellation.p_text(logrank.p_value)}, {logrank.cancellations:,} cancellations).")
 else:
     st.markdown(sentence(logrank.message) + ".")
 left_out = []
