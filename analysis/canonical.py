@@ -11,8 +11,8 @@ import duckdb
 from analysis.errors import Problem, single_problem
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
-    StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize, numeric_date_sql,
-    read_failure, whole_number_sql,
+    StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
+    numeric_date_sql, read_failure, whole_number_sql,
 )
 from analysis.wording import plural
 

@@ -135,7 +135,6 @@ def complete_contracts(
     return failed
 
 
-
 def contradictions(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str, str]]) -> dict[str, list[str]]:
     """What the completions of contracts ``keys`` say that the imported rows contradict, by kind
     (``below``: a budget below what was already paid toward it; ``hourly``: a budget on an hourly

@@ -231,9 +231,7 @@ def import_files(
     if not paths:
         raise single_problem("(no file)", None, None, "no files to import")
     with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments")):
-        summary = _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
-        summary.dry_run = dry_run
-    return summary
+        return _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
 
 
 def _import_in_transaction(con, paths, names, fmt, source, options, column_mapping=None,
@@ -313,6 +311,10 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     _keep_what_files_leave_out(con, absences)
     had_payments = not _is_empty(con, "payments")
     deferred_payments = _derive(con, derive_payments)
+    # Whether another source's contracts could be these again: known before the merge, and free when the
+    # workspace is new (a big first import pays nothing for the check after it).
+    other_sources = not _is_empty(con, "contracts") and con.execute(
+        "SELECT EXISTS (SELECT 1 FROM contracts WHERE source NOT IN (SELECT DISTINCT source FROM in_contracts))").fetchone()[0]
     watched = _completions_to_watch(con, file_meta)
     if watched:
         from analysis import completions  # a reader module: it registers itself with this one
@@ -330,7 +332,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     # A dry run (the dashboard's check before Import) says what would happen, not what has.
     count_twice = "would count twice" if dry_run else "now count twice"
     twice = _same_file_under_another_source(con, file_meta, count_twice)
-    warnings += twice or _same_contracts_under_another_source(con, file_meta, count_twice)
+    warnings += twice or (_same_contracts_under_another_source(con, count_twice) if other_sources else [])
     for import_id, name, digest, file_format, file_source in file_meta:
         c = counts.get(import_id, {})
         con.execute(
@@ -348,6 +350,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         duplicates_skipped=total("duplicates"),
         warnings=warnings,
         files=files,
+        dry_run=dry_run,
         completed=sum(c.completed for c in contexts),
         completed_already=sum(c.completed_already for c in contexts),
     )
@@ -381,13 +384,10 @@ def _same_file_under_another_source(con, file_meta, count_twice: str = "now coun
     return warnings
 
 
-def _same_contracts_under_another_source(con, file_meta, count_twice: str = "now count twice") -> list[str]:
+def _same_contracts_under_another_source(con, count_twice: str = "now count twice") -> list[str]:
     """Warnings for contracts this import brings that another source already holds with the same id,
     start and budget (a renamed mapping with next month's sheet, say): most likely the same
     contracts, now counted twice. Files byte for byte the same are named by the check before this."""
-    if not con.execute("SELECT EXISTS (SELECT 1 FROM contracts WHERE source NOT IN (SELECT DISTINCT source FROM in_contracts))"
-                       ).fetchone()[0]:
-        return []
     rows = con.execute(
         """SELECT i._file, c.source, count(*), min(i.contract_id)
            FROM (SELECT DISTINCT source, contract_id, start_date, budget, _file FROM in_contracts) i

@@ -208,7 +208,8 @@ def _notes(report: Report) -> list[str]:
     unknown = int(main.rates["status_unknown"].sum())
     if unknown:
         notes.append(f"{counted(unknown, 'contract')} no known status (e.g. imported from a transaction history): "
-                     "left out of cancellation figures until their status is completed (Data page, or a completions CSV imported on top)")
+                     "left out of cancellation figures until their status is completed (Data page, or a completions "
+                     "CSV imported on top)")
     if main.estimated_starts:
         notes.append(timing.estimated_starts_note(main.estimated_starts))
     if main.paid_before_start:

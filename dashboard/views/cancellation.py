@@ -94,10 +94,9 @@ def html_report_bytes(shared, filters, as_of) -> bytes:
 
 filters = page_header("Cancellation risk", "How often contracts end cancelled under each payment structure, "
                                            "and whether milestones make a difference in your own history.")
-contracts_or_stop(filters)
 chosen = filters  # the HTML report below makes its own sections per currency
 filters = report_basis(filters)
-rates = query(cancellation.rates_by_structure, filters)
+rates = contracts_or_stop(filters)
 status_unknown_note(rates)
 as_of = today()
 

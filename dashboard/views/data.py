@@ -327,15 +327,16 @@ with tab_complete:
         shown = table.head(EDITOR_ROWS).fillna({"client": "", "title": ""})
         if len(table) > EDITOR_ROWS:
             st.caption(f"Showing the first {EDITOR_ROWS:,} of {len(table):,}; narrow the list with the toggle above.")
+        several_sources = shown["source"].nunique() > 1
         edited = st.data_editor(
             shown, hide_index=True, key=f"completions_{state.data_version()}_{only_incomplete}",
             disabled=[c for c in shown.columns if c not in COMPLETION_FIELDS],
             # What is edited comes right after the contract's name (and its source, when there are several:
             # the same id can stand in two), so it is on screen without scrolling.
-            column_order=(["contract_id"] + (["source"] if shown["source"].nunique() > 1 else [])
+            column_order=(["contract_id"] + (["source"] if several_sources else [])
                           + ["status", "budget", "planned_milestones", "paid_gross", "structure", "imported_status",
                              "start_date", "client", "title", "contract_type"]
-                          + ([] if shown["source"].nunique() > 1 else ["source"])),
+                          + ([] if several_sources else ["source"])),
             column_config={
                 "status": st.column_config.SelectboxColumn("status", options=list(CONTRACT_STATUSES)),
                 "budget": st.column_config.NumberColumn("budget", min_value=0, step=0.01, format="%.2f"),

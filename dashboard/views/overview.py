@@ -18,10 +18,9 @@ st.caption("Do milestones pay off? Your own contract history, compared.")
 
 filters = current_filters()
 filter_caption(filters)
-contracts_or_stop(filters)
 filtered = not filters.is_empty()
 filters = report_basis(filters)
-rates = query(cancellation.rates_by_structure, filters)
+rates = contracts_or_stop(filters)
 
 # --- the answer -------------------------------------------------------------------------
 comparison = cancellation.compare_structures(rates)

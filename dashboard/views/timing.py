@@ -50,8 +50,8 @@ def median_of(summary: pd.DataFrame, measure: str, structure: str) -> tuple[floa
 
 filters = page_header("Payment timing", "How soon money arrives under each payment structure, when you can withdraw "
                                         "it, and what finished work is still waiting to be paid.")
-contracts_or_stop(filters)
 filters = report_basis(filters)
+contracts_or_stop(filters)
 as_of = today()
 summary = query(timing.timing_summary, filters)
 
