@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import UserError
+from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.platforms import PRESETS, PlatformPreset
 
 SPLIT_SHAPES = ("equal", "front-loaded", "back-loaded")
@@ -50,8 +51,9 @@ DEFAULT_PLATFORM = "upwork"
 DEFAULT_CANCEL_PROB = 0.10
 #: Share of the budget a plan may leave at stake at any moment, unless the user says otherwise.
 DEFAULT_MAX_LOSS_SHARE = 0.25
-#: Calibration needs at least this many finished comparable contracts to be worth stating.
-MIN_CALIBRATION_CONTRACTS = 20
+#: Calibration needs at least this many finished comparable contracts to be worth stating: the
+#: same number the report asks of each kind before comparing their cancellation rates.
+MIN_CALIBRATION_CONTRACTS = SMALL_SAMPLE_FINISHED
 #: ... and this many distinct cancellation times inside the planned duration to estimate the shape.
 MIN_SHAPE_EVENTS = 3
 #: "Similar budget" means within this factor of the planned budget.
@@ -696,6 +698,20 @@ def comparable_risks(plan: Calibration, single: Calibration) -> tuple[Risk, Risk
         return default, default
     return plan.risk, single.risk
 
+def observed_not_caused(plan_risk: Risk, single_risk: Risk) -> str | None:
+    """The caveat owed when the two sides carry risks measured on different clients, else None.
+
+    A calibrated plan takes the risk of past milestone contracts and the single payment that of
+    past single-payment ones: a difference between them is what those clients did, not proof
+    that splitting the next contract will change what its client does.
+    """
+    if plan_risk.source != "calibrated" or single_risk.source != "calibrated" or plan_risk == single_risk:
+        return None
+    return ("the two risks are what your past milestone and single-payment clients did; clients who agree to "
+            "milestones may differ from those who pay once, so choosing milestones need not by itself bring "
+            "the plan's risk")
+
+
 _CALIBRATION_SQL = """
 WITH c AS (
     SELECT status, start_date, end_date, budget,
@@ -711,8 +727,11 @@ SELECT
         AND elapsed_days >= 0 AS usable,
     status IN ('cancelled', 'disputed') AS cancelled,
     status <> 'active' AS finished,
-    -- a completed contract was never cancelled: it stays at risk at least to the planned end
+    -- a completed contract was never cancelled: it stays at risk at least to the planned end;
+    -- one cancelled after its planned end (it ran late) lost its final payment all the same, so
+    -- it counts as cancelled at the planned end, not as a contract that got through it
     CASE WHEN status = 'completed' THEN greatest(elapsed_days / planned_days, 1.0)
+         WHEN status IN ('cancelled', 'disputed') THEN least(elapsed_days / planned_days, 1.0)
          ELSE elapsed_days / planned_days END AS fraction
 FROM c
 """
@@ -762,12 +781,17 @@ def fit_hazard_shape(curve: pd.DataFrame, survival_at_end: float) -> float | Non
 
 
 def _prob_ci(survival: float, se: float, at_risk: int) -> tuple[float, float]:
-    """95 % interval for ``1 - S`` from Greenwood's standard error on the log(-log) scale;
-    with no cancellations, the exact binomial upper bound for 0 events in ``at_risk``."""
-    if survival >= 1.0 or se <= 0:
-        return 0.0, float(1 - 0.025 ** (1 / max(at_risk, 1)))
+    """95 % interval for ``1 - S`` from Greenwood's standard error on the log(-log) scale; with
+    no cancellations, or nothing but cancellations, the exact (Clopper-Pearson) binomial interval
+    for 0 or ``at_risk`` events in ``at_risk``."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    if survival >= 1.0 or se <= 0 and survival > 0.0:
+        low, high = proportion_confint(0, max(at_risk, 1), alpha=0.05, method="beta")
+        return 0.0, float(high)
     if survival <= 0.0:
-        return 1.0, 1.0
+        low, high = proportion_confint(max(at_risk, 1), max(at_risk, 1), alpha=0.05, method="beta")
+        return float(low), 1.0
     scale = 1.959963984540054 * se / (survival * abs(math.log(survival)))
     lo_s, hi_s = survival ** math.exp(scale), survival ** math.exp(-scale)
     return float(1 - hi_s), float(1 - lo_s)
@@ -835,20 +859,25 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
         return fallback(f"only {finished} finished {what} with a planned end date (need {min_contracts}){missing}")
     curve = survival_over_fraction(usable)
     followed_to_end = int((usable["fraction"] >= 1.0).sum())
-    if followed_to_end == 0:
-        return fallback(f"none of the {len(usable)} {what} has been followed to its planned end")
     survival_end, se_end = _survival_at(curve, 1.0)
-    at_risk_end = int(followed_to_end)
+    if followed_to_end == 0 and survival_end > 0.0:
+        return fallback(f"none of the {len(usable)} {what} has been followed to its planned end")
+    # With every contract cancelled, the interval is the exact one for that many cancellations
+    # in that many finished contracts.
+    at_risk_end = followed_to_end if survival_end > 0.0 else finished
     k = fit_hazard_shape(curve, survival_end)
     shape_note = ""
     if k is None:
         k = 1.0
-        shape_note = f"; fewer than {MIN_SHAPE_EVENTS} cancellation times inside the planned duration, so a constant hazard is assumed"
+        shape_note = (f"; every one was cancelled by its planned end, so the timing cannot be fitted and a constant "
+                      f"hazard is assumed" if survival_end <= 0.0 else
+                      f"; fewer than {MIN_SHAPE_EVENTS} cancellation times inside the planned duration, so a constant "
+                      f"hazard is assumed")
     prob = float(1.0 - survival_end)
     ci = _prob_ci(survival_end, se_end, at_risk_end)
     message = (f"{widened}estimated from {len(usable)} {what} ({finished} finished, {cancelled} cancelled or disputed"
                f"{f', {excluded} without usable dates left out' if excluded else ''}): "
-               f"{prob:.1%} cancel before the planned end (95 % CI {ci[0]:.1%}–{ci[1]:.1%}), "
+               f"{prob:.1%} cancel before the end, late cancellations included (95 % CI {ci[0]:.1%}–{ci[1]:.1%}), "
                f"{hazard_label(k)} hazard{shape_note}")
     risk = Risk(prob, k, source="calibrated", note=message, contracts=len(usable), cancelled=cancelled, cancel_prob_ci=ci)
     return Calibration(risk, structure, len(usable), finished, cancelled, excluded, budget_range, False, message, curve,

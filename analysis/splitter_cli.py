@@ -94,7 +94,8 @@ def run_split(args: argparse.Namespace) -> int:
         structure = "milestones" if len(plan.milestones) > 1 else "single"
         plan_cal, single_cal = _calibrated_risks(args, structure)
         plan_risk, single_risk = (_with_hazard(r, args.hazard) for r in splitter.comparable_risks(plan_cal, single_cal))
-        calibration = {"plan": plan_cal.to_json(), "single_payment": single_cal.to_json()}
+        calibration = {"plan": plan_cal.to_json(), "single_payment": single_cal.to_json(),
+                       "caveat": splitter.observed_not_caused(plan_risk, single_risk)}
     elif args.cancel_prob is not None:
         plan_risk = single_risk = splitter.make_risk(args.cancel_prob, args.hazard or "constant")
     else:
@@ -143,6 +144,9 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation) -> str:
                      + (risk.note if risk.note else f"{risk.cancel_prob:.1%} cancel before the end, {risk.hazard_label} hazard") + ".")
         if c.plan_risk == c.single_risk:
             break
+    caveat = splitter.observed_not_caused(c.plan_risk, c.single_risk)
+    if caveat:
+        lines.append(f"Note: {caveat}.")
     lines.append(f"Recommendation: {rec.reason}.")
     if rec.review_days_per_milestone:
         lines.append(f"Each extra milestone is one more client review of up to {rec.review_days_per_milestone:g} days "

@@ -322,7 +322,7 @@ def known_history(tmp_path: Path, k=1.0) -> Path:
     rows = _history_rows(constant_fractions(k=k))  # 10 of 40 single contracts of 150 cancelled
     # Decoys that must not count: milestone contracts, far bigger budgets, an hourly one,
     # active contracts (censored past the planned end), one without a planned end date.
-    rows += _history_rows([0.1] * 15, prefix="M", completed=5, milestone_count=3)
+    rows += _history_rows([0.1] * 15, prefix="M", completed=15, milestone_count=3)
     rows += _history_rows([0.2] * 20, prefix="B", budget=5000, completed=0)
     rows.append(["H1", "upwork", "hourly", "", "USD", START, START + dt.timedelta(days=10), START, "cancelled", ""])
     for i in range(3):
@@ -378,10 +378,10 @@ def test_calibration_recovers_a_front_heavy_shape(tmp_path):
 def test_calibration_of_milestone_contracts_is_separate(tmp_path):
     db = known_history(tmp_path)
     con = store.connect(db, read_only=True)
-    cal = sp.calibrate(con, 150, "milestones", min_contracts=20)
+    cal = sp.calibrate(con, 150, "milestones")
     con.close()
-    assert (cal.contracts, cal.cancelled) == (20, 15)
-    assert cal.risk.cancel_prob == pytest.approx(0.75)
+    assert (cal.contracts, cal.cancelled) == (30, 15)
+    assert cal.risk.cancel_prob == pytest.approx(0.5)
     assert "fewer than 3 cancellation times" in cal.message  # all at one fraction: shape assumed constant
     assert cal.risk.hazard_shape == 1.0
 
@@ -410,8 +410,35 @@ def test_calibration_says_how_contracts_without_dates_get_them(tmp_path):
     cal = sp.calibrate(con, 150, "single")
     con.close()
     assert cal.fallback and cal.excluded == 2
-    assert f"only 10 finished single-payment contracts of 75.00–300.00 USD with a planned end date (need 20) " \
+    assert f"only 10 finished single-payment contracts of 75.00–300.00 USD with a planned end date (need 30) " \
            f"(2 without usable dates: {DATES_FROM_TEMPLATE})" in cal.message
+
+
+def test_calibration_counts_a_cancellation_after_the_planned_end(tmp_path):
+    """30 completed, 6 cancelled inside the planned duration and 4 cancelled at 1.5 times it (they
+    ran late, and their single payment was never made): 10 of 40 lost their payment, so 25 %.
+    Counting the late ones as having got through the planned end would say 6 of 40 = 15 %."""
+    db = _workspace(tmp_path, _history_rows([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 1.5, 1.5, 1.5, 1.5]))
+    con = store.connect(db, read_only=True)
+    cal = sp.calibrate(con, 150, "single")
+    con.close()
+    assert (cal.finished, cal.cancelled, cal.fallback) == (40, 10, False)
+    assert cal.risk.cancel_prob == pytest.approx(0.25)
+    assert "25.0% cancel before the end, late cancellations included" in cal.message
+
+
+def test_calibration_of_a_history_where_every_contract_was_cancelled(tmp_path):
+    """30 of 30 cancelled at 80 % of the planned duration: the risk is 100 % (exact 95 % interval
+    0.025 ** (1/30) = 88.4 % to 100 %), not the 10 % default for want of a contract reaching the end."""
+    db = _workspace(tmp_path, _history_rows([0.8] * 30, completed=0))
+    con = store.connect(db, read_only=True)
+    cal = sp.calibrate(con, 150, "single")
+    con.close()
+    assert not cal.fallback and cal.risk.source == "calibrated"
+    assert cal.risk.cancel_prob == 1.0
+    assert cal.risk.cancel_prob_ci == pytest.approx((0.025 ** (1 / 30), 1.0))
+    assert "every one was cancelled by its planned end" in cal.message
+    assert "100.0% cancel before the end" in cal.message
 
 
 def test_calibration_widens_the_budget_band_before_giving_up(tmp_path):
@@ -440,8 +467,9 @@ def test_calibration_compares_budgets_within_one_currency(tmp_path):
     assert (usd.currency, usd.finished, usd.cancelled) == ("USD", 40, 10)
     assert usd.risk.cancel_prob == pytest.approx(0.25)
     assert "single-payment contracts of 75.00–300.00 USD" in usd.message
-    # All 25 cancelled half-way: none was followed to the planned end, so the default is stated.
+    # 25 finished JPY contracts are fewer than the 30 a calibration needs: the default is stated.
     assert (jpy.currency, jpy.finished, jpy.cancelled, jpy.fallback) == ("JPY", 25, 25, True)
+    assert "only 25 finished single-payment contracts" in jpy.message
     assert usd.to_json()["currency"] == "USD"
 
 

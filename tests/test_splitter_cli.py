@@ -129,8 +129,13 @@ def test_calibrate_plan_uses_milestone_contracts(cli, tmp_path):
     doc = cli("split", "--budget", "150", "--days", "10", "--milestones", "3", "--calibrate", "--platform", "direct",
               "--json", db=db).json()
     assert doc["calibration"]["plan"]["structure"] == "milestones"
-    assert doc["calibration"]["plan"]["risk"]["cancel_prob"] == pytest.approx(0.75)  # 15 of 20
+    assert doc["calibration"]["plan"]["risk"]["cancel_prob"] == pytest.approx(0.5)  # 15 of 30
     assert doc["single_payment"]["expected_net"] == pytest.approx(150 * 33 / 43)
+    # 50 % against 23 %, each measured on other clients: said to be observed, not caused
+    assert doc["calibration"]["caveat"].startswith("the two risks are what your past milestone and single-payment")
+    text = cli("split", "--budget", "150", "--days", "10", "--milestones", "3", "--calibrate", "--platform", "direct",
+               db=db).out
+    assert "Note: the two risks are what your past milestone" in text
 
 
 def test_calibrate_falls_back_on_an_empty_workspace(cli, db_path):
@@ -165,3 +170,4 @@ def test_calibrate_compares_like_with_like_when_one_side_falls_back(cli, tmp_pat
     assert doc["risk"]["plan"] == doc["risk"]["single_payment"]
     assert doc["risk"]["single_payment"]["cancel_prob"] == pytest.approx(0.1)
     assert doc["single_payment"]["prob_paid_nothing"] == pytest.approx(0.1)  # cancelled before the one hand-in
+    assert doc["calibration"]["caveat"] is None  # one stated default on both sides: nothing observed to caveat

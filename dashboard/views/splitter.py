@@ -174,14 +174,18 @@ if risk_mode == HISTORY:
         chosen = ("" if filters.single_currency or not plan_cal.currency
                   else " (the currency with the most contracts; budgets are never compared across currencies)")
         st.caption(f"Estimated from the finished fixed-price {scope}{chosen} of the workspace with a budget near "
-                   f"{budget:,.2f} (the other sidebar filters do not apply). Cancellation before the planned end; "
-                   "the timing is fitted to when in the contract cancellations happened.")
+                   f"{budget:,.2f} (the other sidebar filters do not apply). Cancellation before the planned end (or "
+                   "after it, when a late contract lost its last payment); the timing is fitted to when in the "
+                   "contract cancellations happened.")
         for label, cal in (("Milestone contracts" if plan_cal.structure == "milestones" else "Single-payment contracts", plan_cal),
                            ("Single-payment contracts", single_cal)):
             text = escape_markdown(cal.message[:1].upper() + cal.message[1:])
             (st.warning if cal.fallback else st.markdown)(f"**{label}:** {text}.")
             if cal is single_cal or plan_cal is single_cal:
                 break
+        caveat = splitter.observed_not_caused(plan_risk, single_risk)
+        if caveat:
+            st.caption(f"{caveat[:1].upper()}{caveat[1:]}.")
         if plan_cal is not single_cal and (plan_cal.fallback or single_cal.fallback):
             st.caption("With too little history the same stated default applies to both, so the comparison then shows "
                        "only what the split itself changes.")
