@@ -5,7 +5,7 @@ Definitions follow SPEC.md: a contract is *finished* when completed, cancelled o
 cancelled / finished with a 95 % Wilson interval. Contracts whose status is unknown (NULL,
 e.g. imported from a transaction history and not completed by the user yet) are left out
 and counted as ``status_unknown``. Counting happens in DuckDB; statsmodels supplies the
-intervals, tests, survival curves and the regression.
+intervals, tests, survival curves and the regression (scipy the exact test for small counts).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import (
     confint_proportions_2indep,
     proportion_confint,
@@ -40,14 +41,32 @@ LOGIT_MAX_ROWS = 100_000
 _Z95 = 1.959963984540054
 
 
-def p_text(p_value: float) -> str:
-    """``p < 0.001``, ``p = 0.004``, ``p = 0.051``, ``p = 0.31``: how a p-value is written for people.
+def p_number(p_value: float) -> str:
+    """``< 0.001``, ``0.004``, ``0.051``, ``0.31``: a p-value's digits, as every page and report writes them.
 
     Three decimals below 0.1, so no value is rounded onto the 0.05 the conclusions use
-    (0.051 is not "p = 0.05" beside "no clear difference")."""
+    (0.051 is not "0.05" beside "no clear difference", 0.0496 not "0.05" beside "less often")."""
     if p_value < 0.001:
-        return "p < 0.001"
-    return f"p = {p_value:.3f}" if p_value < 0.1 else f"p = {p_value:.2f}"
+        return "< 0.001"
+    return f"{p_value:.3f}" if p_value < 0.1 else f"{p_value:.2f}"
+
+
+def p_text(p_value: float) -> str:
+    """``p < 0.001``, ``p = 0.004``, ``p = 0.051``, ``p = 0.31``: how a p-value is written for people."""
+    number = p_number(p_value)
+    return f"p {number}" if number.startswith("<") else f"p = {number}"
+
+
+def is_clear_difference(p_value: float | None, ci_low: float | None, ci_high: float | None) -> bool:
+    """A difference is called one only when the test (p < 0.05) and the 95 % interval (excluding 0) agree.
+
+    The test and the interval are different methods; near the edge one can say "difference" while
+    the other says "maybe none", and a reader must never see both verdicts for the same numbers."""
+    if p_value is None or ci_low is None or ci_high is None:
+        return False
+    if not all(math.isfinite(x) for x in (p_value, ci_low, ci_high)):
+        return False
+    return p_value < 0.05 and (ci_high < 0 or ci_low > 0)
 
 
 def wilson_interval(cancelled, finished) -> tuple[np.ndarray, np.ndarray]:
@@ -61,6 +80,17 @@ def wilson_interval(cancelled, finished) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = proportion_confint(count[ok], nobs[ok], alpha=0.05, method="wilson")
         low[ok], high[ok] = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
     return low, high
+
+
+SCORE_TEST = "two-sided score test (pooled z; Pearson chi-square without continuity correction)"
+FISHER_TEST = "two-sided Fisher exact test (an expected count is below 5, too few for the score test)"
+
+
+def _expected_count_below_5(a_cancelled: int, a_finished: int, b_cancelled: int, b_finished: int) -> bool:
+    """Whether the smallest expected cell of the 2 × 2 table (groups × cancelled or not) is below 5."""
+    total = a_finished + b_finished
+    cancelled = a_cancelled + b_cancelled
+    return min(a_finished, b_finished) * min(cancelled, total - cancelled) / total < 5
 
 
 @dataclass(frozen=True)
@@ -79,10 +109,17 @@ class RateComparison:
     small_sample: bool
     message: str
     interval_method: str = "Newcombe hybrid score (Wilson) interval, 95 %"
-    test_method: str = "two-sided score test (pooled z; Pearson chi-square without continuity correction)"
+    test_method: str = SCORE_TEST
+
+    @property
+    def clear_difference(self) -> bool:
+        """Enough contracts on both sides, and the test and the interval both say the rates differ."""
+        low, high = self.difference_ci or (None, None)
+        return not self.small_sample and is_clear_difference(self.p_value, low, high)
 
     def to_json(self) -> dict:
         out = asdict(self)
+        out["clear_difference"] = self.clear_difference
         out["difference_ci"] = list(self.difference_ci) if self.difference_ci else None
         return out
 
@@ -99,7 +136,14 @@ def compare_rates(a_cancelled: int, a_finished: int, b_cancelled: int, b_finishe
     p1, p2 = a_cancelled / a_finished, b_cancelled / b_finished
     low, high = confint_proportions_2indep(a_cancelled, a_finished, b_cancelled, b_finished,
                                            method="newcomb", compare="diff", alpha=0.05)
-    if p1 == p2 and p1 in (0.0, 1.0):
+    test_method = SCORE_TEST
+    if _expected_count_below_5(a_cancelled, a_finished, b_cancelled, b_finished):
+        # The score test's chi-square approximation fails at small expected counts (1 of 30 against
+        # 6 of 30: score p = 0.044 while the interval includes 0 and the exact p is 0.10).
+        test_method = FISHER_TEST
+        table = [[a_cancelled, a_finished - a_cancelled], [b_cancelled, b_finished - b_cancelled]]
+        p_value = float(fisher_exact(table, alternative="two-sided").pvalue)
+    elif p1 == p2 and p1 in (0.0, 1.0):
         # Both rates 0 % (or both 100 %): the test statistic is 0/0; the data show no difference.
         p_value = 1.0
     else:
@@ -107,18 +151,23 @@ def compare_rates(a_cancelled: int, a_finished: int, b_cancelled: int, b_finishe
             result = test_proportions_2indep(a_cancelled, a_finished, b_cancelled, b_finished,
                                              method="score", correction=False, alternative="two-sided")
         p_value = float(result.pvalue)
+    p_value = min(p_value, 1.0)
     diff = p1 - p2
     name_a, name_b = _NAMES.get(a, a), _NAMES.get(b, b)
+    interval = f"95 % CI {low * 100:+.1f} to {high * 100:+.1f}"
     if small:
         message = (f"too few finished contracts to conclude anything ({a_cancelled} of {a_finished} {name_a} "
                    f"vs {b_cancelled} of {b_finished} {name_b} contracts cancelled; {SMALL_SAMPLE_FINISHED} per group needed)")
-    elif p_value < 0.05:
+    elif is_clear_difference(p_value, low, high):
         message = (f"{name_a} contracts were cancelled {'less' if diff < 0 else 'more'} often than {name_b} ones "
-                   f"({diff * 100:+.1f} points, 95 % CI {low * 100:+.1f} to {high * 100:+.1f}, {p_text(p_value)})")
+                   f"({diff * 100:+.1f} points, {interval}, {p_text(p_value)})")
+    elif p_value < 0.05:
+        message = (f"no clear difference between {name_a} and {name_b} contracts ({diff * 100:+.1f} points; "
+                   f"{p_text(p_value)}, but the {interval} includes no difference)")
     else:
         message = f"no clear difference between {name_a} and {name_b} contracts ({p_text(p_value)})"
     return RateComparison(a, b, a_cancelled, a_finished, b_cancelled, b_finished, float(diff),
-                          (float(low), float(high)), p_value, small, message)
+                          (float(low), float(high)), p_value, small, message, test_method=test_method)
 
 
 def _with_rates(df: pd.DataFrame) -> pd.DataFrame:
@@ -240,6 +289,7 @@ def breakdown_differences(breakdown: pd.DataFrame, a: str = "milestones", b: str
             "ci_high": cmp.difference_ci[1] if cmp.difference_ci else np.nan,
             "p_value": cmp.p_value if cmp.p_value is not None else np.nan,
             "small_sample": cmp.small_sample,
+            "clear_difference": cmp.clear_difference,
         })
     return pd.DataFrame(rows)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from analysis.cancellation import RateComparison
+from analysis.cancellation import RateComparison, p_text
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, payments_sql, uses_prepared
 from analysis.wording import plural
 
@@ -102,22 +102,16 @@ def headline(comparison: RateComparison, filtered: bool = False) -> Headline:
                     f"({percent(high_rate)} vs {percent(low_rate)}, n = {high_n:,} / {low_n:,}).")
     ci = comparison.difference_ci
     p_value = comparison.p_value
-    if p_value is not None and p_value < 0.05 and ci and (ci[1] < 0 or ci[0] > 0):
+    if comparison.clear_difference:
         near, far = sorted((abs(ci[0]), abs(ci[1])))
-        detail = (f"The difference is unlikely to be chance ({_p(p_value)}): the {a_noun}' rate is "
+        detail = (f"The difference is unlikely to be chance ({p_text(p_value)}): the {a_noun}' rate is "
                   f"{near * 100:.1f} to {far * 100:.1f} points {'lower' if ci[1] < 0 else 'higher'} "
                   f"than the {b_noun}' (95 % interval).")
         return Headline(text, detail, True)
-    detail = (f"A difference this size could well be chance ({_p(p_value)}); don't base a decision on it alone."
+    detail = (f"A difference this size could well be chance ({p_text(p_value)}); don't base a decision on it alone."
               if p_value is not None else "")
     return Headline(text, detail, False)
 
-
-def _p(p_value: float) -> str:
-    """``p < 0.001``, ``p = 0.004``, ``p = 0.31``."""
-    if p_value < 0.001:
-        return "p < 0.001"
-    return f"p = {p_value:.3f}" if p_value < 0.01 else f"p = {p_value:.2f}"
 
 
 @uses_prepared

@@ -170,17 +170,23 @@ def share(value: float | None) -> str:
     return f"{float(value) * 100:.0f} %"
 
 
-def p_value_words(p_value: float) -> str:
-    """Whether a gap could be chance, in words a reader without statistics training follows, with the p-value."""
-    if p_value < 0.001:
+def p_value_words(p_value: float, clear: bool) -> str:
+    """Whether a gap could be chance, in words a reader without statistics training follows, with the p-value.
+
+    ``clear``: the test and the 95 % interval agree that there is a gap; when only the test says so
+    the words say it is unproven, so the card never reads both "includes no difference" and "not chance"."""
+    shown = cancellation.p_text(p_value)
+    if clear and p_value < 0.001:
         return ("Hardly chance: if both kinds of contract were equally risky, a gap this large would turn up in fewer "
-                "than 1 in 1,000 histories like yours (p < 0.001).")
-    shown = f"{p_value:.3f}" if p_value < 0.01 else f"{p_value:.2f}"
-    if p_value < 0.05:
+                f"than 1 in 1,000 histories like yours ({shown}).")
+    if clear:
         return ("Probably not chance: if both kinds of contract were equally risky, a gap this large would turn up in "
-                f"only about {max(1, round(p_value * 100))} of 100 histories like yours (p = {shown}).")
+                f"only about {max(1, round(p_value * 100))} of 100 histories like yours ({shown}).")
+    if p_value < 0.05:
+        return (f"Unproven: the test alone finds the gap unlikely to be chance ({shown}), but the 95 % interval still "
+                "includes no difference, so the two methods disagree and the gap is no firm evidence either way.")
     return (f"It could well be chance: a gap this size turns up in about {round(p_value * 100)} of 100 histories even "
-            f"when there is no real difference, so it is no evidence either way (p = {shown}).")
+            f"when there is no real difference, so it is no evidence either way ({shown}).")
 
 
 # --- composite analyses, cached by the pages through dashboard.state.query ------------------------

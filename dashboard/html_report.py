@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from analysis import exposure
-from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS, p_text
+from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS, p_number, p_text
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.report import (
     CurrencySection, Report, format_count, format_date, format_days, format_money, format_pct, rate_text,
@@ -90,7 +90,7 @@ def _cancellation(section: CurrencySection) -> list[str]:
     cmp = section.comparison
     if cmp.rate_difference is not None and not cmp.small_sample:  # too few: counts only
         out.append(f"<p>Milestones − single: {cmp.rate_difference * 100:+.1f} points (95 % Newcombe interval "
-                   f"{cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}; two-sided {p_text(cmp.p_value)}).</p>")
+                   f"{cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}; {esc(cmp.test_method)}, {p_text(cmp.p_value)}).</p>")
     out.append(figure(charts.cancellation_rates(section.rates)))
     if section.adjusted is not None:
         out.append(f"<p><b>Adjusted comparison.</b> {esc(section.adjusted.message)}.</p>")
@@ -110,7 +110,7 @@ def _cancellation(section: CurrencySection) -> list[str]:
             out.append(table(part, [
                 ("group", "group", None), ("m", "milestones cancelled", str), ("s", "single cancelled", str),
                 ("rate_difference", "difference (points)", lambda x: f"{x * 100:+.1f}" if math.isfinite(x) else "—"),
-                ("ci", "95 % CI", str), ("p_value", "p", lambda x: f"{x:.3g}" if math.isfinite(x) else "—"),
+                ("ci", "95 % CI", str), ("p_value", "p", lambda x: p_number(x) if math.isfinite(x) else "—"),
                 ("flag", "", None),
             ]))
     out.append("<h3>When cancellations happen</h3>")

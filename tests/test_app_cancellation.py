@@ -249,3 +249,20 @@ def test_the_pages_rates_are_the_reports(sample_db, monkeypatch):
     assert f"cancelled {abs(difference) * 100:.1f} percentage points less often" in texts(at)
     assert (f"({rows['milestones']['cancellation_rate'] * 100:.0f} % of {rows['milestones']['finished']:,} against "
             f"{rows['single']['cancellation_rate'] * 100:.0f} % of {rows['single']['finished']:,})") in texts(at)
+
+
+def test_a_gap_the_interval_does_not_confirm_is_not_called_chance_free(tmp_path, monkeypatch):
+    # 2 of 30 milestone against 9 of 36 single-payment contracts: the score test gives p = 0.047,
+    # the Newcombe interval -35.1 to +0.1 points still includes no difference. The page must not
+    # say both "includes no difference" and "probably not chance".
+    db = build_workspace(tmp_path / "edge.duckdb", [DASHBOARD_FIXTURES / "edge_of_significance.csv"])
+    assert query_one(db, COUNTS_SQL.format(where="true")) == (30, 2, 36, 9)
+    at = open_app(db, monkeypatch, "cancellation")
+    page = texts(at)
+    p_value = chi2_contingency([[2, 28], [9, 27]], correction=False)[1]
+    assert 0.04 < p_value < 0.05
+    low, high = newcombe(2, 30, 9, 36)
+    assert low < 0 < high
+    assert f"The 95 % interval for the gap runs from {low * 100:+.1f} to {high * 100:+.1f} points: it includes no difference" in page
+    assert "Probably not chance" not in page and "Hardly chance" not in page
+    assert f"Unproven: the test alone finds the gap unlikely to be chance (p = {p_value:.3f})" in page

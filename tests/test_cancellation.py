@@ -87,10 +87,41 @@ def test_comparison_newcombe_interval_and_two_sided_test(fixture_con):
     cmp = c.compare_structures(c.rates_by_structure(fixture_con, USD))
     assert cmp.rate_difference == pytest.approx(2 / 3 - 1 / 2)
     assert cmp.difference_ci == pytest.approx(newcombe_by_hand(2, 3, 2, 4))
-    # Pearson chi-square without continuity correction on the 2x2 table
-    chi2 = stats.chi2_contingency([[2, 1], [2, 2]], correction=False)
-    assert cmp.p_value == pytest.approx(chi2.pvalue)
-    assert cmp.small_sample and "too few" in cmp.message
+    # Expected counts below 5 (every cell here): Fisher's exact test on the 2x2 table, not the score test
+    assert cmp.p_value == pytest.approx(stats.fisher_exact([[2, 1], [2, 2]]).pvalue) == pytest.approx(1.0)
+    assert cmp.test_method == c.FISHER_TEST
+    assert cmp.small_sample and "too few" in cmp.message and not cmp.clear_difference
+
+
+def test_small_expected_counts_use_the_exact_test_so_test_and_interval_agree():
+    # 1 of 30 against 6 of 30: the score test says p = 0.044, the Newcombe interval includes 0
+    # (-34.2 to +0.3 points); Fisher's exact test (p = 0.103, by scipy) agrees with the interval.
+    cmp = c.compare_rates(1, 30, 6, 30)
+    assert min(30 * 7 / 60, 30 * 53 / 60) == 3.5  # the smallest expected count
+    assert cmp.test_method == c.FISHER_TEST
+    assert cmp.p_value == pytest.approx(stats.fisher_exact([[1, 29], [6, 24]]).pvalue) == pytest.approx(0.1028, abs=1e-4)
+    assert cmp.difference_ci[0] < 0 < cmp.difference_ci[1]
+    assert not cmp.clear_difference
+    assert cmp.message == "no clear difference between milestone and single-payment contracts (p = 0.10)"
+
+
+def test_a_difference_is_called_only_when_test_and_interval_agree():
+    # 2 of 30 against 9 of 36: smallest expected count 30 * 11 / 66 = 5, so the score test stands
+    # (p = 0.047 < 0.05, equal to the Pearson chi-square), yet the interval still reaches +0.1 points.
+    cmp = c.compare_rates(2, 30, 9, 36)
+    assert cmp.test_method == c.SCORE_TEST
+    assert cmp.p_value == pytest.approx(stats.chi2_contingency([[2, 28], [9, 27]], correction=False).pvalue)
+    assert cmp.p_value < 0.05 and cmp.difference_ci[0] < 0 < cmp.difference_ci[1]
+    assert not cmp.clear_difference and cmp.to_json()["clear_difference"] is False
+    assert cmp.message.startswith("no clear difference") and "less often" not in cmp.message
+    assert "p = 0.047, but the 95 % CI -35.1 to +0.1 includes no difference" in cmp.message
+
+
+@pytest.mark.parametrize(("p_value", "shown"), [
+    (0.0004, "p < 0.001"), (0.0042, "p = 0.004"), (0.0496, "p = 0.050"), (0.0504, "p = 0.050"),
+    (0.051, "p = 0.051"), (0.31, "p = 0.31")])
+def test_p_values_near_the_threshold_keep_three_decimals(p_value, shown):
+    assert c.p_text(p_value) == shown
 
 
 def test_comparison_on_larger_counts_matches_statsmodels_newcombe():
@@ -100,7 +131,7 @@ def test_comparison_on_larger_counts_matches_statsmodels_newcombe():
     assert cmp.difference_ci == pytest.approx(newcombe_by_hand(103, 708, 186, 708))
     assert cmp.difference_ci == pytest.approx(confint_proportions_2indep(103, 708, 186, 708, method="newcomb"))
     assert cmp.p_value == pytest.approx(proportions_ztest([103, 186], [708, 708])[1])
-    assert not cmp.small_sample and "less often" in cmp.message
+    assert not cmp.small_sample and "less often" in cmp.message and cmp.clear_difference
 
 
 def test_status_unknown_is_left_out_and_counted(fixture_con):

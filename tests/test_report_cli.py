@@ -59,7 +59,8 @@ def test_json_has_spec_keys_and_hand_checked_values(cli, workspace):
     cmp = doc["comparison"]
     assert {"rate_difference", "difference_ci", "p_value"} <= set(cmp)
     assert cmp["rate_difference"] == pytest.approx(2 / 3 - 1 / 2)
-    assert cmp["p_value"] == pytest.approx(stats.chi2_contingency([[2, 1], [2, 2]], correction=False).pvalue)
+    # every expected count is below 5: Fisher's exact test (p = 1 for this table)
+    assert cmp["p_value"] == pytest.approx(stats.fisher_exact([[2, 1], [2, 2]]).pvalue) == pytest.approx(1.0)
     assert doc["small_sample_threshold"] == 30 and m["small_sample"]
     assert doc["exposure_total"]["remaining"] == 800 and doc["exposure_total"]["expected_loss"] == 400
     assert doc["adjusted"]["ok"] is False

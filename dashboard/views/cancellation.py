@@ -43,12 +43,12 @@ def breakdown_table(breakdown: pd.DataFrame, differences: pd.DataFrame, dimensio
     out["milestones − single"] = [f"{d * 100:+.1f} points" if ok else "—" for ok, d in zip(enough, diff["rate_difference"])]
     out["95 % interval"] = [f"{lo * 100:+.1f} to {hi * 100:+.1f}" if ok else "—"
                             for ok, lo, hi in zip(enough, diff["ci_low"], diff["ci_high"])]
-    out["p-value"] = [f"{p:.2g}" if ok else "—" for ok, p in zip(enough, diff["p_value"])]
+    out["p-value"] = [cancellation.p_number(p) if ok else "—" for ok, p in zip(enough, diff["p_value"])]
     finished = part.pivot_table(index="group", columns="structure", values="finished", aggfunc="sum").reindex(
         index=groups["group"], columns=["milestones", "single"]).fillna(0)
     both = ((finished["milestones"] > 0) & (finished["single"] > 0)).to_numpy()
-    out["verdict"] = [verdict(ok, d, p) if has_both else "nothing to compare"
-                      for ok, d, p, has_both in zip(enough, diff["rate_difference"], diff["p_value"], both)]
+    out["verdict"] = [verdict(ok, d, clear) if has_both else "nothing to compare"
+                      for ok, d, clear, has_both in zip(enough, diff["rate_difference"], diff["clear_difference"], both)]
     return out[["group", "verdict"] + [c for c in out.columns if c not in ("group", "verdict")]]  # the answer first
 
 
@@ -68,11 +68,11 @@ def counts_text(rates: pd.DataFrame) -> str:
     return ", ".join(parts) + " cancelled" if parts else "none finished"
 
 
-def verdict(enough: bool, difference: float, p_value: float) -> str:
-    """One group's comparison in three words."""
+def verdict(enough: bool, difference: float, clear: bool) -> str:
+    """One group's comparison in three words (``clear``: the test and the interval agree there is a difference)."""
     if not enough:
         return "too few to tell"
-    if p_value < 0.05:
+    if clear:
         return f"milestones cancelled {'less' if difference < 0 else 'more'} often"
     return "no clear difference"
 
@@ -157,7 +157,7 @@ with st.container(border=True):
         else:
             st.markdown(f"The 95 % interval for the gap runs from {low * 100:+.1f} to {high * 100:+.1f} points: it "
                         "includes no difference at all.")
-        st.markdown(p_value_words(comparison.p_value))
+        st.markdown(p_value_words(comparison.p_value, comparison.clear_difference))
     st.caption(f"Interval: {comparison.interval_method}; test: {comparison.test_method}.")
 
 # --- breakdowns ----------------------------------------------------------------------------
@@ -167,7 +167,7 @@ st.caption("The same comparison within groups: by budget, planned duration, new 
 breakdown, differences = query(cancellation.breakdown_comparison, filters)
 if differences.empty:  # nothing finished: no groups, and no columns either
     differences = pd.DataFrame(columns=["dimension", "group", "group_order", "rate_difference", "ci_low", "ci_high",
-                                        "p_value", "small_sample"])
+                                        "p_value", "small_sample", "clear_difference"])
 dimension = st.segmented_control(
     "Break down by", list(BREAKDOWN_DIMENSIONS), format_func=BREAKDOWN_LABELS.get, default=BREAKDOWN_DIMENSIONS[0],
     key="cancel_dimension", required=True)
