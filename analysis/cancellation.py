@@ -367,52 +367,15 @@ def _expand(counts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             np.repeat(counts["structure"].to_numpy(), n))
 
 
-def kaplan_meier(data: SurvivalData) -> pd.DataFrame:
-    """Kaplan–Meier curve of "not cancelled yet" per structure (completion and active = censored).
-
-    Columns: structure, time, at_risk, events, survival, se, ci_low, ci_high (pointwise 95 %,
-    log(−log) transform on statsmodels' Greenwood standard error). A structure without
-    cancellations gets one row at time 0 with survival 1.
-    """
-    from statsmodels.duration.survfunc import SurvfuncRight
-
-    frames = []
-    for structure in STRUCTURES:
-        part = data.counts[data.counts["structure"] == structure]
-        if part.empty:
-            continue
-        time, outcome, _ = _expand(part)
-        event = (outcome == 1).astype(float)
-        if event.sum() == 0:
-            frames.append(pd.DataFrame({"structure": [structure], "time": [0.0], "at_risk": [len(time)],
-                                        "events": [0], "survival": [1.0], "se": [0.0],
-                                        "ci_low": [1.0], "ci_high": [1.0]}))
-            continue
-        with np.errstate(all="ignore"):
-            sf = SurvfuncRight(time, event)
-        s = np.asarray(sf.surv_prob, dtype=float)
-        se = np.asarray(sf.surv_prob_se, dtype=float)
-        with np.errstate(all="ignore"):
-            log_s = np.log(s)
-            half = _Z95 * se / (s * np.abs(log_s))
-            low = s ** np.exp(half)
-            high = s ** np.exp(-half)
-        low = np.where(s >= 1, 1.0, np.where(s <= 0, 0.0, low))
-        high = np.where(s >= 1, 1.0, np.where(s <= 0, 0.0, high))
-        frames.append(pd.DataFrame({
-            "structure": structure, "time": sf.surv_times, "at_risk": np.asarray(sf.n_risk, dtype="int64"),
-            "events": np.asarray(sf.n_events, dtype="int64"), "survival": s, "se": se,
-            "ci_low": np.nan_to_num(low, nan=0.0), "ci_high": np.nan_to_num(high, nan=1.0),
-        }))
-    columns = ["structure", "time", "at_risk", "events", "survival", "se", "ci_low", "ci_high"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-
-
 def cumulative_incidence(data: SurvivalData) -> pd.DataFrame:
     """Cumulative incidence of cancellation and of completion per structure (competing risks).
 
     Aalen–Johansen estimate from statsmodels' ``CumIncidenceRight``; active contracts are
-    censored. Columns: structure, time, cancelled, completed (probabilities by that time).
+    censored. A completed contract can no longer be cancelled, so — unlike a Kaplan–Meier curve
+    that treats completion as censoring — ``1 − cancelled`` is the share never cancelled by that
+    time. Columns: structure, time, at_risk (contracts still running just before it), cancelled,
+    cancelled_low, cancelled_high (pointwise 95 %, statsmodels' standard error, clipped to 0–1),
+    completed.
     """
     from statsmodels.duration.survfunc import CumIncidenceRight
 
@@ -428,14 +391,22 @@ def cumulative_incidence(data: SurvivalData) -> pd.DataFrame:
             warnings.simplefilter("ignore")
             ci = CumIncidenceRight(time, outcome.astype(float))
         series = {1: np.zeros(len(ci.times)), 2: np.zeros(len(ci.times))}
+        errors = {1: np.zeros(len(ci.times)), 2: np.zeros(len(ci.times))}
         # cinc[k] is the incidence of event type k+1 over the distinct event types present.
         present = sorted(int(v) for v in np.unique(outcome) if v > 0)
         for k, values in enumerate(ci.cinc):
             kind = present[k] if len(present) == len(ci.cinc) else k + 1
             series[kind] = np.asarray(values, dtype=float)
-        frames.append(pd.DataFrame({"structure": structure, "time": ci.times,
-                                    "cancelled": series[1], "completed": series[2]}))
-    columns = ["structure", "time", "cancelled", "completed"]
+            errors[kind] = np.nan_to_num(np.asarray(ci.cinc_se[k], dtype=float), nan=0.0)
+        times = np.asarray(ci.times, dtype=float)
+        at_risk = len(time) - np.searchsorted(np.sort(time), times, side="left")
+        frames.append(pd.DataFrame({
+            "structure": structure, "time": times, "at_risk": at_risk.astype("int64"),
+            "cancelled": series[1],
+            "cancelled_low": np.clip(series[1] - _Z95 * errors[1], 0.0, 1.0),
+            "cancelled_high": np.clip(series[1] + _Z95 * errors[1], 0.0, 1.0),
+            "completed": series[2]}))
+    columns = ["structure", "time", "at_risk", "cancelled", "cancelled_low", "cancelled_high", "completed"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
@@ -483,10 +454,19 @@ def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "s
     chi2, p = float(chi2), float(p)
     if not math.isfinite(p):
         return LogRankTest(groups, None, None, n, events, "log-rank test not possible with these data")
-    message = ("the timing of cancellations differs between " + " and ".join(groups) if p < 0.05
-               else "no clear difference in time to cancellation")
-    if events < 10:
-        message = f"only {plural(events, 'cancellation')}: too few to conclude anything about timing"
+    names = [_NAMES.get(g, g) for g in groups]
+    # The test compares the cause-specific hazard: the risk, among contracts still running, of being
+    # cancelled next — completion censors. It says whether that risk over time differs, not "when".
+    message = (f"the risk of cancellation over time (among contracts still running) differs between "
+               f"{' and '.join(names)} contracts" if p < 0.05
+               else "no clear difference in the risk of cancellation over time")
+    finished = part[part["outcome"] > 0].groupby("structure")["n"].sum().reindex(range(len(groups)), fill_value=0)
+    if finished.min() < SMALL_SAMPLE_FINISHED:
+        counts = ", ".join(f"{int(k):,} {name}" for k, name in zip(finished, names))
+        message = (f"too few finished contracts to conclude anything about the risk over time ({counts}; "
+                   f"{SMALL_SAMPLE_FINISHED} per group needed)")
+    elif events < 10:
+        message = f"only {plural(events, 'cancellation')}: too few to conclude anything about the risk over time"
     return LogRankTest(groups, chi2, p, n, events, message)
 
 

@@ -49,10 +49,9 @@ class CurrencySection:
     breakdowns: pd.DataFrame | None = None
     breakdown_differences: pd.DataFrame | None = None
     survival: cancellation.SurvivalData | None = None
-    km_days: pd.DataFrame | None = None
-    km_fraction: pd.DataFrame | None = None
     survival_fraction: cancellation.SurvivalData | None = None
     incidence: pd.DataFrame | None = None
+    incidence_fraction: pd.DataFrame | None = None
     logrank: cancellation.LogRankTest | None = None
     adjusted: cancellation.AdjustedComparison | None = None
     cash_curve: pd.DataFrame | None = None
@@ -159,10 +158,9 @@ def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, to
     section.breakdowns = cancellation.breakdowns(con, f)
     section.breakdown_differences = cancellation.breakdown_differences(section.breakdowns)
     section.survival = cancellation.survival_data(con, f, today, "days")
-    section.km_days = cancellation.kaplan_meier(section.survival)
     section.survival_fraction = cancellation.survival_data(con, f, today, "fraction")
-    section.km_fraction = cancellation.kaplan_meier(section.survival_fraction)
     section.incidence = cancellation.cumulative_incidence(section.survival)
+    section.incidence_fraction = cancellation.cumulative_incidence(section.survival_fraction)
     section.logrank = cancellation.logrank_test(section.survival)
     section.adjusted = cancellation.adjusted_comparison(con, f)
     section.cash_curve = timing.cash_curve(con, f)
@@ -351,8 +349,9 @@ def section_json(section: CurrencySection) -> dict:
         "excluded": {"no_end_date": section.survival.excluded_no_end_date,
                      "no_planned_duration": section.survival_fraction.excluded_no_planned_duration,
                      "status_unknown": section.survival.excluded_status_unknown},
-        "method": "Kaplan–Meier (active contracts censored at today, completed ones at their end); "
-                  "Aalen–Johansen cumulative incidence with completion as the competing event",
+        "method": "Aalen–Johansen cumulative incidence of cancellation with completion as the competing event "
+                  "(active contracts censored at today); log-rank test of the cause-specific hazard of "
+                  "cancellation (completed contracts censored at their end)",
     }
     doc["adjusted"] = section.adjusted.to_json()
     doc["cash_curve"] = records(section.cash_curve)

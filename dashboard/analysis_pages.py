@@ -193,10 +193,9 @@ def p_value_words(p_value: float, clear: bool) -> str:
 
 @dataclass(frozen=True)
 class TimeToCancellation:
-    """Survival data, Kaplan–Meier curves, cumulative incidence and the log-rank test, on one time scale."""
+    """Survival data, cumulative incidence curves and the log-rank test, on one time scale."""
 
     data: cancellation.SurvivalData
-    kaplan_meier: pd.DataFrame
     incidence: pd.DataFrame
     logrank: cancellation.LogRankTest
 
@@ -206,7 +205,7 @@ def time_to_cancellation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of
                          scale: str = "days") -> TimeToCancellation:
     """Everything the "when do cancellations happen" section draws, computed once per filters and day."""
     data = cancellation.survival_data(con, filters, as_of, scale)
-    return TimeToCancellation(data, cancellation.kaplan_meier(data), cancellation.cumulative_incidence(data),
+    return TimeToCancellation(data, cancellation.cumulative_incidence(data),
                               cancellation.logrank_test(data))
 
 

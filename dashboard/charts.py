@@ -83,19 +83,21 @@ def breakdown_rates(breakdown: pd.DataFrame, dimension: str, title: str | None =
     return fig
 
 
-def survival_curves(km: pd.DataFrame, scale: str = "days", title: str | None = None) -> go.Figure:
-    """Kaplan–Meier step curves of "not cancelled yet" per structure, with pointwise 95 % bands."""
+def not_cancelled_curves(incidence: pd.DataFrame, scale: str = "days", title: str | None = None) -> go.Figure:
+    """Share of contracts not cancelled by each time (1 − cumulative incidence of cancellation) per
+    structure, with pointwise 95 % bands. Completion is a competing outcome, not censoring, so the
+    curve does not overstate cancellations the way a Kaplan–Meier "survival" would."""
     title = title or ("Share not cancelled, by days since start" if scale == "days"
                       else "Share not cancelled, by share of the planned duration elapsed")
-    if km.empty:
+    if incidence.empty:
         return _empty(title, "No contracts with a known time to cancellation")
     fig = go.Figure()
-    for structure, part in km.groupby("structure", sort=False):
+    for structure, part in incidence.groupby("structure", sort=False):
         part = part.sort_values("time")
         t = [0.0] + part["time"].tolist()
-        s = [1.0] + part["survival"].tolist()
-        lo = [1.0] + part["ci_low"].tolist()
-        hi = [1.0] + part["ci_high"].tolist()
+        s = [1.0] + (1 - part["cancelled"]).tolist()
+        lo = [1.0] + (1 - part["cancelled_high"]).tolist()
+        hi = [1.0] + (1 - part["cancelled_low"]).tolist()
         color = STRUCTURE_COLORS.get(structure, "#999")
         fig.add_trace(go.Scatter(x=t + t[::-1], y=hi + lo[::-1], fill="toself", line=dict(width=0, shape="hv"),
                                  fillcolor=color, opacity=0.15, hoverinfo="skip", showlegend=False))

@@ -118,8 +118,8 @@ def _cancellation(section: CurrencySection) -> list[str]:
         lr = section.logrank
         out.append(f"<p>{esc(lr.message[0].upper() + lr.message[1:])}"
                    + (f" (log-rank χ² = {lr.chi2:.2f}, {p_text(lr.p_value)})" if lr.p_value is not None else "") + ".</p>")
-    out.append(figure(charts.survival_curves(section.km_days, "days")))
-    out.append(figure(charts.survival_curves(section.km_fraction, "fraction")))
+    out.append(figure(charts.not_cancelled_curves(section.incidence, "days")))
+    out.append(figure(charts.not_cancelled_curves(section.incidence_fraction, "fraction")))
     out.append(figure(charts.cumulative_incidence(section.incidence)))
     return out
 

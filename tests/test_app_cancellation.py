@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 import statsmodels.api as sm
 from scipy.stats import chi2_contingency
 from statsmodels.duration.survfunc import survdiff
@@ -178,6 +179,29 @@ def test_log_rank_test_matches_statsmodels(sample_db, monkeypatch):
     _, p_value = survdiff(data["t"].to_numpy(float), data["event"].to_numpy(float), data["s"].to_numpy())
     assert p_value < 0.001  # written as the reports write it
     assert f"(log-rank test, p < 0.001, {int(data['event'].sum()):,} cancellations)" in texts(at)
+
+
+def test_share_not_cancelled_curve_is_one_minus_the_cumulative_incidence(sample_db, monkeypatch):
+    from statsmodels.duration.survfunc import CumIncidenceRight
+
+    at = open_app(sample_db, monkeypatch, "cancellation")
+    today = dt.date.today()
+    data = frame(sample_db, f"""
+        SELECT CASE WHEN status = 'active' THEN greatest(0, date_diff('day', start_date, ?::DATE))
+                    ELSE greatest(0, date_diff('day', start_date, end_date)) END AS t,
+               CASE WHEN status IN ('cancelled', 'disputed') THEN 1 WHEN status = 'completed' THEN 2 ELSE 0 END AS outcome
+        FROM ({STRUCTURE_SQL}) WHERE s = 'milestones' AND status IS NOT NULL AND currency = 'USD'
+          AND (status = 'active' OR end_date IS NOT NULL)""", [today])
+    with np.errstate(all="ignore"):
+        direct = CumIncidenceRight(data["t"].to_numpy(float), data["outcome"].to_numpy(float))
+    charts_ = {json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+    line = next(t for t in charts_["Share not cancelled, by days since start"]["data"]
+                if t.get("name") == "Milestones" and t.get("mode") == "lines")
+    shown = dict(zip(line["x"][1:], line["y"][1:]))
+    expected = dict(zip(direct.times, 1 - direct.cinc[0]))
+    assert shown and all(y == pytest.approx(expected[x]) for x, y in shown.items())
+    running = (data["t"].to_numpy()[:, None] >= np.array(list(shown))).sum(axis=0)
+    assert (running >= 10).all()  # the line stops where fewer than 10 were still running
 
 
 def test_time_scale_switch_draws_the_fraction_curves(sample_db, monkeypatch):

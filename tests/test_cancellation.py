@@ -234,37 +234,38 @@ def test_budget_bands_name_the_currency_when_several_are_mixed(fixture_con):
 
 # --- time to cancellation -------------------------------------------------------------------
 
-def test_kaplan_meier_in_days_by_hand_and_against_statsmodels(fixture_con):
-    from statsmodels.duration.survfunc import SurvfuncRight
+def test_share_not_cancelled_counts_completion_as_a_competing_outcome(fixture_con):
+    from statsmodels.duration.survfunc import CumIncidenceRight
 
     data = c.survival_data(fixture_con, USD, TODAY)
-    km = c.kaplan_meier(data)
-    ms = km[km.structure == "milestones"].set_index("time")
-    # milestones: M1 completed day 5 (censored), M2 cancelled day 5, M3 disputed day 7, M4 active 30 days
-    assert ms.loc[5.0, "survival"] == pytest.approx(3 / 4)
-    assert ms.loc[7.0, "survival"] == pytest.approx(3 / 8)
-    assert ms.loc[5.0, "se"] == pytest.approx(0.75 * math.sqrt(1 / (4 * 3)))  # Greenwood
-    assert list(ms.index) == [5.0, 7.0]
-    direct = SurvfuncRight(np.array([5, 5, 7, 30.0]), np.array([0, 1, 1, 0]))
-    assert ms["survival"].to_numpy() == pytest.approx(direct.surv_prob)
-    assert ms["se"].to_numpy() == pytest.approx(direct.surv_prob_se)
-    assert (ms["ci_low"] <= ms["survival"]).all() and (ms["survival"] <= ms["ci_high"]).all()
-    single = km[km.structure == "single"].set_index("time")
-    # single: S3 cancelled day 2, S5 completed day 2, S2 cancelled day 3, S1 completed 10, S4 active 30
-    assert single.loc[2.0, "survival"] == pytest.approx(4 / 5)
-    assert single.loc[3.0, "survival"] == pytest.approx(8 / 15)
-    hourly = km[km.structure == "hourly"]
-    assert list(hourly["survival"]) == [1.0]  # no cancellations
+    inc = c.cumulative_incidence(data)
+    ms = inc[inc.structure == "milestones"].set_index("time")
+    # milestones: M1 completed day 5, M2 cancelled day 5, M3 disputed day 7, M4 active 30 days.
+    # Day 5: 4 running, 1 cancelled -> 1/4. Day 7: 2 running, 1 cancelled, after 2/4 left -> 1/4 + 2/4 * 1/2.
+    # (Kaplan–Meier, censoring M1's completion, would claim 1 - 3/4 * 1/2 = 5/8 cancelled by day 7.)
+    assert ms.loc[5.0, "cancelled"] == pytest.approx(1 / 4)
+    assert ms.loc[7.0, "cancelled"] == pytest.approx(1 / 2)
+    assert list(ms["at_risk"]) == [4, 2, 1]
+    direct = CumIncidenceRight(np.array([5, 5, 7, 30.0]), np.array([2, 1, 1, 0.0]))
+    assert ms["cancelled_low"].to_numpy() == pytest.approx(np.clip(direct.cinc[0] - 1.959964 * direct.cinc_se[0], 0, 1))
+    assert ms["cancelled_high"].to_numpy() == pytest.approx(np.clip(direct.cinc[0] + 1.959964 * direct.cinc_se[0], 0, 1))
+    assert (ms["cancelled_low"] <= ms["cancelled"]).all() and (ms["cancelled"] <= ms["cancelled_high"]).all()
+    single = inc[inc.structure == "single"].set_index("time")
+    # single: S3 cancelled and S5 completed day 2 (5 running), S2 cancelled day 3 (3 running), S1 completed 10, S4 active
+    assert single.loc[2.0, "cancelled"] == pytest.approx(1 / 5)
+    assert single.loc[3.0, "cancelled"] == pytest.approx(1 / 5 + 3 / 5 * 1 / 3)
+    assert single.loc[10.0, "cancelled"] == pytest.approx(2 / 5)  # a completion adds nothing
+    hourly = inc[inc.structure == "hourly"]
+    assert hourly["cancelled"].eq(0).all()  # completed, never cancelled
     assert (data.excluded_no_end_date, data.excluded_status_unknown) == (0, 0)
 
 
-def test_kaplan_meier_in_fraction_of_planned_duration(fixture_con):
-    km = c.kaplan_meier(c.survival_data(fixture_con, USD, TODAY, scale="fraction"))
-    ms = km[km.structure == "milestones"].set_index("time")
+def test_share_not_cancelled_in_fraction_of_planned_duration(fixture_con):
+    inc = c.cumulative_incidence(c.survival_data(fixture_con, USD, TODAY, scale="fraction"))
+    ms = inc[inc.structure == "milestones"].set_index("time")
     # M2 cancelled at 5/10, M3 at 7/10; M1 completed at 5/5, M4 active at 30/20
-    assert list(ms.index) == [0.5, 0.7]
-    assert ms.loc[0.5, "survival"] == pytest.approx(3 / 4)
-    assert ms.loc[0.7, "survival"] == pytest.approx(1 / 2)
+    assert list(ms.index) == [0.5, 0.7, 1.0, 1.5]
+    assert list(ms["cancelled"]) == pytest.approx([1 / 4, 1 / 4 + 3 / 4 * 1 / 3, 1 / 2, 1 / 2])
 
 
 def test_active_contracts_are_censored_at_today(fixture_con):
@@ -405,7 +406,6 @@ def test_empty_group_and_nothing_finished(con, tmp_path):
     assert rates["finished"].sum() == 0 and rates["cancellation_rate"].isna().all()
     cmp = c.compare_structures(rates.reset_index())
     assert cmp.rate_difference is None and cmp.p_value is None and "nothing to compare" in cmp.message
-    assert c.kaplan_meier(c.survival_data(con, Filters(), TODAY))["survival"].tolist() == [1.0, 1.0]
     assert c.cumulative_incidence(c.survival_data(con, Filters(), TODAY)).empty
     assert not c.adjusted_comparison(con, Filters()).ok
 
@@ -416,8 +416,8 @@ def test_single_contract(con, tmp_path):
     assert (rates.loc["single", "finished"], rates.loc["single", "cancelled"]) == (1, 1)
     assert rates.loc["single", "small_sample"]
     assert rates.loc["milestones", "finished"] == 0
-    km = c.kaplan_meier(c.survival_data(con, Filters(), TODAY))
-    assert km["survival"].tolist() == [0.0]  # cancelled on day 5, the only one at risk
+    inc = c.cumulative_incidence(c.survival_data(con, Filters(), TODAY))
+    assert inc["cancelled"].tolist() == [1.0] and inc["at_risk"].tolist() == [1]  # cancelled on day 5, the only one
     assert c.logrank_test(c.survival_data(con, Filters(), TODAY)).p_value is None
 
 
@@ -446,3 +446,28 @@ def test_logrank_on_cancellations_all_on_one_day_says_why_in_words(con, tmp_path
                                       (0.05096, "p = 0.051"), (0.0949, "p = 0.095"), (0.31, "p = 0.31")])
 def test_p_values_are_never_rounded_onto_the_threshold(p, shown):
     assert c.p_text(p) == shown
+
+
+@pytest.mark.parametrize("milestone_contracts", [20, 40])
+def test_logrank_draws_no_conclusion_below_30_finished_per_group(con, tmp_path, milestone_contracts):
+    from statsmodels.duration.survfunc import survdiff
+
+    # Milestone contracts: 3 in 4 cancelled on day 2, the rest completed on day 5;
+    # single-payment: 60, 5 cancelled on day 9, the rest completed on day 5.
+    specs = [contract(f"M{i}", "cancelled" if i % 4 else "completed", "milestones",
+                      end_date="2026-01-03" if i % 4 else "2026-01-06") for i in range(milestone_contracts)]
+    specs += [contract(f"S{i}", "cancelled" if i < 5 else "completed", end_date="2026-01-10" if i < 5 else "2026-01-06")
+              for i in range(60)]
+    import_contracts(con, tmp_path, specs)
+    test = c.logrank_test(c.survival_data(con, Filters(), TODAY))
+    m = milestone_contracts
+    time = np.array([2.0 if i % 4 else 5.0 for i in range(m)] + [9.0] * 5 + [5.0] * 55)
+    event = np.array([1.0 if i % 4 else 0.0 for i in range(m)] + [1.0] * 5 + [0.0] * 55)
+    chi2, p = survdiff(time, event, np.array(["m"] * m + ["s"] * 60))
+    assert p < 0.001 and test.p_value == pytest.approx(p)
+    if m < SMALL_SAMPLE_FINISHED:
+        assert test.message == ("too few finished contracts to conclude anything about the risk over time "
+                                "(20 milestone, 60 single-payment; 30 per group needed)")
+    else:
+        assert test.message == ("the risk of cancellation over time (among contracts still running) differs between "
+                                "milestone and single-payment contracts")

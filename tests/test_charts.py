@@ -25,7 +25,6 @@ def frames(con):
         return {
             "rates": cancellation.rates_by_structure(con, USD),
             "breakdowns": cancellation.breakdowns(con, USD),
-            "km": cancellation.kaplan_meier(survival),
             "incidence": cancellation.cumulative_incidence(survival),
             "cash": timing.cash_curve(con, USD),
             "timing": timing.timing_summary(con, USD),
@@ -71,15 +70,18 @@ def test_breakdown_chart_one_trace_per_structure_in_band_order(frames):
     assert list(fig.layout.xaxis.categoryarray)[:2] == ["under 100", "100–499"]
 
 
-def test_survival_curves_start_at_one_and_step(frames):
-    fig = charts.survival_curves(frames["km"], "days")
+def test_not_cancelled_curves_start_at_one_and_step_down_by_the_incidence(frames):
+    fig = charts.not_cancelled_curves(frames["incidence"], "days")
     lines = [t for t in fig.data if t.mode == "lines"]
     milestones = next(t for t in lines if t.name == "Milestones")
-    assert list(milestones.x) == [0.0, 5.0, 7.0]
-    assert list(milestones.y) == pytest.approx([1.0, 0.75, 0.375])
+    # 1/4 cancelled by day 5, 1/2 by day 7 (M1's completion on day 5 is an outcome, not censoring)
+    assert list(milestones.x) == [0.0, 5.0, 7.0, 30.0]
+    assert list(milestones.y) == pytest.approx([1.0, 0.75, 0.5, 0.5])
     assert milestones.line.shape == "hv"
-    assert len(fig.data) == 2 * frames["km"]["structure"].nunique()  # a band and a line each
-    assert "share of planned duration" in charts.survival_curves(frames["km"], "fraction").layout.xaxis.title.text
+    assert len(fig.data) == 2 * frames["incidence"]["structure"].nunique()  # a band and a line each
+    band = next(t for t in fig.data if t.fill == "toself" and t.line.color is None and t.fillcolor == milestones.line.color)
+    assert all(0 <= y <= 1 for y in band.y)
+    assert "share of planned duration" in charts.not_cancelled_curves(frames["incidence"], "fraction").layout.xaxis.title.text
 
 
 def test_incidence_cash_timing_months_ageing(frames):
@@ -125,7 +127,7 @@ def test_every_builder_handles_empty_frames():
                                   "currency", "month", "bucket", "bucket_order", "items", "amount", "remaining",
                                   "measure", "n", "median", "p25", "p75"])
     figures = [
-        charts.cancellation_rates(empty), charts.breakdown_rates(empty, "category"), charts.survival_curves(empty),
+        charts.cancellation_rates(empty), charts.breakdown_rates(empty, "category"), charts.not_cancelled_curves(empty),
         charts.cumulative_incidence(empty), charts.cash_curve(empty), charts.timing_medians(empty),
         charts.earnings_by_month(empty, "USD"), charts.ageing(empty, "USD"), charts.exposure_by(empty, "client", "USD"),
     ]

@@ -200,11 +200,13 @@ if observed < SMALL_SAMPLE_FINISHED:
     st.info(f"{'Only ' + plural(observed, 'contract') if observed else 'No contract'} with known dates: too few to draw when "
             f"cancellations happen (the curves need at least {SMALL_SAMPLE_FINISHED}).", icon=":material/timeline:")
 else:
-    followed = survival.kaplan_meier[survival.kaplan_meier["at_risk"] >= MIN_AT_RISK]
-    show_chart(charts.survival_curves(followed, scale), f"km_{scale}", height=420)
-    st.caption("Each line starts at 100 % and steps down when contracts of that kind are cancelled; completed and "
-               "still-active contracts simply leave the count (Kaplan–Meier). A higher line means fewer cancellations; "
-               f"the shaded band is the 95 % range. Lines stop where fewer than {MIN_AT_RISK} contracts were still running.")
+    followed = survival.incidence[survival.incidence["at_risk"] >= MIN_AT_RISK]
+    show_chart(charts.not_cancelled_curves(followed, scale), f"not_cancelled_{scale}", height=420)
+    st.caption("Each line starts at 100 % and steps down when contracts of that kind are cancelled. A completed "
+               "contract can no longer be cancelled, so it stays counted as not cancelled (cumulative incidence, "
+               "with completion as a competing outcome); still-active contracts leave the count. A higher line means "
+               f"fewer cancellations; the shaded band is the 95 % range. Lines stop where fewer than {MIN_AT_RISK} "
+               "contracts were still running.")
     days_view = survival if scale == "days" else query(time_to_cancellation, filters, as_of, "days")
     show_chart(charts.cumulative_incidence(days_view.incidence), "incidence", height=420)
     st.caption("Solid lines: share cancelled by each day; dotted: share completed. A completed contract can no longer "
