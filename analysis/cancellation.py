@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import duckdb
 import numpy as np
@@ -26,7 +26,7 @@ from statsmodels.stats.proportion import (
 )
 
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, contracts_sql, uses_prepared
-from analysis.wording import plural
+from analysis.wording import joined, plural
 
 STRUCTURES = ("milestones", "single", "hourly")
 #: Dimensions of ``breakdowns`` in the order a report shows them.
@@ -38,6 +38,8 @@ BREAKDOWN_LABELS = {
 _NAMES = {"milestones": "milestone", "single": "single-payment", "hourly": "hourly"}
 #: The regression is fitted on at most this many contracts (a seeded random sample beyond).
 LOGIT_MAX_ROWS = 100_000
+#: What each covariate of the adjusted comparison stands for, in words.
+COVARIATE_NAMES = {"log_budget": "budget", "log_planned_days": "planned duration", "repeat_client": "client history"}
 _Z95 = 1.959963984540054
 
 
@@ -488,6 +490,12 @@ class AdjustedComparison:
     sampled_from: int | None = None
     coefficients: dict[str, dict[str, float]] = field(default_factory=dict)
 
+    @property
+    def adjusted_for(self) -> str:
+        """``budget, planned duration and client history``: what the fitted model held equal (only those
+        used; empty when every contract was alike in all of them)."""
+        return joined([COVARIATE_NAMES[c] for c in self.covariates if c in COVARIATE_NAMES])
+
     def to_json(self) -> dict:
         out = asdict(self)
         out["ci"] = list(self.ci) if self.ci else None
@@ -562,7 +570,7 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
     for name in list(covariates[1:]):
         if df[name].nunique() < 2:
             covariates.remove(name)
-            notes.append(f"{name} left out (the same for every contract)")
+            notes.append(f"{COVARIATE_NAMES[name]} left out (the same for every contract)")
     exog = add_constant(df[covariates].astype(float), has_constant="add")
     clusters = pd.factorize(df["cluster"])[0]
     n_clusters = int(clusters.max() + 1) if len(clusters) else 0
@@ -598,9 +606,9 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
     if sampled_from:
         notes.append(f"fitted on a random sample of {len(df):,} of {sampled_from:,} contracts")
     odds = math.exp(coef)
-    verdict = (f"adjusted for budget{', planned duration' if 'log_planned_days' in covariates else ''} and client history, "
-               f"milestone contracts have {odds:.2f}× the odds of cancellation of single-payment ones "
-               f"(95 % CI {math.exp(low):.2f}–{math.exp(high):.2f}, {p_text(p)}, {currency})")
-    return AdjustedComparison(
-        True, "; ".join([verdict] + notes), odds, (math.exp(low), math.exp(high)), p, len(df),
-        int(df["cancelled"].sum()), n_clusters, tuple(covariates), sampled_from, coefficients)
+    fitted = AdjustedComparison(True, "", odds, (math.exp(low), math.exp(high)), p, len(df), int(df["cancelled"].sum()),
+                                n_clusters, tuple(covariates), sampled_from, coefficients)
+    held = f"adjusted for {fitted.adjusted_for}" if fitted.adjusted_for else "with nothing to adjust for"
+    verdict = (f"{held}, milestone contracts have {odds:.2f}× the odds of cancellation "
+               f"of single-payment ones (95 % CI {math.exp(low):.2f}–{math.exp(high):.2f}, {p_text(p)}, {currency})")
+    return replace(fitted, message="; ".join([verdict] + notes))

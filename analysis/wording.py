@@ -20,6 +20,11 @@ def listed(items: list[str], limit: int) -> str:
     return ", ".join(items[:limit]) + more
 
 
+def joined(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join(items) if len(items) < 3 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def sentence(note: str) -> str:
     """A report note (lower case, no full stop) as a sentence on its own."""
     return note[:1].upper() + note[1:] + ("" if note.endswith(".") else ".")

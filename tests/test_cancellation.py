@@ -471,3 +471,20 @@ def test_logrank_draws_no_conclusion_below_30_finished_per_group(con, tmp_path, 
     else:
         assert test.message == ("the risk of cancellation over time (among contracts still running) differs between "
                                 "milestone and single-payment contracts")
+
+
+def test_adjusted_comparison_names_only_the_covariates_it_used(con, tmp_path):
+    # Every contract has the same budget (100): the model cannot use it, so it must not claim to adjust for it.
+    specs = []
+    for structure, prefix, cancelled_every in (("milestones", "M", 5), ("single", "S", 3)):
+        for i in range(40):
+            specs.append(contract(f"{prefix}{i}", "cancelled" if i % cancelled_every == 0 else "completed", structure,
+                                  client=f"{prefix}C{i % 13}", planned_end_date=f"2026-01-{5 + i % 20:02d}"))
+    import_contracts(con, tmp_path, specs)
+    result = c.adjusted_comparison(con, Filters())
+    assert result.ok, result.message
+    assert result.covariates == ("milestones", "log_planned_days", "repeat_client")
+    assert result.adjusted_for == "planned duration and client history"
+    assert result.message.startswith("adjusted for planned duration and client history, milestone contracts have ")
+    assert "budget left out (the same for every contract)" in result.message
+    assert "adjusted for budget" not in result.message

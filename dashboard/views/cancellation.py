@@ -233,9 +233,10 @@ with st.container(border=True):
         st.markdown(f"No adjusted comparison: {escape_markdown(adjusted.message)}.")
     else:
         low, high = adjusted.ci
+        like = (f"Comparing like with like — contracts of similar {adjusted.adjusted_for} — " if adjusted.adjusted_for
+                else "With every contract alike in budget, planned duration and client history, ")
         st.markdown(
-            f"Comparing like with like — contracts of similar budget, planned duration and client history — "
-            f"milestone contracts had **{adjusted.odds_ratio:.2f}×** the odds of being cancelled that single-payment "
+            f"{like}milestone contracts had **{adjusted.odds_ratio:.2f}×** the odds of being cancelled that single-payment "
             f"contracts had (95 % interval {low:.2f} to {high:.2f}; 1 would mean no difference).")
         st.caption("In the model's words: " + escape_markdown(adjusted.message) + ". Logistic regression on "
                    f"{adjusted.contracts:,} finished fixed-price contracts ({adjusted.cancellations:,} cancelled) with "
