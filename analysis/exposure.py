@@ -148,6 +148,13 @@ def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = 
     ).df()
 
 
+#: ``exposure``'s row (without ``currency``) for a currency with no active contract: nothing at stake,
+#: so nothing expected to be lost; no estimate rests on any history.
+NO_ACTIVE_CONTRACTS = {"active": 0, "hourly_active": 0, "budget_unknown": 0, "valued": 0, "remaining": 0.0,
+                       "funded": 0.0, "unfunded": 0.0, "submitted": 0.0, "expected_loss": 0.0, "no_history": 0,
+                       "fewest_finished": None}
+
+
 def expected_loss_caveat(totals_row: Mapping) -> str | None:
     """What a reader must know about one row of ``exposure``'s expected loss (a sentence), or None.
 

@@ -500,18 +500,21 @@ def milestones_sql(filters: Filters) -> tuple[str, list]:
 
 
 def main_currency(con, filters: Filters) -> str | None:
-    """The filters' currency, else the currency with the most contracts (ties: alphabetical)."""
+    """The filters' currency, else the report currency: the first row of ``currency_counts``."""
     if filters.single_currency:
         return filters.single_currency
-    base, params = contracts_sql(filters)
-    row = con.execute(f"SELECT currency FROM ({base}) GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1",
-                      params).fetchone()
-    return row[0] if row else None
+    counts = currency_counts(con, filters)
+    return str(counts["currency"].iloc[0]) if len(counts) else None
 
 
 @uses_prepared
 def currency_counts(con, filters: Filters):
-    """Contracts per currency under the filters (a DataFrame: currency, contracts), most first."""
+    """Contracts per currency under the filters (a DataFrame: currency, contracts, fixed_price), the
+    report currency first: the most fixed-price (milestone or single-payment) contracts — what every
+    comparison rests on, so a pile of hourly work in another currency does not choose it — then the
+    most contracts, then by name."""
     base, params = contracts_sql(filters)
-    return con.execute(f"SELECT currency, count(*) AS contracts FROM ({base}) GROUP BY currency "
-                       "ORDER BY contracts DESC, currency", params).df()
+    return con.execute(f"""SELECT currency, count(*) AS contracts,
+                                  count(*) FILTER (WHERE structure IN ('milestones', 'single')) AS fixed_price
+                           FROM ({base}) GROUP BY currency
+                           ORDER BY fixed_price DESC, contracts DESC, currency""", params).df()

@@ -298,7 +298,7 @@ def _comparison_json(cmp: cancellation.RateComparison) -> dict:
         "p_value": cmp.p_value, "groups": [cmp.a, cmp.b],
         "counts": {cmp.a: {"cancelled": cmp.a_cancelled, "finished": cmp.a_finished},
                    cmp.b: {"cancelled": cmp.b_cancelled, "finished": cmp.b_finished}},
-        "small_sample": cmp.small_sample, "message": cmp.message,
+        "small_sample": cmp.small_sample, "clear_difference": cmp.clear_difference, "message": cmp.message,
         "interval_method": cmp.interval_method, "test_method": cmp.test_method,
     }
 
@@ -318,11 +318,6 @@ def _incidence_at(incidence: pd.DataFrame) -> list[dict]:
     return out
 
 
-def _totals_json(df: pd.DataFrame) -> dict:
-    rows = records(df)
-    return rows[0] if rows else {"gross": 0.0, "fees": 0.0, "net": 0.0}
-
-
 def section_json(section: CurrencySection) -> dict:
     """The JSON of one currency section (the report's top level holds the main one)."""
     doc = {
@@ -331,8 +326,9 @@ def section_json(section: CurrencySection) -> dict:
         "status_unknown": int(section.rates["status_unknown"].sum()),
         "by_structure": _structure_json(section),
         "comparison": _comparison_json(section.comparison),
-        "earnings_total": _totals_json(section.earnings_total),
-        "exposure_total": _totals_json(section.exposure),
+        "earnings_total": records(section.earnings_total)[0],  # always one row (``_total_of``)
+        # a currency with no active contract has no exposure row: the same keys, nothing at stake
+        "exposure_total": (records(section.exposure) or [{"currency": section.currency, **exposure.NO_ACTIVE_CONTRACTS}])[0],
         "timing": records(section.timing),
     }
     if not section.full:

@@ -820,10 +820,11 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     as_of = as_of or dt.date.today()
     default = default or make_risk(DEFAULT_CANCEL_PROB, "constant", source="default")
     if currency is None:
-        # Budgets compare only within a currency: the one with the most contracts, as the report's.
-        # (From ``contracts``: ``contract_view``'s rows are the same, but it counts every contract's milestones.)
-        row = con.execute("SELECT currency FROM contracts GROUP BY currency ORDER BY count(*) DESC, currency "
-                          "LIMIT 1").fetchone()
+        # Budgets compare only within a currency: the report's (``filters.currency_counts``: most
+        # fixed-price contracts, then most contracts, then by name), over the whole workspace.
+        row = con.execute("""SELECT currency FROM contracts GROUP BY currency
+                             ORDER BY count(*) FILTER (WHERE contract_type = 'fixed') DESC, count(*) DESC, currency
+                             LIMIT 1""").fetchone()
         currency = row[0] if row else None
     in_currency = f" {currency.upper()}" if currency else ""
     low, high = budget / budget_factor, budget * budget_factor

@@ -126,14 +126,24 @@ def report_basis(filters: Filters) -> Filters:
     others = counts[counts["currency"] != currency]
     if currency is None or others.empty:
         return filters
-    mine = int(counts.loc[counts["currency"] == currency, "contracts"].sum())
+    mine = counts.loc[counts["currency"] == currency].iloc[0]
     listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(others["currency"], others["contracts"]))
-    why = ("first by name of those with the most" if int(others["contracts"].max()) == mine
-           else "the currency of most of them")
+    why = _why_this_currency(mine, others)
+    mine = int(mine["contracts"])
     st.caption(f"These figures are for the {plural(mine, 'contract')} in {escape_markdown(currency)}, {why}, as in "
                f"the reports: contracts in other currencies ({listed}) are reported apart. Pick a currency in the "
                "sidebar to see them.")
     return filters.with_currency(currency)
+
+
+def _why_this_currency(mine: pd.Series, others: pd.DataFrame) -> str:
+    """Why the report currency (a ``currency_counts`` row) was chosen over the ``others``, in words."""
+    fixed, top_other = int(mine["fixed_price"]), int(others["fixed_price"].max())
+    if fixed > top_other:
+        return "the currency of most fixed-price contracts"
+    if int(mine["contracts"]) > int(others.loc[others["fixed_price"] == fixed, "contracts"].max()):
+        return "of those with the most fixed-price contracts, the one with the most contracts"
+    return "first by name of those with the most contracts"
 
 
 def report_currency(filters: Filters) -> str | None:
@@ -143,7 +153,8 @@ def report_currency(filters: Filters) -> str | None:
     others = counts[counts["currency"] != currency]
     if currency and not others.empty:
         listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(others["currency"], others["contracts"]))
-        st.caption(f"Amounts are in {escape_markdown(currency)}, the currency of most of these contracts; contracts in "
+        why = _why_this_currency(counts.loc[counts["currency"] == currency].iloc[0], others)
+        st.caption(f"Amounts are in {escape_markdown(currency)}, {why}; contracts in "
                    f"other currencies ({listed}) are never added in. Pick a currency in the sidebar to see them.")
     return currency
 

@@ -98,7 +98,8 @@ def query_one(db: Path, sql: str, params: list | None = None) -> tuple:
 
 
 def in_main_currency(where: str = "TRUE", table: str = "contracts") -> str:
-    """``where`` narrowed to the currency with the most contracts under it (ties: alphabetical): the
-    analysis pages' figures rest on that currency alone, as the reports' do (``report_basis``)."""
-    return (f"({where}) AND currency = (SELECT currency FROM {table} WHERE {where} "
-            "GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1)")
+    """``where`` narrowed to the report currency under it — the most fixed-price contracts, then the most
+    contracts, then by name: the analysis pages' figures rest on that currency alone, as the reports'
+    do (``report_basis``)."""
+    return (f"({where}) AND currency = (SELECT currency FROM {table} WHERE {where} GROUP BY currency "
+            "ORDER BY count(*) FILTER (WHERE contract_type = 'fixed') DESC, count(*) DESC, currency LIMIT 1)")

@@ -74,7 +74,7 @@ def headline_of(at) -> str:
 def test_overview_headline_and_figures_on_the_sample(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch)
     # The bundled sample (seed 7) mixes currencies; the page, like the reports, compares within USD, the currency
-    # of most contracts (all of them: 799 / 120 / 790 / 205).
+    # of most fixed-price contracts.
     mn, mc, sn, sc = query_one(sample_db, COUNTS_SQL.format(where=in_main_currency()))
     assert (mn, mc, sn, sc) == (708, 103, 708, 186)
     assert headline_of(at) == expected_headline(mc, mn, sc, sn)
@@ -98,7 +98,7 @@ def test_overview_headline_and_figures_on_the_sample(sample_db, monkeypatch):
     assert shown["Net (USD)"] == f"{float(net):,.0f}"
     # Every figure is USD only (counts, rates and amounts alike), and the page says what it left out.
     eur, gbp = query_one(sample_db, "SELECT count(*) FILTER (WHERE currency = 'EUR'), count(*) FILTER (WHERE currency = 'GBP') FROM contracts")
-    assert (f"These figures are for the 1,770 contracts in USD, the currency of most of them, as in the reports: "
+    assert (f"These figures are for the 1,770 contracts in USD, the currency of most fixed-price contracts, as in the reports: "
             f"contracts in other currencies ({eur:,} in EUR, {gbp:,} in GBP) are reported apart.") in texts(at)
 
 
@@ -306,5 +306,5 @@ def test_a_tie_between_currencies_is_said_as_such(tmp_path, monkeypatch):
                      "B,2025-01-06,completed,200,EUR\n")
     db = build_workspace(tmp_path / "two.duckdb", [sheet])
     at = open_app(db, monkeypatch)
-    assert ("These figures are for the 1 contract in EUR, first by name of those with the most, as in the reports: "
+    assert ("These figures are for the 1 contract in EUR, first by name of those with the most contracts, as in the reports: "
             "contracts in other currencies (1 in USD) are reported apart.") in texts(at)

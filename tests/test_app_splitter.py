@@ -151,7 +151,7 @@ def test_risk_from_the_history_names_its_evidence(sample_db, monkeypatch):
             f"{cancelled} cancelled or disputed)") in plain(at)
     assert "Single-payment contracts: Estimated from" in plain(at)
     assert "The two risks are what your past milestone and single-payment clients did" in plain(at)
-    assert ("Estimated from the finished fixed-price USD contracts (the currency with the most contracts; budgets "
+    assert ("Estimated from the finished fixed-price USD contracts (the currency with the most fixed-price contracts; budgets "
             "are never compared across currencies) of the workspace with a budget near 150.00") in plain(at)
     at.sidebar.multiselect(key="currency").set_value(["EUR"]).run()  # chosen: no need to say why
     assert "Estimated from the finished fixed-price EUR contracts of the workspace with a budget near 150.00" in plain(at)

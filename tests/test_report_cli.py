@@ -329,3 +329,28 @@ def test_a_history_whose_only_active_contract_is_hourly_reports(cli, db_path, tm
     assert cli("report", "--json", *TODAY).json()["exposure_total"]["fewest_finished"] is None
     one = cli("report", "--client", "Lumen Labs", *TODAY).out
     assert "has 100.0 % of earnings; HHI 1.000 over 1 client\n" in one  # one client, in the singular
+
+
+def test_the_report_currency_is_the_one_with_most_fixed_price_contracts(cli, tmp_path):
+    """3 fixed-price USD contracts against 1 fixed-price and 5 hourly EUR ones: EUR has more contracts,
+    but every comparison is between fixed-price structures, so the report (and the splitter's
+    calibration) rests on USD."""
+    sheet = tmp_path / "mixed.csv"
+    lines = ["contract_id,contract_type,start_date,end_date,status,budget,currency"]
+    lines += [f"U{i},fixed,2025-01-0{i + 1},2025-01-2{i},completed,100,USD" for i in range(3)]
+    lines += ["E0,fixed,2025-02-01,2025-02-20,completed,100,EUR"]
+    lines += [f"H{i},hourly,2025-03-0{i + 1},2025-03-2{i},completed,,EUR" for i in range(4)] + ["H4,hourly,2025-03-05,,active,,EUR"]
+    sheet.write_text("\n".join(lines) + "\n")
+    assert cli("import", sheet).code == 0
+    doc = cli("report", "--json", *TODAY).json()
+    assert doc["currency"] == "USD"
+    assert [(c["currency"], c["contracts"]) for c in doc["currencies"]] == [("USD", 3), ("EUR", 6)]
+    assert [s["currency"] for s in doc["other_currencies"]] == ["EUR"]
+    # No USD contract is active: the exposure has the keys it has when some are, with nothing at stake.
+    assert doc["exposure_total"] == {
+        "currency": "USD", "active": 0, "hourly_active": 0, "budget_unknown": 0, "valued": 0, "remaining": 0,
+        "funded": 0, "unfunded": 0, "submitted": 0, "expected_loss": 0, "no_history": 0, "fewest_finished": None}
+    eur = doc["other_currencies"][0]["exposure_total"]
+    assert (eur["active"], eur["hourly_active"]) == (1, 1) and set(eur) == set(doc["exposure_total"])
+    split = cli("split", "--budget", "100", "--days", "20", "--milestones", "2", "--calibrate", "--json").json()
+    assert split["calibration"]["plan"]["currency"] == "USD"

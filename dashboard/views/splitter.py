@@ -172,7 +172,7 @@ if risk_mode == HISTORY:
     with st.container(border=True):
         scope = (f"{escape_markdown(plan_cal.currency)} contracts" if plan_cal.currency else "contracts")
         chosen = ("" if filters.single_currency or not plan_cal.currency
-                  else " (the currency with the most contracts; budgets are never compared across currencies)")
+                  else " (the currency with the most fixed-price contracts; budgets are never compared across currencies)")
         st.caption(f"Estimated from the finished fixed-price {scope}{chosen} of the workspace with a budget near "
                    f"{budget:,.2f} (the other sidebar filters do not apply). Cancellation before the planned end (or "
                    "after it, when a late contract lost its last payment); the timing is fitted to when in the "
