@@ -264,3 +264,76 @@ def test_workspace_connections_cap_duckdb_memory(tmp_path, monkeypatch):
     monkeypatch.setenv(store.MEMORY_LIMIT_ENV_VAR, "lots")
     with pytest.raises(UserError, match="MILESTONE_LENS_MEMORY_LIMIT"):
         store.connect(tmp_path / "w.duckdb")
+
+
+# --- what import-parquet refuses (nothing stored is changed) ------------------------------
+
+def _rewrite(path, select: str) -> None:
+    """Write ``path`` again as ``SELECT <select> FROM <the file> ORDER BY contract_id``."""
+    scratch = duckdb.connect()
+    tmp = path.with_suffix(".tmp")
+    scratch.execute(f"COPY (SELECT {select} FROM read_parquet('{path}') ORDER BY contract_id) TO '{tmp}' (FORMAT parquet)")
+    scratch.close()
+    tmp.replace(path)
+
+
+def _stored(db_path) -> dict:
+    con = store.connect(db_path, read_only=True)
+    try:
+        return _snapshot(con)
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def exported(cli, tmp_path, db_path):
+    """The canonical fixture in the CLI's workspace, with completions of C3 and C5, exported to ``ds``."""
+    assert cli("import", *TWO_FILES).code == 0
+    con = store.connect(db_path)
+    con.execute("""INSERT INTO contract_completions VALUES
+                   ('canonical', 'C3', 'cancelled', 1250, 3, TIMESTAMP '2026-11-24 10:00:00'),
+                   ('canonical', 'C5', 'completed', 400, NULL, TIMESTAMP '2026-11-24 10:00:00')""")
+    con.close()
+    assert cli("export-parquet", tmp_path / "ds").code == 0
+    return tmp_path / "ds"
+
+
+C2022 = "contracts/start_year=2022/data_0.parquet"  # C5 (row 1) and C6 (row 2)
+M2022 = "milestones/start_year=2022/data_0.parquet"  # C5 seq 1 (row 1) and C6 seq 1 (row 2)
+COMPLETIONS = "contract_completions/data_0.parquet"  # C3 (row 1) and C5 (row 2)
+C6 = "CASE WHEN contract_id = 'C6' THEN {} ELSE {} END"
+
+
+@pytest.mark.parametrize("file, select, expected", [
+    (C2022, "* EXCLUDE (budget)", f"{C2022}, column budget: column 'budget' is missing"),
+    (C2022, "* REPLACE (" + C6.format("'abc'", "CAST(budget AS VARCHAR)") + " AS budget)",
+     f"{C2022}, row 2, column budget: 'abc' is not an amount with at most two decimals"),
+    (C2022, "* REPLACE (" + C6.format("'13/01/2024'", "CAST(start_date AS VARCHAR)") + " AS start_date)",
+     f"{C2022}, row 2, column start_date: '13/01/2024' is not a date"),
+    (M2022, "* REPLACE (" + C6.format("'soon'", "CAST(paid_date AS VARCHAR)") + " AS paid_date)",
+     f"{M2022}, row 2, column paid_date: 'soon' is not a date"),
+    (C2022, "* REPLACE (" + C6.format("-5.00", "budget") + " AS budget)",
+     f"{C2022}, row 2, column budget: budget is negative"),
+    (M2022, "* REPLACE (" + C6.format("12.344", "CAST(amount AS DOUBLE)") + " AS amount)",
+     f"{M2022}, row 2, column amount: '12.344' does not convert exactly to an amount with at most two decimals "
+     "(it would be 12.34)"),
+    (M2022, "* REPLACE (" + C6.format("1.5", "CAST(seq AS DOUBLE)") + " AS seq)",
+     f"{M2022}, row 2, column seq: '1.5' does not convert exactly to a whole number (it would be 2)"),
+    (COMPLETIONS, "* REPLACE (CASE WHEN contract_id = 'C5' THEN 'oops' ELSE status END AS status)",
+     f"{COMPLETIONS}, row 2, column status: unknown status 'oops' (expected one of completed, cancelled, disputed, active)"),
+    (COMPLETIONS, "* REPLACE (CASE WHEN contract_id = 'C5' THEN -1 ELSE budget END AS budget)",
+     f"{COMPLETIONS}, row 2, column budget: budget is negative"),
+    (COMPLETIONS, "* EXCLUDE (budget)", f"{COMPLETIONS}, column budget: column 'budget' is missing"),
+], ids=["column-missing", "budget-text", "date-day-first", "paid-date-text", "budget-negative", "amount-rounded",
+        "seq-fraction", "completion-status", "completion-budget-negative", "completion-column-missing"])
+def test_import_parquet_refuses_values_it_cannot_keep_exactly(cli, db_path, exported, file, select, expected):
+    """Each of these used to import with exit 0, the bad value read as NULL (or rounded) over the
+    stored one; now: one line naming file, row and column, exit 2, the workspace as it was."""
+    before = _stored(db_path)
+    _rewrite(exported / file, select)
+    out = cli("import-parquet", exported)
+    assert out.code == 2, out.out
+    line = out.err.strip()
+    assert len(line.splitlines()) == 1
+    assert line.startswith(f"milestone-lens: error: {expected}"), line
+    assert _stored(db_path) == before
