@@ -28,7 +28,9 @@ import duckdb
 
 from analysis import store
 from analysis.errors import ImportValidationError, Problem, UserError, single_problem
-from analysis.importing import _IN_TABLES, COLUMNS, KEYS, FileReport, ImportSummary, _check_batch, _merge
+from analysis.importing import (
+    _IN_TABLES, COLUMNS, KEYS, FileReport, ImportSummary, _check_batch, _merge, _same_contracts_under_another_source,
+)
 from analysis.wording import plural
 
 MARKER = "milestone_lens_dataset.json"
@@ -513,8 +515,17 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
         if problems:
             raise ImportValidationError(problems)
         _check_batch(con)
+        # Whether another source's contracts could be these again (known before the merge, as ``import`` does).
+        other_sources = con.execute(
+            "SELECT EXISTS (SELECT 1 FROM contracts WHERE source NOT IN (SELECT DISTINCT source FROM in_contracts))"
+        ).fetchone()[0]
         counts = _merge(con).get(import_id, {})
         completions = _merge_completions(con)
+        warnings = [f"{name}/{w}" for w in _same_contracts_under_another_source(
+            con, "would count twice" if dry_run else "now count twice")] if other_sources else []
+        if manifest.get("schema_version", store.SCHEMA_VERSION) < store.SCHEMA_VERSION:
+            warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
+                            "columns added since are left empty")
         staged_rows = sum(con.execute(f"SELECT count(*) FROM in_{t}").fetchone()[0] for t in KEYS)
         sources = sorted(r[0] for r in con.execute("SELECT DISTINCT source FROM in_contracts").fetchall())
         con.execute(
@@ -523,18 +534,15 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
              counts.get("contracts_new", 0), counts.get("contracts_updated", 0),
              counts.get("milestones_new", 0), counts.get("milestones_updated", 0),
              counts.get("payments_new", 0), counts.get("payments_updated", 0),
-             counts.get("duplicates", 0), []],
+             counts.get("duplicates", 0), warnings],
         )
         summary = ParquetImportSummary(
             imported={t: counts.get(f"{t}_new", 0) for t in KEYS},
             updated={t: counts.get(f"{t}_updated", 0) for t in KEYS},
             duplicates_skipped=counts.get("duplicates", 0),
-            warnings=[],
+            warnings=warnings,
             files=[FileReport(name, "parquet", staged_rows, import_id)],
             dry_run=dry_run,
             completions=completions,
         )
-        if manifest.get("schema_version", store.SCHEMA_VERSION) < store.SCHEMA_VERSION:
-            summary.warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
-                                    "columns added since are left empty")
     return summary

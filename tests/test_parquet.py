@@ -337,3 +337,25 @@ def test_import_parquet_refuses_values_it_cannot_keep_exactly(cli, db_path, expo
     assert len(line.splitlines()) == 1
     assert line.startswith(f"milestone-lens: error: {expected}"), line
     assert _stored(db_path) == before
+
+
+def test_import_parquet_warns_when_the_contracts_stand_under_another_source(cli, tmp_path, db_path):
+    """The fixture imported under source 'canonical', then a dataset of the same files imported
+    under source 'other': the six contracts (C5, C6 from 2022; C1-C4 from 2026) would count twice."""
+    other = tmp_path / "other.duckdb"
+    assert cli("import", *TWO_FILES, "--source", "other", db=other).code == 0
+    assert cli("export-parquet", tmp_path / "ds", db=other).code == 0
+    assert cli("import", *TWO_FILES).code == 0
+    out = cli("import-parquet", tmp_path / "ds", "--json")
+    assert out.code == 0, out.err
+    tail = ("already stand under source 'canonical' with the same id, start and budget: if they are the same "
+            "contracts, they now count twice")
+    assert [w[:w.index(";")] for w in out.json()["warnings"]] == [
+        f"ds/contracts/start_year=2022/data_0.parquet: 2 contracts (e.g. 'C5') {tail}",
+        f"ds/contracts/start_year=2026/data_0.parquet: 4 contracts (e.g. 'C1') {tail}",
+    ]
+    # The import log keeps them, as it does for a CSV import.
+    con = store.connect(db_path, read_only=True)
+    logged = con.execute("SELECT len(warnings) FROM imports WHERE format = 'parquet'").fetchone()[0]
+    con.close()
+    assert logged == 2
