@@ -130,12 +130,52 @@ def read_manifest(path: str | Path) -> dict:
         manifest = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UserError(f"{marker}: cannot be read ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise UserError(f"{marker}: not a Milestone Lens dataset marker (not a JSON object)")
     if manifest.get("format") != DATASET_FORMAT:
         raise UserError(f"{marker}: not a Milestone Lens dataset marker (format {manifest.get('format')!r})")
-    version = int(manifest.get("schema_version", 0))
+    version = manifest.get("schema_version")
+    if not _is_count(version) or version < 1:
+        raise UserError(f"{marker}: schema_version {version!r} is not a whole number of 1 or more")
     if version > store.SCHEMA_VERSION:
         raise UserError(f"{dataset}: written by a newer Milestone Lens (schema {version} > {store.SCHEMA_VERSION}); upgrade")
+    rows = manifest.get("rows")
+    if not isinstance(rows, dict) or not all(_is_count(n) and n >= 0 for n in rows.values()):
+        raise UserError(f"{marker}: 'rows' does not give each table's row count as a whole number")
     return manifest
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_rows(con: duckdb.DuckDBPyConnection, dataset: Path, manifest: dict) -> None:
+    """Each table's files hold as many rows as the marker says (a file deleted, or one added, is
+    refused), and every file is readable Parquet; ``UserError`` naming what is wrong.
+
+    Counted from the files' footers (``parquet_file_metadata``): no row is read.
+    """
+    tables, _ = workspace_schema()
+    files = {t: _table_files(dataset, t) for t in tables if t in manifest["rows"]}
+    every = [str(f) for fs in files.values() for f in fs]
+    counts: dict[str, int] = {}
+    if every:
+        try:
+            counts = dict(con.execute("SELECT file_name, num_rows FROM parquet_file_metadata(?)", [every]).fetchall())
+        except duckdb.OutOfMemoryException:
+            raise
+        except duckdb.Error as exc:
+            for f in every:  # which file: one at a time, only now
+                try:
+                    con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [f]).fetchall()
+                except duckdb.Error as one:
+                    raise _unreadable(dataset, Path(f), one) from None
+            raise UserError(f"{dataset}: the Parquet files cannot be read ({str(exc).splitlines()[0]})") from None
+    for table, table_files in files.items():
+        found, expected = sum(counts[str(f)] for f in table_files), manifest["rows"][table]
+        if found != expected:
+            raise UserError(f"{dataset}: the {table} files hold {found:,} rows but {MARKER} says {expected:,}; "
+                            "the dataset is incomplete or was changed after it was exported (export it again)")
 
 
 # --- export ---------------------------------------------------------------------------
@@ -255,9 +295,10 @@ def open_parquet_workspace(
     dir), so analyses run over data larger than memory. Writes fail: the names are views.
     """
     dataset = Path(path)
-    read_manifest(dataset)
+    manifest = read_manifest(dataset)
     con = duckdb.connect(":memory:")
     try:
+        check_rows(con, dataset, manifest)
         spill = Path(temp_directory) if temp_directory else Path(tempfile.gettempdir()) / "milestone-lens-spill"
         con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
         con.execute(f"SET temp_directory = {sql_string(spill)}")
@@ -503,6 +544,7 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
     """
     dataset = Path(path)
     manifest = read_manifest(dataset)
+    check_rows(con, dataset, manifest)
     name = dataset.name or str(dataset)
     with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments", "_cmp", "_in_completions")):
         con.execute(_IN_TABLES)
@@ -523,7 +565,7 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
         completions = _merge_completions(con)
         warnings = [f"{name}/{w}" for w in _same_contracts_under_another_source(
             con, "would count twice" if dry_run else "now count twice")] if other_sources else []
-        if manifest.get("schema_version", store.SCHEMA_VERSION) < store.SCHEMA_VERSION:
+        if manifest["schema_version"] < store.SCHEMA_VERSION:
             warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
                             "columns added since are left empty")
         staged_rows = sum(con.execute(f"SELECT count(*) FROM in_{t}").fetchone()[0] for t in KEYS)

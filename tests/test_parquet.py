@@ -359,3 +359,32 @@ def test_import_parquet_warns_when_the_contracts_stand_under_another_source(cli,
     logged = con.execute("SELECT len(warnings) FROM imports WHERE format = 'parquet'").fetchone()[0]
     con.close()
     assert logged == 2
+
+
+def test_an_incomplete_dataset_is_refused_by_its_row_counts(cli, db_path, exported):
+    """Deleting the 2022 milestones file (C5 and C6's milestones) leaves 10 of the 12 the marker counts."""
+    before = _stored(db_path)
+    (exported / M2022).unlink()
+    expected = (f"{exported}: the milestones files hold 10 rows but milestone_lens_dataset.json says 12; "
+                "the dataset is incomplete or was changed after it was exported (export it again)")
+    out = cli("import-parquet", exported)
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n")
+    assert _stored(db_path) == before
+    with pytest.raises(UserError) as err:
+        parquet_store.open_parquet_workspace(exported)
+    assert str(err.value) == expected
+
+
+@pytest.mark.parametrize("marker, expected", [
+    ("[1, 2]", "not a Milestone Lens dataset marker (not a JSON object)"),
+    ('{"format": "milestone-lens-parquet", "schema_version": "two", "rows": {}}',
+     "schema_version 'two' is not a whole number of 1 or more"),
+    ('{"format": "milestone-lens-parquet", "schema_version": 2, "rows": {"contracts": "6"}}',
+     "'rows' does not give each table's row count as a whole number"),
+])
+def test_a_broken_marker_is_one_line(cli, db_path, exported, marker, expected):
+    before = _stored(db_path)
+    (exported / parquet_store.MARKER).write_text(marker)
+    out = cli("import-parquet", exported)
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {exported / parquet_store.MARKER}: {expected}\n")
+    assert _stored(db_path) == before
