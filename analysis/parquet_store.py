@@ -299,6 +299,7 @@ def open_parquet_workspace(
     con = duckdb.connect(":memory:")
     try:
         check_rows(con, dataset, manifest)
+        _check_columns(con, dataset)
         spill = Path(temp_directory) if temp_directory else Path(tempfile.gettempdir()) / "milestone-lens-spill"
         con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
         con.execute(f"SET temp_directory = {sql_string(spill)}")
@@ -393,6 +394,27 @@ def _file_columns(con, dataset: Path, file: Path) -> dict[str, str]:
         raise _unreadable(dataset, file, exc) from None
 
 
+def _check_columns(con, dataset: Path) -> None:
+    """Refuse a file whose column the workspace knows holds a nested value (a STRUCT, a list)
+    where the workspace holds another type: no cast reads it."""
+    tables, _ = workspace_schema()
+    for table, columns in tables.items():
+        for f in _table_files(dataset, table):
+            problem = _nested_column(dataset, f, _file_columns(con, dataset, f), {c.name: c.type for c in columns})
+            if problem:
+                raise ImportValidationError([problem])
+
+
+def _nested_column(dataset: Path, file: Path, found: dict[str, str], types: dict[str, str]) -> Problem | None:
+    """The problem of the first of ``file``'s columns (``found``: name -> type) the workspace
+    knows (``types``) that holds nested values of another type, if any."""
+    nested = [c for c in types if c in found and _is_nested(found[c]) and found[c] != types[c]]
+    if not nested:
+        return None
+    column = nested[0]
+    return Problem(_relative(dataset, file), None, column, f"column '{column}' holds {found[column]}, not {types[column]}")
+
+
 def _stage_table(con, dataset: Path, table: str, import_id: int | None) -> None:
     """Append the dataset's ``table`` rows to its staging table with file and row for messages.
 
@@ -417,13 +439,12 @@ def _stage_table(con, dataset: Path, table: str, import_id: int | None) -> None:
     problems = []
     for f, found in per_file.items():
         missing = [c for c in cols if c not in found and (c not in defaults or c in anywhere)]
-        nested = [c for c in cols if c in found and _is_nested(found[c])]
+        nested = _nested_column(dataset, f, found, {c: types[c] for c in cols})
         if missing:
             problems.append(Problem(_relative(dataset, f), None, missing[0],
                                     f"column '{missing[0]}' is missing (every {table} file needs {', '.join(cols)})"))
         elif nested:
-            problems.append(Problem(_relative(dataset, f), None, nested[0],
-                                    f"column '{nested[0]}' holds {found[nested[0]]}, not {types[nested[0]]}"))
+            problems.append(nested)
     if problems:
         raise ImportValidationError(problems)
     source = (f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = true, "
@@ -546,45 +567,49 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
     manifest = read_manifest(dataset)
     check_rows(con, dataset, manifest)
     name = dataset.name or str(dataset)
-    with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments", "_cmp", "_in_completions")):
-        con.execute(_IN_TABLES)
-        batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchone()[0]
-        import_id = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]
-        con.execute(_completions_staging_sql())
-        for table in _STAGED:
-            _stage_table(con, dataset, table, import_id if table in KEYS else None)
-        problems = _validate_staged(con)
-        if problems:
-            raise ImportValidationError(problems)
-        _check_batch(con)
-        # Whether another source's contracts could be these again (known before the merge, as ``import`` does).
-        other_sources = con.execute(
-            "SELECT EXISTS (SELECT 1 FROM contracts WHERE source NOT IN (SELECT DISTINCT source FROM in_contracts))"
-        ).fetchone()[0]
-        counts = _merge(con).get(import_id, {})
-        completions = _merge_completions(con)
-        warnings = [f"{name}/{w}" for w in _same_contracts_under_another_source(
-            con, "would count twice" if dry_run else "now count twice")] if other_sources else []
-        if manifest["schema_version"] < store.SCHEMA_VERSION:
-            warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
-                            "columns added since are left empty")
-        staged_rows = sum(con.execute(f"SELECT count(*) FROM in_{t}").fetchone()[0] for t in KEYS)
-        sources = sorted(r[0] for r in con.execute("SELECT DISTINCT source FROM in_contracts").fetchall())
-        con.execute(
-            "INSERT INTO imports VALUES (?, ?, ?, ?, 'parquet', ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
-            [import_id, batch_id, name, _dataset_hash(dataset), ",".join(sources) or "parquet",
-             counts.get("contracts_new", 0), counts.get("contracts_updated", 0),
-             counts.get("milestones_new", 0), counts.get("milestones_updated", 0),
-             counts.get("payments_new", 0), counts.get("payments_updated", 0),
-             counts.get("duplicates", 0), warnings],
-        )
-        summary = ParquetImportSummary(
-            imported={t: counts.get(f"{t}_new", 0) for t in KEYS},
-            updated={t: counts.get(f"{t}_updated", 0) for t in KEYS},
-            duplicates_skipped=counts.get("duplicates", 0),
-            warnings=warnings,
-            files=[FileReport(name, "parquet", staged_rows, import_id)],
-            dry_run=dry_run,
-            completions=completions,
-        )
+    try:
+        with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments", "_cmp", "_in_completions")):
+            con.execute(_IN_TABLES)
+            batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchone()[0]
+            import_id = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]
+            con.execute(_completions_staging_sql())
+            for table in _STAGED:
+                _stage_table(con, dataset, table, import_id if table in KEYS else None)
+            problems = _validate_staged(con)
+            if problems:
+                raise ImportValidationError(problems)
+            _check_batch(con)
+            # Whether another source's contracts could be these again (known before the merge, as ``import`` does).
+            other_sources = con.execute(
+                "SELECT EXISTS (SELECT 1 FROM contracts WHERE source NOT IN (SELECT DISTINCT source FROM in_contracts))"
+            ).fetchone()[0]
+            counts = _merge(con).get(import_id, {})
+            completions = _merge_completions(con)
+            warnings = [f"{name}/{w}" for w in _same_contracts_under_another_source(
+                con, "would count twice" if dry_run else "now count twice")] if other_sources else []
+            if manifest["schema_version"] < store.SCHEMA_VERSION:
+                warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
+                                "columns added since are left empty")
+            staged_rows = sum(con.execute(f"SELECT count(*) FROM in_{t}").fetchone()[0] for t in KEYS)
+            sources = sorted(r[0] for r in con.execute("SELECT DISTINCT source FROM in_contracts").fetchall())
+            con.execute(
+                "INSERT INTO imports VALUES (?, ?, ?, ?, 'parquet', ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+                [import_id, batch_id, name, _dataset_hash(dataset), ",".join(sources) or "parquet",
+                 counts.get("contracts_new", 0), counts.get("contracts_updated", 0),
+                 counts.get("milestones_new", 0), counts.get("milestones_updated", 0),
+                 counts.get("payments_new", 0), counts.get("payments_updated", 0),
+                 counts.get("duplicates", 0), warnings],
+            )
+            summary = ParquetImportSummary(
+                imported={t: counts.get(f"{t}_new", 0) for t in KEYS},
+                updated={t: counts.get(f"{t}_updated", 0) for t in KEYS},
+                duplicates_skipped=counts.get("duplicates", 0),
+                warnings=warnings,
+                files=[FileReport(name, "parquet", staged_rows, import_id)],
+                dry_run=dry_run,
+                completions=completions,
+            )
+    except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException) as exc:
+        # What the checks above did not foresee in the files: still one line, nothing written.
+        raise UserError(f"{dataset}: cannot be imported ({str(exc).splitlines()[0]})") from None
     return summary

@@ -388,3 +388,40 @@ def test_a_broken_marker_is_one_line(cli, db_path, exported, marker, expected):
     out = cli("import-parquet", exported)
     assert (out.code, out.err) == (2, f"milestone-lens: error: {exported / parquet_store.MARKER}: {expected}\n")
     assert _stored(db_path) == before
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not-parquet"])
+def test_an_unreadable_parquet_file_is_one_line(cli, db_path, exported, damage):
+    before = _stored(db_path)
+    part = exported / C2022
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2] if damage == "truncated" else b"contract_id,budget\n")
+    out = cli("import-parquet", exported)
+    assert out.code == 2
+    assert out.err.startswith(f"milestone-lens: error: {C2022}: not a readable Parquet file (") and out.err.count("\n") == 1
+    assert _stored(db_path) == before
+    with pytest.raises(UserError, match="not a readable Parquet file"):
+        parquet_store.open_parquet_workspace(exported)
+
+
+def test_a_struct_column_is_one_line(cli, db_path, exported):
+    before = _stored(db_path)
+    _rewrite(exported / C2022, "* REPLACE ({'v': budget} AS budget)")
+    expected = f"{C2022}, column budget: column 'budget' holds STRUCT(v DECIMAL(18,2)), not DECIMAL(18,2)"
+    out = cli("import-parquet", exported)
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n")
+    assert _stored(db_path) == before
+    with pytest.raises(UserError) as err:
+        parquet_store.open_parquet_workspace(exported)
+    assert str(err.value) == expected
+
+
+def test_running_out_of_memory_is_one_line(cli, tmp_path, sample_workspace, monkeypatch):
+    """The 1,500-contract sample imported with DuckDB capped at 4 MB runs out of memory."""
+    _con, dataset = sample_workspace
+    monkeypatch.setenv(store.MEMORY_LIMIT_ENV_VAR, "4MB")
+    target = tmp_path / "small.duckdb"
+    out = cli("import-parquet", dataset, db=target)
+    assert (out.code, out.err) == (2, "milestone-lens: error: out of memory: DuckDB is capped at 4MB "
+                                      "($MILESTONE_LENS_MEMORY_LIMIT); raise it, e.g. MILESTONE_LENS_MEMORY_LIMIT=4GB, "
+                                      "and run the command again\n")
+    assert not target.exists()  # the workspace the command made goes again
