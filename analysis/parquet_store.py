@@ -118,14 +118,30 @@ def is_dataset(path: str | Path) -> bool:
     return (Path(path) / MARKER).is_file()
 
 
+def dataset_root(path: str | Path) -> Path | None:
+    """The dataset folder ``path`` is, or is a file or folder inside (its table files lie at most
+    two folders down); None when there is none."""
+    path = Path(path)
+    for folder in [path, *path.parents][:4]:
+        if is_dataset(folder):
+            return folder
+    return None
+
+
 def read_manifest(path: str | Path) -> dict:
     """The dataset's marker file; ``UserError`` when ``path`` is not a dataset of ours."""
     dataset = Path(path)
     marker = dataset / MARKER
+    root = dataset_root(dataset)
+    if dataset.exists() and not dataset.is_dir():
+        where = (f"import the dataset it belongs to: {root}" if root else
+                 f"give the folder export-parquet wrote (it holds {MARKER})")
+        raise UserError(f"{dataset}: is a file, but import-parquet reads a dataset's root folder; {where}")
     if not dataset.is_dir():
         raise UserError(f"{dataset}: no such folder (expected a Parquet dataset written by export-parquet)")
     if not marker.is_file():
-        raise UserError(f"{dataset}: not a Milestone Lens Parquet dataset (no {MARKER}; write one with export-parquet)")
+        inside = f"; it is inside the dataset {root}: give that folder" if root else "; write one with export-parquet"
+        raise UserError(f"{dataset}: not a Milestone Lens Parquet dataset (no {MARKER}){inside}")
     try:
         manifest = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -425,3 +425,44 @@ def test_running_out_of_memory_is_one_line(cli, tmp_path, sample_workspace, monk
                                       "($MILESTONE_LENS_MEMORY_LIMIT); raise it, e.g. MILESTONE_LENS_MEMORY_LIMIT=4GB, "
                                       "and run the command again\n")
     assert not target.exists()  # the workspace the command made goes again
+
+
+def test_messages_point_a_parquet_file_or_dataset_to_import_parquet(cli, tmp_path, db_path, exported):
+    part = exported / C2022
+    loose = tmp_path / "loose.parquet"
+    shutil.copy(part, loose)
+    marker = parquet_store.MARKER
+    before = _stored(db_path)
+    said = {
+        ("import-parquet", part): f"{part}: is a file, but import-parquet reads a dataset's root folder; "
+                                  f"import the dataset it belongs to: {exported}",
+        ("import-parquet", loose): f"{loose}: is a file, but import-parquet reads a dataset's root folder; "
+                                   f"give the folder export-parquet wrote (it holds {marker})",
+        ("import-parquet", exported / "contracts"): f"{exported / 'contracts'}: not a Milestone Lens Parquet dataset "
+                                                    f"(no {marker}); it is inside the dataset {exported}: give that folder",
+        ("import", part): f"data_0.parquet: is a Parquet file, not a CSV text file: it belongs to the dataset {exported}: "
+                          f"use milestone-lens import-parquet {exported}",
+        ("import", loose): "loose.parquet: is a Parquet file, not a CSV text file: use milestone-lens import-parquet "
+                           f"with the dataset folder export-parquet wrote (it holds {marker})",
+        ("import", exported): f"ds: is a Parquet dataset folder (written by export-parquet), not a CSV file: "
+                              f"use milestone-lens import-parquet {exported}",
+    }
+    for args, expected in said.items():
+        out = cli(*args)
+        assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n"), args
+    assert _stored(db_path) == before
+    # A dataset given as --db is neither opened nor written into.
+    files = sorted(exported.rglob("*"))
+    out = cli("report", "--json", db=exported)
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {exported}: is a Parquet dataset (written by export-parquet), "
+                                      f"not a workspace file; import it into one with milestone-lens import-parquet "
+                                      f"{exported} --db WORKSPACE.duckdb\n")
+    assert sorted(exported.rglob("*")) == files
+
+
+def test_reversed_dates_name_the_report_options(cli):
+    """The message used to name the Python fields (date_from, date_to), not the options the user typed."""
+    assert cli("import", *TWO_FILES).code == 0
+    out = cli("report", "--from", "2026-05-01", "--to", "2026-01-01")
+    assert (out.code, out.err) == (2, "milestone-lens: error: the start-date range is reversed: "
+                                      "--from (date_from) 2026-05-01 is after --to (date_to) 2026-01-01\n")
