@@ -31,7 +31,7 @@ from analysis.errors import ImportValidationError, Problem, UserError, single_pr
 from analysis.importing import (
     _IN_TABLES, COLUMNS, KEYS, FileReport, ImportSummary, _check_batch, _merge, _same_contracts_under_another_source,
 )
-from analysis.wording import plural
+from analysis.wording import listed, plural
 
 MARKER = "milestone_lens_dataset.json"
 DATASET_FORMAT = "milestone-lens-parquet"
@@ -234,6 +234,10 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, overw
                 raise UserError(f"{target}: the folder is not empty; choose a new folder or pass --overwrite")
             if not is_dataset(target):
                 raise UserError(f"{target}: not a Milestone Lens dataset; refusing to overwrite it")
+            foreign = _not_written_by_export(target)
+            if foreign:
+                raise UserError(f"{target}: holds what export-parquet did not write ({listed(foreign, 3)}); "
+                                "refusing to overwrite it: move those elsewhere, or choose a new folder")
     target.parent.mkdir(parents=True, exist_ok=True)
     tables, _views = workspace_schema()
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
@@ -278,6 +282,31 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, overw
     finally:
         con.execute(f"SET preserve_insertion_order = {'true' if str(previous).lower() == 'true' else 'false'}")
     return ExportSummary(str(target), rows, len(files), size, partitions)
+
+
+def _not_written_by_export(dataset: Path) -> list[str]:
+    """What in ``dataset`` an export does not write (anything but the marker, the table folders,
+    their partition folders and Parquet files), as paths relative to it; ``--overwrite`` would delete it."""
+    tables, _ = workspace_schema()
+    foreign = []
+    for entry in sorted(dataset.iterdir()):
+        if entry.name == MARKER and entry.is_file():
+            continue
+        if entry.name not in tables or not entry.is_dir() or entry.is_symlink():
+            foreign.append(entry.name)
+            continue
+        for inner in sorted(entry.rglob("*")):
+            depth = len(inner.relative_to(entry).parts)
+            partition = entry.name in PARTITIONED and inner.parent == entry
+            if inner.is_symlink():
+                ok = False
+            elif inner.is_dir():
+                ok = partition and inner.name.startswith(f"{PARTITION_COLUMN}=")
+            else:
+                ok = inner.suffix == ".parquet" and depth == (2 if entry.name in PARTITIONED else 1)
+            if not ok:
+                foreign.append(str(inner.relative_to(dataset)))
+    return foreign
 
 
 # --- read-only workspace over Parquet ------------------------------------------------------

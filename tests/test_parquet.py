@@ -466,3 +466,19 @@ def test_reversed_dates_name_the_report_options(cli):
     out = cli("report", "--from", "2026-05-01", "--to", "2026-01-01")
     assert (out.code, out.err) == (2, "milestone-lens: error: the start-date range is reversed: "
                                       "--from (date_from) 2026-05-01 is after --to (date_to) 2026-01-01\n")
+
+
+def test_overwrite_refuses_a_dataset_holding_files_it_did_not_write(cli, exported):
+    """--overwrite used to delete the whole folder, the user's notes with it."""
+    (exported / "notes.txt").write_text("mine")
+    (exported / "contracts" / "start_year=2022" / "readme.md").write_text("mine too")
+    before = {p: p.read_bytes() for p in exported.rglob("*") if p.is_file()}
+    out = cli("export-parquet", exported, "--overwrite")
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {exported}: holds what export-parquet did not write "
+                                      "(contracts/start_year=2022/readme.md, notes.txt); refusing to overwrite it: "
+                                      "move those elsewhere, or choose a new folder\n")
+    assert {p: p.read_bytes() for p in exported.rglob("*") if p.is_file()} == before
+    # Without them, the dataset is replaced as before.
+    (exported / "notes.txt").unlink()
+    (exported / "contracts" / "start_year=2022" / "readme.md").unlink()
+    assert cli("export-parquet", exported, "--overwrite").code == 0
