@@ -16,6 +16,8 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import duckdb
+
 from analysis import store
 from analysis.errors import UserError
 from analysis.locale import AmbiguousInputError
@@ -283,6 +285,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if getattr(args, "mapping", None):  # or once for all, in the mapping the user keeps
                 line += f", or set \"{exc.option}\" in the mapping"
         print(f"milestone-lens: error: {line}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except duckdb.OutOfMemoryException:
+        # Rolled back like any failed command; the cap is the user's to raise.
+        limit = os.environ.get(store.MEMORY_LIMIT_ENV_VAR, "").strip() or store.DEFAULT_MEMORY_LIMIT
+        print(f"milestone-lens: error: out of memory: DuckDB is capped at {limit} (${store.MEMORY_LIMIT_ENV_VAR}); "
+              f"raise it, e.g. {store.MEMORY_LIMIT_ENV_VAR}=4GB, and run the command again", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130

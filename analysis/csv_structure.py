@@ -56,6 +56,8 @@ def binary_problem(path: Path, display: str) -> Problem | None:
         head = handle.read(_BINARY_SAMPLE)
         for offset, signature, what, advice in _SIGNATURES:
             if head[offset:offset + len(signature)] == signature:
+                if signature == b"PAR1":
+                    advice = _parquet_advice(path)
                 return Problem(display, None, None, f"is {what}, not a CSV text file: {advice}")
         if _looks_utf16(head):
             return None
@@ -80,6 +82,16 @@ def binary_problem(path: Path, display: str) -> Problem | None:
                 return _nul_problem(path, display, newlines + 1, prefix)
             offset += len(chunk)
     return None
+
+
+def _parquet_advice(path: Path) -> str:
+    """What to do with a Parquet file given to ``import``: ``import-parquet`` with its dataset's folder."""
+    from analysis.parquet_store import MARKER, dataset_root  # loads DuckDB's Parquet side only here
+
+    root = dataset_root(path.parent)
+    if root is not None:
+        return f"it belongs to the dataset {root}: use milestone-lens import-parquet {root}"
+    return f"use milestone-lens import-parquet with the dataset folder export-parquet wrote (it holds {MARKER})"
 
 
 def _nul_problem(path: Path, display: str, line_no: int, prefix: str | None) -> Problem:

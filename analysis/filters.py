@@ -98,7 +98,8 @@ class Filters:
                 values = tuple(v.lower() for v in values)
             object.__setattr__(self, name, None if not values else values[0] if len(values) == 1 else values)
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise UserError(f"date_from {self.date_from} is after date_to {self.date_to}")
+            raise UserError(f"the start-date range is reversed: --from (date_from) {self.date_from} "
+                            f"is after --to (date_to) {self.date_to}")
 
     def values(self, name: str) -> tuple[str, ...]:
         """The values of text filter ``name`` as a tuple (empty when it does not filter)."""

@@ -27,9 +27,11 @@ from pathlib import Path
 import duckdb
 
 from analysis import store
-from analysis.errors import ImportValidationError, Problem, UserError
-from analysis.importing import _IN_TABLES, COLUMNS, KEYS, FileReport, ImportSummary, _check_batch, _merge
-from analysis.wording import plural
+from analysis.errors import ImportValidationError, Problem, UserError, single_problem
+from analysis.importing import (
+    _IN_TABLES, COLUMNS, KEYS, FileReport, ImportSummary, _check_batch, _merge, _same_contracts_under_another_source,
+)
+from analysis.wording import listed, plural
 
 MARKER = "milestone_lens_dataset.json"
 DATASET_FORMAT = "milestone-lens-parquet"
@@ -53,6 +55,7 @@ _ALLOWED = {
     ("contracts", "status"): ("completed", "cancelled", "disputed", "active"),
     ("milestones", "kind"): ("milestone", "invoice"),
     ("milestones", "status"): ("pending", "funded", "submitted", "paid", "refunded", "cancelled"),
+    ("contract_completions", "status"): ("completed", "cancelled", "disputed", "active"),
 }
 
 
@@ -115,24 +118,80 @@ def is_dataset(path: str | Path) -> bool:
     return (Path(path) / MARKER).is_file()
 
 
+def dataset_root(path: str | Path) -> Path | None:
+    """The dataset folder ``path`` is, or is a file or folder inside (its table files lie at most
+    two folders down); None when there is none."""
+    path = Path(path)
+    for folder in [path, *path.parents][:4]:
+        if is_dataset(folder):
+            return folder
+    return None
+
+
 def read_manifest(path: str | Path) -> dict:
     """The dataset's marker file; ``UserError`` when ``path`` is not a dataset of ours."""
     dataset = Path(path)
     marker = dataset / MARKER
+    root = dataset_root(dataset)
+    if dataset.exists() and not dataset.is_dir():
+        where = (f"import the dataset it belongs to: {root}" if root else
+                 f"give the folder export-parquet wrote (it holds {MARKER})")
+        raise UserError(f"{dataset}: is a file, but import-parquet reads a dataset's root folder; {where}")
     if not dataset.is_dir():
         raise UserError(f"{dataset}: no such folder (expected a Parquet dataset written by export-parquet)")
     if not marker.is_file():
-        raise UserError(f"{dataset}: not a Milestone Lens Parquet dataset (no {MARKER}; write one with export-parquet)")
+        inside = f"; it is inside the dataset {root}: give that folder" if root else "; write one with export-parquet"
+        raise UserError(f"{dataset}: not a Milestone Lens Parquet dataset (no {MARKER}){inside}")
     try:
         manifest = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise UserError(f"{marker}: cannot be read ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise UserError(f"{marker}: not a Milestone Lens dataset marker (not a JSON object)")
     if manifest.get("format") != DATASET_FORMAT:
         raise UserError(f"{marker}: not a Milestone Lens dataset marker (format {manifest.get('format')!r})")
-    version = int(manifest.get("schema_version", 0))
+    version = manifest.get("schema_version")
+    if not _is_count(version) or version < 1:
+        raise UserError(f"{marker}: schema_version {version!r} is not a whole number of 1 or more")
     if version > store.SCHEMA_VERSION:
         raise UserError(f"{dataset}: written by a newer Milestone Lens (schema {version} > {store.SCHEMA_VERSION}); upgrade")
+    rows = manifest.get("rows")
+    if not isinstance(rows, dict) or not all(_is_count(n) and n >= 0 for n in rows.values()):
+        raise UserError(f"{marker}: 'rows' does not give each table's row count as a whole number")
     return manifest
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_rows(con: duckdb.DuckDBPyConnection, dataset: Path, manifest: dict) -> None:
+    """Each table's files hold as many rows as the marker says (a file deleted, or one added, is
+    refused), and every file is readable Parquet; ``UserError`` naming what is wrong.
+
+    Counted from the files' footers (``parquet_file_metadata``): no row is read.
+    """
+    tables, _ = workspace_schema()
+    files = {t: _table_files(dataset, t) for t in tables if t in manifest["rows"]}
+    every = [str(f) for fs in files.values() for f in fs]
+    counts: dict[str, int] = {}
+    if every:
+        try:
+            counts = dict(con.execute("SELECT file_name, num_rows FROM parquet_file_metadata(?)", [every]).fetchall())
+        except duckdb.OutOfMemoryException:
+            raise
+        except duckdb.Error as exc:
+            for f in every:  # which file: one at a time, only now
+                try:
+                    con.execute("SELECT num_rows FROM parquet_file_metadata(?)", [f]).fetchall()
+                except duckdb.Error as one:
+                    raise _unreadable(dataset, Path(f), one) from None
+            raise UserError(f"{dataset}: the Parquet files cannot be read ({str(exc).splitlines()[0]})") from None
+    for table, table_files in files.items():
+        found, expected = sum(counts[str(f)] for f in table_files), manifest["rows"][table]
+        if found != expected:
+            raise UserError(f"{dataset}: the {table} files hold {found:,} rows but {MARKER} says {expected:,}; "
+                            "the dataset is incomplete or was changed after it was exported (export it again)")
 
 
 # --- export ---------------------------------------------------------------------------
@@ -175,6 +234,10 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, overw
                 raise UserError(f"{target}: the folder is not empty; choose a new folder or pass --overwrite")
             if not is_dataset(target):
                 raise UserError(f"{target}: not a Milestone Lens dataset; refusing to overwrite it")
+            foreign = _not_written_by_export(target)
+            if foreign:
+                raise UserError(f"{target}: holds what export-parquet did not write ({listed(foreign, 3)}); "
+                                "refusing to overwrite it: move those elsewhere, or choose a new folder")
     target.parent.mkdir(parents=True, exist_ok=True)
     tables, _views = workspace_schema()
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
@@ -221,6 +284,31 @@ def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, overw
     return ExportSummary(str(target), rows, len(files), size, partitions)
 
 
+def _not_written_by_export(dataset: Path) -> list[str]:
+    """What in ``dataset`` an export does not write (anything but the marker, the table folders,
+    their partition folders and Parquet files), as paths relative to it; ``--overwrite`` would delete it."""
+    tables, _ = workspace_schema()
+    foreign = []
+    for entry in sorted(dataset.iterdir()):
+        if entry.name == MARKER and entry.is_file():
+            continue
+        if entry.name not in tables or not entry.is_dir() or entry.is_symlink():
+            foreign.append(entry.name)
+            continue
+        for inner in sorted(entry.rglob("*")):
+            depth = len(inner.relative_to(entry).parts)
+            partition = entry.name in PARTITIONED and inner.parent == entry
+            if inner.is_symlink():
+                ok = False
+            elif inner.is_dir():
+                ok = partition and inner.name.startswith(f"{PARTITION_COLUMN}=")
+            else:
+                ok = inner.suffix == ".parquet" and depth == (2 if entry.name in PARTITIONED else 1)
+            if not ok:
+                foreign.append(str(inner.relative_to(dataset)))
+    return foreign
+
+
 # --- read-only workspace over Parquet ------------------------------------------------------
 
 def _table_view_sql(dataset: Path, table: str, columns: tuple[Column, ...], con: duckdb.DuckDBPyConnection) -> str:
@@ -252,9 +340,11 @@ def open_parquet_workspace(
     dir), so analyses run over data larger than memory. Writes fail: the names are views.
     """
     dataset = Path(path)
-    read_manifest(dataset)
+    manifest = read_manifest(dataset)
     con = duckdb.connect(":memory:")
     try:
+        check_rows(con, dataset, manifest)
+        _check_columns(con, dataset)
         spill = Path(temp_directory) if temp_directory else Path(tempfile.gettempdir()) / "milestone-lens-spill"
         con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
         con.execute(f"SET temp_directory = {sql_string(spill)}")
@@ -302,36 +392,155 @@ def _dataset_hash(dataset: Path) -> str:
     return digest.hexdigest()
 
 
-def _stage_table(con, dataset: Path, table: str, import_id: int) -> None:
-    """Append the dataset's ``table`` rows to ``in_<table>`` with file and row for messages."""
+#: The staging table of each table an import reads from the dataset, and its key.
+_STAGED = {"contracts": "in_contracts", "milestones": "in_milestones", "payments": "in_payments",
+           "contract_completions": "_in_completions"}
+_KEYS = {**KEYS, "contract_completions": ("source", "contract_id")}
+#: Conditions a staged value must not meet (amounts the importers never store negative), and why.
+#: Payments may be negative (refunds, and the fees refunded with them).
+_REFUSED = {
+    "contracts": (("budget", "< 0", "budget is negative"), ("paid_total", "< 0", "paid_total is negative"),
+                  ("milestone_count", "< 0", "milestone_count is negative")),
+    "milestones": (("seq", "< 1", "seq must be 1 or more"), ("amount", "< 0", "amount is negative"),
+                   ("paid_amount", "< 0", "paid_amount is negative"), ("fee", "< 0", "fee is negative")),
+    "contract_completions": (("budget", "< 0", "budget is negative"),
+                             ("planned_milestones", "< 1", "planned_milestones must be 1 or more")),
+}
+#: How a message names the workspace's column types.
+_TYPE_WORDS = {"DECIMAL(18,2)": "an amount with at most two decimals", "INTEGER": "a whole number",
+               "BIGINT": "a whole number", "DATE": "a date", "TIMESTAMP": "a date and time",
+               "BOOLEAN": "true or false"}
+_NUMERIC = ("DECIMAL", "INTEGER", "BIGINT", "DOUBLE", "FLOAT", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT",
+            "UINTEGER", "USMALLINT", "UTINYINT")
+
+
+def _relative(dataset: Path, file: Path) -> str:
+    """A file of the dataset as messages name it (``contracts/start_year=2022/data_0.parquet``)."""
+    return str(file.relative_to(dataset))
+
+
+def _is_nested(type_name: str) -> bool:
+    return type_name.endswith("]") or type_name.startswith(("STRUCT", "MAP", "UNION"))
+
+
+def _unreadable(dataset: Path, file: Path, exc: Exception) -> ImportValidationError:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return single_problem(_relative(dataset, file), None, None, f"not a readable Parquet file ({reason})")
+
+
+def _file_columns(con, dataset: Path, file: Path) -> dict[str, str]:
+    """Names and types of one Parquet file's columns; a one-line error when it is not readable."""
+    try:
+        return {r[0]: r[1] for r in con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet({sql_string(file)}, hive_partitioning = false)").fetchall()}
+    except duckdb.OutOfMemoryException:
+        raise
+    except duckdb.Error as exc:
+        raise _unreadable(dataset, file, exc) from None
+
+
+def _check_columns(con, dataset: Path) -> None:
+    """Refuse a file whose column the workspace knows holds a nested value (a STRUCT, a list)
+    where the workspace holds another type: no cast reads it."""
+    tables, _ = workspace_schema()
+    for table, columns in tables.items():
+        for f in _table_files(dataset, table):
+            problem = _nested_column(dataset, f, _file_columns(con, dataset, f), {c.name: c.type for c in columns})
+            if problem:
+                raise ImportValidationError([problem])
+
+
+def _nested_column(dataset: Path, file: Path, found: dict[str, str], types: dict[str, str]) -> Problem | None:
+    """The problem of the first of ``file``'s columns (``found``: name -> type) the workspace
+    knows (``types``) that holds nested values of another type, if any."""
+    nested = [c for c in types if c in found and _is_nested(found[c]) and found[c] != types[c]]
+    if not nested:
+        return None
+    column = nested[0]
+    return Problem(_relative(dataset, file), None, column, f"column '{column}' holds {found[column]}, not {types[column]}")
+
+
+def _stage_table(con, dataset: Path, table: str, import_id: int | None) -> None:
+    """Append the dataset's ``table`` rows to its staging table with file and row for messages.
+
+    Refused (``ImportValidationError`` naming file, row and column): a file without a column the
+    table needs, a nested column, and a value that does not convert exactly to the workspace's
+    type (text in an amount, 12.344 as an amount, 1.5 as a seq, 13/01/2024 as a date).
+    """
     files = _table_files(dataset, table)
     if not files:
         return
-    cols = (*KEYS[table], *[c for c in COLUMNS[table] if c not in KEYS[table]])
     tables, _ = workspace_schema()
+    if table in KEYS:
+        cols = (*KEYS[table], *[c for c in COLUMNS[table] if c not in KEYS[table]])
+    else:
+        cols = tuple(c.name for c in tables[table])
     types = {c.name: c.type for c in tables[table]}
+    # A dataset exported before a migration added a column with a default gets that default,
+    # when none of its files has the column.
+    defaults = {c.name: c.default for c in tables[table] if c.default is not None}
+    per_file = {f: _file_columns(con, dataset, f) for f in files}
+    anywhere = {c for found in per_file.values() for c in found}
+    problems = []
+    for f, found in per_file.items():
+        missing = [c for c in cols if c not in found and (c not in defaults or c in anywhere)]
+        nested = _nested_column(dataset, f, found, {c: types[c] for c in cols})
+        if missing:
+            problems.append(Problem(_relative(dataset, f), None, missing[0],
+                                    f"column '{missing[0]}' is missing (every {table} file needs {', '.join(cols)})"))
+        elif nested:
+            problems.append(nested)
+    if problems:
+        raise ImportValidationError(problems)
     source = (f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = true, "
               "union_by_name = true, filename = true, file_row_number = true)")
-    found = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-    # A dataset exported before a migration added a column with a default gets that default.
-    defaults = {c.name: c.default for c in tables[table] if c.default is not None}
-    missing = [c for c in cols if c not in found and c not in defaults]
-    if missing:
-        raise ImportValidationError([Problem(f"{table}/", None, missing[0], f"column '{missing[0]}' is missing from the {table} files")])
-    select = ", ".join(f"TRY_CAST({c} AS {types[c]})" if c in found else f"CAST({defaults[c]} AS {types[c]})" for c in cols)
+    union = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     prefix = str(dataset) + os.sep
+    _refuse_inexact(con, source, prefix, {c: (union[c], types[c]) for c in cols if c in union and union[c] != types[c]})
+    select = ", ".join(f"TRY_CAST({c} AS {types[c]})" if c in union else f"CAST({defaults[c]} AS {types[c]})" for c in cols)
+    extra, params = ("_import_id, ", [import_id]) if import_id is not None else ("", [])
     con.execute(
-        f"""INSERT INTO in_{table} ({', '.join(cols)}, _import_id, _file, _row)
-            SELECT {select}, ?, replace(filename, ?, ''), file_row_number + 1 FROM {source}""",
-        [import_id, prefix],
+        f"""INSERT INTO {_STAGED[table]} ({', '.join(cols)}, {extra}_file, _row)
+            SELECT {select}, {'?, ' if extra else ''}replace(filename, ?, ''), file_row_number + 1 FROM {source}""",
+        params + [prefix],
     )
 
 
+def _refuse_inexact(con, source: str, prefix: str, retyped: dict[str, tuple[str, str]]) -> None:
+    """Refuse values of columns whose files hold another type than the workspace's (``retyped``:
+    column -> (type in the files, workspace type)) that do not convert, or convert to another value."""
+    failing = []
+    for c, (have, want) in retyped.items():
+        if want == "VARCHAR":
+            continue  # any scalar reads as text unchanged
+        if want.startswith(_NUMERIC) and have.startswith((*_NUMERIC, "VARCHAR")):
+            changed = f"TRY_CAST({c} AS DOUBLE) IS DISTINCT FROM CAST(TRY_CAST({c} AS {want}) AS DOUBLE)"
+        else:
+            changed = f"CAST(TRY_CAST({c} AS {want}) AS {have}) IS DISTINCT FROM {c}"
+        words = _TYPE_WORDS.get(want, f"a {want}")
+        quoted = f"'''' || CAST({c} AS VARCHAR) || ''''"
+        failing.append((
+            f"{c} IS NOT NULL AND (TRY_CAST({c} AS {want}) IS NULL OR {changed})", c,
+            f"CASE WHEN TRY_CAST({c} AS {want}) IS NULL THEN {quoted} || ' is not {words}' "
+            f"ELSE {quoted} || ' does not convert exactly to {words} (it would be ' "
+            f"|| CAST(TRY_CAST({c} AS {want}) AS VARCHAR) || ')' END"))
+    if not failing:
+        return
+    cells = ", ".join(f"CASE WHEN {cond} THEN [{sql_string(c)}, {msg}] END" for cond, c, msg in failing)
+    found = con.execute(
+        f"""SELECT replace(filename, ?, ''), file_row_number + 1, list_filter([{cells}], lambda x: x IS NOT NULL)
+            FROM {source} WHERE {' OR '.join(f'({cond})' for cond, _, _ in failing)}
+            ORDER BY filename, file_row_number LIMIT 20""", [prefix]).fetchall()
+    if found:
+        raise ImportValidationError([Problem(f, int(r), c, m) for f, r, bad in found for c, m in bad])
+
+
 def _validate_staged(con) -> list[Problem]:
-    """Problems in the staged dataset rows: empty required values, unknown codes, duplicate keys."""
+    """Problems in the staged dataset rows: empty required values, unknown codes, negative
+    amounts, duplicate keys."""
     tables, _ = workspace_schema()
     problems: list[Problem] = []
-    for table in KEYS:
+    for table, staged in _STAGED.items():
         checks: list[tuple[str, str, str]] = []
         for column in tables[table]:
             if column.name in _BOOKKEEPING:
@@ -342,34 +551,38 @@ def _validate_staged(con) -> list[Problem]:
             if allowed:
                 checks.append((f"{column.name} NOT IN {allowed}", column.name,
                                f"'unknown {column.name} ''' || {column.name} || ''' (expected one of {', '.join(allowed)})'"))
+        checks += [(f"{c} {cond}", c, sql_string(message)) for c, cond, message in _REFUSED.get(table, ())]
         failing = con.execute(
-            "SELECT " + ", ".join(f"count(*) FILTER (WHERE coalesce({c}, false))" for c, _, _ in checks) + f" FROM in_{table}"
+            "SELECT " + ", ".join(f"count(*) FILTER (WHERE coalesce({c}, false))" for c, _, _ in checks) + f" FROM {staged}"
         ).fetchone()
         for (cond, column, message), n in zip(checks, failing):
             if n:
                 problems += [Problem(f, int(r), column, m) for f, r, m in con.execute(
-                    f"SELECT _file, _row, {message} FROM in_{table} WHERE coalesce({cond}, false) ORDER BY _file, _row LIMIT 20"
+                    f"SELECT _file, _row, {message} FROM {staged} WHERE coalesce({cond}, false) ORDER BY _file, _row LIMIT 20"
                 ).fetchall()]
-        key = ", ".join(KEYS[table])
+        key = ", ".join(_KEYS[table])
         dups = con.execute(
-            f"""SELECT {key}, list(_file || ' row ' || _row ORDER BY _file, _row) FROM in_{table}
+            f"""SELECT {key}, list(_file || ' row ' || _row ORDER BY _file, _row) FROM {staged}
                 GROUP BY {key} HAVING count(*) > 1 LIMIT 5"""
         ).fetchall()
+        what = "completion of contract" if table == "contract_completions" else table[:-1]
         for d in dups:
             where = d[-1]
             file, row = where[1].rsplit(" row ", 1)
             problems.append(Problem(file, int(row), None,
-                                    f"{table[:-1]} {'/'.join(map(str, d[1:-1]))} appears more than once (first at {where[0]})"))
+                                    f"{what} {'/'.join(map(str, d[1:-1]))} appears more than once (first at {where[0]})"))
     return problems
 
 
-def _merge_completions(con, dataset: Path) -> int:
-    """Take the dataset's user completions: new ones, and newer versions of existing ones."""
-    files = _table_files(dataset, "contract_completions")
-    if not files:
-        return 0
-    source = f"read_parquet({sql_string(table_glob(dataset, 'contract_completions'))}, union_by_name = true)"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _in_completions AS SELECT source, contract_id, status, budget, planned_milestones, updated_at FROM {source}")
+def _completions_staging_sql() -> str:
+    """The temporary table the dataset's completions are staged in: the workspace's columns, file and row."""
+    tables, _ = workspace_schema()
+    cols = ", ".join(f"{c.name} {c.type}" for c in tables["contract_completions"])
+    return f"CREATE OR REPLACE TEMP TABLE _in_completions ({cols}, _file VARCHAR, _row BIGINT)"
+
+
+def _merge_completions(con) -> int:
+    """Take the staged user completions: new ones, and newer versions of existing ones."""
     changed = con.execute(
         """SELECT count(*) FROM _in_completions i LEFT JOIN contract_completions t USING (source, contract_id)
            WHERE t.contract_id IS NULL
@@ -385,7 +598,6 @@ def _merge_completions(con, dataset: Path) -> int:
            SELECT i.source, i.contract_id, i.status, i.budget, i.planned_milestones, i.updated_at FROM _in_completions i
            WHERE NOT EXISTS (SELECT 1 FROM contract_completions t WHERE t.source = i.source AND t.contract_id = i.contract_id)"""
     )
-    con.execute("DROP TABLE _in_completions")
     return int(changed)
 
 
@@ -398,39 +610,51 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
     """
     dataset = Path(path)
     manifest = read_manifest(dataset)
+    check_rows(con, dataset, manifest)
     name = dataset.name or str(dataset)
-    with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments", "_cmp", "_in_completions")):
-        con.execute(_IN_TABLES)
-        batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchone()[0]
-        import_id = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]
-        for table in KEYS:
-            _stage_table(con, dataset, table, import_id)
-        problems = _validate_staged(con)
-        if problems:
-            raise ImportValidationError(problems)
-        _check_batch(con)
-        counts = _merge(con).get(import_id, {})
-        completions = _merge_completions(con, dataset)
-        staged_rows = sum(con.execute(f"SELECT count(*) FROM in_{t}").fetchone()[0] for t in KEYS)
-        sources = sorted(r[0] for r in con.execute("SELECT DISTINCT source FROM in_contracts").fetchall())
-        con.execute(
-            "INSERT INTO imports VALUES (?, ?, ?, ?, 'parquet', ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
-            [import_id, batch_id, name, _dataset_hash(dataset), ",".join(sources) or "parquet",
-             counts.get("contracts_new", 0), counts.get("contracts_updated", 0),
-             counts.get("milestones_new", 0), counts.get("milestones_updated", 0),
-             counts.get("payments_new", 0), counts.get("payments_updated", 0),
-             counts.get("duplicates", 0), []],
-        )
-        summary = ParquetImportSummary(
-            imported={t: counts.get(f"{t}_new", 0) for t in KEYS},
-            updated={t: counts.get(f"{t}_updated", 0) for t in KEYS},
-            duplicates_skipped=counts.get("duplicates", 0),
-            warnings=[],
-            files=[FileReport(name, "parquet", staged_rows, import_id)],
-            dry_run=dry_run,
-            completions=completions,
-        )
-        if manifest.get("schema_version", store.SCHEMA_VERSION) < store.SCHEMA_VERSION:
-            summary.warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
-                                    "columns added since are left empty")
+    try:
+        with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments", "_cmp", "_in_completions")):
+            con.execute(_IN_TABLES)
+            batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchone()[0]
+            import_id = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]
+            con.execute(_completions_staging_sql())
+            for table in _STAGED:
+                _stage_table(con, dataset, table, import_id if table in KEYS else None)
+            problems = _validate_staged(con)
+            if problems:
+                raise ImportValidationError(problems)
+            _check_batch(con)
+            # Whether another source's contracts could be these again (known before the merge, as ``import`` does).
+            other_sources = con.execute(
+                "SELECT EXISTS (SELECT 1 FROM contracts WHERE source NOT IN (SELECT DISTINCT source FROM in_contracts))"
+            ).fetchone()[0]
+            counts = _merge(con).get(import_id, {})
+            completions = _merge_completions(con)
+            warnings = [f"{name}/{w}" for w in _same_contracts_under_another_source(
+                con, "would count twice" if dry_run else "now count twice")] if other_sources else []
+            if manifest["schema_version"] < store.SCHEMA_VERSION:
+                warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
+                                "columns added since are left empty")
+            staged_rows = sum(con.execute(f"SELECT count(*) FROM in_{t}").fetchone()[0] for t in KEYS)
+            sources = sorted(r[0] for r in con.execute("SELECT DISTINCT source FROM in_contracts").fetchall())
+            con.execute(
+                "INSERT INTO imports VALUES (?, ?, ?, ?, 'parquet', ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+                [import_id, batch_id, name, _dataset_hash(dataset), ",".join(sources) or "parquet",
+                 counts.get("contracts_new", 0), counts.get("contracts_updated", 0),
+                 counts.get("milestones_new", 0), counts.get("milestones_updated", 0),
+                 counts.get("payments_new", 0), counts.get("payments_updated", 0),
+                 counts.get("duplicates", 0), warnings],
+            )
+            summary = ParquetImportSummary(
+                imported={t: counts.get(f"{t}_new", 0) for t in KEYS},
+                updated={t: counts.get(f"{t}_updated", 0) for t in KEYS},
+                duplicates_skipped=counts.get("duplicates", 0),
+                warnings=warnings,
+                files=[FileReport(name, "parquet", staged_rows, import_id)],
+                dry_run=dry_run,
+                completions=completions,
+            )
+    except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.IOException) as exc:
+        # What the checks above did not foresee in the files: still one line, nothing written.
+        raise UserError(f"{dataset}: cannot be imported ({str(exc).splitlines()[0]})") from None
     return summary

@@ -224,6 +224,11 @@ def stage_csv(
     if not path.exists():
         raise single_problem(display, None, None, "file not found")
     if not path.is_file():
+        from analysis.parquet_store import is_dataset
+
+        if is_dataset(path):
+            raise single_problem(display, None, None, "is a Parquet dataset folder (written by export-parquet), not a CSV "
+                                 f"file: use milestone-lens import-parquet {path}")
         raise single_problem(display, None, None, "is a folder or a device, not a file")
     if path.stat().st_size == 0:
         raise single_problem(display, None, None, "the file is empty")

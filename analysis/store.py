@@ -216,6 +216,11 @@ def check_workspace_path(db_path: Path) -> None:
     if not db_path.exists():
         return
     if db_path.is_dir():
+        from analysis.parquet_store import is_dataset
+
+        if is_dataset(db_path):
+            raise UserError(f"{db_path}: is a Parquet dataset (written by export-parquet), not a workspace file; "
+                            f"import it into one with milestone-lens import-parquet {db_path} --db WORKSPACE.duckdb")
         raise UserError(f"{db_path}: is a folder, not a workspace file; give a file path such as {db_path / 'workspace.duckdb'}")
     try:
         with db_path.open("rb") as handle:

@@ -264,3 +264,221 @@ def test_workspace_connections_cap_duckdb_memory(tmp_path, monkeypatch):
     monkeypatch.setenv(store.MEMORY_LIMIT_ENV_VAR, "lots")
     with pytest.raises(UserError, match="MILESTONE_LENS_MEMORY_LIMIT"):
         store.connect(tmp_path / "w.duckdb")
+
+
+# --- what import-parquet refuses (nothing stored is changed) ------------------------------
+
+def _rewrite(path, select: str) -> None:
+    """Write ``path`` again as ``SELECT <select> FROM <the file> ORDER BY contract_id``."""
+    scratch = duckdb.connect()
+    tmp = path.with_suffix(".tmp")
+    scratch.execute(f"COPY (SELECT {select} FROM read_parquet('{path}') ORDER BY contract_id) TO '{tmp}' (FORMAT parquet)")
+    scratch.close()
+    tmp.replace(path)
+
+
+def _stored(db_path) -> dict:
+    con = store.connect(db_path, read_only=True)
+    try:
+        return _snapshot(con)
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def exported(cli, tmp_path, db_path):
+    """The canonical fixture in the CLI's workspace, with completions of C3 and C5, exported to ``ds``."""
+    assert cli("import", *TWO_FILES).code == 0
+    con = store.connect(db_path)
+    con.execute("""INSERT INTO contract_completions VALUES
+                   ('canonical', 'C3', 'cancelled', 1250, 3, TIMESTAMP '2026-11-24 10:00:00'),
+                   ('canonical', 'C5', 'completed', 400, NULL, TIMESTAMP '2026-11-24 10:00:00')""")
+    con.close()
+    assert cli("export-parquet", tmp_path / "ds").code == 0
+    return tmp_path / "ds"
+
+
+C2022 = "contracts/start_year=2022/data_0.parquet"  # C5 (row 1) and C6 (row 2)
+M2022 = "milestones/start_year=2022/data_0.parquet"  # C5 seq 1 (row 1) and C6 seq 1 (row 2)
+COMPLETIONS = "contract_completions/data_0.parquet"  # C3 (row 1) and C5 (row 2)
+C6 = "CASE WHEN contract_id = 'C6' THEN {} ELSE {} END"
+
+
+@pytest.mark.parametrize("file, select, expected", [
+    (C2022, "* EXCLUDE (budget)", f"{C2022}, column budget: column 'budget' is missing"),
+    (C2022, "* REPLACE (" + C6.format("'abc'", "CAST(budget AS VARCHAR)") + " AS budget)",
+     f"{C2022}, row 2, column budget: 'abc' is not an amount with at most two decimals"),
+    (C2022, "* REPLACE (" + C6.format("'13/01/2024'", "CAST(start_date AS VARCHAR)") + " AS start_date)",
+     f"{C2022}, row 2, column start_date: '13/01/2024' is not a date"),
+    (M2022, "* REPLACE (" + C6.format("'soon'", "CAST(paid_date AS VARCHAR)") + " AS paid_date)",
+     f"{M2022}, row 2, column paid_date: 'soon' is not a date"),
+    (C2022, "* REPLACE (" + C6.format("-5.00", "budget") + " AS budget)",
+     f"{C2022}, row 2, column budget: budget is negative"),
+    (M2022, "* REPLACE (" + C6.format("12.344", "CAST(amount AS DOUBLE)") + " AS amount)",
+     f"{M2022}, row 2, column amount: '12.344' does not convert exactly to an amount with at most two decimals "
+     "(it would be 12.34)"),
+    (M2022, "* REPLACE (" + C6.format("1.5", "CAST(seq AS DOUBLE)") + " AS seq)",
+     f"{M2022}, row 2, column seq: '1.5' does not convert exactly to a whole number (it would be 2)"),
+    (COMPLETIONS, "* REPLACE (CASE WHEN contract_id = 'C5' THEN 'oops' ELSE status END AS status)",
+     f"{COMPLETIONS}, row 2, column status: unknown status 'oops' (expected one of completed, cancelled, disputed, active)"),
+    (COMPLETIONS, "* REPLACE (CASE WHEN contract_id = 'C5' THEN -1 ELSE budget END AS budget)",
+     f"{COMPLETIONS}, row 2, column budget: budget is negative"),
+    (COMPLETIONS, "* EXCLUDE (budget)", f"{COMPLETIONS}, column budget: column 'budget' is missing"),
+], ids=["column-missing", "budget-text", "date-day-first", "paid-date-text", "budget-negative", "amount-rounded",
+        "seq-fraction", "completion-status", "completion-budget-negative", "completion-column-missing"])
+def test_import_parquet_refuses_values_it_cannot_keep_exactly(cli, db_path, exported, file, select, expected):
+    """Each of these used to import with exit 0, the bad value read as NULL (or rounded) over the
+    stored one; now: one line naming file, row and column, exit 2, the workspace as it was."""
+    before = _stored(db_path)
+    _rewrite(exported / file, select)
+    out = cli("import-parquet", exported)
+    assert out.code == 2, out.out
+    line = out.err.strip()
+    assert len(line.splitlines()) == 1
+    assert line.startswith(f"milestone-lens: error: {expected}"), line
+    assert _stored(db_path) == before
+
+
+def test_import_parquet_warns_when_the_contracts_stand_under_another_source(cli, tmp_path, db_path):
+    """The fixture imported under source 'canonical', then a dataset of the same files imported
+    under source 'other': the six contracts (C5, C6 from 2022; C1-C4 from 2026) would count twice."""
+    other = tmp_path / "other.duckdb"
+    assert cli("import", *TWO_FILES, "--source", "other", db=other).code == 0
+    assert cli("export-parquet", tmp_path / "ds", db=other).code == 0
+    assert cli("import", *TWO_FILES).code == 0
+    out = cli("import-parquet", tmp_path / "ds", "--json")
+    assert out.code == 0, out.err
+    tail = ("already stand under source 'canonical' with the same id, start and budget: if they are the same "
+            "contracts, they now count twice")
+    assert [w[:w.index(";")] for w in out.json()["warnings"]] == [
+        f"ds/contracts/start_year=2022/data_0.parquet: 2 contracts (e.g. 'C5') {tail}",
+        f"ds/contracts/start_year=2026/data_0.parquet: 4 contracts (e.g. 'C1') {tail}",
+    ]
+    # The import log keeps them, as it does for a CSV import.
+    con = store.connect(db_path, read_only=True)
+    logged = con.execute("SELECT len(warnings) FROM imports WHERE format = 'parquet'").fetchone()[0]
+    con.close()
+    assert logged == 2
+
+
+def test_an_incomplete_dataset_is_refused_by_its_row_counts(cli, db_path, exported):
+    """Deleting the 2022 milestones file (C5 and C6's milestones) leaves 10 of the 12 the marker counts."""
+    before = _stored(db_path)
+    (exported / M2022).unlink()
+    expected = (f"{exported}: the milestones files hold 10 rows but milestone_lens_dataset.json says 12; "
+                "the dataset is incomplete or was changed after it was exported (export it again)")
+    out = cli("import-parquet", exported)
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n")
+    assert _stored(db_path) == before
+    with pytest.raises(UserError) as err:
+        parquet_store.open_parquet_workspace(exported)
+    assert str(err.value) == expected
+
+
+@pytest.mark.parametrize("marker, expected", [
+    ("[1, 2]", "not a Milestone Lens dataset marker (not a JSON object)"),
+    ('{"format": "milestone-lens-parquet", "schema_version": "two", "rows": {}}',
+     "schema_version 'two' is not a whole number of 1 or more"),
+    ('{"format": "milestone-lens-parquet", "schema_version": 2, "rows": {"contracts": "6"}}',
+     "'rows' does not give each table's row count as a whole number"),
+])
+def test_a_broken_marker_is_one_line(cli, db_path, exported, marker, expected):
+    before = _stored(db_path)
+    (exported / parquet_store.MARKER).write_text(marker)
+    out = cli("import-parquet", exported)
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {exported / parquet_store.MARKER}: {expected}\n")
+    assert _stored(db_path) == before
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not-parquet"])
+def test_an_unreadable_parquet_file_is_one_line(cli, db_path, exported, damage):
+    before = _stored(db_path)
+    part = exported / C2022
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2] if damage == "truncated" else b"contract_id,budget\n")
+    out = cli("import-parquet", exported)
+    assert out.code == 2
+    assert out.err.startswith(f"milestone-lens: error: {C2022}: not a readable Parquet file (") and out.err.count("\n") == 1
+    assert _stored(db_path) == before
+    with pytest.raises(UserError, match="not a readable Parquet file"):
+        parquet_store.open_parquet_workspace(exported)
+
+
+def test_a_struct_column_is_one_line(cli, db_path, exported):
+    before = _stored(db_path)
+    _rewrite(exported / C2022, "* REPLACE ({'v': budget} AS budget)")
+    expected = f"{C2022}, column budget: column 'budget' holds STRUCT(v DECIMAL(18,2)), not DECIMAL(18,2)"
+    out = cli("import-parquet", exported)
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n")
+    assert _stored(db_path) == before
+    with pytest.raises(UserError) as err:
+        parquet_store.open_parquet_workspace(exported)
+    assert str(err.value) == expected
+
+
+def test_running_out_of_memory_is_one_line(cli, tmp_path, sample_workspace, monkeypatch):
+    """The 1,500-contract sample imported with DuckDB capped at 4 MB runs out of memory."""
+    _con, dataset = sample_workspace
+    monkeypatch.setenv(store.MEMORY_LIMIT_ENV_VAR, "4MB")
+    target = tmp_path / "small.duckdb"
+    out = cli("import-parquet", dataset, db=target)
+    assert (out.code, out.err) == (2, "milestone-lens: error: out of memory: DuckDB is capped at 4MB "
+                                      "($MILESTONE_LENS_MEMORY_LIMIT); raise it, e.g. MILESTONE_LENS_MEMORY_LIMIT=4GB, "
+                                      "and run the command again\n")
+    assert not target.exists()  # the workspace the command made goes again
+
+
+def test_messages_point_a_parquet_file_or_dataset_to_import_parquet(cli, tmp_path, db_path, exported):
+    part = exported / C2022
+    loose = tmp_path / "loose.parquet"
+    shutil.copy(part, loose)
+    marker = parquet_store.MARKER
+    before = _stored(db_path)
+    said = {
+        ("import-parquet", part): f"{part}: is a file, but import-parquet reads a dataset's root folder; "
+                                  f"import the dataset it belongs to: {exported}",
+        ("import-parquet", loose): f"{loose}: is a file, but import-parquet reads a dataset's root folder; "
+                                   f"give the folder export-parquet wrote (it holds {marker})",
+        ("import-parquet", exported / "contracts"): f"{exported / 'contracts'}: not a Milestone Lens Parquet dataset "
+                                                    f"(no {marker}); it is inside the dataset {exported}: give that folder",
+        ("import", part): f"data_0.parquet: is a Parquet file, not a CSV text file: it belongs to the dataset {exported}: "
+                          f"use milestone-lens import-parquet {exported}",
+        ("import", loose): "loose.parquet: is a Parquet file, not a CSV text file: use milestone-lens import-parquet "
+                           f"with the dataset folder export-parquet wrote (it holds {marker})",
+        ("import", exported): f"ds: is a Parquet dataset folder (written by export-parquet), not a CSV file: "
+                              f"use milestone-lens import-parquet {exported}",
+    }
+    for args, expected in said.items():
+        out = cli(*args)
+        assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n"), args
+    assert _stored(db_path) == before
+    # A dataset given as --db is neither opened nor written into.
+    files = sorted(exported.rglob("*"))
+    out = cli("report", "--json", db=exported)
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {exported}: is a Parquet dataset (written by export-parquet), "
+                                      f"not a workspace file; import it into one with milestone-lens import-parquet "
+                                      f"{exported} --db WORKSPACE.duckdb\n")
+    assert sorted(exported.rglob("*")) == files
+
+
+def test_reversed_dates_name_the_report_options(cli):
+    """The message used to name the Python fields (date_from, date_to), not the options the user typed."""
+    assert cli("import", *TWO_FILES).code == 0
+    out = cli("report", "--from", "2026-05-01", "--to", "2026-01-01")
+    assert (out.code, out.err) == (2, "milestone-lens: error: the start-date range is reversed: "
+                                      "--from (date_from) 2026-05-01 is after --to (date_to) 2026-01-01\n")
+
+
+def test_overwrite_refuses_a_dataset_holding_files_it_did_not_write(cli, exported):
+    """--overwrite used to delete the whole folder, the user's notes with it."""
+    (exported / "notes.txt").write_text("mine")
+    (exported / "contracts" / "start_year=2022" / "readme.md").write_text("mine too")
+    before = {p: p.read_bytes() for p in exported.rglob("*") if p.is_file()}
+    out = cli("export-parquet", exported, "--overwrite")
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {exported}: holds what export-parquet did not write "
+                                      "(contracts/start_year=2022/readme.md, notes.txt); refusing to overwrite it: "
+                                      "move those elsewhere, or choose a new folder\n")
+    assert {p: p.read_bytes() for p in exported.rglob("*") if p.is_file()} == before
+    # Without them, the dataset is replaced as before.
+    (exported / "notes.txt").unlink()
+    (exported / "contracts" / "start_year=2022" / "readme.md").unlink()
+    assert cli("export-parquet", exported, "--overwrite").code == 0
