@@ -384,10 +384,12 @@ def _same_file_under_another_source(con, file_meta, count_twice: str = "now coun
     return warnings
 
 
-def _same_contracts_under_another_source(con, count_twice: str = "now count twice") -> list[str]:
+def _same_contracts_under_another_source(con, count_twice: str = "now count twice", *,
+                                         can_choose_source: bool = True) -> list[str]:
     """Warnings for contracts this import brings that another source already holds with the same id,
     start and budget (a renamed mapping with next month's sheet, say): most likely the same
-    contracts, now counted twice. Files byte for byte the same are named by the check before this."""
+    contracts, now counted twice. Files byte for byte the same are named by the check before this.
+    ``can_choose_source``: the import has a ``--source`` option to offer as the other way out."""
     rows = con.execute(
         """SELECT i._file, c.source, count(*), min(i.contract_id)
            FROM (SELECT DISTINCT source, contract_id, start_date, budget, _file FROM in_contracts) i
@@ -397,7 +399,7 @@ def _same_contracts_under_another_source(con, count_twice: str = "now count twic
     ).fetchall()
     return [f"{file}: {plural(n, 'contract')} (e.g. '{example}') already stand under source '{other}' with the same id, "
             f"start and budget: if they are the same contracts, they {count_twice}; remove one of the two imports "
-            f"(Data page, Import history) or import under source '{other}' instead"
+            f"(Data page, Import history)" + (f" or import under source '{other}' instead" if can_choose_source else "")
             for file, other, n, example in rows]
 
 

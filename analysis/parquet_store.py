@@ -631,7 +631,7 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
             counts = _merge(con).get(import_id, {})
             completions = _merge_completions(con)
             warnings = [f"{name}/{w}" for w in _same_contracts_under_another_source(
-                con, "would count twice" if dry_run else "now count twice")] if other_sources else []
+                con, "would count twice" if dry_run else "now count twice", can_choose_source=False)] if other_sources else []
             if manifest["schema_version"] < store.SCHEMA_VERSION:
                 warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
                                 "columns added since are left empty")

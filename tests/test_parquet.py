@@ -354,6 +354,8 @@ def test_import_parquet_warns_when_the_contracts_stand_under_another_source(cli,
         f"ds/contracts/start_year=2022/data_0.parquet: 2 contracts (e.g. 'C5') {tail}",
         f"ds/contracts/start_year=2026/data_0.parquet: 4 contracts (e.g. 'C1') {tail}",
     ]
+    # import-parquet has no --source option: the way out it names is the one it has.
+    assert all(w.endswith("; remove one of the two imports (Data page, Import history)") for w in out.json()["warnings"])
     # The import log keeps them, as it does for a CSV import.
     con = store.connect(db_path, read_only=True)
     logged = con.execute("SELECT len(warnings) FROM imports WHERE format = 'parquet'").fetchone()[0]
