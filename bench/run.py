@@ -447,7 +447,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default=",".join(str(s) for s in DEFAULT_SIZES), help="comma-separated contract counts")
     p.add_argument("--repeat", type=int, default=2, help="runs per timed step; the fastest counts (default 2)")
     p.add_argument("--work", type=Path, default=BENCH_DIR / "work", help="where workspaces and CSVs go (not committed)")
-    p.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md", help="the results file to write")
+    p.add_argument("--out", type=Path, default=None,
+                   help="the results file to write; its .json and chart.svg/.png go beside it (default "
+                        "bench/RESULTS.md for the full default sizes, else RESULTS.md in --work, so a "
+                        "quick run never overwrites the committed results)")
     p.add_argument("--no-pages", action="store_true", help="skip the dashboard page reruns")
     p.add_argument("--cli-contracts", type=int, default=CLI_CONTRACTS,
                    help=f"the small history every command runs on as a new process (default {CLI_CONTRACTS}; 0 skips it)")
@@ -462,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    out = args.out.resolve()
+    out = (args.out or (BENCH_DIR / "RESULTS.md" if tuple(sizes) == DEFAULT_SIZES else work / "RESULTS.md")).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
 
     def log(message: str) -> None:
@@ -496,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     chart.write_text(svg_chart(chart_series(results), "Milestone Lens: time against size (solid: ours, dashed: pandas)"))
     png_from_svg(str(chart), str(chart.with_suffix(".png")))
     write_results(results, out, chart)
-    log(f"wrote {out}, {raw.name} and {chart.name}")
+    log(f"wrote {out}, and beside it {raw.name}, {chart.name} and {chart.with_suffix('.png').name}")
     return 0
 
 

@@ -16,14 +16,20 @@ pytestmark = pytest.mark.slow
 SIZE = 2000
 
 
+COMMITTED = [bench_run.BENCH_DIR / name for name in ("RESULTS.md", "RESULTS.json", "chart.svg", "chart.png")]
+
+
 @pytest.fixture(scope="module")
 def bench_output(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("bench")
-    out = folder / "RESULTS.md"
-    code = bench_run.main(["--sizes", str(SIZE), "--repeat", "1", "--work", str(folder / "work"), "--out", str(out),
+    """No --out: a run at other than the default sizes writes into its --work folder."""
+    folder = tmp_path_factory.mktemp("bench") / "work"
+    committed = {path: path.read_bytes() for path in COMMITTED}
+    code = bench_run.main(["--sizes", str(SIZE), "--repeat", "1", "--work", str(folder),
                            "--big", "3000", "--big-chunk", "1500"])
     assert code == 0
-    return folder, out, json.loads((folder / "RESULTS.json").read_text())
+    assert {path: path.read_bytes() for path in COMMITTED} == committed  # the committed results untouched
+    assert (folder / "chart.svg").exists() and (folder / "chart.png").exists()
+    return folder, folder / "RESULTS.md", json.loads((folder / "RESULTS.json").read_text())
 
 
 def test_every_step_ran_without_error(bench_output):
@@ -152,7 +158,7 @@ def test_the_pandas_script_prints_the_figures_pandas_computes(bench_output):
     from bench.run import ROOT
 
     folder, _, _ = bench_output
-    csv = folder / "work" / "cli" / "csv"
+    csv = folder / "cli" / "csv"
     proc = subprocess.run([sys.executable, "-m", "bench.pandas_way", str(csv)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     printed = json.loads(proc.stdout)
