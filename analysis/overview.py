@@ -108,8 +108,12 @@ def headline(comparison: RateComparison, filtered: bool = False) -> Headline:
                   f"{near * 100:.1f} to {far * 100:.1f} points {'lower' if ci[1] < 0 else 'higher'} "
                   f"than the {b_noun}' (95 % interval).")
         return Headline(text, detail, True)
-    detail = (f"A difference this size could well be chance ({p_text(p_value)}); don't base a decision on it alone."
-              if p_value is not None else "")
+    if p_value is not None and p_value < 0.05:  # the test alone: the interval still includes no difference
+        detail = (f"Unproven: the test finds the difference unlikely to be chance ({p_text(p_value)}), but its 95 % "
+                  "interval still includes no difference; don't base a decision on it alone.")
+    else:
+        detail = (f"A difference this size could well be chance ({p_text(p_value)}); don't base a decision on it alone."
+                  if p_value is not None else "")
     return Headline(text, detail, False)
 
 

@@ -290,3 +290,12 @@ def test_a_gap_the_interval_does_not_confirm_is_not_called_chance_free(tmp_path,
     assert f"The 95 % interval for the gap runs from {low * 100:+.1f} to {high * 100:+.1f} points: it includes no difference" in page
     assert "Probably not chance" not in page and "Hardly chance" not in page
     assert f"Unproven: the test alone finds the gap unlikely to be chance (p = {p_value:.3f})" in page
+
+
+def test_the_overview_says_the_same_of_that_gap(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "edge.duckdb", [DASHBOARD_FIXTURES / "edge_of_significance.csv"])
+    page = texts(open_app(db, monkeypatch))
+    p_value = chi2_contingency([[2, 28], [9, 27]], correction=False)[1]
+    assert (f"Unproven: the test finds the difference unlikely to be chance (p = {p_value:.3f}), but its 95 % "
+            "interval still includes no difference") in page
+    assert "unlikely to be chance (p" in page and "The difference is unlikely to be chance" not in page
