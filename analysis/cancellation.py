@@ -276,7 +276,13 @@ def breakdown_comparison(con: duckdb.DuckDBPyConnection, filters: Filters | None
 
 
 def breakdown_differences(breakdown: pd.DataFrame, a: str = "milestones", b: str = "single") -> pd.DataFrame:
-    """Per dimension and group: ``a`` rate − ``b`` rate with Newcombe CI and p-value (NaN when a side is empty)."""
+    """Per dimension and group: ``a`` rate − ``b`` rate with Newcombe CI and p-value (NaN when a side is empty).
+
+    Comparing many groups, some differ at p < 0.05 by chance alone (1 in 20 where nothing differs), so
+    ``p_holm`` adjusts the p-values of each dimension's comparable groups (Holm, statsmodels) and a
+    group's ``clear_difference`` rests on it."""
+    from statsmodels.stats.multitest import multipletests
+
     rows = []
     for (dimension, group, order), part in breakdown.groupby(["dimension", "group", "group_order"], sort=False):
         by = part.set_index("structure")
@@ -291,9 +297,17 @@ def breakdown_differences(breakdown: pd.DataFrame, a: str = "milestones", b: str
             "ci_high": cmp.difference_ci[1] if cmp.difference_ci else np.nan,
             "p_value": cmp.p_value if cmp.p_value is not None else np.nan,
             "small_sample": cmp.small_sample,
-            "clear_difference": cmp.clear_difference,
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows, columns=["dimension", "group", "group_order", f"{a}_cancelled", f"{a}_finished",
+                                      f"{b}_cancelled", f"{b}_finished", "rate_difference", "ci_low", "ci_high",
+                                      "p_value", "small_sample"])
+    out["p_holm"] = np.nan
+    tested = ~out["small_sample"].astype(bool) & out["p_value"].notna()
+    for _, index in out[tested].groupby("dimension", sort=False).groups.items():
+        out.loc[index, "p_holm"] = multipletests(out.loc[index, "p_value"].to_numpy(float), method="holm")[1]
+    out["clear_difference"] = [bool(t) and is_clear_difference(p, lo, hi)
+                               for t, p, lo, hi in zip(tested, out["p_holm"], out["ci_low"], out["ci_high"])]
+    return out
 
 
 # --- time to cancellation ------------------------------------------------------------------

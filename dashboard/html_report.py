@@ -95,6 +95,8 @@ def _cancellation(section: CurrencySection) -> list[str]:
     if section.adjusted is not None:
         out.append(f"<p><b>Adjusted comparison.</b> {esc(section.adjusted.message)}.</p>")
     out.append("<h3>For work like yours</h3>")
+    out.append("<p>The p-values of each breakdown are also adjusted for how many groups it compares (Holm): a group "
+               "is marked as a clear difference only when the adjusted p is below 0.05 and its interval excludes 0.</p>")
     diffs = section.breakdown_differences
     for dim in BREAKDOWN_DIMENSIONS:
         out.append(f"<h4>{esc(BREAKDOWN_LABELS[dim])}</h4>")
@@ -105,12 +107,14 @@ def _cancellation(section: CurrencySection) -> list[str]:
                 m=[f"{a} of {b}" for a, b in zip(part["milestones_cancelled"], part["milestones_finished"])],
                 s=[f"{a} of {b}" for a, b in zip(part["single_cancelled"], part["single_finished"])],
                 ci=[("—" if not math.isfinite(lo) else f"{lo * 100:+.1f} to {hi * 100:+.1f}") for lo, hi in zip(part["ci_low"], part["ci_high"])],
-                flag=["small sample" if s else "" for s in part["small_sample"]],
+                flag=["small sample" if s else ("clear difference" if clear else "")
+                      for s, clear in zip(part["small_sample"], part["clear_difference"])],
             )
             out.append(table(part, [
                 ("group", "group", None), ("m", "milestones cancelled", str), ("s", "single cancelled", str),
                 ("rate_difference", "difference (points)", lambda x: f"{x * 100:+.1f}" if math.isfinite(x) else "—"),
                 ("ci", "95 % CI", str), ("p_value", "p", lambda x: p_number(x) if math.isfinite(x) else "—"),
+                ("p_holm", "p (Holm-adjusted)", lambda x: p_number(x) if math.isfinite(x) else "—"),
                 ("flag", "", None),
             ]))
     out.append("<h3>When cancellations happen</h3>")

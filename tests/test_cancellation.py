@@ -488,3 +488,27 @@ def test_adjusted_comparison_names_only_the_covariates_it_used(con, tmp_path):
     assert result.message.startswith("adjusted for planned duration and client history, milestone contracts have ")
     assert "budget left out (the same for every contract)" in result.message
     assert "adjusted for budget" not in result.message
+
+
+def test_breakdown_verdicts_rest_on_holm_adjusted_p_values():
+    """Three category groups: A 20 of 100 vs 35 of 100 (p = 0.0175), B 2 of 30 vs 9 of 36 (p = 0.0466),
+    C 10 of 50 vs 10 of 50 (p = 1), and one too small to test. Holm by hand over the three tested:
+    3 × 0.0175 = 0.0526, max(0.0526, 2 × 0.0466) = 0.0932, max(0.0932, 1 × 1) = 1 — so A, a clear
+    difference on its own, is not one among three comparisons."""
+    counts = {"A": (20, 100, 35, 100), "B": (2, 30, 9, 36), "C": (10, 50, 10, 50), "D": (1, 5, 2, 6)}
+    breakdown = pd.DataFrame([
+        {"dimension": "category", "group": g, "group_order": g, "structure": s, "cancelled": cancelled, "finished": finished}
+        for g, (mc, mn, sc, sn) in counts.items() for s, cancelled, finished in (("milestones", mc, mn), ("single", sc, sn))])
+    d = c.breakdown_differences(breakdown).set_index("group")
+    p = {g: stats.chi2_contingency([[mc, mn - mc], [sc, sn - sc]], correction=False).pvalue
+         for g, (mc, mn, sc, sn) in counts.items() if g != "D"}
+    assert d.loc["A", "p_value"] == pytest.approx(p["A"]) and p["A"] < 0.05
+    assert c.compare_rates(*counts["A"]).clear_difference  # on its own
+    assert d.loc["A", "p_holm"] == pytest.approx(3 * p["A"])
+    assert d.loc["B", "p_holm"] == pytest.approx(max(3 * p["A"], 2 * p["B"]))
+    assert d.loc["C", "p_holm"] == pytest.approx(1.0)
+    assert math.isnan(d.loc["D", "p_holm"]) and d.loc["D", "small_sample"]
+    assert not d["clear_difference"].any()
+    # Alone in its dimension, A keeps its verdict.
+    alone = c.breakdown_differences(breakdown[breakdown["group"] == "A"]).iloc[0]
+    assert alone.p_holm == pytest.approx(p["A"]) and alone.clear_difference

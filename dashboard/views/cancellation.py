@@ -3,6 +3,8 @@ chance, whether it holds for work like yours, when cancellations happen, and the
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import streamlit as st
 
@@ -43,7 +45,8 @@ def breakdown_table(breakdown: pd.DataFrame, differences: pd.DataFrame, dimensio
     out["milestones − single"] = [f"{d * 100:+.1f} points" if ok else "—" for ok, d in zip(enough, diff["rate_difference"])]
     out["95 % interval"] = [f"{lo * 100:+.1f} to {hi * 100:+.1f}" if ok else "—"
                             for ok, lo, hi in zip(enough, diff["ci_low"], diff["ci_high"])]
-    out["p-value"] = [cancellation.p_number(p) if ok else "—" for ok, p in zip(enough, diff["p_value"])]
+    out["p-value (adjusted)"] = [cancellation.p_number(p) if ok and math.isfinite(p) else "—"
+                                 for ok, p in zip(enough, diff["p_holm"])]
     finished = part.pivot_table(index="group", columns="structure", values="finished", aggfunc="sum").reindex(
         index=groups["group"], columns=["milestones", "single"]).fillna(0)
     both = ((finished["milestones"] > 0) & (finished["single"] > 0)).to_numpy()
@@ -163,11 +166,10 @@ with st.container(border=True):
 # --- breakdowns ----------------------------------------------------------------------------
 st.subheader("Does it hold for work like yours?")
 st.caption("The same comparison within groups: by budget, planned duration, new or repeat client, category, "
-           "platform and start year. Small groups show counts only and draw no conclusion.")
+           "platform and start year. Small groups show counts only and draw no conclusion. Comparing many groups, "
+           "one in twenty would show a gap at p < 0.05 by chance alone, so the p-values are adjusted for how many "
+           "groups are compared (Holm) before a verdict is drawn.")
 breakdown, differences = query(cancellation.breakdown_comparison, filters)
-if differences.empty:  # nothing finished: no groups, and no columns either
-    differences = pd.DataFrame(columns=["dimension", "group", "group_order", "rate_difference", "ci_low", "ci_high",
-                                        "p_value", "small_sample", "clear_difference"])
 dimension = st.segmented_control(
     "Break down by", list(BREAKDOWN_DIMENSIONS), format_func=BREAKDOWN_LABELS.get, default=BREAKDOWN_DIMENSIONS[0],
     key="cancel_dimension", required=True)
