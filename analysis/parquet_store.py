@@ -338,6 +338,8 @@ def open_parquet_workspace(
     Nothing is loaded: each view reads the Parquet files when queried. ``memory_limit`` caps
     DuckDB's memory (it spills to ``temp_directory``, default a folder under the system temp
     dir), so analyses run over data larger than memory. Writes fail: the names are views.
+    A dataset ``import_parquet`` would refuse for its files' row counts or columns (a file
+    without a column of its table, a nested column) is refused with the same ``UserError``.
     """
     dataset = Path(path)
     manifest = read_manifest(dataset)
@@ -440,14 +442,52 @@ def _file_columns(con, dataset: Path, file: Path) -> dict[str, str]:
 
 
 def _check_columns(con, dataset: Path) -> None:
-    """Refuse a file whose column the workspace knows holds a nested value (a STRUCT, a list)
-    where the workspace holds another type: no cast reads it."""
+    """Refuse, as ``import_parquet`` does, a file of any table without a column its table needs
+    (``union_by_name`` would read it as empty) or with a nested column (no cast reads it)."""
     tables, _ = workspace_schema()
     for table, columns in tables.items():
-        for f in _table_files(dataset, table):
-            problem = _nested_column(dataset, f, _file_columns(con, dataset, f), {c.name: c.type for c in columns})
+        for f, found in _checked_files(con, dataset, table).items():
+            # The views read every column, the import bookkeeping too: none may be nested either.
+            problem = _nested_column(dataset, f, found, {c.name: c.type for c in columns})
             if problem:
                 raise ImportValidationError([problem])
+
+
+def _required_columns(table: str) -> tuple[str, ...]:
+    """The columns every file of ``table`` needs: those an import reads (keys first), or every
+    column of a table no import merges (``imports``, ``meta`` ...)."""
+    tables, _ = workspace_schema()
+    if table in KEYS:
+        return (*KEYS[table], *[c for c in COLUMNS[table] if c not in KEYS[table]])
+    return tuple(c.name for c in tables[table])
+
+
+def _checked_files(con, dataset: Path, table: str) -> dict[Path, dict[str, str]]:
+    """Each file of ``table`` with its columns (name -> type), once every file has every column
+    of ``_required_columns`` and none holds a nested value; else ``ImportValidationError``
+    naming each file and its first missing (or nested) column.
+
+    A column with a default (one a later migration added) may be missing from all the files
+    (a dataset exported before that migration), not from some of them.
+    """
+    tables, _ = workspace_schema()
+    cols = _required_columns(table)
+    types = {c.name: c.type for c in tables[table]}
+    defaults = {c.name: c.default for c in tables[table] if c.default is not None}
+    per_file = {f: _file_columns(con, dataset, f) for f in _table_files(dataset, table)}
+    anywhere = {c for found in per_file.values() for c in found}
+    problems = []
+    for f, found in per_file.items():
+        missing = [c for c in cols if c not in found and (c not in defaults or c in anywhere)]
+        nested = _nested_column(dataset, f, found, {c: types[c] for c in cols})
+        if missing:
+            problems.append(Problem(_relative(dataset, f), None, missing[0],
+                                    f"column '{missing[0]}' is missing (every {table} file needs {', '.join(cols)})"))
+        elif nested:
+            problems.append(nested)
+    if problems:
+        raise ImportValidationError(problems)
+    return per_file
 
 
 def _nested_column(dataset: Path, file: Path, found: dict[str, str], types: dict[str, str]) -> Problem | None:
@@ -470,28 +510,13 @@ def _stage_table(con, dataset: Path, table: str, import_id: int | None) -> None:
     files = _table_files(dataset, table)
     if not files:
         return
+    _checked_files(con, dataset, table)
     tables, _ = workspace_schema()
-    if table in KEYS:
-        cols = (*KEYS[table], *[c for c in COLUMNS[table] if c not in KEYS[table]])
-    else:
-        cols = tuple(c.name for c in tables[table])
+    cols = _required_columns(table)
     types = {c.name: c.type for c in tables[table]}
     # A dataset exported before a migration added a column with a default gets that default,
-    # when none of its files has the column.
+    # when none of its files has the column (``_checked_files`` let it through only then).
     defaults = {c.name: c.default for c in tables[table] if c.default is not None}
-    per_file = {f: _file_columns(con, dataset, f) for f in files}
-    anywhere = {c for found in per_file.values() for c in found}
-    problems = []
-    for f, found in per_file.items():
-        missing = [c for c in cols if c not in found and (c not in defaults or c in anywhere)]
-        nested = _nested_column(dataset, f, found, {c: types[c] for c in cols})
-        if missing:
-            problems.append(Problem(_relative(dataset, f), None, missing[0],
-                                    f"column '{missing[0]}' is missing (every {table} file needs {', '.join(cols)})"))
-        elif nested:
-            problems.append(nested)
-    if problems:
-        raise ImportValidationError(problems)
     source = (f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = true, "
               "union_by_name = true, filename = true, file_row_number = true)")
     union = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}

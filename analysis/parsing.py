@@ -287,9 +287,15 @@ def _set_columns(staged: StagedFile, names: list[str]) -> str | None:
 def read_failure(staged: StagedFile, exc: Exception) -> ImportValidationError:
     """The problem to report when DuckDB's CSV reader failed on ``staged``'s file (which also
     ends the transaction: the import is refused). DuckDB's report names neither row nor
-    column: they are found by a second, streaming pass."""
+    column: they are found by a second, streaming pass.
+
+    DuckDB running out of memory is not the file's fault: that exception goes on unchanged (the
+    command line words it, and names ``$MILESTONE_LENS_MEMORY_LIMIT``), not as "cannot be read as CSV".
+    """
     from analysis import csv_structure
 
+    if isinstance(exc, duckdb.OutOfMemoryException):
+        raise exc
     layout, display = staged.layout, staged.display
     found = csv_structure.diagnose(staged.path, layout, display)
     if found is not None:

@@ -124,6 +124,30 @@ def test_refused_import_leaves_an_existing_workspace_byte_for_byte(cli, tmp_path
     assert db_path.read_bytes() == before
 
 
+@pytest.mark.parametrize("limit", ["1MB", "2MB", "3MB"])
+def test_running_out_of_memory_while_reading_a_csv_is_one_line(cli, tmp_path, db_path, monkeypatch, limit):
+    """Capped this low, DuckDB runs out of memory in its CSV reader on the 1,500-contract sample's
+    (well-formed) contracts.csv. That used to say "contracts.csv: cannot be read as CSV (Out of
+    Memory Error ...)"; now the line every command gives for it, exit 2, the workspace as it was."""
+    from analysis import sample, store
+    from tests.workspace_snapshot import snapshot
+
+    assert cli("import", *TWO_FILES).code == 0
+    con = store.connect(db_path, read_only=True)
+    before = snapshot(con)
+    con.close()
+    contracts, _milestones = sample.write_csvs(tmp_path / "csv", 1500, seed=11)
+    monkeypatch.setenv(store.MEMORY_LIMIT_ENV_VAR, limit)
+    out = cli("import", contracts)
+    assert (out.code, out.err) == (2, f"milestone-lens: error: out of memory: DuckDB is capped at {limit} "
+                                      "($MILESTONE_LENS_MEMORY_LIMIT); raise it, e.g. MILESTONE_LENS_MEMORY_LIMIT=4GB, "
+                                      "and run the command again\n")
+    monkeypatch.delenv(store.MEMORY_LIMIT_ENV_VAR)
+    con = store.connect(db_path, read_only=True)
+    assert snapshot(con) == before
+    con.close()
+
+
 def _heavy_modules_after(argv: list[str], env: dict) -> list[str]:
     """Which of pandas, statsmodels and SciPy a fresh interpreter has loaded after ``milestone-lens ARGV``."""
     code = ("import contextlib, io, json, sys\n"

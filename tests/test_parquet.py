@@ -417,6 +417,23 @@ def test_a_struct_column_is_one_line(cli, db_path, exported):
     assert str(err.value) == expected
 
 
+@pytest.mark.parametrize("file, column", [
+    (C2022, "budget"),  # the 2026 contracts file has it
+    (C2022, "start_estimated"),  # has a default, but the 2026 file has it: not a dataset from before it
+    (COMPLETIONS, "budget"),  # no file has it, and it has no default
+], ids=["budget-in-one-file", "defaulted-column-in-one-file", "completion-column-in-no-file"])
+def test_a_dataset_missing_a_column_is_not_opened(cli, db_path, exported, file, column):
+    """``open_parquet_workspace`` used to read such a column as empty (``union_by_name``): C5 and
+    C6 without budgets, or as estimated starts; now it refuses the dataset with import-parquet's line."""
+    _rewrite(exported / file, f"* EXCLUDE ({column})")
+    with pytest.raises(UserError) as err:
+        parquet_store.open_parquet_workspace(exported)
+    assert str(err.value).startswith(f"{file}, column {column}: column '{column}' is missing (every "), str(err.value)
+    assert "\n" not in str(err.value)
+    out = cli("import-parquet", exported)
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {err.value}\n")
+
+
 def test_running_out_of_memory_is_one_line(cli, tmp_path, sample_workspace, monkeypatch):
     """The 1,500-contract sample imported with DuckDB capped at 4 MB runs out of memory."""
     _con, dataset = sample_workspace
