@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analysis import cancellation, completions, earnings, exposure, timing
+from analysis import cancellation, completions, earnings, exposure, store, timing
 from analysis.cli import command, emit_json, workspace_to_read
 from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, parse_date, prepared
@@ -587,6 +587,9 @@ def _configure_report(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--html", type=Path, metavar="OUT.html", help="also write a self-contained HTML report")
     p.add_argument("--today", metavar="DATE", help="the as-of date for active contracts (default: today)")
+    p.add_argument("--parquet", metavar="DIR", type=Path,
+                   help="report over a Parquet dataset written by export-parquet, read in place and out of core "
+                        "(DuckDB capped at $MILESTONE_LENS_MEMORY_LIMIT, default 1GB), instead of a workspace")
 
 
 def write_text_atomically(path: Path, text: str) -> None:
@@ -614,9 +617,20 @@ def run_report(args: argparse.Namespace) -> int:
     """The full comparison: cancellation risk, payment timing, earnings, exposure."""
     filters = filters_from_args(args)
     today = parse_date(args.today, "--today") or dt.date.today()
-    missing = "no workspace here yet; import a history first (milestone-lens import or sample)"
-    with workspace_to_read(args, missing, read_only=False) as con:  # opened as before this helper: read-write
-        report = build_report(con, filters, today)
+    if args.parquet is not None:
+        from analysis import parquet_store
+
+        if args.db is not None:
+            raise UserError("report: --db and --parquet both name the data to report on; give one")
+        con = parquet_store.open_parquet_workspace(args.parquet, memory_limit=store.memory_limit())
+        try:
+            report = build_report(con, filters, today)
+        finally:
+            con.close()
+    else:
+        missing = "no workspace here yet; import a history first (milestone-lens import or sample)"
+        with workspace_to_read(args, missing, read_only=False) as con:  # opened as before this helper: read-write
+            report = build_report(con, filters, today)
     html_path = None
     if args.html is not None:
         from dashboard.html_report import render_html

@@ -170,12 +170,18 @@ def _is_lock_error(exc: Exception) -> bool:
     return "lock" in text and ("conflicting" in text or "could not set lock" in text)
 
 
-def connect(path: str | Path | None = None, *, read_only: bool = False, wait_seconds: float = 5.0) -> duckdb.DuckDBPyConnection:
-    """Open (and migrate) the workspace file, waiting briefly if another process holds it."""
-    db_path = Path(path) if path is not None else default_db_path()
+def memory_limit() -> str:
+    """DuckDB's memory cap for every connection: ``$MILESTONE_LENS_MEMORY_LIMIT`` or 1 GB, checked."""
     limit = os.environ.get(MEMORY_LIMIT_ENV_VAR, DEFAULT_MEMORY_LIMIT).strip()
     if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", limit, re.IGNORECASE):
         raise UserError(f"${MEMORY_LIMIT_ENV_VAR}: '{limit}' is not a memory size like 1GB or 512MB")
+    return limit
+
+
+def connect(path: str | Path | None = None, *, read_only: bool = False, wait_seconds: float = 5.0) -> duckdb.DuckDBPyConnection:
+    """Open (and migrate) the workspace file, waiting briefly if another process holds it."""
+    db_path = Path(path) if path is not None else default_db_path()
+    limit = memory_limit()
     in_memory = str(path) == ":memory:"  # asked for by name (tests); the command line refuses it (``cli``)
     if not in_memory:
         check_workspace_path(db_path)
@@ -220,7 +226,8 @@ def check_workspace_path(db_path: Path) -> None:
 
         if is_dataset(db_path):
             raise UserError(f"{db_path}: is a Parquet dataset (written by export-parquet), not a workspace file; "
-                            f"import it into one with milestone-lens import-parquet {db_path} --db WORKSPACE.duckdb")
+                            f"import it into one with milestone-lens import-parquet {db_path} --db WORKSPACE.duckdb, "
+                            f"or report on it in place with milestone-lens report --parquet {db_path}")
         raise UserError(f"{db_path}: is a folder, not a workspace file; give a file path such as {db_path / 'workspace.duckdb'}")
     try:
         with db_path.open("rb") as handle:

@@ -475,8 +475,27 @@ def test_messages_point_a_parquet_file_or_dataset_to_import_parquet(cli, tmp_pat
     out = cli("report", "--json", db=exported)
     assert (out.code, out.err) == (2, f"milestone-lens: error: {exported}: is a Parquet dataset (written by export-parquet), "
                                       f"not a workspace file; import it into one with milestone-lens import-parquet "
-                                      f"{exported} --db WORKSPACE.duckdb\n")
+                                      f"{exported} --db WORKSPACE.duckdb, or report on it in place with "
+                                      f"milestone-lens report --parquet {exported}\n")
     assert sorted(exported.rglob("*")) == files
+
+
+def test_report_parquet_on_the_command_line_equals_the_workspace_report(cli, db_path, exported, monkeypatch):
+    """``report --parquet DIR`` reads the dataset in place: the same JSON as the workspace it came from."""
+    on_file = cli("report", "--json", "--today", "2026-03-31")
+    files = sorted((p, p.stat().st_mtime_ns) for p in exported.rglob("*"))
+    monkeypatch.setenv("MILESTONE_LENS_MEMORY_LIMIT", "256MB")
+    on_parquet = cli("report", "--json", "--today", "2026-03-31", "--parquet", exported, db=None)
+    assert (on_file.code, on_parquet.code) == (0, 0), on_parquet.err
+    assert on_file.json()["by_structure"] and _close(on_file.json(), on_parquet.json()) == []
+    assert sorted((p, p.stat().st_mtime_ns) for p in exported.rglob("*")) == files  # read, never written
+    text = cli("report", "--today", "2026-03-31", "--parquet", exported, db=None)
+    assert text.code == 0 and text.out == cli("report", "--today", "2026-03-31").out
+    both = cli("report", "--parquet", exported)  # --db added too
+    assert (both.code, both.err) == (2, "milestone-lens: error: report: --db and --parquet both name the data to "
+                                        "report on; give one\n")
+    missing = cli("report", "--parquet", exported / "nope", db=None)
+    assert missing.code == 2 and missing.err.count("\n") == 1
 
 
 def test_reversed_dates_name_the_report_options(cli):
