@@ -695,7 +695,20 @@ def comparable_risks(plan: Calibration, single: Calibration) -> tuple[Risk, Risk
     """
     if plan.fallback or single.fallback:
         default = plan.risk if plan.fallback else single.risk
-        return default, default
+        short = {"milestones": "the plan's", "single": "the single payment's"}[(plan if plan.fallback else single).structure]
+
+        def assumed(side: Calibration) -> Risk:
+            """The default on ``side``, with its own evidence and why it is assumed there."""
+            if side.fallback:
+                return dataclasses.replace(default, note=side.risk.note)
+            return dataclasses.replace(
+                default, source="default", contracts=side.risk.contracts, cancelled=side.risk.cancelled,
+                cancel_prob_ci=None,
+                note=(f"the default too ({default.cancel_prob:.0%} cancel before the end, {default.hazard_label} "
+                      f"hazard), as {short} side has too little history: a risk fitted here against one assumed "
+                      f"there would compare assumptions, not payment structures (this side alone: {side.risk.note})"))
+
+        return assumed(plan), assumed(single)
     return plan.risk, single.risk
 
 def observed_not_caused(plan_risk: Risk, single_risk: Risk) -> str | None:
@@ -857,7 +870,9 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
         from analysis.completions import DATES_FROM_TEMPLATE  # the import path's module: only when it is said
 
         missing = f" ({excluded} without usable dates: {DATES_FROM_TEMPLATE})" if excluded else ""
-        return fallback(f"only {finished} finished {what} with a planned end date (need {min_contracts}){missing}")
+        found = (f"only {finished} finished {what} with a planned end date ({cancelled} cancelled; need {min_contracts})"
+                 if finished else f"no finished {what} with a planned end date (need {min_contracts})")
+        return fallback(f"{found}{missing}")
     curve = survival_over_fraction(usable)
     followed_to_end = int((usable["fraction"] >= 1.0).sum())
     survival_end, se_end = _survival_at(curve, 1.0)

@@ -137,7 +137,8 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation) -> str:
               f"{'expected net':<30}{p.expected_net:>14,.2f}{s.expected_net:>16,.2f}",
               f"{'max loss (gross)':<30}{p.max_loss:>14,.2f}{s.max_loss:>16,.2f}",
               f"{'P(paid nothing)':<30}{p.prob_paid_nothing:>14.1%}{s.prob_paid_nothing:>16.1%}",
-              f"{'expected days to cash':<30}{days(p.expected_days_to_cash):>14}{days(s.expected_days_to_cash):>16}",
+              f"{'days to cash (amount-weighted)':<30}{days(p.expected_days_to_cash):>14}{days(s.expected_days_to_cash):>16}",
+              f"{'days to first cash':<30}{days(p.days_to_first_cash):>14}{days(s.days_to_first_cash):>16}",
               ""]
     for label, risk in (("plan", c.plan_risk), ("single payment", c.single_risk)):
         lines.append(f"Risk ({label}, {risk.source}): "

@@ -63,8 +63,8 @@ def test_expected_outcomes_under_a_manual_risk(sample_db, monkeypatch):
     assert plan["Expected earnings"] == f"{plan_net:,.2f}"
     assert single["Expected earnings"] == f"{135.0 * 0.9:,.2f}"
     assert plan["Paid nothing"] == f"{(1 - survive[0]):.1%}" and single["Paid nothing"] == "10.0%"
-    assert plan["Money withdrawable after"] == f"{plan_days:.1f} days"
-    assert single["Money withdrawable after"] == f"{5 + REVIEW + HOLD:.1f} days"
+    assert plan["Withdrawable, on average, by"] == f"{plan_days:.1f} days"
+    assert single["Withdrawable, on average, by"] == f"{5 + REVIEW + HOLD:.1f} days"
     assert schedule(at)["prob_paid"].round(10).tolist() == [round(s, 10) for s in survive]
     # Cancellations mostly early hurt the single payment as much and the plan more.
     at.selectbox(key="split_hazard").set_value("front-heavy").run()

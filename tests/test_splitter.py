@@ -410,7 +410,7 @@ def test_calibration_says_how_contracts_without_dates_get_them(tmp_path):
     cal = sp.calibrate(con, 150, "single")
     con.close()
     assert cal.fallback and cal.excluded == 2
-    assert f"only 10 finished single-payment contracts of 75.00–300.00 USD with a planned end date (need 30) " \
+    assert f"only 10 finished single-payment contracts of 75.00–300.00 USD with a planned end date (2 cancelled; need 30) " \
            f"(2 without usable dates: {DATES_FROM_TEMPLATE})" in cal.message
 
 
@@ -484,7 +484,9 @@ def test_one_side_without_enough_history_puts_both_on_the_stated_default(tmp_pat
     assert plan_cal.fallback and not single_cal.fallback
     assert single_cal.risk.cancel_prob == pytest.approx(0.25)
     plan_risk, single_risk = sp.comparable_risks(plan_cal, single_cal)
-    assert plan_risk is single_risk and plan_risk.cancel_prob == sp.DEFAULT_CANCEL_PROB
+    assert (plan_risk.cancel_prob, plan_risk.hazard_shape) == (single_risk.cancel_prob, single_risk.hazard_shape) \
+        == (sp.DEFAULT_CANCEL_PROB, 1.0)
+    assert plan_risk.note == plan_cal.risk.note and single_risk.contracts == single_cal.risk.contracts
     assert sp.comparable_risks(single_cal, single_cal) == (single_cal.risk, single_cal.risk)
 
 # --- charts ---------------------------------------------------------------------------------

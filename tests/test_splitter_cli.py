@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 
 import pytest
 
@@ -68,6 +69,8 @@ def test_text_output(cli):
     assert "max loss (gross)" in result.out
     assert "30.00" in result.out and "150.00" in result.out
     assert "Recommendation: 4 milestones" in result.out
+    # Five milestones due every day; each withdrawable 14 review + 5 hold days after it is due (default: Upwork).
+    assert re.search(r"days to first cash\s+20\.0\s+24\.0\n", result.out)  # 1 + 19 against 5 + 19
 
 
 @pytest.mark.parametrize("args, message", [
@@ -146,7 +149,7 @@ def test_calibrate_falls_back_on_an_empty_workspace(cli, db_path):
     assert result.code == 0, result.err
     doc = result.json()
     assert doc["calibration"]["plan"]["fallback"] is True
-    assert "only 0 finished milestone contracts" in doc["calibration"]["plan"]["message"]
+    assert "no finished milestone contracts of 75.00–300.00 with a planned end date (need 30)" in doc["calibration"]["plan"]["message"]
     assert doc["risk"]["plan"]["source"] == "default"
 
 
@@ -167,7 +170,19 @@ def test_calibrate_compares_like_with_like_when_one_side_falls_back(cli, tmp_pat
     doc = cli("split", "--budget", "150", "--days", "10", "--milestones", "3", "--calibrate", "--platform", "direct",
               "--json", db=db).json()
     assert doc["calibration"]["plan"]["fallback"] is True and doc["calibration"]["single_payment"]["fallback"] is False
-    assert doc["risk"]["plan"] == doc["risk"]["single_payment"]
-    assert doc["risk"]["single_payment"]["cancel_prob"] == pytest.approx(0.1)
+    plan, single = doc["risk"]["plan"], doc["risk"]["single_payment"]
+    assert [(r["cancel_prob"], r["hazard_shape"], r["source"]) for r in (plan, single)] == [(0.1, 1.0, "default")] * 2
+    # Each side states its own evidence: 5 milestone contracts (3 cancelled) on the plan's, 40 on the single payment's.
+    assert (plan["contracts"], plan["cancelled"], single["contracts"], single["cancelled"]) == (5, 3, 40, 10)
+    assert "only 5 finished milestone contracts of 75.00–300.00 USD with a planned end date (3 cancelled; need 30)" \
+        in plan["note"]
+    assert single["note"].startswith("the default too (10% cancel before the end, constant hazard), as the plan's "
+                                     "side has too little history")
+    assert "(this side alone: estimated from 40 single-payment contracts" in single["note"]
+    assert "25.0% cancel before the end" in single["note"]
+    text = cli("split", "--budget", "150", "--days", "10", "--milestones", "3", "--calibrate", "--platform", "direct",
+               db=db).out
+    assert "Risk (plan, default): only 5 finished milestone contracts" in text
+    assert "Risk (single payment, default): the default too" in text
     assert doc["single_payment"]["prob_paid_nothing"] == pytest.approx(0.1)  # cancelled before the one hand-in
     assert doc["calibration"]["caveat"] is None  # one stated default on both sides: nothing observed to caveat

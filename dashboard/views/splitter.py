@@ -231,8 +231,11 @@ for column, label, outcome, other in ((left, plan_name.capitalize(), p, s), (rig
         a.metric("Paid nothing", f"{outcome.prob_paid_nothing:.1%}", help="The chance the client cancels before the "
                  "first hand-in.", delta=None if other is None else
                  f"{(outcome.prob_paid_nothing - other.prob_paid_nothing) * 100:+.1f} points", delta_color="inverse")
-        b.metric("Money withdrawable after", days_text(outcome.expected_days_to_cash),
-                 help="Expected day the money can be withdrawn, weighted by amount.", delta_color="inverse",
+        b.metric("Withdrawable, on average, by", days_text(outcome.expected_days_to_cash),
+                 help=(f"The day each payment can be withdrawn at the latest (full {terms.review_days:g}-day review, "
+                       f"then the {terms.hold_days:g}-day hold), averaged over the payments weighted by amount and by "
+                       f"the chance each is paid. The first money: after {days_text(outcome.days_to_first_cash)}."),
+                 delta_color="inverse",
                  delta=None if other is None or outcome.expected_days_to_cash is None or other.expected_days_to_cash is None
                  else f"{outcome.expected_days_to_cash - other.expected_days_to_cash:+.1f} days")
 comparison_table = pd.DataFrame({
