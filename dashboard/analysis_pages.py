@@ -107,16 +107,18 @@ def show_rates_table(rates: pd.DataFrame, name: str, *, key: str) -> None:
         "status_unknown": rates["status_unknown"],
         "cancellation_rate": [rate_cell(r.cancelled, r.finished, r.ci_low, r.ci_high) for r in rates.itertuples()],
     })
+    small = bool((rates["finished"] < SMALL_SAMPLE_FINISHED).any())
     show_table(frame, name, key=key, column_config={
-        "disputed": "of them disputed", "cancellation_rate": "cancellation rate (95 % interval)",
-        "status_unknown": "status unknown"})
+        "disputed": "of them disputed", "status_unknown": "status unknown",
+        "cancellation_rate": "cancellation rate (95 % interval)" + (
+            f"; cancelled of finished below {SMALL_SAMPLE_FINISHED}" if small else "")})
 
 
 def report_basis(filters: Filters) -> Filters:
     """The filters the reports' figures rest on: over several currencies, the report currency only.
 
     ``milestone-lens report`` (and the HTML report every page downloads) compares contracts within
-    one currency, the one with the most contracts, and reports the others apart; a page that
+    one currency, the one with the most fixed-price contracts, and reports the others apart; a page that
     pooled them would show other rates than the report beside it. A caption names what is left out.
     """
     if filters.single_currency:

@@ -224,6 +224,10 @@ def test_three_contracts_show_counts_and_say_it_is_too_few(tmp_path, monkeypatch
     assert "0 of 1 milestone contracts and 1 of 2 single-payment contracts were cancelled" in page
     assert "No adjusted comparison: too few finished contracts" in page
     assert "%" not in table_with(at, "status_unknown")["cancellation_rate"].str.cat()
+    (rates,) = [d for d in at.dataframe if "status_unknown" in d.value.columns]
+    assert "cancellation rate (95 % interval); cancelled of finished below 30" in rates.proto.columns
+    # No comparison drawn, so no interval or test named either
+    assert not any(c.value.startswith("Interval:") for c in at.caption)
     # No chart of three contracts' rates: the page says why instead of drawing noise.
     assert not at.get("plotly_chart")
     notes = [i.value for i in at.info]

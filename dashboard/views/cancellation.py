@@ -161,7 +161,7 @@ with st.container(border=True):
             st.markdown(f"The 95 % interval for the gap runs from {low * 100:+.1f} to {high * 100:+.1f} points: it "
                         "includes no difference at all.")
         st.markdown(p_value_words(comparison.p_value, comparison.clear_difference))
-    st.caption(f"Interval: {comparison.interval_method}; test: {comparison.test_method}.")
+        st.caption(f"Interval: {comparison.interval_method}; test: {comparison.test_method}.")
 
 # --- breakdowns ----------------------------------------------------------------------------
 st.subheader("Does it hold for work like yours?")
