@@ -885,8 +885,8 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     shape_note = ""
     if k is None:
         k = 1.0
-        shape_note = (f"; every one was cancelled by its planned end, so the timing cannot be fitted and a constant "
-                      f"hazard is assumed" if survival_end <= 0.0 else
+        shape_note = ("; every one was cancelled by its planned end, so the timing cannot be fitted and a constant "
+                      "hazard is assumed" if survival_end <= 0.0 else
                       f"; fewer than {MIN_SHAPE_EVENTS} cancellation times inside the planned duration, so a constant "
                       f"hazard is assumed")
     prob = float(1.0 - survival_end)

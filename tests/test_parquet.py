@@ -285,6 +285,17 @@ def _stored(db_path) -> dict:
         con.close()
 
 
+def assert_refused(cli, db_path, dataset, before, expected: str) -> None:
+    """``import-parquet`` refuses ``dataset`` with the one line ``expected`` (exit 2, workspace as
+    ``before``), and ``open_parquet_workspace`` with the same message."""
+    out = cli("import-parquet", dataset)
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n")
+    assert _stored(db_path) == before
+    with pytest.raises(UserError) as err:
+        parquet_store.open_parquet_workspace(dataset)
+    assert str(err.value) == expected
+
+
 @pytest.fixture
 def exported(cli, tmp_path, db_path):
     """The canonical fixture in the CLI's workspace, with completions of C3 and C5, exported to ``ds``."""
@@ -369,12 +380,7 @@ def test_an_incomplete_dataset_is_refused_by_its_row_counts(cli, db_path, export
     (exported / M2022).unlink()
     expected = (f"{exported}: the milestones files hold 10 rows but milestone_lens_dataset.json says 12; "
                 "the dataset is incomplete or was changed after it was exported (export it again)")
-    out = cli("import-parquet", exported)
-    assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n")
-    assert _stored(db_path) == before
-    with pytest.raises(UserError) as err:
-        parquet_store.open_parquet_workspace(exported)
-    assert str(err.value) == expected
+    assert_refused(cli, db_path, exported, before, expected)
 
 
 @pytest.mark.parametrize("marker, expected", [
@@ -409,12 +415,7 @@ def test_a_struct_column_is_one_line(cli, db_path, exported):
     before = _stored(db_path)
     _rewrite(exported / C2022, "* REPLACE ({'v': budget} AS budget)")
     expected = f"{C2022}, column budget: column 'budget' holds STRUCT(v DECIMAL(18,2)), not DECIMAL(18,2)"
-    out = cli("import-parquet", exported)
-    assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n")
-    assert _stored(db_path) == before
-    with pytest.raises(UserError) as err:
-        parquet_store.open_parquet_workspace(exported)
-    assert str(err.value) == expected
+    assert_refused(cli, db_path, exported, before, expected)
 
 
 @pytest.mark.parametrize("file, column", [
