@@ -18,8 +18,9 @@ import duckdb
 from analysis import store
 from analysis.canonical import CONTRACT_STATUSES
 from analysis.errors import Problem, UserError, single_problem
-from analysis.filters import TOWARD_BUDGET_KINDS
+from analysis.filters import TOWARD_BUDGET_KINDS, Filters, contracts_sql, uses_prepared
 from analysis.locale import resolve_decimal_comma
+from analysis.marketplace import from_transaction_history_sql
 from analysis.parsing import StagedFile, amount_sql, whole_number_sql
 from analysis.wording import listed, plural
 
@@ -212,6 +213,14 @@ def completion_table(con: duckdb.DuckDBPyConnection, source: str | None = None, 
            ORDER BY v.source, v.start_date, v.contract_id""",
         [source, source, only_incomplete],
     ).df()
+
+
+@uses_prepared
+def from_transaction_history(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
+    """How many of the filtered contracts a transaction history brought (``marketplace.from_transaction_history_sql``):
+    where they are, contracts cancelled before any payment may be missing (``marketplace.NOT_IN_TRANSACTION_HISTORY``)."""
+    sql, params = contracts_sql(filters)
+    return con.execute(f"SELECT count(*) FROM ({sql}) c WHERE {from_transaction_history_sql('c')}", params).fetchone()[0]
 
 
 def count_incomplete(con: duckdb.DuckDBPyConnection, source: str | None = None) -> int:

@@ -2,7 +2,9 @@
 
 For each active fixed-price contract with a known budget: *remaining* = budget − paid toward
 it (never below 0); *funded* = unpaid milestones in escrow (status funded or submitted),
-capped at the remaining value; *unfunded* = the rest; *submitted* = unpaid milestones waiting
+capped at the remaining value; *unfunded* = the rest — both unknown (NULL) for a contract a
+transaction history brought while no milestone of it says whether its money is in escrow
+(``funding_known``: such an export records payments, never funding); *submitted* = unpaid milestones waiting
 for the client's release. *Expected loss* = remaining × the probability that a similar
 contract was cancelled in the workspace's own history, where "similar" is taken as narrowly
 as the history allows (``CANCEL_PROBABILITY_LEVELS``). Hourly contracts have no agreed
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
+from analysis.marketplace import from_transaction_history_sql
 from analysis.filters import (
     SMALL_SAMPLE_FINISHED,
     Filters,
@@ -47,8 +50,8 @@ GROUPINGS = {
 #: Columns of ``active_contracts_sql``, in order.
 _ACTIVE_COLUMNS = (
     "source", "contract_id", "client", "freelancer", "platform", "structure", "currency", "budget", "budget_band",
-    "start_date", "planned_end_date", "paid", "remaining", "escrow_funded", "escrow_submitted", "funded", "unfunded",
-    "submitted", "p_cancel", "p_basis", "p_finished",
+    "start_date", "planned_end_date", "paid", "remaining", "escrow_funded", "escrow_submitted", "funding_known",
+    "funded", "unfunded", "submitted", "p_cancel", "p_basis", "p_finished",
 )
 
 
@@ -73,20 +76,27 @@ def active_table(need: int) -> str:
                           sum(amount) FILTER (WHERE status IN ('funded', 'submitted')) AS funded,
                           sum(amount) FILTER (WHERE status = 'submitted') AS submitted
                    FROM ({ms}) WHERE contract_status = 'active' AND paid_date IS NULL AND kind = 'milestone' GROUP BY ALL),
+        -- a milestone that says whether its money is in escrow: a funded date, or unpaid and pending or funded
+        -- (a transaction history records neither: only payments, paid or on their way)
+        says_funding AS (SELECT DISTINCT cid FROM ({ms})
+                         WHERE contract_status = 'active' AND kind = 'milestone'
+                           AND (funded_date IS NOT NULL OR (paid_date IS NULL AND status IN ('pending', 'funded')))),
         a AS (
             SELECT c.source, c.contract_id, c.client, c.freelancer, c.platform, c.structure, c.currency,
                    c.budget, c.budget_band, c.start_date, c.planned_end_date,
                    coalesce(paid.paid, 0) AS paid,
                    CASE WHEN c.budget IS NOT NULL THEN greatest(c.budget - coalesce(paid.paid, 0), 0) END AS remaining,
                    coalesce(escrow.funded, 0) AS escrow_funded, coalesce(escrow.submitted, 0) AS escrow_submitted,
+                   says_funding.cid IS NOT NULL OR NOT {from_transaction_history_sql('c')} AS funding_known,
                    c.category
             FROM ({history}) c
             LEFT JOIN {paid_toward_budget_table()} paid ON paid.cid = c.cid
             LEFT JOIN escrow ON escrow.cid = c.cid
+            LEFT JOIN says_funding ON says_funding.cid = c.cid
             WHERE c.status = 'active')
         SELECT a.*,
-               CASE WHEN remaining IS NOT NULL THEN least(escrow_funded, remaining) END AS funded,
-               CASE WHEN remaining IS NOT NULL THEN remaining - least(escrow_funded, remaining) END AS unfunded,
+               CASE WHEN remaining IS NOT NULL AND funding_known THEN least(escrow_funded, remaining) END AS funded,
+               CASE WHEN remaining IS NOT NULL AND funding_known THEN remaining - least(escrow_funded, remaining) END AS unfunded,
                CASE WHEN remaining IS NOT NULL THEN least(escrow_submitted, remaining) END AS submitted,
                CASE WHEN b.n >= {need} THEN b.p WHEN s.n >= {need} THEN s.p WHEN o.n > 0 THEN o.p END AS p_cancel,
                CASE WHEN b.n >= {need} THEN 'structure_budget_band' WHEN s.n >= {need} THEN 'structure'
@@ -118,10 +128,13 @@ def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = 
     """Exposure of active contracts per currency (and per ``by``: structure, client, freelancer, platform).
 
     Columns: currency, [by,] active, hourly_active (not valued), budget_unknown (not valued),
-    valued (fixed with a budget), remaining, funded, unfunded, submitted, expected_loss (None
+    valued (fixed with a budget), remaining, funded and unfunded (over the valued contracts whose funding
+    is known; None when none is), submitted, expected_loss (None
     while some valued contract has no history to estimate it from: unknown, not 0), no_history
     (those contracts), fewest_finished (the fewest finished contracts an estimate rests on;
-    below ``SMALL_SAMPLE_FINISHED`` the expected loss is only a rough guide).
+    below ``SMALL_SAMPLE_FINISHED`` the expected loss is only a rough guide), funding_unknown and
+    funding_unknown_remaining (the valued contracts whose funding nothing records, and their remaining value:
+    in neither funded nor unfunded).
     """
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
@@ -134,14 +147,17 @@ def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = 
                    count(*) FILTER (WHERE structure <> 'hourly' AND budget IS NULL) AS budget_unknown,
                    count(remaining) AS valued,
                    coalesce(sum(remaining), 0)::DOUBLE AS remaining,
-                   coalesce(sum(funded), 0)::DOUBLE AS funded,
-                   coalesce(sum(unfunded), 0)::DOUBLE AS unfunded,
+                   -- over the contracts whose funding is known; unknown (NULL), not 0, when none of them is
+                   CASE WHEN count(remaining) = 0 OR count(funded) > 0 THEN coalesce(sum(funded), 0) END::DOUBLE AS funded,
+                   CASE WHEN count(remaining) = 0 OR count(funded) > 0 THEN coalesce(sum(unfunded), 0) END::DOUBLE AS unfunded,
                    coalesce(sum(submitted), 0)::DOUBLE AS submitted,
                    -- unknown, not 0, while some valued contract has no history to estimate it from
                    CASE WHEN count(*) FILTER (WHERE remaining IS NOT NULL AND p_cancel IS NULL) = 0
                         THEN coalesce(sum(remaining * p_cancel), 0) END::DOUBLE AS expected_loss,
                    count(*) FILTER (WHERE remaining IS NOT NULL AND p_cancel IS NULL) AS no_history,
-                   min(p_finished) FILTER (WHERE remaining IS NOT NULL AND p_cancel IS NOT NULL) AS fewest_finished
+                   min(p_finished) FILTER (WHERE remaining IS NOT NULL AND p_cancel IS NOT NULL) AS fewest_finished,
+                   count(*) FILTER (WHERE remaining IS NOT NULL AND NOT funding_known) AS funding_unknown,
+                   coalesce(sum(remaining) FILTER (WHERE NOT funding_known), 0)::DOUBLE AS funding_unknown_remaining
             FROM ({sql})
             GROUP BY currency{group} ORDER BY currency, expected_loss DESC{group}""",
         params,
@@ -152,7 +168,7 @@ def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = 
 #: so nothing expected to be lost; no estimate rests on any history.
 NO_ACTIVE_CONTRACTS = {"active": 0, "hourly_active": 0, "budget_unknown": 0, "valued": 0, "remaining": 0.0,
                        "funded": 0.0, "unfunded": 0.0, "submitted": 0.0, "expected_loss": 0.0, "no_history": 0,
-                       "fewest_finished": None}
+                       "fewest_finished": None, "funding_unknown": 0, "funding_unknown_remaining": 0.0}
 
 
 def expected_loss_caveat(totals_row: Mapping) -> str | None:
@@ -170,6 +186,18 @@ def expected_loss_caveat(totals_row: Mapping) -> str | None:
         return (f"The expected loss rests on only {fewest} finished contract{'' if fewest == 1 else 's'}: "
                 "a rough guide, not an estimate to rely on.")
     return None
+
+
+def funding_caveat(totals_row: Mapping) -> str | None:
+    """What a reader must know about one row of ``exposure``'s funded and unfunded values (a sentence), or None:
+    how many valued contracts have funding nothing records, left out of both."""
+    n = int(totals_row.get("funding_unknown") or 0)
+    if not n:
+        return None
+    amount = float(totals_row.get("funding_unknown_remaining") or 0)
+    return (f"Escrow funding is unknown for {n} active contract{'' if n == 1 else 's'} ({amount:,.2f} of the remaining), "
+            "left out of funded and unfunded: a transaction history records payments, never whether the rest is in "
+            "escrow (a milestones CSV of the template with funded_date or status says it).")
 
 
 @uses_prepared

@@ -22,6 +22,7 @@ import duckdb
 from analysis import store
 from analysis.errors import ImportValidationError, Problem, single_problem
 from analysis.locale import AmbiguousInputError
+from analysis.marketplace import NOT_IN_TRANSACTION_HISTORY, TRANSACTION_HISTORY_FORMATS
 from analysis.parsing import ParseOptions, StagedFile, materialize, stage_csv
 from analysis.platforms import fee_sql
 from analysis.wording import listed, plural
@@ -307,6 +308,9 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         con.execute(f"DROP TABLE IF EXISTS temp.stage_{index}")
     if problems:
         raise ImportValidationError(problems)
+    histories = [f.file for f in files if f.format in TRANSACTION_HISTORY_FORMATS]
+    if histories:  # once per import, however many of its files are transaction histories
+        warnings.append(f"{histories[0]}: {NOT_IN_TRANSACTION_HISTORY}")
     _check_batch(con)
     _keep_what_files_leave_out(con, absences)
     had_payments = not _is_empty(con, "payments")

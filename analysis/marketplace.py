@@ -31,6 +31,28 @@ COMPLETION_HINT = (
     "until then they are left out of cancellation figures"
 )
 PAYMENT_KINDS_WITH_SEQ = ("milestone", "hourly")
+#: The formats that rebuild contracts from payments (a contract is in them only once it was paid).
+TRANSACTION_HISTORY_FORMATS = ("upwork", "upwork-weekly", "freelancer")
+#: What a transaction history cannot hold, and how to add it: said once, by the import's warnings,
+#: the report's notes and the Data page's "Complete contracts" tab.
+NOT_IN_TRANSACTION_HISTORY = (
+    "a transaction history lists payments, so a contract cancelled (or not yet paid) before its first payment is "
+    "not in it: cancellation rates, unpaid on cancellation and expected loss leave such contracts out; add them "
+    "with a contracts CSV of the template (contract_id, client, title, platform, budget, currency, start_date, "
+    "end_date, status) imported under the export's source (`milestone-lens import contracts.csv --source upwork`, "
+    "or `--source freelancer`), each named as the export names its contracts (`<client> / <title>`), so that a "
+    "payment a later export brings joins the same contract"
+)
+
+
+def from_transaction_history_sql(c: str = "c") -> str:
+    """SQL true for a contract (alias ``c`` with source, contract_id, start_estimated) a transaction
+    history brought: its first import was of one of ``TRANSACTION_HISTORY_FORMATS``, or its start is
+    still only its first payment's (kept by a Parquet round trip, which the import log is not)."""
+    formats = ", ".join(f"'{f}'" for f in TRANSACTION_HISTORY_FORMATS)
+    return (f"({c}.start_estimated OR EXISTS (SELECT 1 FROM main.contracts o JOIN main.imports i "
+            f"ON i.import_id = o.first_import_id WHERE o.source = {c}.source AND o.contract_id = {c}.contract_id "
+            f"AND i.format IN ({formats})))")
 
 
 def norm_text_sql(expr: str) -> str:

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analysis import cancellation, completions, earnings, exposure, store, timing
+from analysis import cancellation, completions, earnings, exposure, marketplace, store, timing
 from analysis.cli import command, emit_json, workspace_to_read
 from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, parse_date, prepared
@@ -68,6 +68,8 @@ class CurrencySection:
     estimated_starts: int = 0
     #: Contracts paid before their start date (``timing.paid_before_start``).
     paid_before_start: int = 0
+    #: Contracts a transaction history brought (``completions.from_transaction_history``).
+    from_transaction_history: int = 0
     exposure_by_freelancer: pd.DataFrame | None = None
     top_active: pd.DataFrame | None = None
     probability_basis: pd.DataFrame | None = None
@@ -155,6 +157,7 @@ def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, to
         return section
     section.estimated_starts = timing.estimated_starts(con, f)
     section.paid_before_start = timing.paid_before_start(con, f)
+    section.from_transaction_history = completions.from_transaction_history(con, f)
     section.breakdowns = cancellation.breakdowns(con, f)
     section.breakdown_differences = cancellation.breakdown_differences(section.breakdowns)
     section.survival = cancellation.survival_data(con, f, today, "days")
@@ -208,6 +211,8 @@ def _notes(report: Report) -> list[str]:
         notes.append(f"{counted(unknown, 'contract')} no known status (e.g. imported from a transaction history): "
                      "left out of cancellation figures until their status is completed (Data page, or a completions "
                      "CSV imported on top)")
+    if main.from_transaction_history:
+        notes.append(marketplace.NOT_IN_TRANSACTION_HISTORY)
     if main.estimated_starts:
         notes.append(timing.estimated_starts_note(main.estimated_starts))
     if main.paid_before_start:
@@ -349,6 +354,7 @@ def section_json(section: CurrencySection) -> dict:
                   "(active contracts censored at today); log-rank test of the cause-specific hazard of "
                   "cancellation (completed contracts censored at their end)",
     }
+    doc["from_transaction_history"] = section.from_transaction_history
     doc["adjusted"] = section.adjusted.to_json()
     doc["cash_curve"] = records(section.cash_curve)
     doc["withdrawable"] = records(section.withdrawable)
@@ -444,6 +450,16 @@ def format_date(x) -> str:
     return "—" if x is None or pd.isna(x) else f"{x:%Y-%m-%d}"
 
 
+def unpaid_text(unpaid, status_unknown: int, contracts: int, structure: str) -> str:
+    """``unpaid_on_cancellation`` of a fixed-price group as written: "unknown" while no contract of it has a
+    known status (not 0.00: nothing says none was cancelled), and how many are left out while some have none."""
+    if structure == "hourly" or not status_unknown:
+        return format_money(unpaid)
+    if status_unknown >= contracts:
+        return "unknown (no status yet)"
+    return f"{format_money(unpaid)} ({status_unknown:,} of {contracts:,} without status left out)"
+
+
 def rate_text(cancelled: int, finished: int, rate, low, high, small: bool) -> str:
     """``14.5 % (12.1–17.3 %)``, or ``3 of 12`` for a small sample."""
     if finished == 0:
@@ -494,7 +510,7 @@ def report_text(report: Report) -> str:
     lines += _table(rows, ["structure", "first payment", "submitted→paid", "funded→paid", "gap", "first withdrawable"])
     lines += ["", f"Earnings ({main.currency})"]
     rows = [[r.structure, format_money(r.gross), format_money(r.fees), format_money(r.net), format_pct(r.fees / r.gross) if r.gross else "—",
-             format_money(r.unpaid_on_cancellation)] for r in bs.itertuples()]
+             unpaid_text(r.unpaid_on_cancellation, r.status_unknown, r.contracts, r.structure)] for r in bs.itertuples()]
     lines += _table(rows, ["structure", "gross", "fees", "net", "fee rate", "unpaid on cancellation"])
     lines += _pending_and_costs_text(main)
     ex = main.exposure
@@ -507,13 +523,14 @@ def report_text(report: Report) -> str:
         lines.append("  No active contracts.")
     else:
         e = ex.iloc[0]
+        known = lambda x: "unknown" if _missing(x) or pd.isna(x) else format_money(x)  # noqa: E731
         lines.append(f"  {int(e['active'])} active ({int(e['hourly_active'])} hourly, not valued): remaining "
-                     f"{format_money(e['remaining'])}, of which funded in escrow {format_money(e['funded'])}, unfunded "
-                     f"{format_money(e['unfunded'])}; submitted awaiting release {format_money(e['submitted'])}; "
+                     f"{format_money(e['remaining'])}, of which funded in escrow {known(e['funded'])}, unfunded "
+                     f"{known(e['unfunded'])}; submitted awaiting release {format_money(e['submitted'])}; "
                      f"expected loss {format_money(e['expected_loss'])}")
-        caveat = exposure.expected_loss_caveat(e)
-        if caveat:
-            lines.append(f"  {caveat}")
+        for caveat in (exposure.funding_caveat(e), exposure.expected_loss_caveat(e)):
+            if caveat:
+                lines.append(f"  {caveat}")
     if main.concentration is not None and not main.concentration.empty:
         c = main.concentration.iloc[0]
         unnamed = float(c["unattributed_gross"] or 0)

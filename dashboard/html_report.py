@@ -19,7 +19,7 @@ from analysis import exposure
 from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS, p_number, p_text
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.report import (
-    CurrencySection, Report, format_count, format_date, format_days, format_money, format_pct, rate_text,
+    CurrencySection, Report, format_count, format_date, format_days, format_money, format_pct, rate_text, unpaid_text,
 )
 from analysis.timing import MEASURES
 from dashboard import charts
@@ -149,12 +149,14 @@ def _timing(section: CurrencySection) -> list[str]:
 
 def _earnings(section: CurrencySection) -> list[str]:
     bs = section.by_structure()
-    bs = bs.assign(rate=(bs["fees"] / bs["gross"].where(bs["gross"] != 0)))
+    bs = bs.assign(rate=(bs["fees"] / bs["gross"].where(bs["gross"] != 0)),
+                   unpaid_shown=[unpaid_text(r.unpaid_on_cancellation, r.status_unknown, r.contracts, r.structure)
+                                 for r in bs.itertuples()])
     money_cols: list[Column] = [("gross", "gross", format_money), ("fees", "fees", format_money), ("net", "net", format_money)]
     out = [f"<h2>Earnings ({esc(section.currency)})</h2>",
            table(bs, [("structure", "structure", None), *money_cols, ("rate", "fee rate", format_pct),
                       ("bonuses", "bonuses", format_money), ("refunds", "refunds", format_money),
-                      ("unpaid_on_cancellation", "unpaid on cancellation", format_money)]),
+                      ("unpaid_shown", "unpaid on cancellation", None)]),
            figure(charts.earnings_by_month(section.months, section.currency)),
            "<h3>Realised vs agreed (fixed price)</h3>",
            table(section.realised, [("structure", "structure", None), ("status", "status", None),
@@ -192,7 +194,8 @@ def _exposure(section: CurrencySection) -> list[str]:
            table(section.exposure, [("active", "active", format_count), ("hourly_active", "hourly (not valued)", format_count),
                                     *money], "No active contracts."),
            *(f"<p class=\"note\">{esc(caveat)}</p>"
-             for caveat in map(exposure.expected_loss_caveat, section.exposure.to_dict("records")) if caveat),
+             for row in section.exposure.to_dict("records")
+             for caveat in (exposure.funding_caveat(row), exposure.expected_loss_caveat(row)) if caveat),
            figure(charts.exposure_by(section.exposure_by_client, "client", section.currency)),
            figure(charts.exposure_by(section.exposure_by_freelancer, "freelancer", section.currency)),
            "<h3>Largest expected losses</h3>",

@@ -451,3 +451,20 @@ def test_mapping_table_refuses_a_field_chosen_twice():
                                  values={"status": {"Done": "completed", "Open": None}})
     assert (mapping.name, mapping.fields, mapping.defaults, mapping.values) == (
         "Mine", {"contract_id": "A", "status": "B"}, {"currency": "EUR"}, {"status": {"Done": "completed"}})
+
+
+def test_the_complete_contracts_tab_says_a_transaction_history_misses_contracts_never_paid(empty_db, monkeypatch):
+    from analysis.marketplace import NOT_IN_TRANSACTION_HISTORY
+    from analysis.wording import sentence
+
+    build_workspace(empty_db, [FIXTURES / "exports" / "upwork_2025_twelve_contracts.csv"])
+    at = open_app(empty_db, monkeypatch, "data")
+    assert [i.value for i in at.info].count(sentence(NOT_IN_TRANSACTION_HISTORY)) == 1
+
+
+def test_the_complete_contracts_tab_says_nothing_of_it_for_template_contracts(sample_db, monkeypatch):
+    from analysis.marketplace import NOT_IN_TRANSACTION_HISTORY
+    from analysis.wording import sentence
+
+    at = open_app(sample_db, monkeypatch, "data")
+    assert sentence(NOT_IN_TRANSACTION_HISTORY) not in [i.value for i in at.info]

@@ -170,3 +170,21 @@ def test_only_hourly_work_active_shows_without_an_error(tmp_path, monkeypatch):
     assert not at.exception
     assert metrics(at)["Active contracts"] == "1"
     assert "rests on only" not in texts(at)
+
+
+def test_funding_a_transaction_history_cannot_know_is_shown_as_unknown(tmp_path, monkeypatch):
+    from tests.conftest import FIXTURES
+
+    exports = FIXTURES / "exports"
+    db = build_workspace(tmp_path / "twelve.duckdb", [exports / "upwork_2025_twelve_contracts.csv",
+                                                      exports / "upwork_2025_twelve_completions.csv"])
+    at = open_app(db, monkeypatch, "portfolio")
+    shown = metrics(at)
+    # Delta / Dashboard build: budget 2,400, 800 paid; the export records no funding
+    assert shown["Still to be paid (USD)"] == "1,600"
+    assert shown["In escrow (USD)"] == "unknown" and shown["Not funded (USD)"] == "unknown"
+    said = texts(at)
+    assert "Whether any of it is funded in escrow is unknown." in said
+    assert "is funded in escrow; USD 1,600 is not" not in said
+    assert any(w.value.startswith("Escrow funding is unknown for 1 active contract (1,600.00 of the remaining)")
+               for w in at.warning)

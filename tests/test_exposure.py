@@ -111,3 +111,47 @@ def test_empty_workspace(con):
     assert exposure.exposure(con, Filters()).empty
     assert exposure.concentration(con, Filters()).empty
     assert exposure.active_contracts(con, Filters()).empty
+
+
+# --- funding a transaction history cannot know ------------------------------------------------
+# tests/fixtures/exports/upwork_2025_twelve_contracts.csv: an Upwork 2025 transaction history of 11
+# paid contracts, completed by upwork_2025_twelve_completions.csv. The one active contract, Delta /
+# Dashboard build, has budget 2,400 and one milestone paid (800): 1,600 remain, and nothing in the
+# export says whether any of it is in escrow.
+def _twelve(con):
+    from analysis.importing import import_files
+    from tests.conftest import FIXTURES
+
+    exports = FIXTURES / "exports"
+    import_files(con, [exports / "upwork_2025_twelve_contracts.csv", exports / "upwork_2025_twelve_completions.csv"])
+    return con
+
+
+def test_funding_of_contracts_from_a_transaction_history_is_unknown_not_0(con):
+    e = exposure.exposure(_twelve(con), Filters()).iloc[0]
+    assert (e["active"], e["valued"], e["remaining"]) == (1, 1, 1600)
+    assert pd.isna(e["funded"]) and pd.isna(e["unfunded"])  # was 0 and 1,600: stated as fact
+    assert (e["funding_unknown"], e["funding_unknown_remaining"]) == (1, 1600)
+    row = exposure.active_contracts(con, Filters()).set_index("contract_id").loc["Delta / Dashboard build"]
+    assert row["remaining"] == 1600 and pd.isna(row["funded"]) and pd.isna(row["unfunded"])
+    assert exposure.funding_caveat(e).startswith("Escrow funding is unknown for 1 active contract (1,600.00 of the remaining)")
+
+
+def test_a_milestones_file_saying_what_is_funded_makes_funding_known(con, tmp_path):
+    _twelve(con)
+    # Milestones 2 and 3 of the Delta contract (800 each): 2 funded, 3 not yet (pending).
+    ms = tmp_path / "milestones.csv"
+    ms.write_text("contract_id,seq,amount,funded_date,status\n"
+                  "Delta / Dashboard build,2,800,2026-11-24,funded\nDelta / Dashboard build,3,800,,pending\n")
+    from analysis.importing import import_files
+
+    import_files(con, [ms], fmt="canonical", source="upwork")
+    e = exposure.exposure(con, Filters()).iloc[0]
+    assert (e["remaining"], e["funded"], e["unfunded"], e["funding_unknown"]) == (1600, 800, 800, 0)
+    assert exposure.funding_caveat(e) is None
+
+
+def test_template_contracts_keep_known_funding(fixture_con):
+    e = exposure.exposure(fixture_con, USD).iloc[0]
+    assert (e["funding_unknown"], e["funding_unknown_remaining"]) == (0, 0)
+    assert (e["funded"], e["unfunded"]) == (700, 100)

@@ -180,3 +180,12 @@ def test_payments_without_any_fee_row_are_named(con, tmp_path):
     assert not [w for w in again.warnings if "Project fee taken" in w]
     assert again.updated == {"contracts": 0, "milestones": 0, "payments": 0}
     assert con.execute("SELECT sum(fee) FROM payments WHERE kind = 'milestone'").fetchone()[0] == Decimal("56.00")
+
+
+def test_contracts_never_paid_are_said_to_be_missing_once_per_import(con):
+    from analysis.marketplace import NOT_IN_TRANSACTION_HISTORY
+
+    # two transaction histories in one import: said once, naming the first
+    summary = import_files(con, [FILE, FIXTURES / "exports" / "upwork_transactions_2025.csv"])
+    said = [w for w in summary.warnings if NOT_IN_TRANSACTION_HISTORY in w]
+    assert said == [f"freelancer_transactions.csv: {NOT_IN_TRANSACTION_HISTORY}"]

@@ -352,3 +352,14 @@ def test_weekly_summary_next_to_a_transaction_history_warns_only_where_they_over
     assert (f"weekly_2022.csv: this import or the workspace also holds a transaction history of source 'upwork' with "
             f"payments of {n} contracts from {other_first} to {other_last}, within this file's {first} to {last}") in \
         "\n".join(warnings), warnings
+
+
+def test_a_weekly_summary_says_contracts_never_paid_are_missing_but_a_template_does_not(con):
+    from analysis.marketplace import NOT_IN_TRANSACTION_HISTORY
+
+    weekly = import_files(con, [FIXTURES / "exports" / "upwork_weekly_summary.csv"])
+    assert [w for w in weekly.warnings if NOT_IN_TRANSACTION_HISTORY in w] == [
+        f"upwork_weekly_summary.csv: {NOT_IN_TRANSACTION_HISTORY}"]
+    template = import_files(con, [FIXTURES / "canonical" / "contracts.csv", FIXTURES / "canonical" / "milestones.csv"],
+                            source="other")
+    assert not any(NOT_IN_TRANSACTION_HISTORY in w for w in template.warnings)

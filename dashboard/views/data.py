@@ -12,7 +12,9 @@ from analysis import completions, importing, store, workspace_admin
 from analysis import mapping as column_mapping
 from analysis.canonical import CONTRACT_STATUSES
 from analysis.errors import UserError
+from analysis.filters import Filters
 from analysis.mapping import ColumnMapping
+from analysis.marketplace import NOT_IN_TRANSACTION_HISTORY
 from analysis.parsing import ParseOptions
 from analysis.report import build_report
 from analysis.wording import sentence
@@ -313,6 +315,8 @@ with tab_complete:
     st.caption("A transaction history says what was paid, not whether a contract was completed or cancelled, "
                "its agreed budget, or how many milestones were planned. Fill them in here; they are kept apart "
                "from the imported rows, so they survive later imports of newer exports.")
+    if state.query(completions.from_transaction_history, Filters()):
+        st.info(sentence(NOT_IN_TRANSACTION_HISTORY), icon=":material/playlist_add:")
     only_incomplete = st.toggle("Only contracts that still need something", value=True, key="complete_only")
     table = state.query(completions.completion_table, only_incomplete=only_incomplete)
     if store.is_empty(state.workspace()):

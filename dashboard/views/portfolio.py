@@ -78,9 +78,11 @@ else:
                          f"and {int(row['budget_unknown']):,} without a budget are counted only.")
     cells[1].metric(f"Still to be paid ({currency})", money(remaining), border=True,
                     help="Agreed budget minus what was already paid, over the valued active contracts.")
-    cells[2].metric(f"In escrow ({currency})", money(row["funded"]), border=True,
+    # unknown, not 0, when nothing records whether the money is in escrow (``exposure.funding_caveat``)
+    funding_unknown = pd.isna(row["funded"])
+    cells[2].metric(f"In escrow ({currency})", "unknown" if funding_unknown else money(row["funded"]), border=True,
                     help="Unpaid milestones the client already funded: protected on platforms with escrow.")
-    cells[3].metric(f"Not funded ({currency})", money(row["unfunded"]), border=True,
+    cells[3].metric(f"Not funded ({currency})", "unknown" if funding_unknown else money(row["unfunded"]), border=True,
                     help="Agreed but not in escrow: lost if the client walks away.")
     cells[4].metric(f"Expected loss ({currency})", money(row["expected_loss"]), border=True,
                     help="Still to be paid × the share of similar contracts in your history that were cancelled.")
@@ -88,13 +90,20 @@ else:
         loss = ("" if int(row["no_history"]) else
                 f" Judging by how often similar contracts were cancelled in your history, expect to lose about "
                 f"**{money(row['expected_loss'], currency)}** of it.")
+        known = remaining - float(row["funding_unknown_remaining"])
+        if funding_unknown:
+            funding = "Whether any of it is funded in escrow is unknown."
+        else:
+            of_known = f"Of the **{money(known, currency)}** whose funding is known, " if known < remaining else ""
+            funding = (f"{of_known}**{share(row['funded'] / known) if known > 0 else '—'}** "
+                       f"{'is' if of_known else 'of it is'} funded in escrow; **{money(row['unfunded'], currency)}** is not.")
         st.markdown(
             f"Your {counted(row['valued'], 'valued active contract')} **{money(remaining, currency)}** still to be paid. "
-            f"**{share(row['funded'] / remaining)}** of it is funded in escrow; **{money(row['unfunded'], currency)}** is not."
-            + loss)
-    caveat = exposure.expected_loss_caveat(row)  # unknown, or a rough guide: as the reports say it
-    if caveat:
-        st.warning(caveat, icon=":material/warning:")
+            + funding + loss)
+    # unknown funding, an unknown or rough expected loss: as the reports say them
+    for caveat in (exposure.funding_caveat(row), exposure.expected_loss_caveat(row)):
+        if caveat:
+            st.warning(caveat, icon=":material/warning:")
     active = in_currency(query(exposure.active_contracts, filters, limit=None), currency)
     notes = []
     if int(row["hourly_active"]):
