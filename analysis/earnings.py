@@ -15,6 +15,7 @@ import duckdb
 
 from analysis.filters import (
     INCOME_KINDS,
+    SMALL_SAMPLE_FINISHED,
     TOWARD_BUDGET_KINDS,
     Filters,
     contracts_sql,
@@ -155,6 +156,42 @@ def realised_vs_agreed(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.D
     ).df()
     df["realised_share"] = (df["paid"] / df["agreed"].where(df["agreed"] > 0)).astype(float)
     return df
+
+
+#: How ``paid_when_cancelled_sentence`` names each structure.
+_KIND_WORDS = {"milestones": "milestone", "single": "single-payment"}
+
+
+def paid_when_cancelled_sentence(realised: pd.DataFrame, currency: str | None = None,
+                                 strong=lambda text: text) -> str | None:
+    """What cancelled and disputed contracts had still paid of their agreed price, milestones against
+    single payment, in words — over one currency's rows of ``realised_vs_agreed`` — or None when
+    neither kind has such a contract with a known budget.
+
+    The small-sample rule: with fewer than ``SMALL_SAMPLE_FINISHED`` of them on a side, the counts
+    and amounts (in ``currency``) are given and no comparison is drawn. ``strong`` wraps the
+    figures (markdown bold on the dashboard)."""
+    ended = realised[realised["status"].isin(["cancelled", "disputed"]) & realised["structure"].isin(list(_KIND_WORDS))]
+    ended = ended.assign(known=ended["contracts"] - ended["budget_unknown"])
+    sums = ended.groupby("structure")[["known", "agreed", "paid"]].sum()
+    sums = sums[(sums["known"] > 0) & (sums["agreed"] > 0)]
+    if sums.empty:
+        return None
+    if set(sums.index) == set(_KIND_WORDS) and int(sums["known"].min()) >= SMALL_SAMPLE_FINISHED:
+        milestones, single = (f"{sums.at[s, 'paid'] / sums.at[s, 'agreed'] * 100:.0f} %" for s in ("milestones", "single"))
+        return ("When a contract was cancelled or disputed, milestone contracts had still paid "
+                f"{strong(milestones)} of the agreed price, single-payment contracts {strong(single)}.")
+    parts = []
+    for structure in _KIND_WORDS:
+        if structure in sums.index:
+            n, agreed, paid = int(sums.at[structure, "known"]), sums.at[structure, "agreed"], sums.at[structure, "paid"]
+            noun = f"cancelled or disputed {_KIND_WORDS[structure]} contract{'' if n == 1 else 's'}"
+            amounts = f"{currency + ' ' if currency else ''}{paid:,.0f} of {agreed:,.0f}"
+            parts.append(f"the {n:,} {noun}: {strong(amounts)} paid")
+    listed = "; ".join(parts)
+    return (f"{listed[:1].upper()}{listed[1:]}. Too few to compare what milestone and single-payment contracts still "
+            f"paid when cancelled: that needs at least {SMALL_SAMPLE_FINISHED} cancelled or disputed contracts of "
+            "each kind with a known budget.")
 
 
 @uses_prepared

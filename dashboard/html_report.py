@@ -15,7 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from analysis import exposure
+from analysis import earnings, exposure
 from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS, p_number, p_text
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.report import (
@@ -159,6 +159,8 @@ def _earnings(section: CurrencySection) -> list[str]:
                       ("unpaid_shown", "unpaid on cancellation", None)]),
            figure(charts.earnings_by_month(section.months, section.currency)),
            "<h3>Realised vs agreed (fixed price)</h3>",
+           *(f"<p>{esc(text)}</p>" for text in [earnings.paid_when_cancelled_sentence(section.realised, section.currency)]
+             if text),
            table(section.realised, [("structure", "structure", None), ("status", "status", None),
                                     ("contracts", "contracts", format_count), ("budget_unknown", "budget unknown", format_count),
                                     ("agreed", "agreed", format_money), ("paid", "paid", format_money),

@@ -47,6 +47,8 @@ def test_realised_share_and_unpaid_on_cancellation(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "earnings")
     milestones, single = paid_share_when_cancelled(sample_db, "milestones"), paid_share_when_cancelled(sample_db, "single")
     assert milestones > single
+    # The comparison is drawn because 30 or more contracts a side were cancelled (fewer give counts only).
+    assert min(n for n, _, _ in cancelled_with_budget(sample_db).values()) >= 30
     assert (f"milestone contracts had still paid **{milestones * 100:.0f} %** of the agreed price, single-payment "
             f"contracts **{single * 100:.0f} %**") in texts(at)
     (unpaid,) = query_one(sample_db, f"""
@@ -152,3 +154,37 @@ def test_money_columns_always_show_cents_with_separators(sample_db, monkeypatch)
                for table in at.dataframe for name, column in json.loads(table.proto.columns or "{}").items()
                if name in money and column.get("type_config", {}).get("type") == "number"}
     assert formats and set(formats.values()) == {"accounting"}, formats
+
+
+# A 12-contract history (hand-made for the audit of small histories): 4 milestone contracts (M3 cancelled
+# with 400 of its 1,200 paid, M4 active) and 8 single-payment ones (S6 cancelled, nothing of its 900 paid).
+SMALL_HISTORY = [DASHBOARD_FIXTURES / "small_history_contracts.csv", DASHBOARD_FIXTURES / "small_history_milestones.csv"]
+
+
+def cancelled_with_budget(db) -> dict[str, tuple[int, float, float]]:
+    """Per structure: cancelled or disputed fixed-price USD contracts with a budget, their budgets and payments."""
+    rows = frame(db, f"""
+        WITH paid AS (SELECT source, contract_id, sum(gross) AS paid FROM payments
+                      WHERE NOT pending AND kind IN {TOWARD_BUDGET} GROUP BY ALL)
+        SELECT t.s, count(*) AS n, sum(t.budget) AS agreed, sum(coalesce(paid.paid, 0)) AS paid
+        FROM ({STRUCTURE_SQL}) t LEFT JOIN paid USING (source, contract_id)
+        WHERE t.currency = 'USD' AND t.contract_type = 'fixed' AND t.status IN ('cancelled', 'disputed')
+          AND t.budget IS NOT NULL GROUP BY t.s""")
+    return {r.s: (int(r.n), float(r.agreed), float(r.paid)) for r in rows.itertuples()}
+
+
+def test_one_cancellation_a_side_gives_counts_and_amounts_not_a_comparison(tmp_path, monkeypatch):
+    """One cancelled contract per side (400 of 1,200 paid; 0 of 900) was turned into "33 % against 0 %":
+    below 30 cancelled contracts a side the page gives the counts and amounts and says they are too few."""
+    db = build_workspace(tmp_path / "small.duckdb", SMALL_HISTORY)
+    at = open_app(db, monkeypatch, "earnings")
+    ended = cancelled_with_budget(db)
+    assert ended == {"milestones": (1, 1200.0, 400.0), "single": (1, 900.0, 0.0)}  # as the fixture was written
+    page = texts(at)
+    assert "had still paid" not in page and "33 %" not in page
+    (n_m, agreed_m, paid_m), (n_s, agreed_s, paid_s) = ended["milestones"], ended["single"]
+    assert (f"The {n_m} cancelled or disputed milestone contract: **USD {paid_m:,.0f} of {agreed_m:,.0f}** paid; "
+            f"the {n_s} cancelled or disputed single-payment contract: **USD {paid_s:,.0f} of {agreed_s:,.0f}** paid. "
+            "Too few to compare what milestone and single-payment contracts still paid when cancelled: that needs "
+            "at least 30 cancelled or disputed contracts of each kind with a known budget.") in page
+

@@ -6,6 +6,7 @@ single S1 300 (30), S5 60 (0); hourly H1 200 (20) + 100 (10). EUR: E1 2 × 500 (
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from analysis import earnings
@@ -75,6 +76,38 @@ def test_realised_vs_agreed(fixture_con):
     assert tuple(r.loc[("single", "completed"), ["contracts", "agreed", "paid"]]) == (2, 360, 360)
     assert tuple(r.loc[("single", "cancelled"), ["contracts", "agreed", "paid", "realised_share"]]) == (2, 200, 0, 0.0)
     assert "hourly" not in r.index.get_level_values(0)  # no agreed total
+
+
+def test_paid_when_cancelled_gives_counts_below_30_a_side(fixture_con):
+    """Two cancelled or disputed contracts a side (M2 and M3: 150 of 300 paid; S2 and S3: 0 of 200): counts and
+    amounts, no "50 % against 0 %"."""
+    realised = earnings.realised_vs_agreed(fixture_con, USD)
+    assert earnings.paid_when_cancelled_sentence(realised, "USD") == (
+        "The 2 cancelled or disputed milestone contracts: USD 150 of 300 paid; the 2 cancelled or disputed "
+        "single-payment contracts: USD 0 of 200 paid. Too few to compare what milestone and single-payment contracts "
+        "still paid when cancelled: that needs at least 30 cancelled or disputed contracts of each kind with a known "
+        "budget.")
+
+
+def ended(milestones: tuple[int, int, float, float], single: tuple[int, int, float, float]) -> pd.DataFrame:
+    """``realised_vs_agreed`` rows of cancelled contracts: (contracts, budget_unknown, agreed, paid) a side."""
+    return pd.DataFrame([("USD", s, "cancelled", *v) for s, v in (("milestones", milestones), ("single", single))],
+                        columns=["currency", "structure", "status", "contracts", "budget_unknown", "agreed", "paid"])
+
+
+def test_paid_when_cancelled_compares_from_30_a_side_with_a_known_budget():
+    both = ended((30, 0, 3000.0, 900.0), (30, 0, 6000.0, 600.0))
+    assert earnings.paid_when_cancelled_sentence(both, strong=lambda t: f"**{t}**") == (
+        "When a contract was cancelled or disputed, milestone contracts had still paid **30 %** of the agreed price, "
+        "single-payment contracts **10 %**.")
+    # 31 single-payment contracts, but 2 without a budget: 29 behind the amounts, too few.
+    few = earnings.paid_when_cancelled_sentence(ended((30, 0, 3000.0, 900.0), (31, 2, 5800.0, 600.0)))
+    assert few.startswith("The 30 cancelled or disputed milestone contracts: 900 of 3,000 paid; the 29 cancelled or "
+                          "disputed single-payment contracts: 600 of 5,800 paid. Too few to compare")
+    # One side only: its counts, nothing to compare it with.
+    alone = earnings.paid_when_cancelled_sentence(ended((40, 0, 4000.0, 1000.0), (0, 0, 0.0, 0.0)))
+    assert alone.startswith("The 40 cancelled or disputed milestone contracts: 1,000 of 4,000 paid. Too few")
+    assert earnings.paid_when_cancelled_sentence(ended((0, 0, 0.0, 0.0), (0, 0, 0.0, 0.0))) is None
 
 
 def test_unpaid_on_cancellation(fixture_con):

@@ -299,6 +299,20 @@ def test_terminal_summary_shows_pending_payments_account_costs_and_unknown_statu
     assert "<p>Net earnings after these account costs: 1,461.00 USD.</p>" in html.read_text(encoding="utf-8")
 
 
+def test_html_gives_counts_not_a_comparison_of_what_few_cancellations_paid(cli, workspace, tmp_path):
+    """As on the Earnings page: two cancelled or disputed contracts a side (M2, M3: 150 of 300 paid; S2, S3: 0 of
+    200) are too few to compare, so the report gives the counts and amounts."""
+    out = tmp_path / "r.html"
+    assert cli("report", "--html", out, *TODAY).code == 0
+    text = out.read_text(encoding="utf-8")
+    realised = text[text.index("<h3>Realised vs agreed"):text.index("<h3>Top clients")]
+    assert ("<p>The 2 cancelled or disputed milestone contracts: USD 150 of 300 paid; the 2 cancelled or disputed "
+            "single-payment contracts: USD 0 of 200 paid. Too few to compare what milestone and single-payment "
+            "contracts still paid when cancelled: that needs at least 30 cancelled or disputed contracts of each kind "
+            "with a known budget.</p>") in realised
+    assert "had still paid" not in text
+
+
 def test_html_tables_show_a_dash_for_what_is_missing(cli, db_path, tmp_path):
     """Nothing of the 2025 Upwork fixture is on hold by 2026-03-31: no next release, shown "—", never NaT."""
     from tests.conftest import FIXTURES

@@ -76,11 +76,11 @@ show_money_table(mine, f"earnings-by-{key}", key=f"earnings_{key}",
 st.subheader("Agreed against paid")
 realised = query(earnings.realised_vs_agreed, filters)
 mine = in_currency(realised, currency)
-ended = mine[mine["status"].isin(["cancelled", "disputed"])].groupby("structure")[["agreed", "paid"]].sum()
-if {"milestones", "single"} <= set(ended.index) and (ended["agreed"] > 0).all():
-    kept = ended["paid"] / ended["agreed"]
-    st.markdown(f"When a contract was cancelled or disputed, milestone contracts had still paid "
-                f"**{share(kept['milestones'])}** of the agreed price, single-payment contracts **{share(kept['single'])}**.")
+# Below 30 cancelled contracts on a side: counts and amounts, no comparison (as the HTML report says it).
+paid_when_cancelled = earnings.paid_when_cancelled_sentence(mine, escape_markdown(currency),
+                                                             strong=lambda text: f"**{text}**")
+if paid_when_cancelled:
+    st.markdown(paid_when_cancelled)
 show_chart(charts.realised_share(realised, currency), "realised_share", height=400)
 show_money_table(mine.assign(structure=mine["structure"].map(STRUCTURE_LABELS)), "agreed-vs-paid",
                  key="earnings_realised",
