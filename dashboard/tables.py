@@ -71,8 +71,12 @@ def show_table(
     caption: str | None = None,
     height: int | str = "auto",
     empty_message: str = "Nothing to show.",
+    download: pd.DataFrame | None = None,
 ) -> None:
-    """``frame`` as an interactive table (text shown as text) with a CSV download button below it."""
+    """``frame`` as an interactive table (text shown as text) with a CSV download button below it.
+
+    ``download``: the frame the CSV hands out, when the one shown writes some figures as text
+    (default: ``frame`` itself)."""
     if caption:
         st.caption(caption)
     if frame.empty:
@@ -83,7 +87,7 @@ def show_table(
     config = {str(c): str(c).replace("_", " ") for c in frame.columns if "_" in str(c)}
     config.update(column_config or {})
     st.dataframe(frame, hide_index=True, column_config=config, key=f"{key}_table", height=height)
-    download_csv(frame, name, key=f"{key}_csv")
+    download_csv(frame if download is None else download, name, key=f"{key}_csv")
 
 
 def changed_rows(original: pd.DataFrame, edited: pd.DataFrame, columns: list[str]) -> list[tuple[int, dict[str, Any]]]:

@@ -188,3 +188,17 @@ def test_one_cancellation_a_side_gives_counts_and_amounts_not_a_comparison(tmp_p
             "Too few to compare what milestone and single-payment contracts still paid when cancelled: that needs "
             "at least 30 cancelled or disputed contracts of each kind with a known budget.") in page
 
+
+def test_months_without_gross_show_a_dash_as_fee_rate(tmp_path, monkeypatch):
+    """July and October 2026 brought no payment: their fee rate is "—", not the word "None"."""
+    db = build_workspace(tmp_path / "small.duckdb", SMALL_HISTORY)
+    at = open_app(db, monkeypatch, "earnings")
+    table = next(d.value for d in at.dataframe if "month" in d.value.columns).set_index("month")
+    paid = frame(db, """
+        SELECT strftime(p.paid_date, '%Y-%m') AS month, sum(p.fee) / sum(p.gross) AS rate FROM payments p
+        WHERE NOT p.pending AND p.currency = 'USD' AND p.paid_date IS NOT NULL GROUP BY ALL""").set_index("month")["rate"]
+    shown = table["effective_fee_rate"]
+    assert {m for m in shown.index if m not in paid.index} == {"2026-07", "2026-10"}
+    assert (shown.drop(paid.index) == "—").all()
+    assert shown[paid.index].tolist() == [f"{rate * 100:.0f} %" for rate in paid]
+

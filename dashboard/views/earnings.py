@@ -18,7 +18,9 @@ from dashboard.tables import escape_markdown
 TOP_GROUPS = 50
 
 
-FEE_RATE = {"effective_fee_rate": st.column_config.NumberColumn("fee rate", format="percent")}
+# As text ("10 %"), so a month without gross shows "—" rather than "None"; the CSV keeps the fraction.
+FEE_RATE = {"column_config": {"effective_fee_rate": st.column_config.TextColumn("fee rate")},
+            "as_text": {"effective_fee_rate": share}}
 
 filters = page_header("Earnings", "What clients paid (gross), what the platforms took (fees) and what was left for you "
                                   "(net) — and how much of the agreed price cancellations cost.")
@@ -45,7 +47,7 @@ show_money_table(by_structure.assign(structure=by_structure["structure"].map(STR
                  "earnings-by-structure", key="earnings_structure",
                  caption="By payment structure. Bonuses and refunds are part of gross and shown again on their own; "
                          "contracts counts those with at least one payment.",
-                 money=("gross", "fees", "net", "bonuses", "refunds"), column_config=FEE_RATE)
+                 money=("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE)
 
 # --- over time ------------------------------------------------------------------------------
 st.subheader("Over time")
@@ -58,7 +60,7 @@ if not undated.empty:
                f"{money(float(undated['gross'].sum()), currency)}) are in the totals but not in the chart.")
 with st.expander("The months as a table"):
     show_money_table(in_currency(months, currency), "earnings-by-month", key="earnings_months",
-                     money=("gross", "fees", "net", "bonuses", "refunds"), column_config=FEE_RATE)
+                     money=("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE)
 
 # --- by client and freelancer -------------------------------------------------------------------
 st.subheader("By client and by freelancer")
@@ -70,7 +72,7 @@ show_chart(charts.earnings_by(groups, key, currency, title=f"The {key}s with the
            f"earnings_by_{key}", height=480)
 show_money_table(mine, f"earnings-by-{key}", key=f"earnings_{key}",
                  caption=f"The {TOP_GROUPS} {key}s with the largest gross in {currency}.",
-                 money=("gross", "fees", "net", "bonuses", "refunds"), column_config=FEE_RATE)
+                 money=("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE)
 
 # --- realised vs agreed ----------------------------------------------------------------------
 st.subheader("Agreed against paid")
