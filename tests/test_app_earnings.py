@@ -202,3 +202,16 @@ def test_months_without_gross_show_a_dash_as_fee_rate(tmp_path, monkeypatch):
     assert (shown.drop(paid.index) == "—").all()
     assert shown[paid.index].tolist() == [f"{rate * 100:.0f} %" for rate in paid]
 
+
+def test_the_client_table_caption_counts_the_clients_it_lists(tmp_path, monkeypatch):
+    """9 paying clients were captioned "The 50 clients with the largest gross"."""
+    db = build_workspace(tmp_path / "small.duckdb", SMALL_HISTORY)
+    at = open_app(db, monkeypatch, "earnings")
+    (clients,) = query_one(db, "SELECT count(DISTINCT c.client) FROM payments p JOIN contracts c USING (source, contract_id) "
+                               "WHERE NOT p.pending AND p.currency = 'USD'")
+    assert clients == 9
+    page = texts(at)
+    assert "The 50 clients" not in page
+    assert f"The {clients} clients with gross in USD, largest first." in page
+    at.segmented_control(key="earnings_group").set_value("freelancer").run()
+    assert "The 1 freelancer with gross in USD, largest first." in texts(at)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analysis import earnings
+from analysis.wording import plural
 from dashboard import charts
 from dashboard.analysis_pages import (
     contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table,
@@ -71,7 +72,8 @@ mine = in_currency(groups, currency)
 show_chart(charts.earnings_by(groups, key, currency, title=f"The {key}s with the largest earnings ({currency})"),
            f"earnings_by_{key}", height=480)
 show_money_table(mine, f"earnings-by-{key}", key=f"earnings_{key}",
-                 caption=f"The {TOP_GROUPS} {key}s with the largest gross in {currency}.",
+                 caption=(f"The {TOP_GROUPS} {key}s with the largest gross in {currency}." if len(mine) >= TOP_GROUPS
+                          else f"The {plural(len(mine), key)} with gross in {currency}, largest first."),
                  money=("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE)
 
 # --- realised vs agreed ----------------------------------------------------------------------
