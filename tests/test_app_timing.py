@@ -164,3 +164,31 @@ def test_a_handful_of_contracts_is_flagged_as_too_few(tmp_path, monkeypatch):
             "with a payment). With fewer than 30 contracts on a side, that is too few to conclude anything.") in page
     assert metrics(at)["First payment: hourly"] == "18 days"
     assert any("rest on fewer than 30 contracts or payments" in w.value for w in at.warning)
+
+
+SMALL_HISTORY = [DASHBOARD_FIXTURES / "small_history_contracts.csv", DASHBOARD_FIXTURES / "small_history_milestones.csv"]
+
+
+def curve_contracts(db, where: str = "TRUE") -> dict[str, int]:
+    """Per structure, the contracts a cash curve averages: finished fixed-price ones with a budget and a planned end."""
+    rows = frame(db, f"""
+        SELECT t.s, count(*) AS n FROM ({STRUCTURE_SQL}) t
+        WHERE t.status IN ('completed', 'cancelled', 'disputed') AND t.contract_type = 'fixed' AND t.budget > 0
+          AND t.planned_end_date IS NOT NULL AND t.currency = 'USD' AND {where} GROUP BY t.s""")
+    return {r.s: int(r.n) for r in rows.itertuples()}
+
+
+def test_the_cash_curve_warning_names_each_curve_that_rests_on_few_contracts(tmp_path, monkeypatch):
+    """3 milestone and 8 single-payment contracts were told as "A curve here averages only 3 contracts"."""
+    db = build_workspace(tmp_path / "small.duckdb", SMALL_HISTORY)
+    at = open_app(db, monkeypatch, "timing")
+    n = curve_contracts(db)
+    assert n == {"milestones": 3, "single": 8}  # M1–M3; S1–S8
+    warnings = [w.value for w in at.warning]
+    assert not any("A curve here" in w for w in warnings)
+    assert (f"The milestone curve averages only {n['milestones']} contracts and the single-payment curve only "
+            f"{n['single']}: too few to conclude anything.") in warnings
+    # Narrowed to the one mobile contract (M3), only the milestone curve is drawn, and named.
+    at = open_app(db, monkeypatch, "timing", query={"category": "mobile"})
+    assert curve_contracts(db, "t.category = 'mobile'") == {"milestones": 1}
+    assert "The milestone curve averages only 1 contract: too few to conclude anything." in [w.value for w in at.warning]

@@ -21,6 +21,8 @@ from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
 from dashboard.tables import show_table
 
+#: The cash curves by the structure each follows.
+CURVE_NAMES = {"milestones": "milestone", "single": "single-payment"}
 #: What each measure means, in a sentence.
 MEASURE_HELP = {
     "start_to_first_payment": "Days from the contract's start to the first money received (contracts with at least one payment).",
@@ -123,9 +125,13 @@ if not dist.empty:
 st.subheader("Cash over the life of a contract")
 curve = query(timing.cash_curve, filters)
 show_chart(charts.cash_curve(curve), "cash_curve", height=420)
-if not curve.empty and int(curve["contracts"].min()) < SMALL_SAMPLE_FINISHED:
-    st.warning(f"A curve here averages only {plural(int(curve['contracts'].min()), 'contract')}: too few to conclude anything.",
-               icon=":material/warning:")
+few = curve.groupby("structure", sort=False)["contracts"].first() if not curve.empty else pd.Series(dtype="int64")
+few = few[few < SMALL_SAMPLE_FINISHED]
+if not few.empty:  # each curve that rests on too few contracts, by name and count
+    (first, n_first), *rest = few.items()
+    named = f"The {CURVE_NAMES[first]} curve averages only {plural(int(n_first), 'contract')}" + "".join(
+        f" and the {CURVE_NAMES[s]} curve only {int(n):,}" for s, n in rest)
+    st.warning(f"{named}: too few to conclude anything.", icon=":material/warning:")
 if not curve.empty:
     halfway = curve[curve["fraction_elapsed"].round(6) == 0.5].set_index("structure")["share_received"]
     if {"milestones", "single"} <= set(halfway.index):
