@@ -171,21 +171,34 @@ NO_ACTIVE_CONTRACTS = {"active": 0, "hourly_active": 0, "budget_unknown": 0, "va
                        "fewest_finished": None, "funding_unknown": 0, "funding_unknown_remaining": 0.0}
 
 
-def expected_loss_caveat(totals_row: Mapping) -> str | None:
-    """What a reader must know about one row of ``exposure``'s expected loss (a sentence), or None.
+def rough_history(totals_row: Mapping) -> int | None:
+    """The finished contracts one row of ``exposure``'s expected loss rests on when they are fewer than
+    ``SMALL_SAMPLE_FINISHED``, or None (enough of them, no history at all, or nothing valued).
 
-    Unknown when no finished contract can estimate it; a rough guide when the estimate rests
-    on fewer than ``SMALL_SAMPLE_FINISHED`` finished contracts."""
+    Below that threshold no group of similar contracts qualifies (``CANCEL_PROBABILITY_LEVELS``), so
+    such an estimate always comes from all finished contracts of the workspace, of every kind."""
     if int(totals_row["no_history"]):
-        return "The expected loss is unknown: no contract in the history has finished to estimate it from."
+        return None
     try:
         fewest = int(totals_row["fewest_finished"])
     except (TypeError, ValueError):  # None, NaN or NA: nothing valued (only hourly work active, say)
         return None
-    if fewest < SMALL_SAMPLE_FINISHED:
-        return (f"The expected loss rests on only {fewest} finished contract{'' if fewest == 1 else 's'}: "
-                "a rough guide, not an estimate to rely on.")
-    return None
+    return fewest if fewest < SMALL_SAMPLE_FINISHED else None
+
+
+def expected_loss_caveat(totals_row: Mapping) -> str | None:
+    """What a reader must know about one row of ``exposure``'s expected loss (a sentence), or None.
+
+    Unknown when no finished contract can estimate it; a rough guide from finished contracts of
+    every kind, not similar ones, when it rests on fewer than ``SMALL_SAMPLE_FINISHED``."""
+    if int(totals_row["no_history"]):
+        return "The expected loss is unknown: no contract in the history has finished to estimate it from."
+    fewest = rough_history(totals_row)
+    if fewest is None:
+        return None
+    return (f"The expected loss rests on only {fewest} finished contract{'' if fewest == 1 else 's'} of every kind, "
+            f"not on similar ones (no group of similar contracts has {SMALL_SAMPLE_FINISHED} finished): a rough "
+            "guide, not an estimate to rely on.")
 
 
 def funding_caveat(totals_row: Mapping) -> str | None:

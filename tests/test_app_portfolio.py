@@ -41,8 +41,8 @@ def test_exposure_of_the_portfolio_fixture_by_hand(tmp_path, monkeypatch):
     assert shown["Expected loss (USD)"] == f"{0.25 * 1750:,.0f}"
     assert any("rests on only 4 finished contracts" in w.value for w in at.warning)
     # The reports' words: one sentence where the page and the text and HTML reports agree.
-    assert ("The expected loss rests on only 4 finished contracts: a rough guide, not an estimate to rely on."
-            in [w.value for w in at.warning])
+    assert ("The expected loss rests on only 4 finished contracts of every kind, not on similar ones (no group of "
+            "similar contracts has 30 finished): a rough guide, not an estimate to rely on." in [w.value for w in at.warning])
     assert "1 hourly contract has no agreed total: counted, not valued." in texts(at)
 
 
@@ -93,6 +93,7 @@ def test_remaining_on_the_sample_and_after_a_filter(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "portfolio")
     remaining = frame(sample_db, REMAINING_SQL)
     assert metrics(at)["Still to be paid (USD)"] == f"{remaining['remaining'].sum():,.0f}"
+    assert "Judging by how often similar contracts were cancelled in your history" in texts(at)  # 30 or more finished
     (active,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE status = 'active' AND currency = 'USD'")
     assert metrics(at)["Active contracts"] == f"{active:,}"
     # The active contracts in other currencies are named, so the Overview's larger count adds up.
@@ -188,3 +189,34 @@ def test_funding_a_transaction_history_cannot_know_is_shown_as_unknown(tmp_path,
     assert "is funded in escrow; USD 1,600 is not" not in said
     assert any(w.value.startswith("Escrow funding is unknown for 1 active contract (1,600.00 of the remaining)")
                for w in at.warning)
+
+
+SMALL_HISTORY = [DASHBOARD_FIXTURES / "small_history_contracts.csv", DASHBOARD_FIXTURES / "small_history_milestones.csv"]
+
+
+def test_an_estimate_from_fewer_than_30_finished_contracts_says_it_is_not_from_similar_ones(tmp_path, monkeypatch):
+    """11 finished contracts in all: no group reaches 30, so M4's probability comes from all of them. The page said
+    "Judging by how often similar contracts were cancelled" and only described the groups of 30."""
+    db = build_workspace(tmp_path / "small.duckdb", SMALL_HISTORY)
+    at = open_app(db, monkeypatch, "portfolio")
+    finished, cancelled = query_one(db, "SELECT count(*), count(*) FILTER (WHERE status IN ('cancelled', 'disputed')) "
+                                        "FROM contracts WHERE status IN ('completed', 'cancelled', 'disputed')")
+    assert (finished, cancelled) == (11, 2)
+    remaining = frame(db, REMAINING_SQL)["remaining"].sum()
+    assert remaining == 1600  # M4: 2,400 agreed, 800 paid
+    loss = remaining * cancelled / finished
+    assert metrics(at)["Expected loss (USD)"] == f"{loss:,.0f}"
+    page = texts(at)
+    assert "similar contracts were cancelled" not in page
+    assert (f"As a rough guide from the {finished} finished contracts of every kind in your history (too few to "
+            f"compare similar ones), expect to lose about USD {loss:,.0f} of it.") in page.replace("**", "")
+    assert ("When even all finished contracts together are fewer than 30, they are used anyway: a rough guide from "
+            "contracts of every kind, not similar ones.") in page
+    assert (f"Your history has only {finished} finished contracts: every estimate here comes from all of them, of "
+            "every kind, not from similar contracts.") in page
+    assert (f"The expected loss rests on only {finished} finished contracts of every kind, not on similar ones (no "
+            "group of similar contracts has 30 finished): a rough guide, not an estimate to rely on."
+            in [w.value for w in at.warning])
+    help_text = next(m.proto.help for m in at.metric if m.label == "Expected loss (USD)")
+    assert help_text == (f"Still to be paid × the share cancelled among all {finished} finished contracts of your "
+                         "history, of every kind: no group of similar contracts has 30 finished yet.")

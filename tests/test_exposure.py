@@ -39,8 +39,10 @@ def test_expected_loss_falls_back_to_all_history_when_groups_are_small(fixture_c
     # every group has fewer than 30 finished: all 10 finished contracts, 5 cancelled -> 0.5
     assert e["expected_loss"] == pytest.approx((300 + 500) * 0.5)
     assert e["fewest_finished"] == 10 and e["no_history"] == 0
-    assert exposure.expected_loss_caveat(e) == ("The expected loss rests on only 10 finished contracts: a rough guide, "
-                                                "not an estimate to rely on.")
+    assert exposure.rough_history(e) == 10
+    assert exposure.expected_loss_caveat(e) == (
+        "The expected loss rests on only 10 finished contracts of every kind, not on similar ones (no group of similar "
+        "contracts has 30 finished): a rough guide, not an estimate to rely on.")
     basis = exposure.probability_basis(fixture_con, USD).set_index("basis")["contracts"].to_dict()
     assert basis == {"all": 2}
 

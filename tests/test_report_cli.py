@@ -139,7 +139,8 @@ def test_terminal_summary(cli, workspace):
     assert re.search(r"milestones\s+400\.00\s+30\.00\s+370\.00", out)
     assert "expected loss 400.00" in out
     # 800 still to be paid x 5 of the 10 finished contracts cancelled: said to be a rough guide.
-    assert "The expected loss rests on only 10 finished contracts: a rough guide" in out
+    assert ("The expected loss rests on only 10 finished contracts of every kind, not on similar ones (no group of "
+            "similar contracts has 30 finished): a rough guide") in out
 
 
 def test_html_is_one_offline_file_with_inlined_plotly(cli, workspace, tmp_path):
@@ -152,7 +153,8 @@ def test_html_is_one_offline_file_with_inlined_plotly(cli, workspace, tmp_path):
     assert not re.search(r"<script[^>]*\bsrc\s*=", text, re.I)
     assert not re.search(r"<link[^>]*\bhref\s*=\s*[\"']https?:", text, re.I)
     assert "Cancellation risk" in text and "Exposure of active contracts" in text
-    assert "The expected loss rests on only 10 finished contracts: a rough guide" in text
+    assert ("The expected loss rests on only 10 finished contracts of every kind, not on similar ones (no group of "
+            "similar contracts has 30 finished): a rough guide") in text
     assert "Milestones − single" not in text
     assert f"Wrote the HTML report to {out}" in result.out
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from analysis import exposure
 from analysis.filters import SMALL_SAMPLE_FINISHED
-from analysis.wording import counted, sentence
+from analysis.wording import counted, plural, sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
     contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table,
@@ -84,12 +84,19 @@ else:
                     help="Unpaid milestones the client already funded: protected on platforms with escrow.")
     cells[3].metric(f"Not funded ({currency})", "unknown" if funding_unknown else money(row["unfunded"]), border=True,
                     help="Agreed but not in escrow: lost if the client walks away.")
+    # Fewer than 30 finished contracts in the whole history: the estimate comes from all of them, not similar ones.
+    rough = exposure.rough_history(row)
     cells[4].metric(f"Expected loss ({currency})", money(row["expected_loss"]), border=True,
-                    help="Still to be paid × the share of similar contracts in your history that were cancelled.")
+                    help="Still to be paid × the share of similar contracts in your history that were cancelled."
+                    if rough is None else
+                    f"Still to be paid × the share cancelled among all {rough:,} finished contracts of your history, "
+                    f"of every kind: no group of similar contracts has {SMALL_SAMPLE_FINISHED} finished yet.")
     if remaining > 0:
         loss = ("" if int(row["no_history"]) else
                 f" Judging by how often similar contracts were cancelled in your history, expect to lose about "
-                f"**{money(row['expected_loss'], currency)}** of it.")
+                f"**{money(row['expected_loss'], currency)}** of it." if rough is None else
+                f" As a rough guide from the {plural(rough, 'finished contract')} of every kind in your history (too "
+                f"few to compare similar ones), expect to lose about **{money(row['expected_loss'], currency)}** of it.")
         known = remaining - float(row["funding_unknown_remaining"])
         if funding_unknown:
             funding = "Whether any of it is funded in escrow is unknown."
@@ -116,7 +123,12 @@ else:
     with st.expander("How the cancellation probability of each contract is estimated"):
         st.markdown(f"From the finished contracts of the whole workspace (the sidebar filters do not narrow the history), "
                     f"taken as narrowly as the history allows: the first of these groups with at least "
-                    f"{SMALL_SAMPLE_FINISHED} finished contracts is used.")
+                    f"{SMALL_SAMPLE_FINISHED} finished contracts is used. When even all finished contracts together are "
+                    f"fewer than {SMALL_SAMPLE_FINISHED}, they are used anyway: a rough guide from contracts of every "
+                    "kind, not similar ones.")
+        if rough is not None:
+            st.markdown(f"Your history has only {plural(rough, 'finished contract')}: every estimate here comes "
+                        f"from all of them, of every kind, not from similar contracts.")
         st.markdown("\n".join(f"{i}. {words}" for i, (_, words) in enumerate(exposure.CANCEL_PROBABILITY_LEVELS, 1)))
         basis = query(exposure.probability_basis, filters)
         show_money_table(basis.assign(basis=basis["basis"].map(lambda b: BASIS_WORDS.get(b, b))),
