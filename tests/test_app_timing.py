@@ -188,7 +188,15 @@ def test_the_cash_curve_warning_names_each_curve_that_rests_on_few_contracts(tmp
     assert not any("A curve here" in w for w in warnings)
     assert (f"The milestone curve averages only {n['milestones']} contracts and the single-payment curve only "
             f"{n['single']}: too few to conclude anything.") in warnings
+    assert "Halfway through the planned time" not in texts(at)  # no comparison of curves said to be too few
     # Narrowed to the one mobile contract (M3), only the milestone curve is drawn, and named.
     at = open_app(db, monkeypatch, "timing", query={"category": "mobile"})
     assert curve_contracts(db, "t.category = 'mobile'") == {"milestones": 1}
     assert "The milestone curve averages only 1 contract: too few to conclude anything." in [w.value for w in at.warning]
+
+
+def test_the_halfway_comparison_is_drawn_when_both_curves_have_enough_contracts(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "timing")
+    n = curve_contracts(sample_db)  # USD, the report currency of the sample
+    assert min(n["milestones"], n["single"]) >= 30
+    assert "Halfway through the planned time, milestone contracts had paid on average" in texts(at)

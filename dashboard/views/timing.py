@@ -134,7 +134,7 @@ if not few.empty:  # each curve that rests on too few contracts, by name and cou
     st.warning(f"{named}: too few to conclude anything.", icon=":material/warning:")
 if not curve.empty:
     halfway = curve[curve["fraction_elapsed"].round(6) == 0.5].set_index("structure")["share_received"]
-    if {"milestones", "single"} <= set(halfway.index):
+    if {"milestones", "single"} <= set(halfway.index) and few.empty:  # no comparison of curves said to be too few
         st.markdown(f"Halfway through the planned time, milestone contracts had paid on average "
                     f"**{share(halfway['milestones'])}** of their agreed value, single-payment contracts "
                     f"**{share(halfway['single'])}**.")
