@@ -81,6 +81,16 @@ def test_a_level_with_exactly_min_history_finished_contracts_is_used(fixture_con
     assert at_five.loc["M4", "p_finished"] == 10
 
 
+def test_escrow_is_capped_at_the_remaining_value(fixture_con):
+    """M4 with a budget of 150: 100 paid leaves 50; milestones 2 (submitted) and 3 (funded) hold
+    200 in escrow, but only the 50 still owed counts as funded (0 unfunded), and of the 100
+    submitted only those 50."""
+    fixture_con.execute("UPDATE contracts SET budget = 150 WHERE contract_id = 'M4'")
+    m4 = exposure.active_contracts(fixture_con, USD).set_index("contract_id").loc["M4"]
+    assert (m4["paid"], m4["remaining"]) == (100, 50)
+    assert (m4["funded"], m4["unfunded"], m4["submitted"]) == (50, 0, 50)
+
+
 def test_exposure_by_client_and_freelancer(fixture_con):
     by_client = exposure.exposure(fixture_con, USD, by="client").set_index("client")
     assert by_client.loc["Gamma", "remaining"] == 300 and by_client.loc["Beta", "remaining"] == 500
