@@ -53,6 +53,11 @@ def test_funded_to_paid_and_gaps(fixture_con):
     # funded -> paid: M1 2 (x5), M2 4, M3 4, M4 6 -> 2 ; S1 12, S5 2 -> 7 ; hourly invoices are never funded
     assert s.loc[("funded_to_paid", "milestones"), "median"] == 2
     assert s.loc[("funded_to_paid", "milestones"), "p75"] == pytest.approx(np.percentile([2, 2, 2, 2, 2, 4, 4, 6], 75))
+    assert s.loc[("funded_to_paid", "milestones"), "p25"] == pytest.approx(np.percentile([2, 2, 2, 2, 2, 4, 4, 6], 25))
+    # p25 where it differs from the median and the minimum (interpolated between two values):
+    # funded -> paid single S1 12, S5 2 -> 2 + 0.25 * 10 = 4.5; first payment - start milestones 2, 4, 4, 6 -> 3.5
+    assert s.loc[("funded_to_paid", "single"), "p25"] == pytest.approx(np.percentile([12, 2], 25)) == 4.5
+    assert s.loc[("start_to_first_payment", "milestones"), "p25"] == pytest.approx(np.percentile([2, 4, 4, 6], 25)) == 3.5
     assert s.loc[("funded_to_paid", "single"), "median"] == 7
     assert s.loc[("funded_to_paid", "hourly"), "n"] == 0
     # gaps between consecutive payments: M1 1,1,1,1 ; H1 7 ; single contracts have one payment
