@@ -226,6 +226,21 @@ def test_breakdown_differences_use_newcombe_per_group(fixture_con):
     assert translation.milestones_finished == 0 and math.isnan(translation.rate_difference)
 
 
+def test_breakdown_difference_and_newcombe_interval_of_unequal_rates():
+    """A hand-built breakdown: milestones 1 cancelled of 4 finished, single 3 of 4 ->
+    1/4 - 3/4 = -0.5, with the Newcombe interval of those counts worked out by hand."""
+    breakdown = pd.DataFrame([
+        {"dimension": "category", "group": "design", "group_order": "design", "structure": "milestones",
+         "cancelled": 1, "finished": 4},
+        {"dimension": "category", "group": "design", "group_order": "design", "structure": "single",
+         "cancelled": 3, "finished": 4},
+    ])
+    row = c.breakdown_differences(breakdown).iloc[0]
+    assert (row.milestones_cancelled, row.milestones_finished, row.single_cancelled, row.single_finished) == (1, 4, 3, 4)
+    assert row.rate_difference == pytest.approx(-0.5)
+    assert (row.ci_low, row.ci_high) == pytest.approx(newcombe_by_hand(1, 4, 3, 4))
+
+
 def test_budget_bands_name_the_currency_when_several_are_mixed(fixture_con):
     b = c.breakdowns(fixture_con, Filters())
     bands = set(b[b.dimension == "budget_band"]["group"])
