@@ -22,25 +22,10 @@ from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, contracts_sql, prepared
 from analysis.importing import import_files
 from tests.fixtures.analysis.helpers import contract, import_contracts, import_fixture
+from tests.stats_by_hand import newcombe_by_hand, wilson_by_hand
 
-Z = stats.norm.ppf(0.975)
 TODAY = dt.date(2026, 3, 31)
 USD = Filters(currency="USD")
-
-
-def wilson_by_hand(k: int, n: int) -> tuple[float, float]:
-    p = k / n
-    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
-    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
-    return centre - half, centre + half
-
-
-def newcombe_by_hand(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
-    p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = wilson_by_hand(k1, n1)
-    l2, u2 = wilson_by_hand(k2, n2)
-    d = p1 - p2
-    return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
 
 
 @pytest.fixture
