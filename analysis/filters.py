@@ -250,17 +250,18 @@ ANALYSIS_SCHEMA = "ml_analysis"
 ANALYSIS_TABLES_FORMAT = 4
 
 
-def _make_prepared_tables(con, names: _Prepared) -> bool:
+def _make_prepared_tables(con, names: _Prepared, *, row_number_keys: bool = False) -> bool:
     """Create the three prepared tables ``names`` on ``con``; True when ``cid`` is the hashed key.
 
     The key is a hash of (source, contract_id), so milestones and payments get theirs without a
     join on the text keys. If two contracts ever hash alike, the contracts are made again with a
-    row number as the key and the others joined on the text keys (False).
+    row number as the key and the others joined on the text keys (False). ``row_number_keys``
+    takes that path whatever the hashes (for tests: a collision of 64-bit hashes cannot be made).
     """
     create = "CREATE TEMP TABLE" if names.schema == "temp" else "CREATE TABLE"
     key = "hash(source, contract_id)"
     con.execute(f"{create} {names.contracts} AS {_enriched_contracts_sql(key)}")
-    hashed = _hashed_keys_unique(con, names.contracts)
+    hashed = not row_number_keys and _hashed_keys_unique(con, names.contracts)
     milestone_columns = "seq, kind, amount, due_date, funded_date, submitted_date, paid_date, paid_amount, status"
     if hashed and names.schema != "temp":
         # Kept in the workspace: a view, since the milestones are a copy with one column more (a
@@ -321,19 +322,20 @@ def _stored_tables(con) -> _Prepared | None:
     return _Prepared(con, q + "contracts", q + "payments", q + "milestones", uuid.uuid4().hex[:12], derived)
 
 
-def store_analysis_tables(con, build_derived: Callable[[], None]) -> bool:
+def store_analysis_tables(con, build_derived: Callable[[], None], *, row_number_keys: bool = False) -> bool:
     """Make the prepared tables, and the derived ones ``build_derived()`` asks for, in the workspace.
 
     For a writer, inside the transaction that changed the data (``store.bump_data_version``):
     afterwards every ``prepared`` block on the workspace reads these instead of making its own,
     so a report or a cold dashboard page pays for the filtered aggregates only. Returns False
     (and keeps nothing) when two contracts' keys hash alike; blocks then prepare as before.
+    ``row_number_keys``: as if they did (for tests, see ``_make_prepared_tables``).
     """
     con.execute(f"DROP SCHEMA IF EXISTS {ANALYSIS_SCHEMA} CASCADE")
     con.execute(f"CREATE SCHEMA {ANALYSIS_SCHEMA}")
     q = f"{ANALYSIS_SCHEMA}."
     names = _Prepared(con, q + "contracts", q + "payments", q + "milestones", "", schema=ANALYSIS_SCHEMA)
-    if not _make_prepared_tables(con, names):  # row-number keys are only valid for one block
+    if not _make_prepared_tables(con, names, row_number_keys=row_number_keys):  # row-number keys are only valid for one block
         con.execute(f"DROP SCHEMA {ANALYSIS_SCHEMA} CASCADE")
         return False
     token = _PREPARED.set(names)
@@ -348,7 +350,7 @@ def store_analysis_tables(con, build_derived: Callable[[], None]) -> bool:
 
 
 @contextlib.contextmanager
-def prepared(con) -> Iterator[None]:
+def prepared(con, *, row_number_keys: bool = False) -> Iterator[None]:
     """Compute the enriched contracts (and key the payments and milestones) once for a batch of analyses.
 
     ``contract_view`` aggregates every milestone, client history needs a window over every
@@ -361,6 +363,8 @@ def prepared(con) -> Iterator[None]:
     them on exit. Tables ``derived_table`` makes in a block are temporary too. Every public
     analysis runs inside it (see ``uses_prepared``); wrap a batch of calls on one connection
     to share the tables. Nested blocks on the same connection reuse the outer tables.
+    ``row_number_keys`` makes the temporary tables with row-number keys, as when two contracts'
+    keys hash alike (for tests, see ``_make_prepared_tables``).
     """
     made = _PREPARED.get()
     if made is not None and made.con is con:
@@ -375,7 +379,7 @@ def prepared(con) -> Iterator[None]:
     kept = set(names.derived.values())
     try:
         if temporary:
-            _make_prepared_tables(con, names)
+            _make_prepared_tables(con, names, row_number_keys=row_number_keys)
         token = _PREPARED.set(names)
         try:
             yield

@@ -22,25 +22,10 @@ from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, contracts_sql, prepared
 from analysis.importing import import_files
 from tests.fixtures.analysis.helpers import contract, import_contracts, import_fixture
+from tests.stats_by_hand import newcombe_by_hand, wilson_by_hand
 
-Z = stats.norm.ppf(0.975)
 TODAY = dt.date(2026, 3, 31)
 USD = Filters(currency="USD")
-
-
-def wilson_by_hand(k: int, n: int) -> tuple[float, float]:
-    p = k / n
-    centre = (p + Z * Z / (2 * n)) / (1 + Z * Z / n)
-    half = Z * math.sqrt(p * (1 - p) / n + Z * Z / (4 * n * n)) / (1 + Z * Z / n)
-    return centre - half, centre + half
-
-
-def newcombe_by_hand(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float]:
-    p1, p2 = k1 / n1, k2 / n2
-    l1, u1 = wilson_by_hand(k1, n1)
-    l2, u2 = wilson_by_hand(k2, n2)
-    d = p1 - p2
-    return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
 
 
 @pytest.fixture
@@ -224,6 +209,21 @@ def test_breakdown_differences_use_newcombe_per_group(fixture_con):
     assert (row.ci_low, row.ci_high) == pytest.approx(newcombe_by_hand(1, 2, 1, 2))
     translation = d[(d.dimension == "category") & (d.group == "translation")].iloc[0]
     assert translation.milestones_finished == 0 and math.isnan(translation.rate_difference)
+
+
+def test_breakdown_difference_and_newcombe_interval_of_unequal_rates():
+    """A hand-built breakdown: milestones 1 cancelled of 4 finished, single 3 of 4 ->
+    1/4 - 3/4 = -0.5, with the Newcombe interval of those counts worked out by hand."""
+    breakdown = pd.DataFrame([
+        {"dimension": "category", "group": "design", "group_order": "design", "structure": "milestones",
+         "cancelled": 1, "finished": 4},
+        {"dimension": "category", "group": "design", "group_order": "design", "structure": "single",
+         "cancelled": 3, "finished": 4},
+    ])
+    row = c.breakdown_differences(breakdown).iloc[0]
+    assert (row.milestones_cancelled, row.milestones_finished, row.single_cancelled, row.single_finished) == (1, 4, 3, 4)
+    assert row.rate_difference == pytest.approx(-0.5)
+    assert (row.ci_low, row.ci_high) == pytest.approx(newcombe_by_hand(1, 4, 3, 4))
 
 
 def test_budget_bands_name_the_currency_when_several_are_mixed(fixture_con):

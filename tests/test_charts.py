@@ -12,6 +12,7 @@ from analysis import cancellation, earnings, exposure, timing
 from analysis.filters import Filters, prepared
 from dashboard import charts
 from tests.fixtures.analysis.helpers import import_fixture
+from tests.stats_by_hand import wilson_by_hand
 
 USD = Filters(currency="USD")
 TODAY = dt.date(2026, 3, 31)
@@ -44,10 +45,11 @@ def test_cancellation_rates_bars_and_wilson_error_bars(frames):
     heights = bar_by_x(fig)
     assert heights["Milestones"] == pytest.approx(200 / 3)
     assert heights["Single payment"] == pytest.approx(50)
-    rates = frames["rates"].set_index("structure")
+    # error bars reach the Wilson bounds worked out by hand: milestones 2 of 3, single 2 of 4, hourly 0 of 1
     t = fig.data[0]
-    assert t.error_y.array[0] == pytest.approx((rates.at["milestones", "ci_high"] - 2 / 3) * 100)
-    assert t.error_y.arrayminus[1] == pytest.approx((0.5 - rates.at["single", "ci_low"]) * 100)
+    bounds = [wilson_by_hand(2, 3), wilson_by_hand(2, 4), wilson_by_hand(0, 1)]
+    assert list(t.error_y.array) == pytest.approx([(high - p) * 100 for (_, high), p in zip(bounds, (2 / 3, 0.5, 0))])
+    assert list(t.error_y.arrayminus) == pytest.approx([(p - low) * 100 for (low, _), p in zip(bounds, (2 / 3, 0.5, 0))])
     assert list(t.text) == ["2 of 3", "2 of 4", "0 of 1"]
     assert list(t.marker.pattern.shape) == ["/", "/", "/"]  # small samples marked
 

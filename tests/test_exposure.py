@@ -61,6 +61,38 @@ def test_expected_loss_uses_the_narrowest_group_with_enough_history(fixture_con)
     assert total["expected_loss"] == pytest.approx(300 * 2 / 3 + 500 * 3 / 5)
 
 
+def test_a_level_with_exactly_min_history_finished_contracts_is_used(fixture_con):
+    """Finished history by level (the whole workspace, filters do not narrow it):
+    USD milestones in band 100–499: M1, M2, M3 (M2, M3 cancelled) -> 3 finished, 2 cancelled;
+    any milestones: M1, M2, M3, E1 -> 4 finished, 2 cancelled;
+    any single: S1, S2, S3, S5, E2 (S2, S3, E2 cancelled) -> 5 finished, 3 cancelled;
+    USD single in band 500–999 (S4's): none; all: 10 finished, 5 cancelled."""
+    at_three = exposure.active_contracts(fixture_con, USD, min_history=3).set_index("contract_id")
+    # M4's band has exactly 3 finished: enough at min_history=3
+    assert at_three.loc["M4", "p_basis"] == "structure_budget_band"
+    assert at_three.loc["M4", "p_cancel"] == pytest.approx(2 / 3)
+    assert at_three.loc["M4", "p_finished"] == 3
+    at_five = exposure.active_contracts(fixture_con, USD, min_history=5).set_index("contract_id")
+    # S4: no band history, singles have exactly 5 finished: enough at min_history=5
+    assert at_five.loc["S4", "p_basis"] == "structure"
+    assert at_five.loc["S4", "p_cancel"] == pytest.approx(3 / 5)
+    assert at_five.loc["S4", "p_finished"] == 5
+    # M4: band 3 and milestones 4 are both below 5 -> all finished contracts
+    assert at_five.loc["M4", "p_basis"] == "all"
+    assert at_five.loc["M4", "p_cancel"] == pytest.approx(0.5)
+    assert at_five.loc["M4", "p_finished"] == 10
+
+
+def test_escrow_is_capped_at_the_remaining_value(fixture_con):
+    """M4 with a budget of 150: 100 paid leaves 50; milestones 2 (submitted) and 3 (funded) hold
+    200 in escrow, but only the 50 still owed counts as funded (0 unfunded), and of the 100
+    submitted only those 50."""
+    fixture_con.execute("UPDATE contracts SET budget = 150 WHERE contract_id = 'M4'")
+    m4 = exposure.active_contracts(fixture_con, USD).set_index("contract_id").loc["M4"]
+    assert (m4["paid"], m4["remaining"]) == (100, 50)
+    assert (m4["funded"], m4["unfunded"], m4["submitted"]) == (50, 0, 50)
+
+
 def test_exposure_by_client_and_freelancer(fixture_con):
     by_client = exposure.exposure(fixture_con, USD, by="client").set_index("client")
     assert by_client.loc["Gamma", "remaining"] == 300 and by_client.loc["Beta", "remaining"] == 500

@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from analysis import store
@@ -264,6 +264,8 @@ def test_split_command_answers_or_refuses_in_one_line(args):
 @given(budget=numbers, days=numbers, n=st.one_of(st.integers(1, 12), st.integers(-3, 3000)),
        probability=st.one_of(st.floats(0, 1), numbers), share=st.one_of(st.floats(0.01, 1), numbers),
        shape=st.sampled_from(["equal", "front-loaded", "back-loaded"]), hazard=st.one_of(numbers, st.sampled_from(["constant", "front-heavy"])))
+# Always tried: certain cancellation (nothing is ever paid, so no days to cash: NaN in the table, null in JSON).
+@example(budget=150.0, days=5.0, n=5, probability=1.0, share=0.25, shape="equal", hazard="constant")
 def test_splitter_functions_answer_or_refuse(budget, days, n, probability, share, shape, hazard):
     """What the dashboard's splitter page calls: make_plan, compare, recommend with any numbers."""
     from analysis import splitter
@@ -281,4 +283,33 @@ def test_splitter_functions_answer_or_refuse(budget, days, n, probability, share
             return
     assert math.isfinite(comparison.plan_outcome.expected_net)
     assert 0 <= comparison.plan_outcome.prob_paid_nothing <= 1
-    assert recommendation.to_json() is not None
+    # Valid JSON with finite numbers only (json.dumps raises on NaN or infinity with allow_nan=False).
+    doc = json.loads(json.dumps(recommendation.to_json(), allow_nan=False))
+    assert doc["max_loss_share"] == share and 0 < share <= 1
+    assert 1 <= doc["max_allowed"] <= splitter.MAX_RECOMMENDED_MILESTONES
+    assert doc["max_allowed"] * terms.min_milestone <= plan.budget + 1e-9  # every milestone meets the minimum
+    assert (doc["review_days_per_milestone"], doc["wait_days_per_milestone"]) == (terms.review_days, 0.0)
+    chosen = doc["milestones"]
+    assert chosen is None or 1 <= chosen <= doc["max_allowed"]
+    table = recommendation.table
+    counts = table["milestones"].tolist()
+    assert len(doc["table"]) == len(counts) and [r["milestones"] for r in doc["table"]] == counts
+    assert counts == sorted(set(counts)) and counts[0] == 1 and counts[-1] <= doc["max_allowed"]
+    assert chosen is None or chosen in counts
+    limit_cents = share * plan.budget_cents + 1e-6
+    hold = terms.review_days + terms.hold_days  # money is released this long after a milestone's due day
+    for row in table.itertuples():
+        assert 0 <= row.prob_paid_nothing <= 1
+        assert row.smallest_amount >= terms.min_milestone
+        assert row.fees_if_complete >= 0
+        assert 0 <= row.expected_net <= plan.budget * (1 + 1e-12)
+        assert row.max_loss_share == pytest.approx(row.max_loss / plan.budget) and 0 < row.max_loss_share <= 1
+        assert row.finish_day == days
+        days_to_cash = row.expected_days_to_cash
+        assert math.isnan(days_to_cash) or hold <= days_to_cash <= (days + hold) * (1 + 1e-12)
+        # the recommendation is the smallest count within the share: fewer milestones leave more at stake
+        within = round(row.max_loss * 100) <= limit_cents
+        if chosen is None or row.milestones < chosen:
+            assert not within, (row.milestones, row.max_loss, share)
+        elif row.milestones == chosen:
+            assert within, (row.milestones, row.max_loss, share)

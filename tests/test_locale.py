@@ -104,7 +104,6 @@ def test_marketplace_exports_resaved_in_other_locales(tmp_path, original, varian
 
 
 def test_same_report_in_every_locale(tmp_path, cli):
-    pytest.importorskip("analysis.report")
     reports = []
     for variant in VARIANTS:
         db = tmp_path / f"{variant}.duckdb"

@@ -123,7 +123,7 @@ def _close(a, b, path="") -> list[str]:
 
 
 def test_report_over_parquet_equals_report_over_the_workspace_file(sample_workspace):
-    report = pytest.importorskip("analysis.report")
+    from analysis import report
     from analysis.filters import Filters
 
     con, dataset = sample_workspace

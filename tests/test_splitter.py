@@ -161,6 +161,17 @@ def test_sliding_fee_counts_what_was_billed_before():
     assert single.expected_fees == 150.0
 
 
+def test_days_to_cash_are_weighted_by_gross_not_net():
+    """Sliding fee: two 500s due on days 5 and 10, released 14 + 5 days later (days 24 and 29);
+    fees 100 (first 500 at 20 %) and 50 (next 500 at 10 %), so net 400 and 450. Weighted by the
+    gross paid: (500 × 24 + 500 × 29) / 1000 = 26.5 (by net it would be 22650 / 850 = 26.65)."""
+    terms = sp.platform_terms("upwork-2016")
+    out = sp.evaluate(sp.make_plan(1000, 10, milestones=2), terms, sp.make_risk(0))
+    assert out.milestones["expected_release_day"].tolist() == [24.0, 29.0]
+    assert out.milestones["fee"].tolist() == [100.0, 50.0]
+    assert out.expected_days_to_cash == pytest.approx(26.5)
+
+
 def test_freelancer_minimum_fee_makes_small_milestones_cost_more():
     terms = sp.platform_terms("freelancer")
     plan = sp.evaluate(sp.make_plan(60, 3, milestones=3), terms, sp.make_risk(0))

@@ -53,6 +53,11 @@ def test_funded_to_paid_and_gaps(fixture_con):
     # funded -> paid: M1 2 (x5), M2 4, M3 4, M4 6 -> 2 ; S1 12, S5 2 -> 7 ; hourly invoices are never funded
     assert s.loc[("funded_to_paid", "milestones"), "median"] == 2
     assert s.loc[("funded_to_paid", "milestones"), "p75"] == pytest.approx(np.percentile([2, 2, 2, 2, 2, 4, 4, 6], 75))
+    assert s.loc[("funded_to_paid", "milestones"), "p25"] == pytest.approx(np.percentile([2, 2, 2, 2, 2, 4, 4, 6], 25))
+    # p25 where it differs from the median and the minimum (interpolated between two values):
+    # funded -> paid single S1 12, S5 2 -> 2 + 0.25 * 10 = 4.5; first payment - start milestones 2, 4, 4, 6 -> 3.5
+    assert s.loc[("funded_to_paid", "single"), "p25"] == pytest.approx(np.percentile([12, 2], 25)) == 4.5
+    assert s.loc[("start_to_first_payment", "milestones"), "p25"] == pytest.approx(np.percentile([2, 4, 4, 6], 25)) == 3.5
     assert s.loc[("funded_to_paid", "single"), "median"] == 7
     assert s.loc[("funded_to_paid", "hourly"), "n"] == 0
     # gaps between consecutive payments: M1 1,1,1,1 ; H1 7 ; single contracts have one payment
@@ -116,6 +121,15 @@ def test_ageing_of_submitted_unpaid_work(fixture_con):
     assert got.loc["61–90 days", "items"] == 0 and got.loc["over 90 days", "amount"] == 0
     later = timing.ageing(fixture_con, Filters(), dt.date(2026, 5, 10)).set_index("bucket")
     assert later.loc["61–90 days", "items"] == 1 and later.loc["over 90 days", "items"] == 1
+    # On the bucket edges (2026 is not a leap year: February has 28 days):
+    # 04-09: M4 03-10 + 30 days, M3 02-07 + 61 days
+    edge = timing.ageing(fixture_con, Filters(), dt.date(2026, 4, 9)).set_index("bucket")["items"].to_dict()
+    assert edge == {"0–30 days": 1, "31–60 days": 0, "61–90 days": 1, "over 90 days": 0}
+    # 05-08: M4 59 days, M3 exactly 90; 05-09: M4 exactly 60, M3 91
+    edge = timing.ageing(fixture_con, Filters(), dt.date(2026, 5, 8)).set_index("bucket")["items"].to_dict()
+    assert edge == {"0–30 days": 0, "31–60 days": 1, "61–90 days": 1, "over 90 days": 0}
+    edge = timing.ageing(fixture_con, Filters(), dt.date(2026, 5, 9)).set_index("bucket")["items"].to_dict()
+    assert edge == {"0–30 days": 0, "31–60 days": 1, "61–90 days": 0, "over 90 days": 1}
 
 
 def test_empty_workspace_gives_every_measure_with_no_data(con):
