@@ -234,3 +234,19 @@ def test_several_milestones_due_on_the_cancel_day_are_counted(sample_db, monkeyp
     at.slider(key="split_cancel_day").set_value(1).run()
     assert ("With 3 milestones you keep 0.00 of the 900.00, plus 900.00 if you had already handed in the 3 "
             "milestones due that day") in plain(at)
+
+
+def test_the_clients_own_review_time_moves_every_withdrawal_day(sample_db, monkeypatch):
+    """Upwork's 14-day review is the longest a client can take; a client who releases in 2 days has every
+    payment withdrawable 12 days sooner, the single payment as much as each milestone."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"), 10)
+    at.number_input(key="split_review_days").set_value(2.0).run()
+    assert not at.exception
+    survive = [0.9 ** (i / 5) for i in range(1, 6)]
+    weights = [30.0 * s for s in survive]
+    plan_days = sum(w * (i + 2 + HOLD) for i, w in enumerate(weights, 1)) / sum(weights)
+    assert schedule(at)["expected_release_day"].tolist() == [d + 2 + HOLD for d in (1.0, 2.0, 3.0, 4.0, 5.0)]
+    plan, single = side_metrics(at)
+    assert plan["Withdrawable, on average, by"] == f"{plan_days:.1f} days"
+    assert single["Withdrawable, on average, by"] == f"{5 + 2 + HOLD:.1f} days"
+    assert "your client releases the payment 2 days after a hand-in (as you set it)" in plain(at)

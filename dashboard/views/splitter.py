@@ -123,6 +123,12 @@ with st.container(border=True):
         billed_before = c2.number_input("Already billed with this client", min_value=0.0, step=100.0, format="%.2f",
                                         key="split_billed_before",
                                         help="Only matters for Upwork's 2016–2023 sliding fee (20 % of the first 500).")
+        review_days = c1.number_input(
+            "Days your client takes to release a payment after a hand-in", min_value=0.0, max_value=splitter.MAX_DAYS,
+            value=None, step=1.0, format="%g", key="split_review_days",
+            placeholder=f"the platform's longest: {PRESETS[platform].review_days:g}",
+            help="Empty: the longest the platform allows before it releases the payment itself (Upwork: 14 days). "
+                 "Your own clients' typical time is on the Payment timing page (submission → payment).")
 
 with st.container(border=True):
     st.markdown("**The risk that the client cancels**")
@@ -143,7 +149,7 @@ with st.container(border=True):
 
 # --- the model ------------------------------------------------------------------------------
 try:
-    terms = splitter.platform_terms(platform)
+    terms = splitter.platform_terms(platform, review_days=review_days)
     amounts = parse_amounts(amounts_text) if amounts_text is not None else None
     plan = splitter.make_plan(budget, days, milestones=count, amounts=amounts, shape=shape, wait_days=wait_days,
                               terms=terms)
@@ -194,9 +200,12 @@ if risk_mode == HISTORY:
 st.subheader("The schedule")
 schedule = p.milestones.assign(net=p.milestones["amount"] - p.milestones["fee"])[
     ["seq", "amount", "fee", "net", "start_day", "due_day", "expected_release_day", "prob_paid"]]
+review_text = (f"the client has up to {terms.review_days:g} days to review, then the money is held {terms.hold_days:g} "
+               "days before you can withdraw it (withdrawable by the day shown, at the latest)" if review_days is None
+               else f"your client releases the payment {terms.review_days:g} days after a hand-in (as you set it), then "
+                    f"the money is held {terms.hold_days:g} days before you can withdraw it")
 st.caption(f"{plan_name} on {escape_markdown(terms.label)}. Each milestone is worked on from its start day and handed "
-           f"in on its due day; the client has up to {terms.review_days:g} days to review, then the money is held "
-           f"{terms.hold_days:g} days before you can withdraw it (withdrawable by the day shown, at the latest).")
+           f"in on its due day; {review_text}.")
 show_table(schedule, "milestone-schedule", key="split_schedule", column_config={
     "seq": st.column_config.NumberColumn("milestone"),
     "amount": st.column_config.NumberColumn("amount", format="%.2f"),
@@ -232,7 +241,7 @@ for column, label, outcome, other in ((left, plan_name.capitalize(), p, s), (rig
                  "first hand-in.", delta=None if other is None else
                  f"{(outcome.prob_paid_nothing - other.prob_paid_nothing) * 100:+.1f} points", delta_color="inverse")
         b.metric("Withdrawable, on average, by", days_text(outcome.expected_days_to_cash),
-                 help=(f"The day each payment can be withdrawn at the latest (full {terms.review_days:g}-day review, "
+                 help=(f"The day each payment can be withdrawn ({terms.review_days:g}-day review, "
                        f"then the {terms.hold_days:g}-day hold), averaged over the payments weighted by amount and by "
                        f"the chance each is paid. The first money: after {days_text(outcome.days_to_first_cash)}."),
                  delta_color="inverse",
