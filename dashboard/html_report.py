@@ -95,7 +95,7 @@ def _cancellation(section: CurrencySection) -> list[str]:
     if section.adjusted is not None:
         out.append(f"<p><b>Adjusted comparison.</b> {esc(section.adjusted.message)}.</p>")
     out.append("<h3>For work like yours</h3>")
-    out.append("<p>The p-values of each breakdown are also adjusted for how many groups it compares (Holm): a group "
+    out.append("<p>The p-values of each breakdown are also adjusted for how many groups it compares (Holm–Šidák): a group "
                "is marked as a clear difference only when the adjusted p is below 0.05 and its interval excludes 0.</p>")
     diffs = section.breakdown_differences
     for dim in BREAKDOWN_DIMENSIONS:
@@ -114,7 +114,7 @@ def _cancellation(section: CurrencySection) -> list[str]:
                 ("group", "group", None), ("m", "milestones cancelled", str), ("s", "single cancelled", str),
                 ("rate_difference", "difference (points)", lambda x: f"{x * 100:+.1f}" if math.isfinite(x) else "—"),
                 ("ci", "95 % CI", str), ("p_value", "p", lambda x: p_number(x) if math.isfinite(x) else "—"),
-                ("p_holm", "p (Holm-adjusted)", lambda x: p_number(x) if math.isfinite(x) else "—"),
+                ("p_adjusted", "p (adjusted)", lambda x: p_number(x) if math.isfinite(x) else "—"),
                 ("flag", "", None),
             ]))
     out.append("<h3>When cancellations happen</h3>")

@@ -490,11 +490,11 @@ def test_adjusted_comparison_names_only_the_covariates_it_used(con, tmp_path):
     assert "adjusted for budget" not in result.message
 
 
-def test_breakdown_verdicts_rest_on_holm_adjusted_p_values():
+def test_breakdown_verdicts_rest_on_adjusted_p_values():
     """Three category groups: A 20 of 100 vs 35 of 100 (p = 0.0175), B 2 of 30 vs 9 of 36 (p = 0.0466),
-    C 10 of 50 vs 10 of 50 (p = 1), and one too small to test. Holm by hand over the three tested:
-    3 × 0.0175 = 0.0526, max(0.0526, 2 × 0.0466) = 0.0932, max(0.0932, 1 × 1) = 1 — so A, a clear
-    difference on its own, is not one among three comparisons."""
+    C 10 of 50 vs 10 of 50 (p = 1), and one too small to test. Holm–Šidák by hand over the three tested:
+    1 − (1 − 0.0175)³ = 0.0516, max(0.0516, 1 − (1 − 0.0466)²) = 0.0910, max(0.0910, 1) = 1 — so A,
+    a clear difference on its own, is not one among three comparisons."""
     counts = {"A": (20, 100, 35, 100), "B": (2, 30, 9, 36), "C": (10, 50, 10, 50), "D": (1, 5, 2, 6)}
     breakdown = pd.DataFrame([
         {"dimension": "category", "group": g, "group_order": g, "structure": s, "cancelled": cancelled, "finished": finished}
@@ -504,11 +504,11 @@ def test_breakdown_verdicts_rest_on_holm_adjusted_p_values():
          for g, (mc, mn, sc, sn) in counts.items() if g != "D"}
     assert d.loc["A", "p_value"] == pytest.approx(p["A"]) and p["A"] < 0.05
     assert c.compare_rates(*counts["A"]).clear_difference  # on its own
-    assert d.loc["A", "p_holm"] == pytest.approx(3 * p["A"])
-    assert d.loc["B", "p_holm"] == pytest.approx(max(3 * p["A"], 2 * p["B"]))
-    assert d.loc["C", "p_holm"] == pytest.approx(1.0)
-    assert math.isnan(d.loc["D", "p_holm"]) and d.loc["D", "small_sample"]
+    assert d.loc["A", "p_adjusted"] == pytest.approx(1 - (1 - p["A"]) ** 3) and d.loc["A", "p_adjusted"] > 0.05
+    assert d.loc["B", "p_adjusted"] == pytest.approx(max(1 - (1 - p["A"]) ** 3, 1 - (1 - p["B"]) ** 2))
+    assert d.loc["C", "p_adjusted"] == pytest.approx(1.0)
+    assert math.isnan(d.loc["D", "p_adjusted"]) and d.loc["D", "small_sample"]
     assert not d["clear_difference"].any()
     # Alone in its dimension, A keeps its verdict.
     alone = c.breakdown_differences(breakdown[breakdown["group"] == "A"]).iloc[0]
-    assert alone.p_holm == pytest.approx(p["A"]) and alone.clear_difference
+    assert alone.p_adjusted == pytest.approx(p["A"]) and alone.clear_difference

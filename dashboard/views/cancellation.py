@@ -46,7 +46,7 @@ def breakdown_table(breakdown: pd.DataFrame, differences: pd.DataFrame, dimensio
     out["95 % interval"] = [f"{lo * 100:+.1f} to {hi * 100:+.1f}" if ok else "—"
                             for ok, lo, hi in zip(enough, diff["ci_low"], diff["ci_high"])]
     out["p-value (adjusted)"] = [cancellation.p_number(p) if ok and math.isfinite(p) else "—"
-                                 for ok, p in zip(enough, diff["p_holm"])]
+                                 for ok, p in zip(enough, diff["p_adjusted"])]
     finished = part.pivot_table(index="group", columns="structure", values="finished", aggfunc="sum").reindex(
         index=groups["group"], columns=["milestones", "single"]).fillna(0)
     both = ((finished["milestones"] > 0) & (finished["single"] > 0)).to_numpy()
@@ -168,7 +168,7 @@ st.subheader("Does it hold for work like yours?")
 st.caption("The same comparison within groups: by budget, planned duration, new or repeat client, category, "
            "platform and start year. Small groups show counts only and draw no conclusion. Comparing many groups, "
            "one in twenty would show a gap at p < 0.05 by chance alone, so the p-values are adjusted for how many "
-           "groups are compared (Holm) before a verdict is drawn.")
+           "groups are compared (Holm–Šidák) before a verdict is drawn.")
 breakdown, differences = query(cancellation.breakdown_comparison, filters)
 dimension = st.segmented_control(
     "Break down by", list(BREAKDOWN_DIMENSIONS), format_func=BREAKDOWN_LABELS.get, default=BREAKDOWN_DIMENSIONS[0],
