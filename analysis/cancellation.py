@@ -306,7 +306,9 @@ def breakdown_differences(breakdown: pd.DataFrame, a: str = "milestones", b: str
     tested = ~out["small_sample"].astype(bool) & out["p_value"].notna()
     for _, index in out[tested].groupby("dimension", sort=False).groups.items():
         # (Not method="holm": statsmodels 0.15 runs a full gc.collect() in that branch, 60 ms a call.)
-        out.loc[index, "p_adjusted"] = multipletests(out.loc[index, "p_value"].to_numpy(float), method="holm-sidak")[1]
+        with np.errstate(divide="ignore"):  # a p-value of 1 is log1p(-1) = -inf inside: adjusted to 1, as it should
+            adjusted = multipletests(out.loc[index, "p_value"].to_numpy(float), method="holm-sidak")[1]
+        out.loc[index, "p_adjusted"] = adjusted
     out["clear_difference"] = [bool(t) and is_clear_difference(p, lo, hi)
                                for t, p, lo, hi in zip(tested, out["p_adjusted"], out["ci_low"], out["ci_high"])]
     return out
