@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 
 import numpy as np
 import pytest
@@ -19,8 +18,9 @@ from tests.dashboard_support import (
     DASHBOARD_FIXTURES, build_workspace, empty_db, in_main_currency, metrics, open_app, query_one, sample_db,
     sample_template, texts,
 )
+from tests.stats_by_hand import newcombe_by_hand as newcombe
 
-__all__ = ["empty_db", "sample_db", "sample_template"]
+__all__ = ["empty_db", "newcombe", "sample_db", "sample_template"]
 
 # Structure straight from the tables (SPEC: hourly; fixed with >= 2 milestones; else single).
 COUNTS_SQL = """
@@ -35,22 +35,6 @@ COUNTS_SQL = """
                            ELSE 'single' END AS s
           FROM contracts c LEFT JOIN m USING (source, contract_id)) t
     WHERE {where}"""
-
-
-def wilson(count: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
-    p = count / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return centre - half, centre + half
-
-
-def newcombe(c1: int, n1: int, c2: int, n2: int) -> tuple[float, float]:
-    """Newcombe's hybrid score interval for p1 - p2, from the two Wilson intervals (by hand)."""
-    p1, p2 = c1 / n1, c2 / n2
-    l1, u1 = wilson(c1, n1)
-    l2, u2 = wilson(c2, n2)
-    d = p1 - p2
-    return d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
 
 
 def expected_headline(mc: int, mn: int, sc: int, sn: int) -> str:
