@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from analysis.marketplace import from_transaction_history_sql
 from analysis.filters import (
     SMALL_SAMPLE_FINISHED,
     Filters,
@@ -27,6 +26,7 @@ from analysis.filters import (
     milestones_sql,
     uses_prepared,
 )
+from analysis.marketplace import from_transaction_history_sql
 
 if TYPE_CHECKING:  # pandas loads on first use, so the import path (the kept tables' SQL) starts without it
     import pandas as pd
