@@ -20,7 +20,7 @@ import plotly.io as pio
 import streamlit as st
 
 from analysis import cancellation, store
-from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, main_currency, uses_prepared
+from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, uses_prepared
 from analysis.wording import plural
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.sidebar import current_filters, filter_caption
@@ -114,6 +114,15 @@ def show_rates_table(rates: pd.DataFrame, name: str, *, key: str) -> None:
             f"; cancelled of finished below {SMALL_SAMPLE_FINISHED}" if small else "")})
 
 
+def main_currency(filters: Filters) -> str | None:
+    """The report currency (``filters.main_currency``), read off the cached ``currency_counts`` the
+    pages query anyway, so a cold rerun does not run the same grouping twice."""
+    if filters.single_currency:
+        return filters.single_currency
+    counts = query(currency_counts, filters)
+    return str(counts["currency"].iloc[0]) if len(counts) else None
+
+
 def report_basis(filters: Filters) -> Filters:
     """The filters the reports' figures rest on: over several currencies, the report currency only.
 
@@ -123,8 +132,8 @@ def report_basis(filters: Filters) -> Filters:
     """
     if filters.single_currency:
         return filters
-    currency = query(main_currency, filters)
     counts = query(currency_counts, filters)
+    currency = main_currency(filters)
     others = counts[counts["currency"] != currency]
     if currency is None or others.empty:
         return filters
@@ -150,8 +159,8 @@ def _why_this_currency(mine: pd.Series, others: pd.DataFrame) -> str:
 
 def report_currency(filters: Filters) -> str | None:
     """The currency amounts are shown in, with a caption naming the contracts in other currencies."""
-    currency = query(main_currency, filters)
     counts = query(currency_counts, filters)
+    currency = main_currency(filters)
     others = counts[counts["currency"] != currency]
     if currency and not others.empty:
         listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(others["currency"], others["contracts"]))

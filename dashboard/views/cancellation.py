@@ -10,11 +10,11 @@ import streamlit as st
 
 from analysis import cancellation, completions, overview, report
 from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS
-from analysis.filters import SMALL_SAMPLE_FINISHED, main_currency
+from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.wording import plural
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, p_value_words, page_header, rate_cell, report_basis, show_chart, show_rates_table,
+    contracts_or_stop, main_currency, p_value_words, page_header, rate_cell, report_basis, show_chart, show_rates_table,
     status_unknown_note, time_to_cancellation, today,
 )
 from dashboard.charts import STRUCTURE_LABELS
@@ -176,7 +176,7 @@ dimension = st.segmented_control(
 label = BREAKDOWN_LABELS[dimension].lower()
 shown, shown_differences = breakdown, differences
 if dimension == "budget_band" and not filters.single_currency:  # the workspace's one currency: its bands, unprefixed
-    currency = query(main_currency, filters)
+    currency = main_currency(filters)
     shown, shown_differences = in_main_currency(breakdown, currency), in_main_currency(differences, currency)
 groups = shown[(shown["dimension"] == dimension) & (shown["finished"] > 0)]
 if groups.empty or groups["small_sample"].all():

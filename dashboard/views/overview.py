@@ -7,8 +7,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analysis import cancellation, earnings, overview
-from analysis.filters import SMALL_SAMPLE_FINISHED, main_currency
-from dashboard.analysis_pages import contracts_or_stop, report_basis, show_rates_table, status_unknown_note
+from analysis.filters import SMALL_SAMPLE_FINISHED
+from dashboard.analysis_pages import contracts_or_stop, main_currency, report_basis, show_rates_table, status_unknown_note
 from dashboard.charts import STRUCTURE_COLORS, STRUCTURE_LABELS
 from dashboard.sidebar import current_filters, filter_caption
 from dashboard.state import query
@@ -33,7 +33,7 @@ with st.container(border=True):
 
 # --- key figures ------------------------------------------------------------------------
 by = rates.set_index("structure")
-currency = query(main_currency, filters)
+currency = main_currency(filters)
 totals = query(earnings.totals, filters, by=None)
 money = totals[totals["currency"] == currency]
 gross = float(money["gross"].sum()) if not money.empty else 0.0
