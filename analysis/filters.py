@@ -504,14 +504,6 @@ def milestones_sql(filters: Filters) -> tuple[str, list]:
     return _rows_sql(_tables().milestones, filters, extra_columns=", c.currency")
 
 
-def main_currency(con, filters: Filters) -> str | None:
-    """The filters' currency, else the report currency: the first row of ``currency_counts``."""
-    if filters.single_currency:
-        return filters.single_currency
-    counts = currency_counts(con, filters)
-    return str(counts["currency"].iloc[0]) if len(counts) else None
-
-
 @uses_prepared
 def currency_counts(con, filters: Filters):
     """Contracts per currency under the filters (a DataFrame: currency, contracts, fixed_price), the

@@ -115,7 +115,7 @@ def show_rates_table(rates: pd.DataFrame, name: str, *, key: str) -> None:
 
 
 def main_currency(filters: Filters) -> str | None:
-    """The report currency (``filters.main_currency``), read off the cached ``currency_counts`` the
+    """The report currency (the first row of ``filters.currency_counts``), read off the cached ``currency_counts`` the
     pages query anyway, so a cold rerun does not run the same grouping twice."""
     if filters.single_currency:
         return filters.single_currency
