@@ -190,6 +190,23 @@ def test_inputs_are_kept_when_the_user_visits_another_page(sample_db, monkeypatc
     assert schedule(at)["amount"].tolist() == [200.0] * 4
 
 
+def test_a_link_opens_the_plan_it_names(sample_db, monkeypatch):
+    """?split_budget=800&split_days=20&split_milestones=4 with a 30 % risk set by hand: that plan,
+    whose first milestone (200 due on day 5) is paid with chance 0.7 ** (5 / 20)."""
+    link = {"split_budget": "800", "split_days": "20", "split_milestones": "4", "split_risk_mode": "as I set it",
+            "split_cancel_percent": "30"}
+    at = open_app(sample_db, monkeypatch, "splitter", query=link)
+    assert at.number_input(key="split_budget").value == 800.0 and at.number_input(key="split_milestones").value == 4
+    assert at.radio(key="split_risk_mode").value == "manual" and at.slider(key="split_cancel_percent").value == 30
+    table = schedule(at)
+    assert table["amount"].tolist() == [200.0] * 4 and table["due_day"].tolist() == [5.0, 10.0, 15.0, 20.0]
+    plan, _ = side_metrics(at)
+    assert plan["Expected earnings"] == f"{sum(180.0 * 0.7 ** (d / 20) for d in (5, 10, 15, 20)):,.2f}"
+    # A change lands in the link, for the next person to open.
+    at.number_input(key="split_budget").set_value(1000.0).run()
+    assert at.query_params["split_budget"] == "1000.0"
+
+
 @pytest.mark.parametrize("days", [1.0, 0.5])
 def test_a_contract_of_a_day_or_less(sample_db, monkeypatch, days):
     """The "client cancels during day" slider had 1 as both ends and Streamlit refused to draw it."""

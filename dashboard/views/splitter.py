@@ -1,7 +1,7 @@
 """Milestone splitter: plan the next contract. Budget, days and platform in; a milestone schedule,
 the plan against one payment at the end, expected cash by day, every possible outcome and a
 recommendation out — with the cancellation risk taken from the workspace's history or set by hand.
-The model is ``analysis.splitter``; this page only collects inputs and shows its results."""
+The inputs live in the URL, so a copied link opens the same plan. The model is ``analysis.splitter``; this page only collects inputs and shows its results."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ from dashboard.state import query, workspace
 from dashboard.tables import escape_markdown, show_table
 
 COUNT, AMOUNTS = "count", "amounts"
+#: Every input is kept in the page's link (``?split_budget=800&split_milestones=4``), so a plan can be
+#: bookmarked or sent as it is; the keys carry ``split_`` so none meets a sidebar filter's parameter.
+URL = "query-params"
 HISTORY, MANUAL = "history", "manual"
 
 
@@ -94,38 +97,38 @@ has_history = not store.is_empty(workspace())
 with st.container(border=True):
     st.markdown("**The contract**")
     c1, c2, c3 = st.columns(3)
-    platform = c1.selectbox("Platform", list(PRESETS), format_func=lambda k: PRESETS[k].label, key="split_platform",
+    platform = c1.selectbox("Platform", list(PRESETS), format_func=lambda k: PRESETS[k].label, key="split_platform", bind=URL,
                             help="Fees, the client's review window and the hold before money can be withdrawn.")
-    budget = c2.number_input("Budget", min_value=0.01, step=10.0, format="%.2f", key="split_budget",
+    budget = c2.number_input("Budget", min_value=0.01, step=10.0, format="%.2f", key="split_budget", bind=URL,
                              help="The agreed total price.")
-    days = c3.number_input("Working days", min_value=0.5, step=1.0, format="%g", key="split_days",
+    days = c3.number_input("Working days", min_value=0.5, step=1.0, format="%g", key="split_days", bind=URL,
                            help="From the start to delivery, working at a steady pace.")
-    mode = st.radio("Split the budget", [COUNT, AMOUNTS], horizontal=True, key="split_mode", on_change=amounts_from_the_plan,
+    mode = st.radio("Split the budget", [COUNT, AMOUNTS], horizontal=True, key="split_mode", bind=URL, on_change=amounts_from_the_plan,
                     format_func={COUNT: "into a number of milestones", AMOUNTS: "into amounts I choose"}.get)
     if mode == COUNT:
         c1, c2 = st.columns(2)
         count = int(c1.number_input("Milestones", min_value=1, max_value=splitter.MAX_RECOMMENDED_MILESTONES, step=1,
-                                    key="split_milestones"))
-        shape = c2.selectbox("Sizes", list(splitter.SPLIT_SHAPES), key="split_shape",
+                                    key="split_milestones", bind=URL))
+        shape = c2.selectbox("Sizes", list(splitter.SPLIT_SHAPES), key="split_shape", bind=URL,
                              format_func={"equal": "equal", "front-loaded": "larger first",
                                           "back-loaded": "larger last"}.get,
                              help="Front-loaded plans ask for more early (less at stake later); back-loaded the opposite.")
         amounts_text = None
     else:
-        amounts_text = st.text_input("Amounts, in order, separated by commas", key="split_amounts",
+        amounts_text = st.text_input("Amounts, in order, separated by commas", key="split_amounts", bind=URL,
                                      help="They must add up to the budget.")
         count, shape = None, "equal"
     with st.expander("More options"):
         c1, c2 = st.columns(2)
         wait_days = c1.number_input("Days you wait after each submission before starting the next", min_value=0.0,
-                                    step=1.0, format="%g", key="split_wait_days",
+                                    step=1.0, format="%g", key="split_wait_days", bind=URL,
                                     help="E.g. waiting for the client's approval and the next milestone's funding.")
         billed_before = c2.number_input("Already billed with this client", min_value=0.0, step=100.0, format="%.2f",
-                                        key="split_billed_before",
+                                        key="split_billed_before", bind=URL,
                                         help="Only matters for Upwork's 2016–2023 sliding fee (20 % of the first 500).")
         review_days = c1.number_input(
             "Days your client takes to release a payment after a hand-in", min_value=0.0, max_value=splitter.MAX_DAYS,
-            value=None, step=1.0, format="%g", key="split_review_days",
+            value=None, step=1.0, format="%g", key="split_review_days", bind=URL,
             placeholder=f"the platform's longest: {PRESETS[platform].review_days:g}",
             help="Empty: the longest the platform allows before it releases the payment itself (Upwork: 14 days). "
                  "Your own clients' typical time is on the Payment timing page (submission → payment).")
@@ -133,17 +136,17 @@ with st.container(border=True):
 with st.container(border=True):
     st.markdown("**The risk that the client cancels**")
     st.session_state.setdefault("split_risk_mode", HISTORY if has_history else MANUAL)
-    risk_mode = st.radio("Take the risk", [HISTORY, MANUAL], horizontal=True, key="split_risk_mode",
+    risk_mode = st.radio("Take the risk", [HISTORY, MANUAL], horizontal=True, key="split_risk_mode", bind=URL,
                          format_func={HISTORY: "from my history", MANUAL: "as I set it"}.get)
     if risk_mode == MANUAL:
         c1, c2 = st.columns(2)
         cancel_percent = c1.slider("Chance the client cancels before the end", 0, 100, format="%d %%",
-                                   key="split_cancel_percent")
-        hazard = c2.selectbox("When cancellations happen", list(splitter.HAZARD_SHAPES), key="split_hazard",
+                                   key="split_cancel_percent", bind=URL)
+        hazard = c2.selectbox("When cancellations happen", list(splitter.HAZARD_SHAPES), key="split_hazard", bind=URL,
                               format_func={"constant": "evenly over the contract", "front-heavy": "mostly early",
                                            "back-heavy": "mostly late"}.get)
     max_loss_percent = st.slider("Most of the budget you are willing to have at stake at any moment",
-                                 5, 100, step=5, format="%d %%", key="split_max_loss_percent",
+                                 5, 100, step=5, format="%d %%", key="split_max_loss_percent", bind=URL,
                                  help="The recommendation picks the fewest milestones that keep finished-but-unpaid "
                                       "work within this share.")
 
@@ -259,7 +262,7 @@ with st.expander("The comparison as a table"):
 st.subheader("If the client cancels")
 last_day = max(2, math.ceil(plan.finish_day))  # a one-day contract still gets a slider: during day 1, or after it
 st.session_state["split_cancel_day"] = min(int(st.session_state["split_cancel_day"]), last_day)
-cancel_day = st.slider("The client cancels during day", 1, last_day, key="split_cancel_day")
+cancel_day = st.slider("The client cancels during day", 1, last_day, key="split_cancel_day", bind=URL)
 frame = plan.to_frame()
 kept = float(frame.loc[frame["due_day"] <= cancel_day - 1, "amount"].sum())
 pending_today = frame[(frame["due_day"] > cancel_day - 1) & (frame["due_day"] <= cancel_day)]

@@ -6,6 +6,7 @@ own: the frame's browser tests empty ``test-artifacts/dashboard`` when they star
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import ARTIFACTS
 from tests.dashboard_support import query_one
@@ -99,6 +100,14 @@ def test_the_splitter_schedule_follows_its_inputs(sample_server, page):
     assert [round(float(r["due_day"]), 4) for r in rows] == [round(5 / 3, 4), round(10 / 3, 4), 5.0]
     assert metric(page, "Most at stake") == "100.00"
     whole_page_screenshot(page, "splitter_changed")
+
+    # The inputs are in the link: opened afresh (a new session), it shows the same plan.
+    link = page.url
+    assert "split_budget=300" in link and "split_milestones=3" in link, link
+    open_page(page, base, "splitter", link[link.index("?"):])
+    # (Streamlit's number box can show its own minimum for a moment before the link's value arrives.)
+    expect(page.get_by_label("Budget", exact=True)).to_have_value("300.00", timeout=30_000)
+    assert [float(r["amount"]) for r in download_table(page, "split_schedule")] == [100.0, 100.0, 100.0]
 
     # Explicit amounts that do not add up are refused in words, not with a traceback.
     page.get_by_text("into amounts I choose").click()
