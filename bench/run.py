@@ -22,7 +22,6 @@ import os
 import platform
 import subprocess
 import sys
-import time
 from importlib import metadata
 from pathlib import Path
 
@@ -100,20 +99,6 @@ def machine() -> dict:
         except metadata.PackageNotFoundError:
             info["packages"][name] = "not installed"
     return info
-
-
-SPEED_PROBE_ADDITIONS = 10_000_000
-
-
-def speed_probe() -> float:
-    """Seconds for a fixed single-core Python loop: the machine's speed at that moment. Shared
-    virtual machines change speed between days (and within a run) far more than the load average
-    shows, so RESULTS.md gives this beside the absolute figures to make two runs comparable."""
-    start = time.perf_counter()
-    total = 0
-    for i in range(SPEED_PROBE_ADDITIONS):
-        total += i
-    return time.perf_counter() - start
 
 
 def run_size(n: int, work: Path, repeat: int, log, pages: bool = True) -> dict:
@@ -403,18 +388,6 @@ def cli_section(cli: dict | None) -> str:
     ])
 
 
-def speed_note(results: dict) -> list[str]:
-    """The speed probe's range, for comparing absolute seconds between runs (older results lack it)."""
-    probes = results.get("speed_probe_s")
-    if not probes:
-        return []
-    return [f"**Machine speed**: a fixed single-core Python loop of {SPEED_PROBE_ADDITIONS:,} additions took "
-            f"{min(probes):.2f}–{max(probes):.2f} s at the start, between the sizes and at the end of this run. This "
-            "virtual machine's speed changes from day to day (pandas' own 1M import took 13.9 s on 2026-12-06 and "
-            "34.0 s on 2026-12-07 at a load below 2), so compare this figure before comparing absolute seconds "
-            "between two runs; the ratios compare both sides in the same moments.", ""]
-
-
 def write_results(results: dict, out: Path, chart_svg: Path | None) -> None:
     m = results["machine"]
     parts = [
@@ -433,7 +406,6 @@ def write_results(results: dict, out: Path, chart_svg: Path | None) -> None:
         "and the pandas twin of all three take turns, one process each per round, so both sides of a ratio meet the same "
         "moments of the machine.",
         "",
-        *speed_note(results),
         "Each step runs in its own process; *peak MB* is that process's peak resident memory "
         "(`ru_maxrss`), interpreter and libraries included. The *ratio* is pandas wall time / our wall time "
         "(above 1×: we are faster); the *CPU ratio* the same for CPU seconds, which a loaded machine disturbs "
@@ -499,13 +471,12 @@ def main(argv: list[str] | None = None) -> int:
     def log(message: str) -> None:
         print(f"[{dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
-    loads, probes = [os.getloadavg()[0]], [speed_probe()]
+    loads = [os.getloadavg()[0]]
     results: dict = {"machine": machine(), "repeat": args.repeat, "sizes": [],
                      "command": "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     for n in sizes:
         results["sizes"].append(run_size(n, work, args.repeat, log, pages=not args.no_pages))
         loads.append(os.getloadavg()[0])
-        probes.append(speed_probe())
     if args.cli_contracts:
         log(f"the command line as processes, {args.cli_contracts:,} contracts")
         results["cli"] = run_step("cli", {"work": str(work / "cli"), "contracts": args.cli_contracts, "repeat": max(3, args.repeat)}, log)
@@ -520,9 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                                                 "address_space_gb": args.big_address_space_gb or None}, log)
         results["big"] = big
         loads.append(os.getloadavg()[0])
-    probes.append(speed_probe())
     results["load_min"], results["load_max"] = min(loads), max(loads)
-    results["speed_probe_s"] = [round(p, 3) for p in probes]
     results["finished"] = dt.datetime.now(dt.timezone.utc).isoformat()
     raw = out.with_name(out.stem + ".json")
     raw.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")

@@ -85,18 +85,9 @@ def test_results_file_and_chart(bench_output):
         assert heading in text
     assert "**Machine**: " in text and "duckdb " in text and "GB memory" in text
     assert "page overview: filter change, cold" in text and "agree" in text
-    probes = json.loads((folder / "RESULTS.json").read_text())["speed_probe_s"]
-    assert len(probes) == 3 and all(p > 0 for p in probes)  # at the start, after the one size, at the end
-    assert f"took {min(probes):.2f}–{max(probes):.2f} s" in text
     svg = ET.parse(folder / "chart.svg").getroot()
     paths = svg.findall("{http://www.w3.org/2000/svg}circle")
     assert paths, "the chart has data points"
-
-
-def test_the_speed_note_gives_the_probes_range():
-    (note, blank) = bench_run.speed_note({"speed_probe_s": [0.81, 1.234, 0.9]})
-    assert "of 10,000,000 additions took 0.81–1.23 s" in note and blank == ""
-    assert bench_run.speed_note({}) == []  # results written before the probe existed
 
 
 def test_merge_runs_keeps_each_timings_fastest_run_and_the_highest_peak():
