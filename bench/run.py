@@ -404,7 +404,9 @@ def write_results(results: dict, out: Path, chart_svg: Path | None) -> None:
         f"on {m['cores']} cores): wall-clock times are the fastest of {results['repeat']} runs and CPU seconds are shown "
         "beside them (CPU time counts both cores, so it can exceed wall time). The import, the report, the filter change "
         "and the pandas twin of all three take turns, one process each per round, so both sides of a ratio meet the same "
-        "moments of the machine.",
+        "moments of the machine. Between days the speed of this shared virtual machine changes by more than the load "
+        "average shows (see optimisations.md): to compare absolute seconds across two runs, compare pandas' seconds first "
+        "— the same code on the same files in every run.",
         "",
         "Each step runs in its own process; *peak MB* is that process's peak resident memory "
         "(`ru_maxrss`), interpreter and libraries included. The *ratio* is pandas wall time / our wall time "
