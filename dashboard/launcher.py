@@ -89,7 +89,10 @@ def run_server(cmd: list[str], env: dict[str, str]) -> int:
     def forward(signum: int, _frame) -> None:
         server.send_signal(signum)
 
-    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS}
+    # A signal this process was started ignoring (SIGHUP under ``nohup``) stays ignored, as the
+    # user asked; the server inherited the same, so forwarding it would stop nothing anyway.
+    previous = {signum: signal.signal(signum, forward) for signum in FORWARDED_SIGNALS
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     try:
         while True:
             try:

@@ -66,8 +66,9 @@ def test_stopping_the_dashboard_command_stops_its_server(tmp_path, signum):
     env = dict(os.environ, MILESTONE_LENS_DB=str(tmp_path / "ws.duckdb"))
     exe = str(Path(sys.executable).parent / "milestone-lens")
     with (tmp_path / "dashboard.log").open("w") as log:
+        # As a service manager starts it: every signal at its default (pytest may run under nohup).
         proc = subprocess.Popen([exe, "dashboard", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                cwd=ROOT, start_new_session=True)
+                                cwd=ROOT, start_new_session=True, preexec_fn=lambda: signal.signal(signum, signal.SIG_DFL))
         try:
             wait_for_health(port, proc)
             proc.send_signal(signum)  # to the launcher alone, not its process group
@@ -77,6 +78,31 @@ def test_stopping_the_dashboard_command_stops_its_server(tmp_path, signum):
                 time.sleep(0.3)
             assert not _serving(port)
         finally:  # whatever happened, nothing of this test keeps running
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            subprocess.run(["pkill", "-f", "--", f"--server.port={port}"], check=False)
+
+
+def test_a_dashboard_started_under_nohup_keeps_serving_after_a_hangup(tmp_path):
+    """``nohup milestone-lens dashboard &`` asks for SIGHUP to be ignored: the dashboard keeps serving
+    after one (the launcher leaves an ignored signal alone, and the server inherits it); SIGTERM
+    still stops both."""
+    port = free_port()
+    env = dict(os.environ, MILESTONE_LENS_DB=str(tmp_path / "ws.duckdb"))
+    exe = str(Path(sys.executable).parent / "milestone-lens")
+    with (tmp_path / "dashboard.log").open("w") as log:
+        proc = subprocess.Popen([exe, "dashboard", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                cwd=ROOT, start_new_session=True,
+                                preexec_fn=lambda: (signal.signal(signal.SIGHUP, signal.SIG_IGN),
+                                                    signal.signal(signal.SIGTERM, signal.SIG_DFL)))
+        try:
+            wait_for_health(port, proc)
+            proc.send_signal(signal.SIGHUP)
+            time.sleep(3)
+            assert proc.poll() is None and _serving(port)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) in (0, 128 + signal.SIGTERM)
+        finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
             subprocess.run(["pkill", "-f", "--", f"--server.port={port}"], check=False)
