@@ -26,7 +26,7 @@ from statsmodels.stats.proportion import (
 )
 
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, contracts_sql, uses_prepared
-from analysis.wording import joined, plural
+from analysis.wording import STRUCTURE_WORDS, joined, plural
 
 STRUCTURES = ("milestones", "single", "hourly")
 #: Dimensions of ``breakdowns`` in the order a report shows them.
@@ -35,7 +35,6 @@ BREAKDOWN_LABELS = {
     "budget_band": "Budget", "duration_band": "Planned duration", "client_history": "Client",
     "category": "Category", "platform": "Platform", "start_year": "Start year",
 }
-_NAMES = {"milestones": "milestone", "single": "single-payment", "hourly": "hourly"}
 #: The regression is fitted on at most this many contracts (a seeded random sample beyond).
 LOGIT_MAX_ROWS = 100_000
 #: What each covariate of the adjusted comparison stands for, in words.
@@ -155,7 +154,7 @@ def compare_rates(a_cancelled: int, a_finished: int, b_cancelled: int, b_finishe
         p_value = float(result.pvalue)
     p_value = min(p_value, 1.0)
     diff = p1 - p2
-    name_a, name_b = _NAMES.get(a, a), _NAMES.get(b, b)
+    name_a, name_b = STRUCTURE_WORDS.get(a, a), STRUCTURE_WORDS.get(b, b)
     interval = f"95 % CI {low * 100:+.1f} to {high * 100:+.1f}"
     if small:
         message = (f"too few finished contracts to conclude anything ({a_cancelled} of {a_finished} {name_a} "
@@ -474,7 +473,7 @@ def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "s
     chi2, p = float(chi2), float(p)
     if not math.isfinite(p):
         return LogRankTest(groups, None, None, n, events, "log-rank test not possible with these data")
-    names = [_NAMES.get(g, g) for g in groups]
+    names = [STRUCTURE_WORDS.get(g, g) for g in groups]
     # The test compares the cause-specific hazard: the risk, among contracts still running, of being
     # cancelled next — completion censors. It says whether that risk over time differs, not "when".
     message = (f"the risk of cancellation over time (among contracts still running) differs between "

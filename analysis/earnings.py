@@ -23,6 +23,7 @@ from analysis.filters import (
     payments_sql,
     uses_prepared,
 )
+from analysis.wording import STRUCTURE_WORDS
 
 if TYPE_CHECKING:  # pandas loads on first use, so the import path (the kept tables' SQL) starts without it
     import pandas as pd
@@ -158,8 +159,8 @@ def realised_vs_agreed(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.D
     return df
 
 
-#: How ``paid_when_cancelled_sentence`` names each structure.
-_KIND_WORDS = {"milestones": "milestone", "single": "single-payment"}
+#: The fixed-price structures ``paid_when_cancelled_sentence`` compares.
+_FIXED_PRICE = ("milestones", "single")
 
 
 def paid_when_cancelled_sentence(realised: pd.DataFrame, currency: str | None = None,
@@ -171,21 +172,21 @@ def paid_when_cancelled_sentence(realised: pd.DataFrame, currency: str | None = 
     The small-sample rule: with fewer than ``SMALL_SAMPLE_FINISHED`` of them on a side, the counts
     and amounts (in ``currency``) are given and no comparison is drawn. ``strong`` wraps the
     figures (markdown bold on the dashboard)."""
-    ended = realised[realised["status"].isin(["cancelled", "disputed"]) & realised["structure"].isin(list(_KIND_WORDS))]
+    ended = realised[realised["status"].isin(["cancelled", "disputed"]) & realised["structure"].isin(_FIXED_PRICE)]
     ended = ended.assign(known=ended["contracts"] - ended["budget_unknown"])
     sums = ended.groupby("structure")[["known", "agreed", "paid"]].sum()
     sums = sums[(sums["known"] > 0) & (sums["agreed"] > 0)]
     if sums.empty:
         return None
-    if set(sums.index) == set(_KIND_WORDS) and int(sums["known"].min()) >= SMALL_SAMPLE_FINISHED:
+    if set(sums.index) == set(_FIXED_PRICE) and int(sums["known"].min()) >= SMALL_SAMPLE_FINISHED:
         milestones, single = (f"{sums.at[s, 'paid'] / sums.at[s, 'agreed'] * 100:.0f} %" for s in ("milestones", "single"))
         return ("When a contract was cancelled or disputed, milestone contracts had still paid "
                 f"{strong(milestones)} of the agreed price, single-payment contracts {strong(single)}.")
     parts = []
-    for structure in _KIND_WORDS:
+    for structure in _FIXED_PRICE:
         if structure in sums.index:
             n, agreed, paid = int(sums.at[structure, "known"]), sums.at[structure, "agreed"], sums.at[structure, "paid"]
-            noun = f"cancelled or disputed {_KIND_WORDS[structure]} contract{'' if n == 1 else 's'}"
+            noun = f"cancelled or disputed {STRUCTURE_WORDS[structure]} contract{'' if n == 1 else 's'}"
             amounts = f"{currency + ' ' if currency else ''}{paid:,.0f} of {agreed:,.0f}"
             parts.append(f"the {n:,} {noun}: {strong(amounts)} paid")
     listed = "; ".join(parts)

@@ -41,6 +41,7 @@ import pandas as pd
 from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.platforms import PRESETS, PlatformPreset
+from analysis.wording import STRUCTURE_WORDS
 
 SPLIT_SHAPES = ("equal", "front-loaded", "back-loaded")
 #: Named cancellation-timing shapes and their Weibull exponent ``k``.
@@ -847,7 +848,7 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     if int((history["usable"] & history["finished"]).sum()) < min_contracts:
         wide = _history(con, structure, 0.0, 1e18, currency, as_of)
         if int((wide["usable"] & wide["finished"]).sum()) > int((history["usable"] & history["finished"]).sum()):
-            noun = {"milestones": "milestone", "single": "single-payment"}[structure]
+            noun = STRUCTURE_WORDS[structure]
             widened = (f"fewer than {min_contracts} finished {noun} contracts with a budget between "
                        f"{low:,.2f} and {high:,.2f}{in_currency}, so every budget was used; ")
             history, budget_range = wide, None
@@ -855,7 +856,7 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     excluded = int(len(history) - len(usable))
     finished = int(usable["finished"].sum())
     cancelled = int(usable["cancelled"].sum())
-    what = ({"milestones": "milestone", "single": "single-payment"}[structure] + " contracts"
+    what = (STRUCTURE_WORDS[structure] + " contracts"
             + (f" of {budget_range[0]:,.2f}–{budget_range[1]:,.2f}{in_currency}" if budget_range
                else f" in{in_currency}" if currency else ""))
 

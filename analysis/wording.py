@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+#: How a sentence names a payment structure before "contract(s)" ("single-payment contracts").
+STRUCTURE_WORDS = {"milestones": "milestone", "single": "single-payment", "hourly": "hourly"}
+
 
 def plural(n: int, noun: str) -> str:
     """``1 milestone`` / ``3 milestones`` (thousands separated)."""

@@ -1,7 +1,8 @@
 """Milestone splitter: plan the next contract. Budget, days and platform in; a milestone schedule,
 the plan against one payment at the end, expected cash by day, every possible outcome and a
 recommendation out — with the cancellation risk taken from the workspace's history or set by hand.
-The inputs live in the URL, so a copied link opens the same plan. The model is ``analysis.splitter``; this page only collects inputs and shows its results."""
+The inputs live in the URL, so a copied link opens the same plan. The model is ``analysis.splitter``;
+this page only collects inputs and shows its results."""
 
 from __future__ import annotations
 

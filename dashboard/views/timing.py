@@ -11,7 +11,7 @@ import streamlit as st
 from analysis import earnings, timing
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.timing import MEASURES
-from analysis.wording import plural, sentence
+from analysis.wording import STRUCTURE_WORDS, plural, sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
     contracts_or_stop, in_currency, money, page_header, report_basis, report_currency, share, show_chart, show_money_table,
@@ -21,8 +21,6 @@ from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
 from dashboard.tables import show_table
 
-#: The cash curves by the structure each follows.
-CURVE_NAMES = {"milestones": "milestone", "single": "single-payment"}
 #: What each measure means, in a sentence.
 MEASURE_HELP = {
     "start_to_first_payment": "Days from the contract's start to the first money received (contracts with at least one payment).",
@@ -129,8 +127,8 @@ few = curve.groupby("structure", sort=False)["contracts"].first() if not curve.e
 few = few[few < SMALL_SAMPLE_FINISHED]
 if not few.empty:  # each curve that rests on too few contracts, by name and count
     (first, n_first), *rest = few.items()
-    named = f"The {CURVE_NAMES[first]} curve averages only {plural(int(n_first), 'contract')}" + "".join(
-        f" and the {CURVE_NAMES[s]} curve only {int(n):,}" for s, n in rest)
+    named = f"The {STRUCTURE_WORDS[first]} curve averages only {plural(int(n_first), 'contract')}" + "".join(
+        f" and the {STRUCTURE_WORDS[s]} curve only {int(n):,}" for s, n in rest)
     st.warning(f"{named}: too few to conclude anything.", icon=":material/warning:")
 if not curve.empty:
     halfway = curve[curve["fraction_elapsed"].round(6) == 0.5].set_index("structure")["share_received"]
