@@ -388,6 +388,16 @@ def cli_section(cli: dict | None) -> str:
     ])
 
 
+def _load_range(results: dict) -> str:
+    """The load average while the run went, as one figure when it did not move."""
+    low, high = f"{results['load_min']:.1f}", f"{results['load_max']:.1f}"
+    return low if low == high else f"{low}–{high}"
+
+
+def _runs_counted(repeat: int) -> str:
+    return "from a single run" if repeat == 1 else f"the fastest of {repeat} runs"
+
+
 def write_results(results: dict, out: Path, chart_svg: Path | None) -> None:
     m = results["machine"]
     parts = [
@@ -400,8 +410,8 @@ def write_results(results: dict, out: Path, chart_svg: Path | None) -> None:
         f"**Machine**: {m['cores']} cores ({m['cpu']}), {m['memory_gb']} GB memory, {m['os']}, Python {m['python']}. "
         "**Packages**: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
         "",
-        f"The machine was shared with other work while this ran (load average {results['load_min']:.1f}–{results['load_max']:.1f} "
-        f"on {m['cores']} cores): wall-clock times are the fastest of {results['repeat']} runs and CPU seconds are shown "
+        f"The machine was shared with other work while this ran (load average {_load_range(results)} "
+        f"on {m['cores']} cores): wall-clock times are {_runs_counted(results['repeat'])} and CPU seconds are shown "
         "beside them (CPU time counts both cores, so it can exceed wall time). The import, the report, the filter change "
         "and the pandas twin of all three take turns, one process each per round, so both sides of a ratio meet the same "
         "moments of the machine. Between days the speed of this shared virtual machine changes by more than the load "

@@ -85,9 +85,15 @@ def test_results_file_and_chart(bench_output):
         assert heading in text
     assert "**Machine**: " in text and "duckdb " in text and "GB memory" in text
     assert "page overview: filter change, cold" in text and "agree" in text
+    assert "wall-clock times are from a single run" in text and "fastest of 1 runs" not in text  # --repeat 1
     svg = ET.parse(folder / "chart.svg").getroot()
     paths = svg.findall("{http://www.w3.org/2000/svg}circle")
     assert paths, "the chart has data points"
+
+
+@pytest.mark.parametrize(("low", "high", "said"), [(0.81, 0.84, "0.8"), (0.8, 1.26, "0.8–1.3")])
+def test_load_average_is_one_figure_when_it_did_not_move(low, high, said):
+    assert bench_run._load_range({"load_min": low, "load_max": high}) == said
 
 
 def test_merge_runs_keeps_each_timings_fastest_run_and_the_highest_peak():
