@@ -238,8 +238,7 @@ def show_money_table(frame: pd.DataFrame, name: str, *, key: str, money: tuple[s
     not 30,200.8 beside 7,564); the CSV gets the same cents.
 
     ``as_text``: column -> function writing each figure as text (``share``: "10 %", "—" when
-    missing), for columns that may be empty — a number column shows an empty cell as the word
-    "None". The CSV keeps the numbers."""
+    missing), for figures written as the reports write them. The CSV keeps the numbers."""
     present = [c for c in money if c in frame.columns]
     shown = frame.assign(**{c: frame[c].astype(float).round(2) for c in present}) if present else frame
     config = {c: st.column_config.NumberColumn(c.replace("_", " "), format="accounting") for c in present}

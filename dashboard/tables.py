@@ -17,6 +17,8 @@ import pandas as pd
 import streamlit as st
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: What a table shows in a cell with no value (Streamlit's default is the word "None").
+MISSING = "—"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
 
@@ -86,7 +88,7 @@ def show_table(
     # the CSV keeps the names, for spreadsheets and scripts.
     config = {str(c): str(c).replace("_", " ") for c in frame.columns if "_" in str(c)}
     config.update(column_config or {})
-    st.dataframe(frame, hide_index=True, column_config=config, key=f"{key}_table", height=height)
+    st.dataframe(frame, hide_index=True, column_config=config, key=f"{key}_table", height=height, placeholder=MISSING)
     download_csv(frame if download is None else download, name, key=f"{key}_csv")
 
 

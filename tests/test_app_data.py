@@ -372,7 +372,7 @@ def test_with_two_sources_the_completions_table_shows_the_source_beside_the_cont
     assert list(at.data_editor[0].proto.column_order)[:3] == ["contract_id", "source", "status"]
 
 def test_contracts_without_a_client_show_a_blank_client_in_the_completions_table(empty_db, monkeypatch):
-    """A weekly summary names no client: the cell is empty, not the word "None"."""
+    """A weekly summary names no client: the cell is empty, not the word "None" (nor are the fields to fill in)."""
     from tests.conftest import FIXTURES
 
     build_workspace(empty_db, [FIXTURES / "exports" / "upwork_weekly_summary.csv"])
@@ -380,8 +380,10 @@ def test_contracts_without_a_client_show_a_blank_client_in_the_completions_table
     assert nameless > 0
     at = open_app(empty_db, monkeypatch, "data")
     at.toggle(key="complete_only").set_value(False).run()
-    table = at.data_editor[0].value
-    assert (table["client"] == "").sum() == nameless and table["client"].notna().all()
+    editor = at.data_editor[0]
+    assert editor.value["client"].isna().sum() == nameless  # kept as missing, not turned into text
+    assert editor.value["status"].isna().all()  # a transaction history's contracts have no status yet
+    assert editor.proto.HasField("placeholder") and editor.proto.placeholder == ""  # drawn as an empty cell
 
 # --- the column mapping step ---------------------------------------------------------------------
 

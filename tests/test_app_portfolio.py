@@ -59,6 +59,15 @@ def test_drill_down_from_a_freelancer_to_its_contracts(tmp_path, monkeypatch):
     assert "2 active contracts, largest expected loss first." in texts(at)
 
 
+def test_a_cell_without_a_value_is_a_dash_not_the_word_none(tmp_path, monkeypatch):
+    db = build_workspace(tmp_path / "portfolio.duckdb", PORTFOLIO)
+    at = open_app(db, monkeypatch, "portfolio")
+    drill = next(d for d in at.dataframe if "contract_id" in d.value.columns)
+    hourly = drill.value.set_index("contract_id").loc["P4"]
+    assert pd.isna(hourly["budget"]) and pd.isna(hourly["remaining"])  # P4 is hourly: no agreed total
+    assert drill.proto.HasField("placeholder") and drill.proto.placeholder == "—"
+
+
 def test_group_by_client_keeps_names_as_text(tmp_path, monkeypatch):
     db = build_workspace(tmp_path / "portfolio.duckdb", PORTFOLIO)
     at = open_app(db, monkeypatch, "portfolio")

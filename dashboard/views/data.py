@@ -21,7 +21,7 @@ from analysis.wording import sentence
 from dashboard import state
 from dashboard.html_report import render_html
 from dashboard.sidebar import current_filters
-from dashboard.tables import changed_rows, csv_bytes, escape_markdown, show_table
+from dashboard.tables import MISSING, changed_rows, csv_bytes, escape_markdown, show_table
 from dashboard.uploads import (
     NOT_IMPORTED, PREVIEW_ROWS, FilePreview, UploadCheck, check_upload, mapping_frame, mapping_from_frame,
     run_import, summary_frame, words_to_translate,
@@ -89,7 +89,7 @@ def show_previews(check: UploadCheck) -> None:
             kind = preview.format or "not recognised — needs a column mapping"
             st.caption(f"Format: {escape_markdown(kind)} · {preview.rows:,} rows. "
                        f"First {min(PREVIEW_ROWS, preview.rows)} rows as read:")
-            st.dataframe(preview.head, hide_index=True)
+            st.dataframe(preview.head, hide_index=True, placeholder="")  # an empty cell of the file stays empty
 
 
 def mapping_step(preview: FilePreview, upload_key: str, options: ParseOptions) -> ColumnMapping | None:
@@ -113,7 +113,7 @@ def mapping_step(preview: FilePreview, upload_key: str, options: ParseOptions) -
                 return None
             return chosen
         edited = st.data_editor(
-            mapping_frame(preview), hide_index=True, key=f"mapping_{upload_key}",
+            mapping_frame(preview), hide_index=True, key=f"mapping_{upload_key}", placeholder="",
             disabled=["column", "looks like", "samples"],
             column_config={"field": st.column_config.SelectboxColumn(
                 "field", options=[NOT_IMPORTED, *column_mapping.FIELDS], required=True)},
@@ -137,7 +137,7 @@ def mapping_step(preview: FilePreview, upload_key: str, options: ParseOptions) -
             st.caption(f"What the words of the column mapped to {target} mean:")
             table = st.data_editor(
                 pd.DataFrame({"in your file": words, "means": [None] * len(words)}), hide_index=True,
-                key=f"words_{target}_{upload_key}", disabled=["in your file"],
+                key=f"words_{target}_{upload_key}", disabled=["in your file"], placeholder="",
                 column_config={"means": st.column_config.SelectboxColumn(
                     "means", options=list(column_mapping.VALUE_FIELDS[target]))},
             )
@@ -186,7 +186,7 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
         # What would be added, and what completions files would complete (the updates are in the table below).
         shown = " ".join([lines[0].replace("Would import", "They would add")] + lines[2:])
         st.success(f"Ready: the files can be imported. {escape_markdown(shown)}", icon=":material/check_circle:")
-        st.dataframe(summary_frame(summary), hide_index=True)
+        st.dataframe(summary_frame(summary), hide_index=True, placeholder=MISSING)
         if summary.duplicates_skipped:
             st.caption(f"{summary.duplicates_skipped:,} contracts, milestones and payments are already in the workspace "
                        "unchanged and would be skipped.")
@@ -327,13 +327,13 @@ with tab_complete:
         if only_incomplete:
             st.caption(f"{len(table):,} contract{'s' if len(table) != 1 else ''} without a status or a budget: "
                        "left out of cancellation figures until completed.")
-        # Names an export leaves empty show blank, not as "None"; only the completion fields are edited.
-        shown = table.head(EDITOR_ROWS).fillna({"client": "", "title": ""})
+        shown = table.head(EDITOR_ROWS)  # only the completion fields are edited
         if len(table) > EDITOR_ROWS:
             st.caption(f"Showing the first {EDITOR_ROWS:,} of {len(table):,}; narrow the list with the toggle above.")
         several_sources = shown["source"].nunique() > 1
         edited = st.data_editor(
             shown, hide_index=True, key=f"completions_{state.data_version()}_{only_incomplete}",
+            placeholder="",  # a field still to fill in is an empty cell, not the word "None"
             disabled=[c for c in shown.columns if c not in COMPLETION_FIELDS],
             # What is edited comes right after the contract's name (and its source, when there are several:
             # the same id can stand in two), so it is on screen without scrolling.

@@ -19,7 +19,7 @@ from dashboard.tables import escape_markdown
 TOP_GROUPS = 50
 
 
-# As text ("10 %"), so a month without gross shows "—" rather than "None"; the CSV keeps the fraction.
+# As text ("10 %", as the reports write a rate; a month without gross shows "—"); the CSV keeps the fraction.
 FEE_RATE = {"column_config": {"effective_fee_rate": st.column_config.TextColumn("fee rate")},
             "as_text": {"effective_fee_rate": share}}
 
