@@ -49,6 +49,7 @@ def test_upload_is_previewed_and_checked_before_the_import_button_writes_it(empt
     assert any("They would add 3 contracts, 6 milestones, 4 payments from 2 files" in s.value for s in at.success)
     preview = at.dataframe[0].value
     assert list(preview["contract_id"]) == ["U1", "U2", "U3"]
+    assert at.dataframe[0].proto.HasField("placeholder") and at.dataframe[0].proto.placeholder == ""  # empty stays empty
     at.button(key="import_now").click().run()
     # U1: 2 paid milestones, U2: 1 of 3 paid, U3: 1 paid -> 4 payments.
     assert table_counts(empty_db) == (3, 6, 4, 1)
