@@ -726,6 +726,67 @@ def observed_not_caused(plan_risk: Risk, single_risk: Risk) -> str | None:
             "the plan's risk")
 
 
+#: Contract platforms, as imported, whose hand-ins speak for each preset's release time, and their name.
+PRESET_PLATFORMS: dict[str, tuple[tuple[str, ...], str]] = {
+    "upwork": (("upwork",), "your clients on Upwork"), "upwork-2016": (("upwork",), "your clients on Upwork"),
+    "freelancer": (("freelancer", "freelancer.com"), "your clients on Freelancer.com"),
+    "fiverr": (("fiverr",), "your clients on Fiverr"), "direct": (("direct",), "your direct clients"),
+}
+#: Hand-ins needed before the history's release time is offered in place of the platform's rule.
+MIN_REVIEW_HANDINS = SMALL_SAMPLE_FINISHED
+
+
+@dataclass(frozen=True)
+class ReviewHistory:
+    """How long the user's clients on one platform took from a hand-in to the payment.
+
+    From every paid fixed-price milestone with both dates (``submission_to_payment`` of the
+    timing analysis). ``median_days`` is None when fewer than ``MIN_REVIEW_HANDINS`` were
+    measured: then only the count is said, and the platform's rule stays the splitter's review time.
+    """
+
+    platform: str
+    handins: int
+    median_days: float | None
+    p25_days: float | None
+    p75_days: float | None
+    message: str
+
+    def to_json(self) -> dict:
+        return {"platform": self.platform, "handins": self.handins, "median_days": self.median_days,
+                "p25_days": self.p25_days, "p75_days": self.p75_days, "message": self.message}
+
+
+def review_history(con: duckdb.DuckDBPyConnection, platform: str = DEFAULT_PLATFORM, *,
+                   min_handins: int = MIN_REVIEW_HANDINS) -> ReviewHistory:
+    """The workspace's days from hand-in to payment on ``platform`` (a preset key), for the review time.
+
+    A suggestion, never applied by itself: the splitter's review time stays the platform's
+    longest unless the user sets it (``--review-days``), because a median says what usually
+    happens, not how long money can be held.
+    """
+    from analysis.filters import Filters, prepared
+    from analysis.timing import measured_sql
+
+    key = platform.lower()
+    if key not in PRESET_PLATFORMS:
+        raise UserError(f"unknown platform {platform!r} (expected one of {', '.join(PRESET_PLATFORMS)})")
+    with prepared(con):
+        platforms, who = PRESET_PLATFORMS[key]
+        sql, params = measured_sql(Filters(platform=platforms), ("submission_to_payment",))
+        n, median, p25, p75 = con.execute(
+            f"""SELECT count(d), quantile_cont(d, 0.5), quantile_cont(d, 0.25), quantile_cont(d, 0.75)
+                FROM ({sql}) WHERE structure IN ('milestones', 'single') AND d IS NOT NULL""", params).fetchone()
+    if n < min_handins:
+        found = f"only {n:,}" if n else "no"
+        return ReviewHistory(key, int(n), None, None, None,
+                             f"{found} paid fixed-price hand-ins with both dates from {who} (need {min_handins}): "
+                             "too few to say how long they take to pay")
+    return ReviewHistory(key, int(n), float(median), float(p25), float(p75),
+                         f"{who} paid a fixed-price hand-in a median {median:g} days after it (the middle half "
+                         f"within {p25:g}–{p75:g} days; {n:,} hand-ins)")
+
+
 _CALIBRATION_SQL = """
 WITH c AS (
     SELECT status, start_date, end_date, budget,

@@ -62,12 +62,15 @@ def _fee_rate(text: str | None) -> float | None:
     return rate / 100 if percent else rate
 
 
-def _calibrated_risks(args: argparse.Namespace, plan_structure: str) -> tuple[splitter.Calibration, splitter.Calibration]:
+def _calibrated(args: argparse.Namespace, plan_structure: str
+                ) -> tuple[splitter.Calibration, splitter.Calibration, splitter.ReviewHistory]:
+    """The plan's and the single payment's risk from the workspace, and its clients' review time."""
     with workspace_to_read(args, "no workspace to calibrate from; import a history first or give --cancel-prob") as con:
         plan_cal = splitter.calibrate(con, args.budget, plan_structure, currency=args.currency)
         single_cal = (plan_cal if plan_structure == "single"
                       else splitter.calibrate(con, args.budget, "single", currency=args.currency))
-    return plan_cal, single_cal
+        review = splitter.review_history(con, args.platform)
+    return plan_cal, single_cal, review
 
 
 def _with_hazard(risk: splitter.Risk, hazard: str | None) -> splitter.Risk:
@@ -89,13 +92,13 @@ def run_split(args: argparse.Namespace) -> int:
                               due_days=due_days, wait_days=args.wait_days, terms=terms)
     if not math.isfinite(args.billed_before) or args.billed_before < 0:
         raise UserError(f"--billed-before must be zero or more, got {args.billed_before:g}")
-    calibration = None
+    calibration = review = None
     if args.calibrate:
         structure = "milestones" if len(plan.milestones) > 1 else "single"
-        plan_cal, single_cal = _calibrated_risks(args, structure)
+        plan_cal, single_cal, review = _calibrated(args, structure)
         plan_risk, single_risk = (_with_hazard(r, args.hazard) for r in splitter.comparable_risks(plan_cal, single_cal))
         calibration = {"plan": plan_cal.to_json(), "single_payment": single_cal.to_json(),
-                       "caveat": splitter.observed_not_caused(plan_risk, single_risk)}
+                       "caveat": splitter.observed_not_caused(plan_risk, single_risk), "review": review.to_json()}
     elif args.cancel_prob is not None:
         plan_risk = single_risk = splitter.make_risk(args.cancel_prob, args.hazard or "constant")
     else:
@@ -115,12 +118,12 @@ def run_split(args: argparse.Namespace) -> int:
             document["calibration"] = calibration
         emit_json(document)
     else:
-        print(describe(comparison, recommendation))
+        print(describe(comparison, recommendation, review if args.review_days is None else None))
     return 0
 
 
-def describe(c: splitter.Comparison, rec: splitter.Recommendation) -> str:
-    """The comparison as a short text report."""
+def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: splitter.ReviewHistory | None = None) -> str:
+    """The comparison as a short text report (with what the history says of the review time, when given)."""
     p, s = c.plan_outcome, c.single_outcome
     lines = [f"Budget {c.plan.budget:,.2f} over {c.plan.days:g} days, {len(c.plan.milestones)} milestone"
              f"{'s' if len(c.plan.milestones) != 1 else ''} ({c.plan.shape}); {c.terms.label}: review "
@@ -148,6 +151,11 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation) -> str:
     caveat = splitter.observed_not_caused(c.plan_risk, c.single_risk)
     if caveat:
         lines.append(f"Note: {caveat}.")
+    if review is not None:
+        use = (f"; plan with it: --review-days {review.median_days:g}" if review.median_days is not None else "")
+        assumed = (f"{c.terms.review_days:g} days, the platform's longest" if c.terms.review_days
+                   else "payment on the day of the hand-in (the platform sets no review window)")
+        lines.append(f"Review time: {review.message}. This plan assumes {assumed}{use}.")
     lines.append(f"Recommendation: {rec.reason}.")
     if rec.review_days_per_milestone:
         lines.append(f"Each extra milestone is one more client review of up to {rec.review_days_per_milestone:g} days "

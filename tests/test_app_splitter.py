@@ -267,3 +267,30 @@ def test_the_clients_own_review_time_moves_every_withdrawal_day(sample_db, monke
     assert plan["Withdrawable, on average, by"] == f"{plan_days:.1f} days"
     assert single["Withdrawable, on average, by"] == f"{5 + 2 + HOLD:.1f} days"
     assert "your client releases the payment 2 days after a hand-in (as you set it)" in plain(at)
+
+
+def test_the_history_offers_its_release_time_and_a_button_plans_with_it(tmp_path, monkeypatch):
+    """Of 40 Upwork hand-ins (tests.test_splitter.HANDIN_LAGS) half were paid within 2 days: said, offered, not
+    applied until asked."""
+    from tests.test_splitter import handins_history
+
+    at = open_app(handins_history(tmp_path), monkeypatch, "splitter")
+    said = ("Your clients on Upwork paid a fixed-price hand-in a median 2 days after it (the middle half within "
+            "1–5.75 days; 40 hand-ins).")
+    assert said in [c.value.replace("\\", "") for c in at.caption]
+    assert "Your clients there paid a median 2 days after a hand-in: More options plans with that instead." in plain(at)
+    assert schedule(at)["expected_release_day"].tolist() == [d + REVIEW + HOLD for d in (1.0, 2.0, 3.0, 4.0, 5.0)]
+    at.button(key="split_use_review_days").click().run()
+    assert not at.exception
+    assert at.number_input(key="split_review_days").value == 2.0
+    assert schedule(at)["expected_release_day"].tolist() == [d + 2 + HOLD for d in (1.0, 2.0, 3.0, 4.0, 5.0)]
+    assert "your client releases the payment 2 days after a hand-in (as you set it)" in plain(at)
+    assert not [b for b in at.button if b.key == "split_use_review_days"]  # nothing left to offer
+    # Direct clients: two hand-ins say nothing, and the platform's rule is payment on the hand-in day.
+    at.number_input(key="split_review_days").set_value(None).run()
+    at.selectbox(key="split_platform").set_value("direct").run()
+    assert ("Only 2 paid fixed-price hand-ins with both dates from your direct clients (need 30): too few to say how "
+            "long they take to pay.") in plain(at).replace("\\", "")
+    assert not [b for b in at.button if b.key == "split_use_review_days"]
+    assert "the platform sets no review window, so payment is assumed on the day of the hand-in" in plain(at)
+    assert schedule(at)["expected_release_day"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]

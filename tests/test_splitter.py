@@ -502,6 +502,61 @@ def test_one_side_without_enough_history_puts_both_on_the_stated_default(tmp_pat
 
 # --- charts ---------------------------------------------------------------------------------
 
+# --- review time from the history ----------------------------------------------------------
+
+#: Days from hand-in to payment of 40 Upwork milestones: 20 paid after 1 day, 10 after 3, 10 after 14.
+#: Sorted, the median (as quantile_cont, linear between ranks) sits between the 20th and 21st
+#: values, (1 + 3) / 2 = 2; the first quartile at rank 9.75 is 1; the third at rank 29.25 is
+#: 3 + 0.25 * (14 - 3) = 5.75.
+HANDIN_LAGS = [1] * 20 + [3] * 10 + [14] * 10
+
+
+def handins_history(tmp_path: Path) -> Path:
+    """Two-milestone Upwork contracts paid ``HANDIN_LAGS`` days after each hand-in, and decoys."""
+    day = lambda n: START + dt.timedelta(days=n)  # noqa: E731
+    contracts = [CONTRACT_HEADER[:-1]]
+    milestones = [["contract_id", "seq", "amount", "submitted_date", "paid_date"]]
+    for i in range(len(HANDIN_LAGS) // 2):
+        contracts.append([f"R{i}", "upwork", "fixed", 200, "USD", START, day(40), day(40), "completed"])
+        for seq, lag in ((1, HANDIN_LAGS[2 * i]), (2, HANDIN_LAGS[2 * i + 1])):
+            milestones.append([f"R{i}", seq, 100, day(10 * seq), day(10 * seq + lag)])
+    # Not counted for Upwork: a direct client's hand-ins (paid 30 days late), an hourly invoice, a
+    # payment without a hand-in date and a hand-in not paid yet.
+    contracts.append(["D1", "direct", "fixed", 200, "USD", START, day(40), day(60), "completed"])
+    milestones += [["D1", 1, 100, day(10), day(40)], ["D1", 2, 100, day(20), day(50)]]
+    contracts.append(["H1", "upwork", "hourly", "", "USD", START, day(40), day(40), "completed"])
+    milestones.append(["H1", 1, 50, day(7), day(37)])
+    contracts.append(["P1", "upwork", "fixed", 200, "USD", START, day(40), "", "active"])
+    milestones += [["P1", 1, 100, "", day(35)], ["P1", 2, 100, day(20), ""]]
+    for name, rows in (("contracts.csv", contracts), ("milestones.csv", milestones)):
+        with (tmp_path / name).open("w", newline="") as f:
+            csv.writer(f).writerows(rows)
+    db = tmp_path / "handins.duckdb"
+    con = store.connect(db)
+    import_files(con, [tmp_path / "contracts.csv", tmp_path / "milestones.csv"], fmt="canonical", source="test")
+    con.close()
+    return db
+
+
+def test_review_time_from_the_hand_ins_of_that_platform(tmp_path):
+    con = store.connect(handins_history(tmp_path), read_only=True)
+    history = sp.review_history(con, "upwork")
+    assert history.handins == 40
+    assert (history.median_days, history.p25_days, history.p75_days) == (2.0, 1.0, 5.75)
+    assert np.percentile(HANDIN_LAGS, [50, 25, 75]).tolist() == [2.0, 1.0, 5.75]  # the same, a second way
+    assert history.message == ("your clients on Upwork paid a fixed-price hand-in a median 2 days after it (the middle "
+                               "half within 1–5.75 days; 40 hand-ins)")
+    assert sp.review_history(con, "upwork-2016").median_days == 2.0  # the same platform under its old fee
+    direct = sp.review_history(con, "direct")
+    assert direct.handins == 2 and direct.median_days is None
+    assert direct.message == ("only 2 paid fixed-price hand-ins with both dates from your direct clients (need 30): too "
+                              "few to say how long they take to pay")
+    assert sp.review_history(con, "upwork", min_handins=41).median_days is None
+    with pytest.raises(UserError, match="unknown platform 'etsy'"):
+        sp.review_history(con, "etsy")
+    con.close()
+
+
 def test_chart_builders_show_the_model_values():
     from dashboard.splitter_charts import cash_curve_figure, outcome_distribution_figure
 

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.test_splitter import PLANNED, START, known_history
+from tests.test_splitter import PLANNED, START, handins_history, known_history
 
 SEED = ("split", "--budget", "150", "--days", "5", "--milestones", "5")
 
@@ -139,6 +139,27 @@ def test_calibrate_plan_uses_milestone_contracts(cli, tmp_path):
     text = cli("split", "--budget", "150", "--days", "10", "--milestones", "3", "--calibrate", "--platform", "direct",
                db=db).out
     assert "Note: the two risks are what your past milestone" in text
+
+
+def test_calibrate_says_how_long_the_clients_took_to_pay_and_leaves_the_review_time_to_the_user(cli, tmp_path):
+    db = handins_history(tmp_path)
+    args = ("split", "--budget", "200", "--days", "20", "--milestones", "2", "--calibrate")
+    doc = cli(*args, "--json", db=db).json()
+    assert doc["calibration"]["review"] == {
+        "platform": "upwork", "handins": 40, "median_days": 2.0, "p25_days": 1.0, "p75_days": 5.75,
+        "message": "your clients on Upwork paid a fixed-price hand-in a median 2 days after it (the middle half "
+                   "within 1–5.75 days; 40 hand-ins)"}
+    # Not applied by itself: due on days 10 and 20, withdrawable after Upwork's 14 days and 5-day hold.
+    assert [m["expected_release_day"] for m in doc["milestones"]] == [29.0, 39.0]
+    text = cli(*args, db=db).out
+    assert ("This plan assumes 14 days, the platform's longest; plan with it: --review-days 2.") in text
+    chosen = cli(*args, "--review-days", "2", "--json", db=db).json()
+    assert [m["expected_release_day"] for m in chosen["milestones"]] == [17.0, 27.0]  # 10 + 2 + 5, 20 + 2 + 5
+    assert "Review time:" not in cli(*args, "--review-days", "2", db=db).out
+    direct = cli(*args, "--platform", "direct", db=db).out
+    assert ("Review time: only 2 paid fixed-price hand-ins with both dates from your direct clients (need 30): too few "
+            "to say how long they take to pay. This plan assumes payment on the day of the hand-in (the platform sets "
+            "no review window).") in direct
 
 
 def test_calibrate_falls_back_on_an_empty_workspace(cli, db_path):

@@ -67,6 +67,11 @@ def use_recommendation(count: int) -> None:
     st.session_state["split_milestones"] = int(count)
 
 
+def use_review_days(days: float) -> None:
+    """Button callback: plan with the release time the history shows."""
+    st.session_state["split_review_days"] = float(days)
+
+
 def days_text(value: float | None) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{value:.1f} days"
 
@@ -133,6 +138,13 @@ with st.container(border=True):
             placeholder=f"the platform's longest: {PRESETS[platform].review_days:g}",
             help="Empty: the longest the platform allows before it releases the payment itself (Upwork: 14 days). "
                  "Your own clients' typical time is on the Payment timing page (submission → payment).")
+        review_history = query(splitter.review_history, platform) if has_history else None
+        if review_history is not None:
+            c2.caption(escape_markdown(sentence(review_history.message)))
+            typical = review_history.median_days
+            if typical is not None and review_days != typical:
+                c2.button(f"Use {typical:g} days", on_click=use_review_days, args=(typical,),
+                          icon=":material/history:", key="split_use_review_days")
 
 with st.container(border=True):
     st.markdown("**The risk that the client cancels**")
@@ -204,12 +216,19 @@ if risk_mode == HISTORY:
 st.subheader("The schedule")
 schedule = p.milestones.assign(net=p.milestones["amount"] - p.milestones["fee"])[
     ["seq", "amount", "fee", "net", "start_day", "due_day", "expected_release_day", "prob_paid"]]
-review_text = (f"the client has up to {terms.review_days:g} days to review, then the money is held {terms.hold_days:g} "
-               "days before you can withdraw it (withdrawable by the day shown, at the latest)" if review_days is None
-               else f"your client releases the payment {terms.review_days:g} days after a hand-in (as you set it), then "
-                    f"the money is held {terms.hold_days:g} days before you can withdraw it")
+held = f", then the money is held {terms.hold_days:g} days before you can withdraw it" if terms.hold_days else ""
+if review_days is not None:
+    review_text = f"your client releases the payment {terms.review_days:g} days after a hand-in (as you set it){held}"
+elif terms.review_days:
+    review_text = (f"the client has up to {terms.review_days:g} days to review{held} (withdrawable by the day shown, "
+                   "at the latest)")
+else:
+    review_text = f"the platform sets no review window, so payment is assumed on the day of the hand-in{held}"
+typical_days = review_history.median_days if review_history is not None and review_days is None else None
+history_text = ("" if typical_days is None else f" Your clients there paid a median {typical_days:g} days after a "
+                "hand-in: **More options** plans with that instead.")
 st.caption(f"{plan_name} on {escape_markdown(terms.label)}. Each milestone is worked on from its start day and handed "
-           f"in on its due day; {review_text}.")
+           f"in on its due day; {review_text}.{history_text}")
 show_table(schedule, "milestone-schedule", key="split_schedule", column_config={
     "seq": st.column_config.NumberColumn("milestone"),
     "amount": st.column_config.NumberColumn("amount", format="%.2f"),
