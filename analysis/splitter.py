@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import UserError
-from analysis.filters import SMALL_SAMPLE_FINISHED
+from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, uses_prepared
 from analysis.platforms import PRESETS, PlatformPreset
 from analysis.wording import STRUCTURE_WORDS
 
@@ -757,6 +757,7 @@ class ReviewHistory:
                 "p25_days": self.p25_days, "p75_days": self.p75_days, "message": self.message}
 
 
+@uses_prepared
 def review_history(con: duckdb.DuckDBPyConnection, platform: str = DEFAULT_PLATFORM, *,
                    min_handins: int = MIN_REVIEW_HANDINS) -> ReviewHistory:
     """The workspace's days from hand-in to payment on ``platform`` (a preset key), for the review time.
@@ -765,18 +766,16 @@ def review_history(con: duckdb.DuckDBPyConnection, platform: str = DEFAULT_PLATF
     longest unless the user sets it (``--review-days``), because a median says what usually
     happens, not how long money can be held.
     """
-    from analysis.filters import Filters, prepared
-    from analysis.timing import measured_sql
+    from analysis.timing import measured_sql  # the timing page's definition of the interval
 
     key = platform.lower()
     if key not in PRESET_PLATFORMS:
         raise UserError(f"unknown platform {platform!r} (expected one of {', '.join(PRESET_PLATFORMS)})")
-    with prepared(con):
-        platforms, who = PRESET_PLATFORMS[key]
-        sql, params = measured_sql(Filters(platform=platforms), ("submission_to_payment",))
-        n, median, p25, p75 = con.execute(
-            f"""SELECT count(d), quantile_cont(d, 0.5), quantile_cont(d, 0.25), quantile_cont(d, 0.75)
-                FROM ({sql}) WHERE structure IN ('milestones', 'single') AND d IS NOT NULL""", params).fetchone()
+    platforms, who = PRESET_PLATFORMS[key]
+    sql, params = measured_sql(Filters(platform=platforms), ("submission_to_payment",))
+    n, median, p25, p75 = con.execute(
+        f"""SELECT count(d), quantile_cont(d, 0.5), quantile_cont(d, 0.25), quantile_cont(d, 0.75)
+            FROM ({sql}) WHERE structure IN ('milestones', 'single') AND d IS NOT NULL""", params).fetchone()
     if n < min_handins:
         found = f"only {n:,}" if n else "no"
         return ReviewHistory(key, int(n), None, None, None,
