@@ -344,7 +344,9 @@ def big_section(big: dict | None, pandas_1m_mb: float | None = None) -> str:
             ["building it (generate, import, export per chunk)", f"{_s(build.get('build_seconds'))} s"
              + (f"; per chunk import {min(build['chunk_import_seconds']):.1f}–{max(build['chunk_import_seconds']):.1f} s, "
                 f"export-parquet{' or copy' if build.get('distinct_chunks', 0) < len(build['chunk_export_seconds']) else ''} {min(build['chunk_export_seconds']):.1f}–{max(build['chunk_export_seconds']):.1f} s"
-                if build.get("chunk_import_seconds") else "")],
+                if build.get("chunk_import_seconds") else "")
+             + (" (built by an earlier run with the same size, chunks and seed; this run reused it)"
+                if build.get("reused") else "")],
             ["SPEC figures over Parquet", _s(_t(rep, "report_spec")) + " s"],
             ["full report over Parquet", _s(_t(rep, "report_full")) + " s"],
             ["figures after a filter change (upwork, from 2025)", _s(_t(rep, "refresh_functions")) + " s"],

@@ -140,6 +140,12 @@ def test_big_section_says_how_the_chunks_were_made():
     text = bench_run.big_section({"contracts": 10_000_000, "chunk": 1_000_000, "report": report,
                                   "build": {**build, "distinct_chunks": 2}})
     assert "2 of the 10 chunks were each generated" in text and "The other 8 are copies" in text
+    assert "reused" not in text
+    build_seconds = {**build, "chunk_import_seconds": [10.6, 11.3], "chunk_export_seconds": [2.6, 2.8]}
+    text = bench_run.big_section({"contracts": 10_000_000, "chunk": 1_000_000, "report": report,
+                                  "build": {**build_seconds, "reused": True}})
+    assert ("| building it (generate, import, export per chunk) | 1.00 s; per chunk import 10.6–11.3 s, export-parquet "
+            "2.6–2.8 s (built by an earlier run with the same size, chunks and seed; this run reused it) |") in text
 
 
 def test_command_line_processes_on_a_small_history(bench_output):
