@@ -133,7 +133,7 @@ def compare_rates(a_cancelled: int, a_finished: int, b_cancelled: int, b_finishe
     if a_finished == 0 or b_finished == 0:
         missing = a if a_finished == 0 else b
         return RateComparison(a, b, a_cancelled, a_finished, b_cancelled, b_finished, None, None, None, True,
-                              f"no finished {missing} contracts: nothing to compare")
+                              f"no finished {STRUCTURE_WORDS.get(missing, missing)} contracts: nothing to compare")
     p1, p2 = a_cancelled / a_finished, b_cancelled / b_finished
     low, high = confint_proportions_2indep(a_cancelled, a_finished, b_cancelled, b_finished,
                                            method="newcomb", compare="diff", alpha=0.05)
