@@ -23,6 +23,8 @@ UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS = 10
 
 FREELANCER_RATE = 0.10
 FREELANCER_MIN_FEE = 5.0
+#: How contracts from Freelancer.com name their platform (the importer writes the first).
+FREELANCER_PLATFORMS = ("freelancer", "freelancer.com")
 
 FIVERR_SELLER_SHARE = 0.80
 FIVERR_AUTO_COMPLETE_DAYS = 3
@@ -41,6 +43,10 @@ class PlatformPreset:
     hold_days: float = 0.0
     min_milestone: float = 0.01
     sliding: bool = False
+    #: The contracts' ``platform`` values this preset's rules are for (lower case), and who those
+    #: clients are in a sentence: the splitter reads their history under this preset.
+    platforms: tuple[str, ...] = ()
+    clients: str = ""
 
     def fee(self, amount: float, billed_before: float = 0.0) -> float:
         """Fee the freelancer pays on one payment of ``amount``."""
@@ -67,21 +73,24 @@ PRESETS: dict[str, PlatformPreset] = {
     "upwork": PlatformPreset(
         "upwork", "Upwork (flat 10 %, since May 2023)", UPWORK_FLAT_RATE,
         review_days=UPWORK_REVIEW_DAYS, hold_days=UPWORK_SECURITY_HOLD_DAYS,
-        min_milestone=UPWORK_MIN_MILESTONE,
+        min_milestone=UPWORK_MIN_MILESTONE, platforms=("upwork",), clients="your clients on Upwork",
     ),
     "upwork-2016": PlatformPreset(
         "upwork-2016", "Upwork sliding fee (2016–2023)", 0.20,
         review_days=UPWORK_REVIEW_DAYS, hold_days=UPWORK_SECURITY_HOLD_DAYS,
-        min_milestone=UPWORK_MIN_MILESTONE, sliding=True,
+        min_milestone=UPWORK_MIN_MILESTONE, sliding=True, platforms=("upwork",), clients="your clients on Upwork",
     ),
     "freelancer": PlatformPreset(
         "freelancer", "Freelancer.com (10 % or $5)", FREELANCER_RATE, min_fee=FREELANCER_MIN_FEE,
+        platforms=FREELANCER_PLATFORMS, clients="your clients on Freelancer.com",
     ),
     "fiverr": PlatformPreset(
         "fiverr", "Fiverr (20 %)", 1 - FIVERR_SELLER_SHARE,
         review_days=FIVERR_AUTO_COMPLETE_DAYS, hold_days=FIVERR_CLEARANCE_DAYS,
+        platforms=("fiverr",), clients="your clients on Fiverr",
     ),
-    "direct": PlatformPreset("direct", "Direct client (no platform fee)", 0.0),
+    "direct": PlatformPreset("direct", "Direct client (no platform fee)", 0.0, platforms=("direct",),
+                             clients="your direct clients"),
 }
 
 
@@ -104,6 +113,6 @@ def fee_sql(platform: str, paid_date: str, amount: str, billed_before: str) -> s
         WHEN lower({platform}) = 'upwork' AND {paid_date} < DATE '{UPWORK_SLIDING_FEE_FROM.isoformat()}' THEN {amount} * 0.20
         WHEN lower({platform}) = 'upwork' AND {paid_date} < DATE '{UPWORK_FLAT_FEE_FROM.isoformat()}' THEN {sliding}
         WHEN lower({platform}) = 'upwork' THEN {amount} * {UPWORK_FLAT_RATE!r}
-        WHEN lower({platform}) IN ('freelancer', 'freelancer.com') THEN greatest({amount} * {FREELANCER_RATE!r}, least({FREELANCER_MIN_FEE!r}, {amount}))
+        WHEN lower({platform}) IN {FREELANCER_PLATFORMS!r} THEN greatest({amount} * {FREELANCER_RATE!r}, least({FREELANCER_MIN_FEE!r}, {amount}))
         WHEN lower({platform}) = 'fiverr' THEN {amount} * {1 - FIVERR_SELLER_SHARE!r}
         ELSE 0 END, 2)"""

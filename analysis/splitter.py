@@ -726,12 +726,6 @@ def observed_not_caused(plan_risk: Risk, single_risk: Risk) -> str | None:
             "the plan's risk")
 
 
-#: Contract platforms, as imported, whose hand-ins speak for each preset's release time, and their name.
-PRESET_PLATFORMS: dict[str, tuple[tuple[str, ...], str]] = {
-    "upwork": (("upwork",), "your clients on Upwork"), "upwork-2016": (("upwork",), "your clients on Upwork"),
-    "freelancer": (("freelancer", "freelancer.com"), "your clients on Freelancer.com"),
-    "fiverr": (("fiverr",), "your clients on Fiverr"), "direct": (("direct",), "your direct clients"),
-}
 #: Hand-ins needed before the history's release time is offered in place of the platform's rule.
 MIN_REVIEW_HANDINS = SMALL_SAMPLE_FINISHED
 
@@ -760,7 +754,8 @@ class ReviewHistory:
 @uses_prepared
 def review_history(con: duckdb.DuckDBPyConnection, platform: str = DEFAULT_PLATFORM, *,
                    min_handins: int = MIN_REVIEW_HANDINS) -> ReviewHistory:
-    """The workspace's days from hand-in to payment on ``platform`` (a preset key), for the review time.
+    """The workspace's days from hand-in to payment on ``platform`` (a preset key: the contracts of its
+    ``platforms``), for the review time.
 
     A suggestion, never applied by itself: the splitter's review time stays the platform's
     longest unless the user sets it (``--review-days``), because a median says what usually
@@ -768,21 +763,18 @@ def review_history(con: duckdb.DuckDBPyConnection, platform: str = DEFAULT_PLATF
     """
     from analysis.timing import measured_sql  # the timing page's definition of the interval
 
-    key = platform.lower()
-    if key not in PRESET_PLATFORMS:
-        raise UserError(f"unknown platform {platform!r} (expected one of {', '.join(PRESET_PLATFORMS)})")
-    platforms, who = PRESET_PLATFORMS[key]
-    sql, params = measured_sql(Filters(platform=platforms), ("submission_to_payment",))
+    preset = platform_terms(platform)
+    sql, params = measured_sql(Filters(platform=preset.platforms), ("submission_to_payment",))
     n, median, p25, p75 = con.execute(
         f"""SELECT count(d), quantile_cont(d, 0.5), quantile_cont(d, 0.25), quantile_cont(d, 0.75)
             FROM ({sql}) WHERE structure IN ('milestones', 'single') AND d IS NOT NULL""", params).fetchone()
     if n < min_handins:
         found = f"only {n:,}" if n else "no"
-        return ReviewHistory(key, int(n), None, None, None,
-                             f"{found} paid fixed-price hand-ins with both dates from {who} (need {min_handins}): "
+        return ReviewHistory(preset.key, int(n), None, None, None,
+                             f"{found} paid fixed-price hand-ins with both dates from {preset.clients} (need {min_handins}): "
                              "too few to say how long they take to pay")
-    return ReviewHistory(key, int(n), float(median), float(p25), float(p75),
-                         f"{who} paid a fixed-price hand-in a median {median:g} days after it (the middle half "
+    return ReviewHistory(preset.key, int(n), float(median), float(p25), float(p75),
+                         f"{preset.clients} paid a fixed-price hand-in a median {median:g} days after it (the middle half "
                          f"within {p25:g}–{p75:g} days; {n:,} hand-ins)")
 
 
