@@ -118,7 +118,7 @@ def workspace_to_write(args: argparse.Namespace, *, keep_if_new: bool = True) ->
 def _configure_sample(p: argparse.ArgumentParser) -> None:
     p.add_argument("--contracts", type=int, default=2000, help="how many contracts (default 2000)")
     p.add_argument("--seed", type=int, default=7, help="random seed (same seed, same history)")
-    p.add_argument("--out", type=Path, help="write canonical CSVs here instead of importing")
+    p.add_argument("--out", type=Path, help="write canonical CSVs here instead of importing (imports only into an empty workspace)")
     p.add_argument("--json", action="store_true", help="print a JSON document")
 
 
@@ -126,7 +126,7 @@ def _configure_sample(p: argparse.ArgumentParser) -> None:
 def run_sample(args: argparse.Namespace) -> int:
     """Write or import a synthetic contract history."""
     from analysis import sample
-    from analysis.importing import import_files
+    from analysis.workspace_admin import load_sample
 
     if args.contracts < 1:
         raise UserError("--contracts must be at least 1")
@@ -146,7 +146,7 @@ def run_sample(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="milestone-lens-sample-") as tmp:
         paths = sample.write_csvs(tmp, args.contracts, args.seed)
         with workspace_to_write(args) as con:
-            summary = import_files(con, paths, fmt="canonical", source="sample")
+            summary = load_sample(con, paths)
     print_summary(args, summary)
     return 0
 

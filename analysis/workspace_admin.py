@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -151,11 +152,16 @@ def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemova
                          int(kept_updated), int(restored))
 
 
-def load_sample(con: duckdb.DuckDBPyConnection) -> ImportSummary:
-    """Import the bundled sample history (source ``sample``) into an empty workspace."""
+def load_sample(con: duckdb.DuckDBPyConnection, paths: list[Path] | None = None) -> ImportSummary:
+    """Import a synthetic history (source ``sample``; default: the bundled one) into an empty workspace.
+
+    Never beside other contracts: synthetic rows would mix into a real history's figures, and a
+    second sample would update the first one's contracts while keeping milestones it no longer has.
+    """
     if not store.is_empty(con):
         raise UserError("the workspace already holds contracts; the sample is only loaded into an empty workspace")
-    paths = [store.SAMPLE_DIR / "contracts.csv", store.SAMPLE_DIR / "milestones.csv"]
+    if paths is None:
+        paths = [store.SAMPLE_DIR / "contracts.csv", store.SAMPLE_DIR / "milestones.csv"]
     return import_files(con, paths, fmt="canonical", source="sample")
 
 

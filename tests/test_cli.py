@@ -83,6 +83,20 @@ def test_sample_imports_into_the_workspace(cli, db_path):
 
     con = store.connect(db_path)
     assert con.execute("SELECT count(*) FROM contracts WHERE source = 'sample'").fetchone()[0] == 500
+    con.close()
+
+
+def test_sample_is_imported_only_into_an_empty_workspace(cli, db_path):
+    """A second sample would update the first one's contracts and keep milestones it does not have
+    (1,115 of 2,000 contracts with the wrong milestone count, seen before this refusal)."""
+    assert cli("sample", "--contracts", "50", "--seed", "1").code == 0
+    before = db_path.read_bytes()
+    result = cli("sample", "--contracts", "50", "--seed", "9")
+    assert (result.code, result.err) == (2, "milestone-lens: error: the workspace already holds contracts; "
+                                            "the sample is only loaded into an empty workspace\n")
+    assert db_path.read_bytes() == before
+    assert cli("import", *TWO_FILES, db=db_path.with_name("mine.duckdb")).code == 0
+    assert cli("sample", "--contracts", "5", db=db_path.with_name("mine.duckdb")).code == 2
 
 
 def test_real_process_exit_status_and_no_traceback(tmp_path):
