@@ -41,6 +41,8 @@ WEEKLY_COLUMNS = {
 }
 
 MILESTONE_RE = r"(?i)Invoice for (.+?)\s*:\s*Milestone\s+([0-9]+)"
+#: "Refund for Site audit" (legacy), or with the 2025 form's details joined on: "Refund for Site audit: Milestone 1 - Audit".
+BONUS_REFUND_RE = r"(?i)(?:bonus|refund)\s+(?:for|on|of)\s+(.+?)(?:\s*:\s*Milestone\s+([0-9]+)\b.*)?$"
 MILESTONE_DESCRIPTION_SQL = (
     r"coalesce(nullif(regexp_extract({d}, '(?i)Milestone\s+[0-9]+\s*[-–:]?\s*(.*)$', 1), ''), "
     r"nullif(regexp_extract({d}, '([0-9]+:[0-9]{{2}} hrs.*)$', 1), ''), {d})"
@@ -168,7 +170,8 @@ def _classify(con) -> None:
                        TRY_CAST(nullif(regexp_extract(text, '{MILESTONE_RE}', 2), '') AS INTEGER) AS ms_seq,
                        CAST(try_strptime(nullif(regexp_extract(text, '{HOURLY_NUMERIC_RE}', 1), ''), '%m/%d/%Y') AS DATE) AS wk_num,
                        regexp_extract(text, '{HOURLY_TEXT_RE}', ['m1', 'd1', 'y1', 'm2', 'd2', 'y2']) AS wk,
-                       nullif(regexp_extract(text, '(?i)(?:bonus|refund)\\s+(?:for|on|of)\\s+(.+)$', 1), '') AS ref_title,
+                       nullif(trim(regexp_extract(text, '{BONUS_REFUND_RE}', 1)), '') AS ref_title,
+                       TRY_CAST(nullif(regexp_extract(text, '{BONUS_REFUND_RE}', 2), '') AS INTEGER) AS ref_seq,
                        nullif(parent_col, '') AS parent_ref_col,
                        nullif(regexp_extract(text, '(?i)Ref\\.?\\s*ID\\s*[:#]?\\s*([0-9]+)', 1), '') AS parent_ref_text
                 FROM _uw
@@ -221,7 +224,7 @@ def _resolve_contracts(con, ctx) -> None:
                    CASE WHEN category = 'fixed' THEN ms_seq
                         WHEN category = 'hourly'
                             THEN CAST(strftime(coalesce(week_start, CAST(date_trunc('week', paid_date) AS DATE)), '%Y%m%d') AS INTEGER)
-                        WHEN category IN ('bonus', 'refund') THEN ms_seq END AS seq
+                        WHEN category IN ('bonus', 'refund') THEN coalesce(ms_seq, ref_seq) END AS seq
             FROM _uw2"""
     )
     # Contracts a bonus or refund may belong to: this file's, this import's, the workspace's.
@@ -233,14 +236,28 @@ def _resolve_contracts(con, ctx) -> None:
                UNION ALL SELECT contract_id, client, title, contract_type FROM contracts WHERE source = ?)""",
         [ctx.source, ctx.source],
     )
+    # The payment a bonus or refund names by Ref ID (the 2025 form's column): this file's, or imported before.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _uw_parent AS
+           SELECT txn_id AS payment_key, contract_id, seq FROM _uw3
+           WHERE category IN ('fixed', 'hourly') AND contract_id IS NOT NULL
+           UNION ALL SELECT payment_key, contract_id, seq FROM in_payments
+           WHERE source = ? AND kind IN ('milestone', 'hourly') AND contract_id IS NOT NULL
+           UNION ALL SELECT payment_key, contract_id, seq FROM payments
+           WHERE source = ? AND kind IN ('milestone', 'hourly') AND contract_id IS NOT NULL""",
+        [ctx.source, ctx.source],
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _uw_attach AS
             WITH r AS (
-                SELECT u.txn_id, u.client, {marketplace.norm_text_sql('coalesce(u.ms_title, u.ref_title)')} AS want_title FROM _uw3 u
+                SELECT u.txn_id, u.client, u.parent_ref,
+                       {marketplace.norm_text_sql('coalesce(u.ms_title, u.ref_title)')} AS want_title FROM _uw3 u
                 WHERE u.category IN ('bonus', 'refund')
             )
             SELECT r.txn_id,
+                   (SELECT min(p.seq) FROM _uw_parent p WHERE p.payment_key = r.parent_ref) AS parent_seq,
                    coalesce(
+                       (SELECT min(p.contract_id) FROM _uw_parent p WHERE p.payment_key = r.parent_ref),
                        (SELECT min(k.contract_id) FROM _uw_known k
                         WHERE k.client IS NOT DISTINCT FROM r.client AND k.title_key = lower(r.want_title)),
                        (SELECT min(k.contract_id) FROM _uw_known k
@@ -253,7 +270,7 @@ def _resolve_contracts(con, ctx) -> None:
             FROM r"""
     )
     con.execute(
-        """UPDATE _uw3 u SET contract_id = a.contract_id,
+        """UPDATE _uw3 u SET contract_id = a.contract_id, seq = coalesce(u.seq, a.parent_seq),
                   title = CASE WHEN NOT EXISTS (SELECT 1 FROM _uw_known k WHERE k.contract_id = a.contract_id) THEN a.want_title END,
                   contract_type = CASE WHEN NOT EXISTS (SELECT 1 FROM _uw_known k WHERE k.contract_id = a.contract_id) THEN 'fixed' END
            FROM _uw_attach a WHERE u.txn_id = a.txn_id"""

@@ -363,3 +363,42 @@ def test_a_weekly_summary_says_contracts_never_paid_are_missing_but_a_template_d
     template = import_files(con, [FIXTURES / "canonical" / "contracts.csv", FIXTURES / "canonical" / "milestones.csv"],
                             source="other")
     assert not any(NOT_IN_TRANSACTION_HISTORY in w for w in template.warnings)
+
+
+def test_2025_refund_attaches_by_ref_id_or_by_its_title_with_the_milestone_details(con, tmp_path):
+    """The 2025 form spreads the text over Transaction Summary and its Details: "Refund for Site
+    audit" + "Milestone 1 - Audit" once made a contract of its own, "Acme Co / Site audit:
+    Milestone 1 - Audit", holding the -100 while the real contract kept the money."""
+    head = ('Date,Transaction ID,Transaction Type,Transaction Summary,Transaction Summary Details,Description 1,'
+            'Description 2,Description 3,Entered Description,Agency,Freelancer,Team,Account Name,PO,Ref ID,Amount $,'
+            'Amount in local currency,Currency,Current Balance $,Payment Method\n')
+    rows = (
+        # Named by the Ref ID column: the invoice of milestone 1.
+        '"Mar 9, 2025",8105,Refund,Refund for Site audit,Milestone 1 - Audit,,,,,,Ana,Acme Co,Ana,,8101,-100.00,,,500.00,\n'
+        # Named by its text only (no Ref ID): title and milestone number from the two columns.
+        '"Mar 8, 2025",8104,Refund,Refund for Logo,Milestone 2 - Final,,,,,,Ana,Acme Co,Ana,,,-30.00,,,600.00,\n'
+        '"Mar 3, 2025",8103,Fixed-price,Invoice for Logo,Milestone 2 - Final,,,,,,Ana,Acme Co,Ana,,,30.00,,,630.00,\n'
+        '"Mar 2, 2025",8102,Fixed-price,Invoice for Logo,Milestone 1 - Sketch,,,,,,Ana,Acme Co,Ana,,,70.00,,,600.00,\n'
+        '"Mar 1, 2025",8101,Fixed-price,Invoice for Site audit,Milestone 1 - Audit,,,,,,Ana,Acme Co,Ana,,,100.00,,,530.00,\n'
+        '"Mar 1, 2025",8100,Fixed-price,Invoice for Site audit,Milestone 2 - Report,,,,,,Ana,Acme Co,Ana,,,430.00,,,430.00,\n'
+    )
+    path = tmp_path / "refunds_2025.csv"
+    path.write_text(head + rows)
+    import_files(con, [path])
+    assert sorted(r[0] for r in con.execute("SELECT contract_id FROM contracts").fetchall()) == [
+        "Acme Co / Logo", "Acme Co / Site audit"]
+    payments = {r[0]: r[1:] for r in con.execute("SELECT payment_key, contract_id, kind, seq, gross FROM payments").fetchall()}
+    assert payments["8105"] == ("Acme Co / Site audit", "refund", 1, D("-100.00"))
+    assert payments["8104"] == ("Acme Co / Logo", "refund", 2, D("-30.00"))
+    # Each refunded milestone paid back in full: refunded, nothing kept; the others as paid.
+    assert con.execute("SELECT contract_id, seq, status, paid_amount FROM milestones ORDER BY contract_id, seq").fetchall() == [
+        ("Acme Co / Logo", 1, "paid", D("70.00")), ("Acme Co / Logo", 2, "refunded", D("0.00")),
+        ("Acme Co / Site audit", 1, "refunded", D("0.00")), ("Acme Co / Site audit", 2, "paid", D("430.00"))]
+    # A later export's refund that names only its Ref ID, an invoice imported before.
+    later = tmp_path / "later_2025.csv"
+    later.write_text(head + '"Apr 1, 2025",8200,Refund,Refund,,,,,,,Ana,Acme Co,Ana,,8100,-430.00,,,70.00,\n')
+    import_files(con, [later])
+    assert con.execute("SELECT contract_id, seq FROM payments WHERE payment_key = '8200'").fetchone() == (
+        "Acme Co / Site audit", 2)
+    assert con.execute("SELECT status FROM milestones WHERE contract_id = 'Acme Co / Site audit' AND seq = 2").fetchone() == (
+        "refunded",)
