@@ -17,7 +17,7 @@ import re
 from analysis import marketplace
 from analysis.errors import Problem, single_problem
 from analysis.locale import resolve_day_first, resolve_decimal_comma
-from analysis.parsing import StagedFile, amount_sql, date_sql, timestamp_sql
+from analysis.parsing import StagedFile, amount_sql, date_sql, quote_ident, timestamp_sql
 from analysis.wording import plural
 
 FIELDS = ("date", "description", "currency", "amount", "tax")
@@ -89,10 +89,16 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     day_first = resolve_day_first(con, staged, ctx.options.day_first, [cols["date"]])
     dc = resolve_decimal_comma(con, staged, ctx.options.decimal_comma, [c for c in (cols["amount"], cols["tax"]) if c])
     text = lambda c: f"nullif(trim({staged.col(c)}), '')" if c else "CAST(NULL AS VARCHAR)"  # noqa: E731
+    rows = f"(SELECT *, {staged.row_expr} AS _row FROM {staged.table})"
+    first_row = _header_as_row(staged, cols)
+    if first_row is not None:
+        rows = f"({first_row} UNION ALL BY NAME SELECT *, {staged.row_expr} AS _row FROM {staged.table})"
+        ctx.warnings.append("no header row (its first row reads like a transaction): "
+                            "row 1 imported as a transaction, the columns found by their content")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _fl AS
             WITH r AS (
-                SELECT {staged.row_expr} AS _row, {text(cols['date'])} AS date_text,
+                SELECT _row, {text(cols['date'])} AS date_text,
                        {timestamp_sql(staged.col(cols['date']), day_first)} AS ts,
                        {date_sql(staged.col(cols['date']), day_first)} AS paid_date,
                        regexp_replace({text(cols['description'])}, '\\s+', ' ', 'g') AS description,
@@ -100,7 +106,7 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
                        {text(cols['amount'])} AS amount_text, {amount_sql(staged.col(cols['amount']), dc)} AS amount,
                        {text(cols['tax'])} AS tax_text,
                        coalesce({amount_sql(staged.col(cols['tax']), dc) if cols['tax'] else 'NULL'}, 0) AS tax
-                FROM {staged.table}
+                FROM {rows}
             ), p AS (
                 SELECT *, regexp_extract(description, '{MILESTONE_RE}', ['client', 'title', 'note', 'cur']) AS m,
                        regexp_extract(description, '{FEE_RE}', ['title', 'cur']) AS f
@@ -151,6 +157,22 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
         return
     currency = currencies[0][0] if currencies else "USD"
     _build(con, ctx, staged.display, currency)
+
+
+def _header_as_row(staged: StagedFile, cols: dict[str, str | None]) -> str | None:
+    """A file with no header row (the real header names are not published, so exports without
+    one are expected): its first row, which the reader took for the header, as SQL selecting it
+    back as spreadsheet row 1; ``None`` when the header is a header. It is data when the date
+    and amount columns found by content are "named" like a date and an amount."""
+    date, amount = (staged.columns.get(cols[f] or "") for f in ("date", "amount"))
+    if not (date and amount and _DATE_LIKE.search(date) and _AMOUNT_LIKE.search(amount)):
+        return None
+    cells = []
+    for position, real in enumerate(staged.columns.values()):
+        # An empty header cell comes back as DuckDB's own name for it, column<position>.
+        value = "NULL" if re.fullmatch(f"column0*{position}", real) else "'" + real.replace("'", "''") + "'"
+        cells.append(f"CAST({value} AS VARCHAR) AS {quote_ident(real)}")
+    return f"SELECT {', '.join(cells)}, 1 AS _row"
 
 
 def _on(con, staged: StagedFile, condition: str, column: str | None, message_sql: str):

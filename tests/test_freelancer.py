@@ -68,6 +68,25 @@ def test_unknown_header_names_matched_by_position(con, tmp_path):
     assert summary.imported == {"contracts": 2, "milestones": 3, "payments": 4}
 
 
+def test_file_without_a_header_row_keeps_its_first_transaction(tmp_path):
+    """Its first row (Priya's first 250 payment) was once taken for the header: gone, and her
+    contract counted as a single payment. An empty first-row cell (no tax) reads as empty."""
+    a = store.connect(tmp_path / "a.duckdb")
+    b = store.connect(tmp_path / "b.duckdb")
+    import_files(a, [FILE])
+    rows = FILE.read_text().splitlines()[1:]
+    assert rows[0].endswith(",+250.00,0.00")
+    path = tmp_path / "headerless.csv"
+    path.write_text("\n".join([rows[0].removesuffix("0.00"), *rows[1:]]) + "\n")
+    summary = import_files(b, [path])
+    assert summary.files[0].format == "freelancer"
+    assert summary.imported == {"contracts": 2, "milestones": 3, "payments": 4}
+    assert tables(a) == tables(b)
+    assert any(w.startswith("headerless.csv: no header row") for w in summary.warnings), summary.warnings
+    # With a header, no such warning.
+    assert not any("no header row" in w for w in import_files(store.connect(tmp_path / "c.duckdb"), [FILE]).warnings)
+
+
 def test_overlapping_exports_and_reimport(tmp_path):
     lines = FILE.read_text().splitlines()
     january = tmp_path / "january.csv"
