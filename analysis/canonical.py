@@ -12,7 +12,7 @@ from analysis.errors import Problem, single_problem
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
     StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
-    numeric_date_sql, read_failure, whole_number_sql,
+    numeric_date_sql, other_currency_sql, read_failure, whole_number_sql,
 )
 from analysis.wording import plural
 
@@ -69,6 +69,14 @@ def _sql_str(text: str) -> str:
 
 def _text(staged: StagedFile, name: str) -> str:
     return f"nullif(trim({staged.col(name)}), '')"
+
+
+def _other_currency_message(staged: StagedFile, column: str, currency: str) -> str:
+    """SQL for the message of an amount marked in another currency than its row's."""
+    whose = (f"CASE WHEN {_text(staged, 'currency')} IS NULL THEN 'the default for a row without a currency' "
+             "ELSE 'the row''s currency' END")
+    return (f"'{column} ''' || {_text(staged, column)} || ''' is in another currency than ' || {currency} || ', ' || "
+            f"{whose} || ': amounts are never converted; give the row the amount''s currency'")
 
 
 def _require(staged: StagedFile, names: tuple[str, ...]) -> None:
@@ -268,6 +276,9 @@ def _contract_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         (f"NOT regexp_matches({typed['currency']}, '^[A-Z]{{3}}$')", "currency",
          f"'currency ''' || {typed['currency']} || ''' is not a three-letter ISO code'"),
         (f"{typed['budget']} < 0", "budget", "'budget is negative'"),
+        *[(f"{typed[money]} IS NOT NULL AND {other_currency_sql(t(money), typed['currency'])}", money,
+           _other_currency_message(staged, money, typed["currency"]))
+          for money in ("budget", "paid_total")],
         (f"{typed['contract_type']} = 'fixed' AND {t('budget')} IS NULL", "budget",
          "'budget is required for fixed-price contracts'"),
         (f"{typed['end_date']} < {typed['start_date']}", "end_date", "'end_date is before start_date'"),
@@ -359,6 +370,7 @@ def _milestone_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         *[(d, typed[d], "a date") for d in MILESTONE_DATES],
     ], day_first, dc)
     cols = staged.columns
+    currency = f"coalesce(upper({t('currency')}), 'USD')"
     checks = [
         (f"{t('contract_id')} IS NULL", "contract_id", "'contract_id is empty'"),
         (f"{t('seq')} IS NULL", "seq", "'seq is empty'"),
@@ -368,6 +380,11 @@ def _milestone_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         (f"{typed['paid_amount']} < 0", "paid_amount", "'paid_amount is negative'"),
         # A fee is what the platform took: written negative (say "(40.00)") it would make net exceed gross.
         (f"{typed['fee']} < 0", "fee", "'fee is negative (write the fee the platform took as a positive amount)'"),
+        # A milestones file with its own currency column (a flat file repeats the contract's); in a
+        # file without one the contract's currency is in another file.
+        *[(f"{typed[money]} IS NOT NULL AND {other_currency_sql(t(money), currency)}", money,
+           _other_currency_message(staged, money, currency))
+          for money in ("amount", "paid_amount", "fee") if staged.has("currency")],
         (f"{typed['status']} NOT IN {MILESTONE_STATUSES}", status_field,
          f"'unknown milestone status ''' || {t(status_field)} || ''' (expected one of {', '.join(MILESTONE_STATUSES)})'"),
         (f"{typed['paid_date']} < {typed['submitted_date']}", "paid_date", "'paid_date is before submitted_date'"),

@@ -139,6 +139,18 @@ def amount_core_sql(expr: str) -> str:
     return f"regexp_replace(regexp_replace(trim({expr}), {prefix}, ''), {suffix}, '')"
 
 
+def other_currency_sql(text: str, currency: str) -> str:
+    """DuckDB condition: the amount cell ``text`` (trimmed text, or NULL) names a currency, by its
+    ISO code or an unmistakable symbol (£, €, ₹; ¥ for JPY or CNY), other than ``currency`` (the
+    row's). ``$`` is left alone: a dozen currencies write it. Amounts are never converted, so
+    ``£100`` on a USD row would be counted as 100 dollars."""
+    return (f"(regexp_matches({text}, '[A-Za-z£€₹¥]') AND CASE "
+            f"WHEN regexp_matches({text}, '[A-Za-z]{{3}}') THEN upper(regexp_extract({text}, '([A-Za-z]{{3}})', 1)) <> {currency} "
+            f"WHEN contains({text}, '£') THEN {currency} <> 'GBP' WHEN contains({text}, '€') THEN {currency} <> 'EUR' "
+            f"WHEN contains({text}, '₹') THEN {currency} <> 'INR' WHEN contains({text}, '¥') THEN {currency} NOT IN ('JPY', 'CNY') "
+            "ELSE false END)")
+
+
 def normalize_header(name: str) -> str:
     """``" Start Date\\ufeff"`` → ``start_date``: headers match whatever their case and spacing."""
     cleaned = name.replace("\ufeff", "").strip().lower()

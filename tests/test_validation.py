@@ -51,6 +51,16 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
          "contracts.csv, row 3, column start_date: the date '1850-01-05' is outside the years 1970 to 2099"),
         (GOOD + "A2,Acme,100,USD,13/01/26,,active\n",  # 13 decides day-first; the year is the problem
          "contracts.csv, row 3, column start_date: the date '13/01/26' has a two-digit year: write years in full, like 2024"),
+        # An amount is never converted: one marked in another currency would count as the row's.
+        (GOOD + "A2,Acme,£100,USD,2026-01-05,,active\n",
+         "contracts.csv, row 3, column budget: budget '£100' is in another currency than USD, the row's currency: "
+         "amounts are never converted; give the row the amount's currency"),
+        (GOOD + "A2,Acme,100 EUR,gbp,2026-01-05,,active\n",
+         "contracts.csv, row 3, column budget: budget '100 EUR' is in another currency than GBP, the row's currency: "
+         "amounts are never converted; give the row the amount's currency"),
+        (GOOD + "A2,Acme,¥100,,2026-01-05,,active\n",
+         "contracts.csv, row 3, column budget: budget '¥100' is in another currency than USD, the default for a row "
+         "without a currency: amounts are never converted; give the row the amount's currency"),
     ],
 )
 def test_contract_errors(con, tmp_path, body, expected):
@@ -60,6 +70,29 @@ def test_contract_errors(con, tmp_path, body, expected):
         import_files(con, [path])
     assert str(err.value) == expected
     assert "\n" not in str(err.value)
+    assert snapshot(con) == before
+
+
+def test_amounts_marked_in_their_rows_currency_import(con, tmp_path):
+    """The currency check reads codes and the unmistakable symbols only: $ is many currencies."""
+    body = ("A2,Acme,£100,GBP,2026-01-05,,active\nA3,Acme,EUR 1.234,50,EUR,2026-01-05,,active\n"
+            "A4,Acme,¥900,JPY,2026-01-05,,active\nA5,Acme,$100,CAD,2026-01-05,,active\n")
+    body = body.replace("EUR 1.234,50", '"EUR 1.234,50"')
+    import_files(con, [write(tmp_path, "contracts.csv", HEADER + GOOD + body)])
+    assert con.execute("SELECT contract_id, budget, currency FROM contracts ORDER BY 1").fetchall() == [
+        ("A1", Decimal("100.00"), "USD"), ("A2", Decimal("100.00"), "GBP"), ("A3", Decimal("1234.50"), "EUR"),
+        ("A4", Decimal("900.00"), "JPY"), ("A5", Decimal("100.00"), "CAD")]
+
+
+def test_a_milestone_amount_in_another_currency_than_its_flat_rows(con, tmp_path):
+    head = "contract_id,budget,currency,start_date,status,seq,amount,paid_amount,milestone_status,paid_date\n"
+    body = ("X,100,EUR,2026-01-01,completed,1,50,€50,paid,2026-01-02\n"
+            "X,100,EUR,2026-01-01,completed,2,£50,,pending,\n")
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [write(tmp_path, "flat.csv", head + body)])
+    assert str(err.value) == ("flat.csv, row 3, column amount: amount '£50' is in another currency than EUR, the row's "
+                              "currency: amounts are never converted; give the row the amount's currency")
     assert snapshot(con) == before
 
 
