@@ -336,7 +336,11 @@ def materialize(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> None:
         repeated = _set_columns(staged, names)
         if repeated is not None:
             raise single_problem(display, 1, repeated, f"the header '{normalize_header(repeated)}' appears twice")
-    staged.rows, base = con.execute(f"SELECT count(*), coalesce(min(rowid), 0) FROM {table}").fetchone()
+    base = con.execute(f"SELECT coalesce(min(rowid), 0) FROM {table}").fetchone()[0]
+    # A row of empty cells (",,,," where a spreadsheet once had content) is skipped like a blank
+    # line; the rows after it keep their numbers (a row's number comes from its rowid).
+    con.execute(f"DELETE FROM {table} WHERE " + " AND ".join(f"nullif(trim({quote_ident(n)}), '') IS NULL" for n in names))
+    staged.rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     if staged.rows == 0:
         raise single_problem(display, 2 + layout.skip_lines, None, "no rows below the header: nothing to import")
     staged.row_base = base

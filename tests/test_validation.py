@@ -96,6 +96,19 @@ def test_a_milestone_amount_in_another_currency_than_its_flat_rows(con, tmp_path
     assert snapshot(con) == before
 
 
+def test_rows_of_empty_cells_are_skipped_like_blank_lines(con, tmp_path):
+    """Spreadsheets save a cleared row as ",,,,": it once refused the whole file ("contract_id is
+    empty (and 2 more problems)"). The rows after it keep their numbers in messages."""
+    body = GOOD + ",,,,,,\n ,, ,,,,\nA2,Acme,100,USD,2026-01-05,,active\n,,,,,,\n"
+    import_files(con, [write(tmp_path, "contracts.csv", HEADER + body)])
+    assert [r[0] for r in con.execute("SELECT contract_id FROM contracts ORDER BY 1").fetchall()] == ["A1", "A2"]
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [write(tmp_path, "contracts.csv", HEADER + GOOD + ",,,,,,\nA3,Acme,12x,USD,2026-01-05,,active\n")])
+    assert str(err.value) == "contracts.csv, row 4, column budget: cannot read '12x' as an amount"
+    assert snapshot(con) == before
+
+
 def test_missing_required_column(con, tmp_path):
     path = write(tmp_path, "contracts.csv", "contract_id,budget,start_date\nA1,100,2026-01-01\n")
     with pytest.raises(ImportValidationError) as err:
