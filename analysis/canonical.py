@@ -424,13 +424,18 @@ def stage_milestones(con, staged: StagedFile, ctx) -> None:
 
 def _doubtful_payments(con, staged: StagedFile) -> list[str]:
     """Milestones whose columns disagree about a payment: imported as they are, but named (one scan)."""
-    unpaid, unpaid_row, over, over_row = con.execute(
+    unpaid, unpaid_row, over, over_row, undated, undated_row = con.execute(
         """SELECT count(*) FILTER (WHERE paid_date IS NOT NULL AND status NOT IN ('paid', 'refunded')),
                   min(_row) FILTER (WHERE paid_date IS NOT NULL AND status NOT IN ('paid', 'refunded')),
-                  count(*) FILTER (WHERE paid_amount > amount), min(_row) FILTER (WHERE paid_amount > amount)
+                  count(*) FILTER (WHERE paid_amount > amount), min(_row) FILTER (WHERE paid_amount > amount),
+                  count(*) FILTER (WHERE status = 'paid' AND paid_date IS NULL),
+                  min(_row) FILTER (WHERE status = 'paid' AND paid_date IS NULL)
            FROM _typed_m"""
     ).fetchone()
     warnings = []
+    if undated:
+        warnings.append(f"{plural(undated, 'milestone')} paid without a paid_date (first: row {undated_row}): counted "
+                        "as paid, but left out of payment timing; add the date the money arrived")
     if unpaid:
         warnings.append(f"{plural(unpaid, 'milestone')} with a paid_date but a status other than paid (first: row "
                         f"{unpaid_row}): not counted as paid; leave the status empty to have it read from the dates")

@@ -489,7 +489,10 @@ def _derive(con, derive_payments: bool) -> str | None:
         f"""UPDATE in_milestones m SET kind = 'invoice' FROM _ctx c
             WHERE {on_contract} AND c.contract_type = 'hourly'"""
     )
-    con.execute("UPDATE in_milestones SET paid_amount = amount WHERE paid_amount IS NULL AND paid_date IS NOT NULL AND coalesce(status, 'paid') = 'paid'")
+    # Paid: by its date (status empty or paid), or by its status alone (then of unknown date, named by
+    # ``canonical._doubtful_payments``): the amount, unless paid_amount says otherwise.
+    con.execute("UPDATE in_milestones SET paid_amount = amount WHERE paid_amount IS NULL "
+                "AND (status = 'paid' OR (paid_date IS NOT NULL AND status IS NULL))")
     con.execute(
         """UPDATE in_milestones SET status = CASE
                WHEN paid_date IS NOT NULL THEN 'paid'

@@ -286,6 +286,28 @@ def test_milestones_whose_columns_disagree_about_a_payment_are_named(con, tmp_pa
     assert con.execute("SELECT list(seq ORDER BY seq), sum(gross) FROM payments").fetchone() == ([2, 3], Decimal("400.00"))
 
 
+def test_a_milestone_marked_paid_without_its_date_counts_as_paid_of_unknown_date(con, tmp_path):
+    """It was counted as not paid, silently: a cancelled 300 contract with two milestones marked
+    paid showed gross 0 and 300 unpaid. Now: gross 100 + 80, unpaid 300 - 180 = 120, no payment
+    date (so no timing), and a warning naming the first row."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,budget,start_date,status\nC1,300,2025-01-01,cancelled\n")
+    milestones = tmp_path / "milestones.csv"
+    milestones.write_text("contract_id,seq,amount,paid_amount,paid_date,status\n"
+                          "C1,1,100,,,pending\nC1,2,100,,,paid\nC1,3,100,80,,PAID\n")
+    summary = import_files(con, [contracts, milestones])
+    assert summary.warnings == [
+        "milestones.csv: 2 milestones paid without a paid_date (first: row 3): counted as paid, but left out of "
+        "payment timing; add the date the money arrived"]
+    assert con.execute("SELECT seq, gross, paid_date FROM payments ORDER BY seq").fetchall() == [
+        (2, Decimal("100.00"), None), (3, Decimal("80.00"), None)]
+    from analysis import earnings
+    from analysis.filters import Filters
+
+    unpaid = earnings.unpaid_on_cancellation(con, Filters())
+    assert unpaid.set_index("structure").loc["milestones", "unpaid_on_cancellation"] == 120.0
+
+
 def test_the_same_file_under_another_source_is_named_as_counted_twice(con):
     """Ids are unique within a source: the same bytes under a second source stand twice, and the import says so."""
     import_files(con, TWO_FILES, source="mine")
