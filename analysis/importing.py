@@ -329,6 +329,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         warnings += _retire_contradicted_payments(con)
     for name, finish in finishers:
         warnings += [f"{name}: {w}" for w in finish(con)]
+    warnings += _milestones_over_budget(con)
     if watched:  # what the new rows make the user's completions contradict (a budget now below what was paid)
         after = completions.contradictions(con, watched)
         new = {kind: [item for item in items if item not in contradicted_before[kind]] for kind, items in after.items()}
@@ -579,6 +580,57 @@ def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str
                                  "AND budget IS NULL ORDER BY _row LIMIT 20", [import_id]).fetchall()]
     if problems:
         raise ImportValidationError(problems)
+
+
+def _milestones_over_budget(con) -> list[str]:
+    """Fixed-price contracts of this import whose milestones now add up to more than the budget
+    (imported as they are; named once per file). When the first one named has milestones from an
+    earlier import that no file of this one lists (a newer export of fewer milestones, which the
+    merge cannot tell from a file updating some of them), the warning says how to drop them.
+    Run after the merge: a milestone may come from the workspace, its budget from this import."""
+    # Every contract's total first (1M contracts: 0.15 s), then the import's files for the few over it
+    # (one query joining the import's 3M staged rows took 0.4-0.8 s, even with none over).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _over_budget AS
+           WITH totals AS (
+               SELECT source, contract_id, sum(amount) AS total FROM milestones WHERE kind = 'milestone' GROUP BY ALL)
+           SELECT c.source, c.contract_id, c.budget, c.currency, t.total
+           FROM contracts c JOIN totals t USING (source, contract_id)
+           WHERE c.contract_type = 'fixed' AND t.total > c.budget"""
+    )
+    over = []
+    if con.execute("SELECT count(*) FROM _over_budget").fetchone()[0]:
+        over = con.execute(
+            """WITH named AS (
+                   -- named by the milestones file that lists the contract, else its contracts file
+                   SELECT o.*, arg_min(f._file, (f.pick, f._file)) AS file
+                   FROM _over_budget o
+                   JOIN (SELECT source, contract_id, _file, 0 AS pick FROM in_milestones WHERE kind = 'milestone'
+                         UNION ALL SELECT source, contract_id, _file, 1 FROM in_contracts) f USING (source, contract_id)
+                   GROUP BY ALL)
+               SELECT file, count(*) OVER (PARTITION BY file), source, contract_id, total, budget, currency FROM named
+               QUALIFY row_number() OVER (PARTITION BY file ORDER BY contract_id) = 1 ORDER BY file"""
+        ).fetchall()
+    con.execute("DROP TABLE temp._over_budget")
+    warnings = []
+    for file, n, source, contract_id, total, budget, currency in over:
+        earlier = con.execute(
+            """SELECT list(seq ORDER BY seq) FROM milestones m WHERE source = ? AND contract_id = ?
+               AND EXISTS (SELECT 1 FROM in_milestones i WHERE i.source = m.source AND i.contract_id = m.contract_id)
+               AND NOT EXISTS (SELECT 1 FROM in_milestones i WHERE i.source = m.source AND i.contract_id = m.contract_id
+                               AND i.seq = m.seq)""", [source, contract_id]).fetchone()[0]
+        text = (f"{file}: {plural(n, 'contract')} whose milestones add up to more than the budget (first: "
+                f"'{contract_id}', {total:,.2f} of {budget:,.2f} {currency})")
+        if earlier:
+            one = len(earlier) == 1
+            text += (f"; its milestone{'' if one else 's'} {', '.join(map(str, earlier))} came from an earlier import "
+                     f"and {'is' if one else 'are'} not in this one: if the contract no longer has "
+                     f"{'it' if one else 'them'}, remove the earlier import (Data page, Import history) and import "
+                     "the newer files again")
+        else:
+            text += ": imported as written; check the budget and the amounts"
+        warnings.append(text)
+    return warnings
 
 
 def _retire_contradicted_payments(con, limit: int = 5) -> list[str]:

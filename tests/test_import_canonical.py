@@ -308,6 +308,41 @@ def test_a_milestone_marked_paid_without_its_date_counts_as_paid_of_unknown_date
     assert unpaid.set_index("structure").loc["milestones", "unpaid_on_cancellation"] == 120.0
 
 
+def test_milestones_adding_up_to_more_than_the_budget_are_named(con, tmp_path):
+    """Imported as written, but named: by the amounts (160 on a 100 budget), or because a newer
+    milestones file left out one an earlier import gave (a second sample once did this to 1,115
+    contracts in silence). A file updating some milestones of a contract, whose sum stays within
+    the budget, says nothing."""
+    def write(name, text):
+        (tmp_path / name).write_text(text)
+        return tmp_path / name
+
+    contracts = write("contracts.csv", "contract_id,budget,start_date,status\nA,300,2025-01-01,active\n"
+                                       "B,100,2025-01-01,active\n")
+    first = write("m1.csv", "contract_id,seq,amount\nA,1,100\nA,2,100\nA,3,100\nB,1,80\nB,2,80\n")
+    summary = import_files(con, [contracts, first])
+    assert [w for w in summary.warnings if "budget" in w] == [
+        "m1.csv: 1 contract whose milestones add up to more than the budget (first: 'B', 160.00 of 100.00 USD): "
+        "imported as written; check the budget and the amounts"]
+    # Milestone 1 updated alone: A's milestones still add up to its budget.
+    assert not any("budget" in w for w in import_files(con, [write("one.csv", "contract_id,seq,amount\nA,1,100\n")]).warnings)
+    newer = write("m2.csv", "contract_id,seq,amount\nA,1,150\nA,2,150\n")
+    assert [w for w in import_files(con, [newer]).warnings if "budget" in w] == [
+        "m2.csv: 1 contract whose milestones add up to more than the budget (first: 'A', 400.00 of 300.00 USD); its "
+        "milestone 3 came from an earlier import and is not in this one: if the contract no longer has it, remove the "
+        "earlier import (Data page, Import history) and import the newer files again"]
+    assert con.execute("SELECT list(amount ORDER BY seq) FROM milestones WHERE contract_id = 'A'").fetchone()[0] == [
+        Decimal("150.00"), Decimal("150.00"), Decimal("100.00")]
+    # As it says: the earlier import removed, the newer files imported again, A has its two milestones.
+    from analysis.workspace_admin import remove_import
+
+    remove_import(con, con.execute("SELECT min(batch_id) FROM imports").fetchone()[0])
+    fixed = write("contracts2.csv", "contract_id,budget,start_date,status\nA,300,2025-01-01,active\n")
+    assert not any("budget" in w for w in import_files(con, [fixed, newer]).warnings)
+    assert con.execute("SELECT list(amount ORDER BY seq) FROM milestones WHERE contract_id = 'A'").fetchone()[0] == [
+        Decimal("150.00"), Decimal("150.00")]
+
+
 def test_the_same_file_under_another_source_is_named_as_counted_twice(con):
     """Ids are unique within a source: the same bytes under a second source stand twice, and the import says so."""
     import_files(con, TWO_FILES, source="mine")
