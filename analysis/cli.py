@@ -21,6 +21,7 @@ import duckdb
 from analysis import store
 from analysis.errors import UserError
 from analysis.locale import AmbiguousInputError
+from analysis.wording import plural
 
 EXIT_USER_ERROR = 2
 #: How the command line says what the data could not decide (``AmbiguousInputError.option``),
@@ -141,7 +142,7 @@ def run_sample(args: argparse.Namespace) -> int:
         if args.json:
             emit_json({"written": [str(p) for p in paths], "contracts": args.contracts, "seed": args.seed})
         else:
-            print(f"Wrote {args.contracts} contracts (seed {args.seed}) to {paths[0]} and {paths[1]}")
+            print(f"Wrote {plural(args.contracts, 'contract')} (seed {args.seed}) to {paths[0]} and {paths[1]}")
         return 0
     with tempfile.TemporaryDirectory(prefix="milestone-lens-sample-") as tmp:
         paths = sample.write_csvs(tmp, args.contracts, args.seed)

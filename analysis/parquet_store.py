@@ -213,9 +213,10 @@ class ExportSummary:
     def describe(self) -> str:
         years = [p for p in self.partitions if p is not None]
         span = f"start years {min(years)}–{max(years)}" if years else "no dated contracts"
-        return (f"Exported {self.rows.get('contracts', 0)} contracts, {self.rows.get('milestones', 0)} milestones, "
-                f"{self.rows.get('payments', 0)} payments to {self.path} "
-                f"({self.files} Parquet files, {self.bytes / 1e6:.1f} MB, {span}).")
+        return (f"Exported {plural(self.rows.get('contracts', 0), 'contract')}, "
+                f"{plural(self.rows.get('milestones', 0), 'milestone')}, "
+                f"{plural(self.rows.get('payments', 0), 'payment')} to {self.path} "
+                f"({plural(self.files, 'Parquet file')}, {self.bytes / 1e6:.1f} MB, {span}).")
 
 
 def export_parquet(con: duckdb.DuckDBPyConnection, out_dir: str | Path, *, overwrite: bool = False) -> ExportSummary:

@@ -27,6 +27,7 @@ FREELANCER_MIN_FEE = 5.0
 FREELANCER_PLATFORMS = ("freelancer", "freelancer.com")
 
 FIVERR_SELLER_SHARE = 0.80
+FIVERR_FEE_RATE = round(1 - FIVERR_SELLER_SHARE, 6)  # 0.2, not 0.19999999999999996 in the JSON
 FIVERR_AUTO_COMPLETE_DAYS = 3
 FIVERR_CLEARANCE_DAYS = 14
 
@@ -85,7 +86,7 @@ PRESETS: dict[str, PlatformPreset] = {
         platforms=FREELANCER_PLATFORMS, clients="your clients on Freelancer.com",
     ),
     "fiverr": PlatformPreset(
-        "fiverr", "Fiverr (20 %)", 1 - FIVERR_SELLER_SHARE,
+        "fiverr", "Fiverr (20 %)", FIVERR_FEE_RATE,
         review_days=FIVERR_AUTO_COMPLETE_DAYS, hold_days=FIVERR_CLEARANCE_DAYS,
         platforms=("fiverr",), clients="your clients on Fiverr",
     ),
@@ -114,5 +115,5 @@ def fee_sql(platform: str, paid_date: str, amount: str, billed_before: str) -> s
         WHEN lower({platform}) = 'upwork' AND {paid_date} < DATE '{UPWORK_FLAT_FEE_FROM.isoformat()}' THEN {sliding}
         WHEN lower({platform}) = 'upwork' THEN {amount} * {UPWORK_FLAT_RATE!r}
         WHEN lower({platform}) IN {FREELANCER_PLATFORMS!r} THEN greatest({amount} * {FREELANCER_RATE!r}, least({FREELANCER_MIN_FEE!r}, {amount}))
-        WHEN lower({platform}) = 'fiverr' THEN {amount} * {1 - FIVERR_SELLER_SHARE!r}
+        WHEN lower({platform}) = 'fiverr' THEN {amount} * {FIVERR_FEE_RATE!r}
         ELSE 0 END, 2)"""

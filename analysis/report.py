@@ -483,7 +483,7 @@ def report_text(report: Report) -> str:
         lines.append("No contracts match these filters: nothing to report.")
         return "\n".join(lines)
     others = [f"{s.currency} ({s.contracts:,})" for s in report.sections[1:]]
-    lines.append(f"Report currency: {main.currency} ({main.contracts:,} contracts)"
+    lines.append(f"Report currency: {main.currency} ({plural(main.contracts, 'contract')})"
                  + (f"; reported separately: {', '.join(others)}" if others else ""))
     lines += ["", "Cancellation risk (cancelled or disputed / finished; 95 % Wilson interval)"]
     bs = main.by_structure()
@@ -544,7 +544,7 @@ def report_text(report: Report) -> str:
         tot = s.earnings_total
         gross = float(tot["gross"].iloc[0]) if len(tot) else 0.0
         net = float(tot["net"].iloc[0]) if len(tot) else 0.0
-        lines += ["", f"{s.currency}: {s.contracts:,} contracts; cancelled: {'; '.join(parts)}; "
+        lines += ["", f"{s.currency}: {plural(s.contracts, 'contract')}; cancelled: {'; '.join(parts)}; "
                       f"gross {format_money(gross)} {s.currency}, net {format_money(net)} {s.currency}"]
     if report.notes:
         lines += ["", "Notes"] + [f"  - {n}" for n in report.notes]

@@ -17,6 +17,7 @@ from analysis.errors import single_problem
 from analysis.locale import resolve_day_first, resolve_decimal_comma
 from analysis.parsing import StagedFile, amount_sql, date_sql
 from analysis.platforms import UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS, fee_sql
+from analysis.wording import plural
 
 # Normalized header names (parsing.normalize_header) each logical column may carry.
 TXN_COLUMNS = {
@@ -397,7 +398,7 @@ def _warn_other_upwork_layout(con, ctx, other_is_history: bool) -> None:
     if n:
         other = "a transaction history" if other_is_history else "a weekly summary"
         ctx.warnings.append(
-            f"this import or the workspace also holds {other} of source '{ctx.source}' with payments of {n} contracts "
+            f"this import or the workspace also holds {other} of source '{ctx.source}' with payments of {plural(n, 'contract')} "
             f"from {other_first} to {other_last}, within this file's {first} to {last}: the two layouts cannot be "
             "matched transaction by transaction, so weeks both cover are counted twice; import only one for those weeks"
         )

@@ -16,6 +16,7 @@ import pandas as pd
 
 from analysis import store
 from analysis.errors import UserError
+from analysis.wording import plural
 from analysis.filters import Filters
 from analysis.importing import ImportSummary, import_files, stand_in_payment_sql
 
@@ -78,14 +79,16 @@ class ImportRemoval:
     restored_totals: int = 0
 
     def describe(self) -> str:
-        text = (f"Removed import {self.batch_id} ({', '.join(self.files)}): {self.contracts} contracts, "
-                f"{self.milestones} milestones, {self.payments} payments.")
+        text = (f"Removed import {self.batch_id} ({', '.join(self.files)}): {plural(self.contracts, 'contract')}, "
+                f"{plural(self.milestones, 'milestone')}, {plural(self.payments, 'payment')}.")
         if self.kept_updated:
-            text += (f" {self.kept_updated} rows it had updated were already in the workspace before it "
-                     "and keep their updated values.")
+            one = self.kept_updated == 1
+            text += (f" {plural(self.kept_updated, 'row')} it had updated {'was' if one else 'were'} already in the "
+                     f"workspace before it and {'keeps its updated values' if one else 'keep their updated values'}.")
         if self.restored_totals:
-            text += (f" {self.restored_totals} contracts whose milestone payments it brought are paid by "
-                     "their paid_total again.")
+            text += (f" {plural(self.restored_totals, 'contract')} whose milestone payments it brought "
+                     f"{'is' if self.restored_totals == 1 else 'are'} paid by {'its' if self.restored_totals == 1 else 'their'} "
+                     "paid_total again.")
         return text
 
 

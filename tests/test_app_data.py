@@ -251,7 +251,8 @@ def test_remove_import_keeps_rows_it_only_updated(con, tmp_path):
     import_files(con, [changed])  # import batch 2 updates U1's budget
     removal = workspace_admin.remove_import(con, 2)
     assert (removal.contracts, removal.kept_updated) == (0, 1)
-    assert "1 rows it had updated" in removal.describe()
+    assert removal.describe() == ("Removed import 2 (upload_contracts.csv): 0 contracts, 0 milestones, 0 payments. "
+                                  "1 row it had updated was already in the workspace before it and keeps its updated values.")
     assert con.execute("SELECT budget FROM contracts WHERE contract_id = 'U1'").fetchone()[0] == 950
     assert store.counts(con)["contracts"] == 3
 
@@ -269,7 +270,7 @@ def test_removing_the_import_that_retired_a_paid_total_brings_it_back(con, tmp_p
     assert [r[1] for r in con.execute(payments).fetchall()] == ["K1#1", "K1#2", "K3#total"]
     removal = workspace_admin.remove_import(con, 2)
     assert (removal.milestones, removal.payments, removal.restored_totals) == (2, 2, 1)
-    assert "1 contracts whose milestone payments it brought are paid by their paid_total again" in removal.describe()
+    assert "1 contract whose milestone payments it brought is paid by its paid_total again" in removal.describe()
     assert con.execute(payments).fetchall() == before
     # Removing an import that retired nothing restores nothing: K3 keeps its one stand-in.
     plan = tmp_path / "plan.csv"

@@ -187,6 +187,7 @@ def test_custom_terms():
     assert terms.fee(100) == 5.0
     fiverr = sp.platform_terms("fiverr")
     assert (fiverr.fee(100), fiverr.review_days, fiverr.hold_days) == (20.0, 3, 14)
+    assert fiverr.fee_rate == 0.2  # as the JSON shows it, not 0.19999999999999996
 
 
 # --- shapes and explicit plans ------------------------------------------------------------
