@@ -159,7 +159,8 @@ def _configure_import(p: argparse.ArgumentParser) -> None:
 
     _register_builtin_readers()
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--format", default="auto", help="auto (default), " + ", ".join(sorted(READERS)))
+    p.add_argument("--format", default="auto", choices=["auto", *sorted(READERS)], metavar="FORMAT",
+                   help="auto (default), " + ", ".join(sorted(READERS)))
     p.add_argument("--mapping", type=Path, help="a column mapping saved as JSON")
     p.add_argument("--source", help="name of the source the contract ids belong to")
     order = p.add_mutually_exclusive_group()
@@ -243,8 +244,13 @@ def _load_plugin_commands(argv: Sequence[str] | None = None) -> None:
 class _OneLineErrors(argparse.ArgumentParser):
     """argparse, but a usage error is one line on stderr (SPEC: every error is one line, exit 2)."""
 
+    #: The command the arguments asked for: the root parser reports options no command knows
+    #: ("unrecognized arguments"), and its help is where the right ones are listed.
+    requested: str | None = None
+
     def error(self, message: str):
-        command = self.prog.removeprefix("milestone-lens").strip()
+        command = self.prog.removeprefix("milestone-lens").strip() or (
+            self.requested if message.startswith("unrecognized arguments") else "")
         hint = f" (milestone-lens {command + ' ' if command else ''}--help lists the options)"
         self.exit(EXIT_USER_ERROR, f"milestone-lens: error: {command + ': ' if command else ''}{message}{hint}\n")
 
@@ -254,6 +260,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     _load_plugin_commands(argv)
     parser = _OneLineErrors(prog="milestone-lens", description="Do milestones pay off? Import contract histories and compare.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.requested = _requested_command(argv) if argv is not None and _requested_command(argv) in _COMMANDS else None
     for name, (configure, run) in _COMMANDS.items():
         p = sub.add_parser(name, help=command_help(run))
         p.add_argument("--db", type=_workspace_file, default=None,

@@ -259,3 +259,17 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly(argv):
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141, err
     assert err == ""
+
+
+def test_usage_errors_point_to_the_commands_own_help(cli):
+    """An option the command does not have was reported by the top-level parser, pointing to
+    `milestone-lens --help`, which does not list it; a mistyped format passed argparse."""
+    result = cli("report", "--bogus")
+    assert (result.code, result.err) == (2, "milestone-lens: error: report: unrecognized arguments: --bogus "
+                                            "(milestone-lens report --help lists the options)\n")
+    result = cli("import", TWO_FILES[0], "--format", "bogus")
+    assert result.code == 2
+    assert result.err == ("milestone-lens: error: import: argument --format: invalid choice: 'bogus' (choose from "
+                          "'auto', 'canonical', 'completions', 'freelancer', 'upwork', 'upwork-weekly') "
+                          "(milestone-lens import --help lists the options)\n")
+    assert cli("--bogus").err.endswith("(milestone-lens --help lists the options)\n")
