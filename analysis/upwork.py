@@ -138,7 +138,13 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     if problems:
         ctx.problems.extend(problems)
         return
-    con.execute("CREATE OR REPLACE TEMP TABLE _uw AS SELECT * FROM _uw QUALIFY row_number() OVER (PARTITION BY txn_id ORDER BY _row) = 1")
+    repeated, first_repeat = con.execute(
+        "SELECT count(*), min(_row) FROM (SELECT _row FROM _uw QUALIFY row_number() OVER (PARTITION BY txn_id ORDER BY _row) > 1)"
+    ).fetchone()
+    if repeated:
+        con.execute("CREATE OR REPLACE TEMP TABLE _uw AS SELECT * FROM _uw QUALIFY row_number() OVER (PARTITION BY txn_id ORDER BY _row) = 1")
+        ctx.warnings.append(f"{plural(repeated, 'row')} {'repeats' if repeated == 1 else 'repeat'} an earlier row of the "
+                            f"file exactly, with the same {staged.columns[own_id]} (first: row {first_repeat}): counted once")
     _classify(con)
     _resolve_contracts(con, ctx)
     _attach_fees(con, ctx)

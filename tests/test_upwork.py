@@ -402,3 +402,17 @@ def test_2025_refund_attaches_by_ref_id_or_by_its_title_with_the_milestone_detai
         "Acme Co / Site audit", 2)
     assert con.execute("SELECT status FROM milestones WHERE contract_id = 'Acme Co / Site audit' AND seq = 2").fetchone() == (
         "refunded",)
+
+
+def test_a_row_repeated_exactly_counts_once_and_is_named(con, tmp_path):
+    """Two exports pasted into one file repeat rows: each transaction counts once (its fee too),
+    and the import says so instead of dropping the copy in silence."""
+    clean = store.connect(tmp_path / "clean.duckdb")
+    import_files(clean, [LEGACY])
+    lines = LEGACY.read_text().splitlines()
+    path = tmp_path / "twice.csv"
+    path.write_text("\n".join([*lines[:3], lines[2], *lines[3:]]) + "\n")  # spreadsheet row 3 again, as row 4
+    summary = import_files(con, [path])
+    assert "twice.csv: 1 row repeats an earlier row of the file exactly, with the same Ref ID (first: row 4): counted once" in summary.warnings
+    money = "SELECT payment_key, gross, fee FROM payments ORDER BY payment_key"
+    assert con.execute(money).fetchall() == clean.execute(money).fetchall()
