@@ -228,11 +228,25 @@ def import_files(
         column_mapping = load_mapping(mapping)
         options = mapped_options(column_mapping, options)
     paths = [Path(p) for p in paths]
-    names = list(display_names) if display_names else [p.name for p in paths]
+    names = list(display_names) if display_names else distinct_names(paths)
     if not paths:
         raise single_problem("(no file)", None, None, "no files to import")
     with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments")):
         return _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
+
+
+def distinct_names(paths: Sequence[Path]) -> list[str]:
+    """What messages call each file: its name, or with as many of its folders as tell it apart
+    from another file of the same name (``a/contracts.csv``, ``b/contracts.csv``); never the
+    whole of a private path when less will do."""
+    depth = [1] * len(paths)
+    while True:
+        names = ["/".join(p.parts[-d:]) for p, d in zip(paths, depth)]
+        clashing = [i for i, n in enumerate(names) if names.count(n) > 1 and depth[i] < len(paths[i].parts)]
+        if not clashing:
+            return names
+        for i in clashing:
+            depth[i] += 1
 
 
 def _import_in_transaction(con, paths, names, fmt, source, options, column_mapping=None,

@@ -273,3 +273,12 @@ def test_usage_errors_point_to_the_commands_own_help(cli):
                           "'auto', 'canonical', 'completions', 'freelancer', 'upwork', 'upwork-weekly') "
                           "(milestone-lens import --help lists the options)\n")
     assert cli("--bogus").err.endswith("(milestone-lens --help lists the options)\n")
+
+
+def test_files_of_the_same_name_are_told_apart_by_their_folders(cli, tmp_path):
+    for folder, body in (("a", "A,100,2026-01-01,active"), ("a/sub", "B,1x0,2026-01-01,active")):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "contracts.csv").write_text("contract_id,budget,start_date,status\n" + body + "\n")
+    result = cli("import", tmp_path / "a" / "contracts.csv", tmp_path / "a" / "sub" / "contracts.csv")
+    assert (result.code, result.err) == (2, "milestone-lens: error: sub/contracts.csv, row 2, column budget: "
+                                            "cannot read '1x0' as an amount\n")
