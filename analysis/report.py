@@ -193,6 +193,8 @@ def build_report(con: duckdb.DuckDBPyConnection, filters: Filters | None = None,
         codes = list(currencies["currency"])
         if filters.single_currency and filters.single_currency not in codes:
             codes = [filters.single_currency]
+        if not codes:  # nothing matches: an empty section in the template's default currency (SPEC: "currency" is a code)
+            codes = ["USD"]
         sections = [_section(con, filters, c, today, full=(i == 0)) for i, c in enumerate(codes)]
         all_rates = cancellation.rates_by_structure(con, filters)
     report = Report(filters, today, currencies, sections, all_rates, cancellation.compare_structures(all_rates))
@@ -385,7 +387,6 @@ def section_json(section: CurrencySection) -> dict:
 def report_json(report: Report) -> dict:
     """The document ``report --json`` prints (SPEC.md keys at the top level, for the report currency)."""
     main = report.main
-    empty_rates = report.all_currencies_rates
     doc: dict = {
         "filters": report.filters.to_dict(),
         "today": report.today.isoformat(),
@@ -393,20 +394,9 @@ def report_json(report: Report) -> dict:
         "currencies": records(report.currencies),
         "small_sample_threshold": SMALL_SAMPLE_FINISHED,
     }
-    if main is not None:
-        body = section_json(main)
-        body.pop("currency")
-        doc.update(body)
-    else:
-        doc.update({
-            "contracts": 0, "status_unknown": 0,
-            "by_structure": [{"structure": s, "contracts": 0, "finished": 0, "cancelled": 0, "disputed": 0,
-                              "completed": 0, "active": 0, "status_unknown": 0, "cancellation_rate": None,
-                              "cancellation_ci": None, "small_sample": True, "gross": 0.0, "fees": 0.0, "net": 0.0,
-                              "median_days_to_first_payment": None, "median_payment_lag_days": None,
-                              "unpaid_on_cancellation": 0.0} for s in empty_rates["structure"]],
-            "comparison": _comparison_json(report.all_currencies_comparison),
-        })
+    body = section_json(main)  # always a section: with nothing matching, an empty one in USD
+    body.pop("currency")
+    doc.update(body)
     doc["all_currencies"] = {
         "note": "cancellation counts over every currency (no amounts)",
         "by_structure": [

@@ -203,7 +203,8 @@ def test_empty_workspace_reports_nothing_plainly(cli, db_path):
     result = cli("report", "--json", *TODAY)
     assert result.code == 0
     doc = result.json()
-    assert doc["currency"] is None and doc["contracts"] == 0
+    # SPEC's "currency" is a code: an empty report is in the template's default one
+    assert doc["currency"] == "USD" and doc["contracts"] == 0
     assert [r["contracts"] for r in doc["by_structure"]] == [0, 0, 0]
     assert all(r["cancellation_rate"] is None for r in doc["by_structure"])
     assert doc["comparison"]["rate_difference"] is None
