@@ -143,15 +143,16 @@ def realised_vs_agreed(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.D
     """Paid toward the budget against the agreed budget, per currency, structure and status.
 
     Fixed-price contracts only; those with an unknown budget are counted in
-    ``budget_unknown`` and left out of the sums. Columns: currency, structure, status,
+    ``budget_unknown`` and left out of the sums (empty when no budget of the group is known). Columns: currency, structure, status,
     contracts, budget_unknown, agreed, paid, realised_share (paid / agreed).
     """
     sql, params = _paid_toward_budget_sql(filters)
     df = con.execute(
         f"""SELECT currency, structure, coalesce(status, 'unknown') AS status, count(*) AS contracts,
                    count(*) FILTER (WHERE budget IS NULL) AS budget_unknown,
-                   coalesce(sum(budget), 0)::DOUBLE AS agreed,
-                   coalesce(sum(paid) FILTER (WHERE budget IS NOT NULL), 0)::DOUBLE AS paid
+                   -- empty (not 0) when no budget of the group is known: nothing is known of it
+                   sum(budget)::DOUBLE AS agreed,
+                   CASE WHEN count(budget) > 0 THEN coalesce(sum(paid) FILTER (WHERE budget IS NOT NULL), 0) END::DOUBLE AS paid
             FROM ({sql}) GROUP BY ALL ORDER BY currency, structure, status""",
         params,
     ).df()
@@ -208,8 +209,9 @@ def unpaid_on_cancellation(con: duckdb.DuckDBPyConnection, filters: Filters) -> 
     return con.execute(
         f"""SELECT currency, structure, count(*) AS cancelled_contracts,
                    count(*) FILTER (WHERE budget IS NULL) AS budget_unknown,
-                   coalesce(sum(budget), 0)::DOUBLE AS agreed,
-                   coalesce(sum(paid) FILTER (WHERE budget IS NOT NULL), 0)::DOUBLE AS paid,
+                   -- empty (not 0) when no budget of the group is known: nothing is known of it
+                   sum(budget)::DOUBLE AS agreed,
+                   CASE WHEN count(budget) > 0 THEN coalesce(sum(paid) FILTER (WHERE budget IS NOT NULL), 0) END::DOUBLE AS paid,
                    coalesce(sum(greatest(budget - paid, 0)), 0)::DOUBLE AS unpaid_on_cancellation
             FROM ({sql}) WHERE status IN ('cancelled', 'disputed') GROUP BY ALL ORDER BY currency, structure""",
         params,

@@ -78,6 +78,26 @@ def test_realised_vs_agreed(fixture_con):
     assert "hourly" not in r.index.get_level_values(0)  # no agreed total
 
 
+def test_realised_vs_agreed_knows_nothing_of_a_group_without_budgets(con):
+    """Milestone contracts of a transaction history (no budget, no status) that were paid once
+    showed "agreed 0.00, paid 0.00": both are unknown, not zero."""
+    from analysis.importing import import_files
+    from tests.conftest import FIXTURES
+
+    import_files(con, [FIXTURES / "exports" / "upwork_transactions_2025.csv"])
+    r = earnings.realised_vs_agreed(con, Filters()).set_index(["structure", "status"])
+    unknown = r.loc[("milestones", "unknown")]
+    assert unknown["contracts"] == unknown["budget_unknown"] > 0
+    assert pd.isna(unknown["agreed"]) and pd.isna(unknown["paid"]) and pd.isna(unknown["realised_share"])
+    # Once a budget is known, the sums are of the contracts with one.
+    # Ember Foods' two milestones of 450: the first released, the second pending (empty balance).
+    from analysis.completions import complete_contract
+
+    complete_contract(con, "upwork", "Ember Foods / Brand guidelines", status="completed", budget=900.0)
+    done = earnings.realised_vs_agreed(con, Filters()).set_index(["structure", "status"]).loc[("milestones", "completed")]
+    assert tuple(done[["contracts", "budget_unknown", "agreed", "paid", "realised_share"]]) == (1, 0, 900.0, 450.0, 0.5)
+
+
 def test_paid_when_cancelled_gives_counts_below_30_a_side(fixture_con):
     """Two cancelled or disputed contracts a side (M2 and M3: 150 of 300 paid; S2 and S3: 0 of 200): counts and
     amounts, no "50 % against 0 %"."""
