@@ -59,7 +59,7 @@ def headline(comparison: RateComparison, filtered: bool = False) -> Headline:
     ac, an, bc, bn = comparison.a_cancelled, comparison.a_finished, comparison.b_cancelled, comparison.b_finished
     if an == 0 and bn == 0:
         return Headline(
-            f"None of your {a_noun} or {b_noun} has finished yet, so there is nothing to compare.",
+            f"None of your {a_noun} or {b_noun} is known to have finished, so there is nothing to compare.",
             "A contract counts once it is completed, cancelled or disputed; contracts whose status is unknown "
             "count once you complete them.",
             False,

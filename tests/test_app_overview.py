@@ -163,6 +163,18 @@ def test_contracts_without_status_are_counted_not_hidden(tmp_path, monkeypatch):
     assert any("complete the 1 contract without a status" in link.value for link in at.page_link)
 
 
+def test_a_transaction_history_alone_shows_no_loss_figure_it_cannot_know(tmp_path, monkeypatch):
+    """Three Upwork contracts of unknown status: "Left unpaid 0" said nothing was lost, and the
+    portfolio link "none right now" that nothing runs; neither is known."""
+    from tests.conftest import FIXTURES
+
+    db = build_workspace(tmp_path / "upwork.duckdb", [FIXTURES / "exports" / "upwork_transactions_2025.csv"])
+    at = open_app(db, monkeypatch)
+    assert not at.exception
+    assert metrics(at)["Left unpaid (USD)"] == "—"
+    assert "Portfolio risk: exposure of active contracts (none known to be active)" in [link.value for link in at.page_link]
+
+
 def test_the_overview_links_to_every_analysis_page(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch)
     labels = " | ".join(link.value for link in at.page_link)
@@ -232,8 +244,9 @@ def test_headline_for_a_small_sample_gives_counts_only():
 
 def test_headline_when_nothing_has_finished():
     h = overview.headline(compare_rates(0, 0, 0, 0))
-    assert h.text == ("None of your milestone contracts or single-payment contracts has finished yet, so there is "
-                      "nothing to compare.")
+    # "yet" was wrong for a transaction history, whose contracts have no status until the user gives one
+    assert h.text == ("None of your milestone contracts or single-payment contracts is known to have finished, so "
+                      "there is nothing to compare.")
 
 
 def test_headline_without_one_group():

@@ -66,8 +66,12 @@ cancelled_metric(second[1], "single")
 cancelled_metric(second[2], "hourly")
 lost = query(earnings.unpaid_on_cancellation, filters)
 lost = lost[lost["currency"] == currency]
-second[3].metric(f"Left unpaid ({currency})", f"{float(lost['unpaid_on_cancellation'].sum()):,.0f}",
-                 border=True, help="Budget minus what was paid, over cancelled and disputed fixed-price contracts.")
+cancelled_fixed = int(lost["cancelled_contracts"].sum())
+# "0" would say nothing was lost; with no cancelled contract known there is nothing to say ("—").
+second[3].metric(f"Left unpaid ({currency})", f"{float(lost['unpaid_on_cancellation'].sum()):,.0f}" if cancelled_fixed else "—",
+                 border=True, help=("Budget minus what was paid, over cancelled and disputed fixed-price contracts."
+                                    if cancelled_fixed else
+                                    "No fixed-price contract is known to have been cancelled or disputed."))
 
 # --- earnings over time -----------------------------------------------------------------
 st.subheader(f"Net earnings by month and payment structure ({currency})")
@@ -113,7 +117,7 @@ with right:
     st.page_link("views/portfolio.py", icon=":material/account_balance:",
                  label=(f"Portfolio risk: what your {active:,} active contract{' still has' if active == 1 else 's still have'} "
                         "at stake")
-                 if active else "Portfolio risk: exposure of active contracts (none right now)")
+                 if active else "Portfolio risk: exposure of active contracts (none known to be active)")
     st.page_link("views/splitter.py", icon=":material/call_split:",
                  label="Milestone splitter: plan your next contract with this history's risk")
     if unknown:
