@@ -343,7 +343,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         warnings += _retire_contradicted_payments(con)
     for name, finish in finishers:
         warnings += [f"{name}: {w}" for w in finish(con)]
-    warnings += _milestones_over_budget(con)
+    warnings += _milestone_checks(con, [m[0] for m in file_meta])
     if watched:  # what the new rows make the user's completions contradict (a budget now below what was paid)
         after = completions.contradictions(con, watched)
         new = {kind: [item for item in items if item not in contradicted_before[kind]] for kind, items in after.items()}
@@ -596,45 +596,66 @@ def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str
         raise ImportValidationError(problems)
 
 
-def _milestones_over_budget(con) -> list[str]:
-    """Fixed-price contracts of this import whose milestones now add up to more than the budget
-    (imported as they are; named once per file). When the first one named has milestones from an
-    earlier import that no file of this one lists (a newer export of fewer milestones, which the
-    merge cannot tell from a file updating some of them), the warning says how to drop them.
-    Run after the merge: a milestone may come from the workspace, its budget from this import."""
-    # Every contract's total first (1M contracts: 0.15 s), then the import's files for the few over it
-    # (one query joining the import's 3M staged rows took 0.4-0.8 s, even with none over).
+def _milestone_checks(con, import_ids: list[int]) -> list[str]:
+    """Two things about this import's fixed-price contracts that are imported as they are but
+    named, once per file, with the first contract:
+
+    - milestones adding up to more than the budget. When the first one named has milestones from
+      an earlier import that no file of this one lists (a newer export of fewer milestones, which
+      the merge cannot tell from a file updating some of them), the warning says how to drop them;
+    - no milestones and no ``milestone_count`` (a contract-level file): such a contract counts as
+      a single payment, which it may not have been.
+
+    Run after the merge (a milestone may come from the workspace, its budget from this import),
+    in one pass over every contract's milestone total (1M contracts: ~0.15 s); only the few
+    contracts found are matched to the import's files.
+    """
+    marks = ", ".join("?" for _ in import_ids)
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _over_budget AS
-           WITH totals AS (
-               SELECT source, contract_id, sum(amount) AS total FROM milestones WHERE kind = 'milestone' GROUP BY ALL)
-           SELECT c.source, c.contract_id, c.budget, c.currency, t.total
-           FROM contracts c JOIN totals t USING (source, contract_id)
-           WHERE c.contract_type = 'fixed' AND t.total > c.budget"""
+        f"""CREATE OR REPLACE TEMP TABLE _milestone_checks AS
+            WITH totals AS (
+                SELECT source, contract_id, sum(amount) AS total FROM milestones WHERE kind = 'milestone' GROUP BY ALL)
+            SELECT c.source, c.contract_id, c.budget, c.currency, t.total, t.total IS NULL AS no_milestones
+            FROM contracts c LEFT JOIN totals t USING (source, contract_id)
+            WHERE c.contract_type = 'fixed'
+              AND (t.total > c.budget
+                   OR (t.total IS NULL AND c.milestone_count IS NULL AND c.import_id IN ({marks})
+                       AND NOT EXISTS (SELECT 1 FROM contract_completions k WHERE k.source = c.source
+                                       AND k.contract_id = c.contract_id AND k.planned_milestones IS NOT NULL)))""",
+        import_ids,
     )
-    over = []
-    if con.execute("SELECT count(*) FROM _over_budget").fetchone()[0]:
-        over = con.execute(
+    found = []
+    if con.execute("SELECT count(*) FROM _milestone_checks").fetchone()[0]:
+        found = con.execute(
             """WITH named AS (
                    -- named by the milestones file that lists the contract, else its contracts file
                    SELECT o.*, arg_min(f._file, (f.pick, f._file)) AS file
-                   FROM _over_budget o
+                   FROM _milestone_checks o
                    JOIN (SELECT source, contract_id, _file, 0 AS pick FROM in_milestones WHERE kind = 'milestone'
                          UNION ALL SELECT source, contract_id, _file, 1 FROM in_contracts) f USING (source, contract_id)
                    GROUP BY ALL)
-               SELECT file, count(*) OVER (PARTITION BY file), source, contract_id, total, budget, currency FROM named
-               QUALIFY row_number() OVER (PARTITION BY file ORDER BY contract_id) = 1 ORDER BY file"""
+               SELECT file, no_milestones, count(*) OVER (PARTITION BY file, no_milestones), source, contract_id,
+                      total, budget, currency FROM named
+               QUALIFY row_number() OVER (PARTITION BY file, no_milestones ORDER BY contract_id) = 1
+               ORDER BY file, no_milestones"""
         ).fetchall()
-    con.execute("DROP TABLE temp._over_budget")
+    con.execute("DROP TABLE temp._milestone_checks")
     warnings = []
-    for file, n, source, contract_id, total, budget, currency in over:
+    for file, no_milestones, n, source, contract_id, total, budget, currency in found:
+        if no_milestones:
+            warnings.append(
+                f"{file}: {plural(n, 'fixed-price contract')} with neither milestones nor a milestone_count (first: "
+                f"'{contract_id}'): counted as {'a single payment' if n == 1 else 'single payments'}; if "
+                f"{'it was' if n == 1 else 'some were'} paid in milestones, give milestone_count (or import the "
+                "milestones), or the planned milestones on the Data page (Complete contracts tab)")
+            continue
+        text = (f"{file}: {plural(n, 'contract')} whose milestones add up to more than the budget (first: "
+                f"'{contract_id}', {total:,.2f} of {budget:,.2f} {currency})")
         earlier = con.execute(
             """SELECT list(seq ORDER BY seq) FROM milestones m WHERE source = ? AND contract_id = ?
                AND EXISTS (SELECT 1 FROM in_milestones i WHERE i.source = m.source AND i.contract_id = m.contract_id)
                AND NOT EXISTS (SELECT 1 FROM in_milestones i WHERE i.source = m.source AND i.contract_id = m.contract_id
                                AND i.seq = m.seq)""", [source, contract_id]).fetchone()[0]
-        text = (f"{file}: {plural(n, 'contract')} whose milestones add up to more than the budget (first: "
-                f"'{contract_id}', {total:,.2f} of {budget:,.2f} {currency})")
         if earlier:
             one = len(earlier) == 1
             text += (f"; its milestone{'' if one else 's'} {', '.join(map(str, earlier))} came from an earlier import "

@@ -343,6 +343,36 @@ def test_milestones_adding_up_to_more_than_the_budget_are_named(con, tmp_path):
         Decimal("150.00"), Decimal("150.00")]
 
 
+def test_fixed_price_contracts_with_nothing_about_their_milestones_are_named(con, tmp_path):
+    """A contract-level file without milestone_count: every fixed-price contract counts as a
+    single payment, which the import now says; milestone_count, milestone rows, hourly work or
+    planned milestones from the Complete contracts tab each settle it."""
+    from analysis.completions import complete_contract
+
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,budget,start_date,status,contract_type\nA,100,2026-01-01,completed,fixed\n"
+                         "B,90,2026-01-01,cancelled,\nH,,2026-01-01,completed,hourly\nM,80,2026-01-01,completed,fixed\n")
+    milestones = tmp_path / "milestones.csv"
+    milestones.write_text("contract_id,seq,amount\nM,1,40\nM,2,40\n")
+    warning = ("contracts.csv: 2 fixed-price contracts with neither milestones nor a milestone_count (first: 'A'): "
+               "counted as single payments; if some were paid in milestones, give milestone_count (or import the "
+               "milestones), or the planned milestones on the Data page (Complete contracts tab)")
+    assert warning in import_files(con, [contracts, milestones]).warnings
+    assert dict(con.execute("SELECT contract_id, structure FROM contract_view").fetchall()) == {
+        "A": "single", "B": "single", "H": "hourly", "M": "milestones"}
+    complete_contract(con, "canonical", "A", planned_milestones=3)
+    # Named again when a newer file changes them (an unchanged contract was named when it came).
+    contracts.write_text(contracts.read_text().replace(",100,", ",110,").replace(",90,", ",95,"))
+    again = [w for w in import_files(con, [contracts]).warnings if "neither milestones" in w]
+    assert again == ["contracts.csv: 1 fixed-price contract with neither milestones nor a milestone_count (first: 'B'): "
+                     "counted as a single payment; if it was paid in milestones, give milestone_count (or import the "
+                     "milestones), or the planned milestones on the Data page (Complete contracts tab)"]
+    counted = tmp_path / "counted.csv"
+    counted.write_text("contract_id,budget,start_date,status,milestone_count\nA,100,2026-01-01,completed,3\n"
+                       "B,90,2026-01-01,cancelled,1\n")
+    assert not any("neither milestones" in w for w in import_files(con, [counted]).warnings)
+
+
 def test_the_same_file_under_another_source_is_named_as_counted_twice(con):
     """Ids are unique within a source: the same bytes under a second source stand twice, and the import says so."""
     import_files(con, TWO_FILES, source="mine")
