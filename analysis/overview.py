@@ -39,6 +39,15 @@ def percent(rate: float) -> str:
     return f"{value:.1f} %"
 
 
+def percent_pair(a: float, b: float) -> tuple[str, str]:
+    """Two rates side by side, with one decimal when whole percents would show different rates as
+    the same ("20 % against 20 %" beside "0.7 points less often" contradicts itself)."""
+    shown = percent(a), percent(b)
+    if shown[0] == shown[1] and a != b:
+        return f"{a * 100:.1f} %", f"{b * 100:.1f} %"
+    return shown
+
+
 def rate_text(cancelled: int, finished: int) -> str:
     """A rate as a reader should see it: a percentage, or ``3 of 12`` for a small sample."""
     if finished == 0:
@@ -50,7 +59,7 @@ def rate_text(cancelled: int, finished: int) -> str:
 
 def headline(comparison: RateComparison, filtered: bool = False) -> Headline:
     """``In your history, single-payment contracts were cancelled 1.8× as often as milestone
-    contracts (24 % vs 13 %, n = 812 / 790).`` — or why no such sentence can be said yet.
+    contracts (24 % of 812 vs 13 % of 790 finished).`` — or why no such sentence can be said yet.
 
     ``filtered``: the comparison is over the contracts some filters chose, so a missing group
     may be the filters' doing (and the sample is no answer to it)."""
@@ -82,7 +91,8 @@ def headline(comparison: RateComparison, filtered: bool = False) -> Headline:
             False,
         )
     ar, br = ac / an, bc / bn
-    counts = f"{percent(ar)} vs {percent(br)}, n = {an:,} / {bn:,}"
+    a_shown, b_shown = percent_pair(ar, br)
+    counts = f"{a_shown} of {an:,} vs {b_shown} of {bn:,} finished"
     if ar == 0 and br == 0:
         text = f"In your history, none of the {an:,} finished {a_noun} and none of the {bn:,} {b_noun} were cancelled."
     elif ar == 0 or br == 0:
@@ -98,8 +108,9 @@ def headline(comparison: RateComparison, filtered: bool = False) -> Headline:
         if ratio < SAME_RATIO:
             text = f"In your history, {a_noun} and {b_noun} were cancelled about as often ({counts})."
         else:
+            high_shown, low_shown = percent_pair(high_rate, low_rate)
             text = (f"In your history, {high} were cancelled {ratio:.1f}× as often as {low} "
-                    f"({percent(high_rate)} vs {percent(low_rate)}, n = {high_n:,} / {low_n:,}).")
+                    f"({high_shown} of {high_n:,} vs {low_shown} of {low_n:,} finished).")
     ci = comparison.difference_ci
     p_value = comparison.p_value
     if comparison.clear_difference:

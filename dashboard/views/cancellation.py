@@ -149,10 +149,11 @@ with st.container(border=True):
         a_rate = comparison.a_cancelled / comparison.a_finished
         b_rate = comparison.b_cancelled / comparison.b_finished
         direction = "less" if diff < 0 else "more"
+        a_shown, b_shown = overview.percent_pair(a_rate, b_rate)
         st.markdown(
             f"**Milestone contracts were cancelled {abs(diff) * 100:.1f} percentage points {direction} often** than "
-            f"single-payment contracts ({overview.percent(a_rate)} of {comparison.a_finished:,} against "
-            f"{overview.percent(b_rate)} of {comparison.b_finished:,}).")
+            f"single-payment contracts ({a_shown} of {comparison.a_finished:,} against "
+            f"{b_shown} of {comparison.b_finished:,}).")
         if high < 0 or low > 0:
             near, far = sorted((abs(low), abs(high)))
             st.markdown(f"The 95 % interval for the gap runs from {near * 100:.1f} to {far * 100:.1f} points "
