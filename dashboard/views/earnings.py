@@ -89,7 +89,7 @@ show_chart(charts.realised_share(realised, currency), "realised_share", height=4
 show_money_table(mine.assign(structure=mine["structure"].map(STRUCTURE_LABELS)), "agreed-vs-paid",
                  key="earnings_realised",
                  caption="Fixed-price contracts: what was paid toward the agreed budget (bonuses not counted). Contracts "
-                         "without a known budget are counted in budget_unknown and left out of the sums.",
+                         "without a known budget are counted under *budget unknown* and left out of the sums.",
                  money=("agreed", "paid"),
                  column_config={"realised_share": st.column_config.NumberColumn("paid ÷ agreed", format="percent"),
                                 "budget_unknown": "budget unknown"})
