@@ -49,6 +49,11 @@ class PlatformPreset:
     platforms: tuple[str, ...] = ()
     clients: str = ""
 
+    @property
+    def name(self) -> str:
+        """The platform in a sentence: ``Upwork``, not the key ``upwork`` or the whole label."""
+        return self.label.split(" (")[0]
+
     def fee(self, amount: float, billed_before: float = 0.0) -> float:
         """Fee the freelancer pays on one payment of ``amount``."""
         if amount <= 0:

@@ -319,7 +319,7 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
         min_cents = round(terms.min_milestone * 100)
         small = next((i for i, c in enumerate(cents, 1) if c < min_cents), None)
         if small is not None:
-            raise UserError(f"milestone {small} is {cents[small - 1] / 100:.2f}, below the {terms.key} minimum "
+            raise UserError(f"milestone {small} is {cents[small - 1] / 100:.2f}, below the {terms.name} minimum "
                             f"milestone of {terms.min_milestone:.2f}")
     if not _finite(wait_days) or wait_days < 0:
         raise UserError(f"wait days must be zero or more, got {wait_days:g}")
@@ -619,7 +619,7 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
         raise UserError(f"the max-loss share must be above 0 and at most 1, got {max_loss_share:g}")
     allowed = max_milestones_allowed(budget, terms, shape)
     if allowed < 1:
-        raise UserError(f"the budget {budget_cents / 100:.2f} is below the {terms.key} minimum milestone of {terms.min_milestone:.2f}")
+        raise UserError(f"the budget {budget_cents / 100:.2f} is below the {terms.name} minimum milestone of {terms.min_milestone:.2f}")
     chosen = smallest_safe_count(budget_cents, max_loss_share, allowed, shape)
     if chosen is None:
         stake = max(plan_cents(budget_cents, allowed, shape)) / 100

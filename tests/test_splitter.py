@@ -220,7 +220,7 @@ def test_explicit_amounts_and_due_days():
     ({"budget": 150, "days": 5, "milestones": 2, "due_days": [3, 2]}, "in order"),
     ({"budget": 150, "days": 5, "milestones": 2, "due_days": [3, 6]}, "after the end"),
     ({"budget": 150, "days": 5, "milestones": 2, "due_days": [5]}, "1 due days for 2 milestones"),
-    ({"budget": 12, "days": 5, "milestones": 3, "terms": UPWORK}, "milestone 1 is 4.00, below the upwork minimum milestone of 5.00"),
+    ({"budget": 12, "days": 5, "milestones": 3, "terms": UPWORK}, "milestone 1 is 4.00, below the Upwork minimum milestone of 5.00"),
     ({"budget": 150, "days": 5, "milestones": 2, "shape": "zigzag"}, "unknown split shape"),
 ])
 def test_refusals(kwargs, message):

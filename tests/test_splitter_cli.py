@@ -83,7 +83,7 @@ def test_text_output(cli):
     (("--budget", "150", "--days", "5", "--amounts", "50,x,100"), "--amounts: 'x' is not a number"),
     (("--budget", "150", "--days", "5", "--milestones", "2", "--cancel-prob", "1.2"), "between 0 and 1"),
     (("--budget", "150", "--days", "5", "--milestones", "2", "--cancel-prob", "-0.1"), "between 0 and 1"),
-    (("--budget", "12", "--days", "5", "--milestones", "3"), "below the upwork minimum milestone of 5.00"),
+    (("--budget", "12", "--days", "5", "--milestones", "3"), "below the Upwork minimum milestone of 5.00"),
     (("--budget", "150", "--days", "5", "--milestones", "2", "--fee", "abc"), "--fee: 'abc' is not a rate"),
     (("--budget", "150", "--days", "5", "--milestones", "2", "--max-loss-share", "0"), "max-loss share"),
 ])

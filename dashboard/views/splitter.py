@@ -214,8 +214,10 @@ if risk_mode == HISTORY:
 
 # --- schedule -------------------------------------------------------------------------------
 st.subheader("The schedule")
+# Days and chances as a reader takes them in (and as the CSV gives them): 3.33 days, 88.5 %, not 0.8849999999999998.
 schedule = p.milestones.assign(net=p.milestones["amount"] - p.milestones["fee"])[
-    ["seq", "amount", "fee", "net", "start_day", "due_day", "expected_release_day", "prob_paid"]]
+    ["seq", "amount", "fee", "net", "start_day", "due_day", "expected_release_day", "prob_paid"]].round(
+    {"amount": 2, "fee": 2, "net": 2, "start_day": 2, "due_day": 2, "expected_release_day": 2, "prob_paid": 3})
 held = f", then the money is held {terms.hold_days:g} days before you can withdraw it" if terms.hold_days else ""
 if review_days is not None:
     review_text = f"your client releases the payment {terms.review_days:g} days after a hand-in (as you set it){held}"
@@ -234,9 +236,9 @@ show_table(schedule, "milestone-schedule", key="split_schedule", column_config={
     "amount": st.column_config.NumberColumn("amount", format="%.2f"),
     "fee": st.column_config.NumberColumn("platform fee", format="%.2f"),
     "net": st.column_config.NumberColumn("you receive", format="%.2f"),
-    "start_day": st.column_config.NumberColumn("start day", format="%.2f"),
-    "due_day": st.column_config.NumberColumn("due day", format="%.2f"),
-    "expected_release_day": st.column_config.NumberColumn("withdrawable by day", format="%.2f"),
+    "start_day": st.column_config.NumberColumn("start day", format="%g"),
+    "due_day": st.column_config.NumberColumn("due day", format="%g"),
+    "expected_release_day": st.column_config.NumberColumn("withdrawable by day", format="%g"),
     "prob_paid": st.column_config.NumberColumn("chance it is paid", format="percent"),
 })
 
@@ -319,7 +321,8 @@ with st.container(border=True):
     if recommendation.review_days_per_milestone:
         st.caption(f"Each milestone is one more client review of up to {recommendation.review_days_per_milestone:g} "
                    "days; if you wait for each approval before starting the next, the finish moves out by that much.")
-    show_table(recommendation.table, "milestone-plans-compared", key="split_recommendation",
+    show_table(recommendation.table.round({"max_loss_share": 3, "prob_paid_nothing": 3, "expected_days_to_cash": 1}),
+               "milestone-plans-compared", key="split_recommendation",
                caption="Plans with 1 to a few more milestones than recommended, under the same risk.", column_config={
                    "smallest_amount": st.column_config.NumberColumn("smallest amount", format="%.2f"),
                    "max_loss": st.column_config.NumberColumn("most at stake", format="%.2f"),
