@@ -295,3 +295,21 @@ def test_the_history_offers_its_release_time_and_a_button_plans_with_it(tmp_path
     assert not [b for b in at.button if b.key == "split_use_review_days"]
     assert "the platform sets no review window, so payment is assumed on the day of the hand-in" in plain(at)
     assert schedule(at)["expected_release_day"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_the_model_caption_names_each_sides_hazard_when_they_differ(sample_db, monkeypatch):
+    """Calibrated on the sample (the page's default budget, 150), the plan and the single payment get hazard shapes
+    of their own; the caption gave the plan's alone, as if it were both."""
+    from analysis import splitter as sp
+    from analysis.store import connect
+
+    con = connect(sample_db)
+    plan, single = (sp.calibrate(con, 150.0, structure).risk.hazard_label for structure in ("milestones", "single"))
+    con.close()
+    assert plan != single  # what this test is about
+    at = open_app(sample_db, monkeypatch, "splitter")
+    caption = next(c.value for c in at.caption if c.value.startswith("The model:"))
+    assert f"{plan} over time for the plan and {single} for the single payment);" in caption, caption
+    manual(at, 10, "constant")
+    caption = next(c.value for c in at.caption if c.value.startswith("The model:"))
+    assert f"{sp.hazard_label(1.0)} over time); work handed in" in caption

@@ -334,6 +334,8 @@ with st.container(border=True):
                    "finish_day_waiting_for_approval": st.column_config.NumberColumn("finish if waiting", format="%.0f"),
                })
 st.caption(f"The model: the client cancels at a random moment ({plan_risk.cancel_prob:.0%} chance before the planned "
-           f"end for the plan, {single_risk.cancel_prob:.0%} for the single payment, {plan_risk.hazard_label} over time); "
-           "work handed in before that is paid, work in progress is lost. Every number is exact under these "
+           f"end for the plan, {single_risk.cancel_prob:.0%} for the single payment, "
+           + (f"{plan_risk.hazard_label} over time); " if plan_risk.hazard_label == single_risk.hazard_label else
+              f"{plan_risk.hazard_label} over time for the plan and {single_risk.hazard_label} for the single payment); ")
+           + "work handed in before that is paid, work in progress is lost. Every number is exact under these "
            "assumptions — no simulation.")
