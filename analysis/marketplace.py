@@ -25,10 +25,12 @@ from __future__ import annotations
 import duckdb
 
 # The contract statuses and budgets an export cannot know are completed by the user.
+#: Words for both interfaces (the dashboard shows the import's warnings as they are): where each
+#: does it, the Data page or the command, not one interface's instructions alone.
 COMPLETION_HINT = (
-    "complete status and budget on the Data page (Complete contracts tab) or import a CSV of "
-    "contract_id,status,budget,planned_milestones (`milestone-lens completions` writes one to fill in); "
-    "until then they are left out of cancellation figures"
+    "complete their status and budget on the Data page (Complete contracts tab), or import a completions CSV "
+    "(contract_id, status, budget, planned_milestones; the command milestone-lens completions writes one to "
+    "fill in); until then they are left out of cancellation figures"
 )
 PAYMENT_KINDS_WITH_SEQ = ("milestone", "hourly")
 #: The formats that rebuild contracts from payments (a contract is in them only once it was paid).
@@ -39,8 +41,8 @@ NOT_IN_TRANSACTION_HISTORY = (
     "a transaction history lists payments, so a contract cancelled (or not yet paid) before its first payment is "
     "not in it: cancellation rates, unpaid on cancellation and expected loss leave such contracts out; add them "
     "with a contracts CSV of the template (contract_id, client, title, platform, budget, currency, start_date, "
-    "end_date, status) imported under the export's source (`milestone-lens import contracts.csv --source upwork`, "
-    "or `--source freelancer`), each named as the export names its contracts (`<client> / <title>`), so that a "
+    "end_date, status) imported under the export's source, upwork or freelancer (Source name on the Data page's "
+    "Import tab, --source on the command line), each named as the export names its contracts (client / title), so that a "
     "payment a later export brings joins the same contract"
 )
 

@@ -22,6 +22,7 @@ from analysis.report import (
     CurrencySection, Report, format_count, format_date, format_days, format_money, format_pct, rate_text, unpaid_text,
 )
 from analysis.timing import MEASURES
+from analysis.wording import sentence
 from dashboard import charts
 
 _CSS = """
@@ -234,7 +235,7 @@ def render_html(report: Report) -> str:
              + (f" · amounts in {esc(main.currency)}" if main else "") + "</p>",
              "<p>Do milestones pay off? Contracts split into milestones compared with single-payment ones, "
              "from this workspace's own history.</p>"]
-    parts += [f'<div class="note">{esc(n)}</div>' for n in report.notes]
+    parts += [f'<div class="note">{esc(sentence(n))}</div>' for n in report.notes]
     if main is not None and main.contracts > 0:
         parts += _cancellation(main) + _timing(main) + _earnings(main) + _exposure(main)
         for other in report.sections[1:]:
