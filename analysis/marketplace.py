@@ -42,7 +42,8 @@ NOT_IN_TRANSACTION_HISTORY = (
     "not in it: cancellation rates, unpaid on cancellation and expected loss leave such contracts out; add them "
     "with a contracts CSV of the template (contract_id, client, title, platform, budget, currency, start_date, "
     "end_date, status) imported under the export's source, upwork or freelancer (Source name on the Data page's "
-    "Import tab, --source on the command line), each named as the export names its contracts (client, slash, title: Acme Co / Site audit), so that a "
+    "Import tab, --source on the command line), each named as the export names its contracts (client, slash, "
+    "title: Acme Co / Site audit), so that a "
     "payment a later export brings joins the same contract"
 )
 
