@@ -113,6 +113,10 @@ def test_a_bad_file_lists_every_problem_and_writes_nothing(sample_db, monkeypatc
     at.file_uploader[0].set_value(as_upload(DASHBOARD_FIXTURES / "bad_contracts.csv")).run()
     assert any("Nothing was imported: 2 problems" in e.value for e in at.error)
     problems = next(df.value for df in at.dataframe if "message" in df.value.columns)
+    # The first one in full above the table, whose cells cut long messages short.
+    first = problems.iloc[0]
+    assert any(e.value.replace("\\", "").endswith(f"The first: bad_contracts.csv, row 3, column status: {first['message']}")
+               for e in at.error), [e.value for e in at.error]  # markdown escapes off
     assert problems[["file", "row", "column"]].values.tolist() == [
         ["bad_contracts.csv", 3, "status"], ["bad_contracts.csv", 4, "start_date"]]
     assert "finished" in problems.at[0, "message"] and "not a date" in problems.at[1, "message"]

@@ -167,17 +167,22 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
     """The dry run's verdict: every problem row by row, or what would be imported and the Import button."""
     if check.problems is not None:
         count = len(check.problems)
-        st.error(f"Nothing was imported: {count} problem{'s' if count != 1 else ''} to fix first. "
-                 "Change the choices above (the check runs again at once), or correct the file and upload it again.",
-                 icon=":material/error:")
         problems = check.problems
         if check.ambiguous_option is not None:  # the message ends "say which": here, with a choice above
             problems = problems.assign(message=problems["message"] + f" under “{READ_CHOICES}”")
+        # The first problem in full: a table cell cuts a long message ("the header has: contract_id, ...") short.
+        first = problems.iloc[0]
+        where = ", ".join([str(first["file"])] + [f"{k} {first[k]}" for k in ("row", "column") if pd.notna(first[k])])
+        st.error(f"Nothing was imported: {count} problem{'s' if count != 1 else ''} to fix first. "
+                 "Change the choices above (the check runs again at once), or correct the file and upload it again.\n\n"
+                 f"{'The first: ' if count > 1 else ''}{escape_markdown(where)}: {escape_markdown(first['message'])}",
+                 icon=":material/error:")
         if check.ambiguous_option == "day_first":
             st.warning(f"Choose how numeric dates are written under “{READ_CHOICES}”.")
         elif check.ambiguous_option == "decimal_comma":
             st.warning(f"Choose how amounts are written under “{READ_CHOICES}”.")
-        show_table(problems, "import-problems", key="import_problems")
+        show_table(problems, "import-problems", key="import_problems",
+                   column_config={"message": st.column_config.TextColumn("message", width="large")})
     elif check.error:
         st.error(f"Nothing was imported: {escape_markdown(check.error)}", icon=":material/error:")
     elif check.summary is not None:
