@@ -39,6 +39,14 @@ BREAKDOWN_LABELS = {
 LOGIT_MAX_ROWS = 100_000
 #: What each covariate of the adjusted comparison stands for, in words.
 COVARIATE_NAMES = {"log_budget": "budget", "log_planned_days": "planned duration", "repeat_client": "client history"}
+#: Each term of the adjusted comparison's model, as its odds ratio reads (budget and duration enter as logarithms).
+TERM_WORDS = {
+    "const": "baseline: a single payment, new client, budget and duration of 1",
+    "milestones": "milestones rather than a single payment",
+    "log_budget": "budget, per 2.7× larger",
+    "log_planned_days": "planned duration, per 2.7× longer",
+    "repeat_client": "a repeat client rather than a new one",
+}
 _Z95 = 1.959963984540054
 
 

@@ -303,3 +303,14 @@ def test_the_overview_says_the_same_of_that_gap(tmp_path, monkeypatch):
     assert (f"Unproven: the test finds the difference unlikely to be chance (p = {p_value:.3f}), but its 95 % "
             "interval still includes no difference") in page
     assert "unlikely to be chance (p" in page and "The difference is unlikely to be chance" not in page
+
+
+def test_the_models_terms_are_named_in_words(sample_db, monkeypatch):
+    """'log_budget', 'repeat_client' and a p-value of 4.35e-7 were the table's words."""
+    from analysis import cancellation
+
+    at = open_app(sample_db, monkeypatch, "cancellation")
+    terms = next(d.value for d in at.dataframe if "odds_ratio" in d.value.columns)
+    assert set(terms["term"]) <= set(cancellation.TERM_WORDS.values()) and len(terms) >= 4
+    assert "milestones rather than a single payment" in set(terms["term"])
+    assert all(p == "< 0.001" or float(p) >= 0.001 for p in terms["p_value"])

@@ -245,12 +245,16 @@ with st.container(border=True):
                    f"{adjusted.contracts:,} finished fixed-price contracts ({adjusted.cancellations:,} cancelled) with "
                    f"errors clustered by client ({adjusted.clusters:,} clients).")
         coefficients = pd.DataFrame([{"term": name, **values} for name, values in adjusted.coefficients.items()])
+        # In words, and p-values as everywhere else ("< 0.001", not 4.35e-7); the CSV keeps names and numbers.
+        shown_terms = coefficients.assign(
+            term=coefficients["term"].map(lambda t: cancellation.TERM_WORDS.get(t, t)),
+            p_value=[cancellation.p_number(p) if math.isfinite(p) else "—" for p in coefficients["p_value"]])
         with st.expander("Every term of the model"):
-            show_table(coefficients, "adjusted-odds-ratios", key="cancel_adjusted", column_config={
+            show_table(shown_terms, "adjusted-odds-ratios", key="cancel_adjusted", download=coefficients, column_config={
                 "odds_ratio": st.column_config.NumberColumn("odds ratio", format="%.3f"),
                 "ci_low": st.column_config.NumberColumn("95 % low", format="%.3f"),
                 "ci_high": st.column_config.NumberColumn("95 % high", format="%.3f"),
-                "p_value": st.column_config.NumberColumn("p-value", format="%.3g"),
+                "p_value": "p-value",
             })
 
 # --- the report ---------------------------------------------------------------------------
