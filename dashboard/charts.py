@@ -13,6 +13,8 @@ import html
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.filters import SMALL_SAMPLE_FINISHED
+
 STRUCTURE_COLORS = {"milestones": "#1f77b4", "single": "#d62728", "hourly": "#7f7f7f"}
 STRUCTURE_LABELS = {"milestones": "Milestones", "single": "Single payment", "hourly": "Hourly"}
 #: The template of the standalone HTML report. The builders set none: a template costs ~35 ms a
@@ -43,6 +45,7 @@ def cancellation_rates(rates: pd.DataFrame, title: str = "Cancellation rate by p
     data = rates[rates["finished"] > 0]
     if data.empty:
         return _empty(title, "No finished contracts yet")
+    counts = [f"{c:,} of {n:,}" for c, n in zip(data["cancelled"], data["finished"])]
     fig = go.Figure(go.Bar(
         x=[_label(s) for s in data["structure"]],
         y=data["cancellation_rate"] * 100,
@@ -51,10 +54,12 @@ def cancellation_rates(rates: pd.DataFrame, title: str = "Cancellation rate by p
         error_y=dict(type="data", symmetric=False,
                      array=(data["ci_high"] - data["cancellation_rate"]) * 100,
                      arrayminus=(data["cancellation_rate"] - data["ci_low"]) * 100),
-        text=[f"{c} of {n}" for c, n in zip(data["cancelled"], data["finished"])],
-        textposition="outside",
-        hovertemplate="%{x}: %{y:.1f} %<br>%{text} finished contracts cancelled<extra></extra>",
+        customdata=counts,
+        hovertemplate="%{x}: %{y:.1f} %<br>%{customdata} finished contracts cancelled<extra></extra>",
     ))
+    # The counts under each bar: above it, the error bar's whisker ran through them.
+    fig.update_xaxes(tickmode="array", tickvals=[_label(s) for s in data["structure"]],
+                     ticktext=[f"{_label(s)}<br>{c} cancelled" for s, c in zip(data["structure"], counts)])
     fig.update_layout(title=title, yaxis_title="cancelled, % of finished", **_LAYOUT)
     return fig
 
@@ -67,17 +72,31 @@ def breakdown_rates(breakdown: pd.DataFrame, dimension: str, title: str | None =
         return _empty(title, "No finished contracts in any group")
     order = list(dict.fromkeys(data.sort_values(["group_order", "group"])["group"]))
     fig = go.Figure()
-    for structure, part in data.groupby("structure", sort=False):
-        part = part.set_index("group").reindex([g for g in order if g in set(part["group"])])
+    # Milestones, single payment, hourly in every breakdown (the data's order put hourly first in some).
+    structures = [s for s in STRUCTURE_LABELS if s in set(data["structure"])]
+    structures += sorted(set(data["structure"]) - set(structures))
+    for structure in structures:
+        part = data[data["structure"] == structure].set_index("group")
+        part = part.reindex([g for g in order if g in set(part.index)])
         fig.add_trace(go.Bar(
             name=_label(structure), x=[safe_text(g) for g in part.index], y=part["cancellation_rate"] * 100,
-            marker_color=STRUCTURE_COLORS.get(structure),
+            marker_color=STRUCTURE_COLORS.get(structure), legendgroup=structure, offsetgroup=structure,
+            showlegend=False,
             marker_pattern_shape=["/" if s else "" for s in part["small_sample"]],
             error_y=dict(type="data", symmetric=False, array=(part["ci_high"] - part["cancellation_rate"]) * 100,
                          arrayminus=(part["cancellation_rate"] - part["ci_low"]) * 100),
             customdata=list(zip(part["cancelled"], part["finished"])),
             hovertemplate="%{x}: %{y:.1f} %<br>%{customdata[0]} of %{customdata[1]} cancelled<extra>" + _label(structure) + "</extra>",
         ))
+        # The legend's own entry, solid: a trace's swatch takes its first bar's hatching, which said
+        # "too few" of a whole structure whose first group was small.
+        fig.add_trace(go.Bar(name=_label(structure), x=[None], y=[None], marker_color=STRUCTURE_COLORS.get(structure),
+                             legendgroup=structure, offsetgroup=structure, hoverinfo="skip"))
+    if data["small_sample"].any():
+        fig.add_trace(go.Bar(name=f"hatched: under {SMALL_SAMPLE_FINISHED} finished", x=[None], y=[None],
+                             marker_color="rgba(0,0,0,0)", marker_line_color="#888", marker_line_width=1,
+                             marker_pattern_shape="/", marker_pattern_fgcolor="#888", offsetgroup=structures[0],
+                             hoverinfo="skip"))
     fig.update_layout(title=title, barmode="group", yaxis_title="cancelled, % of finished",
                       xaxis=dict(categoryorder="array", categoryarray=[safe_text(g) for g in order]), **_LAYOUT)
     return fig

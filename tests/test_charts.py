@@ -50,7 +50,10 @@ def test_cancellation_rates_bars_and_wilson_error_bars(frames):
     bounds = [wilson_by_hand(2, 3), wilson_by_hand(2, 4), wilson_by_hand(0, 1)]
     assert list(t.error_y.array) == pytest.approx([(high - p) * 100 for (_, high), p in zip(bounds, (2 / 3, 0.5, 0))])
     assert list(t.error_y.arrayminus) == pytest.approx([(p - low) * 100 for (low, _), p in zip(bounds, (2 / 3, 0.5, 0))])
-    assert list(t.text) == ["2 of 3", "2 of 4", "0 of 1"]
+    # the counts under the bars (above them the whiskers ran through the labels)
+    assert list(fig.layout.xaxis.ticktext) == ["Milestones<br>2 of 3 cancelled", "Single payment<br>2 of 4 cancelled",
+                                                "Hourly<br>0 of 1 cancelled"]
+    assert list(t.customdata) == ["2 of 3", "2 of 4", "0 of 1"]
     assert list(t.marker.pattern.shape) == ["/", "/", "/"]  # small samples marked
 
 
@@ -64,9 +67,14 @@ def test_groups_without_finished_contracts_are_not_drawn(frames):
 
 def test_breakdown_chart_one_trace_per_structure_in_band_order(frames):
     fig = charts.breakdown_rates(frames["breakdowns"], "budget_band")
-    names = [t.name for t in fig.data]
-    assert sorted(names) == ["Hourly", "Milestones", "Single payment"]
-    single = next(t for t in fig.data if t.name == "Single payment")
+    bars = [t for t in fig.data if list(t.x) != [None]]
+    # milestones, single, hourly in every breakdown; the legend's entries are solid, one more says what hatching is
+    assert [t.name for t in bars] == ["Milestones", "Single payment", "Hourly"]
+    legend = [t for t in fig.data if t.showlegend is not False]
+    assert [t.name for t in legend] == ["Milestones", "Single payment", "Hourly", "hatched: under 30 finished"]
+    assert all(not t.marker.pattern.shape for t in legend[:3])
+    assert all(t.offsetgroup == b.offsetgroup for t, b in zip(legend[:3], bars))  # no empty slot beside the bars
+    single = next(t for t in bars if t.name == "Single payment")
     assert list(single.x) == ["under 100", "100–499"]  # S3/S5 under 100; S1, S2 100–499
     assert list(single.y) == pytest.approx([50, 50])
     assert list(fig.layout.xaxis.categoryarray)[:2] == ["under 100", "100–499"]
