@@ -207,10 +207,11 @@ def ageing(buckets: pd.DataFrame, currency: str, title: str | None = None) -> go
 
 
 def exposure_by(exposure: pd.DataFrame, key: str, currency: str, top: int = 15, title: str | None = None) -> go.Figure:
-    """Remaining value of active contracts per client or freelancer: funded vs unfunded, with expected loss."""
+    """Remaining value of active contracts per client or freelancer: funded vs unfunded, with expected loss;
+    the ``top`` by expected loss, in the order the page's table lists them (``exposure.exposure``)."""
     title = title or f"Active contracts by {key}: what is still unpaid ({safe_text(currency)})"
     data = exposure[(exposure["currency"] == currency) & (exposure["remaining"] > 0)]
-    data = data.sort_values("remaining", ascending=False).head(top)
+    data = data.sort_values(["expected_loss", key], ascending=[False, True], na_position="last").head(top)
     if data.empty:
         return _empty(title, "No active fixed-price contracts with a remaining value")
     names = [safe_text(v) for v in data[key]]

@@ -145,3 +145,12 @@ def test_every_builder_handles_empty_frames():
         assert isinstance(fig, go.Figure) and len(fig.data) == 0
         assert fig.layout.annotations and fig.layout.annotations[0].text
         fig.to_json()  # valid for plotly.js
+
+
+def test_exposure_chart_lists_groups_as_the_table_does():
+    """By expected loss, then name (the table's ORDER BY): the chart once went by remaining value,
+    so a freelancer was third in one and fifth in the other."""
+    df = pd.DataFrame({"currency": ["USD"] * 4, "client": ["A", "B", "C", "D"], "remaining": [900.0, 100.0, 500.0, 300.0],
+                       "funded": [900.0, 0.0, 0.0, 300.0], "unfunded": [0.0, 100.0, 500.0, 0.0],
+                       "expected_loss": [10.0, 60.0, 40.0, 60.0]})
+    assert list(charts.exposure_by(df, "client", "USD").data[0].y) == ["B", "D", "C", "A"]
