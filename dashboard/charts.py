@@ -211,9 +211,9 @@ def exposure_by(exposure: pd.DataFrame, key: str, currency: str, top: int = 15, 
     the ``top`` by expected loss, in the order the page's table lists them (``exposure.exposure``)."""
     title = title or f"Active contracts by {key}: what is still unpaid ({safe_text(currency)})"
     data = exposure[(exposure["currency"] == currency) & (exposure["remaining"] > 0)]
-    data = data.sort_values(["expected_loss", key], ascending=[False, True], na_position="last").head(top)
     if data.empty:
         return _empty(title, "No active fixed-price contracts with a remaining value")
+    data = data.sort_values(["expected_loss", key], ascending=[False, True], na_position="last").head(top)
     names = [safe_text(v) for v in data[key]]
     fig = go.Figure([
         go.Bar(name="funded (escrow)", y=names, x=data["funded"], orientation="h", marker_color="#2ca02c"),
