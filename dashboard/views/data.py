@@ -348,9 +348,9 @@ with tab_complete:
                           + ([] if several_sources else ["source"])),
             column_config={
                 "status": st.column_config.SelectboxColumn("status", options=list(CONTRACT_STATUSES)),
-                "budget": st.column_config.NumberColumn("budget", min_value=0, step=0.01, format="%.2f"),
+                "budget": st.column_config.NumberColumn("budget", min_value=0, step=0.01, format="accounting"),
                 "planned_milestones": st.column_config.NumberColumn("planned milestones", min_value=1, step=1, format="%d"),
-                "paid_gross": st.column_config.NumberColumn("paid so far", format="%.2f"),
+                "paid_gross": st.column_config.NumberColumn("paid so far", format="accounting"),
                 "imported_status": "imported status", "contract_id": "contract",
                 "start_date": st.column_config.DateColumn("start"),
             },
@@ -382,9 +382,13 @@ with tab_history:
     if history.empty:
         st.info("Nothing has been imported yet.")
     else:
-        show_table(history, "import-history", key="history", column_config={
+        counts = ("contracts_new", "contracts_updated", "milestones_new", "milestones_updated", "payments_new",
+                  "payments_updated", "duplicates_skipped")
+        # file_id stays in the CSV only: checks before an import use ids up too, so on screen they had gaps.
+        show_table(history.drop(columns="file_id"), "import-history", key="history", download=history, column_config={
             "import": st.column_config.NumberColumn("import", format="%d"),
             "imported_at": st.column_config.DatetimeColumn("imported at", format="YYYY-MM-DD HH:mm"),
+            **{c: st.column_config.NumberColumn(c.replace("_", " "), format="localized") for c in counts},
         })
         batches = history.groupby("import", sort=False).agg(
             files=("file_name", lambda names: ", ".join(names)), at=("imported_at", "first"),
