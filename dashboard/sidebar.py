@@ -31,6 +31,8 @@ FILTER_KEYS = ("from", "to", *TEXT_FILTERS)
 _FILTERS_IN_EFFECT = "_filters_in_effect"
 #: What the link a session opened with asked for and the filters could not take, and the filters then.
 _LINK_IGNORED = "_link_ignored"
+#: What this run's link asked for and the filters could not take, for the page to say too.
+_LINK_IGNORED_NOW = "_link_ignored_now"
 # The calendar's range: wide enough for any history, so a shared link's dates are never dropped.
 _EARLIEST = dt.date(1990, 1, 1)
 _LATEST = dt.date(2100, 12, 31)
@@ -92,7 +94,9 @@ def render_filters() -> Filters:
                        if value not in (selected[key] if key in selected else [str(date_from if key == "from" else date_to)])]
             st.session_state[_LINK_IGNORED] = (ignored, (date_from, date_to, selected))
         ignored, as_opened = st.session_state[_LINK_IGNORED]
-        if ignored and as_opened == (date_from, date_to, selected):  # until the user changes a filter
+        ignored = ignored if as_opened == (date_from, date_to, selected) else []  # until the user changes a filter
+        st.session_state[_LINK_IGNORED_NOW] = ignored
+        if ignored:
             st.warning(f"This link asks for what the filters cannot show, so it is ignored: "
                        f"{escape_markdown(', '.join(ignored))} (not in this workspace, or not a date).",
                        icon=":material/link_off:")
@@ -123,3 +127,7 @@ def filter_caption(filters: Filters | None = None) -> None:
         st.caption("All contracts in the workspace. Narrow them down with the filters in the sidebar.")
     else:
         st.caption(f"Showing {escape_markdown(filters.describe())}.")
+    ignored = st.session_state.get(_LINK_IGNORED_NOW) or []
+    if ignored:  # the sidebar says it too; here, where a reader of the figures looks
+        st.caption(f":material/link_off: Not applied: {escape_markdown(', '.join(ignored))} — the link asks for "
+                   "what this workspace does not hold, so these figures are not narrowed by it.")

@@ -82,11 +82,16 @@ def test_a_link_naming_what_the_workspace_lacks_says_what_it_ignored(sample_db, 
     assert [w.value for w in at.sidebar.warning] == [
         "This link asks for what the filters cannot show, so it is ignored: from 'notadate', client 'Client 0oo2', "
         "currency 'XYZ' (not in this workspace, or not a date)."]
+    # ... and the page, under its title, where a reader of the figures looks (the sidebar may be closed).
+    main_captions = [c.value for c in at.main.caption]
+    assert any(c.startswith(":material/link_off: Not applied: from 'notadate', client 'Client 0oo2', currency 'XYZ'")
+               for c in main_captions), main_captions
     (expected,) = query_one(sample_db, f"""SELECT count(*) FROM contracts WHERE {in_main_currency("client = 'Client 0001'")}""")
     assert contracts_metric(at) == expected
     at.sidebar.multiselect(key="client").set_value([]).run()  # the user moves on: the notice goes
     (everything,) = query_one(sample_db, f"SELECT count(*) FROM contracts WHERE {in_main_currency()}")
     assert not at.sidebar.warning and contracts_metric(at) == everything
+    assert not any("Not applied" in c.value for c in at.main.caption)
 
 
 def test_filters_survive_a_page_switch(sample_db, monkeypatch):
