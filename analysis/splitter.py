@@ -387,7 +387,7 @@ class Outcome:
     prob_paid_nothing: float
     prob_paid_in_full: float
     expected_days_to_cash: float | None
-    days_to_first_cash: float
+    days_to_first_cash: float | None  # None when nothing can be paid (a certain cancellation at once)
     milestones: pd.DataFrame = field(repr=False)
     distribution: pd.DataFrame = field(repr=False)
     cash_curve: pd.DataFrame = field(repr=False)
@@ -400,7 +400,7 @@ class Outcome:
             "expected_days_to_cash": None if self.expected_days_to_cash is None else round(self.expected_days_to_cash, 6),
             "expected_gross": round(self.expected_gross, 6), "expected_fees": round(self.expected_fees, 6),
             "prob_paid_in_full": round(self.prob_paid_in_full, 10),
-            "days_to_first_cash": round(self.days_to_first_cash, 6),
+            "days_to_first_cash": None if self.days_to_first_cash is None else round(self.days_to_first_cash, 6),
             "distribution": [
                 {"paid_milestones": int(r.paid_milestones), "gross": float(r.gross), "net": round(float(r.net), 2),
                  "probability": round(float(r.probability), 10)}
@@ -455,7 +455,7 @@ def evaluate(plan: Plan, terms: PlatformPreset, risk: Risk, billed_before: float
         expected_gross=expected_gross, expected_fees=expected_fees, expected_net=expected_gross - expected_fees,
         max_loss=float(amounts.max()),  # exposure peaks just before each submission at that milestone's amount
         prob_paid_nothing=float(1.0 - paid[0]), prob_paid_in_full=float(paid[-1]),
-        expected_days_to_cash=days_to_cash, days_to_first_cash=float(release[0]),
+        expected_days_to_cash=days_to_cash, days_to_first_cash=float(release[0]) if paid[0] > 0 else None,
         milestones=milestones, distribution=distribution,
         cash_curve=_cash_curve(due, release, amounts * paid, net * paid),
         exposure_curve=_exposure_curve(plan, risk, start, due, amounts),

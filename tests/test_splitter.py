@@ -133,6 +133,7 @@ def test_certain_immediate_cancellation():
     assert out.prob_paid_nothing == 1.0
     assert out.expected_net == 0.0
     assert out.expected_days_to_cash is None
+    assert out.days_to_first_cash is None  # "days to first cash 20" beside "paid nothing: 100 %" contradicted it
 
 
 def test_no_risk_pays_everything_once():

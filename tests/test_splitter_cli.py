@@ -207,3 +207,15 @@ def test_calibrate_compares_like_with_like_when_one_side_falls_back(cli, tmp_pat
     assert "Risk (single payment, default): the default too" in text
     assert doc["single_payment"]["prob_paid_nothing"] == pytest.approx(0.1)  # cancelled before the one hand-in
     assert doc["calibration"]["caveat"] is None  # one stated default on both sides: nothing observed to caveat
+
+
+def test_a_certain_cancellation_says_what_the_model_makes_of_it(cli):
+    """--cancel-prob 1: the client cancels at once in this model; "days to first cash 20" beside
+    "paid nothing 100 %" contradicted it, and nothing said why both plans pay nothing."""
+    result = cli("split", "--budget", "150", "--days", "5", "--milestones", "5", "--cancel-prob", "1", db=None)
+    assert result.code == 0
+    assert "At 100 % the model has the client cancel at once, before any hand-in: nothing is paid under any plan." in result.out
+    first_cash = next(line for line in result.out.splitlines() if line.startswith("days to first cash"))
+    assert first_cash.split()[-2:] == ["—", "—"]
+    doc = cli("split", "--budget", "150", "--days", "5", "--milestones", "5", "--cancel-prob", "1", "--json", db=None).json()
+    assert doc["plan"]["prob_paid_nothing"] == 1.0 and doc["plan"]["expected_net"] == 0.0
