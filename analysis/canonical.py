@@ -342,6 +342,7 @@ def stage_contracts(con, staged: StagedFile, ctx) -> None:
                                         f"contract_id '{dup[0]}' appears more than once (rows {', '.join(map(str, dup[1][:5]))})"))
             return
     ctx.absent["in_contracts"] = [n for n in typed if not staged.has(n)]
+    ctx.warnings += _doubtful_contracts(con)
     _append_typed(con, "_typed_c", "in_contracts")
 
 
@@ -420,6 +421,25 @@ def stage_milestones(con, staged: StagedFile, ctx) -> None:
     ctx.warnings += _doubtful_payments(con, staged)
     ctx.absent["in_milestones"] = [n for n in typed if not staged.has(status_field if n == "status" else n)]
     _append_typed(con, "_typed_m", "in_milestones")
+
+
+def _doubtful_contracts(con) -> list[str]:
+    """Contracts whose columns disagree about where they stand: imported as they are, but named (one scan)."""
+    ended, ended_row, future, future_row = con.execute(
+        """SELECT count(*) FILTER (WHERE status = 'active' AND end_date IS NOT NULL),
+                  min(_row) FILTER (WHERE status = 'active' AND end_date IS NOT NULL),
+                  count(*) FILTER (WHERE status <> 'active' AND start_date > current_date),
+                  min(_row) FILTER (WHERE status <> 'active' AND start_date > current_date)
+           FROM _typed_c"""
+    ).fetchone()
+    warnings = []
+    if ended:
+        warnings.append(f"{plural(ended, 'contract')} marked active with an end_date (first: row {ended_row}): "
+                        "counted as active; if it ended, give its status (completed, cancelled or disputed)")
+    if future:
+        warnings.append(f"{plural(future, 'contract')} finished but starting after today (first: row {future_row}): "
+                        "imported as written; check the start_date")
+    return warnings
 
 
 def _doubtful_payments(con, staged: StagedFile) -> list[str]:

@@ -373,6 +373,22 @@ def test_fixed_price_contracts_with_nothing_about_their_milestones_are_named(con
     assert not any("neither milestones" in w for w in import_files(con, [counted]).warnings)
 
 
+def test_contracts_whose_status_and_dates_disagree_are_named(con, tmp_path):
+    """An active contract with an end date, a completed one starting in 2099: imported as written, named."""
+    path = tmp_path / "contracts.csv"
+    path.write_text("contract_id,budget,start_date,end_date,status,milestone_count\n"
+                    "A,100,2026-01-01,2026-02-01,active,1\nB,100,2099-01-01,,completed,1\nC,100,2026-01-01,,active,1\n"
+                    "D,100,2098-01-01,,active,1\n")
+    summary = import_files(con, [path])
+    assert summary.warnings == [
+        "contracts.csv: 1 contract marked active with an end_date (first: row 2): counted as active; if it ended, "
+        "give its status (completed, cancelled or disputed)",
+        "contracts.csv: 1 contract finished but starting after today (first: row 3): imported as written; check the "
+        "start_date"]
+    assert dict(con.execute("SELECT contract_id, status FROM contracts").fetchall()) == {
+        "A": "active", "B": "completed", "C": "active", "D": "active"}
+
+
 def test_the_same_file_under_another_source_is_named_as_counted_twice(con):
     """Ids are unique within a source: the same bytes under a second source stand twice, and the import says so."""
     import_files(con, TWO_FILES, source="mine")
