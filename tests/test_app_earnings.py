@@ -58,6 +58,10 @@ def test_realised_share_and_unpaid_on_cancellation(sample_db, monkeypatch):
         FROM ({STRUCTURE_SQL}) t LEFT JOIN paid USING (source, contract_id)
         WHERE t.s = 'single' AND t.currency = 'USD' AND t.status IN ('cancelled', 'disputed')""")
     assert metrics(at)["Unpaid: single payment (USD)"] == f"{float(unpaid):,.0f}"
+    # The table's paid ÷ agreed as the reports write it ("44 %"), not "41.51%" beside "100%".
+    realised = next(d.value for d in at.dataframe if "realised_share" in d.value.columns)
+    cancelled = realised[(realised["structure"] == "Single payment") & (realised["status"] == "cancelled")]
+    assert cancelled["realised_share"].tolist() == [f"{float(cancelled['paid'].iloc[0]) / float(cancelled['agreed'].iloc[0]) * 100:.0f} %"]
 
 
 def test_a_currency_filter_shows_that_currency(sample_db, monkeypatch):

@@ -90,9 +90,8 @@ show_money_table(mine.assign(structure=mine["structure"].map(STRUCTURE_LABELS)),
                  key="earnings_realised",
                  caption="Fixed-price contracts: what was paid toward the agreed budget (bonuses not counted). Contracts "
                          "without a known budget are counted under *budget unknown* and left out of the sums.",
-                 money=("agreed", "paid"),
-                 column_config={"realised_share": st.column_config.NumberColumn("paid ÷ agreed", format="percent"),
-                                "budget_unknown": "budget unknown"})
+                 money=("agreed", "paid"), as_text={"realised_share": share},  # "44 %", as the reports write it
+                 column_config={"realised_share": "paid ÷ agreed", "budget_unknown": "budget unknown"})
 
 # --- losses on cancellation ---------------------------------------------------------------
 st.subheader("What cancellations left unpaid")
