@@ -129,7 +129,9 @@ if costs.empty:
 else:
     st.caption("Withdrawal fees, connects and memberships belong to no contract, so they are not contract fees and are "
                "not in the figures above. Only the date range (on the payment date) and the currency filter apply.")
-    show_money_table(costs, "account-costs", key="earnings_account_costs", money=("amount", "fees"), column_config={
+    # One figure: importers book a cost as a fee on nothing or as a negative amount ("amount 0.00, fees 12.00").
+    costs_shown = costs.assign(cost=costs["fees"] - costs["amount"])[["currency", "items", "cost", "first_date", "last_date"]]
+    show_money_table(costs_shown, "account-costs", key="earnings_account_costs", money=("cost",), column_config={
         "first_date": st.column_config.DateColumn("first"), "last_date": st.column_config.DateColumn("last")})
     mine = in_currency(costs, currency)
     narrowed = earnings.contract_filters_in(filters)
