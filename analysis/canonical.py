@@ -418,51 +418,42 @@ def stage_milestones(con, staged: StagedFile, ctx) -> None:
                                     f"milestone {dup[1]} of contract '{dup[0]}' appears more than once"))
         return
     status_field = "milestone_status" if ctx.role == "flat" else "status"
-    ctx.warnings += _doubtful_payments(con, staged)
+    ctx.warnings += _doubtful_payments(con)
     ctx.absent["in_milestones"] = [n for n in typed if not staged.has(status_field if n == "status" else n)]
     _append_typed(con, "_typed_m", "in_milestones")
 
 
+def _rows_that_disagree(con, table: str, checks: list[tuple[str, str, str, str]]) -> list[str]:
+    """Rows of ``table`` whose columns disagree, imported as they are but named, in one scan: for
+    each (condition, noun, what, consequence) that some row meets, "N nouns what (first: row R):
+    consequence"."""
+    found = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {c}), min(_row) FILTER (WHERE {c})"
+                                              for c, _, _, _ in checks) + f" FROM {table}").fetchone()
+    return [f"{plural(found[2 * i], noun)} {what} (first: row {found[2 * i + 1]}): {consequence}"
+            for i, (_, noun, what, consequence) in enumerate(checks) if found[2 * i]]
+
+
 def _doubtful_contracts(con) -> list[str]:
-    """Contracts whose columns disagree about where they stand: imported as they are, but named (one scan)."""
-    ended, ended_row, future, future_row = con.execute(
-        """SELECT count(*) FILTER (WHERE status = 'active' AND end_date IS NOT NULL),
-                  min(_row) FILTER (WHERE status = 'active' AND end_date IS NOT NULL),
-                  count(*) FILTER (WHERE status <> 'active' AND start_date > current_date),
-                  min(_row) FILTER (WHERE status <> 'active' AND start_date > current_date)
-           FROM _typed_c"""
-    ).fetchone()
-    warnings = []
-    if ended:
-        warnings.append(f"{plural(ended, 'contract')} marked active with an end_date (first: row {ended_row}): "
-                        "counted as active; if it ended, give its status (completed, cancelled or disputed)")
-    if future:
-        warnings.append(f"{plural(future, 'contract')} finished but starting after today (first: row {future_row}): "
-                        "imported as written; check the start_date")
-    return warnings
+    """Contracts whose status and dates disagree about where they stand."""
+    return _rows_that_disagree(con, "_typed_c", [
+        ("status = 'active' AND end_date IS NOT NULL", "contract", "marked active with an end_date",
+         "counted as active; if it ended, give its status (completed, cancelled or disputed)"),
+        ("status <> 'active' AND start_date > current_date", "contract", "finished but starting after today",
+         "imported as written; check the start_date"),
+    ])
 
 
-def _doubtful_payments(con, staged: StagedFile) -> list[str]:
-    """Milestones whose columns disagree about a payment: imported as they are, but named (one scan)."""
-    unpaid, unpaid_row, over, over_row, undated, undated_row = con.execute(
-        """SELECT count(*) FILTER (WHERE paid_date IS NOT NULL AND status NOT IN ('paid', 'refunded')),
-                  min(_row) FILTER (WHERE paid_date IS NOT NULL AND status NOT IN ('paid', 'refunded')),
-                  count(*) FILTER (WHERE paid_amount > amount), min(_row) FILTER (WHERE paid_amount > amount),
-                  count(*) FILTER (WHERE status = 'paid' AND paid_date IS NULL),
-                  min(_row) FILTER (WHERE status = 'paid' AND paid_date IS NULL)
-           FROM _typed_m"""
-    ).fetchone()
-    warnings = []
-    if undated:
-        warnings.append(f"{plural(undated, 'milestone')} paid without a paid_date (first: row {undated_row}): counted "
-                        "as paid, but left out of payment timing; add the date the money arrived")
-    if unpaid:
-        warnings.append(f"{plural(unpaid, 'milestone')} with a paid_date but a status other than paid (first: row "
-                        f"{unpaid_row}): not counted as paid; leave the status empty to have it read from the dates")
-    if over:
-        warnings.append(f"{plural(over, 'milestone')} paid more than the milestone's amount (first: row {over_row}): "
-                        "counted as paid; check it is not a typing slip")
-    return warnings
+def _doubtful_payments(con) -> list[str]:
+    """Milestones whose columns disagree about a payment."""
+    return _rows_that_disagree(con, "_typed_m", [
+        ("status = 'paid' AND paid_date IS NULL", "milestone", "paid without a paid_date",
+         "counted as paid, but left out of payment timing; add the date the money arrived"),
+        ("paid_date IS NOT NULL AND status NOT IN ('paid', 'refunded')", "milestone",
+         "with a paid_date but a status other than paid",
+         "not counted as paid; leave the status empty to have it read from the dates"),
+        ("paid_amount > amount", "milestone", "paid more than the milestone's amount",
+         "counted as paid; check it is not a typing slip"),
+    ])
 
 
 def stage_canonical(con, staged: StagedFile, ctx) -> None:
