@@ -391,6 +391,8 @@ def test_contracts_without_a_client_show_a_blank_client_in_the_completions_table
     assert editor.value["client"].isna().sum() == nameless  # kept as missing, not turned into text
     assert editor.value["status"].isna().all()  # a transaction history's contracts have no status yet
     assert editor.proto.HasField("placeholder") and editor.proto.placeholder == ""  # drawn as an empty cell
+    # Its ids are bare numbers, so the title comes right beside them (it was off screen to the right).
+    assert list(editor.proto.column_order)[:3] == ["contract_id", "title", "status"]
 
 # --- the column mapping step ---------------------------------------------------------------------
 

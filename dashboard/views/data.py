@@ -336,15 +336,17 @@ with tab_complete:
         if len(table) > EDITOR_ROWS:
             st.caption(f"Showing the first {EDITOR_ROWS:,} of {len(table):,}; narrow the list with the toggle above.")
         several_sources = shown["source"].nunique() > 1
+        # A weekly summary's ids are bare numbers ("41200871"): then the title comes beside them too.
+        title_beside = bool(shown["contract_id"].astype(str).str.fullmatch(r"\d+").any())
         edited = st.data_editor(
             shown, hide_index=True, key=f"completions_{state.data_version()}_{only_incomplete}",
             placeholder="",  # a field still to fill in is an empty cell, not the word "None"
             disabled=[c for c in shown.columns if c not in COMPLETION_FIELDS],
             # What is edited comes right after the contract's name (and its source, when there are several:
             # the same id can stand in two), so it is on screen without scrolling.
-            column_order=(["contract_id"] + (["source"] if several_sources else [])
+            column_order=(["contract_id"] + (["title"] if title_beside else []) + (["source"] if several_sources else [])
                           + ["status", "budget", "planned_milestones", "paid_gross", "structure", "imported_status",
-                             "start_date", "client", "title", "contract_type"]
+                             "start_date", "client"] + ([] if title_beside else ["title"]) + ["contract_type"]
                           + ([] if several_sources else ["source"])),
             column_config={
                 "status": st.column_config.SelectboxColumn("status", options=list(CONTRACT_STATUSES)),
@@ -352,6 +354,7 @@ with tab_complete:
                 "planned_milestones": st.column_config.NumberColumn("planned milestones", min_value=1, step=1, format="%d"),
                 "paid_gross": st.column_config.NumberColumn("paid so far", format="accounting"),
                 "imported_status": "imported status", "contract_id": "contract",
+                "title": st.column_config.TextColumn("title", width="medium"),
                 "start_date": st.column_config.DateColumn("start"),
             },
         )
