@@ -240,7 +240,6 @@ def _build(con, ctx, display: str, currency: str) -> None:
            FROM _fl2 WHERE contract_id IS NOT NULL"""
     )
     marketplace.add_contracts(con, ctx, "_fl_c", display, "freelancer", currency)
-    marketplace.warn_incomplete(con, ctx, "_fl_c")
     # A payment's fee is only known from its own fee row (the same project, the same time): without one,
     # nor a fee the workspace holds for it, nor fee rows of the project kept apart, it stands at 0.00.
     n, gross, projects = con.execute(

@@ -22,7 +22,7 @@ import duckdb
 from analysis import store
 from analysis.errors import ImportValidationError, Problem, single_problem
 from analysis.locale import AmbiguousInputError
-from analysis.marketplace import NOT_IN_TRANSACTION_HISTORY, TRANSACTION_HISTORY_FORMATS
+from analysis.marketplace import COMPLETION_HINT, NOT_IN_TRANSACTION_HISTORY, TRANSACTION_HISTORY_FORMATS
 from analysis.parsing import ParseOptions, StagedFile, materialize, stage_csv
 from analysis.platforms import fee_sql
 from analysis.wording import listed, plural
@@ -324,6 +324,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         raise ImportValidationError(problems)
     histories = [f.file for f in files if f.format in TRANSACTION_HISTORY_FORMATS]
     if histories:  # once per import, however many of its files are transaction histories
+        warnings += _incomplete_contracts(con, histories, [f.import_id for f in files if f.file in histories])
         warnings.append(f"{histories[0]}: {NOT_IN_TRANSACTION_HISTORY}")
     _check_batch(con)
     _keep_what_files_leave_out(con, absences)
@@ -429,6 +430,25 @@ def _default_source(file_format: str) -> str:
 def _shown(value) -> str:
     """A stored value as a message quotes it."""
     return "empty" if value is None else f"'{value}'"
+
+
+def _incomplete_contracts(con, histories: list[str], import_ids: list[int]) -> list[str]:
+    """How many contracts the import's transaction histories bring without a status or a budget
+    (completed ones count as they are completed): said once for all of them, not once per file."""
+    marks = ", ".join("?" for _ in import_ids)
+    n = con.execute(
+        f"""SELECT count(DISTINCT (c.source, c.contract_id)) FROM in_contracts c
+            LEFT JOIN contract_completions cc USING (source, contract_id)
+            WHERE c._import_id IN ({marks})
+              AND (coalesce(cc.status, c.status) IS NULL
+                   OR (c.contract_type = 'fixed' AND coalesce(cc.budget, c.budget) IS NULL))""",
+        import_ids,
+    ).fetchone()[0]
+    if not n:
+        return []
+    whose = "" if len(histories) == 1 else f"from the {len(histories)} transaction histories of this import; "
+    return [f"{histories[0]}: {plural(n, 'contract')} without status or budget ({whose}an export does not say): "
+            f"{COMPLETION_HINT}"]
 
 
 def _check_batch(con) -> None:

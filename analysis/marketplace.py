@@ -231,19 +231,3 @@ def rebuild_milestones(
            WHERE m.source = n.source AND m.contract_id = n.contract_id AND m.seq = n.seq""",
     )
     con.execute("INSERT INTO in_milestones SELECT * FROM _mk_ms")
-
-
-def warn_incomplete(con: duckdb.DuckDBPyConnection, ctx, table: str) -> None:
-    """Tell the user how many contracts of this file (ids in temp ``table``) still need a status and budget."""
-    n = con.execute(
-        f"""SELECT count(*) FROM in_contracts c
-           LEFT JOIN contract_completions cc USING (source, contract_id)
-           WHERE c.source = ? AND c.contract_id IN (SELECT contract_id FROM {table})
-             AND (coalesce(cc.status, c.status) IS NULL
-                  OR (c.contract_type = 'fixed' AND coalesce(cc.budget, c.budget) IS NULL))""",
-        [ctx.source],
-    ).fetchone()[0]
-    if n:
-        ctx.warnings.append(
-            f"{n} contract{'s' if n != 1 else ''} without status or budget (an export does not say): {COMPLETION_HINT}"
-        )

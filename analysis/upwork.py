@@ -379,7 +379,6 @@ def _build_payments(con, ctx, display: str) -> None:
         [ctx.source, ctx.source],
     )
     marketplace.add_contracts(con, ctx, "_uw_c", display, "upwork")
-    marketplace.warn_incomplete(con, ctx, "_uw_c")
 
 
 def _warn_other_upwork_layout(con, ctx, other_is_history: bool) -> None:
@@ -528,4 +527,3 @@ def stage_weekly(con, staged: StagedFile, ctx) -> None:
         ctx.warnings.append(f"{skipped} row{'s' if skipped != 1 else ''} without a contract (totals?) skipped")
     ctx.warnings.append("a weekly summary shows no fees: they are derived from Upwork's fee rules")
     _warn_other_upwork_layout(con, ctx, other_is_history=True)
-    marketplace.warn_incomplete(con, ctx, "_uww_c")

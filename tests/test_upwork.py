@@ -416,3 +416,19 @@ def test_a_row_repeated_exactly_counts_once_and_is_named(con, tmp_path):
     assert "twice.csv: 1 row repeats an earlier row of the file exactly, with the same Ref ID (first: row 4): counted once" in summary.warnings
     money = "SELECT payment_key, gross, fee FROM payments ORDER BY payment_key"
     assert con.execute(money).fetchall() == clean.execute(money).fetchall()
+
+
+def test_several_transaction_histories_say_once_what_their_contracts_lack(con):
+    """Four exports uploaded together once gave four boxes of the same long advice."""
+    from tests.conftest import FIXTURES
+
+    files = [LEGACY, V2025, EXPORTS / "upwork_weekly_summary.csv", FIXTURES / "exports" / "freelancer_transactions.csv"]
+    summary = import_files(con, files)
+    lacking = [w for w in summary.warnings if "without status or budget" in w]
+    (n,) = con.execute("SELECT count(*) FROM contract_view WHERE status IS NULL").fetchone()
+    assert n > 0
+    assert lacking == [f"upwork_transactions_legacy.csv: {n} contracts without status or budget (from the 4 transaction "
+                       "histories of this import; an export does not say): complete their status and budget on the "
+                       "Data page (Complete contracts tab), or import a completions CSV (contract_id, status, budget, "
+                       "planned_milestones; the command milestone-lens completions writes one to fill in); until then "
+                       "they are left out of cancellation figures"]
