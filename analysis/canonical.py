@@ -71,6 +71,11 @@ def _text(staged: StagedFile, name: str) -> str:
     return f"nullif(trim({staged.col(name)}), '')"
 
 
+def _currency_sql(staged: StagedFile) -> str:
+    """A row's currency: its own, upper case, or the template's default."""
+    return f"coalesce(upper({_text(staged, 'currency')}), 'USD')"
+
+
 def _other_currency_message(staged: StagedFile, column: str, currency: str) -> str:
     """SQL for the message of an amount marked in another currency than its row's."""
     whose = (f"CASE WHEN {_text(staged, 'currency')} IS NULL THEN 'the default for a row without a currency' "
@@ -248,7 +253,7 @@ def _contract_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         "category": t("category"), "platform": f"lower({t('platform')})",
         "contract_type": f"coalesce(lower({t('contract_type')}), 'fixed')",
         "budget": amount_sql(staged.col("budget"), dc),
-        "currency": f"coalesce(upper({t('currency')}), 'USD')",
+        "currency": _currency_sql(staged),
         "start_date": date_sql(staged.col("start_date"), day_first),
         "planned_end_date": date_sql(staged.col("planned_end_date"), day_first),
         "end_date": date_sql(staged.col("end_date"), day_first),
@@ -371,7 +376,7 @@ def _milestone_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         *[(d, typed[d], "a date") for d in MILESTONE_DATES],
     ], day_first, dc)
     cols = staged.columns
-    currency = f"coalesce(upper({t('currency')}), 'USD')"
+    currency = _currency_sql(staged)
     checks = [
         (f"{t('contract_id')} IS NULL", "contract_id", "'contract_id is empty'"),
         (f"{t('seq')} IS NULL", "seq", "'seq is empty'"),

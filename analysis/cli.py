@@ -260,7 +260,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     _load_plugin_commands(argv)
     parser = _OneLineErrors(prog="milestone-lens", description="Do milestones pay off? Import contract histories and compare.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    parser.requested = _requested_command(argv) if argv is not None and _requested_command(argv) in _COMMANDS else None
+    wanted = _requested_command(argv) if argv is not None else None
+    parser.requested = wanted if wanted in _COMMANDS else None
     for name, (configure, run) in _COMMANDS.items():
         p = sub.add_parser(name, help=command_help(run))
         p.add_argument("--db", type=_workspace_file, default=None,

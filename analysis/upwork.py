@@ -243,15 +243,19 @@ def _resolve_contracts(con, ctx) -> None:
                UNION ALL SELECT contract_id, client, title, contract_type FROM contracts WHERE source = ?)""",
         [ctx.source, ctx.source],
     )
-    # The payment a bonus or refund names by Ref ID (the 2025 form's column): this file's, or imported before.
+    # The payment a bonus or refund names by Ref ID (the 2025 form's column): this file's, or imported
+    # before; only those named, so the workspace's payments are not copied for every import.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _uw_parent AS
-           SELECT txn_id AS payment_key, contract_id, seq FROM _uw3
-           WHERE category IN ('fixed', 'hourly') AND contract_id IS NOT NULL
-           UNION ALL SELECT payment_key, contract_id, seq FROM in_payments
-           WHERE source = ? AND kind IN ('milestone', 'hourly') AND contract_id IS NOT NULL
-           UNION ALL SELECT payment_key, contract_id, seq FROM payments
-           WHERE source = ? AND kind IN ('milestone', 'hourly') AND contract_id IS NOT NULL""",
+           WITH named AS (SELECT DISTINCT parent_ref FROM _uw3 WHERE category IN ('bonus', 'refund') AND parent_ref IS NOT NULL)
+           SELECT * FROM (
+               SELECT txn_id AS payment_key, contract_id, seq FROM _uw3
+               WHERE category IN ('fixed', 'hourly') AND contract_id IS NOT NULL
+               UNION ALL SELECT payment_key, contract_id, seq FROM in_payments
+               WHERE source = ? AND kind IN ('milestone', 'hourly') AND contract_id IS NOT NULL
+               UNION ALL SELECT payment_key, contract_id, seq FROM payments
+               WHERE source = ? AND kind IN ('milestone', 'hourly') AND contract_id IS NOT NULL)
+           WHERE payment_key IN (SELECT parent_ref FROM named)""",
         [ctx.source, ctx.source],
     )
     con.execute(

@@ -11,7 +11,7 @@ import streamlit as st
 from analysis import completions, importing, store, workspace_admin
 from analysis import mapping as column_mapping
 from analysis.canonical import CONTRACT_STATUSES
-from analysis.errors import UserError
+from analysis.errors import Problem, UserError
 from analysis.filters import Filters
 from analysis.mapping import ColumnMapping
 from analysis.marketplace import NOT_IN_TRANSACTION_HISTORY
@@ -171,11 +171,10 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
         if check.ambiguous_option is not None:  # the message ends "say which": here, with a choice above
             problems = problems.assign(message=problems["message"] + f" under “{READ_CHOICES}”")
         # The first problem in full: a table cell cuts a long message ("the header has: contract_id, ...") short.
-        first = problems.iloc[0]
-        where = ", ".join([str(first["file"])] + [f"{k} {first[k]}" for k in ("row", "column") if pd.notna(first[k])])
+        first = Problem(**{k: (None if pd.isna(v) else v) for k, v in problems.iloc[0].items()})
         st.error(f"Nothing was imported: {count} problem{'s' if count != 1 else ''} to fix first. "
                  "Change the choices above (the check runs again at once), or correct the file and upload it again.\n\n"
-                 f"{'The first: ' if count > 1 else ''}{escape_markdown(where)}: {escape_markdown(first['message'])}",
+                 f"{'The first: ' if count > 1 else ''}{escape_markdown(str(first))}",
                  icon=":material/error:")
         if check.ambiguous_option == "day_first":
             st.warning(f"Choose how numeric dates are written under “{READ_CHOICES}”.")
