@@ -314,3 +314,18 @@ def test_the_models_terms_are_named_in_words(sample_db, monkeypatch):
     assert set(terms["term"]) <= set(cancellation.TERM_WORDS.values()) and len(terms) >= 4
     assert "milestones rather than a single payment" in set(terms["term"])
     assert all(p == "< 0.001" or float(p) >= 0.001 for p in terms["p_value"])
+
+
+def test_the_log_rank_line_does_not_call_a_difference_the_rates_leave_unproven(tmp_path, monkeypatch):
+    # Every contract of this file ends 20 days after its start: one event time, where the log-rank
+    # test is the Mantel–Haenszel test of the same 2 × 2 table (p = 0.048). Beside "no firm
+    # evidence" for the rates, the page said the risk over time "differs".
+    db = build_workspace(tmp_path / "edge.duckdb", [DASHBOARD_FIXTURES / "edge_of_significance.csv"])
+    time = np.full(66, 20.0)
+    event = np.array([1.0] * 2 + [0.0] * 28 + [1.0] * 9 + [0.0] * 27)
+    _, p_value = survdiff(time, event, np.array(["m"] * 30 + ["s"] * 36))
+    assert 0.045 < p_value < 0.05
+    page = texts(open_app(db, monkeypatch, "cancellation"))
+    assert ("The risk of cancellation over time may differ, but the comparison of the cancellation rates finds no "
+            f"firm difference: treat it as unproven (log-rank test, p = {p_value:.3f}, 11 cancellations).") in page
+    assert "differs between" not in page

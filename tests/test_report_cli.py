@@ -439,3 +439,20 @@ def test_a_template_report_has_no_transaction_history_note(cli, workspace):
     doc = cli("report", "--json", *TODAY).json()
     assert NOT_IN_TRANSACTION_HISTORY not in doc["notes"] and doc["from_transaction_history"] == 0
     assert doc["exposure_total"]["funding_unknown"] == 0
+
+
+def test_the_report_hedges_a_log_rank_p_the_rates_comparison_leaves_unproven(cli):
+    """2 of 30 against 9 of 36, all ending on day 20: the log-rank test is the table's Mantel–Haenszel
+    test (chi-square (2 - 5)² / 2.3077 = 3.90, p = 0.048), the rates' interval reaches 0."""
+    from tests.conftest import FIXTURES
+
+    assert cli("import", FIXTURES / "dashboard" / "edge_of_significance.csv").code == 0
+    doc = cli("report", "--json", "--today", "2026-12-01").json()
+    expected = (2 - 30 * 11 / 66) ** 2 / (30 * 36 * 11 * 55 / (66 ** 2 * 65))
+    assert doc["comparison"]["clear_difference"] is False
+    lr = doc["time_to_cancellation"]["logrank"]
+    assert lr["chi2"] == pytest.approx(expected) and lr["p_value"] == pytest.approx(stats.chi2.sf(expected, 1))
+    assert lr["message"] == ("the risk of cancellation over time may differ, but the comparison of the cancellation "
+                             "rates finds no firm difference: treat it as unproven")
+    text = cli("report", "--today", "2026-12-01").out
+    assert "Time to cancellation: log-rank p = 0.048; the risk of cancellation over time may differ" in text
