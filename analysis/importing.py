@@ -339,9 +339,12 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         from analysis import completions  # a reader module: it registers itself with this one
 
         contradicted_before = completions.contradictions(con, watched)
+    if had_payments:
+        _note_currency_changes(con)
     counts = _merge(con, deferred_payments)
     if had_payments:
         warnings += _retire_contradicted_payments(con)
+        warnings += _payments_follow_currency(con)
     for name, finish in finishers:
         warnings += [f"{name}: {w}" for w in finish(con)]
     warnings += _milestone_checks(con, [m[0] for m in file_meta])
@@ -727,6 +730,59 @@ def _retire_contradicted_payments(con, limit: int = 5) -> list[str]:
                 if stand_in else "the payment of milestones it says are not paid")
         warnings.append(f"{file}: removed {what}: {named}")
     return warnings
+
+
+def _note_currency_changes(con) -> None:
+    """The contracts this import moves to another currency (before ``_merge`` overwrites the old one)."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _recurrency AS
+           SELECT i.source, i.contract_id, i._import_id, i._file, i._row, t.currency AS old, i.currency AS new
+           FROM in_contracts i JOIN contracts t USING (source, contract_id)
+           WHERE t.currency IS DISTINCT FROM i.currency"""
+    )
+
+
+def _payments_follow_currency(con) -> list[str]:
+    """A contract moved to another currency takes along the payments the workspace derived for
+    it (from its milestones, or its ``paid_total``) that this import did not bring again: left
+    in the old currency they counted in neither (a contract file changing 'USD' to 'EUR' made
+    its paid money vanish from every total). Payments a file brought as rows of their own (a
+    transaction history's, in their currency) cannot follow: that import is refused, by row.
+    """
+    if not con.execute("SELECT count(*) FROM _recurrency").fetchone()[0]:
+        con.execute("DROP TABLE temp._recurrency")
+        return []
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _moved AS
+           SELECT r.*, p.payment_key, p.gross,
+                  p.kind = 'contract_total' OR p.payment_key = p.contract_id || '#' || p.seq AS derived
+           FROM _recurrency r JOIN payments p USING (source, contract_id)
+           WHERE p.currency = r.old"""
+    )
+    con.execute("DROP TABLE temp._recurrency")
+    stuck = con.execute(
+        """SELECT _file, _row, contract_id, old, new, count(*) FROM _moved WHERE NOT derived
+           GROUP BY ALL ORDER BY _file, _row LIMIT 20"""
+    ).fetchall()
+    if stuck:
+        raise ImportValidationError([
+            Problem(file, int(row), "currency",
+                    f"contract '{contract_id}' has {plural(n, 'payment')} in {old} from a transaction history "
+                    f"imported earlier: its currency cannot change to {new}")
+            for file, row, contract_id, old, new, n in stuck])
+    moved = con.execute(
+        """SELECT _file, count(DISTINCT contract_id), count(*), arg_min(contract_id, _row), arg_min(old, _row),
+                  arg_min(new, _row) FROM _moved GROUP BY ALL ORDER BY _file"""
+    ).fetchall()
+    con.execute(
+        """UPDATE payments p SET currency = m.new, import_id = m._import_id FROM _moved m
+           WHERE p.source = m.source AND p.payment_key = m.payment_key"""
+    )
+    con.execute("DROP TABLE temp._moved")
+    return [f"{file}: {plural(contracts, 'contract')} now in another currency (first: '{first}', {old} → {new}); "
+            f"{plural(payments, 'payment')} worked out from {'its' if contracts == 1 else 'their'} milestones or "
+            f"paid_total moved with {'it' if contracts == 1 else 'them'}"
+            for file, contracts, payments, first, old, new in moved]
 
 
 def _ctx_join(con) -> str:

@@ -422,3 +422,45 @@ def test_the_same_contracts_in_another_file_under_another_source_are_named_too(c
     other = tmp_path / "other.csv"
     other.write_text("contract_id,start_date,status,budget\nC1,2021-03-01,completed,999\n")
     assert not [w for w in import_files(con, [other], source="agency-b").warnings if "count twice" in w]
+
+
+def test_a_contract_moved_to_another_currency_takes_its_derived_payments_along(con, tmp_path):
+    """A contracts file correcting C1 from USD to EUR, without its milestones: C1's five payments
+    (worked out from its milestones: 5 × 30, fee 10 % = 3 each) were left in USD and counted in
+    neither currency's totals. By hand, after the move: EUR 300 (C4) + 150 gross, 30 + 15 fees;
+    USD 1,450 − 150 gross, 135 − 15 fees."""
+    import_files(con, TWO_FILES)
+    moved = tmp_path / "contracts.csv"
+    moved.write_text("contract_id,start_date,status,budget,currency\nC1,2026-11-01,completed,150,EUR\n")
+    summary = import_files(con, [moved])
+    assert summary.updated["contracts"] == 1
+    assert summary.warnings == ["contracts.csv: 1 contract now in another currency (first: 'C1', USD → EUR); "
+                                "5 payments worked out from its milestones or paid_total moved with it"]
+    money = dict((r[0], (r[1], r[2])) for r in con.execute(
+        "SELECT currency, sum(gross), sum(fee) FROM payments GROUP BY currency").fetchall())
+    assert money == {"USD": (Decimal("1300.00"), Decimal("120.00")), "EUR": (Decimal("450.00"), Decimal("45.00"))}
+    from analysis import earnings
+    from analysis.filters import Filters
+
+    shown = earnings.totals(con, Filters(), by=None).set_index("currency")["gross"]
+    assert shown.to_dict() == {"EUR": 450.0, "USD": 1300.0}  # the figures, not only the rows
+
+
+def test_payments_a_transaction_history_brought_keep_their_contracts_currency(con, tmp_path):
+    """An Upwork contract's payments are the export's own rows, in USD: a template file under
+    ``--source upwork`` moving that contract to EUR is refused by row and column, and nothing changes."""
+    from tests.conftest import FIXTURES
+
+    import_files(con, [FIXTURES / "exports" / "upwork_transactions_2025.csv"])
+    before = snapshot(con)
+    moved = tmp_path / "contracts.csv"
+    moved.write_text("contract_id,start_date,status,budget,currency\n"
+                     "Ember Foods / Brand guidelines,2025-10-20,completed,900,EUR\n")
+    with pytest.raises(ImportValidationError) as caught:
+        import_files(con, [moved], source="upwork")
+    paid = sum(1 for row in before["payments"] if row[2] == "Ember Foods / Brand guidelines")
+    assert paid > 0
+    assert str(caught.value) == (f"contracts.csv, row 2, column currency: contract 'Ember Foods / Brand guidelines' "
+                                 f"has {paid} payment{'s' if paid != 1 else ''} in USD from a transaction history "
+                                 "imported earlier: its currency cannot change to EUR")
+    assert snapshot(con) == before
