@@ -340,6 +340,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
 
         contradicted_before = completions.contradictions(con, watched)
     if had_payments:
+        warnings += _keep_released_payments(con)
         _note_currency_changes(con)
     counts = _merge(con, deferred_payments)
     if had_payments:
@@ -730,6 +731,37 @@ def _retire_contradicted_payments(con, limit: int = 5) -> list[str]:
                 if stand_in else "the payment of milestones it says are not paid")
         warnings.append(f"{file}: removed {what}: {named}")
     return warnings
+
+
+def _keep_released_payments(con) -> list[str]:
+    """A payment the workspace holds as released that a file lists as not yet released (an
+    older export imported after a newer one) stays released, with its fee, and so does its
+    milestone: money is not taken back by a bank statement older than the one that showed it.
+    Named per file, with the first payment."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _released AS
+           SELECT i._file, i._row, t.* FROM in_payments i JOIN payments t USING (source, payment_key)
+           WHERE i.pending AND NOT t.pending"""
+    )
+    found = con.execute(
+        """SELECT _file, count(*), sum(gross), arg_min(payment_key, _row), arg_min(gross, _row), arg_min(currency, _row)
+           FROM _released GROUP BY ALL ORDER BY _file"""
+    ).fetchall()
+    if found:
+        payments = ", ".join(f"{c} = t.{c}" for c in store.PAYMENT_COLUMNS)
+        con.execute(f"UPDATE in_payments i SET {payments} FROM _released t "
+                    "WHERE i.source = t.source AND i.payment_key = t.payment_key")
+        milestones = ", ".join(f"{c} = t.{c}" for c in store.MILESTONE_COLUMNS)
+        con.execute(
+            f"""UPDATE in_milestones i SET {milestones} FROM milestones t
+                WHERE i.source = t.source AND i.contract_id = t.contract_id AND i.seq = t.seq
+                  AND EXISTS (SELECT 1 FROM _released r WHERE r.source = t.source AND r.contract_id = t.contract_id
+                              AND r.seq = t.seq)""")
+    con.execute("DROP TABLE temp._released")
+    return [f"{file}: {plural(n, 'payment')} it lists as not yet released {'was' if n == 1 else 'were'} released in "
+            f"an earlier import (first: {key}, {gross:,.2f} {currency}): kept as released, with "
+            f"{'its fee' if n == 1 else 'their fees'} (this file is older)"
+            for file, n, _total, key, gross, currency in found]
 
 
 def _note_currency_changes(con) -> None:

@@ -433,9 +433,12 @@ def _warn(con, ctx) -> None:
     unnumbered = con.execute("SELECT count(*) FROM _uw_unnumbered").fetchone()[0]
     if unnumbered:
         ctx.warnings.append(f"{unnumbered} fixed-price contract{'s' if unnumbered != 1 else ''} without milestone numbers: milestones numbered by date")
+    # Not those an earlier import holds as released: they stay so (``importing._keep_released_payments``).
     pending = con.execute(
-        "SELECT count(*), sum(amount) FROM _uw3 WHERE category IN ('fixed', 'hourly', 'bonus') AND (no_balance OR paid_date > current_date)"
-    ).fetchone()
+        """SELECT count(*), sum(amount) FROM _uw3 u WHERE category IN ('fixed', 'hourly', 'bonus')
+           AND (no_balance OR paid_date > current_date)
+           AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.source = ? AND p.payment_key = u.txn_id AND NOT p.pending)""",
+        [ctx.source]).fetchone()
     if pending[0]:
         ctx.warnings.append(
             f"{pending[0]} payment{'s' if pending[0] != 1 else ''} ({pending[1]:,.2f} USD) not yet released "

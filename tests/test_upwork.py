@@ -432,3 +432,24 @@ def test_several_transaction_histories_say_once_what_their_contracts_lack(con):
                        "Data page (Complete contracts tab), or import a completions CSV (contract_id, status, budget, "
                        "planned_milestones; the command milestone-lens completions writes one to fill in); until then "
                        "they are left out of cancellation figures"]
+
+
+def test_an_older_export_imported_after_a_newer_one_does_not_unrelease_a_payment(con, tmp_path):
+    """The newer export shows milestone 3 released (a balance) with a 30.00 fee row; importing the
+    older export again listed it as pending with no fee, and the 300 left the earnings."""
+    lines = LEGACY.read_text().splitlines()
+    newer = tmp_path / "newer.csv"
+    newer.write_text("\n".join([lines[0], '"Nov 4, 2022",411000107,"Service Fee","Service Fee - Fixed Price - Ref ID '
+                                '411000093",,"Sam T.","Harbor Apps","Sam T.",,-30.00,,,1357.00', lines[1] + "1387.00"]
+                               + lines[2:]) + "\n")
+    import_files(con, [LEGACY])
+    import_files(con, [newer])
+    released = contract_tables(con)
+    # By hand: Harbor's three milestones of 300, fees 60 + 60 (2022's 20 % tier) + 30, none pending.
+    assert per_contract(con)[HARBOR] == (D("900.00"), D("150.00"), D("0"))
+    summary = import_files(con, [LEGACY])
+    assert "upwork_transactions_legacy.csv: 1 payment it lists as not yet released was released in an earlier import " \
+           "(first: 411000093, 300.00 USD): kept as released, with its fee (this file is older)" in summary.warnings
+    assert not any("recorded as pending" in w for w in summary.warnings)
+    assert per_contract(con)[HARBOR] == (D("900.00"), D("150.00"), D("0"))
+    assert contract_tables(con) == released
