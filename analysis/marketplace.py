@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import duckdb
 
+from analysis.wording import plural
+
 # The contract statuses and budgets an export cannot know are completed by the user.
 #: Words for both interfaces (the dashboard shows the import's warnings as they are): where each
 #: does it, the Data page or the command, not one interface's instructions alone.
@@ -173,6 +175,27 @@ def number_milestones(con: duckdb.DuckDBPyConnection, ctx, contracts_sql: str) -
     )
 
 
+def _warn_milestones_paid_twice(con: duckdb.DuckDBPyConnection, ctx) -> None:
+    """A milestone number paid by more than one payment is added up as one milestone: right for a
+    milestone released in parts, wrong for two contracts the export names alike (a client's second
+    "Blog post"): an export names a contract by client and title only, so it is said, not guessed."""
+    found = con.execute(
+        """WITH twice AS (
+               SELECT contract_id, seq, count(*) AS n, list(gross ORDER BY paid_date, payment_key) AS amounts,
+                      list(paid_date ORDER BY paid_date, payment_key) AS dates
+               FROM _mk_pay WHERE kind = 'milestone' GROUP BY ALL HAVING count(*) > 1 AND bool_or(staged))
+           SELECT count(*) OVER (), contract_id, seq, amounts, dates FROM twice ORDER BY contract_id, seq LIMIT 1"""
+    ).fetchone()
+    if found is None:
+        return
+    n, contract_id, seq, amounts, dates = found
+    paid = " and ".join(f"{a:,.2f} on {d.isoformat() if d else 'an unknown date'}" for a, d in zip(amounts, dates))
+    ctx.warnings.append(
+        f"{plural(n, 'milestone')} paid in more than one payment (first: '{contract_id}', milestone {seq}: {paid}): "
+        f"added up as one milestone; if {'it was' if n == 1 else 'some were'} another contract with the same client and "
+        "title, the export cannot tell them apart")
+
+
 def rebuild_milestones(
     con: duckdb.DuckDBPyConnection, ctx, display: str, contracts_sql: str, description_sql: str = "{d}",
 ) -> None:
@@ -226,6 +249,7 @@ def rebuild_milestones(
             FROM g WHERE staged AND amount IS NOT NULL""",
         [ctx.source, ctx.import_id, display],
     )
+    _warn_milestones_paid_twice(con, ctx)
     con.execute(
         """DELETE FROM in_milestones m USING _mk_ms n
            WHERE m.source = n.source AND m.contract_id = n.contract_id AND m.seq = n.seq""",

@@ -453,3 +453,21 @@ def test_an_older_export_imported_after_a_newer_one_does_not_unrelease_a_payment
     assert not any("recorded as pending" in w for w in summary.warnings)
     assert per_contract(con)[HARBOR] == (D("900.00"), D("150.00"), D("0"))
     assert contract_tables(con) == released
+
+
+def test_a_milestone_number_paid_twice_under_one_contract_name_is_said(con, tmp_path):
+    """Quill Media's "Blog post" paid milestone 1 in January and again in March (a second contract
+    the export names alike, or a release in parts): added up as one milestone of 450, and said."""
+    lines = LEGACY.read_text().splitlines()[:1] + [
+        '"Mar 10, 2023",511000050,"Fixed Price","Invoice for Blog post: Milestone 1 - March article",,"Sam T.","Quill Media","Sam T.",,200.00,,,600.00',
+        '"Jan 10, 2023",511000030,"Fixed Price","Invoice for Blog post: Milestone 2 - Second half",,"Sam T.","Quill Media","Sam T.",,150.00,,,400.00',
+        '"Jan 3, 2023",511000010,"Fixed Price","Invoice for Blog post: Milestone 1 - First half",,"Sam T.","Quill Media","Sam T.",,250.00,,,250.00']
+    export = tmp_path / "blog.csv"
+    export.write_text("\n".join(lines) + "\n")
+    summary = import_files(con, [export])
+    assert ("blog.csv: 1 milestone paid in more than one payment (first: 'Quill Media / Blog post', milestone 1: "
+            "250.00 on 2023-01-03 and 200.00 on 2023-03-10): added up as one milestone; if it was another contract "
+            "with the same client and title, the export cannot tell them apart") in summary.warnings
+    assert con.execute("SELECT list(amount ORDER BY seq) FROM milestones").fetchone()[0] == [D("450.00"), D("150.00")]
+    # A file that pays each milestone once says nothing of the kind.
+    assert not any("more than one payment" in w for w in import_files(con, [LEGACY]).warnings)
