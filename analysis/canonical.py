@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from analysis.errors import Problem, single_problem
+from analysis.errors import ROW_MARK, Problem, single_problem
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
     StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
@@ -331,10 +331,10 @@ def stage_contracts(con, staged: StagedFile, ctx) -> None:
                 f"SELECT {', '.join(names)} FROM _typed_c WHERE _row IN (?, ?) ORDER BY _row", [first_row, bad[1]]
             ).fetchall()
             field = next(n for n, a, b in zip(names, *pair) if a != b)
-            ctx.problems.append(Problem(
+            ctx.problems.append(Problem.naming(
                 staged.display, int(bad[1]), cols.get(field, field),
-                f"contract '{bad[0]}' has a different {field} here than on row {first_row} (a flat file repeats "
-                "the contract's details on every row of it)"))
+                f"contract '{bad[0]}' has a different {field} here than on row {ROW_MARK} (a flat file repeats "
+                "the contract's details on every row of it)", [(staged.display, int(first_row))]))
             return
         con.execute("CREATE OR REPLACE TEMP TABLE _typed_c AS SELECT * FROM _typed_c QUALIFY row_number() OVER (PARTITION BY contract_id ORDER BY _row) = 1")
     else:
@@ -343,8 +343,10 @@ def stage_contracts(con, staged: StagedFile, ctx) -> None:
             "SELECT contract_id, list(_row ORDER BY _row) FROM _typed_c GROUP BY contract_id HAVING count(*) > 1 ORDER BY min(_row) LIMIT 1"
         ).fetchone()
         if dup:
-            ctx.problems.append(Problem(staged.display, int(dup[1][1]), cols["contract_id"],
-                                        f"contract_id '{dup[0]}' appears more than once (rows {', '.join(map(str, dup[1][:5]))})"))
+            rows = [(staged.display, int(r)) for r in dup[1][:5]]
+            ctx.problems.append(Problem.naming(staged.display, int(dup[1][1]), cols["contract_id"],
+                                               f"contract_id '{dup[0]}' appears more than once (rows "
+                                               f"{', '.join(ROW_MARK for _ in rows)})", rows))
             return
     ctx.absent["in_contracts"] = [n for n in typed if not staged.has(n)]
     ctx.warnings += _doubtful_contracts(con)

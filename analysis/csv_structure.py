@@ -99,7 +99,8 @@ def _nul_problem(path: Path, display: str, line_no: int, prefix: str | None) -> 
     column = None
     if prefix is not None and header:
         column = _column_name(header, _field_index(prefix, _guess_delimiter(path)))
-    return Problem(display, line_no, column, "holds a NUL byte (\\x00): the file is damaged or binary, not CSV text")
+    return Problem(display, line_no, column, "holds a NUL byte (\\x00): the file is damaged or binary, not CSV text",
+                   physical_line=True)
 
 
 def _guess_delimiter(path: Path) -> str:
@@ -219,7 +220,8 @@ def _decoding_problem(path: Path, layout: TextLayout, display: str) -> Problem |
                         column = _column_name(header, _field_index(tail.lstrip("\ufeff"), layout.delimiter))
                 return Problem(display, lines + 1, column,
                                f"byte{'s' if len(bad) > 1 else ''} {bad.hex(' ')} {'are' if len(bad) > 1 else 'is'} not "
-                               f"valid {_encoding_name(layout.encoding)} text ({exc.reason}); save the file again as UTF-8")
+                               f"valid {_encoding_name(layout.encoding)} text ({exc.reason}); save the file again as UTF-8",
+                               physical_line=True)
             if not chunk:
                 return None
             lines += text.count("\n")
@@ -261,6 +263,24 @@ def _terminator(line: str) -> str:
     if line.endswith("\r"):
         return "CR"
     return ""
+
+
+def blank_rows(path: Path, layout: TextLayout) -> list[int]:
+    """The rows of ``path`` that are blank lines, as a spreadsheet numbers them (header row 1, a
+    ``sep=`` line counted): DuckDB skips those lines, so the rows it numbers come before them.
+    One streaming pass, only when a refused import names rows (``importing``)."""
+    lines = _Lines(_text_lines(path, layout))
+    reader = csv.reader(lines, delimiter=layout.delimiter, quotechar='"', doublequote=True)
+    row, blanks, header = layout.skip_lines, [], False
+    try:
+        for record in reader:
+            row += 1
+            if not record or (len(record) == 1 and not record[0] and header):
+                blanks.append(row)  # the same test as ``_structure_problem``'s
+            header = header or bool(record)
+    except csv.Error:
+        pass  # the rows up to an unreadable one are what a message before it can need
+    return blanks
 
 
 def _structure_problem(path: Path, layout: TextLayout, display: str) -> Problem | None:

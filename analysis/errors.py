@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 
 class UserError(Exception):
@@ -21,6 +21,20 @@ class Problem:
     row: int | None  # row number as a spreadsheet shows it: the header is row 1
     column: str | None
     message: str
+    #: ``row`` is a line of the file, so it counts blank lines already; else it counts the records
+    #: DuckDB reads (blank lines skipped) until ``ImportValidationError.counting_blank_lines``.
+    physical_line: bool = field(default=False, compare=False)
+    #: Other rows the message names, (file, row) each, and the message with ``ROW_MARK``s where
+    #: they go (``Problem.naming``): ``counting_blank_lines`` moves them too.
+    mentions: tuple[tuple[str, int], ...] = field(default=(), compare=False)
+    template: str | None = field(default=None, compare=False, repr=False)
+
+    @classmethod
+    def naming(cls, file: str, row: int | None, column: str | None, template: str,
+               mentions: list[tuple[str, int]]) -> Problem:
+        """A problem whose message names other rows: ``template`` holds ``ROW_MARK`` once per mention."""
+        return cls(file, row, column, _rendered(template, [r for _, r in mentions]),
+                   mentions=tuple(mentions), template=template)
 
     def __str__(self) -> str:
         where = [self.file]
@@ -29,6 +43,17 @@ class Problem:
         if self.column is not None:
             where.append(f"column {self.column}")
         return f"{', '.join(where)}: {self.message}"
+
+
+#: Where a ``Problem.naming`` message writes the next row it mentions.
+ROW_MARK = "\x1frow\x1f"
+
+
+def _rendered(template: str, rows: list[int]) -> str:
+    parts = template.split(ROW_MARK)
+    assert len(parts) == len(rows) + 1, "one ROW_MARK per mentioned row"
+    return "".join(part + (str(row) if i < len(rows) else "") for i, (part, row) in
+                   enumerate(zip(parts, rows + [0])))
 
 
 class ImportValidationError(UserError):
@@ -42,6 +67,32 @@ class ImportValidationError(UserError):
         first = str(self.problems[0]).replace("\n", " ")
         more = len(self.problems) - 1
         super().__init__(first + (f" (and {more} more problem{'s' if more != 1 else ''})" if more else ""))
+
+
+def counting_blank_lines(error: ImportValidationError, blank_rows: dict[str, list[int]]) -> ImportValidationError:
+    """``error`` with each row moved past the blank lines above it (``blank_rows``: file -> the
+    rows that are blank lines, ascending), as a spreadsheet numbers the rows: DuckDB skips
+    blank lines, so the rows it numbers are counted without them. The same class, same option."""
+    def spreadsheet_row(file: str, row: int) -> int:
+        for blank in blank_rows.get(file, ()):
+            if blank <= row:
+                row += 1
+        return row
+
+    def moved(problem: Problem) -> Problem:
+        if problem.physical_line:
+            return problem
+        row = None if problem.row is None else spreadsheet_row(problem.file, problem.row)
+        if problem.template is None:
+            return replace(problem, row=row)
+        mentions = tuple((file, spreadsheet_row(file, r)) for file, r in problem.mentions)
+        return replace(problem, row=row, mentions=mentions,
+                       message=_rendered(problem.template, [r for _, r in mentions]))
+
+    out = ImportValidationError.__new__(type(error))
+    out.__dict__.update(error.__dict__)
+    ImportValidationError.__init__(out, [moved(p) for p in error.problems])
+    return out
 
 
 def single_problem(file: str, row: int | None, column: str | None, message: str) -> ImportValidationError:

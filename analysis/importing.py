@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from analysis import store
-from analysis.errors import ImportValidationError, Problem, single_problem
+from analysis.errors import ROW_MARK, ImportValidationError, Problem, counting_blank_lines, single_problem
 from analysis.locale import AmbiguousInputError
 from analysis.marketplace import COMPLETION_HINT, NOT_IN_TRANSACTION_HISTORY, TRANSACTION_HISTORY_FORMATS
 from analysis.parsing import ParseOptions, StagedFile, materialize, stage_csv
@@ -231,8 +231,33 @@ def import_files(
     names = list(display_names) if display_names else distinct_names(paths)
     if not paths:
         raise single_problem("(no file)", None, None, "no files to import")
-    with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments")):
-        return _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
+    try:
+        with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments")):
+            return _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
+    except ImportValidationError as exc:
+        raise _rows_as_spreadsheets_number_them(exc, paths, names, options) from None
+
+
+def _rows_as_spreadsheets_number_them(error: ImportValidationError, paths: list[Path], names: list[str],
+                                      options: ParseOptions) -> ImportValidationError:
+    """``error`` with its rows counting the blank lines of their files (see ``counting_blank_lines``):
+    worked out only for a refused import, by reading again the files its problems name by row."""
+    from analysis import csv_structure
+    from analysis.locale import detect_layout
+
+    named = {p.file for p in error.problems if p.row is not None and not p.physical_line}
+    named |= {file for p in error.problems for file, _row in p.mentions}
+    blanks = {}
+    for path, name in zip(paths, names):
+        if name not in named:
+            continue
+        try:
+            rows = csv_structure.blank_rows(path, detect_layout(path, options.encoding, options.delimiter))
+        except (OSError, UnicodeError, LookupError, ValueError):
+            continue  # what cannot be read again keeps the rows as they were
+        if rows:
+            blanks[name] = rows
+    return counting_blank_lines(error, blanks) if blanks else error
 
 
 def distinct_names(paths: Sequence[Path]) -> list[str]:
@@ -479,11 +504,11 @@ def _check_batch(con) -> None:
             first = copies[0]
             other = next(c for c in copies[1:] if c[2:] != first[2:])
             column = next(name for name, a, b in zip(data_cols, first[2:], other[2:]) if a != b)
-            problems.append(Problem(
+            problems.append(Problem.naming(
                 other[0], int(other[1]), column,
                 f"{table[3:-1]} {'/'.join(map(str, key_values[1:]))}: {column} is "
                 f"{_shown(other[2 + data_cols.index(column)])} here but {_shown(first[2 + data_cols.index(column)])} "
-                f"in {first[0]} row {first[1]}"))
+                f"in {first[0]} row {ROW_MARK}", [(first[0], int(first[1]))]))
         # identical copies of one row in several files of the batch: keep the first
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table}

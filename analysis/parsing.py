@@ -316,8 +316,8 @@ def read_failure(staged: StagedFile, exc: Exception) -> ImportValidationError:
         return single_problem(display, None, None, f"is not valid {layout.encoding} text ({exc.reason})")
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     line = re.search(r"[Ll]ine:?\s*(\d+)", str(exc))
-    return single_problem(display, int(line.group(1)) + layout.skip_lines if line else None, None,
-                          f"cannot be read as CSV ({first})")
+    return ImportValidationError([Problem(display, int(line.group(1)) + layout.skip_lines if line else None, None,
+                                          f"cannot be read as CSV ({first})", physical_line=True)])
 
 
 def materialize(con: duckdb.DuckDBPyConnection, staged: StagedFile) -> None:

@@ -314,3 +314,34 @@ def test_nul_byte_megabytes_into_the_file_names_its_row_and_column(tmp_path, con
     assert str(err.value) == (f"contracts.csv, row {rows + 2}, column client: "
                               "holds a NUL byte (\\x00): the file is damaged or binary, not CSV text")
     assert snapshot(con) == before
+
+
+def test_rows_after_blank_lines_are_numbered_as_a_spreadsheet_shows_them(con, tmp_path):
+    """DuckDB skips blank lines, so a bad budget on line 6 below three of them was named "row 3".
+    Counted by hand: header 1, blanks 2–4, A1 5, A2 6."""
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [write(tmp_path, "contracts.csv", HEADER + "\n\n\n" + GOOD + "A2,Acme,12x,USD,2026-01-05,,active\n")])
+    assert str(err.value) == "contracts.csv, row 6, column budget: cannot read '12x' as an amount"
+    # A blank line inside a quoted cell is part of its row, not a row (A1 3–5 lines, one row: 2).
+    quoted = GOOD.replace("Acme", '"Acme\n\nLtd"', 1)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [write(tmp_path, "contracts.csv", HEADER + quoted + "\nA2,Acme,12x,USD,2026-01-05,,active\n")])
+    assert str(err.value) == "contracts.csv, row 4, column budget: cannot read '12x' as an amount"
+    # A contract given twice in one file, a blank line between: both rows as the spreadsheet shows them.
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [write(tmp_path, "contracts.csv", HEADER + GOOD + "\n" + GOOD.replace("100", "120"))])
+    assert str(err.value) == "contracts.csv, row 4, column contract_id: contract_id 'A1' appears more than once (rows 2, 4)"
+    # ... and another file's row a message names: b.csv's A1 differs from a.csv's, on its row 3.
+    a = write(tmp_path, "a.csv", HEADER + "\n" + GOOD)
+    b = write(tmp_path, "b.csv", HEADER + GOOD.replace("100", "120"))
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [a, b])
+    assert str(err.value) == "b.csv, row 2, column budget: contract A1: budget is '120.00' here but '100.00' in a.csv row 3"
+    # A NUL byte is found by its line, which counts the blank lines already: row 4, not 5.
+    path = tmp_path / "nul.csv"
+    path.write_bytes((HEADER + "\n" + GOOD + "B1,Ac\x00me,100,USD,2026-01-05,2026-01-20,completed\n").encode())
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value).startswith("nul.csv, row 4, column client: holds a NUL byte")
+    assert snapshot(con) == before
