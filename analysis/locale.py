@@ -51,7 +51,7 @@ class TextLayout:
 
     encoding: str  # a Python codec name from ENCODINGS
     delimiter: str
-    skip_lines: int = 0  # 1 when the file starts with Excel's "sep=;" line
+    skip_lines: int = 0  # the lines above the header: blank ones, and Excel's "sep=;" line
 
     @property
     def description(self) -> str:
@@ -144,14 +144,18 @@ def detect_layout(path: Path, encoding: str | None = None, delimiter: str | None
     """Encoding and delimiter of ``path``; given values are used as they are."""
     encoding = encoding or detect_encoding(path)
     sample, complete = read_text_sample(path, encoding)
+    lines = sample.split("\n")
+    # Blank lines above the header (DuckDB would take the first for the header, and the header for
+    # a row) are skipped like Excel's "sep=;" line, which comes next if at all; rows still count them.
     skip = 0
-    first_line = sample.split("\n", 1)[0].strip()
-    sep_hint = re.fullmatch(r'"?sep=(.)"?', first_line, flags=re.IGNORECASE)
+    while skip < len(lines) - 1 and not lines[skip].lstrip("\ufeff").strip():
+        skip += 1
+    sep_hint = re.fullmatch(r'"?sep=(.)"?', lines[skip].lstrip("\ufeff").strip(), flags=re.IGNORECASE)
     if sep_hint:
-        skip = 1
+        skip += 1
         delimiter = delimiter or sep_hint.group(1)
     if delimiter is None:
-        body = sample.split("\n", 1)[1] if skip else sample
+        body = "\n".join(lines[skip:]) if skip else sample
         delimiter = detect_delimiter(body, complete)
     return TextLayout(encoding=encoding, delimiter=delimiter, skip_lines=skip)
 

@@ -345,3 +345,20 @@ def test_rows_after_blank_lines_are_numbered_as_a_spreadsheet_shows_them(con, tm
         import_files(con, [path])
     assert str(err.value).startswith("nul.csv, row 4, column client: holds a NUL byte")
     assert snapshot(con) == before
+
+
+def test_blank_lines_above_the_header_are_skipped_and_counted(con, tmp_path):
+    """Two blank lines above the header made DuckDB read the header as a row ("row 4: cannot read
+    'budget' as an amount"). Now they are skipped like Excel's "sep=" line, which may follow them."""
+    import_files(con, [write(tmp_path, "contracts.csv", "\n\n" + HEADER + GOOD)])
+    assert con.execute("SELECT contract_id, budget FROM contracts").fetchall() == [("A1", Decimal("100.00"))]
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:  # blank 1, blank 2, header 3, A1 4, A2 5
+        import_files(con, [write(tmp_path, "contracts.csv", "\n\n" + HEADER + GOOD + "A2,Acme,1x0,USD,2026-01-05,,active\n")])
+    assert str(err.value) == "contracts.csv, row 5, column budget: cannot read '1x0' as an amount"
+    excel = ("\r\n" + '"sep=;"\r\n' + HEADER.replace(",", ";").replace("\n", "\r\n") + GOOD.replace(",", ";").replace("\n", "\r\n")
+             + "\r\nA2;Acme;1x0;USD;2026-01-05;;active\r\n")
+    with pytest.raises(ImportValidationError) as err:  # blank 1, sep= 2, header 3, A1 4, blank 5, A2 6
+        import_files(con, [write(tmp_path, "excel.csv", excel)])
+    assert str(err.value) == "excel.csv, row 6, column budget: cannot read '1x0' as an amount"
+    assert snapshot(con) == before
