@@ -357,7 +357,8 @@ def load_mapping(ref: str | Path | Mapping | ColumnMapping, directory: str | Pat
         found = _saved_mapping_path(str(ref), folder)
         if found is None:
             known = list_mappings(folder)
-            raise UserError(f"no saved mapping named '{ref}'" + (f" (saved: {', '.join(known)})" if known else ""))
+            raise UserError(f"no saved mapping named '{ref}' in {folder}" + (f" (saved: {', '.join(known)})" if known else
+                            "; give a mapping JSON file's path, or save one from the dashboard's Data page"))
         path = found
     try:
         document = json.loads(path.read_text(encoding="utf-8-sig"))

@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import math
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analysis import cancellation, completions, earnings, exposure, marketplace, store, timing
+from analysis import cancellation, completions, earnings, exposure, marketplace, store, timing, workspace_admin
 from analysis.cli import command, emit_json, workspace_to_read
 from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, parse_date, prepared
@@ -632,12 +633,17 @@ def run_report(args: argparse.Namespace) -> int:
         con = parquet_store.open_parquet_workspace(args.parquet, memory_limit=store.memory_limit())
         try:
             report = build_report(con, filters, today)
+            unknown = workspace_admin.values_not_in_workspace(con, filters)
         finally:
             con.close()
     else:
         missing = "no workspace here yet; import a history first (milestone-lens import or sample)"
         with workspace_to_read(args, missing, read_only=False) as con:  # opened as before this helper: read-write
             report = build_report(con, filters, today)
+            unknown = workspace_admin.values_not_in_workspace(con, filters)
+    if unknown:
+        print(f"note: not in the {'dataset' if args.parquet is not None else 'workspace'}: {', '.join(unknown)} "
+              "(no contract has it)", file=sys.stderr)
     html_path = None
     if args.html is not None:
         from dashboard.html_report import render_html

@@ -51,6 +51,17 @@ def filter_choices(con: duckdb.DuckDBPyConnection) -> FilterChoices:
     return FilterChoices(**values, first_start=row[-2], last_start=row[-1])
 
 
+def values_not_in_workspace(con: duckdb.DuckDBPyConnection, filters: Filters) -> list[str]:
+    """``client 'Acme'``: each filter value no contract has (compared as the filters compare them,
+    ignoring case), so "no contracts match" can say why."""
+    asked = {name: filters.values(name) for name in CHOICE_FIELDS if filters.values(name)}
+    if not asked:
+        return []
+    choices = filter_choices(con)
+    return [f"{name} '{value}'" for name, values in asked.items() for value in values
+            if value.lower() not in {v.lower() for v in getattr(choices, name)}]
+
+
 def import_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """The import log, newest first: one row per imported file, ``batch_id`` grouping one import."""
     return con.execute(

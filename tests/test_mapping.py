@@ -175,7 +175,12 @@ def test_cli_mapping_by_file_and_by_name(cli, tmp_path, monkeypatch):
     assert result.code == 0, result.err
     assert result.json()["imported"]["contracts"] == 3  # a different source: its own contracts
     missing = cli("import", SHEET, "--mapping", "Nobody")
-    assert missing.code == 2 and "no saved mapping named 'Nobody' (saved: Agency tracker)" in missing.err
+    assert missing.code == 2 and missing.err.strip() == (
+        f"milestone-lens: error: no saved mapping named 'Nobody' in {tmp_path / 'maps'} (saved: Agency tracker)")
+    monkeypatch.setenv(mp.MAPPINGS_ENV_VAR, str(tmp_path / "none"))
+    assert cli("import", SHEET, "--mapping", "Agency tracker").err.strip() == (
+        f"milestone-lens: error: no saved mapping named 'Agency tracker' in {tmp_path / 'none'}; give a mapping JSON "
+        "file's path, or save one from the dashboard's Data page")
 
 
 def test_without_mapping_the_sheet_is_refused_with_a_hint(cli):

@@ -456,3 +456,20 @@ def test_the_report_hedges_a_log_rank_p_the_rates_comparison_leaves_unproven(cli
                              "rates finds no firm difference: treat it as unproven")
     text = cli("report", "--today", "2026-12-01").out
     assert "Time to cancellation: log-rank p = 0.048; the risk of cancellation over time may differ" in text
+
+
+def test_a_filter_value_no_contract_has_is_named(cli):
+    """The README's `report --client "Acme"` on the sample found nothing and said only "No contracts
+    match"; the dashboard names such values. Compared ignoring case, as the filters compare."""
+    from tests.conftest import CANONICAL
+
+    assert cli("import", CANONICAL / "contracts.csv", CANONICAL / "milestones.csv").code == 0
+    result = cli("report", "--client", "Nobody Ltd", "--client", "acme", "--json")
+    assert result.code == 0
+    assert result.err.strip() == "note: not in the workspace: client 'Nobody Ltd' (no contract has it)"
+    assert result.json()["contracts"] == 2  # Acme's C1 and C2 (the canonical fixture, by hand)
+    result = cli("report", "--platform", "fiverr", "--category", "Writing", "--category", "poetry")
+    assert result.err.strip() == "note: not in the workspace: category 'poetry', platform 'fiverr' (no contract has it)"
+    assert "No contracts match these filters" in result.out
+    quiet = cli("report", "--client", "ACME", "--currency", "usd")
+    assert quiet.code == 0 and quiet.err == ""
