@@ -501,12 +501,15 @@ def _nested_column(dataset: Path, file: Path, found: dict[str, str], types: dict
     return Problem(_relative(dataset, file), None, column, f"column '{column}' holds {found[column]}, not {types[column]}")
 
 
-def _stage_table(con, dataset: Path, table: str, import_id: int | None) -> None:
+def _stage_table(con, dataset: Path, table: str, import_id: int | None, keep_import_ids: bool = False) -> None:
     """Append the dataset's ``table`` rows to its staging table with file and row for messages.
 
     Refused (``ImportValidationError`` naming file, row and column): a file without a column the
     table needs, a nested column, and a value that does not convert exactly to the workspace's
     type (text in an amount, 12.344 as an amount, 1.5 as a seq, 13/01/2024 as a date).
+
+    ``keep_import_ids``: each row keeps the import id the dataset gives it (``import_id`` falls
+    back to the new one where it has none), for a restore with its import history.
     """
     files = _table_files(dataset, table)
     if not files:
@@ -525,11 +528,63 @@ def _stage_table(con, dataset: Path, table: str, import_id: int | None) -> None:
     _refuse_inexact(con, source, prefix, {c: (union[c], types[c]) for c in cols if c in union and union[c] != types[c]})
     select = ", ".join(f"TRY_CAST({c} AS {types[c]})" if c in union else f"CAST({defaults[c]} AS {types[c]})" for c in cols)
     extra, params = ("_import_id, ", [import_id]) if import_id is not None else ("", [])
+    given_id = "coalesce(TRY_CAST(import_id AS INTEGER), ?), " if keep_import_ids and "import_id" in union else "?, "
     con.execute(
         f"""INSERT INTO {_STAGED[table]} ({', '.join(cols)}, {extra}_file, _row)
-            SELECT {select}, {'?, ' if extra else ''}replace(filename, ?, ''), file_row_number + 1 FROM {source}""",
+            SELECT {select}, {given_id if extra else ''}replace(filename, ?, ''), file_row_number + 1 FROM {source}""",
         params + [prefix],
     )
+
+
+def _workspace_is_empty(con) -> bool:
+    """Nothing imported and nothing completed: a dataset imported here is a restore."""
+    return not con.execute(
+        "SELECT EXISTS (SELECT 1 FROM imports) OR EXISTS (SELECT 1 FROM contracts) OR EXISTS (SELECT 1 FROM payments) "
+        "OR EXISTS (SELECT 1 FROM milestones) OR EXISTS (SELECT 1 FROM contract_completions)").fetchone()[0]
+
+
+def _stage_import_history(con, dataset: Path) -> bool:
+    """Stage the dataset's import log (``_in_imports``) when every staged row names one of its
+    imports: True then, and the restore keeps it; else False, and the rows take the new import's id."""
+    if not _table_files(dataset, "imports"):
+        return False
+    tables, _ = workspace_schema()
+    source = f"read_parquet({sql_string(table_glob(dataset, 'imports'))}, union_by_name = true)"
+    have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    needed = [c.name for c in tables["imports"] if not c.nullable and c.default is None]
+    if not set(needed) <= have:
+        return False
+    cols = [c.name for c in tables["imports"] if c.name in have]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _in_imports AS SELECT {', '.join(cols)} FROM {source}")
+    orphans = con.execute(
+        " UNION ALL ".join(f"SELECT count(*) FROM in_{t} WHERE _import_id NOT IN (SELECT import_id FROM _in_imports)"
+                           for t in KEYS)).fetchall()
+    return not any(n for (n,) in orphans)
+
+
+def _restore_import_history(con, dataset: Path) -> int:
+    """After the merge of a restore: the import log back, each row's first import as the dataset
+    says (the merge wrote its last), and the id sequence past the restored ids. How many imports."""
+    for table in KEYS:
+        files = _table_files(dataset, table)
+        if not files:
+            continue
+        source = f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = true, union_by_name = true)"
+        if "first_import_id" not in {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}:
+            continue
+        keys = KEYS[table]
+        con.execute(
+            f"""UPDATE {table} t SET first_import_id = d.first_import_id
+                FROM (SELECT {', '.join(keys)}, TRY_CAST(first_import_id AS INTEGER) AS first_import_id FROM {source}
+                      WHERE first_import_id IS DISTINCT FROM import_id AND first_import_id IS NOT NULL) d
+                WHERE {' AND '.join(f't.{k} = d.{k}' for k in keys)}""")
+    cols = [r[0] for r in con.execute("DESCRIBE _in_imports").fetchall()]
+    con.execute(f"INSERT INTO imports ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _in_imports")
+    top, restored = con.execute("SELECT coalesce(max(import_id), 0), count(*) FROM _in_imports").fetchone()
+    current = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]
+    if top > current:  # DuckDB has no ALTER SEQUENCE ... RESTART: draw the ids the log now holds
+        con.execute("SELECT max(nextval('import_id_seq')) FROM range(?)", [top - current])
+    return int(restored)
 
 
 def _refuse_inexact(con, source: str, prefix: str, retyped: dict[str, tuple[str, str]]) -> None:
@@ -644,17 +699,27 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
             batch_id = con.execute("SELECT coalesce(max(batch_id), 0) + 1 FROM imports").fetchone()[0]
             import_id = con.execute("SELECT nextval('import_id_seq')").fetchone()[0]
             con.execute(_completions_staging_sql())
+            # Into an empty workspace, a dataset is a restore: its rows keep their imports, and
+            # the import history comes back (each import can be removed on its own again).
+            restoring = _workspace_is_empty(con)
             for table in _STAGED:
-                _stage_table(con, dataset, table, import_id if table in KEYS else None)
+                _stage_table(con, dataset, table, import_id if table in KEYS else None, keep_import_ids=restoring)
             problems = _validate_staged(con)
             if problems:
                 raise ImportValidationError(problems)
+            if restoring and not _stage_import_history(con, dataset):
+                restoring = False
+                for table in KEYS:
+                    con.execute(f"UPDATE in_{table} SET _import_id = ?", [import_id])
             _check_batch(con)
             # Whether another source's contracts could be these again (known before the merge, as ``import`` does).
             other_sources = con.execute(
                 "SELECT EXISTS (SELECT 1 FROM contracts WHERE source NOT IN (SELECT DISTINCT source FROM in_contracts))"
             ).fetchone()[0]
-            counts = _merge(con).get(import_id, {})
+            counts: dict[str, int] = {}
+            for per_import in _merge(con).values():
+                for key, n in per_import.items():
+                    counts[key] = counts.get(key, 0) + n
             completions = _merge_completions(con)
             warnings = [f"{name}/{w}" for w in _same_contracts_under_another_source(
                 con, "would count twice" if dry_run else "now count twice", can_choose_source=False)] if other_sources else []
@@ -663,14 +728,19 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
                                 "columns added since are left empty")
             staged_rows = sum(con.execute(f"SELECT count(*) FROM in_{t}").fetchone()[0] for t in KEYS)
             sources = sorted(r[0] for r in con.execute("SELECT DISTINCT source FROM in_contracts").fetchall())
-            con.execute(
-                "INSERT INTO imports VALUES (?, ?, ?, ?, 'parquet', ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
-                [import_id, batch_id, name, _dataset_hash(dataset), ",".join(sources) or "parquet",
-                 counts.get("contracts_new", 0), counts.get("contracts_updated", 0),
-                 counts.get("milestones_new", 0), counts.get("milestones_updated", 0),
-                 counts.get("payments_new", 0), counts.get("payments_updated", 0),
-                 counts.get("duplicates", 0), warnings],
-            )
+            if restoring:
+                restored = _restore_import_history(con, dataset)
+                warnings.append(f"{name}: restored into an empty workspace with its import history "
+                                f"({plural(restored, 'imported file')}), each import removable on its own as before")
+            else:
+                con.execute(
+                    "INSERT INTO imports VALUES (?, ?, ?, ?, 'parquet', ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [import_id, batch_id, name, _dataset_hash(dataset), ",".join(sources) or "parquet",
+                     counts.get("contracts_new", 0), counts.get("contracts_updated", 0),
+                     counts.get("milestones_new", 0), counts.get("milestones_updated", 0),
+                     counts.get("payments_new", 0), counts.get("payments_updated", 0),
+                     counts.get("duplicates", 0), warnings],
+                )
             summary = ParquetImportSummary(
                 imported={t: counts.get(f"{t}_new", 0) for t in KEYS},
                 updated={t: counts.get(f"{t}_updated", 0) for t in KEYS},

@@ -164,8 +164,12 @@ def test_import_round_trips_and_reimport_adds_nothing(fixture_workspace, tmp_pat
     assert again.imported == {"contracts": 0, "milestones": 0, "payments": 0}
     assert again.duplicates_skipped == 6 + 12 + 10 and again.completions == 0
     assert store.data_version(target) == version + 1
-    log = target.execute("SELECT format, file_name, contracts_new FROM imports ORDER BY import_id").fetchall()
-    assert log == [("parquet", "ds", 6), ("parquet", "ds", 0)]
+    # Into the empty target the dataset was a restore: the source's import log came back as it was
+    # (the fixture's two files, one import); the second import of the dataset is logged as one.
+    log = "SELECT format, file_name, contracts_new FROM imports ORDER BY import_id"
+    assert target.execute(log).fetchall() == fixture_workspace.execute(log).fetchall() + [("parquet", "ds", 0)]
+    assert [r[:2] for r in fixture_workspace.execute(log).fetchall()] == [("canonical", "contracts.csv"),
+                                                                        ("canonical", "milestones.csv")]
 
 
 def test_a_dataset_from_before_start_estimated_reads_and_imports_with_its_default(fixture_workspace, tmp_path):
@@ -521,3 +525,56 @@ def test_overwrite_refuses_a_dataset_holding_files_it_did_not_write(cli, exporte
     (exported / "notes.txt").unlink()
     (exported / "contracts" / "start_year=2022" / "readme.md").unlink()
     assert cli("export-parquet", exported, "--overwrite").code == 0
+
+
+def test_a_dataset_imported_into_an_empty_workspace_restores_its_import_history(tmp_path):
+    """Three imports, the third updating C1's budget (first import 1, last 3): the restored
+    workspace holds every row with the same import ids and the same log, so removing an import
+    there does what it does in the original; a later import gets an id of its own."""
+    from analysis import workspace_admin
+
+    source = store.connect(tmp_path / "source.duckdb")
+    import_files(source, [TWO_FILES[0]])
+    import_files(source, [TWO_FILES[1]])
+    newer = tmp_path / "newer.csv"
+    newer.write_text("contract_id,start_date,status,budget\nC1,2026-11-01,completed,175\n")
+    import_files(source, [newer])
+    parquet_store.export_parquet(source, tmp_path / "ds")
+    target = store.connect(tmp_path / "target.duckdb")
+    summary = parquet_store.import_parquet(target, tmp_path / "ds")
+    assert summary.warnings == ["ds: restored into an empty workspace with its import history (3 imported files), "
+                                "each import removable on its own as before"]
+    everything = {**DATA_TABLES, "imports": "import_id"}
+    for table, key in everything.items():
+        q = f"SELECT * FROM {table} ORDER BY {key}"
+        assert target.execute(q).fetchall() == source.execute(q).fetchall(), table
+    assert target.execute("SELECT first_import_id, import_id, budget FROM contracts WHERE contract_id = 'C1'"
+                          ).fetchone() == (1, 3, Decimal("175.00"))
+    # Removing the milestones' import: the same in both.
+    for con in (source, target):
+        workspace_admin.remove_import(con, 2)
+    for table, key in everything.items():
+        q = f"SELECT * EXCLUDE (imported_at) FROM {table} ORDER BY {key}" if table == "imports" else \
+            f"SELECT * FROM {table} ORDER BY {key}"
+        assert target.execute(q).fetchall() == source.execute(q).fetchall(), table
+    assert target.execute("SELECT count(*) FROM milestones").fetchone()[0] == 0
+    later = import_files(target, [TWO_FILES[1]])
+    assert later.files[0].import_id == 4 and target.execute("SELECT max(batch_id) FROM imports").fetchone()[0] == 4
+
+
+def test_a_dataset_imported_into_a_workspace_with_data_is_one_import(fixture_workspace, tmp_path):
+    """Merged into a workspace that holds something, the dataset is logged as one import of its own:
+    removing it takes exactly what it brought."""
+    from analysis import workspace_admin
+
+    parquet_store.export_parquet(fixture_workspace, tmp_path / "ds")
+    target = store.connect(tmp_path / "target.duckdb")
+    other = tmp_path / "other.csv"
+    other.write_text("contract_id,start_date,status,budget\nZ9,2026-01-01,completed,99\n")
+    import_files(target, [other])
+    summary = parquet_store.import_parquet(target, tmp_path / "ds")
+    assert summary.imported == {"contracts": 6, "milestones": 12, "payments": 10} and summary.warnings == []
+    assert target.execute("SELECT format, file_name FROM imports ORDER BY import_id").fetchall() == [
+        ("canonical", "other.csv"), ("parquet", "ds")]
+    workspace_admin.remove_import(target, 2)
+    assert target.execute("SELECT contract_id FROM contracts").fetchall() == [("Z9",)]
