@@ -562,6 +562,30 @@ def _stage_import_history(con, dataset: Path) -> bool:
     return not any(n for (n,) in orphans)
 
 
+def _keep_newer_rows(con, name: str) -> list[str]:
+    """Rows the workspace last imported after the dataset's version of them was imported stay as
+    the workspace has them (newest wins, as for completions): an older backup merged back must
+    not undo later corrections. Named in one warning, with the first contract."""
+    kept, first = 0, None
+    for table in KEYS:
+        keys = KEYS[table]
+        join = " AND ".join(f"w.{k} = i.{k}" for k in keys)
+        differs = " OR ".join(f"w.{c} IS DISTINCT FROM i.{c}" for c in COLUMNS[table])
+        older = (f"""FROM in_{table} i JOIN {table} w ON {join} JOIN imports wi ON wi.import_id = w.import_id
+                     JOIN _in_imports di ON di.import_id = i._import_id
+                     WHERE wi.imported_at > di.imported_at AND ({differs})""")
+        n, contract = con.execute(f"SELECT count(*), min(i.contract_id) {older}").fetchone()
+        if n:
+            kept += n
+            first = first or contract
+            con.execute(f"""DELETE FROM in_{table} d WHERE EXISTS (SELECT 1 {older}
+                            AND {' AND '.join(f'd.{k} = i.{k}' for k in keys)})""")
+    if not kept:
+        return []
+    return [f"{name}: kept {plural(kept, 'row')} as the workspace has {'it' if kept == 1 else 'them'}, imported after "
+            f"the dataset's version (first: contract '{first}'): the older version is not taken"]
+
+
 def _restore_import_history(con, dataset: Path) -> int:
     """After the merge of a restore: the import log back, each row's first import as the dataset
     says (the merge wrote its last), and the id sequence past the restored ids. How many imports."""
@@ -703,12 +727,14 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
             # the import history comes back (each import can be removed on its own again).
             restoring = _workspace_is_empty(con)
             for table in _STAGED:
-                _stage_table(con, dataset, table, import_id if table in KEYS else None, keep_import_ids=restoring)
+                _stage_table(con, dataset, table, import_id if table in KEYS else None, keep_import_ids=True)
             problems = _validate_staged(con)
             if problems:
                 raise ImportValidationError(problems)
-            if restoring and not _stage_import_history(con, dataset):
-                restoring = False
+            dated = _stage_import_history(con, dataset)
+            restoring = restoring and dated
+            kept_newer = [] if restoring or not dated else _keep_newer_rows(con, name)
+            if not restoring:
                 for table in KEYS:
                     con.execute(f"UPDATE in_{table} SET _import_id = ?", [import_id])
             _check_batch(con)
@@ -721,8 +747,8 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
                 for key, n in per_import.items():
                     counts[key] = counts.get(key, 0) + n
             completions = _merge_completions(con)
-            warnings = [f"{name}/{w}" for w in _same_contracts_under_another_source(
-                con, "would count twice" if dry_run else "now count twice", can_choose_source=False)] if other_sources else []
+            warnings = kept_newer + ([f"{name}/{w}" for w in _same_contracts_under_another_source(
+                con, "would count twice" if dry_run else "now count twice", can_choose_source=False)] if other_sources else [])
             if manifest["schema_version"] < store.SCHEMA_VERSION:
                 warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
                                 "columns added since are left empty")

@@ -578,3 +578,28 @@ def test_a_dataset_imported_into_a_workspace_with_data_is_one_import(fixture_wor
         ("canonical", "other.csv"), ("parquet", "ds")]
     workspace_admin.remove_import(target, 2)
     assert target.execute("SELECT contract_id FROM contracts").fetchall() == [("Z9",)]
+
+
+def test_an_older_backup_merged_back_does_not_undo_later_corrections(tmp_path):
+    """C1's budget corrected to 175 after the backup was exported: merging the backup (150,
+    imported before) keeps 175 and says so; a dataset holding the newer version does update."""
+    target = store.connect(tmp_path / "target.duckdb")  # imported first: its rows are the oldest here
+    import_files(target, TWO_FILES)
+    source = store.connect(tmp_path / "source.duckdb")
+    import_files(source, TWO_FILES)
+    parquet_store.export_parquet(source, tmp_path / "backup")
+    corrected = tmp_path / "corrected.csv"
+    corrected.write_text("contract_id,start_date,status,budget\nC1,2026-11-01,completed,175\n")
+    import_files(source, [corrected])
+    before = rows(source, "contracts")
+    summary = parquet_store.import_parquet(source, tmp_path / "backup")
+    assert summary.updated == {"contracts": 0, "milestones": 0, "payments": 0}
+    assert summary.warnings == ["backup: kept 1 row as the workspace has it, imported after the dataset's version "
+                                "(first: contract 'C1'): the older version is not taken"]
+    assert rows(source, "contracts") == before
+    assert source.execute("SELECT budget FROM contracts WHERE contract_id = 'C1'").fetchone()[0] == Decimal("175.00")
+    # The other way round: the dataset's C1 (175) was imported after the target's (150).
+    parquet_store.export_parquet(source, tmp_path / "newer")
+    summary = parquet_store.import_parquet(target, tmp_path / "newer")
+    assert summary.updated["contracts"] == 1 and summary.warnings == []
+    assert target.execute("SELECT budget FROM contracts WHERE contract_id = 'C1'").fetchone()[0] == Decimal("175.00")
