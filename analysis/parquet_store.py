@@ -312,6 +312,16 @@ def _not_written_by_export(dataset: Path) -> list[str]:
 
 # --- read-only workspace over Parquet ------------------------------------------------------
 
+def _missing_column_sql(dataset: Path, table: str, column: Column, found: set[str]) -> str:
+    """What a column the dataset's files lack reads as: worked out from the row and the dataset's
+    import log where a migration says how (``store.BACKFILLS``), else the column's default."""
+    backfill = store.BACKFILLS.get((table, column.name))
+    if backfill is not None and "first_import_id" in found and _table_files(dataset, "imports"):
+        imports = f"read_parquet({sql_string(table_glob(dataset, 'imports'))}, union_by_name = true)"
+        return f"coalesce({backfill.format(imports=imports)}, {column.default or 'NULL'})"
+    return f"CAST({column.default or 'NULL'} AS {column.type})"
+
+
 def _table_view_sql(dataset: Path, table: str, columns: tuple[Column, ...], con: duckdb.DuckDBPyConnection) -> str:
     """SELECT giving ``table``'s columns with the workspace's types, from its files (or none)."""
     if not _table_files(dataset, table):
@@ -322,7 +332,7 @@ def _table_view_sql(dataset: Path, table: str, columns: tuple[Column, ...], con:
     parts = []
     for c in columns:
         if c.name not in found:
-            parts.append(f"CAST({c.default or 'NULL'} AS {c.type}) AS {c.name}")
+            parts.append(f"{_missing_column_sql(dataset, table, c, set(found))} AS {c.name}")
         elif found[c.name] == c.type:
             parts.append(c.name)  # no cast: keeps filter pushdown into the Parquet scan simple
         else:
@@ -518,15 +528,16 @@ def _stage_table(con, dataset: Path, table: str, import_id: int | None, keep_imp
     tables, _ = workspace_schema()
     cols = _required_columns(table)
     types = {c.name: c.type for c in tables[table]}
-    # A dataset exported before a migration added a column with a default gets that default,
-    # when none of its files has the column (``_checked_files`` let it through only then).
-    defaults = {c.name: c.default for c in tables[table] if c.default is not None}
+    # A dataset exported before a migration added a column with a default gets it worked out or that
+    # default, when none of its files has the column (``_checked_files`` let it through only then).
     source = (f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = true, "
               "union_by_name = true, filename = true, file_row_number = true)")
     union = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     prefix = str(dataset) + os.sep
     _refuse_inexact(con, source, prefix, {c: (union[c], types[c]) for c in cols if c in union and union[c] != types[c]})
-    select = ", ".join(f"TRY_CAST({c} AS {types[c]})" if c in union else f"CAST({defaults[c]} AS {types[c]})" for c in cols)
+    columns = {c.name: c for c in tables[table]}
+    select = ", ".join(f"TRY_CAST({c} AS {types[c]})" if c in union else _missing_column_sql(dataset, table, columns[c], set(union))
+                       for c in cols)
     extra, params = ("_import_id, ", [import_id]) if import_id is not None else ("", [])
     given_id = "coalesce(TRY_CAST(import_id AS INTEGER), ?), " if keep_import_ids and "import_id" in union else "?, "
     con.execute(

@@ -145,10 +145,17 @@ LEFT JOIN contract_completions cc USING (source, contract_id);
 # Version 2: a transaction history knows no contract's start, only its first payment, which
 # then stands in as ``start_date``; ``start_estimated`` says so, and days counted from the start
 # leave such contracts out. Contracts made by those readers before are marked from the import log.
-_V2 = """
+#: How a column a migration added is worked out for rows written before it: SQL over the row's
+#: other columns and the import log ``{imports}``. The migration runs it over a workspace; a Parquet
+#: dataset exported before the migration gets it when opened or imported (``parquet_store``).
+BACKFILLS = {
+    ("contracts", "start_estimated"):
+        "first_import_id IN (SELECT import_id FROM {imports} WHERE format IN ('upwork', 'upwork-weekly', 'freelancer'))",
+}
+_V2 = f"""
 ALTER TABLE contracts ADD COLUMN start_estimated BOOLEAN NOT NULL DEFAULT false;
 UPDATE contracts SET start_estimated = true
-WHERE first_import_id IN (SELECT import_id FROM imports WHERE format IN ('upwork', 'upwork-weekly', 'freelancer'));
+WHERE {BACKFILLS["contracts", "start_estimated"].format(imports="imports")};
 """ + _CONTRACT_VIEW.replace(
     "c.contract_type, c.currency, c.start_date, c.planned_end_date, c.end_date,",
     "c.contract_type, c.currency, c.start_date, c.start_estimated, c.planned_end_date, c.end_date,")

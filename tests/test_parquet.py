@@ -603,3 +603,32 @@ def test_an_older_backup_merged_back_does_not_undo_later_corrections(tmp_path):
     summary = parquet_store.import_parquet(target, tmp_path / "newer")
     assert summary.updated["contracts"] == 1 and summary.warnings == []
     assert target.execute("SELECT budget FROM contracts WHERE contract_id = 'C1'").fetchone()[0] == Decimal("175.00")
+
+
+def test_a_schema_1_dataset_marks_the_estimated_starts_from_its_import_log(tmp_path):
+    """Before ``start_estimated`` existed, a transaction history's contracts (start = first payment)
+    were not marked: the workspace migration marks them from the import log, and a dataset of that
+    age now gets the same mark when opened or imported (it read false: days to first payment 0)."""
+    from tests.conftest import FIXTURES
+
+    source = store.connect(tmp_path / "source.duckdb")
+    import_files(source, [FIXTURES / "exports" / "upwork_transactions_legacy.csv"])
+    import_files(source, TWO_FILES)
+    marked = "SELECT source, contract_id, start_estimated FROM contracts ORDER BY ALL"
+    expected = source.execute(marked).fetchall()
+    assert {s for s, _c, e in expected if e} == {"upwork"} and any(not e for _s, _c, e in expected)
+    parquet_store.export_parquet(source, tmp_path / "ds")
+    contracts = tmp_path / "ds" / "contracts"
+    scratch = duckdb.connect()
+    old = scratch.execute(f"SELECT * EXCLUDE (start_estimated) FROM read_parquet('{contracts}/**/*.parquet', "
+                          "hive_partitioning = true)").df()
+    shutil.rmtree(contracts)
+    scratch.register("old", old)
+    scratch.execute(f"COPY old TO '{contracts}' (FORMAT parquet, PARTITION_BY (start_year))")
+    scratch.close()
+    opened = parquet_store.open_parquet_workspace(tmp_path / "ds")
+    assert opened.execute(marked).fetchall() == expected
+    opened.close()
+    target = store.connect(tmp_path / "target.duckdb")
+    parquet_store.import_parquet(target, tmp_path / "ds")
+    assert target.execute(marked).fetchall() == expected
