@@ -172,11 +172,9 @@ def test_import_round_trips_and_reimport_adds_nothing(fixture_workspace, tmp_pat
                                                                         ("canonical", "milestones.csv")]
 
 
-def test_a_dataset_from_before_start_estimated_reads_and_imports_with_its_default(fixture_workspace, tmp_path):
-    """Schema 1 datasets have no ``start_estimated`` column: opened and imported, every contract
-    gets the column's default (false: the template's start dates are real), nothing is refused."""
-    parquet_store.export_parquet(fixture_workspace, tmp_path / "ds")
-    contracts = tmp_path / "ds" / "contracts"
+def _as_schema_1(dataset) -> None:
+    """Rewrite a dataset's contracts as schema 1 wrote them: without ``start_estimated``."""
+    contracts = dataset / "contracts"
     scratch = duckdb.connect()
     old = scratch.execute(f"SELECT * EXCLUDE (start_estimated) FROM read_parquet('{contracts}/**/*.parquet', "
                           "hive_partitioning = true)").df()
@@ -184,6 +182,13 @@ def test_a_dataset_from_before_start_estimated_reads_and_imports_with_its_defaul
     scratch.register("old", old)
     scratch.execute(f"COPY old TO '{contracts}' (FORMAT parquet, PARTITION_BY (start_year))")
     scratch.close()
+
+
+def test_a_dataset_from_before_start_estimated_reads_and_imports_with_its_default(fixture_workspace, tmp_path):
+    """Schema 1 datasets have no ``start_estimated`` column: opened and imported, every contract
+    gets the column's default (false: the template's start dates are real), nothing is refused."""
+    parquet_store.export_parquet(fixture_workspace, tmp_path / "ds")
+    _as_schema_1(tmp_path / "ds")
     opened = parquet_store.open_parquet_workspace(tmp_path / "ds")
     assert opened.execute("SELECT count(*), bool_or(start_estimated) FROM contract_view").fetchone() == (6, False)
     opened.close()
@@ -618,14 +623,7 @@ def test_a_schema_1_dataset_marks_the_estimated_starts_from_its_import_log(tmp_p
     expected = source.execute(marked).fetchall()
     assert {s for s, _c, e in expected if e} == {"upwork"} and any(not e for _s, _c, e in expected)
     parquet_store.export_parquet(source, tmp_path / "ds")
-    contracts = tmp_path / "ds" / "contracts"
-    scratch = duckdb.connect()
-    old = scratch.execute(f"SELECT * EXCLUDE (start_estimated) FROM read_parquet('{contracts}/**/*.parquet', "
-                          "hive_partitioning = true)").df()
-    shutil.rmtree(contracts)
-    scratch.register("old", old)
-    scratch.execute(f"COPY old TO '{contracts}' (FORMAT parquet, PARTITION_BY (start_year))")
-    scratch.close()
+    _as_schema_1(tmp_path / "ds")
     opened = parquet_store.open_parquet_workspace(tmp_path / "ds")
     assert opened.execute(marked).fetchall() == expected
     opened.close()
