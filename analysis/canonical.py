@@ -11,7 +11,7 @@ import duckdb
 from analysis.errors import ROW_MARK, Problem, single_problem
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
-    StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
+    ISO_4217, StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
     numeric_date_sql, other_currency_sql, read_failure, whole_number_sql,
 )
 from analysis.wording import plural
@@ -447,6 +447,9 @@ def _doubtful_contracts(con) -> list[str]:
          "counted as active; if it ended, give its status (completed, cancelled or disputed)"),
         ("status <> 'active' AND start_date > current_date", "contract", "finished but starting after today",
          "imported as written; check the start_date"),
+        (f"currency NOT IN ({', '.join(repr(c) for c in sorted(ISO_4217))})", "contract",
+         "in a currency ISO 4217 does not list", "imported as written and reported apart from the other currencies; "
+         "check the code for a typing slip"),
     ])
 
 

@@ -464,3 +464,14 @@ def test_payments_a_transaction_history_brought_keep_their_contracts_currency(co
                                  f"has {paid} payment{'s' if paid != 1 else ''} in USD from a transaction history "
                                  "imported earlier: its currency cannot change to EUR")
     assert snapshot(con) == before
+
+
+def test_a_currency_code_iso_4217_does_not_list_is_named(con, tmp_path):
+    """'UDS' (a slip for USD) passed the three-letter check and stood as a currency of its own."""
+    path = tmp_path / "contracts.csv"
+    path.write_text("contract_id,start_date,status,budget,currency\nA1,2025-01-01,completed,100,USD\n"
+                    "A2,2025-01-01,completed,100,UDS\nA3,2025-01-01,completed,100,hrk\nA4,2025-01-01,completed,100,BTC\n")
+    summary = import_files(con, [path])
+    assert "contracts.csv: 2 contracts in a currency ISO 4217 does not list (first: row 3): imported as written and " \
+           "reported apart from the other currencies; check the code for a typing slip" in summary.warnings
+    assert con.execute("SELECT list(currency ORDER BY contract_id) FROM contracts").fetchone()[0] == ["USD", "UDS", "HRK", "BTC"]
