@@ -313,3 +313,27 @@ def test_the_model_caption_names_each_sides_hazard_when_they_differ(sample_db, m
     manual(at, 10, "constant")
     caption = next(c.value for c in at.caption if c.value.startswith("The model:"))
     assert f"{sp.hazard_label(1.0)} over time); work handed in" in caption
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("split_milestones", "1", 1), ("split_budget", "0.01", 0.01), ("split_days", "0.5", 0.5),
+    ("split_cancel_percent", "0", 0), ("split_max_loss_percent", "5", 5), ("split_cancel_day", "1", 1),
+])
+def test_a_link_keeps_a_setting_at_the_inputs_lowest_value(sample_db, monkeypatch, key, value, expected):
+    """Streamlit drops a bound widget's URL parameter when it equals the widget's own default, which was its
+    lowest value (the page gave its first values through session state): ?split_milestones=1 planned 5."""
+    link = {"split_budget": "3000", "split_days": "30", "split_risk_mode": "as I set it", key: value}
+    at = open_app(sample_db, monkeypatch, "splitter", query=link)
+    widget = at.slider(key=key) if key.endswith(("percent", "day")) else at.number_input(key=key)
+    assert widget.value == expected
+    assert at.query_params[key] == [str(type(expected)(value))] or at.query_params[key] == value
+
+
+def test_a_plan_of_one_milestone_lands_in_the_link(sample_db, monkeypatch):
+    """Typing 1 in the Milestones box was never recorded in the URL; 5 (the first value) needs no parameter."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.number_input(key="split_milestones").set_value(1).run()
+    assert schedule(at)["amount"].tolist() == [150.0]
+    assert at.query_params["split_milestones"] in ("1", ["1"])
+    at.number_input(key="split_milestones").set_value(5).run()
+    assert "split_milestones" not in at.query_params

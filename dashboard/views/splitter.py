@@ -87,8 +87,17 @@ def shown(measure: str, value: float | None) -> str:
     return f"{value:,.2f}"
 
 
-for key, value in SPLITTER_DEFAULTS.items():
-    st.session_state.setdefault(key, value)
+def first(key: str):
+    """An input's first value, given to its widget as the widget's own default: Streamlit leaves a bound
+    widget's parameter out of the link only when it equals that default, and with none given the default was
+    the lowest value, so ``?split_milestones=1`` (or 0 %, or day 1) was dropped and the page's first value shown."""
+    return SPLITTER_DEFAULTS[key]
+
+
+def first_index(key: str, options) -> int:
+    """``first`` for a select or radio: the position of its first value."""
+    return list(options).index(SPLITTER_DEFAULTS[key])
+
 
 filters = page_header("Milestone splitter", "Plan your next contract: how a milestone plan compares with one payment at "
                                             "the end in money, risk and time — before you agree it with the client.",
@@ -104,33 +113,36 @@ with st.container(border=True):
     st.markdown("**The contract**")
     c1, c2, c3 = st.columns(3)
     platform = c1.selectbox("Platform", list(PRESETS), format_func=lambda k: PRESETS[k].label, key="split_platform", bind=URL,
+                            index=first_index("split_platform", PRESETS),
                             help="Fees, the client's review window and the hold before money can be withdrawn.")
-    budget = c2.number_input("Budget", min_value=0.01, step=10.0, format="%.2f", key="split_budget", bind=URL,
+    budget = c2.number_input("Budget", min_value=0.01, value=first("split_budget"), step=10.0, format="%.2f", key="split_budget", bind=URL,
                              help="The agreed total price.")
-    days = c3.number_input("Working days", min_value=0.5, step=1.0, format="%g", key="split_days", bind=URL,
+    days = c3.number_input("Working days", min_value=0.5, value=first("split_days"), step=1.0, format="%g", key="split_days", bind=URL,
                            help="From the start to delivery, working at a steady pace.")
     mode = st.radio("Split the budget", [COUNT, AMOUNTS], horizontal=True, key="split_mode", bind=URL, on_change=amounts_from_the_plan,
+                    index=first_index("split_mode", [COUNT, AMOUNTS]),
                     format_func={COUNT: "into a number of milestones", AMOUNTS: "into amounts I choose"}.get)
     if mode == COUNT:
         c1, c2 = st.columns(2)
         count = int(c1.number_input("Milestones", min_value=1, max_value=splitter.MAX_RECOMMENDED_MILESTONES, step=1,
-                                    key="split_milestones", bind=URL))
+                                    value=first("split_milestones"), key="split_milestones", bind=URL))
         shape = c2.selectbox("Sizes", list(splitter.SPLIT_SHAPES), key="split_shape", bind=URL,
+                             index=first_index("split_shape", splitter.SPLIT_SHAPES),
                              format_func={"equal": "equal", "front-loaded": "larger first",
                                           "back-loaded": "larger last"}.get,
                              help="Front-loaded plans ask for more early (less at stake later); back-loaded the opposite.")
         amounts_text = None
     else:
-        amounts_text = st.text_input("Amounts, in order, separated by commas", key="split_amounts", bind=URL,
+        amounts_text = st.text_input("Amounts, in order, separated by commas", key="split_amounts", bind=URL, value=first("split_amounts"),
                                      help="They must add up to the budget.")
         count, shape = None, "equal"
     with st.expander("More options"):
         c1, c2 = st.columns(2)
         wait_days = c1.number_input("Days you wait after each submission before starting the next", min_value=0.0,
-                                    step=1.0, format="%g", key="split_wait_days", bind=URL,
+                                    value=first("split_wait_days"), step=1.0, format="%g", key="split_wait_days", bind=URL,
                                     help="E.g. waiting for the client's approval and the next milestone's funding.")
-        billed_before = c2.number_input("Already billed with this client", min_value=0.0, step=100.0, format="%.2f",
-                                        key="split_billed_before", bind=URL,
+        billed_before = c2.number_input("Already billed with this client", min_value=0.0, value=first("split_billed_before"),
+                                        step=100.0, format="%.2f", key="split_billed_before", bind=URL,
                                         help="Only matters for Upwork's 2016–2023 sliding fee (20 % of the first 500).")
         review_days = c1.number_input(
             "Days your client takes to release a payment after a hand-in", min_value=0.0, max_value=splitter.MAX_DAYS,
@@ -148,18 +160,21 @@ with st.container(border=True):
 
 with st.container(border=True):
     st.markdown("**The risk that the client cancels**")
-    st.session_state.setdefault("split_risk_mode", HISTORY if has_history else MANUAL)
-    risk_mode = st.radio("Take the risk", [HISTORY, MANUAL], horizontal=True, key="split_risk_mode", bind=URL,
+    risk_mode = st.radio("Take the risk", [HISTORY, MANUAL], index=0 if has_history else 1, horizontal=True,
+                         key="split_risk_mode", bind=URL,
                          format_func={HISTORY: "from my history", MANUAL: "as I set it"}.get)
     if risk_mode == MANUAL:
         c1, c2 = st.columns(2)
-        cancel_percent = c1.slider("Chance the client cancels before the end", 0, 100, format="%d %%",
+        cancel_percent = c1.slider("Chance the client cancels before the end", 0, 100, first("split_cancel_percent"),
+                                   format="%d %%",
                                    key="split_cancel_percent", bind=URL)
         hazard = c2.selectbox("When cancellations happen", list(splitter.HAZARD_SHAPES), key="split_hazard", bind=URL,
+                              index=first_index("split_hazard", splitter.HAZARD_SHAPES),
                               format_func={"constant": "evenly over the contract", "front-heavy": "mostly early",
                                            "back-heavy": "mostly late"}.get)
     max_loss_percent = st.slider("Most of the budget you are willing to have at stake at any moment",
-                                 5, 100, step=5, format="%d %%", key="split_max_loss_percent", bind=URL,
+                                 5, 100, first("split_max_loss_percent"), step=5, format="%d %%",
+                                 key="split_max_loss_percent", bind=URL,
                                  help="The recommendation picks the fewest milestones that keep finished-but-unpaid "
                                       "work within this share.")
 
@@ -283,8 +298,10 @@ with st.expander("The comparison as a table"):
 # --- if the client cancels ------------------------------------------------------------------
 st.subheader("If the client cancels")
 last_day = max(2, math.ceil(plan.finish_day))  # a one-day contract still gets a slider: during day 1, or after it
-st.session_state["split_cancel_day"] = min(int(st.session_state["split_cancel_day"]), last_day)
-cancel_day = st.slider("The client cancels during day", 1, last_day, key="split_cancel_day", bind=URL)
+if st.session_state.get("split_cancel_day", 1) > last_day:  # the contract got shorter: its last day
+    st.session_state["split_cancel_day"] = last_day
+cancel_day = st.slider("The client cancels during day", 1, last_day, min(first("split_cancel_day"), last_day),
+                       key="split_cancel_day", bind=URL)
 frame = plan.to_frame()
 kept = float(frame.loc[frame["due_day"] <= cancel_day - 1, "amount"].sum())
 pending_today = frame[(frame["due_day"] > cancel_day - 1) & (frame["due_day"] <= cancel_day)]
