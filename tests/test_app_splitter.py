@@ -337,3 +337,38 @@ def test_a_plan_of_one_milestone_lands_in_the_link(sample_db, monkeypatch):
     assert at.query_params["split_milestones"] in ("1", ["1"])
     at.number_input(key="split_milestones").set_value(5).run()
     assert "split_milestones" not in at.query_params
+
+
+def test_a_link_may_name_choices_as_the_command_line_does(sample_db, monkeypatch):
+    """split_platform=freelancer&split_risk_mode=manual (the CLI's keys) fell back to Upwork and the history: now
+    taken. 1000 in 4 front-loaded milestones: weights 1.5, 7/6, 5/6, 0.5 of 250 = 375, 291.67, 208.33, 125;
+    Freelancer.com takes 10 % (at least 5), so fees 37.50, 29.17, 20.83, 12.50."""
+    link = {"split_budget": "1000", "split_days": "10", "split_milestones": "4", "split_platform": "freelancer",
+            "split_risk_mode": "manual", "split_cancel_percent": "20", "split_shape": "front-loaded",
+            "split_hazard": "FRONT-HEAVY"}
+    at = open_app(sample_db, monkeypatch, "splitter", query=link)
+    assert at.selectbox(key="split_platform").value == "freelancer"
+    assert at.radio(key="split_risk_mode").value == "manual" and at.slider(key="split_cancel_percent").value == 20
+    assert at.selectbox(key="split_hazard").value == "front-heavy"
+    table = schedule(at)
+    assert table["amount"].tolist() == [375.0, 291.67, 208.33, 125.0]
+    assert table["fee"].tolist() == [37.5, 29.17, 20.83, 12.5]
+    assert not [w for w in at.warning if "This link asks for" in w.value]
+
+
+def test_a_link_value_the_page_cannot_take_is_named(sample_db, monkeypatch):
+    """An unknown platform, a count that is not a number and a parameter the page does not have were dropped
+    without a word; the plan falls back to the first values (5 × 30.00 on Upwork) and says what it ignored."""
+    link = {"split_platform": "upwork2016", "split_milestones": "lots", "split_budget": "150", "split_colour": "red"}
+    at = open_app(sample_db, monkeypatch, "splitter", query=link)
+    assert at.selectbox(key="split_platform").value == "upwork"
+    assert schedule(at)["amount"].tolist() == [30.0] * 5
+    notices = [w.value for w in at.warning if "This link asks for" in w.value]
+    assert len(notices) == 1, notices
+    for part in ("split_platform 'upwork2016'", "split_milestones 'lots'", "split_colour 'red'"):
+        assert part in notices[0].replace("\\", ""), notices
+    assert "split_budget" not in notices[0]
+    # Once the user sets the platform, that part is no longer said.
+    at.selectbox(key="split_platform").set_value("upwork-2016").run()
+    notices = [w.value.replace("\\", "") for w in at.warning if "This link asks for" in w.value]
+    assert "split_platform" not in notices[0] and "split_milestones 'lots'" in notices[0]

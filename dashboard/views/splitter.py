@@ -20,6 +20,7 @@ from analysis.wording import plural, sentence
 from dashboard.analysis_pages import page_header, show_chart, today
 from dashboard.inputs import SPLITTER_DEFAULTS
 from dashboard.splitter_charts import cash_curve_figure, outcome_distribution_figure
+from dashboard.sidebar import link_ignored_warning
 from dashboard.state import query, workspace
 from dashboard.tables import escape_markdown, show_table
 
@@ -28,6 +29,20 @@ COUNT, AMOUNTS = "count", "amounts"
 #: bookmarked or sent as it is; the keys carry ``split_`` so none meets a sidebar filter's parameter.
 URL = "query-params"
 HISTORY, MANUAL = "history", "manual"
+MODE_LABELS = {COUNT: "into a number of milestones", AMOUNTS: "into amounts I choose"}
+SHAPE_LABELS = {"equal": "equal", "front-loaded": "larger first", "back-loaded": "larger last"}
+HAZARD_LABELS = {"constant": "evenly over the contract", "front-heavy": "mostly early", "back-heavy": "mostly late"}
+RISK_LABELS = {HISTORY: "from my history", MANUAL: "as I set it"}
+#: Each choice's options and the labels shown. Streamlit's binding writes (and reads) the label in the link;
+#: a link made by hand may name the option as ``milestone-lens split`` does (``split_platform=freelancer``).
+CHOICES: dict[str, dict[str, str]] = {
+    "split_platform": {key: preset.label for key, preset in PRESETS.items()}, "split_mode": MODE_LABELS,
+    "split_shape": SHAPE_LABELS, "split_hazard": HAZARD_LABELS, "split_risk_mode": RISK_LABELS,
+}
+#: Every parameter the page's link can carry.
+LINK_KEYS = (*SPLITTER_DEFAULTS, "split_risk_mode", "split_review_days")
+#: The link as the session first opened the page; whether each of its inputs took its value.
+_LINK_OPENED, _LINK_JUDGED = "_split_link_opened", "_split_link_judged"
 
 
 def parse_amounts(text: str) -> list[float]:
@@ -72,6 +87,56 @@ def use_review_days(days: float) -> None:
     st.session_state["split_review_days"] = float(days)
 
 
+def choice_label(asked: str | None, labels: dict[str, str]) -> str | None:
+    """The label of the option ``asked`` names by its key or label, in any case; None when it names none."""
+    wanted = (asked or "").strip().casefold()
+    return next((label for option, label in labels.items() if wanted in (option.casefold(), label.casefold())), None)
+
+
+def read_link() -> None:
+    """On the page's first run: keep the link as opened, and rewrite choices it names by key or in another case
+    to the label Streamlit's binding reads (else it would drop them and show the first value without a word)."""
+    if _LINK_OPENED in st.session_state:
+        return
+    opened = {key: st.query_params[key] for key in st.query_params if key.startswith("split_")}
+    st.session_state[_LINK_OPENED], st.session_state[_LINK_JUDGED] = opened, {}
+    fixed = {key: choice_label(opened[key], labels) for key, labels in CHOICES.items() if key in opened}
+    fixed = {key: label for key, label in fixed.items() if label is not None and label != opened[key]}
+    for key, label in fixed.items():
+        st.query_params[key] = label
+    if fixed:  # the widgets read the link when they are made: run again on the link as it should be
+        st.rerun()
+
+
+def took(asked: str, value: object, labels: dict[str, str] | None) -> bool:
+    """Whether an input's value is what the link asked for."""
+    if labels is not None:
+        return choice_label(asked, labels) == labels.get(value)
+    if value is None or isinstance(value, str):
+        return asked.strip() == (value or "").strip()
+    try:
+        return math.isclose(float(asked), float(value))
+    except ValueError:
+        return False
+
+
+def link_ignored(values: dict[str, object]) -> list[str]:
+    """``key 'value'`` for each part of the link as opened that its input did not take (judged when the input is
+    first drawn; said until that input changes), and for parameters the page does not know."""
+    opened, judged = st.session_state.get(_LINK_OPENED, {}), st.session_state.setdefault(_LINK_JUDGED, {})
+    for key, value in values.items():
+        if key in opened and key not in judged:
+            judged[key] = (took(opened[key], value, CHOICES.get(key)), value)
+    return [f"{key} '{asked}'" for key, asked in opened.items()
+            if key not in LINK_KEYS or key in values and key in judged and not judged[key][0] and values[key] == judged[key][1]]
+
+
+def show_link_ignored(values: dict[str, object]) -> None:
+    with link_notice.container():
+        link_ignored_warning(link_ignored(values), "the splitter cannot take",
+                             "not a value its input takes, or not one of its parameters")
+
+
 def days_text(value: float | None) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{value:.1f} days"
 
@@ -102,6 +167,8 @@ def first_index(key: str, options) -> int:
 filters = page_header("Milestone splitter", "Plan your next contract: how a milestone plan compares with one payment at "
                                             "the end in money, risk and time — before you agree it with the client.",
                       shows_filtered=False)
+read_link()
+link_notice = st.empty()  # filled once the inputs have read the link
 others = Filters.from_dict({k: v for k, v in filters.to_dict().items() if k != "currency"})
 if not others.is_empty():  # the history's risk is read per currency only: say so rather than "Showing …"
     st.caption(f"The sidebar's filters ({escape_markdown(others.describe())}) do not apply here: the risk from your "
@@ -112,7 +179,7 @@ has_history = not store.is_empty(workspace())
 with st.container(border=True):
     st.markdown("**The contract**")
     c1, c2, c3 = st.columns(3)
-    platform = c1.selectbox("Platform", list(PRESETS), format_func=lambda k: PRESETS[k].label, key="split_platform", bind=URL,
+    platform = c1.selectbox("Platform", list(PRESETS), format_func=CHOICES["split_platform"].get, key="split_platform", bind=URL,
                             index=first_index("split_platform", PRESETS),
                             help="Fees, the client's review window and the hold before money can be withdrawn.")
     budget = c2.number_input("Budget", min_value=0.01, value=first("split_budget"), step=10.0, format="%.2f", key="split_budget", bind=URL,
@@ -121,15 +188,14 @@ with st.container(border=True):
                            help="From the start to delivery, working at a steady pace.")
     mode = st.radio("Split the budget", [COUNT, AMOUNTS], horizontal=True, key="split_mode", bind=URL, on_change=amounts_from_the_plan,
                     index=first_index("split_mode", [COUNT, AMOUNTS]),
-                    format_func={COUNT: "into a number of milestones", AMOUNTS: "into amounts I choose"}.get)
+                    format_func=MODE_LABELS.get)
     if mode == COUNT:
         c1, c2 = st.columns(2)
         count = int(c1.number_input("Milestones", min_value=1, max_value=splitter.MAX_RECOMMENDED_MILESTONES, step=1,
                                     value=first("split_milestones"), key="split_milestones", bind=URL))
         shape = c2.selectbox("Sizes", list(splitter.SPLIT_SHAPES), key="split_shape", bind=URL,
                              index=first_index("split_shape", splitter.SPLIT_SHAPES),
-                             format_func={"equal": "equal", "front-loaded": "larger first",
-                                          "back-loaded": "larger last"}.get,
+                             format_func=SHAPE_LABELS.get,
                              help="Front-loaded plans ask for more early (less at stake later); back-loaded the opposite.")
         amounts_text = None
     else:
@@ -162,7 +228,7 @@ with st.container(border=True):
     st.markdown("**The risk that the client cancels**")
     risk_mode = st.radio("Take the risk", [HISTORY, MANUAL], index=0 if has_history else 1, horizontal=True,
                          key="split_risk_mode", bind=URL,
-                         format_func={HISTORY: "from my history", MANUAL: "as I set it"}.get)
+                         format_func=RISK_LABELS.get)
     if risk_mode == MANUAL:
         c1, c2 = st.columns(2)
         cancel_percent = c1.slider("Chance the client cancels before the end", 0, 100, first("split_cancel_percent"),
@@ -170,13 +236,20 @@ with st.container(border=True):
                                    key="split_cancel_percent", bind=URL)
         hazard = c2.selectbox("When cancellations happen", list(splitter.HAZARD_SHAPES), key="split_hazard", bind=URL,
                               index=first_index("split_hazard", splitter.HAZARD_SHAPES),
-                              format_func={"constant": "evenly over the contract", "front-heavy": "mostly early",
-                                           "back-heavy": "mostly late"}.get)
+                              format_func=HAZARD_LABELS.get)
     max_loss_percent = st.slider("Most of the budget you are willing to have at stake at any moment",
                                  5, 100, first("split_max_loss_percent"), step=5, format="%d %%",
                                  key="split_max_loss_percent", bind=URL,
                                  help="The recommendation picks the fewest milestones that keep finished-but-unpaid "
                                       "work within this share.")
+
+drawn = {"split_platform": platform, "split_budget": budget, "split_days": days, "split_mode": mode,
+         "split_wait_days": wait_days, "split_billed_before": billed_before, "split_review_days": review_days,
+         "split_risk_mode": risk_mode, "split_max_loss_percent": max_loss_percent}
+drawn |= ({"split_milestones": count, "split_shape": shape} if mode == COUNT else {"split_amounts": amounts_text})
+if risk_mode == MANUAL:
+    drawn |= {"split_cancel_percent": cancel_percent, "split_hazard": hazard}
+show_link_ignored(drawn)
 
 # --- the model ------------------------------------------------------------------------------
 try:
@@ -302,6 +375,8 @@ if st.session_state.get("split_cancel_day", 1) > last_day:  # the contract got s
     st.session_state["split_cancel_day"] = last_day
 cancel_day = st.slider("The client cancels during day", 1, last_day, min(first("split_cancel_day"), last_day),
                        key="split_cancel_day", bind=URL)
+if "split_cancel_day" in st.session_state.get(_LINK_OPENED, {}):
+    show_link_ignored({**drawn, "split_cancel_day": cancel_day})
 frame = plan.to_frame()
 kept = float(frame.loc[frame["due_day"] <= cancel_day - 1, "amount"].sum())
 pending_today = frame[(frame["due_day"] > cancel_day - 1) & (frame["due_day"] <= cancel_day)]
