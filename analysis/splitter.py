@@ -156,6 +156,15 @@ class Risk:
         }
 
 
+def certain_cancellation(risk: Risk) -> str | None:
+    """What a 100 % risk means in this model, said wherever it is used (``S(t) = 0 ** (t / days)`` is 0 for every
+    t > 0: the client cancels at day 0, before any hand-in), else None. A risk just below it is a client who
+    may still last a while: at 99 % with a constant hazard, a quarter of them reach a quarter of the contract."""
+    if risk.cancel_prob < 1.0:
+        return None
+    return "at 100 % the model has the client cancel at once, before any hand-in: nothing is paid under any plan"
+
+
 def hazard_label(k: float) -> str:
     """A name for a timing exponent: the named shape it equals, or the direction it leans."""
     for name, value in HAZARD_SHAPES.items():
@@ -647,6 +656,10 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
         })
     table = pd.DataFrame(rows)
     table["expected_days_to_cash"] = table["expected_days_to_cash"].astype(float)
+    if (table["prob_paid_nothing"] >= 1.0).all():  # a certain cancellation at once: no plan is safer than another
+        return Recommendation(None, float(max_loss_share), allowed, float(terms.review_days), float(wait_days),
+                              "none: every plan pays nothing under this risk (the client cancels before the first "
+                              "hand-in), so no number of milestones protects you", table)
     fees = table.set_index("milestones")["fees_if_complete"]
     if chosen is not None and chosen > 1 and fees[chosen] > fees[1] + 0.005:  # a minimum fee per milestone
         reason += (f"; the {terms.min_fee:.2f} minimum fee makes its fees {fees[chosen]:,.2f} if all is paid, "

@@ -146,8 +146,7 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: split
     for label, risk in (("plan", c.plan_risk), ("single payment", c.single_risk)):
         lines.append(f"Risk ({label}, {risk.source}): "
                      + (risk.note if risk.note else f"{risk.cancel_prob:.1%} cancel before the end, {risk.hazard_label} hazard") + "."
-                     + (" At 100 % the model has the client cancel at once, before any hand-in: nothing is paid under "
-                        "any plan." if risk.cancel_prob >= 1.0 else ""))
+                     + (f" {certain[:1].upper()}{certain[1:]}." if (certain := splitter.certain_cancellation(risk)) else ""))
         if c.plan_risk == c.single_risk:
             break
     caveat = splitter.observed_not_caused(c.plan_risk, c.single_risk)

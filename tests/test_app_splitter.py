@@ -372,3 +372,15 @@ def test_a_link_value_the_page_cannot_take_is_named(sample_db, monkeypatch):
     at.selectbox(key="split_platform").set_value("upwork-2016").run()
     notices = [w.value.replace("\\", "") for w in at.warning if "This link asks for" in w.value]
     assert "split_platform" not in notices[0] and "split_milestones 'lots'" in notices[0]
+
+
+def test_a_certain_cancellation_is_explained_and_recommends_nothing(sample_db, monkeypatch):
+    """At 100 % (S(t) = 0 for every t > 0) every plan pays nothing, yet the page recommended 4 milestones."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"), 100)
+    plan, single = side_metrics(at)
+    assert plan["Expected earnings"] == single["Expected earnings"] == "0.00"
+    said = plain(at)
+    assert "At 100 % the model has the client cancel at once, before any hand-in: nothing is paid under any plan." in said
+    assert "Recommended:" not in said
+    assert "None: every plan pays nothing under this risk" in said
+    assert not [b for b in at.button if b.key == "split_use_recommendation"]

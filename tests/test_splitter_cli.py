@@ -219,3 +219,17 @@ def test_a_certain_cancellation_says_what_the_model_makes_of_it(cli):
     assert first_cash.split()[-2:] == ["—", "—"]
     doc = cli("split", "--budget", "150", "--days", "5", "--milestones", "5", "--cancel-prob", "1", "--json", db=None).json()
     assert doc["plan"]["prob_paid_nothing"] == 1.0 and doc["plan"]["expected_net"] == 0.0
+
+
+def test_a_certain_cancellation_recommends_nothing(cli):
+    """At 100 % every plan pays nothing (S(t) = 0 for t > 0), yet 4 milestones were recommended for 150 at 25 %."""
+    result = cli("split", "--budget", "150", "--days", "5", "--milestones", "5", "--cancel-prob", "1", db=None)
+    assert ("Recommendation: none: every plan pays nothing under this risk (the client cancels before the first "
+            "hand-in), so no number of milestones protects you.") in result.out
+    doc = cli("split", "--budget", "150", "--days", "5", "--milestones", "5", "--cancel-prob", "1", "--json", db=None).json()
+    assert doc["recommendation"]["milestones"] is None
+    assert all(row["prob_paid_nothing"] == 1.0 and row["expected_net"] == 0.0 for row in doc["recommendation"]["table"])
+    # Just below it the client may still last a while: 0.99 ** (1.25 / 5) of them reach the first of 4 hand-ins.
+    doc = cli("split", "--budget", "150", "--days", "5", "--milestones", "4", "--cancel-prob", "0.99", "--json", db=None).json()
+    assert doc["recommendation"]["milestones"] == 4
+    assert doc["milestones"][0]["prob_paid"] == pytest.approx(0.01 ** 0.25)

@@ -232,8 +232,10 @@ with st.container(border=True):
     if risk_mode == MANUAL:
         c1, c2 = st.columns(2)
         cancel_percent = c1.slider("Chance the client cancels before the end", 0, 100, first("split_cancel_percent"),
-                                   format="%d %%",
-                                   key="split_cancel_percent", bind=URL)
+                                   format="%d %%", key="split_cancel_percent", bind=URL,
+                                   help="At 100 % the model has the client cancel at once; just below it a client "
+                                        "may still last a while (at 99 % with cancellations evenly over the contract, "
+                                        "about a third reach a quarter of the way).")
         hazard = c2.selectbox("When cancellations happen", list(splitter.HAZARD_SHAPES), key="split_hazard", bind=URL,
                               index=first_index("split_hazard", splitter.HAZARD_SHAPES),
                               format_func=HAZARD_LABELS.get)
@@ -275,6 +277,9 @@ except UserError as exc:
     st.stop()
 
 p, s = comparison.plan_outcome, comparison.single_outcome
+certain = splitter.certain_cancellation(plan_risk) or splitter.certain_cancellation(single_risk)
+if certain:
+    st.warning(sentence(certain), icon=":material/block:")
 n = len(plan.milestones)
 plan_name = plural(n, "milestone")
 
