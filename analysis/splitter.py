@@ -562,12 +562,14 @@ class Recommendation:
     wait_days_per_milestone: float
     reason: str
     table: pd.DataFrame = field(repr=False)
+    #: What a minimum fee per payment costs the recommended plan (part of ``reason`` too), else None.
+    fee_note: str | None = None
 
     def to_json(self) -> dict:
         return {
             "milestones": self.milestones, "max_loss_share": self.max_loss_share, "max_allowed": self.max_allowed,
             "review_days_per_milestone": self.review_days_per_milestone,
-            "wait_days_per_milestone": self.wait_days_per_milestone, "reason": self.reason,
+            "wait_days_per_milestone": self.wait_days_per_milestone, "reason": self.reason, "fee_note": self.fee_note,
             "table": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
                       for row in self.table.round(6).to_dict("records")],
         }
@@ -661,10 +663,37 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
                               "none: every plan pays nothing under this risk (the client cancels before the first "
                               "hand-in), so no number of milestones protects you", table)
     fees = table.set_index("milestones")["fees_if_complete"]
+    fee_note = None
     if chosen is not None and chosen > 1 and fees[chosen] > fees[1] + 0.005:  # a minimum fee per milestone
-        reason += (f"; the {terms.min_fee:.2f} minimum fee makes its fees {fees[chosen]:,.2f} if all is paid, "
-                   f"against {fees[1]:,.2f} for one payment")
-    return Recommendation(chosen, float(max_loss_share), allowed, float(terms.review_days), float(wait_days), reason, table)
+        fee_note = (f"the {terms.min_fee:,.2f} minimum fee makes its fees {fees[chosen]:,.2f} if all is paid, "
+                    f"against {fees[1]:,.2f} for one payment")
+        reason += f"; {fee_note}"
+    return Recommendation(chosen, float(max_loss_share), allowed, float(terms.review_days), float(wait_days), reason,
+                          table, fee_note)
+
+
+#: Fees above this share of the budget are worth a warning: they take most of the plan's money.
+MOST_OF_THE_MONEY = 0.5
+
+
+def fee_warning(c: Comparison) -> str | None:
+    """Said when the platform's fees would take most of the plan's money if every milestone is paid (a minimum
+    fee on small milestones: Freelancer.com's $5 takes all of a $3 milestone), else None."""
+    fees = c.plan_outcome.milestones["fee"].to_numpy(float)
+    nets = c.plan_outcome.milestones["amount"].to_numpy(float) - fees
+    total, budget = float(fees.sum()), c.plan.budget
+    if total <= MOST_OF_THE_MONEY * budget:
+        return None
+    text = f"fees take {total:,.2f} of the {budget:,.2f} if every milestone is paid ({total / budget:.0%})"
+    if c.terms.min_fee:
+        single = float(c.single_outcome.milestones["fee"].sum())
+        text += (f": {c.terms.name}'s minimum fee of {c.terms.min_fee:,.2f} a payment (all of a smaller one), against {single:,.2f} "
+                 "for one payment; fewer, larger milestones keep more")
+    nothing = int((nets <= 0.005).sum())
+    if nothing:
+        text += (f"; {'every milestone leaves' if nothing == len(nets) else f'{nothing} of the milestones leave'} "
+                 "you nothing after the fee")
+    return text
 
 
 # --- calibration from the workspace ---------------------------------------------------------

@@ -157,6 +157,9 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: split
         assumed = (f"{c.terms.review_days:g} days, the platform's longest" if c.terms.review_days
                    else "payment on the day of the hand-in (the platform sets no review window)")
         lines.append(f"Review time: {review.message}. This plan assumes {assumed}{use}.")
+    fees = splitter.fee_warning(c)
+    if fees:
+        lines.append(f"Warning: {fees}.")
     lines.append(f"Recommendation: {rec.reason}.")
     if rec.review_days_per_milestone:
         lines.append(f"Each extra milestone is one more client review of up to {rec.review_days_per_milestone:g} days "

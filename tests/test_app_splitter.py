@@ -384,3 +384,24 @@ def test_a_certain_cancellation_is_explained_and_recommends_nothing(sample_db, m
     assert "Recommended:" not in said
     assert "None: every plan pays nothing under this risk" in said
     assert not [b for b in at.button if b.key == "split_use_recommendation"]
+
+
+def test_freelancer_coms_minimum_fee_is_said(sample_db, monkeypatch):
+    """60 over 10 days in 20 milestones of 3.00 on Freelancer.com: its fee is 10 % or 5.00, at most the payment, so
+    each 3.00 milestone pays 3.00 in fees and leaves 0.00; one payment pays max(6.00, 5.00) = 6.00. The CLI said
+    the recommended 4 milestones of 15.00 pay 4 × 5.00 = 20.00 in fees; the page said neither."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.selectbox(key="split_platform").set_value("freelancer").run()
+    for key, value in (("split_budget", 60.0), ("split_days", 10.0), ("split_milestones", 20)):
+        at.number_input(key=key).set_value(value).run()
+    table = schedule(at)
+    assert table["fee"].tolist() == [3.0] * 20 and table["net"].tolist() == [0.0] * 20
+    said = plain(at)
+    assert ("Fees take 60.00 of the 60.00 if every milestone is paid (100%): Freelancer.com's minimum fee of 5.00 a "
+            "payment (all of a smaller one), against 6.00 for one payment; fewer, larger milestones keep more; every "
+            "milestone leaves you nothing after the fee.") in said
+    assert "Recommended: 4 milestones" in said
+    assert "The 5.00 minimum fee makes its fees 20.00 if all is paid, against 6.00 for one payment." in said
+    # 2 milestones of 30.00: fees 2 × 5.00 = 10.00 of 60.00, not most of it: no warning.
+    at.number_input(key="split_milestones").set_value(2).run()
+    assert "Fees take" not in plain(at)

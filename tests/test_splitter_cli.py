@@ -233,3 +233,16 @@ def test_a_certain_cancellation_recommends_nothing(cli):
     doc = cli("split", "--budget", "150", "--days", "5", "--milestones", "4", "--cancel-prob", "0.99", "--json", db=None).json()
     assert doc["recommendation"]["milestones"] == 4
     assert doc["milestones"][0]["prob_paid"] == pytest.approx(0.01 ** 0.25)
+
+
+def test_fees_taking_most_of_the_plan_are_warned_about(cli):
+    """20 × 3.00 on Freelancer.com: each fee is the whole 3.00 (10 % or 5.00, at most the payment)."""
+    out = cli("split", "--budget", "60", "--days", "10", "--milestones", "20", "--platform", "freelancer", db=None).out
+    assert ("Warning: fees take 60.00 of the 60.00 if every milestone is paid (100%): Freelancer.com's minimum fee of "
+            "5.00 a payment (all of a smaller one), against 6.00 for one payment") in out
+    doc = cli("split", "--budget", "60", "--days", "10", "--milestones", "20", "--platform", "freelancer", "--json",
+              db=None).json()
+    assert doc["recommendation"]["fee_note"] == ("the 5.00 minimum fee makes its fees 20.00 if all is paid, against "
+                                                 "6.00 for one payment")
+    assert "Warning: fees" not in cli("split", "--budget", "60", "--days", "10", "--milestones", "2", "--platform",
+                                      "freelancer", db=None).out

@@ -334,6 +334,9 @@ show_table(schedule, "milestone-schedule", key="split_schedule", column_config={
     "expected_release_day": st.column_config.NumberColumn("withdrawable by day", format="%g"),
     "prob_paid": st.column_config.NumberColumn("chance it is paid", format="percent"),
 })
+fees_warning = splitter.fee_warning(comparison)
+if fees_warning:
+    st.warning(escape_markdown(sentence(fees_warning)), icon=":material/money_off:")
 
 # --- side by side -----------------------------------------------------------------------------
 st.subheader(f"{plan_name.capitalize()} against a single payment")
@@ -412,6 +415,8 @@ with st.container(border=True):
         at_stake = float(recommendation.table.set_index("milestones").at[best, "max_loss"])
         st.markdown(f"**Recommended: {plural(best, 'milestone')}**, the fewest that never leave more than "
                     f"{at_stake:,.2f} of finished work unpaid (your limit: {max_loss_percent} % of {budget:,.2f}).")
+        if recommendation.fee_note:
+            st.caption(escape_markdown(sentence(recommendation.fee_note)))
         if best != n or mode != COUNT:
             st.button(f"Use {plural(best, 'milestone')}", on_click=use_recommendation, args=(best,),
                       icon=":material/check:", key="split_use_recommendation")
