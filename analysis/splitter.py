@@ -515,7 +515,8 @@ class Comparison:
             "budget": self.plan.budget, "days": self.plan.days, "fee_rate": t.fee_rate,
             "platform": {"key": t.key, "label": t.label, "fee_rate": t.fee_rate, "min_fee": t.min_fee,
                          "sliding_fee": t.sliding, "review_days": t.review_days, "hold_days": t.hold_days,
-                         "min_milestone": t.min_milestone, "billed_before": self.billed_before},
+                         "min_milestone": t.min_milestone, "billed_before": self.billed_before,
+                         "escrow": t.escrow, "on_cancel": t.on_cancel},
             "shape": self.plan.shape, "wait_days": self.plan.wait_days,
             "milestones": [
                 {"seq": int(r.seq), "amount": float(r.amount), "start_day": round(float(r.start_day), 6),

@@ -405,3 +405,19 @@ def test_freelancer_coms_minimum_fee_is_said(sample_db, monkeypatch):
     # 2 milestones of 30.00: fees 2 × 5.00 = 10.00 of 60.00, not most of it: no warning.
     at.number_input(key="split_milestones").set_value(2).run()
     assert "Fees take" not in plain(at)
+
+
+@pytest.mark.parametrize(("platform", "said"), [
+    ("upwork", "on Upwork, funded milestones you handed in are paid from escrow."),
+    ("direct", "with a direct client there is no escrow: handed-in work is paid only if the client pays your invoice."),
+    ("fiverr", "on Fiverr the buyer paid up front; a delivered milestone completes, and is yours, 3 days after "
+               "delivery unless the buyer asks for changes."),
+    ("freelancer", "on Freelancer.com, the milestone payments the client created are held for you, but the client "
+                   "releases them"),
+])
+def test_if_the_client_cancels_says_what_the_platform_does(sample_db, monkeypatch, platform, said):
+    """"…paid from escrow" was said for a direct client (no escrow) and Fiverr (the buyer pays up front) too."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.selectbox(key="split_platform").set_value(platform).run()
+    assert f"Amounts before fees; {said}" in plain(at)
+    assert ("escrow" in plain(at).split("Amounts before fees;")[1].split("\n")[0]) == (platform in ("upwork", "direct"))

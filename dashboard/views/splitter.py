@@ -394,7 +394,7 @@ maybe = (f", plus {float(pending_today['amount'].sum()):,.2f} if you had already
          if not pending_today.empty and n > 1 else "")
 st.markdown(f"With {plan_name} you keep **{kept:,.2f}** of the {budget:,.2f}{maybe}; with a single payment you keep "
             f"**{kept_single:,.2f}**" + (" — the work was already delivered." if kept_single else ".")
-            + " Amounts before fees; funded milestones you handed in are paid from escrow.")
+            + f" Amounts before fees; {escape_markdown(terms.on_cancel)}.")
 
 # --- charts -----------------------------------------------------------------------------------
 cash = cash_curve_figure(comparison)
