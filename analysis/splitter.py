@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -317,7 +318,7 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
         if bad is not None:
             raise UserError(f"amount {bad} must be more than 0, got {amounts[bad - 1]:g}")
         if sum(cents) != budget_cents:
-            raise UserError(f"the amounts add up to {sum(cents) / 100:.2f}, not the budget {budget_cents / 100:.2f}")
+            raise UserError(f"{_AMOUNTS_OFF} {sum(cents) / 100:.2f}, not the budget {budget_cents / 100:.2f}")
         shape = "custom"
     else:
         if isinstance(milestones, bool) or int(milestones) != milestones:
@@ -352,6 +353,22 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
         due[-1] = float(days) + (n - 1) * wait_days  # exact, whatever the float sums did
     return Plan(budget_cents, float(days), tuple(Milestone(i + 1, c, s, d) for i, (c, s, d) in enumerate(zip(cents, starts, due))),
                 shape=shape, wait_days=float(wait_days))
+
+
+#: ``1,500`` in a list of amounts: digits with thousands separators, which a split at every comma breaks apart.
+_THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d.])")
+_AMOUNTS_OFF = "the amounts add up to"
+
+
+def amounts_error(error: UserError, text: str) -> UserError:
+    """``error`` from ``make_plan`` with a hint when the amounts typed as ``text`` did not add up and look like
+    numbers written with thousands separators (``1,500,1,500`` reads as 1, 500, 1, 500)."""
+    found = _THOUSANDS.findall(text)
+    if not str(error).startswith(_AMOUNTS_OFF) or not found:
+        return error
+    return UserError(f"{error}; '{found[0]}' looks like {found[0].replace(',', '')} written with a thousands "
+                     "separator, but every comma separates two amounts: write amounts without one "
+                     f"({', '.join(f.replace(',', '') for f in found[:3])})")
 
 
 def single_payment(budget: float, days: float) -> Plan:

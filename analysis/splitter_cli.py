@@ -88,8 +88,11 @@ def run_split(args: argparse.Namespace) -> int:
     due_days = _numbers(args.due_days, "--due-days") if args.due_days is not None else None
     if args.milestones is not None and args.milestones < 1:
         raise UserError(f"--milestones must be at least 1, got {args.milestones}")
-    plan = splitter.make_plan(args.budget, args.days, milestones=args.milestones, amounts=amounts, shape=args.shape,
-                              due_days=due_days, wait_days=args.wait_days, terms=terms)
+    try:
+        plan = splitter.make_plan(args.budget, args.days, milestones=args.milestones, amounts=amounts,
+                                  shape=args.shape, due_days=due_days, wait_days=args.wait_days, terms=terms)
+    except UserError as exc:
+        raise (exc if args.amounts is None else splitter.amounts_error(exc, args.amounts)) from None
     if not math.isfinite(args.billed_before) or args.billed_before < 0:
         raise UserError(f"--billed-before must be zero or more, got {args.billed_before:g}")
     calibration = review = None

@@ -421,3 +421,16 @@ def test_if_the_client_cancels_says_what_the_platform_does(sample_db, monkeypatc
     at.selectbox(key="split_platform").set_value(platform).run()
     assert f"Amounts before fees; {said}" in plain(at)
     assert ("escrow" in plain(at).split("Amounts before fees;")[1].split("\n")[0]) == (platform in ("upwork", "direct"))
+
+
+def test_amounts_written_with_thousands_separators_get_a_hint(sample_db, monkeypatch):
+    """"1,500,1,500" splits at every comma into 1, 500, 1, 500 = 1002; the page said only that."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.number_input(key="split_budget").set_value(3000.0).run()
+    at.radio(key="split_mode").set_value("amounts").run()
+    at.text_input(key="split_amounts").set_value("1,500,1,500").run()
+    assert [e.value for e in at.error] == [
+        "The amounts add up to 1002.00, not the budget 3000.00; '1,500' looks like 1500 written with a thousands "
+        "separator, but every comma separates two amounts: write amounts without one (1500, 1500)."]
+    at.text_input(key="split_amounts").set_value("1500, 1500").run()
+    assert not at.error and schedule(at)["amount"].tolist() == [1500.0, 1500.0]
