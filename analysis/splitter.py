@@ -288,7 +288,7 @@ def plan_cents(budget_cents: int, n: int, shape: str = "equal") -> list[int]:
         raise UserError(f"{n} milestones are more than the budget has cents ({budget_cents})")
     cents = _largest_remainder(budget_cents, split_weights(n, shape))
     if (cents <= 0).any():
-        raise UserError(f"a {shape} split of {budget_cents / 100:.2f} into {n} milestones leaves a milestone at 0")
+        raise UserError(f"a {shape} split of {budget_cents / 100:,.2f} into {n} milestones leaves a milestone at 0")
     return [int(c) for c in cents]
 
 
@@ -318,7 +318,7 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
         if bad is not None:
             raise UserError(f"amount {bad} must be more than 0, got {amounts[bad - 1]:g}")
         if sum(cents) != budget_cents:
-            raise UserError(f"{_AMOUNTS_OFF} {sum(cents) / 100:.2f}, not the budget {budget_cents / 100:.2f}")
+            raise UserError(f"{_AMOUNTS_OFF} {sum(cents) / 100:,.2f}, not the budget {budget_cents / 100:,.2f}")
         shape = "custom"
     else:
         if isinstance(milestones, bool) or int(milestones) != milestones:
@@ -329,8 +329,8 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
         min_cents = round(terms.min_milestone * 100)
         small = next((i for i, c in enumerate(cents, 1) if c < min_cents), None)
         if small is not None:
-            raise UserError(f"milestone {small} is {cents[small - 1] / 100:.2f}, below the {terms.name} minimum "
-                            f"milestone of {terms.min_milestone:.2f}")
+            raise UserError(f"milestone {small} is {cents[small - 1] / 100:,.2f}, below the {terms.name} minimum "
+                            f"milestone of {terms.min_milestone:,.2f}")
     if not _finite(wait_days) or wait_days < 0:
         raise UserError(f"wait days must be zero or more, got {wait_days:g}")
     if wait_days > MAX_DAYS:
@@ -648,18 +648,18 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
         raise UserError(f"the max-loss share must be above 0 and at most 1, got {max_loss_share:g}")
     allowed = max_milestones_allowed(budget, terms, shape)
     if allowed < 1:
-        raise UserError(f"the budget {budget_cents / 100:.2f} is below the {terms.name} minimum milestone of {terms.min_milestone:.2f}")
+        raise UserError(f"the budget {budget_cents / 100:,.2f} is below the {terms.name} minimum milestone of {terms.min_milestone:,.2f}")
     chosen = smallest_safe_count(budget_cents, max_loss_share, allowed, shape)
     if chosen is None:
         stake = max(plan_cents(budget_cents, allowed, shape)) / 100
         why = ("the most the splitter considers" if allowed == MAX_RECOMMENDED_MILESTONES
-               else f"the most the {terms.min_milestone:.2f} minimum milestone allows")
-        reason = (f"even {allowed} milestone{'s' if allowed != 1 else ''} ({why}) leave {stake:.2f} at stake, "
+               else f"the most the {terms.min_milestone:,.2f} minimum milestone allows")
+        reason = (f"even {allowed} milestone{'s' if allowed != 1 else ''} ({why}) leave {stake:,.2f} at stake, "
                   f"more than {max_loss_share:.0%} of the budget")
     else:
         stake = max(plan_cents(budget_cents, chosen, shape)) / 100
-        reason = (f"{chosen} milestone{'s' if chosen != 1 else ''} keep at most {stake:.2f} of finished work unpaid "
-                  f"(limit {max_loss_share:.0%} of {budget_cents / 100:.2f})")
+        reason = (f"{chosen} milestone{'s' if chosen != 1 else ''} keep at most {stake:,.2f} of finished work unpaid "
+                  f"(limit {max_loss_share:.0%} of {budget_cents / 100:,.2f})")
     shown = min(allowed, (chosen or allowed) + 2, MAX_TABLE_ROWS)
     candidates = sorted(set(range(1, shown + 1)) | {chosen or allowed})
     rows = []

@@ -430,7 +430,22 @@ def test_amounts_written_with_thousands_separators_get_a_hint(sample_db, monkeyp
     at.radio(key="split_mode").set_value("amounts").run()
     at.text_input(key="split_amounts").set_value("1,500,1,500").run()
     assert [e.value for e in at.error] == [
-        "The amounts add up to 1002.00, not the budget 3000.00; '1,500' looks like 1500 written with a thousands "
+        "The amounts add up to 1,002.00, not the budget 3,000.00; '1,500' looks like 1500 written with a thousands "
         "separator, but every comma separates two amounts: write amounts without one (1500, 1500)."]
     at.text_input(key="split_amounts").set_value("1500, 1500").run()
     assert not at.error and schedule(at)["amount"].tolist() == [1500.0, 1500.0]
+
+
+def test_money_in_the_tables_has_thousands_separators(sample_db, monkeypatch):
+    """The cards said 3,000.00 and the tables 3000.00: every money column is "accounting" (1,234.00), as on the
+    other pages."""
+    import json
+
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    money = {"amount", "fee", "net", "smallest_amount", "max_loss", "expected_net", "fees_if_complete"}
+    formats = {name: column["type_config"].get("format")
+               for table in at.dataframe for name, column in json.loads(table.proto.columns or "{}").items()
+               if name in money and column.get("type_config", {}).get("type") == "number"}
+    assert set(formats) == money and set(formats.values()) == {"accounting"}, formats
+    at.number_input(key="split_budget").set_value(10_000_000.0).run()
+    assert "(your limit: 25 % of 10,000,000.00)" in plain(at)

@@ -251,7 +251,13 @@ def test_fees_taking_most_of_the_plan_are_warned_about(cli):
 def test_amounts_with_thousands_separators_get_a_hint(cli):
     result = cli("split", "--budget", "3000", "--days", "10", "--amounts", "1,500,1,500", db=None)
     assert result.code == 2
-    assert ("the amounts add up to 1002.00, not the budget 3000.00; '1,500' looks like 1500 written with a thousands "
+    assert ("the amounts add up to 1,002.00, not the budget 3,000.00; '1,500' looks like 1500 written with a thousands "
             "separator, but every comma separates two amounts: write amounts without one (1500, 1500)") in result.err
     # Amounts that add up are taken as they are, commas and all (SPEC's --amounts A,B,..).
     assert cli("split", "--budget", "1000", "--days", "30", "--amounts", "100,250,650", db=None).code == 0
+
+
+def test_money_in_the_recommendation_has_thousands_separators(cli):
+    out = cli("split", "--budget", "10000000", "--days", "30", "--milestones", "4", db=None).out
+    assert ("Recommendation: 4 milestones keep at most 2,500,000.00 of finished work unpaid (limit 25% of "
+            "10,000,000.00).") in out

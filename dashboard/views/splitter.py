@@ -327,9 +327,9 @@ st.caption(f"{plan_name} on {escape_markdown(terms.label)}. Each milestone is wo
            f"in on its due day; {review_text}.{history_text}")
 show_table(schedule, "milestone-schedule", key="split_schedule", column_config={
     "seq": st.column_config.NumberColumn("milestone"),
-    "amount": st.column_config.NumberColumn("amount", format="%.2f"),
-    "fee": st.column_config.NumberColumn("platform fee", format="%.2f"),
-    "net": st.column_config.NumberColumn("you receive", format="%.2f"),
+    "amount": st.column_config.NumberColumn("amount", format="accounting"),
+    "fee": st.column_config.NumberColumn("platform fee", format="accounting"),
+    "net": st.column_config.NumberColumn("you receive", format="accounting"),
     "start_day": st.column_config.NumberColumn("start day", format="%g"),
     "due_day": st.column_config.NumberColumn("due day", format="%g"),
     "expected_release_day": st.column_config.NumberColumn("withdrawable by day", format="%g"),
@@ -427,11 +427,11 @@ with st.container(border=True):
     show_table(recommendation.table.round({"max_loss_share": 3, "prob_paid_nothing": 3, "expected_days_to_cash": 1}),
                "milestone-plans-compared", key="split_recommendation",
                caption="Plans with 1 to a few more milestones than recommended, under the same risk.", column_config={
-                   "smallest_amount": st.column_config.NumberColumn("smallest amount", format="%.2f"),
-                   "max_loss": st.column_config.NumberColumn("most at stake", format="%.2f"),
+                   "smallest_amount": st.column_config.NumberColumn("smallest amount", format="accounting"),
+                   "max_loss": st.column_config.NumberColumn("most at stake", format="accounting"),
                    "max_loss_share": st.column_config.NumberColumn("share of budget", format="percent"),
-                   "expected_net": st.column_config.NumberColumn("expected earnings", format="%.2f"),
-                   "fees_if_complete": st.column_config.NumberColumn("fees if complete", format="%.2f"),
+                   "expected_net": st.column_config.NumberColumn("expected earnings", format="accounting"),
+                   "fees_if_complete": st.column_config.NumberColumn("fees if complete", format="accounting"),
                    "prob_paid_nothing": st.column_config.NumberColumn("paid nothing", format="percent"),
                    "expected_days_to_cash": st.column_config.NumberColumn("days to cash", format="%.1f"),
                    "finish_day_waiting_for_approval": st.column_config.NumberColumn("finish if waiting", format="%.0f"),
