@@ -63,8 +63,8 @@ def test_expected_outcomes_under_a_manual_risk(sample_db, monkeypatch):
     assert plan["Expected earnings"] == f"{plan_net:,.2f}"
     assert single["Expected earnings"] == f"{135.0 * 0.9:,.2f}"
     assert plan["Paid nothing"] == f"{(1 - survive[0]):.1%}" and single["Paid nothing"] == "10.0%"
-    assert plan["Withdrawable, on average, by"] == f"{plan_days:.1f} days"
-    assert single["Withdrawable, on average, by"] == f"{5 + REVIEW + HOLD:.1f} days"
+    assert plan["Withdrawable (average)"] == f"{plan_days:.1f} days"
+    assert single["Withdrawable (average)"] == f"{5 + REVIEW + HOLD:.1f} days"
     # shown to a tenth of a percent, as a reader takes it in (0.979, not 0.9791483623609768)
     assert schedule(at)["prob_paid"].tolist() == [round(s, 3) for s in survive]
     # Cancellations mostly early hurt the single payment as much and the plan more.
@@ -265,8 +265,8 @@ def test_the_clients_own_review_time_moves_every_withdrawal_day(sample_db, monke
     plan_days = sum(w * (i + 2 + HOLD) for i, w in enumerate(weights, 1)) / sum(weights)
     assert schedule(at)["expected_release_day"].tolist() == [d + 2 + HOLD for d in (1.0, 2.0, 3.0, 4.0, 5.0)]
     plan, single = side_metrics(at)
-    assert plan["Withdrawable, on average, by"] == f"{plan_days:.1f} days"
-    assert single["Withdrawable, on average, by"] == f"{5 + 2 + HOLD:.1f} days"
+    assert plan["Withdrawable (average)"] == f"{plan_days:.1f} days"
+    assert single["Withdrawable (average)"] == f"{5 + 2 + HOLD:.1f} days"
     assert "your client releases the payment 2 days after a hand-in (as you set it)" in plain(at)
 
 

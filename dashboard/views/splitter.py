@@ -178,10 +178,12 @@ has_history = not store.is_empty(workspace())
 # --- inputs ---------------------------------------------------------------------------------
 with st.container(border=True):
     st.markdown("**The contract**")
-    c1, c2, c3 = st.columns(3)
-    platform = c1.selectbox("Platform", list(PRESETS), format_func=CHOICES["split_platform"].get, key="split_platform", bind=URL,
+    # The platform on a row of its own: its labels are long ("Upwork (flat 10 %, since May 2023)") and were cut
+    # off at a third of an 800-pixel window.
+    platform = st.selectbox("Platform", list(PRESETS), format_func=CHOICES["split_platform"].get, key="split_platform", bind=URL,
                             index=first_index("split_platform", PRESETS),
                             help="Fees, the client's review window and the hold before money can be withdrawn.")
+    c2, c3 = st.columns(2)
     budget = c2.number_input("Budget", min_value=0.01, value=first("split_budget"), step=10.0, format="%.2f", key="split_budget", bind=URL,
                              help="The agreed total price.")
     days = c3.number_input("Working days", min_value=0.5, value=first("split_days"), step=1.0, format="%g", key="split_days", bind=URL,
@@ -325,15 +327,18 @@ history_text = ("" if typical_days is None else f" Your clients there paid a med
                 "hand-in: **More options** plans with that instead.")
 st.caption(f"{plan_name} on {escape_markdown(terms.label)}. Each milestone is worked on from its start day and handed "
            f"in on its due day; {review_text}.{history_text}")
+# Short headers and no start day (the previous milestone's due day; in the CSV): eight columns scrolled sideways
+# in a narrow window.
 show_table(schedule, "milestone-schedule", key="split_schedule", column_config={
-    "seq": st.column_config.NumberColumn("milestone"),
+    "seq": st.column_config.NumberColumn("#"),
     "amount": st.column_config.NumberColumn("amount", format="accounting"),
-    "fee": st.column_config.NumberColumn("platform fee", format="accounting"),
-    "net": st.column_config.NumberColumn("you receive", format="accounting"),
-    "start_day": st.column_config.NumberColumn("start day", format="%g"),
+    "fee": st.column_config.NumberColumn("fee", format="accounting"),
+    "net": st.column_config.NumberColumn("net", format="accounting", help="What you receive: amount less fee"),
+    "start_day": None,
     "due_day": st.column_config.NumberColumn("due day", format="%g"),
-    "expected_release_day": st.column_config.NumberColumn("withdrawable by day", format="%g"),
-    "prob_paid": st.column_config.NumberColumn("chance it is paid", format="percent"),
+    "expected_release_day": st.column_config.NumberColumn("withdrawable", format="day %g",
+                                                          help="The day the payment can be withdrawn, at the latest"),
+    "prob_paid": st.column_config.NumberColumn("chance paid", format="percent"),
 })
 fees_warning = splitter.fee_warning(comparison)
 if fees_warning:
@@ -349,20 +354,22 @@ rows = [
     ("Expected days until the money can be withdrawn", p.expected_days_to_cash, s.expected_days_to_cash),
     ("Days until the first money can be withdrawn", p.days_to_first_cash, s.days_to_first_cash),
 ]
-left, right = st.columns(2)
-for column, label, outcome, other in ((left, plan_name.capitalize(), p, s), (right, "Single payment", s, None)):
-    with column.container(border=True):
+# Cards and metrics in rows that wrap, each metric as wide as its figure: in fixed columns a narrow window (800
+# pixels with the sidebar open) cut the figures to "2,4…".
+sides = st.container(horizontal=True, gap="medium")
+for label, outcome, other in ((plan_name.capitalize(), p, s), ("Single payment", s, None)):
+    with sides.container(border=True):
         st.markdown(f"**{label}**")
-        a, b = st.columns(2)
-        a.metric("Expected earnings", f"{outcome.expected_net:,.2f}", help="After platform fees, weighted by the chance "
+        row = st.container(horizontal=True, gap="medium")
+        row.metric("Expected earnings", f"{outcome.expected_net:,.2f}", width="content", help="After platform fees, weighted by the chance "
                  "of each outcome.", delta=None if other is None else f"{outcome.expected_net - other.expected_net:+,.2f}")
-        b.metric("Most at stake", f"{outcome.max_loss:,.2f}", help="The most finished work that could go unpaid if the "
+        row.metric("Most at stake", f"{outcome.max_loss:,.2f}", width="content", help="The most finished work that could go unpaid if the "
                  "client cancelled at the worst moment (gross).",
                  delta=None if other is None else f"{outcome.max_loss - other.max_loss:+,.2f}", delta_color="inverse")
-        a.metric("Paid nothing", f"{outcome.prob_paid_nothing:.1%}", help="The chance the client cancels before the "
+        row.metric("Paid nothing", f"{outcome.prob_paid_nothing:.1%}", width="content", help="The chance the client cancels before the "
                  "first hand-in.", delta=None if other is None else
                  f"{(outcome.prob_paid_nothing - other.prob_paid_nothing) * 100:+.1f} points", delta_color="inverse")
-        b.metric("Withdrawable, on average, by", days_text(outcome.expected_days_to_cash),
+        row.metric("Withdrawable (average)", days_text(outcome.expected_days_to_cash), width="content",
                  help=(f"The day each payment can be withdrawn ({terms.review_days:g}-day review, "
                        f"then the {terms.hold_days:g}-day hold), averaged over the payments weighted by amount and by "
                        f"the chance each is paid. The first money: after {days_text(outcome.days_to_first_cash)}."),
@@ -424,18 +431,34 @@ with st.container(border=True):
     if recommendation.review_days_per_milestone:
         st.caption(f"Each milestone is one more client review of up to {recommendation.review_days_per_milestone:g} "
                    "days; if you wait for each approval before starting the next, the finish moves out by that much.")
-    show_table(recommendation.table.round({"max_loss_share": 3, "prob_paid_nothing": 3, "expected_days_to_cash": 1}),
-               "milestone-plans-compared", key="split_recommendation",
-               caption="Plans with 1 to a few more milestones than recommended, under the same risk.", column_config={
-                   "smallest_amount": st.column_config.NumberColumn("smallest amount", format="accounting"),
-                   "max_loss": st.column_config.NumberColumn("most at stake", format="accounting"),
-                   "max_loss_share": st.column_config.NumberColumn("share of budget", format="percent"),
-                   "expected_net": st.column_config.NumberColumn("expected earnings", format="accounting"),
-                   "fees_if_complete": st.column_config.NumberColumn("fees if complete", format="accounting"),
-                   "prob_paid_nothing": st.column_config.NumberColumn("paid nothing", format="percent"),
-                   "expected_days_to_cash": st.column_config.NumberColumn("days to cash", format="%.1f"),
-                   "finish_day_waiting_for_approval": st.column_config.NumberColumn("finish if waiting", format="%.0f"),
-               })
+# Two narrow tables rather than one of eleven columns that scrolled sideways in a narrow window; the CSV
+# holds every column.
+plans = recommendation.table.round({"max_loss_share": 3, "prob_paid_nothing": 3, "expected_days_to_cash": 1})
+plan_columns = {
+    "milestones": st.column_config.NumberColumn("milestones"),
+    "max_loss": st.column_config.NumberColumn("at stake", format="accounting",
+                                              help="The most finished work unpaid at any moment"),
+    "max_loss_share": st.column_config.NumberColumn("of budget", format="percent"),
+    "expected_net": st.column_config.NumberColumn("earnings", format="accounting",
+                                                  help="Expected earnings after fees"),
+    "prob_paid_nothing": st.column_config.NumberColumn("paid nothing", format="percent"),
+    "smallest_amount": st.column_config.NumberColumn("smallest", format="accounting",
+                                                     help="The smallest milestone"),
+    "fees_if_complete": st.column_config.NumberColumn("all fees", format="accounting",
+                                                      help="Fees if every milestone is paid"),
+    "expected_days_to_cash": st.column_config.NumberColumn("days to cash", format="%.1f"),
+    "finish_day_waiting_for_approval": st.column_config.NumberColumn(
+        "finish", format="day %.0f", help="The last hand-in if you wait for each approval before the next"),
+}
+risk_side = ["milestones", "max_loss", "max_loss_share", "expected_net", "prob_paid_nothing"]
+cost_side = ["milestones", "smallest_amount", "fees_if_complete", "expected_days_to_cash",
+             "finish_day_waiting_for_approval"]
+st.caption("Plans with 1 to a few more milestones than recommended, under the same risk: what is at stake and "
+           "earned, then what each costs in fees and time.")
+st.dataframe(plans[risk_side], hide_index=True, key="split_recommendation_risk",
+             column_config={c: plan_columns[c] for c in risk_side})
+show_table(plans[cost_side], "milestone-plans-compared", key="split_recommendation", download=plans,
+           column_config={c: plan_columns[c] for c in cost_side})
 st.caption(f"The model: the client cancels at a random moment ({plan_risk.cancel_prob:.0%} chance before the planned "
            f"end for the plan, {single_risk.cancel_prob:.0%} for the single payment, "
            + (f"{plan_risk.hazard_label} over time); " if plan_risk.hazard_label == single_risk.hazard_label else
