@@ -48,6 +48,10 @@ class PlatformPreset:
     #: clients are in a sentence: the splitter reads their history under this preset.
     platforms: tuple[str, ...] = ()
     clients: str = ""
+    #: Whether the client's money for a milestone is held by the platform before the work starts, and what
+    #: becomes of handed-in work when the client cancels (the splitter assumes it is paid; this says on what).
+    escrow: bool = False
+    on_cancel: str = "with no escrow, handed-in work is paid only if the client pays for it"
 
     @property
     def name(self) -> str:
@@ -75,28 +79,38 @@ def upwork_sliding_fee(amount: float, billed_before: float) -> float:
     return round(fee, 2)
 
 
+UPWORK_ON_CANCEL = "on Upwork, funded milestones you handed in are paid from escrow"
+
 PRESETS: dict[str, PlatformPreset] = {
     "upwork": PlatformPreset(
         "upwork", "Upwork (flat 10 %, since May 2023)", UPWORK_FLAT_RATE,
         review_days=UPWORK_REVIEW_DAYS, hold_days=UPWORK_SECURITY_HOLD_DAYS,
         min_milestone=UPWORK_MIN_MILESTONE, platforms=("upwork",), clients="your clients on Upwork",
+        escrow=True, on_cancel=UPWORK_ON_CANCEL,
     ),
     "upwork-2016": PlatformPreset(
         "upwork-2016", "Upwork sliding fee (2016–2023)", 0.20,
         review_days=UPWORK_REVIEW_DAYS, hold_days=UPWORK_SECURITY_HOLD_DAYS,
         min_milestone=UPWORK_MIN_MILESTONE, sliding=True, platforms=("upwork",), clients="your clients on Upwork",
+        escrow=True, on_cancel=UPWORK_ON_CANCEL,
     ),
     "freelancer": PlatformPreset(
         "freelancer", "Freelancer.com (10 % or $5)", FREELANCER_RATE, min_fee=FREELANCER_MIN_FEE,
-        platforms=FREELANCER_PLATFORMS, clients="your clients on Freelancer.com",
+        platforms=FREELANCER_PLATFORMS, clients="your clients on Freelancer.com", escrow=True,
+        on_cancel="on Freelancer.com, the milestone payments the client created are held for you, but the client "
+                  "releases them: handed-in work is paid when it does (or after a dispute)",
     ),
     "fiverr": PlatformPreset(
         "fiverr", "Fiverr (20 %)", FIVERR_FEE_RATE,
         review_days=FIVERR_AUTO_COMPLETE_DAYS, hold_days=FIVERR_CLEARANCE_DAYS,
-        platforms=("fiverr",), clients="your clients on Fiverr",
+        platforms=("fiverr",), clients="your clients on Fiverr", escrow=True,
+        on_cancel="on Fiverr the buyer paid up front; a delivered milestone completes, and is yours, "
+                  f"{FIVERR_AUTO_COMPLETE_DAYS} days after delivery unless the buyer asks for changes",
     ),
     "direct": PlatformPreset("direct", "Direct client (no platform fee)", 0.0, platforms=("direct",),
-                             clients="your direct clients"),
+                             clients="your direct clients",
+                             on_cancel="with a direct client there is no escrow: handed-in work is paid only if the "
+                                       "client pays your invoice"),
 }
 
 

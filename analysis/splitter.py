@@ -31,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -156,6 +157,15 @@ class Risk:
         }
 
 
+def certain_cancellation(risk: Risk) -> str | None:
+    """What a 100 % risk means in this model, said wherever it is used (``S(t) = 0 ** (t / days)`` is 0 for every
+    t > 0: the client cancels at day 0, before any hand-in), else None. A risk just below it is a client who
+    may still last a while: at 99 % with a constant hazard, a quarter of them reach a quarter of the contract."""
+    if risk.cancel_prob < 1.0:
+        return None
+    return "at 100 % the model has the client cancel at once, before any hand-in: nothing is paid under any plan"
+
+
 def hazard_label(k: float) -> str:
     """A name for a timing exponent: the named shape it equals, or the direction it leans."""
     for name, value in HAZARD_SHAPES.items():
@@ -278,7 +288,7 @@ def plan_cents(budget_cents: int, n: int, shape: str = "equal") -> list[int]:
         raise UserError(f"{n} milestones are more than the budget has cents ({budget_cents})")
     cents = _largest_remainder(budget_cents, split_weights(n, shape))
     if (cents <= 0).any():
-        raise UserError(f"a {shape} split of {budget_cents / 100:.2f} into {n} milestones leaves a milestone at 0")
+        raise UserError(f"a {shape} split of {budget_cents / 100:,.2f} into {n} milestones leaves a milestone at 0")
     return [int(c) for c in cents]
 
 
@@ -308,7 +318,7 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
         if bad is not None:
             raise UserError(f"amount {bad} must be more than 0, got {amounts[bad - 1]:g}")
         if sum(cents) != budget_cents:
-            raise UserError(f"the amounts add up to {sum(cents) / 100:.2f}, not the budget {budget_cents / 100:.2f}")
+            raise UserError(f"{_AMOUNTS_OFF} {sum(cents) / 100:,.2f}, not the budget {budget_cents / 100:,.2f}")
         shape = "custom"
     else:
         if isinstance(milestones, bool) or int(milestones) != milestones:
@@ -319,8 +329,8 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
         min_cents = round(terms.min_milestone * 100)
         small = next((i for i, c in enumerate(cents, 1) if c < min_cents), None)
         if small is not None:
-            raise UserError(f"milestone {small} is {cents[small - 1] / 100:.2f}, below the {terms.name} minimum "
-                            f"milestone of {terms.min_milestone:.2f}")
+            raise UserError(f"milestone {small} is {cents[small - 1] / 100:,.2f}, below the {terms.name} minimum "
+                            f"milestone of {terms.min_milestone:,.2f}")
     if not _finite(wait_days) or wait_days < 0:
         raise UserError(f"wait days must be zero or more, got {wait_days:g}")
     if wait_days > MAX_DAYS:
@@ -343,6 +353,22 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
         due[-1] = float(days) + (n - 1) * wait_days  # exact, whatever the float sums did
     return Plan(budget_cents, float(days), tuple(Milestone(i + 1, c, s, d) for i, (c, s, d) in enumerate(zip(cents, starts, due))),
                 shape=shape, wait_days=float(wait_days))
+
+
+#: ``1,500`` in a list of amounts: digits with thousands separators, which a split at every comma breaks apart.
+_THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d.])")
+_AMOUNTS_OFF = "the amounts add up to"
+
+
+def amounts_error(error: UserError, text: str) -> UserError:
+    """``error`` from ``make_plan`` with a hint when the amounts typed as ``text`` did not add up and look like
+    numbers written with thousands separators (``1,500,1,500`` reads as 1, 500, 1, 500)."""
+    found = _THOUSANDS.findall(text)
+    if not str(error).startswith(_AMOUNTS_OFF) or not found:
+        return error
+    return UserError(f"{error}; '{found[0]}' looks like {found[0].replace(',', '')} written with a thousands "
+                     "separator, but every comma separates two amounts: write amounts without one "
+                     f"({', '.join(f.replace(',', '') for f in found[:3])})")
 
 
 def single_payment(budget: float, days: float) -> Plan:
@@ -506,7 +532,8 @@ class Comparison:
             "budget": self.plan.budget, "days": self.plan.days, "fee_rate": t.fee_rate,
             "platform": {"key": t.key, "label": t.label, "fee_rate": t.fee_rate, "min_fee": t.min_fee,
                          "sliding_fee": t.sliding, "review_days": t.review_days, "hold_days": t.hold_days,
-                         "min_milestone": t.min_milestone, "billed_before": self.billed_before},
+                         "min_milestone": t.min_milestone, "billed_before": self.billed_before,
+                         "escrow": t.escrow, "on_cancel": t.on_cancel},
             "shape": self.plan.shape, "wait_days": self.plan.wait_days,
             "milestones": [
                 {"seq": int(r.seq), "amount": float(r.amount), "start_day": round(float(r.start_day), 6),
@@ -553,12 +580,14 @@ class Recommendation:
     wait_days_per_milestone: float
     reason: str
     table: pd.DataFrame = field(repr=False)
+    #: What a minimum fee per payment costs the recommended plan (part of ``reason`` too), else None.
+    fee_note: str | None = None
 
     def to_json(self) -> dict:
         return {
             "milestones": self.milestones, "max_loss_share": self.max_loss_share, "max_allowed": self.max_allowed,
             "review_days_per_milestone": self.review_days_per_milestone,
-            "wait_days_per_milestone": self.wait_days_per_milestone, "reason": self.reason,
+            "wait_days_per_milestone": self.wait_days_per_milestone, "reason": self.reason, "fee_note": self.fee_note,
             "table": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
                       for row in self.table.round(6).to_dict("records")],
         }
@@ -619,18 +648,18 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
         raise UserError(f"the max-loss share must be above 0 and at most 1, got {max_loss_share:g}")
     allowed = max_milestones_allowed(budget, terms, shape)
     if allowed < 1:
-        raise UserError(f"the budget {budget_cents / 100:.2f} is below the {terms.name} minimum milestone of {terms.min_milestone:.2f}")
+        raise UserError(f"the budget {budget_cents / 100:,.2f} is below the {terms.name} minimum milestone of {terms.min_milestone:,.2f}")
     chosen = smallest_safe_count(budget_cents, max_loss_share, allowed, shape)
     if chosen is None:
         stake = max(plan_cents(budget_cents, allowed, shape)) / 100
         why = ("the most the splitter considers" if allowed == MAX_RECOMMENDED_MILESTONES
-               else f"the most the {terms.min_milestone:.2f} minimum milestone allows")
-        reason = (f"even {allowed} milestone{'s' if allowed != 1 else ''} ({why}) leave {stake:.2f} at stake, "
+               else f"the most the {terms.min_milestone:,.2f} minimum milestone allows")
+        reason = (f"even {allowed} milestone{'s' if allowed != 1 else ''} ({why}) leave {stake:,.2f} at stake, "
                   f"more than {max_loss_share:.0%} of the budget")
     else:
         stake = max(plan_cents(budget_cents, chosen, shape)) / 100
-        reason = (f"{chosen} milestone{'s' if chosen != 1 else ''} keep at most {stake:.2f} of finished work unpaid "
-                  f"(limit {max_loss_share:.0%} of {budget_cents / 100:.2f})")
+        reason = (f"{chosen} milestone{'s' if chosen != 1 else ''} keep at most {stake:,.2f} of finished work unpaid "
+                  f"(limit {max_loss_share:.0%} of {budget_cents / 100:,.2f})")
     shown = min(allowed, (chosen or allowed) + 2, MAX_TABLE_ROWS)
     candidates = sorted(set(range(1, shown + 1)) | {chosen or allowed})
     rows = []
@@ -647,11 +676,42 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
         })
     table = pd.DataFrame(rows)
     table["expected_days_to_cash"] = table["expected_days_to_cash"].astype(float)
+    if (table["prob_paid_nothing"] >= 1.0).all():  # a certain cancellation at once: no plan is safer than another
+        return Recommendation(None, float(max_loss_share), allowed, float(terms.review_days), float(wait_days),
+                              "none: every plan pays nothing under this risk (the client cancels before the first "
+                              "hand-in), so no number of milestones protects you", table)
     fees = table.set_index("milestones")["fees_if_complete"]
+    fee_note = None
     if chosen is not None and chosen > 1 and fees[chosen] > fees[1] + 0.005:  # a minimum fee per milestone
-        reason += (f"; the {terms.min_fee:.2f} minimum fee makes its fees {fees[chosen]:,.2f} if all is paid, "
-                   f"against {fees[1]:,.2f} for one payment")
-    return Recommendation(chosen, float(max_loss_share), allowed, float(terms.review_days), float(wait_days), reason, table)
+        fee_note = (f"the {terms.min_fee:,.2f} minimum fee makes its fees {fees[chosen]:,.2f} if all is paid, "
+                    f"against {fees[1]:,.2f} for one payment")
+        reason += f"; {fee_note}"
+    return Recommendation(chosen, float(max_loss_share), allowed, float(terms.review_days), float(wait_days), reason,
+                          table, fee_note)
+
+
+#: Fees above this share of the budget are worth a warning: they take most of the plan's money.
+MOST_OF_THE_MONEY = 0.5
+
+
+def fee_warning(c: Comparison) -> str | None:
+    """Said when the platform's fees would take most of the plan's money if every milestone is paid (a minimum
+    fee on small milestones: Freelancer.com's $5 takes all of a $3 milestone), else None."""
+    fees = c.plan_outcome.milestones["fee"].to_numpy(float)
+    nets = c.plan_outcome.milestones["amount"].to_numpy(float) - fees
+    total, budget = float(fees.sum()), c.plan.budget
+    if total <= MOST_OF_THE_MONEY * budget:
+        return None
+    text = f"fees take {total:,.2f} of the {budget:,.2f} if every milestone is paid ({total / budget:.0%})"
+    if c.terms.min_fee:
+        single = float(c.single_outcome.milestones["fee"].sum())
+        text += (f": {c.terms.name}'s minimum fee of {c.terms.min_fee:,.2f} a payment (all of a smaller one), against {single:,.2f} "
+                 "for one payment; fewer, larger milestones keep more")
+    nothing = int((nets <= 0.005).sum())
+    if nothing:
+        text += (f"; {'every milestone leaves' if nothing == len(nets) else f'{nothing} of the milestones leave'} "
+                 "you nothing after the fee")
+    return text
 
 
 # --- calibration from the workspace ---------------------------------------------------------

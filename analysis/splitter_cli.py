@@ -88,8 +88,11 @@ def run_split(args: argparse.Namespace) -> int:
     due_days = _numbers(args.due_days, "--due-days") if args.due_days is not None else None
     if args.milestones is not None and args.milestones < 1:
         raise UserError(f"--milestones must be at least 1, got {args.milestones}")
-    plan = splitter.make_plan(args.budget, args.days, milestones=args.milestones, amounts=amounts, shape=args.shape,
-                              due_days=due_days, wait_days=args.wait_days, terms=terms)
+    try:
+        plan = splitter.make_plan(args.budget, args.days, milestones=args.milestones, amounts=amounts,
+                                  shape=args.shape, due_days=due_days, wait_days=args.wait_days, terms=terms)
+    except UserError as exc:
+        raise (exc if args.amounts is None else splitter.amounts_error(exc, args.amounts)) from None
     if not math.isfinite(args.billed_before) or args.billed_before < 0:
         raise UserError(f"--billed-before must be zero or more, got {args.billed_before:g}")
     calibration = review = None
@@ -146,8 +149,7 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: split
     for label, risk in (("plan", c.plan_risk), ("single payment", c.single_risk)):
         lines.append(f"Risk ({label}, {risk.source}): "
                      + (risk.note if risk.note else f"{risk.cancel_prob:.1%} cancel before the end, {risk.hazard_label} hazard") + "."
-                     + (" At 100 % the model has the client cancel at once, before any hand-in: nothing is paid under "
-                        "any plan." if risk.cancel_prob >= 1.0 else ""))
+                     + (f" {certain[:1].upper()}{certain[1:]}." if (certain := splitter.certain_cancellation(risk)) else ""))
         if c.plan_risk == c.single_risk:
             break
     caveat = splitter.observed_not_caused(c.plan_risk, c.single_risk)
@@ -158,6 +160,9 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: split
         assumed = (f"{c.terms.review_days:g} days, the platform's longest" if c.terms.review_days
                    else "payment on the day of the hand-in (the platform sets no review window)")
         lines.append(f"Review time: {review.message}. This plan assumes {assumed}{use}.")
+    fees = splitter.fee_warning(c)
+    if fees:
+        lines.append(f"Warning: {fees}.")
     lines.append(f"Recommendation: {rec.reason}.")
     if rec.review_days_per_milestone:
         lines.append(f"Each extra milestone is one more client review of up to {rec.review_days_per_milestone:g} days "

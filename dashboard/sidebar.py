@@ -96,10 +96,7 @@ def render_filters() -> Filters:
         ignored, as_opened = st.session_state[_LINK_IGNORED]
         ignored = ignored if as_opened == (date_from, date_to, selected) else []  # until the user changes a filter
         st.session_state[_LINK_IGNORED_NOW] = ignored
-        if ignored:
-            st.warning(f"This link asks for what the filters cannot show, so it is ignored: "
-                       f"{escape_markdown(', '.join(ignored))} (not in this workspace, or not a date).",
-                       icon=":material/link_off:")
+        link_ignored_warning(ignored, "the filters cannot show", "not in this workspace, or not a date")
         if date_from and date_to and date_from > date_to:
             st.error(f"The start-date range is reversed ({date_from} after {date_to}); dates are ignored.")
             date_from = date_to = None
@@ -112,6 +109,13 @@ def render_filters() -> Filters:
                        "it is deleted when you close the tab or reload the page.")
     st.session_state[_FILTERS_IN_EFFECT] = filters
     return filters
+
+
+def link_ignored_warning(ignored: list[str], cannot: str, why: str) -> None:
+    """Say which of a link's ``key 'value'`` parts were dropped (Streamlit drops them without a word)."""
+    if ignored:
+        st.warning(f"This link asks for what {cannot}, so it is ignored: {escape_markdown(', '.join(ignored))} "
+                   f"({why}).", icon=":material/link_off:")
 
 
 def current_filters() -> Filters:

@@ -31,7 +31,7 @@ def outcome_distribution_figure(c: Comparison) -> go.Figure:
         ))
     fig.update_layout(
         title={"text": "What you could end up with"}, barmode="group", bargap=0.25,
-        xaxis={"title": {"text": "net earnings (after fees)"}, "rangemode": "tozero"},
+        xaxis={"title": {"text": "net earnings (after fees)"}, "rangemode": "tozero", "separatethousands": True},
         yaxis={"title": {"text": "probability"}, "tickformat": ".0%", "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.2},
     )
@@ -64,7 +64,7 @@ def cash_curve_figure(c: Comparison) -> go.Figure:
     fig.update_layout(
         title={"text": "Expected cash you can withdraw, by day"},
         xaxis={"title": {"text": "days from the start"}, "rangemode": "tozero"},
-        yaxis={"title": {"text": "amount"}, "rangemode": "tozero"},
+        yaxis={"title": {"text": "amount"}, "rangemode": "tozero", "separatethousands": True},
         legend={"orientation": "h", "y": -0.2},
     )
     return fig

@@ -63,8 +63,8 @@ def test_expected_outcomes_under_a_manual_risk(sample_db, monkeypatch):
     assert plan["Expected earnings"] == f"{plan_net:,.2f}"
     assert single["Expected earnings"] == f"{135.0 * 0.9:,.2f}"
     assert plan["Paid nothing"] == f"{(1 - survive[0]):.1%}" and single["Paid nothing"] == "10.0%"
-    assert plan["Withdrawable, on average, by"] == f"{plan_days:.1f} days"
-    assert single["Withdrawable, on average, by"] == f"{5 + REVIEW + HOLD:.1f} days"
+    assert plan["Withdrawable (average)"] == f"{plan_days:.1f} days"
+    assert single["Withdrawable (average)"] == f"{5 + REVIEW + HOLD:.1f} days"
     # shown to a tenth of a percent, as a reader takes it in (0.979, not 0.9791483623609768)
     assert schedule(at)["prob_paid"].tolist() == [round(s, 3) for s in survive]
     # Cancellations mostly early hurt the single payment as much and the plan more.
@@ -265,8 +265,8 @@ def test_the_clients_own_review_time_moves_every_withdrawal_day(sample_db, monke
     plan_days = sum(w * (i + 2 + HOLD) for i, w in enumerate(weights, 1)) / sum(weights)
     assert schedule(at)["expected_release_day"].tolist() == [d + 2 + HOLD for d in (1.0, 2.0, 3.0, 4.0, 5.0)]
     plan, single = side_metrics(at)
-    assert plan["Withdrawable, on average, by"] == f"{plan_days:.1f} days"
-    assert single["Withdrawable, on average, by"] == f"{5 + 2 + HOLD:.1f} days"
+    assert plan["Withdrawable (average)"] == f"{plan_days:.1f} days"
+    assert single["Withdrawable (average)"] == f"{5 + 2 + HOLD:.1f} days"
     assert "your client releases the payment 2 days after a hand-in (as you set it)" in plain(at)
 
 
@@ -313,3 +313,139 @@ def test_the_model_caption_names_each_sides_hazard_when_they_differ(sample_db, m
     manual(at, 10, "constant")
     caption = next(c.value for c in at.caption if c.value.startswith("The model:"))
     assert f"{sp.hazard_label(1.0)} over time); work handed in" in caption
+
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("split_milestones", "1", 1), ("split_budget", "0.01", 0.01), ("split_days", "0.5", 0.5),
+    ("split_cancel_percent", "0", 0), ("split_max_loss_percent", "5", 5), ("split_cancel_day", "1", 1),
+])
+def test_a_link_keeps_a_setting_at_the_inputs_lowest_value(sample_db, monkeypatch, key, value, expected):
+    """Streamlit drops a bound widget's URL parameter when it equals the widget's own default, which was its
+    lowest value (the page gave its first values through session state): ?split_milestones=1 planned 5."""
+    link = {"split_budget": "3000", "split_days": "30", "split_risk_mode": "as I set it", key: value}
+    at = open_app(sample_db, monkeypatch, "splitter", query=link)
+    widget = at.slider(key=key) if key.endswith(("percent", "day")) else at.number_input(key=key)
+    assert widget.value == expected
+    assert at.query_params[key] == [str(type(expected)(value))] or at.query_params[key] == value
+
+
+def test_a_plan_of_one_milestone_lands_in_the_link(sample_db, monkeypatch):
+    """Typing 1 in the Milestones box was never recorded in the URL; 5 (the first value) needs no parameter."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.number_input(key="split_milestones").set_value(1).run()
+    assert schedule(at)["amount"].tolist() == [150.0]
+    assert at.query_params["split_milestones"] in ("1", ["1"])
+    at.number_input(key="split_milestones").set_value(5).run()
+    assert "split_milestones" not in at.query_params
+
+
+def test_a_link_may_name_choices_as_the_command_line_does(sample_db, monkeypatch):
+    """split_platform=freelancer&split_risk_mode=manual (the CLI's keys) fell back to Upwork and the history: now
+    taken. 1000 in 4 front-loaded milestones: weights 1.5, 7/6, 5/6, 0.5 of 250 = 375, 291.67, 208.33, 125;
+    Freelancer.com takes 10 % (at least 5), so fees 37.50, 29.17, 20.83, 12.50."""
+    link = {"split_budget": "1000", "split_days": "10", "split_milestones": "4", "split_platform": "freelancer",
+            "split_risk_mode": "manual", "split_cancel_percent": "20", "split_shape": "front-loaded",
+            "split_hazard": "FRONT-HEAVY"}
+    at = open_app(sample_db, monkeypatch, "splitter", query=link)
+    assert at.selectbox(key="split_platform").value == "freelancer"
+    assert at.radio(key="split_risk_mode").value == "manual" and at.slider(key="split_cancel_percent").value == 20
+    assert at.selectbox(key="split_hazard").value == "front-heavy"
+    table = schedule(at)
+    assert table["amount"].tolist() == [375.0, 291.67, 208.33, 125.0]
+    assert table["fee"].tolist() == [37.5, 29.17, 20.83, 12.5]
+    assert not [w for w in at.warning if "This link asks for" in w.value]
+
+
+def test_a_link_value_the_page_cannot_take_is_named(sample_db, monkeypatch):
+    """An unknown platform, a count that is not a number and a parameter the page does not have were dropped
+    without a word; the plan falls back to the first values (5 × 30.00 on Upwork) and says what it ignored."""
+    link = {"split_platform": "upwork2016", "split_milestones": "lots", "split_budget": "150", "split_colour": "red"}
+    at = open_app(sample_db, monkeypatch, "splitter", query=link)
+    assert at.selectbox(key="split_platform").value == "upwork"
+    assert schedule(at)["amount"].tolist() == [30.0] * 5
+    notices = [w.value for w in at.warning if "This link asks for" in w.value]
+    assert len(notices) == 1, notices
+    for part in ("split_platform 'upwork2016'", "split_milestones 'lots'", "split_colour 'red'"):
+        assert part in notices[0].replace("\\", ""), notices
+    assert "split_budget" not in notices[0]
+    # Once the user sets the platform, that part is no longer said.
+    at.selectbox(key="split_platform").set_value("upwork-2016").run()
+    notices = [w.value.replace("\\", "") for w in at.warning if "This link asks for" in w.value]
+    assert "split_platform" not in notices[0] and "split_milestones 'lots'" in notices[0]
+
+
+def test_a_certain_cancellation_is_explained_and_recommends_nothing(sample_db, monkeypatch):
+    """At 100 % (S(t) = 0 for every t > 0) every plan pays nothing, yet the page recommended 4 milestones."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"), 100)
+    plan, single = side_metrics(at)
+    assert plan["Expected earnings"] == single["Expected earnings"] == "0.00"
+    said = plain(at)
+    assert "At 100 % the model has the client cancel at once, before any hand-in: nothing is paid under any plan." in said
+    assert "Recommended:" not in said
+    assert "None: every plan pays nothing under this risk" in said
+    assert not [b for b in at.button if b.key == "split_use_recommendation"]
+
+
+def test_freelancer_coms_minimum_fee_is_said(sample_db, monkeypatch):
+    """60 over 10 days in 20 milestones of 3.00 on Freelancer.com: its fee is 10 % or 5.00, at most the payment, so
+    each 3.00 milestone pays 3.00 in fees and leaves 0.00; one payment pays max(6.00, 5.00) = 6.00. The CLI said
+    the recommended 4 milestones of 15.00 pay 4 × 5.00 = 20.00 in fees; the page said neither."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.selectbox(key="split_platform").set_value("freelancer").run()
+    for key, value in (("split_budget", 60.0), ("split_days", 10.0), ("split_milestones", 20)):
+        at.number_input(key=key).set_value(value).run()
+    table = schedule(at)
+    assert table["fee"].tolist() == [3.0] * 20 and table["net"].tolist() == [0.0] * 20
+    said = plain(at)
+    assert ("Fees take 60.00 of the 60.00 if every milestone is paid (100%): Freelancer.com's minimum fee of 5.00 a "
+            "payment (all of a smaller one), against 6.00 for one payment; fewer, larger milestones keep more; every "
+            "milestone leaves you nothing after the fee.") in said
+    assert "Recommended: 4 milestones" in said
+    assert "The 5.00 minimum fee makes its fees 20.00 if all is paid, against 6.00 for one payment." in said
+    # 2 milestones of 30.00: fees 2 × 5.00 = 10.00 of 60.00, not most of it: no warning.
+    at.number_input(key="split_milestones").set_value(2).run()
+    assert "Fees take" not in plain(at)
+
+
+@pytest.mark.parametrize(("platform", "said"), [
+    ("upwork", "on Upwork, funded milestones you handed in are paid from escrow."),
+    ("direct", "with a direct client there is no escrow: handed-in work is paid only if the client pays your invoice."),
+    ("fiverr", "on Fiverr the buyer paid up front; a delivered milestone completes, and is yours, 3 days after "
+               "delivery unless the buyer asks for changes."),
+    ("freelancer", "on Freelancer.com, the milestone payments the client created are held for you, but the client "
+                   "releases them"),
+])
+def test_if_the_client_cancels_says_what_the_platform_does(sample_db, monkeypatch, platform, said):
+    """"…paid from escrow" was said for a direct client (no escrow) and Fiverr (the buyer pays up front) too."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.selectbox(key="split_platform").set_value(platform).run()
+    assert f"Amounts before fees; {said}" in plain(at)
+    assert ("escrow" in plain(at).split("Amounts before fees;")[1].split("\n")[0]) == (platform in ("upwork", "direct"))
+
+
+def test_amounts_written_with_thousands_separators_get_a_hint(sample_db, monkeypatch):
+    """"1,500,1,500" splits at every comma into 1, 500, 1, 500 = 1002; the page said only that."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.number_input(key="split_budget").set_value(3000.0).run()
+    at.radio(key="split_mode").set_value("amounts").run()
+    at.text_input(key="split_amounts").set_value("1,500,1,500").run()
+    assert [e.value for e in at.error] == [
+        "The amounts add up to 1,002.00, not the budget 3,000.00; '1,500' looks like 1500 written with a thousands "
+        "separator, but every comma separates two amounts: write amounts without one (1500, 1500)."]
+    at.text_input(key="split_amounts").set_value("1500, 1500").run()
+    assert not at.error and schedule(at)["amount"].tolist() == [1500.0, 1500.0]
+
+
+def test_money_in_the_tables_has_thousands_separators(sample_db, monkeypatch):
+    """The cards said 3,000.00 and the tables 3000.00: every money column is "accounting" (1,234.00), as on the
+    other pages."""
+    import json
+
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    money = {"amount", "fee", "net", "smallest_amount", "max_loss", "expected_net", "fees_if_complete"}
+    formats = {name: column["type_config"].get("format")
+               for table in at.dataframe for name, column in json.loads(table.proto.columns or "{}").items()
+               if name in money and column.get("type_config", {}).get("type") == "number"}
+    assert set(formats) == money and set(formats.values()) == {"accounting"}, formats
+    at.number_input(key="split_budget").set_value(10_000_000.0).run()
+    assert "(your limit: 25 % of 10,000,000.00)" in plain(at)

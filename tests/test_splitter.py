@@ -579,3 +579,11 @@ def test_chart_builders_show_the_model_values():
     assert list(single_cash.x[:-1]) == [0.0, 4.0, 23.0] and list(single_cash.y[:-1]) == pytest.approx([0, 0, 72.9])
     assert max(exposure.y) <= c.plan_outcome.max_loss
     assert max(exposure.y) == pytest.approx(50 * 0.9)  # the first milestone, just before its submission
+
+
+def test_no_recommendation_when_every_plan_pays_nothing():
+    rec = sp.recommend(150, 5, UPWORK, sp.make_risk(1.0))
+    assert rec.milestones is None and rec.reason.startswith("none: every plan pays nothing")
+    assert (rec.table["expected_net"] == 0).all()
+    assert sp.certain_cancellation(sp.make_risk(1.0)) and sp.certain_cancellation(sp.make_risk(0.99)) is None
+    assert sp.recommend(150, 5, UPWORK, sp.make_risk(0.99)).milestones == 4  # 37.50 is within 25 % of 150

@@ -219,3 +219,45 @@ def test_a_certain_cancellation_says_what_the_model_makes_of_it(cli):
     assert first_cash.split()[-2:] == ["—", "—"]
     doc = cli("split", "--budget", "150", "--days", "5", "--milestones", "5", "--cancel-prob", "1", "--json", db=None).json()
     assert doc["plan"]["prob_paid_nothing"] == 1.0 and doc["plan"]["expected_net"] == 0.0
+
+
+def test_a_certain_cancellation_recommends_nothing(cli):
+    """At 100 % every plan pays nothing (S(t) = 0 for t > 0), yet 4 milestones were recommended for 150 at 25 %."""
+    result = cli("split", "--budget", "150", "--days", "5", "--milestones", "5", "--cancel-prob", "1", db=None)
+    assert ("Recommendation: none: every plan pays nothing under this risk (the client cancels before the first "
+            "hand-in), so no number of milestones protects you.") in result.out
+    doc = cli("split", "--budget", "150", "--days", "5", "--milestones", "5", "--cancel-prob", "1", "--json", db=None).json()
+    assert doc["recommendation"]["milestones"] is None
+    assert all(row["prob_paid_nothing"] == 1.0 and row["expected_net"] == 0.0 for row in doc["recommendation"]["table"])
+    # Just below it the client may still last a while: 0.99 ** (1.25 / 5) of them reach the first of 4 hand-ins.
+    doc = cli("split", "--budget", "150", "--days", "5", "--milestones", "4", "--cancel-prob", "0.99", "--json", db=None).json()
+    assert doc["recommendation"]["milestones"] == 4
+    assert doc["milestones"][0]["prob_paid"] == pytest.approx(0.01 ** 0.25)
+
+
+def test_fees_taking_most_of_the_plan_are_warned_about(cli):
+    """20 × 3.00 on Freelancer.com: each fee is the whole 3.00 (10 % or 5.00, at most the payment)."""
+    out = cli("split", "--budget", "60", "--days", "10", "--milestones", "20", "--platform", "freelancer", db=None).out
+    assert ("Warning: fees take 60.00 of the 60.00 if every milestone is paid (100%): Freelancer.com's minimum fee of "
+            "5.00 a payment (all of a smaller one), against 6.00 for one payment") in out
+    doc = cli("split", "--budget", "60", "--days", "10", "--milestones", "20", "--platform", "freelancer", "--json",
+              db=None).json()
+    assert doc["recommendation"]["fee_note"] == ("the 5.00 minimum fee makes its fees 20.00 if all is paid, against "
+                                                 "6.00 for one payment")
+    assert "Warning: fees" not in cli("split", "--budget", "60", "--days", "10", "--milestones", "2", "--platform",
+                                      "freelancer", db=None).out
+
+
+def test_amounts_with_thousands_separators_get_a_hint(cli):
+    result = cli("split", "--budget", "3000", "--days", "10", "--amounts", "1,500,1,500", db=None)
+    assert result.code == 2
+    assert ("the amounts add up to 1,002.00, not the budget 3,000.00; '1,500' looks like 1500 written with a thousands "
+            "separator, but every comma separates two amounts: write amounts without one (1500, 1500)") in result.err
+    # Amounts that add up are taken as they are, commas and all (SPEC's --amounts A,B,..).
+    assert cli("split", "--budget", "1000", "--days", "30", "--amounts", "100,250,650", db=None).code == 0
+
+
+def test_money_in_the_recommendation_has_thousands_separators(cli):
+    out = cli("split", "--budget", "10000000", "--days", "30", "--milestones", "4", db=None).out
+    assert ("Recommendation: 4 milestones keep at most 2,500,000.00 of finished work unpaid (limit 25% of "
+            "10,000,000.00).") in out

@@ -20,6 +20,7 @@ from analysis.wording import plural, sentence
 from dashboard.analysis_pages import page_header, show_chart, today
 from dashboard.inputs import SPLITTER_DEFAULTS
 from dashboard.splitter_charts import cash_curve_figure, outcome_distribution_figure
+from dashboard.sidebar import link_ignored_warning
 from dashboard.state import query, workspace
 from dashboard.tables import escape_markdown, show_table
 
@@ -28,6 +29,20 @@ COUNT, AMOUNTS = "count", "amounts"
 #: bookmarked or sent as it is; the keys carry ``split_`` so none meets a sidebar filter's parameter.
 URL = "query-params"
 HISTORY, MANUAL = "history", "manual"
+MODE_LABELS = {COUNT: "into a number of milestones", AMOUNTS: "into amounts I choose"}
+SHAPE_LABELS = {"equal": "equal", "front-loaded": "larger first", "back-loaded": "larger last"}
+HAZARD_LABELS = {"constant": "evenly over the contract", "front-heavy": "mostly early", "back-heavy": "mostly late"}
+RISK_LABELS = {HISTORY: "from my history", MANUAL: "as I set it"}
+#: Each choice's options and the labels shown. Streamlit's binding writes (and reads) the label in the link;
+#: a link made by hand may name the option as ``milestone-lens split`` does (``split_platform=freelancer``).
+CHOICES: dict[str, dict[str, str]] = {
+    "split_platform": {key: preset.label for key, preset in PRESETS.items()}, "split_mode": MODE_LABELS,
+    "split_shape": SHAPE_LABELS, "split_hazard": HAZARD_LABELS, "split_risk_mode": RISK_LABELS,
+}
+#: Every parameter the page's link can carry.
+LINK_KEYS = (*SPLITTER_DEFAULTS, "split_risk_mode", "split_review_days")
+#: The link as the session first opened the page; whether each of its inputs took its value.
+_LINK_OPENED, _LINK_JUDGED = "_split_link_opened", "_split_link_judged"
 
 
 def parse_amounts(text: str) -> list[float]:
@@ -72,6 +87,56 @@ def use_review_days(days: float) -> None:
     st.session_state["split_review_days"] = float(days)
 
 
+def choice_label(asked: str | None, labels: dict[str, str]) -> str | None:
+    """The label of the option ``asked`` names by its key or label, in any case; None when it names none."""
+    wanted = (asked or "").strip().casefold()
+    return next((label for option, label in labels.items() if wanted in (option.casefold(), label.casefold())), None)
+
+
+def read_link() -> None:
+    """On the page's first run: keep the link as opened, and rewrite choices it names by key or in another case
+    to the label Streamlit's binding reads (else it would drop them and show the first value without a word)."""
+    if _LINK_OPENED in st.session_state:
+        return
+    opened = {key: st.query_params[key] for key in st.query_params if key.startswith("split_")}
+    st.session_state[_LINK_OPENED], st.session_state[_LINK_JUDGED] = opened, {}
+    fixed = {key: choice_label(opened[key], labels) for key, labels in CHOICES.items() if key in opened}
+    fixed = {key: label for key, label in fixed.items() if label is not None and label != opened[key]}
+    for key, label in fixed.items():
+        st.query_params[key] = label
+    if fixed:  # the widgets read the link when they are made: run again on the link as it should be
+        st.rerun()
+
+
+def took(asked: str, value: object, labels: dict[str, str] | None) -> bool:
+    """Whether an input's value is what the link asked for."""
+    if labels is not None:
+        return choice_label(asked, labels) == labels.get(value)
+    if value is None or isinstance(value, str):
+        return asked.strip() == (value or "").strip()
+    try:
+        return math.isclose(float(asked), float(value))
+    except ValueError:
+        return False
+
+
+def link_ignored(values: dict[str, object]) -> list[str]:
+    """``key 'value'`` for each part of the link as opened that its input did not take (judged when the input is
+    first drawn; said until that input changes), and for parameters the page does not know."""
+    opened, judged = st.session_state.get(_LINK_OPENED, {}), st.session_state.setdefault(_LINK_JUDGED, {})
+    for key, value in values.items():
+        if key in opened and key not in judged:
+            judged[key] = (took(opened[key], value, CHOICES.get(key)), value)
+    return [f"{key} '{asked}'" for key, asked in opened.items()
+            if key not in LINK_KEYS or key in values and key in judged and not judged[key][0] and values[key] == judged[key][1]]
+
+
+def show_link_ignored(values: dict[str, object]) -> None:
+    with link_notice.container():
+        link_ignored_warning(link_ignored(values), "the splitter cannot take",
+                             "not a value its input takes, or not one of its parameters")
+
+
 def days_text(value: float | None) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{value:.1f} days"
 
@@ -87,12 +152,23 @@ def shown(measure: str, value: float | None) -> str:
     return f"{value:,.2f}"
 
 
-for key, value in SPLITTER_DEFAULTS.items():
-    st.session_state.setdefault(key, value)
+def first(key: str):
+    """An input's first value, given to its widget as the widget's own default: Streamlit leaves a bound
+    widget's parameter out of the link only when it equals that default, and with none given the default was
+    the lowest value, so ``?split_milestones=1`` (or 0 %, or day 1) was dropped and the page's first value shown."""
+    return SPLITTER_DEFAULTS[key]
+
+
+def first_index(key: str, options) -> int:
+    """``first`` for a select or radio: the position of its first value."""
+    return list(options).index(SPLITTER_DEFAULTS[key])
+
 
 filters = page_header("Milestone splitter", "Plan your next contract: how a milestone plan compares with one payment at "
                                             "the end in money, risk and time — before you agree it with the client.",
                       shows_filtered=False)
+read_link()
+link_notice = st.empty()  # filled once the inputs have read the link
 others = Filters.from_dict({k: v for k, v in filters.to_dict().items() if k != "currency"})
 if not others.is_empty():  # the history's risk is read per currency only: say so rather than "Showing …"
     st.caption(f"The sidebar's filters ({escape_markdown(others.describe())}) do not apply here: the risk from your "
@@ -102,35 +178,39 @@ has_history = not store.is_empty(workspace())
 # --- inputs ---------------------------------------------------------------------------------
 with st.container(border=True):
     st.markdown("**The contract**")
-    c1, c2, c3 = st.columns(3)
-    platform = c1.selectbox("Platform", list(PRESETS), format_func=lambda k: PRESETS[k].label, key="split_platform", bind=URL,
+    # The platform on a row of its own: its labels are long ("Upwork (flat 10 %, since May 2023)") and were cut
+    # off at a third of an 800-pixel window.
+    platform = st.selectbox("Platform", list(PRESETS), format_func=CHOICES["split_platform"].get, key="split_platform", bind=URL,
+                            index=first_index("split_platform", PRESETS),
                             help="Fees, the client's review window and the hold before money can be withdrawn.")
-    budget = c2.number_input("Budget", min_value=0.01, step=10.0, format="%.2f", key="split_budget", bind=URL,
+    c2, c3 = st.columns(2)
+    budget = c2.number_input("Budget", min_value=0.01, value=first("split_budget"), step=10.0, format="%.2f", key="split_budget", bind=URL,
                              help="The agreed total price.")
-    days = c3.number_input("Working days", min_value=0.5, step=1.0, format="%g", key="split_days", bind=URL,
+    days = c3.number_input("Working days", min_value=0.5, value=first("split_days"), step=1.0, format="%g", key="split_days", bind=URL,
                            help="From the start to delivery, working at a steady pace.")
     mode = st.radio("Split the budget", [COUNT, AMOUNTS], horizontal=True, key="split_mode", bind=URL, on_change=amounts_from_the_plan,
-                    format_func={COUNT: "into a number of milestones", AMOUNTS: "into amounts I choose"}.get)
+                    index=first_index("split_mode", [COUNT, AMOUNTS]),
+                    format_func=MODE_LABELS.get)
     if mode == COUNT:
         c1, c2 = st.columns(2)
         count = int(c1.number_input("Milestones", min_value=1, max_value=splitter.MAX_RECOMMENDED_MILESTONES, step=1,
-                                    key="split_milestones", bind=URL))
+                                    value=first("split_milestones"), key="split_milestones", bind=URL))
         shape = c2.selectbox("Sizes", list(splitter.SPLIT_SHAPES), key="split_shape", bind=URL,
-                             format_func={"equal": "equal", "front-loaded": "larger first",
-                                          "back-loaded": "larger last"}.get,
+                             index=first_index("split_shape", splitter.SPLIT_SHAPES),
+                             format_func=SHAPE_LABELS.get,
                              help="Front-loaded plans ask for more early (less at stake later); back-loaded the opposite.")
         amounts_text = None
     else:
-        amounts_text = st.text_input("Amounts, in order, separated by commas", key="split_amounts", bind=URL,
+        amounts_text = st.text_input("Amounts, in order, separated by commas", key="split_amounts", bind=URL, value=first("split_amounts"),
                                      help="They must add up to the budget.")
         count, shape = None, "equal"
     with st.expander("More options"):
         c1, c2 = st.columns(2)
         wait_days = c1.number_input("Days you wait after each submission before starting the next", min_value=0.0,
-                                    step=1.0, format="%g", key="split_wait_days", bind=URL,
+                                    value=first("split_wait_days"), step=1.0, format="%g", key="split_wait_days", bind=URL,
                                     help="E.g. waiting for the client's approval and the next milestone's funding.")
-        billed_before = c2.number_input("Already billed with this client", min_value=0.0, step=100.0, format="%.2f",
-                                        key="split_billed_before", bind=URL,
+        billed_before = c2.number_input("Already billed with this client", min_value=0.0, value=first("split_billed_before"),
+                                        step=100.0, format="%.2f", key="split_billed_before", bind=URL,
                                         help="Only matters for Upwork's 2016–2023 sliding fee (20 % of the first 500).")
         review_days = c1.number_input(
             "Days your client takes to release a payment after a hand-in", min_value=0.0, max_value=splitter.MAX_DAYS,
@@ -148,20 +228,32 @@ with st.container(border=True):
 
 with st.container(border=True):
     st.markdown("**The risk that the client cancels**")
-    st.session_state.setdefault("split_risk_mode", HISTORY if has_history else MANUAL)
-    risk_mode = st.radio("Take the risk", [HISTORY, MANUAL], horizontal=True, key="split_risk_mode", bind=URL,
-                         format_func={HISTORY: "from my history", MANUAL: "as I set it"}.get)
+    risk_mode = st.radio("Take the risk", [HISTORY, MANUAL], index=0 if has_history else 1, horizontal=True,
+                         key="split_risk_mode", bind=URL,
+                         format_func=RISK_LABELS.get)
     if risk_mode == MANUAL:
         c1, c2 = st.columns(2)
-        cancel_percent = c1.slider("Chance the client cancels before the end", 0, 100, format="%d %%",
-                                   key="split_cancel_percent", bind=URL)
+        cancel_percent = c1.slider("Chance the client cancels before the end", 0, 100, first("split_cancel_percent"),
+                                   format="%d %%", key="split_cancel_percent", bind=URL,
+                                   help="At 100 % the model has the client cancel at once; just below it a client "
+                                        "may still last a while (at 99 % with cancellations evenly over the contract, "
+                                        "about a third reach a quarter of the way).")
         hazard = c2.selectbox("When cancellations happen", list(splitter.HAZARD_SHAPES), key="split_hazard", bind=URL,
-                              format_func={"constant": "evenly over the contract", "front-heavy": "mostly early",
-                                           "back-heavy": "mostly late"}.get)
+                              index=first_index("split_hazard", splitter.HAZARD_SHAPES),
+                              format_func=HAZARD_LABELS.get)
     max_loss_percent = st.slider("Most of the budget you are willing to have at stake at any moment",
-                                 5, 100, step=5, format="%d %%", key="split_max_loss_percent", bind=URL,
+                                 5, 100, first("split_max_loss_percent"), step=5, format="%d %%",
+                                 key="split_max_loss_percent", bind=URL,
                                  help="The recommendation picks the fewest milestones that keep finished-but-unpaid "
                                       "work within this share.")
+
+drawn = {"split_platform": platform, "split_budget": budget, "split_days": days, "split_mode": mode,
+         "split_wait_days": wait_days, "split_billed_before": billed_before, "split_review_days": review_days,
+         "split_risk_mode": risk_mode, "split_max_loss_percent": max_loss_percent}
+drawn |= ({"split_milestones": count, "split_shape": shape} if mode == COUNT else {"split_amounts": amounts_text})
+if risk_mode == MANUAL:
+    drawn |= {"split_cancel_percent": cancel_percent, "split_hazard": hazard}
+show_link_ignored(drawn)
 
 # --- the model ------------------------------------------------------------------------------
 try:
@@ -183,10 +275,14 @@ try:
                                         shape=shape, single_risk=single_risk, wait_days=wait_days,
                                         billed_before=billed_before)
 except UserError as exc:
+    exc = exc if amounts_text is None else splitter.amounts_error(exc, amounts_text)
     st.error(sentence(str(exc)), icon=":material/error:")
     st.stop()
 
 p, s = comparison.plan_outcome, comparison.single_outcome
+certain = splitter.certain_cancellation(plan_risk) or splitter.certain_cancellation(single_risk)
+if certain:
+    st.warning(sentence(certain), icon=":material/block:")
 n = len(plan.milestones)
 plan_name = plural(n, "milestone")
 
@@ -231,16 +327,22 @@ history_text = ("" if typical_days is None else f" Your clients there paid a med
                 "hand-in: **More options** plans with that instead.")
 st.caption(f"{plan_name} on {escape_markdown(terms.label)}. Each milestone is worked on from its start day and handed "
            f"in on its due day; {review_text}.{history_text}")
+# Short headers and no start day (the previous milestone's due day; in the CSV): eight columns scrolled sideways
+# in a narrow window.
 show_table(schedule, "milestone-schedule", key="split_schedule", column_config={
-    "seq": st.column_config.NumberColumn("milestone"),
-    "amount": st.column_config.NumberColumn("amount", format="%.2f"),
-    "fee": st.column_config.NumberColumn("platform fee", format="%.2f"),
-    "net": st.column_config.NumberColumn("you receive", format="%.2f"),
-    "start_day": st.column_config.NumberColumn("start day", format="%g"),
+    "seq": st.column_config.NumberColumn("#"),
+    "amount": st.column_config.NumberColumn("amount", format="accounting"),
+    "fee": st.column_config.NumberColumn("fee", format="accounting"),
+    "net": st.column_config.NumberColumn("net", format="accounting", help="What you receive: amount less fee"),
+    "start_day": None,
     "due_day": st.column_config.NumberColumn("due day", format="%g"),
-    "expected_release_day": st.column_config.NumberColumn("withdrawable by day", format="%g"),
-    "prob_paid": st.column_config.NumberColumn("chance it is paid", format="percent"),
+    "expected_release_day": st.column_config.NumberColumn("withdrawable", format="day %g",
+                                                          help="The day the payment can be withdrawn, at the latest"),
+    "prob_paid": st.column_config.NumberColumn("chance paid", format="percent"),
 })
+fees_warning = splitter.fee_warning(comparison)
+if fees_warning:
+    st.warning(escape_markdown(sentence(fees_warning)), icon=":material/money_off:")
 
 # --- side by side -----------------------------------------------------------------------------
 st.subheader(f"{plan_name.capitalize()} against a single payment")
@@ -252,20 +354,22 @@ rows = [
     ("Expected days until the money can be withdrawn", p.expected_days_to_cash, s.expected_days_to_cash),
     ("Days until the first money can be withdrawn", p.days_to_first_cash, s.days_to_first_cash),
 ]
-left, right = st.columns(2)
-for column, label, outcome, other in ((left, plan_name.capitalize(), p, s), (right, "Single payment", s, None)):
-    with column.container(border=True):
+# Cards and metrics in rows that wrap, each metric as wide as its figure: in fixed columns a narrow window (800
+# pixels with the sidebar open) cut the figures to "2,4…".
+sides = st.container(horizontal=True, gap="medium")
+for label, outcome, other in ((plan_name.capitalize(), p, s), ("Single payment", s, None)):
+    with sides.container(border=True):
         st.markdown(f"**{label}**")
-        a, b = st.columns(2)
-        a.metric("Expected earnings", f"{outcome.expected_net:,.2f}", help="After platform fees, weighted by the chance "
+        row = st.container(horizontal=True, gap="medium")
+        row.metric("Expected earnings", f"{outcome.expected_net:,.2f}", width="content", help="After platform fees, weighted by the chance "
                  "of each outcome.", delta=None if other is None else f"{outcome.expected_net - other.expected_net:+,.2f}")
-        b.metric("Most at stake", f"{outcome.max_loss:,.2f}", help="The most finished work that could go unpaid if the "
+        row.metric("Most at stake", f"{outcome.max_loss:,.2f}", width="content", help="The most finished work that could go unpaid if the "
                  "client cancelled at the worst moment (gross).",
                  delta=None if other is None else f"{outcome.max_loss - other.max_loss:+,.2f}", delta_color="inverse")
-        a.metric("Paid nothing", f"{outcome.prob_paid_nothing:.1%}", help="The chance the client cancels before the "
+        row.metric("Paid nothing", f"{outcome.prob_paid_nothing:.1%}", width="content", help="The chance the client cancels before the "
                  "first hand-in.", delta=None if other is None else
                  f"{(outcome.prob_paid_nothing - other.prob_paid_nothing) * 100:+.1f} points", delta_color="inverse")
-        b.metric("Withdrawable, on average, by", days_text(outcome.expected_days_to_cash),
+        row.metric("Withdrawable (average)", days_text(outcome.expected_days_to_cash), width="content",
                  help=(f"The day each payment can be withdrawn ({terms.review_days:g}-day review, "
                        f"then the {terms.hold_days:g}-day hold), averaged over the payments weighted by amount and by "
                        f"the chance each is paid. The first money: after {days_text(outcome.days_to_first_cash)}."),
@@ -283,8 +387,12 @@ with st.expander("The comparison as a table"):
 # --- if the client cancels ------------------------------------------------------------------
 st.subheader("If the client cancels")
 last_day = max(2, math.ceil(plan.finish_day))  # a one-day contract still gets a slider: during day 1, or after it
-st.session_state["split_cancel_day"] = min(int(st.session_state["split_cancel_day"]), last_day)
-cancel_day = st.slider("The client cancels during day", 1, last_day, key="split_cancel_day", bind=URL)
+if st.session_state.get("split_cancel_day", 1) > last_day:  # the contract got shorter: its last day
+    st.session_state["split_cancel_day"] = last_day
+cancel_day = st.slider("The client cancels during day", 1, last_day, min(first("split_cancel_day"), last_day),
+                       key="split_cancel_day", bind=URL)
+if "split_cancel_day" in st.session_state.get(_LINK_OPENED, {}):
+    show_link_ignored({**drawn, "split_cancel_day": cancel_day})
 frame = plan.to_frame()
 kept = float(frame.loc[frame["due_day"] <= cancel_day - 1, "amount"].sum())
 pending_today = frame[(frame["due_day"] > cancel_day - 1) & (frame["due_day"] <= cancel_day)]
@@ -294,7 +402,7 @@ maybe = (f", plus {float(pending_today['amount'].sum()):,.2f} if you had already
          if not pending_today.empty and n > 1 else "")
 st.markdown(f"With {plan_name} you keep **{kept:,.2f}** of the {budget:,.2f}{maybe}; with a single payment you keep "
             f"**{kept_single:,.2f}**" + (" — the work was already delivered." if kept_single else ".")
-            + " Amounts before fees; funded milestones you handed in are paid from escrow.")
+            + f" Amounts before fees; {escape_markdown(terms.on_cancel)}.")
 
 # --- charts -----------------------------------------------------------------------------------
 cash = cash_curve_figure(comparison)
@@ -315,24 +423,42 @@ with st.container(border=True):
         at_stake = float(recommendation.table.set_index("milestones").at[best, "max_loss"])
         st.markdown(f"**Recommended: {plural(best, 'milestone')}**, the fewest that never leave more than "
                     f"{at_stake:,.2f} of finished work unpaid (your limit: {max_loss_percent} % of {budget:,.2f}).")
+        if recommendation.fee_note:
+            st.caption(escape_markdown(sentence(recommendation.fee_note)))
         if best != n or mode != COUNT:
             st.button(f"Use {plural(best, 'milestone')}", on_click=use_recommendation, args=(best,),
                       icon=":material/check:", key="split_use_recommendation")
     if recommendation.review_days_per_milestone:
         st.caption(f"Each milestone is one more client review of up to {recommendation.review_days_per_milestone:g} "
                    "days; if you wait for each approval before starting the next, the finish moves out by that much.")
-    show_table(recommendation.table.round({"max_loss_share": 3, "prob_paid_nothing": 3, "expected_days_to_cash": 1}),
-               "milestone-plans-compared", key="split_recommendation",
-               caption="Plans with 1 to a few more milestones than recommended, under the same risk.", column_config={
-                   "smallest_amount": st.column_config.NumberColumn("smallest amount", format="%.2f"),
-                   "max_loss": st.column_config.NumberColumn("most at stake", format="%.2f"),
-                   "max_loss_share": st.column_config.NumberColumn("share of budget", format="percent"),
-                   "expected_net": st.column_config.NumberColumn("expected earnings", format="%.2f"),
-                   "fees_if_complete": st.column_config.NumberColumn("fees if complete", format="%.2f"),
-                   "prob_paid_nothing": st.column_config.NumberColumn("paid nothing", format="percent"),
-                   "expected_days_to_cash": st.column_config.NumberColumn("days to cash", format="%.1f"),
-                   "finish_day_waiting_for_approval": st.column_config.NumberColumn("finish if waiting", format="%.0f"),
-               })
+# Two narrow tables rather than one of eleven columns that scrolled sideways in a narrow window; the CSV
+# holds every column.
+plans = recommendation.table.round({"max_loss_share": 3, "prob_paid_nothing": 3, "expected_days_to_cash": 1})
+plan_columns = {
+    "milestones": st.column_config.NumberColumn("milestones"),
+    "max_loss": st.column_config.NumberColumn("at stake", format="accounting",
+                                              help="The most finished work unpaid at any moment"),
+    "max_loss_share": st.column_config.NumberColumn("of budget", format="percent"),
+    "expected_net": st.column_config.NumberColumn("earnings", format="accounting",
+                                                  help="Expected earnings after fees"),
+    "prob_paid_nothing": st.column_config.NumberColumn("paid nothing", format="percent"),
+    "smallest_amount": st.column_config.NumberColumn("smallest", format="accounting",
+                                                     help="The smallest milestone"),
+    "fees_if_complete": st.column_config.NumberColumn("all fees", format="accounting",
+                                                      help="Fees if every milestone is paid"),
+    "expected_days_to_cash": st.column_config.NumberColumn("days to cash", format="%.1f"),
+    "finish_day_waiting_for_approval": st.column_config.NumberColumn(
+        "finish", format="day %.0f", help="The last hand-in if you wait for each approval before the next"),
+}
+risk_side = ["milestones", "max_loss", "max_loss_share", "expected_net", "prob_paid_nothing"]
+cost_side = ["milestones", "smallest_amount", "fees_if_complete", "expected_days_to_cash",
+             "finish_day_waiting_for_approval"]
+st.caption("Plans with 1 to a few more milestones than recommended, under the same risk: what is at stake and "
+           "earned, then what each costs in fees and time.")
+st.dataframe(plans[risk_side], hide_index=True, key="split_recommendation_risk",
+             column_config={c: plan_columns[c] for c in risk_side})
+show_table(plans[cost_side], "milestone-plans-compared", key="split_recommendation", download=plans,
+           column_config={c: plan_columns[c] for c in cost_side})
 st.caption(f"The model: the client cancels at a random moment ({plan_risk.cancel_prob:.0%} chance before the planned "
            f"end for the plan, {single_risk.cancel_prob:.0%} for the single payment, "
            + (f"{plan_risk.hazard_label} over time); " if plan_risk.hazard_label == single_risk.hazard_label else

@@ -167,3 +167,35 @@ def test_portfolio_drill_down_lists_the_contracts_of_one_freelancer(sample_serve
     assert {r["freelancer"] for r in rows} == {freelancer}
     assert len(rows) == n
     whole_page_screenshot(page, "portfolio_drill_down")
+
+
+def test_the_splitter_is_readable_in_a_narrow_window(sample_server, browser):
+    """800 pixels wide with the sidebar open: the metric cards showed "2,4…" and "750…", the platform box
+    "Upwork (flat 1(" and the recommendation table scrolled sideways. Nothing is cut off or scrolls now; and a
+    link's lowest value (one milestone) stays in the address bar."""
+    base, _ = sample_server
+    context = browser.new_context(viewport={"width": 800, "height": 2400}, accept_downloads=True)
+    page = context.new_page()
+    try:
+        open_page(page, base, "splitter", "?split_budget=3000&split_days=30&split_milestones=4")
+        assert page.get_by_test_id("stSidebar").is_visible()
+        cut = """sel => [...document.querySelectorAll(sel)].filter(e => e.offsetParent !== null)
+                   .flatMap(e => [e, ...e.querySelectorAll('*')])
+                   .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
+                   .map(e => e.innerText.slice(0, 40))"""
+        expect(page.get_by_test_id("stMetricValue")).to_have_count(8, timeout=30_000)
+        assert page.evaluate(cut, "[data-testid=stMetric]") == []
+        assert page.evaluate(cut, ".st-key-split_platform") == []
+        platform = page.locator(".st-key-split_platform input")
+        assert platform.input_value() == "Upwork (flat 10 %, since May 2023)"
+        assert platform.evaluate("e => e.scrollWidth <= e.clientWidth"), "the platform's label is cut off"
+        page.wait_for_function("document.querySelectorAll('[data-testid=stDataFrame] .dvn-scroller').length >= 3")
+        scrolls = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stDataFrame] .dvn-scroller')]
+            .filter(s => s.offsetParent !== null).map(s => s.scrollWidth - s.clientWidth)""")
+        assert len(scrolls) == 3 and max(scrolls) <= 1, scrolls  # the schedule and the two plan tables
+        whole_page_screenshot(page, "splitter_800px")
+        open_page(page, base, "splitter", "?split_budget=3000&split_days=30&split_milestones=1")
+        assert [float(r["amount"]) for r in download_table(page, "split_schedule")] == [3000.0]
+        assert "split_milestones=1" in page.url, page.url
+    finally:
+        context.close()
