@@ -14,7 +14,7 @@ from analysis.parsing import (
     ISO_4217, StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
     numeric_date_sql, other_currency_sql, read_failure, whole_number_sql,
 )
-from analysis.wording import plural
+from analysis.wording import listed, plural
 
 CONTRACT_STATUSES = ("completed", "cancelled", "disputed", "active")
 MILESTONE_STATUSES = ("pending", "funded", "submitted", "paid", "refunded", "cancelled")
@@ -480,8 +480,8 @@ def stage_canonical(con, staged: StagedFile, ctx) -> None:
     known = set(CONTRACT_FIELDS) | set(MILESTONE_FIELDS) | {"milestone_status", "milestone_amount"}
     extra = [real for key, real in staged.columns.items() if key not in known]
     if extra:
-        ctx.warnings.append(f"column{'s' if len(extra) != 1 else ''} {', '.join(repr(e) for e in extra)} "
-                            "not in the template: kept aside, not imported")
+        ctx.warnings.append(f"{plural(len(extra), 'column')} not in the template ({listed([repr(e) for e in extra], 5)}): "
+                            "kept aside, not imported")
     if role in ("contracts", "flat"):
         stage_contracts(con, staged, ctx)
     if role in ("milestones", "flat"):

@@ -32,6 +32,7 @@ import duckdb
 from analysis import canonical, store
 from analysis.errors import UserError, single_problem
 from analysis.parsing import ParseOptions, StagedFile, normalize_header, quote_ident, stage_csv
+from analysis.wording import listed, plural
 
 MAPPINGS_ENV_VAR = "MILESTONE_LENS_MAPPINGS"
 MAPPING_VERSION = 1
@@ -415,7 +416,7 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: StagedFile, mapping: C
     staged.columns = columns
     staged.extra_columns = extra
     if extra:
-        return [f"column{'s' if len(extra) != 1 else ''} {', '.join(repr(e) for e in extra)} not mapped: kept aside, not imported"]
+        return [f"{plural(len(extra), 'column')} not mapped ({listed([repr(e) for e in extra], 5)}): kept aside, not imported"]
     return []
 
 

@@ -103,7 +103,7 @@ def test_an_imports_warnings_are_shown_one_by_one_after_its_counts(empty_db, mon
         "0 were already in the workspace unchanged (contracts, milestones and payments together)."]
     warnings = shown(at.warning)
     assert len(warnings) == 2
-    assert warnings[0] == "contracts.csv: column 'Notes' not in the template: kept aside, not imported"
+    assert warnings[0] == "contracts.csv: 1 column not in the template ('Notes'): kept aside, not imported"
     assert warnings[1].startswith("milestones.csv: 1 milestone with a paid_date but a status other than paid")
 
 

@@ -61,7 +61,7 @@ def test_import_with_mapping(con):
     summary = import_files(con, [SHEET], mapping=SHEET_MAPPING)
     # Contract-level file: J-100 paid 1.200,00 and J-102 2.500,00 (J-101 paid 0: no payment row).
     assert summary.imported == {"contracts": 3, "milestones": 0, "payments": 2}
-    assert any("'Notes' not mapped" in w for w in summary.warnings)
+    assert any("1 column not mapped ('Notes')" in w for w in summary.warnings)
     rows = con.execute(
         """SELECT source, contract_id, client, title, budget, currency, platform, start_date::VARCHAR,
                   end_date::VARCHAR, status, structure FROM contract_view ORDER BY contract_id"""

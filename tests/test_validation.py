@@ -362,3 +362,12 @@ def test_blank_lines_above_the_header_are_skipped_and_counted(con, tmp_path):
         import_files(con, [write(tmp_path, "excel.csv", excel)])
     assert str(err.value) == "excel.csv, row 6, column budget: cannot read '1x0' as an amount"
     assert snapshot(con) == before
+
+
+def test_a_wide_files_extra_columns_are_counted_not_all_listed(con, tmp_path):
+    """900 columns the template does not have made one warning naming all 900."""
+    extra = [f"x{i}" for i in range(900)]
+    summary = import_files(con, [write(tmp_path, "wide.csv", HEADER.rstrip("\n") + "," + ",".join(extra) + "\n"
+                                       + GOOD.rstrip("\n") + "," * 900 + "\n")])
+    assert summary.warnings[0] == ("wide.csv: 900 columns not in the template ('x0', 'x1', 'x2', 'x3', 'x4' and 895 "
+                                   "more): kept aside, not imported")
