@@ -43,6 +43,10 @@ CREATE OR REPLACE TEMP TABLE in_payments (
     _import_id INTEGER, _file VARCHAR, _row BIGINT);
 """
 
+#: What an import says of a file it read as Windows-1252: the one guess it makes about an encoding.
+WINDOWS_1252_NOTE = ("Windows-1252 text (it is not UTF-8); if letters in it look wrong after the import, save "
+                     "the file as UTF-8 and import it again")
+
 KEYS = {
     "contracts": ("source", "contract_id"),
     "milestones": ("source", "contract_id", "seq"),
@@ -325,6 +329,8 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         mapped_source = column_mapping.name.strip() if column_mapping is not None and column_mapping.name else None
         ctx = ImportContext(source=source or mapped_source or _default_source(file_format), import_id=import_id, options=options)
         ctx.warnings += mapping_warnings
+        if options.encoding is None and staged.encoding == "cp1252":
+            ctx.warnings.append(f"read as {WINDOWS_1252_NOTE}")
         if staged.lazy and file_format != "canonical":
             materialize(con, staged)
         try:

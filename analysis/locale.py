@@ -103,7 +103,9 @@ def detect_encoding(path: Path) -> str:
             while chunk := handle.read(_CHUNK):
                 decoder.decode(chunk)
         except UnicodeDecodeError:
-            return "latin-1"  # bytes Windows-1252 leaves undefined; Latin-1 reads anything
+            # Bytes Windows-1252 leaves undefined (Shift-JIS, say): not guessed (Latin-1 reads anything,
+            # as garbage); the read refuses the file naming the first such byte's row and column.
+            pass
         return "cp1252"
 
 

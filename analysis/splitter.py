@@ -145,6 +145,10 @@ class Risk:
     def survival(self, day: float | np.ndarray, days: float) -> np.ndarray:
         """P(no cancellation by ``day``) for a contract planned to last ``days``."""
         fraction = np.clip(np.asarray(day, dtype=float) / days, 0.0, None)
+        if self.cancel_prob >= 1.0:
+            # 0 ** x is 0 for every x > 0; computed, a steep hazard's fraction ** k underflows to 0 early in
+            # the contract and 0 ** 0 = 1 would pay an early milestone of a certain cancellation.
+            return np.where(fraction > 0, 0.0, 1.0)
         with np.errstate(divide="ignore"):
             return np.power(1.0 - self.cancel_prob, np.power(fraction, self.hazard_shape))
 

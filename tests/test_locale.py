@@ -221,8 +221,26 @@ def test_windows_1252_bytes_that_are_not_utf8(con, tmp_path):
     text = HEADER + "A1,Société Générale – Paris,100,EUR,2024-01-05,,active\n"
     path = write(tmp_path, "contracts.csv", text, "cp1252")
     assert codecs.BOM_UTF8 not in path.read_bytes()
-    import_files(con, [path])
+    summary = import_files(con, [path])
     assert con.execute("SELECT client FROM contracts").fetchone() == ("Société Générale – Paris",)
+    # The one guess the import makes about an encoding is said, so garbled letters have an explanation.
+    from analysis.importing import WINDOWS_1252_NOTE
+
+    assert summary.warnings[0] == f"contracts.csv: read as {WINDOWS_1252_NOTE}"
+
+
+def test_text_in_neither_utf8_nor_windows_1252_is_refused_by_row_and_column(con, tmp_path):
+    """Shift-JIS has bytes Windows-1252 leaves undefined (0x81 here): it was read as Latin-1,
+    garbage with control characters, and imported as "Ready". Refused by row and column now."""
+    path = tmp_path / "contracts.csv"
+    path.write_bytes((HEADER + "A1,Acme,100,USD,2024-01-05,,active\n").encode()
+                     + "A2,データ株式会社,100,USD,2024-01-05,,active\n".encode("shift_jis"))
+    assert b"\x81" in path.read_bytes()
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value).startswith("contracts.csv, row 3, column client: byte")
+    assert "not valid Windows-1252 text" in str(err.value) and "save the file again as UTF-8" in str(err.value)
+    assert con.execute("SELECT count(*) FROM imports").fetchone() == (0,)
 
 
 def test_a_deciding_date_past_the_first_rows_still_decides(con, tmp_path):

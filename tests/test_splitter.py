@@ -587,3 +587,13 @@ def test_no_recommendation_when_every_plan_pays_nothing():
     assert (rec.table["expected_net"] == 0).all()
     assert sp.certain_cancellation(sp.make_risk(1.0)) and sp.certain_cancellation(sp.make_risk(0.99)) is None
     assert sp.recommend(150, 5, UPWORK, sp.make_risk(0.99)).milestones == 4  # 37.50 is within 25 % of 150
+
+
+def test_a_certain_cancellation_pays_nothing_even_with_a_steep_hazard():
+    """S(t) = 0 ** ((t / days) ** k): with k = 162 the exponent underflowed to 0 early in the
+    contract and 0 ** 0 = 1 paid the first of 100 milestones over one day (the fuzz test found it)."""
+    risk = sp.make_risk(1.0, 162.0)
+    assert risk.survival(np.array([0.0, 0.01, 0.5, 1.0]), 1.0).tolist() == [1.0, 0.0, 0.0, 0.0]
+    recommendation = sp.recommend(500.0, 1.0, UPWORK, risk, max_loss_share=0.01)
+    assert recommendation.milestones is None
+    assert (recommendation.table["prob_paid_nothing"] == 1.0).all()
