@@ -928,7 +928,7 @@ def _prob_ci(survival: float, se: float, at_risk: int) -> tuple[float, float]:
 
 
 def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "milestones", *,
-              currency: str | None = None, as_of: dt.date | None = None,
+              currency: str | Sequence[str] | None = None, as_of: dt.date | None = None,
               min_contracts: int = MIN_CALIBRATION_CONTRACTS, budget_factor: float = SIMILAR_BUDGET_FACTOR,
               default: Risk | None = None) -> Calibration:
     """Estimate the cancellation risk for a ``structure`` contract of about ``budget`` from the workspace.
@@ -939,8 +939,9 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     disputed contracts are events at their end, completed ones survive at least to the planned
     end, active ones are censored at ``as_of`` (default today). Contracts without a planned end
     date cannot be placed and are counted as excluded. Too little history gives the stated
-    ``default`` risk and says so. Budgets compare within one currency: ``currency``, else the
-    one with the most contracts (ties: alphabetical), as the report's.
+    ``default`` risk and says so. Budgets compare within one currency: ``currency``; of several,
+    or of all when none is given, the one with the most fixed-price contracts (then the most
+    contracts, then alphabetical), as the report picks its currency.
     """
     if structure not in ("milestones", "single"):
         raise UserError(f"calibration compares fixed-price contracts: structure must be milestones or single, got {structure!r}")
@@ -949,13 +950,17 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
         raise UserError(f"budget must be more than 0, got {budget:g}")
     as_of = as_of or dt.date.today()
     default = default or make_risk(DEFAULT_CANCEL_PROB, "constant", source="default")
-    if currency is None:
+    asked = [c.upper() for c in ([currency] if isinstance(currency, str) else currency or ())]
+    if len(asked) != 1:
         # Budgets compare only within a currency: the report's (``filters.currency_counts``: most
-        # fixed-price contracts, then most contracts, then by name), over the whole workspace.
-        row = con.execute("""SELECT currency FROM contracts GROUP BY currency
-                             ORDER BY count(*) FILTER (WHERE contract_type = 'fixed') DESC, count(*) DESC, currency
-                             LIMIT 1""").fetchone()
-        currency = row[0] if row else None
+        # fixed-price contracts, then most contracts, then by name), of those asked for or all.
+        among = f"WHERE upper(currency) IN ({', '.join('?' for _ in asked)})" if asked else ""
+        row = con.execute(f"""SELECT currency FROM contracts {among} GROUP BY currency
+                              ORDER BY count(*) FILTER (WHERE contract_type = 'fixed') DESC, count(*) DESC, currency
+                              LIMIT 1""", asked).fetchone()
+        currency = row[0] if row else (asked[0] if asked else None)
+    else:
+        currency = asked[0]
     in_currency = f" {currency.upper()}" if currency else ""
     low, high = budget / budget_factor, budget * budget_factor
     history = _history(con, structure, low, high, currency, as_of)

@@ -34,7 +34,9 @@ def _configure_split(p: argparse.ArgumentParser) -> None:
     risk.add_argument("--calibrate", action="store_true", help="estimate the risk from the workspace history")
     p.add_argument("--hazard", choices=sorted(splitter.HAZARD_SHAPES),
                    help="when cancellations happen (default constant; --calibrate estimates it)")
-    p.add_argument("--currency", help="with --calibrate: only contracts in this currency")
+    p.add_argument("--currency", metavar="CODE", action="append",
+                   help="with --calibrate: only contracts in this currency (repeat it for several: the one of them "
+                        "with the most fixed-price contracts, as the report picks)")
     p.add_argument("--max-loss-share", type=float, default=splitter.DEFAULT_MAX_LOSS_SHARE,
                    help=f"recommendation: largest share of the budget at stake (default {splitter.DEFAULT_MAX_LOSS_SHARE})")
     p.add_argument("--json", action="store_true", help="print a JSON document")

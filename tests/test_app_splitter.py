@@ -156,6 +156,13 @@ def test_risk_from_the_history_names_its_evidence(sample_db, monkeypatch):
             "are never compared across currencies) of the workspace with a budget near 150.00") in plain(at)
     at.sidebar.multiselect(key="currency").set_value(["EUR"]).run()  # chosen: no need to say why
     assert "Estimated from the finished fixed-price EUR contracts of the workspace with a budget near 150.00" in plain(at)
+    # Two picked: the one of them with the most fixed-price contracts (it fell back to USD, left out).
+    top = query_one(sample_db, "SELECT currency FROM contracts WHERE contract_type = 'fixed' AND currency IN ('EUR', 'GBP') "
+                               "GROUP BY currency ORDER BY count(*) DESC, currency LIMIT 1")[0]
+    at.sidebar.multiselect(key="currency").set_value(["EUR", "GBP"]).run()
+    assert (f"Estimated from the finished fixed-price {top} contracts (the currency of those picked with the most "
+            "fixed-price contracts; budgets are never compared across currencies)") in plain(at)
+    at.sidebar.multiselect(key="currency").set_value(["EUR"]).run()
     assert "Showing" not in plain(at) and "do not apply here" not in plain(at)
     # A filter the estimate does not use is named as such, not as what the page shows.
     at.sidebar.multiselect(key="category").set_value(["writing"]).run()

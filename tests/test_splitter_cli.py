@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 
+import duckdb
 import pytest
 
 from tests.test_splitter import PLANNED, START, handins_history, known_history
@@ -261,3 +262,18 @@ def test_money_in_the_recommendation_has_thousands_separators(cli):
     out = cli("split", "--budget", "10000000", "--days", "30", "--milestones", "4", db=None).out
     assert ("Recommendation: 4 milestones keep at most 2,500,000.00 of finished work unpaid (limit 25% of "
             "10,000,000.00).") in out
+
+
+def test_calibrate_with_several_currencies_uses_the_one_of_them_with_most_fixed_price_contracts(cli, tmp_path):
+    """`--currency EUR --currency GBP` took the last flag (GBP), and the dashboard with both picked fell
+    back to the workspace's USD; both now take the report's pick among them, counted here by SQL."""
+    db = tmp_path / "sample.duckdb"
+    assert cli("sample", db=db).code == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        counts = dict(con.execute("SELECT currency, count(*) FROM contracts WHERE contract_type = 'fixed' "
+                                  "AND currency IN ('EUR', 'GBP') GROUP BY ALL").fetchall())
+    expected = max(counts, key=lambda c: (counts[c], c == "EUR"))  # a tie goes to EUR, alphabetically first
+    args = ("split", "--budget", "500", "--days", "10", "--milestones", "3", "--calibrate", "--json")
+    doc = cli(*args, "--currency", "gbp", "--currency", "EUR", db=db).json()
+    assert doc["calibration"]["plan"]["currency"] == expected
+    assert cli(*args, "--currency", "gbp", db=db).json()["calibration"]["plan"]["currency"] == "GBP"

@@ -263,7 +263,7 @@ try:
                               terms=terms)
     if risk_mode == HISTORY:
         structure = "milestones" if len(plan.milestones) > 1 else "single"
-        currency = filters.single_currency
+        currency = filters.values("currency") or None  # of several, calibrate picks the report's
         plan_cal = query(splitter.calibrate, budget, structure, currency=currency, as_of=today())
         single_cal = plan_cal if structure == "single" else query(splitter.calibrate, budget, "single",
                                                                     currency=currency, as_of=today())
@@ -289,8 +289,10 @@ plan_name = plural(n, "milestone")
 if risk_mode == HISTORY:
     with st.container(border=True):
         scope = (f"{escape_markdown(plan_cal.currency)} contracts" if plan_cal.currency else "contracts")
-        chosen = ("" if filters.single_currency or not plan_cal.currency
-                  else " (the currency with the most fixed-price contracts; budgets are never compared across currencies)")
+        picked = filters.values("currency")
+        chosen = ("" if len(picked) == 1 or not plan_cal.currency
+                  else f" (the currency {'of those picked ' if picked else ''}with the most fixed-price contracts; "
+                       "budgets are never compared across currencies)")
         st.caption(f"Estimated from the finished fixed-price {scope}{chosen} of the workspace with a budget near "
                    f"{budget:,.2f} (the other sidebar filters do not apply). Cancellation before the planned end (or "
                    "after it, when a late contract lost its last payment); the timing is fitted to when in the "
