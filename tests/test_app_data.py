@@ -479,3 +479,28 @@ def test_the_complete_contracts_tab_says_nothing_of_it_for_template_contracts(sa
 
     at = open_app(sample_db, monkeypatch, "data")
     assert sentence(NOT_IN_TRANSACTION_HISTORY) not in [i.value for i in at.info]
+
+
+def test_files_already_in_the_workspace_offer_nothing_to_import(empty_db, monkeypatch, tmp_path):
+    """Uploading the same files again offered Import, which logged them once more and emptied the
+    cache; a file that updates rows says removing it later will not undo the updates."""
+    at = open_app(empty_db, monkeypatch, "data")
+    at.file_uploader[0].set_value(as_upload(*UPLOAD)).run()
+    at.button(key="import_now").click().run()
+    before = table_counts(empty_db)
+    at.file_uploader[0].set_value(as_upload(*UPLOAD)).run()
+    # By hand: 3 contracts + 6 milestones + 4 payments, every one unchanged.
+    assert ("Nothing new: all 13 contracts, milestones and payments of these files are already in the workspace "
+            "unchanged, so there is nothing to import.") in texts(at)
+    assert not [b for b in at.button if b.key == "import_now"]
+    assert table_counts(empty_db) == before
+    changed = tmp_path / "upload_contracts.csv"
+    lines = UPLOAD[0].read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index("budget")] = "9999"
+    changed.write_text("\n".join([lines[0], ",".join(cells)]) + "\n")
+    at.file_uploader[0].set_value(as_upload(changed)).run()
+    assert ("1 row already in the workspace would be updated in place. Removing this import later (Import history) "
+            "takes away what it adds, not these updates: the rows would keep the new values.") in texts(at)
+    assert [b for b in at.button if b.key == "import_now"]

@@ -186,6 +186,14 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
         st.error(f"Nothing was imported: {escape_markdown(check.error)}", icon=":material/error:")
     elif check.summary is not None:
         summary = check.summary
+        if not (any(summary.imported.values()) or any(summary.updated.values()) or summary.completed):
+            # Importing would only log the files again (and empty every page's cache): nothing to offer.
+            st.info(f"Nothing new: all {summary.duplicates_skipped:,} contracts, milestones and payments of "
+                    f"{'this file' if len(summary.files) == 1 else 'these files'} are already in the workspace "
+                    "unchanged, so there is nothing to import.", icon=":material/check_circle:")
+            for warning in summary.warnings:
+                st.warning(escape_markdown(warning))
+            return
         lines = summary.counts()
         # What would be added, and what completions files would complete (the updates are in the table below).
         shown = " ".join([lines[0].replace("Would import", "They would add")] + lines[2:])
@@ -194,6 +202,11 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
         if summary.duplicates_skipped:
             st.caption(f"{summary.duplicates_skipped:,} contracts, milestones and payments are already in the workspace "
                        "unchanged and would be skipped.")
+        updated = sum(summary.updated.values())
+        if updated:
+            st.caption(f":material/history: {updated:,} row{'s' if updated != 1 else ''} already in the workspace would "
+                       "be updated in place. Removing this import later (Import history) takes away what it adds, "
+                       "not these updates: the rows would keep the new values.")
         for warning in summary.warnings:
             st.warning(escape_markdown(warning))
         if st.button("Import", type="primary", icon=":material/upload:", key="import_now"):
