@@ -295,14 +295,24 @@ def _slug(name: str) -> str:
     return re.sub(r"[^\w.-]+", "_", clean).strip("._") or "mapping"
 
 
-def save_mapping(mapping: ColumnMapping, directory: str | Path | None = None) -> Path:
-    """Store ``mapping`` as ``<directory>/<name>.json`` (replacing one of the same name)."""
+def save_mapping(mapping: ColumnMapping, directory: str | Path | None = None, *, replace: bool = False) -> Path:
+    """Store ``mapping`` as ``<directory>/<name>.json``. A mapping saved under the same name is
+    replaced only with ``replace``; one of another name whose file name is the same ("Agency
+    tracker" and "Agency_tracker") never is: saving silently overwrote either."""
     problems = mapping.problems()
     if problems:
         raise UserError(f"mapping '{mapping.name}': {problems[0]}")
     folder = Path(directory) if directory is not None else default_mapping_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{_slug(mapping.name)}.json"
+    saved = _saved_mappings(folder)
+    target = saved.get(mapping.name) or folder / f"{_slug(mapping.name)}.json"
+    if target.exists():
+        other = next((name for name, path in saved.items() if path == target), None)
+        if other is not None and other != mapping.name:
+            raise UserError(f"the saved mapping '{other}' is stored in the same file ({target.name}): "
+                            f"choose a name further from it than '{mapping.name}'")
+        if not replace:
+            raise UserError(f"a mapping named '{mapping.name}' is saved already: replace it, or choose another name")
     tmp = target.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(mapping.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(target)

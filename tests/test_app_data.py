@@ -3,6 +3,7 @@ the template; the sample; the import history and removing an import; completions
 
 from __future__ import annotations
 
+import json
 import io
 import re
 from dataclasses import dataclass
@@ -422,6 +423,20 @@ def test_a_file_no_reader_knows_is_mapped_translated_saved_and_imported(empty_db
     at.button(key="mapping_save").click().run()
     saved = tmp_path / "mappings" / "Agency_sheet.json"
     assert saved.exists()
+    # Saved once, it is offered to replace, and saving again without ticking keeps it.
+    first = saved.read_bytes()
+    at.session_state[words.key] = {"edited_rows": {0: {"means": "completed"}, 1: {"means": "completed"},
+                                                   2: {"means": "active"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    at.button(key="mapping_save").click().run()
+    assert "A mapping named 'Agency sheet' is saved already: replace it, or choose another name." in texts(at)
+    assert saved.read_bytes() == first
+    at.checkbox(key="mapping_replace").check().run()
+    at.button(key="mapping_save").click().run()
+    assert json.loads(saved.read_text())["values"]["status"]["Ended early"] == "completed"
+    at.session_state[words.key] = {"edited_rows": {0: {"means": "completed"}, 1: {"means": "cancelled"},
+                                                   2: {"means": "active"}}, "added_rows": [], "deleted_rows": []}
+    at.run()
     at.button(key="import_now").click().run()
     assert query_one(empty_db, "SELECT list(status ORDER BY contract_id), list(DISTINCT currency), list(DISTINCT source) "
                                "FROM contracts") == (["completed", "cancelled", "active"], ["EUR"], ["Agency sheet"])

@@ -205,3 +205,20 @@ def test_undecidable_dates_name_the_files_column_and_the_mappings_setting(cli, t
     assert result.err == ("milestone-lens: error: sheet.csv, row 2, column Started: dates like '03.02.2025' could be "
                           "day/month or month/day; say which with --day-first or --month-first, or set \"day_first\" "
                           "in the mapping\n")
+
+
+def test_saving_never_overwrites_another_mapping_silently(tmp_path):
+    """A second save of "Agency tracker" replaced the first without asking, and "Agency_tracker"
+    (another name, the same file name) overwrote it too."""
+    first = mp.load_mapping(SHEET_MAPPING)
+    path = mp.save_mapping(first, tmp_path)
+    changed = mp.ColumnMapping.from_json({**first.to_json(), "values": {}})
+    with pytest.raises(UserError, match="a mapping named 'Agency tracker' is saved already: replace it"):
+        mp.save_mapping(changed, tmp_path)
+    assert mp.load_mapping("Agency tracker", tmp_path) == first
+    assert mp.save_mapping(changed, tmp_path, replace=True) == path
+    assert mp.load_mapping("Agency tracker", tmp_path) == changed
+    alike = mp.ColumnMapping.from_json({**first.to_json(), "name": "Agency_tracker"})
+    with pytest.raises(UserError, match=r"the saved mapping 'Agency tracker' is stored in the same file \(Agency_tracker.json\)"):
+        mp.save_mapping(alike, tmp_path, replace=True)
+    assert mp.list_mappings(tmp_path) == ["Agency tracker"]

@@ -151,11 +151,15 @@ def mapping_step(preview: FilePreview, upload_key: str, options: ParseOptions) -
         if problems:
             st.error(escape_markdown(problems[0]))
             return None
+        replace = False
+        if mapping.name and mapping.name in column_mapping.list_mappings():
+            replace = st.checkbox(f"Replace the saved mapping “{escape_markdown(mapping.name)}”", key="mapping_replace",
+                                  help="A mapping of this name is saved already; saving keeps it unless you tick this.")
         if mapping.name and st.button("Save this mapping for next time", key="mapping_save", icon=":material/save:"):
             try:
-                column_mapping.save_mapping(mapping)
+                column_mapping.save_mapping(mapping, replace=replace)
             except UserError as exc:
-                st.error(escape_markdown(exc))
+                st.error(escape_markdown(sentence(str(exc))))
             else:
                 st.success(f"Saved the mapping “{escape_markdown(mapping.name)}”; pick it from the list next time, "
                            "or use it on the command line with --mapping.")
