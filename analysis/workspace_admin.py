@@ -88,10 +88,15 @@ class ImportRemoval:
     #: Contracts whose ``paid_total`` payment this import had retired (its milestones carried the
     #: payments) and that, with those payments gone, are paid by their ``paid_total`` again.
     restored_totals: int = 0
+    #: Contract completions a completions file of this import set, and no later edit changed: deleted
+    #: (what they had replaced is not kept, so it does not come back).
+    completions: int = 0
 
     def describe(self) -> str:
         text = (f"Removed import {self.batch_id} ({', '.join(self.files)}): {plural(self.contracts, 'contract')}, "
-                f"{plural(self.milestones, 'milestone')}, {plural(self.payments, 'payment')}.")
+                f"{plural(self.milestones, 'milestone')}, {plural(self.payments, 'payment')}"
+                + (f", {plural(self.completions, 'contract completion')} (status, budget, planned milestones "
+                   "as it set them; what those had replaced does not come back)" if self.completions else "") + ".")
         if self.kept_updated:
             one = self.kept_updated == 1
             text += (f" {plural(self.kept_updated, 'row')} it had updated {'was' if one else 'were'} already in the "
@@ -109,8 +114,9 @@ def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemova
     Contracts first written by the import go, with all their milestones and payments (also those a
     later import added to them, which cannot stand without their contract). Rows it only updated
     stay. A contract whose ``paid_total`` payment the import retired (its milestones brought
-    payments) gets it back once those payments are gone. Completions the user entered are kept,
-    so re-importing the file restores them.
+    payments) gets it back once those payments are gone. Completions a completions file of the
+    import set go, unless edited since; those the user entered on the Data page are kept, so
+    re-importing an export brings its contracts back completed.
     """
     batch_id = int(batch_id)
     files = con.execute(
@@ -150,6 +156,12 @@ def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemova
             f"DELETE FROM payments t WHERE first_import_id IN ({marks}) OR {gone_contract}", ids
         ).fetchone()[0]
         contracts = con.execute(f"DELETE FROM contracts WHERE first_import_id IN ({marks})", ids).fetchone()[0]
+        # A completions file's rows carry their import's time (both now(): the import transaction's
+        # start); a completion edited since has another time and stays.
+        completions = con.execute(
+            """DELETE FROM contract_completions WHERE updated_at IN (
+                   SELECT imported_at FROM imports WHERE batch_id = ? AND format = 'completions')""", [batch_id],
+        ).fetchone()[0]
         restored = con.execute(
             f"""INSERT INTO payments
                 SELECT {stand_in_payment_sql("c")}, c.first_import_id, c.import_id
@@ -163,7 +175,7 @@ def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemova
         con.execute("DROP TABLE IF EXISTS temp._unpaid_contracts")
         store.bump_data_version(con)
     return ImportRemoval(batch_id, tuple(f[1] for f in files), int(contracts), int(milestones), int(payments),
-                         int(kept_updated), int(restored))
+                         int(kept_updated), int(restored), int(completions))
 
 
 def load_sample(con: duckdb.DuckDBPyConnection, paths: list[Path] | None = None) -> ImportSummary:

@@ -3,10 +3,12 @@ the template; the sample; the import history and removing an import; completions
 
 from __future__ import annotations
 
+import csv
 import json
 import io
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -519,3 +521,26 @@ def test_files_already_in_the_workspace_offer_nothing_to_import(empty_db, monkey
     assert ("1 row already in the workspace would be updated in place. Removing this import later (Import history) "
             "takes away what it adds, not these updates: the rows would keep the new values.") in texts(at)
     assert [b for b in at.button if b.key == "import_now"]
+
+
+def test_removing_a_completions_import_takes_the_completions_it_set(con):
+    """Removing the completions file's import deleted nothing ("0 contracts, 0 milestones, 0 payments")
+    and its completions stayed, with no history entry left to undo them. A completion edited on the
+    Data page since is the user's own and stays."""
+    from analysis.completions import complete_contract
+
+    exports = FIXTURES / "exports"
+    import_files(con, [exports / "upwork_2025_twelve_contracts.csv"])
+    complete_contract(con, "upwork", "Acme / Landing page", status="cancelled", budget=700, planned_milestones=None)
+    import_files(con, [exports / "upwork_2025_twelve_completions.csv"])
+    rows = list(csv.DictReader((exports / "upwork_2025_twelve_completions.csv").open()))
+    filled = [r for r in rows if r["status"] or r["budget"]]
+    assert con.execute("SELECT count(*) FROM contract_completions").fetchone()[0] == len(filled)
+    complete_contract(con, "upwork", "Acme / Website redesign", status="completed", budget=1600, planned_milestones=3)
+    batch = con.execute("SELECT max(batch_id) FROM imports").fetchone()[0]
+    removal = workspace_admin.remove_import(con, batch)
+    # Every completion the file set goes but the one edited since (Website redesign).
+    assert removal.completions == len(filled) - 1
+    assert "contract completions (status, budget, planned milestones as it set them" in removal.describe()
+    assert con.execute("SELECT contract_id, budget FROM contract_completions").fetchall() == [
+        ("Acme / Website redesign", Decimal("1600.00"))]
