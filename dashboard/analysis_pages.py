@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from analysis import cancellation, store
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, uses_prepared
@@ -48,6 +49,15 @@ def show_chart(figure: go.Figure, key: str, *, height: int | None = None) -> Non
     if height is not None:
         figure.update_layout(height=height)
     st.plotly_chart(figure, key=key, theme="streamlit")
+
+
+def metric_row() -> DeltaGenerator:
+    """A row of metric cards that wraps onto a second line rather than cut a figure.
+
+    In fixed columns (``st.columns(5)``) a laptop-wide window (1280 px, sidebar open) cut an agency's
+    7–8 digit totals to "62,12…" and labels to "Not funded (U…"; here each card is at least as wide as
+    its figure and label, and the cards of a line share what is left."""
+    return st.container(horizontal=True, gap="small")
 
 
 def page_header(title: str, intro: str, shows_filtered: bool = True) -> Filters:

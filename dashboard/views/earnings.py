@@ -9,7 +9,7 @@ from analysis import earnings
 from analysis.wording import plural
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table,
+    contracts_or_stop, in_currency, metric_row, money, page_header, report_currency, share, show_chart, show_money_table,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
@@ -35,12 +35,12 @@ if total.empty:
             "without payment rows) have nothing to add up.", icon=":material/payments:")
 else:
     row = total.iloc[0]
-    cells = st.columns(5)
-    cells[0].metric(f"Gross ({currency})", money(row["gross"]), border=True, help="What clients paid, in earned payments.")
-    cells[1].metric(f"Fees ({currency})", money(row["fees"]), border=True, help="What the platforms took from those payments.")
-    cells[2].metric(f"Net ({currency})", money(row["net"]), border=True, help="Gross minus platform fees.")
-    cells[3].metric("Effective fee rate", share(row["effective_fee_rate"]), border=True, help="Fees ÷ gross.")
-    cells[4].metric(f"Bonuses ({currency})", money(row["bonuses"]), border=True,
+    cells = metric_row()
+    cells.metric(f"Gross ({currency})", money(row["gross"]), border=True, help="What clients paid, in earned payments.")
+    cells.metric(f"Fees ({currency})", money(row["fees"]), border=True, help="What the platforms took from those payments.")
+    cells.metric(f"Net ({currency})", money(row["net"]), border=True, help="Gross minus platform fees.")
+    cells.metric("Effective fee rate", share(row["effective_fee_rate"]), border=True, help="Fees ÷ gross.")
+    cells.metric(f"Bonuses ({currency})", money(row["bonuses"]), border=True,
                     help=f"Included in gross. Refunds (also included, negative): {money(row['refunds'])}.")
 
 by_structure = in_currency(query(earnings.totals, filters, by="structure"), currency)
@@ -100,11 +100,11 @@ if unpaid.empty:
     st.success("No cancelled or disputed fixed-price contracts under these filters.", icon=":material/check_circle:")
 else:
     by = unpaid.set_index("structure")
-    cells = st.columns(2)
-    for cell, structure in zip(cells, ("milestones", "single")):
+    cells = metric_row()
+    for structure in ("milestones", "single"):
         if structure in by.index:
             n = int(by.at[structure, "cancelled_contracts"])
-            cell.metric(f"Unpaid: {STRUCTURE_LABELS[structure].lower()} ({currency})",
+            cells.metric(f"Unpaid: {STRUCTURE_LABELS[structure].lower()} ({currency})",
                         money(by.at[structure, "unpaid_on_cancellation"]), border=True,
                         help=f"Agreed minus paid over {n:,} cancelled or disputed contracts; "
                              f"{money(by.at[structure, 'unpaid_on_cancellation'] / n if n else None)} per contract.")

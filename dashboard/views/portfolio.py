@@ -12,7 +12,7 @@ from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.wording import counted, plural, sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table,
+    contracts_or_stop, in_currency, metric_row, money, page_header, report_currency, share, show_chart, show_money_table,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
@@ -72,21 +72,21 @@ elif totals.empty:
 else:
     row = totals.iloc[0]
     remaining = float(row["remaining"])
-    cells = st.columns(5)
-    cells[0].metric("Active contracts", f"{int(row['active']):,}", border=True,
+    cells = metric_row()
+    cells.metric("Active contracts", f"{int(row['active']):,}", border=True,
                     help=f"{int(row['valued']):,} fixed-price with a budget are valued; {int(row['hourly_active']):,} hourly "
                          f"and {int(row['budget_unknown']):,} without a budget are counted only.")
-    cells[1].metric(f"Still to be paid ({currency})", money(remaining), border=True,
+    cells.metric(f"Still to be paid ({currency})", money(remaining), border=True,
                     help="Agreed budget minus what was already paid, over the valued active contracts.")
     # unknown, not 0, when nothing records whether the money is in escrow (``exposure.funding_caveat``)
     funding_unknown = pd.isna(row["funded"])
-    cells[2].metric(f"In escrow ({currency})", "unknown" if funding_unknown else money(row["funded"]), border=True,
+    cells.metric(f"In escrow ({currency})", "unknown" if funding_unknown else money(row["funded"]), border=True,
                     help="Unpaid milestones the client already funded: protected on platforms with escrow.")
-    cells[3].metric(f"Not funded ({currency})", "unknown" if funding_unknown else money(row["unfunded"]), border=True,
+    cells.metric(f"Not funded ({currency})", "unknown" if funding_unknown else money(row["unfunded"]), border=True,
                     help="Agreed but not in escrow: lost if the client walks away.")
     # Fewer than 30 finished contracts in the whole history: the estimate comes from all of them, not similar ones.
     rough = exposure.rough_history(row)
-    cells[4].metric(f"Expected loss ({currency})", money(row["expected_loss"]), border=True,
+    cells.metric(f"Expected loss ({currency})", money(row["expected_loss"]), border=True,
                     help="Still to be paid × the share of similar contracts in your history that were cancelled."
                     if rough is None else
                     f"Still to be paid × the share cancelled among all {rough:,} finished contracts of your history, "
@@ -177,11 +177,11 @@ if conc.empty:
             icon=":material/group:")
 else:
     c = conc.iloc[0]
-    cells = st.columns(3)
-    cells[0].metric("Paying clients", f"{int(c['clients']):,}", border=True)
-    cells[1].metric("Largest client's share", share(c["largest_share"]), border=True,
+    cells = metric_row()
+    cells.metric("Paying clients", f"{int(c['clients']):,}", border=True)
+    cells.metric("Largest client's share", share(c["largest_share"]), border=True,
                     help=f"{escape_markdown(c['largest_client'])}, of gross earnings in {escape_markdown(currency)}.")
-    cells[2].metric("Concentration (HHI)", f"{c['hhi']:.3f}", border=True,
+    cells.metric("Concentration (HHI)", f"{c['hhi']:.3f}", border=True,
                     help="Herfindahl–Hirschman index: the sum of squared client shares, from near 0 (many equal "
                          "clients) to 1 (one client). Competition authorities call markets above 0.15 moderately and "
                          "above 0.25 highly concentrated.")

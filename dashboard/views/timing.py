@@ -14,7 +14,7 @@ from analysis.timing import MEASURES
 from analysis.wording import STRUCTURE_WORDS, plural, sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, in_currency, money, page_header, report_basis, report_currency, share, show_chart, show_money_table,
+    contracts_or_stop, in_currency, metric_row, money, page_header, report_basis, report_currency, share, show_chart, show_money_table,
     today,
 )
 from dashboard.charts import STRUCTURE_LABELS
@@ -76,11 +76,11 @@ if estimated:
 early = query(timing.paid_before_start, filters)
 if early:
     st.warning(sentence(timing.paid_before_start_note(early)), icon=":material/warning:")
-columns = st.columns(3)
-for column, structure in zip(columns, ("milestones", "single", "hourly")):
+cells = metric_row()
+for structure in ("milestones", "single", "hourly"):
     days, n = median_of(summary, "start_to_first_payment", structure)
     lag, lag_n = median_of(summary, "submission_to_payment", structure)
-    column.metric(f"First payment: {STRUCTURE_LABELS[structure].lower()}", days_text(days), border=True,
+    cells.metric(f"First payment: {STRUCTURE_LABELS[structure].lower()}", days_text(days), border=True,
                   help=f"Median over {n:,} contracts with a payment. After handing in work, payment took a median of "
                        f"{days_text(lag)} ({lag_n:,} payments)." if n else "No paid contracts of this kind.")
 
@@ -154,12 +154,12 @@ if mine.empty:
     st.info("No payments received under these filters yet.", icon=":material/account_balance_wallet:")
 else:
     row = mine.iloc[0]
-    left, middle, right = st.columns(3)
-    left.metric(f"Cleared for withdrawal ({currency})", money(row["withdrawable"]), border=True,
+    cells = metric_row()
+    cells.metric(f"Cleared for withdrawal ({currency})", money(row["withdrawable"]), border=True,
                 help="Net payments whose hold has ended by today, all time: not your balance, which withdrawals lower.")
-    middle.metric(f"Still on hold ({currency})", money(row["on_hold"]), border=True)
+    cells.metric(f"Still on hold ({currency})", money(row["on_hold"]), border=True)
     release = row["next_release"]
-    right.metric("Next release", "nothing on hold" if pd.isna(release) else f"{pd.Timestamp(release):%d %b %Y}",
+    cells.metric("Next release", "nothing on hold" if pd.isna(release) else f"{pd.Timestamp(release):%d %b %Y}",
                  border=True)
 if len(position) > 1:
     show_money_table(position, "withdrawable-by-currency", key="timing_withdrawable",
