@@ -243,17 +243,23 @@ def time_to_cancellation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of
 
 
 def show_money_table(frame: pd.DataFrame, name: str, *, key: str, money: tuple[str, ...] = (),
-                     column_config: dict | None = None, as_text: dict | None = None, **kwargs) -> None:
+                     column_config: dict | None = None, as_text: dict | None = None,
+                     download: pd.DataFrame | None = None, **kwargs) -> None:
     """``dashboard.tables.show_table`` with the ``money`` columns rounded to cents and shown with
     thousands separators and always two decimals, negatives in brackets ("accounting": 30,200.80,
     not 30,200.8 beside 7,564); the CSV gets the same cents.
 
     ``as_text``: column -> function writing each figure as text (``share``: "10 %", "—" when
-    missing), for figures written as the reports write them. The CSV keeps the numbers."""
+    missing), for figures written as the reports write them. The CSV keeps the numbers.
+    ``download``: every row, when the table shows only the first of them (the CSV holds them all)."""
     present = [c for c in money if c in frame.columns]
-    shown = frame.assign(**{c: frame[c].astype(float).round(2) for c in present}) if present else frame
+
+    def cents(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.assign(**{c: rows[c].astype(float).round(2) for c in present}) if present else rows
+
+    shown = cents(frame)
     config = {c: st.column_config.NumberColumn(c.replace("_", " "), format="accounting") for c in present}
     written = {c: f for c, f in (as_text or {}).items() if c in shown.columns}
     display = shown.assign(**{c: shown[c].map(f) for c, f in written.items()}) if written else shown
-    show_table(display, name, key=key, column_config={**config, **(column_config or {})},
-               download=shown if written else None, **kwargs)
+    csv = cents(download) if download is not None else shown if written else None
+    show_table(display, name, key=key, column_config={**config, **(column_config or {})}, download=csv, **kwargs)

@@ -15,7 +15,7 @@ from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
 from dashboard.tables import escape_markdown
 
-#: Clients and freelancers listed in the tables (largest gross first, per currency).
+#: Clients and freelancers listed in the on-screen table (largest gross first); its CSV holds every one.
 TOP_GROUPS = 50
 
 
@@ -67,12 +67,14 @@ with st.expander("The months as a table"):
 st.subheader("By client and by freelancer")
 key = st.segmented_control("Show earnings by", ["client", "freelancer"], default="client", required=True,
                            key="earnings_group", format_func=str.capitalize)
-groups = query(earnings.totals, filters, by=key, limit=TOP_GROUPS)
+# Every group (an agency has thousands of clients): the table shows the first TOP_GROUPS, the CSV all of them.
+groups = query(earnings.totals, filters, by=key)
 mine = in_currency(groups, currency)
 show_chart(charts.earnings_by(groups, key, currency, title=f"The {key}s with the largest earnings ({currency})"),
            f"earnings_by_{key}", height=480)
-show_money_table(mine, f"earnings-by-{key}", key=f"earnings_{key}",
-                 caption=(f"The {TOP_GROUPS} {key}s with the largest gross in {currency}." if len(mine) >= TOP_GROUPS
+show_money_table(mine.head(TOP_GROUPS), f"earnings-by-{key}", key=f"earnings_{key}", download=mine,
+                 caption=(f"The top {TOP_GROUPS} of {plural(len(mine), key)} with gross in {currency}, largest first; "
+                          f"the CSV holds all {len(mine):,}." if len(mine) > TOP_GROUPS
                           else f"The {plural(len(mine), key)} with gross in {currency}, largest first."),
                  money=("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE)
 
