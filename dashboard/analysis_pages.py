@@ -23,7 +23,7 @@ from streamlit.delta_generator import DeltaGenerator
 from analysis import cancellation, store
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, uses_prepared
 from analysis.wording import plural
-from dashboard.charts import STRUCTURE_LABELS
+from dashboard.charts import STRUCTURE_LABELS, TOP_BARS
 from dashboard.sidebar import current_filters, filter_caption
 from dashboard.state import query, workspace
 from dashboard.tables import escape_markdown, show_table
@@ -58,6 +58,13 @@ def metric_row() -> DeltaGenerator:
     7–8 digit totals to "62,12…" and labels to "Not funded (U…"; here each card is at least as wide as
     its figure and label, and the cards of a line share what is left."""
     return st.container(horizontal=True, gap="small")
+
+
+def top_bars_caption(groups: int, noun: str, ranked_by: str, among: str) -> None:
+    """Say that a chart draws only the first ``charts.TOP_BARS`` of ``groups``: 15 bars of about a thousand
+    clients, untitled as such, read as all of them."""
+    if groups > TOP_BARS:
+        st.caption(f"The {TOP_BARS} {noun}s with the {ranked_by}, of {plural(groups, noun)} {among}.")
 
 
 def page_header(title: str, intro: str, shows_filtered: bool = True) -> Filters:

@@ -250,3 +250,14 @@ def test_every_client_is_in_the_csv_and_the_caption_says_top_50_of_how_many(samp
         else:  # 13 freelancers: every one shown, as before
             assert len(table) == len(expected) < 50
             assert f"The {len(expected)} freelancers with gross in USD, largest first." in texts(at)
+
+
+def test_the_client_chart_says_it_draws_15_of_how_many(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "earnings")
+    (clients,) = query_one(sample_db, "SELECT count(DISTINCT c.client) FROM payments p JOIN contracts c "
+                                      "USING (source, contract_id) WHERE NOT p.pending AND p.currency = 'USD' "
+                                      "AND c.currency = 'USD'")
+    assert f"The 15 clients with the largest gross, of {clients:,} clients with gross in USD." in texts(at)
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("The clients"))
+    assert len(spec["data"][0]["y"]) == 15

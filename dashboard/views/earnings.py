@@ -10,6 +10,7 @@ from analysis.wording import plural
 from dashboard import charts
 from dashboard.analysis_pages import (
     contracts_or_stop, in_currency, metric_row, money, page_header, report_currency, share, show_chart, show_money_table,
+    top_bars_caption,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
@@ -70,6 +71,7 @@ key = st.segmented_control("Show earnings by", ["client", "freelancer"], default
 # Every group (an agency has thousands of clients): the table shows the first TOP_GROUPS, the CSV all of them.
 groups = query(earnings.totals, filters, by=key)
 mine = in_currency(groups, currency)
+top_bars_caption(len(mine), key, "largest gross", f"with gross in {escape_markdown(currency)}")
 show_chart(charts.earnings_by(groups, key, currency, title=f"The {key}s with the largest earnings ({currency})"),
            f"earnings_by_{key}", height=480)
 show_money_table(mine.head(TOP_GROUPS), f"earnings-by-{key}", key=f"earnings_{key}", download=mine,

@@ -13,6 +13,7 @@ from analysis.wording import counted, plural, sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
     contracts_or_stop, in_currency, metric_row, money, page_header, report_currency, share, show_chart, show_money_table,
+    top_bars_caption,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
@@ -143,6 +144,8 @@ else:
     mine = in_currency(grouped, currency)
     if key == "structure":
         mine = mine.assign(structure=mine["structure"].map(STRUCTURE_LABELS).fillna(mine["structure"]))
+    top_bars_caption(int((mine["remaining"] > 0).sum()), GROUP_LABELS[key].lower(), "largest expected loss",
+                     "with money still to be paid (the table below lists them all)")
     show_chart(charts.exposure_by(mine, key, currency,
                                   title=f"Still to be paid by {GROUP_LABELS[key].lower()}: funded or not ({currency})"),
                f"exposure_by_{key}", height=460)
