@@ -17,7 +17,7 @@ from dashboard.analysis_pages import (
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
-from dashboard.tables import escape_markdown
+from dashboard.tables import count_column, escape_markdown
 
 GROUP_LABELS = {"freelancer": "Freelancer", "client": "Client", "structure": "Payment structure", "platform": "Platform"}
 #: What ``analysis.exposure.GROUPINGS`` shows for a missing name, per dimension.
@@ -168,7 +168,7 @@ else:
                      money=MONEY_COLUMNS,
                      column_config={"p_cancel": st.column_config.NumberColumn("cancel probability", format="percent"),
                                     "p_basis": st.column_config.TextColumn("estimated from"),
-                                    "p_finished": st.column_config.NumberColumn("finished contracts behind it"),
+                                    "p_finished": count_column("finished contracts behind it"),
                                     "start_date": st.column_config.DateColumn("started"),
                                     "planned_end_date": st.column_config.DateColumn("planned end")})
 

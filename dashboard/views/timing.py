@@ -19,7 +19,7 @@ from dashboard.analysis_pages import (
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
-from dashboard.tables import show_table
+from dashboard.tables import count_column, show_table
 
 #: What each measure means, in a sentence.
 MEASURE_HELP = {
@@ -96,7 +96,7 @@ if not few.empty:
 measured = summary[summary["n"] > 0]
 table = measured.assign(measure=measured["measure"].map(MEASURES), structure=measured["structure"].map(STRUCTURE_LABELS))
 show_table(table, "payment-timing", key="timing_summary", column_config={
-    "n": st.column_config.NumberColumn("n", help="How many contracts or payments were measured"),
+    "n": count_column("n", help="How many contracts or payments were measured"),
     "median": st.column_config.NumberColumn("median days", format="%.1f"),
     "p25": st.column_config.NumberColumn("25th percentile", format="%.1f"),
     "p75": st.column_config.NumberColumn("75th percentile", format="%.1f"),
