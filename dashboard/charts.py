@@ -284,4 +284,6 @@ def lag_distribution(dist: pd.DataFrame, measure_label: str, title: str | None =
     axis = "days" + (f" (the last bar: {int(open_from.min())} or more)" if len(open_from) else "")
     fig.update_layout(title=title, barmode="group", bargap=0.15, yaxis=dict(title="share", tickformat=".0%"),
                       xaxis=dict(title=axis, rangemode="tozero"), **_LAYOUT)
+    if dist["days"].max() < 10:  # whole days: a bar or two alone had ticks at -0.4 … 0.4
+        fig.update_xaxes(dtick=1, range=[-0.5, max(int(dist["days"].max()), 4) + 0.5])
     return fig

@@ -36,6 +36,9 @@ MEASURE_HELP = {
 DISTRIBUTION_MEASURES = {"submission_to_payment": 30, "start_to_first_payment": 60, "gap_between_payments": 30,
                          "submission_to_withdrawable": 45}
 
+#: What one case of a measure is, for saying how few the distribution rests on.
+MEASURED_UNITS = {"start_to_first_payment": "contract", "gap_between_payments": "gap between payments"}
+
 
 def days_text(value: float) -> str:
     return "—" if value is None or not math.isfinite(value) else f"{value:g} days"
@@ -114,6 +117,15 @@ measure = st.segmented_control(
     key="timing_measure", required=True)
 dist = query(timing.distribution, filters, measure, bin_days=1, max_days=DISTRIBUTION_MEASURES[measure])
 show_chart(charts.lag_distribution(dist, MEASURES[measure]), f"distribution_{measure}", height=380)
+few = dist.groupby("structure", sort=False)["n"].sum() if not dist.empty else pd.Series(dtype="int64")
+few = few[few < SMALL_SAMPLE_FINISHED]
+if not few.empty:  # one payment drew a 100 % bar with nothing to say it is one (the medians above say it)
+    unit = MEASURED_UNITS.get(measure, "payment")
+    (first, n_first), *rest = few.items()
+    named = f"The {STRUCTURE_WORDS[first]} bars rest on only {plural(int(n_first), unit)}" + "".join(
+        f" and the {STRUCTURE_WORDS[s]} bars on only {int(n):,}" for s, n in rest)
+    st.warning(f"{named}, fewer than {SMALL_SAMPLE_FINISHED}: {'an example' if len(few) == 1 else 'examples'}, "
+               "not a pattern.", icon=":material/warning:")
 if not dist.empty:
     late = dist[dist["open_ended"]].set_index("structure")["share"]
     if (late > 0).any():
