@@ -159,9 +159,20 @@ def report_basis(filters: Filters) -> Filters:
     why = _why_this_currency(mine, others)
     mine = int(mine["contracts"])
     st.caption(f"These figures are for the {plural(mine, 'contract')} in {escape_markdown(currency)}, {why}, as in "
-               f"the reports: contracts in other currencies ({listed}) are reported apart. Pick a currency in the "
-               "sidebar to see them.")
+               f"the reports: contracts in other currencies ({listed}) are reported apart. "
+               + how_to_see(filters, list(others["currency"])))
     return filters.with_currency(currency)
+
+
+def how_to_see(filters: Filters, others: list[str]) -> str:
+    """How to see the contracts in the ``others`` currencies, in a sentence: pick a currency — or, when the
+    sidebar already picks several, keep only one (figures come in one currency; "pick a currency" misread)."""
+    if len(filters.values("currency")) < 2:
+        return "Pick a currency in the sidebar to see them."
+    names = [escape_markdown(c) for c in others]
+    which = names[0] if len(names) == 1 else f"one of {', '.join(names[:-1])} and {names[-1]}"
+    return (f"The sidebar picks {len(filters.values('currency'))} currencies, but figures come in one at a time: keep "
+            f"only {which} selected there to see its figures.")
 
 
 def _why_this_currency(mine: pd.Series, others: pd.DataFrame) -> str:
@@ -183,7 +194,7 @@ def report_currency(filters: Filters) -> str | None:
         listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(others["currency"], others["contracts"]))
         why = _why_this_currency(counts.loc[counts["currency"] == currency].iloc[0], others)
         st.caption(f"Amounts are in {escape_markdown(currency)}, {why}; contracts in "
-                   f"other currencies ({listed}) are never added in. Pick a currency in the sidebar to see them.")
+                   f"other currencies ({listed}) are never added in. " + how_to_see(filters, list(others["currency"])))
     return currency
 
 

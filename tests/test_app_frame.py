@@ -257,3 +257,23 @@ def test_earnings_counts_by_structure_are_the_contracts_and_payments_with_separa
     assert (int(counts["contracts"].sum()), int(counts["payments"].sum())) == (contracts, payments)
     columns = json.loads(table.proto.columns)
     assert columns["contracts"]["type_config"]["format"] == columns["payments"]["type_config"]["format"] == "localized"
+
+
+@pytest.mark.parametrize("page", ["overview", "timing", "earnings", "portfolio"])
+def test_with_several_currencies_picked_the_notice_says_keep_one(sample_db, monkeypatch, page):
+    """EUR and GBP picked in the sidebar, the figures in EUR: the notice still said "Pick a currency in the sidebar
+    to see them" of GBP, already picked. It now says figures come in one currency and to keep only GBP."""
+    (main, other) = query_one(sample_db, """
+        SELECT arg_max(currency, (n_fixed, n)), arg_min(currency, (n_fixed, n)) FROM (
+            SELECT currency, count(*) FILTER (WHERE contract_type = 'fixed') AS n_fixed, count(*) AS n
+            FROM contracts WHERE currency IN ('EUR', 'GBP') GROUP BY currency)""")
+    assert (main, other) == ("EUR", "GBP")  # the most fixed-price contracts of the two
+    keep = ("The sidebar picks 2 currencies, but figures come in one at a time: keep only GBP selected there to see "
+            "its figures.")
+    at = open_app(sample_db, monkeypatch, page, query={"currency": ["EUR", "GBP"]})
+    page_text = texts(at)
+    assert "Pick a currency in the sidebar" not in page_text and "pick their currency" not in page_text
+    assert "in GBP)" in page_text and keep in page_text
+    # Nothing picked: picking a currency is the way to see the others, as before.
+    at = open_app(sample_db, monkeypatch, page)
+    assert "Pick a currency in the sidebar to see them." in texts(at) and keep not in texts(at)
