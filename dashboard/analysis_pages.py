@@ -18,11 +18,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from analysis import cancellation, store
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, uses_prepared
 from analysis.wording import plural
-from dashboard.charts import STRUCTURE_LABELS
+from dashboard.charts import STRUCTURE_LABELS, TOP_BARS
 from dashboard.sidebar import current_filters, filter_caption
 from dashboard.state import query, workspace
 from dashboard.tables import escape_markdown, show_table
@@ -48,6 +49,22 @@ def show_chart(figure: go.Figure, key: str, *, height: int | None = None) -> Non
     if height is not None:
         figure.update_layout(height=height)
     st.plotly_chart(figure, key=key, theme="streamlit")
+
+
+def metric_row() -> DeltaGenerator:
+    """A row of metric cards that wraps onto a second line rather than cut a figure.
+
+    In fixed columns (``st.columns(5)``) a laptop-wide window (1280 px, sidebar open) cut an agency's
+    7–8 digit totals to "62,12…" and labels to "Not funded (U…"; here each card is at least as wide as
+    its figure and label, and the cards of a line share what is left."""
+    return st.container(horizontal=True, gap="small")
+
+
+def top_bars_caption(groups: int, noun: str, ranked_by: str, among: str) -> None:
+    """Say that a chart draws only the first ``charts.TOP_BARS`` of ``groups``: 15 bars of about a thousand
+    clients, untitled as such, read as all of them."""
+    if groups > TOP_BARS:
+        st.caption(f"The {TOP_BARS} {noun}s with the {ranked_by}, of {plural(groups, noun)} {among}.")
 
 
 def page_header(title: str, intro: str, shows_filtered: bool = True) -> Filters:
@@ -142,9 +159,20 @@ def report_basis(filters: Filters) -> Filters:
     why = _why_this_currency(mine, others)
     mine = int(mine["contracts"])
     st.caption(f"These figures are for the {plural(mine, 'contract')} in {escape_markdown(currency)}, {why}, as in "
-               f"the reports: contracts in other currencies ({listed}) are reported apart. Pick a currency in the "
-               "sidebar to see them.")
+               f"the reports: contracts in other currencies ({listed}) are reported apart. "
+               + how_to_see(filters, list(others["currency"])))
     return filters.with_currency(currency)
+
+
+def how_to_see(filters: Filters, others: list[str]) -> str:
+    """How to see the contracts in the ``others`` currencies, in a sentence: pick a currency — or, when the
+    sidebar already picks several, keep only one (figures come in one currency; "pick a currency" misread)."""
+    if len(filters.values("currency")) < 2:
+        return "Pick a currency in the sidebar to see them."
+    names = [escape_markdown(c) for c in others]
+    which = names[0] if len(names) == 1 else f"one of {', '.join(names[:-1])} and {names[-1]}"
+    return (f"The sidebar picks {len(filters.values('currency'))} currencies, but figures come in one at a time: keep "
+            f"only {which} selected there to see its figures.")
 
 
 def _why_this_currency(mine: pd.Series, others: pd.DataFrame) -> str:
@@ -166,7 +194,7 @@ def report_currency(filters: Filters) -> str | None:
         listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(others["currency"], others["contracts"]))
         why = _why_this_currency(counts.loc[counts["currency"] == currency].iloc[0], others)
         st.caption(f"Amounts are in {escape_markdown(currency)}, {why}; contracts in "
-                   f"other currencies ({listed}) are never added in. Pick a currency in the sidebar to see them.")
+                   f"other currencies ({listed}) are never added in. " + how_to_see(filters, list(others["currency"])))
     return currency
 
 
@@ -233,17 +261,23 @@ def time_to_cancellation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of
 
 
 def show_money_table(frame: pd.DataFrame, name: str, *, key: str, money: tuple[str, ...] = (),
-                     column_config: dict | None = None, as_text: dict | None = None, **kwargs) -> None:
+                     column_config: dict | None = None, as_text: dict | None = None,
+                     download: pd.DataFrame | None = None, **kwargs) -> None:
     """``dashboard.tables.show_table`` with the ``money`` columns rounded to cents and shown with
     thousands separators and always two decimals, negatives in brackets ("accounting": 30,200.80,
     not 30,200.8 beside 7,564); the CSV gets the same cents.
 
     ``as_text``: column -> function writing each figure as text (``share``: "10 %", "—" when
-    missing), for figures written as the reports write them. The CSV keeps the numbers."""
+    missing), for figures written as the reports write them. The CSV keeps the numbers.
+    ``download``: every row, when the table shows only the first of them (the CSV holds them all)."""
     present = [c for c in money if c in frame.columns]
-    shown = frame.assign(**{c: frame[c].astype(float).round(2) for c in present}) if present else frame
+
+    def cents(rows: pd.DataFrame) -> pd.DataFrame:
+        return rows.assign(**{c: rows[c].astype(float).round(2) for c in present}) if present else rows
+
+    shown = cents(frame)
     config = {c: st.column_config.NumberColumn(c.replace("_", " "), format="accounting") for c in present}
     written = {c: f for c, f in (as_text or {}).items() if c in shown.columns}
     display = shown.assign(**{c: shown[c].map(f) for c, f in written.items()}) if written else shown
-    show_table(display, name, key=key, column_config={**config, **(column_config or {})},
-               download=shown if written else None, **kwargs)
+    csv = cents(download) if download is not None else shown if written else None
+    show_table(display, name, key=key, column_config={**config, **(column_config or {})}, download=csv, **kwargs)

@@ -21,6 +21,8 @@ STRUCTURE_LABELS = {"milestones": "Milestones", "single": "Single payment", "hou
 #: figure to validate, and each place that draws applies its own (the report this one, the app
 #: Streamlit's theme, which Streamlit makes Plotly's default).
 REPORT_TEMPLATE = "plotly_white"
+#: Bars a chart by client or freelancer draws at most (the page's caption says of how many).
+TOP_BARS = 15
 _LAYOUT = dict(margin=dict(l=60, r=20, t=60, b=50), legend=dict(orientation="h", y=-0.2))
 
 
@@ -206,7 +208,7 @@ def ageing(buckets: pd.DataFrame, currency: str, title: str | None = None) -> go
     return fig
 
 
-def exposure_by(exposure: pd.DataFrame, key: str, currency: str, top: int = 15, title: str | None = None) -> go.Figure:
+def exposure_by(exposure: pd.DataFrame, key: str, currency: str, top: int = TOP_BARS, title: str | None = None) -> go.Figure:
     """Remaining value of active contracts per client or freelancer: funded vs unfunded, with expected loss;
     the ``top`` by expected loss, in the order the page's table lists them (``exposure.exposure``)."""
     title = title or f"Active contracts by {key}: what is still unpaid ({safe_text(currency)})"
@@ -226,7 +228,7 @@ def exposure_by(exposure: pd.DataFrame, key: str, currency: str, top: int = 15, 
     return fig
 
 
-def earnings_by(totals: pd.DataFrame, key: str, currency: str, top: int = 15, title: str | None = None) -> go.Figure:
+def earnings_by(totals: pd.DataFrame, key: str, currency: str, top: int = TOP_BARS, title: str | None = None) -> go.Figure:
     """Net earnings and platform fees per client or freelancer (the ``top`` by gross), one currency."""
     title = title or f"Earnings by {key} ({safe_text(currency)})"
     data = totals[totals["currency"] == currency].sort_values("gross", ascending=False).head(top)
@@ -282,4 +284,6 @@ def lag_distribution(dist: pd.DataFrame, measure_label: str, title: str | None =
     axis = "days" + (f" (the last bar: {int(open_from.min())} or more)" if len(open_from) else "")
     fig.update_layout(title=title, barmode="group", bargap=0.15, yaxis=dict(title="share", tickformat=".0%"),
                       xaxis=dict(title=axis, rangemode="tozero"), **_LAYOUT)
+    if dist["days"].max() < 10:  # whole days: a bar or two alone had ticks at -0.4 … 0.4
+        fig.update_xaxes(dtick=1, range=[-0.5, max(int(dist["days"].max()), 4) + 0.5])
     return fig

@@ -19,6 +19,8 @@ import streamlit as st
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 #: What a table shows in a cell with no value (Streamlit's default is the word "None").
 MISSING = "—"
+#: How counts are written: thousands separated ("15,821"), as the Data page's import counts already were.
+COUNT_FORMAT = "localized"
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
 
 
@@ -64,6 +66,11 @@ def download_csv(frame: pd.DataFrame, name: str, *, key: str, label: str = "Down
     )
 
 
+def count_column(label: str | None = None, **kwargs: Any) -> dict:
+    """A column of counts with thousands separators ("130,720", not 130720 beside amounts that have them)."""
+    return st.column_config.NumberColumn(label, format=COUNT_FORMAT, **kwargs)
+
+
 def show_table(
     frame: pd.DataFrame,
     name: str,
@@ -88,6 +95,13 @@ def show_table(
     # the CSV keeps the names, for spreadsheets and scripts.
     config = {str(c): str(c).replace("_", " ") for c in frame.columns if "_" in str(c)}
     config.update(column_config or {})
+    # Whole-number columns are counts (contracts, payments, n): thousands separated like the amounts beside
+    # them, unless the page configures the column itself (or hides it with None).
+    for column in frame.columns:
+        name = str(column)
+        setting = config.get(name, name)
+        if pd.api.types.is_integer_dtype(frame[column]) and isinstance(setting, str):
+            config[name] = count_column(setting)
     st.dataframe(frame, hide_index=True, column_config=config, key=f"{key}_table", height=height, placeholder=MISSING)
     download_csv(frame if download is None else download, name, key=f"{key}_csv")
 

@@ -221,3 +221,43 @@ def test_the_client_table_caption_counts_the_clients_it_lists(tmp_path, monkeypa
     assert f"The {clients} clients with gross in USD, largest first." in page
     at.segmented_control(key="earnings_group").set_value("freelancer").run()
     assert "The 1 freelancer with gross in USD, largest first." in texts(at)
+
+
+def test_every_client_is_in_the_csv_and_the_caption_says_top_50_of_how_many(sample_db, monkeypatch):
+    """The table, its CSV and its caption stopped at the 50 clients with the largest gross (an agency has
+    about a thousand): the table still shows 50, its caption says of how many, and the CSV holds them all."""
+    from dashboard import tables
+
+    downloads: dict[str, object] = {}
+    monkeypatch.setattr(tables, "download_csv", lambda frame, name, *, key, **_: downloads.__setitem__(key, frame))
+    at = open_app(sample_db, monkeypatch, "earnings")
+    for key in ("client", "freelancer"):
+        if key == "freelancer":
+            at.segmented_control(key="earnings_group").set_value("freelancer").run()
+        expected = frame(sample_db, f"""
+            SELECT c.{key}, sum(p.gross) AS gross FROM payments p JOIN contracts c USING (source, contract_id)
+            WHERE NOT p.pending AND p.currency = 'USD' AND c.currency = 'USD' GROUP BY ALL ORDER BY gross DESC, c.{key}""")
+        table = next(d.value for d in at.dataframe if key in d.value.columns)
+        csv = downloads[f"earnings_{key}_csv"]
+        assert len(csv) == len(expected)
+        assert list(csv[key]) == list(expected[key])
+        assert csv["gross"].round(2).tolist() == expected["gross"].round(2).tolist()
+        if key == "client":
+            assert len(expected) > 50  # 301 USD clients in the sample
+            assert list(table[key]) == list(expected[key].head(50))
+            assert (f"The top 50 of {len(expected):,} clients with gross in USD, largest first; the CSV holds all "
+                    f"{len(expected):,}.") in texts(at)
+        else:  # 13 freelancers: every one shown, as before
+            assert len(table) == len(expected) < 50
+            assert f"The {len(expected)} freelancers with gross in USD, largest first." in texts(at)
+
+
+def test_the_client_chart_says_it_draws_15_of_how_many(sample_db, monkeypatch):
+    at = open_app(sample_db, monkeypatch, "earnings")
+    (clients,) = query_one(sample_db, "SELECT count(DISTINCT c.client) FROM payments p JOIN contracts c "
+                                      "USING (source, contract_id) WHERE NOT p.pending AND p.currency = 'USD' "
+                                      "AND c.currency = 'USD'")
+    assert f"The 15 clients with the largest gross, of {clients:,} clients with gross in USD." in texts(at)
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("The clients"))
+    assert len(spec["data"][0]["y"]) == 15

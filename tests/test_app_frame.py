@@ -227,3 +227,53 @@ def test_a_typed_link_may_write_a_currency_or_platform_in_any_case(sample_db, mo
     assert not at.sidebar.warning
     (expected,) = query_one(sample_db, "SELECT count(*) FROM contracts WHERE currency = 'EUR' AND platform = 'upwork'")
     assert contracts_metric(at) == expected
+
+
+@pytest.mark.parametrize("page", ["overview", "cancellation", "timing", "earnings", "portfolio"])
+def test_count_columns_have_thousands_separators(sample_db, monkeypatch, page):
+    """Counts showed as 15821 and 130720 beside amounts written 18,339,106.25: every whole-number column of an
+    analysis page's tables is now written with separators ("localized", as the Data page's import counts are)."""
+    import json
+
+    at = open_app(sample_db, monkeypatch, page)
+    formats = {}
+    for table in at.dataframe:
+        configured = json.loads(table.proto.columns or "{}")
+        for name in table.value.columns:
+            if pd.api.types.is_integer_dtype(table.value[name]):
+                formats[name] = configured.get(name, {}).get("type_config", {}).get("format")
+    assert formats and set(formats.values()) == {"localized"}, formats
+
+
+def test_earnings_counts_by_structure_are_the_contracts_and_payments_with_separators(sample_db, monkeypatch):
+    import json
+
+    at = open_app(sample_db, monkeypatch, "earnings")
+    table = next(t for t in at.dataframe if "structure" in t.value.columns and "payments" in t.value.columns)
+    counts = table.value.set_index("structure")[["contracts", "payments"]]
+    (contracts, payments) = query_one(sample_db, """
+        SELECT count(DISTINCT c.contract_id), count(*) FROM payments p JOIN contracts c USING (source, contract_id)
+        WHERE NOT p.pending AND p.currency = 'USD' AND c.currency = 'USD'""")
+    assert (int(counts["contracts"].sum()), int(counts["payments"].sum())) == (contracts, payments)
+    columns = json.loads(table.proto.columns)
+    assert columns["contracts"]["type_config"]["format"] == columns["payments"]["type_config"]["format"] == "localized"
+
+
+@pytest.mark.parametrize("page", ["overview", "timing", "earnings", "portfolio"])
+def test_with_several_currencies_picked_the_notice_says_keep_one(sample_db, monkeypatch, page):
+    """EUR and GBP picked in the sidebar, the figures in EUR: the notice still said "Pick a currency in the sidebar
+    to see them" of GBP, already picked. It now says figures come in one currency and to keep only GBP."""
+    (main, other) = query_one(sample_db, """
+        SELECT arg_max(currency, (n_fixed, n)), arg_min(currency, (n_fixed, n)) FROM (
+            SELECT currency, count(*) FILTER (WHERE contract_type = 'fixed') AS n_fixed, count(*) AS n
+            FROM contracts WHERE currency IN ('EUR', 'GBP') GROUP BY currency)""")
+    assert (main, other) == ("EUR", "GBP")  # the most fixed-price contracts of the two
+    keep = ("The sidebar picks 2 currencies, but figures come in one at a time: keep only GBP selected there to see "
+            "its figures.")
+    at = open_app(sample_db, monkeypatch, page, query={"currency": ["EUR", "GBP"]})
+    page_text = texts(at)
+    assert "Pick a currency in the sidebar" not in page_text and "pick their currency" not in page_text
+    assert "in GBP)" in page_text and keep in page_text
+    # Nothing picked: picking a currency is the way to see the others, as before.
+    at = open_app(sample_db, monkeypatch, page)
+    assert "Pick a currency in the sidebar to see them." in texts(at) and keep not in texts(at)

@@ -229,3 +229,33 @@ def test_an_estimate_from_fewer_than_30_finished_contracts_says_it_is_not_from_s
     help_text = next(m.proto.help for m in at.metric if m.label == "Expected loss (USD)")
     assert help_text == (f"Still to be paid × the share cancelled among all {finished} finished contracts of your "
                          "history, of every kind: no group of similar contracts has 30 finished yet.")
+
+
+def test_the_exposure_chart_says_it_draws_15_of_how_many(tmp_path, monkeypatch):
+    """15 bars of about a thousand clients, titled "Still to be paid by client: funded or not", read as every client:
+    a caption now says which 15 and of how many."""
+    import json
+
+    path = tmp_path / "contracts.csv"
+    rows = ["contract_id,client,freelancer,title,category,platform,contract_type,budget,currency,start_date,"
+            "planned_end_date,end_date,status"]
+    # 18 active single-payment contracts, one per client (budgets 1,100 … 2,800, nothing paid), with 2 freelancers;
+    # 4 finished ones, 1 cancelled, so every expected loss is a quarter of the budget.
+    rows += [f"A{i},Client {i:02d},Freelancer {i % 2},Job,writing,direct,fixed,{1000 + 100 * i},USD,2026-10-01,"
+             "2027-01-31,,active" for i in range(1, 19)]
+    rows += [f"H{i},Old client,Freelancer 0,Old,writing,direct,fixed,500,USD,2025-01-01,2025-02-01,2025-02-01,"
+             f"{'cancelled' if i == 1 else 'completed'}" for i in range(1, 5)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    db = build_workspace(tmp_path / "many.duckdb", [path])
+    at = open_app(db, monkeypatch, "portfolio")
+    at.segmented_control(key="portfolio_group").set_value("client").run()
+    (at_stake,) = query_one(db, "SELECT count(DISTINCT client) FROM contracts WHERE status = 'active' AND budget > 0")
+    assert at_stake == 18
+    assert ("The 15 clients with the largest expected loss, of 18 clients with money still to be paid (the table "
+            "below lists them all).") in texts(at)
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("Still to be paid by client"))
+    assert spec["data"][0]["y"] == [f"Client {i:02d}" for i in range(18, 3, -1)]  # the 15 largest budgets
+    assert len(table_with(at, "client")[0]) == 18
+    at.segmented_control(key="portfolio_group").set_value("freelancer").run()  # 2 bars of 2: nothing to say
+    assert "with the largest expected loss" not in texts(at)

@@ -3,6 +3,7 @@ work, each recomputed here with plain SQL on the tables (structure by SPEC's rul
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 
@@ -200,3 +201,33 @@ def test_the_halfway_comparison_is_drawn_when_both_curves_have_enough_contracts(
     n = curve_contracts(sample_db)  # USD, the report currency of the sample
     assert min(n["milestones"], n["single"]) >= 30
     assert "Halfway through the planned time, milestone contracts had paid on average" in texts(at)
+
+
+def values(array) -> list:
+    """A Plotly array as a list (the JSON encodes numeric arrays as base64 with a dtype)."""
+    if isinstance(array, dict):
+        return np.frombuffer(base64.b64decode(array["bdata"]), dtype=array["dtype"]).tolist()
+    return list(array)
+
+
+def test_the_spread_of_one_payment_says_it_is_too_few(tmp_path, monkeypatch):
+    """One contract (M3: handed in 12 May, paid 14 May) drew a 100 % bar on a -0.4 … 0.4 axis with no word on
+    how few it rests on, while the medians above carried a warning."""
+    import json
+
+    db = build_workspace(tmp_path / "small.duckdb", SMALL_HISTORY)
+    at = open_app(db, monkeypatch, "timing", query={"client": "Cobalt"})
+    (contracts, paid, days) = query_one(db, """
+        SELECT count(DISTINCT c.contract_id), count(m.paid_date), max(m.paid_date - m.submitted_date)
+        FROM contracts c JOIN milestones m USING (source, contract_id)
+        WHERE c.client = 'Cobalt' AND m.submitted_date IS NOT NULL""")
+    assert (contracts, paid, days) == (1, 1, 2)
+    assert "The milestone bars rest on only 1 payment, fewer than 30: an example, not a pattern." in [
+        w.value for w in at.warning]
+    spec = chart(at, "Submission → payment")
+    assert [(values(bar["x"]), values(bar["y"])) for bar in spec["data"]] == [([2], [1.0])]
+    assert spec["layout"]["xaxis"]["dtick"] == 1 and spec["layout"]["xaxis"]["range"][0] == -0.5  # not -0.4 … 0.4
+    # On the sample every structure has hundreds of payments: no such warning.
+    sample = build_workspace(tmp_path / "sample.duckdb", sample=True)
+    at = open_app(sample, monkeypatch, "timing")
+    assert not any("bars rest on only" in w.value for w in at.warning)

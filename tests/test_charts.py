@@ -154,3 +154,14 @@ def test_exposure_chart_lists_groups_as_the_table_does():
                        "funded": [900.0, 0.0, 0.0, 300.0], "unfunded": [0.0, 100.0, 500.0, 0.0],
                        "expected_loss": [10.0, 60.0, 40.0, 60.0]})
     assert list(charts.exposure_by(df, "client", "USD").data[0].y) == ["B", "D", "C", "A"]
+
+
+def test_a_distribution_of_few_days_has_whole_day_ticks():
+    """One interval of 0 days was drawn on a -0.4 … 0.4 axis; a spread over weeks keeps Plotly's own axis."""
+    one = pd.DataFrame({"structure": ["milestones"], "days": [0], "open_ended": [False], "n": [1], "share": [1.0]})
+    axis = charts.lag_distribution(one, "Submission → payment").layout.xaxis
+    assert (axis.dtick, tuple(axis.range)) == (1, (-0.5, 4.5))
+    wide = pd.DataFrame({"structure": ["single"] * 2, "days": [3, 30], "open_ended": [False, True], "n": [5, 5],
+                         "share": [0.5, 0.5]})
+    axis = charts.lag_distribution(wide, "Submission → payment").layout.xaxis
+    assert axis.dtick is None and axis.range is None

@@ -9,13 +9,14 @@ from analysis import earnings
 from analysis.wording import plural
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table,
+    contracts_or_stop, in_currency, metric_row, money, page_header, report_currency, share, show_chart, show_money_table,
+    top_bars_caption,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
 from dashboard.tables import escape_markdown
 
-#: Clients and freelancers listed in the tables (largest gross first, per currency).
+#: Clients and freelancers listed in the on-screen table (largest gross first); its CSV holds every one.
 TOP_GROUPS = 50
 
 
@@ -35,12 +36,12 @@ if total.empty:
             "without payment rows) have nothing to add up.", icon=":material/payments:")
 else:
     row = total.iloc[0]
-    cells = st.columns(5)
-    cells[0].metric(f"Gross ({currency})", money(row["gross"]), border=True, help="What clients paid, in earned payments.")
-    cells[1].metric(f"Fees ({currency})", money(row["fees"]), border=True, help="What the platforms took from those payments.")
-    cells[2].metric(f"Net ({currency})", money(row["net"]), border=True, help="Gross minus platform fees.")
-    cells[3].metric("Effective fee rate", share(row["effective_fee_rate"]), border=True, help="Fees ÷ gross.")
-    cells[4].metric(f"Bonuses ({currency})", money(row["bonuses"]), border=True,
+    cells = metric_row()
+    cells.metric(f"Gross ({currency})", money(row["gross"]), border=True, help="What clients paid, in earned payments.")
+    cells.metric(f"Fees ({currency})", money(row["fees"]), border=True, help="What the platforms took from those payments.")
+    cells.metric(f"Net ({currency})", money(row["net"]), border=True, help="Gross minus platform fees.")
+    cells.metric("Effective fee rate", share(row["effective_fee_rate"]), border=True, help="Fees ÷ gross.")
+    cells.metric(f"Bonuses ({currency})", money(row["bonuses"]), border=True,
                     help=f"Included in gross. Refunds (also included, negative): {money(row['refunds'])}.")
 
 by_structure = in_currency(query(earnings.totals, filters, by="structure"), currency)
@@ -67,12 +68,15 @@ with st.expander("The months as a table"):
 st.subheader("By client and by freelancer")
 key = st.segmented_control("Show earnings by", ["client", "freelancer"], default="client", required=True,
                            key="earnings_group", format_func=str.capitalize)
-groups = query(earnings.totals, filters, by=key, limit=TOP_GROUPS)
+# Every group (an agency has thousands of clients): the table shows the first TOP_GROUPS, the CSV all of them.
+groups = query(earnings.totals, filters, by=key)
 mine = in_currency(groups, currency)
+top_bars_caption(len(mine), key, "largest gross", f"with gross in {escape_markdown(currency)}")
 show_chart(charts.earnings_by(groups, key, currency, title=f"The {key}s with the largest earnings ({currency})"),
            f"earnings_by_{key}", height=480)
-show_money_table(mine, f"earnings-by-{key}", key=f"earnings_{key}",
-                 caption=(f"The {TOP_GROUPS} {key}s with the largest gross in {currency}." if len(mine) >= TOP_GROUPS
+show_money_table(mine.head(TOP_GROUPS), f"earnings-by-{key}", key=f"earnings_{key}", download=mine,
+                 caption=(f"The top {TOP_GROUPS} of {plural(len(mine), key)} with gross in {currency}, largest first; "
+                          f"the CSV holds all {len(mine):,}." if len(mine) > TOP_GROUPS
                           else f"The {plural(len(mine), key)} with gross in {currency}, largest first."),
                  money=("gross", "fees", "net", "bonuses", "refunds"), **FEE_RATE)
 
@@ -100,11 +104,11 @@ if unpaid.empty:
     st.success("No cancelled or disputed fixed-price contracts under these filters.", icon=":material/check_circle:")
 else:
     by = unpaid.set_index("structure")
-    cells = st.columns(2)
-    for cell, structure in zip(cells, ("milestones", "single")):
+    cells = metric_row()
+    for structure in ("milestones", "single"):
         if structure in by.index:
             n = int(by.at[structure, "cancelled_contracts"])
-            cell.metric(f"Unpaid: {STRUCTURE_LABELS[structure].lower()} ({currency})",
+            cells.metric(f"Unpaid: {STRUCTURE_LABELS[structure].lower()} ({currency})",
                         money(by.at[structure, "unpaid_on_cancellation"]), border=True,
                         help=f"Agreed minus paid over {n:,} cancelled or disputed contracts; "
                              f"{money(by.at[structure, 'unpaid_on_cancellation'] / n if n else None)} per contract.")

@@ -8,7 +8,9 @@ import streamlit as st
 
 from analysis import cancellation, earnings, overview
 from analysis.filters import SMALL_SAMPLE_FINISHED
-from dashboard.analysis_pages import contracts_or_stop, main_currency, report_basis, show_rates_table, status_unknown_note
+from dashboard.analysis_pages import (
+    contracts_or_stop, main_currency, metric_row, report_basis, show_rates_table, status_unknown_note,
+)
 from dashboard.charts import STRUCTURE_COLORS, STRUCTURE_LABELS
 from dashboard.sidebar import current_filters, filter_caption
 from dashboard.state import query
@@ -53,22 +55,22 @@ def cancelled_metric(column, structure: str) -> None:
     column.metric(f"Cancelled: {STRUCTURE_LABELS[structure].lower()}", shown, help=help_text, border=True)
 
 
-first = st.columns(4)
-first[0].metric("Contracts", f"{int(rates['contracts'].sum()):,}", border=True,
+first = metric_row()
+first.metric("Contracts", f"{int(rates['contracts'].sum()):,}", border=True,
                 help=f"{int(rates['active'].sum()):,} still active.")
-first[1].metric("Finished", f"{int(rates['finished'].sum()):,}", border=True,
+first.metric("Finished", f"{int(rates['finished'].sum()):,}", border=True,
                 help="Completed, cancelled or disputed.")
-first[2].metric(f"Gross ({currency})", f"{gross:,.0f}", border=True, help="What clients paid, in earned payments.")
-first[3].metric(f"Net ({currency})", f"{net:,.0f}", border=True, help="Gross minus platform fees.")
-second = st.columns(4)
-cancelled_metric(second[0], "milestones")
-cancelled_metric(second[1], "single")
-cancelled_metric(second[2], "hourly")
+first.metric(f"Gross ({currency})", f"{gross:,.0f}", border=True, help="What clients paid, in earned payments.")
+first.metric(f"Net ({currency})", f"{net:,.0f}", border=True, help="Gross minus platform fees.")
+second = metric_row()
+cancelled_metric(second, "milestones")
+cancelled_metric(second, "single")
+cancelled_metric(second, "hourly")
 lost = query(earnings.unpaid_on_cancellation, filters)
 lost = lost[lost["currency"] == currency]
 cancelled_fixed = int(lost["cancelled_contracts"].sum())
 # "0" would say nothing was lost; with no cancelled contract known there is nothing to say ("—").
-second[3].metric(f"Left unpaid ({currency})", f"{float(lost['unpaid_on_cancellation'].sum()):,.0f}" if cancelled_fixed else "—",
+second.metric(f"Left unpaid ({currency})", f"{float(lost['unpaid_on_cancellation'].sum()):,.0f}" if cancelled_fixed else "—",
                  border=True, help=("Budget minus what was paid, over cancelled and disputed fixed-price contracts."
                                     if cancelled_fixed else
                                     "No fixed-price contract is known to have been cancelled or disputed."))

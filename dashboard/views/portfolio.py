@@ -12,11 +12,12 @@ from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.wording import counted, plural, sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, in_currency, money, page_header, report_currency, share, show_chart, show_money_table,
+    contracts_or_stop, how_to_see, in_currency, metric_row, money, page_header, report_currency, share, show_chart,
+    show_money_table, top_bars_caption,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
-from dashboard.tables import escape_markdown
+from dashboard.tables import count_column, escape_markdown
 
 GROUP_LABELS = {"freelancer": "Freelancer", "client": "Client", "structure": "Payment structure", "platform": "Platform"}
 #: What ``analysis.exposure.GROUPINGS`` shows for a missing name, per dimension.
@@ -59,8 +60,8 @@ totals = in_currency(every_currency, currency)
 elsewhere = every_currency[every_currency["currency"] != currency]
 if not elsewhere.empty:  # counted apart, like their amounts: the Overview's count of active contracts has them
     listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(elsewhere["currency"], elsewhere["active"]))
-    st.caption(f"Active contracts in other currencies ({listed}) are not in these figures: pick their currency in "
-               "the sidebar to see them.")
+    st.caption(f"Active contracts in other currencies ({listed}) are not in these figures. "
+               + how_to_see(filters, list(elsewhere["currency"])))
 if totals.empty and unknown:
     st.info(f"No contract is known to be active{' in ' + escape_markdown(currency) if currency else ''}, but "
             f"{counted(unknown, 'contract')} no status yet (a transaction history cannot say): those still running are "
@@ -72,21 +73,21 @@ elif totals.empty:
 else:
     row = totals.iloc[0]
     remaining = float(row["remaining"])
-    cells = st.columns(5)
-    cells[0].metric("Active contracts", f"{int(row['active']):,}", border=True,
+    cells = metric_row()
+    cells.metric("Active contracts", f"{int(row['active']):,}", border=True,
                     help=f"{int(row['valued']):,} fixed-price with a budget are valued; {int(row['hourly_active']):,} hourly "
                          f"and {int(row['budget_unknown']):,} without a budget are counted only.")
-    cells[1].metric(f"Still to be paid ({currency})", money(remaining), border=True,
+    cells.metric(f"Still to be paid ({currency})", money(remaining), border=True,
                     help="Agreed budget minus what was already paid, over the valued active contracts.")
     # unknown, not 0, when nothing records whether the money is in escrow (``exposure.funding_caveat``)
     funding_unknown = pd.isna(row["funded"])
-    cells[2].metric(f"In escrow ({currency})", "unknown" if funding_unknown else money(row["funded"]), border=True,
+    cells.metric(f"In escrow ({currency})", "unknown" if funding_unknown else money(row["funded"]), border=True,
                     help="Unpaid milestones the client already funded: protected on platforms with escrow.")
-    cells[3].metric(f"Not funded ({currency})", "unknown" if funding_unknown else money(row["unfunded"]), border=True,
+    cells.metric(f"Not funded ({currency})", "unknown" if funding_unknown else money(row["unfunded"]), border=True,
                     help="Agreed but not in escrow: lost if the client walks away.")
     # Fewer than 30 finished contracts in the whole history: the estimate comes from all of them, not similar ones.
     rough = exposure.rough_history(row)
-    cells[4].metric(f"Expected loss ({currency})", money(row["expected_loss"]), border=True,
+    cells.metric(f"Expected loss ({currency})", money(row["expected_loss"]), border=True,
                     help="Still to be paid × the share of similar contracts in your history that were cancelled."
                     if rough is None else
                     f"Still to be paid × the share cancelled among all {rough:,} finished contracts of your history, "
@@ -143,6 +144,8 @@ else:
     mine = in_currency(grouped, currency)
     if key == "structure":
         mine = mine.assign(structure=mine["structure"].map(STRUCTURE_LABELS).fillna(mine["structure"]))
+    top_bars_caption(int((mine["remaining"] > 0).sum()), GROUP_LABELS[key].lower(), "largest expected loss",
+                     "with money still to be paid (the table below lists them all)")
     show_chart(charts.exposure_by(mine, key, currency,
                                   title=f"Still to be paid by {GROUP_LABELS[key].lower()}: funded or not ({currency})"),
                f"exposure_by_{key}", height=460)
@@ -165,7 +168,7 @@ else:
                      money=MONEY_COLUMNS,
                      column_config={"p_cancel": st.column_config.NumberColumn("cancel probability", format="percent"),
                                     "p_basis": st.column_config.TextColumn("estimated from"),
-                                    "p_finished": st.column_config.NumberColumn("finished contracts behind it"),
+                                    "p_finished": count_column("finished contracts behind it"),
                                     "start_date": st.column_config.DateColumn("started"),
                                     "planned_end_date": st.column_config.DateColumn("planned end")})
 
@@ -177,11 +180,11 @@ if conc.empty:
             icon=":material/group:")
 else:
     c = conc.iloc[0]
-    cells = st.columns(3)
-    cells[0].metric("Paying clients", f"{int(c['clients']):,}", border=True)
-    cells[1].metric("Largest client's share", share(c["largest_share"]), border=True,
+    cells = metric_row()
+    cells.metric("Paying clients", f"{int(c['clients']):,}", border=True)
+    cells.metric("Largest client's share", share(c["largest_share"]), border=True,
                     help=f"{escape_markdown(c['largest_client'])}, of gross earnings in {escape_markdown(currency)}.")
-    cells[2].metric("Concentration (HHI)", f"{c['hhi']:.3f}", border=True,
+    cells.metric("Concentration (HHI)", f"{c['hhi']:.3f}", border=True,
                     help="Herfindahl–Hirschman index: the sum of squared client shares, from near 0 (many equal "
                          "clients) to 1 (one client). Competition authorities call markets above 0.15 moderately and "
                          "above 0.25 highly concentrated.")

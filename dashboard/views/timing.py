@@ -14,12 +14,12 @@ from analysis.timing import MEASURES
 from analysis.wording import STRUCTURE_WORDS, plural, sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, in_currency, money, page_header, report_basis, report_currency, share, show_chart, show_money_table,
+    contracts_or_stop, in_currency, metric_row, money, page_header, report_basis, report_currency, share, show_chart, show_money_table,
     today,
 )
 from dashboard.charts import STRUCTURE_LABELS
 from dashboard.state import query
-from dashboard.tables import show_table
+from dashboard.tables import count_column, show_table
 
 #: What each measure means, in a sentence.
 MEASURE_HELP = {
@@ -35,6 +35,9 @@ MEASURE_HELP = {
 #: Measures the distribution chart offers, with the day from which intervals share the last bar.
 DISTRIBUTION_MEASURES = {"submission_to_payment": 30, "start_to_first_payment": 60, "gap_between_payments": 30,
                          "submission_to_withdrawable": 45}
+
+#: What one case of a measure is, for saying how few the distribution rests on.
+MEASURED_UNITS = {"start_to_first_payment": "contract", "gap_between_payments": "gap between payments"}
 
 
 def days_text(value: float) -> str:
@@ -76,11 +79,11 @@ if estimated:
 early = query(timing.paid_before_start, filters)
 if early:
     st.warning(sentence(timing.paid_before_start_note(early)), icon=":material/warning:")
-columns = st.columns(3)
-for column, structure in zip(columns, ("milestones", "single", "hourly")):
+cells = metric_row()
+for structure in ("milestones", "single", "hourly"):
     days, n = median_of(summary, "start_to_first_payment", structure)
     lag, lag_n = median_of(summary, "submission_to_payment", structure)
-    column.metric(f"First payment: {STRUCTURE_LABELS[structure].lower()}", days_text(days), border=True,
+    cells.metric(f"First payment: {STRUCTURE_LABELS[structure].lower()}", days_text(days), border=True,
                   help=f"Median over {n:,} contracts with a payment. After handing in work, payment took a median of "
                        f"{days_text(lag)} ({lag_n:,} payments)." if n else "No paid contracts of this kind.")
 
@@ -96,7 +99,7 @@ if not few.empty:
 measured = summary[summary["n"] > 0]
 table = measured.assign(measure=measured["measure"].map(MEASURES), structure=measured["structure"].map(STRUCTURE_LABELS))
 show_table(table, "payment-timing", key="timing_summary", column_config={
-    "n": st.column_config.NumberColumn("n", help="How many contracts or payments were measured"),
+    "n": count_column("n", help="How many contracts or payments were measured"),
     "median": st.column_config.NumberColumn("median days", format="%.1f"),
     "p25": st.column_config.NumberColumn("25th percentile", format="%.1f"),
     "p75": st.column_config.NumberColumn("75th percentile", format="%.1f"),
@@ -114,6 +117,15 @@ measure = st.segmented_control(
     key="timing_measure", required=True)
 dist = query(timing.distribution, filters, measure, bin_days=1, max_days=DISTRIBUTION_MEASURES[measure])
 show_chart(charts.lag_distribution(dist, MEASURES[measure]), f"distribution_{measure}", height=380)
+few = dist.groupby("structure", sort=False)["n"].sum() if not dist.empty else pd.Series(dtype="int64")
+few = few[few < SMALL_SAMPLE_FINISHED]
+if not few.empty:  # one payment drew a 100 % bar with nothing to say it is one (the medians above say it)
+    unit = MEASURED_UNITS.get(measure, "payment")
+    (first, n_first), *rest = few.items()
+    named = f"The {STRUCTURE_WORDS[first]} bars rest on only {plural(int(n_first), unit)}" + "".join(
+        f" and the {STRUCTURE_WORDS[s]} bars on only {int(n):,}" for s, n in rest)
+    st.warning(f"{named}, fewer than {SMALL_SAMPLE_FINISHED}: {'an example' if len(few) == 1 else 'examples'}, "
+               "not a pattern.", icon=":material/warning:")
 if not dist.empty:
     late = dist[dist["open_ended"]].set_index("structure")["share"]
     if (late > 0).any():
@@ -154,12 +166,12 @@ if mine.empty:
     st.info("No payments received under these filters yet.", icon=":material/account_balance_wallet:")
 else:
     row = mine.iloc[0]
-    left, middle, right = st.columns(3)
-    left.metric(f"Cleared for withdrawal ({currency})", money(row["withdrawable"]), border=True,
+    cells = metric_row()
+    cells.metric(f"Cleared for withdrawal ({currency})", money(row["withdrawable"]), border=True,
                 help="Net payments whose hold has ended by today, all time: not your balance, which withdrawals lower.")
-    middle.metric(f"Still on hold ({currency})", money(row["on_hold"]), border=True)
+    cells.metric(f"Still on hold ({currency})", money(row["on_hold"]), border=True)
     release = row["next_release"]
-    right.metric("Next release", "nothing on hold" if pd.isna(release) else f"{pd.Timestamp(release):%d %b %Y}",
+    cells.metric("Next release", "nothing on hold" if pd.isna(release) else f"{pd.Timestamp(release):%d %b %Y}",
                  border=True)
 if len(position) > 1:
     show_money_table(position, "withdrawable-by-currency", key="timing_withdrawable",

@@ -5,11 +5,14 @@ own: the frame's browser tests empty ``test-artifacts/dashboard`` when they star
 
 from __future__ import annotations
 
+import csv
+
 import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import ARTIFACTS
-from tests.dashboard_support import query_one
+from tests.dashboard_support import DASHBOARD_FIXTURES, build_workspace, query_one
+from tests.e2e.conftest import dashboard_server
 from tests.e2e.test_dashboard_browser import metric, open_page, read_csv, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -199,3 +202,61 @@ def test_the_splitter_is_readable_in_a_narrow_window(sample_server, browser):
         assert "split_milestones=1" in page.url, page.url
     finally:
         context.close()
+
+
+# What a metric card or anything in it cuts off (an ellipsis: wider content than box, overflow not visible).
+CUT_OFF = """() => [...document.querySelectorAll('[data-testid=stMetric]')].filter(e => e.offsetParent !== null)
+    .flatMap(e => [e, ...e.querySelectorAll('*')])
+    .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
+    .map(e => e.innerText.slice(0, 40))"""
+
+
+def scaled_portfolio(folder, factor: int) -> list:
+    """The portfolio fixture with every amount multiplied by ``factor``: an agency's 8-digit totals."""
+    files = []
+    for name, columns in (("portfolio_contracts.csv", ("budget",)), ("portfolio_milestones.csv", ("amount",))):
+        with open(DASHBOARD_FIXTURES / name, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        for row in rows:
+            for column in columns:
+                if row[column]:
+                    row[column] = str(int(row[column]) * factor)
+        files.append(folder / name)
+        with open(files[-1], "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return files
+
+
+def test_eight_digit_figures_are_readable_on_a_laptop(tmp_path, browser):
+    """At 1280 pixels with the sidebar open, five metric cards a row cut an agency's totals to "62,12…" (Earnings)
+    and "1,075…" or "Not funded (U…" (Portfolio risk). The cards wrap onto a second line now: every figure and
+    label is whole, at 1280 and 1400 pixels, on every page with money figures."""
+    db = build_workspace(tmp_path / "agency.duckdb", scaled_portfolio(tmp_path, 10_000))
+    # By hand from the fixture (see tests/test_app_portfolio.py), times 10,000: paid 250 + 120 + 200 + 500 + 100
+    # (direct clients, no fee); still to be paid 750 + 400 + 600, of it 500 + 400 in escrow and 250 + 600 not;
+    # a quarter of it expected lost (one of four finished contracts cancelled).
+    expected = {
+        "earnings": {"Gross (USD)": "11,700,000", "Net (USD)": "11,700,000"},
+        "portfolio": {"Still to be paid (USD)": "17,500,000", "In escrow (USD)": "9,000,000",
+                      "Not funded (USD)": "8,500,000", "Expected loss (USD)": "4,375,000"},
+        "overview": {"Gross (USD)": "11,700,000", "Net (USD)": "11,700,000"},
+        "timing": {"Cleared for withdrawal (USD)": "11,700,000"},
+    }
+    with dashboard_server(db, "agency") as base:
+        for width in (1280, 1400):
+            context = browser.new_context(viewport={"width": width, "height": 1600})
+            page = context.new_page()
+            try:
+                for name, figures in expected.items():
+                    open_page(page, base, name)
+                    assert page.get_by_test_id("stSidebar").is_visible()
+                    expect(page.get_by_test_id("stMetricValue").first).to_be_visible(timeout=30_000)
+                    for label, value in figures.items():
+                        assert metric(page, label) == value, (width, name, label)
+                    assert page.evaluate(CUT_OFF) == [], (width, name)
+                    if width == 1280:
+                        whole_page_screenshot(page, f"{name}_agency_1280px")
+            finally:
+                context.close()
