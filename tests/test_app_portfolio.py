@@ -110,6 +110,7 @@ def test_remaining_on_the_sample_and_after_a_filter(sample_db, monkeypatch):
                                   "SELECT currency, count(*) AS n FROM contracts WHERE status = 'active' "
                                   "AND currency <> 'USD' GROUP BY currency)")[0]
     assert f"Active contracts in other currencies ({others}) are not in these figures" in texts(at)
+    assert texts(at).count("Pick a currency in the sidebar to see them") == 1  # said once, not twice
     freelancer = remaining.groupby("freelancer")["remaining"].sum().idxmax()
     at.sidebar.multiselect(key="freelancer").set_value([freelancer]).run()
     mine = remaining[remaining["freelancer"] == freelancer]["remaining"].sum()

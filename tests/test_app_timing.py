@@ -213,8 +213,6 @@ def values(array) -> list:
 def test_the_spread_of_one_payment_says_it_is_too_few(tmp_path, monkeypatch):
     """One contract (M3: handed in 12 May, paid 14 May) drew a 100 % bar on a -0.4 … 0.4 axis with no word on
     how few it rests on, while the medians above carried a warning."""
-    import json
-
     db = build_workspace(tmp_path / "small.duckdb", SMALL_HISTORY)
     at = open_app(db, monkeypatch, "timing", query={"client": "Cobalt"})
     (contracts, paid, days) = query_one(db, """

@@ -12,7 +12,7 @@ from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.wording import counted, plural, sentence
 from dashboard import charts
 from dashboard.analysis_pages import (
-    contracts_or_stop, how_to_see, in_currency, metric_row, money, page_header, report_currency, share, show_chart,
+    contracts_or_stop, in_currency, metric_row, money, page_header, report_currency, share, show_chart,
     show_money_table, top_bars_caption,
 )
 from dashboard.charts import STRUCTURE_LABELS
@@ -60,8 +60,8 @@ totals = in_currency(every_currency, currency)
 elsewhere = every_currency[every_currency["currency"] != currency]
 if not elsewhere.empty:  # counted apart, like their amounts: the Overview's count of active contracts has them
     listed = ", ".join(f"{int(n):,} in {escape_markdown(c)}" for c, n in zip(elsewhere["currency"], elsewhere["active"]))
-    st.caption(f"Active contracts in other currencies ({listed}) are not in these figures. "
-               + how_to_see(filters, list(elsewhere["currency"])))
+    # How to see them is said once, in the page's currency note above.
+    st.caption(f"Active contracts in other currencies ({listed}) are not in these figures.")
 if totals.empty and unknown:
     st.info(f"No contract is known to be active{' in ' + escape_markdown(currency) if currency else ''}, but "
             f"{counted(unknown, 'contract')} no status yet (a transaction history cannot say): those still running are "
