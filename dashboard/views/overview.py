@@ -107,23 +107,21 @@ with st.expander("The figures by payment structure"):
 st.subheader("What to look at next")
 active = int(rates["active"].sum())
 unknown = int(rates["status_unknown"].sum())
-left, right = st.columns(2)
-with left:
-    st.page_link("views/cancellation.py", icon=":material/cancel:",
-                 label="Cancellation risk: by budget, duration, client, category and year")
-    st.page_link("views/timing.py", icon=":material/schedule:",
-                 label="Payment timing: how soon money arrives under each structure")
-    st.page_link("views/earnings.py", icon=":material/payments:",
-                 label="Earnings: gross, fees and net by client and over time")
-with right:
-    st.page_link("views/portfolio.py", icon=":material/account_balance:",
-                 label=(f"Portfolio risk: what your {active:,} active contract{' still has' if active == 1 else 's still have'} "
-                        "at stake")
-                 if active else "Portfolio risk: exposure of active contracts (none known to be active)")
-    st.page_link("views/splitter.py", icon=":material/call_split:",
-                 label="Milestone splitter: plan your next contract with this history's risk")
-    if unknown:
-        st.page_link("views/data.py", icon=":material/edit_note:",
-                     label=f"Data: complete the {unknown:,} contract{'' if unknown == 1 else 's'} without a status")
-    else:
-        st.page_link("views/data.py", icon=":material/database:", label="Data: import more history or export it")
+# One link per line: two columns cut the longer labels short in a 1280-pixel window.
+st.page_link("views/cancellation.py", icon=":material/cancel:",
+             label="Cancellation risk: by budget, duration, client, category and year")
+st.page_link("views/timing.py", icon=":material/schedule:",
+             label="Payment timing: how soon money arrives under each structure")
+st.page_link("views/earnings.py", icon=":material/payments:",
+             label="Earnings: gross, fees and net by client and over time")
+st.page_link("views/portfolio.py", icon=":material/account_balance:",
+             label=(f"Portfolio risk: what your {active:,} active contract{' still has' if active == 1 else 's still have'} "
+                    "at stake")
+             if active else "Portfolio risk: exposure of active contracts (none known to be active)")
+st.page_link("views/splitter.py", icon=":material/call_split:",
+             label="Milestone splitter: plan your next contract with this history's risk")
+if unknown:
+    st.page_link("views/data.py", icon=":material/edit_note:",
+                 label=f"Data: complete the {unknown:,} contract{'' if unknown == 1 else 's'} without a status")
+else:
+    st.page_link("views/data.py", icon=":material/database:", label="Data: import more history or export it")

@@ -205,7 +205,8 @@ def test_the_splitter_is_readable_in_a_narrow_window(sample_server, browser):
 
 
 # What a metric card or anything in it cuts off (an ellipsis: wider content than box, overflow not visible).
-CUT_OFF = """() => [...document.querySelectorAll('[data-testid=stMetric]')].filter(e => e.offsetParent !== null)
+CUT_OFF = """() => [...document.querySelectorAll('[data-testid=stMetric], [data-testid^=stPageLink]')]
+    .filter(e => e.offsetParent !== null)
     .flatMap(e => [e, ...e.querySelectorAll('*')])
     .filter(e => e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX !== 'visible')
     .map(e => e.innerText.slice(0, 40))"""
@@ -231,7 +232,8 @@ def scaled_portfolio(folder, factor: int) -> list:
 
 def test_eight_digit_figures_are_readable_on_a_laptop(tmp_path, browser):
     """At 1280 pixels with the sidebar open, five metric cards a row cut an agency's totals to "62,12…" (Earnings)
-    and "1,075…" or "Not funded (U…" (Portfolio risk). The cards wrap onto a second line now: every figure and
+    and "1,075…" or "Not funded (U…" (Portfolio risk), and the Overview's two columns of page links cut their labels.
+    The cards wrap onto a second line now, the links take a line each: every figure and
     label is whole, at 1280 and 1400 pixels, on every page with money figures."""
     db = build_workspace(tmp_path / "agency.duckdb", scaled_portfolio(tmp_path, 10_000))
     # By hand from the fixture (see tests/test_app_portfolio.py), times 10,000: paid 250 + 120 + 200 + 500 + 100
