@@ -818,7 +818,8 @@ def _payments_follow_currency(con) -> list[str]:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _moved AS
            SELECT r.*, p.payment_key, p.gross,
-                  p.kind = 'contract_total' OR p.payment_key = p.contract_id || '#' || p.seq AS derived
+                  -- a payment without seq (a bonus, a refund) is a file's own row: coalesce, or NULL let it slip
+                  coalesce(p.kind = 'contract_total' OR p.payment_key = p.contract_id || '#' || p.seq, false) AS derived
            FROM _recurrency r JOIN payments p USING (source, contract_id)
            WHERE p.currency = r.old"""
     )

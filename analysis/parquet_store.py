@@ -574,17 +574,19 @@ def _stage_import_history(con, dataset: Path) -> bool:
 
 
 def _keep_newer_rows(con, name: str) -> list[str]:
-    """Rows the workspace last imported after the dataset's version of them was imported stay as
-    the workspace has them (newest wins, as for completions): an older backup merged back must
-    not undo later corrections. Named in one warning, with the first contract."""
+    """Rows the workspace last imported from files after the dataset's version of them was imported
+    stay as the workspace has them (newest wins, as for completions): an older backup merged back
+    must not undo later corrections. Named in one warning, with the first contract."""
     kept, first = 0, None
     for table in KEYS:
         keys = KEYS[table]
         join = " AND ".join(f"w.{k} = i.{k}" for k in keys)
         differs = " OR ".join(f"w.{c} IS DISTINCT FROM i.{c}" for c in COLUMNS[table])
+        # A workspace row a dataset merged in earlier dates from that merge, not from when it was made: it
+        # gives way as in any merge (else a newer backup merged after an older one would be refused).
         older = (f"""FROM in_{table} i JOIN {table} w ON {join} JOIN imports wi ON wi.import_id = w.import_id
                      JOIN _in_imports di ON di.import_id = i._import_id
-                     WHERE wi.imported_at > di.imported_at AND ({differs})""")
+                     WHERE wi.imported_at > di.imported_at AND wi.format <> 'parquet' AND ({differs})""")
         n, contract = con.execute(f"SELECT count(*), min(i.contract_id) {older}").fetchone()
         if n:
             kept += n

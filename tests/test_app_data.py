@@ -88,6 +88,12 @@ def test_a_completions_upload_is_previewed_with_what_it_would_complete(empty_db,
     shown = [s.value.replace("\\", "") for s in at.success]  # markdown escapes off
     assert any(s.endswith("They would add 0 contracts, 0 milestones, 0 payments from 1 file. Would complete 2 contracts.")
                for s in shown)
+    # Imported, the same file again completes nothing new, and says so in those words (not "all 0 rows").
+    at.button(key="import_now").click().run()
+    at.file_uploader[0].set_value(as_upload(done)).run()
+    assert ("Nothing new: the 2 contract completions are already as given, so there is nothing to import."
+            in texts(at).replace("\\", ""))
+    assert not [b for b in at.button if b.key == "import_now"]
 
 def test_an_imports_warnings_are_shown_one_by_one_after_its_counts(empty_db, monkeypatch, tmp_path):
     """Two warnings (a column the template lacks; a paid_date under another status) each get a box

@@ -475,3 +475,22 @@ def test_a_currency_code_iso_4217_does_not_list_is_named(con, tmp_path):
     assert "contracts.csv: 2 contracts in a currency ISO 4217 does not list (first: row 3): imported as written and " \
            "reported apart from the other currencies; check the code for a typing slip" in summary.warnings
     assert con.execute("SELECT list(currency ORDER BY contract_id) FROM contracts").fetchone()[0] == ["USD", "UDS", "HRK", "BTC"]
+
+
+def test_a_transaction_historys_bonus_keeps_its_contracts_currency_too(con, tmp_path):
+    """A bonus has no milestone number: the test for a payment the workspace worked out itself was
+    NULL for it, so it slipped through and moved to EUR with a warning calling it derived."""
+    from tests.conftest import FIXTURES
+
+    import_files(con, [FIXTURES / "exports" / "upwork_transactions_legacy.csv"])
+    before = snapshot(con)
+    quill = [r for r in before["payments"] if r[2] == "Quill Media / Blog series" and r[8] == "USD"]
+    assert any(r[3] is None for r in quill)  # the bonus: no seq
+    moved = tmp_path / "contracts.csv"
+    moved.write_text("contract_id,start_date,status,budget,currency\nQuill Media / Blog series,2022-09-05,completed,900,EUR\n")
+    with pytest.raises(ImportValidationError) as caught:
+        import_files(con, [moved], source="upwork")
+    assert str(caught.value) == ("contracts.csv, row 2, column currency: contract 'Quill Media / Blog series' has "
+                                 f"{len(quill)} payments in USD from a transaction history imported earlier: its currency "
+                                 "cannot change to EUR")
+    assert snapshot(con) == before

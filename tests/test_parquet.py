@@ -630,3 +630,25 @@ def test_a_schema_1_dataset_marks_the_estimated_starts_from_its_import_log(tmp_p
     target = store.connect(tmp_path / "target.duckdb")
     parquet_store.import_parquet(target, tmp_path / "ds")
     assert target.execute(marked).fetchall() == expected
+
+
+def test_backups_merged_in_order_end_with_the_newer_ones_rows(tmp_path):
+    """bk1 (A1 active, 100) then bk2 (A1 completed, 150) merged into a workspace holding other data:
+    A1's row from bk1 dated from that merge, so bk2's newer version was refused as "older"."""
+    source = store.connect(tmp_path / "source.duckdb")
+    v1, v2 = tmp_path / "v1.csv", tmp_path / "v2.csv"
+    v1.write_text("contract_id,start_date,status,budget\nA1,2026-01-05,active,100\n")
+    v2.write_text("contract_id,start_date,end_date,status,budget\nA1,2026-01-05,2026-02-01,completed,150\n")
+    import_files(source, [v1])
+    parquet_store.export_parquet(source, tmp_path / "bk1")
+    import_files(source, [v2])
+    parquet_store.export_parquet(source, tmp_path / "bk2")
+    target = store.connect(tmp_path / "target.duckdb")
+    other = tmp_path / "other.csv"
+    other.write_text("contract_id,start_date,status,budget\nZ9,2026-01-01,completed,99\n")
+    import_files(target, [other])
+    parquet_store.import_parquet(target, tmp_path / "bk1")
+    summary = parquet_store.import_parquet(target, tmp_path / "bk2")
+    assert summary.updated["contracts"] == 1 and summary.warnings == []
+    assert target.execute("SELECT status, budget FROM contracts WHERE contract_id = 'A1'").fetchone() == (
+        "completed", Decimal("150.00"))

@@ -192,9 +192,17 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
         summary = check.summary
         if not (any(summary.imported.values()) or any(summary.updated.values()) or summary.completed):
             # Importing would only log the files again (and empty every page's cache): nothing to offer.
-            st.info(f"Nothing new: all {summary.duplicates_skipped:,} contracts, milestones and payments of "
-                    f"{'this file' if len(summary.files) == 1 else 'these files'} are already in the workspace "
-                    "unchanged, so there is nothing to import.", icon=":material/check_circle:")
+            already = []
+            if summary.duplicates_skipped:
+                already.append(f"all {summary.duplicates_skipped:,} contracts, milestones and payments of "
+                               f"{'this file' if len(summary.files) == 1 else 'these files'} are already in the "
+                               "workspace unchanged")
+            if summary.completed_already:
+                already.append(f"the {summary.completed_already:,} contract completion"
+                               f"{'' if summary.completed_already == 1 else 's'} {'is' if summary.completed_already == 1 else 'are'} "
+                               "already as given")
+            st.info(f"Nothing new: {' and '.join(already) or 'the files hold no rows to import'}, so there is nothing "
+                    "to import.", icon=":material/check_circle:")
             for warning in summary.warnings:
                 st.warning(escape_markdown(warning))
             return
