@@ -447,19 +447,15 @@ class LogRankTest:
     contracts: int
     cancellations: int
     message: str
+    #: Whether ``message`` calls the curves different (p < 0.05, enough contracts and cancellations).
+    differs: bool = False
 
     def to_json(self) -> dict:
         return asdict(self)
 
 
-def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "single"),
-                 rates: RateComparison | None = None) -> LogRankTest:
-    """statsmodels ``survdiff`` over the chosen structures; a plain message when it cannot run.
-
-    ``rates``: the comparison of the same groups' cancellation rates shown beside it. When that
-    finds no firm difference, a log-rank p below 0.05 is worded as a hint, not a finding: on one
-    screen the same contracts must not get "no firm evidence" and "differs" (one event time, and the
-    log-rank test is the rates' Mantel–Haenszel test, p = 0.048 beside an interval reaching 0)."""
+def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "single")) -> LogRankTest:
+    """statsmodels ``survdiff`` over the chosen structures; a plain message when it cannot run."""
     from statsmodels.duration.survfunc import survdiff
 
     part = data.counts[data.counts["structure"].isin(groups)]
@@ -493,9 +489,6 @@ def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "s
     message = (f"the risk of cancellation over time (among contracts still running) differs between "
                f"{' and '.join(names)} contracts" if p < 0.05
                else "no clear difference in the risk of cancellation over time")
-    if p < 0.05 and rates is not None and rates.rate_difference is not None and not rates.clear_difference:
-        message = ("the risk of cancellation over time may differ, but the comparison of the cancellation rates "
-                   "finds no firm difference: treat it as unproven")
     finished = part[part["outcome"] > 0].groupby("structure")["n"].sum().reindex(range(len(groups)), fill_value=0)
     if finished.min() < SMALL_SAMPLE_FINISHED:
         counts = ", ".join(f"{int(k):,} {name}" for k, name in zip(finished, names))
@@ -503,7 +496,19 @@ def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "s
                    f"{SMALL_SAMPLE_FINISHED} per group needed)")
     elif events < 10:
         message = f"only {plural(events, 'cancellation')}: too few to conclude anything about the risk over time"
-    return LogRankTest(groups, chi2, p, n, events, message)
+    differs = p < 0.05 and finished.min() >= SMALL_SAMPLE_FINISHED and events >= 10
+    return LogRankTest(groups, chi2, p, n, events, message, differs)
+
+
+def beside_rates(test: LogRankTest, rates: RateComparison) -> LogRankTest:
+    """``test`` as shown beside the comparison of the same groups' cancellation rates: when that finds
+    no firm difference, a log-rank "differs" is worded as a hint, not a finding. On one screen the
+    same contracts must not get "no firm evidence" and "differs" (with one event time the log-rank
+    test is the rates' Mantel–Haenszel test: p = 0.048 beside an interval reaching 0)."""
+    if not test.differs or rates.rate_difference is None or rates.clear_difference:
+        return test
+    return replace(test, differs=False, message="the risk of cancellation over time may differ, but the comparison "
+                   "of the cancellation rates finds no firm difference: treat it as unproven")
 
 
 # --- adjusted comparison -------------------------------------------------------------------

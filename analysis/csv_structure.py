@@ -265,6 +265,11 @@ def _terminator(line: str) -> str:
     return ""
 
 
+def _is_blank(record: list[str], after_header: bool) -> bool:
+    """A record DuckDB skips: an empty line (or, below the header, a line of one empty cell)."""
+    return not record or (len(record) == 1 and not record[0] and after_header)
+
+
 def blank_rows(path: Path, layout: TextLayout) -> list[int]:
     """The rows of ``path`` that are blank lines, as a spreadsheet numbers them (header row 1, a
     ``sep=`` line counted): DuckDB skips those lines, so the rows it numbers come before them.
@@ -275,8 +280,8 @@ def blank_rows(path: Path, layout: TextLayout) -> list[int]:
     try:
         for record in reader:
             row += 1
-            if not record or (len(record) == 1 and not record[0] and header):
-                blanks.append(row)  # the same test as ``_structure_problem``'s
+            if _is_blank(record, header):
+                blanks.append(row)
             header = header or bool(record)
     except csv.Error:
         pass  # the rows up to an unreadable one are what a message before it can need
@@ -299,8 +304,8 @@ def _structure_problem(path: Path, layout: TextLayout, display: str) -> Problem 
             return None
         except csv.Error as exc:
             return _quoting_problem(path, layout, display, row + 1, start_line, header, str(exc))
-        if not record or (len(record) == 1 and not record[0] and header is not None):
-            continue  # blank line: DuckDB skips it too
+        if _is_blank(record, header is not None):
+            continue  # DuckDB skips it too
         row += 1
         ending = _terminator(lines.last)
         if header is None:

@@ -50,10 +50,10 @@ ROW_MARK = "\x1frow\x1f"
 
 
 def _rendered(template: str, rows: list[int]) -> str:
-    parts = template.split(ROW_MARK)
-    assert len(parts) == len(rows) + 1, "one ROW_MARK per mentioned row"
-    return "".join(part + (str(row) if i < len(rows) else "") for i, (part, row) in
-                   enumerate(zip(parts, rows + [0])))
+    """``template`` with each ``ROW_MARK`` replaced by the next of ``rows``."""
+    first, *rest = template.split(ROW_MARK)
+    assert len(rest) == len(rows), "one ROW_MARK per mentioned row"
+    return first + "".join(f"{row}{part}" for row, part in zip(rows, rest))
 
 
 class ImportValidationError(UserError):

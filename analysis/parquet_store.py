@@ -547,13 +547,6 @@ def _stage_table(con, dataset: Path, table: str, import_id: int | None, keep_imp
     )
 
 
-def _workspace_is_empty(con) -> bool:
-    """Nothing imported and nothing completed: a dataset imported here is a restore."""
-    return not con.execute(
-        "SELECT EXISTS (SELECT 1 FROM imports) OR EXISTS (SELECT 1 FROM contracts) OR EXISTS (SELECT 1 FROM payments) "
-        "OR EXISTS (SELECT 1 FROM milestones) OR EXISTS (SELECT 1 FROM contract_completions)").fetchone()[0]
-
-
 def _stage_import_history(con, dataset: Path) -> bool:
     """Stage the dataset's import log (``_in_imports``) when every staged row names one of its
     imports: True then, and the restore keeps it; else False, and the rows take the new import's id."""
@@ -587,12 +580,12 @@ def _keep_newer_rows(con, name: str) -> list[str]:
         older = (f"""FROM in_{table} i JOIN {table} w ON {join} JOIN imports wi ON wi.import_id = w.import_id
                      JOIN _in_imports di ON di.import_id = i._import_id
                      WHERE wi.imported_at > di.imported_at AND wi.format <> 'parquet' AND ({differs})""")
-        n, contract = con.execute(f"SELECT count(*), min(i.contract_id) {older}").fetchone()
-        if n:
-            kept += n
-            first = first or contract
-            con.execute(f"""DELETE FROM in_{table} d WHERE EXISTS (SELECT 1 {older}
-                            AND {' AND '.join(f'd.{k} = i.{k}' for k in keys)})""")
+        left = [r[0] for r in con.execute(
+            f"""DELETE FROM in_{table} d WHERE EXISTS (SELECT 1 {older} AND {' AND '.join(f'd.{k} = i.{k}' for k in keys)})
+                RETURNING contract_id""").fetchall()]
+        if left:
+            kept += len(left)
+            first = first or min((c for c in left if c is not None), default=None)  # account costs have none
     if not kept:
         return []
     return [f"{name}: kept {plural(kept, 'row')} as the workspace has {'it' if kept == 1 else 'them'}, imported after "
@@ -738,7 +731,7 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
             con.execute(_completions_staging_sql())
             # Into an empty workspace, a dataset is a restore: its rows keep their imports, and
             # the import history comes back (each import can be removed on its own again).
-            restoring = _workspace_is_empty(con)
+            restoring = store.holds_nothing(con)
             for table in _STAGED:
                 _stage_table(con, dataset, table, import_id if table in KEYS else None, keep_import_ids=True)
             problems = _validate_staged(con)

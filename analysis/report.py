@@ -165,7 +165,7 @@ def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, to
     section.survival_fraction = cancellation.survival_data(con, f, today, "fraction")
     section.incidence = cancellation.cumulative_incidence(section.survival)
     section.incidence_fraction = cancellation.cumulative_incidence(section.survival_fraction)
-    section.logrank = cancellation.logrank_test(section.survival, rates=section.comparison)
+    section.logrank = cancellation.beside_rates(cancellation.logrank_test(section.survival), section.comparison)
     section.adjusted = cancellation.adjusted_comparison(con, f)
     section.cash_curve = timing.cash_curve(con, f)
     section.withdrawable = timing.withdrawable_position(con, f, today)

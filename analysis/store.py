@@ -393,3 +393,11 @@ def counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 def is_empty(con: duckdb.DuckDBPyConnection) -> bool:
     return con.execute("SELECT count(*) FROM contracts").fetchone()[0] == 0
+
+
+def holds_nothing(con: duckdb.DuckDBPyConnection) -> bool:
+    """No contract, and nothing else either: no import logged, no payment (account costs have no
+    contract), no milestone, no completion. Stricter than ``is_empty``: what a restore needs."""
+    return not con.execute(
+        "SELECT EXISTS (SELECT 1 FROM imports) OR EXISTS (SELECT 1 FROM contracts) OR EXISTS (SELECT 1 FROM payments) "
+        "OR EXISTS (SELECT 1 FROM milestones) OR EXISTS (SELECT 1 FROM contract_completions)").fetchone()[0]

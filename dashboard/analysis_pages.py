@@ -255,9 +255,7 @@ def time_to_cancellation(con: duckdb.DuckDBPyConnection, filters: Filters, as_of
                          scale: str = "days") -> TimeToCancellation:
     """Everything the "when do cancellations happen" section draws, computed once per filters and day."""
     data = cancellation.survival_data(con, filters, as_of, scale)
-    rates = cancellation.compare_structures(cancellation.rates_by_structure(con, filters))
-    return TimeToCancellation(data, cancellation.cumulative_incidence(data),
-                              cancellation.logrank_test(data, rates=rates))
+    return TimeToCancellation(data, cancellation.cumulative_incidence(data), cancellation.logrank_test(data))
 
 
 def show_money_table(frame: pd.DataFrame, name: str, *, key: str, money: tuple[str, ...] = (),

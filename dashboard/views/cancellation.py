@@ -214,7 +214,7 @@ else:
     show_chart(charts.cumulative_incidence(days_view.incidence), "incidence", height=420)
     st.caption("Solid lines: share cancelled by each day; dotted: share completed. A completed contract can no longer "
                "be cancelled, so the two are counted as competing outcomes (cumulative incidence).")
-logrank = survival.logrank
+logrank = cancellation.beside_rates(survival.logrank, comparison)  # worded beside the rates' verdict above
 if logrank.p_value is not None:
     st.markdown(f"{sentence(logrank.message)} "
                 f"(log-rank test, {cancellation.p_text(logrank.p_value)}, {logrank.cancellations:,} cancellations).")
