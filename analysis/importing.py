@@ -363,7 +363,8 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     deferred_payments = _derive(con, derive_payments)
     # Whether another source's contracts could be these again: known before the merge, and free when the
     # workspace is new (a big first import pays nothing for the check after it).
-    other_sources = not _is_empty(con, "contracts") and con.execute(
+    had_contracts = not _is_empty(con, "contracts")
+    other_sources = had_contracts and con.execute(
         "SELECT EXISTS (SELECT 1 FROM contracts WHERE source NOT IN (SELECT DISTINCT source FROM in_contracts))").fetchone()[0]
     watched = _completions_to_watch(con, file_meta)
     if watched:
@@ -374,6 +375,8 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         warnings += _keep_released_payments(con)
         _note_currency_changes(con)
     counts = _merge(con, deferred_payments)
+    if had_contracts:
+        warnings += _milestones_follow_contract_type(con)
     if had_payments:
         warnings += _retire_contradicted_payments(con)
         warnings += _payments_follow_currency(con)
@@ -627,7 +630,10 @@ def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str
     the workspace holds there (a milestones file without ``paid_date`` no longer unpays them).
 
     A milestone's status is the exception: without its column it is derived again from the
-    dates (the file's, and the kept ones), as for a new row.
+    dates (the file's, and the kept ones), as for a new row. So are the values the import derived
+    from a milestone's amount when the file brings another amount: a paid amount that was the
+    whole amount follows the new one (a paid amount short of it stays), and a fee kept for a
+    paid amount that changes is worked out again from the platform's rules.
     """
     problems = []
     for table in ("contracts", "milestones"):
@@ -638,8 +644,11 @@ def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str
             kept = [c for c in absent.get(f"in_{table}", []) if not (table == "milestones" and c == "status")]
             if not kept:
                 continue
+            values = {c: f"t.{c}" for c in kept}
+            if table == "milestones":
+                values |= _follow_the_amount(kept)
             con.execute(
-                f"UPDATE in_{table} i SET {', '.join(f'{c} = t.{c}' for c in kept)} FROM {table} t "
+                f"UPDATE in_{table} i SET {', '.join(f'{c} = {v}' for c, v in values.items())} FROM {table} t "
                 f"WHERE i._import_id = ? AND {join}", [import_id])
             if table == "contracts" and "contract_type" in kept:
                 # The reader checked only the new contracts' budgets (``canonical._contract_sql``).
@@ -649,6 +658,19 @@ def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str
                                  "AND budget IS NULL ORDER BY _row LIMIT 20", [import_id]).fetchall()]
     if problems:
         raise ImportValidationError(problems)
+
+
+def _follow_the_amount(kept: list[str]) -> dict[str, str]:
+    """What ``_keep_what_files_leave_out`` keeps of a milestone's paid amount and fee, file row
+    ``i`` against stored row ``t``, when the file has no column for them (NULL: derived again)."""
+    values = {}
+    kept_paid = "CASE WHEN t.paid_amount IS DISTINCT FROM t.amount THEN t.paid_amount END"
+    if "paid_amount" in kept:
+        values["paid_amount"] = kept_paid
+    if "fee" in kept:
+        paid_now = f"coalesce({kept_paid if 'paid_amount' in kept else 'i.paid_amount'}, i.amount)"
+        values["fee"] = f"CASE WHEN {paid_now} = coalesce(t.paid_amount, t.amount) THEN t.fee END"
+    return values
 
 
 def _milestone_checks(con, import_ids: list[int]) -> list[str]:
@@ -847,6 +869,45 @@ def _payments_follow_currency(con) -> list[str]:
             f"{plural(payments, 'payment')} worked out from {'its' if contracts == 1 else 'their'} milestones or "
             f"paid_total moved with {'it' if contracts == 1 else 'them'}"
             for file, contracts, payments, first, old, new in moved]
+
+
+def _milestones_follow_contract_type(con) -> list[str]:
+    """A contract this import turns hourly (or fixed-price) takes along the rows earlier imports
+    gave it: its milestones count as invoices (or its invoices as milestones), and so do their
+    payments. Left as they were, a fixed-price contract's old invoices were neither milestones
+    (its structure and the budget check ignored them) nor anything an hourly report counts.
+    Named per file, with the first contract; the budget check that follows then names rows adding
+    up to more than the budget, and how to drop them."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _retyped AS
+           SELECT i._file, i._row, i._import_id, m.source, m.contract_id, m.seq, i.contract_type
+           FROM in_contracts i JOIN milestones m USING (source, contract_id)
+           WHERE m.kind <> CASE WHEN i.contract_type = 'hourly' THEN 'invoice' ELSE 'milestone' END"""
+    )
+    found = con.execute(
+        """SELECT _file, contract_type, count(DISTINCT contract_id), count(*), arg_min(contract_id, _row)
+           FROM _retyped GROUP BY ALL ORDER BY _file, contract_type"""
+    ).fetchall()
+    if found:
+        con.execute(
+            """UPDATE milestones m SET kind = CASE WHEN r.contract_type = 'hourly' THEN 'invoice' ELSE 'milestone' END,
+                                      import_id = r._import_id
+               FROM _retyped r WHERE m.source = r.source AND m.contract_id = r.contract_id AND m.seq = r.seq""")
+        con.execute(
+            """UPDATE payments p SET kind = CASE WHEN r.contract_type = 'hourly' THEN 'hourly' ELSE 'milestone' END,
+                                    import_id = r._import_id
+               FROM _retyped r WHERE p.source = r.source AND p.contract_id = r.contract_id AND p.seq = r.seq
+                 AND p.payment_key = p.contract_id || '#' || p.seq AND p.kind IN ('hourly', 'milestone')""")
+    con.execute("DROP TABLE temp._retyped")
+    warnings = []
+    for file, contract_type, contracts, rows, first in found:
+        hourly = contract_type == "hourly"
+        was, now = ("milestone", "invoice") if hourly else ("invoice", "milestone")
+        warnings.append(
+            f"{file}: {plural(contracts, 'contract')} now {'hourly' if hourly else 'fixed-price'} (first: '{first}'): "
+            f"{plural(rows, was)} earlier imports gave {'it' if contracts == 1 else 'them'} now "
+            f"{'counts' if rows == 1 else 'count'} as {('an ' if hourly else 'a ') + now if rows == 1 else now + 's'}")
+    return warnings
 
 
 def _ctx_join(con) -> str:

@@ -152,6 +152,64 @@ def test_a_file_without_a_column_leaves_that_column_as_it_was(con, tmp_path):
     assert con.execute("SELECT status, paid_date FROM milestones WHERE contract_id = 'C1' AND seq = 9").fetchone() == ("pending", None)
 
 
+def test_a_corrected_amount_carries_what_was_derived_from_it(con, tmp_path):
+    """A file correcting a milestone's amount, without paid_amount and fee columns: the paid
+    amount that was the whole amount follows it, and the fee is worked out again (kept ones would
+    leave the payment at the old amount)."""
+    import_files(con, TWO_FILES)
+    corrected = tmp_path / "corrected.csv"
+    # C1 (Upwork, 2026: 10 %) 30 -> 40; C6 (Upwork, 2022, client Delta billed 400 before by C5):
+    # 300 -> 350, so 100 at 20 % + 250 at 10 % = 45.00 instead of 100 at 20 % + 200 at 10 % = 40.00.
+    corrected.write_text("contract_id,seq,amount\nC1,1,40\nC6,1,350\n")
+    before = con.execute("SELECT fee FROM milestones WHERE contract_id = 'C6'").fetchone()[0]
+    assert before == Decimal("40.00")
+    summary = import_files(con, [corrected])
+    assert summary.updated == {"contracts": 0, "milestones": 2, "payments": 2}
+    assert con.execute(
+        """SELECT m.contract_id, m.amount, m.paid_amount, m.fee, p.gross, p.fee FROM milestones m
+           JOIN payments p ON p.payment_key = m.contract_id || '#' || m.seq
+           WHERE (m.contract_id, m.seq) IN (('C1', 1), ('C6', 1)) ORDER BY 1""").fetchall() == [
+        ("C1", Decimal("40.00"), Decimal("40.00"), Decimal("4.00"), Decimal("40.00"), Decimal("4.00")),
+        ("C6", Decimal("350.00"), Decimal("350.00"), Decimal("45.00"), Decimal("350.00"), Decimal("45.00"))]
+    # A paid amount short of the amount (a part payment the user gave) stays when the amount changes;
+    # so does its fee, whose payment did not change.
+    part = tmp_path / "part.csv"
+    part.write_text("contract_id,seq,amount,paid_amount,fee\nC3,1,600,500,7\n")
+    import_files(con, [part])
+    again = tmp_path / "again.csv"
+    again.write_text("contract_id,seq,amount\nC3,1,650\n")
+    import_files(con, [again])
+    assert con.execute("SELECT amount, paid_amount, fee FROM milestones WHERE contract_id = 'C3' AND seq = 1").fetchone() == (
+        Decimal("650.00"), Decimal("500.00"), Decimal("7.00"))
+    assert con.execute("SELECT gross, fee FROM payments WHERE payment_key = 'C3#1'").fetchone() == (
+        Decimal("500.00"), Decimal("7.00"))
+
+
+def test_a_contract_changing_type_takes_its_earlier_rows_along(con, tmp_path):
+    """C4 was hourly with two paid weekly invoices (200 + 100 EUR); a contracts file correcting it
+    to fixed-price (budget 300) makes them its two milestones, and their payments milestone
+    payments; turning C1 (five milestones) hourly makes them invoices."""
+    import_files(con, TWO_FILES)
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text("contract_id,start_date,status,contract_type,budget\nC4,2026-10-01,completed,fixed,300\n")
+    summary = import_files(con, [fixed])
+    assert summary.warnings == ["fixed.csv: 1 contract now fixed-price (first: 'C4'): 2 invoices earlier imports gave it "
+                                "now count as milestones"]
+    assert con.execute("SELECT structure, milestone_rows FROM contract_view WHERE contract_id = 'C4'").fetchone() == ("milestones", 2)
+    assert con.execute("SELECT list(DISTINCT kind) FROM milestones WHERE contract_id = 'C4'").fetchone()[0] == ["milestone"]
+    assert con.execute("SELECT list(kind ORDER BY seq), sum(gross) FROM payments WHERE contract_id = 'C4'").fetchone() == (
+        ["milestone", "milestone"], Decimal("300.00"))
+    hourly = tmp_path / "hourly.csv"
+    hourly.write_text("contract_id,start_date,status,contract_type\nC1,2026-11-01,completed,hourly\n")
+    assert import_files(con, [hourly]).warnings == [
+        "hourly.csv: 1 contract now hourly (first: 'C1'): 5 milestones earlier imports gave it now count as invoices"]
+    assert con.execute("SELECT structure FROM contract_view WHERE contract_id = 'C1'").fetchone()[0] == "hourly"
+    assert con.execute("SELECT count(*) FILTER (kind = 'invoice'), count(*) FROM milestones WHERE contract_id = 'C1'").fetchone() == (5, 5)
+    assert con.execute("SELECT count(*) FILTER (kind = 'hourly'), count(*) FROM payments WHERE contract_id = 'C1'").fetchone() == (5, 5)
+    # The contracts file again, unchanged: nothing more to say.
+    assert import_files(con, [hourly]).warnings == []
+
+
 def test_reimport_adds_nothing(con):
     import_files(con, TWO_FILES)
     before = snapshot(con)
