@@ -496,7 +496,8 @@ def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "s
                    f"{SMALL_SAMPLE_FINISHED} per group needed)")
     elif events < 10:
         message = f"only {plural(events, 'cancellation')}: too few to conclude anything about the risk over time"
-    differs = p < 0.05 and finished.min() >= SMALL_SAMPLE_FINISHED and events >= 10
+    # bool(): numpy's bool from the comparisons is not JSON (report --json died on small segments).
+    differs = bool(p < 0.05 and finished.min() >= SMALL_SAMPLE_FINISHED and events >= 10)
     return LogRankTest(groups, chi2, p, n, events, message, differs)
 
 

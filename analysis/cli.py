@@ -62,6 +62,8 @@ def _json_default(value: object):
         return float(value)
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
+    if hasattr(value, "item") and type(value).__module__ == "numpy":  # a numpy scalar an analysis let through
+        return value.item()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 

@@ -24,7 +24,7 @@ from analysis.errors import ROW_MARK, ImportValidationError, Problem, counting_b
 from analysis.locale import AmbiguousInputError
 from analysis.marketplace import COMPLETION_HINT, NOT_IN_TRANSACTION_HISTORY, TRANSACTION_HISTORY_FORMATS
 from analysis.parsing import ParseOptions, StagedFile, materialize, stage_csv
-from analysis.platforms import fee_sql
+from analysis.platforms import UPWORK_FLAT_FEE_FROM, UPWORK_SLIDING_FEE_FROM, fee_sql
 from analysis.wording import listed, plural
 
 _IN_TABLES = """
@@ -612,7 +612,42 @@ def _derive(con, derive_payments: bool) -> str | None:
               AND NOT EXISTS (SELECT 1 FROM in_milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)
               AND NOT EXISTS (SELECT 1 FROM milestones m WHERE m.source = c.source AND m.contract_id = c.contract_id)"""
     )
+    _stand_in_sliding_fees(con)
     return deferred_payments
+
+
+def _stand_in_sliding_fees(con) -> None:
+    """The fee of a paid_total stand-in under Upwork's 2016–2023 sliding fee, which
+    ``stand_in_payment_sql`` works out as if nothing had been billed with the client before (20 %
+    of the first $500): here with what was, in this import and in the workspace, by the contracts'
+    dates. Only when such a stand-in is staged."""
+    sliding = (f"lower(c.platform) = 'upwork' AND coalesce(c.end_date, c.start_date) >= DATE '{UPWORK_SLIDING_FEE_FROM}' "
+               f"AND coalesce(c.end_date, c.start_date) < DATE '{UPWORK_FLAT_FEE_FROM}'")
+    if not con.execute(
+            f"""SELECT count(*) FROM in_payments p JOIN in_contracts c USING (source, contract_id)
+                WHERE p.kind = 'contract_total' AND {sliding}""").fetchone()[0]:
+        return
+    workspace = _BILLED_IN_WORKSPACE.format(staged_again=(
+        "EXISTS (SELECT 1 FROM in_payments i WHERE i.source = p.source AND i.payment_key = p.payment_key) "
+        "OR EXISTS (SELECT 1 FROM in_milestones m WHERE m.source = p.source AND m.contract_id = p.contract_id AND m.seq = p.seq)"))
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _fees AS
+            {_billed_before_sql(f'''
+                SELECT p.source, p.contract_id, NULL::INTEGER AS seq, coalesce(c.end_date, c.start_date) AS paid_date,
+                       p.gross AS amount, c.platform, c.client, c.freelancer, {sliding} AS staged
+                FROM in_payments p JOIN in_contracts c USING (source, contract_id) WHERE p.kind = 'contract_total'
+                UNION ALL
+                SELECT m.source, m.contract_id, m.seq, m.paid_date, m.paid_amount, c.platform, c.client, c.freelancer, false
+                FROM in_milestones m JOIN _ctx c USING (source, contract_id)
+                WHERE m.status = 'paid' AND m.paid_amount IS NOT NULL
+                UNION ALL''' + workspace)}
+            SELECT source, contract_id, {fee_sql("platform", "paid_date", "amount", "billed_before")} AS fee
+            FROM ordered WHERE staged"""
+    )
+    con.execute(
+        """UPDATE in_payments p SET fee = f.fee FROM _fees f
+           WHERE p.kind = 'contract_total' AND p.source = f.source AND p.contract_id = f.contract_id""")
+    con.execute("DROP TABLE temp._fees")
 
 
 def stand_in_payment_sql(c: str) -> str:
@@ -923,27 +958,38 @@ def _ctx_join(con) -> str:
     return "c.source = m.source AND c.contract_id = m.contract_id"
 
 
+def _billed_before_sql(paid: str) -> str:
+    """``WITH`` a query's paid rows (source, contract_id, seq, paid_date, amount, platform, client,
+    freelancer, staged) as ``ordered``, each with ``billed_before``: what was billed with the same
+    client (and freelancer) before it, which Upwork's 2016–2023 sliding fee depends on."""
+    return f"""WITH paid AS ({paid}), ordered AS (
+                SELECT *, coalesce(sum(amount) OVER (
+                    PARTITION BY source, coalesce(client, contract_id), coalesce(freelancer, '')
+                    ORDER BY paid_date, contract_id, seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS billed_before
+                FROM paid)"""
+
+
+# The workspace's released payments counted in what was billed with a client (a paid_total stands
+# in for its contract's payments on the contract's last date), leaving out those ``staged_again`` lists.
+_BILLED_IN_WORKSPACE = """
+    SELECT p.source, p.contract_id, p.seq, coalesce(p.paid_date, c.end_date, c.start_date), p.gross, c.platform,
+           c.client, c.freelancer, false
+    FROM payments p JOIN contracts c USING (source, contract_id)
+    WHERE NOT p.pending AND p.kind IN ('milestone', 'hourly', 'bonus', 'contract_total') AND NOT ({staged_again})"""
+
+
 def _derive_fees(con, fee: str) -> None:
     """Fill empty fees of paid staged milestones from the platform rules (``fee``: the SQL expression)."""
+    workspace = _BILLED_IN_WORKSPACE.format(staged_again=(
+        "EXISTS (SELECT 1 FROM in_milestones m WHERE m.source = p.source AND m.contract_id = p.contract_id AND m.seq = p.seq)"))
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _fees AS
-            WITH paid AS (
+            {_billed_before_sql('''
                 SELECT m.source, m.contract_id, m.seq, m.paid_date, m.paid_amount AS amount, c.platform,
                        c.client, c.freelancer, true AS staged
                 FROM in_milestones m JOIN _ctx c USING (source, contract_id)
                 WHERE m.status = 'paid' AND m.paid_amount IS NOT NULL
-                UNION ALL
-                SELECT p.source, p.contract_id, p.seq, p.paid_date, p.gross, c.platform, c.client, c.freelancer, false
-                FROM payments p JOIN contracts c USING (source, contract_id)
-                WHERE NOT p.pending AND p.kind IN ('milestone', 'hourly', 'bonus')
-                  AND NOT EXISTS (SELECT 1 FROM in_milestones m WHERE m.source = p.source
-                                  AND m.contract_id = p.contract_id AND m.seq = p.seq)
-            ), ordered AS (
-                SELECT *, coalesce(sum(amount) OVER (
-                    PARTITION BY source, coalesce(client, contract_id), coalesce(freelancer, '')
-                    ORDER BY paid_date, contract_id, seq ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS billed_before
-                FROM paid
-            )
+                UNION ALL''' + workspace)}
             SELECT source, contract_id, seq, {fee} AS fee FROM ordered WHERE staged"""
     )
     con.execute(

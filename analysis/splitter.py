@@ -764,8 +764,9 @@ def comparable_risks(plan: Calibration, single: Calibration) -> tuple[Risk, Risk
 
         def assumed(side: Calibration) -> Risk:
             """The default on ``side``, with its own evidence and why it is assumed there."""
-            if side.fallback:
-                return dataclasses.replace(default, note=side.risk.note)
+            if side.fallback:  # its own counts: ``default`` may be the other side's
+                return dataclasses.replace(default, contracts=side.risk.contracts, cancelled=side.risk.cancelled,
+                                           note=side.risk.note)
             return dataclasses.replace(
                 default, source="default", contracts=side.risk.contracts, cancelled=side.risk.cancelled,
                 cancel_prob_ci=None,

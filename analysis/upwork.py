@@ -483,6 +483,9 @@ def stage_weekly(con, staged: StagedFile, ctx) -> None:
         return
     hold = UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS
     fee = fee_sql("'upwork'", "paid_date", "gross", "billed_before")
+    # A refund gives back the fee on the money it returns: the fee that money paid when it was the
+    # last billed with the client (the running total already counts the refund's negative gross).
+    fee_back = fee_sql("'upwork'", "paid_date", "(-gross)", "greatest(billed_before + gross, 0)")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _uww2 AS
             WITH k AS (
@@ -508,7 +511,8 @@ def stage_weekly(con, staged: StagedFile, ctx) -> None:
         f"""CREATE OR REPLACE TEMP TABLE _uww_pay AS
             SELECT contract_id || '|' || strftime(week_date, '%Y-%m-%d') || '|' || kind AS payment_key, contract_id,
                    CASE WHEN kind = 'hourly' THEN CAST(strftime(date_trunc('week', week_date), '%Y%m%d') AS INTEGER) END AS seq,
-                   kind, paid_date, gross, CASE WHEN kind IN ('milestone', 'hourly', 'bonus') THEN {fee} ELSE 0 END AS fee,
+                   kind, paid_date, gross, CASE WHEN kind IN ('milestone', 'hourly', 'bonus') THEN {fee}
+                                                WHEN kind = 'refund' THEN -{fee_back} ELSE 0 END AS fee,
                    'USD' AS currency, paid_date > current_date AS pending,
                    CASE WHEN kind = 'hourly' THEN 'Week of ' || strftime(CAST(date_trunc('week', week_date) AS DATE), '%Y-%m-%d')
                         || coalesce(': ' || CAST(hours AS VARCHAR) || ' hrs', '')

@@ -91,7 +91,7 @@ def _cancellation(section: CurrencySection) -> list[str]:
     cmp = section.comparison
     if cmp.rate_difference is not None and not cmp.small_sample:  # too few: counts only
         out.append(f"<p>Milestones − single: {cmp.rate_difference * 100:+.1f} points (95 % Newcombe interval "
-                   f"{cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}; {esc(cmp.test_method)}, {p_text(cmp.p_value)}).</p>")
+                   f"{cmp.difference_ci[0] * 100:+.1f} to {cmp.difference_ci[1] * 100:+.1f}; {esc(cmp.test_method)}, {esc(p_text(cmp.p_value))}).</p>")
     out.append(figure(charts.cancellation_rates(section.rates)))
     if section.adjusted is not None:
         out.append(f"<p><b>Adjusted comparison.</b> {esc(section.adjusted.message)}.</p>")
@@ -122,7 +122,7 @@ def _cancellation(section: CurrencySection) -> list[str]:
     if section.logrank is not None:
         lr = section.logrank
         out.append(f"<p>{esc(lr.message[0].upper() + lr.message[1:])}"
-                   + (f" (log-rank χ² = {lr.chi2:.2f}, {p_text(lr.p_value)})" if lr.p_value is not None else "") + ".</p>")
+                   + (f" (log-rank χ² = {lr.chi2:.2f}, {esc(p_text(lr.p_value))})" if lr.p_value is not None else "") + ".</p>")
     out.append(figure(charts.not_cancelled_curves(section.incidence, "days")))
     out.append(figure(charts.not_cancelled_curves(section.incidence_fraction, "fraction")))
     out.append(figure(charts.cumulative_incidence(section.incidence)))
@@ -167,10 +167,10 @@ def _earnings(section: CurrencySection) -> list[str]:
                                     ("agreed", "agreed", format_money), ("paid", "paid", format_money),
                                     ("realised_share", "realised", format_pct)]),
            "<h3>Top clients</h3>",
-           table(section.by_client.head(15), [("client", "client", None), ("contracts", "contracts", format_count), *money_cols,
+           table(section.by_client.head(15), [("client", "client", None), ("contracts", "contracts paid", format_count), *money_cols,
                                              ("effective_fee_rate", "fee rate", format_pct)]),
            "<h3>By freelancer</h3>",
-           table(section.by_freelancer.head(30), [("freelancer", "freelancer", None), ("contracts", "contracts", format_count),
+           table(section.by_freelancer.head(30), [("freelancer", "freelancer", None), ("contracts", "contracts paid", format_count),
                                                   *money_cols, ("effective_fee_rate", "fee rate", format_pct)])]
     if section.pending is not None and len(section.pending):
         out += ["<h3>Pending (not yet earned)</h3>",

@@ -210,6 +210,28 @@ def test_a_contract_changing_type_takes_its_earlier_rows_along(con, tmp_path):
     assert import_files(con, [hourly]).warnings == []
 
 
+def test_a_paid_total_under_upworks_sliding_fee_counts_what_was_billed_with_the_client_before(con, tmp_path):
+    """Upwork 2016-2023: 20 % of the first $500 billed with a client, 10 % to $10,000, 5 % above,
+    over the client's lifetime billing, also when a contract-level export gives only paid totals."""
+    totals = tmp_path / "totals.csv"
+    totals.write_text("contract_id,client,platform,budget,start_date,end_date,status,milestone_count,paid_total\n"
+                      "K1,Kite Co,upwork,500,2022-01-03,2022-02-01,completed,1,500\n"
+                      "K2,Kite Co,upwork,500,2022-03-01,2022-04-01,completed,2,500\n"
+                      "K3,Kite Co,upwork,9600,2022-05-01,2022-09-01,completed,4,9600\n")
+    import_files(con, [totals])
+    # K1: 500 at 20 % = 100; K2: 500 at 10 % = 50; K3: 9,000 at 10 % + 600 at 5 % = 930.
+    assert con.execute("SELECT contract_id, fee FROM payments ORDER BY 1").fetchall() == [
+        ("K1", Decimal("100.00")), ("K2", Decimal("50.00")), ("K3", Decimal("930.00"))]
+    # What the workspace already billed the client counts too: Delta paid Dee 400 (C5, January 2022)
+    # and 300 (C6, March), so a later 300 pays 10 % = 30 (as its own first contract it would pay 60).
+    import_files(con, TWO_FILES)
+    later = tmp_path / "later.csv"
+    later.write_text("contract_id,client,freelancer,platform,budget,start_date,end_date,status,paid_total\n"
+                     "D9,Delta,Dee,upwork,300,2022-06-01,2022-06-20,completed,300\n")
+    import_files(con, [later])
+    assert con.execute("SELECT fee FROM payments WHERE contract_id = 'D9'").fetchone()[0] == Decimal("30.00")
+
+
 def test_reimport_adds_nothing(con):
     import_files(con, TWO_FILES)
     before = snapshot(con)

@@ -191,6 +191,34 @@ def test_html_escapes_imported_text(cli, db_path, tmp_path):
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
 
 
+def test_json_of_a_small_segment_whose_log_rank_p_is_small(cli, db_path, tmp_path):
+    """10 milestone contracts completed on day 30, 10 single-payment ones cancelled on days 4-13:
+    the log-rank p is far below 0.05 but 10 finished per group is too few to conclude, and the
+    JSON says so (it once died on numpy's bool there, exit 1 and nothing on stdout)."""
+    from tests.fixtures.analysis.helpers import contract, import_contracts
+
+    specs = [contract(f"M{i}", "completed", "milestones", end_date="2026-01-31", planned_end_date="2026-01-31")
+             for i in range(10)]
+    specs += [contract(f"S{i}", "cancelled", end_date=f"2026-01-{5 + i:02d}", planned_end_date="2026-01-31")
+              for i in range(10)]
+    con = store.connect(db_path)
+    import_contracts(con, tmp_path, specs)
+    con.close()
+    result = cli("report", "--json", *TODAY)
+    assert result.code == 0, result.err
+    doc = json.loads(result.out)
+    assert {k: (r["finished"], r["cancelled"]) for k, r in rows(doc).items()} == {
+        "milestones": (10, 0), "single": (10, 10), "hourly": (0, 0)}
+    logrank = doc["time_to_cancellation"]["logrank"]
+    assert logrank["p_value"] < 0.001 and logrank["differs"] is False
+    assert logrank["message"].startswith("too few finished contracts to conclude anything")
+    # The HTML report writes the same p-value escaped.
+    out = tmp_path / "r.html"
+    assert cli("report", "--html", out, *TODAY).code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "(log-rank χ² = " in text and "p &lt; 0.001" in text and "p < 0.001" not in text
+
+
 def test_json_with_html_prints_only_the_document(cli, workspace, tmp_path):
     out = tmp_path / "r.html"
     result = cli("report", "--json", "--html", out, *TODAY)

@@ -502,6 +502,21 @@ def test_one_side_without_enough_history_puts_both_on_the_stated_default(tmp_pat
     assert plan_risk.note == plan_cal.risk.note and single_risk.contracts == single_cal.risk.contracts
     assert sp.comparable_risks(single_cal, single_cal) == (single_cal.risk, single_cal.risk)
 
+def test_both_sides_on_the_default_keep_their_own_counts(tmp_path):
+    """Milestone contracts: 5 finished, 3 cancelled; singles: 6 finished, 2 cancelled. Both too few,
+    both on the default risk; each side's risk still says how many of its own contracts it saw."""
+    rows = (_history_rows([0.1] * 3, prefix="M", completed=2, milestone_count=3)
+            + _history_rows([0.2, 0.5], prefix="S", completed=4))
+    db = _workspace(tmp_path, rows)
+    con = store.connect(db, read_only=True)
+    plan_cal, single_cal = sp.calibrate(con, 150, "milestones"), sp.calibrate(con, 150, "single")
+    con.close()
+    assert plan_cal.fallback and single_cal.fallback
+    plan_risk, single_risk = sp.comparable_risks(plan_cal, single_cal)
+    assert (plan_risk.contracts, plan_risk.cancelled, single_risk.contracts, single_risk.cancelled) == (5, 3, 6, 2)
+    assert plan_risk.cancel_prob == single_risk.cancel_prob == sp.DEFAULT_CANCEL_PROB
+
+
 # --- charts ---------------------------------------------------------------------------------
 
 # --- review time from the history ----------------------------------------------------------

@@ -155,6 +155,23 @@ def test_weekly_summary(con):
         (1, "2024-03-04"), (2, "2024-03-11")]
 
 
+def test_a_weekly_summarys_refund_gives_its_fee_back(con, tmp_path):
+    """Upwork returns the fee on refunded money; the summary shows none, so it is derived, as the
+    fee of that money when it was the last billed with the client."""
+    weekly = tmp_path / "weekly_refunds.csv"
+    weekly.write_text('"Date","Contract","Hours","Amount","Payment type"\n'
+                      '"2022-01-10","Brand book (1)","","600","Fixed Price Payment"\n'
+                      '"2022-02-07","Brand book (1)","","-200.00","Refund"\n'
+                      '"2024-03-04","Site (2)","","300","Fixed Price Payment"\n'
+                      '"2024-03-11","Site (2)","","-100","Refund"\n')
+    import_files(con, [weekly])
+    # 2022, sliding: 600 pays 500 at 20 % + 100 at 10 % = 110; the refund returns the last 200 billed
+    # (400-600): 100 at 20 % + 100 at 10 % = 30 back. 2024, flat 10 %: 30, and 10 back.
+    assert con.execute("SELECT kind, gross, fee FROM payments ORDER BY paid_date").fetchall() == [
+        ("milestone", D("600.00"), D("110.00")), ("refund", D("-200.00"), D("-30.00")),
+        ("milestone", D("300.00"), D("30.00")), ("refund", D("-100.00"), D("-10.00"))]
+
+
 def test_reimport_adds_nothing(con):
     import_files(con, [LEGACY, V2025, WEEKLY])
     before = contract_tables(con)
