@@ -379,11 +379,15 @@ def _milestone_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
     ], day_first, dc)
     cols = staged.columns
     currency = _currency_sql(staged)
+    # A flat file's row with every milestone cell empty is a contract without milestones (one
+    # cancelled before any, say): not a milestone missing its seq and amount.
+    has_milestone = (" OR ".join(f"{t(n)} IS NOT NULL" for n in (*MILESTONE_FIELDS[1:-1], status_field))
+                     if ctx.role == "flat" else "true")
     checks = [
         (f"{t('contract_id')} IS NULL", "contract_id", "'contract_id is empty'"),
-        (f"{t('seq')} IS NULL", "seq", "'seq is empty'"),
+        (f"{t('seq')} IS NULL AND ({has_milestone})", "seq", "'seq is empty'"),
         (f"{typed['seq']} < 1", "seq", "'seq must be 1 or more'"),
-        (f"{t('amount')} IS NULL", "amount", "'amount is empty'"),
+        (f"{t('amount')} IS NULL AND ({has_milestone})", "amount", "'amount is empty'"),
         (f"{typed['amount']} < 0", "amount", "'amount is negative'"),
         (f"{typed['paid_amount']} < 0", "paid_amount", "'paid_amount is negative'"),
         # A fee is what the platform took: written negative (say "(40.00)") it would make net exceed gross.
@@ -415,6 +419,8 @@ def stage_milestones(con, staged: StagedFile, ctx) -> None:
     if typed is None:
         return
     cols = staged.columns
+    if ctx.role == "flat":  # rows of contracts without milestones (the checks let only those through without a seq)
+        con.execute("DELETE FROM _typed_m WHERE seq IS NULL")
     # The cheap test first: the row lists are built only when some milestone repeats (1M contracts: 1.3 s -> 0.45 s).
     # Grouping by a hash of the key is cheaper; a hash shared by different keys only costs the exact query.
     dup = con.execute("SELECT 1 FROM _typed_m GROUP BY hash(contract_id, seq) HAVING count(*) > 1 LIMIT 1").fetchone() and con.execute(

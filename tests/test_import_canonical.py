@@ -65,6 +65,26 @@ def test_flat_file_gives_the_same_workspace(tmp_path):
         assert a.execute(q).fetchall() == b.execute(q).fetchall(), table
 
 
+def test_a_flat_file_row_without_milestone_cells_is_a_contract_without_milestones(con, tmp_path):
+    """A contract cancelled before any milestone has a row of its own in a flat file, its milestone
+    cells empty; a row with some milestone cell but no seq is still refused."""
+    flat = tmp_path / "flat.csv"
+    header = "contract_id,start_date,end_date,status,budget,seq,amount,paid_date,milestone_status\n"
+    flat.write_text(header + "A,2024-01-01,2024-01-09,completed,100,1,100,2024-01-09,\n"
+                             "B,2024-01-01,2024-01-03,cancelled,60,,,,\n")
+    summary = import_files(con, [flat])
+    assert summary.imported == {"contracts": 2, "milestones": 1, "payments": 1}
+    assert con.execute("SELECT contract_id, status, structure, milestone_rows FROM contract_view ORDER BY 1").fetchall() == [
+        ("A", "completed", "single", 1), ("B", "cancelled", "single", 0)]
+    before = snapshot(con)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + "C,2024-01-01,2024-01-03,cancelled,60,,,2024-01-02,\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [bad])
+    assert str(err.value).startswith("bad.csv, row 2, column seq: seq is empty")
+    assert snapshot(con) == before
+
+
 def test_contract_level_file(con):
     summary = import_files(con, [CANONICAL / "contract_level.csv"])
     # K1 paid 1000 (direct, no fee), K2 paid nothing (no payment row), K3 paid 200 on Freelancer.com (fee 20)
