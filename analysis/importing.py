@@ -157,7 +157,9 @@ def _register_builtin_readers() -> None:
     from analysis import completions, freelancer, upwork
 
     if "upwork" not in READERS:
-        register_reader("upwork", upwork.stage_transactions, upwork.is_transaction_history)
+        # Freelancer.com's header names are unknown: one like Upwork's over Freelancer.com's texts is Freelancer.com's.
+        register_reader("upwork", upwork.stage_transactions,
+                        lambda s: upwork.is_transaction_history(s) and not freelancer.reads_as_freelancer(s))
         register_reader("upwork-weekly", upwork.stage_weekly, upwork.is_weekly_summary)
         register_reader("freelancer", freelancer.stage_transactions, freelancer.is_transactions)
         # Tried before the template: contract_id + status/budget alone would read as a contracts file.

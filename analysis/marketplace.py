@@ -139,25 +139,37 @@ def add_payments(con: duckdb.DuckDBPyConnection, ctx, table: str, display: str) 
     )
 
 
-def number_milestones(con: duckdb.DuckDBPyConnection, ctx, contracts_sql: str) -> None:
-    """Number the milestone payments of exports that carry no milestone number (1, 2, … by date).
+def number_milestones(con: duckdb.DuckDBPyConnection, ctx, contracts_sql: str, moment_sql: str = "paid_date") -> None:
+    """Number the milestone payments of exports that carry no milestone number (1, 2, … by time).
 
-    The numbering runs over every milestone payment known for the contract — this import's
-    and the workspace's — so an older export imported after a newer one slots in correctly;
-    workspace payments whose number moves are re-emitted with the new number.
+    ``moment_sql`` (over ``payment_key`` and ``paid_date``) is when a payment was made, to the
+    precision the export gives. Payments at the same moment are numbered in the order their file
+    lists them, read in the file's own direction (reversed in a file whose dates run newest first),
+    never by amount: "Part 1" and "Part 2" released together stay 1 and 2. The numbering runs over
+    every milestone payment known for the contract — this import's and the workspace's — so an older
+    export imported after a newer one slots in correctly; workspace payments whose number moves are
+    re-emitted with the new number (the workspace's own order, its numbers, breaks their ties).
     """
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _mk_num AS
-            WITH u AS (
-                SELECT payment_key, contract_id, paid_date, true AS staged FROM in_payments
-                WHERE source = ? AND kind = 'milestone' AND contract_id IN ({contracts_sql})
+            WITH direction AS (
+                SELECT _import_id, arg_max(paid_date, _row) < arg_min(paid_date, _row) AS newest_first
+                FROM in_payments WHERE source = ? AND _row IS NOT NULL GROUP BY _import_id
+            ), u AS (
+                SELECT i.payment_key, i.contract_id, i.paid_date, true AS staged,
+                       CASE WHEN d.newest_first THEN -i._row ELSE i._row END AS listed, i.seq AS old_seq
+                FROM in_payments i LEFT JOIN direction d USING (_import_id)
+                WHERE i.source = ? AND i.kind = 'milestone' AND i.contract_id IN ({contracts_sql})
                 UNION ALL
-                SELECT payment_key, contract_id, paid_date, false FROM payments p
+                SELECT payment_key, contract_id, paid_date, false, NULL, seq FROM payments p
                 WHERE source = ? AND kind = 'milestone' AND contract_id IN ({contracts_sql})
                   AND NOT EXISTS (SELECT 1 FROM in_payments i WHERE i.source = p.source AND i.payment_key = p.payment_key)
             )
-            SELECT *, CAST(row_number() OVER (PARTITION BY contract_id ORDER BY paid_date, payment_key) AS INTEGER) AS new_seq FROM u""",
-        [ctx.source, ctx.source],
+            SELECT payment_key, contract_id, paid_date, staged,
+                   CAST(row_number() OVER (PARTITION BY contract_id
+                        ORDER BY paid_date, {moment_sql}, listed NULLS LAST, old_seq, payment_key) AS INTEGER) AS new_seq
+            FROM u""",
+        [ctx.source, ctx.source, ctx.source],
     )
     con.execute(
         """UPDATE in_payments i SET seq = n.new_seq FROM _mk_num n

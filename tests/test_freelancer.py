@@ -134,18 +134,138 @@ def test_fee_without_its_payment_and_tax(con, tmp_path):
     assert any("fee rows whose project has no payment" in w for w in summary.warnings)
 
 
-def test_mixed_currencies_refused(con, tmp_path):
+def test_a_project_paid_in_two_currencies_refused(con, tmp_path):
+    """A contract is in one currency: one project's payments in USD and EUR (or its fee in a currency none
+    of its payments has) are refused, naming both rows; two clients' projects of one title may differ."""
     path = tmp_path / "mixed.csv"
     path.write_text(
         "Date,Description,Currency,Amount,Tax\n"
         "01 Mar 2026 10:00,Done milestone payment from Bo for project Deck (Part 1) (USD),USD,+100.00,0.00\n"
         "02 Mar 2026 10:00,Done milestone payment from Bo for project Deck (Part 2) (EUR),EUR,+100.00,0.00\n"
+        "03 Mar 2026 10:00,Done milestone payment from Al for project Logo (Part 1) (EUR),EUR,+100.00,0.00\n"
+        "03 Mar 2026 10:00,Project fee taken (Logo) (GBP),GBP,-10.00,0.00\n"
+        "04 Mar 2026 10:00,Done milestone payment from Cy for project Logo (Part 1) (USD),USD,+100.00,0.00\n"
     )
     before = snapshot(con)
     with pytest.raises(ImportValidationError) as err:
         import_files(con, [path])
-    assert str(err.value).startswith("mixed.csv, row 3, column Currency: the file mixes currencies (USD, EUR)")
+    assert [str(p) for p in err.value.problems] == [
+        "mixed.csv, row 3, column Currency: project 'Deck' is paid in USD (row 2) and here in EUR: a project is in "
+        "one currency; correct the currency of one of these rows",
+        "mixed.csv, row 5, column Currency: project 'Logo' is paid in EUR (row 4) and here in GBP: a project is in "
+        "one currency; correct the currency of one of these rows",
+    ]
     assert snapshot(con) == before
+
+
+def test_a_row_without_currency_among_several_refused(con, tmp_path):
+    """With one currency in the file a row without one takes it; with USD and EUR it could be either."""
+    path = tmp_path / "which.csv"
+    path.write_text(
+        "Date,Description,Currency,Amount,Tax\n"
+        "01 Mar 2026 10:00,Done milestone payment from Bo for project Deck (Part 1),USD,+100.00,0.00\n"
+        "02 Mar 2026 10:00,Done milestone payment from Al for project Ink (Part 1),EUR,+100.00,0.00\n"
+        "03 Mar 2026 10:00,Done milestone payment from Cy for project Pen (Part 1),,+100.00,0.00\n"
+    )
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == "which.csv, row 4, column Currency: the currency is empty, and the file holds several (USD, EUR): add it"
+    assert snapshot(con) == before
+
+
+def test_each_project_in_the_currency_it_was_paid_in(con):
+    """freelancer_two_currencies.csv is the fixture plus Hans K.'s project paid 300.00 EUR (fee 30.00 EUR) on
+    20 Feb. It was refused whole ("the file mixes currencies"); now the USD contracts import as from the
+    fixture and Hans K.'s is a EUR contract: 3 contracts, 4 milestones, 5 payments (4 + the withdrawal)."""
+    summary = import_files(con, [FIXTURES / "exports" / "freelancer_two_currencies.csv"])
+    assert summary.imported == {"contracts": 3, "milestones": 4, "payments": 5}
+    assert con.execute("SELECT contract_id, currency FROM contracts ORDER BY 1").fetchall() == [
+        ("Hans K. / Datenbank", "EUR"), (PRIYA, "USD"), (TOM, "USD")]
+    # by currency: USD 250 + 250 + 60 = 560 gross, 25 + 25 + 6 = 56 fee, -400 withdrawn; EUR 300 gross, 30 fee
+    assert con.execute("SELECT currency, sum(gross) FILTER (WHERE kind = 'milestone'), sum(fee), "
+                       "sum(gross) FILTER (WHERE kind = 'withdrawal') FROM payments GROUP BY 1 ORDER BY 1").fetchall() == [
+        ("EUR", D("300.00"), D("30.00"), None), ("USD", D("560.00"), D("56.00"), D("-400.00"))]
+    assert any("payments in 2 currencies (USD, EUR): each project is in the currency it was paid in" in w
+               for w in summary.warnings), summary.warnings
+    assert not any("Project fee taken" in w for w in summary.warnings)
+
+
+def test_two_payments_of_a_project_in_the_same_minute(con, tmp_path):
+    """freelancer_same_minute.csv, oldest first: Li W. paid "Part 1" 40.00 and "Part 2" 30.00 at 05 Mar 2026
+    11:00 (rows 4, 5), then two "Project fee taken (Translate brochure)" rows of -5.00 (rows 6, 7). Paired one
+    to one in file order: Part 1 fee 5.00 (max(10 % of 40, $5)), Part 2 fee 5.00 (max(3, 5)). Both fees once
+    went to the 40.00 payment (fee 10.00), the 30.00 one had 0.00 and a warning said its fee row was missing;
+    and Part 2 was milestone 1, ordered by its amount as text ('30.00' < '40.00').
+    Acme: 1,250.00 with fee 125.00 (row 3, same minute); 2,000.00 at 16:20 with its fee row at 16:21 (the
+    nearest payment): 200.00 + 20.00 tax = 220.00."""
+    lines = (FIXTURES / "exports" / "freelancer_same_minute.csv").read_text().splitlines()
+    summary = import_files(con, [FIXTURES / "exports" / "freelancer_same_minute.csv"])
+    assert not any("Project fee taken" in w for w in summary.warnings), summary.warnings
+    milestones = con.execute("SELECT contract_id, seq, description, amount, fee FROM milestones ORDER BY 1, 2").fetchall()
+    expected = [
+        ("Acme, Inc. / Website, app and API", 1, "Milestone 1 - design", D("1250.00"), D("125.00")),
+        ("Acme, Inc. / Website, app and API", 2, "Milestone 2 - build", D("2000.00"), D("220.00")),
+        ("Li W. / Translate brochure", 1, "Part 1", D("40.00"), D("5.00")),
+        ("Li W. / Translate brochure", 2, "Part 2", D("30.00"), D("5.00")),
+    ]
+    assert milestones == expected
+    # The same rows newest first (fee rows then "Part 2" then "Part 1" at 11:00): the same numbers, the
+    # file read in its own direction; the same payments, so the same tables.
+    newest_first = tmp_path / "newest_first.csv"
+    newest_first.write_text("\n".join([lines[0], *reversed(lines[1:])]) + "\n")
+    other = store.connect(tmp_path / "other.duckdb")
+    import_files(other, [newest_first])
+    assert tables(other) == tables(con)
+
+
+def test_upwork_like_header_over_freelancer_texts(con, cli):
+    """freelancer_upwork_like_header.csv: `Transaction ID,Date,Type,Description,Currency,Amount,Balance`
+    passes the Upwork header test, and --format auto read it as Upwork: 0 contracts, the 250.00 payment kept
+    as 'other'. Its texts are Freelancer.com's: Priya's 250.00 with fee 25.00 (the Balance column, 250.00 /
+    225.00 / 25.00, is no tax: read as one the fee was 500.00), and a 200.00 withdrawal."""
+    path = FIXTURES / "exports" / "freelancer_upwork_like_header.csv"
+    summary = import_files(con, [path])
+    assert summary.files[0].format == "freelancer"
+    assert summary.imported == {"contracts": 1, "milestones": 1, "payments": 2}
+    assert con.execute("SELECT contract_id, seq, kind, gross, fee FROM payments ORDER BY kind").fetchall() == [
+        (PRIYA, 1, "milestone", D("250.00"), D("25.00")), (None, None, "withdrawal", D("-200.00"), D("0.00"))]
+    result = cli("import", path, "--json")
+    assert result.code == 0 and result.json()["files"][0]["format"] == "freelancer", result.err
+
+
+def test_upwork_histories_are_never_read_as_freelancer(tmp_path):
+    for name in ("upwork_transactions_legacy.csv", "upwork_transactions_2025.csv", "upwork_2025_twelve_contracts.csv"):
+        con = store.connect(tmp_path / f"{name}.duckdb")
+        assert import_files(con, [FIXTURES / "exports" / name]).files[0].format == "upwork", name
+        con.close()
+
+
+def test_rows_reading_as_both_exports_are_refused(con, cli, tmp_path):
+    """Freelancer.com's texts and an Upwork invoice (row 5) under the header both could have: which export it
+    is only the user can say (--format); nothing is written."""
+    path = tmp_path / "both.csv"
+    path.write_text((FIXTURES / "exports" / "freelancer_upwork_like_header.csv").read_text()
+                    + "T9004,11 Feb 2026 10:00,Fixed Price,Invoice for Site audit: Milestone 1 - Audit,USD,+100.00,125.00\n")
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError):
+        import_files(con, [path])
+    assert snapshot(con) == before
+    result = cli("import", path)
+    assert result.code == 2
+    assert result.err.strip() == (
+        "milestone-lens: error: both.csv, row 2: 'Done milestone payment from Priya N. for project Inventory "
+        "…' reads as a Freelancer.com export, row 5's 'Fixed Price' as an Upwork transaction history: cannot "
+        "tell which export this is; pass --format freelancer or --format upwork")
+    assert cli("import", path, "--format", "freelancer").code == 0
+
+
+def test_file_without_a_header_row_counts_every_row(con):
+    """freelancer_no_header.csv: the fixture's 7 data rows, no header; all 7 are imported (2 contracts,
+    3 milestones, 4 payments as from the fixture) and the file's row count says 7, not 6."""
+    summary = import_files(con, [FIXTURES / "exports" / "freelancer_no_header.csv"])
+    assert summary.imported == {"contracts": 2, "milestones": 3, "payments": 4}
+    assert summary.to_json()["files"][0]["rows"] == 7
 
 
 def test_cli(cli, tmp_path: Path):

@@ -113,7 +113,7 @@ CASES: list[tuple[str, bytes, int | None, str | None, str, list[str]]] = [
     ("upwork_weekly_bad_date.csv", b'"Date","Contract","Hours","Amount","Payment type"\n"2024-03-04","Copy (41200871)","","200","Fixed Price Payment"\n"2024-03-32","Copy (41200871)","","200","Fixed Price Payment"\n',
      3, "Date", "as a date", []),
     ("freelancer_two_currencies.csv", b"Date,Description,Currency,Amount,Tax\n06 Jan 2026 23:52,Done milestone payment from Priya N. for project Macros (USD),USD,+250.00,0.00\n07 Jan 2026 10:00,Done milestone payment from Priya N. for project Macros (EUR),EUR,+100.00,0.00\n",
-     3, "Currency", "mixes currencies", []),
+     3, "Currency", "a project is in one currency", []),
     ("completions_unknown_status.csv", b"contract_id,status,budget,planned_milestones\nC1,finished,150,2\n", 2, "status",
      "unknown status", ["--format", "completions"]),
 ]
