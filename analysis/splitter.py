@@ -686,7 +686,8 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
                               "hand-in), so no number of milestones protects you", table)
     fees = table.set_index("milestones")["fees_if_complete"]
     fee_note = None
-    if chosen is not None and chosen > 1 and fees[chosen] > fees[1] + 0.005:  # a minimum fee per milestone
+    # A minimum fee per milestone (not the cents each milestone's fee is rounded to)
+    if chosen is not None and chosen > 1 and terms.min_fee > 0 and fees[chosen] > fees[1] + 0.005:
         fee_note = (f"the {terms.min_fee:,.2f} minimum fee makes its fees {fees[chosen]:,.2f} if all is paid, "
                     f"against {fees[1]:,.2f} for one payment")
         reason += f"; {fee_note}"

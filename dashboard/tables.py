@@ -98,10 +98,10 @@ def show_table(
     # Whole-number columns are counts (contracts, payments, n): thousands separated like the amounts beside
     # them, unless the page configures the column itself (or hides it with None).
     for column in frame.columns:
-        name = str(column)
-        setting = config.get(name, name)
+        header = str(column)
+        setting = config.get(header, header)
         if pd.api.types.is_integer_dtype(frame[column]) and isinstance(setting, str):
-            config[name] = count_column(setting)
+            config[header] = count_column(setting)
     st.dataframe(frame, hide_index=True, column_config=config, key=f"{key}_table", height=height, placeholder=MISSING)
     download_csv(frame if download is None else download, name, key=f"{key}_csv")
 

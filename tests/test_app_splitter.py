@@ -227,6 +227,15 @@ def test_a_contract_of_a_day_or_less(sample_db, monkeypatch, days):
     assert "With 1 milestone you keep 150.00 of the 150.00; with a single payment you keep 150.00" in plain(at)
 
 
+def test_a_one_day_contract_first_shows_a_cancellation_during_its_day(sample_db, monkeypatch):
+    """Opened for 10,000 over 1 day in 1,000 milestones, the slider stood at day 2, after delivery, where
+    both keep everything and the page showed no protection at all."""
+    at = open_app(sample_db, monkeypatch, "splitter",
+                  query={"split_budget": "10000", "split_days": "1", "split_milestones": "1000"})
+    assert at.slider(key="split_cancel_day").value == 1
+    assert "with a single payment you keep 0.00" in plain(at)
+
+
 def test_amounts_written_with_a_decimal_comma_get_a_hint(sample_db, monkeypatch):
     """"1.234,50, 500" splits at every comma: "1.234" then "50"; the message says how to write it
     (it said "amount 1 1.234 has fractions of a cent")."""
@@ -317,9 +326,14 @@ def test_the_model_caption_names_each_sides_hazard_when_they_differ(sample_db, m
     at = open_app(sample_db, monkeypatch, "splitter")
     caption = next(c.value for c in at.caption if c.value.startswith("The model:"))
     assert f"{plan} over time for the plan and {single} for the single payment);" in caption, caption
+    # The plans compared: their 1-milestone row is the single payment, under its own risk.
+    assert any(c.value.startswith("Plans with 1 to a few more milestones than recommended, each under the plan's risk "
+                                  "but the 1-milestone row, which is the single payment under its own") for c in at.caption)
     manual(at, 10, "constant")
     caption = next(c.value for c in at.caption if c.value.startswith("The model:"))
     assert f"{sp.hazard_label(1.0)} over time); work handed in" in caption
+    assert any(c.value.startswith("Plans with 1 to a few more milestones than recommended, under the same risk:")
+               for c in at.caption)
 
 
 @pytest.mark.parametrize(("key", "value", "expected"), [

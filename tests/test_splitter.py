@@ -275,6 +275,10 @@ def test_recommendation_names_what_a_minimum_fee_costs():
     assert rec.reason.endswith("; the 5.00 minimum fee makes its fees 20.00 if all is paid, against 5.00 for one payment")
     # Without a minimum, fees do not grow with the count and nothing is added.
     assert "minimum fee" not in sp.recommend(150, 5, UPWORK, sp.make_risk(0.2)).reason
+    # Nor for the cents each milestone's own fee rounds to: 333.33 in the recommended 5 milestones of 66.67, 66.67,
+    # 66.67, 66.66, 66.66 pays 3 × 6.67 + 2 × 6.67 = 33.35 against 33.33 for one payment, without a minimum fee.
+    rec = sp.recommend(333.33, 10, UPWORK, sp.make_risk(0.1))
+    assert rec.fee_note is None and "minimum fee" not in rec.reason
 
 
 def test_recommendation_uses_the_single_risk_for_one_payment():

@@ -388,10 +388,12 @@ with st.expander("The comparison as a table"):
 
 # --- if the client cancels ------------------------------------------------------------------
 st.subheader("If the client cancels")
-last_day = max(2, math.ceil(plan.finish_day))  # a one-day contract still gets a slider: during day 1, or after it
-if st.session_state.get("split_cancel_day", 1) > last_day:  # the contract got shorter: its last day
-    st.session_state["split_cancel_day"] = last_day
-cancel_day = st.slider("The client cancels during day", 1, last_day, min(first("split_cancel_day"), last_day),
+last_work_day = max(1, math.ceil(plan.finish_day))
+last_day = max(2, last_work_day)  # a one-day contract still gets a slider: during day 1, or after it
+if st.session_state.get("split_cancel_day", 1) > last_day:  # the contract got shorter: its last day of work
+    st.session_state["split_cancel_day"] = last_work_day
+# First shown during the work (day 3, or the last day of a shorter contract), where the plans differ.
+cancel_day = st.slider("The client cancels during day", 1, last_day, min(first("split_cancel_day"), last_work_day),
                        key="split_cancel_day", bind=URL)
 if "split_cancel_day" in st.session_state.get(_LINK_OPENED, {}):
     show_link_ignored({**drawn, "split_cancel_day": cancel_day})
@@ -455,8 +457,12 @@ plan_columns = {
 risk_side = ["milestones", "max_loss", "max_loss_share", "expected_net", "prob_paid_nothing"]
 cost_side = ["milestones", "smallest_amount", "fees_if_complete", "expected_days_to_cash",
              "finish_day_waiting_for_approval"]
-st.caption("Plans with 1 to a few more milestones than recommended, under the same risk: what is at stake and "
-           "earned, then what each costs in fees and time.")
+same_risk = (plan_risk.cancel_prob, plan_risk.hazard_shape) == (single_risk.cancel_prob, single_risk.hazard_shape)
+st.caption("Plans with 1 to a few more milestones than recommended, "
+           + ("under the same risk" if same_risk else
+              "each under the plan's risk but the 1-milestone row, which is the single payment under its own "
+              f"({single_risk.cancel_prob:.0%} against {plan_risk.cancel_prob:.0%} before the end)")
+           + ": what is at stake and earned, then what each costs in fees and time.")
 st.dataframe(plans[risk_side], hide_index=True, key="split_recommendation_risk",
              column_config={c: plan_columns[c] for c in risk_side})
 show_table(plans[cost_side], "milestone-plans-compared", key="split_recommendation", download=plans,

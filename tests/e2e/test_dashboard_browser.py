@@ -216,7 +216,9 @@ def test_a_table_downloads_as_the_csv_it_shows(sample_server, page):
     page.get_by_text("The figures by payment structure").click()
     button = page.locator(".st-key-overview_by_structure_csv").get_by_role("button")  # that table's own button
     button.wait_for(state="visible", timeout=30_000)
-    rows = {r["structure"]: r for r in read_csv(download_by_clicking(page, button))}
+    download = download_by_clicking(page, button)
+    assert download.suggested_filename == "overview-by-structure.csv"  # the table's name, not a column's
+    rows = {r["structure"]: r for r in read_csv(download)}
     assert set(rows) == {"Milestones", "Single payment", "Hourly"}
     (hourly,) = query_one(db, "SELECT count(*) FROM contracts WHERE contract_type = 'hourly' AND currency = 'USD'")
     assert int(rows["Hourly"]["contracts"]) == hourly
