@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from analysis import importing
-from analysis.errors import ImportValidationError, UserError
+from analysis.errors import ImportValidationError, Problem, UserError
 from analysis.importing import ImportSummary, import_files
 from analysis.locale import AmbiguousInputError
 from analysis.mapping import VALUE_FIELDS, ColumnMapping, ColumnPreview, inspect_file
@@ -49,6 +49,8 @@ class FilePreview:
     rows: int = 0
     head: pd.DataFrame | None = None
     problem: str | None = None
+    #: ``problem`` as the import names it (file, row, column), for the upload's table of problems.
+    problems: list[Problem] = field(default_factory=list)
     #: For a file no reader recognises: its columns with sample values, a suggested mapping, and
     #: the distinct words of each column that has few of them (for translating status words).
     columns: list[ColumnPreview] | None = None
@@ -110,7 +112,7 @@ def preview_file(con: duckdb.DuckDBPyConnection, path: Path, name: str, options:
             preview.words = few_words(con, table, list(staged.columns.values()))
         return preview
     except UserError as exc:
-        return FilePreview(name, problem=str(exc))
+        return FilePreview(name, problem=str(exc), problems=list(getattr(exc, "problems", [])))
     finally:
         con.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
@@ -127,10 +129,15 @@ def few_words(con: duckdb.DuckDBPyConnection, table: str, headers: list[str]) ->
     return {h: sorted(values) for h, values in zip(headers, row) if values and len(values) <= MAX_WORDS}
 
 
-def problems_frame(error: ImportValidationError) -> pd.DataFrame:
+def problems_frame(error: ImportValidationError, previews: Sequence[FilePreview] = ()) -> pd.DataFrame:
     """Every problem of a refused import, one row each (file, row, column, message), in the order
-    ``ImportValidationError`` keeps them: file by file, top to bottom."""
-    frame = pd.DataFrame([asdict(p) for p in error.problems], columns=["file", "row", "column", "message"])
+    ``ImportValidationError`` keeps them: file by file, top to bottom. An import stops at the first
+    file it cannot read at all; the ``previews`` of the files after it add theirs."""
+    named = {p.file for p in error.problems}
+    problems = [*error.problems, *(p for f in previews for p in f.problems if p.file not in named)]
+    order = {f.name: i for i, f in enumerate(previews)}
+    problems.sort(key=lambda p: order.get(p.file, -1))  # stable: each file's own order kept
+    frame = pd.DataFrame([asdict(p) for p in problems], columns=["file", "row", "column", "message"])
     frame["row"] = frame["row"].astype("Int64")
     return frame
 
@@ -157,7 +164,7 @@ def check_upload(con: duckdb.DuckDBPyConnection, files: Sequence[Upload], fmt: s
             check.ambiguous_option = exc.option
             check.problems = problems_frame(exc)
         except ImportValidationError as exc:
-            check.problems = problems_frame(exc)
+            check.problems = problems_frame(exc, check.files)
         except UserError as exc:
             check.error = str(exc)
     return check

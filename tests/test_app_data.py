@@ -238,6 +238,15 @@ def test_check_upload_reports_an_unreadable_file(con):
     assert check.problems["message"].tolist() == ["the file is empty"]
 
 
+def test_check_upload_lists_the_problems_of_every_file(con):
+    """Two files that cannot be read: the import stops at the first, and the table of problems (and its
+    count, "Nothing was imported: N problems") had only that one; the second's came from its preview alone."""
+    check = check_upload(con, [FakeUpload("empty.csv", b""), FakeUpload("header_only.csv", b"contract_id,start_date,status\n")])
+    assert check.problems[["file", "message"]].values.tolist() == [
+        ["empty.csv", "the file is empty"], ["header_only.csv", "no rows below the header: nothing to import"]]
+    assert store.counts(con)["contracts"] == 0
+
+
 # --- workspace administration ---------------------------------------------------------------------
 
 def test_template_files_import_cleanly(con):

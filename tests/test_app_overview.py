@@ -215,6 +215,17 @@ def test_headline_when_milestones_fail_more():
                              "single-payment contracts (30 % of 100 vs 10 % of 100 finished)")
 
 
+def test_headline_says_no_multiple_from_a_few_cancellations():
+    """3 of 40 milestone contracts against 11 of 38 single-payment ones: 3.9×, but one cancellation more
+    or fewer makes it 2.9× or 5.2×; the sentence says "more often" and why no multiple."""
+    h = overview.headline(compare_rates(3, 40, 11, 38))
+    assert h.text == ("In your history, single-payment contracts were cancelled more often than milestone contracts "
+                      "(29 % of 38 vs 7.5 % of 40 finished; with only 3 cancellations among the milestone contracts, "
+                      "how many times as often cannot be said).")
+    # From 10 cancellations on, the multiple is said.
+    assert "2.0× as often" in overview.headline(compare_rates(10, 100, 20, 100)).text
+
+
 def test_headline_when_one_side_never_cancels():
     h = overview.headline(compare_rates(0, 50, 10, 50))
     assert h.text == ("In your history, single-payment contracts were cancelled 20 % of the time; "

@@ -96,6 +96,11 @@ def test_concentration_by_hand(tmp_path, monkeypatch):
     assert shown["Concentration (HHI)"] == f"{hhi:.3f}"
     assert "**concentrated on a few clients**" in texts(at)
     assert f"about **{1 / hhi:,.0f} equally large clients**" in texts(at)
+    # With the client filter on one client, "100 %, concentrated on one" would be the filter's doing: not said.
+    at.sidebar.multiselect(key="client").set_value(["Pine Data"]).run()
+    assert metrics(at)["Paying clients"] == "1"
+    assert "equally large clients" not in texts(at) and "concentrated on" not in texts(at)
+    assert "Measured among the 1 paying client the client filter picks, not over all your clients" in texts(at)
 
 
 def test_remaining_on_the_sample_and_after_a_filter(sample_db, monkeypatch):
