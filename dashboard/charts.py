@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.filters import SMALL_SAMPLE_FINISHED
+from analysis.wording import plural
 
 STRUCTURE_COLORS = {"milestones": "#1f77b4", "single": "#d62728", "hourly": "#7f7f7f"}
 STRUCTURE_LABELS = {"milestones": "Milestones", "single": "Single payment", "hourly": "Hourly"}
@@ -202,7 +203,7 @@ def ageing(buckets: pd.DataFrame, currency: str, title: str | None = None) -> go
     data = buckets[buckets["currency"] == currency].sort_values("bucket_order")
     if data.empty or data["items"].sum() == 0:
         return _empty(title, "Nothing is waiting for payment")
-    fig = go.Figure(go.Bar(x=data["bucket"], y=data["amount"], text=[f"{n} items" for n in data["items"]],
+    fig = go.Figure(go.Bar(x=data["bucket"], y=data["amount"], text=[plural(int(n), "item") for n in data["items"]],
                            textposition="outside", marker_color="#9467bd"))
     fig.update_layout(title=title, yaxis_title=safe_text(currency), **_LAYOUT)
     return fig

@@ -33,6 +33,8 @@ _FILTERS_IN_EFFECT = "_filters_in_effect"
 _LINK_IGNORED = "_link_ignored"
 #: What this run's link asked for and the filters could not take, for the page to say too.
 _LINK_IGNORED_NOW = "_link_ignored_now"
+#: The sidebar's start dates when they run backwards (and are ignored), for the pages to say so too.
+_DATES_REVERSED = "_dates_reversed"
 # The calendar's range: wide enough for any history, so a shared link's dates are never dropped.
 _EARLIEST = dt.date(1990, 1, 1)
 _LATEST = dt.date(2100, 12, 31)
@@ -97,8 +99,10 @@ def render_filters() -> Filters:
         ignored = ignored if as_opened == (date_from, date_to, selected) else []  # until the user changes a filter
         st.session_state[_LINK_IGNORED_NOW] = ignored
         link_ignored_warning(ignored, "the filters cannot show", "not in this workspace, or not a date")
+        st.session_state[_DATES_REVERSED] = None
         if date_from and date_to and date_from > date_to:
             st.error(f"The start-date range is reversed ({date_from} after {date_to}); dates are ignored.")
+            st.session_state[_DATES_REVERSED] = (date_from, date_to)
             date_from = date_to = None
         filters = Filters(date_from=date_from, date_to=date_to,
                           **{key: tuple(values) for key, values in selected.items()})
@@ -131,6 +135,10 @@ def filter_caption(filters: Filters | None = None) -> None:
         st.caption("All contracts in the workspace. Narrow them down with the filters in the sidebar.")
     else:
         st.caption(f"Showing {escape_markdown(filters.describe())}.")
+    reversed_dates = st.session_state.get(_DATES_REVERSED)
+    if reversed_dates:  # the sidebar says it too, but a phone shows the sidebar closed
+        st.caption(f":material/event_busy: Not applied: the start dates run backwards ({reversed_dates[0]} after "
+                   f"{reversed_dates[1]}), so these figures cover every start date. Swap them in the sidebar.")
     ignored = st.session_state.get(_LINK_IGNORED_NOW) or []
     if ignored:  # the sidebar says it too; here, where a reader of the figures looks
         st.caption(f":material/link_off: Not applied: {escape_markdown(', '.join(ignored))} — the link asks for "

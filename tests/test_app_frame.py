@@ -109,6 +109,10 @@ def test_reversed_dates_are_reported_and_ignored(sample_db, monkeypatch):
     assert any("reversed" in e.value for e in at.sidebar.error)
     (everything,) = query_one(sample_db, f"SELECT count(*) FROM contracts WHERE {in_main_currency()}")
     assert contracts_metric(at) == everything
+    # The page says it too, under its title (a phone shows the sidebar closed), not "All contracts ...".
+    main_captions = [c.value for c in at.main.caption]
+    assert ("Not applied: the start dates run backwards (2025-01-01 after 2020-01-01), so these figures cover every "
+            "start date. Swap them in the sidebar.") in " ".join(main_captions)
 
 
 def test_clear_filters_shows_everything_again(sample_db, monkeypatch):

@@ -17,7 +17,7 @@ from analysis.mapping import ColumnMapping
 from analysis.marketplace import NOT_IN_TRANSACTION_HISTORY
 from analysis.parsing import ParseOptions
 from analysis.report import build_report
-from analysis.wording import sentence
+from analysis.wording import plural, sentence
 from dashboard import state
 from dashboard.html_report import render_html
 from dashboard.sidebar import current_filters
@@ -425,7 +425,7 @@ with tab_history:
             chosen = st.selectbox(
                 "Import", list(batches.index), key="remove_batch",
                 format_func=lambda b: f"Import {b} · {batches.at[b, 'at']:%Y-%m-%d %H:%M} · {batches.at[b, 'files']} "
-                                      f"· {batches.at[b, 'contracts']:,} new contracts",
+                                      f"· {plural(int(batches.at[b, 'contracts']), 'new contract')}",
             )
             st.caption("Deletes the contracts, milestones and payments this import brought in (and what later "
                        "imports added to those contracts). Rows it only updated keep their updated values. "

@@ -188,13 +188,13 @@ else:
                     help="Herfindahl–Hirschman index: the sum of squared client shares, from near 0 (many equal "
                          "clients) to 1 (one client). Competition authorities call markets above 0.15 moderately and "
                          "above 0.25 highly concentrated.")
-    equivalent = 1 / c["hhi"] if c["hhi"] > 0 else float("nan")
+    spread = plural(round(1 / c["hhi"]), "equally large client") if c["hhi"] > 0 else "many clients"
     if filters.client:  # the filter chose the clients: their spread says nothing about the whole business
         st.caption(f"Measured among the {plural(int(c['clients']), 'paying client')} the client filter picks, not over "
                    "all your clients: clear that filter in the sidebar to see how much your earnings depend on a few.")
     else:
         st.markdown(f"Your earnings in {escape_markdown(currency)} are **{concentration_words(c['hhi'])}**: as spread "
-                    f"as if they came from about **{equivalent:,.0f} equally large clients**. The largest, "
+                    f"as if they came from about **{spread}**. The largest, "
                     f"{escape_markdown(c['largest_client'])}, brought {share(c['largest_share'])}.")
     if c["unattributed_gross"]:
         st.caption(f"{money(c['unattributed_gross'], currency)} came from contracts without a client name and is left out.")

@@ -201,7 +201,8 @@ else:
     show_chart(charts.ageing(buckets, currency), "ageing", height=360)
     overdue = mine[mine["bucket_order"] > 0]
     if int(overdue["items"].sum()):
-        st.warning(f"{int(overdue['items'].sum()):,} submitted items worth {money(float(overdue['amount'].sum()), currency)} "
-                   "have waited more than 30 days.", icon=":material/hourglass_bottom:")
+        waiting = int(overdue["items"].sum())
+        st.warning(f"{plural(waiting, 'submitted item')} worth {money(float(overdue['amount'].sum()), currency)} "
+                   f"{'has' if waiting == 1 else 'have'} waited more than 30 days.", icon=":material/hourglass_bottom:")
 if not buckets.empty:  # the table also lists other currencies; with nothing anywhere the line above says it all
     show_money_table(buckets.drop(columns=["bucket_order"]), "unpaid-by-age", key="timing_ageing", money=("amount",))
