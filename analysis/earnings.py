@@ -219,13 +219,15 @@ def unpaid_on_cancellation(con: duckdb.DuckDBPyConnection, filters: Filters) -> 
 
 
 def account_costs(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
-    """Costs of the account itself (withdrawal fees, connects, memberships), per currency.
+    """Costs of the account itself (withdrawal fees, connects, memberships), per currency, and fee
+    rows whose payment no import has brought yet (kind ``fee`` without a contract): left out,
+    they would count nowhere.
 
     They belong to no contract, so only the date range (applied to the payment date) and the
     currency filter apply. Amounts are as imported (costs are usually negative gross).
     Columns: currency, items, amount, fees, first_date, last_date.
     """
-    clauses, params = ["kind = 'account_cost'", "NOT pending"], []
+    clauses, params = ["(kind = 'account_cost' OR (kind = 'fee' AND contract_id IS NULL))", "NOT pending"], []
     if filters.date_from:
         clauses.append("paid_date >= ?")
         params.append(filters.date_from)

@@ -13,7 +13,9 @@ Money conventions for payments read from exports:
   the client paid (negative for refunds), ``fee`` what the platform took from it, including
   VAT/GST charged on that fee;
 * ``fee``: a fee row whose payment is not in the same file (rare: fees are charged on the day
-  of their payment), kept on its own with ``gross`` 0 so per-contract sums stay right;
+  of their payment), kept on its own with ``gross`` 0 so per-contract sums stay right; on its
+  payment's contract once a file brings that payment (in either order), until then without a
+  contract and counted with the account costs (``earnings.account_costs``);
 * ``account_cost`` (contract NULL): Connects, membership, withdrawal fees — ``gross`` 0,
   ``fee`` the cost;
 * ``withdrawal`` (contract NULL): money moved out, not a cost — ``gross`` the signed amount;
@@ -122,11 +124,13 @@ def add_payments(con: duckdb.DuckDBPyConnection, ctx, table: str, display: str) 
     """Append payments from temp ``table`` (in_payments' columns without source/_import_id/_file).
 
     A transaction already read from an earlier file of the same import is kept once: the
-    settled copy wins over a pending one (an older export may show it before release).
+    settled copy wins over a pending one (an older export may show it before release), then a
+    copy with a fee over one without (its fee row was in the other file), whatever the file order.
     """
     con.execute(
         f"""DELETE FROM in_payments i USING {table} n
-            WHERE i.source = ? AND i.payment_key = n.payment_key AND i.pending AND NOT n.pending""",
+            WHERE i.source = ? AND i.payment_key = n.payment_key
+              AND ((i.pending AND NOT n.pending) OR (i.pending = n.pending AND i.fee = 0 AND n.fee <> 0))""",
         [ctx.source],
     )
     con.execute(
@@ -242,7 +246,8 @@ def rebuild_milestones(
                        coalesce(-sum(gross) FILTER (WHERE kind = 'refund'), 0) AS refunded,
                        bool_or(pending) FILTER (WHERE kind IN {PAYMENT_KINDS_WITH_SEQ}) AS any_pending,
                        max(paid_date) FILTER (WHERE kind IN {PAYMENT_KINDS_WITH_SEQ}) AS last_date,
-                       coalesce(sum(fee), 0) AS fee,
+                       -- its own payments' fees (a refund's returned fee too), not a bonus's paid with it
+                       coalesce(sum(fee) FILTER (WHERE kind <> 'bonus'), 0) AS fee,
                        bool_or(staged) AS staged,
                        arg_min(_file, _row) FILTER (WHERE staged) AS _file,
                        min(_row) FILTER (WHERE staged) AS _row

@@ -12,6 +12,10 @@ that payment's fee. See ``analysis.marketplace`` for how each kind of row is sto
 
 from __future__ import annotations
 
+import functools
+
+import duckdb
+
 from analysis import marketplace
 from analysis.errors import single_problem
 from analysis.locale import resolve_day_first, resolve_decimal_comma
@@ -50,6 +54,8 @@ MILESTONE_DESCRIPTION_SQL = (
 )
 HOURLY_NUMERIC_RE = r"([0-9]{1,2}/[0-9]{1,2}/[0-9]{4})\s*[-–]\s*([0-9]{1,2}/[0-9]{1,2}/[0-9]{4})"
 HOURLY_TEXT_RE = r"([A-Z][a-z]{2})[a-z]*\.? ([0-9]{1,2})(?:, ([0-9]{4}))?\s*[-–]\s*([A-Z][a-z]{2})[a-z]*\.? ([0-9]{1,2}), ([0-9]{4})"
+#: "Ref ID 411000079" in a fee row's text: the payment it was charged on (legacy exports say it only there).
+REF_ID_RE = r"(?i)Ref\.?\s*ID\s*[:#]?\s*([0-9]+)"
 
 
 def _pick(staged: StagedFile, names: tuple[str, ...]) -> str | None:
@@ -150,6 +156,7 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     _attach_fees(con, ctx)
     _build_payments(con, ctx, staged.display)
     _warn(con, ctx)
+    ctx.finishers.append(functools.partial(fees_unknown, source=ctx.source, import_id=ctx.import_id))
 
 
 def _problem(staged: StagedFile, row: int, column: str | None, message: str):
@@ -180,7 +187,7 @@ def _classify(con) -> None:
                        nullif(trim(regexp_extract(text, '{BONUS_REFUND_RE}', 1)), '') AS ref_title,
                        TRY_CAST(nullif(regexp_extract(text, '{BONUS_REFUND_RE}', 2), '') AS INTEGER) AS ref_seq,
                        nullif(parent_col, '') AS parent_ref_col,
-                       nullif(regexp_extract(text, '(?i)Ref\\.?\\s*ID\\s*[:#]?\\s*([0-9]+)', 1), '') AS parent_ref_text
+                       nullif(regexp_extract(text, '{REF_ID_RE}', 1), '') AS parent_ref_text
                 FROM _uw
             ), w AS (
                 SELECT *,
@@ -264,21 +271,25 @@ def _resolve_contracts(con, ctx) -> None:
                 SELECT u.txn_id, u.client, u.parent_ref,
                        {marketplace.norm_text_sql('coalesce(u.ms_title, u.ref_title)')} AS want_title FROM _uw3 u
                 WHERE u.category IN ('bonus', 'refund')
+            ), a AS (
+                SELECT r.txn_id, r.client, r.want_title,
+                       (SELECT min(p.seq) FROM _uw_parent p WHERE p.payment_key = r.parent_ref) AS parent_seq,
+                       (SELECT min(p.contract_id) FROM _uw_parent p WHERE p.payment_key = r.parent_ref) AS by_ref,
+                       (SELECT min(k.contract_id) FROM _uw_known k
+                        WHERE k.client IS NOT DISTINCT FROM r.client AND k.title_key = lower(r.want_title)) AS by_title,
+                       -- naming neither, a row goes to its client's contract only when there is one: with several
+                       -- (an hourly one and a fixed-price one, say) which it belongs to is a guess, so none is taken
+                       (SELECT CASE WHEN count(DISTINCT k.contract_id) = 1 THEN min(k.contract_id) END FROM _uw_known k
+                        WHERE k.client IS NOT DISTINCT FROM r.client AND r.want_title IS NULL) AS only_one
+                FROM r
             )
-            SELECT r.txn_id,
-                   (SELECT min(p.seq) FROM _uw_parent p WHERE p.payment_key = r.parent_ref) AS parent_seq,
-                   coalesce(
-                       (SELECT min(p.contract_id) FROM _uw_parent p WHERE p.payment_key = r.parent_ref),
-                       (SELECT min(k.contract_id) FROM _uw_known k
-                        WHERE k.client IS NOT DISTINCT FROM r.client AND k.title_key = lower(r.want_title)),
-                       (SELECT min(k.contract_id) FROM _uw_known k
-                        WHERE k.client IS NOT DISTINCT FROM r.client AND k.contract_type = 'hourly' AND r.want_title IS NULL),
-                       (SELECT CASE WHEN count(*) = 1 THEN min(k.contract_id) END FROM _uw_known k
-                        WHERE k.client IS NOT DISTINCT FROM r.client AND r.want_title IS NULL),
-                       CASE WHEN r.want_title IS NOT NULL THEN {marketplace.contract_id_sql('r.client', 'r.want_title')} END
+            SELECT txn_id, parent_seq,
+                   coalesce(by_ref, by_title, only_one,
+                            CASE WHEN want_title IS NOT NULL THEN {marketplace.contract_id_sql('client', 'want_title')} END
                    ) AS contract_id,
-                   r.want_title
-            FROM r"""
+                   want_title,
+                   by_ref IS NULL AND by_title IS NULL AND only_one IS NOT NULL AS client_only_contract
+            FROM a"""
     )
     con.execute(
         """UPDATE _uw3 u SET contract_id = a.contract_id, seq = coalesce(u.seq, a.parent_seq),
@@ -289,7 +300,15 @@ def _resolve_contracts(con, ctx) -> None:
 
 
 def _attach_fees(con, ctx) -> None:
-    """Fee rows (and VAT/GST on fees) onto the payment they were charged on, through Ref ID chains."""
+    """Fee rows (and VAT/GST on fees) onto the payment they were charged on, through Ref ID chains.
+
+    A fee row and its payment can come in different files (an export ending between them), in
+    either order, and the money must not depend on which came first: a fee whose payment is in no
+    file yet is kept apart, without a contract (counted with the account costs); the file that
+    brings the payment puts it on the payment's contract (``_uw_apart``). A settled fee charged on
+    a payment listed as pending shows it released: Upwork takes its fee when it releases one
+    (``_uw_released``).
+    """
     con.execute(
         "CREATE OR REPLACE TEMP TABLE _uw_fee AS SELECT txn_id, _row, paid_date, amount, parent_ref AS root, no_balance FROM _uw3 WHERE category = 'fee'"
     )
@@ -304,21 +323,69 @@ def _attach_fees(con, ctx) -> None:
            WHERE EXISTS (SELECT 1 FROM _uw3 u WHERE u.txn_id = f.root AND u.category <> 'fee')
            GROUP BY root"""
     )
-    # Fee rows whose payment is not in this file: on their own, unless that payment (already
-    # imported) carries a fee, which then counted them (fees come in the same export as their payment).
+    # Fee rows whose payment is not in this file: on their own, on that payment's contract when an
+    # earlier file or import brought it, unless it carries a fee, which then counted them (fees come
+    # in the same export as their payment). A fee kept apart is no such payment: VAT on it is not counted.
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _uw_fee_alone AS
            WITH known AS (
-               SELECT payment_key, contract_id, seq, fee FROM in_payments WHERE source = ?
+               SELECT payment_key, contract_id, seq, kind, fee, pending, true AS staged FROM in_payments WHERE source = ?
                UNION ALL
-               SELECT payment_key, contract_id, seq, fee FROM payments p WHERE source = ?
+               SELECT payment_key, contract_id, seq, kind, fee, pending, false FROM payments p WHERE source = ?
                  AND NOT EXISTS (SELECT 1 FROM in_payments i WHERE i.source = p.source AND i.payment_key = p.payment_key)
            )
-           SELECT f.*, k.contract_id, k.seq, k.payment_key IS NOT NULL AS parent_known,
-                  coalesce(k.fee, 0) <> 0 AS counted
+           SELECT f.*, k.contract_id, CASE WHEN k.kind <> 'bonus' THEN k.seq END AS seq,
+                  k.payment_key IS NOT NULL AS parent_known, coalesce(k.pending, false) AS parent_pending,
+                  coalesce(k.staged, false) AS parent_staged,
+                  k.kind IS DISTINCT FROM 'fee' AND coalesce(k.fee, 0) <> 0 AS counted
            FROM _uw_fee f LEFT JOIN known k ON k.payment_key = f.root
            WHERE NOT EXISTS (SELECT 1 FROM _uw3 u WHERE u.txn_id = f.root AND u.category <> 'fee')""",
         [ctx.source, ctx.source],
+    )
+    # Fee rows an earlier file of this import, or an earlier import, kept apart (kind 'fee') that name a
+    # payment of this file, directly or through one of its fee rows; ``in_file``: the row is in this file too.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _uw_apart AS
+            WITH apart AS (
+                SELECT payment_key, contract_id, seq, kind, paid_date, gross, fee, currency, pending, description,
+                       true AS staged FROM in_payments WHERE source = ? AND kind = 'fee'
+                UNION ALL
+                SELECT payment_key, contract_id, seq, kind, paid_date, gross, fee, currency, pending, description, false
+                FROM payments p WHERE source = ? AND kind = 'fee'
+                  AND NOT EXISTS (SELECT 1 FROM in_payments i WHERE i.source = p.source AND i.payment_key = p.payment_key)
+            ), named AS (
+                SELECT *, unnest(regexp_extract_all(description, '{REF_ID_RE}', 1)) AS ref FROM apart
+            ), mine AS (
+                SELECT txn_id AS ref, txn_id AS parent FROM _uw3 WHERE category <> 'fee'
+                UNION ALL SELECT txn_id, root FROM _uw_fee
+            )
+            SELECT n.* EXCLUDE (ref), u.txn_id AS parent, u.contract_id AS parent_contract,
+                   CASE WHEN u.category <> 'bonus' THEN u.seq END AS parent_seq,
+                   EXISTS (SELECT 1 FROM _uw_fee f WHERE f.txn_id = n.payment_key) AS in_file
+            FROM named n JOIN mine m ON m.ref = n.ref JOIN _uw3 u ON u.txn_id = m.parent AND u.category <> 'fee'
+            WHERE n.payment_key <> u.txn_id
+            QUALIFY row_number() OVER (PARTITION BY n.payment_key ORDER BY u._row) = 1""",
+        [ctx.source, ctx.source],
+    )
+    # Payments listed as not yet released that a settled fee row (of this file, or kept apart) was charged on.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _uw_released AS
+           WITH charged AS (
+               SELECT root AS payment_key, txn_id AS fee_key, paid_date AS fee_date FROM _uw_fee
+               WHERE NOT no_balance AND paid_date <= current_date
+               UNION ALL SELECT parent, payment_key, paid_date FROM _uw_apart WHERE NOT in_file AND NOT pending
+           ), evidence AS (
+               SELECT payment_key, arg_min(fee_key, (fee_date, fee_key)) AS fee_key, min(fee_date) AS fee_date
+               FROM charged GROUP BY payment_key
+           )
+           SELECT u.txn_id AS payment_key, u.amount AS gross, u._row, e.fee_key, e.fee_date, 'file' AS held
+           FROM _uw3 u JOIN evidence e ON e.payment_key = u.txn_id
+           WHERE u.category NOT IN ('fee', 'account_cost', 'withdrawal') AND (u.no_balance OR u.paid_date > current_date)
+           UNION ALL
+           SELECT a.root, NULL, a._row, a.txn_id, a.paid_date, CASE WHEN a.parent_staged THEN 'staged' ELSE 'workspace' END
+           FROM _uw_fee_alone a
+           WHERE a.parent_known AND a.parent_pending AND NOT a.no_balance AND a.paid_date <= current_date
+           QUALIFY row_number() OVER (PARTITION BY a.root ORDER BY a.paid_date, a.txn_id) = 1"""
     )
 
 
@@ -326,19 +393,44 @@ def _build_payments(con, ctx, display: str) -> None:
     kinds = """CASE category WHEN 'fixed' THEN 'milestone' WHEN 'hourly' THEN 'hourly' WHEN 'bonus' THEN 'bonus'
                 WHEN 'refund' THEN 'refund' WHEN 'account_cost' THEN 'account_cost'
                 WHEN 'withdrawal' THEN 'withdrawal' ELSE 'other' END"""
+    # Where an earlier file of this import holds what this file changes, it is changed there.
+    con.execute(
+        """UPDATE in_payments i SET contract_id = a.parent_contract, seq = a.parent_seq FROM _uw_apart a
+           WHERE i.source = ? AND i.payment_key = a.payment_key AND a.staged AND NOT a.in_file""",
+        [ctx.source],
+    )
+    con.execute(
+        """UPDATE in_payments i SET gross = 0, fee = 0 FROM _uw_fee f
+           WHERE i.source = ? AND i.kind = 'fee' AND i.payment_key = f.txn_id
+             AND EXISTS (SELECT 1 FROM _uw3 u WHERE u.txn_id = f.root AND u.category <> 'fee')""",
+        [ctx.source],
+    )
+    con.execute(
+        """UPDATE in_payments i SET pending = false FROM _uw_released r
+           WHERE i.source = ? AND i.payment_key = r.payment_key AND r.held = 'staged'""",
+        [ctx.source],
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _uw_pay AS
             SELECT u.txn_id AS payment_key, u.contract_id, u.seq, {kinds} AS kind, u.paid_date,
                    CASE WHEN u.category = 'account_cost' THEN 0 ELSE u.amount END AS gross,
-                   CASE WHEN u.category = 'account_cost' THEN -u.amount ELSE coalesce(f.fee, 0) END AS fee,
+                   -- no fee row in this file: the fee the workspace holds for it (a newer export had its row)
+                   CASE WHEN u.category = 'account_cost' THEN -u.amount
+                        ELSE coalesce(f.fee, (SELECT w.fee FROM payments w WHERE w.source = ? AND w.payment_key = u.txn_id), 0)
+                   END AS fee,
                    'USD' AS currency,
-                   u.no_balance OR u.paid_date > current_date AS pending,
+                   (u.no_balance OR u.paid_date > current_date)
+                       AND NOT EXISTS (SELECT 1 FROM _uw_released r WHERE r.payment_key = u.txn_id) AS pending,
                    coalesce(u.text, u.type_text) AS description, u._row
             FROM _uw3 u LEFT JOIN _uw_fee_on f ON f.root = u.txn_id
             WHERE u.category <> 'fee'
             UNION ALL
+            -- the payment's Ref ID stays in the text, so the file that brings the payment finds the fee
             SELECT a.txn_id, a.contract_id, a.seq, 'fee', a.paid_date, 0, -a.amount, 'USD',
-                   a.no_balance OR a.paid_date > current_date, u.text, a._row
+                   a.no_balance OR a.paid_date > current_date,
+                   CASE WHEN list_contains(regexp_extract_all(coalesce(u.text, ''), '{REF_ID_RE}', 1), a.root)
+                        THEN u.text ELSE concat_ws(' ', u.text, '(Ref ID ' || a.root || ')') END,
+                   a._row
             FROM _uw_fee_alone a JOIN _uw3 u USING (txn_id)
             WHERE NOT a.counted
             UNION ALL
@@ -347,8 +439,21 @@ def _build_payments(con, ctx, display: str) -> None:
                    p.description, f._row
             FROM payments p JOIN _uw_fee f ON p.payment_key = f.txn_id
             WHERE p.source = ? AND p.kind = 'fee'
-              AND EXISTS (SELECT 1 FROM _uw3 u WHERE u.txn_id = f.root AND u.category <> 'fee')""",
-        [ctx.source],
+              AND EXISTS (SELECT 1 FROM _uw3 u WHERE u.txn_id = f.root AND u.category <> 'fee')
+            UNION ALL
+            -- a fee kept on its own by an earlier import whose payment this file brings: onto its contract
+            SELECT a.payment_key, a.parent_contract, a.parent_seq, a.kind, a.paid_date, a.gross, a.fee, a.currency,
+                   a.pending, a.description, u._row
+            FROM _uw_apart a JOIN _uw3 u ON u.txn_id = a.parent
+            WHERE NOT a.staged AND NOT a.in_file
+              AND (a.contract_id IS DISTINCT FROM a.parent_contract OR a.seq IS DISTINCT FROM a.parent_seq)
+            UNION ALL
+            -- a payment the workspace holds as not yet released that a fee of this file shows released
+            SELECT p.payment_key, p.contract_id, p.seq, p.kind, p.paid_date, p.gross, p.fee, p.currency, false,
+                   p.description, r._row
+            FROM payments p JOIN _uw_released r ON p.payment_key = r.payment_key
+            WHERE p.source = ? AND r.held = 'workspace'""",
+        [ctx.source, ctx.source, ctx.source],
     )
     marketplace.add_payments(con, ctx, "_uw_pay", display)
     # Fixed-price invoices without a milestone number: numbered by date when the contract has no numbers at all.
@@ -362,8 +467,16 @@ def _build_payments(con, ctx, display: str) -> None:
     )
     if con.execute("SELECT count(*) FROM _uw_unnumbered").fetchone()[0]:
         marketplace.number_milestones(con, ctx, "SELECT contract_id FROM _uw_unnumbered")
-    marketplace.rebuild_milestones(con, ctx, display, "SELECT contract_id FROM _uw3 WHERE contract_id IS NOT NULL",
-                                   MILESTONE_DESCRIPTION_SQL)
+    # This file's contracts, and those a fee or a release of this file changes (an earlier import's).
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _uw_touched AS
+           SELECT contract_id FROM _uw3 WHERE contract_id IS NOT NULL
+           UNION SELECT contract_id FROM _uw_pay WHERE contract_id IS NOT NULL
+           UNION SELECT i.contract_id FROM in_payments i JOIN _uw_released r USING (payment_key)
+           WHERE i.source = ? AND r.held = 'staged' AND i.contract_id IS NOT NULL""",
+        [ctx.source],
+    )
+    marketplace.rebuild_milestones(con, ctx, display, "SELECT contract_id FROM _uw_touched", MILESTONE_DESCRIPTION_SQL)
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _uw_c AS
            SELECT contract_id, client, freelancer, title, contract_type, paid_date AS start_date, _row
@@ -422,14 +535,8 @@ def _warn(con, ctx) -> None:
     misc = con.execute("SELECT count(*), string_agg(DISTINCT type_text, ', ') FROM _uw3 WHERE category = 'misc'").fetchone()
     if misc[0]:
         ctx.warnings.append(f"{misc[0]} {misc[1]} row{'s' if misc[0] != 1 else ''} without an invoice text kept as 'other', not attached to a contract")
-    unattached = con.execute("SELECT count(*) FROM _uw3 WHERE category IN ('bonus', 'refund') AND contract_id IS NULL").fetchone()[0]
-    if unattached:
-        ctx.warnings.append(f"{unattached} bonus or refund row{'s' if unattached != 1 else ''} name no contract: kept without one")
-    alone = con.execute("SELECT count(*) FILTER (WHERE NOT counted), count(*) FILTER (WHERE counted) FROM _uw_fee_alone").fetchone()
-    if alone[0]:
-        ctx.warnings.append(f"{alone[0]} fee row{'s' if alone[0] != 1 else ''} refer to a payment not in this file: kept as separate fees")
-    if alone[1]:
-        ctx.warnings.append(f"{alone[1]} fee row{'s' if alone[1] != 1 else ''} belong to payments imported earlier with their fees: not counted again")
+    _warn_unattached(con, ctx)
+    _warn_fees_apart(con, ctx)
     unnumbered = con.execute("SELECT count(*) FROM _uw_unnumbered").fetchone()[0]
     if unnumbered:
         ctx.warnings.append(f"{unnumbered} fixed-price contract{'s' if unnumbered != 1 else ''} without milestone numbers: milestones numbered by date")
@@ -437,6 +544,7 @@ def _warn(con, ctx) -> None:
     pending = con.execute(
         """SELECT count(*), sum(amount) FROM _uw3 u WHERE category IN ('fixed', 'hourly', 'bonus')
            AND (no_balance OR paid_date > current_date)
+           AND NOT EXISTS (SELECT 1 FROM _uw_released r WHERE r.payment_key = u.txn_id)
            AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.source = ? AND p.payment_key = u.txn_id AND NOT p.pending)""",
         [ctx.source]).fetchone()
     if pending[0]:
@@ -444,6 +552,112 @@ def _warn(con, ctx) -> None:
             f"{pending[0]} payment{'s' if pending[0] != 1 else ''} ({pending[1]:,.2f} USD) not yet released "
             "(empty balance or a future date): recorded as pending, not earned"
         )
+
+
+def _warn_unattached(con, ctx) -> None:
+    """Bonuses and refunds naming no contract (no Ref ID, no title): put on the client's only contract,
+    or, when the client has none or several, kept without one; either way said, with the first row."""
+    for only, n, row, text, gross, client, contract in con.execute(
+        """SELECT coalesce(a.client_only_contract, false) AS only_one, count(*), min(u._row),
+                  arg_min(coalesce(u.text, u.type_text), u._row), arg_min(u.amount, u._row),
+                  arg_min(coalesce(u.client, '(no client)'), u._row), arg_min(u.contract_id, u._row)
+           FROM _uw3 u LEFT JOIN _uw_attach a USING (txn_id)
+           WHERE u.category IN ('bonus', 'refund') AND (u.contract_id IS NULL OR a.client_only_contract)
+           GROUP BY ALL ORDER BY only_one"""
+    ).fetchall():
+        first = f"first: row {row}, '{text}', {gross:,.2f} USD from {client}"
+        rows = f"{plural(n, 'bonus or refund row')} {'names' if n == 1 else 'name'} no contract by Ref ID or title ({first})"
+        if only:
+            ctx.warnings.append(f"{rows}: put on the client's only contract, '{contract}'")
+        else:
+            ctx.warnings.append(
+                f"{rows}, and {'its client has' if n == 1 else 'their clients have'} no contract or several: which "
+                f"{'it belongs' if n == 1 else 'they belong'} to would be a guess, so {'it is' if n == 1 else 'they are'} "
+                "kept without a contract, left out of every contract's earnings")
+
+
+def _separate_fees(n: int) -> str:
+    return "a separate fee" if n == 1 else "separate fees"
+
+
+def _warn_fees_apart(con, ctx) -> None:
+    """What became of fee rows whose payment is not in this file, of fee rows other files kept apart
+    that this file's payments claim, and of pending payments a settled fee shows released."""
+    apart, on_contract, counted, first_row, first_ref = con.execute(
+        """SELECT count(*) FILTER (WHERE NOT parent_known), count(*) FILTER (WHERE parent_known AND NOT counted),
+                  count(*) FILTER (WHERE counted), min(_row) FILTER (WHERE NOT parent_known),
+                  arg_min(root, _row) FILTER (WHERE NOT parent_known)
+           FROM _uw_fee_alone"""
+    ).fetchone()
+    if apart:
+        ctx.warnings.append(
+            f"{plural(apart, 'fee row')} {'refers' if apart == 1 else 'refer'} to a payment neither in this file nor "
+            f"imported before it (first: row {first_row}, {f'Ref ID {first_ref}' if first_ref else 'no Ref ID'}): "
+            f"kept as {_separate_fees(apart)}; "
+            f"until a file brings that payment, {'it has' if apart == 1 else 'they have'} no contract and "
+            f"{'counts' if apart == 1 else 'count'} with the account costs")
+    if on_contract:
+        ctx.warnings.append(
+            f"{plural(on_contract, 'fee row')} {'refers' if on_contract == 1 else 'refer'} to a payment of another file "
+            f"or an earlier import that carries no fee: kept as {_separate_fees(on_contract)} beside that payment, "
+            "on its contract")
+    if counted:
+        ctx.warnings.append(
+            f"{plural(counted, 'fee row')} {'belongs' if counted == 1 else 'belong'} to payments imported earlier with "
+            "their fees: not counted again")
+    n, fee, first_key = con.execute(
+        """SELECT count(*), sum(fee), arg_min(payment_key, paid_date) FROM _uw_apart
+           WHERE NOT in_file AND contract_id IS DISTINCT FROM parent_contract"""
+    ).fetchone()
+    if n:
+        ctx.warnings.append(
+            f"{plural(n, 'fee row')} another file or an earlier import kept apart ({fee:,.2f} USD; first: {first_key}) "
+            f"{'was' if n == 1 else 'were'} charged on {'a payment' if n == 1 else 'payments'} of this file: now on "
+            f"{'its contract' if n == 1 else 'their contracts'}")
+    released = con.execute(
+        """SELECT count(*), arg_min(r.payment_key, (r.fee_date, r.payment_key)),
+                  arg_min(coalesce(r.gross, i.gross, p.gross), (r.fee_date, r.payment_key)),
+                  arg_min(r.fee_key, (r.fee_date, r.payment_key)), min(r.fee_date)
+           FROM _uw_released r
+           LEFT JOIN in_payments i ON i.source = ? AND i.payment_key = r.payment_key
+           LEFT JOIN payments p ON p.source = ? AND p.payment_key = r.payment_key""",
+        [ctx.source, ctx.source],
+    ).fetchone()
+    if released[0]:
+        n, key, gross, fee_key, fee_date = released
+        ctx.warnings.append(
+            f"{plural(n, 'payment')} listed as not yet released (first: {key}, {gross:,.2f} USD) "
+            f"{'has' if n == 1 else 'have'} a settled service fee charged on {'it' if n == 1 else 'them'} (first: "
+            f"{fee_key} on {fee_date}): Upwork takes its fee when it releases a payment, so "
+            f"{'it counts' if n == 1 else 'they count'} as released, with the fee")
+
+
+def fees_unknown(con: duckdb.DuckDBPyConnection, source: str, import_id: int) -> list[str]:
+    """Released payments of one file with no fee at all, once every file of the import is merged
+    (a fee row may come in a later file): stored at 0.00, which overstates net if Upwork took one.
+
+    Not derived from Upwork's rules: the export is the record of what was taken, a derived fee
+    could not be told from a real one when the export holding the fee row is imported, and the
+    rate depended on the contract (a variable fee since 2023)."""
+    found = con.execute(
+        f"""WITH apart AS (
+                SELECT unnest(regexp_extract_all(description, '{REF_ID_RE}', 1)) AS ref FROM payments
+                WHERE source = ? AND kind = 'fee' AND fee <> 0)
+            SELECT count(*), sum(p.gross), arg_min(p.payment_key, (p.paid_date, p.payment_key)),
+                   min(p.paid_date)
+            FROM payments p JOIN in_payments i USING (source, payment_key)
+            WHERE p.source = ? AND i._import_id = ? AND p.kind IN ('milestone', 'hourly', 'bonus')
+              AND NOT p.pending AND p.gross > 0 AND p.fee = 0
+              AND p.payment_key NOT IN (SELECT ref FROM apart)""",
+        [source, source, import_id],
+    ).fetchone()
+    n, gross, first, first_date = found
+    if not n:
+        return []
+    return [f"{plural(n, 'released payment')} ({gross:,.2f} USD; first: {first} on {first_date}) "
+            f"{'has' if n == 1 else 'have'} no Service Fee row in this import or the workspace: recorded with a fee "
+            "of 0.00, so net is overstated if Upwork took one (its fee is not in the export); import the export "
+            "that holds those fee rows too"]
 
 
 # --- weekly summary -------------------------------------------------------------------

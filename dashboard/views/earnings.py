@@ -132,7 +132,8 @@ if costs.empty:
     st.caption("No account costs (withdrawal fees, connects, memberships) in the workspace under these filters.")
 else:
     st.caption("Withdrawal fees, connects and memberships belong to no contract, so they are not contract fees and are "
-               "not in the figures above. Only the date range (on the payment date) and the currency filter apply.")
+               "not in the figures above; nor is a service fee whose payment no import has brought yet, counted here "
+               "until it is. Only the date range (on the payment date) and the currency filter apply.")
     # One figure: importers book a cost as a fee on nothing or as a negative amount ("amount 0.00, fees 12.00").
     costs_shown = costs.assign(cost=costs["fees"] - costs["amount"])[["currency", "items", "cost", "first_date", "last_date"]]
     show_money_table(costs_shown, "account-costs", key="earnings_account_costs", money=("cost",), column_config={
