@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from analysis.errors import ROW_MARK, Problem, single_problem
+from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
     ISO_4217, StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
@@ -188,6 +188,8 @@ def _typed_or_problems(con, staged: StagedFile, ctx, table: str, target: str, ma
                 undecided += [numeric_date_sql(staged.col(c)) for c in dates if staged.has(c)]
             if ctx.options.decimal_comma is None:
                 undecided += [decimal_mark_sql(staged.col(c)) for c in amounts if staged.has(c)]
+            if target == "in_milestones" and not staged.has("currency"):  # see ``_amounts_marked_in_a_currency``
+                undecided += [currency_mark_sql(staged.col(c)) for c in MILESTONE_MONEY if staged.has(c)]
             guess = " OR ".join(f"coalesce({u}, false)" for u in undecided) or "false"
             try:
                 read = _typed_in_one_pass(con, staged, table, typed, pending, target, fixed, guess)
@@ -432,8 +434,53 @@ def stage_milestones(con, staged: StagedFile, ctx) -> None:
         return
     status_field = "milestone_status" if ctx.role == "flat" else "status"
     ctx.warnings += _doubtful_payments(con)
+    if not staged.has("currency") and not staged.lazy:  # read in one pass from the file: no cell is marked
+        _amounts_marked_in_a_currency(con, staged, ctx)
     ctx.absent["in_milestones"] = [n for n in typed if not staged.has(status_field if n == "status" else n)]
     _append_typed(con, "_typed_m", "in_milestones")
+
+
+#: A milestone's money columns: an amount marked in a currency (``£100``) must be in its contract's.
+MILESTONE_MONEY = ("amount", "paid_amount", "fee")
+
+
+def currency_mark_sql(expr: str) -> str:
+    """SQL: the amount text ``expr`` carries more than digits, signs and separators (a currency mark,
+    perhaps). Cheap, for the one-pass read's test of whether the file must be staged as text."""
+    return f"trim({expr}, '0123456789.,+-() $'' ') <> ''"
+
+
+def _amounts_marked_in_a_currency(con, staged: StagedFile, ctx) -> None:
+    """A milestones file without a currency column whose amounts name one (``£100``): refused, naming
+    the row, when that is not the contract's currency, as in a file with the column (amounts are never
+    converted). The contract's currency is known once every file is merged, so the check finishes then."""
+    marked = " UNION ALL ".join(
+        f"SELECT {staged.row_expr} AS _row, {_text(staged, 'contract_id')} AS contract_id, '{money}' AS field, "
+        f"{_text(staged, money)} AS cell FROM {staged.table} WHERE regexp_matches({_text(staged, money)}, '[A-Za-z£€₹¥]')"
+        for money in MILESTONE_MONEY if staged.has(money))
+    table = f"_marked_{int(ctx.import_id)}"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {marked}")
+    if not con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:
+        con.execute(f"DROP TABLE temp.{table}")
+        return
+    display, source, columns = staged.display, ctx.source, dict(staged.columns)
+
+    def check(con) -> list[str]:
+        found = con.execute(
+            f"""SELECT m._row, m.field, m.cell, c.contract_id, c.currency FROM {table} m
+                JOIN contracts c ON c.source = ? AND c.contract_id = m.contract_id
+                WHERE {other_currency_sql('m.cell', 'c.currency')} ORDER BY m._row LIMIT 20""", [source]).fetchall()
+        con.execute(f"DROP TABLE temp.{table}")
+        if found:
+            raise ImportValidationError([
+                Problem(display, int(row), columns.get(field, field),
+                        f"{field} '{cell}' is in another currency than its contract's ('{contract}', {currency}): "
+                        "amounts are never converted; give the contract the amount's currency (or write the amount "
+                        "without it)")
+                for row, field, cell, contract, currency in found])
+        return []
+
+    ctx.finishers.append(check)
 
 
 def _rows_that_disagree(con, table: str, checks: list[tuple[str, str, str, str]]) -> list[str]:

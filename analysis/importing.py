@@ -358,7 +358,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     histories = [f.file for f in files if f.format in TRANSACTION_HISTORY_FORMATS]
     if histories:  # once per import, however many of its files are transaction histories
         warnings += _incomplete_contracts(con, histories, [f.import_id for f in files if f.file in histories])
-        warnings.append(f"{histories[0]}: {NOT_IN_TRANSACTION_HISTORY}")
+    said_at = len(warnings)  # where what a payments export cannot hold is said, once its rows are merged
     _check_batch(con)
     _keep_what_files_leave_out(con, absences)
     had_payments = not _is_empty(con, "payments")
@@ -377,6 +377,10 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         warnings += _keep_released_payments(con)
         _note_currency_changes(con)
     counts = _merge(con, deferred_payments)
+    history_ids = [f.import_id for f in files if f.file in histories]
+    if any(n for i in history_ids for key, n in counts.get(i, {}).items() if key.endswith(("_new", "_updated"))):
+        # Said when the export brought something: the same export again need not repeat it.
+        warnings.insert(said_at, f"{histories[0]}: {NOT_IN_TRANSACTION_HISTORY}")
     if had_contracts:
         warnings += _milestones_follow_contract_type(con)
     if had_payments:

@@ -42,7 +42,8 @@ TRANSACTION_HISTORY_FORMATS = ("upwork", "upwork-weekly", "freelancer")
 #: What a transaction history cannot hold, and how to add it: said once, by the import's warnings,
 #: the report's notes and the Data page's "Complete contracts" tab.
 NOT_IN_TRANSACTION_HISTORY = (
-    "a transaction history lists payments, so a contract cancelled (or not yet paid) before its first payment is "
+    "an export of payments (a transaction history, a weekly summary) lists only payments, so a contract cancelled "
+    "(or not yet paid) before its first payment is "
     "not in it: cancellation rates, unpaid on cancellation and expected loss leave such contracts out; add them "
     "with a contracts CSV of the template (contract_id, client, title, platform, budget, currency, start_date, "
     "end_date, status) imported under the export's source, upwork or freelancer (Source name on the Data page's "

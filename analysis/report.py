@@ -1,7 +1,7 @@
 """``milestone-lens report``: the full comparison — cancellation risk, payment timing, earnings,
 exposure — as a terminal summary, a JSON document (SPEC.md keys and more) or an HTML file.
 
-The report currency is the filters' currency, else the one with the most contracts; every
+The report currency is the filters' currency, else the one with the most fixed-price contracts; every
 other currency gets its own, shorter section (``other_currencies``). Amounts in different
 currencies are never added together.
 """
@@ -556,7 +556,8 @@ def _pending_and_costs_text(section: CurrencySection) -> list[str]:
         first, last = costs["first_date"].min(), costs["last_date"].max()
         span = f"{first:%Y-%m-%d} to {last:%Y-%m-%d}" if pd.notna(first) and pd.notna(last) else "undated"
         after = section.net_after_account_costs()
-        lines.append(f"  Account costs (withdrawal fees, connects, memberships; not contract fees): "
+        lines.append(f"  Account costs (withdrawal fees, connects, memberships, service fees whose payment no import has "
+                     "brought yet; not contract fees): "
                      f"{format_money(cost)} in {plural(int(costs['items'].sum()), 'item')}, {span}; "
                      + (f"the whole account's, so not taken off a net narrowed by "
                         f"{' and '.join(earnings.contract_filters_in(section.filters))}" if after is None
@@ -577,8 +578,8 @@ def add_filter_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--category", metavar="NAME", action="append", help="contracts of this category" + many)
     p.add_argument("--platform", metavar="NAME", action="append", help="contracts of this platform" + many)
     p.add_argument("--currency", metavar="CODE", action="append",
-                   help="contracts in this currency" + many + "; amounts are in the one with the most contracts, "
-                        "the others reported apart")
+                   help="contracts in this currency" + many + "; amounts are in the one with the most fixed-price "
+                        "contracts (then the most contracts), the others reported apart")
 
 
 def filters_from_args(args: argparse.Namespace) -> Filters:

@@ -532,8 +532,11 @@ class Comparison:
     def to_json(self) -> dict:
         """The document SPEC.md promises for ``split --json`` (and more)."""
         t = self.terms
+        # Under the sliding fee the rate depends on what was billed with the client before: the share of
+        # this budget the fee takes (20 % only while the first 500.00 are billed).
+        fee_rate = round(t.fee(self.plan.budget, self.billed_before) / self.plan.budget, 6) if t.sliding else t.fee_rate
         return {
-            "budget": self.plan.budget, "days": self.plan.days, "fee_rate": t.fee_rate,
+            "budget": self.plan.budget, "days": self.plan.days, "fee_rate": fee_rate,
             "platform": {"key": t.key, "label": t.label, "fee_rate": t.fee_rate, "min_fee": t.min_fee,
                          "sliding_fee": t.sliding, "review_days": t.review_days, "hold_days": t.hold_days,
                          "min_milestone": t.min_milestone, "billed_before": self.billed_before,

@@ -88,7 +88,8 @@ def _require(staged: StagedFile, columns: dict[str, tuple[str, ...]], needed: tu
         if found[key] is None:
             raise single_problem(
                 staged.display, 1, None,
-                f"not an {what}: no {key} column (looked for {', '.join(columns[key])}; the header has {', '.join(staged.columns)})",
+                f"not an {what}: no {key} column (looked for {', '.join(columns[key])}; the header has "
+                f"{', '.join(staged.columns.values())})",
             )
     return found
 

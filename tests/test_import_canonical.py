@@ -252,6 +252,34 @@ def test_a_paid_total_under_upworks_sliding_fee_counts_what_was_billed_with_the_
     assert con.execute("SELECT fee FROM payments WHERE contract_id = 'D9'").fetchone()[0] == Decimal("30.00")
 
 
+def test_an_amount_marked_in_another_currency_than_its_contracts_is_refused_without_a_currency_column(con, tmp_path):
+    """A milestones file has no currency column: its contract's currency (from the contracts file, or the
+    workspace) is the one its amounts must be in, as a file with the column checks row by row."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,budget,currency,start_date,status\n"
+                         "B1,100,USD,2025-01-01,completed\nB2,100,GBP,2025-01-01,completed\n")
+    milestones = tmp_path / "milestones.csv"
+    milestones.write_text("contract_id,seq,amount,paid_date\nB2,1,£100,2025-01-05\nB1,1,£100,2025-01-05\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [contracts, milestones])
+    assert str(err.value) == ("milestones.csv, row 3, column amount: amount '£100' is in another currency than its "
+                              "contract's ('B1', USD): amounts are never converted; give the contract the amount's "
+                              "currency (or write the amount without it)")
+    assert store.counts(con)["contracts"] == 0
+    # B2 is in pounds: its £100 is imported; a later file marking B1's fee in euros is refused by the workspace's USD.
+    milestones.write_text("contract_id,seq,amount,paid_date\nB2,1,£100,2025-01-05\nB1,1,100,2025-01-05\n")
+    import_files(con, [contracts, milestones])
+    assert con.execute("SELECT currency, gross FROM payments WHERE contract_id = 'B2'").fetchone() == ("GBP", Decimal("100.00"))
+    before = snapshot(con)
+    fee = tmp_path / "fee.csv"
+    fee.write_text("contract_id,seq,amount,fee\nB1,1,100,EUR 10\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [fee])
+    assert str(err.value).startswith("fee.csv, row 2, column fee: fee 'EUR 10' is in another currency than its "
+                                     "contract's ('B1', USD)")
+    assert snapshot(con) == before
+
+
 def test_reimport_adds_nothing(con):
     import_files(con, TWO_FILES)
     before = snapshot(con)

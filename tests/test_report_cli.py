@@ -314,8 +314,8 @@ def test_terminal_summary_shows_pending_payments_account_costs_and_unknown_statu
     assert cli("import", FIXTURES / "exports" / "upwork_transactions_2025.csv").code == 0
     out = cli("report", *TODAY).out
     assert "  Pending, not yet earned (not in the table): 450.00 in 1 payment\n" in out
-    assert ("  Account costs (withdrawal fees, connects, memberships; not contract fees): 6.00 in 1 item, "
-            "2025-10-01 to 2025-10-01; net after them 1,461.00\n") in out
+    assert ("  Account costs (withdrawal fees, connects, memberships, service fees whose payment no import has "
+            "brought yet; not contract fees): 6.00 in 1 item, 2025-10-01 to 2025-10-01; net after them 1,461.00\n") in out
     assert "No active contracts." not in out
     assert "No contract is known to be active, but 3 contracts have no status yet" in out
     # Narrowed to one client, the account's costs are named but not taken off that client's net.

@@ -56,6 +56,17 @@ def test_custom_fee_amounts_and_due_days(cli):
     assert doc["plan"]["max_loss"] == 650.0
 
 
+def test_the_fee_rate_under_the_sliding_fee_is_this_budgets(cli):
+    """Upwork 2016-2023 with 600 billed with the client before: 1,000 more pays 10 % on all of it
+    (600 to 1,600 lies in the 500-10,000 tier), so 0.1, not the first tier's 0.2; with nothing billed
+    before, 500 at 20 % + 500 at 10 % = 150 of 1,000, 0.15."""
+    base = ["split", "--budget", "1000", "--days", "10", "--milestones", "2", "--platform", "upwork-2016",
+            "--cancel-prob", "0", "--json"]
+    assert cli(*base, "--billed-before", "600").json()["fee_rate"] == pytest.approx(0.1)
+    doc = cli(*base).json()
+    assert doc["fee_rate"] == pytest.approx(0.15) and doc["platform"]["fee_rate"] == 0.2
+
+
 def test_recommendation_in_the_document(cli):
     doc = cli(*SEED, "--cancel-prob", "0.2", "--max-loss-share", "0.2", "--json").json()
     rec = doc["recommendation"]

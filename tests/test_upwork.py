@@ -172,6 +172,16 @@ def test_a_weekly_summarys_refund_gives_its_fee_back(con, tmp_path):
         ("milestone", D("300.00"), D("30.00")), ("refund", D("-100.00"), D("-10.00"))]
 
 
+def test_a_file_forced_through_the_weekly_reader_names_its_own_headers(cli, tmp_path):
+    """The message listed the headers as the reader normalises them ("payment_type"), not as the file
+    writes them: the user looks for "Payment Type" in their spreadsheet."""
+    odd = tmp_path / "odd.csv"
+    odd.write_text("Week Of,Payment Type,Total $\n2024-03-04,Fixed Price Payment,200\n")
+    result = cli("import", odd, "--format", "upwork-weekly")
+    assert result.code == 2
+    assert result.err.strip().endswith("the header has Week Of, Payment Type, Total $)")
+
+
 def test_reimport_adds_nothing(con):
     import_files(con, [LEGACY, V2025, WEEKLY])
     before = contract_tables(con)
@@ -377,6 +387,10 @@ def test_a_weekly_summary_says_contracts_never_paid_are_missing_but_a_template_d
     weekly = import_files(con, [FIXTURES / "exports" / "upwork_weekly_summary.csv"])
     assert [w for w in weekly.warnings if NOT_IN_TRANSACTION_HISTORY in w] == [
         f"upwork_weekly_summary.csv: {NOT_IN_TRANSACTION_HISTORY}"]
+    # The same export again brings nothing, and need not say it again.
+    again = import_files(con, [FIXTURES / "exports" / "upwork_weekly_summary.csv"])
+    assert again.imported == {"contracts": 0, "milestones": 0, "payments": 0}
+    assert not any(NOT_IN_TRANSACTION_HISTORY in w for w in again.warnings)
     template = import_files(con, [FIXTURES / "canonical" / "contracts.csv", FIXTURES / "canonical" / "milestones.csv"],
                             source="other")
     assert not any(NOT_IN_TRANSACTION_HISTORY in w for w in template.warnings)
