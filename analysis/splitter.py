@@ -42,7 +42,7 @@ import pandas as pd
 from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, uses_prepared
 from analysis.platforms import PRESETS, PlatformPreset
-from analysis.wording import STRUCTURE_WORDS
+from analysis.wording import STRUCTURE_WORDS, plural
 
 SPLIT_SHAPES = ("equal", "front-loaded", "back-loaded")
 #: Named cancellation-timing shapes and their Weibull exponent ``k``.
@@ -661,11 +661,11 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
         stake = max(plan_cents(budget_cents, allowed, shape)) / 100
         why = ("the most the splitter considers" if allowed == MAX_RECOMMENDED_MILESTONES
                else f"the most the {terms.min_milestone:,.2f} minimum milestone allows")
-        reason = (f"even {allowed} milestone{'s' if allowed != 1 else ''} ({why}) leave {stake:,.2f} at stake, "
+        reason = (f"even {plural(allowed, 'milestone')} ({why}) leave {stake:,.2f} at stake, "
                   f"more than {max_loss_share:.0%} of the budget")
     else:
         stake = max(plan_cents(budget_cents, chosen, shape)) / 100
-        reason = (f"{chosen} milestone{'s' if chosen != 1 else ''} keep at most {stake:,.2f} of finished work unpaid "
+        reason = (f"{plural(chosen, 'milestone')} keep at most {stake:,.2f} of finished work unpaid "
                   f"(limit {max_loss_share:.0%} of {budget_cents / 100:,.2f})")
     shown = min(allowed, (chosen or allowed) + 2, MAX_TABLE_ROWS)
     candidates = sorted(set(range(1, shown + 1)) | {chosen or allowed})

@@ -8,14 +8,14 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from analysis.splitter import Comparison
+from analysis.wording import plural
 
 PLAN_COLOR = "#2563eb"
 SINGLE_COLOR = "#9ca3af"
 
 
 def _labels(c: Comparison) -> tuple[str, str]:
-    n = len(c.plan.milestones)
-    return f"{n} milestone{'s' if n != 1 else ''}", "single payment"
+    return plural(len(c.plan.milestones), "milestone"), "single payment"
 
 
 def outcome_distribution_figure(c: Comparison) -> go.Figure:

@@ -401,7 +401,7 @@ frame = plan.to_frame()
 kept = float(frame.loc[frame["due_day"] <= cancel_day - 1, "amount"].sum())
 pending_today = frame[(frame["due_day"] > cancel_day - 1) & (frame["due_day"] <= cancel_day)]
 kept_single = budget if plan.finish_day <= cancel_day - 1 else 0.0
-due_that_day = "the milestone" if len(pending_today) == 1 else f"the {len(pending_today)} milestones"
+due_that_day = "the milestone" if len(pending_today) == 1 else f"the {len(pending_today):,} milestones"
 maybe = (f", plus {float(pending_today['amount'].sum()):,.2f} if you had already handed in {due_that_day} due that day"
          if not pending_today.empty and n > 1 else "")
 st.markdown(f"With {plan_name} you keep **{kept:,.2f}** of the {budget:,.2f}{maybe}; with a single payment you keep "
