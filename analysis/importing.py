@@ -376,6 +376,8 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     if had_payments:
         warnings += _keep_released_payments(con)
         _note_currency_changes(con)
+    if had_contracts:
+        warnings += _contracts_changing_client(con)
     counts = _merge(con, deferred_payments)
     history_ids = [f.import_id for f in files if f.file in histories]
     if any(n for i in history_ids for key, n in counts.get(i, {}).items() if key.endswith(("_new", "_updated"))):
@@ -530,13 +532,20 @@ def _check_batch(con) -> None:
                 QUALIFY row_number() OVER (PARTITION BY {', '.join(key)} ORDER BY _import_id, _row) = 1"""
         )
     orphans = con.execute(
-        """SELECT m._file, m._row, m.contract_id FROM in_milestones m
+        """SELECT m._file, m._row, m.contract_id, m.source,
+                  (SELECT string_agg(DISTINCT '''' || c.source || '''', ', ' ORDER BY '''' || c.source || '''') FROM contracts c
+                   WHERE c.contract_id = m.contract_id)
+           FROM in_milestones m
            WHERE NOT EXISTS (SELECT 1 FROM in_contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
              AND NOT EXISTS (SELECT 1 FROM contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
            ORDER BY m._import_id, m._row LIMIT 20"""
     ).fetchall()
-    for file, row, cid in orphans:
-        problems.append(Problem(file, int(row), "contract_id", f"milestone of contract '{cid}', which is neither in this import nor in the workspace"))
+    for file, row, cid, source, elsewhere in orphans:
+        # the same id under another source: most likely the milestones of that import, read under the wrong source
+        hint = (f" (of source '{source}'; the workspace has it under source {elsewhere}: import this file under "
+                "that source, --source or Source name on the Data page)" if elsewhere else "")
+        problems.append(Problem(file, int(row), "contract_id",
+                                f"milestone of contract '{cid}', which is neither in this import nor in the workspace{hint}"))
     if problems:
         raise ImportValidationError(problems)
 
@@ -856,6 +865,27 @@ def _keep_released_payments(con) -> list[str]:
             f"an earlier import (first: {key}, {gross:,.2f} {currency}): kept as released, with "
             f"{'its fee' if n == 1 else 'their fees'} (this file is older)"
             for file, n, _total, key, gross, currency in found]
+
+
+def _contracts_changing_client(con) -> list[str]:
+    """Contracts this import updates that it gives another client: more likely other contracts
+    sharing ids with those of an earlier import of the same source (two tools' "1", "2", ...) than
+    corrections, and the update would replace them. Named per file, with the first; imported as given."""
+    found = con.execute(
+        """SELECT i._file, count(*), arg_min(i.contract_id, i._row), arg_min(t.client, i._row), arg_min(i.client, i._row),
+                  arg_min(i.source, i._row)
+           FROM in_contracts i JOIN contracts t USING (source, contract_id)
+           WHERE lower(trim(t.client)) <> lower(trim(i.client))
+           GROUP BY i._file ORDER BY i._file"""
+    ).fetchall()
+    return [f"{file}: {plural(n, 'contract')} of source '{source}' now {'names' if n == 1 else 'name'} another client "
+            f"(first: '{first}', '{old}' → '{new}'): "
+            + ("if it is another contract that only shares its id with one imported before, this import replaces that "
+               "one" if n == 1 else "if they are other contracts that only share their ids with ones imported before, "
+               "this import replaces those")
+            + "; then remove the import and import the file under a source name of its own (--source; Source name on "
+            "the Data page)"
+            for file, n, first, old, new, source in found]
 
 
 def _note_currency_changes(con) -> None:

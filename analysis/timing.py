@@ -268,29 +268,30 @@ def cash_curve(con: duckdb.DuckDBPyConnection, filters: Filters, *, step: float 
                max_fraction: float = 2.0) -> pd.DataFrame:
     """Average share of the agreed value received by each point of the planned duration.
 
-    Over finished fixed-price contracts with a positive budget and a planned duration: for
-    each grid point x (0, ``step``, … ``max_fraction`` of the planned duration) the mean over
-    contracts of (payments toward the budget dated up to x) / budget. Refunds count
-    negatively, bonuses not at all; payments without a date are left out.
+    Over finished fixed-price contracts with a positive budget and a planned duration whose
+    payments toward the budget all have a date: for each grid point x (0, ``step``, …
+    ``max_fraction`` of the planned duration) the mean over contracts of (payments toward the
+    budget dated up to x) / budget. Refunds count negatively, bonuses not at all. A contract paid
+    on an unknown date (a contract-level ``paid_total``) is left out, not counted as never paid
+    (``cash_curve_left_out`` counts them).
     Columns: structure, fraction_elapsed, share_received, contracts.
     """
     import numpy as np
     import pandas as pd
     pay, pay_params = payments_sql(filters)
-    base, params = contracts_sql(filters)
     kinds = ", ".join(f"'{k}'" for k in TOWARD_BUDGET_KINDS)
     k_max = int(round(max_fraction / step))
-    eligible = "finished AND structure IN ('milestones', 'single') AND budget > 0 AND planned_days IS NOT NULL"
-    counts = con.execute(f"SELECT structure, count(*) FROM ({base}) WHERE {eligible} GROUP BY structure", params).fetchall()
-    n_by = dict(counts)
+    n_by = dict(_cash_curve_contracts(con, filters)[["structure", "dated"]].itertuples(index=False))
+    undated = f"SELECT DISTINCT cid FROM ({pay}) WHERE paid_date IS NULL AND kind IN ({kinds})"
     shares = con.execute(
         f"""WITH p AS ({pay})
             SELECT structure, greatest(0, ceil(round(datediff('day', start_date, paid_date) / planned_days / ?, 9)))::INTEGER AS k,
                    sum(gross / budget)::DOUBLE AS share
             FROM p WHERE contract_status IN ('completed', 'cancelled', 'disputed') AND structure IN ('milestones', 'single')
               AND budget > 0 AND planned_days IS NOT NULL AND paid_date IS NOT NULL AND kind IN ({kinds})
+              AND cid NOT IN ({undated})
             GROUP BY ALL""",
-        pay_params + [step],
+        pay_params + [step] + pay_params,
     ).df()
     frames = []
     for structure in ("milestones", "single"):
@@ -306,6 +307,29 @@ def cash_curve(con: duckdb.DuckDBPyConnection, filters: Filters, *, step: float 
         }))
     columns = ["structure", "fraction_elapsed", "share_received", "contracts"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def _cash_curve_contracts(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """The contracts ``cash_curve`` could draw, per structure: ``dated`` (every payment toward the budget
+    dated: drawn) and ``undated`` (paid on an unknown date: left out)."""
+    pay, pay_params = payments_sql(filters)
+    base, params = contracts_sql(filters)
+    kinds = ", ".join(f"'{k}'" for k in TOWARD_BUDGET_KINDS)
+    undated = f"SELECT DISTINCT cid FROM ({pay}) WHERE paid_date IS NULL AND kind IN ({kinds})"
+    return con.execute(
+        f"""SELECT structure, count(*) FILTER (WHERE cid NOT IN ({undated})) AS dated,
+                   count(*) FILTER (WHERE cid IN ({undated})) AS undated
+            FROM ({base}) WHERE finished AND structure IN ('milestones', 'single') AND budget > 0
+              AND planned_days IS NOT NULL
+            GROUP BY structure ORDER BY structure""", pay_params + pay_params + params).df()
+
+
+@uses_prepared
+def cash_curve_left_out(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """Contracts the cash curve leaves out because they were paid on an unknown date (a
+    contract-level ``paid_total``), per structure: columns structure, contracts (only those with some)."""
+    counts = _cash_curve_contracts(con, filters)
+    return counts[counts["undated"] > 0].rename(columns={"undated": "contracts"})[["structure", "contracts"]].reset_index(drop=True)
 
 
 @uses_prepared

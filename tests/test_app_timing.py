@@ -196,6 +196,19 @@ def test_the_cash_curve_warning_names_each_curve_that_rests_on_few_contracts(tmp
     assert "The milestone curve averages only 1 contract: too few to conclude anything." in [w.value for w in at.warning]
 
 
+def test_the_cash_curve_says_which_contracts_it_leaves_out_for_want_of_a_date(tmp_path, monkeypatch):
+    """A contract-level file's paid_total has no date: its contracts are not drawn (at 0 they read as
+    never paid), and the page says how many."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,budget,start_date,planned_end_date,end_date,status,milestone_count,paid_total\n"
+                         "T1,200,2026-01-01,2026-01-11,2026-01-11,completed,1,200\n"
+                         "T2,300,2026-01-01,2026-01-11,2026-01-11,completed,3,300\n"
+                         "T3,300,2026-01-01,2026-01-11,2026-01-11,completed,1,300\n")
+    at = open_app(build_workspace(tmp_path / "totals.duckdb", [contracts]), monkeypatch, "timing")
+    assert ("Left out of the curve, as paid on an unknown date (a contract-level paid_total): 1 milestone contract, "
+            "2 single-payment contracts.") in [c.value for c in at.caption]
+
+
 def test_the_halfway_comparison_is_drawn_when_both_curves_have_enough_contracts(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, "timing")
     n = curve_contracts(sample_db)  # USD, the report currency of the sample

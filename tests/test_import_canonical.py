@@ -280,6 +280,27 @@ def test_an_amount_marked_in_another_currency_than_its_contracts_is_refused_with
     assert snapshot(con) == before
 
 
+def test_contracts_an_import_gives_another_client_are_named(con, tmp_path):
+    """Two tools' files both numbering their contracts 1, 2, ... under one source: the second would
+    replace the first's contracts (Acme's by Zeta's) with nothing said but "updated"."""
+    first = tmp_path / "tool_a.csv"
+    first.write_text("contract_id,client,budget,start_date,status\n1,Acme,1000,2025-01-01,completed\n"
+                     "2,Acme,500,2025-02-01,cancelled\n")
+    second = tmp_path / "tool_b.csv"
+    second.write_text("contract_id,client,budget,start_date,status\n1,Zeta,200,2025-03-01,completed\n"
+                      "2,zeta,300,2025-03-02,completed\n")
+    import_files(con, [first])
+    summary = import_files(con, [second], dry_run=True)
+    assert summary.warnings[0] == (
+        "tool_b.csv: 2 contracts of source 'canonical' now name another client (first: '1', 'Acme' → 'Zeta'): if they "
+        "are other contracts that only share their ids with ones imported before, this import replaces those; then "
+        "remove the import and import the file under a source name of its own (--source; Source name on the Data page)")
+    # A client's name written in another case is the same client: nothing to say.
+    again = tmp_path / "tool_a_again.csv"
+    again.write_text(first.read_text().replace("Acme", "ACME "))
+    assert not any("another client" in w for w in import_files(con, [again]).warnings)
+
+
 def test_reimport_adds_nothing(con):
     import_files(con, TWO_FILES)
     before = snapshot(con)

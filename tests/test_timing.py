@@ -111,6 +111,24 @@ def test_cash_curve_share_received_against_planned_duration(fixture_con):
     assert len(ms) == 21  # 0, 0.1 ... 2.0
 
 
+def test_cash_curve_leaves_out_contracts_paid_on_an_unknown_date(con, tmp_path):
+    """D1 paid in full on day 5 of 10; T1 paid in full too, but through a contract-level paid_total
+    (no date). Counted, T1 would pull the single-payment curve to half at every point, as if never paid."""
+    from analysis.importing import import_files
+
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,budget,start_date,planned_end_date,end_date,status,paid_total\n"
+                         "D1,100,2026-01-01,2026-01-11,2026-01-11,completed,\n"
+                         "T1,200,2026-01-01,2026-01-11,2026-01-11,completed,200\n")
+    milestones = tmp_path / "milestones.csv"
+    milestones.write_text("contract_id,seq,amount,paid_date\nD1,1,100,2026-01-06\n")
+    import_files(con, [contracts, milestones])
+    curve = timing.cash_curve(con, Filters()).set_index("fraction_elapsed")
+    assert set(curve["contracts"]) == {1}
+    assert curve.loc[0.4, "share_received"] == 0 and curve.loc[0.5, "share_received"] == 1.0
+    assert timing.cash_curve_left_out(con, Filters()).values.tolist() == [["single", 1]]
+
+
 def test_ageing_of_submitted_unpaid_work(fixture_con):
     ageing = timing.ageing(fixture_con, Filters(), dt.date(2026, 3, 31))
     # M4 milestone 2 submitted 03-10 (21 days), M3 milestone 2 submitted 02-07 (52 days)

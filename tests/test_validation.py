@@ -138,6 +138,21 @@ def test_a_contracts_file_without_start_date_is_read_as_completions_and_says_wha
                               "needs a start_date column)")
 
 
+def test_milestones_of_a_contract_another_source_holds_say_which(con, tmp_path):
+    """A milestones file imported without the source its contracts went in under: the id is in the
+    workspace, and the message says under which source, and how to choose it."""
+    contracts = write(tmp_path, "contracts.csv", "contract_id,budget,start_date,status\nP-1,100,2025-01-01,completed\n")
+    import_files(con, [contracts], source="Agency tracker")
+    steps = write(tmp_path, "steps.csv", "contract_id,seq,amount\nP-1,1,100\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [steps])
+    assert str(err.value) == (
+        "steps.csv, row 2, column contract_id: milestone of contract 'P-1', which is neither in this import nor in the "
+        "workspace (of source 'canonical'; the workspace has it under source 'Agency tracker': import this file under "
+        "that source, --source or Source name on the Data page)")
+    assert import_files(con, [steps], source="Agency tracker").imported["milestones"] == 1
+
+
 def test_milestone_errors(con, tmp_path):
     contracts = write(tmp_path, "contracts.csv", HEADER + GOOD)
     cases = {

@@ -136,6 +136,11 @@ if not dist.empty:
 st.subheader("Cash over the life of a contract")
 curve = query(timing.cash_curve, filters)
 show_chart(charts.cash_curve(curve), "cash_curve", height=420)
+left_out = query(timing.cash_curve_left_out, filters)
+if not left_out.empty:  # a contract-level paid_total has no date: drawn at 0 it would read as never paid
+    st.caption("Left out of the curve, as paid on an unknown date (a contract-level paid_total): "
+               + ", ".join(f"{plural(int(n), STRUCTURE_WORDS[s] + ' contract')}" for s, n in left_out.itertuples(index=False))
+               + ".")
 few = curve.groupby("structure", sort=False)["contracts"].first() if not curve.empty else pd.Series(dtype="int64")
 few = few[few < SMALL_SAMPLE_FINISHED]
 if not few.empty:  # each curve that rests on too few contracts, by name and count
