@@ -320,6 +320,7 @@ def _apply(con: duckdb.DuckDBPyConnection, display: str, table: str, given_sourc
            SELECT r.sources[1] AS source, r.contract_id,
                   coalesce(r.status, cc.status) AS status, coalesce(r.budget, cc.budget) AS budget,
                   coalesce(r.planned_milestones, cc.planned_milestones) AS planned_milestones,
+                  cc.contract_id IS NOT NULL AS existed,
                   cc.contract_id IS NOT NULL
                       AND cc.status IS NOT DISTINCT FROM coalesce(r.status, cc.status)
                       AND cc.budget IS NOT DISTINCT FROM coalesce(r.budget, cc.budget)
@@ -332,9 +333,14 @@ def _apply(con: duckdb.DuckDBPyConnection, display: str, table: str, given_sourc
         """DELETE FROM contract_completions cc USING _completions_new n
            WHERE cc.source = n.source AND cc.contract_id = n.contract_id AND NOT n.unchanged"""
     )
+    # Dated by the import (now(): its transaction's start, as its log row), a completion it changed one
+    # microsecond later: removing the import takes the completions it made, not those it changed, which
+    # stay as it set them as updated rows do (``workspace_admin.remove_import``; the older values are not kept).
     con.execute(
         """INSERT INTO contract_completions
-           SELECT source, contract_id, status, budget, planned_milestones, now() FROM _completions_new WHERE NOT unchanged"""
+           SELECT source, contract_id, status, budget, planned_milestones,
+                  CASE WHEN existed THEN now() + INTERVAL 1 MICROSECOND ELSE now() END
+           FROM _completions_new WHERE NOT unchanged"""
     )
     keys = con.execute("SELECT source, contract_id FROM _completions_new WHERE NOT unchanged").fetchall()
     con.execute(f"DROP TABLE IF EXISTS {table}")

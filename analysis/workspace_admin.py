@@ -88,15 +88,15 @@ class ImportRemoval:
     #: Contracts whose ``paid_total`` payment this import had retired (its milestones carried the
     #: payments) and that, with those payments gone, are paid by their ``paid_total`` again.
     restored_totals: int = 0
-    #: Contract completions a completions file of this import set, and no later edit changed: deleted
-    #: (what they had replaced is not kept, so it does not come back).
+    #: Contract completions a completions file of this import made, and no later edit changed: deleted.
+    #: (Those it changed count in ``kept_updated``.)
     completions: int = 0
 
     def describe(self) -> str:
         text = (f"Removed import {self.batch_id} ({', '.join(self.files)}): {plural(self.contracts, 'contract')}, "
                 f"{plural(self.milestones, 'milestone')}, {plural(self.payments, 'payment')}"
-                + (f", {plural(self.completions, 'contract completion')} (status, budget, planned milestones "
-                   "as it set them; what those had replaced does not come back)" if self.completions else "") + ".")
+                + (f", {plural(self.completions, 'contract completion')} it had made (status, budget, planned "
+                   "milestones)" if self.completions else "") + ".")
         if self.kept_updated:
             one = self.kept_updated == 1
             text += (f" {plural(self.kept_updated, 'row')} it had updated {'was' if one else 'were'} already in the "
@@ -115,8 +115,9 @@ def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemova
     later import added to them, which cannot stand without their contract). Rows it only updated
     stay. A contract whose ``paid_total`` payment the import retired (its milestones brought
     payments) gets it back once those payments are gone. Completions a completions file of the
-    import set go, unless edited since; those the user entered on the Data page are kept, so
-    re-importing an export brings its contracts back completed.
+    import made go, unless edited since; those it changed stay as it set them (like updated rows),
+    and those the user entered on the Data page are kept, so re-importing an export brings its
+    contracts back completed.
     """
     batch_id = int(batch_id)
     files = con.execute(
@@ -156,11 +157,17 @@ def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemova
             f"DELETE FROM payments t WHERE first_import_id IN ({marks}) OR {gone_contract}", ids
         ).fetchone()[0]
         contracts = con.execute(f"DELETE FROM contracts WHERE first_import_id IN ({marks})", ids).fetchone()[0]
-        # A completions file's rows carry their import's time (both now(): the import transaction's
-        # start); a completion edited since has another time and stays.
+        # A completion a completions file made carries its import's time (both now(): the import transaction's
+        # start) and goes; one it changed carries that time plus a microsecond and stays, as updated rows do
+        # (``completions._apply``); one edited since has another time and stays.
         completions = con.execute(
             """DELETE FROM contract_completions WHERE updated_at IN (
                    SELECT imported_at FROM imports WHERE batch_id = ? AND format = 'completions')""", [batch_id],
+        ).fetchone()[0]
+        kept_updated += con.execute(
+            """SELECT count(*) FROM contract_completions WHERE updated_at IN (
+                   SELECT imported_at + INTERVAL 1 MICROSECOND FROM imports WHERE batch_id = ? AND format = 'completions')""",
+            [batch_id],
         ).fetchone()[0]
         restored = con.execute(
             f"""INSERT INTO payments

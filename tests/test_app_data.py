@@ -541,7 +541,9 @@ def test_files_already_in_the_workspace_offer_nothing_to_import(empty_db, monkey
 def test_removing_a_completions_import_takes_the_completions_it_set(con):
     """Removing the completions file's import deleted nothing ("0 contracts, 0 milestones, 0 payments")
     and its completions stayed, with no history entry left to undo them. A completion edited on the
-    Data page since is the user's own and stays."""
+    Data page since is the user's own and stays; one the file changed (Landing page, completed on the
+    Data page before with a budget of 700) stays as the file set it, like an updated row: deleting it
+    took the user's own entry too."""
     from analysis.completions import complete_contract
 
     exports = FIXTURES / "exports"
@@ -554,8 +556,8 @@ def test_removing_a_completions_import_takes_the_completions_it_set(con):
     complete_contract(con, "upwork", "Acme / Website redesign", status="completed", budget=1600, planned_milestones=3)
     batch = con.execute("SELECT max(batch_id) FROM imports").fetchone()[0]
     removal = workspace_admin.remove_import(con, batch)
-    # Every completion the file set goes but the one edited since (Website redesign).
-    assert removal.completions == len(filled) - 1
-    assert "contract completions (status, budget, planned milestones as it set them" in removal.describe()
-    assert con.execute("SELECT contract_id, budget FROM contract_completions").fetchall() == [
-        ("Acme / Website redesign", Decimal("1600.00"))]
+    # Every completion the file made goes but the one edited since (Website redesign); the one it changed stays.
+    assert removal.completions == len(filled) - 2 and removal.kept_updated == 1
+    assert f"{len(filled) - 2} contract completions it had made (status, budget, planned milestones)" in removal.describe()
+    assert con.execute("SELECT contract_id, status, budget FROM contract_completions ORDER BY 1").fetchall() == [
+        ("Acme / Landing page", "completed", Decimal("600.00")), ("Acme / Website redesign", "completed", Decimal("1600.00"))]

@@ -114,6 +114,30 @@ def test_bonuses_pending_and_account_costs_from_an_upwork_history(tmp_path, monk
     assert "Not taken off the net above: it is narrowed by client, and these costs are the whole account's." in texts(at)
 
 
+def test_unpaid_on_cancellation_is_unknown_while_no_status_is_known(tmp_path, monkeypatch):
+    """A transaction history gives no status: "No cancelled or disputed contracts" (with a green check)
+    claimed what nobody knows. Completed as cancelled without a budget, the card's 0 is said to leave
+    that contract out."""
+    from analysis.completions import complete_contract
+    from analysis.store import connect
+
+    db = build_workspace(tmp_path / "upwork.duckdb", [DASHBOARD_FIXTURES / "upwork_legacy.csv"])
+    (fixed,) = query_one(db, "SELECT count(*) FROM contracts WHERE contract_type = 'fixed' AND currency = 'USD'")
+    at = open_app(db, monkeypatch, "earnings")
+    said = texts(at)
+    assert "No cancelled or disputed fixed-price contracts" not in said
+    assert (f"{fixed} fixed-price contracts have no status yet, so what cancellations left unpaid is unknown: complete "
+            "their status and budget on the Data page (Complete contracts tab).") in said
+    (contract_id,) = query_one(db, "SELECT min(contract_id) FROM contracts WHERE contract_type = 'fixed'")
+    con = connect(db)
+    complete_contract(con, "upwork", contract_id, status="cancelled", budget=None, planned_milestones=None)
+    con.close()
+    said = texts(open_app(db, monkeypatch, "earnings"))
+    assert ("1 cancelled or disputed contract has no known budget: what it left unpaid is not in these figures; give "
+            "the budget on the Data page (Complete contracts tab).") in said
+    assert "may be more than shown" in said
+
+
 def test_imported_names_stay_text(tmp_path, monkeypatch):
     db = build_workspace(tmp_path / "upload.duckdb", [DASHBOARD_FIXTURES / "upload_contracts.csv",
                                                       DASHBOARD_FIXTURES / "upload_milestones.csv"])

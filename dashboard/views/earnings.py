@@ -3,10 +3,12 @@ freelancer; how much of the agreed price was really paid, and what cancellations
 
 from __future__ import annotations
 
+import dataclasses
+
 import streamlit as st
 
-from analysis import earnings
-from analysis.wording import plural
+from analysis import cancellation, earnings
+from analysis.wording import counted, plural
 from dashboard import charts
 from dashboard.analysis_pages import (
     contracts_or_stop, in_currency, metric_row, money, page_header, report_currency, share, show_chart, show_money_table,
@@ -100,9 +102,16 @@ show_money_table(mine.assign(structure=mine["structure"].map(STRUCTURE_LABELS)),
 # --- losses on cancellation ---------------------------------------------------------------
 st.subheader("What cancellations left unpaid")
 unpaid = in_currency(query(earnings.unpaid_on_cancellation, filters), currency)
-if unpaid.empty:
+# Contracts whose status is unknown (a transaction history says none) may be cancelled ones.
+statuses = query(cancellation.rates_by_structure, dataclasses.replace(filters, currency=(currency,)))
+no_status = int(statuses.loc[statuses["structure"].isin(["milestones", "single"]), "status_unknown"].sum())
+if no_status:
+    st.info(f"{counted(no_status, 'fixed-price contract')} no status yet, so what cancellations left unpaid "
+            + ("is unknown" if unpaid.empty else "may be more than shown")
+            + ": complete their status and budget on the Data page (Complete contracts tab).", icon=":material/help:")
+if unpaid.empty and not no_status:
     st.success("No cancelled or disputed fixed-price contracts under these filters.", icon=":material/check_circle:")
-else:
+elif not unpaid.empty:
     by = unpaid.set_index("structure")
     cells = metric_row()
     for structure in ("milestones", "single"):
@@ -112,6 +121,11 @@ else:
                         money(by.at[structure, "unpaid_on_cancellation"]), border=True,
                         help=f"Agreed minus paid over {n:,} cancelled or disputed contracts; "
                              f"{money(by.at[structure, 'unpaid_on_cancellation'] / n if n else None)} per contract.")
+    unknown_budget = int(unpaid["budget_unknown"].sum())
+    if unknown_budget:  # left out of the sums: "0" would read as nothing lost
+        st.warning(f"{counted(unknown_budget, 'cancelled or disputed contract')} no known budget: what "
+                   f"{'it' if unknown_budget == 1 else 'they'} left unpaid is not in these figures; give the budget on "
+                   "the Data page (Complete contracts tab).", icon=":material/help:")
     show_money_table(unpaid.assign(structure=unpaid["structure"].map(STRUCTURE_LABELS)), "unpaid-on-cancellation",
                      key="earnings_unpaid",
                      caption="Budget minus what was paid toward it, over cancelled and disputed fixed-price contracts "

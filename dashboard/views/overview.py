@@ -8,6 +8,7 @@ import streamlit as st
 
 from analysis import cancellation, earnings, overview
 from analysis.filters import SMALL_SAMPLE_FINISHED
+from analysis.wording import counted
 from dashboard.analysis_pages import (
     contracts_or_stop, main_currency, metric_row, report_basis, show_rates_table, status_unknown_note,
 )
@@ -69,9 +70,12 @@ cancelled_metric(second, "hourly")
 lost = query(earnings.unpaid_on_cancellation, filters)
 lost = lost[lost["currency"] == currency]
 cancelled_fixed = int(lost["cancelled_contracts"].sum())
+unknown_budget = int(lost["budget_unknown"].sum())
 # "0" would say nothing was lost; with no cancelled contract known there is nothing to say ("—").
 second.metric(f"Left unpaid ({currency})", f"{float(lost['unpaid_on_cancellation'].sum()):,.0f}" if cancelled_fixed else "—",
-                 border=True, help=("Budget minus what was paid, over cancelled and disputed fixed-price contracts."
+                 border=True, help=("Budget minus what was paid, over cancelled and disputed fixed-price contracts"
+                                    + (f"; {counted(unknown_budget, 'contract')} no known budget and "
+                                       f"{'is' if unknown_budget == 1 else 'are'} left out." if unknown_budget else ".")
                                     if cancelled_fixed else
                                     "No fixed-price contract is known to have been cancelled or disputed."))
 
