@@ -113,6 +113,20 @@ class ColumnMapping:
     defaults: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    def describe(self) -> str:
+        """What the mapping does, in one line: a saved one picked for a file is shown before it is used.
+        ``Job ID → contract_id, State → status; every row: currency EUR; status: Done → completed; dates day first``."""
+        parts = [", ".join(f"{column} → {target}" for target, column in self.fields.items())]
+        if self.defaults:
+            parts.append("every row: " + ", ".join(f"{target} {value}" for target, value in self.defaults.items()))
+        parts += [f"{target}: " + ", ".join(f"{word} → {means}" for word, means in words.items())
+                  for target, words in self.values.items() if words]
+        if self.day_first is not None:
+            parts.append("dates day first" if self.day_first else "dates month first")
+        if self.decimal_comma is not None:
+            parts.append("decimal comma" if self.decimal_comma else "decimal point")
+        return "; ".join(p for p in parts if p)
+
     def to_json(self) -> dict:
         return {"version": MAPPING_VERSION, "name": self.name, "fields": dict(self.fields),
                 "day_first": self.day_first, "decimal_comma": self.decimal_comma,

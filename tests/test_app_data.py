@@ -471,6 +471,9 @@ def test_a_saved_mapping_is_offered_for_the_next_file(empty_db, monkeypatch, tmp
     at = open_app(empty_db, monkeypatch, "data")
     at.file_uploader[0].set_value(as_upload(DASHBOARD_FIXTURES / "agency_sheet.csv")).run()
     at.selectbox(key="mapping_choice").set_value("Agency sheet").run()
+    # What it does is shown before it is used: picked, a saved mapping showed only "Ready".
+    assert ("What it does: Job ID → contract_id, Customer → client, Price → budget, Started → start_date, Closed → "
+            "end_date, State → status; status: Done → completed, Ended early → cancelled, Running → active.") in texts(at)
     assert "They would add 3 contracts" in texts(at)
     at.button(key="import_now").click().run()
     assert query_one(empty_db, "SELECT count(*), count(title) FROM contracts") == (3, 0)  # Project not mapped

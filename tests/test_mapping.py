@@ -222,3 +222,12 @@ def test_saving_never_overwrites_another_mapping_silently(tmp_path):
     with pytest.raises(UserError, match=r"the saved mapping 'Agency tracker' is stored in the same file \(Agency_tracker.json\)"):
         mp.save_mapping(alike, tmp_path, replace=True)
     assert mp.list_mappings(tmp_path) == ["Agency tracker"]
+
+
+def test_a_mapping_says_what_it_does_in_one_line():
+    from analysis.mapping import ColumnMapping
+
+    mapping = ColumnMapping(name="Tracker", fields={"contract_id": "Project", "budget": "Fee (EUR)"}, day_first=True,
+                            decimal_comma=True, defaults={"currency": "EUR"}, values={"status": {"Done": "completed"}})
+    assert mapping.describe() == ("Project → contract_id, Fee (EUR) → budget; every row: currency EUR; "
+                                  "status: Done → completed; dates day first; decimal comma")

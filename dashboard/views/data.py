@@ -108,6 +108,7 @@ def mapping_step(preview: FilePreview, upload_key: str, options: ParseOptions) -
                 st.error(escape_markdown(exc))
                 return None
             problems = chosen.problems(headers) + [f"'{f}' is not mapped" for f in chosen.missing_required(headers)]
+            st.caption(f"What it does: {escape_markdown(chosen.describe())}.")
             if problems:
                 st.error(f"The saved mapping does not fit this file: {escape_markdown(problems[0])}")
                 return None
