@@ -185,6 +185,13 @@ def completion_warnings(con: duckdb.DuckDBPyConnection, keys: Sequence[tuple[str
     return contradiction_warnings(contradictions(con, keys), limit)
 
 
+def standing_contradictions(con: duckdb.DuckDBPyConnection, limit: int = 3) -> list[str]:
+    """``completion_warnings`` for every completed contract: what the imported rows contradict now,
+    not only at the import or save that made it so (a re-import brings the payments back silently)."""
+    keys = con.execute("SELECT source, contract_id FROM contract_completions ORDER BY ALL").fetchall()
+    return completion_warnings(con, keys, limit)
+
+
 def completed_contracts_in_import(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """Completed contracts the import being staged brings payments or milestones to (``in_*`` tables)."""
     return con.execute(

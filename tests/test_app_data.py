@@ -508,6 +508,23 @@ def test_the_complete_contracts_tab_says_a_transaction_history_misses_contracts_
     assert [i.value for i in at.info].count(sentence(NOT_IN_TRANSACTION_HISTORY)) == 1
 
 
+def test_the_complete_contracts_tab_names_completions_the_imports_contradict_on_every_visit(empty_db, monkeypatch):
+    """A budget below what was paid was named once, when saved or imported; an export imported again
+    brings the payments back without a word, and the tab never said it again."""
+    from analysis.completions import complete_contract
+    from analysis.store import connect
+
+    build_workspace(empty_db, [FIXTURES / "exports" / "upwork_2025_twelve_contracts.csv"])
+    con = connect(empty_db)
+    (paid,) = con.execute("SELECT sum(gross) FROM payments WHERE contract_id = 'Acme / Landing page' "
+                          "AND kind = 'milestone'").fetchone()
+    complete_contract(con, "upwork", "Acme / Landing page", status="completed", budget=500, planned_milestones=None)
+    con.close()
+    at = open_app(empty_db, monkeypatch, "data")
+    assert (f"1 contract given a budget below what was already paid toward it: Acme / Landing page (budget 500.00, "
+            f"paid {paid:,.2f}); check the budget.") in [w.value for w in at.warning]
+
+
 def test_the_complete_contracts_tab_says_nothing_of_it_for_template_contracts(sample_db, monkeypatch):
     from analysis.marketplace import NOT_IN_TRANSACTION_HISTORY
     from analysis.wording import sentence

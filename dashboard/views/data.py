@@ -347,6 +347,8 @@ with tab_complete:
                "from the imported rows, so they survive later imports of newer exports.")
     if state.query(completions.from_transaction_history, Filters()):
         st.info(sentence(NOT_IN_TRANSACTION_HISTORY), icon=":material/playlist_add:")
+    for warning in state.query(completions.standing_contradictions):  # said on every visit, not only once
+        st.warning(sentence(warning), icon=":material/rule:")
     only_incomplete = st.toggle("Only contracts that still need something", value=True, key="complete_only")
     table = state.query(completions.completion_table, only_incomplete=only_incomplete)
     if store.is_empty(state.workspace()):
@@ -395,11 +397,8 @@ with tab_complete:
             except UserError as exc:  # the workspace was busy: nothing was saved
                 failed, saved = [str(exc)], 0
             if saved:
+                # What the saved completions contradict is said in this tab after the rerun (standing_contradictions).
                 flash("success", f"Saved {saved} completion{'s' if saved != 1 else ''}.")
-                refused_rows = {i for i, _ in refused}
-                kept = [(row["source"], row["contract_id"]) for i, row in enumerate(rows) if i not in refused_rows]
-                for warning in completions.completion_warnings(state.workspace(), kept):
-                    flash("warning", sentence(warning))
             for message in failed:
                 flash("error", f"Not saved — {message}")
             st.rerun()
