@@ -377,7 +377,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
         warnings += _keep_released_payments(con)
         _note_currency_changes(con)
     if had_contracts:
-        warnings += _contracts_changing_client(con)
+        warnings += _note_contract_changes(con)
     counts = _merge(con, deferred_payments)
     history_ids = [f.import_id for f in files if f.file in histories]
     if any(n for i in history_ids for key, n in counts.get(i, {}).items() if key.endswith(("_new", "_updated"))):
@@ -867,16 +867,25 @@ def _keep_released_payments(con) -> list[str]:
             for file, n, _total, key, gross, currency in found]
 
 
-def _contracts_changing_client(con) -> list[str]:
-    """Contracts this import updates that it gives another client: more likely other contracts
-    sharing ids with those of an earlier import of the same source (two tools' "1", "2", ...) than
-    corrections, and the update would replace them. Named per file, with the first; imported as given."""
-    found = con.execute(
-        """SELECT i._file, count(*), arg_min(i.contract_id, i._row), arg_min(t.client, i._row), arg_min(i.client, i._row),
-                  arg_min(i.source, i._row)
+def _note_contract_changes(con) -> list[str]:
+    """The contracts this import gives another client or type, in one pass before ``_merge``
+    overwrites the old values (``_changed``, for ``_milestones_follow_contract_type``).
+
+    Another client is named: more likely other contracts sharing ids with those of an earlier import
+    of the same source (two tools' "1", "2", ...) than corrections, and the update would replace
+    them. Per file, with the first; imported as given."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE _changed AS
+           SELECT i._file, i._row, i._import_id, i.source, i.contract_id, i.contract_type, t.client AS old_client,
+                  i.client AS new_client, coalesce(lower(trim(t.client)) <> lower(trim(i.client)), false) AS client_changed,
+                  t.contract_type IS DISTINCT FROM i.contract_type AS type_changed
            FROM in_contracts i JOIN contracts t USING (source, contract_id)
-           WHERE lower(trim(t.client)) <> lower(trim(i.client))
-           GROUP BY i._file ORDER BY i._file"""
+           WHERE lower(trim(t.client)) <> lower(trim(i.client)) OR t.contract_type IS DISTINCT FROM i.contract_type"""
+    )
+    found = con.execute(
+        """SELECT _file, count(*), arg_min(contract_id, _row), arg_min(old_client, _row), arg_min(new_client, _row),
+                  arg_min(source, _row)
+           FROM _changed WHERE client_changed GROUP BY _file ORDER BY _file"""
     ).fetchall()
     return [f"{file}: {plural(n, 'contract')} of source '{source}' now {'names' if n == 1 else 'name'} another client "
             f"(first: '{first}', '{old}' → '{new}'): "
@@ -952,9 +961,10 @@ def _milestones_follow_contract_type(con) -> list[str]:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE _retyped AS
            SELECT i._file, i._row, i._import_id, m.source, m.contract_id, m.seq, i.contract_type
-           FROM in_contracts i JOIN milestones m USING (source, contract_id)
-           WHERE m.kind <> CASE WHEN i.contract_type = 'hourly' THEN 'invoice' ELSE 'milestone' END"""
+           FROM _changed i JOIN milestones m USING (source, contract_id)
+           WHERE i.type_changed AND m.kind <> CASE WHEN i.contract_type = 'hourly' THEN 'invoice' ELSE 'milestone' END"""
     )
+    con.execute("DROP TABLE temp._changed")
     found = con.execute(
         """SELECT _file, contract_type, count(DISTINCT contract_id), count(*), arg_min(contract_id, _row)
            FROM _retyped GROUP BY ALL ORDER BY _file, contract_type"""
