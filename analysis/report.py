@@ -294,10 +294,16 @@ def _structure_json(section: CurrencySection) -> list[dict]:
             "effective_fee_rate": _num(row.get("effective_fee_rate")),
             "median_days_to_first_payment": _num(row["median_days_to_first_payment"]),
             "median_payment_lag_days": _num(row["median_payment_lag_days"]),
-            "unpaid_on_cancellation": _num(row["unpaid_on_cancellation"]),
+            "unpaid_on_cancellation": None if _no_status_yet(row) else _num(row["unpaid_on_cancellation"]),
             "cancelled_budget_unknown": int(row["cancelled_budget_unknown"]),
         })
     return out
+
+
+def _no_status_yet(row: dict) -> bool:
+    """A fixed-price group none of whose contracts has a status: what it left unpaid is unknown, not 0
+    (the text and HTML reports say "unknown (no status yet)", see ``unpaid_text``)."""
+    return row["structure"] != "hourly" and int(row["contracts"]) > 0 and int(row["status_unknown"]) >= int(row["contracts"])
 
 
 def _comparison_json(cmp: cancellation.RateComparison) -> dict:

@@ -421,6 +421,9 @@ def test_a_transaction_history_report_says_unpaid_on_cancellation_is_unknown_unt
     # every status unknown: not "0.00", which says nothing was lost
     assert re.search(r"milestones .* unknown \(no status yet\)", earnings)
     assert re.search(r"single .* unknown \(no status yet\)", earnings)
+    by = rows(cli("report", "--json", *TODAY).json())
+    assert (by["milestones"]["unpaid_on_cancellation"], by["single"]["unpaid_on_cancellation"]) == (None, None)
+    assert by["hourly"]["unpaid_on_cancellation"] == 0  # hourly work has no budget to leave unpaid
     # one single-payment contract completed as cancelled (budget 1,000, 600 paid): 400 unpaid; 8 of 9 left out
     done = tmp_path / "done.csv"
     done.write_text("contract_id,status,budget\nAcme / Landing page,cancelled,1000\n")
@@ -429,6 +432,8 @@ def test_a_transaction_history_report_says_unpaid_on_cancellation_is_unknown_unt
     earnings = text[text.index("Earnings (USD)"):text.index("Exposure")]
     assert re.search(r"single .* 400\.00 \(8 of 9 without status left out\)", earnings)
     assert re.search(r"milestones .* unknown \(no status yet\)", earnings)
+    by = rows(cli("report", "--json", *TODAY).json())
+    assert (by["milestones"]["unpaid_on_cancellation"], by["single"]["unpaid_on_cancellation"]) == (None, 400)
 
 
 def test_a_transaction_history_report_says_contracts_never_paid_are_missing_and_funding_unknown(cli, tmp_path):
