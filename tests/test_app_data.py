@@ -178,6 +178,11 @@ def test_remove_an_import_from_the_history(sample_db, monkeypatch):
             "4 payments." in texts(at))
     (batches,) = query_one(sample_db, "SELECT list(DISTINCT batch_id) FROM imports")
     assert batches == [1]
+    # After another import the newest is offered again, not the sample the removal left selected.
+    assert at.selectbox(key="remove_batch").value == 1
+    build_workspace(sample_db, UPLOAD)
+    at.run()
+    assert at.selectbox(key="remove_batch").value == 2 and not at.checkbox(key="remove_confirm").value
 
 
 def test_contracts_an_export_cannot_describe_are_listed_for_completion(empty_db, monkeypatch):

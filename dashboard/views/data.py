@@ -420,6 +420,11 @@ with tab_history:
         batches = history.groupby("import", sort=False).agg(
             files=("file_name", lambda names: ", ".join(names)), at=("imported_at", "first"),
             contracts=("contracts_new", "sum"))
+        if st.session_state.get("remove_batches_seen") != list(batches.index):
+            # Another import came in or one went: offer the newest again, not what was picked in the old list.
+            st.session_state["remove_batches_seen"] = list(batches.index)
+            st.session_state.pop("remove_batch", None)
+            st.session_state.pop("remove_confirm", None)
         with st.container(border=True):
             st.markdown("**Remove one import**")
             chosen = st.selectbox(
