@@ -402,7 +402,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     for import_id, name, digest, file_format, file_source in file_meta:
         c = counts.get(import_id, {})
         con.execute(
-            "INSERT INTO imports VALUES (?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO imports ({store.IMPORT_LOG_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
             [import_id, batch_id, name, digest.result(), file_format, file_source,
              c.get("contracts_new", 0), c.get("contracts_updated", 0),
              c.get("milestones_new", 0), c.get("milestones_updated", 0),

@@ -558,7 +558,8 @@ def _stage_import_history(con, dataset: Path) -> bool:
     needed = [c.name for c in tables["imports"] if not c.nullable and c.default is None]
     if not set(needed) <= have:
         return False
-    cols = [c.name for c in tables["imports"] if c.name in have]
+    # Every column of the log; one a dataset exported before it was added stays NULL (``data_as_of``).
+    cols = [c.name if c.name in have else f"NULL::{c.type} AS {c.name}" for c in tables["imports"]]
     con.execute(f"CREATE OR REPLACE TEMP TABLE _in_imports AS SELECT {', '.join(cols)} FROM {source}")
     orphans = con.execute(
         " UNION ALL ".join(f"SELECT count(*) FROM in_{t} WHERE _import_id NOT IN (SELECT import_id FROM _in_imports)"
@@ -566,20 +567,31 @@ def _stage_import_history(con, dataset: Path) -> bool:
     return not any(n for (n,) in orphans)
 
 
+def _made_at(log: str) -> str:
+    """SQL for when the rows an import log row (alias ``log``) brought were made: the import's time, or
+    for a Parquet merge the newest import of the dataset it merged (``data_as_of``; NULL for merges
+    made before schema 3, which then give way to any dataset as they did)."""
+    return f"CASE WHEN {log}.format = 'parquet' THEN {log}.data_as_of ELSE {log}.imported_at END"
+
+
+def _data_as_of(con) -> object:
+    """When the newest rows of the staged dataset were made (its import log's newest ``_made_at``)."""
+    return con.execute(f"SELECT max(coalesce({_made_at('di')}, di.imported_at)) FROM _in_imports di").fetchone()[0]
+
+
 def _keep_newer_rows(con, name: str) -> list[str]:
-    """Rows the workspace last imported from files after the dataset's version of them was imported
-    stay as the workspace has them (newest wins, as for completions): an older backup merged back
-    must not undo later corrections. Named in one warning, with the first contract."""
+    """Rows the workspace has from an import made after the dataset's version of them stay as the
+    workspace has them (newest wins, as for completions): an older backup merged back must not undo
+    later corrections, whether they came from files or from a newer backup merged before. Named in
+    one warning, with the first contract."""
     kept, first = 0, None
     for table in KEYS:
         keys = KEYS[table]
         join = " AND ".join(f"w.{k} = i.{k}" for k in keys)
         differs = " OR ".join(f"w.{c} IS DISTINCT FROM i.{c}" for c in COLUMNS[table])
-        # A workspace row a dataset merged in earlier dates from that merge, not from when it was made: it
-        # gives way as in any merge (else a newer backup merged after an older one would be refused).
         older = (f"""FROM in_{table} i JOIN {table} w ON {join} JOIN imports wi ON wi.import_id = w.import_id
                      JOIN _in_imports di ON di.import_id = i._import_id
-                     WHERE wi.imported_at > di.imported_at AND wi.format <> 'parquet' AND ({differs})""")
+                     WHERE {_made_at('wi')} > coalesce({_made_at('di')}, di.imported_at) AND ({differs})""")
         left = [r[0] for r in con.execute(
             f"""DELETE FROM in_{table} d WHERE EXISTS (SELECT 1 {older} AND {' AND '.join(f'd.{k} = i.{k}' for k in keys)})
                 RETURNING contract_id""").fetchall()]
@@ -766,12 +778,13 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
                                 f"({plural(restored, 'imported file')}), each import removable on its own as before")
             else:
                 con.execute(
-                    "INSERT INTO imports VALUES (?, ?, ?, ?, 'parquet', ?, now(), ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO imports ({store.IMPORT_LOG_COLUMNS}, data_as_of) "
+                    "VALUES (?, ?, ?, ?, 'parquet', ?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [import_id, batch_id, name, _dataset_hash(dataset), ",".join(sources) or "parquet",
                      counts.get("contracts_new", 0), counts.get("contracts_updated", 0),
                      counts.get("milestones_new", 0), counts.get("milestones_updated", 0),
                      counts.get("payments_new", 0), counts.get("payments_updated", 0),
-                     counts.get("duplicates", 0), warnings],
+                     counts.get("duplicates", 0), warnings, _data_as_of(con) if dated else None],
                 )
             summary = ParquetImportSummary(
                 imported={t: counts.get(f"{t}_new", 0) for t in KEYS},

@@ -37,6 +37,10 @@ MILESTONE_COLUMNS = (
     "description", "amount", "due_date", "funded_date", "submitted_date", "paid_date",
     "paid_amount", "fee", "status", "kind",
 )
+#: The import log's columns an import writes, in the order of its INSERT (later columns stay NULL).
+IMPORT_LOG_COLUMNS = ("import_id, batch_id, file_name, content_hash, format, source, imported_at, contracts_new, "
+                      "contracts_updated, milestones_new, milestones_updated, payments_new, payments_updated, "
+                      "duplicates_skipped, warnings")
 PAYMENT_COLUMNS = (
     "contract_id", "seq", "kind", "paid_date", "gross", "fee", "currency", "pending", "description",
 )
@@ -160,7 +164,13 @@ WHERE {BACKFILLS["contracts", "start_estimated"].format(imports="imports")};
     "c.contract_type, c.currency, c.start_date, c.planned_end_date, c.end_date,",
     "c.contract_type, c.currency, c.start_date, c.start_estimated, c.planned_end_date, c.end_date,")
 
-MIGRATIONS: list[str] = [_V1 + _CONTRACT_VIEW, _V2]
+# Version 3: a Parquet dataset merged into a workspace that holds data dates its rows from the
+# dataset's newest import (``data_as_of``), not from the merge: an older backup merged later then
+# cannot undo what a newer one brought (``parquet_store._keep_newer_rows``). NULL for file imports
+# and for merges made before.
+_V3 = "ALTER TABLE imports ADD COLUMN data_as_of TIMESTAMP;"
+
+MIGRATIONS: list[str] = [_V1 + _CONTRACT_VIEW, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -652,3 +652,34 @@ def test_backups_merged_in_order_end_with_the_newer_ones_rows(tmp_path):
     assert summary.updated["contracts"] == 1 and summary.warnings == []
     assert target.execute("SELECT status, budget FROM contracts WHERE contract_id = 'A1'").fetchone() == (
         "completed", Decimal("150.00"))
+
+
+def test_backups_merged_in_reverse_order_keep_the_newer_ones_rows(tmp_path):
+    """bk2 (A1 completed, 150) merged first, then the older bk1 (A1 active, 100): bk2's rows date from
+    its newest import (``data_as_of``), not from the merge, so bk1 cannot undo them; a merge without
+    that date (made before schema 3) still gives way, as it did."""
+    source = store.connect(tmp_path / "source.duckdb")
+    v1, v2 = tmp_path / "v1.csv", tmp_path / "v2.csv"
+    v1.write_text("contract_id,start_date,status,budget\nA1,2026-01-05,active,100\n")
+    v2.write_text("contract_id,start_date,end_date,status,budget\nA1,2026-01-05,2026-02-01,completed,150\n")
+    import_files(source, [v1])
+    parquet_store.export_parquet(source, tmp_path / "bk1")
+    import_files(source, [v2])
+    parquet_store.export_parquet(source, tmp_path / "bk2")
+    (newest,) = source.execute("SELECT max(imported_at) FROM imports").fetchone()
+    target = store.connect(tmp_path / "target.duckdb")
+    other = tmp_path / "other.csv"
+    other.write_text("contract_id,start_date,status,budget\nZ9,2026-01-01,completed,99\n")
+    import_files(target, [other])
+    parquet_store.import_parquet(target, tmp_path / "bk2")
+    assert target.execute("SELECT data_as_of FROM imports WHERE format = 'parquet'").fetchone() == (newest,)
+    summary = parquet_store.import_parquet(target, tmp_path / "bk1", dry_run=True)
+    assert summary.updated["contracts"] == 0
+    assert summary.warnings == ["bk1: kept 1 row as the workspace has it, imported after the dataset's version "
+                                "(first: contract 'A1'): the older version is not taken"]
+    parquet_store.import_parquet(target, tmp_path / "bk1")
+    assert target.execute("SELECT status, budget FROM contracts WHERE contract_id = 'A1'").fetchone() == (
+        "completed", Decimal("150.00"))
+    # The merge of bk2 as an older Milestone Lens logged it: no date, so bk1 is taken as before.
+    target.execute("UPDATE imports SET data_as_of = NULL WHERE file_name = 'bk2'")
+    assert parquet_store.import_parquet(target, tmp_path / "bk1", dry_run=True).updated["contracts"] == 1
