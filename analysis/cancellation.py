@@ -514,6 +514,10 @@ def beside_rates(test: LogRankTest, rates: RateComparison) -> LogRankTest:
 
 # --- adjusted comparison -------------------------------------------------------------------
 
+#: Of the rarer outcome, per fitted term, below which a logistic regression's estimates are
+#: unstable (the usual rule of thumb; Peduzzi et al. 1996).
+EVENTS_PER_TERM = 10
+
 @dataclass(frozen=True)
 class AdjustedComparison:
     """Odds ratio of cancellation, milestones vs single, adjusted by logistic regression."""
@@ -529,6 +533,9 @@ class AdjustedComparison:
     covariates: tuple[str, ...] = ()
     sampled_from: int | None = None
     coefficients: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: Fewer of the rarer outcome than ``EVENTS_PER_TERM`` per fitted term: the fit is unstable and its
+    #: interval too narrow, so the odds ratio is a rough hint (said in ``message``).
+    few_events: bool = False
 
     @property
     def adjusted_for(self) -> str:
@@ -641,13 +648,19 @@ def adjusted_comparison(con: duckdb.DuckDBPyConnection, filters: Filters, *,
                "ci_high": float(np.exp(conf.loc[name, 1])), "p_value": float(result.pvalues[name])}
         for name in covariates
     }
+    cancelled = int(df["cancelled"].sum())
+    rarer, rarer_words = min((cancelled, "cancellation"), (len(df) - cancelled, "completion"))
+    few_events = rarer < EVENTS_PER_TERM * len(covariates)
+    if few_events:
+        notes.append(f"only {plural(rarer, rarer_words)} for {plural(len(covariates), 'term')} of the model "
+                     f"(about {EVENTS_PER_TERM} per term are needed): a rough hint, not a finding")
     if n_clusters < 30:
         notes.append(f"only {n_clusters} clients: client-clustered errors are unreliable")
     if sampled_from:
         notes.append(f"fitted on a random sample of {len(df):,} of {sampled_from:,} contracts")
     odds = math.exp(coef)
-    fitted = AdjustedComparison(True, "", odds, (math.exp(low), math.exp(high)), p, len(df), int(df["cancelled"].sum()),
-                                n_clusters, tuple(covariates), sampled_from, coefficients)
+    fitted = AdjustedComparison(True, "", odds, (math.exp(low), math.exp(high)), p, len(df), cancelled,
+                                n_clusters, tuple(covariates), sampled_from, coefficients, few_events)
     held = f"adjusted for {fitted.adjusted_for}" if fitted.adjusted_for else "with nothing to adjust for"
     verdict = (f"{held}, milestone contracts have {odds:.2f}× the odds of cancellation "
                f"of single-payment ones (95 % CI {math.exp(low):.2f}–{math.exp(high):.2f}, {p_text(p)}, {currency})")

@@ -5,6 +5,8 @@ A dataset is a folder with one sub-folder per table. ``contracts``, ``milestones
 (``contracts/start_year=2024/data_0.parquet``; milestones and payments take the year of their
 contract, account costs without a contract the year they were paid); every other table is a
 single file. ``milestone_lens_dataset.json`` marks the folder and records the schema version.
+The files are read without hive partitioning: the year folders only sort them, and a
+``key=value`` folder above the dataset (``backups/client=Acme/ds``) must not become a column.
 
 ``open_parquet_workspace`` gives a DuckDB connection whose views have the workspace's names
 and column types (``contracts`` ... ``contract_view``), reading the files in place with a
@@ -327,7 +329,7 @@ def _table_view_sql(dataset: Path, table: str, columns: tuple[Column, ...], con:
     if not _table_files(dataset, table):
         typed = ", ".join(f"CAST(NULL AS {c.type}) AS {c.name}" for c in columns)
         return f"SELECT {typed} WHERE false"
-    source = f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = true, union_by_name = true)"
+    source = f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = false, union_by_name = true)"
     found = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     parts = []
     for c in columns:
@@ -478,13 +480,15 @@ def _checked_files(con, dataset: Path, table: str) -> dict[Path, dict[str, str]]
     of ``_required_columns`` and none holds a nested value; else ``ImportValidationError``
     naming each file and its first missing (or nested) column.
 
-    A column with a default (one a later migration added) may be missing from all the files
-    (a dataset exported before that migration), not from some of them.
+    A column with a default (one a later migration added), or a nullable one of the import log,
+    may be missing from all the files (a dataset exported before that migration), not from
+    some of them.
     """
     tables, _ = workspace_schema()
     cols = _required_columns(table)
     types = {c.name: c.type for c in tables[table]}
-    defaults = {c.name: c.default for c in tables[table] if c.default is not None}
+    # A column of the import log a later migration added may be NULL (``data_as_of``): no default needed.
+    defaults = {c.name: c.default for c in tables[table] if c.default is not None or (c.nullable and table == "imports")}
     per_file = {f: _file_columns(con, dataset, f) for f in _table_files(dataset, table)}
     anywhere = {c for found in per_file.values() for c in found}
     problems = []
@@ -530,7 +534,7 @@ def _stage_table(con, dataset: Path, table: str, import_id: int | None, keep_imp
     types = {c.name: c.type for c in tables[table]}
     # A dataset exported before a migration added a column with a default gets it worked out or that
     # default, when none of its files has the column (``_checked_files`` let it through only then).
-    source = (f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = true, "
+    source = (f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = false, "
               "union_by_name = true, filename = true, file_row_number = true)")
     union = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     prefix = str(dataset) + os.sep
@@ -611,7 +615,7 @@ def _restore_import_history(con, dataset: Path) -> int:
         files = _table_files(dataset, table)
         if not files:
             continue
-        source = f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = true, union_by_name = true)"
+        source = f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = false, union_by_name = true)"
         if "first_import_id" not in {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}:
             continue
         keys = KEYS[table]
@@ -767,7 +771,7 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
             completions = _merge_completions(con)
             warnings = kept_newer + ([f"{name}/{w}" for w in _same_contracts_under_another_source(
                 con, "would count twice" if dry_run else "now count twice", can_choose_source=False)] if other_sources else [])
-            if manifest["schema_version"] < store.SCHEMA_VERSION:
+            if manifest["schema_version"] < store.DATA_SCHEMA_VERSION:
                 warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
                                 "columns added since are left empty")
             staged_rows = sum(con.execute(f"SELECT count(*) FROM in_{t}").fetchone()[0] for t in KEYS)

@@ -172,6 +172,9 @@ _V3 = "ALTER TABLE imports ADD COLUMN data_as_of TIMESTAMP;"
 
 MIGRATIONS: list[str] = [_V1 + _CONTRACT_VIEW, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
+#: The last schema that added a column to the imported data (later ones only touch the import log):
+#: a dataset written before it has columns left to their defaults, which an import says.
+DATA_SCHEMA_VERSION = 2
 
 
 def default_db_path() -> Path:

@@ -346,6 +346,9 @@ def test_adjusted_odds_ratio_matches_statsmodels_on_independently_built_data(con
     assert result.ci == pytest.approx(tuple(np.exp(fit.conf_int().loc["milestones"])), rel=1e-6)
     assert result.p_value == pytest.approx(fit.pvalues["milestones"], rel=1e-6)
     assert result.clusters == df["client"].nunique()
+    # Enough of both outcomes for the 4 terms: no "rough hint".
+    assert min(df["cancelled"].sum(), (1 - df["cancelled"]).sum()) >= 40 and not result.few_events
+    assert "rough hint" not in result.message
 
 
 def test_adjusted_comparison_counts_only_the_contracts_it_would_fit(con, tmp_path):
@@ -489,6 +492,10 @@ def test_adjusted_comparison_names_only_the_covariates_it_used(con, tmp_path):
     assert result.message.startswith("adjusted for planned duration and client history, milestone contracts have ")
     assert "budget left out (the same for every contract)" in result.message
     assert "adjusted for budget" not in result.message
+    # 8 + 14 cancellations (every 5th of 40, every 3rd of 40) for 3 terms: under 10 per term.
+    assert result.few_events and result.cancellations == 22
+    assert ("only 22 cancellations for 3 terms of the model (about 10 per term are needed): a rough hint, "
+            "not a finding") in result.message
 
 
 def test_breakdown_verdicts_rest_on_adjusted_p_values():

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import math
 import shutil
+from pathlib import Path
 from decimal import Decimal
 
 import duckdb
@@ -173,9 +174,13 @@ def test_import_round_trips_and_reimport_adds_nothing(fixture_workspace, tmp_pat
 
 
 def _as_schema_1(dataset) -> None:
-    """Rewrite a dataset's contracts as schema 1 wrote them: without ``start_estimated``."""
+    """Rewrite a dataset's contracts as schema 1 wrote them: without ``start_estimated``; and its
+    import log without ``data_as_of`` (schema 3)."""
     contracts = dataset / "contracts"
     scratch = duckdb.connect()
+    for log in (dataset / "imports").glob("*.parquet"):
+        scratch.execute(f"COPY (SELECT * EXCLUDE (data_as_of) FROM read_parquet('{log}')) TO '{log}.old' (FORMAT parquet)")
+        Path(f"{log}.old").replace(log)
     old = scratch.execute(f"SELECT * EXCLUDE (start_estimated) FROM read_parquet('{contracts}/**/*.parquet', "
                           "hive_partitioning = true)").df()
     shutil.rmtree(contracts)
@@ -683,3 +688,45 @@ def test_backups_merged_in_reverse_order_keep_the_newer_ones_rows(tmp_path):
     # The merge of bk2 as an older Milestone Lens logged it: no date, so bk1 is taken as before.
     target.execute("UPDATE imports SET data_as_of = NULL WHERE file_name = 'bk2'")
     assert parquet_store.import_parquet(target, tmp_path / "bk1", dry_run=True).updated["contracts"] == 1
+
+
+def test_a_schema_2_dataset_reads_and_merges_without_a_warning_about_the_import_log(fixture_workspace, tmp_path):
+    """Schema 3 added only ``imports.data_as_of``: a backup written before it opens for report --parquet
+    (it was refused: "column 'data_as_of' is missing") and merges with no "columns added since" warning,
+    which would speak of a column no user sees; a schema 1 backup still gets it (``start_estimated``)."""
+    parquet_store.export_parquet(fixture_workspace, tmp_path / "ds")
+    log = tmp_path / "ds" / "imports" / "data_0.parquet"
+    scratch = duckdb.connect()
+    scratch.execute(f"COPY (SELECT * EXCLUDE (data_as_of) FROM read_parquet('{log}')) TO '{log}.old' (FORMAT parquet)")
+    scratch.close()
+    Path(f"{log}.old").replace(log)
+    marker = tmp_path / "ds" / parquet_store.MARKER
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "schema_version": 2}))
+    opened = parquet_store.open_parquet_workspace(tmp_path / "ds")
+    assert opened.execute("SELECT count(*), count(data_as_of) FROM imports").fetchone() == (2, 0)
+    opened.close()
+    target = store.connect(tmp_path / "target.duckdb")
+    other = tmp_path / "other.csv"
+    other.write_text("contract_id,start_date,status,budget\nZ9,2026-01-01,completed,99\n")
+    import_files(target, [other])
+    summary = parquet_store.import_parquet(target, tmp_path / "ds")
+    assert summary.imported["contracts"] == 6 and summary.warnings == []
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "schema_version": 1}))
+    assert parquet_store.import_parquet(target, tmp_path / "ds", dry_run=True).warnings == [
+        "ds: written with workspace schema 1; columns added since are left empty"]
+
+
+def test_a_key_value_folder_above_the_dataset_changes_no_column(fixture_workspace, tmp_path):
+    """Read with hive partitioning, ``backups/client=Acme/ds`` gave every contract the client Acme
+    (and ``currency=EUR`` would have relabelled the amounts): the restore and report --parquet must
+    see the rows as exported, whatever the folders around the dataset are called."""
+    dataset = tmp_path / "client=Acme" / "currency=EUR" / "ds"
+    dataset.parent.mkdir(parents=True)
+    parquet_store.export_parquet(fixture_workspace, dataset)
+    target = store.connect(tmp_path / "target.duckdb")
+    parquet_store.import_parquet(target, dataset)
+    assert rows(target, "contracts") == rows(fixture_workspace, "contracts")
+    opened = parquet_store.open_parquet_workspace(dataset)
+    clients = "SELECT client, currency, count(*) FROM contracts GROUP BY ALL ORDER BY ALL"
+    assert opened.execute(clients).fetchall() == fixture_workspace.execute(clients).fetchall()
+    opened.close()

@@ -241,6 +241,11 @@ with st.container(border=True):
         st.markdown(
             f"{like}milestone contracts had **{adjusted.odds_ratio:.2f}×** the odds of being cancelled that single-payment "
             f"contracts had (95 % interval {low:.2f} to {high:.2f}; 1 would mean no difference).")
+        if adjusted.few_events:
+            st.warning(f"{adjusted.cancellations:,} of {adjusted.contracts:,} contracts were cancelled: too few of one "
+                       f"outcome for a model of {len(adjusted.covariates)} terms (about "
+                       f"{cancellation.EVENTS_PER_TERM} of each per term are needed), so this odds ratio and its "
+                       "interval are a rough hint, not a finding.", icon=":material/warning:")
         st.caption("In the model's words: " + escape_markdown(adjusted.message) + ". Logistic regression on "
                    f"{adjusted.contracts:,} finished fixed-price contracts ({adjusted.cancellations:,} cancelled) with "
                    f"errors clustered by client ({adjusted.clusters:,} clients).")
