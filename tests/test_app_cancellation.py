@@ -329,3 +329,17 @@ def test_the_log_rank_line_does_not_call_a_difference_the_rates_leave_unproven(t
     assert ("The risk of cancellation over time may differ, but the comparison of the cancellation rates finds no "
             f"firm difference: treat it as unproven (log-rank test, p = {p_value:.3f}, 11 cancellations).") in page
     assert "differs between" not in page
+
+
+def test_a_model_with_few_outcomes_per_term_is_called_a_rough_hint(sample_db, monkeypatch):
+    """Writing only: its cancellations (counted here in SQL) are under 10 for each of the 4 terms,
+    so the page warns; over every category (hundreds of cancellations) it does not."""
+    (cancelled,) = query_one(sample_db, f"""SELECT count(*) FILTER (WHERE status IN ('cancelled', 'disputed'))
+        FROM ({STRUCTURE_SQL}) WHERE category = 'writing' AND status IN ('completed', 'cancelled', 'disputed')
+          AND s IN ('milestones', 'single') AND budget > 0 AND currency = 'USD'""")
+    assert cancelled < 40
+    warned = "too few of one outcome for a model of 4 terms (about 10 of each per term are needed)"
+    at = open_app(sample_db, monkeypatch, "cancellation", query={"category": "writing"})
+    assert f"{cancelled:,} of " in next(w.value for w in at.warning if warned in w.value)
+    at = open_app(sample_db, monkeypatch, "cancellation")
+    assert not [w for w in at.warning if warned in w.value]
