@@ -172,7 +172,7 @@ def compare_rates(a_cancelled: int, a_finished: int, b_cancelled: int, b_finishe
                    f"({diff * 100:+.1f} points, {interval}, {p_text(p_value)})")
     elif p_value < 0.05:
         message = (f"no clear difference between {name_a} and {name_b} contracts ({diff * 100:+.1f} points; "
-                   f"{p_text(p_value)}, but the {interval} includes no difference)")
+                   f"{p_text(p_value)}, but the {interval} includes 0, no difference)")
     else:
         message = f"no clear difference between {name_a} and {name_b} contracts ({p_text(p_value)})"
     return RateComparison(a, b, a_cancelled, a_finished, b_cancelled, b_finished, float(diff),

@@ -131,7 +131,7 @@ def headline(comparison: RateComparison, filtered: bool = False) -> Headline:
         return Headline(text, detail, True)
     if p_value is not None and p_value < 0.05:  # the test alone: the interval still includes no difference
         detail = (f"Unproven: the test finds the difference unlikely to be chance ({p_text(p_value)}), but its 95 % "
-                  "interval still includes no difference; don't base a decision on it alone.")
+                  "interval still includes 0 (no difference); don't base a decision on it alone.")
     else:
         detail = (f"A difference this size could well be chance ({p_text(p_value)}); don't base a decision on it alone."
                   if p_value is not None else "")

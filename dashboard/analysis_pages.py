@@ -234,7 +234,7 @@ def p_value_words(p_value: float, clear: bool) -> str:
                 f"only about {max(1, round(p_value * 100))} of 100 histories like yours ({shown}).")
     if p_value < 0.05:
         return (f"Unproven: the test alone finds the gap unlikely to be chance ({shown}), but the 95 % interval still "
-                "includes no difference, so the two methods disagree and the gap is no firm evidence either way.")
+                "includes 0 (no difference), so the two methods disagree and the gap is no firm evidence either way.")
     return (f"It could well be chance: a gap this size turns up in about {round(p_value * 100)} of 100 histories even "
             f"when there is no real difference, so it is no evidence either way ({shown}).")
 

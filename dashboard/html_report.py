@@ -108,8 +108,10 @@ def _cancellation(section: CurrencySection) -> list[str]:
                 m=[f"{a} of {b}" for a, b in zip(part["milestones_cancelled"], part["milestones_finished"])],
                 s=[f"{a} of {b}" for a, b in zip(part["single_cancelled"], part["single_finished"])],
                 ci=[("—" if not math.isfinite(lo) else f"{lo * 100:+.1f} to {hi * 100:+.1f}") for lo, hi in zip(part["ci_low"], part["ci_high"])],
-                flag=["small sample" if s else ("clear difference" if clear else "")
-                      for s, clear in zip(part["small_sample"], part["clear_difference"])],
+                # As the Cancellation page: a group without finished contracts of one structure has nothing to compare.
+                flag=["nothing to compare" if not (m and n) else "small sample" if s else ("clear difference" if clear else "")
+                      for s, clear, m, n in zip(part["small_sample"], part["clear_difference"],
+                                                part["milestones_finished"], part["single_finished"])],
             )
             out.append(table(part, [
                 ("group", "group", None), ("m", "milestones cancelled", str), ("s", "single cancelled", str),

@@ -291,7 +291,7 @@ def test_a_gap_the_interval_does_not_confirm_is_not_called_chance_free(tmp_path,
     assert 0.04 < p_value < 0.05
     low, high = newcombe(2, 30, 9, 36)
     assert low < 0 < high
-    assert f"The 95 % interval for the gap runs from {low * 100:+.1f} to {high * 100:+.1f} points: it includes no difference" in page
+    assert f"The 95 % interval for the gap runs from {low * 100:+.1f} to {high * 100:+.1f} points: it includes 0, no difference" in page
     assert "Probably not chance" not in page and "Hardly chance" not in page
     assert f"Unproven: the test alone finds the gap unlikely to be chance (p = {p_value:.3f})" in page
 
@@ -301,7 +301,7 @@ def test_the_overview_says_the_same_of_that_gap(tmp_path, monkeypatch):
     page = texts(open_app(db, monkeypatch))
     p_value = chi2_contingency([[2, 28], [9, 27]], correction=False)[1]
     assert (f"Unproven: the test finds the difference unlikely to be chance (p = {p_value:.3f}), but its 95 % "
-            "interval still includes no difference") in page
+            "interval still includes 0 (no difference)") in page
     assert "unlikely to be chance (p" in page and "The difference is unlikely to be chance" not in page
 
 

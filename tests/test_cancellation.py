@@ -99,7 +99,7 @@ def test_a_difference_is_called_only_when_test_and_interval_agree():
     assert cmp.p_value < 0.05 and cmp.difference_ci[0] < 0 < cmp.difference_ci[1]
     assert not cmp.clear_difference and cmp.to_json()["clear_difference"] is False
     assert cmp.message.startswith("no clear difference") and "less often" not in cmp.message
-    assert "p = 0.047, but the 95 % CI -35.1 to +0.1 includes no difference" in cmp.message
+    assert "p = 0.047, but the 95 % CI -35.1 to +0.1 includes 0, no difference" in cmp.message
 
 
 @pytest.mark.parametrize(("p_value", "shown"), [

@@ -506,3 +506,15 @@ def test_a_filter_value_no_contract_has_is_named(cli):
     assert "No contracts match these filters" in result.out
     quiet = cli("report", "--client", "ACME", "--currency", "usd")
     assert quiet.code == 0 and quiet.err == ""
+
+
+def test_html_breakdown_rows_with_one_side_empty_say_nothing_to_compare(cli, workspace, tmp_path):
+    """As the Cancellation page says: budget under 100 holds single-payment contracts only (S-rows: 1 of 2
+    cancelled) and "unknown" only the hourly ones: no "small sample" for a comparison that cannot be made."""
+    out = tmp_path / "r.html"
+    assert cli("report", "--html", out, *TODAY).code == 0
+    text = out.read_text(encoding="utf-8")
+    budget = [re.sub(r"<[^>]+>", "|", r) for r in re.findall(
+        r"<tr>(.*?)</tr>", text[text.index("<h4>Budget"):text.index("<h4>", text.index("<h4>Budget") + 1)])]
+    assert [r.split("|")[1] + " " + r.split("|")[-2] for r in budget[1:]] == [
+        "under 100 nothing to compare", "100–499 small sample", "unknown nothing to compare"]

@@ -160,7 +160,7 @@ with st.container(border=True):
                         f"{'lower' if high < 0 else 'higher'} for milestone contracts.")
         else:
             st.markdown(f"The 95 % interval for the gap runs from {low * 100:+.1f} to {high * 100:+.1f} points: it "
-                        "includes no difference at all.")
+                        "includes 0, no difference at all.")
         st.markdown(p_value_words(comparison.p_value, comparison.clear_difference))
         st.caption(f"Interval: {comparison.interval_method}; test: {comparison.test_method}.")
 
