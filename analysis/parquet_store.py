@@ -608,6 +608,26 @@ def _keep_newer_rows(con, name: str) -> list[str]:
             f"the dataset's version (first: contract '{first}'): the older version is not taken"]
 
 
+def _retire_stand_ins(con, name: str, limit: int = 5) -> list[str]:
+    """After a merge, delete the ``paid_total`` stand-in payment (``contract_total``) of each contract
+    the dataset touched that now has milestone or hourly payments, as a CSV import of its milestones
+    does: a workspace paid by the total meeting a backup with the milestones (or the other way
+    round) counted the money twice. Named in one warning; removing the merge brings them back."""
+    retired = con.execute(
+        """DELETE FROM payments p
+           WHERE p.kind = 'contract_total'
+             AND EXISTS (SELECT 1 FROM payments q WHERE q.source = p.source AND q.contract_id = p.contract_id
+                                                   AND q.kind IN ('milestone', 'hourly'))
+             AND (EXISTS (SELECT 1 FROM in_payments i WHERE i.source = p.source AND i.contract_id = p.contract_id)
+                  OR EXISTS (SELECT 1 FROM in_milestones i WHERE i.source = p.source AND i.contract_id = p.contract_id))
+           RETURNING payment_key, gross, currency"""
+    ).fetchall()
+    if not retired:
+        return []
+    named = listed([f"{key} ({gross:,.2f} {currency})" for key, gross, currency in sorted(retired)], limit)
+    return [f"{name}: removed the paid_total payment of contracts whose milestones carry the payments: {named}"]
+
+
 def _restore_import_history(con, dataset: Path) -> int:
     """After the merge of a restore: the import log back, each row's first import as the dataset
     says (the merge wrote its last), and the id sequence past the restored ids. How many imports."""
@@ -769,6 +789,7 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
                 for key, n in per_import.items():
                     counts[key] = counts.get(key, 0) + n
             completions = _merge_completions(con)
+            kept_newer += _retire_stand_ins(con, name)
             warnings = kept_newer + ([f"{name}/{w}" for w in _same_contracts_under_another_source(
                 con, "would count twice" if dry_run else "now count twice", can_choose_source=False)] if other_sources else [])
             if manifest["schema_version"] < store.DATA_SCHEMA_VERSION:

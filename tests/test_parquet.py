@@ -730,3 +730,39 @@ def test_a_key_value_folder_above_the_dataset_changes_no_column(fixture_workspac
     clients = "SELECT client, currency, count(*) FROM contracts GROUP BY ALL ORDER BY ALL"
     assert opened.execute(clients).fetchall() == fixture_workspace.execute(clients).fetchall()
     opened.close()
+
+
+def _k1_milestones(folder) -> Path:
+    """K1's four milestones of 250, paid: the payments its contract-level paid_total (1,000) stood for."""
+    path = folder / "k1_milestones.csv"
+    path.write_text("contract_id,seq,amount,due_date,paid_date,paid_amount,status\n" + "".join(
+        f"K1,{i},250,2025-01-{7 * i:02d},2025-01-{7 * i + 1:02d},250,paid\n" for i in range(1, 5)))
+    return path
+
+
+@pytest.mark.parametrize("workspace_has", ["total", "milestones"])
+def test_a_merge_keeps_one_of_a_paid_total_and_the_milestone_payments_it_stood_for(tmp_path, workspace_has):
+    """contract_level.csv pays K1 1,000 (paid_total), K3 200, K2 nothing: 1,200 in all. Merging a backup
+    with K1's four paid milestones into the total-only workspace, or a total-only backup into the one with
+    the milestones, kept both and counted 2,200; the stand-in goes, as a CSV import of the milestones does."""
+    level = CANONICAL / "contract_level.csv"
+    with_ms = store.connect(tmp_path / "with_ms.duckdb")
+    import_files(with_ms, [level])
+    import_files(with_ms, [_k1_milestones(tmp_path)])
+    total_only = store.connect(tmp_path / "total_only.duckdb")
+    import_files(total_only, [level])
+    gross = "SELECT sum(gross), list(DISTINCT kind ORDER BY kind) FILTER (WHERE contract_id = 'K1') FROM payments"
+    assert with_ms.execute(gross).fetchone() == (Decimal("1200.00"), ["milestone"])
+    assert total_only.execute(gross).fetchone() == (Decimal("1200.00"), ["contract_total"])
+    source, target = (with_ms, total_only) if workspace_has == "total" else (total_only, with_ms)
+    parquet_store.export_parquet(source, tmp_path / "ds")
+    summary = parquet_store.import_parquet(target, tmp_path / "ds")
+    assert target.execute(gross).fetchone() == (Decimal("1200.00"), ["milestone"])
+    assert ("ds: removed the paid_total payment of contracts whose milestones carry the payments: "
+            "K1#total (1,000.00 USD)") in summary.warnings
+    if workspace_has == "total":  # removing the merge takes its milestones, and the total pays K1 again
+        from analysis import workspace_admin
+
+        (batch,) = target.execute("SELECT batch_id FROM imports WHERE format = 'parquet'").fetchone()
+        assert workspace_admin.remove_import(target, batch).restored_totals == 1
+        assert target.execute(gross).fetchone() == (Decimal("1200.00"), ["contract_total"])
