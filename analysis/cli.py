@@ -307,6 +307,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # ``... | head``: the reader has all it wanted
         return _reader_gone()
+    except (OSError, duckdb.IOException) as exc:
+        # The machine refused a read or write the checks did not foresee (a file where a folder is
+        # needed, read-only storage, a full disk): one line, not a traceback; the transaction rolled back.
+        print(f"milestone-lens: error: {_os_error_line(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+def _os_error_line(exc: Exception) -> str:
+    """``afile: File exists (a file where a folder is needed)``, or DuckDB's first line."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        line = f"{exc.filename}: {exc.strerror or type(exc).__name__}"
+        if isinstance(exc, (FileExistsError, NotADirectoryError)):
+            line += " (a file where a folder is needed)"
+        return line
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 #: Exit status of a command whose reader closed the pipe: as if SIGPIPE had ended it (128 + 13).

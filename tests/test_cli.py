@@ -282,3 +282,17 @@ def test_files_of_the_same_name_are_told_apart_by_their_folders(cli, tmp_path):
     result = cli("import", tmp_path / "a" / "contracts.csv", tmp_path / "a" / "sub" / "contracts.csv")
     assert (result.code, result.err) == (2, "milestone-lens: error: sub/contracts.csv, row 2, column budget: "
                                             "cannot read '1x0' as an amount\n")
+
+
+def test_a_file_where_a_folder_is_needed_is_one_line_and_exit_2(cli, tmp_path):
+    """``--db afile/ws.duckdb`` and ``export-parquet afile/out`` (afile a file) ended in a FileExistsError
+    traceback, exit 1; now one line naming the path, exit 2, and nothing written."""
+    afile = tmp_path / "afile"
+    afile.write_text("notes\n")
+    result = cli("import", CANONICAL / "contracts.csv", db=afile / "ws.duckdb")
+    assert (result.code, result.out) == (2, "")
+    assert result.err == f"milestone-lens: error: {afile}: File exists (a file where a folder is needed)\n"
+    assert cli("import", CANONICAL / "contracts.csv").code == 0
+    result = cli("export-parquet", afile / "out")
+    assert (result.code, result.err) == (2, f"milestone-lens: error: {afile}: File exists (a file where a folder is needed)\n")
+    assert afile.read_text() == "notes\n"
