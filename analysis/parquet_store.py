@@ -571,6 +571,39 @@ def _stage_import_history(con, dataset: Path) -> bool:
     return not any(n for (n,) in orphans)
 
 
+def _keep_what_histories_learnt(con) -> None:
+    """What the workspace learnt from more of a transaction history than the dataset saw stays: a
+    contract's estimated start (its first payment) is the earliest either knows, and a fee row the
+    workspace put on its payment's contract stays there where the dataset kept it apart. A backup
+    of part of an export, merged into a workspace holding more of it, moved starts later and made
+    fees account costs (a CSV import of the same part changes nothing)."""
+    con.execute(
+        """UPDATE in_contracts i SET start_date = w.start_date FROM contracts w
+           WHERE w.source = i.source AND w.contract_id = i.contract_id AND w.start_estimated AND i.start_estimated
+             AND w.start_date < i.start_date""")
+    con.execute(
+        """UPDATE in_payments i SET contract_id = w.contract_id, seq = w.seq FROM payments w
+           WHERE w.source = i.source AND w.payment_key = i.payment_key AND i.kind = 'fee' AND w.kind = 'fee'
+             AND i.contract_id IS NULL AND w.contract_id IS NOT NULL""")
+
+
+def _attach_fees_apart(con) -> None:
+    """After a merge, a fee row the dataset kept apart (its payment was in no file it saw) goes onto
+    the contract of the payment it names by Ref ID when the workspace holds that payment, as the
+    Upwork reader does when a later file brings it (``upwork._attach_fees``); not when that payment
+    carries a fee of its own, which already counted it."""
+    from analysis.upwork import REF_ID_RE
+
+    con.execute(
+        f"""UPDATE payments f SET contract_id = p.contract_id, seq = CASE WHEN p.kind <> 'bonus' THEN p.seq END
+            FROM payments p
+            WHERE f.kind = 'fee' AND f.contract_id IS NULL AND p.source = f.source
+              AND p.payment_key = regexp_extract(f.description, '{REF_ID_RE}', 1)
+              AND p.kind NOT IN ('fee', 'account_cost', 'withdrawal') AND p.contract_id IS NOT NULL
+              AND coalesce(p.fee, 0) = 0
+              AND EXISTS (SELECT 1 FROM in_payments i WHERE i.source = f.source AND i.payment_key = f.payment_key)""")
+
+
 def _made_at(log: str) -> str:
     """SQL for when the rows an import log row (alias ``log``) brought were made: the import's time, or
     for a Parquet merge the newest import of the dataset it merged (``data_as_of``; NULL for merges
@@ -774,6 +807,7 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
             if problems:
                 raise ImportValidationError(problems)
             dated = _stage_import_history(con, dataset)
+            _keep_what_histories_learnt(con)
             restoring = restoring and dated
             kept_newer = [] if restoring or not dated else _keep_newer_rows(con, name)
             if not restoring:
@@ -789,6 +823,7 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
                 for key, n in per_import.items():
                     counts[key] = counts.get(key, 0) + n
             completions = _merge_completions(con)
+            _attach_fees_apart(con)
             kept_newer += _retire_stand_ins(con, name)
             if other_sources:  # said once for the dataset's contracts, not once per year folder
                 con.execute("UPDATE in_contracts SET _file = 'contracts'")

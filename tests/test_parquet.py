@@ -764,3 +764,44 @@ def test_a_merge_keeps_one_of_a_paid_total_and_the_milestone_payments_it_stood_f
         (batch,) = target.execute("SELECT batch_id FROM imports WHERE format = 'parquet'").fetchone()
         assert workspace_admin.remove_import(target, batch).restored_totals == 1
         assert target.execute(gross).fetchone() == (Decimal("1200.00"), ["contract_total"])
+
+
+def test_a_backup_of_part_of_a_transaction_history_does_not_undo_what_the_whole_taught(tmp_path):
+    """The legacy Upwork export cut in two: rows 2–8 (newer) and 9–16 (older). A workspace holding both
+    halves starts Harbor Apps on 2022-09-30 and Pine Data on 2022-08-30 (their first payments, in the
+    older half) and puts fee 411000051 on Harbor's milestone 1 (its payment 411000044 is in the older
+    half). A backup of a workspace holding only the newer half starts them 2022-10-14 and 2022-10-03
+    and keeps the fee apart; merged in, it moved the starts and made the fee an account cost.
+    Importing the newer half's CSV again changes nothing; the merge must not either."""
+    from tests.conftest import FIXTURES
+
+    lines = (FIXTURES / "exports" / "upwork_transactions_legacy.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    older, newer = tmp_path / "older.csv", tmp_path / "newer.csv"
+    older.write_text(lines[0] + "".join(lines[8:16]), encoding="utf-8")
+    newer.write_text(lines[0] + "".join(lines[1:8]), encoding="utf-8")
+    full = store.connect(tmp_path / "full.duckdb")
+    import_files(full, [older])
+    import_files(full, [newer])
+    part = store.connect(tmp_path / "part.duckdb")
+    import_files(part, [newer])
+    parquet_store.export_parquet(part, tmp_path / "part_ds")
+    starts = "SELECT contract_id, start_date FROM contracts ORDER BY 1"
+    fee = "SELECT contract_id, seq, kind, fee FROM payments WHERE payment_key = '411000051'"
+    assert part.execute(fee).fetchone() == (None, None, "fee", Decimal("60.00"))
+    before = _snapshot(full)
+    assert full.execute(fee).fetchone() == ("Harbor Apps / Mobile onboarding flow", 1, "fee", Decimal("60.00"))
+    assert [(c, str(d)) for c, d in full.execute(starts).fetchall()] == [
+        ("Harbor Apps / Mobile onboarding flow", "2022-09-30"), ("Pine Data / hourly", "2022-08-30"),
+        ("Quill Media / Blog series", "2022-09-05")]
+    summary = parquet_store.import_parquet(full, tmp_path / "part_ds")
+    assert summary.updated == {"contracts": 0, "milestones": 0, "payments": 0}
+    after = _snapshot(full)
+    assert {t: v for t, v in after.items() if t not in ("imports", "meta")} == {
+        t: v for t, v in before.items() if t not in ("imports", "meta")}
+    # The other way round: the backup of the newer half merged into a workspace holding the older half
+    # ends as importing the newer half's CSV does (the fee onto Harbor's milestone 1, the starts kept).
+    older_only = store.connect(tmp_path / "older_only.duckdb")
+    import_files(older_only, [older])
+    parquet_store.import_parquet(older_only, tmp_path / "part_ds")
+    merged = _snapshot(older_only)
+    assert merged["contracts"] == after["contracts"] and merged["payments"] == after["payments"]
