@@ -91,6 +91,9 @@ class ImportRemoval:
     #: Contract completions a completions file of this import made, and no later edit changed: deleted.
     #: (Those it changed count in ``kept_updated``.)
     completions: int = 0
+    #: Completions of contracts it brought that stay with the contracts gone (entered on the Data page,
+    #: or merged from a dataset): they complete those contracts again when they are imported again.
+    kept_completions: int = 0
 
     def describe(self) -> str:
         text = (f"Removed import {self.batch_id} ({', '.join(self.files)}): {plural(self.contracts, 'contract')}, "
@@ -105,6 +108,11 @@ class ImportRemoval:
             text += (f" {plural(self.restored_totals, 'contract')} whose milestone payments it brought "
                      f"{'is' if self.restored_totals == 1 else 'are'} paid by {'its' if self.restored_totals == 1 else 'their'} "
                      "paid_total again.")
+        if self.kept_completions:
+            one = self.kept_completions == 1
+            text += (f" {plural(self.kept_completions, 'completion')} of its contracts (status, budget, planned "
+                     f"milestones) {'stays' if one else 'stay'}, to complete {'it' if one else 'them'} again if "
+                     f"{'it is' if one else 'they are'} imported again.")
         return text
 
 
@@ -169,6 +177,9 @@ def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemova
                    SELECT imported_at + INTERVAL 1 MICROSECOND FROM imports WHERE batch_id = ? AND format = 'completions')""",
             [batch_id],
         ).fetchone()[0]
+        kept_completions = con.execute(
+            """SELECT count(*) FROM contract_completions c JOIN _removed_contracts USING (source, contract_id)""",
+        ).fetchone()[0]
         restored = con.execute(
             f"""INSERT INTO payments
                 SELECT {stand_in_payment_sql("c")}, c.first_import_id, c.import_id
@@ -182,7 +193,7 @@ def remove_import(con: duckdb.DuckDBPyConnection, batch_id: int) -> ImportRemova
         con.execute("DROP TABLE IF EXISTS temp._unpaid_contracts")
         store.bump_data_version(con)
     return ImportRemoval(batch_id, tuple(f[1] for f in files), int(contracts), int(milestones), int(payments),
-                         int(kept_updated), int(restored), int(completions))
+                         int(kept_updated), int(restored), int(completions), int(kept_completions))
 
 
 def load_sample(con: duckdb.DuckDBPyConnection, paths: list[Path] | None = None) -> ImportSummary:

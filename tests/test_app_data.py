@@ -309,6 +309,20 @@ def test_removing_the_import_that_retired_a_paid_total_brings_it_back(con, tmp_p
     assert con.execute(payments).fetchall() == before
 
 
+def test_removing_an_import_names_the_completions_of_its_contracts_that_stay(con):
+    """U1 completed on the Data page, then its import removed: the completion stays for a re-import
+    (as the page says) and the message now says so instead of leaving it unseen."""
+    from analysis.completions import complete_contract
+
+    import_files(con, UPLOAD)
+    complete_contract(con, "canonical", "U1", status="cancelled")
+    removal = workspace_admin.remove_import(con, 1)
+    assert (removal.contracts, removal.completions, removal.kept_completions) == (3, 0, 1)
+    assert removal.describe().endswith(" 1 completion of its contracts (status, budget, planned milestones) stays, "
+                                       "to complete it again if it is imported again.")
+    assert con.execute("SELECT contract_id, status FROM contract_completions").fetchall() == [("U1", "cancelled")]
+
+
 def test_remove_an_unknown_import_changes_nothing(con):
     import_files(con, UPLOAD)
     version = store.data_version(con)
