@@ -635,9 +635,9 @@ def test_a_schema_1_dataset_marks_the_estimated_starts_from_its_import_log(tmp_p
     assert target.execute(marked).fetchall() == expected
 
 
-def test_backups_merged_in_order_end_with_the_newer_ones_rows(tmp_path):
-    """bk1 (A1 active, 100) then bk2 (A1 completed, 150) merged into a workspace holding other data:
-    A1's row from bk1 dated from that merge, so bk2's newer version was refused as "older"."""
+def _two_backups_and_a_target(tmp_path):
+    """bk1 (A1 active, 100) and the later bk2 (A1 completed, 150) of one workspace, and a target
+    workspace holding other data (Z9). Returns the source and the target connections."""
     source = store.connect(tmp_path / "source.duckdb")
     v1, v2 = tmp_path / "v1.csv", tmp_path / "v2.csv"
     v1.write_text("contract_id,start_date,status,budget\nA1,2026-01-05,active,100\n")
@@ -650,6 +650,13 @@ def test_backups_merged_in_order_end_with_the_newer_ones_rows(tmp_path):
     other = tmp_path / "other.csv"
     other.write_text("contract_id,start_date,status,budget\nZ9,2026-01-01,completed,99\n")
     import_files(target, [other])
+    return source, target
+
+
+def test_backups_merged_in_order_end_with_the_newer_ones_rows(tmp_path):
+    """bk1 then bk2 merged into a workspace holding other data: A1's row from bk1 dated from that
+    merge, so bk2's newer version was refused as "older"."""
+    _source, target = _two_backups_and_a_target(tmp_path)
     parquet_store.import_parquet(target, tmp_path / "bk1")
     summary = parquet_store.import_parquet(target, tmp_path / "bk2")
     assert summary.updated["contracts"] == 1 and summary.warnings == []
@@ -661,19 +668,8 @@ def test_backups_merged_in_reverse_order_keep_the_newer_ones_rows(tmp_path):
     """bk2 (A1 completed, 150) merged first, then the older bk1 (A1 active, 100): bk2's rows date from
     its newest import (``data_as_of``), not from the merge, so bk1 cannot undo them; a merge without
     that date (made before schema 3) still gives way, as it did."""
-    source = store.connect(tmp_path / "source.duckdb")
-    v1, v2 = tmp_path / "v1.csv", tmp_path / "v2.csv"
-    v1.write_text("contract_id,start_date,status,budget\nA1,2026-01-05,active,100\n")
-    v2.write_text("contract_id,start_date,end_date,status,budget\nA1,2026-01-05,2026-02-01,completed,150\n")
-    import_files(source, [v1])
-    parquet_store.export_parquet(source, tmp_path / "bk1")
-    import_files(source, [v2])
-    parquet_store.export_parquet(source, tmp_path / "bk2")
+    source, target = _two_backups_and_a_target(tmp_path)
     (newest,) = source.execute("SELECT max(imported_at) FROM imports").fetchone()
-    target = store.connect(tmp_path / "target.duckdb")
-    other = tmp_path / "other.csv"
-    other.write_text("contract_id,start_date,status,budget\nZ9,2026-01-01,completed,99\n")
-    import_files(target, [other])
     parquet_store.import_parquet(target, tmp_path / "bk2")
     assert target.execute("SELECT data_as_of FROM imports WHERE format = 'parquet'").fetchone() == (newest,)
     summary = parquet_store.import_parquet(target, tmp_path / "bk1", dry_run=True)
