@@ -824,10 +824,10 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
                     counts[key] = counts.get(key, 0) + n
             completions = _merge_completions(con)
             _attach_fees_apart(con)
-            kept_newer += _retire_stand_ins(con, name)
+            retired = _retire_stand_ins(con, name)
             if other_sources:  # said once for the dataset's contracts, not once per year folder
                 con.execute("UPDATE in_contracts SET _file = 'contracts'")
-            warnings = kept_newer + ([f"{name}/{w}" for w in _same_contracts_under_another_source(
+            warnings = kept_newer + retired + ([f"{name}/{w}" for w in _same_contracts_under_another_source(
                 con, "would count twice" if dry_run else "now count twice", can_choose_source=False)] if other_sources else [])
             if manifest["schema_version"] < store.DATA_SCHEMA_VERSION:
                 warnings.append(f"{name}: written with workspace schema {manifest['schema_version']}; "
