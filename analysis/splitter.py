@@ -19,7 +19,12 @@ With those rules the number of milestones paid is a discrete random variable wit
 nothing, the whole outcome distribution and the expected cash curve — is exact; nothing here
 needs a simulation. ``max_loss`` is the largest amount of finished-but-unpaid work at any
 moment (gross): work in progress on milestone *i* is worth up to its whole amount just before
-it is submitted, so ``max_loss`` is the largest milestone.
+it is submitted, so under escrow ``max_loss`` is the largest milestone.
+
+Without escrow (a direct client) and with a payment delay (``review_days``), a handed-in milestone
+is not yet money: it is paid only if the client is still there when it pays, ``review_days`` after
+the hand-in, so ``P(paid >= i) = S(due_i + review_days)`` and the handed-in work stays at stake
+until then (``secured_days``, ``max_unpaid``).
 
 Everything returns dataclasses or DataFrames and is easy to drive from a dashboard page:
 ``make_plan`` → ``compare`` (or ``evaluate``) → ``Comparison.to_json()``; ``recommend`` for the
@@ -457,7 +462,8 @@ def evaluate(plan: Plan, terms: PlatformPreset, risk: Risk, billed_before: float
     due = np.array([m.due_day for m in plan.milestones])
     start = np.array([m.start_day for m in plan.milestones])
     release = due + terms.review_days + terms.hold_days
-    paid = risk.survival(due, plan.days)  # P(milestone i is paid) = P(T > due_i)
+    secured = secured_days(plan, terms)
+    paid = risk.survival(secured, plan.days)  # P(milestone i is paid) = P(T > secured_i)
     n = len(amounts)
 
     expected_gross = float(amounts @ paid)
@@ -483,12 +489,12 @@ def evaluate(plan: Plan, terms: PlatformPreset, risk: Risk, billed_before: float
 
     return Outcome(
         expected_gross=expected_gross, expected_fees=expected_fees, expected_net=expected_gross - expected_fees,
-        max_loss=float(amounts.max()),  # exposure peaks just before each submission at that milestone's amount
+        max_loss=max_unpaid(plan, terms),
         prob_paid_nothing=float(1.0 - paid[0]), prob_paid_in_full=float(paid[-1]),
         expected_days_to_cash=days_to_cash, days_to_first_cash=float(release[0]) if paid[0] > 0 else None,
         milestones=milestones, distribution=distribution,
-        cash_curve=_cash_curve(due, release, amounts * paid, net * paid),
-        exposure_curve=_exposure_curve(plan, risk, start, due, amounts),
+        cash_curve=_cash_curve(secured, release, amounts * paid, net * paid),
+        exposure_curve=_exposure_curve(plan, risk, start, due, secured),
     )
 
 
@@ -496,22 +502,84 @@ def plan_cents_array(plan: Plan) -> np.ndarray:
     return np.array([m.amount_cents for m in plan.milestones], dtype=np.int64)
 
 
-def _cash_curve(due: np.ndarray, release: np.ndarray, expected_gross: np.ndarray, expected_net: np.ndarray) -> pd.DataFrame:
-    """Right-continuous steps: expected secured gross (at submission) and withdrawable net (at release)."""
-    day = np.unique(np.concatenate([[0.0], due, release]))
-    secured = (due[None, :] <= day[:, None]) @ expected_gross
+def _cash_curve(secured: np.ndarray, release: np.ndarray, expected_gross: np.ndarray, expected_net: np.ndarray) -> pd.DataFrame:
+    """Right-continuous steps: expected secured gross (at hand-in, or at payment without escrow) and
+    withdrawable net (at release)."""
+    day = np.unique(np.concatenate([[0.0], secured, release]))
+    got = (secured[None, :] <= day[:, None]) @ expected_gross
     cash = (release[None, :] <= day[:, None]) @ expected_net
-    return pd.DataFrame({"day": day, "expected_secured_gross": secured, "expected_cash": cash})
+    return pd.DataFrame({"day": day, "expected_secured_gross": got, "expected_cash": cash})
 
 
-def _exposure_curve(plan: Plan, risk: Risk, start: np.ndarray, due: np.ndarray, amounts: np.ndarray) -> pd.DataFrame:
-    """Vertices of the work finished but not yet submitted: rising linearly over each milestone,
-    back to zero at its submission (two rows on each due day: just before and at)."""
-    day = np.concatenate([start, due, due])
-    exposure = np.concatenate([np.zeros(len(start)), amounts, np.zeros(len(due))])
-    # On a shared day: just before a submission, at it, then the next milestone's start.
-    order = np.lexsort((np.concatenate([np.full(len(start), 2), np.zeros(len(due)), np.ones(len(due))]), day))
-    frame = pd.DataFrame({"day": day[order], "exposure": exposure[order]})
+def protects_handins(terms: PlatformPreset) -> bool:
+    """Whether a handed-in milestone is as good as paid: the platform holds the client's money (escrow), or the
+    client pays on the hand-in day (no review time). Without either, handed-in work stays at stake until the
+    client pays it, ``review_days`` later."""
+    return bool(terms.escrow) or terms.review_days <= 0
+
+
+def secured_days(plan: Plan, terms: PlatformPreset) -> np.ndarray:
+    """The day each milestone's money is safe from a cancellation: its hand-in (due day) under escrow, else the
+    day the client pays it (due day + review days): a client who cancels before paying pays nothing."""
+    due = np.array([m.due_day for m in plan.milestones], dtype=float)
+    return due if protects_handins(terms) else due + terms.review_days
+
+
+def _unpaid_work(plan: Plan, secured: np.ndarray, day: np.ndarray, *, before: bool) -> np.ndarray:
+    """Finished-but-unpaid work (gross) on each of ``day``: just before it (``before``) or at it.
+
+    Work on the milestone in progress counts in proportion to the time worked on it; a handed-in milestone
+    counts until ``secured`` (its payment). Due and secured days are in order, so sorted searches and cumulative
+    sums give it in O(n log n) with no matrix of days by milestones.
+    """
+    cents = plan_cents_array(plan)
+    start = np.array([m.start_day for m in plan.milestones], dtype=float)
+    due = np.array([m.due_day for m in plan.milestones], dtype=float)
+    day = np.asarray(day, dtype=float)
+    side = "left" if before else "right"
+    total = np.concatenate([[0], np.cumsum(cents)])
+    # handed in (due < day, or <= at it) and not yet secured (secured >= day just before it, > at it)
+    handed = total[np.searchsorted(due, day, side)] - total[np.searchsorted(secured, day, side)]
+    # at most one milestone is being worked on: the first still to be handed in, if its work has begun
+    j = np.searchsorted(due, day, side)
+    inside = j < len(cents)
+    jj = np.where(inside, j, 0)
+    length = due[jj] - start[jj]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(length > 0, np.clip((day - start[jj]) / length, 0.0, 1.0), 0.0)
+    working = np.where(inside & (start[jj] < day), cents[jj] * share, 0.0)
+    return (handed + working) / 100
+
+
+def max_unpaid(plan: Plan, terms: PlatformPreset) -> float:
+    """``max_loss``: the most finished-but-unpaid work at any moment (gross). Under escrow it is the largest
+    milestone (just before its hand-in); without escrow and with a payment delay, handed-in milestones stay
+    unpaid until the client pays them, and add to the work in progress."""
+    if protects_handins(terms):
+        return float(plan_cents_array(plan).max()) / 100  # exposure peaks just before each hand-in at its amount
+    secured = secured_days(plan, terms)
+    due = np.array([m.due_day for m in plan.milestones], dtype=float)
+    # The unpaid work grows while work goes on and falls only at a payment: its peaks are just before a
+    # hand-in or a payment.
+    return round(float(_unpaid_work(plan, secured, np.concatenate([due, secured]), before=True).max()), 2)
+
+
+def _exposure_curve(plan: Plan, risk: Risk, start: np.ndarray, due: np.ndarray, secured: np.ndarray) -> pd.DataFrame:
+    """Vertices of the finished-but-unpaid work: rising linearly over each milestone, falling when a milestone is
+    secured (at its hand-in under escrow, else at its payment); two rows on each such day, just before and at it."""
+    if np.array_equal(secured, due):  # secured at hand-in: each milestone's own rise and fall
+        amounts = plan_cents_array(plan) / 100
+        day = np.concatenate([start, due, due])
+        exposure = np.concatenate([np.zeros(len(start)), amounts, np.zeros(len(due))])
+        # On a shared day: just before a hand-in, at it, then the next milestone's start.
+        order = np.lexsort((np.concatenate([np.full(len(start), 2), np.zeros(len(due)), np.ones(len(due))]), day))
+        frame = pd.DataFrame({"day": day[order], "exposure": exposure[order]})
+        frame["expected_exposure"] = frame["exposure"] * risk.survival(frame["day"].to_numpy(), plan.days)
+        return frame.reset_index(drop=True)
+    day = np.unique(np.concatenate([start, due, secured]))
+    before = _unpaid_work(plan, secured, day, before=True)
+    at = _unpaid_work(plan, secured, day, before=False)
+    frame = pd.DataFrame({"day": np.repeat(day, 2), "exposure": np.column_stack([before, at]).ravel()})
     frame["expected_exposure"] = frame["exposure"] * risk.survival(frame["day"].to_numpy(), plan.days)
     return frame.reset_index(drop=True)
 
@@ -657,14 +725,29 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
     if allowed < 1:
         raise UserError(f"the budget {budget_cents / 100:,.2f} is below the {terms.name} minimum milestone of {terms.min_milestone:,.2f}")
     chosen = smallest_safe_count(budget_cents, max_loss_share, allowed, shape)
+
+    def stake_of(n: int) -> float:
+        return max_unpaid(make_plan(budget, days, milestones=n, shape=shape, wait_days=wait_days, terms=terms), terms)
+
+    unpaid_note = ""
+    if not protects_handins(terms):
+        # Handed-in work stays unpaid for the review days: the largest milestone is only a lower bound, so no
+        # smaller count can qualify, and a larger one must be checked with its handed-in work counted.
+        unpaid_note = (f" (with no escrow, handed-in work stays unpaid until the client pays it "
+                       f"{terms.review_days:g} days later)")
+        limit = max_loss_share * budget_cents / 100 + 1e-8
+        first = chosen
+        chosen = None
+        if first is not None:
+            chosen = next((n for n in range(first, allowed + 1) if stake_of(n) <= limit), None)
     if chosen is None:
-        stake = max(plan_cents(budget_cents, allowed, shape)) / 100
+        stake = stake_of(allowed) if unpaid_note else max(plan_cents(budget_cents, allowed, shape)) / 100
         why = ("the most the splitter considers" if allowed == MAX_RECOMMENDED_MILESTONES
                else f"the most the {terms.min_milestone:,.2f} minimum milestone allows")
-        reason = (f"even {plural(allowed, 'milestone')} ({why}) leave {stake:,.2f} at stake, "
+        reason = (f"even {plural(allowed, 'milestone')} ({why}) leave {stake:,.2f} at stake{unpaid_note}, "
                   f"more than {max_loss_share:.0%} of the budget")
     else:
-        stake = max(plan_cents(budget_cents, chosen, shape)) / 100
+        stake = stake_of(chosen) if unpaid_note else max(plan_cents(budget_cents, chosen, shape)) / 100
         reason = (f"{plural(chosen, 'milestone')} keep at most {stake:,.2f} of finished work unpaid "
                   f"(limit {max_loss_share:.0%} of {budget_cents / 100:,.2f})")
     shown = min(allowed, (chosen or allowed) + 2, MAX_TABLE_ROWS)

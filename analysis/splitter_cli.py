@@ -154,6 +154,9 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: split
                      + (f" {certain[:1].upper()}{certain[1:]}." if (certain := splitter.certain_cancellation(risk)) else ""))
         if c.plan_risk == c.single_risk:
             break
+    if not splitter.protects_handins(c.terms):
+        lines.append(f"No escrow: a milestone is paid only if the client is still there {c.terms.review_days:g} days after "
+                     "its hand-in, when it pays; until then handed-in work is at stake (in max loss and P(paid)).")
     caveat = splitter.observed_not_caused(c.plan_risk, c.single_risk)
     if caveat:
         lines.append(f"Note: {caveat}.")

@@ -470,3 +470,22 @@ def test_money_in_the_tables_has_thousands_separators(sample_db, monkeypatch):
     assert set(formats) == money and set(formats.values()) == {"accounting"}, formats
     at.number_input(key="split_budget").set_value(10_000_000.0).run()
     assert "(your limit: 25 % of 10,000,000.00)" in plain(at)
+
+
+def test_a_direct_client_paying_later_leaves_handed_in_work_at_stake(sample_db, monkeypatch):
+    """No escrow, the client pays 10 days after each hand-in: on day 5 all 150 is handed in and unpaid; milestone i
+    is paid with 0.9 ** ((i + 10) / 5). Cancelled during day 3, the two milestones handed in (days 1 and 2) are not
+    paid until days 11 and 12: nothing is kept and 60.00 is lost."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"), 10)
+    at.selectbox(key="split_platform").set_value("direct").run()
+    at.number_input(key="split_review_days").set_value(10.0).run()
+    assert not at.exception
+    paid = [0.9 ** ((i + 10) / 5) for i in range(1, 6)]
+    assert schedule(at)["prob_paid"].tolist() == [round(s, 3) for s in paid]
+    plan, single = side_metrics(at)
+    assert (plan["Most at stake"], single["Most at stake"]) == ("150.00", "150.00")
+    assert plan["Expected earnings"] == f"{30 * sum(paid):,.2f}"
+    assert plan["Paid nothing"] == f"{1 - paid[0]:.1%}"
+    at.slider(key="split_cancel_day").set_value(3).run()
+    assert ("With 5 milestones you keep 0.00 of the 150.00 (60.00 handed in but not yet paid is lost); with a "
+            "single payment you keep 0.00.") in plain(at)

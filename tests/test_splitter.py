@@ -70,6 +70,55 @@ def test_constant_hazard_two_milestones_by_hand():
     assert single.max_loss == 100.0
 
 
+def test_without_escrow_handed_in_work_is_at_stake_until_the_client_pays():
+    """A direct client pays 1 day after each hand-in (no escrow): 2 × 50 over 4 days are due on days 2 and 4 and
+    paid on days 3 and 5, so each is paid with S(3) = 0.81 ** 0.75 = 0.9 ** 1.5 and S(5) = 0.9 ** 2.5. Just before
+    day 3 the first 50 is handed in but unpaid and half of the second is done: 75 at stake."""
+    terms = sp.platform_terms("direct", review_days=1)
+    out = sp.evaluate(sp.make_plan(100, 4, milestones=2), terms, sp.make_risk(0.19))
+    assert out.milestones["prob_paid"].tolist() == pytest.approx([0.853815, 0.768433], abs=1e-6)
+    assert out.expected_gross == pytest.approx(50 * 0.9 ** 1.5 + 50 * 0.9 ** 2.5)
+    assert out.prob_paid_nothing == pytest.approx(1 - 0.9 ** 1.5)
+    assert out.prob_paid_in_full == pytest.approx(0.9 ** 2.5)
+    assert out.max_loss == 75.0
+    curve = out.exposure_curve
+    assert curve.loc[curve["day"] == 3.0, "exposure"].tolist() == [75.0, 25.0]  # just before, and at, the payment
+    assert curve.loc[curve["day"] == 5.0, "exposure"].tolist() == [50.0, 0.0]
+    cash = out.cash_curve.set_index("day")
+    assert cash.loc[3.0, "expected_secured_gross"] == pytest.approx(50 * 0.9 ** 1.5)  # secured when paid, not handed in
+    single = sp.evaluate(sp.single_payment(100, 4), terms, sp.make_risk(0.19))
+    assert single.prob_paid_nothing == pytest.approx(1 - 0.9 ** 2.5) and single.max_loss == 100.0
+
+
+def test_auditors_direct_client_paying_ten_days_after_each_hand_in():
+    """150 over 5 days in 5 × 30, paid 10 days after each hand-in: the first payment comes on day 11, so on day 5
+    all 150 is handed in and unpaid. Milestone i is paid with S(i + 10) = 0.9 ** ((i + 10) / 5)."""
+    terms = sp.platform_terms("direct", review_days=10)
+    c = sp.compare(sp.make_plan(150, 5, milestones=5), terms, sp.make_risk(0.1))
+    assert c.plan_outcome.max_loss == 150.0 and c.single_outcome.max_loss == 150.0
+    paid = [0.9 ** ((i + 10) / 5) for i in range(1, 6)]
+    assert c.plan_outcome.milestones["prob_paid"].tolist() == pytest.approx(paid)
+    assert c.plan_outcome.expected_net == pytest.approx(30 * sum(paid))  # 114.11, not 140.87
+    assert c.single_outcome.expected_net == pytest.approx(150 * 0.9 ** 3)  # 109.35
+    # Escrow (Upwork, 14 days to review) is unchanged: handed-in work is paid from escrow.
+    up = sp.compare(sp.make_plan(150, 5, milestones=5), UPWORK, sp.make_risk(0.1))
+    assert up.plan_outcome.max_loss == 30.0
+    assert up.plan_outcome.milestones["prob_paid"].tolist() == pytest.approx([0.9 ** (i / 5) for i in range(1, 6)])
+
+
+def test_without_escrow_the_recommendation_counts_unpaid_hand_ins():
+    """150 over 50 days, a direct client paying 3 days after a hand-in, limit 37.50 (25 %). 4 × 37.50 (12.5 days
+    each): just before the first payment (day 15.5) 37.50 handed in + 3/12.5 of the next = 46.50. 5 × 30 (10
+    days): 30 + 3/10 × 30 = 39.00. 6 × 25 (8 1/3 days): 25 + 3/(25/3) × 25 = 34.00, the first within the limit."""
+    terms = sp.platform_terms("direct", review_days=3)
+    rec = sp.recommend(150, 50, terms, sp.make_risk(0.1))
+    assert rec.milestones == 6
+    assert rec.table.set_index("milestones").loc[[4, 5, 6], "max_loss"].tolist() == [46.5, 39.0, 34.0]
+    assert "34.00" in rec.reason
+    never = sp.recommend(150, 5, sp.platform_terms("direct", review_days=10), sp.make_risk(0.1))
+    assert never.milestones is None and "handed-in work stays unpaid" in never.reason
+
+
 def test_constant_hazard_is_constant():
     risk = sp.make_risk(0.19, "constant")
     s = risk.survival(np.array([0.0, 1.0, 2.0, 3.0, 4.0]), 4)

@@ -46,6 +46,18 @@ def test_hand_computed_values_through_the_cli(cli):
     assert [d["probability"] for d in doc["plan"]["distribution"]] == pytest.approx([0.1, 0.09, 0.81])
 
 
+def test_a_direct_client_paying_later_leaves_handed_in_work_at_stake(cli):
+    """The auditor's case: paid 10 days after each hand-in, all 150 is handed in and unpaid on day 5; milestone i
+    is paid with S(i + 10) = 0.9 ** ((i + 10) / 5)."""
+    doc = cli(*SEED, "--platform", "direct", "--review-days", "10", "--json").json()
+    paid = [0.9 ** ((i + 10) / 5) for i in range(1, 6)]
+    assert doc["plan"]["max_loss"] == 150.0
+    assert [m["prob_paid"] for m in doc["milestones"]] == pytest.approx(paid)
+    assert doc["plan"]["expected_net"] == pytest.approx(30 * sum(paid))
+    assert doc["plan"]["prob_paid_nothing"] == pytest.approx(1 - 0.9 ** 2.2)
+    assert doc["recommendation"]["milestones"] is None
+
+
 def test_custom_fee_amounts_and_due_days(cli):
     doc = cli("split", "--budget", "1000", "--days", "30", "--amounts", "100,250,650", "--due-days", "3,10,30",
               "--fee", "5%", "--review-days", "2", "--hold-days", "0", "--cancel-prob", "0", "--json").json()
