@@ -258,9 +258,9 @@ def _check_budget_days(budget: float, days: float) -> int:
         raise UserError(f"budget must be more than 0, got {budget:g}")
     if cents > MAX_BUDGET * 100:
         raise UserError(f"budget must be at most {MAX_BUDGET:,.0f}, got {budget:g}")
-    if not _finite(days) or days <= 0:
+    if _finite(days) and days <= 0:
         raise UserError(f"days must be more than 0, got {days:g}")
-    if not MIN_DAYS <= days <= MAX_DAYS:
+    if not _finite(days) or not MIN_DAYS <= days <= MAX_DAYS:  # inf and nan get the bounds, as 1e-9 does
         raise UserError(f"days must be between {MIN_DAYS:g} and {MAX_DAYS:,.0f}, got {days:g}")
     return cents
 

@@ -101,6 +101,7 @@ def test_text_output(cli):
     (("--budget", "0", "--days", "5", "--milestones", "2"), "budget must be more than 0"),
     (("--budget", "-5", "--days", "5", "--milestones", "2"), "budget must be more than 0"),
     (("--budget", "100", "--days", "0", "--milestones", "2"), "days must be more than 0"),
+    (("--budget", "150", "--days", "inf", "--milestones", "2"), "days must be between 0.01 and 36,500, got inf"),
     (("--budget", "100", "--days", "5", "--milestones", "0"), "--milestones must be at least 1"),
     (("--budget", "0.05", "--days", "5", "--milestones", "6", "--platform", "direct"), "more than the budget has cents"),
     (("--budget", "150", "--days", "5", "--amounts", "50,50"), "add up to 100.00, not the budget 150.00"),
