@@ -132,22 +132,23 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: split
     p, s = c.plan_outcome, c.single_outcome
     lines = [f"Budget {c.plan.budget:,.2f} over {c.plan.days:g} days, {len(c.plan.milestones)} milestone"
              f"{'s' if len(c.plan.milestones) != 1 else ''} ({c.plan.shape}); {c.terms.label}: review "
-             f"{c.terms.review_days:g} d, hold {c.terms.hold_days:g} d.", "",
-             f"{'seq':>3}  {'amount':>10}  {'start':>7}  {'due':>7}  {'withdrawable':>12}  {'P(paid)':>7}"]
-    for r in p.milestones.itertuples():
-        lines.append(f"{r.seq:>3}  {r.amount:>10,.2f}  {r.start_day:>7.2f}  {r.due_day:>7.2f}  "
-                     f"{r.expected_release_day:>12.2f}  {r.prob_paid:>7.1%}")
+             f"{c.terms.review_days:g} d, hold {c.terms.hold_days:g} d.", ""]
+    schedule = [[f"{r.seq}", f"{r.amount:,.2f}", f"{r.start_day:.2f}", f"{r.due_day:.2f}",
+                 f"{r.expected_release_day:.2f}", f"{r.prob_paid:.1%}"] for r in p.milestones.itertuples()]
+    lines += _columns([["seq", "amount", "start", "due", "withdrawable", "P(paid)"], *schedule],
+                      [3, 10, 7, 7, 12, 7])
 
     def days(v: float | None) -> str:
         return "—" if v is None else f"{v:.1f}"
 
-    lines += ["", f"{'':<30}{'plan':>14}{'single payment':>16}",
-              f"{'expected net':<30}{p.expected_net:>14,.2f}{s.expected_net:>16,.2f}",
-              f"{'max loss (gross)':<30}{p.max_loss:>14,.2f}{s.max_loss:>16,.2f}",
-              f"{'P(paid nothing)':<30}{p.prob_paid_nothing:>14.1%}{s.prob_paid_nothing:>16.1%}",
-              f"{'days to cash (amount-weighted)':<30}{days(p.expected_days_to_cash):>14}{days(s.expected_days_to_cash):>16}",
-              f"{'days to first cash':<30}{days(p.days_to_first_cash):>14}{days(s.days_to_first_cash):>16}",
-              ""]
+    lines += [""] + _columns([
+        ["", "plan", "single payment"],
+        ["expected net", f"{p.expected_net:,.2f}", f"{s.expected_net:,.2f}"],
+        ["max loss (gross)", f"{p.max_loss:,.2f}", f"{s.max_loss:,.2f}"],
+        ["P(paid nothing)", f"{p.prob_paid_nothing:.1%}", f"{s.prob_paid_nothing:.1%}"],
+        ["days to cash (amount-weighted)", days(p.expected_days_to_cash), days(s.expected_days_to_cash)],
+        ["days to first cash", days(p.days_to_first_cash), days(s.days_to_first_cash)],
+    ], [28, 12, 14], label=True) + [""]
     for label, risk in (("plan", c.plan_risk), ("single payment", c.single_risk)):
         lines.append(f"Risk ({label}, {risk.source}): "
                      + (risk.note if risk.note else f"{risk.cancel_prob:.1%} cancel before the end, {risk.hazard_label} hazard") + "."
@@ -173,3 +174,13 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: split
         lines.append(f"Each extra milestone is one more client review of up to {rec.review_days_per_milestone:g} days "
                      "(added to the finish if you wait for each approval before starting the next).")
     return "\n".join(lines)
+
+
+
+def _columns(rows: list[list[str]], widths: list[int], *, label: bool = False) -> list[str]:
+    """Rows of cells as lines: each column as wide as its widest cell (at least ``widths``), right-aligned (the
+    first left-aligned when it is a ``label``), two spaces between columns whatever the figures' size (a
+    budget of a trillion ran "845,241,550,213.47810,000,000,000.00" together)."""
+    widths = [max(w, *(len(row[i]) for row in rows)) for i, w in enumerate(widths)]
+    return ["  ".join(cell.ljust(w) if label and i == 0 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in rows]

@@ -97,6 +97,16 @@ def test_text_output(cli):
     assert re.search(r"days to first cash\s+20\.0\s+24\.0\n", result.out)  # 1 + 19 against 5 + 19
 
 
+def test_text_columns_stay_apart_at_the_largest_budget(cli):
+    """A trillion in 5: the plan nets 0.9 × 200e9 × Σ 0.9 ** (i / 5) and the single payment 0.9 × 0.9 × 1e12;
+    the two figures (18 and 18 characters) ran together in 14- and 16-character columns."""
+    out = cli("split", "--budget", "1e12", "--days", "5", "--milestones", "5").out
+    plan = 0.9 * 200e9 * sum(0.9 ** (i / 5) for i in range(1, 6))
+    assert re.search(rf"expected net +{plan:,.2f}  +810,000,000,000\.00\n", out)
+    assert re.search(r"max loss \(gross\) +200,000,000,000\.00  +1,000,000,000,000\.00\n", out)
+    assert re.search(r"\n  1  +200,000,000,000\.00  +0\.00  +1\.00  +20\.00  +97\.9%\n", out)
+
+
 @pytest.mark.parametrize("args, message", [
     (("--budget", "0", "--days", "5", "--milestones", "2"), "budget must be more than 0"),
     (("--budget", "-5", "--days", "5", "--milestones", "2"), "budget must be more than 0"),
