@@ -1065,9 +1065,11 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     excluded = int(len(history) - len(usable))
     finished = int(usable["finished"].sum())
     cancelled = int(usable["cancelled"].sum())
-    what = (STRUCTURE_WORDS[structure] + " contracts"
-            + (f" of {budget_range[0]:,.2f}–{budget_range[1]:,.2f}{in_currency}" if budget_range
-               else f" in{in_currency}" if currency else ""))
+    def what(n: int) -> str:
+        """``milestone contracts of 400.00–1,600.00 USD`` (``contract`` for 1)."""
+        return (STRUCTURE_WORDS[structure] + (" contract" if n == 1 else " contracts")
+                + (f" of {budget_range[0]:,.2f}–{budget_range[1]:,.2f}{in_currency}" if budget_range
+                   else f" in{in_currency}" if currency else ""))
 
     def fallback(why: str) -> Calibration:
         message = (f"{widened}{why}; too few to estimate the risk, so the default is assumed: "
@@ -1080,14 +1082,14 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
         from analysis.completions import DATES_FROM_TEMPLATE  # the import path's module: only when it is said
 
         missing = f" ({excluded} without usable dates: {DATES_FROM_TEMPLATE})" if excluded else ""
-        found = (f"only {finished} finished {what} with a planned end date ({cancelled} cancelled; need {min_contracts})"
-                 if finished else f"no finished {what} with a planned end date (need {min_contracts})")
+        found = (f"only {finished} finished {what(finished)} with a planned end date ({cancelled} cancelled; need {min_contracts})"
+                 if finished else f"no finished {what(0)} with a planned end date (need {min_contracts})")
         return fallback(f"{found}{missing}")
     curve = survival_over_fraction(usable)
     followed_to_end = int((usable["fraction"] >= 1.0).sum())
     survival_end, se_end = _survival_at(curve, 1.0)
     if followed_to_end == 0 and survival_end > 0.0:
-        return fallback(f"none of the {len(usable)} {what} has been followed to its planned end")
+        return fallback(f"{'the 1' if len(usable) == 1 else f'none of the {len(usable)}'} {what(len(usable))} has {'not ' if len(usable) == 1 else ''}been followed to its planned end")
     # With every contract cancelled, the interval is the exact one for that many cancellations
     # in that many finished contracts.
     at_risk_end = followed_to_end if survival_end > 0.0 else finished
@@ -1101,7 +1103,7 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
                       f"hazard is assumed")
     prob = float(1.0 - survival_end)
     ci = _prob_ci(survival_end, se_end, at_risk_end)
-    message = (f"{widened}estimated from {len(usable)} {what} ({finished} finished, {cancelled} cancelled or disputed"
+    message = (f"{widened}estimated from {len(usable)} {what(len(usable))} ({finished} finished, {cancelled} cancelled or disputed"
                f"{f', {excluded} without usable dates left out' if excluded else ''}): "
                f"{prob:.1%} cancel before the end, late cancellations included (95 % CI {ci[0]:.1%}–{ci[1]:.1%}), "
                f"{hazard_label(k)} hazard{shape_note}")

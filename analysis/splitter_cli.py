@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import math
 
 from analysis import splitter
 from analysis.cli import command, emit_json, workspace_to_read
 from analysis.errors import UserError
+from analysis.filters import parse_date
 from analysis.platforms import PRESETS
 
 
@@ -37,6 +39,8 @@ def _configure_split(p: argparse.ArgumentParser) -> None:
     p.add_argument("--currency", metavar="CODE", action="append",
                    help="with --calibrate: only contracts in this currency (repeat it for several: the one of them "
                         "with the most fixed-price contracts, as the report picks)")
+    p.add_argument("--today", metavar="DATE",
+                   help="with --calibrate: the as-of date for active contracts (default: today), as for report")
     p.add_argument("--max-loss-share", type=float, default=splitter.DEFAULT_MAX_LOSS_SHARE,
                    help=f"recommendation: largest share of the budget at stake (default {splitter.DEFAULT_MAX_LOSS_SHARE})")
     p.add_argument("--json", action="store_true", help="print a JSON document")
@@ -64,13 +68,13 @@ def _fee_rate(text: str | None) -> float | None:
     return rate / 100 if percent else rate
 
 
-def _calibrated(args: argparse.Namespace, plan_structure: str
+def _calibrated(args: argparse.Namespace, plan_structure: str, as_of: dt.date
                 ) -> tuple[splitter.Calibration, splitter.Calibration, splitter.ReviewHistory]:
     """The plan's and the single payment's risk from the workspace, and its clients' review time."""
     with workspace_to_read(args, "no workspace to calibrate from; import a history first or give --cancel-prob") as con:
-        plan_cal = splitter.calibrate(con, args.budget, plan_structure, currency=args.currency)
+        plan_cal = splitter.calibrate(con, args.budget, plan_structure, currency=args.currency, as_of=as_of)
         single_cal = (plan_cal if plan_structure == "single"
-                      else splitter.calibrate(con, args.budget, "single", currency=args.currency))
+                      else splitter.calibrate(con, args.budget, "single", currency=args.currency, as_of=as_of))
         review = splitter.review_history(con, args.platform)
     return plan_cal, single_cal, review
 
@@ -97,10 +101,11 @@ def run_split(args: argparse.Namespace) -> int:
         raise (exc if args.amounts is None else splitter.amounts_error(exc, args.amounts)) from None
     if not math.isfinite(args.billed_before) or args.billed_before < 0:
         raise UserError(f"--billed-before must be zero or more, got {args.billed_before:g}")
+    as_of = parse_date(args.today, "--today") or dt.date.today()  # refused when not a date, as report does
     calibration = review = None
     if args.calibrate:
         structure = "milestones" if len(plan.milestones) > 1 else "single"
-        plan_cal, single_cal, review = _calibrated(args, structure)
+        plan_cal, single_cal, review = _calibrated(args, structure, as_of)
         plan_risk, single_risk = (_with_hazard(r, args.hazard) for r in splitter.comparable_risks(plan_cal, single_cal))
         calibration = {"plan": plan_cal.to_json(), "single_payment": single_cal.to_json(),
                        "caveat": splitter.observed_not_caused(plan_risk, single_risk), "review": review.to_json()}

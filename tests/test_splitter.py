@@ -468,6 +468,15 @@ def test_calibration_falls_back_when_too_few(tmp_path):
     assert "without usable dates" not in cal.message  # every contract had its dates
 
 
+def test_calibration_counts_one_contract_in_the_singular(tmp_path):
+    db = _workspace(tmp_path, _history_rows([], completed=1))
+    con = store.connect(db, read_only=True)
+    cal = sp.calibrate(con, 150, "single")
+    con.close()
+    assert ("only 1 finished single-payment contract of 75.00–300.00 USD with a planned end date (0 cancelled; "
+            "need 30)") in cal.message
+
+
 def test_calibration_says_how_contracts_without_dates_get_them(tmp_path):
     """10 finished with dates, 2 cancelled without a planned end date: too few, and the way to add dates named."""
     from analysis.completions import DATES_FROM_TEMPLATE

@@ -162,6 +162,26 @@ def test_calibrate_from_a_known_history(cli, tmp_path):
     assert doc["plan"]["prob_paid_nothing"] == pytest.approx(10 / 43)  # one milestone = the single payment
 
 
+def test_calibrate_takes_the_as_of_date_for_active_contracts(cli, tmp_path):
+    """30 completed and 10 single-payment contracts cancelled halfway through 1,000 planned days, and one active
+    contract started with them. As of today it has run past its planned end: at risk halfway, 10 of 41 cancel
+    (p = 10/41). As of --today 2020-03-11 (day 70, 0.07 of the way) it is censored before the cancellations:
+    10 of 40 (p = 0.25)."""
+    from tests.test_splitter import _history_rows, _workspace
+
+    planned_end = START + dt.timedelta(days=PLANNED)
+    rows = _history_rows([0.5] * 10, completed=30)
+    rows.append(["SA0", "upwork", "fixed", 150, "USD", START, planned_end, "", "active", 1])
+    db = _workspace(tmp_path, rows)
+    args = ("split", "--budget", "150", "--days", "5", "--milestones", "1", "--calibrate", "--json")
+    now = cli(*args, db=db).json()["calibration"]["plan"]["risk"]["cancel_prob"]
+    then = cli(*args, "--today", "2020-03-11", db=db).json()["calibration"]["plan"]["risk"]["cancel_prob"]
+    assert now == pytest.approx(10 / 41)
+    assert then == pytest.approx(10 / 40)
+    bad = cli(*args, "--today", "someday", db=db)
+    assert bad.code == 2 and "--today" in bad.err
+
+
 def test_calibrate_plan_uses_milestone_contracts(cli, tmp_path):
     db = known_history(tmp_path)
     doc = cli("split", "--budget", "150", "--days", "10", "--milestones", "3", "--calibrate", "--platform", "direct",
