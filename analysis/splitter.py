@@ -864,6 +864,42 @@ def comparable_risks(plan: Calibration, single: Calibration) -> tuple[Risk, Risk
         return assumed(plan), assumed(single)
     return plan.risk, single.risk
 
+def history_contradiction(cal: Calibration, used: Risk) -> str | None:
+    """Said when the figures run on the stated default (``used.source == "default"``) although this side's own
+    history plainly contradicts it, else None.
+
+    "Plainly": the default lies outside the 95 % interval of the share of this side's finished comparable
+    contracts that were cancelled — the Kaplan-Meier interval when the side was fitted (the other side had too
+    little history), else the exact (Clopper-Pearson, statsmodels) binomial interval of its few contracts. 40
+    milestone contracts all cancelled are not a 10 % risk, even when 40 cannot be compared with no single-payment
+    contract at all.
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    if used.source != "default" or cal.finished <= 0:
+        return None
+    if not cal.fallback and cal.risk.cancel_prob_ci is not None:
+        rate, (low, high) = cal.risk.cancel_prob, cal.risk.cancel_prob_ci
+        other = "single-payment" if cal.structure == "milestones" else "milestone"
+        why = f"the {other} side has too little history to compare with"
+    else:
+        rate = cal.cancelled / cal.finished
+        low, high = (float(v) for v in proportion_confint(cal.cancelled, cal.finished, alpha=0.05, method="beta"))
+        why = f"{cal.finished:,} are too few to estimate from (need {MIN_CALIBRATION_CONTRACTS})"
+    if low <= used.cancel_prob <= high:
+        return None
+    noun = f"finished {STRUCTURE_WORDS[cal.structure]} contract"
+    return (f"your history contradicts the assumed {used.cancel_prob:.0%} risk: {cal.cancelled:,} of your "
+            f"{plural(cal.finished, noun)} were cancelled or disputed ({rate:.1%}, 95 % CI {low:.1%}–{high:.1%}), "
+            f"but the figures assume {used.cancel_prob:.0%} because {why}")
+
+
+def history_warnings(plan: Calibration, single: Calibration, plan_risk: Risk, single_risk: Risk) -> list[str]:
+    """``history_contradiction`` for each side (once when both sides are one calibration)."""
+    sides = [(plan, plan_risk)] + ([] if single is plan else [(single, single_risk)])
+    return [w for cal, risk in sides if (w := history_contradiction(cal, risk))]
+
+
 def observed_not_caused(plan_risk: Risk, single_risk: Risk) -> str | None:
     """The caveat owed when the two sides carry risks measured on different clients, else None.
 

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import datetime as dt
 import math
+from collections.abc import Sequence
 
 from analysis import splitter
 from analysis.cli import command, emit_json, workspace_to_read
@@ -107,8 +108,13 @@ def run_split(args: argparse.Namespace) -> int:
         structure = "milestones" if len(plan.milestones) > 1 else "single"
         plan_cal, single_cal, review = _calibrated(args, structure, as_of)
         plan_risk, single_risk = (_with_hazard(r, args.hazard) for r in splitter.comparable_risks(plan_cal, single_cal))
+        warnings = [f"{w}; to plan with it, give --cancel-prob {_rate(w_cal)}" for w, w_cal in
+                    ((splitter.history_contradiction(cal, risk), cal) for cal, risk in
+                     ([(plan_cal, plan_risk)] + ([] if single_cal is plan_cal else [(single_cal, single_risk)])))
+                    if w]
         calibration = {"plan": plan_cal.to_json(), "single_payment": single_cal.to_json(),
-                       "caveat": splitter.observed_not_caused(plan_risk, single_risk), "review": review.to_json()}
+                       "caveat": splitter.observed_not_caused(plan_risk, single_risk), "review": review.to_json(),
+                       "warnings": warnings}
     elif args.cancel_prob is not None:
         plan_risk = single_risk = splitter.make_risk(args.cancel_prob, args.hazard or "constant")
     else:
@@ -128,16 +134,27 @@ def run_split(args: argparse.Namespace) -> int:
             document["calibration"] = calibration
         emit_json(document)
     else:
-        print(describe(comparison, recommendation, review if args.review_days is None else None))
+        print(describe(comparison, recommendation, review if args.review_days is None else None,
+                       warnings=calibration["warnings"] if calibration else ()))
     return 0
 
 
-def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: splitter.ReviewHistory | None = None) -> str:
-    """The comparison as a short text report (with what the history says of the review time, when given)."""
+def _rate(cal: splitter.Calibration) -> str:
+    """The history's cancellation rate as ``--cancel-prob`` takes it (two decimals)."""
+    rate = cal.risk.cancel_prob if not cal.fallback else cal.cancelled / cal.finished
+    return f"{round(rate, 2):g}"
+
+
+def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: splitter.ReviewHistory | None = None,
+             warnings: Sequence[str] = ()) -> str:
+    """The comparison as a short text report (with what the history says of the review time, when given), and
+    ``warnings`` first, where they are seen (the history contradicting the risk the figures assume)."""
     p, s = c.plan_outcome, c.single_outcome
     lines = [f"Budget {c.plan.budget:,.2f} over {c.plan.days:g} days, {len(c.plan.milestones)} milestone"
              f"{'s' if len(c.plan.milestones) != 1 else ''} ({c.plan.shape}); {c.terms.label}: review "
              f"{c.terms.review_days:g} d, hold {c.terms.hold_days:g} d.", ""]
+    if warnings:
+        lines[1:1] = [f"WARNING: {w}." for w in warnings]
     schedule = [[f"{r.seq}", f"{r.amount:,.2f}", f"{r.start_day:.2f}", f"{r.due_day:.2f}",
                  f"{r.expected_release_day:.2f}", f"{r.prob_paid:.1%}"] for r in p.milestones.itertuples()]
     lines += _columns([["seq", "amount", "start", "due", "withdrawable", "P(paid)"], *schedule],

@@ -489,3 +489,15 @@ def test_a_direct_client_paying_later_leaves_handed_in_work_at_stake(sample_db, 
     at.slider(key="split_cancel_day").set_value(3).run()
     assert ("With 5 milestones you keep 0.00 of the 150.00 (60.00 handed in but not yet paid is lost); with a "
             "single payment you keep 0.00.") in plain(at)
+
+
+def test_a_history_contradicting_the_default_is_a_warning(tmp_path, monkeypatch):
+    """40 milestone contracts all cancelled, none single-payment: the page runs on the 10 % default and says in a
+    warning, not in passing, that the history had 100 %."""
+    from tests.test_splitter import every_milestone_contract_cancelled
+
+    at = open_app(every_milestone_contract_cancelled(tmp_path), monkeypatch, "splitter")
+    warned = [w.value.replace("\\", "") for w in at.warning]
+    assert any(w.startswith("Your history contradicts the assumed 10% risk: 40 of your 40 finished milestone "
+                            "contracts were cancelled or disputed (100.0%") for w in warned), warned
+    assert side_metrics(at)[0]["Paid nothing"] == f"{1 - 0.9 ** 0.2:.1%}"  # 5 × 30 over 5 days under the default

@@ -4,6 +4,7 @@ the recommendation, calibration on a workspace whose answer is known, and the ch
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import math
 from pathlib import Path
@@ -677,3 +678,33 @@ def test_a_certain_cancellation_pays_nothing_even_with_a_steep_hazard():
     recommendation = sp.recommend(500.0, 1.0, UPWORK, risk, max_loss_share=0.01)
     assert recommendation.milestones is None
     assert (recommendation.table["prob_paid_nothing"] == 1.0).all()
+
+
+def every_milestone_contract_cancelled(tmp_path: Path) -> Path:
+    """The auditor's history: 40 milestone contracts of 150, all cancelled, and no single-payment contract."""
+    return _workspace(tmp_path, _history_rows([0.1 * (i % 9 + 1) for i in range(40)], prefix="M", completed=0,
+                                              milestone_count=2))
+
+
+def test_a_history_that_contradicts_the_default_is_said(tmp_path):
+    """40 of 40 cancelled: the exact 95 % interval is 0.025 ** (1 / 40) = 91.2 % to 100 %, far from the 10 % the
+    figures fall back to because no single-payment contract can be compared. 3 of 5 cancelled (too few to fit):
+    Clopper-Pearson 14.7 %–94.7 %, which leaves out 10 % too; 1 of 5 (0.5 %–71.6 %) does not."""
+    con = store.connect(every_milestone_contract_cancelled(tmp_path), read_only=True)
+    plan, single = sp.calibrate(con, 150, "milestones"), sp.calibrate(con, 150, "single")
+    con.close()
+    plan_risk, single_risk = sp.comparable_risks(plan, single)
+    assert plan_risk.cancel_prob == single_risk.cancel_prob == 0.1
+    warnings = sp.history_warnings(plan, single, plan_risk, single_risk)
+    assert warnings == [
+        f"your history contradicts the assumed 10% risk: 40 of your 40 finished milestone contracts were cancelled "
+        f"or disputed (100.0%, 95 % CI {100 * 0.025 ** (1 / 40):.1f}%–100.0%), but the figures assume 10% because "
+        "the single-payment side has too little history to compare with"]
+    assert 0.025 ** (1 / 40) == pytest.approx(0.912, abs=5e-4)
+    few = dataclasses.replace(single, structure="single", finished=5, cancelled=3)
+    said = sp.history_contradiction(few, single_risk)
+    assert "3 of your 5 finished single-payment contracts were cancelled or disputed (60.0%, 95 % CI 14.7%–94.7%)" in said
+    assert "because 5 are too few to estimate from (need 30)" in said
+    assert sp.history_contradiction(dataclasses.replace(few, cancelled=1), single_risk) is None
+    # A risk the user gave (or one fitted on both sides) is no default: nothing to contradict.
+    assert sp.history_contradiction(plan, sp.make_risk(0.1)) is None

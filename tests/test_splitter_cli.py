@@ -331,3 +331,22 @@ def test_calibrate_with_several_currencies_uses_the_one_of_them_with_most_fixed_
     doc = cli(*args, "--currency", "gbp", "--currency", "EUR", db=db).json()
     assert doc["calibration"]["plan"]["currency"] == expected
     assert cli(*args, "--currency", "gbp", db=db).json()["calibration"]["plan"]["currency"] == "GBP"
+
+
+def test_calibrate_warns_first_when_the_history_contradicts_the_default(cli, tmp_path):
+    """40 milestone contracts all cancelled, none single-payment: the figures fall back to 10 % on both sides
+    (P(paid nothing) 1 - 0.9 ** 0.5 = 5.1 %), and a warning line before the table says the history has 100 %."""
+    from tests.test_splitter import every_milestone_contract_cancelled
+
+    db = every_milestone_contract_cancelled(tmp_path)
+    args = ("split", "--budget", "200", "--days", "10", "--milestones", "2", "--calibrate")
+    doc = cli(*args, "--json", db=db).json()
+    assert doc["plan"]["prob_paid_nothing"] == pytest.approx(1 - 0.9 ** 0.5)
+    [warning] = doc["calibration"]["warnings"]
+    assert warning.startswith("your history contradicts the assumed 10% risk: 40 of your 40 finished milestone "
+                              "contracts were cancelled or disputed (100.0%")
+    assert warning.endswith("; to plan with it, give --cancel-prob 1")
+    lines = cli(*args, db=db).out.splitlines()
+    assert lines[1].startswith("WARNING: your history contradicts the assumed 10% risk: 40 of your 40")
+    # a history that agrees with the default, or a risk given by hand, warns of nothing
+    assert cli(*SEED, "--json").json().get("calibration") is None

@@ -283,6 +283,10 @@ p, s = comparison.plan_outcome, comparison.single_outcome
 certain = splitter.certain_cancellation(plan_risk) or splitter.certain_cancellation(single_risk)
 if certain:
     st.warning(sentence(certain), icon=":material/block:")
+if risk_mode == HISTORY:  # the history plainly against the default the figures run on: said first, not in passing
+    for contradiction in splitter.history_warnings(plan_cal, single_cal, plan_risk, single_risk):
+        st.warning(f"{escape_markdown(sentence(contradiction))} To plan with your history's rate, take the risk "
+                   "*as I set it*.", icon=":material/warning:")
 n = len(plan.milestones)
 plan_name = plural(n, "milestone")
 
