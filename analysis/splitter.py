@@ -142,6 +142,12 @@ class Risk:
     contracts: int | None = None
     cancelled: int | None = None
     cancel_prob_ci: tuple[float, float] | None = None
+    #: What a cancelled single payment still brings (measured by ``calibrate`` on single-payment contracts, else
+    #: the stated assumption: nothing): the mean share of the budget a cancelled one received, the share of the
+    #: cancelled ones that received anything, and the evidence in a sentence. Multi-milestone plans ignore it.
+    cancelled_paid_share: float = 0.0
+    cancelled_paid_any: float = 0.0
+    cancelled_paid_note: str = ""
 
     @property
     def hazard_label(self) -> str:
@@ -163,7 +169,19 @@ class Risk:
             "hazard": self.hazard_label, "source": self.source, "note": self.note,
             "contracts": self.contracts, "cancelled": self.cancelled,
             "cancel_prob_ci": list(self.cancel_prob_ci) if self.cancel_prob_ci else None,
+            "single_payment_if_cancelled": self.if_cancelled_json(),
         }
+
+    def if_cancelled_json(self) -> dict:
+        """What a cancelled single payment brings under this risk, for ``split --json``."""
+        return {"share_of_budget": round(self.cancelled_paid_share, 6), "prob_paid_something": round(self.cancelled_paid_any, 6),
+                "source": "history" if self.cancelled_paid_note else "assumed",
+                "note": self.cancelled_paid_note or NOTHING_IF_CANCELLED}
+
+
+#: The single payment's stated assumption when the history does not say what cancelled ones received.
+NOTHING_IF_CANCELLED = ("a cancelled single payment is assumed to pay nothing (--calibrate measures what your cancelled "
+                        "single-payment contracts still received, when there are enough of them)")
 
 
 def certain_cancellation(risk: Risk) -> str | None:
@@ -438,7 +456,7 @@ class Outcome:
             "days_to_first_cash": None if self.days_to_first_cash is None else round(self.days_to_first_cash, 6),
             "distribution": [
                 {"paid_milestones": int(r.paid_milestones), "gross": float(r.gross), "net": round(float(r.net), 2),
-                 "probability": round(float(r.probability), 10)}
+                 "probability": round(float(r.probability), 10), **({"part_paid": True} if r.part_paid else {})}
                 for r in self.distribution.itertuples()
             ],
         }
@@ -466,9 +484,14 @@ def evaluate(plan: Plan, terms: PlatformPreset, risk: Risk, billed_before: float
     paid = risk.survival(secured, plan.days)  # P(milestone i is paid) = P(T > secured_i)
     n = len(amounts)
 
-    expected_gross = float(amounts @ paid)
-    expected_fees = float(fees @ paid)
-    weight = amounts * paid
+    # A single payment cancelled before it is paid may still bring part of the budget (what the history's
+    # cancelled single payments received, when calibrated; nothing by assumption). Counted on its release day.
+    part_prob = (1.0 - float(paid[0])) * risk.cancelled_paid_any if n == 1 and risk.cancelled_paid_share > 0 else 0.0
+    part = round(plan.budget * risk.cancelled_paid_share / risk.cancelled_paid_any, 2) if part_prob > 0 else 0.0
+    part_fee = terms.fee(part, billed_before) if part_prob > 0 else 0.0
+    expected_gross = float(amounts @ paid) + part * part_prob
+    expected_fees = float(fees @ paid) + part_fee * part_prob
+    weight = amounts * paid + part * part_prob
     days_to_cash = float(weight @ release / weight.sum()) if weight.sum() > 0 else None
 
     # P(exactly k paid) = S(due_k) - S(due_{k+1}), with S(due_0) = 1 and S(due_{n+1}) = 0.
@@ -478,22 +501,28 @@ def evaluate(plan: Plan, terms: PlatformPreset, risk: Risk, billed_before: float
         "gross": np.concatenate([[0.0], np.cumsum(plan_cents_array(plan)) / 100]),
         "fees": np.concatenate([[0.0], np.cumsum(fees)]),
         "probability": np.clip(reach[:-1] - reach[1:], 0.0, 1.0),
+        "part_paid": False,
     })
+    if part_prob > 0:  # cancelled, and paid part of the budget: a row of its own between nothing and all
+        distribution.loc[0, "probability"] -= part_prob
+        distribution = pd.concat([distribution.iloc[:1], pd.DataFrame({
+            "paid_milestones": [0], "gross": [part], "fees": [part_fee], "probability": [part_prob], "part_paid": [True],
+        }), distribution.iloc[1:]], ignore_index=True)
     distribution["net"] = distribution["gross"] - distribution["fees"]
 
     milestones = plan.to_frame()
     milestones["expected_release_day"] = release
     milestones["fee"] = fees
     milestones["prob_paid"] = paid
-    milestones["expected_net"] = net * paid
+    milestones["expected_net"] = net * paid + (part - part_fee) * part_prob
 
     return Outcome(
         expected_gross=expected_gross, expected_fees=expected_fees, expected_net=expected_gross - expected_fees,
         max_loss=max_unpaid(plan, terms),
-        prob_paid_nothing=float(1.0 - paid[0]), prob_paid_in_full=float(paid[-1]),
+        prob_paid_nothing=float(1.0 - paid[0]) - part_prob, prob_paid_in_full=float(paid[-1]),
         expected_days_to_cash=days_to_cash, days_to_first_cash=float(release[0]) if paid[0] > 0 else None,
         milestones=milestones, distribution=distribution,
-        cash_curve=_cash_curve(secured, release, amounts * paid, net * paid),
+        cash_curve=_cash_curve(secured, release, amounts * paid + part * part_prob, net * paid + (part - part_fee) * part_prob),
         exposure_curve=_exposure_curve(plan, risk, start, due, secured),
     )
 
@@ -617,7 +646,7 @@ class Comparison:
                 for r in self.plan_outcome.milestones.itertuples()
             ],
             "plan": self.plan_outcome.summary_json(),
-            "single_payment": self.single_outcome.summary_json(),
+            "single_payment": {**self.single_outcome.summary_json(), "if_cancelled": self.single_risk.if_cancelled_json()},
             "risk": {"plan": self.plan_risk.to_json(), "single_payment": self.single_risk.to_json()},
             "gross_before_fees": "max_loss is gross (before fees); expected_net is after platform fees",
         }
@@ -991,6 +1020,29 @@ FROM c
 """
 
 
+@uses_prepared
+def paid_when_cancelled(con: duckdb.DuckDBPyConnection, structure: str, low: float, high: float,
+                        currency: str | None) -> tuple[int, int, float]:
+    """Of the cancelled and disputed contracts calibration compares (same structure, budget band and currency, a
+    planned end and an end date): how many, how many received nothing toward their budget, and the mean share of
+    the budget they received (each capped at 0–1). "Received" is the report's paid toward the budget (refunds
+    deducted, bonuses not), so the splitter and ``unpaid_on_cancellation`` read the same money."""
+    from analysis.earnings import paid_toward_budget_table
+    from analysis.filters import contracts_sql
+
+    base, params = contracts_sql(Filters())
+    n, nothing, share = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE coalesce(p.paid, 0) <= 0),
+                   avg(least(greatest(coalesce(p.paid, 0) / c.budget, 0), 1))
+            FROM ({base}) c LEFT JOIN {paid_toward_budget_table()} p ON p.cid = c.cid
+            WHERE c.contract_type = 'fixed' AND c.structure = ? AND c.status IN ('cancelled', 'disputed')
+              AND c.budget > 0 AND c.budget BETWEEN ? AND ?
+              AND (CAST(? AS VARCHAR) IS NULL OR upper(c.currency) = upper(CAST(? AS VARCHAR)))
+              AND date_diff('day', c.start_date, c.planned_end_date) > 0 AND c.end_date >= c.start_date""",
+        [*params, structure, low, high, currency, currency]).fetchone()
+    return int(n), int(nothing), float(share or 0.0)
+
+
 def _history(con: duckdb.DuckDBPyConnection, structure: str, low: float, high: float, currency: str | None,
              as_of: dt.date) -> pd.DataFrame:
     return con.execute(_CALIBRATION_SQL, [as_of, structure, low, high, currency, currency]).df()
@@ -1144,5 +1196,16 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
                f"{prob:.1%} cancel before the end, late cancellations included (95 % CI {ci[0]:.1%}–{ci[1]:.1%}), "
                f"{hazard_label(k)} hazard{shape_note}")
     risk = Risk(prob, k, source="calibrated", note=message, contracts=len(usable), cancelled=cancelled, cancel_prob_ci=ci)
+    if structure == "single":
+        # A cancelled single payment was often paid part of the budget: measured on the same contracts, it goes
+        # into the single payment's expected gross and P(paid nothing) instead of the assumption of nothing.
+        wide = (0.0, 1e18) if budget_range is None else (low, high)
+        n, nothing, share = paid_when_cancelled(con, "single", *wide, currency)
+        if n and share > 0:
+            note = (f"your {n:,} cancelled or disputed {what(n)} received {share:.1%} of the budget on "
+                    f"average; {nothing:,} of them ({nothing / n:.1%}) received nothing: a cancelled single payment "
+                    "counts that (on its release day) in its expected gross and chance of being paid nothing")
+            risk = dataclasses.replace(risk, cancelled_paid_share=share, cancelled_paid_any=(n - nothing) / n,
+                                       cancelled_paid_note=note)
     return Calibration(risk, structure, len(usable), finished, cancelled, excluded, budget_range, False, message, curve,
                        currency)

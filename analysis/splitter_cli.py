@@ -180,6 +180,8 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: split
     if not splitter.protects_handins(c.terms):
         lines.append(f"No escrow: a milestone is paid only if the client is still there {c.terms.review_days:g} days after "
                      "its hand-in, when it pays; until then handed-in work is at stake (in max loss and P(paid)).")
+    if_cancelled = c.single_risk.if_cancelled_json()["note"]
+    lines.append(f"Single payment if cancelled: {if_cancelled}.")
     caveat = splitter.observed_not_caused(c.plan_risk, c.single_risk)
     if caveat:
         lines.append(f"Note: {caveat}.")

@@ -501,3 +501,17 @@ def test_a_history_contradicting_the_default_is_a_warning(tmp_path, monkeypatch)
     assert any(w.startswith("Your history contradicts the assumed 10% risk: 40 of your 40 finished milestone "
                             "contracts were cancelled or disputed (100.0%") for w in warned), warned
     assert side_metrics(at)[0]["Paid nothing"] == f"{1 - 0.9 ** 0.2:.1%}"  # 5 × 30 over 5 days under the default
+
+
+def test_the_page_says_what_a_cancelled_single_payment_brings(tmp_path, monkeypatch):
+    """tests.test_splitter.partly_paid_history, a plan of 1: 4 of 10 cancelled single payments received 60 of 150;
+    the single payment is paid nothing with 0.25 × 0.6 = 15.0 %, not 25 %."""
+    from tests.test_splitter import partly_paid_history
+
+    at = open_app(partly_paid_history(tmp_path), monkeypatch, "splitter")
+    at.selectbox(key="split_platform").set_value("direct").run()
+    at.number_input(key="split_milestones").set_value(1).run()
+    assert not at.exception
+    assert side_metrics(at)[1]["Paid nothing"] == "15.0%"
+    assert ("Single payment if cancelled: your 10 cancelled or disputed single-payment contracts of 75.00–300.00 USD "
+            "received 16.0% of the budget on average; 6 of them (60.0%) received nothing") in plain(at)

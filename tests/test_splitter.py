@@ -708,3 +708,57 @@ def test_a_history_that_contradicts_the_default_is_said(tmp_path):
     assert sp.history_contradiction(dataclasses.replace(few, cancelled=1), single_risk) is None
     # A risk the user gave (or one fitted on both sides) is no default: nothing to contradict.
     assert sp.history_contradiction(plan, sp.make_risk(0.1)) is None
+
+
+def test_a_cancelled_single_payment_brings_what_the_history_says():
+    """A single payment of 150 on Upwork (10 % fee), 25 % cancel before the end; 40 % of cancelled ones received
+    something, 16 % of the budget on average: those received 0.16 / 0.4 = 40 % = 60.00 (fee 6.00). Nothing:
+    0.25 × 0.6 = 0.15; part: 0.25 × 0.4 = 0.1; all: 0.75. Expected net 0.75 × 135 + 0.1 × 54 = 106.65."""
+    risk = sp.Risk(0.25, 1.0, cancelled_paid_share=0.16, cancelled_paid_any=0.4, cancelled_paid_note="measured")
+    out = sp.evaluate(sp.single_payment(150, 5), UPWORK, risk)
+    assert out.prob_paid_nothing == pytest.approx(0.15)
+    assert out.prob_paid_in_full == pytest.approx(0.75)
+    assert out.expected_gross == pytest.approx(0.75 * 150 + 0.1 * 60)
+    assert out.expected_net == pytest.approx(106.65)
+    assert out.max_loss == 150.0  # a cancelled client may still pay nothing
+    dist = out.distribution
+    assert dist["gross"].tolist() == [0.0, 60.0, 150.0] and dist["net"].tolist() == [0.0, 54.0, 135.0]
+    assert dist["probability"].tolist() == pytest.approx([0.15, 0.1, 0.75])
+    assert dist["part_paid"].tolist() == [False, True, False]
+    # Release day 24 for both: days to cash stay 24; a plan of several milestones ignores it.
+    assert out.expected_days_to_cash == pytest.approx(24.0)
+    two = sp.evaluate(sp.make_plan(150, 5, milestones=2), UPWORK, risk)
+    assert two.prob_paid_nothing == pytest.approx(1 - 0.75 ** 0.5)
+
+
+def partly_paid_history(tmp_path: Path) -> Path:
+    """40 single-payment contracts of 150 (USD): 30 completed, 10 cancelled halfway, 4 of them paid 60.00."""
+    rows = _history_rows([0.5] * 10, completed=30)
+    path = tmp_path / "contracts.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*CONTRACT_HEADER, "paid_total"])
+        for row in rows:
+            writer.writerow([*row, 60 if row[0] in ("SC0", "SC1", "SC2", "SC3") else (150 if "K" in row[0] else "")])
+    db = tmp_path / "history.duckdb"
+    con = store.connect(db)
+    import_files(con, [path], fmt="canonical", source="test")
+    con.close()
+    return db
+
+
+def test_calibration_measures_what_cancelled_single_payments_received(tmp_path):
+    """Of the 10 cancelled, 4 received 60 of 150 (40 %) and 6 nothing: a mean 16 % of the budget, 40 % received
+    something; KM over 40 contracts with 10 cancellations halfway: p = 0.25."""
+    con = store.connect(partly_paid_history(tmp_path), read_only=True)
+    cal = sp.calibrate(con, 150, "single")
+    con.close()
+    assert cal.risk.cancel_prob == pytest.approx(0.25)
+    assert cal.risk.cancelled_paid_share == pytest.approx(0.16)
+    assert cal.risk.cancelled_paid_any == pytest.approx(0.4)
+    assert cal.risk.cancelled_paid_note.startswith(
+        "your 10 cancelled or disputed single-payment contracts of 75.00–300.00 USD received 16.0% of the budget on "
+        "average; 6 of them (60.0%) received nothing")
+    out = sp.evaluate(sp.single_payment(150, 5), DIRECT, cal.risk)
+    assert out.prob_paid_nothing == pytest.approx(0.15)
+    assert out.expected_gross == pytest.approx(118.5)  # 0.75 × 150 + 0.1 × 60

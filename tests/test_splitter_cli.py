@@ -350,3 +350,24 @@ def test_calibrate_warns_first_when_the_history_contradicts_the_default(cli, tmp
     assert lines[1].startswith("WARNING: your history contradicts the assumed 10% risk: 40 of your 40")
     # a history that agrees with the default, or a risk given by hand, warns of nothing
     assert cli(*SEED, "--json").json().get("calibration") is None
+
+
+def test_calibrate_counts_what_cancelled_single_payments_received(cli, tmp_path):
+    """tests.test_splitter.partly_paid_history: p = 0.25, 4 of 10 cancelled received 60 of 150: the single payment
+    is paid nothing with 0.25 × 0.6 = 0.15 and grosses 0.75 × 150 + 0.1 × 60 = 118.5 (not 0.25 and 112.5)."""
+    from tests.test_splitter import partly_paid_history
+
+    db = partly_paid_history(tmp_path)
+    args = ("split", "--budget", "150", "--days", "5", "--milestones", "1", "--platform", "direct", "--calibrate")
+    doc = cli(*args, "--json", db=db).json()
+    single = doc["single_payment"]
+    assert single["prob_paid_nothing"] == pytest.approx(0.15)
+    assert single["expected_gross"] == pytest.approx(118.5)
+    assert single["if_cancelled"]["source"] == "history"
+    assert (single["if_cancelled"]["share_of_budget"], single["if_cancelled"]["prob_paid_something"]) == (0.16, 0.4)
+    assert [d["probability"] for d in single["distribution"]] == pytest.approx([0.15, 0.1, 0.75])
+    assert "Single payment if cancelled: your 10 cancelled or disputed single-payment contracts" in cli(*args, db=db).out
+    # Without --calibrate the assumption stays, and is said.
+    plain = cli(*SEED, "--json").json()["single_payment"]["if_cancelled"]
+    assert plain["source"] == "assumed" and plain["share_of_budget"] == 0.0
+    assert "Single payment if cancelled: a cancelled single payment is assumed to pay nothing" in cli(*SEED).out

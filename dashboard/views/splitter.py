@@ -388,6 +388,7 @@ comparison_table = pd.DataFrame({
     plan_name: [shown(label, a) for label, a, _ in rows],
     "single payment": [shown(label, b) for label, _, b in rows],
 })
+st.caption(escape_markdown(sentence("Single payment if cancelled: " + single_risk.if_cancelled_json()["note"])))
 with st.expander("The comparison as a table"):
     show_table(comparison_table, "plan-vs-single-payment", key="split_comparison")
 
