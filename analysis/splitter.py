@@ -169,7 +169,6 @@ class Risk:
             "hazard": self.hazard_label, "source": self.source, "note": self.note,
             "contracts": self.contracts, "cancelled": self.cancelled,
             "cancel_prob_ci": list(self.cancel_prob_ci) if self.cancel_prob_ci else None,
-            "single_payment_if_cancelled": self.if_cancelled_json(),
         }
 
     def if_cancelled_json(self) -> dict:
