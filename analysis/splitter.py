@@ -19,7 +19,12 @@ With those rules the number of milestones paid is a discrete random variable wit
 nothing, the whole outcome distribution and the expected cash curve — is exact; nothing here
 needs a simulation. ``max_loss`` is the largest amount of finished-but-unpaid work at any
 moment (gross): work in progress on milestone *i* is worth up to its whole amount just before
-it is submitted, so ``max_loss`` is the largest milestone.
+it is submitted, so under escrow ``max_loss`` is the largest milestone.
+
+Without escrow (a direct client) and with a payment delay (``review_days``), a handed-in milestone
+is not yet money: it is paid only if the client is still there when it pays, ``review_days`` after
+the hand-in, so ``P(paid >= i) = S(due_i + review_days)`` and the handed-in work stays at stake
+until then (``secured_days``, ``max_unpaid``).
 
 Everything returns dataclasses or DataFrames and is easy to drive from a dashboard page:
 ``make_plan`` → ``compare`` (or ``evaluate``) → ``Comparison.to_json()``; ``recommend`` for the
@@ -137,6 +142,12 @@ class Risk:
     contracts: int | None = None
     cancelled: int | None = None
     cancel_prob_ci: tuple[float, float] | None = None
+    #: What a cancelled single payment still brings (measured by ``calibrate`` on single-payment contracts, else
+    #: the stated assumption: nothing): the mean share of the budget a cancelled one received, the share of the
+    #: cancelled ones that received anything, and the evidence in a sentence. Multi-milestone plans ignore it.
+    cancelled_paid_share: float = 0.0
+    cancelled_paid_any: float = 0.0
+    cancelled_paid_note: str = ""
 
     @property
     def hazard_label(self) -> str:
@@ -159,6 +170,17 @@ class Risk:
             "contracts": self.contracts, "cancelled": self.cancelled,
             "cancel_prob_ci": list(self.cancel_prob_ci) if self.cancel_prob_ci else None,
         }
+
+    def if_cancelled_json(self) -> dict:
+        """What a cancelled single payment brings under this risk, for ``split --json``."""
+        return {"share_of_budget": round(self.cancelled_paid_share, 6), "prob_paid_something": round(self.cancelled_paid_any, 6),
+                "source": "history" if self.cancelled_paid_note else "assumed",
+                "note": self.cancelled_paid_note or NOTHING_IF_CANCELLED}
+
+
+#: The single payment's stated assumption when the history does not say what cancelled ones received.
+NOTHING_IF_CANCELLED = ("a cancelled single payment is assumed to pay nothing (--calibrate measures what your cancelled "
+                        "single-payment contracts still received, when there are enough of them)")
 
 
 def certain_cancellation(risk: Risk) -> str | None:
@@ -253,9 +275,9 @@ def _check_budget_days(budget: float, days: float) -> int:
         raise UserError(f"budget must be more than 0, got {budget:g}")
     if cents > MAX_BUDGET * 100:
         raise UserError(f"budget must be at most {MAX_BUDGET:,.0f}, got {budget:g}")
-    if not _finite(days) or days <= 0:
+    if _finite(days) and days <= 0:
         raise UserError(f"days must be more than 0, got {days:g}")
-    if not MIN_DAYS <= days <= MAX_DAYS:
+    if not _finite(days) or not MIN_DAYS <= days <= MAX_DAYS:  # inf and nan get the bounds, as 1e-9 does
         raise UserError(f"days must be between {MIN_DAYS:g} and {MAX_DAYS:,.0f}, got {days:g}")
     return cents
 
@@ -433,7 +455,7 @@ class Outcome:
             "days_to_first_cash": None if self.days_to_first_cash is None else round(self.days_to_first_cash, 6),
             "distribution": [
                 {"paid_milestones": int(r.paid_milestones), "gross": float(r.gross), "net": round(float(r.net), 2),
-                 "probability": round(float(r.probability), 10)}
+                 "probability": round(float(r.probability), 10), **({"part_paid": True} if r.part_paid else {})}
                 for r in self.distribution.itertuples()
             ],
         }
@@ -457,12 +479,18 @@ def evaluate(plan: Plan, terms: PlatformPreset, risk: Risk, billed_before: float
     due = np.array([m.due_day for m in plan.milestones])
     start = np.array([m.start_day for m in plan.milestones])
     release = due + terms.review_days + terms.hold_days
-    paid = risk.survival(due, plan.days)  # P(milestone i is paid) = P(T > due_i)
+    secured = secured_days(plan, terms)
+    paid = risk.survival(secured, plan.days)  # P(milestone i is paid) = P(T > secured_i)
     n = len(amounts)
 
-    expected_gross = float(amounts @ paid)
-    expected_fees = float(fees @ paid)
-    weight = amounts * paid
+    # A single payment cancelled before it is paid may still bring part of the budget (what the history's
+    # cancelled single payments received, when calibrated; nothing by assumption). Counted on its release day.
+    part_prob = (1.0 - float(paid[0])) * risk.cancelled_paid_any if n == 1 and risk.cancelled_paid_share > 0 else 0.0
+    part = round(plan.budget * risk.cancelled_paid_share / risk.cancelled_paid_any, 2) if part_prob > 0 else 0.0
+    part_fee = terms.fee(part, billed_before) if part_prob > 0 else 0.0
+    expected_gross = float(amounts @ paid) + part * part_prob
+    expected_fees = float(fees @ paid) + part_fee * part_prob
+    weight = amounts * paid + part * part_prob
     days_to_cash = float(weight @ release / weight.sum()) if weight.sum() > 0 else None
 
     # P(exactly k paid) = S(due_k) - S(due_{k+1}), with S(due_0) = 1 and S(due_{n+1}) = 0.
@@ -472,23 +500,29 @@ def evaluate(plan: Plan, terms: PlatformPreset, risk: Risk, billed_before: float
         "gross": np.concatenate([[0.0], np.cumsum(plan_cents_array(plan)) / 100]),
         "fees": np.concatenate([[0.0], np.cumsum(fees)]),
         "probability": np.clip(reach[:-1] - reach[1:], 0.0, 1.0),
+        "part_paid": False,
     })
+    if part_prob > 0:  # cancelled, and paid part of the budget: a row of its own between nothing and all
+        distribution.loc[0, "probability"] -= part_prob
+        distribution = pd.concat([distribution.iloc[:1], pd.DataFrame({
+            "paid_milestones": [0], "gross": [part], "fees": [part_fee], "probability": [part_prob], "part_paid": [True],
+        }), distribution.iloc[1:]], ignore_index=True)
     distribution["net"] = distribution["gross"] - distribution["fees"]
 
     milestones = plan.to_frame()
     milestones["expected_release_day"] = release
     milestones["fee"] = fees
     milestones["prob_paid"] = paid
-    milestones["expected_net"] = net * paid
+    milestones["expected_net"] = net * paid + (part - part_fee) * part_prob
 
     return Outcome(
         expected_gross=expected_gross, expected_fees=expected_fees, expected_net=expected_gross - expected_fees,
-        max_loss=float(amounts.max()),  # exposure peaks just before each submission at that milestone's amount
-        prob_paid_nothing=float(1.0 - paid[0]), prob_paid_in_full=float(paid[-1]),
+        max_loss=max_unpaid(plan, terms),
+        prob_paid_nothing=float(1.0 - paid[0]) - part_prob, prob_paid_in_full=float(paid[-1]),
         expected_days_to_cash=days_to_cash, days_to_first_cash=float(release[0]) if paid[0] > 0 else None,
         milestones=milestones, distribution=distribution,
-        cash_curve=_cash_curve(due, release, amounts * paid, net * paid),
-        exposure_curve=_exposure_curve(plan, risk, start, due, amounts),
+        cash_curve=_cash_curve(secured, release, amounts * paid + part * part_prob, net * paid + (part - part_fee) * part_prob),
+        exposure_curve=_exposure_curve(plan, risk, start, due, secured),
     )
 
 
@@ -496,22 +530,84 @@ def plan_cents_array(plan: Plan) -> np.ndarray:
     return np.array([m.amount_cents for m in plan.milestones], dtype=np.int64)
 
 
-def _cash_curve(due: np.ndarray, release: np.ndarray, expected_gross: np.ndarray, expected_net: np.ndarray) -> pd.DataFrame:
-    """Right-continuous steps: expected secured gross (at submission) and withdrawable net (at release)."""
-    day = np.unique(np.concatenate([[0.0], due, release]))
-    secured = (due[None, :] <= day[:, None]) @ expected_gross
+def _cash_curve(secured: np.ndarray, release: np.ndarray, expected_gross: np.ndarray, expected_net: np.ndarray) -> pd.DataFrame:
+    """Right-continuous steps: expected secured gross (at hand-in, or at payment without escrow) and
+    withdrawable net (at release)."""
+    day = np.unique(np.concatenate([[0.0], secured, release]))
+    got = (secured[None, :] <= day[:, None]) @ expected_gross
     cash = (release[None, :] <= day[:, None]) @ expected_net
-    return pd.DataFrame({"day": day, "expected_secured_gross": secured, "expected_cash": cash})
+    return pd.DataFrame({"day": day, "expected_secured_gross": got, "expected_cash": cash})
 
 
-def _exposure_curve(plan: Plan, risk: Risk, start: np.ndarray, due: np.ndarray, amounts: np.ndarray) -> pd.DataFrame:
-    """Vertices of the work finished but not yet submitted: rising linearly over each milestone,
-    back to zero at its submission (two rows on each due day: just before and at)."""
-    day = np.concatenate([start, due, due])
-    exposure = np.concatenate([np.zeros(len(start)), amounts, np.zeros(len(due))])
-    # On a shared day: just before a submission, at it, then the next milestone's start.
-    order = np.lexsort((np.concatenate([np.full(len(start), 2), np.zeros(len(due)), np.ones(len(due))]), day))
-    frame = pd.DataFrame({"day": day[order], "exposure": exposure[order]})
+def protects_handins(terms: PlatformPreset) -> bool:
+    """Whether a handed-in milestone is as good as paid: the platform holds the client's money (escrow), or the
+    client pays on the hand-in day (no review time). Without either, handed-in work stays at stake until the
+    client pays it, ``review_days`` later."""
+    return bool(terms.escrow) or terms.review_days <= 0
+
+
+def secured_days(plan: Plan, terms: PlatformPreset) -> np.ndarray:
+    """The day each milestone's money is safe from a cancellation: its hand-in (due day) under escrow, else the
+    day the client pays it (due day + review days): a client who cancels before paying pays nothing."""
+    due = np.array([m.due_day for m in plan.milestones], dtype=float)
+    return due if protects_handins(terms) else due + terms.review_days
+
+
+def _unpaid_work(plan: Plan, secured: np.ndarray, day: np.ndarray, *, before: bool) -> np.ndarray:
+    """Finished-but-unpaid work (gross) on each of ``day``: just before it (``before``) or at it.
+
+    Work on the milestone in progress counts in proportion to the time worked on it; a handed-in milestone
+    counts until ``secured`` (its payment). Due and secured days are in order, so sorted searches and cumulative
+    sums give it in O(n log n) with no matrix of days by milestones.
+    """
+    cents = plan_cents_array(plan)
+    start = np.array([m.start_day for m in plan.milestones], dtype=float)
+    due = np.array([m.due_day for m in plan.milestones], dtype=float)
+    day = np.asarray(day, dtype=float)
+    side = "left" if before else "right"
+    total = np.concatenate([[0], np.cumsum(cents)])
+    # handed in (due < day, or <= at it) and not yet secured (secured >= day just before it, > at it)
+    handed = total[np.searchsorted(due, day, side)] - total[np.searchsorted(secured, day, side)]
+    # at most one milestone is being worked on: the first still to be handed in, if its work has begun
+    j = np.searchsorted(due, day, side)
+    inside = j < len(cents)
+    jj = np.where(inside, j, 0)
+    length = due[jj] - start[jj]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(length > 0, np.clip((day - start[jj]) / length, 0.0, 1.0), 0.0)
+    working = np.where(inside & (start[jj] < day), cents[jj] * share, 0.0)
+    return (handed + working) / 100
+
+
+def max_unpaid(plan: Plan, terms: PlatformPreset) -> float:
+    """``max_loss``: the most finished-but-unpaid work at any moment (gross). Under escrow it is the largest
+    milestone (just before its hand-in); without escrow and with a payment delay, handed-in milestones stay
+    unpaid until the client pays them, and add to the work in progress."""
+    if protects_handins(terms):
+        return float(plan_cents_array(plan).max()) / 100  # exposure peaks just before each hand-in at its amount
+    secured = secured_days(plan, terms)
+    due = np.array([m.due_day for m in plan.milestones], dtype=float)
+    # The unpaid work grows while work goes on and falls only at a payment: its peaks are just before a
+    # hand-in or a payment.
+    return round(float(_unpaid_work(plan, secured, np.concatenate([due, secured]), before=True).max()), 2)
+
+
+def _exposure_curve(plan: Plan, risk: Risk, start: np.ndarray, due: np.ndarray, secured: np.ndarray) -> pd.DataFrame:
+    """Vertices of the finished-but-unpaid work: rising linearly over each milestone, falling when a milestone is
+    secured (at its hand-in under escrow, else at its payment); two rows on each such day, just before and at it."""
+    if np.array_equal(secured, due):  # secured at hand-in: each milestone's own rise and fall
+        amounts = plan_cents_array(plan) / 100
+        day = np.concatenate([start, due, due])
+        exposure = np.concatenate([np.zeros(len(start)), amounts, np.zeros(len(due))])
+        # On a shared day: just before a hand-in, at it, then the next milestone's start.
+        order = np.lexsort((np.concatenate([np.full(len(start), 2), np.zeros(len(due)), np.ones(len(due))]), day))
+        frame = pd.DataFrame({"day": day[order], "exposure": exposure[order]})
+        frame["expected_exposure"] = frame["exposure"] * risk.survival(frame["day"].to_numpy(), plan.days)
+        return frame.reset_index(drop=True)
+    day = np.unique(np.concatenate([start, due, secured]))
+    before = _unpaid_work(plan, secured, day, before=True)
+    at = _unpaid_work(plan, secured, day, before=False)
+    frame = pd.DataFrame({"day": np.repeat(day, 2), "exposure": np.column_stack([before, at]).ravel()})
     frame["expected_exposure"] = frame["exposure"] * risk.survival(frame["day"].to_numpy(), plan.days)
     return frame.reset_index(drop=True)
 
@@ -549,7 +645,7 @@ class Comparison:
                 for r in self.plan_outcome.milestones.itertuples()
             ],
             "plan": self.plan_outcome.summary_json(),
-            "single_payment": self.single_outcome.summary_json(),
+            "single_payment": {**self.single_outcome.summary_json(), "if_cancelled": self.single_risk.if_cancelled_json()},
             "risk": {"plan": self.plan_risk.to_json(), "single_payment": self.single_risk.to_json()},
             "gross_before_fees": "max_loss is gross (before fees); expected_net is after platform fees",
         }
@@ -657,14 +753,29 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
     if allowed < 1:
         raise UserError(f"the budget {budget_cents / 100:,.2f} is below the {terms.name} minimum milestone of {terms.min_milestone:,.2f}")
     chosen = smallest_safe_count(budget_cents, max_loss_share, allowed, shape)
+
+    def stake_of(n: int) -> float:
+        return max_unpaid(make_plan(budget, days, milestones=n, shape=shape, wait_days=wait_days, terms=terms), terms)
+
+    unpaid_note = ""
+    if not protects_handins(terms):
+        # Handed-in work stays unpaid for the review days: the largest milestone is only a lower bound, so no
+        # smaller count can qualify, and a larger one must be checked with its handed-in work counted.
+        unpaid_note = (f" (with no escrow, handed-in work stays unpaid until the client pays it "
+                       f"{terms.review_days:g} days later)")
+        limit = max_loss_share * budget_cents / 100 + 1e-8
+        first = chosen
+        chosen = None
+        if first is not None:
+            chosen = next((n for n in range(first, allowed + 1) if stake_of(n) <= limit), None)
     if chosen is None:
-        stake = max(plan_cents(budget_cents, allowed, shape)) / 100
+        stake = stake_of(allowed) if unpaid_note else max(plan_cents(budget_cents, allowed, shape)) / 100
         why = ("the most the splitter considers" if allowed == MAX_RECOMMENDED_MILESTONES
                else f"the most the {terms.min_milestone:,.2f} minimum milestone allows")
-        reason = (f"even {plural(allowed, 'milestone')} ({why}) leave {stake:,.2f} at stake, "
+        reason = (f"even {plural(allowed, 'milestone')} ({why}) leave {stake:,.2f} at stake{unpaid_note}, "
                   f"more than {max_loss_share:.0%} of the budget")
     else:
-        stake = max(plan_cents(budget_cents, chosen, shape)) / 100
+        stake = stake_of(chosen) if unpaid_note else max(plan_cents(budget_cents, chosen, shape)) / 100
         reason = (f"{plural(chosen, 'milestone')} keep at most {stake:,.2f} of finished work unpaid "
                   f"(limit {max_loss_share:.0%} of {budget_cents / 100:,.2f})")
     shown = min(allowed, (chosen or allowed) + 2, MAX_TABLE_ROWS)
@@ -781,6 +892,42 @@ def comparable_risks(plan: Calibration, single: Calibration) -> tuple[Risk, Risk
         return assumed(plan), assumed(single)
     return plan.risk, single.risk
 
+def history_contradiction(cal: Calibration, used: Risk) -> str | None:
+    """Said when the figures run on the stated default (``used.source == "default"``) although this side's own
+    history plainly contradicts it, else None.
+
+    "Plainly": the default lies outside the 95 % interval of the share of this side's finished comparable
+    contracts that were cancelled — the Kaplan-Meier interval when the side was fitted (the other side had too
+    little history), else the exact (Clopper-Pearson, statsmodels) binomial interval of its few contracts. 40
+    milestone contracts all cancelled are not a 10 % risk, even when 40 cannot be compared with no single-payment
+    contract at all.
+    """
+    from statsmodels.stats.proportion import proportion_confint
+
+    if used.source != "default" or cal.finished <= 0:
+        return None
+    if not cal.fallback and cal.risk.cancel_prob_ci is not None:
+        rate, (low, high) = cal.risk.cancel_prob, cal.risk.cancel_prob_ci
+        other = "single-payment" if cal.structure == "milestones" else "milestone"
+        why = f"the {other} side has too little history to compare with"
+    else:
+        rate = cal.cancelled / cal.finished
+        low, high = (float(v) for v in proportion_confint(cal.cancelled, cal.finished, alpha=0.05, method="beta"))
+        why = f"{cal.finished:,} are too few to estimate from (need {MIN_CALIBRATION_CONTRACTS})"
+    if low <= used.cancel_prob <= high:
+        return None
+    noun = f"finished {STRUCTURE_WORDS[cal.structure]} contract"
+    return (f"your history contradicts the assumed {used.cancel_prob:.0%} risk: {cal.cancelled:,} of your "
+            f"{plural(cal.finished, noun)} were cancelled or disputed ({rate:.1%}, 95 % CI {low:.1%}–{high:.1%}), "
+            f"but the figures assume {used.cancel_prob:.0%} because {why}")
+
+
+def history_warnings(plan: Calibration, single: Calibration, plan_risk: Risk, single_risk: Risk) -> list[str]:
+    """``history_contradiction`` for each side (once when both sides are one calibration)."""
+    sides = [(plan, plan_risk)] + ([] if single is plan else [(single, single_risk)])
+    return [w for cal, risk in sides if (w := history_contradiction(cal, risk))]
+
+
 def observed_not_caused(plan_risk: Risk, single_risk: Risk) -> str | None:
     """The caveat owed when the two sides carry risks measured on different clients, else None.
 
@@ -870,6 +1017,29 @@ SELECT
          ELSE elapsed_days / planned_days END AS fraction
 FROM c
 """
+
+
+@uses_prepared
+def paid_when_cancelled(con: duckdb.DuckDBPyConnection, structure: str, low: float, high: float,
+                        currency: str | None) -> tuple[int, int, float]:
+    """Of the cancelled and disputed contracts calibration compares (same structure, budget band and currency, a
+    planned end and an end date): how many, how many received nothing toward their budget, and the mean share of
+    the budget they received (each capped at 0–1). "Received" is the report's paid toward the budget (refunds
+    deducted, bonuses not), so the splitter and ``unpaid_on_cancellation`` read the same money."""
+    from analysis.earnings import paid_toward_budget_table
+    from analysis.filters import contracts_sql
+
+    base, params = contracts_sql(Filters())
+    n, nothing, share = con.execute(
+        f"""SELECT count(*), count(*) FILTER (WHERE coalesce(p.paid, 0) <= 0),
+                   avg(least(greatest(coalesce(p.paid, 0) / c.budget, 0), 1))
+            FROM ({base}) c LEFT JOIN {paid_toward_budget_table()} p ON p.cid = c.cid
+            WHERE c.contract_type = 'fixed' AND c.structure = ? AND c.status IN ('cancelled', 'disputed')
+              AND c.budget > 0 AND c.budget BETWEEN ? AND ?
+              AND (CAST(? AS VARCHAR) IS NULL OR upper(c.currency) = upper(CAST(? AS VARCHAR)))
+              AND date_diff('day', c.start_date, c.planned_end_date) > 0 AND c.end_date >= c.start_date""",
+        [*params, structure, low, high, currency, currency]).fetchone()
+    return int(n), int(nothing), float(share or 0.0)
 
 
 def _history(con: duckdb.DuckDBPyConnection, structure: str, low: float, high: float, currency: str | None,
@@ -982,9 +1152,11 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     excluded = int(len(history) - len(usable))
     finished = int(usable["finished"].sum())
     cancelled = int(usable["cancelled"].sum())
-    what = (STRUCTURE_WORDS[structure] + " contracts"
-            + (f" of {budget_range[0]:,.2f}–{budget_range[1]:,.2f}{in_currency}" if budget_range
-               else f" in{in_currency}" if currency else ""))
+    def what(n: int) -> str:
+        """``milestone contracts of 400.00–1,600.00 USD`` (``contract`` for 1)."""
+        return (STRUCTURE_WORDS[structure] + (" contract" if n == 1 else " contracts")
+                + (f" of {budget_range[0]:,.2f}–{budget_range[1]:,.2f}{in_currency}" if budget_range
+                   else f" in{in_currency}" if currency else ""))
 
     def fallback(why: str) -> Calibration:
         message = (f"{widened}{why}; too few to estimate the risk, so the default is assumed: "
@@ -997,14 +1169,14 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
         from analysis.completions import DATES_FROM_TEMPLATE  # the import path's module: only when it is said
 
         missing = f" ({excluded} without usable dates: {DATES_FROM_TEMPLATE})" if excluded else ""
-        found = (f"only {finished} finished {what} with a planned end date ({cancelled} cancelled; need {min_contracts})"
-                 if finished else f"no finished {what} with a planned end date (need {min_contracts})")
+        found = (f"only {finished} finished {what(finished)} with a planned end date ({cancelled} cancelled; need {min_contracts})"
+                 if finished else f"no finished {what(0)} with a planned end date (need {min_contracts})")
         return fallback(f"{found}{missing}")
     curve = survival_over_fraction(usable)
     followed_to_end = int((usable["fraction"] >= 1.0).sum())
     survival_end, se_end = _survival_at(curve, 1.0)
     if followed_to_end == 0 and survival_end > 0.0:
-        return fallback(f"none of the {len(usable)} {what} has been followed to its planned end")
+        return fallback(f"{'the 1' if len(usable) == 1 else f'none of the {len(usable)}'} {what(len(usable))} has {'not ' if len(usable) == 1 else ''}been followed to its planned end")
     # With every contract cancelled, the interval is the exact one for that many cancellations
     # in that many finished contracts.
     at_risk_end = followed_to_end if survival_end > 0.0 else finished
@@ -1018,10 +1190,21 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
                       f"hazard is assumed")
     prob = float(1.0 - survival_end)
     ci = _prob_ci(survival_end, se_end, at_risk_end)
-    message = (f"{widened}estimated from {len(usable)} {what} ({finished} finished, {cancelled} cancelled or disputed"
+    message = (f"{widened}estimated from {len(usable)} {what(len(usable))} ({finished} finished, {cancelled} cancelled or disputed"
                f"{f', {excluded} without usable dates left out' if excluded else ''}): "
                f"{prob:.1%} cancel before the end, late cancellations included (95 % CI {ci[0]:.1%}–{ci[1]:.1%}), "
                f"{hazard_label(k)} hazard{shape_note}")
     risk = Risk(prob, k, source="calibrated", note=message, contracts=len(usable), cancelled=cancelled, cancel_prob_ci=ci)
+    if structure == "single":
+        # A cancelled single payment was often paid part of the budget: measured on the same contracts, it goes
+        # into the single payment's expected gross and P(paid nothing) instead of the assumption of nothing.
+        wide = (0.0, 1e18) if budget_range is None else (low, high)
+        n, nothing, share = paid_when_cancelled(con, "single", *wide, currency)
+        if n and share > 0:
+            note = (f"your {n:,} cancelled or disputed {what(n)} received {share:.1%} of the budget on "
+                    f"average; {nothing:,} of them ({nothing / n:.1%}) received nothing: a cancelled single payment "
+                    "counts that (on its release day) in its expected gross and chance of being paid nothing")
+            risk = dataclasses.replace(risk, cancelled_paid_share=share, cancelled_paid_any=(n - nothing) / n,
+                                       cancelled_paid_note=note)
     return Calibration(risk, structure, len(usable), finished, cancelled, excluded, budget_range, False, message, curve,
                        currency)

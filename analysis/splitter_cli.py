@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import datetime as dt
 import math
+from collections.abc import Sequence
 
 from analysis import splitter
 from analysis.cli import command, emit_json, workspace_to_read
 from analysis.errors import UserError
+from analysis.filters import parse_date
 from analysis.platforms import PRESETS
 
 
@@ -37,6 +40,8 @@ def _configure_split(p: argparse.ArgumentParser) -> None:
     p.add_argument("--currency", metavar="CODE", action="append",
                    help="with --calibrate: only contracts in this currency (repeat it for several: the one of them "
                         "with the most fixed-price contracts, as the report picks)")
+    p.add_argument("--today", metavar="DATE",
+                   help="with --calibrate: the as-of date for active contracts (default: today), as for report")
     p.add_argument("--max-loss-share", type=float, default=splitter.DEFAULT_MAX_LOSS_SHARE,
                    help=f"recommendation: largest share of the budget at stake (default {splitter.DEFAULT_MAX_LOSS_SHARE})")
     p.add_argument("--json", action="store_true", help="print a JSON document")
@@ -64,13 +69,13 @@ def _fee_rate(text: str | None) -> float | None:
     return rate / 100 if percent else rate
 
 
-def _calibrated(args: argparse.Namespace, plan_structure: str
+def _calibrated(args: argparse.Namespace, plan_structure: str, as_of: dt.date
                 ) -> tuple[splitter.Calibration, splitter.Calibration, splitter.ReviewHistory]:
     """The plan's and the single payment's risk from the workspace, and its clients' review time."""
     with workspace_to_read(args, "no workspace to calibrate from; import a history first or give --cancel-prob") as con:
-        plan_cal = splitter.calibrate(con, args.budget, plan_structure, currency=args.currency)
+        plan_cal = splitter.calibrate(con, args.budget, plan_structure, currency=args.currency, as_of=as_of)
         single_cal = (plan_cal if plan_structure == "single"
-                      else splitter.calibrate(con, args.budget, "single", currency=args.currency))
+                      else splitter.calibrate(con, args.budget, "single", currency=args.currency, as_of=as_of))
         review = splitter.review_history(con, args.platform)
     return plan_cal, single_cal, review
 
@@ -97,13 +102,19 @@ def run_split(args: argparse.Namespace) -> int:
         raise (exc if args.amounts is None else splitter.amounts_error(exc, args.amounts)) from None
     if not math.isfinite(args.billed_before) or args.billed_before < 0:
         raise UserError(f"--billed-before must be zero or more, got {args.billed_before:g}")
+    as_of = parse_date(args.today, "--today") or dt.date.today()  # refused when not a date, as report does
     calibration = review = None
     if args.calibrate:
         structure = "milestones" if len(plan.milestones) > 1 else "single"
-        plan_cal, single_cal, review = _calibrated(args, structure)
+        plan_cal, single_cal, review = _calibrated(args, structure, as_of)
         plan_risk, single_risk = (_with_hazard(r, args.hazard) for r in splitter.comparable_risks(plan_cal, single_cal))
+        warnings = [f"{w}; to plan with it, give --cancel-prob {_rate(w_cal)}" for w, w_cal in
+                    ((splitter.history_contradiction(cal, risk), cal) for cal, risk in
+                     ([(plan_cal, plan_risk)] + ([] if single_cal is plan_cal else [(single_cal, single_risk)])))
+                    if w]
         calibration = {"plan": plan_cal.to_json(), "single_payment": single_cal.to_json(),
-                       "caveat": splitter.observed_not_caused(plan_risk, single_risk), "review": review.to_json()}
+                       "caveat": splitter.observed_not_caused(plan_risk, single_risk), "review": review.to_json(),
+                       "warnings": warnings}
     elif args.cancel_prob is not None:
         plan_risk = single_risk = splitter.make_risk(args.cancel_prob, args.hazard or "constant")
     else:
@@ -123,37 +134,54 @@ def run_split(args: argparse.Namespace) -> int:
             document["calibration"] = calibration
         emit_json(document)
     else:
-        print(describe(comparison, recommendation, review if args.review_days is None else None))
+        print(describe(comparison, recommendation, review if args.review_days is None else None,
+                       warnings=calibration["warnings"] if calibration else ()))
     return 0
 
 
-def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: splitter.ReviewHistory | None = None) -> str:
-    """The comparison as a short text report (with what the history says of the review time, when given)."""
+def _rate(cal: splitter.Calibration) -> str:
+    """The history's cancellation rate as ``--cancel-prob`` takes it (two decimals)."""
+    rate = cal.risk.cancel_prob if not cal.fallback else cal.cancelled / cal.finished
+    return f"{round(rate, 2):g}"
+
+
+def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: splitter.ReviewHistory | None = None,
+             warnings: Sequence[str] = ()) -> str:
+    """The comparison as a short text report (with what the history says of the review time, when given), and
+    ``warnings`` first, where they are seen (the history contradicting the risk the figures assume)."""
     p, s = c.plan_outcome, c.single_outcome
     lines = [f"Budget {c.plan.budget:,.2f} over {c.plan.days:g} days, {len(c.plan.milestones)} milestone"
              f"{'s' if len(c.plan.milestones) != 1 else ''} ({c.plan.shape}); {c.terms.label}: review "
-             f"{c.terms.review_days:g} d, hold {c.terms.hold_days:g} d.", "",
-             f"{'seq':>3}  {'amount':>10}  {'start':>7}  {'due':>7}  {'withdrawable':>12}  {'P(paid)':>7}"]
-    for r in p.milestones.itertuples():
-        lines.append(f"{r.seq:>3}  {r.amount:>10,.2f}  {r.start_day:>7.2f}  {r.due_day:>7.2f}  "
-                     f"{r.expected_release_day:>12.2f}  {r.prob_paid:>7.1%}")
+             f"{c.terms.review_days:g} d, hold {c.terms.hold_days:g} d.", ""]
+    if warnings:
+        lines[1:1] = [f"WARNING: {w}." for w in warnings]
+    schedule = [[f"{r.seq}", f"{r.amount:,.2f}", f"{r.start_day:.2f}", f"{r.due_day:.2f}",
+                 f"{r.expected_release_day:.2f}", f"{r.prob_paid:.1%}"] for r in p.milestones.itertuples()]
+    lines += _columns([["seq", "amount", "start", "due", "withdrawable", "P(paid)"], *schedule],
+                      [3, 10, 7, 7, 12, 7])
 
     def days(v: float | None) -> str:
         return "—" if v is None else f"{v:.1f}"
 
-    lines += ["", f"{'':<30}{'plan':>14}{'single payment':>16}",
-              f"{'expected net':<30}{p.expected_net:>14,.2f}{s.expected_net:>16,.2f}",
-              f"{'max loss (gross)':<30}{p.max_loss:>14,.2f}{s.max_loss:>16,.2f}",
-              f"{'P(paid nothing)':<30}{p.prob_paid_nothing:>14.1%}{s.prob_paid_nothing:>16.1%}",
-              f"{'days to cash (amount-weighted)':<30}{days(p.expected_days_to_cash):>14}{days(s.expected_days_to_cash):>16}",
-              f"{'days to first cash':<30}{days(p.days_to_first_cash):>14}{days(s.days_to_first_cash):>16}",
-              ""]
+    lines += [""] + _columns([
+        ["", "plan", "single payment"],
+        ["expected net", f"{p.expected_net:,.2f}", f"{s.expected_net:,.2f}"],
+        ["max loss (gross)", f"{p.max_loss:,.2f}", f"{s.max_loss:,.2f}"],
+        ["P(paid nothing)", f"{p.prob_paid_nothing:.1%}", f"{s.prob_paid_nothing:.1%}"],
+        ["days to cash (amount-weighted)", days(p.expected_days_to_cash), days(s.expected_days_to_cash)],
+        ["days to first cash", days(p.days_to_first_cash), days(s.days_to_first_cash)],
+    ], [28, 12, 14], label=True) + [""]
     for label, risk in (("plan", c.plan_risk), ("single payment", c.single_risk)):
         lines.append(f"Risk ({label}, {risk.source}): "
                      + (risk.note if risk.note else f"{risk.cancel_prob:.1%} cancel before the end, {risk.hazard_label} hazard") + "."
                      + (f" {certain[:1].upper()}{certain[1:]}." if (certain := splitter.certain_cancellation(risk)) else ""))
         if c.plan_risk == c.single_risk:
             break
+    if not splitter.protects_handins(c.terms):
+        lines.append(f"No escrow: a milestone is paid only if the client is still there {c.terms.review_days:g} days after "
+                     "its hand-in, when it pays; until then handed-in work is at stake (in max loss and P(paid)).")
+    if_cancelled = c.single_risk.if_cancelled_json()["note"]
+    lines.append(f"Single payment if cancelled: {if_cancelled}.")
     caveat = splitter.observed_not_caused(c.plan_risk, c.single_risk)
     if caveat:
         lines.append(f"Note: {caveat}.")
@@ -170,3 +198,13 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: split
         lines.append(f"Each extra milestone is one more client review of up to {rec.review_days_per_milestone:g} days "
                      "(added to the finish if you wait for each approval before starting the next).")
     return "\n".join(lines)
+
+
+
+def _columns(rows: list[list[str]], widths: list[int], *, label: bool = False) -> list[str]:
+    """Rows of cells as lines: each column as wide as its widest cell (at least ``widths``), right-aligned (the
+    first left-aligned when it is a ``label``), two spaces between columns whatever the figures' size (a
+    budget of a trillion ran "845,241,550,213.47810,000,000,000.00" together)."""
+    widths = [max(w, *(len(row[i]) for row in rows)) for i, w in enumerate(widths)]
+    return ["  ".join(cell.ljust(w) if label and i == 0 else cell.rjust(w)
+                      for i, (cell, w) in enumerate(zip(row, widths))).rstrip() for row in rows]

@@ -26,8 +26,9 @@ def outcome_distribution_figure(c: Comparison) -> go.Figure:
         d = outcome.distribution
         fig.add_trace(go.Bar(
             x=d["net"].round(2).tolist(), y=d["probability"].tolist(), name=label, marker_color=color,
-            customdata=d["paid_milestones"].tolist(),
-            hovertemplate="net %{x:,.2f}<br>probability %{y:.1%}<br>%{customdata} paid<extra>" + label + "</extra>",
+            customdata=[("cancelled, part of the budget paid" if part else f"{k} paid")
+                        for k, part in zip(d["paid_milestones"], d["part_paid"])],
+            hovertemplate="net %{x:,.2f}<br>probability %{y:.1%}<br>%{customdata}<extra>" + label + "</extra>",
         ))
     fig.update_layout(
         title={"text": "What you could end up with"}, barmode="group", bargap=0.25,

@@ -470,3 +470,48 @@ def test_money_in_the_tables_has_thousands_separators(sample_db, monkeypatch):
     assert set(formats) == money and set(formats.values()) == {"accounting"}, formats
     at.number_input(key="split_budget").set_value(10_000_000.0).run()
     assert "(your limit: 25 % of 10,000,000.00)" in plain(at)
+
+
+def test_a_direct_client_paying_later_leaves_handed_in_work_at_stake(sample_db, monkeypatch):
+    """No escrow, the client pays 10 days after each hand-in: on day 5 all 150 is handed in and unpaid; milestone i
+    is paid with 0.9 ** ((i + 10) / 5). Cancelled during day 3, the two milestones handed in (days 1 and 2) are not
+    paid until days 11 and 12: nothing is kept and 60.00 is lost."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"), 10)
+    at.selectbox(key="split_platform").set_value("direct").run()
+    at.number_input(key="split_review_days").set_value(10.0).run()
+    assert not at.exception
+    paid = [0.9 ** ((i + 10) / 5) for i in range(1, 6)]
+    assert schedule(at)["prob_paid"].tolist() == [round(s, 3) for s in paid]
+    plan, single = side_metrics(at)
+    assert (plan["Most at stake"], single["Most at stake"]) == ("150.00", "150.00")
+    assert plan["Expected earnings"] == f"{30 * sum(paid):,.2f}"
+    assert plan["Paid nothing"] == f"{1 - paid[0]:.1%}"
+    at.slider(key="split_cancel_day").set_value(3).run()
+    assert ("With 5 milestones you keep 0.00 of the 150.00 (60.00 handed in but not yet paid is lost); with a "
+            "single payment you keep 0.00.") in plain(at)
+
+
+def test_a_history_contradicting_the_default_is_a_warning(tmp_path, monkeypatch):
+    """40 milestone contracts all cancelled, none single-payment: the page runs on the 10 % default and says in a
+    warning, not in passing, that the history had 100 %."""
+    from tests.test_splitter import every_milestone_contract_cancelled
+
+    at = open_app(every_milestone_contract_cancelled(tmp_path), monkeypatch, "splitter")
+    warned = [w.value.replace("\\", "") for w in at.warning]
+    assert any(w.startswith("Your history contradicts the assumed 10% risk: 40 of your 40 finished milestone "
+                            "contracts were cancelled or disputed (100.0%") for w in warned), warned
+    assert side_metrics(at)[0]["Paid nothing"] == f"{1 - 0.9 ** 0.2:.1%}"  # 5 × 30 over 5 days under the default
+
+
+def test_the_page_says_what_a_cancelled_single_payment_brings(tmp_path, monkeypatch):
+    """tests.test_splitter.partly_paid_history, a plan of 1: 4 of 10 cancelled single payments received 60 of 150;
+    the single payment is paid nothing with 0.25 × 0.6 = 15.0 %, not 25 %."""
+    from tests.test_splitter import partly_paid_history
+
+    at = open_app(partly_paid_history(tmp_path), monkeypatch, "splitter")
+    at.selectbox(key="split_platform").set_value("direct").run()
+    at.number_input(key="split_milestones").set_value(1).run()
+    assert not at.exception
+    assert side_metrics(at)[1]["Paid nothing"] == "15.0%"
+    assert ("Single payment if cancelled: your 10 cancelled or disputed single-payment contracts of 75.00–300.00 USD "
+            "received 16.0% of the budget on average; 6 of them (60.0%) received nothing") in plain(at)

@@ -4,6 +4,7 @@ the recommendation, calibration on a workspace whose answer is known, and the ch
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import math
 from pathlib import Path
@@ -68,6 +69,55 @@ def test_constant_hazard_two_milestones_by_hand():
     assert single.expected_net == pytest.approx(81.0)
     assert single.prob_paid_nothing == pytest.approx(0.19)
     assert single.max_loss == 100.0
+
+
+def test_without_escrow_handed_in_work_is_at_stake_until_the_client_pays():
+    """A direct client pays 1 day after each hand-in (no escrow): 2 × 50 over 4 days are due on days 2 and 4 and
+    paid on days 3 and 5, so each is paid with S(3) = 0.81 ** 0.75 = 0.9 ** 1.5 and S(5) = 0.9 ** 2.5. Just before
+    day 3 the first 50 is handed in but unpaid and half of the second is done: 75 at stake."""
+    terms = sp.platform_terms("direct", review_days=1)
+    out = sp.evaluate(sp.make_plan(100, 4, milestones=2), terms, sp.make_risk(0.19))
+    assert out.milestones["prob_paid"].tolist() == pytest.approx([0.853815, 0.768433], abs=1e-6)
+    assert out.expected_gross == pytest.approx(50 * 0.9 ** 1.5 + 50 * 0.9 ** 2.5)
+    assert out.prob_paid_nothing == pytest.approx(1 - 0.9 ** 1.5)
+    assert out.prob_paid_in_full == pytest.approx(0.9 ** 2.5)
+    assert out.max_loss == 75.0
+    curve = out.exposure_curve
+    assert curve.loc[curve["day"] == 3.0, "exposure"].tolist() == [75.0, 25.0]  # just before, and at, the payment
+    assert curve.loc[curve["day"] == 5.0, "exposure"].tolist() == [50.0, 0.0]
+    cash = out.cash_curve.set_index("day")
+    assert cash.loc[3.0, "expected_secured_gross"] == pytest.approx(50 * 0.9 ** 1.5)  # secured when paid, not handed in
+    single = sp.evaluate(sp.single_payment(100, 4), terms, sp.make_risk(0.19))
+    assert single.prob_paid_nothing == pytest.approx(1 - 0.9 ** 2.5) and single.max_loss == 100.0
+
+
+def test_auditors_direct_client_paying_ten_days_after_each_hand_in():
+    """150 over 5 days in 5 × 30, paid 10 days after each hand-in: the first payment comes on day 11, so on day 5
+    all 150 is handed in and unpaid. Milestone i is paid with S(i + 10) = 0.9 ** ((i + 10) / 5)."""
+    terms = sp.platform_terms("direct", review_days=10)
+    c = sp.compare(sp.make_plan(150, 5, milestones=5), terms, sp.make_risk(0.1))
+    assert c.plan_outcome.max_loss == 150.0 and c.single_outcome.max_loss == 150.0
+    paid = [0.9 ** ((i + 10) / 5) for i in range(1, 6)]
+    assert c.plan_outcome.milestones["prob_paid"].tolist() == pytest.approx(paid)
+    assert c.plan_outcome.expected_net == pytest.approx(30 * sum(paid))  # 114.11, not 140.87
+    assert c.single_outcome.expected_net == pytest.approx(150 * 0.9 ** 3)  # 109.35
+    # Escrow (Upwork, 14 days to review) is unchanged: handed-in work is paid from escrow.
+    up = sp.compare(sp.make_plan(150, 5, milestones=5), UPWORK, sp.make_risk(0.1))
+    assert up.plan_outcome.max_loss == 30.0
+    assert up.plan_outcome.milestones["prob_paid"].tolist() == pytest.approx([0.9 ** (i / 5) for i in range(1, 6)])
+
+
+def test_without_escrow_the_recommendation_counts_unpaid_hand_ins():
+    """150 over 50 days, a direct client paying 3 days after a hand-in, limit 37.50 (25 %). 4 × 37.50 (12.5 days
+    each): just before the first payment (day 15.5) 37.50 handed in + 3/12.5 of the next = 46.50. 5 × 30 (10
+    days): 30 + 3/10 × 30 = 39.00. 6 × 25 (8 1/3 days): 25 + 3/(25/3) × 25 = 34.00, the first within the limit."""
+    terms = sp.platform_terms("direct", review_days=3)
+    rec = sp.recommend(150, 50, terms, sp.make_risk(0.1))
+    assert rec.milestones == 6
+    assert rec.table.set_index("milestones").loc[[4, 5, 6], "max_loss"].tolist() == [46.5, 39.0, 34.0]
+    assert "34.00" in rec.reason
+    never = sp.recommend(150, 5, sp.platform_terms("direct", review_days=10), sp.make_risk(0.1))
+    assert never.milestones is None and "handed-in work stays unpaid" in never.reason
 
 
 def test_constant_hazard_is_constant():
@@ -213,6 +263,9 @@ def test_explicit_amounts_and_due_days():
     ({"budget": -10, "days": 5, "milestones": 2}, "budget must be more than 0"),
     ({"budget": 10, "days": 0, "milestones": 2}, "days must be more than 0"),
     ({"budget": 10, "days": -1, "milestones": 2}, "days must be more than 0"),
+    ({"budget": 10, "days": float("inf"), "milestones": 2}, "days must be between 0.01 and 36,500, got inf"),
+    ({"budget": 10, "days": float("nan"), "milestones": 2}, "days must be between 0.01 and 36,500, got nan"),
+    ({"budget": 10, "days": 1e-9, "milestones": 2}, "days must be between 0.01 and 36,500, got 1e-09"),
     ({"budget": 10, "days": 5, "milestones": 0}, "at least 1 milestone"),
     ({"budget": 0.05, "days": 5, "milestones": 6}, "more than the budget has cents (5)"),
     ({"budget": 150, "days": 5, "amounts": [50, 50]}, "add up to 100.00, not the budget 150.00"),
@@ -416,6 +469,15 @@ def test_calibration_falls_back_when_too_few(tmp_path):
     assert "without usable dates" not in cal.message  # every contract had its dates
 
 
+def test_calibration_counts_one_contract_in_the_singular(tmp_path):
+    db = _workspace(tmp_path, _history_rows([], completed=1))
+    con = store.connect(db, read_only=True)
+    cal = sp.calibrate(con, 150, "single")
+    con.close()
+    assert ("only 1 finished single-payment contract of 75.00–300.00 USD with a planned end date (0 cancelled; "
+            "need 30)") in cal.message
+
+
 def test_calibration_says_how_contracts_without_dates_get_them(tmp_path):
     """10 finished with dates, 2 cancelled without a planned end date: too few, and the way to add dates named."""
     from analysis.completions import DATES_FROM_TEMPLATE
@@ -616,3 +678,87 @@ def test_a_certain_cancellation_pays_nothing_even_with_a_steep_hazard():
     recommendation = sp.recommend(500.0, 1.0, UPWORK, risk, max_loss_share=0.01)
     assert recommendation.milestones is None
     assert (recommendation.table["prob_paid_nothing"] == 1.0).all()
+
+
+def every_milestone_contract_cancelled(tmp_path: Path) -> Path:
+    """The auditor's history: 40 milestone contracts of 150, all cancelled, and no single-payment contract."""
+    return _workspace(tmp_path, _history_rows([0.1 * (i % 9 + 1) for i in range(40)], prefix="M", completed=0,
+                                              milestone_count=2))
+
+
+def test_a_history_that_contradicts_the_default_is_said(tmp_path):
+    """40 of 40 cancelled: the exact 95 % interval is 0.025 ** (1 / 40) = 91.2 % to 100 %, far from the 10 % the
+    figures fall back to because no single-payment contract can be compared. 3 of 5 cancelled (too few to fit):
+    Clopper-Pearson 14.7 %–94.7 %, which leaves out 10 % too; 1 of 5 (0.5 %–71.6 %) does not."""
+    con = store.connect(every_milestone_contract_cancelled(tmp_path), read_only=True)
+    plan, single = sp.calibrate(con, 150, "milestones"), sp.calibrate(con, 150, "single")
+    con.close()
+    plan_risk, single_risk = sp.comparable_risks(plan, single)
+    assert plan_risk.cancel_prob == single_risk.cancel_prob == 0.1
+    warnings = sp.history_warnings(plan, single, plan_risk, single_risk)
+    assert warnings == [
+        f"your history contradicts the assumed 10% risk: 40 of your 40 finished milestone contracts were cancelled "
+        f"or disputed (100.0%, 95 % CI {100 * 0.025 ** (1 / 40):.1f}%–100.0%), but the figures assume 10% because "
+        "the single-payment side has too little history to compare with"]
+    assert 0.025 ** (1 / 40) == pytest.approx(0.912, abs=5e-4)
+    few = dataclasses.replace(single, structure="single", finished=5, cancelled=3)
+    said = sp.history_contradiction(few, single_risk)
+    assert "3 of your 5 finished single-payment contracts were cancelled or disputed (60.0%, 95 % CI 14.7%–94.7%)" in said
+    assert "because 5 are too few to estimate from (need 30)" in said
+    assert sp.history_contradiction(dataclasses.replace(few, cancelled=1), single_risk) is None
+    # A risk the user gave (or one fitted on both sides) is no default: nothing to contradict.
+    assert sp.history_contradiction(plan, sp.make_risk(0.1)) is None
+
+
+def test_a_cancelled_single_payment_brings_what_the_history_says():
+    """A single payment of 150 on Upwork (10 % fee), 25 % cancel before the end; 40 % of cancelled ones received
+    something, 16 % of the budget on average: those received 0.16 / 0.4 = 40 % = 60.00 (fee 6.00). Nothing:
+    0.25 × 0.6 = 0.15; part: 0.25 × 0.4 = 0.1; all: 0.75. Expected net 0.75 × 135 + 0.1 × 54 = 106.65."""
+    risk = sp.Risk(0.25, 1.0, cancelled_paid_share=0.16, cancelled_paid_any=0.4, cancelled_paid_note="measured")
+    out = sp.evaluate(sp.single_payment(150, 5), UPWORK, risk)
+    assert out.prob_paid_nothing == pytest.approx(0.15)
+    assert out.prob_paid_in_full == pytest.approx(0.75)
+    assert out.expected_gross == pytest.approx(0.75 * 150 + 0.1 * 60)
+    assert out.expected_net == pytest.approx(106.65)
+    assert out.max_loss == 150.0  # a cancelled client may still pay nothing
+    dist = out.distribution
+    assert dist["gross"].tolist() == [0.0, 60.0, 150.0] and dist["net"].tolist() == [0.0, 54.0, 135.0]
+    assert dist["probability"].tolist() == pytest.approx([0.15, 0.1, 0.75])
+    assert dist["part_paid"].tolist() == [False, True, False]
+    # Release day 24 for both: days to cash stay 24; a plan of several milestones ignores it.
+    assert out.expected_days_to_cash == pytest.approx(24.0)
+    two = sp.evaluate(sp.make_plan(150, 5, milestones=2), UPWORK, risk)
+    assert two.prob_paid_nothing == pytest.approx(1 - 0.75 ** 0.5)
+
+
+def partly_paid_history(tmp_path: Path) -> Path:
+    """40 single-payment contracts of 150 (USD): 30 completed, 10 cancelled halfway, 4 of them paid 60.00."""
+    rows = _history_rows([0.5] * 10, completed=30)
+    path = tmp_path / "contracts.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*CONTRACT_HEADER, "paid_total"])
+        for row in rows:
+            writer.writerow([*row, 60 if row[0] in ("SC0", "SC1", "SC2", "SC3") else (150 if "K" in row[0] else "")])
+    db = tmp_path / "history.duckdb"
+    con = store.connect(db)
+    import_files(con, [path], fmt="canonical", source="test")
+    con.close()
+    return db
+
+
+def test_calibration_measures_what_cancelled_single_payments_received(tmp_path):
+    """Of the 10 cancelled, 4 received 60 of 150 (40 %) and 6 nothing: a mean 16 % of the budget, 40 % received
+    something; KM over 40 contracts with 10 cancellations halfway: p = 0.25."""
+    con = store.connect(partly_paid_history(tmp_path), read_only=True)
+    cal = sp.calibrate(con, 150, "single")
+    con.close()
+    assert cal.risk.cancel_prob == pytest.approx(0.25)
+    assert cal.risk.cancelled_paid_share == pytest.approx(0.16)
+    assert cal.risk.cancelled_paid_any == pytest.approx(0.4)
+    assert cal.risk.cancelled_paid_note.startswith(
+        "your 10 cancelled or disputed single-payment contracts of 75.00–300.00 USD received 16.0% of the budget on "
+        "average; 6 of them (60.0%) received nothing")
+    out = sp.evaluate(sp.single_payment(150, 5), DIRECT, cal.risk)
+    assert out.prob_paid_nothing == pytest.approx(0.15)
+    assert out.expected_gross == pytest.approx(118.5)  # 0.75 × 150 + 0.1 × 60

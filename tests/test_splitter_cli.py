@@ -46,6 +46,18 @@ def test_hand_computed_values_through_the_cli(cli):
     assert [d["probability"] for d in doc["plan"]["distribution"]] == pytest.approx([0.1, 0.09, 0.81])
 
 
+def test_a_direct_client_paying_later_leaves_handed_in_work_at_stake(cli):
+    """The auditor's case: paid 10 days after each hand-in, all 150 is handed in and unpaid on day 5; milestone i
+    is paid with S(i + 10) = 0.9 ** ((i + 10) / 5)."""
+    doc = cli(*SEED, "--platform", "direct", "--review-days", "10", "--json").json()
+    paid = [0.9 ** ((i + 10) / 5) for i in range(1, 6)]
+    assert doc["plan"]["max_loss"] == 150.0
+    assert [m["prob_paid"] for m in doc["milestones"]] == pytest.approx(paid)
+    assert doc["plan"]["expected_net"] == pytest.approx(30 * sum(paid))
+    assert doc["plan"]["prob_paid_nothing"] == pytest.approx(1 - 0.9 ** 2.2)
+    assert doc["recommendation"]["milestones"] is None
+
+
 def test_custom_fee_amounts_and_due_days(cli):
     doc = cli("split", "--budget", "1000", "--days", "30", "--amounts", "100,250,650", "--due-days", "3,10,30",
               "--fee", "5%", "--review-days", "2", "--hold-days", "0", "--cancel-prob", "0", "--json").json()
@@ -85,10 +97,21 @@ def test_text_output(cli):
     assert re.search(r"days to first cash\s+20\.0\s+24\.0\n", result.out)  # 1 + 19 against 5 + 19
 
 
+def test_text_columns_stay_apart_at_the_largest_budget(cli):
+    """A trillion in 5: the plan nets 0.9 × 200e9 × Σ 0.9 ** (i / 5) and the single payment 0.9 × 0.9 × 1e12;
+    the two figures (18 and 18 characters) ran together in 14- and 16-character columns."""
+    out = cli("split", "--budget", "1e12", "--days", "5", "--milestones", "5").out
+    plan = 0.9 * 200e9 * sum(0.9 ** (i / 5) for i in range(1, 6))
+    assert re.search(rf"expected net +{plan:,.2f}  +810,000,000,000\.00\n", out)
+    assert re.search(r"max loss \(gross\) +200,000,000,000\.00  +1,000,000,000,000\.00\n", out)
+    assert re.search(r"\n  1  +200,000,000,000\.00  +0\.00  +1\.00  +20\.00  +97\.9%\n", out)
+
+
 @pytest.mark.parametrize("args, message", [
     (("--budget", "0", "--days", "5", "--milestones", "2"), "budget must be more than 0"),
     (("--budget", "-5", "--days", "5", "--milestones", "2"), "budget must be more than 0"),
     (("--budget", "100", "--days", "0", "--milestones", "2"), "days must be more than 0"),
+    (("--budget", "150", "--days", "inf", "--milestones", "2"), "days must be between 0.01 and 36,500, got inf"),
     (("--budget", "100", "--days", "5", "--milestones", "0"), "--milestones must be at least 1"),
     (("--budget", "0.05", "--days", "5", "--milestones", "6", "--platform", "direct"), "more than the budget has cents"),
     (("--budget", "150", "--days", "5", "--amounts", "50,50"), "add up to 100.00, not the budget 150.00"),
@@ -137,6 +160,26 @@ def test_calibrate_from_a_known_history(cli, tmp_path):
     assert doc["risk"]["single_payment"]["source"] == "calibrated"
     assert doc["single_payment"]["prob_paid_nothing"] == pytest.approx(10 / 43)
     assert doc["plan"]["prob_paid_nothing"] == pytest.approx(10 / 43)  # one milestone = the single payment
+
+
+def test_calibrate_takes_the_as_of_date_for_active_contracts(cli, tmp_path):
+    """30 completed and 10 single-payment contracts cancelled halfway through 1,000 planned days, and one active
+    contract started with them. As of today it has run past its planned end: at risk halfway, 10 of 41 cancel
+    (p = 10/41). As of --today 2020-03-11 (day 70, 0.07 of the way) it is censored before the cancellations:
+    10 of 40 (p = 0.25)."""
+    from tests.test_splitter import _history_rows, _workspace
+
+    planned_end = START + dt.timedelta(days=PLANNED)
+    rows = _history_rows([0.5] * 10, completed=30)
+    rows.append(["SA0", "upwork", "fixed", 150, "USD", START, planned_end, "", "active", 1])
+    db = _workspace(tmp_path, rows)
+    args = ("split", "--budget", "150", "--days", "5", "--milestones", "1", "--calibrate", "--json")
+    now = cli(*args, db=db).json()["calibration"]["plan"]["risk"]["cancel_prob"]
+    then = cli(*args, "--today", "2020-03-11", db=db).json()["calibration"]["plan"]["risk"]["cancel_prob"]
+    assert now == pytest.approx(10 / 41)
+    assert then == pytest.approx(10 / 40)
+    bad = cli(*args, "--today", "someday", db=db)
+    assert bad.code == 2 and "--today" in bad.err
 
 
 def test_calibrate_plan_uses_milestone_contracts(cli, tmp_path):
@@ -288,3 +331,43 @@ def test_calibrate_with_several_currencies_uses_the_one_of_them_with_most_fixed_
     doc = cli(*args, "--currency", "gbp", "--currency", "EUR", db=db).json()
     assert doc["calibration"]["plan"]["currency"] == expected
     assert cli(*args, "--currency", "gbp", db=db).json()["calibration"]["plan"]["currency"] == "GBP"
+
+
+def test_calibrate_warns_first_when_the_history_contradicts_the_default(cli, tmp_path):
+    """40 milestone contracts all cancelled, none single-payment: the figures fall back to 10 % on both sides
+    (P(paid nothing) 1 - 0.9 ** 0.5 = 5.1 %), and a warning line before the table says the history has 100 %."""
+    from tests.test_splitter import every_milestone_contract_cancelled
+
+    db = every_milestone_contract_cancelled(tmp_path)
+    args = ("split", "--budget", "200", "--days", "10", "--milestones", "2", "--calibrate")
+    doc = cli(*args, "--json", db=db).json()
+    assert doc["plan"]["prob_paid_nothing"] == pytest.approx(1 - 0.9 ** 0.5)
+    [warning] = doc["calibration"]["warnings"]
+    assert warning.startswith("your history contradicts the assumed 10% risk: 40 of your 40 finished milestone "
+                              "contracts were cancelled or disputed (100.0%")
+    assert warning.endswith("; to plan with it, give --cancel-prob 1")
+    lines = cli(*args, db=db).out.splitlines()
+    assert lines[1].startswith("WARNING: your history contradicts the assumed 10% risk: 40 of your 40")
+    # a history that agrees with the default, or a risk given by hand, warns of nothing
+    assert cli(*SEED, "--json").json().get("calibration") is None
+
+
+def test_calibrate_counts_what_cancelled_single_payments_received(cli, tmp_path):
+    """tests.test_splitter.partly_paid_history: p = 0.25, 4 of 10 cancelled received 60 of 150: the single payment
+    is paid nothing with 0.25 × 0.6 = 0.15 and grosses 0.75 × 150 + 0.1 × 60 = 118.5 (not 0.25 and 112.5)."""
+    from tests.test_splitter import partly_paid_history
+
+    db = partly_paid_history(tmp_path)
+    args = ("split", "--budget", "150", "--days", "5", "--milestones", "1", "--platform", "direct", "--calibrate")
+    doc = cli(*args, "--json", db=db).json()
+    single = doc["single_payment"]
+    assert single["prob_paid_nothing"] == pytest.approx(0.15)
+    assert single["expected_gross"] == pytest.approx(118.5)
+    assert single["if_cancelled"]["source"] == "history"
+    assert (single["if_cancelled"]["share_of_budget"], single["if_cancelled"]["prob_paid_something"]) == (0.16, 0.4)
+    assert [d["probability"] for d in single["distribution"]] == pytest.approx([0.15, 0.1, 0.75])
+    assert "Single payment if cancelled: your 10 cancelled or disputed single-payment contracts" in cli(*args, db=db).out
+    # Without --calibrate the assumption stays, and is said.
+    plain = cli(*SEED, "--json").json()["single_payment"]["if_cancelled"]
+    assert plain["source"] == "assumed" and plain["share_of_budget"] == 0.0
+    assert "Single payment if cancelled: a cancelled single payment is assumed to pay nothing" in cli(*SEED).out

@@ -82,6 +82,20 @@ def test_max_loss_never_exceeds_the_largest_milestone(plan, platform, risk):
 
 
 @settings(max_examples=200, deadline=None)
+@given(plans(), st.floats(min_value=0.01, max_value=100), risks())
+def test_without_escrow_max_loss_counts_unpaid_hand_ins(plan, review, risk):
+    """A direct client paying ``review`` days after each hand-in: at stake is at least the largest milestone, at
+    most the budget, and exactly the peak of the exposure curve; no milestone is paid more often than under
+    escrow (it must survive to its payment, not just its hand-in)."""
+    terms = sp.platform_terms("direct", review_days=review)
+    out = sp.evaluate(plan, terms, risk)
+    assert max(plan.amounts) - 1e-9 <= out.max_loss <= plan.budget + 1e-9
+    assert out.exposure_curve["exposure"].max() == pytest.approx(out.max_loss, abs=0.006)
+    escrowed = sp.evaluate(plan, PRESETS["upwork"], risk)
+    assert (out.milestones["prob_paid"] <= escrowed.milestones["prob_paid"] + 1e-12).all()
+
+
+@settings(max_examples=200, deadline=None)
 @given(st.integers(min_value=1, max_value=10**8), days, platforms, risks())
 def test_one_milestone_equals_the_single_payment(cents, total_days, platform, risk):
     terms = PRESETS[platform]

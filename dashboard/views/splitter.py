@@ -283,6 +283,10 @@ p, s = comparison.plan_outcome, comparison.single_outcome
 certain = splitter.certain_cancellation(plan_risk) or splitter.certain_cancellation(single_risk)
 if certain:
     st.warning(sentence(certain), icon=":material/block:")
+if risk_mode == HISTORY:  # the history plainly against the default the figures run on: said first, not in passing
+    for contradiction in splitter.history_warnings(plan_cal, single_cal, plan_risk, single_risk):
+        st.warning(f"{escape_markdown(sentence(contradiction))} To plan with your history's rate, take the risk "
+                   "*as I set it*.", icon=":material/warning:")
 n = len(plan.milestones)
 plan_name = plural(n, "milestone")
 
@@ -369,7 +373,8 @@ for label, outcome, other in ((plan_name.capitalize(), p, s), ("Single payment",
                  "client cancelled at the worst moment (gross).",
                  delta=None if other is None else f"{outcome.max_loss - other.max_loss:+,.2f}", delta_color="inverse")
         row.metric("Paid nothing", f"{outcome.prob_paid_nothing:.1%}", width="content", help="The chance the client cancels before the "
-                 "first hand-in.", delta=None if other is None else
+                 + ("first payment (with no escrow, a hand-in is paid only when the client pays it)."
+                    if not splitter.protects_handins(terms) else "first hand-in."), delta=None if other is None else
                  f"{(outcome.prob_paid_nothing - other.prob_paid_nothing) * 100:+.1f} points", delta_color="inverse")
         row.metric("Withdrawable (average)", days_text(outcome.expected_days_to_cash), width="content",
                  help=(f"The day each payment can be withdrawn ({terms.review_days:g}-day review, "
@@ -383,12 +388,16 @@ comparison_table = pd.DataFrame({
     plan_name: [shown(label, a) for label, a, _ in rows],
     "single payment": [shown(label, b) for label, _, b in rows],
 })
+st.caption(escape_markdown(sentence("Single payment if cancelled: " + single_risk.if_cancelled_json()["note"])))
 with st.expander("The comparison as a table"):
     show_table(comparison_table, "plan-vs-single-payment", key="split_comparison")
 
 # --- if the client cancels ------------------------------------------------------------------
 st.subheader("If the client cancels")
-last_work_day = max(1, math.ceil(plan.finish_day))
+secured = splitter.secured_days(plan, terms)  # hand-in under escrow, else the client's payment
+unprotected = not splitter.protects_handins(terms)
+# Without escrow the money can still be lost after the last hand-in, until the client pays it.
+last_work_day = max(1, math.ceil(float(secured.max())))
 last_day = max(2, last_work_day)  # a one-day contract still gets a slider: during day 1, or after it
 if st.session_state.get("split_cancel_day", 1) > last_day:  # the contract got shorter: its last day of work
     st.session_state["split_cancel_day"] = last_work_day
@@ -397,15 +406,22 @@ cancel_day = st.slider("The client cancels during day", 1, last_day, min(first("
                        key="split_cancel_day", bind=URL)
 if "split_cancel_day" in st.session_state.get(_LINK_OPENED, {}):
     show_link_ignored({**drawn, "split_cancel_day": cancel_day})
-frame = plan.to_frame()
-kept = float(frame.loc[frame["due_day"] <= cancel_day - 1, "amount"].sum())
-pending_today = frame[(frame["due_day"] > cancel_day - 1) & (frame["due_day"] <= cancel_day)]
-kept_single = budget if plan.finish_day <= cancel_day - 1 else 0.0
+frame = plan.to_frame().assign(secured_day=secured)
+kept = float(frame.loc[frame["secured_day"] <= cancel_day - 1, "amount"].sum())
+pending_today = frame[(frame["secured_day"] > cancel_day - 1) & (frame["secured_day"] <= cancel_day)]
+single_secured = plan.finish_day + (terms.review_days if unprotected else 0.0)
+kept_single = budget if single_secured <= cancel_day - 1 else 0.0
 due_that_day = "the milestone" if len(pending_today) == 1 else f"the {len(pending_today):,} milestones"
-maybe = (f", plus {float(pending_today['amount'].sum()):,.2f} if you had already handed in {due_that_day} due that day"
-         if not pending_today.empty and n > 1 else "")
+maybe = ("" if pending_today.empty or n == 1 else
+         f", plus {float(pending_today['amount'].sum()):,.2f} if the client had already paid {due_that_day} due to be "
+         "paid that day" if unprotected else
+         f", plus {float(pending_today['amount'].sum()):,.2f} if you had already handed in {due_that_day} due that day")
+unpaid = float(frame.loc[(frame["due_day"] <= cancel_day - 1) & (frame["secured_day"] > cancel_day), "amount"].sum())
+if unprotected and unpaid:
+    maybe += f" ({unpaid:,.2f} handed in but not yet paid is lost)"
 st.markdown(f"With {plan_name} you keep **{kept:,.2f}** of the {budget:,.2f}{maybe}; with a single payment you keep "
-            f"**{kept_single:,.2f}**" + (" — the work was already delivered." if kept_single else ".")
+            f"**{kept_single:,.2f}**" + ((" — the work was already paid." if unprotected else
+                                          " — the work was already delivered.") if kept_single else ".")
             + f" Amounts before fees; {escape_markdown(terms.on_cancel)}.")
 
 # --- charts -----------------------------------------------------------------------------------
@@ -471,5 +487,8 @@ st.caption(f"The model: the client cancels at a random moment ({plan_risk.cancel
            f"end for the plan, {single_risk.cancel_prob:.0%} for the single payment, "
            + (f"{plan_risk.hazard_label} over time); " if plan_risk.hazard_label == single_risk.hazard_label else
               f"{plan_risk.hazard_label} over time for the plan and {single_risk.hazard_label} for the single payment); ")
-           + "work handed in before that is paid, work in progress is lost. Every number is exact under these "
+           + ("work handed in before that is paid, work in progress is lost. " if splitter.protects_handins(terms) else
+              f"a milestone is paid only if the client is still there when it pays, {terms.review_days:g} days after "
+              "the hand-in (no escrow); until then the handed-in work is lost with it. ")
+           + "Every number is exact under these "
            "assumptions — no simulation.")
