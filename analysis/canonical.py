@@ -394,6 +394,12 @@ def _milestone_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         (f"{typed['paid_amount']} < 0", "paid_amount", "'paid_amount is negative'"),
         # A fee is what the platform took: written negative (say "(40.00)") it would make net exceed gross.
         (f"{typed['fee']} < 0", "fee", "'fee is negative (write the fee the platform took as a positive amount)'"),
+        # ... and taken from this payment: more than was paid (paid_amount, else the amount it defaults to)
+        # would make net negative. Freelancer.com's $5 minimum on a $3 milestone comes through its own reader.
+        (f"{typed['fee']} > coalesce({typed['paid_amount']}, {typed['amount']})", "fee",
+         f"'fee ' || {typed['fee']} || ' is more than the ' || CASE WHEN {typed['paid_amount']} IS NOT NULL "
+         f"THEN 'paid_amount ' || {typed['paid_amount']} ELSE 'amount ' || {typed['amount']} END || "
+         "' it was taken from (the fee is what the platform kept of this payment, not a rate or a total)'"),
         # A milestones file with its own currency column (a flat file repeats the contract's); in a
         # file without one the contract's currency is in another file.
         *[(f"{typed[money]} IS NOT NULL AND {other_currency_sql(t(money), currency)}", money,

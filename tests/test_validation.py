@@ -215,6 +215,43 @@ def test_negative_fee_is_refused(con, tmp_path):
     assert snapshot(con) == before
 
 
+def test_a_fee_above_what_was_paid_is_refused(con, tmp_path):
+    """A fee of 900 on a payment of 250 made net -650 without a word: the fee is taken from the
+    payment, so it can be at most what was paid (paid_amount, else the amount it defaults to)."""
+    contracts = write(tmp_path, "contracts.csv", HEADER + GOOD)
+    before = snapshot(con)
+    cases = {
+        "contract_id,seq,amount,paid_date,fee\nA1,1,50,2026-01-10,5.00\nA1,2,50,2026-01-12,900\n":
+            "milestones.csv, row 3, column fee: fee 900.00 is more than the amount 50.00 it was taken from "
+            "(the fee is what the platform kept of this payment, not a rate or a total)",
+        # paid_amount, when given, is what the fee came out of: 30 paid of 50, fee 40
+        "contract_id,seq,amount,paid_date,paid_amount,fee\nA1,1,50,2026-01-10,30,40\n":
+            "milestones.csv, row 2, column fee: fee 40.00 is more than the paid_amount 30.00 it was taken from "
+            "(the fee is what the platform kept of this payment, not a rate or a total)",
+    }
+    for body, expected in cases.items():
+        milestones = write(tmp_path, "milestones.csv", body)
+        with pytest.raises(ImportValidationError) as err:
+            import_files(con, [contracts, milestones])
+        assert str(err.value) == expected
+        assert snapshot(con) == before
+    # A fee of the whole payment is the most it can be: imported (gross 50, fee 50, net 0).
+    import_files(con, [contracts, write(tmp_path, "milestones.csv", "contract_id,seq,amount,paid_date,fee\nA1,1,50,2026-01-10,50\n")])
+    assert con.execute("SELECT gross, fee FROM payments").fetchall() == [(Decimal("50.00"), Decimal("50.00"))]
+
+
+def test_a_fee_above_what_was_paid_exits_2_on_the_command_line(cli, db_path, tmp_path):
+    contracts = write(tmp_path, "contracts.csv", "contract_id,client,budget,currency,start_date,end_date,status\n"
+                      "G1,Good,500,USD,2025-03-01,,active\n")
+    milestones = write(tmp_path, "milestones.csv", "contract_id,seq,amount,paid_date,fee\nG1,1,250,2025-03-10,900\n")
+    result = cli("import", contracts, milestones)
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        "milestone-lens: error: milestones.csv, row 2, column fee: fee 900.00 is more than the amount 250.00 it was "
+        "taken from (the fee is what the platform kept of this payment, not a rate or a total)"]
+    assert not db_path.exists()
+
+
 def test_several_problems_are_all_listed(con, tmp_path):
     path = write(tmp_path, "contracts.csv", HEADER + "A1,Acme,x,USD,2026-01-05,,active\nA2,Acme,y,USD,2026-01-05,,nope\n")
     with pytest.raises(ImportValidationError) as err:
