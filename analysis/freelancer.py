@@ -152,8 +152,10 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
                    nullif(m.client, '') AS client,
                    {marketplace.norm_text_sql("coalesce(nullif(m.title, ''), nullif(f.title, ''))")} AS title,
                    CASE WHEN m.cur = '' AND regexp_matches(m.note, '^[A-Z]{{3}}$') THEN NULL ELSE nullif(m.note, '') END AS note,
-                   coalesce(currency_col, nullif(m.cur, ''),
-                            CASE WHEN regexp_matches(m.note, '^[A-Z]{{3}}$') THEN m.note END, nullif(f.cur, ''),
+                   -- the currency a payment's or fee's text ends with: "... (USD)"
+                   coalesce(nullif(m.cur, ''), CASE WHEN regexp_matches(m.note, '^[A-Z]{{3}}$') THEN m.note END,
+                            nullif(f.cur, '')) AS text_currency,
+                   coalesce(currency_col, text_currency,
                             nullif(regexp_extract(description, '\\(([A-Z]{{3}})\\)\\s*$', 1), '')) AS currency,
                    CASE WHEN m.title <> '' THEN 'milestone'
                         WHEN f.title <> '' THEN 'fee'
@@ -171,6 +173,11 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     if cols["tax"]:
         problems += _on(con, staged, "tax_text IS NOT NULL AND tax = 0 AND NOT regexp_matches(tax_text, '^[+\\-]?[0., ]+$')",
                         real["tax"], "'cannot read ''' || tax_text || ''' as an amount'")
+    # Freelancer.com writes money received as positive: a milestone payment below zero is no payment (the
+    # reader has no reversal to make of it), and counted as one it would take its money off the project.
+    problems += _on(con, staged, "category = 'milestone' AND amount < 0", real["amount"],
+                    "'the milestone payment ''' || amount_text || ''' is negative: Freelancer.com lists a payment "
+                    "received as a positive amount; correct the amount, or leave a reversed payment out of the file'")
     currencies = [c for c, in con.execute(
         "SELECT currency FROM _fl WHERE currency IS NOT NULL GROUP BY currency ORDER BY min(_row)").fetchall()]
     if len(currencies) > 1:

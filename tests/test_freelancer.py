@@ -158,6 +158,29 @@ def test_a_project_paid_in_two_currencies_refused(con, tmp_path):
     assert snapshot(con) == before
 
 
+def test_a_negative_milestone_payment_is_refused(con, cli, db_path, tmp_path):
+    """Freelancer.com lists money received as positive, and the reader has no reversal to make of a
+    payment below zero: -250.00 became a milestone of -250 without a word. Refused by row and column."""
+    path = tmp_path / "neg.csv"
+    path.write_text(
+        "Date,Description,Currency,Amount,Tax\n"
+        "05 Jan 2026 10:00,Done milestone payment from Priya N. for project Inv (Partial) (USD),USD,+100.00,0.00\n"
+        "06 Jan 2026 23:52,Done milestone payment from Priya N. for project Inv (Partial) (USD),USD,-250.00,0.00\n"
+    )
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == (
+        "neg.csv, row 3, column Amount: the milestone payment '-250.00' is negative: Freelancer.com lists a payment "
+        "received as a positive amount; correct the amount, or leave a reversed payment out of the file")
+    assert snapshot(con) == before
+    con.close()
+    result = cli("import", path)
+    assert result.code == 2 and result.err.count("\n") == 1 and "row 3, column Amount" in result.err
+    with store.connect(db_path) as after:
+        assert snapshot(after) == before
+
+
 def test_a_row_without_currency_among_several_refused(con, tmp_path):
     """With one currency in the file a row without one takes it; with USD and EUR it could be either."""
     path = tmp_path / "which.csv"
