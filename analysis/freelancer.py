@@ -19,7 +19,7 @@ import re
 from analysis import marketplace
 from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem
 from analysis.locale import resolve_day_first, resolve_decimal_comma
-from analysis.parsing import StagedFile, amount_sql, date_sql, quote_ident, timestamp_sql
+from analysis.parsing import ISO_4217, StagedFile, amount_sql, date_sql, quote_ident, timestamp_sql
 from analysis.wording import plural
 
 FIELDS = ("date", "description", "currency", "amount", "tax")
@@ -178,6 +178,14 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     problems += _on(con, staged, "category = 'milestone' AND amount < 0", real["amount"],
                     "'the milestone payment ''' || amount_text || ''' is negative: Freelancer.com lists a payment "
                     "received as a positive amount; correct the amount, or leave a reversed payment out of the file'")
+    # The description names the currency the money was paid in: a Currency column saying another is
+    # one of the two wrong, and amounts are never converted.
+    # (A code ISO 4217 does not list may be a note in brackets, "for project Site (SEO)", not a currency.)
+    iso = ", ".join(f"'{code}'" for code in sorted(ISO_4217))
+    problems += _on(con, staged, f"category IN ('milestone', 'fee') AND currency_col <> text_currency AND text_currency IN ({iso})",
+                    real["currency"],
+                    "'the currency ''' || currency_col || ''' contradicts the description''s (' || text_currency || '): "
+                    "amounts are never converted; correct the one that is wrong'")
     currencies = [c for c, in con.execute(
         "SELECT currency FROM _fl WHERE currency IS NOT NULL GROUP BY currency ORDER BY min(_row)").fetchall()]
     if len(currencies) > 1:
