@@ -135,6 +135,13 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
                     "CASE WHEN date_text IS NULL THEN 'the date is empty' ELSE 'cannot read ''' || date_text || ''' as a date' END")
     problems += _on(con, staged, "_uw", "amount IS NULL", cols["amount"],
                     "CASE WHEN amount_text IS NULL THEN 'the amount is empty' ELSE 'cannot read ''' || amount_text || ''' as an amount' END")
+    # Upwork numbers milestones from 1 (the template refuses seq 0): "Milestone 0" is not an export's text.
+    zero = (f"regexp_full_match(regexp_extract(text, '{MILESTONE_RE}', 2), '0+') "
+            f"OR regexp_full_match(regexp_extract(text, '{BONUS_REFUND_RE}', 2), '0+')")
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM _uw WHERE {zero} LIMIT 1)").fetchone()[0]:
+        problems += _on(con, staged, "_uw", zero, _milestone_text_column(con, staged, texts),
+                        "'the text ''' || text || ''' names milestone 0: Upwork numbers milestones from 1; correct "
+                        "the milestone number'")
     dup = con.execute(
         """SELECT txn_id, list(_row ORDER BY _row) FROM _uw WHERE txn_id IS NOT NULL GROUP BY txn_id
            HAVING count(DISTINCT (paid_date, type_key, text, client, amount)) > 1 ORDER BY min(_row) LIMIT 1"""
@@ -158,6 +165,16 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     _build_payments(con, ctx, staged.display)
     _warn(con, ctx)
     ctx.finishers.append(functools.partial(fees_unknown, source=ctx.source, import_id=ctx.import_id))
+
+
+def _milestone_text_column(con, staged: StagedFile, texts: list[str]) -> str | None:
+    """The text column whose cells say which milestone (``Milestone 0 - Screens``): the legacy export's
+    Description, the 2025 form's Transaction Summary Details."""
+    for name in texts:
+        if con.execute(f"SELECT count(*) FROM {staged.table} WHERE regexp_matches({staged.col(name)}, "
+                       "'(?i)Milestone\\s+[0-9]')").fetchone()[0]:
+            return name
+    return texts[0] if texts else None
 
 
 def _problem(staged: StagedFile, row: int, column: str | None, message: str):

@@ -660,3 +660,32 @@ def test_a_milestones_fee_is_its_own_payments_not_a_bonus_paid_with_it(con):
                        ).fetchall() == [(1, D("1500.00"), D("150.00")), (2, D("1500.00"), D("150.00"))]
     # The contract's payments still count the bonus: 1,500 + 2,500 + 200 - 1,000; fees 150 + 250 + 20 - 100.
     assert per_contract(con)[contract] == (D("3200.00"), D("320.00"), D("0"))
+
+
+LEGACY_HEADER = 'Date,"Ref ID",Type,Description,Agency,Freelancer,Team,"Account Name",PO,Amount,"Amount in local currency",Currency,Balance\n'
+
+
+def test_milestone_0_is_refused_as_the_template_refuses_seq_0(con, tmp_path):
+    """"Milestone 0 - Screens" was stored as milestone 0, a number the template refuses (seq 1 or more)
+    and Upwork never writes. Refused by row and the column the text is in (the 2025 form's details too)."""
+    legacy = tmp_path / "zero.csv"
+    legacy.write_text(LEGACY_HEADER
+                      + '"Oct 20, 2022",411000080,"Fixed Price","Invoice for X: Milestone 1 - Wireframes",,"Sam T.","Harbor Apps","Sam T.",,200.00,,,1347.00\n'
+                      + '"Oct 14, 2022",411000079,"Fixed Price","Invoice for X: Milestone 0 - Screens",,"Sam T.","Harbor Apps","Sam T.",,300.00,,,1147.00\n')
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [legacy])
+    assert str(err.value) == ("zero.csv, row 3, column Description: the text 'Invoice for X: Milestone 0 - Screens' names "
+                              "milestone 0: Upwork numbers milestones from 1; correct the milestone number")
+    assert snapshot(con) == before
+    rows = list(csv.reader(V2025.open(encoding="utf-8-sig", newline="")))
+    rows[1][4] = "Milestone 0 - Final guide"  # row 2: "Invoice for Brand guidelines" / "Milestone 2 - Final guide"
+    path = tmp_path / "zero_2025.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value).startswith("zero_2025.csv, row 2, column Transaction Summary Details: the text 'Invoice for "
+                                     "Brand guidelines: Milestone 0 - Final guide' names milestone 0")
+    assert snapshot(con) == before
+
