@@ -135,6 +135,17 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
                     "CASE WHEN date_text IS NULL THEN 'the date is empty' ELSE 'cannot read ''' || date_text || ''' as a date' END")
     problems += _on(con, staged, "_uw", "amount IS NULL", cols["amount"],
                     "CASE WHEN amount_text IS NULL THEN 'the amount is empty' ELSE 'cannot read ''' || amount_text || ''' as an amount' END")
+    # An id Excel turned into a number (511000079 shown as 5.11E+08) has lost its digits: two payments would
+    # share it, and a later file's would replace an earlier one's. Only a fresh export has the real ids.
+    mangled = []
+    for name, expr in ((own_id, "txn_id"), (parent_col, "parent_col")):
+        if name is not None:
+            mangled += _on(con, staged, "_uw", f"regexp_full_match({expr}, {SCIENTIFIC_SQL})", name,
+                           f"'the {_sql_text(staged.columns[name])} ''' || {expr} || ''' is a number a spreadsheet wrote "
+                           "in scientific notation, which has lost the id''s digits (two transactions would share it): "
+                           "export the history from Upwork again and import that file, not one opened and saved in a "
+                           "spreadsheet'")
+    problems += mangled
     # Upwork numbers milestones from 1 (the template refuses seq 0): "Milestone 0" is not an export's text.
     zero = (f"regexp_full_match(regexp_extract(text, '{MILESTONE_RE}', 2), '0+') "
             f"OR regexp_full_match(regexp_extract(text, '{BONUS_REFUND_RE}', 2), '0+')")
@@ -142,7 +153,7 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
         problems += _on(con, staged, "_uw", zero, _milestone_text_column(con, staged, texts),
                         "'the text ''' || text || ''' names milestone 0: Upwork numbers milestones from 1; correct "
                         "the milestone number'")
-    dup = con.execute(
+    dup = None if mangled else con.execute(
         """SELECT txn_id, list(_row ORDER BY _row) FROM _uw WHERE txn_id IS NOT NULL GROUP BY txn_id
            HAVING count(DISTINCT (paid_date, type_key, text, client, amount)) > 1 ORDER BY min(_row) LIMIT 1"""
     ).fetchone()
@@ -165,6 +176,15 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     _build_payments(con, ctx, staged.display)
     _warn(con, ctx)
     ctx.finishers.append(functools.partial(fees_unknown, source=ctx.source, import_id=ctx.import_id))
+
+
+#: A number as a spreadsheet writes it in scientific notation: 5.11E+08, 5,11E+08 in a decimal-comma locale.
+SCIENTIFIC_SQL = "'[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+'"
+
+
+def _sql_text(text: str) -> str:
+    """``text`` (a header of the file) to go inside an SQL string literal."""
+    return text.replace("'", "''")
 
 
 def _milestone_text_column(con, staged: StagedFile, texts: list[str]) -> str | None:
