@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem
+from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem, with_unlisted
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
     ISO_4217, StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
@@ -473,17 +473,17 @@ def _amounts_marked_in_a_currency(con, staged: StagedFile, ctx) -> None:
 
     def check(con) -> list[str]:
         found = con.execute(
-            f"""SELECT m._row, m.field, m.cell, c.contract_id, c.currency FROM {table} m
+            f"""SELECT m._row, m.field, m.cell, c.contract_id, c.currency, count(*) OVER () FROM {table} m
                 JOIN contracts c ON c.source = ? AND c.contract_id = m.contract_id
                 WHERE {other_currency_sql('m.cell', 'c.currency')} ORDER BY m._row LIMIT 20""", [source]).fetchall()
         con.execute(f"DROP TABLE temp.{table}")
         if found:
-            raise ImportValidationError([
+            raise ImportValidationError(with_unlisted([
                 Problem(display, int(row), columns.get(field, field),
                         f"{field} '{cell}' is in another currency than its contract's ('{contract}', {currency}): "
                         "amounts are never converted; give the contract the amount's currency (or write the amount "
                         "without it)")
-                for row, field, cell, contract, currency in found])
+                for row, field, cell, contract, currency, _ in found], found[0][-1]))
         return []
 
     ctx.finishers.append(check)

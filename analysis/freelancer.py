@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 
 from analysis import marketplace
-from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem
+from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem, with_unlisted
 from analysis.locale import resolve_day_first, resolve_decimal_comma
-from analysis.parsing import ISO_4217, StagedFile, amount_sql, date_sql, quote_ident, timestamp_sql
+from analysis.parsing import ISO_4217, StagedFile, listed_problems, amount_sql, date_sql, quote_ident, timestamp_sql
 from analysis.wording import plural
 
 FIELDS = ("date", "description", "currency", "amount", "tax")
@@ -240,25 +240,26 @@ def _projects_in_two_currencies(con, staged: StagedFile, column: str | None) -> 
                 FROM _fl WHERE category = 'milestone'
                 WINDOW w AS (PARTITION BY {marketplace.contract_id_sql('client', 'title')} ORDER BY _row)
             )
+            SELECT *, count(*) OVER () FROM (
             SELECT _row, first_row, first_currency, currency, title FROM m WHERE currency <> first_currency
             UNION ALL
             -- a fee names its project only: it belongs with a payment of that title in its currency
             SELECT f._row, min(m._row), arg_min(m.currency, m._row), f.currency, f.title
             FROM _fl f JOIN m ON m.title_key = lower(f.title)
             WHERE f.category = 'fee' GROUP BY f._row, f.currency, f.title
-            HAVING NOT bool_or(m.currency = f.currency)
+            HAVING NOT bool_or(m.currency = f.currency))
             ORDER BY 1 LIMIT 20"""
     ).fetchall()
-    return [Problem.naming(
+    return with_unlisted([Problem.naming(
         staged.display, int(row), column,
         f"project '{title}' is paid in {first} (row {ROW_MARK}) and here in {currency}: a project is in one "
         "currency; correct the currency of one of these rows", [(staged.display, int(first_row))])
-        for row, first_row, first, currency, title in rows]
+        for row, first_row, first, currency, title, _ in rows], rows[0][-1] if rows else 0)
 
 
 def _on(con, staged: StagedFile, condition: str, column: str | None, message_sql: str):
-    rows = con.execute(f"SELECT _row, {message_sql} FROM _fl WHERE {condition} ORDER BY _row LIMIT 20").fetchall()
-    return [Problem(staged.display, int(r[0]), column, str(r[1])) for r in rows]
+    rows = con.execute(f"SELECT _row, {message_sql}, count(*) OVER () FROM _fl WHERE {condition} ORDER BY _row LIMIT 20").fetchall()
+    return listed_problems(staged.display, column, rows)
 
 
 def _build(con, ctx, display: str, currencies: list[str]) -> None:

@@ -20,10 +20,10 @@ from pathlib import Path
 import duckdb
 
 from analysis import store
-from analysis.errors import ROW_MARK, ImportValidationError, Problem, counting_blank_lines, single_problem
+from analysis.errors import ROW_MARK, ImportValidationError, Problem, counting_blank_lines, single_problem, with_unlisted
 from analysis.locale import AmbiguousInputError
 from analysis.marketplace import COMPLETION_HINT, NOT_IN_TRANSACTION_HISTORY, TRANSACTION_HISTORY_FORMATS
-from analysis.parsing import ParseOptions, StagedFile, materialize, stage_csv
+from analysis.parsing import ParseOptions, StagedFile, listed_problems, materialize, stage_csv
 from analysis.platforms import UPWORK_FLAT_FEE_FROM, UPWORK_SLIDING_FEE_FROM, fee_sql
 from analysis.wording import listed, plural
 
@@ -534,18 +534,21 @@ def _check_batch(con) -> None:
     orphans = con.execute(
         """SELECT m._file, m._row, m.contract_id, m.source,
                   (SELECT string_agg(DISTINCT '''' || c.source || '''', ', ' ORDER BY '''' || c.source || '''') FROM contracts c
-                   WHERE c.contract_id = m.contract_id)
-           FROM in_milestones m
-           WHERE NOT EXISTS (SELECT 1 FROM in_contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
-             AND NOT EXISTS (SELECT 1 FROM contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
-           ORDER BY m._import_id, m._row LIMIT 20"""
+                   WHERE c.contract_id = m.contract_id), m.found
+           FROM (SELECT *, count(*) OVER () AS found FROM in_milestones m
+                 WHERE NOT EXISTS (SELECT 1 FROM in_contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
+                   AND NOT EXISTS (SELECT 1 FROM contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
+                 ORDER BY m._import_id, m._row LIMIT 20) m
+           ORDER BY m._import_id, m._row"""
     ).fetchall()
-    for file, row, cid, source, elsewhere in orphans:
+    unknown = []
+    for file, row, cid, source, elsewhere, _ in orphans:
         # the same id under another source: most likely the milestones of that import, read under the wrong source
         hint = (f" (of source '{source}'; the workspace has it under source {elsewhere}: import this file under "
                 "that source, --source or Source name on the Data page)" if elsewhere else "")
-        problems.append(Problem(file, int(row), "contract_id",
-                                f"milestone of contract '{cid}', which is neither in this import nor in the workspace{hint}"))
+        unknown.append(Problem(file, int(row), "contract_id",
+                               f"milestone of contract '{cid}', which is neither in this import nor in the workspace{hint}"))
+    problems += with_unlisted(unknown, orphans[0][-1] if orphans else 0)  # the rest counted, not listed
     if problems:
         raise ImportValidationError(problems)
 
@@ -702,10 +705,12 @@ def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str
                 f"WHERE i._import_id = ? AND {join}", [import_id])
             if table == "contracts" and "contract_type" in kept:
                 # The reader checked only the new contracts' budgets (``canonical._contract_sql``).
-                problems += [Problem(file, int(row), "budget", "budget is required for fixed-price contracts")
-                             for file, row in con.execute(
-                                 "SELECT _file, _row FROM in_contracts WHERE _import_id = ? AND contract_type = 'fixed' "
-                                 "AND budget IS NULL ORDER BY _row LIMIT 20", [import_id]).fetchall()]
+                rows = con.execute(
+                    "SELECT _file, _row, 'budget is required for fixed-price contracts', count(*) OVER () FROM in_contracts "
+                    "WHERE _import_id = ? AND contract_type = 'fixed' AND budget IS NULL ORDER BY _row LIMIT 20",
+                    [import_id]).fetchall()
+                if rows:
+                    problems += listed_problems(rows[0][0], "budget", [r[1:] for r in rows])
     if problems:
         raise ImportValidationError(problems)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from analysis.errors import ImportValidationError, Problem, single_problem
+from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem, with_unlisted
 from analysis.locale import AmbiguousInputError, TextLayout
 
 # Date formats that are never ambiguous, tried in order.
@@ -371,11 +371,19 @@ def first_problems(
     message_sql: str,
     limit: int = 20,
 ) -> list[Problem]:
-    """Rows of ``staged`` where ``condition`` holds, as Problems (row numbers as a spreadsheet shows them)."""
+    """Rows of ``staged`` where ``condition`` holds, as Problems (row numbers as a spreadsheet shows them):
+    the first ``limit``, the last of them counting the rest (``Problem.unlisted``)."""
     rows = con.execute(
-        f"SELECT {staged.row_expr} AS row_no, {message_sql} FROM {staged.table} WHERE {condition} ORDER BY rowid LIMIT {int(limit)}"
+        f"SELECT {staged.row_expr} AS row_no, {message_sql}, count(*) OVER () FROM {staged.table} WHERE {condition} "
+        f"ORDER BY rowid LIMIT {int(limit)}"
     ).fetchall()
-    return [Problem(staged.display, int(r[0]), column, str(r[1])) for r in rows]
+    return listed_problems(staged.display, column, rows)
+
+
+def listed_problems(file: str, column: str | None, rows: list[tuple]) -> list[Problem]:
+    """Problems from ``(row, message, how many rows failed the check)`` rows, the first of a check's
+    failures (``... count(*) OVER () ... LIMIT n``): the last one listed counts those left out."""
+    return with_unlisted([Problem(file, int(r[0]), column, str(r[1])) for r in rows], rows[0][2] if rows else 0)
 
 
 def numeric_date_sql(expr: str) -> str:

@@ -207,9 +207,12 @@ def _on(con, staged: StagedFile, table: str, condition: str, column: str | None,
     """Problems found on a typed table (which keeps the spreadsheet row number in ``_row``)."""
     from analysis.errors import Problem
 
-    rows = con.execute(f"SELECT _row, {message_sql} FROM {table} WHERE {condition} ORDER BY _row LIMIT {int(limit)}").fetchall()
+    from analysis.parsing import listed_problems
+
+    rows = con.execute(f"SELECT _row, {message_sql}, count(*) OVER () FROM {table} WHERE {condition} "
+                       f"ORDER BY _row LIMIT {int(limit)}").fetchall()
     real = staged.columns.get(column, column) if column else None
-    return [Problem(staged.display, int(r[0]), real, str(r[1])) for r in rows]
+    return listed_problems(staged.display, real, rows)
 
 
 def _classify(con) -> None:

@@ -261,6 +261,35 @@ def test_several_problems_are_all_listed(con, tmp_path):
     assert str(err.value).endswith("(and 2 more problems)")
 
 
+def test_the_count_of_problems_is_the_true_one_though_each_check_lists_its_first_20(con, cli, tmp_path):
+    """1,200 rows whose budget is x0, x1, ...: a check lists its first 20 rows, and the message said
+    "(and 19 more problems)" as if that were all; SQL counts them all: 1,200 + row 3's status = 1,201."""
+    rows = "".join(f"A{i},Acme,x{i},USD,2026-01-05,,active\n" for i in range(1200))
+    rows = rows.replace("A1,Acme,x1,USD,2026-01-05,,active", "A1,Acme,x1,USD,2026-01-05,,nope")  # row 3
+    path = write(tmp_path, "contracts.csv", HEADER + rows)
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == "contracts.csv, row 2, column budget: cannot read 'x0' as an amount (and 1,200 more problems)"
+    assert err.value.total == 1201 and len(err.value.problems) == 21  # 20 budgets listed, 1 status
+    assert snapshot(con) == before
+    con.close()
+    result = cli("import", path)
+    assert result.code == 2
+    assert result.err == ("milestone-lens: error: contracts.csv, row 2, column budget: cannot read 'x0' as an amount "
+                          "(and 1,200 more problems)\n")
+
+
+def test_an_exports_problem_count_is_the_true_one(con, tmp_path):
+    """The marketplace readers list 20 rows of a check too: 25 unreadable Freelancer.com amounts are 25."""
+    path = write(tmp_path, "fl.csv", "Date,Description,Currency,Amount,Tax\n" + "".join(
+        f"0{1 + i % 9} Jan 2026 10:{i:02d},Done milestone payment from Bo for project Deck (Part {i}) (USD),USD,1O0.00,0.00\n"
+        for i in range(25)))
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == "fl.csv, row 2, column Amount: cannot read '1O0.00' as an amount (and 24 more problems)"
+
+
 def test_problems_are_listed_top_to_bottom_file_by_file(con, tmp_path):
     # The budget check comes before the date check, but row 2's date is the first problem in the file.
     contracts = write(tmp_path, "contracts.csv", HEADER + "A1,Acme,100,USD,2026-13-45,,active\n"
