@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import duckdb
 
@@ -234,14 +234,38 @@ def import_files(
         column_mapping = load_mapping(mapping)
         options = mapped_options(column_mapping, options)
     paths = [Path(p) for p in paths]
-    names = list(display_names) if display_names else distinct_names(paths)
+    names = list(display_names) if display_names else None
     if not paths:
         raise single_problem("(no file)", None, None, "no files to import")
+    paths, names, repeated = _once_each(paths, names)
+    names = names or distinct_names(paths)
     try:
         with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments")):
-            return _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
+            summary = _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
     except ImportValidationError as exc:
         raise _rows_as_spreadsheets_number_them(exc, paths, names, options) from None
+    summary.warnings[:0] = [f"{names[i]}: given {'twice' if n == 2 else f'{n} times'}: imported once"
+                            for i, n in repeated.items()]
+    return summary
+
+
+def _once_each(paths: list[Path], names: list[str] | None) -> tuple[list[Path], list[str] | None, dict[int, int]]:
+    """``paths`` (and their ``names``) with a file given more than once (``import f.csv f.csv``, or by two
+    spellings of its path) kept the first time only, and for each file kept that was, how often it was given."""
+    def key(path: Path):
+        try:
+            return path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: refused as "file not found" when read
+            return path
+    first: dict[Path, int] = {}
+    kept, kept_names, times = [], [], {}
+    for index, path in enumerate(paths):
+        at = first.setdefault(key(path), len(kept))
+        if at == len(kept):
+            kept.append(path)
+            kept_names.append(names[index] if names else None)
+        times[at] = times.get(at, 0) + 1
+    return kept, (kept_names if names else None), {i: n for i, n in times.items() if n > 1}
 
 
 def _rows_as_spreadsheets_number_them(error: ImportValidationError, paths: list[Path], names: list[str],
@@ -272,7 +296,8 @@ def distinct_names(paths: Sequence[Path]) -> list[str]:
     whole of a private path when less will do."""
     depth = [1] * len(paths)
     while True:
-        names = ["/".join(p.parts[-d:]) for p, d in zip(paths, depth)]
+        # PurePath joins the parts: the root's "/" with "/".join made "//tmp/contracts.csv".
+        names = [PurePath(*p.parts[-d:]).as_posix() for p, d in zip(paths, depth)]
         clashing = [i for i, n in enumerate(names) if names.count(n) > 1 and depth[i] < len(paths[i].parts)]
         if not clashing:
             return names
