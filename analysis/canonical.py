@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem
+from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem, with_unlisted
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
     ISO_4217, StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
@@ -394,6 +394,12 @@ def _milestone_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         (f"{typed['paid_amount']} < 0", "paid_amount", "'paid_amount is negative'"),
         # A fee is what the platform took: written negative (say "(40.00)") it would make net exceed gross.
         (f"{typed['fee']} < 0", "fee", "'fee is negative (write the fee the platform took as a positive amount)'"),
+        # ... and taken from this payment: more than was paid (paid_amount, else the amount it defaults to)
+        # would make net negative. Freelancer.com's $5 minimum on a $3 milestone comes through its own reader.
+        (f"{typed['fee']} > coalesce({typed['paid_amount']}, {typed['amount']})", "fee",
+         f"'fee ' || {typed['fee']} || ' is more than the ' || CASE WHEN {typed['paid_amount']} IS NOT NULL "
+         f"THEN 'paid_amount ' || {typed['paid_amount']} ELSE 'amount ' || {typed['amount']} END || "
+         "' it was taken from (the fee is what the platform kept of this payment, not a rate or a total)'"),
         # A milestones file with its own currency column (a flat file repeats the contract's); in a
         # file without one the contract's currency is in another file.
         *[(f"{typed[money]} IS NOT NULL AND {other_currency_sql(t(money), currency)}", money,
@@ -467,17 +473,17 @@ def _amounts_marked_in_a_currency(con, staged: StagedFile, ctx) -> None:
 
     def check(con) -> list[str]:
         found = con.execute(
-            f"""SELECT m._row, m.field, m.cell, c.contract_id, c.currency FROM {table} m
+            f"""SELECT m._row, m.field, m.cell, c.contract_id, c.currency, count(*) OVER () FROM {table} m
                 JOIN contracts c ON c.source = ? AND c.contract_id = m.contract_id
                 WHERE {other_currency_sql('m.cell', 'c.currency')} ORDER BY m._row LIMIT 20""", [source]).fetchall()
         con.execute(f"DROP TABLE temp.{table}")
         if found:
-            raise ImportValidationError([
+            raise ImportValidationError(with_unlisted([
                 Problem(display, int(row), columns.get(field, field),
                         f"{field} '{cell}' is in another currency than its contract's ('{contract}', {currency}): "
                         "amounts are never converted; give the contract the amount's currency (or write the amount "
                         "without it)")
-                for row, field, cell, contract, currency in found])
+                for row, field, cell, contract, currency, _ in found], found[0][-1]))
         return []
 
     ctx.finishers.append(check)

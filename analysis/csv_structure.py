@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +44,23 @@ _SIGNATURES: tuple[tuple[int, bytes, str, str], ...] = (
     (8, b"DUCK", "a DuckDB database (a workspace?)", "open it with --db instead"),
 )
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+#: Text files that are not CSV, by how they start (after a BOM and blank space), and what to do about it.
+_TEXT_FORMATS: tuple[tuple[re.Pattern, str, str], ...] = (
+    (re.compile(r"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]|<\?xml[^>]*>\s*(<!--.*?-->\s*)*<(!doctype\s+)?html", re.I | re.S),
+     "an HTML page (a web page saved under a .csv name: a login or error page, perhaps)",
+     "download the CSV export again, or save the page's table as CSV"),
+    (re.compile(r"<\?xml\s", re.I), "an XML document", "export the data as CSV instead"),
+    # An object with a key, or an array of values: no CSV header starts so.
+    (re.compile(r"\{\s*(\"|\})|\[\s*(\{|\[|\"|\]|-?[0-9]|true\b|false\b|null\b)"),
+     "a JSON document", "export the data as CSV instead, or convert the JSON to CSV"),
+)
+
+
+def _text_start(head: bytes) -> str:
+    """The start of the file as text, without a BOM and leading blank space (for ``_TEXT_FORMATS``)."""
+    codec = "utf-16" if head.startswith(_UTF16_BOMS) else "utf-16-le" if _looks_utf16(head) and head[1:2] == b"\x00" \
+        else "utf-16-be" if _looks_utf16(head) else "latin-1"
+    return head[:4096].decode(codec, errors="ignore").lstrip("\ufeff\u00ef\u00bb\u00bf \t\r\n")
 
 
 def _looks_utf16(head: bytes) -> bool:
@@ -58,6 +76,10 @@ def binary_problem(path: Path, display: str) -> Problem | None:
             if head[offset:offset + len(signature)] == signature:
                 if signature == b"PAR1":
                     advice = _parquet_advice(path)
+                return Problem(display, None, None, f"is {what}, not a CSV text file: {advice}")
+        text = _text_start(head)
+        for pattern, what, advice in _TEXT_FORMATS:
+            if pattern.match(text):
                 return Problem(display, None, None, f"is {what}, not a CSV text file: {advice}")
         if _looks_utf16(head):
             return None

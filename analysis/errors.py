@@ -28,6 +28,9 @@ class Problem:
     #: they go (``Problem.naming``): ``counting_blank_lines`` moves them too.
     mentions: tuple[tuple[str, int], ...] = field(default=(), compare=False)
     template: str | None = field(default=None, compare=False, repr=False)
+    #: Rows failing the same check as this one that are not listed (a check lists its first rows only):
+    #: counted in SQL, so "(and N more problems)" says the true number.
+    unlisted: int = field(default=0, compare=False)
 
     @classmethod
     def naming(cls, file: str, row: int | None, column: str | None, template: str,
@@ -43,6 +46,13 @@ class Problem:
         if self.column is not None:
             where.append(f"column {self.column}")
         return f"{', '.join(where)}: {self.message}"
+
+
+def with_unlisted(problems: list[Problem], found: int) -> list[Problem]:
+    """``problems``, the first rows of ``found`` failing one check, the last of them counting those left out."""
+    if problems and found > len(problems):
+        problems = [*problems[:-1], replace(problems[-1], unlisted=int(found) - len(problems))]
+    return problems
 
 
 #: Where a ``Problem.naming`` message writes the next row it mentions.
@@ -65,8 +75,10 @@ class ImportValidationError(UserError):
         files = list(dict.fromkeys(p.file for p in problems))
         self.problems = sorted(problems, key=lambda p: (files.index(p.file), p.row if p.row is not None else 0))
         first = str(self.problems[0]).replace("\n", " ")
-        more = len(self.problems) - 1
-        super().__init__(first + (f" (and {more} more problem{'s' if more != 1 else ''})" if more else ""))
+        #: Every problem found, the listed ones and those their checks counted but did not list.
+        self.total = len(self.problems) + sum(p.unlisted for p in self.problems)
+        more = self.total - 1
+        super().__init__(first + (f" (and {more:,} more problem{'s' if more != 1 else ''})" if more else ""))
 
 
 def counting_blank_lines(error: ImportValidationError, blank_rows: dict[str, list[int]]) -> ImportValidationError:

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 
 from analysis import marketplace
-from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem
+from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem, with_unlisted
 from analysis.locale import resolve_day_first, resolve_decimal_comma
-from analysis.parsing import StagedFile, amount_sql, date_sql, quote_ident, timestamp_sql
+from analysis.parsing import ISO_4217, StagedFile, listed_problems, amount_sql, date_sql, quote_ident, timestamp_sql
 from analysis.wording import plural
 
 FIELDS = ("date", "description", "currency", "amount", "tax")
@@ -152,8 +152,10 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
                    nullif(m.client, '') AS client,
                    {marketplace.norm_text_sql("coalesce(nullif(m.title, ''), nullif(f.title, ''))")} AS title,
                    CASE WHEN m.cur = '' AND regexp_matches(m.note, '^[A-Z]{{3}}$') THEN NULL ELSE nullif(m.note, '') END AS note,
-                   coalesce(currency_col, nullif(m.cur, ''),
-                            CASE WHEN regexp_matches(m.note, '^[A-Z]{{3}}$') THEN m.note END, nullif(f.cur, ''),
+                   -- the currency a payment's or fee's text ends with: "... (USD)"
+                   coalesce(nullif(m.cur, ''), CASE WHEN regexp_matches(m.note, '^[A-Z]{{3}}$') THEN m.note END,
+                            nullif(f.cur, '')) AS text_currency,
+                   coalesce(currency_col, text_currency,
                             nullif(regexp_extract(description, '\\(([A-Z]{{3}})\\)\\s*$', 1), '')) AS currency,
                    CASE WHEN m.title <> '' THEN 'milestone'
                         WHEN f.title <> '' THEN 'fee'
@@ -171,6 +173,19 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     if cols["tax"]:
         problems += _on(con, staged, "tax_text IS NOT NULL AND tax = 0 AND NOT regexp_matches(tax_text, '^[+\\-]?[0., ]+$')",
                         real["tax"], "'cannot read ''' || tax_text || ''' as an amount'")
+    # Freelancer.com writes money received as positive: a milestone payment below zero is no payment (the
+    # reader has no reversal to make of it), and counted as one it would take its money off the project.
+    problems += _on(con, staged, "category = 'milestone' AND amount < 0", real["amount"],
+                    "'the milestone payment ''' || amount_text || ''' is negative: Freelancer.com lists a payment "
+                    "received as a positive amount; correct the amount, or leave a reversed payment out of the file'")
+    # The description names the currency the money was paid in: a Currency column saying another is
+    # one of the two wrong, and amounts are never converted.
+    # (A code ISO 4217 does not list may be a note in brackets, "for project Site (SEO)", not a currency.)
+    iso = ", ".join(f"'{code}'" for code in sorted(ISO_4217))
+    problems += _on(con, staged, f"category IN ('milestone', 'fee') AND currency_col <> text_currency AND text_currency IN ({iso})",
+                    real["currency"],
+                    "'the currency ''' || currency_col || ''' contradicts the description''s (' || text_currency || '): "
+                    "amounts are never converted; correct the one that is wrong'")
     currencies = [c for c, in con.execute(
         "SELECT currency FROM _fl WHERE currency IS NOT NULL GROUP BY currency ORDER BY min(_row)").fetchall()]
     if len(currencies) > 1:
@@ -225,25 +240,26 @@ def _projects_in_two_currencies(con, staged: StagedFile, column: str | None) -> 
                 FROM _fl WHERE category = 'milestone'
                 WINDOW w AS (PARTITION BY {marketplace.contract_id_sql('client', 'title')} ORDER BY _row)
             )
+            SELECT *, count(*) OVER () FROM (
             SELECT _row, first_row, first_currency, currency, title FROM m WHERE currency <> first_currency
             UNION ALL
             -- a fee names its project only: it belongs with a payment of that title in its currency
             SELECT f._row, min(m._row), arg_min(m.currency, m._row), f.currency, f.title
             FROM _fl f JOIN m ON m.title_key = lower(f.title)
             WHERE f.category = 'fee' GROUP BY f._row, f.currency, f.title
-            HAVING NOT bool_or(m.currency = f.currency)
+            HAVING NOT bool_or(m.currency = f.currency))
             ORDER BY 1 LIMIT 20"""
     ).fetchall()
-    return [Problem.naming(
+    return with_unlisted([Problem.naming(
         staged.display, int(row), column,
         f"project '{title}' is paid in {first} (row {ROW_MARK}) and here in {currency}: a project is in one "
         "currency; correct the currency of one of these rows", [(staged.display, int(first_row))])
-        for row, first_row, first, currency, title in rows]
+        for row, first_row, first, currency, title, _ in rows], rows[0][-1] if rows else 0)
 
 
 def _on(con, staged: StagedFile, condition: str, column: str | None, message_sql: str):
-    rows = con.execute(f"SELECT _row, {message_sql} FROM _fl WHERE {condition} ORDER BY _row LIMIT 20").fetchall()
-    return [Problem(staged.display, int(r[0]), column, str(r[1])) for r in rows]
+    rows = con.execute(f"SELECT _row, {message_sql}, count(*) OVER () FROM _fl WHERE {condition} ORDER BY _row LIMIT 20").fetchall()
+    return listed_problems(staged.display, column, rows)
 
 
 def _build(con, ctx, display: str, currencies: list[str]) -> None:

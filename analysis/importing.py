@@ -15,15 +15,15 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import duckdb
 
 from analysis import store
-from analysis.errors import ROW_MARK, ImportValidationError, Problem, counting_blank_lines, single_problem
+from analysis.errors import ROW_MARK, ImportValidationError, Problem, counting_blank_lines, single_problem, with_unlisted
 from analysis.locale import AmbiguousInputError
 from analysis.marketplace import COMPLETION_HINT, NOT_IN_TRANSACTION_HISTORY, TRANSACTION_HISTORY_FORMATS
-from analysis.parsing import ParseOptions, StagedFile, materialize, stage_csv
+from analysis.parsing import ParseOptions, StagedFile, listed_problems, materialize, stage_csv
 from analysis.platforms import UPWORK_FLAT_FEE_FROM, UPWORK_SLIDING_FEE_FROM, fee_sql
 from analysis.wording import listed, plural
 
@@ -234,14 +234,38 @@ def import_files(
         column_mapping = load_mapping(mapping)
         options = mapped_options(column_mapping, options)
     paths = [Path(p) for p in paths]
-    names = list(display_names) if display_names else distinct_names(paths)
+    names = list(display_names) if display_names else None
     if not paths:
         raise single_problem("(no file)", None, None, "no files to import")
+    paths, names, repeated = _once_each(paths, names)
+    names = names or distinct_names(paths)
     try:
         with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments")):
-            return _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
+            summary = _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
     except ImportValidationError as exc:
         raise _rows_as_spreadsheets_number_them(exc, paths, names, options) from None
+    summary.warnings[:0] = [f"{names[i]}: given {'twice' if n == 2 else f'{n} times'}: imported once"
+                            for i, n in repeated.items()]
+    return summary
+
+
+def _once_each(paths: list[Path], names: list[str] | None) -> tuple[list[Path], list[str] | None, dict[int, int]]:
+    """``paths`` (and their ``names``) with a file given more than once (``import f.csv f.csv``, or by two
+    spellings of its path) kept the first time only, and for each file kept that was, how often it was given."""
+    def key(path: Path):
+        try:
+            return path.resolve()
+        except (OSError, RuntimeError):  # a symlink loop: refused as "file not found" when read
+            return path
+    first: dict[Path, int] = {}
+    kept, kept_names, times = [], [], {}
+    for index, path in enumerate(paths):
+        at = first.setdefault(key(path), len(kept))
+        if at == len(kept):
+            kept.append(path)
+            kept_names.append(names[index] if names else None)
+        times[at] = times.get(at, 0) + 1
+    return kept, (kept_names if names else None), {i: n for i, n in times.items() if n > 1}
 
 
 def _rows_as_spreadsheets_number_them(error: ImportValidationError, paths: list[Path], names: list[str],
@@ -272,7 +296,8 @@ def distinct_names(paths: Sequence[Path]) -> list[str]:
     whole of a private path when less will do."""
     depth = [1] * len(paths)
     while True:
-        names = ["/".join(p.parts[-d:]) for p, d in zip(paths, depth)]
+        # PurePath joins the parts: the root's "/" with "/".join made "//tmp/contracts.csv".
+        names = [PurePath(*p.parts[-d:]).as_posix() for p, d in zip(paths, depth)]
         clashing = [i for i, n in enumerate(names) if names.count(n) > 1 and depth[i] < len(paths[i].parts)]
         if not clashing:
             return names
@@ -534,18 +559,21 @@ def _check_batch(con) -> None:
     orphans = con.execute(
         """SELECT m._file, m._row, m.contract_id, m.source,
                   (SELECT string_agg(DISTINCT '''' || c.source || '''', ', ' ORDER BY '''' || c.source || '''') FROM contracts c
-                   WHERE c.contract_id = m.contract_id)
-           FROM in_milestones m
-           WHERE NOT EXISTS (SELECT 1 FROM in_contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
-             AND NOT EXISTS (SELECT 1 FROM contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
-           ORDER BY m._import_id, m._row LIMIT 20"""
+                   WHERE c.contract_id = m.contract_id), m.found
+           FROM (SELECT *, count(*) OVER () AS found FROM in_milestones m
+                 WHERE NOT EXISTS (SELECT 1 FROM in_contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
+                   AND NOT EXISTS (SELECT 1 FROM contracts c WHERE c.source = m.source AND c.contract_id = m.contract_id)
+                 ORDER BY m._import_id, m._row LIMIT 20) m
+           ORDER BY m._import_id, m._row"""
     ).fetchall()
-    for file, row, cid, source, elsewhere in orphans:
+    unknown = []
+    for file, row, cid, source, elsewhere, _ in orphans:
         # the same id under another source: most likely the milestones of that import, read under the wrong source
         hint = (f" (of source '{source}'; the workspace has it under source {elsewhere}: import this file under "
                 "that source, --source or Source name on the Data page)" if elsewhere else "")
-        problems.append(Problem(file, int(row), "contract_id",
-                                f"milestone of contract '{cid}', which is neither in this import nor in the workspace{hint}"))
+        unknown.append(Problem(file, int(row), "contract_id",
+                               f"milestone of contract '{cid}', which is neither in this import nor in the workspace{hint}"))
+    problems += with_unlisted(unknown, orphans[0][-1] if orphans else 0)  # the rest counted, not listed
     if problems:
         raise ImportValidationError(problems)
 
@@ -702,10 +730,12 @@ def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str
                 f"WHERE i._import_id = ? AND {join}", [import_id])
             if table == "contracts" and "contract_type" in kept:
                 # The reader checked only the new contracts' budgets (``canonical._contract_sql``).
-                problems += [Problem(file, int(row), "budget", "budget is required for fixed-price contracts")
-                             for file, row in con.execute(
-                                 "SELECT _file, _row FROM in_contracts WHERE _import_id = ? AND contract_type = 'fixed' "
-                                 "AND budget IS NULL ORDER BY _row LIMIT 20", [import_id]).fetchall()]
+                rows = con.execute(
+                    "SELECT _file, _row, 'budget is required for fixed-price contracts', count(*) OVER () FROM in_contracts "
+                    "WHERE _import_id = ? AND contract_type = 'fixed' AND budget IS NULL ORDER BY _row LIMIT 20",
+                    [import_id]).fetchall()
+                if rows:
+                    problems += listed_problems(rows[0][0], "budget", [r[1:] for r in rows])
     if problems:
         raise ImportValidationError(problems)
 

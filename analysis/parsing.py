@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from analysis.errors import ImportValidationError, Problem, single_problem
+from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem, with_unlisted
 from analysis.locale import AmbiguousInputError, TextLayout
 
 # Date formats that are never ambiguous, tried in order.
@@ -371,11 +371,19 @@ def first_problems(
     message_sql: str,
     limit: int = 20,
 ) -> list[Problem]:
-    """Rows of ``staged`` where ``condition`` holds, as Problems (row numbers as a spreadsheet shows them)."""
+    """Rows of ``staged`` where ``condition`` holds, as Problems (row numbers as a spreadsheet shows them):
+    the first ``limit``, the last of them counting the rest (``Problem.unlisted``)."""
     rows = con.execute(
-        f"SELECT {staged.row_expr} AS row_no, {message_sql} FROM {staged.table} WHERE {condition} ORDER BY rowid LIMIT {int(limit)}"
+        f"SELECT {staged.row_expr} AS row_no, {message_sql}, count(*) OVER () FROM {staged.table} WHERE {condition} "
+        f"ORDER BY rowid LIMIT {int(limit)}"
     ).fetchall()
-    return [Problem(staged.display, int(r[0]), column, str(r[1])) for r in rows]
+    return listed_problems(staged.display, column, rows)
+
+
+def listed_problems(file: str, column: str | None, rows: list[tuple]) -> list[Problem]:
+    """Problems from ``(row, message, how many rows failed the check)`` rows, the first of a check's
+    failures (``... count(*) OVER () ... LIMIT n``): the last one listed counts those left out."""
+    return with_unlisted([Problem(file, int(r[0]), column, str(r[1])) for r in rows], rows[0][2] if rows else 0)
 
 
 def numeric_date_sql(expr: str) -> str:
@@ -395,10 +403,12 @@ def detect_day_first(con: duckdb.DuckDBPyConnection, staged: StagedFile, columns
     present = [c for c in columns if staged.has(c)]
     if not present:
         return None
+    order = list(staged.columns)
     parts = " UNION ALL ".join(
         # The column as staged (the file's own header, or a mapping's column): errors name what the user sees.
-        f"SELECT rowid, {i} AS i, '{staged.columns[c].replace(chr(39), chr(39) * 2)}' AS col, {staged.col(c)} AS v "
-        f"FROM {staged.table}" for i, c in enumerate(present)
+        # ``i``: its place in the file, so that of two cells of one row the one further right is the later.
+        f"SELECT rowid, {order.index(c)} AS i, '{staged.columns[c].replace(chr(39), chr(39) * 2)}' AS col, "
+        f"{staged.col(c)} AS v FROM {staged.table}" for c in present
     )
     row = con.execute(
         f"""
@@ -418,24 +428,26 @@ def detect_day_first(con: duckdb.DuckDBPyConnection, staged: StagedFile, columns
     if not total:
         return None
 
-    def parts_of(cell: tuple) -> tuple[int, str, str]:
-        """(row as a spreadsheet shows it, column, value) of the first such cell (row, then column order)."""
-        return int(cell[0]) - int(staged.row_base) + 2, str(cell[2]), str(cell[3])
+    def parts_of(cell: tuple) -> tuple[int, int, str, str]:
+        """(row as a spreadsheet shows it, place in the file, column, value) of the first such cell (row, then column order)."""
+        return int(cell[0]) - int(staged.row_base) + 2, int(cell[1]), str(cell[2]), str(cell[3])
 
     if day_proofs and month_proofs:
-        (d_row, d_col, d_val), (m_row, m_col, m_val) = parts_of(day_cell), parts_of(month_cell)
-        later, earlier = sorted([(d_row, d_col, d_val, "day-first"), (m_row, m_col, m_val, "month-first")],
+        later, earlier = sorted([(*parts_of(day_cell), "day-first"), (*parts_of(month_cell), "month-first")],
                                 reverse=True)
-        raise AmbiguousInputError(Problem(
-            staged.display, later[0], later[1],
-            f"'{later[2]}' can only be read {later[3]}, but row {earlier[0]} ('{earlier[2]}') only {earlier[3]}; "
-            "fix the file, or say which",
+        # The other cell by its row, and by its column too when that is not the one the problem names
+        # (two cells of one row: "row 2, column start_date").
+        where = f"row {ROW_MARK}" + (f", column {earlier[2]}" if earlier[2] != later[2] else "")
+        raise AmbiguousInputError(Problem.naming(
+            staged.display, later[0], later[2],
+            f"'{later[3]}' can only be read {later[4]}, but {where} ('{earlier[3]}') only {earlier[4]}; "
+            "fix the file, or say which", [(staged.display, earlier[0])],
         ), "day_first")
     if day_proofs:
         return True
     if month_proofs:
         return False
-    first_row, first_col, example = parts_of(first_cell)
+    first_row, _, first_col, example = parts_of(first_cell)
     raise AmbiguousInputError(Problem(
         staged.display, first_row, first_col,
         f"dates like '{example}' could be day/month or month/day; say which",

@@ -19,7 +19,7 @@ import duckdb
 from analysis import marketplace
 from analysis.errors import single_problem
 from analysis.locale import resolve_day_first, resolve_decimal_comma
-from analysis.parsing import StagedFile, amount_sql, date_sql
+from analysis.parsing import StagedFile, amount_sql, date_sql, listed_problems
 from analysis.platforms import UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS, fee_sql
 from analysis.wording import plural
 
@@ -135,7 +135,25 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
                     "CASE WHEN date_text IS NULL THEN 'the date is empty' ELSE 'cannot read ''' || date_text || ''' as a date' END")
     problems += _on(con, staged, "_uw", "amount IS NULL", cols["amount"],
                     "CASE WHEN amount_text IS NULL THEN 'the amount is empty' ELSE 'cannot read ''' || amount_text || ''' as an amount' END")
-    dup = con.execute(
+    # An id Excel turned into a number (511000079 shown as 5.11E+08) has lost its digits: two payments would
+    # share it, and a later file's would replace an earlier one's. Only a fresh export has the real ids.
+    mangled = []
+    for name, expr in ((own_id, "txn_id"), (parent_col, "parent_col")):
+        if name is not None:
+            mangled += _on(con, staged, "_uw", f"regexp_full_match({expr}, {SCIENTIFIC_SQL})", name,
+                           f"'the {_sql_text(staged.columns[name])} ''' || {expr} || ''' is a number a spreadsheet wrote "
+                           "in scientific notation, which has lost the id''s digits (two transactions would share it): "
+                           "export the history from Upwork again and import that file, not one opened and saved in a "
+                           "spreadsheet'")
+    problems += mangled
+    # Upwork numbers milestones from 1 (the template refuses seq 0): "Milestone 0" is not an export's text.
+    zero = (f"regexp_full_match(regexp_extract(text, '{MILESTONE_RE}', 2), '0+') "
+            f"OR regexp_full_match(regexp_extract(text, '{BONUS_REFUND_RE}', 2), '0+')")
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM _uw WHERE {zero} LIMIT 1)").fetchone()[0]:
+        problems += _on(con, staged, "_uw", zero, _milestone_text_column(con, staged, texts),
+                        "'the text ''' || text || ''' names milestone 0: Upwork numbers milestones from 1; correct "
+                        "the milestone number'")
+    dup = None if mangled else con.execute(
         """SELECT txn_id, list(_row ORDER BY _row) FROM _uw WHERE txn_id IS NOT NULL GROUP BY txn_id
            HAVING count(DISTINCT (paid_date, type_key, text, client, amount)) > 1 ORDER BY min(_row) LIMIT 1"""
     ).fetchone()
@@ -160,6 +178,25 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     ctx.finishers.append(functools.partial(fees_unknown, source=ctx.source, import_id=ctx.import_id))
 
 
+#: A number as a spreadsheet writes it in scientific notation: 5.11E+08, 5,11E+08 in a decimal-comma locale.
+SCIENTIFIC_SQL = "'[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+'"
+
+
+def _sql_text(text: str) -> str:
+    """``text`` (a header of the file) to go inside an SQL string literal."""
+    return text.replace("'", "''")
+
+
+def _milestone_text_column(con, staged: StagedFile, texts: list[str]) -> str | None:
+    """The text column whose cells say which milestone (``Milestone 0 - Screens``): the legacy export's
+    Description, the 2025 form's Transaction Summary Details."""
+    for name in texts:
+        if con.execute(f"SELECT count(*) FROM {staged.table} WHERE regexp_matches({staged.col(name)}, "
+                       "'(?i)Milestone\\s+[0-9]')").fetchone()[0]:
+            return name
+    return texts[0] if texts else None
+
+
 def _problem(staged: StagedFile, row: int, column: str | None, message: str):
     from analysis.errors import Problem
 
@@ -168,11 +205,10 @@ def _problem(staged: StagedFile, row: int, column: str | None, message: str):
 
 def _on(con, staged: StagedFile, table: str, condition: str, column: str | None, message_sql: str, limit: int = 20):
     """Problems found on a typed table (which keeps the spreadsheet row number in ``_row``)."""
-    from analysis.errors import Problem
-
-    rows = con.execute(f"SELECT _row, {message_sql} FROM {table} WHERE {condition} ORDER BY _row LIMIT {int(limit)}").fetchall()
+    rows = con.execute(f"SELECT _row, {message_sql}, count(*) OVER () FROM {table} WHERE {condition} "
+                       f"ORDER BY _row LIMIT {int(limit)}").fetchall()
     real = staged.columns.get(column, column) if column else None
-    return [Problem(staged.display, int(r[0]), real, str(r[1])) for r in rows]
+    return listed_problems(staged.display, real, rows)
 
 
 def _classify(con) -> None:

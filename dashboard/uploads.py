@@ -70,6 +70,8 @@ class UploadCheck:
     mapping: ColumnMapping | None = None
     summary: ImportSummary | None = None
     problems: pd.DataFrame | None = None
+    #: How many problems there are: those listed in ``problems`` and those their checks counted but did not list.
+    problem_count: int = 0
     error: str | None = None
     #: The ``ParseOptions`` field the user must choose (``day_first``, ``decimal_comma``) when the data cannot decide.
     ambiguous_option: str | None = None
@@ -163,8 +165,11 @@ def check_upload(con: duckdb.DuckDBPyConnection, files: Sequence[Upload], fmt: s
         except AmbiguousInputError as exc:
             check.ambiguous_option = exc.option
             check.problems = problems_frame(exc)
+            check.problem_count = exc.total
         except ImportValidationError as exc:
             check.problems = problems_frame(exc, check.files)
+            # the previews of files after the one the import stopped at add theirs to the table
+            check.problem_count = exc.total + len(check.problems) - len(exc.problems)
         except UserError as exc:
             check.error = str(exc)
     return check

@@ -252,6 +252,15 @@ def test_check_upload_lists_the_problems_of_every_file(con):
     assert store.counts(con)["contracts"] == 0
 
 
+def test_check_upload_counts_every_problem_not_only_those_listed(con):
+    """25 unreadable budgets: the table lists a check's first 20 rows, the count ("Nothing was imported:
+    N problems") says 25, as the command line does."""
+    body = "contract_id,budget,start_date,status\n" + "".join(f"A{i},x{i},2026-01-05,active\n" for i in range(25))
+    check = check_upload(con, [FakeUpload("bad.csv", body.encode())])
+    assert len(check.problems) == 20 and check.problem_count == 25
+    assert store.counts(con)["contracts"] == 0
+
+
 # --- workspace administration ---------------------------------------------------------------------
 
 def test_template_files_import_cleanly(con):

@@ -296,3 +296,32 @@ def test_a_file_where_a_folder_is_needed_is_one_line_and_exit_2(cli, tmp_path):
     result = cli("export-parquet", afile / "out")
     assert (result.code, result.err) == (2, f"milestone-lens: error: {afile}: File exists (a file where a folder is needed)\n")
     assert afile.read_text() == "notes\n"
+
+
+def test_a_file_given_twice_is_imported_once(cli, tmp_path, db_path):
+    """`import f.csv f.csv` logged two imports of it, and its warnings named it by its whole path with a
+    double slash (//tmp/...): telling the two apart went up to the root. Now it is read once, and said."""
+    path = tmp_path / "contracts.csv"
+    path.write_text("contract_id,client,budget,currency,start_date,end_date,status\nG1,Good,500,USD,2025-03-01,,active\n")
+    result = cli("import", path, path, "--json")
+    assert result.code == 0, result.err
+    doc = result.json()
+    assert doc["imported"] == {"contracts": 1, "milestones": 0, "payments": 0}
+    assert [f["file"] for f in doc["files"]] == ["contracts.csv"]
+    assert doc["warnings"][0] == "contracts.csv: given twice: imported once"
+    assert all(w.startswith("contracts.csv: ") for w in doc["warnings"]), doc["warnings"]
+    # The same file by another spelling of its path is the same file.
+    again = cli("import", path, tmp_path / "." / "contracts.csv", "--json").json()
+    assert again["duplicates_skipped"] == 1 and again["warnings"][0] == "contracts.csv: given twice: imported once"
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        assert con.execute("SELECT batch_id, file_name FROM imports ORDER BY import_id").fetchall() == [
+            (1, "contracts.csv"), (2, "contracts.csv")]
+
+
+def test_files_told_apart_up_to_the_root_have_no_double_slash():
+    from analysis.importing import distinct_names
+
+    assert distinct_names([Path("/a/x.csv"), Path("/b/x.csv"), Path("/x.csv")]) == ["a/x.csv", "b/x.csv", "/x.csv"]
+    assert distinct_names([Path("/x.csv"), Path("/x.csv")]) == ["/x.csv", "/x.csv"]

@@ -158,6 +158,57 @@ def test_a_project_paid_in_two_currencies_refused(con, tmp_path):
     assert snapshot(con) == before
 
 
+def test_a_negative_milestone_payment_is_refused(con, cli, db_path, tmp_path):
+    """Freelancer.com lists money received as positive, and the reader has no reversal to make of a
+    payment below zero: -250.00 became a milestone of -250 without a word. Refused by row and column."""
+    path = tmp_path / "neg.csv"
+    path.write_text(
+        "Date,Description,Currency,Amount,Tax\n"
+        "05 Jan 2026 10:00,Done milestone payment from Priya N. for project Inv (Partial) (USD),USD,+100.00,0.00\n"
+        "06 Jan 2026 23:52,Done milestone payment from Priya N. for project Inv (Partial) (USD),USD,-250.00,0.00\n"
+    )
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == (
+        "neg.csv, row 3, column Amount: the milestone payment '-250.00' is negative: Freelancer.com lists a payment "
+        "received as a positive amount; correct the amount, or leave a reversed payment out of the file")
+    assert snapshot(con) == before
+    con.close()
+    result = cli("import", path)
+    assert result.code == 2 and result.err.count("\n") == 1 and "row 3, column Amount" in result.err
+    with store.connect(db_path) as after:
+        assert snapshot(after) == before
+
+
+def test_a_currency_column_contradicting_the_description_is_refused(con, tmp_path):
+    """"... (USD)" with EUR in the Currency column was imported as EUR. One of the two is wrong and amounts
+    are never converted: refused, naming the row and the Currency column (a fee row too)."""
+    path = tmp_path / "cur.csv"
+    path.write_text(
+        "Date,Description,Currency,Amount,Tax\n"
+        "05 Jan 2026 10:00,Done milestone payment from Bo for project Deck (Part 1) (EUR),EUR,+100.00,0.00\n"
+        "06 Jan 2026 23:52,Done milestone payment from Priya N. for project Inv (Partial) (USD),EUR,+250.00,0.00\n"
+        "06 Jan 2026 23:52,Project fee taken (Inv) (USD),EUR,-25.00,0.00\n"
+    )
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert [str(p) for p in err.value.problems] == [
+        "cur.csv, row 3, column Currency: the currency 'EUR' contradicts the description's (USD): amounts are never "
+        "converted; correct the one that is wrong",
+        "cur.csv, row 4, column Currency: the currency 'EUR' contradicts the description's (USD): amounts are never "
+        "converted; correct the one that is wrong",
+    ]
+    assert snapshot(con) == before
+    # A bracketed note that is no ISO code is not taken for a currency: "(SEO)" with USD imports.
+    ok = tmp_path / "ok.csv"
+    ok.write_text("Date,Description,Currency,Amount,Tax\n"
+                  "05 Jan 2026 10:00,Done milestone payment from Bo for project Site (SEO),USD,+100.00,0.00\n")
+    import_files(con, [ok])
+    assert con.execute("SELECT currency, gross FROM payments").fetchall() == [("USD", D("100.00"))]
+
+
 def test_a_row_without_currency_among_several_refused(con, tmp_path):
     """With one currency in the file a row without one takes it; with USD and EUR it could be either."""
     path = tmp_path / "which.csv"

@@ -107,3 +107,33 @@ def test_hostile_file_is_refused_in_one_line(case, seeded, cli, db_path, tmp_pat
         if path.is_file() and path.stat().st_size > 1 << 28:
             path.unlink()  # free the gigabyte before the snapshot
     assert snapshot_file(db_path) == before
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"<!DOCTYPE html><html><body>Login required</body></html>\n",
+     "page.csv: is an HTML page (a web page saved under a .csv name: a login or error page, perhaps), not a CSV text "
+     "file: download the CSV export again, or save the page's table as CSV"),
+    ("<html><body><table><tr><td>1</td></tr></table></body></html>\r\n".encode("utf-16"),  # Excel's "Web Page", UTF-16
+     "page.csv: is an HTML page (a web page saved under a .csv name: a login or error page, perhaps), not a CSV text "
+     "file: download the CSV export again, or save the page's table as CSV"),
+    (b'[{"contract_id":"X1"}]\n',
+     "page.csv: is a JSON document, not a CSV text file: export the data as CSV instead, or convert the JSON to CSV"),
+])
+def test_html_and_json_saved_as_csv_say_what_they_are(content, expected, seeded, cli, db_path):
+    """They read as a header line with nothing below it: "no rows below the header: nothing to import", while a
+    PDF or a workbook was named for what it is. One line, exit 2, the workspace as it was."""
+    path = seeded / "page.csv"
+    path.write_bytes(content)
+    before = snapshot_file(db_path)
+    result = cli("import", path)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == f"milestone-lens: error: {expected}\n"
+    assert snapshot_file(db_path) == before
+
+
+def test_a_csv_whose_header_has_brackets_is_still_csv(seeded, cli):
+    """Only a JSON array of values or an object with a key is taken for JSON: a header "[id],name" is a header."""
+    path = seeded / "brackets.csv"
+    path.write_text("[id],client,budget,start_date,status\nX1,A,100,2025-01-05,active\n")
+    result = cli("import", path)
+    assert "JSON" not in result.err

@@ -157,8 +157,30 @@ def test_dates_proving_both_orders_refused_naming_the_later_cell(con, tmp_path):
         import_files(con, [path])
     assert err.value.option == "day_first"
     assert str(err.value) == ("contracts.csv, row 4, column end_date: '11/14/2024' can only be read month-first, but "
-                              "row 2 ('13/11/2024') only day-first; fix the file, or say which")
+                              "row 2, column start_date ('13/11/2024') only day-first; fix the file, or say which")
     assert snapshot(con) == before
+
+
+def test_dates_proving_both_orders_in_one_row_name_both_columns(con, tmp_path):
+    """13/05/2025 in start_date and 05/20/2025 in end_date of one row: the message said "column start_date:
+    '13/05/2025' ..., but row 2 ('05/20/2025')", so both values seemed to be start_date's. The later cell (further
+    right) is the one named, the other by its column too."""
+    path = write(tmp_path, "contracts.csv", HEADER + "X1,A,100,USD,13/05/2025,05/20/2025,completed\n")
+    before = snapshot(con)
+    with pytest.raises(AmbiguousInputError) as err:
+        import_files(con, [path])
+    assert str(err.value) == ("contracts.csv, row 2, column end_date: '05/20/2025' can only be read month-first, but "
+                              "row 2, column start_date ('13/05/2025') only day-first; fix the file, or say which")
+    assert snapshot(con) == before
+
+
+def test_the_other_date_is_named_by_its_row_as_a_spreadsheet_counts_it(con, tmp_path):
+    """Blank lines count as rows: the message's other row moves with them as the problem's own row does."""
+    path = write(tmp_path, "contracts.csv", HEADER + "\nA1,Acme,100,USD,13/05/2025,,active\n\nA2,Acme,100,USD,05/20/2025,,active\n")
+    with pytest.raises(AmbiguousInputError) as err:
+        import_files(con, [path])
+    assert str(err.value) == ("contracts.csv, row 5, column start_date: '05/20/2025' can only be read month-first, but "
+                              "row 3 ('13/05/2025') only day-first; fix the file, or say which")
 
 
 def test_one_value_proves_the_date_order_for_the_whole_column(con, tmp_path):

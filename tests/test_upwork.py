@@ -660,3 +660,63 @@ def test_a_milestones_fee_is_its_own_payments_not_a_bonus_paid_with_it(con):
                        ).fetchall() == [(1, D("1500.00"), D("150.00")), (2, D("1500.00"), D("150.00"))]
     # The contract's payments still count the bonus: 1,500 + 2,500 + 200 - 1,000; fees 150 + 250 + 20 - 100.
     assert per_contract(con)[contract] == (D("3200.00"), D("320.00"), D("0"))
+
+
+LEGACY_HEADER = 'Date,"Ref ID",Type,Description,Agency,Freelancer,Team,"Account Name",PO,Amount,"Amount in local currency",Currency,Balance\n'
+
+
+def test_milestone_0_is_refused_as_the_template_refuses_seq_0(con, tmp_path):
+    """"Milestone 0 - Screens" was stored as milestone 0, a number the template refuses (seq 1 or more)
+    and Upwork never writes. Refused by row and the column the text is in (the 2025 form's details too)."""
+    legacy = tmp_path / "zero.csv"
+    legacy.write_text(LEGACY_HEADER
+                      + '"Oct 20, 2022",411000080,"Fixed Price","Invoice for X: Milestone 1 - Wireframes",,"Sam T.","Harbor Apps","Sam T.",,200.00,,,1347.00\n'
+                      + '"Oct 14, 2022",411000079,"Fixed Price","Invoice for X: Milestone 0 - Screens",,"Sam T.","Harbor Apps","Sam T.",,300.00,,,1147.00\n')
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [legacy])
+    assert str(err.value) == ("zero.csv, row 3, column Description: the text 'Invoice for X: Milestone 0 - Screens' names "
+                              "milestone 0: Upwork numbers milestones from 1; correct the milestone number")
+    assert snapshot(con) == before
+    rows = list(csv.reader(V2025.open(encoding="utf-8-sig", newline="")))
+    rows[1][4] = "Milestone 0 - Final guide"  # row 2: "Invoice for Brand guidelines" / "Milestone 2 - Final guide"
+    path = tmp_path / "zero_2025.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value).startswith("zero_2025.csv, row 2, column Transaction Summary Details: the text 'Invoice for "
+                                     "Brand guidelines: Milestone 0 - Final guide' names milestone 0")
+    assert snapshot(con) == before
+
+
+def test_a_ref_id_a_spreadsheet_turned_into_a_number_is_refused(con, cli, db_path, tmp_path):
+    """Excel shows 511000079 as 5.11E+08 and saves it so: the digits are gone, and a second file's payment of
+    the same mangled id replaced the first file's (300 paid, then 450 "updating" it). Refused, saying why."""
+    first = tmp_path / "excel1.csv"
+    first.write_text(LEGACY_HEADER + '10/28/2022,5.11E+08,Fixed Price,"Invoice for Web: Milestone 2 - B",,Sam T.,'
+                     'Harbor Apps,Sam T.,,300,,,1147\n')
+    second = tmp_path / "excel2.csv"
+    second.write_text(LEGACY_HEADER + '11/28/2022,5.11E+08,Fixed Price,"Invoice for Web: Milestone 3 - C",,Sam T.,'
+                      'Harbor Apps,Sam T.,,450,,,1597\n')
+    before = snapshot(con)
+    for path in (first, second):
+        with pytest.raises(ImportValidationError) as err:
+            import_files(con, [path])
+        assert str(err.value) == (
+            f"{path.name}, row 2, column Ref ID: the Ref ID '5.11E+08' is a number a spreadsheet wrote in scientific "
+            "notation, which has lost the id's digits (two transactions would share it): export the history from "
+            "Upwork again and import that file, not one opened and saved in a spreadsheet")
+        assert snapshot(con) == before
+    # The 2025 form: its Transaction ID, and the Ref ID a fee row names its payment by.
+    rows = list(csv.reader(V2025.open(encoding="utf-8-sig", newline="")))
+    rows[2][rows[0].index("Ref ID")] = "8.12E+08"  # row 3, the Service Fee on 812000034
+    path = tmp_path / "excel_2025.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(rows)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value).startswith("excel_2025.csv, row 3, column Ref ID: the Ref ID '8.12E+08' is a number")
+    con.close()
+    result = cli("import", first)
+    assert result.code == 2 and result.err.count("\n") == 1 and "excel1.csv, row 2, column Ref ID" in result.err

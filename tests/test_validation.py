@@ -215,6 +215,43 @@ def test_negative_fee_is_refused(con, tmp_path):
     assert snapshot(con) == before
 
 
+def test_a_fee_above_what_was_paid_is_refused(con, tmp_path):
+    """A fee of 900 on a payment of 250 made net -650 without a word: the fee is taken from the
+    payment, so it can be at most what was paid (paid_amount, else the amount it defaults to)."""
+    contracts = write(tmp_path, "contracts.csv", HEADER + GOOD)
+    before = snapshot(con)
+    cases = {
+        "contract_id,seq,amount,paid_date,fee\nA1,1,50,2026-01-10,5.00\nA1,2,50,2026-01-12,900\n":
+            "milestones.csv, row 3, column fee: fee 900.00 is more than the amount 50.00 it was taken from "
+            "(the fee is what the platform kept of this payment, not a rate or a total)",
+        # paid_amount, when given, is what the fee came out of: 30 paid of 50, fee 40
+        "contract_id,seq,amount,paid_date,paid_amount,fee\nA1,1,50,2026-01-10,30,40\n":
+            "milestones.csv, row 2, column fee: fee 40.00 is more than the paid_amount 30.00 it was taken from "
+            "(the fee is what the platform kept of this payment, not a rate or a total)",
+    }
+    for body, expected in cases.items():
+        milestones = write(tmp_path, "milestones.csv", body)
+        with pytest.raises(ImportValidationError) as err:
+            import_files(con, [contracts, milestones])
+        assert str(err.value) == expected
+        assert snapshot(con) == before
+    # A fee of the whole payment is the most it can be: imported (gross 50, fee 50, net 0).
+    import_files(con, [contracts, write(tmp_path, "milestones.csv", "contract_id,seq,amount,paid_date,fee\nA1,1,50,2026-01-10,50\n")])
+    assert con.execute("SELECT gross, fee FROM payments").fetchall() == [(Decimal("50.00"), Decimal("50.00"))]
+
+
+def test_a_fee_above_what_was_paid_exits_2_on_the_command_line(cli, db_path, tmp_path):
+    contracts = write(tmp_path, "contracts.csv", "contract_id,client,budget,currency,start_date,end_date,status\n"
+                      "G1,Good,500,USD,2025-03-01,,active\n")
+    milestones = write(tmp_path, "milestones.csv", "contract_id,seq,amount,paid_date,fee\nG1,1,250,2025-03-10,900\n")
+    result = cli("import", contracts, milestones)
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        "milestone-lens: error: milestones.csv, row 2, column fee: fee 900.00 is more than the amount 250.00 it was "
+        "taken from (the fee is what the platform kept of this payment, not a rate or a total)"]
+    assert not db_path.exists()
+
+
 def test_several_problems_are_all_listed(con, tmp_path):
     path = write(tmp_path, "contracts.csv", HEADER + "A1,Acme,x,USD,2026-01-05,,active\nA2,Acme,y,USD,2026-01-05,,nope\n")
     with pytest.raises(ImportValidationError) as err:
@@ -222,6 +259,35 @@ def test_several_problems_are_all_listed(con, tmp_path):
     where = [(p.row, p.column) for p in err.value.problems]
     assert (2, "budget") in where and (3, "budget") in where and (3, "status") in where
     assert str(err.value).endswith("(and 2 more problems)")
+
+
+def test_the_count_of_problems_is_the_true_one_though_each_check_lists_its_first_20(con, cli, tmp_path):
+    """1,200 rows whose budget is x0, x1, ...: a check lists its first 20 rows, and the message said
+    "(and 19 more problems)" as if that were all; SQL counts them all: 1,200 + row 3's status = 1,201."""
+    rows = "".join(f"A{i},Acme,x{i},USD,2026-01-05,,active\n" for i in range(1200))
+    rows = rows.replace("A1,Acme,x1,USD,2026-01-05,,active", "A1,Acme,x1,USD,2026-01-05,,nope")  # row 3
+    path = write(tmp_path, "contracts.csv", HEADER + rows)
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == "contracts.csv, row 2, column budget: cannot read 'x0' as an amount (and 1,200 more problems)"
+    assert err.value.total == 1201 and len(err.value.problems) == 21  # 20 budgets listed, 1 status
+    assert snapshot(con) == before
+    con.close()
+    result = cli("import", path)
+    assert result.code == 2
+    assert result.err == ("milestone-lens: error: contracts.csv, row 2, column budget: cannot read 'x0' as an amount "
+                          "(and 1,200 more problems)\n")
+
+
+def test_an_exports_problem_count_is_the_true_one(con, tmp_path):
+    """The marketplace readers list 20 rows of a check too: 25 unreadable Freelancer.com amounts are 25."""
+    path = write(tmp_path, "fl.csv", "Date,Description,Currency,Amount,Tax\n" + "".join(
+        f"0{1 + i % 9} Jan 2026 10:{i:02d},Done milestone payment from Bo for project Deck (Part {i}) (USD),USD,1O0.00,0.00\n"
+        for i in range(25)))
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == "fl.csv, row 2, column Amount: cannot read '1O0.00' as an amount (and 24 more problems)"
 
 
 def test_problems_are_listed_top_to_bottom_file_by_file(con, tmp_path):

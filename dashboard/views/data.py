@@ -171,13 +171,14 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
                 mapping: ColumnMapping | None) -> None:
     """The dry run's verdict: every problem row by row, or what would be imported and the Import button."""
     if check.problems is not None:
-        count = len(check.problems)
+        count = max(check.problem_count, len(check.problems))
         problems = check.problems
         if check.ambiguous_option is not None:  # the message ends "say which": here, with a choice above
             problems = problems.assign(message=problems["message"] + f" under “{READ_CHOICES}”")
         # The first problem in full: a table cell cuts a long message ("the header has: contract_id, ...") short.
         first = Problem(**{k: (None if pd.isna(v) else v) for k, v in problems.iloc[0].items()})
-        st.error(f"Nothing was imported: {count} problem{'s' if count != 1 else ''} to fix first. "
+        listed = "" if count == len(problems) else f" (the table lists the first {len(problems):,})"
+        st.error(f"Nothing was imported: {count:,} problem{'s' if count != 1 else ''} to fix first{listed}. "
                  "Change the choices above (the check runs again at once), or correct the file and upload it again.\n\n"
                  f"{'The first: ' if count > 1 else ''}{escape_markdown(str(first))}",
                  icon=":material/error:")

@@ -51,6 +51,16 @@ CASES: list[tuple[str, bytes, int | None, str | None, str, list[str]]] = [
     ("excel_workbook.csv", _xlsx(), None, None, "Excel workbook", []),
     ("pdf_renamed.csv", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n", None, None, "PDF document", []),
     ("gzipped.csv", gzip.compress((CONTRACTS + GOOD_ROW).encode(), mtime=0), None, None, "gzip-compressed", []),
+    # Text, but not CSV: a login page saved under the export's name, an API's JSON. They read as a header
+    # line with nothing below it ("no rows below the header: nothing to import").
+    ("html_page.csv", b"<!DOCTYPE html><html><body>Login required</body></html>\n", None, None, "an HTML page", []),
+    ("html_page_bom_crlf.csv", codecs.BOM_UTF8 + b"\r\n  <html lang=\"en\">\r\n<head><title>Upwork</title></head>\r\n<body>\r\n<table><tr><td>1</td></tr></table>\r\n</body></html>\r\n",
+     None, None, "an HTML page", []),
+    ("json_array.csv", b'[{"contract_id":"X1"}]\n', None, None, "a JSON document", []),
+    ("json_object_lines.csv", b'{"contract_id": "X1", "budget": 100}\n{"contract_id": "X2", "budget": 200}\n', None, None,
+     "a JSON document", []),
+    ("xml_document.csv", b'<?xml version="1.0" encoding="UTF-8"?>\n<contracts><contract id="X1"/></contracts>\n', None, None,
+     "an XML document", []),
     ("nul_in_cell.csv", (CONTRACTS + GOOD_ROW + "C2,Acme,Lo\x00go,150,USD,2025-01-10,,active\n").encode(), 3, "title",
      "NUL byte", []),
     ("truncated_mid_row.csv", (CONTRACTS + GOOD_ROW + "C2,Acme,Flyer,300,US").encode(), 3, "start_date", "cut short", []),
