@@ -421,7 +421,10 @@ if unprotected and unpaid:
     maybe += f" ({unpaid:,.2f} handed in but not yet paid is lost)"
 st.markdown(f"With {plan_name} you keep **{kept:,.2f}** of the {budget:,.2f}{maybe}; with a single payment you keep "
             f"**{kept_single:,.2f}**" + ((" — the work was already paid." if unprotected else
-                                          " — the work was already delivered.") if kept_single else ".")
+                                          " — the work was already delivered.") if kept_single else
+                                         f" by the contract (your cancelled single payments still received "
+                                         f"{single_risk.cancelled_paid_share:.1%} of the budget on average)."
+                                         if single_risk.cancelled_paid_share > 0 else ".")
             + f" Amounts before fees; {escape_markdown(terms.on_cancel)}.")
 
 # --- charts -----------------------------------------------------------------------------------
