@@ -589,7 +589,9 @@ def max_unpaid(plan: Plan, terms: PlatformPreset) -> float:
     due = np.array([m.due_day for m in plan.milestones], dtype=float)
     # The unpaid work grows while work goes on and falls only at a payment: its peaks are just before a
     # hand-in or a payment.
-    return round(float(_unpaid_work(plan, secured, np.concatenate([due, secured]), before=True).max()), 2)
+    # Not to the cent: a third of a cent over the limit is over it (1000 in 6 with 2 wait days peaks at 200.004);
+    # to 6 places, so that float noise (34.00000000000001) is not.
+    return round(float(_unpaid_work(plan, secured, np.concatenate([due, secured]), before=True).max()), 6)
 
 
 def _exposure_curve(plan: Plan, risk: Risk, start: np.ndarray, due: np.ndarray, secured: np.ndarray) -> pd.DataFrame:
@@ -908,17 +910,20 @@ def history_contradiction(cal: Calibration, used: Risk) -> str | None:
         return None
     if not cal.fallback and cal.risk.cancel_prob_ci is not None:
         rate, (low, high) = cal.risk.cancel_prob, cal.risk.cancel_prob_ci
+        # Not cancelled / finished: the fitted share, running contracts counted until the as-of date.
+        estimate = f"an estimated {rate:.1%} cancel before the end"
         other = "single-payment" if cal.structure == "milestones" else "milestone"
         why = f"the {other} side has too little history to compare with"
     else:
         rate = cal.cancelled / cal.finished
+        estimate = f"{rate:.1%}"
         low, high = (float(v) for v in proportion_confint(cal.cancelled, cal.finished, alpha=0.05, method="beta"))
         why = f"{cal.finished:,} are too few to estimate from (need {MIN_CALIBRATION_CONTRACTS})"
     if low <= used.cancel_prob <= high:
         return None
     noun = f"finished {STRUCTURE_WORDS[cal.structure]} contract"
     return (f"your history contradicts the assumed {used.cancel_prob:.0%} risk: {cal.cancelled:,} of your "
-            f"{plural(cal.finished, noun)} were cancelled or disputed ({rate:.1%}, 95 % CI {low:.1%}–{high:.1%}), "
+            f"{plural(cal.finished, noun)} were cancelled or disputed ({estimate}, 95 % CI {low:.1%}–{high:.1%}), "
             f"but the figures assume {used.cancel_prob:.0%} because {why}")
 
 

@@ -103,6 +103,8 @@ def run_split(args: argparse.Namespace) -> int:
     if not math.isfinite(args.billed_before) or args.billed_before < 0:
         raise UserError(f"--billed-before must be zero or more, got {args.billed_before:g}")
     as_of = parse_date(args.today, "--today") or dt.date.today()  # refused when not a date, as report does
+    if args.today is not None and not args.calibrate:
+        raise UserError("--today is the as-of date of --calibrate's history; without --calibrate it changes nothing")
     calibration = review = None
     if args.calibrate:
         structure = "milestones" if len(plan.milestones) > 1 else "single"

@@ -491,6 +491,9 @@ def test_a_direct_client_paying_later_leaves_handed_in_work_at_stake(sample_db, 
     at.slider(key="split_cancel_day").set_value(3).run()
     assert ("With 5 milestones you keep 0.00 of the 150.00 (60.00 handed in but not yet paid is lost); with a "
             "single payment you keep 0.00.") in plain(at)
+    # The cash chart's caption no longer says a hand-in turns work into money.
+    assert "with no escrow a hand-in is not yet money, so that line falls only when the client pays, 10 days" in plain(at)
+    assert "because each hand-in turns work into money" not in plain(at)
 
 
 def test_a_history_contradicting_the_default_is_a_warning(tmp_path, monkeypatch):
@@ -501,7 +504,7 @@ def test_a_history_contradicting_the_default_is_a_warning(tmp_path, monkeypatch)
     at = open_app(every_milestone_contract_cancelled(tmp_path), monkeypatch, "splitter")
     warned = [w.value.replace("\\", "") for w in at.warning]
     assert any(w.startswith("Your history contradicts the assumed 10% risk: 40 of your 40 finished milestone "
-                            "contracts were cancelled or disputed (100.0%") for w in warned), warned
+                            "contracts were cancelled or disputed (an estimated 100.0% cancel before the end") for w in warned), warned
     assert side_metrics(at)[0]["Paid nothing"] == f"{1 - 0.9 ** 0.2:.1%}"  # 5 × 30 over 5 days under the default
 
 

@@ -698,7 +698,7 @@ def test_a_history_that_contradicts_the_default_is_said(tmp_path):
     warnings = sp.history_warnings(plan, single, plan_risk, single_risk)
     assert warnings == [
         f"your history contradicts the assumed 10% risk: 40 of your 40 finished milestone contracts were cancelled "
-        f"or disputed (100.0%, 95 % CI {100 * 0.025 ** (1 / 40):.1f}%–100.0%), but the figures assume 10% because "
+        f"or disputed (an estimated 100.0% cancel before the end, 95 % CI {100 * 0.025 ** (1 / 40):.1f}%–100.0%), but the figures assume 10% because "
         "the single-payment side has too little history to compare with"]
     assert 0.025 ** (1 / 40) == pytest.approx(0.912, abs=5e-4)
     few = dataclasses.replace(single, structure="single", finished=5, cancelled=3)

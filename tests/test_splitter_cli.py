@@ -121,6 +121,8 @@ def test_text_columns_stay_apart_at_the_largest_budget(cli):
     (("--budget", "12", "--days", "5", "--milestones", "3"), "below the Upwork minimum milestone of 5.00"),
     (("--budget", "150", "--days", "5", "--milestones", "2", "--fee", "abc"), "--fee: 'abc' is not a rate"),
     (("--budget", "150", "--days", "5", "--milestones", "2", "--max-loss-share", "0"), "max-loss share"),
+    (("--budget", "150", "--days", "5", "--milestones", "2", "--today", "2026-01-01"),
+     "--today is the as-of date of --calibrate's history; without --calibrate it changes nothing"),
 ])
 def test_refusals_exit_2_one_line(cli, args, message):
     result = cli("split", *args, "--json")
@@ -344,7 +346,7 @@ def test_calibrate_warns_first_when_the_history_contradicts_the_default(cli, tmp
     assert doc["plan"]["prob_paid_nothing"] == pytest.approx(1 - 0.9 ** 0.5)
     [warning] = doc["calibration"]["warnings"]
     assert warning.startswith("your history contradicts the assumed 10% risk: 40 of your 40 finished milestone "
-                              "contracts were cancelled or disputed (100.0%")
+                              "contracts were cancelled or disputed (an estimated 100.0% cancel before the end")
     assert warning.endswith("; to plan with it, give --cancel-prob 1")
     lines = cli(*args, db=db).out.splitlines()
     assert lines[1].startswith("WARNING: your history contradicts the assumed 10% risk: 40 of your 40")
@@ -371,3 +373,13 @@ def test_calibrate_counts_what_cancelled_single_payments_received(cli, tmp_path)
     plain = cli(*SEED, "--json").json()["single_payment"]["if_cancelled"]
     assert plain["source"] == "assumed" and plain["share_of_budget"] == 0.0
     assert "Single payment if cancelled: a cancelled single payment is assumed to pay nothing" in cli(*SEED).out
+
+
+def test_a_third_of_a_cent_over_the_limit_is_over_it(cli):
+    """1,000 in 6 over 30 days, direct, paid 3 days after each hand-in, 2 days' wait between milestones: milestone 1
+    (166.67) is handed in on day 5 and unpaid until day 8, while milestone 2 (166.67, days 7-12) is a fifth done
+    on day 8: 166.67 + 166.67 / 5 = 200.004 at stake, over 20 % of 1,000; rounded to 200.00 it passed."""
+    doc = cli("split", "--budget", "1000", "--days", "30", "--milestones", "6", "--platform", "direct",
+              "--review-days", "3", "--wait-days", "2", "--max-loss-share", "0.2", "--cancel-prob", "0.1", "--json").json()
+    assert doc["plan"]["max_loss"] == pytest.approx(166.67 + 166.67 / 5, abs=1e-6)
+    assert doc["recommendation"]["milestones"] == 7

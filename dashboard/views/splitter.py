@@ -432,7 +432,10 @@ cash = cash_curve_figure(comparison)
 cash.update_xaxes(range=[0, max(float(plan.finish_day), float(p.cash_curve["day"].max()), float(s.cash_curve["day"].max())) * 1.05])
 show_chart(cash, "split_cash_curve", height=420)
 st.caption("Expected money you can withdraw by each day (solid lines), and the plan's expected finished-but-unpaid "
-           "work (dotted): with milestones that line stays low, because each hand-in turns work into money.")
+           "work (dotted): " + ("with milestones that line stays low, because each hand-in turns work into money."
+                                if splitter.protects_handins(terms) else
+                                "with no escrow a hand-in is not yet money, so that line falls only when the client "
+                                f"pays, {terms.review_days:g} days after each hand-in."))
 show_chart(outcome_distribution_figure(comparison), "split_outcomes", height=400)
 st.caption("Every way the contract can end and its chance: after 0, 1, 2 … paid milestones, net of fees.")
 
