@@ -178,6 +178,10 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     problems += _on(con, staged, "category = 'milestone' AND amount < 0", real["amount"],
                     "'the milestone payment ''' || amount_text || ''' is negative: Freelancer.com lists a payment "
                     "received as a positive amount; correct the amount, or leave a reversed payment out of the file'")
+    # And a fee taken as negative: a positive one would be a negative fee, adding to what the project paid.
+    problems += _on(con, staged, "category = 'fee' AND amount > 0", real["amount"],
+                    "'the project fee ''' || amount_text || ''' is positive: Freelancer.com lists a fee taken as a "
+                    "negative amount; correct the amount, or leave a refunded fee out of the file'")
     # The description names the currency the money was paid in: a Currency column saying another is
     # one of the two wrong, and amounts are never converted.
     # (A code ISO 4217 does not list may be a note in brackets, "for project Site (SEO)", not a currency.)

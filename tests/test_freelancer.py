@@ -181,6 +181,24 @@ def test_a_negative_milestone_payment_is_refused(con, cli, db_path, tmp_path):
         assert snapshot(after) == before
 
 
+def test_a_positive_project_fee_is_refused(con, tmp_path):
+    """A fee taken is listed as negative; +25.00 became a fee of -25, adding 25 to what the project paid
+    (net 125 for a 100 payment). Refused by row and column, the workspace as before."""
+    path = tmp_path / "fee.csv"
+    path.write_text(
+        "Date,Description,Currency,Amount,Tax\n"
+        "05 Jan 2026 10:00,Done milestone payment from Priya N. for project Inv (Partial) (USD),USD,+100.00,0.00\n"
+        "05 Jan 2026 10:00,Project fee taken (Inv) (USD),USD,+25.00,0.00\n"
+    )
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert str(err.value) == (
+        "fee.csv, row 3, column Amount: the project fee '+25.00' is positive: Freelancer.com lists a fee taken as a "
+        "negative amount; correct the amount, or leave a refunded fee out of the file")
+    assert snapshot(con) == before
+
+
 def test_a_currency_column_contradicting_the_description_is_refused(con, tmp_path):
     """"... (USD)" with EUR in the Currency column was imported as EUR. One of the two is wrong and amounts
     are never converted: refused, naming the row and the Currency column (a fee row too)."""
