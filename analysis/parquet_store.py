@@ -588,10 +588,10 @@ def _keep_what_histories_learnt(con) -> None:
 
 
 def _attach_fees_apart(con) -> None:
-    """After a merge, a fee row the dataset kept apart (its payment was in no file it saw) goes onto
-    the contract of the payment it names by Ref ID when the workspace holds that payment, as the
-    Upwork reader does when a later file brings it (``upwork._attach_fees``); not when that payment
-    carries a fee of its own, which already counted it."""
+    """After a merge, a fee row kept apart (its payment was in no file seen before) goes onto the
+    contract of the payment it names by Ref ID once the workspace holds that payment, whichever side
+    brought the fee and the payment, as the Upwork reader does when a later file brings it
+    (``upwork._attach_fees``); not when that payment carries a fee of its own, which already counted it."""
     from analysis.upwork import REF_ID_RE
 
     con.execute(
@@ -601,7 +601,8 @@ def _attach_fees_apart(con) -> None:
               AND p.payment_key = regexp_extract(f.description, '{REF_ID_RE}', 1)
               AND p.kind NOT IN ('fee', 'account_cost', 'withdrawal') AND p.contract_id IS NOT NULL
               AND coalesce(p.fee, 0) = 0
-              AND EXISTS (SELECT 1 FROM in_payments i WHERE i.source = f.source AND i.payment_key = f.payment_key)""")
+              AND (EXISTS (SELECT 1 FROM in_payments i WHERE i.source = f.source AND i.payment_key = f.payment_key)
+                   OR EXISTS (SELECT 1 FROM in_payments i WHERE i.source = p.source AND i.payment_key = p.payment_key))""")
 
 
 def _made_at(log: str) -> str:

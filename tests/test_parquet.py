@@ -801,3 +801,30 @@ def test_a_backup_of_part_of_a_transaction_history_does_not_undo_what_the_whole_
     parquet_store.import_parquet(older_only, tmp_path / "part_ds")
     merged = _snapshot(older_only)
     assert merged["contracts"] == after["contracts"] and merged["payments"] == after["payments"]
+
+
+def test_a_fee_the_workspace_kept_apart_goes_onto_the_payment_a_merged_dataset_brings(tmp_path):
+    """The legacy Upwork export's fee 411000051 (60.00) names payment 411000044 (Harbor Apps' milestone 1),
+    which is in the older half: a workspace holding only the newer half keeps the fee apart, with no contract.
+    Merging a backup of the older half must put it on Harbor's milestone 1, as importing that half's CSV does."""
+    from tests.conftest import FIXTURES
+
+    lines = (FIXTURES / "exports" / "upwork_transactions_legacy.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    older, newer = tmp_path / "older.csv", tmp_path / "newer.csv"
+    older.write_text(lines[0] + "".join(lines[8:16]), encoding="utf-8")
+    newer.write_text(lines[0] + "".join(lines[1:8]), encoding="utf-8")
+    fee = "SELECT contract_id, seq FROM payments WHERE payment_key = '411000051'"
+    by_csv = store.connect(tmp_path / "by_csv.duckdb")
+    import_files(by_csv, [newer])
+    assert by_csv.execute(fee).fetchone() == (None, None)
+    import_files(by_csv, [older])
+    assert by_csv.execute(fee).fetchone() == ("Harbor Apps / Mobile onboarding flow", 1)
+    source = store.connect(tmp_path / "older_only.duckdb")
+    import_files(source, [older])
+    parquet_store.export_parquet(source, tmp_path / "older_ds")
+    by_merge = store.connect(tmp_path / "by_merge.duckdb")
+    import_files(by_merge, [newer])
+    parquet_store.import_parquet(by_merge, tmp_path / "older_ds")
+    assert by_merge.execute(fee).fetchone() == ("Harbor Apps / Mobile onboarding flow", 1)
+    fees = "SELECT sum(fee) FILTER (WHERE contract_id IS NOT NULL), sum(fee) FILTER (WHERE contract_id IS NULL) FROM payments"
+    assert by_merge.execute(fees).fetchone() == by_csv.execute(fees).fetchone()
