@@ -28,6 +28,14 @@ def snapshot(con) -> dict:
     return out
 
 
+def refused(con, path, error: type[Exception] = ImportValidationError) -> Exception:
+    """The ``error`` importing ``path`` raises, once the workspace is checked to be exactly as before."""
+    before = snapshot(con)
+    with pytest.raises(error) as err:
+        import_files(con, [path])
+    assert snapshot(con) == before
+    return err.value
+
 def test_two_files_round_trip(con):
     summary = import_files(con, TWO_FILES)
     # 6 contracts; milestones 5 + 1 + 2 + 2 + 1 + 1 = 12; paid ones: C1 x5, C3 x1, C4 x2, C5, C6 = 10
