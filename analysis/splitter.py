@@ -1008,6 +1008,8 @@ WITH c AS (
     FROM contract_view
     WHERE status IS NOT NULL AND contract_type = 'fixed' AND structure = ?
       AND budget BETWEEN ? AND ? AND (CAST(? AS VARCHAR) IS NULL OR upper(currency) = upper(CAST(? AS VARCHAR)))
+      -- an active contract that starts after the as-of date is not part of the history as of then
+      AND NOT (status = 'active' AND start_date > CAST(? AS DATE))
 )
 SELECT
     planned_days IS NOT NULL AND planned_days > 0 AND start_date IS NOT NULL AND elapsed_days IS NOT NULL
@@ -1049,7 +1051,7 @@ def paid_when_cancelled(con: duckdb.DuckDBPyConnection, structure: str, low: flo
 
 def _history(con: duckdb.DuckDBPyConnection, structure: str, low: float, high: float, currency: str | None,
              as_of: dt.date) -> pd.DataFrame:
-    return con.execute(_CALIBRATION_SQL, [as_of, structure, low, high, currency, currency]).df()
+    return con.execute(_CALIBRATION_SQL, [as_of, structure, low, high, currency, currency, as_of]).df()
 
 
 def survival_over_fraction(history: pd.DataFrame) -> pd.DataFrame:

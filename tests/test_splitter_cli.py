@@ -182,6 +182,12 @@ def test_calibrate_takes_the_as_of_date_for_active_contracts(cli, tmp_path):
     assert then == pytest.approx(10 / 40)
     bad = cli(*args, "--today", "someday", db=db)
     assert bad.code == 2 and "--today" in bad.err
+    # As of the day before they all started, the active one had not begun: not part of that history, and not
+    # "without usable dates" (it has them); the 40 finished ones are what there is (10 of 40).
+    before = cli(*args, "--today", "2019-12-31", db=db).json()["calibration"]["plan"]
+    assert before["risk"]["cancel_prob"] == pytest.approx(10 / 40)
+    assert "estimated from 40 single-payment contracts" in before["message"]
+    assert "without usable dates" not in before["message"]
 
 
 def test_calibrate_plan_uses_milestone_contracts(cli, tmp_path):
