@@ -927,10 +927,16 @@ def history_contradiction(cal: Calibration, used: Risk) -> str | None:
             f"but the figures assume {used.cancel_prob:.0%} because {why}")
 
 
-def history_warnings(plan: Calibration, single: Calibration, plan_risk: Risk, single_risk: Risk) -> list[str]:
-    """``history_contradiction`` for each side (once when both sides are one calibration)."""
+def contradicted_sides(plan: Calibration, single: Calibration, plan_risk: Risk, single_risk: Risk
+                       ) -> list[tuple[str, Calibration]]:
+    """``history_contradiction`` for each side (once when both sides are one calibration), with its calibration."""
     sides = [(plan, plan_risk)] + ([] if single is plan else [(single, single_risk)])
-    return [w for cal, risk in sides if (w := history_contradiction(cal, risk))]
+    return [(w, cal) for cal, risk in sides if (w := history_contradiction(cal, risk))]
+
+
+def history_warnings(plan: Calibration, single: Calibration, plan_risk: Risk, single_risk: Risk) -> list[str]:
+    """The warnings of ``contradicted_sides``."""
+    return [w for w, _ in contradicted_sides(plan, single, plan_risk, single_risk)]
 
 
 def observed_not_caused(plan_risk: Risk, single_risk: Risk) -> str | None:

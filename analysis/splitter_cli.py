@@ -110,10 +110,8 @@ def run_split(args: argparse.Namespace) -> int:
         structure = "milestones" if len(plan.milestones) > 1 else "single"
         plan_cal, single_cal, review = _calibrated(args, structure, as_of)
         plan_risk, single_risk = (_with_hazard(r, args.hazard) for r in splitter.comparable_risks(plan_cal, single_cal))
-        warnings = [f"{w}; to plan with it, give --cancel-prob {_rate(w_cal)}" for w, w_cal in
-                    ((splitter.history_contradiction(cal, risk), cal) for cal, risk in
-                     ([(plan_cal, plan_risk)] + ([] if single_cal is plan_cal else [(single_cal, single_risk)])))
-                    if w]
+        warnings = [f"{w}; to plan with it, give --cancel-prob {_rate(cal)}"
+                    for w, cal in splitter.contradicted_sides(plan_cal, single_cal, plan_risk, single_risk)]
         calibration = {"plan": plan_cal.to_json(), "single_payment": single_cal.to_json(),
                        "caveat": splitter.observed_not_caused(plan_risk, single_risk), "review": review.to_json(),
                        "warnings": warnings}

@@ -289,6 +289,7 @@ if risk_mode == HISTORY:  # the history plainly against the default the figures 
                    "*as I set it*.", icon=":material/warning:")
 n = len(plan.milestones)
 plan_name = plural(n, "milestone")
+unprotected = not splitter.protects_handins(terms)  # no escrow and a review delay: hand-ins stay at stake
 
 if risk_mode == HISTORY:
     with st.container(border=True):
@@ -374,7 +375,7 @@ for label, outcome, other in ((plan_name.capitalize(), p, s), ("Single payment",
                  delta=None if other is None else f"{outcome.max_loss - other.max_loss:+,.2f}", delta_color="inverse")
         row.metric("Paid nothing", f"{outcome.prob_paid_nothing:.1%}", width="content", help="The chance the client cancels before the "
                  + ("first payment (with no escrow, a hand-in is paid only when the client pays it)."
-                    if not splitter.protects_handins(terms) else "first hand-in."), delta=None if other is None else
+                    if unprotected else "first hand-in."), delta=None if other is None else
                  f"{(outcome.prob_paid_nothing - other.prob_paid_nothing) * 100:+.1f} points", delta_color="inverse")
         row.metric("Withdrawable (average)", days_text(outcome.expected_days_to_cash), width="content",
                  help=(f"The day each payment can be withdrawn ({terms.review_days:g}-day review, "
@@ -395,7 +396,6 @@ with st.expander("The comparison as a table"):
 # --- if the client cancels ------------------------------------------------------------------
 st.subheader("If the client cancels")
 secured = splitter.secured_days(plan, terms)  # hand-in under escrow, else the client's payment
-unprotected = not splitter.protects_handins(terms)
 # Without escrow the money can still be lost after the last hand-in, until the client pays it.
 last_work_day = max(1, math.ceil(float(secured.max())))
 last_day = max(2, last_work_day)  # a one-day contract still gets a slider: during day 1, or after it
@@ -433,7 +433,7 @@ cash.update_xaxes(range=[0, max(float(plan.finish_day), float(p.cash_curve["day"
 show_chart(cash, "split_cash_curve", height=420)
 st.caption("Expected money you can withdraw by each day (solid lines), and the plan's expected finished-but-unpaid "
            "work (dotted): " + ("with milestones that line stays low, because each hand-in turns work into money."
-                                if splitter.protects_handins(terms) else
+                                if not unprotected else
                                 "with no escrow a hand-in is not yet money, so that line falls only when the client "
                                 f"pays, {terms.review_days:g} days after each hand-in."))
 show_chart(outcome_distribution_figure(comparison), "split_outcomes", height=400)
@@ -493,7 +493,7 @@ st.caption(f"The model: the client cancels at a random moment ({plan_risk.cancel
            f"end for the plan, {single_risk.cancel_prob:.0%} for the single payment, "
            + (f"{plan_risk.hazard_label} over time); " if plan_risk.hazard_label == single_risk.hazard_label else
               f"{plan_risk.hazard_label} over time for the plan and {single_risk.hazard_label} for the single payment); ")
-           + ("work handed in before that is paid, work in progress is lost. " if splitter.protects_handins(terms) else
+           + ("work handed in before that is paid, work in progress is lost. " if not unprotected else
               f"a milestone is paid only if the client is still there when it pays, {terms.review_days:g} days after "
               "the hand-in (no escrow); until then the handed-in work is lost with it. ")
            + "Every number is exact under these "
