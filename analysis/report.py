@@ -294,16 +294,17 @@ def _structure_json(section: CurrencySection) -> list[dict]:
             "effective_fee_rate": _num(row.get("effective_fee_rate")),
             "median_days_to_first_payment": _num(row["median_days_to_first_payment"]),
             "median_payment_lag_days": _num(row["median_payment_lag_days"]),
-            "unpaid_on_cancellation": None if _no_status_yet(row) else _num(row["unpaid_on_cancellation"]),
+            "unpaid_on_cancellation": None if no_status_yet(row["structure"], row["status_unknown"], row["contracts"])
+            else _num(row["unpaid_on_cancellation"]),
             "cancelled_budget_unknown": int(row["cancelled_budget_unknown"]),
         })
     return out
 
 
-def _no_status_yet(row: dict) -> bool:
+def no_status_yet(structure: str, status_unknown: int, contracts: int) -> bool:
     """A fixed-price group none of whose contracts has a status: what it left unpaid is unknown, not 0
-    (the text and HTML reports say "unknown (no status yet)", see ``unpaid_text``)."""
-    return row["structure"] != "hourly" and int(row["contracts"]) > 0 and int(row["status_unknown"]) >= int(row["contracts"])
+    (null in the JSON, "unknown (no status yet)" in the text and HTML reports)."""
+    return structure != "hourly" and int(contracts) > 0 and int(status_unknown) >= int(contracts)
 
 
 def _comparison_json(cmp: cancellation.RateComparison) -> dict:
@@ -450,10 +451,10 @@ def format_date(x) -> str:
 def unpaid_text(unpaid, status_unknown: int, contracts: int, structure: str) -> str:
     """``unpaid_on_cancellation`` of a fixed-price group as written: "unknown" while no contract of it has a
     known status (not 0.00: nothing says none was cancelled), and how many are left out while some have none."""
+    if no_status_yet(structure, status_unknown, contracts):
+        return "unknown (no status yet)"
     if structure == "hourly" or not status_unknown:
         return format_money(unpaid)
-    if status_unknown >= contracts:
-        return "unknown (no status yet)"
     return f"{format_money(unpaid)} ({status_unknown:,} of {contracts:,} without status left out)"
 
 

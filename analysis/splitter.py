@@ -770,14 +770,13 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
         chosen = None
         if first is not None:
             chosen = next((n for n in range(first, allowed + 1) if stake_of(n) <= limit), None)
+    stake = stake_of(chosen or allowed)  # under escrow the largest milestone (``max_unpaid``)
     if chosen is None:
-        stake = stake_of(allowed) if unpaid_note else max(plan_cents(budget_cents, allowed, shape)) / 100
         why = ("the most the splitter considers" if allowed == MAX_RECOMMENDED_MILESTONES
                else f"the most the {terms.min_milestone:,.2f} minimum milestone allows")
         reason = (f"even {plural(allowed, 'milestone')} ({why}) leave {stake:,.2f} at stake{unpaid_note}, "
                   f"more than {max_loss_share:.0%} of the budget")
     else:
-        stake = stake_of(chosen) if unpaid_note else max(plan_cents(budget_cents, chosen, shape)) / 100
         reason = (f"{plural(chosen, 'milestone')} keep at most {stake:,.2f} of finished work unpaid "
                   f"(limit {max_loss_share:.0%} of {budget_cents / 100:,.2f})")
     shown = min(allowed, (chosen or allowed) + 2, MAX_TABLE_ROWS)

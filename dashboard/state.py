@@ -222,6 +222,26 @@ def _cached_query(name: str, db: str, version: int, key: tuple, _con: duckdb.Duc
     return _analysis_thread(db, version, _con).run(_QUERIES[name], *_args, **_kwargs)
 
 
+# name -> function, for the cached runner of pure computations (no workspace) below.
+_COMPUTATIONS: dict[str, Callable[..., Any]] = {}
+
+
+@st.cache_data(show_spinner=False, max_entries=200)
+def _cached_computation(name: str, key: tuple, _args: tuple, _kwargs: dict) -> Any:
+    return _COMPUTATIONS[name](*_args, **_kwargs)
+
+
+def computed(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``func(*args, **kwargs)`` for a module-level function that reads no workspace, cached on its arguments:
+    a page reruns top to bottom on every widget change, and some computations (the splitter's recommendation
+    without escrow searches up to 1,000 plans) need not run again for a slider that does not feed them."""
+    name = f"{func.__module__}.{func.__qualname__}"
+    if "<lambda>" in name or "<locals>" in name:
+        raise ValueError(f"computed() needs a module-level function, not {name}")
+    _COMPUTATIONS[name] = func
+    return _cached_computation(name, (_freeze(args), _freeze(kwargs)), args, kwargs)
+
+
 def query(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """``func(cursor, *args, **kwargs)``, cached per (workspace file, data version, arguments).
 

@@ -21,7 +21,7 @@ from dashboard.analysis_pages import page_header, show_chart, today
 from dashboard.inputs import SPLITTER_DEFAULTS
 from dashboard.splitter_charts import cash_curve_figure, outcome_distribution_figure
 from dashboard.sidebar import link_ignored_warning
-from dashboard.state import query, workspace
+from dashboard.state import computed, query, workspace
 from dashboard.tables import escape_markdown, show_table
 
 COUNT, AMOUNTS = "count", "amounts"
@@ -271,7 +271,7 @@ try:
     else:
         plan_risk = single_risk = splitter.make_risk(cancel_percent / 100, hazard)
     comparison = splitter.compare(plan, terms, plan_risk, single_risk, billed_before=billed_before)
-    recommendation = splitter.recommend(budget, days, terms, plan_risk, max_loss_share=max_loss_percent / 100,
+    recommendation = computed(splitter.recommend, budget, days, terms, plan_risk, max_loss_share=max_loss_percent / 100,
                                         shape=shape, single_risk=single_risk, wait_days=wait_days,
                                         billed_before=billed_before)
 except UserError as exc:
@@ -409,7 +409,7 @@ if "split_cancel_day" in st.session_state.get(_LINK_OPENED, {}):
 frame = plan.to_frame().assign(secured_day=secured)
 kept = float(frame.loc[frame["secured_day"] <= cancel_day - 1, "amount"].sum())
 pending_today = frame[(frame["secured_day"] > cancel_day - 1) & (frame["secured_day"] <= cancel_day)]
-single_secured = plan.finish_day + (terms.review_days if unprotected else 0.0)
+single_secured = float(splitter.secured_days(comparison.single, terms)[-1])
 kept_single = budget if single_secured <= cancel_day - 1 else 0.0
 due_that_day = "the milestone" if len(pending_today) == 1 else f"the {len(pending_today):,} milestones"
 maybe = ("" if pending_today.empty or n == 1 else
