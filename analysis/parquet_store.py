@@ -108,6 +108,13 @@ def table_glob(dataset: Path, table: str) -> str:
     return str(dataset / table / "*.parquet")
 
 
+def table_source(dataset: Path, table: str, options: str = "") -> str:
+    """``read_parquet(...)`` over every file of ``table``, columns united by name; without hive partitioning:
+    the year folders only sort the files, and a ``key=value`` folder above the dataset must not become a column."""
+    return (f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = false, union_by_name = true"
+            + (f", {options}" if options else "") + ")")
+
+
 def _table_files(dataset: Path, table: str) -> list[Path]:
     folder = dataset / table
     if not folder.is_dir():
@@ -319,7 +326,7 @@ def _missing_column_sql(dataset: Path, table: str, column: Column, found: set[st
     import log where a migration says how (``store.BACKFILLS``), else the column's default."""
     backfill = store.BACKFILLS.get((table, column.name))
     if backfill is not None and "first_import_id" in found and _table_files(dataset, "imports"):
-        imports = f"read_parquet({sql_string(table_glob(dataset, 'imports'))}, union_by_name = true)"
+        imports = table_source(dataset, "imports")
         return f"coalesce({backfill.format(imports=imports)}, {column.default or 'NULL'})"
     return f"CAST({column.default or 'NULL'} AS {column.type})"
 
@@ -329,7 +336,7 @@ def _table_view_sql(dataset: Path, table: str, columns: tuple[Column, ...], con:
     if not _table_files(dataset, table):
         typed = ", ".join(f"CAST(NULL AS {c.type}) AS {c.name}" for c in columns)
         return f"SELECT {typed} WHERE false"
-    source = f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = false, union_by_name = true)"
+    source = table_source(dataset, table)
     found = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     parts = []
     for c in columns:
@@ -534,8 +541,7 @@ def _stage_table(con, dataset: Path, table: str, import_id: int | None, keep_imp
     types = {c.name: c.type for c in tables[table]}
     # A dataset exported before a migration added a column with a default gets it worked out or that
     # default, when none of its files has the column (``_checked_files`` let it through only then).
-    source = (f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = false, "
-              "union_by_name = true, filename = true, file_row_number = true)")
+    source = table_source(dataset, table, "filename = true, file_row_number = true")
     union = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     prefix = str(dataset) + os.sep
     _refuse_inexact(con, source, prefix, {c: (union[c], types[c]) for c in cols if c in union and union[c] != types[c]})
@@ -557,7 +563,7 @@ def _stage_import_history(con, dataset: Path) -> bool:
     if not _table_files(dataset, "imports"):
         return False
     tables, _ = workspace_schema()
-    source = f"read_parquet({sql_string(table_glob(dataset, 'imports'))}, union_by_name = true)"
+    source = table_source(dataset, "imports")
     have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
     needed = [c.name for c in tables["imports"] if not c.nullable and c.default is None]
     if not set(needed) <= have:
@@ -669,7 +675,7 @@ def _restore_import_history(con, dataset: Path) -> int:
         files = _table_files(dataset, table)
         if not files:
             continue
-        source = f"read_parquet({sql_string(table_glob(dataset, table))}, hive_partitioning = false, union_by_name = true)"
+        source = table_source(dataset, table)
         if "first_import_id" not in {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}:
             continue
         keys = KEYS[table]

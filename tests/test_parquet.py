@@ -714,12 +714,14 @@ def test_a_key_value_folder_above_the_dataset_changes_no_column(fixture_workspac
     """Read with hive partitioning, ``backups/client=Acme/ds`` gave every contract the client Acme
     (and ``currency=EUR`` would have relabelled the amounts): the restore and report --parquet must
     see the rows as exported, whatever the folders around the dataset are called."""
-    dataset = tmp_path / "client=Acme" / "currency=EUR" / "ds"
+    dataset = tmp_path / "client=Acme" / "currency=EUR" / "source=elsewhere" / "ds"
     dataset.parent.mkdir(parents=True)
     parquet_store.export_parquet(fixture_workspace, dataset)
     target = store.connect(tmp_path / "target.duckdb")
     parquet_store.import_parquet(target, dataset)
     assert rows(target, "contracts") == rows(fixture_workspace, "contracts")
+    log = "SELECT import_id, file_name, format, source FROM imports ORDER BY import_id"
+    assert target.execute(log).fetchall() == fixture_workspace.execute(log).fetchall()  # the restored import log too
     opened = parquet_store.open_parquet_workspace(dataset)
     clients = "SELECT client, currency, count(*) FROM contracts GROUP BY ALL ORDER BY ALL"
     assert opened.execute(clients).fetchall() == fixture_workspace.execute(clients).fetchall()
