@@ -298,8 +298,6 @@ def _database_key(con: duckdb.DuckDBPyConnection) -> str:
 
 
 @contextlib.contextmanager
-
-
 def writing(con: duckdb.DuckDBPyConnection, wait_seconds: float | None = None) -> Iterator[None]:
     """One writer at a time per workspace in this process.
 
@@ -329,8 +327,6 @@ def writing(con: duckdb.DuckDBPyConnection, wait_seconds: float | None = None) -
 
 
 @contextlib.contextmanager
-
-
 def import_transaction(con: duckdb.DuckDBPyConnection, dry_run: bool = False,
                        temp_tables: tuple[str, ...] = ()) -> Iterator[None]:
     """An import's transaction: every file or nothing. It commits (bumping the data version) when
@@ -365,8 +361,6 @@ def import_transaction(con: duckdb.DuckDBPyConnection, dry_run: bool = False,
 
 
 @contextlib.contextmanager
-
-
 def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
     """All-or-nothing: commit when the block ends normally, roll back on any exception.
     Writers to one workspace take turns (``writing``)."""

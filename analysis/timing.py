@@ -64,8 +64,6 @@ def withdrawable_sql(platform: str, kind: str, paid_date: str, submitted_date: s
 
 
 @uses_prepared
-
-
 def timing_summary(con: duckdb.DuckDBPyConnection, filters: Filters,
                    measures: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Distribution of each timing measure (``MEASURES``, or the ones named) per structure, in days.
@@ -126,8 +124,6 @@ _CONTRACT_MEASURES = ("start_to_first_payment", "start_to_first_withdrawable", "
 
 
 @uses_prepared
-
-
 def estimated_starts(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
     """Contracts with a payment whose start only a transaction history's first payment gives
     (``start_estimated``): left out of the days counted from the start, which they would put at 0."""
@@ -139,8 +135,6 @@ def estimated_starts(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
 
 
 @uses_prepared
-
-
 def paid_before_start(con: duckdb.DuckDBPyConnection, filters: Filters) -> int:
     """Contracts whose first payment is dated before their start: kept as imported, but their
     days from the start are negative, which a reader should check rather than take as a figure."""
@@ -234,8 +228,6 @@ def _measured_sql(filters: Filters, measures: tuple[str, ...], carry: str, label
 
 
 @uses_prepared
-
-
 def distribution(con: duckdb.DuckDBPyConnection, filters: Filters, measure: str, *,
                  bin_days: int = 1, max_days: int = 60) -> pd.DataFrame:
     """How many intervals of one ``measure`` fell in each ``bin_days``-wide bin, per structure.
@@ -262,8 +254,6 @@ def distribution(con: duckdb.DuckDBPyConnection, filters: Filters, measure: str,
 
 
 @uses_prepared
-
-
 def cash_curve(con: duckdb.DuckDBPyConnection, filters: Filters, *, step: float = 0.1,
                max_fraction: float = 2.0) -> pd.DataFrame:
     """Average share of the agreed value received by each point of the planned duration.
@@ -333,8 +323,6 @@ def cash_curve_left_out(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.
 
 
 @uses_prepared
-
-
 def withdrawable_position(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt.date | None = None) -> pd.DataFrame:
     """Per currency: money paid, already withdrawable by ``today``, still on hold, next release date.
 
@@ -358,8 +346,6 @@ def withdrawable_position(con: duckdb.DuckDBPyConnection, filters: Filters, toda
 
 
 @uses_prepared
-
-
 def ageing(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt.date | None = None) -> pd.DataFrame:
     """Submitted but unpaid work by age since submission (0–30, 31–60, 61–90, over 90 days).
 
