@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem, with_unlisted
+from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem, warning_row, with_unlisted
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
     ISO_4217, StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
@@ -495,7 +495,7 @@ def _rows_that_disagree(con, table: str, checks: list[tuple[str, str, str, str]]
     consequence"."""
     found = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE {c}), min(_row) FILTER (WHERE {c})"
                                               for c, _, _, _ in checks) + f" FROM {table}").fetchone()
-    return [f"{plural(found[2 * i], noun)} {what} (first: row {found[2 * i + 1]}): {consequence}"
+    return [f"{plural(found[2 * i], noun)} {what} (first: {warning_row(found[2 * i + 1])}): {consequence}"
             for i, (_, noun, what, consequence) in enumerate(checks) if found[2 * i]]
 
 

@@ -17,7 +17,7 @@ import duckdb
 
 from analysis import store
 from analysis.canonical import CONTRACT_STATUSES
-from analysis.errors import Problem, UserError, single_problem
+from analysis.errors import ROW_MARK, Problem, UserError, single_problem
 from analysis.filters import TOWARD_BUDGET_KINDS, Filters, contracts_sql, uses_prepared
 from analysis.locale import resolve_decimal_comma
 from analysis.marketplace import from_transaction_history_sql
@@ -287,8 +287,11 @@ def stage_completions(con: duckdb.DuckDBPyConnection, staged: StagedFile, ctx) -
             GROUP BY contract_id, source HAVING count(*) > 1 ORDER BY min(_row) LIMIT 1"""
     ).fetchone()
     if dup:
-        ctx.problems.append(Problem(staged.display, int(dup[1][1]), col("contract_id"),
-                                    f"contract '{dup[0]}' is completed twice (rows {', '.join(map(str, dup[1][:5]))})"))
+        shown = [int(r) for r in dup[1][:5]]
+        ctx.problems.append(Problem.naming(
+            staged.display, shown[1], col("contract_id"),
+            f"contract '{dup[0]}' is completed twice (rows {', '.join(ROW_MARK for _ in shown)})",
+            [(staged.display, r) for r in shown]))
     given_source = ctx.source if ctx.source != "completions" else None
     ctx.finishers.append(lambda c: _apply(c, staged.display, table, given_source, col("contract_id"), ctx))
 

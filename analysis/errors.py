@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 
 
@@ -81,23 +82,49 @@ class ImportValidationError(UserError):
         super().__init__(first + (f" (and {more:,} more problem{'s' if more != 1 else ''})" if more else ""))
 
 
+#: Around a row number a warning names (``warning_row``), until ``warning_rows_counting_blank_lines``.
+WARNING_ROW = "\x1e"
+_WARNING_ROW_RE = re.compile(WARNING_ROW + r"(\d+)" + WARNING_ROW)
+
+
+def warning_row(row: int) -> str:
+    """"row R" for a warning about its file, R as DuckDB numbered it: the import moves it past the
+    file's blank lines, as errors' rows are (``warning_rows_counting_blank_lines``)."""
+    return f"row {WARNING_ROW}{int(row)}{WARNING_ROW}"
+
+
+def warning_rows_named(warning: str) -> bool:
+    return WARNING_ROW in warning
+
+
+def warning_rows_counting_blank_lines(warning: str, blank_rows: list[int]) -> str:
+    """``warning`` with each ``warning_row`` written as a spreadsheet numbers it (``blank_rows``:
+    the file's blank lines, ascending)."""
+    return _WARNING_ROW_RE.sub(lambda m: str(spreadsheet_row(int(m.group(1)), blank_rows)), warning)
+
+
+def spreadsheet_row(row: int, blank_rows: list[int]) -> int:
+    """A row DuckDB numbered (blank lines skipped) as a spreadsheet numbers it: past each blank line above it."""
+    for blank in blank_rows:
+        if blank <= row:
+            row += 1
+    return row
+
+
 def counting_blank_lines(error: ImportValidationError, blank_rows: dict[str, list[int]]) -> ImportValidationError:
     """``error`` with each row moved past the blank lines above it (``blank_rows``: file -> the
     rows that are blank lines, ascending), as a spreadsheet numbers the rows: DuckDB skips
     blank lines, so the rows it numbers are counted without them. The same class, same option."""
-    def spreadsheet_row(file: str, row: int) -> int:
-        for blank in blank_rows.get(file, ()):
-            if blank <= row:
-                row += 1
-        return row
+    def spreadsheet_row_of(file: str, row: int) -> int:
+        return spreadsheet_row(row, blank_rows.get(file, []))
 
     def moved(problem: Problem) -> Problem:
         if problem.physical_line:
             return problem
-        row = None if problem.row is None else spreadsheet_row(problem.file, problem.row)
+        row = None if problem.row is None else spreadsheet_row_of(problem.file, problem.row)
         if problem.template is None:
             return replace(problem, row=row)
-        mentions = tuple((file, spreadsheet_row(file, r)) for file, r in problem.mentions)
+        mentions = tuple((file, spreadsheet_row_of(file, r)) for file, r in problem.mentions)
         return replace(problem, row=row, mentions=mentions,
                        message=_rendered(problem.template, [r for _, r in mentions]))
 

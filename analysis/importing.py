@@ -20,7 +20,10 @@ from pathlib import Path, PurePath
 import duckdb
 
 from analysis import store
-from analysis.errors import ROW_MARK, ImportValidationError, Problem, counting_blank_lines, single_problem, with_unlisted
+from analysis.errors import (
+    ROW_MARK, ImportValidationError, Problem, counting_blank_lines, single_problem, warning_rows_counting_blank_lines,
+    warning_rows_named, with_unlisted,
+)
 from analysis.locale import AmbiguousInputError
 from analysis.marketplace import COMPLETION_HINT, NOT_IN_TRANSACTION_HISTORY, TRANSACTION_HISTORY_FORMATS
 from analysis.parsing import ParseOptions, StagedFile, listed_problems, materialize, stage_csv
@@ -272,14 +275,34 @@ def _rows_as_spreadsheets_number_them(error: ImportValidationError, paths: list[
                                       options: ParseOptions) -> ImportValidationError:
     """``error`` with its rows counting the blank lines of their files (see ``counting_blank_lines``):
     worked out only for a refused import, by reading again the files its problems name by row."""
+    named = {p.file for p in error.problems if p.row is not None and not p.physical_line}
+    named |= {file for p in error.problems for file, _row in p.mentions}
+    blanks = _blank_rows(paths, names, options, named)
+    return counting_blank_lines(error, blanks) if blanks else error
+
+
+def _warning_rows_as_spreadsheets_number_them(warnings: list[str], paths: list[Path], names: list[str],
+                                              options: ParseOptions) -> list[str]:
+    """``warnings`` with the rows they name (``errors.warning_row``) counting the blank lines of their
+    files, as errors' rows do; a file is read again only when one of its warnings names a row."""
+    marked = [w for w in warnings if warning_rows_named(w)]
+    if not marked:
+        return warnings
+    blanks = _blank_rows(paths, names, options, {n for n in names if any(w.startswith(n + ": ") for w in marked)})
+    owner = lambda w: next((n for n in names if w.startswith(n + ": ")), None)  # noqa: E731
+    return [warning_rows_counting_blank_lines(w, blanks.get(owner(w), [])) if warning_rows_named(w) else w
+            for w in warnings]
+
+
+def _blank_rows(paths: list[Path], names: list[str], options: ParseOptions, wanted: set[str]) -> dict[str, list[int]]:
+    """The blank lines of the files named in ``wanted`` that have some (``csv_structure.blank_rows``):
+    DuckDB skips them, so the rows it numbers come before them."""
     from analysis import csv_structure
     from analysis.locale import detect_layout
 
-    named = {p.file for p in error.problems if p.row is not None and not p.physical_line}
-    named |= {file for p in error.problems for file, _row in p.mentions}
     blanks = {}
     for path, name in zip(paths, names):
-        if name not in named:
+        if name not in wanted:
             continue
         try:
             rows = csv_structure.blank_rows(path, detect_layout(path, options.encoding, options.delimiter))
@@ -287,7 +310,7 @@ def _rows_as_spreadsheets_number_them(error: ImportValidationError, paths: list[
             continue  # what cannot be read again keeps the rows as they were
         if rows:
             blanks[name] = rows
-    return counting_blank_lines(error, blanks) if blanks else error
+    return blanks
 
 
 def distinct_names(paths: Sequence[Path]) -> list[str]:
@@ -424,6 +447,7 @@ def _import_files_in_transaction(con, paths, names, fmt, source, options, column
     count_twice = "would count twice" if dry_run else "now count twice"
     twice = _same_file_under_another_source(con, file_meta, count_twice)
     warnings += twice or (_same_contracts_under_another_source(con, count_twice) if other_sources else [])
+    warnings = _warning_rows_as_spreadsheets_number_them(warnings, paths, names, options)
     for import_id, name, digest, file_format, file_source in file_meta:
         c = counts.get(import_id, {})
         con.execute(

@@ -17,7 +17,7 @@ import functools
 import duckdb
 
 from analysis import marketplace
-from analysis.errors import single_problem
+from analysis.errors import ROW_MARK, Problem, single_problem, warning_row
 from analysis.locale import resolve_day_first, resolve_decimal_comma
 from analysis.parsing import StagedFile, amount_sql, date_sql, listed_problems
 from analysis.platforms import UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS, fee_sql
@@ -158,8 +158,11 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
            HAVING count(DISTINCT (paid_date, type_key, text, client, amount)) > 1 ORDER BY min(_row) LIMIT 1"""
     ).fetchone()
     if dup:
-        problems.append(_problem(staged, dup[1][1], staged.columns[own_id],
-                                 f"transaction {dup[0]} appears twice with different contents (rows {', '.join(map(str, dup[1][:5]))})"))
+        shown = [int(r) for r in dup[1][:5]]
+        problems.append(Problem.naming(
+            staged.display, shown[1], staged.columns[own_id],
+            f"transaction {dup[0]} appears twice with different contents (rows {', '.join(ROW_MARK for _ in shown)})",
+            [(staged.display, r) for r in shown]))
     if problems:
         ctx.problems.extend(problems)
         return
@@ -169,7 +172,7 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     if repeated:
         con.execute("CREATE OR REPLACE TEMP TABLE _uw AS SELECT * FROM _uw QUALIFY row_number() OVER (PARTITION BY txn_id ORDER BY _row) = 1")
         ctx.warnings.append(f"{plural(repeated, 'row')} {'repeats' if repeated == 1 else 'repeat'} an earlier row of the "
-                            f"file exactly, with the same {staged.columns[own_id]} (first: row {first_repeat}): counted once")
+                            f"file exactly, with the same {staged.columns[own_id]} (first: {warning_row(first_repeat)}): counted once")
     _classify(con)
     _resolve_contracts(con, ctx)
     _attach_fees(con, ctx)
@@ -198,8 +201,6 @@ def _milestone_text_column(con, staged: StagedFile, texts: list[str]) -> str | N
 
 
 def _problem(staged: StagedFile, row: int, column: str | None, message: str):
-    from analysis.errors import Problem
-
     return Problem(staged.display, int(row), column, message)
 
 
@@ -602,7 +603,7 @@ def _warn_unattached(con, ctx) -> None:
            WHERE u.category IN ('bonus', 'refund') AND (u.contract_id IS NULL OR a.client_only_contract)
            GROUP BY ALL ORDER BY only_one"""
     ).fetchall():
-        first = f"first: row {row}, '{text}', {gross:,.2f} USD from {client}"
+        first = f"first: {warning_row(row)}, '{text}', {gross:,.2f} USD from {client}"
         rows = f"{plural(n, 'bonus or refund row')} {'names' if n == 1 else 'name'} no contract by Ref ID or title ({first})"
         if only:
             ctx.warnings.append(f"{rows}: put on the client's only contract, '{contract}'")
@@ -629,7 +630,7 @@ def _warn_fees_apart(con, ctx) -> None:
     if apart:
         ctx.warnings.append(
             f"{plural(apart, 'fee row')} {'refers' if apart == 1 else 'refer'} to a payment neither in this file nor "
-            f"imported before it (first: row {first_row}, {f'Ref ID {first_ref}' if first_ref else 'no Ref ID'}): "
+            f"imported before it (first: {warning_row(first_row)}, {f'Ref ID {first_ref}' if first_ref else 'no Ref ID'}): "
             f"kept as {_separate_fees(apart)}; "
             f"until a file brings that payment, {'it has' if apart == 1 else 'they have'} no contract and "
             f"{'counts' if apart == 1 else 'count'} with the account costs")

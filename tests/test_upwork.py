@@ -714,3 +714,21 @@ def test_a_ref_id_a_spreadsheet_turned_into_a_number_is_refused(con, cli, db_pat
     con.close()
     result = cli("import", first)
     assert result.code == 2 and result.err.count("\n") == 1 and "excel1.csv, row 2, column Ref ID" in result.err
+
+
+def test_rows_an_upwork_export_names_count_its_blank_lines(con, tmp_path):
+    """A blank line pasted between two exports moved every row after it by one in errors but not in
+    warnings, nor in the list of rows an error names. Here a blank line is spreadsheet row 3."""
+    lines = LEGACY.read_text().splitlines()
+    path = tmp_path / "twice.csv"
+    path.write_text("\n".join([*lines[:2], "", lines[2], lines[2], *lines[3:]]) + "\n")  # row 4 again, as row 5
+    summary = import_files(con, [path])
+    assert "twice.csv: 1 row repeats an earlier row of the file exactly, with the same Ref ID (first: row 5): counted once" in summary.warnings
+    before = con.execute("SELECT count(*) FROM imports").fetchone()
+    changed = lines[2].replace("-60.00", "-61.00")
+    assert changed != lines[2]
+    path.write_text("\n".join([*lines[:2], "", lines[2], changed, *lines[3:]]) + "\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path])
+    assert ", row 5, " in str(err.value) and "appears twice with different contents (rows 4, 5)" in str(err.value)
+    assert con.execute("SELECT count(*) FROM imports").fetchone() == before

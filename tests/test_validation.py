@@ -452,3 +452,33 @@ def test_a_wide_files_extra_columns_are_counted_not_all_listed(con, tmp_path):
                                        + GOOD.rstrip("\n") + "," * 900 + "\n")])
     assert summary.warnings[0] == ("wide.csv: 900 columns not in the template ('x0', 'x1', 'x2', 'x3', 'x4' and 895 "
                                    "more): kept aside, not imported")
+
+
+def test_warnings_name_rows_as_a_spreadsheet_shows_them(con, tmp_path):
+    """Errors counted the blank lines DuckDB skips, warnings did not: the same file's active contract
+    with an end date was "row 2" in the warning and would be "row 5" in an error. Counted by hand:
+    header 1, blanks 2–4, A1 5; the import log keeps the same text."""
+    path = write(tmp_path, "contracts.csv", HEADER + "\n\n\n" + "A1,Acme,100,USD,2026-01-05,2026-01-20,active\n")
+    summary = import_files(con, [path])
+    named = [w for w in summary.warnings if "marked active with an end_date" in w]
+    assert named == ["contracts.csv: 1 contract marked active with an end_date (first: row 5): counted as active; if it "
+                     "ended, give its status (completed, cancelled or disputed)"]
+    (logged,) = con.execute("SELECT warnings FROM imports").fetchone()
+    assert named[0] in logged
+    assert not any("\x1e" in w for w in logged + summary.warnings)
+    # Without blank lines the row is DuckDB's own: header 1, A1 2.
+    summary = import_files(con, [write(tmp_path, "plain.csv", HEADER + "A2,Acme,100,USD,2026-01-05,2026-01-20,active\n")],
+                           source="plain")
+    assert any("(first: row 2)" in w for w in summary.warnings)
+
+
+def test_completions_given_twice_name_both_rows_past_blank_lines(con, tmp_path):
+    """The message's list of rows was DuckDB's numbering while its own row counted the blank line:
+    "row 4 ... (rows 2, 3)". Header 1, A1 2, blank 3, A1 4."""
+    import_files(con, [write(tmp_path, "contracts.csv", HEADER + "A1,Acme,100,USD,2026-01-05,,active\n")])
+    before = snapshot(con)
+    completions = write(tmp_path, "done.csv", "source,contract_id,status\ncanonical,A1,completed\n\ncanonical,A1,cancelled\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [completions])
+    assert str(err.value) == "done.csv, row 4, column contract_id: contract 'A1' is completed twice (rows 2, 4)"
+    assert snapshot(con) == before
