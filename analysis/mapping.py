@@ -424,15 +424,16 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: StagedFile, mapping: C
         source = columns.get(target)
         con.execute(f"ALTER TABLE {staged.table} ADD COLUMN {quote_ident(new)} VARCHAR")
         expr = f"nullif(trim({quote_ident(source)}), '')" if source else "CAST(NULL AS VARCHAR)"
-        con.execute(f"UPDATE {staged.table} SET {quote_ident(new)} = {expr}")
-        for word, meaning in mapping.values.get(target, {}).items():
-            con.execute(
-                f"UPDATE {staged.table} SET {quote_ident(new)} = ? WHERE lower({quote_ident(new)}) = lower(trim(?))",
-                [meaning.strip().lower(), word],
-            )
+        params: list[str] = []
+        words = mapping.values.get(target, {})
+        if words:  # every cell translated once, from the file's word: "Closed" -> cancelled never goes on to "Cancelled"'s meaning
+            cases = " ".join("WHEN lower(trim(?)) THEN ?" for _ in words)
+            expr = f"coalesce(CASE lower({expr}) {cases} END, {expr})"
+            params += [x for word, meaning in words.items() for x in (word, meaning.strip().lower())]
         if target in mapping.defaults:
-            con.execute(f"UPDATE {staged.table} SET {quote_ident(new)} = ? WHERE {quote_ident(new)} IS NULL",
-                        [mapping.defaults[target].strip()])
+            expr = f"coalesce({expr}, ?)"
+            params.append(mapping.defaults[target].strip())
+        con.execute(f"UPDATE {staged.table} SET {quote_ident(new)} = {expr}", params)
         columns[target] = new
         staged.labels[new] = source if source else f"{target} (the mapping's default)"
     if "milestone_status" in columns and "status" not in columns and "start_date" not in columns:

@@ -231,3 +231,17 @@ def test_a_mapping_says_what_it_does_in_one_line():
                             decimal_comma=True, defaults={"currency": "EUR"}, values={"status": {"Done": "completed"}})
     assert mapping.describe() == ("Project → contract_id, Fee (EUR) → budget; every row: currency EUR; "
                                   "status: Done → completed; dates day first; decimal comma")
+
+
+def test_word_translations_apply_once_to_the_files_own_word(con, tmp_path):
+    """Each word was translated by its own UPDATE, so a later word matched an earlier one's meaning:
+    "Closed" -> cancelled, then "Cancelled" -> disputed made C-1 disputed. A swap is the same case."""
+    path = tmp_path / "chain.csv"
+    path.write_text("id,started,price,state\nC-1,2024-01-10,100,Closed\nC-2,2024-01-11,200,Cancelled\n"
+                    "C-3,2024-01-12,300,Done\nC-4,2024-01-13,400,completed\nC-5,2024-01-14,500,\n")
+    import_files(con, [path], mapping={
+        "name": "Chain", "fields": {"contract_id": "id", "start_date": "started", "budget": "price", "status": "state"},
+        "values": {"status": {"Closed": "cancelled", " cancelled ": "disputed", "Done": "completed", "Completed": "cancelled"}},
+        "defaults": {"status": "active"}})
+    assert con.execute("SELECT contract_id, status FROM contracts ORDER BY contract_id").fetchall() == [
+        ("C-1", "cancelled"), ("C-2", "disputed"), ("C-3", "completed"), ("C-4", "cancelled"), ("C-5", "active")]
