@@ -525,6 +525,27 @@ def _doubtful_payments(con) -> list[str]:
     ])
 
 
+def _columns_kept_aside(staged: StagedFile, role: str) -> list[str]:
+    """What is said of the columns a file of this role does not read: those not in the template, and
+    template columns of the other part (a contracts file's fee or due_date: without seq and amount it
+    holds no milestones), which were dropped without a word."""
+    template = set(CONTRACT_FIELDS) | set(MILESTONE_FIELDS) | {"milestone_status", "milestone_amount"}
+    read = {"contracts": set(CONTRACT_FIELDS), "milestones": {*MILESTONE_FIELDS, "currency"},
+            "flat": template}[role]
+    shown = lambda real: repr(staged.labels.get(real, real))  # noqa: E731  (a mapped column by the file's own header)
+    extra = [shown(real) for key, real in staged.columns.items() if key not in template]
+    other = [shown(real) for key, real in staged.columns.items() if key in template and key not in read]
+    warnings = []
+    if extra:
+        warnings.append(f"{plural(len(extra), 'column')} not in the template ({listed(extra, 5)}): kept aside, not imported")
+    if other:
+        why = ("a contracts file (one row per contract: it has no seq and amount for milestones)" if role == "contracts"
+               else "a milestones file (one row per milestone: it has no start_date or budget for contracts)")
+        warnings.append(f"{plural(len(other), 'column')} of the template's other file ({listed(other, 5)}) in {why}: "
+                        "kept aside, not imported")
+    return warnings
+
+
 def stage_canonical(con, staged: StagedFile, ctx) -> None:
     """Read one canonical-template file, whichever part of the template it is."""
     apply_aliases(staged)
@@ -536,11 +557,9 @@ def stage_canonical(con, staged: StagedFile, ctx) -> None:
             "start_date/status (contracts) or seq/amount (milestones)",
         )
     ctx.role = role
-    known = set(CONTRACT_FIELDS) | set(MILESTONE_FIELDS) | {"milestone_status", "milestone_amount"}
-    extra = [real for key, real in staged.columns.items() if key not in known]
-    if extra:
-        ctx.warnings.append(f"{plural(len(extra), 'column')} not in the template ({listed([repr(e) for e in extra], 5)}): "
-                            "kept aside, not imported")
+    if role == "milestones" and staged.has("milestone_status") and not staged.has("status"):
+        staged.columns["status"] = staged.columns.pop("milestone_status")  # a milestones file: its status is the milestone's
+    ctx.warnings += _columns_kept_aside(staged, role)
     if role in ("contracts", "flat"):
         stage_contracts(con, staged, ctx)
     if role in ("milestones", "flat"):

@@ -651,3 +651,23 @@ def test_a_transaction_historys_bonus_keeps_its_contracts_currency_too(con, tmp_
                                  f"{len(quill)} payments in USD from a transaction history imported earlier: its currency "
                                  "cannot change to EUR")
     assert snapshot(con) == before
+
+
+def test_template_columns_a_file_does_not_read_are_named(con, tmp_path):
+    """A contracts file (no seq and amount) with a description, fee and due date dropped them without a
+    word, as a milestones file did its client; a milestones file's milestone_status was ignored too."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,start_date,budget,status,description,fee,due_date\nA1,2024-01-01,100,completed,x,10,2024-01-05\n")
+    summary = import_files(con, [contracts])
+    assert summary.warnings[0] == (
+        "contracts.csv: 3 columns of the template's other file ('description', 'fee', 'due_date') in a contracts file "
+        "(one row per contract: it has no seq and amount for milestones): kept aside, not imported")
+    milestones = tmp_path / "milestones.csv"
+    milestones.write_text("contract_id,seq,amount,milestone_status,client,paid_date,currency\nA1,1,100,paid,Acme,2024-01-03,USD\n")
+    summary = import_files(con, [milestones])
+    assert summary.warnings == [
+        "milestones.csv: 1 column of the template's other file ('client') in a milestones file (one row per milestone: "
+        "it has no start_date or budget for contracts): kept aside, not imported"]
+    assert con.execute("SELECT contract_id, seq, status, paid_amount FROM milestones").fetchall() == [
+        ("A1", 1, "paid", Decimal("100.00"))]
+    assert con.execute("SELECT client FROM contracts").fetchone() == (None,)

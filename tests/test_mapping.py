@@ -245,3 +245,16 @@ def test_word_translations_apply_once_to_the_files_own_word(con, tmp_path):
         "defaults": {"status": "active"}})
     assert con.execute("SELECT contract_id, status FROM contracts ORDER BY contract_id").fetchall() == [
         ("C-1", "cancelled"), ("C-2", "disputed"), ("C-3", "completed"), ("C-4", "cancelled"), ("C-5", "active")]
+
+
+def test_a_mapped_contracts_sheet_names_the_milestone_columns_it_cannot_use(con, tmp_path):
+    """Description and Fee are template names, so the mapping took them, and a contracts sheet then
+    dropped them without a word; named by the file's own headers."""
+    path = tmp_path / "desc.csv"
+    path.write_text("Job ID,Started,Price,State,Description,Fee,Notes\nD-1,2024-01-10,100,completed,Logo,15,x\n")
+    summary = import_files(con, [path], mapping={
+        "name": "Desc", "fields": {"contract_id": "Job ID", "start_date": "Started", "budget": "Price", "status": "State"}})
+    assert summary.warnings[:2] == [
+        "desc.csv: 1 column not mapped ('Notes'): kept aside, not imported",
+        "desc.csv: 2 columns of the template's other file ('Description', 'Fee') in a contracts file (one row per "
+        "contract: it has no seq and amount for milestones): kept aside, not imported"]
