@@ -440,6 +440,7 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: StagedFile, mapping: C
         columns["status"] = columns.pop("milestone_status")  # a milestones file: its status is the milestone's
     staged.columns = columns
     staged.extra_columns = extra
+    staged.mapping = mapping.name or ""
     if extra:
         return [f"{plural(len(extra), 'column')} not mapped ({listed([repr(e) for e in extra], 5)}): kept aside, not imported"]
     return []

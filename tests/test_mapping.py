@@ -258,3 +258,18 @@ def test_a_mapped_contracts_sheet_names_the_milestone_columns_it_cannot_use(con,
         "desc.csv: 1 column not mapped ('Notes'): kept aside, not imported",
         "desc.csv: 2 columns of the template's other file ('Description', 'Fee') in a contracts file (one row per "
         "contract: it has no seq and amount for milestones): kept aside, not imported"]
+
+
+def test_a_mapping_without_a_required_field_names_the_files_own_headers(con, tmp_path):
+    """The message listed the mapping's renamed columns ("the header has: contract_id, start_date,
+    budget") and called status a column of the file."""
+    path = tmp_path / "agency.csv"
+    path.write_text("Job Ref,Begonnen,Preis,Zustand\nJ-1,2024-01-10,100,fertig\n")
+    before = snapshot(con)
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path], mapping={"name": "nostatus",
+                                           "fields": {"contract_id": "Job Ref", "start_date": "Begonnen", "budget": "Preis"}})
+    assert str(err.value) == (
+        "agency.csv, row 1: the mapping 'nostatus' gives no column for status, which this file needs: map one of its "
+        "columns to status or give the mapping a default for it (the header has: Job Ref, Begonnen, Preis, Zustand)")
+    assert snapshot(con) == before
