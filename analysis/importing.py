@@ -645,7 +645,7 @@ def _derive(con, derive_payments: bool) -> str | None:
         return None
     # Fees left empty follow the platform's rules; Upwork's sliding fee needs what was billed
     # with the client before, across the workspace and this batch.
-    fee = fee_sql("platform", "paid_date", "amount", "billed_before")
+    fee = fee_sql("platform", "paid_date", "amount", "billed_before", "hourly")
     fees_missing = con.execute(
         "SELECT count(*) FROM in_milestones WHERE fee IS NULL AND status = 'paid' AND paid_amount IS NOT NULL"
     ).fetchone()[0]
@@ -701,14 +701,16 @@ def _stand_in_sliding_fees(con) -> None:
         f"""CREATE OR REPLACE TEMP TABLE _fees AS
             {_billed_before_sql(f'''
                 SELECT p.source, p.contract_id, NULL::INTEGER AS seq, coalesce(c.end_date, c.start_date) AS paid_date,
-                       p.gross AS amount, c.platform, c.client, c.freelancer, {sliding} AS staged
+                       p.gross AS amount, c.platform, c.client, c.freelancer, {sliding} AS staged,
+                       c.contract_type = 'hourly' AS hourly
                 FROM in_payments p JOIN in_contracts c USING (source, contract_id) WHERE p.kind = 'contract_total'
                 UNION ALL
-                SELECT m.source, m.contract_id, m.seq, m.paid_date, m.paid_amount, c.platform, c.client, c.freelancer, false
+                SELECT m.source, m.contract_id, m.seq, m.paid_date, m.paid_amount, c.platform, c.client, c.freelancer, false,
+                       c.contract_type = 'hourly'
                 FROM in_milestones m JOIN _ctx c USING (source, contract_id)
                 WHERE m.status = 'paid' AND m.paid_amount IS NOT NULL
                 UNION ALL''' + workspace)}
-            SELECT source, contract_id, {fee_sql("platform", "paid_date", "amount", "billed_before")} AS fee
+            SELECT source, contract_id, {fee_sql("platform", "paid_date", "amount", "billed_before", "hourly")} AS fee
             FROM ordered WHERE staged"""
     )
     con.execute(
@@ -722,7 +724,8 @@ def stand_in_payment_sql(c: str) -> str:
     select list of a payments row up to its description (contract alias ``c``): of unknown date,
     its fee from the platform's rules. Shared by the import and by undoing the import that
     retired it (``workspace_admin.remove_import``)."""
-    fee = fee_sql(f"{c}.platform", f"coalesce({c}.end_date, {c}.start_date)", f"{c}.paid_total", "0")
+    fee = fee_sql(f"{c}.platform", f"coalesce({c}.end_date, {c}.start_date)", f"{c}.paid_total", "0",
+                  f"{c}.contract_type = 'hourly'")
     return (f"{c}.source, {c}.contract_id || '#total', {c}.contract_id, NULL, 'contract_total', NULL, "
             f"{c}.paid_total, {fee}, {c}.currency, false, 'paid_total of a contract-level export'")
 
@@ -1060,7 +1063,7 @@ def _ctx_join(con) -> str:
 
 def _billed_before_sql(paid: str) -> str:
     """``WITH`` a query's paid rows (source, contract_id, seq, paid_date, amount, platform, client,
-    freelancer, staged) as ``ordered``, each with ``billed_before``: what was billed with the same
+    freelancer, staged, hourly) as ``ordered``, each with ``billed_before``: what was billed with the same
     client (and freelancer) before it, which Upwork's 2016–2023 sliding fee depends on."""
     return f"""WITH paid AS ({paid}), ordered AS (
                 SELECT *, coalesce(sum(amount) OVER (
@@ -1073,7 +1076,7 @@ def _billed_before_sql(paid: str) -> str:
 # in for its contract's payments on the contract's last date), leaving out those ``staged_again`` lists.
 _BILLED_IN_WORKSPACE = """
     SELECT p.source, p.contract_id, p.seq, coalesce(p.paid_date, c.end_date, c.start_date), p.gross, c.platform,
-           c.client, c.freelancer, false
+           c.client, c.freelancer, false, c.contract_type = 'hourly'
     FROM payments p JOIN contracts c USING (source, contract_id)
     WHERE NOT p.pending AND p.kind IN ('milestone', 'hourly', 'bonus', 'contract_total') AND NOT ({staged_again})"""
 
@@ -1086,7 +1089,7 @@ def _derive_fees(con, fee: str) -> None:
         f"""CREATE OR REPLACE TEMP TABLE _fees AS
             {_billed_before_sql('''
                 SELECT m.source, m.contract_id, m.seq, m.paid_date, m.paid_amount AS amount, c.platform,
-                       c.client, c.freelancer, true AS staged
+                       c.client, c.freelancer, true AS staged, c.contract_type = 'hourly' AS hourly
                 FROM in_milestones m JOIN _ctx c USING (source, contract_id)
                 WHERE m.status = 'paid' AND m.paid_amount IS NOT NULL
                 UNION ALL''' + workspace)}

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 UPWORK_FLAT_FEE_FROM = dt.date(2023, 5, 3)
 #: The sliding fee applied from June 2016 until the flat fee.
 UPWORK_SLIDING_FEE_FROM = dt.date(2016, 6, 1)
+#: Before the sliding fee, Upwork (like oDesk before it) took a flat 10 % from freelancers.
+UPWORK_EARLY_RATE = 0.10
 #: (upper bound of lifetime billing with the client, rate) for the sliding fee.
 UPWORK_SLIDING_TIERS: tuple[tuple[float, float], ...] = ((500.0, 0.20), (10_000.0, 0.10), (float("inf"), 0.05))
 UPWORK_FLAT_RATE = 0.10
@@ -114,10 +116,11 @@ PRESETS: dict[str, PlatformPreset] = {
 }
 
 
-def fee_sql(platform: str, paid_date: str, amount: str, billed_before: str) -> str:
+def fee_sql(platform: str, paid_date: str, amount: str, billed_before: str, hourly: str = "false") -> str:
     """A DuckDB expression for the platform fee on one payment (used to fill empty fees).
 
-    All arguments are SQL expressions over trusted column names, never user text.
+    ``hourly``: whether the payment is of an hourly contract (Freelancer.com's $5 minimum is on
+    fixed-price work only). All arguments are SQL expressions over trusted column names, never user text.
     """
     tiers = []
     lower = 0.0
@@ -130,9 +133,10 @@ def fee_sql(platform: str, paid_date: str, amount: str, billed_before: str) -> s
     sliding = " + ".join(tiers)
     return f"""round(CASE
         WHEN {amount} IS NULL OR {amount} <= 0 THEN 0
-        WHEN lower({platform}) = 'upwork' AND {paid_date} < DATE '{UPWORK_SLIDING_FEE_FROM.isoformat()}' THEN {amount} * 0.20
+        WHEN lower({platform}) = 'upwork' AND {paid_date} < DATE '{UPWORK_SLIDING_FEE_FROM.isoformat()}' THEN {amount} * {UPWORK_EARLY_RATE!r}
         WHEN lower({platform}) = 'upwork' AND {paid_date} < DATE '{UPWORK_FLAT_FEE_FROM.isoformat()}' THEN {sliding}
         WHEN lower({platform}) = 'upwork' THEN {amount} * {UPWORK_FLAT_RATE!r}
+        WHEN lower({platform}) IN {FREELANCER_PLATFORMS!r} AND coalesce({hourly}, false) THEN {amount} * {FREELANCER_RATE!r}
         WHEN lower({platform}) IN {FREELANCER_PLATFORMS!r} THEN greatest({amount} * {FREELANCER_RATE!r}, least({FREELANCER_MIN_FEE!r}, {amount}))
         WHEN lower({platform}) = 'fiverr' THEN {amount} * {FIVERR_FEE_RATE!r}
         ELSE 0 END, 2)"""

@@ -249,7 +249,7 @@ def generate(contracts: int = 2000, seed: int = 7) -> tuple[pd.DataFrame, pd.Dat
     is_paid = r_status == "paid"
 
     fee_cents = _fees_cents(platform[cidx], paid_date, np.where(is_paid, paid_cents, 0),
-                            client_id[cidx], freelancer_id[cidx], is_paid)
+                            client_id[cidx], freelancer_id[cidx], is_paid, r_hourly)
     nat = np.datetime64("NaT")
     milestones_df = pd.DataFrame({
         "contract_id": ids[cidx],
@@ -267,7 +267,7 @@ def generate(contracts: int = 2000, seed: int = 7) -> tuple[pd.DataFrame, pd.Dat
     return contracts_df, milestones_df
 
 
-def _fees_cents(platform, paid_date, paid_cents, client, freelancer, is_paid) -> np.ndarray:
+def _fees_cents(platform, paid_date, paid_cents, client, freelancer, is_paid, hourly) -> np.ndarray:
     """Platform fees per payment in cents, following SPEC.md's rules by date."""
     fee = np.zeros(len(paid_cents), dtype=np.float64)
     amount = paid_cents / 100.0
@@ -295,7 +295,8 @@ def _fees_cents(platform, paid_date, paid_cents, client, freelancer, is_paid) ->
         out[order] = tier_fee
         fee[idx] = out
     fl = (platform == "freelancer") & is_paid
-    fee[fl] = np.maximum(amount[fl] * FREELANCER_RATE, np.minimum(FREELANCER_MIN_FEE, amount[fl]))
+    fee[fl] = np.where(hourly[fl], amount[fl] * FREELANCER_RATE,  # the $5 minimum is on fixed-price work
+                       np.maximum(amount[fl] * FREELANCER_RATE, np.minimum(FREELANCER_MIN_FEE, amount[fl])))
     fv = (platform == "fiverr") & is_paid
     fee[fv] = amount[fv] * (1 - FIVERR_SELLER_SHARE)
     return np.round(fee * 100).astype(np.int64)

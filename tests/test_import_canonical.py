@@ -671,3 +671,23 @@ def test_template_columns_a_file_does_not_read_are_named(con, tmp_path):
     assert con.execute("SELECT contract_id, seq, status, paid_amount FROM milestones").fetchall() == [
         ("A1", 1, "paid", Decimal("100.00"))]
     assert con.execute("SELECT client FROM contracts").fetchone() == (None,)
+
+
+def test_derived_fees_before_upworks_sliding_fee_and_on_freelancer_hourly_work(con, tmp_path):
+    """Before June 2016 Upwork took a flat 10 % (it was 20 %, a rule written nowhere); Freelancer.com's
+    $5 minimum is on fixed-price work (SPEC), so a $20 hourly invoice pays $2, not $5 (25 %).
+    By hand: U1 1000 x 10 % = 100; F1 hourly 20 x 10 % = 2; F2 fixed 20 -> max(2, 5) = 5; U2 paid_total
+    400 in 2015 -> 40; F3 hourly paid_total 30 -> 3."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text(
+        "contract_id,platform,contract_type,budget,start_date,status,paid_total\n"
+        "U1,upwork,fixed,1000,2015-06-01,completed,\nF1,freelancer,hourly,,2024-01-01,completed,\n"
+        "F2,freelancer,fixed,20,2024-01-01,completed,\nU2,upwork,fixed,400,2015-03-01,completed,400\n"
+        "F3,freelancer,hourly,,2024-01-01,completed,30\n")
+    milestones = tmp_path / "milestones.csv"
+    milestones.write_text("contract_id,seq,amount,paid_date\nU1,1,1000,2015-06-10\nF1,20240101,20,2024-01-10\n"
+                          "F2,1,20,2024-01-10\n")
+    import_files(con, [contracts, milestones])
+    assert con.execute("SELECT contract_id, fee FROM payments ORDER BY contract_id").fetchall() == [
+        ("F1", Decimal("2.00")), ("F2", Decimal("5.00")), ("F3", Decimal("3.00")), ("U1", Decimal("100.00")),
+        ("U2", Decimal("40.00"))]

@@ -83,8 +83,9 @@ def test_fees_follow_the_platform_rules(frames):
     m = milestones.dropna(subset=["paid_date"]).merge(contracts[["contract_id", "platform", "client", "freelancer"]], on="contract_id")
     flat = m[(m.platform == "upwork") & (m.paid_date >= "2023-05-03")]
     assert np.allclose(flat.fee, np.round(flat.paid_amount * 0.10, 2), atol=0.011)
-    fl = m[m.platform == "freelancer"]
-    assert np.allclose(fl.fee, np.round(np.maximum(fl.paid_amount * 0.10, np.minimum(5, fl.paid_amount)), 2), atol=0.011)
+    fl = m[m.platform == "freelancer"].merge(contracts[["contract_id", "contract_type"]], on="contract_id")
+    minimum = np.where(fl.contract_type == "hourly", 0, np.minimum(5, fl.paid_amount))  # $5 on fixed-price work only
+    assert np.allclose(fl.fee, np.round(np.maximum(fl.paid_amount * 0.10, minimum), 2), atol=0.011)
     assert (m[m.platform == "direct"].fee == 0).all()
     # The sliding fee, recomputed payment by payment for one client relationship.
     old = m[(m.platform == "upwork") & (m.paid_date < "2023-05-03")].sort_values(["paid_date"], kind="stable")
