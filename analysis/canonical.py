@@ -12,7 +12,7 @@ from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_pro
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
     ISO_4217, StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
-    numeric_date_sql, other_currency_sql, read_failure, whole_number_sql,
+    NO_CURRENCY_CODE, not_a_currency_sql, numeric_date_sql, other_currency_sql, read_failure, whole_number_sql,
 )
 from analysis.wording import listed, plural
 
@@ -78,10 +78,13 @@ def _currency_sql(staged: StagedFile) -> str:
 
 def _other_currency_message(staged: StagedFile, column: str, currency: str) -> str:
     """SQL for the message of an amount marked in another currency than its row's."""
+    cell = _text(staged, column)
     whose = (f"CASE WHEN {_text(staged, 'currency')} IS NULL THEN 'the default for a row without a currency' "
              "ELSE 'the row''s currency' END")
-    return (f"'{column} ''' || {_text(staged, column)} || ''' is in another currency than ' || {currency} || ', ' || "
-            f"{whose} || ': amounts are never converted; give the row the amount''s currency'")
+    return (f"CASE WHEN {not_a_currency_sql(cell)} THEN 'cannot read ''' || {cell} || ''' as an amount: ''' || "
+            f"regexp_extract({cell}, '([A-Za-z]{{3}})', 1) || ''' {NO_CURRENCY_CODE}' "
+            f"ELSE '{column} ''' || {cell} || ''' is in another currency than ' || {currency} || ', ' || "
+            f"{whose} || ': amounts are never converted; give the row the amount''s currency' END")
 
 
 def _require(staged: StagedFile, names: tuple[str, ...]) -> None:
@@ -479,17 +482,20 @@ def _amounts_marked_in_a_currency(con, staged: StagedFile, ctx) -> None:
 
     def check(con) -> list[str]:
         found = con.execute(
-            f"""SELECT m._row, m.field, m.cell, c.contract_id, c.currency, count(*) OVER () FROM {table} m
+            f"""SELECT m._row, m.field, m.cell, c.contract_id, c.currency,
+                       CASE WHEN regexp_matches(m.cell, '[A-Za-z]{{3}}') THEN regexp_extract(m.cell, '([A-Za-z]{{3}})', 1) END,
+                       count(*) OVER () FROM {table} m
                 JOIN contracts c ON c.source = ? AND c.contract_id = m.contract_id
                 WHERE {other_currency_sql('m.cell', 'c.currency')} ORDER BY m._row LIMIT 20""", [source]).fetchall()
         con.execute(f"DROP TABLE temp.{table}")
         if found:
             raise ImportValidationError(with_unlisted([
                 Problem(display, int(row), columns.get(field, field),
+                        f"cannot read '{cell}' as an amount: '{letters}' {NO_CURRENCY_CODE}" if letters and letters.upper() not in ISO_4217 else
                         f"{field} '{cell}' is in another currency than its contract's ('{contract}', {currency}): "
                         "amounts are never converted; give the contract the amount's currency (or write the amount "
                         "without it)")
-                for row, field, cell, contract, currency, _ in found], found[0][-1]))
+                for row, field, cell, contract, currency, letters, _ in found], found[0][-1]))
         return []
 
     ctx.finishers.append(check)

@@ -164,6 +164,22 @@ def other_currency_sql(text: str, currency: str) -> str:
             "ELSE false END)")
 
 
+def currency_letters_sql(text: str) -> str:
+    """DuckDB expression: the first three letters of an amount cell, upper case (``'TBD'`` of ``TBD 500``)."""
+    return f"upper(regexp_extract({text}, '([A-Za-z]{{3}})', 1))"
+
+
+#: What a message says after the three letters marking an amount that are no currency code:
+#: ``TBD 500`` is not an amount in another currency, it is not an amount.
+NO_CURRENCY_CODE = "is no currency code: write the amount alone, or with its currency"
+
+
+def not_a_currency_sql(text: str) -> str:
+    """DuckDB condition: the amount cell ``text`` is marked with three letters ISO 4217 does not list."""
+    codes = ", ".join(f"'{c}'" for c in sorted(ISO_4217))
+    return f"(regexp_matches({text}, '[A-Za-z]{{3}}') AND {currency_letters_sql(text)} NOT IN ({codes}))"
+
+
 def normalize_header(name: str) -> str:
     """``" Start Date\\ufeff"`` → ``start_date``: headers match whatever their case and spacing."""
     cleaned = name.replace("\ufeff", "").strip().lower()

@@ -691,3 +691,23 @@ def test_derived_fees_before_upworks_sliding_fee_and_on_freelancer_hourly_work(c
     assert con.execute("SELECT contract_id, fee FROM payments ORDER BY contract_id").fetchall() == [
         ("F1", Decimal("2.00")), ("F2", Decimal("5.00")), ("F3", Decimal("3.00")), ("U1", Decimal("100.00")),
         ("U2", Decimal("40.00"))]
+
+
+def test_three_letters_that_are_no_currency_code_are_not_called_another_currency(con, tmp_path):
+    """'TBD 500' was refused as "in another currency than USD"; it is no amount at all. A real code
+    (EUR on a USD row) keeps its message, and a row's own code outside ISO 4217 (BTC) is accepted."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,start_date,status,budget\nA1,2024-01-01,active,TBD 500\nA2,2024-01-01,active,EUR 500\n")
+    err = refused(con, contracts)
+    assert [str(p) for p in err.problems] == [
+        "contracts.csv, row 2, column budget: cannot read 'TBD 500' as an amount: 'TBD' is no currency code: write the "
+        "amount alone, or with its currency",
+        "contracts.csv, row 3, column budget: budget 'EUR 500' is in another currency than USD, the default for a row "
+        "without a currency: amounts are never converted; give the row the amount's currency"]
+    contracts.write_text("contract_id,start_date,status,budget,currency\nA1,2024-01-01,active,500,USD\nB1,2024-01-01,active,100 BTC,BTC\n")
+    import_files(con, [contracts])
+    milestones = tmp_path / "milestones.csv"  # no currency column: checked against the contract's, once it is known
+    milestones.write_text("contract_id,seq,amount\nA1,1,abc0\n")
+    assert str(refused(con, milestones)) == (
+        "milestones.csv, row 2, column amount: cannot read 'abc0' as an amount: 'abc' is no currency code: write the "
+        "amount alone, or with its currency")
