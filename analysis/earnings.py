@@ -227,7 +227,22 @@ def account_costs(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFr
     currency filter apply. Amounts are as imported (costs are usually negative gross).
     Columns: currency, items, amount, fees, first_date, last_date.
     """
-    clauses, params = ["(kind = 'account_cost' OR (kind = 'fee' AND contract_id IS NULL))", "NOT pending"], []
+    return _account_rows(con, filters, "(kind = 'account_cost' OR (kind = 'fee' AND contract_id IS NULL))")
+
+
+def unclassified(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
+    """Money of transaction types no reader knows (``other``: an export's new or miscellaneous types),
+    per currency: kept as imported but in no contract's earnings, so shown apart rather than lost.
+    Filtered as ``account_costs``. Columns: currency, items, amount, fees, first_date, last_date, descriptions
+    (the first three, as the export wrote them)."""
+    return _account_rows(con, filters, "kind = 'other'",
+                         "array_to_string(list_slice(list(DISTINCT description ORDER BY description), 1, 3), '; ') AS descriptions")
+
+
+def _account_rows(con: duckdb.DuckDBPyConnection, filters: Filters, kinds: str, extra: str | None = None) -> pd.DataFrame:
+    """Released payments of ``kinds`` (a condition) per currency, under the date range (on the payment
+    date) and the currency filter: the account's own rows, which belong to no contract."""
+    clauses, params = [kinds, "NOT pending"], []
     if filters.date_from:
         clauses.append("paid_date >= ?")
         params.append(filters.date_from)
@@ -240,7 +255,7 @@ def account_costs(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFr
         params += list(currencies)
     return con.execute(
         f"""SELECT currency, count(*) AS items, sum(gross)::DOUBLE AS amount, sum(fee)::DOUBLE AS fees,
-                   min(paid_date) AS first_date, max(paid_date) AS last_date
+                   min(paid_date) AS first_date, max(paid_date) AS last_date{', ' + extra if extra else ''}
             FROM payments WHERE {' AND '.join(clauses)} GROUP BY currency ORDER BY currency""",
         params,
     ).df()

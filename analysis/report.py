@@ -64,6 +64,7 @@ class CurrencySection:
     realised: pd.DataFrame | None = None
     pending: pd.DataFrame | None = None
     account_costs: pd.DataFrame | None = None
+    unclassified: pd.DataFrame | None = None
     exposure_by_client: pd.DataFrame | None = None
     #: Paid contracts whose start a transaction history only estimates (``timing.estimated_starts``).
     estimated_starts: int = 0
@@ -176,6 +177,7 @@ def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, to
     section.realised = earnings.realised_vs_agreed(con, f)
     section.pending = earnings.pending(con, f)
     section.account_costs = earnings.account_costs(con, f)
+    section.unclassified = earnings.unclassified(con, f)
     section.exposure_by_client = exposure.exposure(con, f, by="client")
     section.exposure_by_freelancer = exposure.exposure(con, f, by="freelancer")
     section.top_active = exposure.active_contracts(con, f, limit=20)
@@ -377,6 +379,7 @@ def section_json(section: CurrencySection) -> dict:
         "pending": records(section.pending),
         "account_costs": records(section.account_costs),
         "net_after_account_costs": _num(section.net_after_account_costs()),
+        "unclassified": records(section.unclassified),
     }
     doc["exposure"] = {
         "totals": records(section.exposure),
@@ -569,6 +572,11 @@ def _pending_and_costs_text(section: CurrencySection) -> list[str]:
                      + (f"the whole account's, so not taken off a net narrowed by "
                         f"{' and '.join(earnings.contract_filters_in(section.filters))}" if after is None
                         else f"net after them {format_money(after)}"))
+    other = section.unclassified
+    if other is not None and not other.empty:
+        lines.append(f"  Unclassified (transaction types the import did not know, kept as imported; in no contract and "
+                     f"not in the net): {format_money(float(other['amount'].sum()))} in "
+                     f"{plural(int(other['items'].sum()), 'item')} ({other['descriptions'].iloc[0]})")
     return lines
 
 

@@ -185,6 +185,10 @@ def _earnings(section: CurrencySection) -> list[str]:
         out.append(f"<p>Net earnings after these account costs: {esc(format_money(after))} {esc(section.currency)}.</p>"
                    if after is not None else
                    "<p>These costs are the whole account's, so they are not taken off a net narrowed to some contracts.</p>")
+    if section.unclassified is not None and len(section.unclassified):
+        out += ["<h3>Unclassified (types the import did not know; in no contract, not in the net)</h3>",
+                table(section.unclassified, [("currency", "currency", None), ("items", "items", format_count),
+                                             ("amount", "amount", format_money), ("descriptions", "as the export wrote them", None)])]
     return out
 
 

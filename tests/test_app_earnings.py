@@ -285,3 +285,16 @@ def test_the_client_chart_says_it_draws_15_of_how_many(sample_db, monkeypatch):
     spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
                 if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("The clients"))
     assert len(spec["data"][0]["y"]) == 15
+
+
+def test_money_of_unknown_types_is_shown_apart(tmp_path, monkeypatch):
+    """Kept as 'other' by the import and named in its warnings, then shown nowhere: 10.00 + 5.00 by hand."""
+    from tests.test_report_cli import UNKNOWN_TYPES
+
+    path = tmp_path / "legacy.csv"
+    path.write_text(UNKNOWN_TYPES)
+    at = open_app(build_workspace(tmp_path / "w.duckdb", [path]), monkeypatch, "earnings")
+    table = next(d.value for d in at.dataframe if "descriptions" in d.value.columns)
+    assert table[["currency", "items", "amount", "descriptions"]].values.tolist() == [
+        ["USD", 2, 15.0, "Misc adjustment; Something new"]]
+    assert "Money of unknown kinds" in [h.value for h in at.subheader]

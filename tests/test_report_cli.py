@@ -518,3 +518,33 @@ def test_html_breakdown_rows_with_one_side_empty_say_nothing_to_compare(cli, wor
         r"<tr>(.*?)</tr>", text[text.index("<h4>Budget"):text.index("<h4>", text.index("<h4>Budget") + 1)])]
     assert [r.split("|")[1] + " " + r.split("|")[-2] for r in budget[1:]] == [
         "under 100 nothing to compare", "100–499 small sample", "unknown nothing to compare"]
+
+
+UNKNOWN_TYPES = (
+    'Date,"Ref ID",Type,Description,Agency,Freelancer,Team,"Account Name",PO,Amount,"Amount in local currency",Currency,Balance\n'
+    '"Dec 20, 2022",511000099,"Mystery Type","Something new",,,,"Sam T.",,10.00,,,465.00\n'
+    '"Dec 15, 2022",511000098,Miscellaneous,"Misc adjustment",,,,"Sam T.",,5.00,,,455.00\n'
+    '"Dec 1, 2022",511000090,"Fixed Price","Invoice for Site audit: Milestone 1 - Plan",,"Sam T.",Acme,"Sam T.",,450.00,,,450.00\n'
+)
+
+
+def test_money_of_unknown_types_is_reported_apart(cli, tmp_path):
+    """SPEC: unknown types are kept and reported. The import named them, then no report did: 15.00
+    (10.00 'Mystery Type' + 5.00 'Miscellaneous') was in no section, and the net said nothing of it.
+    By hand: net 450 (a history's fee rows are the record, and it has none); the 15.00 stays out of it."""
+    path = tmp_path / "legacy.csv"
+    path.write_text(UNKNOWN_TYPES)
+    assert cli("import", path).code == 0
+    doc = cli("report", "--json", *TODAY).json()
+    assert doc["earnings"]["unclassified"] == [{
+        "currency": "USD", "items": 2, "amount": 15.0, "fees": 0.0, "first_date": "2022-12-15",
+        "last_date": "2022-12-20", "descriptions": "Misc adjustment; Something new"}]
+    assert doc["earnings"]["net_after_account_costs"] == 450.0
+    out = cli("report", *TODAY).out
+    assert ("  Unclassified (transaction types the import did not know, kept as imported; in no contract and not in "
+            "the net): 15.00 in 2 items (Misc adjustment; Something new)\n") in out
+    html = tmp_path / "r.html"
+    assert cli("report", "--html", html, *TODAY).code == 0
+    assert "<h3>Unclassified (types the import did not know; in no contract, not in the net)</h3>" in html.read_text(encoding="utf-8")
+    # Outside the date range, nothing to say.
+    assert cli("report", "--json", "--from", "2023-01-01", *TODAY).json()["earnings"]["unclassified"] == []

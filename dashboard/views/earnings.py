@@ -160,3 +160,15 @@ else:
     elif not mine.empty and not total.empty:
         after_costs = earnings.net_after_account_costs(float(total.iloc[0]["net"]), mine)
         st.markdown(f"Net earnings after these account costs: **{money(after_costs, escape_markdown(currency))}**.")
+
+unclassified = query(earnings.unclassified, filters)
+if not unclassified.empty:
+    st.subheader("Money of unknown kinds")
+    show_money_table(unclassified[["currency", "items", "amount", "first_date", "last_date", "descriptions"]],
+                     "unclassified-money", key="earnings_unclassified", money=("amount",),
+                     caption="Transactions of types the import did not know (named in its warnings), kept as imported: "
+                             "they belong to no contract, so they are not in the earnings or the net above. Only the "
+                             "date range and the currency filter apply.",
+                     column_config={"first_date": st.column_config.DateColumn("first"),
+                                    "last_date": st.column_config.DateColumn("last"),
+                                    "descriptions": "as the export wrote them"})
