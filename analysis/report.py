@@ -227,7 +227,9 @@ def _notes(report: Report) -> list[str]:
         notes.append(f"{counted(missing_budget, 'cancelled fixed-price contract')} no known budget: "
                      "left out of unpaid_on_cancellation")
     small = main.rates[(main.rates["structure"] != "hourly") & main.rates["small_sample"]]
-    if len(small):
+    if len(small) and int(small["contracts"].sum()) == 0:  # an all-hourly workspace: nothing to be too few of
+        notes.append("no milestone or single-payment contracts: cancellation is compared between those two only")
+    elif len(small):
         notes.append(f"fewer than {SMALL_SAMPLE_FINISHED} finished contracts for "
                      f"{' and '.join(small['structure'])}: too few to conclude anything; counts are shown instead of rates")
     if int(main.rates["finished"].sum()) == 0:

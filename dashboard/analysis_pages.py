@@ -181,7 +181,9 @@ def _why_this_currency(mine: pd.Series, others: pd.DataFrame) -> str:
     if fixed > top_other:
         return "the currency of most fixed-price contracts"
     if int(mine["contracts"]) > int(others.loc[others["fixed_price"] == fixed, "contracts"].max()):
-        return "of those with the most fixed-price contracts, the one with the most contracts"
+        # With no fixed-price contract anywhere (all hourly), "those with the most fixed-price" names nothing.
+        return ("of those with the most fixed-price contracts, the one with the most contracts" if fixed
+                else "the currency of most contracts")
     return "first by name of those with the most contracts"
 
 

@@ -298,3 +298,14 @@ def test_money_of_unknown_types_is_shown_apart(tmp_path, monkeypatch):
     assert table[["currency", "items", "amount", "descriptions"]].values.tolist() == [
         ["USD", 2, 15.0, "Misc adjustment; Something new"]]
     assert "Money of unknown kinds" in [h.value for h in at.subheader]
+
+
+def test_an_all_hourly_workspace_names_its_currency_without_fixed_price_contracts(tmp_path, monkeypatch):
+    """"USD, of those with the most fixed-price contracts, the one with the most contracts" named
+    fixed-price contracts no currency has: USD has 2 hourly contracts, EUR 1."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,contract_type,start_date,status,currency\nH1,hourly,2026-01-05,completed,USD\n"
+                         "H2,hourly,2026-01-05,active,USD\nH3,hourly,2026-01-05,completed,EUR\n")
+    at = open_app(build_workspace(tmp_path / "w.duckdb", [contracts]), monkeypatch, "earnings")
+    assert "Amounts are in USD, the currency of most contracts; contracts in other currencies (1 in EUR)" in texts(at)
+    assert "fixed-price" not in " ".join(c.value for c in at.caption if "Amounts are in" in c.value)

@@ -548,3 +548,17 @@ def test_money_of_unknown_types_is_reported_apart(cli, tmp_path):
     assert "<h3>Unclassified (types the import did not know; in no contract, not in the net)</h3>" in html.read_text(encoding="utf-8")
     # Outside the date range, nothing to say.
     assert cli("report", "--json", "--from", "2023-01-01", *TODAY).json()["earnings"]["unclassified"] == []
+
+
+def test_an_all_hourly_workspace_is_not_called_too_few(cli, tmp_path):
+    """With no milestone or single-payment contract the note said "fewer than 30 finished contracts for
+    milestones and single: too few to conclude anything; counts are shown instead of rates" (of 0)."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,contract_type,start_date,status,currency\nH1,hourly,2026-01-05,completed,USD\n"
+                         "H2,hourly,2026-01-05,active,USD\nH3,hourly,2026-01-05,completed,EUR\n")
+    invoices = tmp_path / "invoices.csv"
+    invoices.write_text("contract_id,seq,amount,paid_date\nH1,1,300,2026-01-20\nH3,1,200,2026-01-20\n")
+    assert cli("import", contracts, invoices).code == 0
+    out = cli("report", *TODAY).out
+    assert "no milestone or single-payment contracts: cancellation is compared between those two only" in out
+    assert "too few to conclude" not in out
