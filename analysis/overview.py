@@ -60,15 +60,24 @@ def rate_text(cancelled: int, finished: int) -> str:
     return percent(cancelled / finished)
 
 
-def headline(comparison: RateComparison, filtered: bool = False) -> Headline:
+def headline(comparison: RateComparison, filtered: bool = False, compared_contracts: int | None = None) -> Headline:
     """``In your history, single-payment contracts were cancelled 1.8× as often as milestone
     contracts (24 % of 812 vs 13 % of 790 finished).`` — or why no such sentence can be said yet.
 
     ``filtered``: the comparison is over the contracts some filters chose, so a missing group
-    may be the filters' doing (and the sample is no answer to it)."""
+    may be the filters' doing (and the sample is no answer to it). ``compared_contracts``: how many
+    contracts of the two groups there are, finished or not (0: only hourly ones, none to finish)."""
     a, b = comparison.a, comparison.b
     a_noun, b_noun = STRUCTURE_NOUNS.get(a, a), STRUCTURE_NOUNS.get(b, b)
     ac, an, bc, bn = comparison.a_cancelled, comparison.a_finished, comparison.b_cancelled, comparison.b_finished
+    if an == 0 and bn == 0 and compared_contracts == 0:
+        return Headline(
+            f"There are no {a_noun} or {b_noun} here, only hourly ones, so there is nothing to compare.",
+            "The comparison is between fixed-price contracts paid in milestones and those paid once; hourly contracts "
+            "are in payment timing and earnings"
+            + (" (these filters may leave the others out)." if filtered else "."),
+            False,
+        )
     if an == 0 and bn == 0:
         return Headline(
             f"None of your {a_noun} or {b_noun} is known to have finished, so there is nothing to compare.",

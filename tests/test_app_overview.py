@@ -137,6 +137,18 @@ def test_three_contracts_get_counts_and_a_plain_warning(tmp_path, monkeypatch):
     assert any("No dated payments" in i.value for i in at.info)
 
 
+def test_an_all_hourly_workspace_is_not_told_to_complete_statuses(tmp_path, monkeypatch):
+    """Two finished hourly contracts: the headline said none of the milestone or single-payment
+    contracts "is known to have finished ... count once you complete them" — there are none."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,contract_type,start_date,status\nH1,hourly,2026-01-05,completed\n"
+                         "H2,hourly,2026-01-05,cancelled\n")
+    at = open_app(build_workspace(tmp_path / "w.duckdb", [contracts]), monkeypatch)
+    assert headline_of(at) == ("There are no milestone contracts or single-payment contracts here, only hourly ones, "
+                               "so there is nothing to compare.")
+    assert "complete them" not in texts(at)
+
+
 def test_filters_that_select_nothing_say_so(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch, query={"from": "2099-01-01"})
     assert any("No contracts match these filters" in w.value for w in at.warning)

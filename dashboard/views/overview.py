@@ -27,7 +27,8 @@ rates = contracts_or_stop(filters)
 
 # --- the answer -------------------------------------------------------------------------
 comparison = cancellation.compare_structures(rates)
-answer = overview.headline(comparison, filtered=filtered)
+answer = overview.headline(comparison, filtered=filtered,
+                           compared_contracts=int(rates.loc[rates["structure"] != "hourly", "contracts"].sum()))
 with st.container(border=True):
     st.subheader(answer.text)
     if answer.detail:
