@@ -224,7 +224,9 @@ def generate(contracts: int = 2000, seed: int = 7) -> tuple[pd.DataFrame, pd.Dat
     jitter = rng.integers(-a["submit_jitter_days"], a["submit_jitter_days"] + 1, len(cidx))
     submitted = r_start + np.maximum(1, due_offset + jitter).astype("timedelta64[D]")
     lag = np.minimum(np.round(rng.exponential(a["review_lag_mean_days"], len(cidx))), a["review_lag_cap_days"]).astype(int)
-    hourly_lag = UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS - 7 + 3  # invoice on week end, paid ~Wednesday
+    # An hourly week is invoiced at its end and paid 6 days later. A simplification: the sample's weeks run
+    # from each contract's start, not Monday to Sunday as Upwork's do, so its paid days are any weekday.
+    hourly_lag = UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS - 7 + 3
     paid = submitted + np.where(r_hourly, hourly_lag, lag).astype("timedelta64[D]")
     prev_due_offset = np.where(seq == 1, 0, np.ceil((seq - 1) * r_duration / r_count)).astype(int)
     funded = r_start + prev_due_offset.astype("timedelta64[D]")
