@@ -120,7 +120,7 @@ def test_a_bad_file_lists_every_problem_and_writes_nothing(sample_db, monkeypatc
     at = open_app(sample_db, monkeypatch, "data")
     before = table_counts(sample_db)
     at.file_uploader[0].set_value(as_upload(DASHBOARD_FIXTURES / "bad_contracts.csv")).run()
-    assert any("Nothing was imported: 2 problems" in e.value for e in at.error)
+    assert any("Not ready to import: 2 problems" in e.value for e in at.error)
     problems = next(df.value for df in at.dataframe if "message" in df.value.columns)
     # The first one in full above the table, whose cells cut long messages short.
     first = problems.iloc[0]
@@ -245,7 +245,7 @@ def test_check_upload_reports_an_unreadable_file(con):
 
 def test_check_upload_lists_the_problems_of_every_file(con):
     """Two files that cannot be read: the import stops at the first, and the table of problems (and its
-    count, "Nothing was imported: N problems") had only that one; the second's came from its preview alone."""
+    count, "Not ready to import: N problems") had only that one; the second's came from its preview alone."""
     check = check_upload(con, [FakeUpload("empty.csv", b""), FakeUpload("header_only.csv", b"contract_id,start_date,status\n")])
     assert check.problems[["file", "message"]].values.tolist() == [
         ["empty.csv", "the file is empty"], ["header_only.csv", "no rows below the header: nothing to import"]]
@@ -253,7 +253,7 @@ def test_check_upload_lists_the_problems_of_every_file(con):
 
 
 def test_check_upload_counts_every_problem_not_only_those_listed(con):
-    """25 unreadable budgets: the table lists a check's first 20 rows, the count ("Nothing was imported:
+    """25 unreadable budgets: the table lists a check's first 20 rows, the count ("Not ready to import:
     N problems") says 25, as the command line does."""
     body = "contract_id,budget,start_date,status\n" + "".join(f"A{i},x{i},2026-01-05,active\n" for i in range(25))
     check = check_upload(con, [FakeUpload("bad.csv", body.encode())])
@@ -457,9 +457,15 @@ def test_a_file_no_reader_knows_is_mapped_translated_saved_and_imported(empty_db
         "Started": "start_date", "Closed": "end_date", "State": "status"}
     words = editor_with(at, "in your file")
     assert words.value["in your file"].tolist() == ["Done", "Ended early", "Running"]
-    # Untranslated words are refused row by row, before anything is written.
-    problems = next(df.value for df in at.dataframe if "message" in df.value.columns)
-    assert problems[["row", "column"]].values.tolist() == [[2, "State"], [3, "State"], [4, "State"]]
+    # Untranslated words are asked for first: the check would only refuse each of their rows, in red,
+    # before the user had a chance to fill in the table ("Nothing was imported: 3 problems").
+    assert any(w.value == "Still to say what these words mean: “Done” (status), “Ended early” (status), "
+               "“Running” (status)." for w in at.warning)
+    assert not at.error and not [df for df in at.dataframe if "message" in df.value.columns]
+    at.session_state[words.key] = {"edited_rows": {0: {"means": "completed"}, 1: {"means": "cancelled"}},
+                                   "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert any(w.value == "Still to say what this word means: “Running” (status)." for w in at.warning)
     at.session_state[words.key] = {"edited_rows": {0: {"means": "completed"}, 1: {"means": "cancelled"},
                                                    2: {"means": "active"}}, "added_rows": [], "deleted_rows": []}
     at.text_input(key="mapping_currency").set_value("EUR")

@@ -134,6 +134,7 @@ def mapping_step(preview: FilePreview, upload_key: str, options: ParseOptions) -
             st.error(escape_markdown(exc))
             return None
         values = {}
+        untranslated = []
         for target, words in words_to_translate(preview, mapping).items():
             st.caption(f"What the words of the column mapped to {target} mean:")
             table = st.data_editor(
@@ -143,10 +144,15 @@ def mapping_step(preview: FilePreview, upload_key: str, options: ParseOptions) -
                     "means", options=list(column_mapping.VALUE_FIELDS[target]))},
             )
             values[target] = {w: m for w, m in zip(table["in your file"], table["means"]) if isinstance(m, str) and m}
+            untranslated += [f"“{escape_markdown(w)}” ({target})" for w in words if w not in values[target]]
         mapping = mapping_from_frame(edited, name, defaults, values, options.day_first, options.decimal_comma)
         missing = mapping.missing_required(headers)
         if missing:
             st.warning(f"Still to map: {', '.join(missing)}.", icon=":material/rule:")
+            return None
+        if untranslated:  # the check would only refuse each row of them as an unknown word
+            st.warning(f"Still to say what {'this word means' if len(untranslated) == 1 else 'these words mean'}: "
+                       f"{', '.join(untranslated)}.", icon=":material/rule:")
             return None
         problems = mapping.problems(headers)
         if problems:
@@ -178,7 +184,7 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
         # The first problem in full: a table cell cuts a long message ("the header has: contract_id, ...") short.
         first = Problem(**{k: (None if pd.isna(v) else v) for k, v in problems.iloc[0].items()})
         listed = "" if count == len(problems) else f" (the table lists the first {len(problems):,})"
-        st.error(f"Nothing was imported: {count:,} problem{'s' if count != 1 else ''} to fix first{listed}. "
+        st.error(f"Not ready to import: {count:,} problem{'s' if count != 1 else ''} to fix first{listed}. "
                  "Change the choices above (the check runs again at once), or correct the file and upload it again.\n\n"
                  f"{'The first: ' if count > 1 else ''}{escape_markdown(str(first))}",
                  icon=":material/error:")
@@ -189,7 +195,7 @@ def show_result(check: UploadCheck, files, fmt: str, source: str | None, options
         show_table(problems, "import-problems", key="import_problems",
                    column_config={"message": st.column_config.TextColumn("message", width="large")})
     elif check.error:
-        st.error(f"Nothing was imported: {escape_markdown(check.error)}", icon=":material/error:")
+        st.error(f"Not ready to import: {escape_markdown(check.error)}", icon=":material/error:")
     elif check.summary is not None:
         summary = check.summary
         if not (any(summary.imported.values()) or any(summary.updated.values()) or summary.completed):

@@ -185,7 +185,7 @@ def test_dates_the_data_cannot_decide_open_the_choice_and_import_as_chosen(fresh
     with page.expect_file_chooser() as chooser:
         page.get_by_test_id("stFileUploaderDropzone").click()
     chooser.value.set_files([str(DASHBOARD_FIXTURES / "ambiguous_dates.csv")])
-    page.get_by_text("Nothing was imported: 1 problem").wait_for(timeout=60_000)
+    page.get_by_text("Not ready to import: 1 problem").wait_for(timeout=60_000)
     wait_idle(page)
     # The problem says where to choose, and that choice, drawn closed before the check, is open.
     problem = page.get_by_test_id("stDataFrame").filter(has_text="end_date").first
