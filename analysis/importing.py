@@ -242,14 +242,46 @@ def import_files(
         raise single_problem("(no file)", None, None, "no files to import")
     paths, names, repeated = _once_each(paths, names)
     names = names or distinct_names(paths)
+    once = [f"{names[i]}: given {'twice' if n == 2 else f'{n} times'}: imported once" for i, n in repeated.items()]
+    paths, names, copies = _same_content_once(paths, names)
+    once += [f"{copy}: the same content as {original}: imported once" for copy, original in copies]
     try:
         with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments")):
             summary = _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
     except ImportValidationError as exc:
         raise _rows_as_spreadsheets_number_them(exc, paths, names, options) from None
-    summary.warnings[:0] = [f"{names[i]}: given {'twice' if n == 2 else f'{n} times'}: imported once"
-                            for i, n in repeated.items()]
+    summary.warnings[:0] = once
     return summary
+
+
+def _same_content_once(paths: list[Path], names: list[str]) -> tuple[list[Path], list[str], list[tuple[str, str]]]:
+    """``paths`` and ``names`` with a file whose bytes another one already brings (a copy uploaded under
+    another name) left out, and the (copy, original) names left out: read twice, its rows were skipped
+    as duplicates but the import log listed the copy as a file imported. Files of the same size only are
+    hashed; one that cannot be read is kept, for its reader to refuse."""
+    sizes: dict[int, list[int]] = {}
+    for index, path in enumerate(paths):
+        try:
+            if path.is_file():
+                sizes.setdefault(path.stat().st_size, []).append(index)
+        except OSError:
+            continue
+    first: dict[str, int] = {}
+    dropped: dict[int, int] = {}
+    for indexes in sizes.values():
+        for index in indexes if len(indexes) > 1 else ():
+            try:
+                digest = file_hash(paths[index])
+            except OSError:
+                continue
+            original = first.setdefault(digest, index)
+            if original != index:
+                dropped[index] = original
+    if not dropped:
+        return paths, names, []
+    kept = [i for i in range(len(paths)) if i not in dropped]
+    return ([paths[i] for i in kept], [names[i] for i in kept],
+            [(names[i], names[o]) for i, o in sorted(dropped.items())])
 
 
 def _once_each(paths: list[Path], names: list[str] | None) -> tuple[list[Path], list[str] | None, dict[int, int]]:

@@ -64,6 +64,16 @@ def test_upload_is_previewed_and_checked_before_the_import_button_writes_it(empt
     assert metrics(at)["Contracts"] == "3"
 
 
+def test_the_same_file_uploaded_under_two_names_is_imported_once(empty_db, monkeypatch):
+    """Uploaded twice (good.csv and good_copy.csv), it said "from 2 files" and logged the copy as an import."""
+    at = open_app(empty_db, monkeypatch, "data")
+    data = UPLOAD[0].read_bytes()
+    at.file_uploader[0].set_value([("good.csv", data, "text/csv"), ("good_copy.csv", data, "text/csv")]).run()
+    assert any(w.value == r"good\_copy\.csv\: the same content as good\.csv\: imported once" for w in at.warning)
+    at.button(key="import_now").click().run()
+    assert query_one(empty_db, "SELECT list(file_name ORDER BY import_id) FROM imports") == (["good.csv"],)
+
+
 def test_uploading_into_the_sample_changes_the_overview(sample_db, monkeypatch):
     at = open_app(sample_db, monkeypatch)
     assert metrics(at)["Contracts"] == "1,770"  # the sample's USD contracts: the Overview's figures are in USD

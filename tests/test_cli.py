@@ -320,6 +320,22 @@ def test_a_file_given_twice_is_imported_once(cli, tmp_path, db_path):
             (1, "contracts.csv"), (2, "contracts.csv")]
 
 
+def test_a_copy_of_a_file_under_another_name_is_imported_once(cli, tmp_path, db_path):
+    """`import contracts.csv contracts_copy.csv` read both: the copy's row was skipped as a duplicate,
+    but the import log listed the copy as a second file imported. A file of the same size with other
+    bytes is a file of its own (G1 -> G2: both imported)."""
+    path = tmp_path / "contracts.csv"
+    path.write_text("contract_id,client,budget,currency,start_date,end_date,status\nG1,Good,500,USD,2025-03-01,,active\n")
+    copy = tmp_path / "contracts_copy.csv"
+    copy.write_bytes(path.read_bytes())
+    other = tmp_path / "other.csv"
+    other.write_text(path.read_text().replace("G1", "G2"))
+    doc = cli("import", path, copy, other, "--json").json()
+    assert doc["imported"]["contracts"] == 2 and doc["duplicates_skipped"] == 0
+    assert [f["file"] for f in doc["files"]] == ["contracts.csv", "other.csv"]
+    assert doc["warnings"][0] == "contracts_copy.csv: the same content as contracts.csv: imported once"
+
+
 def test_files_told_apart_up_to_the_root_have_no_double_slash():
     from analysis.importing import distinct_names
 
