@@ -56,6 +56,7 @@ class CurrencySection:
     logrank: cancellation.LogRankTest | None = None
     adjusted: cancellation.AdjustedComparison | None = None
     cash_curve: pd.DataFrame | None = None
+    first_payment: timing.DaysComparison | None = None
     withdrawable: pd.DataFrame | None = None
     ageing: pd.DataFrame | None = None
     months: pd.DataFrame | None = None
@@ -169,6 +170,7 @@ def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, to
     section.logrank = cancellation.beside_rates(cancellation.logrank_test(section.survival), section.comparison)
     section.adjusted = cancellation.adjusted_comparison(con, f)
     section.cash_curve = timing.cash_curve(con, f)
+    section.first_payment = timing.compare_days(con, f)
     section.withdrawable = timing.withdrawable_position(con, f, today)
     section.ageing = timing.ageing(con, f, today)
     section.months = earnings.months(con, f, count_contracts=False)
@@ -337,6 +339,13 @@ def _incidence_at(incidence: pd.DataFrame) -> list[dict]:
     return out
 
 
+def _days_comparison_json(c: timing.DaysComparison) -> dict:
+    """Whether milestone contracts' first money came sooner than single payments' (``timing.compare_days``)."""
+    return {"measure": c.measure, "groups": [c.a, c.b], "n": {c.a: c.a_n, c.b: c.b_n},
+            f"prob_{c.a}_sooner": _num(c.prob_a_sooner), "prob_ci": [_num(v) for v in c.ci] if c.ci else None,
+            "p_value": _num(c.p_value), "clear_difference": c.clear_difference, "test_method": c.test_method}
+
+
 def section_json(section: CurrencySection) -> dict:
     """The JSON of one currency section (the report's top level holds the main one)."""
     doc = {
@@ -371,6 +380,7 @@ def section_json(section: CurrencySection) -> dict:
     doc["from_transaction_history"] = section.from_transaction_history
     doc["adjusted"] = section.adjusted.to_json()
     doc["cash_curve"] = records(section.cash_curve)
+    doc["first_payment_comparison"] = _days_comparison_json(section.first_payment)
     doc["withdrawable"] = records(section.withdrawable)
     doc["ageing"] = records(section.ageing)
     doc["earnings"] = {

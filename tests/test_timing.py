@@ -198,3 +198,28 @@ def test_a_payment_before_the_start_is_counted_and_said(con, tmp_path):
     assert (single["n"], single["median"]) == (2, (-31 + 2) / 2)
     assert ("1 contract has a payment dated before the start date (negative days from the start): check those dates"
             in build_report(con).notes)
+
+
+def test_compare_days_by_hand(con, tmp_path):
+    """First payment after 1–5 days (milestones) against 3–8 days (single): of the 30 pairs the
+    milestone contract is sooner in 24 and level in 3, so 25.5 / 30 = 0.85; scipy's Brunner–Munzel
+    p-value is the second method. Fewer than 30 a side: no clear difference is called."""
+    from scipy.stats import brunnermunzel
+
+    rows, milestones = [], []
+    for i, d in enumerate([1, 2, 3, 4, 5]):
+        rows.append({"contract_id": f"M{i}", "status": "completed", "budget": "100", "start_date": "2026-01-01"})
+        milestones += [{"contract_id": f"M{i}", "seq": "1", "amount": "50", "paid_date": f"2026-01-{1 + d:02d}"},
+                       {"contract_id": f"M{i}", "seq": "2", "amount": "50", "paid_date": "2026-01-20"}]
+    for i, d in enumerate([3, 4, 5, 6, 7, 8]):
+        rows.append({"contract_id": f"S{i}", "status": "completed", "budget": "100", "start_date": "2026-01-01"})
+        milestones.append({"contract_id": f"S{i}", "seq": "1", "amount": "100", "paid_date": f"2026-01-{1 + d:02d}"})
+    import_rows(con, tmp_path, rows, milestones)
+    result = timing.compare_days(con, Filters())
+    assert (result.a_n, result.b_n) == (5, 6)
+    assert result.prob_a_sooner == pytest.approx(0.85)
+    assert result.p_value == pytest.approx(brunnermunzel([1, 2, 3, 4, 5], [3, 4, 5, 6, 7, 8]).pvalue)
+    assert result.ci[0] < 0.85 < result.ci[1]
+    assert not result.clear_difference  # p is small, but 5 and 6 contracts are too few to conclude
+    # Nothing to test: no single-payment contract.
+    assert timing.compare_days(con, Filters(client=("nobody",))).p_value is None
