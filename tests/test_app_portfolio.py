@@ -265,3 +265,28 @@ def test_the_exposure_chart_says_it_draws_15_of_how_many(tmp_path, monkeypatch):
     assert len(table_with(at, "client")[0]) == 18
     at.segmented_control(key="portfolio_group").set_value("freelancer").run()  # 2 bars of 2: nothing to say
     assert "with the largest expected loss" not in texts(at)
+
+
+def _write_contracts(path, rows: list[str]):
+    """A contracts CSV of the template from ``rows`` (contract_id,client,freelancer,contract_type,budget,currency,
+    start_date,end_date,status)."""
+    path.write_text("contract_id,client,freelancer,contract_type,budget,currency,start_date,end_date,status\n"
+                    + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_the_probability_basis_counts_the_pages_currency_only(tmp_path, monkeypatch):
+    """USD has 6 fixed-price contracts and EUR 3, so the page is in USD. Valued active contracts: USD U1 and U2
+    (U3 is hourly: not valued), EUR E1, E2 and E3. 5 finished contracts in all (fewer than 30), so every estimate
+    comes from "all finished contracts": the table said 5 (both currencies), the page's currency has 2."""
+    rows = ["U1,Acme,Ana,fixed,1000,USD,2026-01-05,,active", "U2,Acme,Ana,fixed,500,USD,2026-01-05,,active",
+            "U3,Acme,Ana,hourly,,USD,2026-01-05,,active"]
+    rows += [f"F{i},Acme,Ana,fixed,300,USD,2025-01-05,2025-02-05,{'cancelled' if i == 1 else 'completed'}"
+             for i in range(1, 5)]
+    rows += [f"E{i},Euro,Eva,fixed,700,EUR,2026-01-05,,active" for i in range(1, 4)] + [
+        "G1,Euro,Eva,hourly,,EUR,2025-01-05,2025-02-05,completed"]
+    db = build_workspace(tmp_path / "two.duckdb", [_write_contracts(tmp_path / "contracts.csv", rows)])
+    at = open_app(db, monkeypatch, "portfolio")
+    assert metrics(at)["Active contracts"] == "3"  # U1, U2, U3: the page is in USD
+    (basis,) = table_with(at, "basis")
+    assert basis.to_dict("records") == [{"basis": "all finished contracts", "contracts": 2}]

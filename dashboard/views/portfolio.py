@@ -131,7 +131,8 @@ else:
             st.markdown(f"Your history has only {plural(rough, 'finished contract')}: every estimate here comes "
                         f"from all of them, of every kind, not from similar contracts.")
         st.markdown("\n".join(f"{i}. {words}" for i, (_, words) in enumerate(exposure.CANCEL_PROBABILITY_LEVELS, 1)))
-        basis = query(exposure.probability_basis, filters)
+        # its rows have no currency for ``in_currency`` to pick: asked for the page's currency only
+        basis = query(exposure.probability_basis, filters.with_currency(currency))
         show_money_table(basis.assign(basis=basis["basis"].map(lambda b: BASIS_WORDS.get(b, b))),
                          "probability-basis",
                          key="portfolio_basis", caption="Valued active contracts by the group their probability came from.")
