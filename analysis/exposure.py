@@ -46,6 +46,11 @@ GROUPINGS = {
     "platform": "coalesce(platform, '(none)')",
 }
 
+#: How groups and contracts are ranked, largest risk first: by expected loss, then (when it cannot tell them
+#: apart: unknown for want of finished history, or 0 for hourly-only work or nothing expected to be cancelled)
+#: by what is still to be paid, so a list cut at its head keeps the most money at stake; then by name.
+RISK_ORDER = "coalesce(expected_loss, 0) DESC, remaining DESC NULLS LAST"
+
 
 #: Columns of ``active_contracts_sql``, in order.
 _ACTIVE_COLUMNS = (
@@ -159,7 +164,7 @@ def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = 
                    count(*) FILTER (WHERE remaining IS NOT NULL AND NOT funding_known) AS funding_unknown,
                    coalesce(sum(remaining) FILTER (WHERE NOT funding_known), 0)::DOUBLE AS funding_unknown_remaining
             FROM ({sql})
-            GROUP BY currency{group} ORDER BY currency, expected_loss DESC{group}""",
+            GROUP BY currency{group} ORDER BY currency, {RISK_ORDER}{group}""",
         params,
     ).df()
 
@@ -223,7 +228,7 @@ def active_contracts(con: duckdb.DuckDBPyConnection, filters: Filters, limit: in
         f"""SELECT source, contract_id, client, freelancer, platform, structure, currency, budget, paid,
                    remaining, funded, unfunded, submitted, p_cancel, p_basis, p_finished,
                    remaining * p_cancel AS expected_loss, start_date, planned_end_date
-            FROM ({sql}) ORDER BY expected_loss DESC NULLS LAST, remaining DESC NULLS LAST, contract_id {cap}""",
+            FROM ({sql}) ORDER BY {RISK_ORDER}, contract_id {cap}""",
         params,
     ).df()
 

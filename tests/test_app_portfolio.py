@@ -290,3 +290,28 @@ def test_the_probability_basis_counts_the_pages_currency_only(tmp_path, monkeypa
     assert metrics(at)["Active contracts"] == "3"  # U1, U2, U3: the page is in USD
     (basis,) = table_with(at, "basis")
     assert basis.to_dict("records") == [{"basis": "all finished contracts", "contracts": 2}]
+
+
+def test_with_no_history_the_chart_and_tables_rank_by_what_is_still_to_be_paid(tmp_path, monkeypatch):
+    """Only active contracts, nothing finished: every expected loss is unknown (the hourly-only clients' 0). The
+    chart "The 15 clients with the largest expected loss" drew Client 01 … 15 by name and left out Client 16 and 17,
+    the two with most at stake; the table put the hourly-only clients first. Client i has a fixed budget of
+    100 × i, nothing paid: the 15 with most still to be paid are Client 17 down to Client 03."""
+    import json
+
+    rows = [f"A{i},Client {i:02d},Ana,fixed,{100 * i},USD,2026-01-05,,active" for i in range(1, 18)]
+    rows += ["H1,Hourly A,Ana,hourly,,USD,2026-01-05,,active", "H2,Hourly B,Ana,hourly,,USD,2026-01-05,,active"]
+    db = build_workspace(tmp_path / "fresh.duckdb", [_write_contracts(tmp_path / "contracts.csv", rows)])
+    at = open_app(db, monkeypatch, "portfolio")
+    at.segmented_control(key="portfolio_group").set_value("client").run()
+    assert ("The 15 clients with the most still to be paid, of 17 clients with money still to be paid (the table "
+            "below lists them all).") in texts(at)
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("Still to be paid by client"))
+    assert spec["data"][0]["y"] == [f"Client {i:02d}" for i in range(17, 2, -1)]
+    by_client = table_with(at, "client")[0]
+    assert list(by_client["client"]) == [f"Client {i:02d}" for i in range(17, 0, -1)] + ["Hourly A", "Hourly B"]
+    assert "Most still to be paid first (no expected loss to rank by)." in texts(at)
+    drill = next(t for t in table_with(at, "contract_id"))
+    assert list(drill["contract_id"]) == [f"A{i}" for i in range(17, 0, -1)] + ["H1", "H2"]
+    assert "19 active contracts, most still to be paid first (no expected loss to rank by)." in texts(at)
