@@ -8,7 +8,8 @@ transaction history brought while no milestone of it says whether its money is i
 for the client's release. *Expected loss* = remaining × the probability that a similar
 contract was cancelled in the workspace's own history, where "similar" is taken as narrowly
 as the history allows (``CANCEL_PROBABILITY_LEVELS``). Hourly contracts have no agreed
-total: they are counted, never valued. Everything is per currency.
+total: they are counted, never valued (no remaining value, no probability; what they were paid is
+what their invoices brought). Everything is per currency.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def active_table(need: int) -> str:
     workspace-wide), so it is computed once per ``prepared`` block and the filters only pick
     rows; ``category`` comes along for them.
     """
-    from analysis.earnings import paid_toward_budget_table
+    from analysis.earnings import contract_payments_table, paid_toward_budget_table
 
     def build() -> str:
         history, _ = contracts_sql(Filters())
@@ -83,19 +84,23 @@ def active_table(need: int) -> str:
                    FROM ({ms}) WHERE contract_status = 'active' AND paid_date IS NULL AND kind = 'milestone' GROUP BY ALL),
         -- a milestone that says whether its money is in escrow: a funded date, or unpaid and pending or funded
         -- (a transaction history records neither: only payments, paid or on their way)
+        -- an hourly contract has no budget to pay toward: it was paid what its invoices brought
+        invoiced AS (SELECT cid, sum(invoiced) AS paid FROM {contract_payments_table()} WHERE invoiced IS NOT NULL
+                     GROUP BY cid),
         says_funding AS (SELECT DISTINCT cid FROM ({ms})
                          WHERE contract_status = 'active' AND kind = 'milestone'
                            AND (funded_date IS NOT NULL OR (paid_date IS NULL AND status IN ('pending', 'funded')))),
         a AS (
             SELECT c.source, c.contract_id, c.client, c.freelancer, c.platform, c.structure, c.currency,
                    c.budget, c.budget_band, c.start_date, c.planned_end_date,
-                   coalesce(paid.paid, 0) AS paid,
+                   coalesce(CASE WHEN c.structure = 'hourly' THEN invoiced.paid ELSE paid.paid END, 0) AS paid,
                    CASE WHEN c.budget IS NOT NULL THEN greatest(c.budget - coalesce(paid.paid, 0), 0) END AS remaining,
                    coalesce(escrow.funded, 0) AS escrow_funded, coalesce(escrow.submitted, 0) AS escrow_submitted,
                    says_funding.cid IS NOT NULL OR NOT {from_transaction_history_sql('c')} AS funding_known,
                    c.category
             FROM ({history}) c
             LEFT JOIN {paid_toward_budget_table()} paid ON paid.cid = c.cid
+            LEFT JOIN invoiced ON invoiced.cid = c.cid
             LEFT JOIN escrow ON escrow.cid = c.cid
             LEFT JOIN says_funding ON says_funding.cid = c.cid
             WHERE c.status = 'active')
@@ -103,10 +108,13 @@ def active_table(need: int) -> str:
                CASE WHEN remaining IS NOT NULL AND funding_known THEN least(escrow_funded, remaining) END AS funded,
                CASE WHEN remaining IS NOT NULL AND funding_known THEN remaining - least(escrow_funded, remaining) END AS unfunded,
                CASE WHEN remaining IS NOT NULL THEN least(escrow_submitted, remaining) END AS submitted,
-               CASE WHEN b.n >= {need} THEN b.p WHEN s.n >= {need} THEN s.p WHEN o.n > 0 THEN o.p END AS p_cancel,
-               CASE WHEN b.n >= {need} THEN 'structure_budget_band' WHEN s.n >= {need} THEN 'structure'
-                    WHEN o.n > 0 THEN 'all' END AS p_basis,
-               CASE WHEN b.n >= {need} THEN b.n WHEN s.n >= {need} THEN s.n ELSE o.n END AS p_finished
+               -- hourly contracts are never valued: no probability to weigh a remaining value with
+               CASE WHEN a.structure = 'hourly' THEN NULL WHEN b.n >= {need} THEN b.p WHEN s.n >= {need} THEN s.p
+                    WHEN o.n > 0 THEN o.p END AS p_cancel,
+               CASE WHEN a.structure = 'hourly' THEN NULL WHEN b.n >= {need} THEN 'structure_budget_band'
+                    WHEN s.n >= {need} THEN 'structure' WHEN o.n > 0 THEN 'all' END AS p_basis,
+               CASE WHEN a.structure = 'hourly' THEN NULL WHEN b.n >= {need} THEN b.n WHEN s.n >= {need} THEN s.n
+                    ELSE o.n END AS p_finished
         FROM a
         LEFT JOIN by_band b ON b.currency = a.currency AND b.structure = a.structure AND b.budget_band = a.budget_band
         LEFT JOIN by_structure s ON s.structure = a.structure

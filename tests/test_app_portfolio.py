@@ -65,6 +65,9 @@ def test_a_cell_without_a_value_is_a_dash_not_the_word_none(tmp_path, monkeypatc
     drill = next(d for d in at.dataframe if "contract_id" in d.value.columns)
     hourly = drill.value.set_index("contract_id").loc["P4"]
     assert pd.isna(hourly["budget"]) and pd.isna(hourly["remaining"])  # P4 is hourly: no agreed total
+    # but it was paid: its one invoice, 120 (it showed 0.00), and it is never valued, so no probability either
+    assert hourly["paid"] == 120
+    assert pd.isna(hourly["p_cancel"]) and pd.isna(hourly["p_basis"]) and pd.isna(hourly["p_finished"])
     assert drill.proto.HasField("placeholder") and drill.proto.placeholder == "—"
 
 

@@ -227,3 +227,24 @@ def test_groups_whose_expected_loss_is_0_are_ranked_by_what_is_still_to_be_paid(
     by_client = exposure.exposure(con, Filters(), by="client")
     assert list(by_client["client"]) == ["Cy Big", "Di Mid", "Bo Small", "Anna Hourly"]
     assert list(by_client["expected_loss"]) == [0, 0, 0, 0]
+
+
+def test_an_active_hourly_contract_shows_what_its_invoices_paid_and_no_probability(fixture_con, tmp_path):
+    """H9 (hourly, active) has three paid invoices, 200 + 180.50 + 224.50 = 605.00, and one not paid yet (150).
+    It showed paid 0.00 (paid toward a budget leaves hourly invoices out) and a cancellation probability, though
+    hourly contracts are never valued. M4 (fixed, 100 of 400 paid; see the module docstring) is unchanged."""
+    from tests.fixtures.analysis.helpers import import_rows
+
+    import_rows(fixture_con, tmp_path, [{"contract_id": "H9", "client": "Gamma", "contract_type": "hourly",
+                                         "budget": "", "status": "active", "start_date": "2026-02-02"}],
+                [{"contract_id": "H9", "seq": str(i), "amount": amount, "submitted_date": "2026-02-09",
+                  "paid_date": paid, "status": "paid" if paid else "submitted"}
+                 for i, (amount, paid) in enumerate([("200", "2026-02-10"), ("180.50", "2026-02-17"),
+                                                     ("224.50", "2026-02-24"), ("150", "")], 1)])
+    rows = exposure.active_contracts(fixture_con, USD, limit=None).set_index("contract_id")
+    hourly = rows.loc["H9"]
+    assert hourly["paid"] == 605
+    assert pd.isna(hourly["budget"]) and pd.isna(hourly["remaining"]) and pd.isna(hourly["expected_loss"])
+    assert pd.isna(hourly["p_cancel"]) and pd.isna(hourly["p_basis"]) and pd.isna(hourly["p_finished"])
+    assert (rows.loc["M4", "paid"], rows.loc["M4", "p_basis"]) == (100, "all")
+    assert list(rows.index) == ["S4", "M4", "H9"]  # expected loss 250, 150; the hourly one, not valued, last
