@@ -31,6 +31,9 @@ from analysis.wording import counted, plural
 INCIDENCE_HORIZONS = (7, 30, 90)
 #: Client, freelancer and contract tables in the report keep this many rows (largest first).
 TOP_ROWS = 50
+#: ``report --json``'s exposure by client keeps this many groups (largest risk first, ``exposure.RISK_ORDER``);
+#: by freelancer, ``TOP_ROWS``. ``by_client_total`` and ``by_freelancer_total`` say how many there are.
+EXPOSURE_CLIENT_ROWS = 20
 
 
 @dataclass
@@ -380,8 +383,10 @@ def section_json(section: CurrencySection) -> dict:
     }
     doc["exposure"] = {
         "totals": records(section.exposure),
-        "by_client": records(section.exposure_by_client.head(20)),
-        "by_freelancer": records(section.exposure_by_freelancer.head(50)),
+        "by_client": records(section.exposure_by_client.head(EXPOSURE_CLIENT_ROWS)),
+        "by_client_total": len(section.exposure_by_client),  # the list above keeps the first EXPOSURE_CLIENT_ROWS
+        "by_freelancer": records(section.exposure_by_freelancer.head(TOP_ROWS)),
+        "by_freelancer_total": len(section.exposure_by_freelancer),
         "largest_expected_losses": records(section.top_active),
         "probability_basis": records(section.probability_basis),
         "probability_method": "share cancelled among finished contracts of the same currency, structure and budget "

@@ -518,3 +518,25 @@ def test_html_breakdown_rows_with_one_side_empty_say_nothing_to_compare(cli, wor
         r"<tr>(.*?)</tr>", text[text.index("<h4>Budget"):text.index("<h4>", text.index("<h4>Budget") + 1)])]
     assert [r.split("|")[1] + " " + r.split("|")[-2] for r in budget[1:]] == [
         "under 100 nothing to compare", "100–499 small sample", "unknown nothing to compare"]
+
+
+def test_exposure_by_client_and_freelancer_say_how_many_groups_the_cut_lists_leave_out(cli, db_path, tmp_path):
+    """52 active contracts, each with its own client and freelancer: by_client keeps 20 of the 52 clients and
+    by_freelancer 50 of the 52 freelancers; the totals say so. Contract i has budget 10 × i, nothing paid and no
+    finished history, so they rank by what is still to be paid: the first client is Client 52 (520)."""
+    con = store.connect(db_path)
+    import_rows(con, tmp_path, [{"contract_id": f"A{i}", "client": f"Client {i:02d}", "freelancer": f"Free {i:02d}",
+                                 "budget": str(10 * i), "status": "active", "start_date": "2026-01-05"}
+                                for i in range(1, 53)])
+    con.close()
+    exposure = cli("report", "--json", *TODAY).json()["exposure"]
+    assert (len(exposure["by_client"]), exposure["by_client_total"]) == (20, 52)
+    assert (len(exposure["by_freelancer"]), exposure["by_freelancer_total"]) == (50, 52)
+    assert [r["client"] for r in exposure["by_client"][:2]] == ["Client 52", "Client 51"]
+
+
+def test_exposure_totals_of_lists_that_are_not_cut_are_their_lengths(cli, workspace):
+    """The fixture's active USD contracts: M4 (client Gamma) and S4 (Beta), both by freelancer Ann."""
+    exposure = cli("report", "--json", *TODAY).json()["exposure"]
+    assert (len(exposure["by_client"]), exposure["by_client_total"]) == (2, 2)
+    assert (len(exposure["by_freelancer"]), exposure["by_freelancer_total"]) == (1, 1)
