@@ -25,7 +25,7 @@ from analysis import cancellation, completions, earnings, exposure, marketplace,
 from analysis.cli import command, emit_json, workspace_to_read
 from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, parse_date, prepared
-from analysis.wording import counted, plural
+from analysis.wording import counted, plural, sentence
 
 #: Days at which the report states the share of contracts cancelled so far (cumulative incidence).
 INCIDENCE_HORIZONS = (7, 30, 90)
@@ -206,12 +206,21 @@ def build_report(con: duckdb.DuckDBPyConnection, filters: Filters | None = None,
     return report
 
 
+def _nothing_to_report(report: Report) -> str:
+    """Why a report without contracts is empty: no filter chose none of them, so with no filters the
+    workspace has none yet, and the way on is an import."""
+    if report.filters.is_empty():
+        return ("the workspace has no contracts yet: import a history first (milestone-lens import FILE..., "
+                "or milestone-lens sample for a synthetic one)")
+    return "no contracts match these filters: nothing to report"
+
+
 def _notes(report: Report) -> list[str]:
     """Plain-language caveats: what the data cannot tell yet."""
     notes: list[str] = []
     main = report.main
     if main is None or main.contracts == 0:
-        return ["no contracts match these filters: nothing to report"]
+        return [_nothing_to_report(report)]
     unknown = int(main.rates["status_unknown"].sum())
     if unknown:
         notes.append(f"{counted(unknown, 'contract')} no known status (e.g. imported from a transaction history): "
@@ -483,7 +492,7 @@ def report_text(report: Report) -> str:
     lines = [f"Milestone Lens report — {report.filters.describe()} (as of {report.today.isoformat()})"]
     main = report.main
     if main is None or main.contracts == 0:
-        lines.append("No contracts match these filters: nothing to report.")
+        lines.append(sentence(_nothing_to_report(report)))
         return "\n".join(lines)
     others = [f"{s.currency} ({s.contracts:,})" for s in report.sections[1:]]
     lines.append(f"Report currency: {main.currency} ({plural(main.contracts, 'contract')})"

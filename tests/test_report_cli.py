@@ -236,7 +236,23 @@ def test_empty_workspace_reports_nothing_plainly(cli, db_path):
     assert [r["contracts"] for r in doc["by_structure"]] == [0, 0, 0]
     assert all(r["cancellation_rate"] is None for r in doc["by_structure"])
     assert doc["comparison"]["rate_difference"] is None
-    assert "nothing to report" in cli("report", *TODAY).out.lower()
+
+
+def test_an_empty_workspace_says_it_has_no_contracts_yet_and_how_to_import(cli, db_path):
+    """With no filters, nothing matching means nothing imported: "No contracts match these filters" blamed filters
+    nobody gave. With a filter the old sentence stays. Exit status 0 either way, as before."""
+    store.connect(db_path).close()
+    result = cli("report", *TODAY)
+    assert result.code == 0
+    assert result.out.splitlines()[1:] == [
+        "The workspace has no contracts yet: import a history first (milestone-lens import FILE..., or "
+        "milestone-lens sample for a synthetic one)."]
+    assert cli("report", "--json", *TODAY).json()["notes"] == [
+        "the workspace has no contracts yet: import a history first (milestone-lens import FILE..., or "
+        "milestone-lens sample for a synthetic one)"]
+    filtered = cli("report", "--client", "Acme", *TODAY)
+    assert filtered.code == 0
+    assert filtered.out.splitlines()[1:] == ["No contracts match these filters: nothing to report."]
 
 
 def test_json_numbers_are_finite(cli, workspace):
