@@ -8,7 +8,8 @@ transaction history brought while no milestone of it says whether its money is i
 for the client's release. *Expected loss* = remaining × the probability that a similar
 contract was cancelled in the workspace's own history, where "similar" is taken as narrowly
 as the history allows (``CANCEL_PROBABILITY_LEVELS``). Hourly contracts have no agreed
-total: they are counted, never valued. Everything is per currency.
+total: they are counted, never valued (no remaining value, no probability; what they were paid is
+what their invoices brought). Everything is per currency.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ GROUPINGS = {
     "platform": "coalesce(platform, '(none)')",
 }
 
+#: How groups and contracts are ranked, largest risk first: by expected loss, then (when it cannot tell them
+#: apart: unknown for want of finished history, or 0 for hourly-only work or nothing expected to be cancelled)
+#: by what is still to be paid, so a list cut at its head keeps the most money at stake; then by name.
+RISK_ORDER = "coalesce(expected_loss, 0) DESC, remaining DESC NULLS LAST"
+
 
 #: Columns of ``active_contracts_sql``, in order.
 _ACTIVE_COLUMNS = (
@@ -62,7 +68,7 @@ def active_table(need: int) -> str:
     workspace-wide), so it is computed once per ``prepared`` block and the filters only pick
     rows; ``category`` comes along for them.
     """
-    from analysis.earnings import paid_toward_budget_table
+    from analysis.earnings import contract_payments_table, paid_toward_budget_table
 
     def build() -> str:
         history, _ = contracts_sql(Filters())
@@ -78,19 +84,23 @@ def active_table(need: int) -> str:
                    FROM ({ms}) WHERE contract_status = 'active' AND paid_date IS NULL AND kind = 'milestone' GROUP BY ALL),
         -- a milestone that says whether its money is in escrow: a funded date, or unpaid and pending or funded
         -- (a transaction history records neither: only payments, paid or on their way)
+        -- an hourly contract has no budget to pay toward: it was paid what its invoices brought
+        invoiced AS (SELECT cid, sum(invoiced) AS paid FROM {contract_payments_table()} WHERE invoiced IS NOT NULL
+                     GROUP BY cid),
         says_funding AS (SELECT DISTINCT cid FROM ({ms})
                          WHERE contract_status = 'active' AND kind = 'milestone'
                            AND (funded_date IS NOT NULL OR (paid_date IS NULL AND status IN ('pending', 'funded')))),
         a AS (
             SELECT c.source, c.contract_id, c.client, c.freelancer, c.platform, c.structure, c.currency,
                    c.budget, c.budget_band, c.start_date, c.planned_end_date,
-                   coalesce(paid.paid, 0) AS paid,
+                   coalesce(CASE WHEN c.structure = 'hourly' THEN invoiced.paid ELSE paid.paid END, 0) AS paid,
                    CASE WHEN c.budget IS NOT NULL THEN greatest(c.budget - coalesce(paid.paid, 0), 0) END AS remaining,
                    coalesce(escrow.funded, 0) AS escrow_funded, coalesce(escrow.submitted, 0) AS escrow_submitted,
                    says_funding.cid IS NOT NULL OR NOT {from_transaction_history_sql('c')} AS funding_known,
                    c.category
             FROM ({history}) c
             LEFT JOIN {paid_toward_budget_table()} paid ON paid.cid = c.cid
+            LEFT JOIN invoiced ON invoiced.cid = c.cid
             LEFT JOIN escrow ON escrow.cid = c.cid
             LEFT JOIN says_funding ON says_funding.cid = c.cid
             WHERE c.status = 'active')
@@ -98,10 +108,13 @@ def active_table(need: int) -> str:
                CASE WHEN remaining IS NOT NULL AND funding_known THEN least(escrow_funded, remaining) END AS funded,
                CASE WHEN remaining IS NOT NULL AND funding_known THEN remaining - least(escrow_funded, remaining) END AS unfunded,
                CASE WHEN remaining IS NOT NULL THEN least(escrow_submitted, remaining) END AS submitted,
-               CASE WHEN b.n >= {need} THEN b.p WHEN s.n >= {need} THEN s.p WHEN o.n > 0 THEN o.p END AS p_cancel,
-               CASE WHEN b.n >= {need} THEN 'structure_budget_band' WHEN s.n >= {need} THEN 'structure'
-                    WHEN o.n > 0 THEN 'all' END AS p_basis,
-               CASE WHEN b.n >= {need} THEN b.n WHEN s.n >= {need} THEN s.n ELSE o.n END AS p_finished
+               -- hourly contracts are never valued: no probability to weigh a remaining value with
+               CASE WHEN a.structure = 'hourly' THEN NULL WHEN b.n >= {need} THEN b.p WHEN s.n >= {need} THEN s.p
+                    WHEN o.n > 0 THEN o.p END AS p_cancel,
+               CASE WHEN a.structure = 'hourly' THEN NULL WHEN b.n >= {need} THEN 'structure_budget_band'
+                    WHEN s.n >= {need} THEN 'structure' WHEN o.n > 0 THEN 'all' END AS p_basis,
+               CASE WHEN a.structure = 'hourly' THEN NULL WHEN b.n >= {need} THEN b.n WHEN s.n >= {need} THEN s.n
+                    ELSE o.n END AS p_finished
         FROM a
         LEFT JOIN by_band b ON b.currency = a.currency AND b.structure = a.structure AND b.budget_band = a.budget_band
         LEFT JOIN by_structure s ON s.structure = a.structure
@@ -159,7 +172,7 @@ def exposure(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = 
                    count(*) FILTER (WHERE remaining IS NOT NULL AND NOT funding_known) AS funding_unknown,
                    coalesce(sum(remaining) FILTER (WHERE NOT funding_known), 0)::DOUBLE AS funding_unknown_remaining
             FROM ({sql})
-            GROUP BY currency{group} ORDER BY currency, expected_loss DESC{group}""",
+            GROUP BY currency{group} ORDER BY currency, {RISK_ORDER}{group}""",
         params,
     ).df()
 
@@ -223,7 +236,7 @@ def active_contracts(con: duckdb.DuckDBPyConnection, filters: Filters, limit: in
         f"""SELECT source, contract_id, client, freelancer, platform, structure, currency, budget, paid,
                    remaining, funded, unfunded, submitted, p_cancel, p_basis, p_finished,
                    remaining * p_cancel AS expected_loss, start_date, planned_end_date
-            FROM ({sql}) ORDER BY expected_loss DESC NULLS LAST, remaining DESC NULLS LAST, contract_id {cap}""",
+            FROM ({sql}) ORDER BY {RISK_ORDER}, contract_id {cap}""",
         params,
     ).df()
 

@@ -25,12 +25,15 @@ from analysis import cancellation, completions, earnings, exposure, marketplace,
 from analysis.cli import command, emit_json, workspace_to_read
 from analysis.errors import UserError
 from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, parse_date, prepared
-from analysis.wording import counted, plural
+from analysis.wording import counted, plural, sentence
 
 #: Days at which the report states the share of contracts cancelled so far (cumulative incidence).
 INCIDENCE_HORIZONS = (7, 30, 90)
 #: Client, freelancer and contract tables in the report keep this many rows (largest first).
 TOP_ROWS = 50
+#: ``report --json``'s exposure by client keeps this many groups (largest risk first, ``exposure.RISK_ORDER``);
+#: by freelancer, ``TOP_ROWS``. ``by_client_total`` and ``by_freelancer_total`` say how many there are.
+EXPOSURE_CLIENT_ROWS = 20
 
 
 @dataclass
@@ -207,12 +210,21 @@ def build_report(con: duckdb.DuckDBPyConnection, filters: Filters | None = None,
     return report
 
 
+def _nothing_to_report(report: Report) -> str:
+    """Why a report without contracts is empty: no filter chose none of them, so with no filters the
+    workspace has none yet, and the way on is an import."""
+    if report.filters.is_empty():
+        return ("the workspace has no contracts yet: import a history first (milestone-lens import FILE..., "
+                "or milestone-lens sample for a synthetic one)")
+    return "no contracts match these filters: nothing to report"
+
+
 def _notes(report: Report) -> list[str]:
     """Plain-language caveats: what the data cannot tell yet."""
     notes: list[str] = []
     main = report.main
     if main is None or main.contracts == 0:
-        return ["no contracts match these filters: nothing to report"]
+        return [_nothing_to_report(report)]
     unknown = int(main.rates["status_unknown"].sum())
     if unknown:
         notes.append(f"{counted(unknown, 'contract')} no known status (e.g. imported from a transaction history): "
@@ -395,8 +407,10 @@ def section_json(section: CurrencySection) -> dict:
     }
     doc["exposure"] = {
         "totals": records(section.exposure),
-        "by_client": records(section.exposure_by_client.head(20)),
-        "by_freelancer": records(section.exposure_by_freelancer.head(50)),
+        "by_client": records(section.exposure_by_client.head(EXPOSURE_CLIENT_ROWS)),
+        "by_client_total": len(section.exposure_by_client),  # the list above keeps the first EXPOSURE_CLIENT_ROWS
+        "by_freelancer": records(section.exposure_by_freelancer.head(TOP_ROWS)),
+        "by_freelancer_total": len(section.exposure_by_freelancer),
         "largest_expected_losses": records(section.top_active),
         "probability_basis": records(section.probability_basis),
         "probability_method": "share cancelled among finished contracts of the same currency, structure and budget "
@@ -493,7 +507,7 @@ def report_text(report: Report) -> str:
     lines = [f"Milestone Lens report — {report.filters.describe()} (as of {report.today.isoformat()})"]
     main = report.main
     if main is None or main.contracts == 0:
-        lines.append("No contracts match these filters: nothing to report.")
+        lines.append(sentence(_nothing_to_report(report)))
         return "\n".join(lines)
     others = [f"{s.currency} ({s.contracts:,})" for s in report.sections[1:]]
     lines.append(f"Report currency: {main.currency} ({plural(main.contracts, 'contract')})"

@@ -211,12 +211,14 @@ def ageing(buckets: pd.DataFrame, currency: str, title: str | None = None) -> go
 
 def exposure_by(exposure: pd.DataFrame, key: str, currency: str, top: int = TOP_BARS, title: str | None = None) -> go.Figure:
     """Remaining value of active contracts per client or freelancer: funded vs unfunded, with expected loss;
-    the ``top`` by expected loss, in the order the page's table lists them (``exposure.exposure``)."""
+    the ``top`` by expected loss, then by what is still to be paid, in the order the page's table lists them
+    (``exposure.RISK_ORDER``: an unknown expected loss ranks as 0)."""
     title = title or f"Active contracts by {key}: what is still unpaid ({safe_text(currency)})"
     data = exposure[(exposure["currency"] == currency) & (exposure["remaining"] > 0)]
     if data.empty:
         return _empty(title, "No active fixed-price contracts with a remaining value")
-    data = data.sort_values(["expected_loss", key], ascending=[False, True], na_position="last").head(top)
+    data = (data.assign(_rank=data["expected_loss"].fillna(0))
+            .sort_values(["_rank", "remaining", key], ascending=[False, False, True], na_position="last").head(top))
     names = [safe_text(v) for v in data[key]]
     fig = go.Figure([
         go.Bar(name="funded (escrow)", y=names, x=data["funded"], orientation="h", marker_color="#2ca02c"),

@@ -65,6 +65,9 @@ def test_a_cell_without_a_value_is_a_dash_not_the_word_none(tmp_path, monkeypatc
     drill = next(d for d in at.dataframe if "contract_id" in d.value.columns)
     hourly = drill.value.set_index("contract_id").loc["P4"]
     assert pd.isna(hourly["budget"]) and pd.isna(hourly["remaining"])  # P4 is hourly: no agreed total
+    # but it was paid: its one invoice, 120 (it showed 0.00), and it is never valued, so no probability either
+    assert hourly["paid"] == 120
+    assert pd.isna(hourly["p_cancel"]) and pd.isna(hourly["p_basis"]) and pd.isna(hourly["p_finished"])
     assert drill.proto.HasField("placeholder") and drill.proto.placeholder == "—"
 
 
@@ -265,3 +268,53 @@ def test_the_exposure_chart_says_it_draws_15_of_how_many(tmp_path, monkeypatch):
     assert len(table_with(at, "client")[0]) == 18
     at.segmented_control(key="portfolio_group").set_value("freelancer").run()  # 2 bars of 2: nothing to say
     assert "with the largest expected loss" not in texts(at)
+
+
+def _write_contracts(path, rows: list[str]):
+    """A contracts CSV of the template from ``rows`` (contract_id,client,freelancer,contract_type,budget,currency,
+    start_date,end_date,status)."""
+    path.write_text("contract_id,client,freelancer,contract_type,budget,currency,start_date,end_date,status\n"
+                    + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_the_probability_basis_counts_the_pages_currency_only(tmp_path, monkeypatch):
+    """USD has 6 fixed-price contracts and EUR 3, so the page is in USD. Valued active contracts: USD U1 and U2
+    (U3 is hourly: not valued), EUR E1, E2 and E3. 5 finished contracts in all (fewer than 30), so every estimate
+    comes from "all finished contracts": the table said 5 (both currencies), the page's currency has 2."""
+    rows = ["U1,Acme,Ana,fixed,1000,USD,2026-01-05,,active", "U2,Acme,Ana,fixed,500,USD,2026-01-05,,active",
+            "U3,Acme,Ana,hourly,,USD,2026-01-05,,active"]
+    rows += [f"F{i},Acme,Ana,fixed,300,USD,2025-01-05,2025-02-05,{'cancelled' if i == 1 else 'completed'}"
+             for i in range(1, 5)]
+    rows += [f"E{i},Euro,Eva,fixed,700,EUR,2026-01-05,,active" for i in range(1, 4)] + [
+        "G1,Euro,Eva,hourly,,EUR,2025-01-05,2025-02-05,completed"]
+    db = build_workspace(tmp_path / "two.duckdb", [_write_contracts(tmp_path / "contracts.csv", rows)])
+    at = open_app(db, monkeypatch, "portfolio")
+    assert metrics(at)["Active contracts"] == "3"  # U1, U2, U3: the page is in USD
+    (basis,) = table_with(at, "basis")
+    assert basis.to_dict("records") == [{"basis": "all finished contracts", "contracts": 2}]
+
+
+def test_with_no_history_the_chart_and_tables_rank_by_what_is_still_to_be_paid(tmp_path, monkeypatch):
+    """Only active contracts, nothing finished: every expected loss is unknown (the hourly-only clients' 0). The
+    chart "The 15 clients with the largest expected loss" drew Client 01 … 15 by name and left out Client 16 and 17,
+    the two with most at stake; the table put the hourly-only clients first. Client i has a fixed budget of
+    100 × i, nothing paid: the 15 with most still to be paid are Client 17 down to Client 03."""
+    import json
+
+    rows = [f"A{i},Client {i:02d},Ana,fixed,{100 * i},USD,2026-01-05,,active" for i in range(1, 18)]
+    rows += ["H1,Hourly A,Ana,hourly,,USD,2026-01-05,,active", "H2,Hourly B,Ana,hourly,,USD,2026-01-05,,active"]
+    db = build_workspace(tmp_path / "fresh.duckdb", [_write_contracts(tmp_path / "contracts.csv", rows)])
+    at = open_app(db, monkeypatch, "portfolio")
+    at.segmented_control(key="portfolio_group").set_value("client").run()
+    assert ("The 15 clients with the most still to be paid, of 17 clients with money still to be paid (the table "
+            "below lists them all).") in texts(at)
+    spec = next(json.loads(c.proto.spec) for c in at.get("plotly_chart")
+                if json.loads(c.proto.spec)["layout"]["title"]["text"].startswith("Still to be paid by client"))
+    assert spec["data"][0]["y"] == [f"Client {i:02d}" for i in range(17, 2, -1)]
+    by_client = table_with(at, "client")[0]
+    assert list(by_client["client"]) == [f"Client {i:02d}" for i in range(17, 0, -1)] + ["Hourly A", "Hourly B"]
+    assert "Most still to be paid first (no expected loss to rank by)." in texts(at)
+    drill = next(t for t in table_with(at, "contract_id"))
+    assert list(drill["contract_id"]) == [f"A{i}" for i in range(17, 0, -1)] + ["H1", "H2"]
+    assert "19 active contracts, most still to be paid first (no expected loss to rank by)." in texts(at)

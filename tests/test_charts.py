@@ -148,12 +148,24 @@ def test_every_builder_handles_empty_frames():
 
 
 def test_exposure_chart_lists_groups_as_the_table_does():
-    """By expected loss, then name (the table's ORDER BY): the chart once went by remaining value,
-    so a freelancer was third in one and fifth in the other."""
+    """By expected loss, then remaining, then name (the table's ORDER BY): the chart once went by remaining value
+    alone, so a freelancer was third in one and fifth in the other. B and D tie at 60: D has more to be paid."""
     df = pd.DataFrame({"currency": ["USD"] * 4, "client": ["A", "B", "C", "D"], "remaining": [900.0, 100.0, 500.0, 300.0],
                        "funded": [900.0, 0.0, 0.0, 300.0], "unfunded": [0.0, 100.0, 500.0, 0.0],
                        "expected_loss": [10.0, 60.0, 40.0, 60.0]})
-    assert list(charts.exposure_by(df, "client", "USD").data[0].y) == ["B", "D", "C", "A"]
+    assert list(charts.exposure_by(df, "client", "USD").data[0].y) == ["D", "B", "C", "A"]
+
+
+def test_exposure_chart_ranks_an_unknown_expected_loss_as_0_then_by_remaining():
+    """With no finished history the expected loss is unknown (NaN): the chart drew the groups by name, so its 15
+    bars left out the largest sums still to be paid. Known losses first (E 5), then by remaining: F 950 (its expected
+    loss 0 ranks with the unknown ones), A 900, C 500, B 300 and D 300 (a tie: by name)."""
+    df = pd.DataFrame({"currency": ["USD"] * 6, "client": ["A", "B", "C", "D", "E", "F"],
+                       "remaining": [900.0, 300.0, 500.0, 300.0, 50.0, 950.0], "funded": [0.0] * 6,
+                       "unfunded": [900.0, 300.0, 500.0, 300.0, 50.0, 950.0],
+                       "expected_loss": [None, None, None, None, 5.0, 0.0]})
+    assert list(charts.exposure_by(df, "client", "USD").data[0].y) == ["E", "F", "A", "C", "B", "D"]
+    assert list(charts.exposure_by(df, "client", "USD", top=3).data[0].y) == ["E", "F", "A"]
 
 
 def test_a_distribution_of_few_days_has_whole_day_ticks():

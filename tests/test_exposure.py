@@ -189,3 +189,62 @@ def test_template_contracts_keep_known_funding(fixture_con):
     e = exposure.exposure(fixture_con, USD).iloc[0]
     assert (e["funding_unknown"], e["funding_unknown_remaining"]) == (0, 0)
     assert (e["funded"], e["unfunded"]) == (700, 100)
+
+
+# --- ordering when the expected loss cannot rank ------------------------------------------------
+# Active contracts only, nothing paid: Anna Hourly has only hourly work (counted, not valued); Bo Small a fixed
+# 100, Cy Big a fixed 900, Di Mid a fixed 500 (remaining = budget). Alphabetical order is the reverse of
+# remaining, so a ranking that falls back on the name shows it.
+def _four_clients(con, folder):
+    from tests.fixtures.analysis.helpers import import_rows
+
+    rows = [{"contract_id": "H", "client": "Anna Hourly", "contract_type": "hourly", "budget": ""},
+            {"contract_id": "B", "client": "Bo Small", "budget": "100"},
+            {"contract_id": "C", "client": "Cy Big", "budget": "900"},
+            {"contract_id": "D", "client": "Di Mid", "budget": "500"}]
+    import_rows(con, folder, [{"status": "active", "start_date": "2026-01-05", **r} for r in rows])
+
+
+def test_groups_without_an_expected_loss_are_ranked_by_what_is_still_to_be_paid(con, tmp_path):
+    """No finished history: every valued group's expected loss is unknown (NULL), the hourly-only one's 0. They
+    came hourly first, then by name, so the head of the list (report --json's 20) dropped the most money at stake."""
+    _four_clients(con, tmp_path)
+    by_client = exposure.exposure(con, Filters(), by="client")
+    assert list(by_client["client"]) == ["Cy Big", "Di Mid", "Bo Small", "Anna Hourly"]
+    assert list(by_client["remaining"]) == [900, 500, 100, 0]
+    assert by_client["expected_loss"].isna().tolist() == [True, True, True, False]  # still unknown, not made 0
+
+
+def test_groups_whose_expected_loss_is_0_are_ranked_by_what_is_still_to_be_paid(con, tmp_path):
+    """Two finished contracts, both completed: every probability is 0/2 = 0, so every expected loss is 0."""
+    from tests.fixtures.analysis.helpers import import_rows
+
+    _four_clients(con, tmp_path)
+    (tmp_path / "more").mkdir()
+    import_rows(con, tmp_path / "more", [
+        {"contract_id": f"F{i}", "client": "Old", "budget": "100", "status": "completed", "start_date": "2025-01-05",
+         "end_date": "2025-02-05"} for i in (1, 2)])
+    by_client = exposure.exposure(con, Filters(), by="client")
+    assert list(by_client["client"]) == ["Cy Big", "Di Mid", "Bo Small", "Anna Hourly"]
+    assert list(by_client["expected_loss"]) == [0, 0, 0, 0]
+
+
+def test_an_active_hourly_contract_shows_what_its_invoices_paid_and_no_probability(fixture_con, tmp_path):
+    """H9 (hourly, active) has three paid invoices, 200 + 180.50 + 224.50 = 605.00, and one not paid yet (150).
+    It showed paid 0.00 (paid toward a budget leaves hourly invoices out) and a cancellation probability, though
+    hourly contracts are never valued. M4 (fixed, 100 of 400 paid; see the module docstring) is unchanged."""
+    from tests.fixtures.analysis.helpers import import_rows
+
+    import_rows(fixture_con, tmp_path, [{"contract_id": "H9", "client": "Gamma", "contract_type": "hourly",
+                                         "budget": "", "status": "active", "start_date": "2026-02-02"}],
+                [{"contract_id": "H9", "seq": str(i), "amount": amount, "submitted_date": "2026-02-09",
+                  "paid_date": paid, "status": "paid" if paid else "submitted"}
+                 for i, (amount, paid) in enumerate([("200", "2026-02-10"), ("180.50", "2026-02-17"),
+                                                     ("224.50", "2026-02-24"), ("150", "")], 1)])
+    rows = exposure.active_contracts(fixture_con, USD, limit=None).set_index("contract_id")
+    hourly = rows.loc["H9"]
+    assert hourly["paid"] == 605
+    assert pd.isna(hourly["budget"]) and pd.isna(hourly["remaining"]) and pd.isna(hourly["expected_loss"])
+    assert pd.isna(hourly["p_cancel"]) and pd.isna(hourly["p_basis"]) and pd.isna(hourly["p_finished"])
+    assert (rows.loc["M4", "paid"], rows.loc["M4", "p_basis"]) == (100, "all")
+    assert list(rows.index) == ["S4", "M4", "H9"]  # expected loss 250, 150; the hourly one, not valued, last

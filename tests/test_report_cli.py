@@ -236,7 +236,23 @@ def test_empty_workspace_reports_nothing_plainly(cli, db_path):
     assert [r["contracts"] for r in doc["by_structure"]] == [0, 0, 0]
     assert all(r["cancellation_rate"] is None for r in doc["by_structure"])
     assert doc["comparison"]["rate_difference"] is None
-    assert "nothing to report" in cli("report", *TODAY).out.lower()
+
+
+def test_an_empty_workspace_says_it_has_no_contracts_yet_and_how_to_import(cli, db_path):
+    """With no filters, nothing matching means nothing imported: "No contracts match these filters" blamed filters
+    nobody gave. With a filter the old sentence stays. Exit status 0 either way, as before."""
+    store.connect(db_path).close()
+    result = cli("report", *TODAY)
+    assert result.code == 0
+    assert result.out.splitlines()[1:] == [
+        "The workspace has no contracts yet: import a history first (milestone-lens import FILE..., or "
+        "milestone-lens sample for a synthetic one)."]
+    assert cli("report", "--json", *TODAY).json()["notes"] == [
+        "the workspace has no contracts yet: import a history first (milestone-lens import FILE..., or "
+        "milestone-lens sample for a synthetic one)"]
+    filtered = cli("report", "--client", "Acme", *TODAY)
+    assert filtered.code == 0
+    assert filtered.out.splitlines()[1:] == ["No contracts match these filters: nothing to report."]
 
 
 def test_json_numbers_are_finite(cli, workspace):
@@ -562,3 +578,25 @@ def test_an_all_hourly_workspace_is_not_called_too_few(cli, tmp_path):
     out = cli("report", *TODAY).out
     assert "no milestone or single-payment contracts: cancellation is compared between those two only" in out
     assert "too few to conclude" not in out
+
+
+def test_exposure_by_client_and_freelancer_say_how_many_groups_the_cut_lists_leave_out(cli, db_path, tmp_path):
+    """52 active contracts, each with its own client and freelancer: by_client keeps 20 of the 52 clients and
+    by_freelancer 50 of the 52 freelancers; the totals say so. Contract i has budget 10 × i, nothing paid and no
+    finished history, so they rank by what is still to be paid: the first client is Client 52 (520)."""
+    con = store.connect(db_path)
+    import_rows(con, tmp_path, [{"contract_id": f"A{i}", "client": f"Client {i:02d}", "freelancer": f"Free {i:02d}",
+                                 "budget": str(10 * i), "status": "active", "start_date": "2026-01-05"}
+                                for i in range(1, 53)])
+    con.close()
+    exposure = cli("report", "--json", *TODAY).json()["exposure"]
+    assert (len(exposure["by_client"]), exposure["by_client_total"]) == (20, 52)
+    assert (len(exposure["by_freelancer"]), exposure["by_freelancer_total"]) == (50, 52)
+    assert [r["client"] for r in exposure["by_client"][:2]] == ["Client 52", "Client 51"]
+
+
+def test_exposure_totals_of_lists_that_are_not_cut_are_their_lengths(cli, workspace):
+    """The fixture's active USD contracts: M4 (client Gamma) and S4 (Beta), both by freelancer Ann."""
+    exposure = cli("report", "--json", *TODAY).json()["exposure"]
+    assert (len(exposure["by_client"]), exposure["by_client_total"]) == (2, 2)
+    assert (len(exposure["by_freelancer"]), exposure["by_freelancer_total"]) == (1, 1)

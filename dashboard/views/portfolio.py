@@ -38,6 +38,19 @@ def contracts_of(active: pd.DataFrame, key: str, group: str) -> pd.DataFrame:
     return active[active[key] == group]
 
 
+def ranking(rows: pd.DataFrame) -> tuple[str, str]:
+    """How ``exposure.RISK_ORDER`` ranks ``rows``, as a chart caption and a table caption say it: by expected loss,
+    then by what is still to be paid where the expected loss (unknown, or 0) cannot tell those with money at stake
+    apart."""
+    loss = rows.loc[rows["remaining"] > 0, "expected_loss"]
+    if (loss > 0).all():
+        return "largest expected loss", "largest expected loss first"
+    if (loss > 0).any():
+        return ("largest expected loss, then the most still to be paid",
+                "largest expected loss first, then the most still to be paid")
+    return "most still to be paid", "most still to be paid first (no expected loss to rank by)"
+
+
 def concentration_words(hhi: float) -> str:
     """The Herfindahl–Hirschman index in words, with the thresholds competition authorities use."""
     if hhi < 0.15:
@@ -131,7 +144,8 @@ else:
             st.markdown(f"Your history has only {plural(rough, 'finished contract')}: every estimate here comes "
                         f"from all of them, of every kind, not from similar contracts.")
         st.markdown("\n".join(f"{i}. {words}" for i, (_, words) in enumerate(exposure.CANCEL_PROBABILITY_LEVELS, 1)))
-        basis = query(exposure.probability_basis, filters)
+        # its rows have no currency for ``in_currency`` to pick: asked for the page's currency only
+        basis = query(exposure.probability_basis, filters.with_currency(currency))
         show_money_table(basis.assign(basis=basis["basis"].map(lambda b: BASIS_WORDS.get(b, b))),
                          "probability-basis",
                          key="portfolio_basis", caption="Valued active contracts by the group their probability came from.")
@@ -144,13 +158,14 @@ else:
     mine = in_currency(grouped, currency)
     if key == "structure":
         mine = mine.assign(structure=mine["structure"].map(STRUCTURE_LABELS).fillna(mine["structure"]))
-    top_bars_caption(int((mine["remaining"] > 0).sum()), GROUP_LABELS[key].lower(), "largest expected loss",
+    ranked_by, listed_by = ranking(mine)
+    top_bars_caption(int((mine["remaining"] > 0).sum()), GROUP_LABELS[key].lower(), ranked_by,
                      "with money still to be paid (the table below lists them all)")
     show_chart(charts.exposure_by(mine, key, currency,
                                   title=f"Still to be paid by {GROUP_LABELS[key].lower()}: funded or not ({currency})"),
                f"exposure_by_{key}", height=460)
     show_money_table(mine, f"exposure-by-{key}", key=f"portfolio_by_{key}",
-                     caption="Largest expected loss first. Hourly and budget-less contracts are counted in their own columns.",
+                     caption=f"{listed_by.capitalize()}. Hourly and budget-less contracts are counted in their own columns.",
                      money=("remaining", "funded", "unfunded", "submitted", "expected_loss"),
                      column_config={"hourly_active": "hourly (not valued)", "budget_unknown": "budget unknown",
                                     "no_history": "no history"})
@@ -161,7 +176,7 @@ else:
                           format_func=lambda g: STRUCTURE_LABELS.get(g, g) if key == "structure" else g)
     picked = contracts_of(active, key, chosen)
     show_money_table(picked, f"active-contracts-{chosen}", key="portfolio_drill",
-                     caption=f"{len(picked):,} active contract{'' if len(picked) == 1 else 's'}, largest expected loss first."
+                     caption=f"{len(picked):,} active contract{'' if len(picked) == 1 else 's'}, {ranking(picked)[1]}."
                              + (" Hourly contracts have no agreed total, so their amounts are empty."
                                 if (picked["structure"] == "hourly").any() else ""),
                      empty_message="No active contracts in this group.",
