@@ -339,6 +339,7 @@ def _apply(con: duckdb.DuckDBPyConnection, display: str, table: str, given_sourc
            LEFT JOIN contract_completions cc ON cc.source = r.sources[1] AND cc.contract_id = r.contract_id"""
     )
     changed, unchanged = con.execute("SELECT count(*) FILTER (WHERE NOT unchanged), count(*) FILTER (WHERE unchanged) FROM _completions_new").fetchone()
+    replaced = _replaced_completions(con)
     con.execute(
         """DELETE FROM contract_completions cc USING _completions_new n
            WHERE cc.source = n.source AND cc.contract_id = n.contract_id AND NOT n.unchanged"""
@@ -356,4 +357,24 @@ def _apply(con: duckdb.DuckDBPyConnection, display: str, table: str, given_sourc
     con.execute(f"DROP TABLE IF EXISTS {table}")
     ctx.completed += changed
     ctx.completed_already += unchanged
-    return completion_warnings(con, keys)
+    return replaced + completion_warnings(con, keys)
+
+
+def _replaced_completions(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What is said of earlier completions whose values this file changes (``_completions_new`` against the
+    stored ones; filling a value left empty changes none): a user's own values are never changed
+    without a word, even by a newer file of theirs."""
+    n, cid, before, after = con.execute(
+        """WITH c AS (
+               SELECT n.contract_id,
+                      concat_ws(', ', 'status ' || coalesce(o.status, 'empty'), 'budget ' || coalesce(format('{:,.2f}', o.budget), 'empty'),
+                                'planned milestones ' || coalesce(o.planned_milestones::VARCHAR, 'empty')) AS before,
+                      concat_ws(', ', 'status ' || coalesce(n.status, 'empty'), 'budget ' || coalesce(format('{:,.2f}', n.budget), 'empty'),
+                                'planned milestones ' || coalesce(n.planned_milestones::VARCHAR, 'empty')) AS after
+               FROM _completions_new n JOIN contract_completions o USING (source, contract_id)
+               WHERE o.status <> n.status OR o.budget <> n.budget OR o.planned_milestones <> n.planned_milestones)
+           SELECT count(*), min(contract_id), arg_min(before, contract_id), arg_min(after, contract_id) FROM c"""
+    ).fetchone()
+    if not n:
+        return []
+    return [f"replaced {plural(n, 'earlier completion')} (first: contract '{cid}', {before}; now {after})"]

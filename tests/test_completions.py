@@ -254,3 +254,18 @@ def test_a_later_import_that_pays_past_a_completed_budget_says_so_once(con, tmp_
         "(budget 300.00, paid 500.00); check the budget"]
     again = import_files(con, [FILE])  # nothing new: the contradiction was said already
     assert not [w for w in again.warnings if "budget below" in w]
+
+
+def test_a_completion_a_later_file_changes_is_named(con, tmp_path):
+    """A second completions file changed cancelled / 1,800.00 into disputed / 1,700.00 and said only
+    "Completed 1 contract". Filling a value left empty changes none, so it is not named."""
+    import_files(con, [write(tmp_path, "contract_id,start_date,status,budget\nA1,2024-01-01,active,100\n", "c.csv")])
+    first = import_files(con, [write(tmp_path, "source,contract_id,status\ncanonical,A1,cancelled\n", "first.csv")])
+    assert not any("replaced" in w for w in first.warnings)
+    filled = import_files(con, [write(tmp_path, "contract_id,budget\nA1,1800\n", "filled.csv")])
+    assert not any("replaced" in w for w in filled.warnings)
+    second = import_files(con, [write(tmp_path, "contract_id,status,budget\nA1,disputed,1700\n", "second.csv")])
+    assert second.warnings == [
+        "second.csv: replaced 1 earlier completion (first: contract 'A1', status cancelled, budget 1,800.00, planned "
+        "milestones empty; now status disputed, budget 1,700.00, planned milestones empty)"]
+    assert view(con, "A1")[:2] == ("disputed", D("1700.00"))
