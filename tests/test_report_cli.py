@@ -518,3 +518,28 @@ def test_html_breakdown_rows_with_one_side_empty_say_nothing_to_compare(cli, wor
         r"<tr>(.*?)</tr>", text[text.index("<h4>Budget"):text.index("<h4>", text.index("<h4>Budget") + 1)])]
     assert [r.split("|")[1] + " " + r.split("|")[-2] for r in budget[1:]] == [
         "under 100 nothing to compare", "100–499 small sample", "unknown nothing to compare"]
+
+
+def test_a_past_today_gives_withdrawable_money_and_ageing_as_they_stood_that_day(cli, db_path, tmp_path):
+    """tests/test_timing.py's as-of history (AS_OF_CONTRACTS) reported as of 2026-03-10: paid by then net
+    100 + 90 = 190, of it 90 (B's first milestone) on hold until 03-13; waiting for payment that day B's
+    milestone 2 (200, 1 day), D's milestone 2 (60, 37 days) and D's milestone 1 (40, 68 days). Text, JSON
+    and HTML all name that date."""
+    from tests.test_timing import AS_OF_CONTRACTS, AS_OF_MILESTONES
+
+    con = store.connect(db_path)
+    import_rows(con, tmp_path, AS_OF_CONTRACTS, AS_OF_MILESTONES)
+    con.close()
+    doc = cli("report", "--json", "--today", "2026-03-10").json()
+    assert doc["today"] == "2026-03-10"
+    assert doc["withdrawable"] == [{"currency": "USD", "paid": 190.0, "withdrawable": 100.0, "on_hold": 90.0,
+                                    "next_release": "2026-03-13"}]
+    assert [(a["bucket"], a["items"], a["amount"]) for a in doc["ageing"]] == [
+        ("0–30 days", 1, 200.0), ("31–60 days", 1, 60.0), ("61–90 days", 1, 40.0), ("over 90 days", 0, 0.0)]
+    assert "(as of 2026-03-10)" in cli("report", "--today", "2026-03-10").out.splitlines()[0]
+    out = tmp_path / "report.html"
+    assert cli("report", "--html", out, "--today", "2026-03-10").code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "· as of 2026-03-10" in text
+    assert "<h3>Withdrawable money as of 2026-03-10 (after platform holds)</h3>" in text
+    assert "<h3>Submitted, not yet paid as of 2026-03-10</h3>" in text
