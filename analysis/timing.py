@@ -16,6 +16,7 @@ import duckdb
 
 from analysis.filters import (
     INCOME_KINDS,
+    SMALL_SAMPLE_FINISHED,
     TOWARD_BUDGET_KINDS,
     Filters,
     contracts_sql,
@@ -154,6 +155,14 @@ def estimated_starts_note(n: int) -> str:
     """What a reader is told about ``estimated_starts`` contracts (report, HTML report, dashboard)."""
     return (f"days from the start leave out {plural(n, 'contract')} with payments from a platform export, which "
             "does not say when a contract started (its first payment stands in)")
+
+
+def few_cases_note(medians: int) -> str:
+    """What a reader is told when ``medians`` timing medians rest on fewer than ``SMALL_SAMPLE_FINISHED`` contracts
+    or payments (report, dashboard): a median of 2 cases is an example, not a pattern."""
+    one = medians == 1
+    return (f"{medians} of these medians {'rests' if one else 'rest'} on fewer than {SMALL_SAMPLE_FINISHED} contracts "
+            f"or payments (see n): read {'it' if one else 'them'} as {'an example' if one else 'examples'}, not as a pattern")
 
 
 def contract_days_table() -> str:
