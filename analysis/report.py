@@ -468,6 +468,11 @@ def format_days(x) -> str:
     return "—" if _missing(x) else f"{x:g}"
 
 
+def median_text(median, n) -> str:
+    """``11.5 (n=2)``: a median with how many cases it rests on; "—" when nothing was measured."""
+    return "—" if not n or _missing(median) else f"{format_days(median)} (n={int(n):,})"
+
+
 def format_count(x) -> str:
     return "—" if _missing(x) else f"{int(x):,}"
 
@@ -530,11 +535,16 @@ def report_text(report: Report) -> str:
         lr = main.logrank
         lines.append(f"  Time to cancellation: log-rank {cancellation.p_text(lr.p_value)}; {lr.message}." if lr.p_value is not None
                      else f"  Time to cancellation: {lr.message}.")
-    lines += ["", "Payment timing (median days; first payment: over the contracts that have one)"]
-    med = main.timing.pivot(index="structure", columns="measure", values="median").reindex(list(timing.STRUCTURES))
+    lines += ["", "Payment timing (median days, n = contracts or payments measured; first payment: over the contracts "
+                  "that have one)"]
     keys = ["start_to_first_payment", "submission_to_payment", "funded_to_paid", "gap_between_payments", "start_to_first_withdrawable"]
-    rows = [[s] + [format_days(med.at[s, k]) if k in med.columns else "—" for k in keys] for s in med.index]
+    shown = main.timing[main.timing["measure"].isin(keys)].set_index(["structure", "measure"])
+    rows = [[s] + [median_text(shown.at[(s, k), "median"], shown.at[(s, k), "n"]) if (s, k) in shown.index else "—"
+                   for k in keys] for s in timing.STRUCTURES]
     lines += _table(rows, ["structure", "first payment", "submitted→paid", "funded→paid", "gap", "first withdrawable"])
+    few = int(((shown["n"] > 0) & (shown["n"] < SMALL_SAMPLE_FINISHED)).sum())
+    if few:
+        lines.append(f"  {sentence(timing.few_cases_note(few))}")
     lines += ["", f"Earnings ({main.currency})"]
     rows = [[r.structure, format_money(r.gross), format_money(r.fees), format_money(r.net), format_pct(r.fees / r.gross) if r.gross else "—",
              unpaid_text(r.unpaid_on_cancellation, r.status_unknown, r.contracts, r.structure)] for r in bs.itertuples()]

@@ -212,6 +212,14 @@ def estimated_starts_note(n: int) -> str:
             "does not say when a contract started (its first payment stands in)")
 
 
+def few_cases_note(medians: int) -> str:
+    """What a reader is told when ``medians`` timing medians rest on fewer than ``SMALL_SAMPLE_FINISHED`` contracts
+    or payments (report, dashboard): a median of 2 cases is an example, not a pattern."""
+    one = medians == 1
+    return (f"{medians} of these medians {'rests' if one else 'rest'} on fewer than {SMALL_SAMPLE_FINISHED} contracts "
+            f"or payments (see n): read {'it' if one else 'them'} as {'an example' if one else 'examples'}, not as a pattern")
+
+
 def contract_days_table() -> str:
     """The first-payment and gap intervals of the workspace as (cid, m, d): ``m`` the index of the
     measure in ``MEASURES``, ``d`` whole days (inside ``prepared``; NULL intervals left out).
@@ -380,10 +388,12 @@ def cash_curve_left_out(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.
 
 @uses_prepared
 def withdrawable_position(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt.date | None = None) -> pd.DataFrame:
-    """Per currency: money paid, already withdrawable by ``today``, still on hold, next release date.
+    """Per currency, as it stood on ``today``: money paid by then, already withdrawable, still on hold,
+    next release date.
 
-    Columns: currency, paid, withdrawable, on_hold, next_release (the earliest withdrawable
-    date after ``today``, or NaT).
+    Only payments paid on or before ``today`` count: with a past as-of date, money paid later did not
+    exist yet (it is neither withdrawable nor on hold). Columns: currency, paid, withdrawable,
+    on_hold, next_release (the earliest withdrawable date after ``today``, or NaT).
     """
     today = today or dt.date.today()
     pay, params = payments_sql(filters)
@@ -391,23 +401,27 @@ def withdrawable_position(con: duckdb.DuckDBPyConnection, filters: Filters, toda
     return con.execute(
         f"""WITH p AS ({pay}),
             w AS (SELECT currency, gross - fee AS net, {w} AS withdrawable_date
-                  FROM p WHERE gross > 0 AND paid_date IS NOT NULL)
+                  FROM p WHERE gross > 0 AND paid_date <= ?)
             SELECT currency, sum(net)::DOUBLE AS paid,
                    coalesce(sum(net) FILTER (WHERE withdrawable_date <= ?), 0)::DOUBLE AS withdrawable,
                    coalesce(sum(net) FILTER (WHERE withdrawable_date > ?), 0)::DOUBLE AS on_hold,
                    min(withdrawable_date) FILTER (WHERE withdrawable_date > ?) AS next_release
             FROM w GROUP BY currency ORDER BY currency""",
-        params + [today, today, today],
+        params + [today, today, today, today],
     ).df()
 
 
 @uses_prepared
 def ageing(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt.date | None = None) -> pd.DataFrame:
-    """Submitted but unpaid work by age since submission (0–30, 31–60, 61–90, over 90 days).
+    """Submitted but unpaid work by age since submission (0–30, 31–60, 61–90, over 90 days), as it
+    stood on ``today``.
 
-    Milestones and hourly invoices with a submission date, no payment date and a status
-    other than paid, cancelled or refunded, aged at ``today``. Every bucket is listed for
-    every currency that has any. Columns: currency, bucket, bucket_order, items, amount.
+    Milestones and hourly invoices submitted on or before ``today`` and not paid by then, aged at
+    ``today``: those paid after it (still waiting on that day, whatever their status now), and those
+    with no payment date and a status other than paid, cancelled or refunded (when a cancellation
+    happened is not known, so cancelled work never counts). Work submitted after ``today`` did not
+    exist yet. Every bucket is listed for every currency that has any. Columns: currency, bucket,
+    bucket_order, items, amount.
     """
     import pandas as pd
     today = today or dt.date.today()
@@ -418,11 +432,12 @@ def ageing(con: duckdb.DuckDBPyConnection, filters: Filters, today: dt.date | No
     got = con.execute(
         f"""WITH m AS ({ms})
             SELECT currency, CASE {cases} END AS bucket_order, count(*) AS items, sum(amount)::DOUBLE AS amount
-            FROM (SELECT *, greatest(0, datediff('day', submitted_date, ?::DATE)) AS age FROM m
-                  WHERE submitted_date IS NOT NULL AND paid_date IS NULL
-                    AND coalesce(status, '') NOT IN ('paid', 'cancelled', 'refunded'))
+            FROM (SELECT *, datediff('day', submitted_date, ?::DATE) AS age FROM m
+                  WHERE submitted_date <= ?::DATE
+                    AND (paid_date > ?::DATE
+                         OR (paid_date IS NULL AND coalesce(status, '') NOT IN ('paid', 'cancelled', 'refunded'))))
             GROUP BY ALL""",
-        params + [today],
+        params + [today, today, today],
     ).df()
     currencies = sorted(got["currency"].unique()) if len(got) else []
     grid = pd.DataFrame([(c, name, i) for c in currencies for i, (name, _, _) in enumerate(AGEING_BUCKETS)],

@@ -7,6 +7,7 @@ chart labels are escaped by ``dashboard.charts``.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import math
 from collections.abc import Callable, Sequence
@@ -131,7 +132,8 @@ def _cancellation(section: CurrencySection) -> list[str]:
     return out
 
 
-def _timing(section: CurrencySection) -> list[str]:
+def _timing(section: CurrencySection, today: dt.date) -> list[str]:
+    """Timing tables and charts; money withdrawable and work awaiting payment stood as they did on ``today``."""
     t = section.timing.assign(label=section.timing["measure"].map(MEASURES))
     out = ["<h2>Payment timing</h2>",
            table(t, [("label", "measure", None), ("structure", "structure", None), ("n", "n", format_count),
@@ -139,11 +141,11 @@ def _timing(section: CurrencySection) -> list[str]:
                      ("mean", "mean", lambda x: f"{x:.1f}" if math.isfinite(x) else "—")]),
            figure(charts.timing_medians(section.timing)),
            figure(charts.cash_curve(section.cash_curve)),
-           "<h3>Withdrawable money (after platform holds)</h3>",
+           f"<h3>Withdrawable money as of {today.isoformat()} (after platform holds)</h3>",
            table(section.withdrawable, [("currency", "currency", None), ("paid", "paid (net)", format_money),
                                         ("withdrawable", "cleared for withdrawal", format_money), ("on_hold", "on hold", format_money),
                                         ("next_release", "next release", format_date)], "No payments yet."),
-           "<h3>Submitted, not yet paid</h3>",
+           f"<h3>Submitted, not yet paid as of {today.isoformat()}</h3>",
            table(section.ageing, [("currency", "currency", None), ("bucket", "age", None), ("items", "items", format_count),
                                   ("amount", "amount", format_money)], "Nothing is waiting for payment."),
            figure(charts.ageing(section.ageing, section.currency))]
@@ -243,7 +245,7 @@ def render_html(report: Report) -> str:
              "from this workspace's own history.</p>"]
     parts += [f'<div class="note">{esc(sentence(n))}</div>' for n in report.notes]
     if main is not None and main.contracts > 0:
-        parts += _cancellation(main) + _timing(main) + _earnings(main) + _exposure(main)
+        parts += _cancellation(main) + _timing(main, report.today) + _earnings(main) + _exposure(main)
         for other in report.sections[1:]:
             parts += _other_currency(other)
     parts.append('<p class="meta">Made with Milestone Lens.</p></body></html>')

@@ -33,6 +33,8 @@ _FILTERS_IN_EFFECT = "_filters_in_effect"
 _LINK_IGNORED = "_link_ignored"
 #: What this run's link asked for and the filters could not take, for the page to say too.
 _LINK_IGNORED_NOW = "_link_ignored_now"
+#: Parts of a link a page could not take, grouped by why: ``[(why, ["key 'value'", ...]), ...]``.
+Ignored = list[tuple[str, list[str]]]
 #: The sidebar's start dates when they run backwards (and are ignored), for the pages to say so too.
 _DATES_REVERSED = "_dates_reversed"
 # The calendar's range: wide enough for any history, so a shared link's dates are never dropped.
@@ -92,13 +94,12 @@ def render_filters() -> Filters:
                 label, options=list(getattr(choices, key)), key=key, bind="query-params", placeholder="All",
             )
         if opened_with is not None:
-            ignored = [f"{key} '{value}'" for key, values in opened_with.items() for value in values
-                       if value not in (selected[key] if key in selected else [str(date_from if key == "from" else date_to)])]
+            ignored = ignored_parts(opened_with, {"from": date_from, "to": date_to}, selected)
             st.session_state[_LINK_IGNORED] = (ignored, (date_from, date_to, selected))
         ignored, as_opened = st.session_state[_LINK_IGNORED]
         ignored = ignored if as_opened == (date_from, date_to, selected) else []  # until the user changes a filter
         st.session_state[_LINK_IGNORED_NOW] = ignored
-        link_ignored_warning(ignored, "the filters cannot show", "not in this workspace, or not a date")
+        link_ignored_warning(ignored, "the filters cannot show")
         st.session_state[_DATES_REVERSED] = None
         if date_from and date_to and date_from > date_to:
             st.error(f"The start-date range is reversed ({date_from} after {date_to}); dates are ignored.")
@@ -115,11 +116,49 @@ def render_filters() -> Filters:
     return filters
 
 
-def link_ignored_warning(ignored: list[str], cannot: str, why: str) -> None:
-    """Say which of a link's ``key 'value'`` parts were dropped (Streamlit drops them without a word)."""
-    if ignored:
-        st.warning(f"This link asks for what {cannot}, so it is ignored: {escape_markdown(', '.join(ignored))} "
-                   f"({why}).", icon=":material/link_off:")
+def _link_date(value: str) -> dt.date | None:
+    """A link's date as the sidebar's date inputs read it (Streamlit takes ``2026-11-25`` or ``2026/11/25``)."""
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d"):
+        try:
+            return dt.datetime.strptime(value, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def ignored_parts(opened: dict[str, list[str]], dates: dict[str, dt.date | None],
+                  selected: dict[str, list[str]]) -> Ignored:
+    """What the filters did not take of the link they were opened with, grouped by why: a start date that
+    does not read as one is not "not in this workspace", and a currency the workspace lacks is not "not a date"."""
+    groups: dict[str, list[str]] = {}
+    for key, values in opened.items():
+        for value in values:
+            if key in dates:
+                day = _link_date(value)
+                if day is not None and day == dates[key]:
+                    continue
+                why = ("not a date: use YYYY-MM-DD" if day is None
+                       else f"outside {_EARLIEST} to {_LATEST}" if not _EARLIEST <= day <= _LATEST
+                       else "one date per bound: the first is used")
+            elif value in selected.get(key, []):
+                continue
+            else:
+                why = "not in this workspace"
+            groups.setdefault(why, []).append(f"{key} '{value}'")
+    return list(groups.items())
+
+
+def ignored_text(ignored: Ignored) -> str:
+    """``client 'A', currency 'XYZ' (not in this workspace); from 'x' (not a date: ...)``, the link's values escaped
+    for ``st.markdown``."""
+    return "; ".join(f"{escape_markdown(', '.join(parts))} ({why})" for why, parts in ignored if parts)
+
+
+def link_ignored_warning(ignored: Ignored, cannot: str) -> None:
+    """Say which of a link's ``key 'value'`` parts were dropped, and why (Streamlit drops them without a word)."""
+    if any(parts for _, parts in ignored):
+        st.warning(f"This link asks for what {cannot}, so it is ignored: {ignored_text(ignored)}.",
+                   icon=":material/link_off:")
 
 
 def current_filters() -> Filters:
@@ -141,5 +180,4 @@ def filter_caption(filters: Filters | None = None) -> None:
                    f"{reversed_dates[1]}), so these figures cover every start date. Swap them in the sidebar.")
     ignored = st.session_state.get(_LINK_IGNORED_NOW) or []
     if ignored:  # the sidebar says it too; here, where a reader of the figures looks
-        st.caption(f":material/link_off: Not applied: {escape_markdown(', '.join(ignored))} — the link asks for "
-                   "what this workspace does not hold, so these figures are not narrowed by it.")
+        st.caption(f":material/link_off: Not applied, so these figures are not narrowed by it: {ignored_text(ignored)}.")

@@ -80,18 +80,39 @@ def test_a_link_naming_what_the_workspace_lacks_says_what_it_ignored(sample_db, 
     at = open_app(sample_db, monkeypatch, query=query)
     assert not at.exception
     assert [w.value for w in at.sidebar.warning] == [
-        "This link asks for what the filters cannot show, so it is ignored: from 'notadate', client 'Client 0oo2', "
-        "currency 'XYZ' (not in this workspace, or not a date)."]
+        "This link asks for what the filters cannot show, so it is ignored: from 'notadate' (not a date: use "
+        "YYYY-MM-DD); client 'Client 0oo2', currency 'XYZ' (not in this workspace)."]
     # ... and the page, under its title, where a reader of the figures looks (the sidebar may be closed).
     main_captions = [c.value for c in at.main.caption]
-    assert any(c.startswith(":material/link_off: Not applied: from 'notadate', client 'Client 0oo2', currency 'XYZ'")
-               for c in main_captions), main_captions
+    assert (":material/link_off: Not applied, so these figures are not narrowed by it: from 'notadate' (not a date: "
+            "use YYYY-MM-DD); client 'Client 0oo2', currency 'XYZ' (not in this workspace).") in main_captions, main_captions
     (expected,) = query_one(sample_db, f"""SELECT count(*) FROM contracts WHERE {in_main_currency("client = 'Client 0001'")}""")
     assert contracts_metric(at) == expected
     at.sidebar.multiselect(key="client").set_value([]).run()  # the user moves on: the notice goes
     (everything,) = query_one(sample_db, f"SELECT count(*) FROM contracts WHERE {in_main_currency()}")
     assert not at.sidebar.warning and contracts_metric(at) == everything
     assert not any("Not applied" in c.value for c in at.main.caption)
+
+
+def test_a_link_says_why_each_value_was_ignored_by_its_kind(tmp_path, monkeypatch):
+    """/timing?currency=EUR on a USD-only workspace said "(not in this workspace, or not a date)": a currency is never
+    "not a date". Each value now says its own reason: EUR is not in this workspace (only USD is); 1980-01-01 is a
+    date, but before the calendar's first day (1990-01-01); 2025/03/01 is a date the start filter reads (Streamlit
+    takes YYYY/MM/DD too), so it applies and is not named; 'soon' is not a date."""
+    db = build_workspace(tmp_path / "usd.duckdb", [DASHBOARD_FIXTURES / "three_contracts.csv"])
+    at = open_app(db, monkeypatch, "timing", query={"currency": "EUR"})
+    assert [w.value for w in at.sidebar.warning] == [
+        "This link asks for what the filters cannot show, so it is ignored: currency 'EUR' (not in this workspace)."]
+    at = open_app(db, monkeypatch, query={"from": "2025/03/01", "to": "soon", "client": "Nobody"})
+    assert str(at.sidebar.date_input(key="from").value) == "2025-03-01"
+    assert contracts_metric(at) == 1  # T3, the one contract started on or after 2025-03-01
+    assert [w.value for w in at.sidebar.warning] == [
+        "This link asks for what the filters cannot show, so it is ignored: to 'soon' (not a date: use YYYY-MM-DD); "
+        "client 'Nobody' (not in this workspace)."]
+    at = open_app(db, monkeypatch, query={"from": "1980-01-01"})
+    assert [w.value for w in at.sidebar.warning] == [  # the link's own text is escaped for markdown, the reason is not
+        "This link asks for what the filters cannot show, so it is ignored: from '1980\\-01\\-01' (outside 1990-01-01 "
+        "to 2100-12-31)."]
 
 
 def test_filters_survive_a_page_switch(sample_db, monkeypatch):

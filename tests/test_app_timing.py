@@ -104,23 +104,24 @@ def test_withdrawable_and_unpaid_work(sample_db, monkeypatch):
         SELECT sum(p.gross - p.fee) AS held
         FROM payments p JOIN contracts c USING (source, contract_id)
         LEFT JOIN milestones m ON m.source = p.source AND m.contract_id = p.contract_id AND m.seq = p.seq
-        WHERE NOT p.pending AND p.gross > 0 AND p.currency = 'USD' AND p.paid_date IS NOT NULL
+        WHERE NOT p.pending AND p.gross > 0 AND p.currency = 'USD' AND p.paid_date <= ?::DATE
           AND CASE WHEN c.platform = 'upwork' AND p.kind = 'hourly'
                         THEN greatest(p.paid_date, coalesce(m.submitted_date, p.paid_date) + 10)
                    WHEN c.platform = 'upwork' THEN p.paid_date + 5
                    WHEN c.platform = 'fiverr' THEN p.paid_date + 14
-                   ELSE p.paid_date END > ?::DATE""", [today])
+                   ELSE p.paid_date END > ?::DATE""", [today, today])
     assert metrics(at)["Still on hold (USD)"] == f"{float(on_hold['held'].fillna(0).iloc[0]):,.0f}"
-    # Cleared = every net USD payment whose hold has ended: the rest of the net received (a sum over time,
-    # not a balance: withdrawals are not contract money).
+    # Cleared = every net USD payment whose hold has ended: the rest of the net received by today (a sum over
+    # time, not a balance: withdrawals are not contract money).
     (received,) = query_one(sample_db, "SELECT sum(gross - fee) FROM payments WHERE NOT pending AND gross > 0 "
-                                       "AND currency = 'USD' AND paid_date IS NOT NULL AND contract_id IS NOT NULL")
+                                       "AND currency = 'USD' AND paid_date <= ?::DATE AND contract_id IS NOT NULL", [today])
     cleared = float(received) - float(on_hold["held"].fillna(0).iloc[0])
     assert metrics(at)["Cleared for withdrawal (USD)"] == f"{cleared:,.0f}"
     unpaid = frame(sample_db, """
         SELECT count(*) AS items, coalesce(sum(m.amount), 0) AS amount FROM milestones m JOIN contracts c USING (source, contract_id)
-        WHERE c.currency = 'USD' AND m.submitted_date IS NOT NULL AND m.paid_date IS NULL
-          AND coalesce(m.status, '') NOT IN ('paid', 'cancelled', 'refunded')""")
+        WHERE c.currency = 'USD' AND m.submitted_date <= ?::DATE
+          AND (m.paid_date > ?::DATE OR (m.paid_date IS NULL AND coalesce(m.status, '') NOT IN ('paid', 'cancelled', 'refunded')))""",
+                   [today, today])
     table = next(d.value for d in at.dataframe if "bucket" in d.value.columns)
     usd = table[table["currency"] == "USD"]
     assert int(usd["items"].sum()) == int(unpaid["items"].iloc[0])

@@ -600,3 +600,57 @@ def test_exposure_totals_of_lists_that_are_not_cut_are_their_lengths(cli, worksp
     exposure = cli("report", "--json", *TODAY).json()["exposure"]
     assert (len(exposure["by_client"]), exposure["by_client_total"]) == (2, 2)
     assert (len(exposure["by_freelancer"]), exposure["by_freelancer_total"]) == (1, 1)
+
+
+def test_a_past_today_gives_withdrawable_money_and_ageing_as_they_stood_that_day(cli, db_path, tmp_path):
+    """tests/test_timing.py's as-of history (AS_OF_CONTRACTS) reported as of 2026-03-10: paid by then net
+    100 + 90 = 190, of it 90 (B's first milestone) on hold until 03-13; waiting for payment that day B's
+    milestone 2 (200, 1 day), D's milestone 2 (60, 37 days) and D's milestone 1 (40, 68 days). Text, JSON
+    and HTML all name that date."""
+    from tests.test_timing import AS_OF_CONTRACTS, AS_OF_MILESTONES
+
+    con = store.connect(db_path)
+    import_rows(con, tmp_path, AS_OF_CONTRACTS, AS_OF_MILESTONES)
+    con.close()
+    doc = cli("report", "--json", "--today", "2026-03-10").json()
+    assert doc["today"] == "2026-03-10"
+    assert doc["withdrawable"] == [{"currency": "USD", "paid": 190.0, "withdrawable": 100.0, "on_hold": 90.0,
+                                    "next_release": "2026-03-13"}]
+    assert [(a["bucket"], a["items"], a["amount"]) for a in doc["ageing"]] == [
+        ("0–30 days", 1, 200.0), ("31–60 days", 1, 60.0), ("61–90 days", 1, 40.0), ("over 90 days", 0, 0.0)]
+    assert "(as of 2026-03-10)" in cli("report", "--today", "2026-03-10").out.splitlines()[0]
+    out = tmp_path / "report.html"
+    assert cli("report", "--html", out, "--today", "2026-03-10").code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "· as of 2026-03-10" in text
+    assert "<h3>Withdrawable money as of 2026-03-10 (after platform holds)</h3>" in text
+    assert "<h3>Submitted, not yet paid as of 2026-03-10</h3>" in text
+
+
+def test_terminal_timing_table_gives_each_median_its_n_and_says_when_few_cases_carry_it(cli, db_path, tmp_path):
+    """Two direct contracts started 01-01: M paid 01-05 (submitted 01-03) and 01-09 (submitted 01-08), S paid
+    01-06 on its hand-in day. First payment M 4 days (1 contract), S 5 (1); submitted→paid M 2 and 1 -> 1.5
+    (2 payments), S 0 (1); no funded dates; gap M 4 (1); direct money is withdrawable at once, so first
+    withdrawable = first payment. Seven medians, each on 1 or 2 cases: fewer than 30."""
+    con = store.connect(db_path)
+    import_rows(con, tmp_path, [
+        {"contract_id": "M", "budget": "100", "start_date": "2026-01-01", "end_date": "2026-01-10", "status": "completed"},
+        {"contract_id": "S", "budget": "100", "start_date": "2026-01-01", "end_date": "2026-01-06", "status": "completed"},
+    ], [
+        {"contract_id": "M", "seq": "1", "amount": "50", "submitted_date": "2026-01-03", "paid_date": "2026-01-05"},
+        {"contract_id": "M", "seq": "2", "amount": "50", "submitted_date": "2026-01-08", "paid_date": "2026-01-09"},
+        {"contract_id": "S", "seq": "1", "amount": "100", "submitted_date": "2026-01-06", "paid_date": "2026-01-06"},
+    ])
+    con.close()
+    out = cli("report", "--today", "2026-03-31").out
+    expected = "\n".join([
+        "Payment timing (median days, n = contracts or payments measured; first payment: over the contracts that have one)",
+        "  structure   first payment  submitted→paid  funded→paid      gap  first withdrawable",
+        "  milestones        4 (n=1)       1.5 (n=2)            —  4 (n=1)             4 (n=1)",
+        "  single            5 (n=1)         0 (n=1)            —        —             5 (n=1)",
+        "  hourly                  —               —            —        —                   —",
+        "  7 of these medians rest on fewer than 30 contracts or payments (see n): read them as examples, not as a "
+        "pattern.",
+        "",
+    ])
+    assert expected in out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis import timing
@@ -81,15 +82,20 @@ def test_withdrawable_dates_follow_platform_holds(fixture_con):
 def test_withdrawable_position_as_of_a_date(fixture_con):
     pos = timing.withdrawable_position(fixture_con, Filters(), dt.date(2026, 1, 21)).set_index("currency")
     usd = pos.loc["USD"]
-    # net = gross - fee: 1060 - 90
-    assert usd["paid"] == pytest.approx(970)
+    # net (gross - fee) of what was paid by 01-21: M1 135, M2 45, S1 270, S5 60, H1 week 1 180; H1 week 2
+    # (paid 01-24), M3 (02-05) and M4 (03-07) were not paid yet on 01-21
+    assert usd["paid"] == pytest.approx(690)
     # withdrawable by 01-21: M1 135 (01-08..01-12), M2 45 (01-19), S5 60, H1 week 1 180 (01-21)
     assert usd["withdrawable"] == pytest.approx(420)
-    # on hold: S1 270 (01-22), H1 week 2 90 (01-28), M3 90 (02-10), M4 100 (03-07)
-    assert usd["on_hold"] == pytest.approx(550)
+    # on hold: S1 270 (paid 01-17, withdrawable 01-22)
+    assert usd["on_hold"] == pytest.approx(270)
     assert usd["next_release"].date() == dt.date(2026, 1, 22)
-    # EUR kept apart: E1 two payments of 500, fee 50 each
-    assert pos.loc["EUR", "paid"] == pytest.approx(900)
+    # EUR kept apart: E1's first payment of 500, fee 50 (paid 01-16; the second, 01-31, not yet)
+    assert pos.loc["EUR", "paid"] == pytest.approx(450)
+    # Once everything is paid (03-31): net 1060 - 90 = 970, on hold M4's 100 (direct, at once) no longer
+    later = timing.withdrawable_position(fixture_con, Filters(), dt.date(2026, 3, 31)).set_index("currency").loc["USD"]
+    assert (later["paid"], later["withdrawable"], later["on_hold"]) == pytest.approx((970, 970, 0))
+    assert pd.isna(later["next_release"])
 
 
 def test_cash_curve_share_received_against_planned_duration(fixture_con):
@@ -148,6 +154,62 @@ def test_ageing_of_submitted_unpaid_work(fixture_con):
     assert edge == {"0–30 days": 0, "31–60 days": 1, "61–90 days": 1, "over 90 days": 0}
     edge = timing.ageing(fixture_con, Filters(), dt.date(2026, 5, 9)).set_index("bucket")["items"].to_dict()
     assert edge == {"0–30 days": 0, "31–60 days": 1, "61–90 days": 0, "over 90 days": 1}
+
+
+#: A tiny history around the as-of date 2026-03-10, some of it before and some after (USD, fees given):
+#: A direct, paid 100 on 03-01; B Upwork, milestone 1 100 (fee 10) submitted 03-05 paid 03-08 (withdrawable
+#: 03-13), milestone 2 200 (fee 20) submitted 03-09 paid 03-12 (withdrawable 03-17); C direct, 50 submitted
+#: 03-20 paid 03-21; D direct, milestone 1 40 submitted 01-01 never paid, milestone 2 60 submitted 02-01 paid
+#: 04-01; E direct, 70 submitted 03-15, not paid.
+AS_OF = dt.date(2026, 3, 10)
+AS_OF_CONTRACTS = [
+    {"contract_id": "A", "budget": "100", "start_date": "2026-02-20", "end_date": "2026-03-01", "status": "completed"},
+    {"contract_id": "B", "platform": "upwork", "budget": "300", "start_date": "2026-03-01", "status": "active"},
+    {"contract_id": "C", "budget": "50", "start_date": "2026-03-15", "end_date": "2026-03-21", "status": "completed"},
+    {"contract_id": "D", "budget": "100", "start_date": "2025-12-15", "status": "active"},
+    {"contract_id": "E", "budget": "70", "start_date": "2026-03-11", "status": "active"},
+]
+AS_OF_MILESTONES = [
+    {"contract_id": "A", "seq": "1", "amount": "100", "submitted_date": "2026-03-01", "paid_date": "2026-03-01", "fee": "0"},
+    {"contract_id": "B", "seq": "1", "amount": "100", "submitted_date": "2026-03-05", "paid_date": "2026-03-08", "fee": "10"},
+    {"contract_id": "B", "seq": "2", "amount": "200", "submitted_date": "2026-03-09", "paid_date": "2026-03-12", "fee": "20"},
+    {"contract_id": "C", "seq": "1", "amount": "50", "submitted_date": "2026-03-20", "paid_date": "2026-03-21", "fee": "0"},
+    {"contract_id": "D", "seq": "1", "amount": "40", "submitted_date": "2026-01-01"},
+    {"contract_id": "D", "seq": "2", "amount": "60", "submitted_date": "2026-02-01", "paid_date": "2026-04-01", "fee": "0"},
+    {"contract_id": "E", "seq": "1", "amount": "70", "submitted_date": "2026-03-15"},
+]
+
+
+@pytest.fixture
+def as_of_con(con, tmp_path):
+    import_rows(con, tmp_path, AS_OF_CONTRACTS, AS_OF_MILESTONES)
+    return con
+
+
+def test_withdrawable_money_as_of_a_past_date_counts_only_what_was_paid_by_then(as_of_con):
+    """On 03-10 only A (100, withdrawable at once) and B's first milestone (net 90, on hold until 03-13) had
+    been paid: B's second milestone (03-12), C (03-21) and D's second milestone (04-01) were not money yet,
+    so neither withdrawable nor on hold (counted, on hold would have been 90 + 180 + 50 + 60 = 380)."""
+    pos = timing.withdrawable_position(as_of_con, Filters(), AS_OF).set_index("currency").loc["USD"]
+    assert (pos["paid"], pos["withdrawable"], pos["on_hold"]) == pytest.approx((190, 100, 90))
+    assert pos["next_release"].date() == dt.date(2026, 3, 13)
+    # 04-30, after everything: 100 + 90 + 180 + 50 + 60 = 480, all of it cleared (B's last hold ended 03-17).
+    pos = timing.withdrawable_position(as_of_con, Filters(), dt.date(2026, 4, 30)).set_index("currency").loc["USD"]
+    assert (pos["paid"], pos["withdrawable"], pos["on_hold"]) == pytest.approx((480, 480, 0))
+    assert pd.isna(pos["next_release"])
+
+
+def test_ageing_as_of_a_past_date_counts_work_handed_in_by_then_and_unpaid_on_that_day(as_of_con):
+    """On 03-10: B's milestone 2 (200, submitted 03-09, paid only on 03-12) had waited 1 day; D's milestone 2
+    (60, submitted 02-01, paid 04-01) 27 + 10 = 37 days; D's milestone 1 (40, submitted 01-01, never paid)
+    30 + 28 + 10 = 68 days. E (submitted 03-15) and C (03-20) were not handed in yet: not 0 days old."""
+    got = timing.ageing(as_of_con, Filters(), AS_OF).set_index("bucket")[["items", "amount"]]
+    assert got.to_dict("index") == {"0–30 days": {"items": 1, "amount": 200.0}, "31–60 days": {"items": 1, "amount": 60.0},
+                                    "61–90 days": {"items": 1, "amount": 40.0}, "over 90 days": {"items": 0, "amount": 0.0}}
+    # 04-30: D's milestone 2 is paid; milestone 1 has waited 30 + 28 + 31 + 30 = 119 days; E 46 days.
+    got = timing.ageing(as_of_con, Filters(), dt.date(2026, 4, 30)).set_index("bucket")[["items", "amount"]]
+    assert got.to_dict("index") == {"0–30 days": {"items": 0, "amount": 0.0}, "31–60 days": {"items": 1, "amount": 70.0},
+                                    "61–90 days": {"items": 0, "amount": 0.0}, "over 90 days": {"items": 1, "amount": 40.0}}
 
 
 def test_empty_workspace_gives_every_measure_with_no_data(con):

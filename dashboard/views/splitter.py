@@ -133,8 +133,8 @@ def link_ignored(values: dict[str, object]) -> list[str]:
 
 def show_link_ignored(values: dict[str, object]) -> None:
     with link_notice.container():
-        link_ignored_warning(link_ignored(values), "the splitter cannot take",
-                             "not a value its input takes, or not one of its parameters")
+        link_ignored_warning([("not a value its input takes, or not one of its parameters", link_ignored(values))],
+                             "the splitter cannot take")
 
 
 def days_text(value: float | None) -> str:

@@ -102,9 +102,7 @@ st.caption("Bars are medians (half of the cases were quicker); whiskers run from
 show_chart(charts.timing_medians(summary), "timing_medians", height=480)
 few = summary[(summary["n"] > 0) & (summary["n"] < SMALL_SAMPLE_FINISHED)]
 if not few.empty:
-    st.warning(f"{len(few)} of these medians {'rests' if len(few) == 1 else 'rest'} on fewer than "
-               f"{SMALL_SAMPLE_FINISHED} contracts or payments (see n): read {'it' if len(few) == 1 else 'them'} as "
-               f"{'an example' if len(few) == 1 else 'examples'}, not as a pattern.", icon=":material/warning:")
+    st.warning(sentence(timing.few_cases_note(len(few))), icon=":material/warning:")
 measured = summary[summary["n"] > 0]
 table = measured.assign(measure=measured["measure"].map(MEASURES), structure=measured["structure"].map(STRUCTURE_LABELS))
 show_table(table, "payment-timing", key="timing_summary", column_config={
