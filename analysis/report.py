@@ -545,6 +545,9 @@ def report_text(report: Report) -> str:
     few = int(((shown["n"] > 0) & (shown["n"] < SMALL_SAMPLE_FINISHED)).sum())
     if few:
         lines.append(f"  {sentence(timing.few_cases_note(few))}")
+    tested = timing.first_money_sentence(main.first_payment) if main.first_payment is not None else None
+    if tested:
+        lines.append(f"  {tested}")
     lines += ["", f"Earnings ({main.currency})"]
     rows = [[r.structure, format_money(r.gross), format_money(r.fees), format_money(r.net), format_pct(r.fees / r.gross) if r.gross else "—",
              unpaid_text(r.unpaid_on_cancellation, r.status_unknown, r.contracts, r.structure)] for r in bs.itertuples()]

@@ -75,6 +75,21 @@ class DaysComparison:
         return is_clear_difference(self.p_value, self.ci[0] - 0.5, self.ci[1] - 0.5)
 
 
+def first_money_sentence(c: DaysComparison) -> str | None:
+    """What ``compare_days`` found, in a sentence (None without a test, or with fewer than
+    ``SMALL_SAMPLE_FINISHED`` cases a side: the medians' own note says those are too few)."""
+    from analysis.cancellation import p_text
+
+    if c.p_value is None or min(c.a_n, c.b_n) < SMALL_SAMPLE_FINISHED:
+        return None
+    share = lambda v: f"{v * 100:.0f} %"  # noqa: E731
+    verdict = (f"calls that a clear difference ({p_text(c.p_value)})" if c.clear_difference
+               else f"cannot tell it from chance ({p_text(c.p_value)})")
+    return (f"Pair any milestone contract with any single-payment one: the milestone contract's first money came "
+            f"first in {share(c.prob_a_sooner)} of pairs (95 % interval {share(c.ci[0])} to {share(c.ci[1])}; half "
+            f"would mean neither is sooner). The {c.test_method} {verdict}.")
+
+
 @uses_prepared
 def compare_days(con: duckdb.DuckDBPyConnection, filters: Filters, measure: str = "start_to_first_payment",
                  a: str = "milestones", b: str = "single") -> DaysComparison:

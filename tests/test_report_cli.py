@@ -654,3 +654,32 @@ def test_terminal_timing_table_gives_each_median_its_n_and_says_when_few_cases_c
         "",
     ])
     assert expected in out
+
+
+def test_the_text_report_tests_whether_milestones_bring_first_money_sooner(cli, db_path):
+    """The same sentence as the Timing page, over the report currency's contracts; checked with scipy's
+    Brunner–Munzel test and numpy's count of pairs on days worked out in SQL of our own."""
+    import duckdb
+    import numpy as np
+    from scipy.stats import brunnermunzel
+
+    assert cli("sample", "--contracts", "600", "--seed", "4").code == 0
+    doc = cli("report", "--json", *TODAY).json()
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        days = con.execute(
+            """WITH s AS (SELECT c.contract_id, CASE WHEN c.contract_type = 'hourly' THEN 'hourly'
+                                 WHEN count(m.seq) >= 2 THEN 'milestones' ELSE 'single' END AS s, any_value(c.start_date) AS start
+                          FROM contracts c LEFT JOIN milestones m USING (source, contract_id)
+                          WHERE c.currency = ? GROUP BY c.contract_id, c.contract_type)
+               SELECT s.s, min(p.paid_date) - any_value(s.start) FROM payments p JOIN s USING (contract_id)
+               WHERE p.gross > 0 AND p.paid_date IS NOT NULL AND NOT p.pending GROUP BY s.contract_id, s.s""",
+            [doc["currency"]]).fetchall()
+    x = np.array([d for s, d in days if s == "milestones"], float)
+    y = np.array([d for s, d in days if s == "single"], float)
+    sooner = (x[:, None] < y).mean() + 0.5 * (x[:, None] == y).mean()
+    found = doc["first_payment_comparison"]
+    assert found["n"] == {"milestones": len(x), "single": len(y)}
+    assert found["prob_milestones_sooner"] == pytest.approx(sooner)
+    assert found["p_value"] == pytest.approx(brunnermunzel(x, y).pvalue, rel=1e-6)
+    out = cli("report", *TODAY).out
+    assert f"the milestone contract's first money came first in {sooner * 100:.0f} % of pairs" in out

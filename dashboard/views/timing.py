@@ -9,7 +9,6 @@ import pandas as pd
 import streamlit as st
 
 from analysis import earnings, timing
-from analysis.cancellation import p_text
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.timing import MEASURES
 from analysis.wording import STRUCTURE_WORDS, plural, sentence
@@ -71,14 +70,9 @@ if m_n and s_n:
                 + f" (medians over {m_n:,} and {s_n:,} contracts with a payment)."
                 + (f" With fewer than {SMALL_SAMPLE_FINISHED} contracts on a side, that is too few to conclude anything."
                    if min(m_n, s_n) < SMALL_SAMPLE_FINISHED else ""))
-    tested = query(timing.compare_days, filters)
-    if min(m_n, s_n) >= SMALL_SAMPLE_FINISHED and tested.p_value is not None:
-        low, high = tested.ci
-        st.markdown(f"Pair any milestone contract with any single-payment one: the milestone contract's first money "
-                    f"came first in **{share(tested.prob_a_sooner)}** of pairs (95 % interval {share(low)} to "
-                    f"{share(high)}; half would mean neither is sooner). The {tested.test_method} "
-                    + (f"calls that a clear difference ({p_text(tested.p_value)})." if tested.clear_difference
-                       else f"cannot tell it from chance ({p_text(tested.p_value)})."))
+    tested = timing.first_money_sentence(query(timing.compare_days, filters))
+    if tested:
+        st.markdown(tested)
 estimated = query(timing.estimated_starts, filters)
 if not (m_n and s_n):
     st.markdown("Not enough paid contracts of both kinds to compare how soon money arrives"
