@@ -90,7 +90,7 @@ def _other_currency_message(staged: StagedFile, column: str, currency: str) -> s
 def _require(staged: StagedFile, names: tuple[str, ...]) -> None:
     missing = [n for n in names if not staged.has(n)]
     if missing and staged.mapping is not None:  # the columns are the mapping's names: say what the file has
-        header = [staged.labels.get(real, real) for real in staged.columns.values()] + staged.extra_columns
+        header = staged.file_header
         raise single_problem(
             staged.display, 1, None,
             f"{f'the mapping {staged.mapping!r}' if staged.mapping else 'the column mapping'} gives no column for {missing[0]}, which this file needs: map one of "

@@ -50,7 +50,7 @@ def contract_payments_table() -> str:
     Columns: cid, currency, payments, gross, fee, net, bonuses, refunds (NULL when none),
     income_gross (money received for the work, refunds deducted: ``INCOME_KINDS`` and refunds;
     NULL when none), toward_budget (``TOWARD_BUDGET_KINDS``; NULL when none), invoiced (hourly
-    invoices paid: what an hourly contract, which has no budget, was paid; NULL when none). The filters never
+    invoices paid, refunds deducted: what an hourly contract, which has no budget, was paid; NULL when none). The filters never
     split a contract, so every contract-level grouping sums these rows instead of every payment.
     """
     pay, _ = payments_sql(Filters())
@@ -61,7 +61,7 @@ def contract_payments_table() -> str:
                sum(gross) FILTER (WHERE kind = 'bonus') AS bonuses, sum(gross) FILTER (WHERE kind = 'refund') AS refunds,
                sum(gross) FILTER (WHERE kind IN ({income})) AS income_gross,
                sum(gross) FILTER (WHERE kind IN ({toward})) AS toward_budget,
-               sum(gross) FILTER (WHERE kind = 'hourly') AS invoiced
+               sum(gross) FILTER (WHERE kind IN ('hourly', 'refund')) AS invoiced
         FROM ({pay}) GROUP BY cid, currency""")
 
 

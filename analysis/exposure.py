@@ -94,7 +94,9 @@ def active_table(need: int) -> str:
             SELECT c.source, c.contract_id, c.client, c.freelancer, c.platform, c.structure, c.currency,
                    c.budget, c.budget_band, c.start_date, c.planned_end_date,
                    coalesce(CASE WHEN c.structure = 'hourly' THEN invoiced.paid ELSE paid.paid END, 0) AS paid,
-                   CASE WHEN c.budget IS NOT NULL THEN greatest(c.budget - coalesce(paid.paid, 0), 0) END AS remaining,
+                   -- an hourly contract's budget (the template allows one) is no agreed total: never valued
+                   CASE WHEN c.budget IS NOT NULL AND c.structure <> 'hourly'
+                        THEN greatest(c.budget - coalesce(paid.paid, 0), 0) END AS remaining,
                    coalesce(escrow.funded, 0) AS escrow_funded, coalesce(escrow.submitted, 0) AS escrow_submitted,
                    says_funding.cid IS NOT NULL OR NOT {from_transaction_history_sql('c')} AS funding_known,
                    c.category

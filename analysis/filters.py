@@ -247,7 +247,7 @@ _PREPARED: ContextVar[_Prepared | None] = ContextVar("milestone_lens_prepared", 
 ANALYSIS_SCHEMA = "ml_analysis"
 #: Bumped whenever the SQL of a kept table changes, so a workspace written by another version
 #: of Milestone Lens is not read through tables of the wrong shape (it falls back to temporary ones).
-ANALYSIS_TABLES_FORMAT = 5
+ANALYSIS_TABLES_FORMAT = 6
 
 
 def _make_prepared_tables(con, names: _Prepared, *, row_number_keys: bool = False) -> bool:

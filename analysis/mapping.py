@@ -401,6 +401,7 @@ def apply_mapping(con: duckdb.DuckDBPyConnection, staged: StagedFile, mapping: C
     returned as a warning. Headers reach SQL only through ``quote_ident``, values only as
     parameters.
     """
+    staged.file_header = list(staged.columns.values())
     by_key = {normalize_header(real): real for real in staged.columns.values()}
     missing = [(t, h) for t, h in mapping.fields.items() if normalize_header(h) not in by_key]
     if missing:

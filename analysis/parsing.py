@@ -208,8 +208,10 @@ class StagedFile:
     #: What messages call a column of ``table`` that is not the file's own (a mapping's translated
     #: copy of ``State`` is called ``State``): table column -> name.
     labels: dict[str, str] = field(default_factory=dict)
-    #: The name of the column mapping that renamed the columns (``mapping.apply_mapping``; "" unnamed), if one did.
+    #: The name of the column mapping that renamed the columns (``mapping.apply_mapping``; "" unnamed), if one did,
+    #: and the file's own header before it did.
     mapping: str | None = None
+    file_header: list[str] = field(default_factory=list)
 
     @property
     def lazy(self) -> bool:

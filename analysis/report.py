@@ -241,7 +241,9 @@ def _notes(report: Report) -> list[str]:
         notes.append(f"{counted(missing_budget, 'cancelled fixed-price contract')} no known budget: "
                      "left out of unpaid_on_cancellation")
     small = main.rates[(main.rates["structure"] != "hourly") & main.rates["small_sample"]]
-    if len(small) and int(small["contracts"].sum()) == 0:  # an all-hourly workspace: nothing to be too few of
+    compared = int(main.rates.loc[main.rates["structure"] != "hourly", "contracts"].sum())
+    small = small[small["contracts"] > 0] if compared else small
+    if len(small) and compared == 0:  # an all-hourly workspace: nothing to be too few of
         notes.append("no milestone or single-payment contracts: cancellation is compared between those two only")
     elif len(small):
         notes.append(f"fewer than {SMALL_SAMPLE_FINISHED} finished contracts for "
@@ -649,7 +651,8 @@ def _configure_report(p: argparse.ArgumentParser) -> None:
     add_filter_arguments(p)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.add_argument("--html", type=Path, metavar="OUT.html", help="also write a self-contained HTML report")
-    p.add_argument("--today", metavar="DATE", help="the as-of date for active contracts (default: today)")
+    p.add_argument("--today", metavar="DATE", help="the as-of date: active contracts are censored there, and withdrawable money and unpaid work are "
+                        "as they stood on it (default: today)")
     p.add_argument("--parquet", metavar="DIR", type=Path,
                    help="report over a Parquet dataset written by export-parquet, read in place and out of core "
                         "(DuckDB capped at $MILESTONE_LENS_MEMORY_LIMIT, default 1GB), instead of a workspace")

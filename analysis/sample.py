@@ -24,10 +24,12 @@ from analysis.platforms import (
     FIVERR_SELLER_SHARE,
     FREELANCER_MIN_FEE,
     FREELANCER_RATE,
+    UPWORK_EARLY_RATE,
     UPWORK_FLAT_FEE_FROM,
     UPWORK_FLAT_RATE,
     UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS,
     UPWORK_REVIEW_DAYS,
+    UPWORK_SLIDING_FEE_FROM,
     UPWORK_SLIDING_TIERS,
 )
 
@@ -276,7 +278,9 @@ def _fees_cents(platform, paid_date, paid_cents, client, freelancer, is_paid, ho
     upwork = (platform == "upwork") & is_paid
     flat = upwork & (paid_date >= np.datetime64(UPWORK_FLAT_FEE_FROM))
     fee[flat] = amount[flat] * UPWORK_FLAT_RATE
-    sliding = upwork & ~flat
+    early = upwork & (paid_date < np.datetime64(UPWORK_SLIDING_FEE_FROM))
+    fee[early] = amount[early] * UPWORK_EARLY_RATE
+    sliding = upwork & ~flat & ~early
     if sliding.any():
         # Lifetime billing with the client before each payment, in date order.
         idx = np.nonzero(sliding)[0]

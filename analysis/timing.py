@@ -69,9 +69,12 @@ class DaysComparison:
 
     @property
     def clear_difference(self) -> bool:
-        """Enough cases on both sides, and the test and the interval (excluding 0.5) agree."""
-        if min(self.a_n, self.b_n) < SMALL_SAMPLE_FINISHED or self.ci is None:
+        """Enough cases on both sides, and the test and the interval (excluding 0.5) agree; samples that
+        never overlap have no interval, only the test."""
+        if min(self.a_n, self.b_n) < SMALL_SAMPLE_FINISHED or self.p_value is None:
             return False
+        if self.ci is None:
+            return self.p_value < 0.05
         return is_clear_difference(self.p_value, self.ci[0] - 0.5, self.ci[1] - 0.5)
 
 
@@ -85,9 +88,10 @@ def first_money_sentence(c: DaysComparison) -> str | None:
     share = lambda v: f"{v * 100:.0f} %"  # noqa: E731
     verdict = (f"calls that a clear difference ({p_text(c.p_value)})" if c.clear_difference
                else f"cannot tell it from chance ({p_text(c.p_value)})")
+    interval = f"95 % interval {share(c.ci[0])} to {share(c.ci[1])}; " if c.ci else ""
     return (f"Pair any milestone contract with any single-payment one: the milestone contract's first money came "
-            f"first in {share(c.prob_a_sooner)} of pairs (95 % interval {share(c.ci[0])} to {share(c.ci[1])}; half "
-            f"would mean neither is sooner). The {c.test_method} {verdict}.")
+            f"first in {share(c.prob_a_sooner)} of pairs, counting same-day pairs as half ({interval}half would mean "
+            f"neither is sooner). The {c.test_method} {verdict}.")
 
 
 @uses_prepared
@@ -98,7 +102,12 @@ def compare_days(con: duckdb.DuckDBPyConnection, filters: Filters, measure: str 
     import numpy as np
     from statsmodels.stats.nonparametric import rank_compare_2indep
 
-    measured, params = measured_sql(filters, (measure,))
+    if measure in _CONTRACT_MEASURES:  # the days ``timing_summary`` reads too: worked out once per block
+        base, params = contracts_sql(filters)
+        measured = (f"SELECT c.structure, t.d FROM {contract_days_table()} t JOIN ({base}) c ON c.cid = t.cid "
+                    f"WHERE t.m = {list(MEASURES).index(measure)}")
+    else:
+        measured, params = measured_sql(filters, (measure,))
     counts = con.execute(
         f"""SELECT structure, d, count(*) FROM ({measured}) WHERE d IS NOT NULL AND structure IN (?, ?)
             GROUP BY ALL ORDER BY ALL""", params + [a, b]).fetchall()
@@ -108,6 +117,14 @@ def compare_days(con: duckdb.DuckDBPyConnection, filters: Filters, measure: str 
     untested = DaysComparison(measure, a, b, len(x), len(y), None, None, None)
     if min(len(x), len(y)) < 2 or np.ptp(np.concatenate([x, y])) == 0:
         return untested
+    if x.max() < y.min() or y.max() < x.min():
+        # Samples that do not overlap: the Brunner–Munzel variance is 0 (no p-value, no interval), while this is
+        # the clearest answer there is. Mann–Whitney's U test (scipy) gives the p-value; the share is 1 or 0.
+        from scipy.stats import mannwhitneyu
+
+        p = float(mannwhitneyu(x, y, alternative="two-sided").pvalue)
+        return DaysComparison(measure, a, b, len(x), len(y), float(x.max() < y.min()), None, p,
+                              "Mann–Whitney U test (two-sided; the two never overlap)")
     with np.errstate(divide="ignore", invalid="ignore"):
         result = rank_compare_2indep(x, y)
         low, high = result.conf_int()

@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from analysis import earnings, exposure
+from analysis import earnings, exposure, timing
 from analysis.cancellation import BREAKDOWN_DIMENSIONS, BREAKDOWN_LABELS, p_number, p_text
 from analysis.filters import SMALL_SAMPLE_FINISHED
 from analysis.report import (
@@ -138,8 +138,11 @@ def _timing(section: CurrencySection, today: dt.date) -> list[str]:
     out = ["<h2>Payment timing</h2>",
            table(t, [("label", "measure", None), ("structure", "structure", None), ("n", "n", format_count),
                      ("median", "median days", format_days), ("p25", "25th pct", format_days), ("p75", "75th pct", format_days),
-                     ("mean", "mean", lambda x: f"{x:.1f}" if math.isfinite(x) else "—")]),
-           figure(charts.timing_medians(section.timing)),
+                     ("mean", "mean", lambda x: f"{x:.1f}" if math.isfinite(x) else "—")])]
+    few = int(((section.timing["n"] > 0) & (section.timing["n"] < SMALL_SAMPLE_FINISHED)).sum())
+    tested = timing.first_money_sentence(section.first_payment) if section.first_payment is not None else None
+    out += [f"<p>{esc(text)}</p>" for text in (sentence(timing.few_cases_note(few)) if few else None, tested) if text]
+    out += [figure(charts.timing_medians(section.timing)),
            figure(charts.cash_curve(section.cash_curve)),
            f"<h3>Withdrawable money as of {today.isoformat()} (after platform holds)</h3>",
            table(section.withdrawable, [("currency", "currency", None), ("paid", "paid (net)", format_money),

@@ -248,3 +248,20 @@ def test_an_active_hourly_contract_shows_what_its_invoices_paid_and_no_probabili
     assert pd.isna(hourly["p_cancel"]) and pd.isna(hourly["p_basis"]) and pd.isna(hourly["p_finished"])
     assert (rows.loc["M4", "paid"], rows.loc["M4", "p_basis"]) == (100, "all")
     assert list(rows.index) == ["S4", "M4", "H9"]  # expected loss 250, 150; the hourly one, not valued, last
+
+
+def test_an_hourly_contract_with_a_budget_is_not_valued_and_leaves_the_expected_loss_known(fixture_con, tmp_path):
+    """The template lets an hourly contract carry a budget: its remaining 2,000 was counted with no
+    probability beside it, so the currency's expected loss turned unknown ("no contract in the history has
+    finished"). By hand: still (300 + 500) × 0.5 = 400, as without H8; H8 was paid 600 by its invoices."""
+    from tests.fixtures.analysis.helpers import import_rows
+
+    import_rows(fixture_con, tmp_path, [{"contract_id": "H8", "client": "Gamma", "contract_type": "hourly",
+                                         "budget": "2000", "status": "active", "start_date": "2026-02-02"}],
+                [{"contract_id": "H8", "seq": str(i), "amount": amount, "submitted_date": "2026-02-09",
+                  "paid_date": "2026-02-10", "status": "paid"} for i, amount in enumerate(["400", "200"], 1)])
+    usd = exposure.exposure(fixture_con, USD).iloc[0]
+    assert usd["expected_loss"] == pytest.approx((300 + 500) * 0.5)
+    assert usd["remaining"] == 300 + 500
+    hourly = exposure.active_contracts(fixture_con, USD, limit=None).set_index("contract_id").loc["H8"]
+    assert hourly["paid"] == 600 and pd.isna(hourly["remaining"]) and pd.isna(hourly["p_cancel"])

@@ -273,3 +273,14 @@ def test_a_mapping_without_a_required_field_names_the_files_own_headers(con, tmp
         "agency.csv, row 1: the mapping 'nostatus' gives no column for status, which this file needs: map one of its "
         "columns to status or give the mapping a default for it (the header has: Job Ref, Begonnen, Preis, Zustand)")
     assert snapshot(con) == before
+
+
+def test_a_mapping_default_is_not_listed_as_a_column_of_the_file(con, tmp_path):
+    """With a currency default, the list read "Job Ref, Begonnen, Preis, currency (the mapping's default),
+    Zustand": the file has no such column. The file's header, in its order."""
+    path = tmp_path / "agency.csv"
+    path.write_text("Job Ref,Zustand,Begonnen,Preis\nJ-1,fertig,2024-01-10,100\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [path], mapping={"name": "nostatus", "defaults": {"currency": "EUR"},
+                                           "fields": {"contract_id": "Job Ref", "start_date": "Begonnen", "budget": "Preis"}})
+    assert str(err.value).endswith("(the header has: Job Ref, Zustand, Begonnen, Preis)")

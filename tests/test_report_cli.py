@@ -683,3 +683,15 @@ def test_the_text_report_tests_whether_milestones_bring_first_money_sooner(cli, 
     assert found["p_value"] == pytest.approx(brunnermunzel(x, y).pvalue, rel=1e-6)
     out = cli("report", *TODAY).out
     assert f"the milestone contract's first money came first in {sooner * 100:.0f} % of pairs" in out
+
+
+def test_single_payment_contracts_without_milestone_ones_are_not_called_none(cli, tmp_path):
+    """With 35 finished single-payment contracts and no milestone one, the note said "no milestone or
+    single-payment contracts". The empty milestone group is no group to be too few of, either."""
+    contracts = tmp_path / "contracts.csv"
+    contracts.write_text("contract_id,start_date,status,budget\n" + "".join(
+        f"S{i},2026-01-05,{'cancelled' if i < 5 else 'completed'},100\n" for i in range(35)))
+    assert cli("import", contracts).code == 0
+    out = cli("report", *TODAY).out
+    assert "no milestone or single-payment contracts" not in out
+    assert "fewer than 30 finished contracts for milestones" not in out

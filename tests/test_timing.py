@@ -285,3 +285,30 @@ def test_compare_days_by_hand(con, tmp_path):
     assert not result.clear_difference  # p is small, but 5 and 6 contracts are too few to conclude
     # Nothing to test: no single-payment contract.
     assert timing.compare_days(con, Filters(client=("nobody",))).p_value is None
+
+
+def test_compare_days_when_the_two_never_overlap_or_one_side_is_empty(con, tmp_path):
+    """Every milestone contract paid (days 2–4) before any single one (days 20–24): Brunner–Munzel's variance
+    is 0 and it gave no answer, so the clearest result was dropped. Mann–Whitney (scipy, the second method is
+    the same call written out here) gives the p-value; the share is 1. 32 a side, so it is called clear."""
+    from scipy.stats import mannwhitneyu
+
+    rows, milestones = [], []
+    for i in range(32):
+        m_day, s_day = 2 + i % 3, 20 + i % 5
+        rows.append({"contract_id": f"M{i}", "status": "completed", "budget": "100", "start_date": "2026-01-01"})
+        milestones += [{"contract_id": f"M{i}", "seq": "1", "amount": "50", "paid_date": f"2026-01-{1 + m_day:02d}"},
+                       {"contract_id": f"M{i}", "seq": "2", "amount": "50", "paid_date": "2026-02-20"}]
+        rows.append({"contract_id": f"S{i}", "status": "completed", "budget": "100", "start_date": "2026-01-01"})
+        milestones.append({"contract_id": f"S{i}", "seq": "1", "amount": "100", "paid_date": f"2026-01-{1 + s_day:02d}"})
+    import_rows(con, tmp_path, rows, milestones)
+    result = timing.compare_days(con, Filters())
+    x, y = [2 + i % 3 for i in range(32)], [20 + i % 5 for i in range(32)]
+    assert (result.prob_a_sooner, result.ci) == (1.0, None)
+    assert result.p_value == pytest.approx(mannwhitneyu(x, y, alternative="two-sided").pvalue)
+    assert result.clear_difference and "Mann–Whitney" in result.test_method
+    assert "first in 100 % of pairs" in timing.first_money_sentence(result)
+    # One side empty (no hourly contract here): nothing to test, and nothing said.
+    only = timing.compare_days(con, Filters(), a="milestones", b="hourly")
+    assert (only.a_n, only.b_n, only.p_value) == (32, 0, None)
+    assert timing.first_money_sentence(only) is None
