@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from analysis.cancellation import is_clear_difference
 from analysis.filters import (
     INCOME_KINDS,
     SMALL_SAMPLE_FINISHED,
@@ -75,6 +74,8 @@ class DaysComparison:
             return False
         if self.ci is None:
             return self.p_value < 0.05
+        from analysis.cancellation import is_clear_difference  # statsmodels: not on the import command's path
+
         return is_clear_difference(self.p_value, self.ci[0] - 0.5, self.ci[1] - 0.5)
 
 
