@@ -13,7 +13,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePath
 
@@ -243,22 +243,24 @@ def import_files(
     paths, names, repeated = _once_each(paths, names)
     names = names or distinct_names(paths)
     once = [f"{names[i]}: given {'twice' if n == 2 else f'{n} times'}: imported once" for i, n in repeated.items()]
-    paths, names, copies = _same_content_once(paths, names)
+    paths, names, copies, hashed = _same_content_once(paths, names)
     once += [f"{copy}: the same content as {original}: imported once" for copy, original in copies]
     try:
         with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments")):
-            summary = _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run)
+            summary = _import_in_transaction(con, paths, names, fmt, source, options, column_mapping, dry_run, hashed)
     except ImportValidationError as exc:
         raise _rows_as_spreadsheets_number_them(exc, paths, names, options) from None
     summary.warnings[:0] = once
     return summary
 
 
-def _same_content_once(paths: list[Path], names: list[str]) -> tuple[list[Path], list[str], list[tuple[str, str]]]:
+def _same_content_once(paths: list[Path], names: list[str]
+                       ) -> tuple[list[Path], list[str], list[tuple[str, str]], dict[Path, str]]:
     """``paths`` and ``names`` with a file whose bytes another one already brings (a copy uploaded under
     another name) left out, and the (copy, original) names left out: read twice, its rows were skipped
     as duplicates but the import log listed the copy as a file imported. Files of the same size only are
-    hashed; one that cannot be read is kept, for its reader to refuse."""
+    hashed (their digests are returned, for the import log); one that cannot be read is kept, for its
+    reader to refuse."""
     sizes: dict[int, list[int]] = {}
     for index, path in enumerate(paths):
         try:
@@ -268,20 +270,21 @@ def _same_content_once(paths: list[Path], names: list[str]) -> tuple[list[Path],
             continue
     first: dict[str, int] = {}
     dropped: dict[int, int] = {}
+    hashed: dict[Path, str] = {}
     for indexes in sizes.values():
         for index in indexes if len(indexes) > 1 else ():
             try:
-                digest = file_hash(paths[index])
+                digest = hashed[paths[index]] = file_hash(paths[index])
             except OSError:
                 continue
             original = first.setdefault(digest, index)
             if original != index:
                 dropped[index] = original
     if not dropped:
-        return paths, names, []
+        return paths, names, [], hashed
     kept = [i for i in range(len(paths)) if i not in dropped]
     return ([paths[i] for i in kept], [names[i] for i in kept],
-            [(names[i], names[o]) for i, o in sorted(dropped.items())])
+            [(names[i], names[o]) for i, o in sorted(dropped.items())], hashed)
 
 
 def _once_each(paths: list[Path], names: list[str] | None) -> tuple[list[Path], list[str] | None, dict[int, int]]:
@@ -361,16 +364,24 @@ def distinct_names(paths: Sequence[Path]) -> list[str]:
 
 
 def _import_in_transaction(con, paths, names, fmt, source, options, column_mapping=None,
-                           dry_run: bool = False) -> ImportSummary:
+                           dry_run: bool = False, hashed: dict[Path, str] | None = None) -> ImportSummary:
     # The import log's content hashes are worked out on a second thread while DuckDB reads the
     # files (hashlib lets go of the GIL): 1M contracts, 423 MB of CSV, ~0.8 s of hashing.
     stop = threading.Event()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="milestone-lens-hash") as hashing:
-        digests = [hashing.submit(file_hash, path, stop) for path in paths]
+        digests = [_done(hashed[path]) if hashed and path in hashed else hashing.submit(file_hash, path, stop)
+                   for path in paths]  # a file ``_same_content_once`` hashed already is not read again
         try:
             return _import_files_in_transaction(con, paths, names, fmt, source, options, column_mapping, digests, dry_run)
         finally:
             stop.set()  # a refused import does not wait for the rest of a big file to be hashed
+
+
+def _done(value: str) -> Future:
+    """A future already holding ``value``."""
+    future: Future = Future()
+    future.set_result(value)
+    return future
 
 
 def _import_files_in_transaction(con, paths, names, fmt, source, options, column_mapping, digests,

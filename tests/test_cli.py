@@ -334,6 +334,14 @@ def test_a_copy_of_a_file_under_another_name_is_imported_once(cli, tmp_path, db_
     assert doc["imported"]["contracts"] == 2 and doc["duplicates_skipped"] == 0
     assert [f["file"] for f in doc["files"]] == ["contracts.csv", "other.csv"]
     assert doc["warnings"][0] == "contracts_copy.csv: the same content as contracts.csv: imported once"
+    # Hashed once to compare them, those digests are the import log's (the same bytes as hashlib's).
+    import hashlib
+
+    import duckdb
+
+    with duckdb.connect(str(db_path), read_only=True) as con:
+        assert con.execute("SELECT file_name, content_hash FROM imports ORDER BY import_id").fetchall() == [
+            (p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in (path, other)]
 
 
 def test_files_told_apart_up_to_the_root_have_no_double_slash():
