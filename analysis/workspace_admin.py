@@ -63,13 +63,20 @@ def values_not_in_workspace(con: duckdb.DuckDBPyConnection, filters: Filters) ->
 
 
 def import_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The import log, newest first: one row per imported file, ``batch_id`` grouping one import."""
+    """The import log, newest first: one row per imported file, ``batch_id`` grouping one import.
+
+    ``still_here``: how many of the contracts, milestones and payments the file brought are in the
+    workspace now (of its ``*_new``); removing an earlier import takes the rows of its contracts that
+    later files brought, and the log's counts alone would still show them."""
+    here = " UNION ALL ".join(f"SELECT first_import_id FROM {t}" for t in ("contracts", "milestones", "payments"))
     return con.execute(
-        """SELECT batch_id AS "import", import_id AS file_id, file_name, format, source, imported_at,
-                  contracts_new, contracts_updated, milestones_new, milestones_updated,
-                  payments_new, payments_updated, duplicates_skipped,
-                  array_to_string(warnings, '; ') AS warnings
-           FROM imports ORDER BY batch_id DESC, import_id"""
+        f"""WITH here AS (SELECT first_import_id, count(*) AS n FROM ({here}) GROUP BY ALL)
+            SELECT batch_id AS "import", import_id AS file_id, file_name, format, source, imported_at,
+                   contracts_new, contracts_updated, milestones_new, milestones_updated,
+                   payments_new, payments_updated, duplicates_skipped, coalesce(here.n, 0) AS still_here,
+                   array_to_string(warnings, '; ') AS warnings
+            FROM imports LEFT JOIN here ON here.first_import_id = imports.import_id
+            ORDER BY batch_id DESC, import_id"""
     ).df()
 
 

@@ -284,11 +284,15 @@ def test_template_files_import_cleanly(con):
 def test_remove_import_takes_later_milestones_of_its_contracts_along(con):
     import_files(con, [UPLOAD[0]])  # import 1: contracts only
     import_files(con, [UPLOAD[1]])  # import 2: their milestones
+    assert workspace_admin.import_history(con)["still_here"].tolist() == [6 + 4, 3]  # newest first
     version = store.data_version(con)
     removal = workspace_admin.remove_import(con, 1)
     assert (removal.contracts, removal.milestones, removal.payments, removal.kept_updated) == (3, 6, 4, 0)
     assert store.counts(con) == {"contracts": 0, "milestones": 0, "payments": 0, "imports": 1}
     assert store.data_version(con) == version + 1
+    # The log still says import 2 brought 6 milestones and 4 payments: none of them is here any more.
+    history = workspace_admin.import_history(con)
+    assert history[["milestones_new", "payments_new", "still_here"]].values.tolist() == [[6, 4, 0]]
 
 
 def test_remove_import_keeps_rows_it_only_updated(con, tmp_path):

@@ -423,6 +423,10 @@ with tab_history:
             "import": st.column_config.NumberColumn("import", format="%d"),
             "imported_at": st.column_config.DatetimeColumn("imported at", format="YYYY-MM-DD HH:mm"),
             **{c: st.column_config.NumberColumn(c.replace("_", " "), format="localized") for c in counts},
+            "still_here": st.column_config.NumberColumn(
+                "still here", format="localized",
+                help="How many of the contracts, milestones and payments this file brought are in the workspace now "
+                     "(removing an earlier import also takes the rows later files brought to its contracts)"),
         })
         batches = history.groupby("import", sort=False).agg(
             files=("file_name", lambda names: ", ".join(names)), at=("imported_at", "first"),
