@@ -72,8 +72,8 @@ def import_history(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute(
         f"""WITH here AS (SELECT first_import_id, count(*) AS n FROM ({here}) GROUP BY ALL)
             SELECT batch_id AS "import", import_id AS file_id, file_name, format, source, imported_at,
-                   contracts_new, contracts_updated, milestones_new, milestones_updated,
-                   payments_new, payments_updated, duplicates_skipped, coalesce(here.n, 0) AS still_here,
+                   coalesce(here.n, 0) AS still_here, contracts_new, contracts_updated, milestones_new,
+                   milestones_updated, payments_new, payments_updated, duplicates_skipped,
                    array_to_string(warnings, '; ') AS warnings
             FROM imports LEFT JOIN here ON here.first_import_id = imports.import_id
             ORDER BY batch_id DESC, import_id"""
