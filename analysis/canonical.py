@@ -11,8 +11,8 @@ import duckdb
 from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem, warning_row, with_unlisted
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
-    ISO_4217, StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
-    NO_CURRENCY_CODE, not_a_currency_sql, numeric_date_sql, other_currency_sql, read_failure, whole_number_sql,
+    ISO_4217, ISO_4217_SQL, StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
+    NO_CURRENCY_CODE, currency_letters_sql, not_a_currency_sql, numeric_date_sql, other_currency_sql, read_failure, whole_number_sql,
 )
 from analysis.wording import listed, plural
 
@@ -82,7 +82,7 @@ def _other_currency_message(staged: StagedFile, column: str, currency: str) -> s
     whose = (f"CASE WHEN {_text(staged, 'currency')} IS NULL THEN 'the default for a row without a currency' "
              "ELSE 'the row''s currency' END")
     return (f"CASE WHEN {not_a_currency_sql(cell)} THEN 'cannot read ''' || {cell} || ''' as an amount: ''' || "
-            f"regexp_extract({cell}, '([A-Za-z]{{3}})', 1) || ''' {NO_CURRENCY_CODE}' "
+            f"{currency_letters_sql(cell, upper=False)} || ''' {NO_CURRENCY_CODE}' "
             f"ELSE '{column} ''' || {cell} || ''' is in another currency than ' || {currency} || ', ' || "
             f"{whose} || ': amounts are never converted; give the row the amount''s currency' END")
 
@@ -483,7 +483,7 @@ def _amounts_marked_in_a_currency(con, staged: StagedFile, ctx) -> None:
     def check(con) -> list[str]:
         found = con.execute(
             f"""SELECT m._row, m.field, m.cell, c.contract_id, c.currency,
-                       CASE WHEN regexp_matches(m.cell, '[A-Za-z]{{3}}') THEN regexp_extract(m.cell, '([A-Za-z]{{3}})', 1) END,
+                       CASE WHEN regexp_matches(m.cell, '[A-Za-z]{{3}}') THEN {currency_letters_sql('m.cell', upper=False)} END,
                        count(*) OVER () FROM {table} m
                 JOIN contracts c ON c.source = ? AND c.contract_id = m.contract_id
                 WHERE {other_currency_sql('m.cell', 'c.currency')} ORDER BY m._row LIMIT 20""", [source]).fetchall()
@@ -518,7 +518,7 @@ def _doubtful_contracts(con) -> list[str]:
          "counted as active; if it ended, give its status (completed, cancelled or disputed)"),
         ("status <> 'active' AND start_date > current_date", "contract", "finished but starting after today",
          "imported as written; check the start_date"),
-        (f"currency NOT IN ({', '.join(repr(c) for c in sorted(ISO_4217))})", "contract",
+        (f"currency NOT IN ({ISO_4217_SQL})", "contract",
          "in a currency ISO 4217 does not list", "imported as written and reported apart from the other currencies; "
          "check the code for a typing slip"),
     ])

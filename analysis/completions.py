@@ -21,7 +21,7 @@ from analysis.errors import ROW_MARK, Problem, UserError, single_problem
 from analysis.filters import TOWARD_BUDGET_KINDS, Filters, contracts_sql, uses_prepared
 from analysis.locale import resolve_decimal_comma
 from analysis.marketplace import from_transaction_history_sql
-from analysis.parsing import StagedFile, amount_sql, listed_problems, whole_number_sql
+from analysis.parsing import StagedFile, amount_sql, failing_rows, whole_number_sql
 from analysis.wording import listed, plural
 
 if TYPE_CHECKING:  # the import path does not need pandas; DuckDB's .df() loads it when asked
@@ -280,8 +280,7 @@ def stage_completions(con: duckdb.DuckDBPyConnection, staged: StagedFile, ctx) -
         ("planned_milestones < 1", "planned_milestones", "'planned_milestones must be 1 or more'"),
     ]
     for condition, field, message in checks:
-        ctx.problems += listed_problems(staged.display, col(field), con.execute(
-            f"SELECT _row, {message}, count(*) OVER () FROM {table} WHERE {condition} ORDER BY _row LIMIT 20").fetchall())
+        ctx.problems += failing_rows(con, staged.display, col(field), table, condition, message)
     dup = con.execute(
         f"""SELECT contract_id, list(_row ORDER BY _row) FROM {table} WHERE contract_id IS NOT NULL
             GROUP BY contract_id, source HAVING count(*) > 1 ORDER BY min(_row) LIMIT 1"""

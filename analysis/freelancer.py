@@ -19,7 +19,7 @@ import re
 from analysis import marketplace
 from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem, with_unlisted
 from analysis.locale import resolve_day_first, resolve_decimal_comma
-from analysis.parsing import ISO_4217, StagedFile, listed_problems, amount_sql, date_sql, quote_ident, timestamp_sql
+from analysis.parsing import ISO_4217_SQL, StagedFile, amount_sql, date_sql, failing_rows, quote_ident, timestamp_sql
 from analysis.wording import plural
 
 FIELDS = ("date", "description", "currency", "amount", "tax")
@@ -185,8 +185,7 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     # The description names the currency the money was paid in: a Currency column saying another is
     # one of the two wrong, and amounts are never converted.
     # (A code ISO 4217 does not list may be a note in brackets, "for project Site (SEO)", not a currency.)
-    iso = ", ".join(f"'{code}'" for code in sorted(ISO_4217))
-    problems += _on(con, staged, f"category IN ('milestone', 'fee') AND currency_col <> text_currency AND text_currency IN ({iso})",
+    problems += _on(con, staged, f"category IN ('milestone', 'fee') AND currency_col <> text_currency AND text_currency IN ({ISO_4217_SQL})",
                     real["currency"],
                     "'the currency ''' || currency_col || ''' contradicts the description''s (' || text_currency || '): "
                     "amounts are never converted; correct the one that is wrong'")
@@ -262,8 +261,7 @@ def _projects_in_two_currencies(con, staged: StagedFile, column: str | None) -> 
 
 
 def _on(con, staged: StagedFile, condition: str, column: str | None, message_sql: str):
-    rows = con.execute(f"SELECT _row, {message_sql}, count(*) OVER () FROM _fl WHERE {condition} ORDER BY _row LIMIT 20").fetchall()
-    return listed_problems(staged.display, column, rows)
+    return failing_rows(con, staged.display, column, "_fl", condition, message_sql)
 
 
 def _build(con, ctx, display: str, currencies: list[str]) -> None:

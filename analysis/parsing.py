@@ -150,6 +150,8 @@ NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR 
 SLL SOS SRD SSP STD STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED
 VEF VES VND VUV WST XAF XAG XAU XCD XCG XDR XOF XPD XPF XPT YER ZAR ZMK ZMW ZWG ZWL
 """.split())
+#: The same codes as a DuckDB list body, for ``... IN (ISO_4217_SQL)``.
+ISO_4217_SQL = ", ".join(f"'{code}'" for code in sorted(ISO_4217))
 
 
 def other_currency_sql(text: str, currency: str) -> str:
@@ -158,15 +160,17 @@ def other_currency_sql(text: str, currency: str) -> str:
     row's). ``$`` is left alone: a dozen currencies write it. Amounts are never converted, so
     ``£100`` on a USD row would be counted as 100 dollars."""
     return (f"(regexp_matches({text}, '[A-Za-z£€₹¥]') AND CASE "
-            f"WHEN regexp_matches({text}, '[A-Za-z]{{3}}') THEN upper(regexp_extract({text}, '([A-Za-z]{{3}})', 1)) <> {currency} "
+            f"WHEN regexp_matches({text}, '[A-Za-z]{{3}}') THEN {currency_letters_sql(text)} <> {currency} "
             f"WHEN contains({text}, '£') THEN {currency} <> 'GBP' WHEN contains({text}, '€') THEN {currency} <> 'EUR' "
             f"WHEN contains({text}, '₹') THEN {currency} <> 'INR' WHEN contains({text}, '¥') THEN {currency} NOT IN ('JPY', 'CNY') "
             "ELSE false END)")
 
 
-def currency_letters_sql(text: str) -> str:
-    """DuckDB expression: the first three letters of an amount cell, upper case (``'TBD'`` of ``TBD 500``)."""
-    return f"upper(regexp_extract({text}, '([A-Za-z]{{3}})', 1))"
+def currency_letters_sql(text: str, upper: bool = True) -> str:
+    """DuckDB expression: the first three letters of an amount cell (``'TBD'`` of ``TBD 500``), upper case
+    to compare with codes, or as written to quote them back."""
+    letters = f"regexp_extract({text}, '([A-Za-z]{{3}})', 1)"
+    return f"upper({letters})" if upper else letters
 
 
 #: What a message says after the three letters marking an amount that are no currency code:
@@ -176,8 +180,7 @@ NO_CURRENCY_CODE = "is no currency code: write the amount alone, or with its cur
 
 def not_a_currency_sql(text: str) -> str:
     """DuckDB condition: the amount cell ``text`` is marked with three letters ISO 4217 does not list."""
-    codes = ", ".join(f"'{c}'" for c in sorted(ISO_4217))
-    return f"(regexp_matches({text}, '[A-Za-z]{{3}}') AND {currency_letters_sql(text)} NOT IN ({codes}))"
+    return f"(regexp_matches({text}, '[A-Za-z]{{3}}') AND {currency_letters_sql(text)} NOT IN ({ISO_4217_SQL}))"
 
 
 def normalize_header(name: str) -> str:
@@ -393,11 +396,18 @@ def first_problems(
 ) -> list[Problem]:
     """Rows of ``staged`` where ``condition`` holds, as Problems (row numbers as a spreadsheet shows them):
     the first ``limit``, the last of them counting the rest (``Problem.unlisted``)."""
-    rows = con.execute(
-        f"SELECT {staged.row_expr} AS row_no, {message_sql}, count(*) OVER () FROM {staged.table} WHERE {condition} "
-        f"ORDER BY rowid LIMIT {int(limit)}"
-    ).fetchall()
-    return listed_problems(staged.display, column, rows)
+    return failing_rows(con, staged.display, column, staged.table, condition, message_sql,
+                        row=staged.row_expr, order="rowid", limit=limit)
+
+
+def failing_rows(con: duckdb.DuckDBPyConnection, display: str, column: str | None, table: str, condition: str,
+                 message_sql: str, *, row: str = "_row", order: str = "_row", limit: int = 20) -> list[Problem]:
+    """The rows of ``table`` failing one check (``condition``), as Problems of the file ``display``: the first
+    ``limit`` by ``order``, each numbered by ``row`` (a typed table keeps the spreadsheet's in ``_row``), the
+    last listed counting those left out. Every reader's checks list and count their failures through it."""
+    rows = con.execute(f"SELECT {row}, {message_sql}, count(*) OVER () FROM {table} WHERE {condition} "
+                       f"ORDER BY {order} LIMIT {int(limit)}").fetchall()
+    return listed_problems(display, column, rows)
 
 
 def listed_problems(file: str, column: str | None, rows: list[tuple]) -> list[Problem]:

@@ -19,7 +19,7 @@ import duckdb
 from analysis import marketplace
 from analysis.errors import ROW_MARK, Problem, single_problem, warning_row
 from analysis.locale import resolve_day_first, resolve_decimal_comma
-from analysis.parsing import StagedFile, amount_sql, date_sql, listed_problems
+from analysis.parsing import StagedFile, amount_sql, date_sql, failing_rows
 from analysis.platforms import UPWORK_HOURLY_AVAILABLE_AFTER_WEEK_END_DAYS, fee_sql
 from analysis.wording import plural
 
@@ -206,10 +206,8 @@ def _problem(staged: StagedFile, row: int, column: str | None, message: str):
 
 def _on(con, staged: StagedFile, table: str, condition: str, column: str | None, message_sql: str, limit: int = 20):
     """Problems found on a typed table (which keeps the spreadsheet row number in ``_row``)."""
-    rows = con.execute(f"SELECT _row, {message_sql}, count(*) OVER () FROM {table} WHERE {condition} "
-                       f"ORDER BY _row LIMIT {int(limit)}").fetchall()
     real = staged.columns.get(column, column) if column else None
-    return listed_problems(staged.display, real, rows)
+    return failing_rows(con, staged.display, real, table, condition, message_sql, limit=limit)
 
 
 def _classify(con) -> None:
