@@ -223,6 +223,12 @@ def compare_structures(rates: pd.DataFrame, a: str = "milestones", b: str = "sin
     return compare_rates(get(a, "cancelled"), get(a, "finished"), get(b, "cancelled"), get(b, "finished"), a, b)
 
 
+def fixed_price_contracts(rates: pd.DataFrame) -> int:
+    """How many milestone and single-payment contracts a ``rates_by_structure`` frame holds, finished or not:
+    0 means an all-hourly history, with nothing for the comparison to be too few of."""
+    return int(rates.loc[rates["structure"] != "hourly", "contracts"].sum())
+
+
 @uses_prepared
 def breakdowns(con: duckdb.DuckDBPyConnection, filters: Filters) -> pd.DataFrame:
     """Cancellation by structure within each group of each dimension (one scan, grouping sets).

@@ -241,7 +241,7 @@ def _notes(report: Report) -> list[str]:
         notes.append(f"{counted(missing_budget, 'cancelled fixed-price contract')} no known budget: "
                      "left out of unpaid_on_cancellation")
     small = main.rates[(main.rates["structure"] != "hourly") & main.rates["small_sample"]]
-    compared = int(main.rates.loc[main.rates["structure"] != "hourly", "contracts"].sum())
+    compared = cancellation.fixed_price_contracts(main.rates)
     small = small[small["contracts"] > 0] if compared else small
     if len(small) and compared == 0:  # an all-hourly workspace: nothing to be too few of
         notes.append("no milestone or single-payment contracts: cancellation is compared between those two only")

@@ -28,7 +28,7 @@ rates = contracts_or_stop(filters)
 # --- the answer -------------------------------------------------------------------------
 comparison = cancellation.compare_structures(rates)
 answer = overview.headline(comparison, filtered=filtered,
-                           compared_contracts=int(rates.loc[rates["structure"] != "hourly", "contracts"].sum()))
+                           compared_contracts=cancellation.fixed_price_contracts(rates))
 with st.container(border=True):
     st.subheader(answer.text)
     if answer.detail:
