@@ -84,7 +84,8 @@ def totals(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = "s
 
     Columns: currency, [by,] contracts (with at least one payment; only with
     ``count_contracts``), payments, gross, fees,
-    net, effective_fee_rate (fees / gross), bonuses, refunds (negative amounts).
+    net, effective_fee_rate (fees / gross), bonuses, refunds (negative amounts); with ``limit``
+    also groups (how many groups the currency has before the cut).
     """
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}")
@@ -105,11 +106,12 @@ def totals(con: duckdb.DuckDBPyConnection, filters: Filters, by: str | None = "s
                 f"FROM ({base}) c JOIN {contract_payments_table()} p ON p.cid = c.cid)")
         contracts = "count(*) AS contracts, " if count_contracts else ""
         payments = "sum(payments)::BIGINT"
+    groups = ", count(*) OVER (PARTITION BY currency) AS groups" if limit else ""
     df = con.execute(
         f"""SELECT currency{key}, {contracts}{payments} AS payments,
                    sum(gross)::DOUBLE AS gross, sum(fee)::DOUBLE AS fees, sum(net)::DOUBLE AS net,
                    coalesce(sum(bonuses), 0)::DOUBLE AS bonuses,
-                   coalesce(sum(refunds), 0)::DOUBLE AS refunds
+                   coalesce(sum(refunds), 0)::DOUBLE AS refunds{groups}
             FROM {rows}
             GROUP BY currency{group}
             {f"QUALIFY row_number() OVER (PARTITION BY currency ORDER BY sum(gross) DESC{group}) <= {int(limit)}" if limit else ""}

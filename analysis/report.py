@@ -65,6 +65,9 @@ class CurrencySection:
     months: pd.DataFrame | None = None
     by_client: pd.DataFrame | None = None
     by_freelancer: pd.DataFrame | None = None
+    #: How many clients and freelancers were paid: ``by_client`` and ``by_freelancer`` keep the first ``TOP_ROWS``.
+    by_client_total: int = 0
+    by_freelancer_total: int = 0
     realised: pd.DataFrame | None = None
     pending: pd.DataFrame | None = None
     account_costs: pd.DataFrame | None = None
@@ -177,8 +180,9 @@ def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, to
     section.withdrawable = timing.withdrawable_position(con, f, today)
     section.ageing = timing.ageing(con, f, today)
     section.months = earnings.months(con, f, count_contracts=False)
-    section.by_client = earnings.totals(con, f, by="client", limit=TOP_ROWS)
-    section.by_freelancer = earnings.totals(con, f, by="freelancer", limit=TOP_ROWS)
+    section.by_client, section.by_client_total = _top_groups(earnings.totals(con, f, by="client", limit=TOP_ROWS))
+    section.by_freelancer, section.by_freelancer_total = _top_groups(
+        earnings.totals(con, f, by="freelancer", limit=TOP_ROWS))
     section.realised = earnings.realised_vs_agreed(con, f)
     section.pending = earnings.pending(con, f)
     section.account_costs = earnings.account_costs(con, f)
@@ -190,6 +194,12 @@ def _section(con: duckdb.DuckDBPyConnection, filters: Filters, currency: str, to
     section.concentration = exposure.concentration(con, f)
     section.top_clients = exposure.top_clients(con, f, limit=10)
     return section
+
+
+def _top_groups(totals: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """A limited ``earnings.totals`` without its ``groups`` column, and how many groups there were."""
+    count = int(totals.groupby("currency")["groups"].first().sum()) if len(totals) else 0
+    return totals.drop(columns="groups"), count
 
 
 def build_report(con: duckdb.DuckDBPyConnection, filters: Filters | None = None, today: dt.date | None = None) -> Report:
@@ -400,7 +410,9 @@ def section_json(section: CurrencySection) -> dict:
     doc["earnings"] = {
         "by_month": records(section.months),
         "top_clients": records(section.by_client),
+        "top_clients_total": section.by_client_total,  # the list above keeps the TOP_ROWS with the largest gross
         "by_freelancer": records(section.by_freelancer),
+        "by_freelancer_total": section.by_freelancer_total,
         "realised_vs_agreed": records(section.realised),
         "pending": records(section.pending),
         "account_costs": records(section.account_costs),

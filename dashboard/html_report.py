@@ -23,7 +23,7 @@ from analysis.report import (
     CurrencySection, Report, format_count, format_date, format_days, format_money, format_pct, rate_text, unpaid_text,
 )
 from analysis.timing import MEASURES
-from analysis.wording import sentence
+from analysis.wording import plural, sentence
 from dashboard import charts
 
 _CSS = """
@@ -70,6 +70,13 @@ def figure(fig: go.Figure) -> str:
     fig.update_layout(template=charts.REPORT_TEMPLATE)
     return '<div class="chart">' + fig.to_html(full_html=False, include_plotlyjs=False,
                                                config={"displaylogo": False, "responsive": True}) + "</div>"
+
+
+def cut_note(shown: int, total: int, noun: str, order: str, after: str = "") -> list[str]:
+    """``The 15 with the largest gross of 1,234 clients.`` when a table or chart shows only part of a list."""
+    if total <= shown:
+        return []
+    return [f'<p class="meta">{esc(f"The {shown:,} {order} of {plural(total, noun)}{after}.")}</p>']
 
 
 def _rates_table(section: CurrencySection) -> str:
@@ -174,9 +181,12 @@ def _earnings(section: CurrencySection) -> list[str]:
                                     ("agreed", "agreed", format_money), ("paid", "paid", format_money),
                                     ("realised_share", "realised", format_pct)]),
            "<h3>Top clients</h3>",
+           *cut_note(min(15, len(section.by_client)), section.by_client_total, "client", "with the largest gross"),
            table(section.by_client.head(15), [("client", "client", None), ("contracts", "contracts paid", format_count), *money_cols,
                                              ("effective_fee_rate", "fee rate", format_pct)]),
            "<h3>By freelancer</h3>",
+           *cut_note(min(30, len(section.by_freelancer)), section.by_freelancer_total, "freelancer",
+                     "with the largest gross"),
            table(section.by_freelancer.head(30), [("freelancer", "freelancer", None), ("contracts", "contracts paid", format_count),
                                                   *money_cols, ("effective_fee_rate", "fee rate", format_pct)])]
     if section.pending is not None and len(section.pending):
@@ -210,9 +220,11 @@ def _exposure(section: CurrencySection) -> list[str]:
            *(f"<p class=\"note\">{esc(caveat)}</p>"
              for row in section.exposure.to_dict("records")
              for caveat in (exposure.funding_caveat(row), exposure.expected_loss_caveat(row)) if caveat),
-           figure(charts.exposure_by(section.exposure_by_client, "client", section.currency)),
-           figure(charts.exposure_by(section.exposure_by_freelancer, "freelancer", section.currency)),
+           *_exposure_chart(section.exposure_by_client, "client", section.currency),
+           *_exposure_chart(section.exposure_by_freelancer, "freelancer", section.currency),
            "<h3>Largest expected losses</h3>",
+           *cut_note(len(section.top_active), int(section.exposure["active"].sum()) if len(section.exposure) else 0,
+                     "active contract", "with the largest expected loss"),
            table(section.top_active, [("contract_id", "contract", None), ("client", "client", None),
                                       ("freelancer", "freelancer", None), ("structure", "structure", None),
                                       ("budget", "budget", format_money), *money[:3],
@@ -224,6 +236,14 @@ def _exposure(section: CurrencySection) -> list[str]:
                                          ("hhi", "HHI (0–1)", lambda x: f"{x:.3f}"),
                                          ("unattributed_gross", "without client name", format_money)])]
     return out
+
+
+def _exposure_chart(by: pd.DataFrame, key: str, currency: str) -> list[str]:
+    """``charts.exposure_by`` and, when it leaves some out, how many groups have money still to be paid."""
+    unpaid = int(((by["currency"] == currency) & (by["remaining"] > 0)).sum())
+    return [figure(charts.exposure_by(by, key, currency)),
+            *cut_note(min(charts.TOP_BARS, unpaid), unpaid, key,
+                      "with the largest expected loss (then the most still to be paid)", " with money still to be paid")]
 
 
 def _other_currency(section: CurrencySection) -> list[str]:

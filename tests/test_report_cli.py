@@ -695,3 +695,48 @@ def test_single_payment_contracts_without_milestone_ones_are_not_called_none(cli
     out = cli("report", *TODAY).out
     assert "no milestone or single-payment contracts" not in out
     assert "fewer than 30 finished contracts for milestones" not in out
+
+
+def test_cut_lists_say_how_many_there_are(cli, db_path, tmp_path):
+    """17 paid clients (each its own freelancer) and 22 active contracts of 22 other clients: the HTML
+    shows 15 clients, 20 active contracts and 15 clients in the exposure chart, and says of how many;
+    the JSON keeps all 17 (fewer than 50) and says 17."""
+    paid = [{"contract_id": f"P{i:02d}", "client": f"Paid {i:02d}", "freelancer": f"F{i:02d}", "budget": str(100 * i),
+             "start_date": "2026-01-01", "end_date": "2026-01-10", "status": "completed"} for i in range(1, 18)]
+    active = [{"contract_id": f"A{i:02d}", "client": f"Open {i:02d}", "freelancer": "Solo", "budget": str(50 * i),
+               "start_date": "2026-02-01", "status": "active"} for i in range(1, 23)]
+    milestones = ([{"contract_id": f"P{i:02d}", "seq": "1", "amount": str(100 * i), "paid_date": "2026-01-10"}
+                   for i in range(1, 18)]
+                  + [{"contract_id": f"A{i:02d}", "seq": "1", "amount": str(50 * i)} for i in range(1, 23)])
+    con = store.connect(db_path)
+    import_rows(con, tmp_path, paid + active, milestones)
+    con.close()
+    doc = cli("report", "--json", *TODAY).json()
+    assert doc["earnings"]["top_clients_total"] == 17 and len(doc["earnings"]["top_clients"]) == 17
+    assert doc["earnings"]["by_freelancer_total"] == 17
+    assert "groups" not in doc["earnings"]["top_clients"][0]
+    out = tmp_path / "r.html"
+    assert cli("report", "--html", out, *TODAY).code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "The 15 with the largest gross of 17 clients." in text
+    assert "of 17 freelancers" not in text  # 30 are shown: none left out
+    assert "The 20 with the largest expected loss of 22 active contracts." in text
+    assert ("The 15 with the largest expected loss (then the most still to be paid) of 22 clients with money "
+            "still to be paid.") in text
+    assert "freelancer with money still to be paid" not in text  # one freelancer: the chart shows it
+
+
+def test_earnings_totals_count_the_groups_before_the_limit(tmp_path):
+    from analysis import earnings
+    from analysis.filters import Filters
+
+    con = store.connect(tmp_path / "w.duckdb")
+    import_rows(con, tmp_path, [
+        {"contract_id": f"C{i}", "client": f"K{i % 4}", "budget": "10", "start_date": "2026-01-01",
+         "end_date": "2026-01-02", "status": "completed"} for i in range(10)],
+        [{"contract_id": f"C{i}", "seq": "1", "amount": "10", "paid_date": "2026-01-02"} for i in range(10)])
+    top = earnings.totals(con, Filters(), by="client", limit=2)
+    assert list(top["client"]) == ["K0", "K1"]  # K0, K1: 3 contracts (30 gross) each; K2, K3: 2 each
+    assert list(top["groups"]) == [4, 4]
+    assert "groups" not in earnings.totals(con, Filters(), by="client").columns
+    con.close()
