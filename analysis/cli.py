@@ -81,11 +81,15 @@ def open_workspace(args: argparse.Namespace):
 @contextlib.contextmanager
 def workspace_to_read(args: argparse.Namespace, missing: str, *, read_only: bool = True) -> Iterator:
     """The existing workspace of a command that only reads it, closed at the end. When there is
-    none at ``--db``, a one-line error ``<path>: <missing>``, and nothing is created."""
+    none at ``--db`` (or only a DuckDB file no Milestone Lens ever wrote to, read-only: there is no
+    table to read), a one-line error ``<path>: <missing>``, and nothing is created."""
     path = Path(args.db) if args.db is not None else store.default_db_path()
     if not path.exists():
         raise UserError(f"{path}: {missing}")
     con = store.connect(path, read_only=read_only)
+    if read_only and store.schema_version(con) == 0:
+        con.close()
+        raise UserError(f"{path}: {missing}")
     try:
         yield con
     finally:

@@ -349,3 +349,22 @@ def test_files_told_apart_up_to_the_root_have_no_double_slash():
 
     assert distinct_names([Path("/a/x.csv"), Path("/b/x.csv"), Path("/x.csv")]) == ["a/x.csv", "b/x.csv", "/x.csv"]
     assert distinct_names([Path("/x.csv"), Path("/x.csv")]) == ["/x.csv", "/x.csv"]
+
+
+@pytest.mark.parametrize("command, message", [
+    (["split", "--budget", "800", "--days", "20", "--milestones", "4", "--calibrate"], "no workspace to calibrate from"),
+    (["completions"], "no workspace yet"),
+    (["export-parquet", "OUT"], "no workspace to export"),
+])
+def test_read_only_commands_on_a_duckdb_file_without_a_workspace(cli, tmp_path, command, message):
+    """A DuckDB file no Milestone Lens wrote to (a copy taken without its .wal, another tool's empty
+    database) has none of the tables these commands read: a one-line error, the file untouched."""
+    import duckdb
+
+    blank = tmp_path / "blank.duckdb"
+    duckdb.connect(str(blank)).close()
+    before = blank.read_bytes()
+    result = cli(*[str(tmp_path / "out") if a == "OUT" else a for a in command], db=blank)
+    assert result.code == 2 and f"{blank}: {message}" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert blank.read_bytes() == before and not (tmp_path / "out").exists()
