@@ -473,10 +473,12 @@ def logrank_test(data: SurvivalData, groups: tuple[str, ...] = ("milestones", "s
     present = [groups[i] for i in sorted(set(part["structure"].tolist()))]
     n, events = len(time), int(event.sum())
     if len(present) < len(groups):
-        missing = [g for g in groups if g not in present]
-        # Contracts without a start and an end (or today) date cannot be placed on the time axis.
-        return LogRankTest(groups, None, None, n, events,
-                           f"no {' or '.join(missing)} contracts with known dates to compare")
+        missing = " or ".join(STRUCTURE_WORDS.get(g, g) for g in groups if g not in present)
+        # Contracts without a start and an end (or today) date cannot be placed on the time axis: only
+        # blame the dates when some contracts were left out for them.
+        left_out = data.excluded_no_end_date + data.excluded_no_planned_duration + data.excluded_status_unknown
+        return LogRankTest(groups, None, None, n, events, f"no {missing} contracts "
+                           + ("with the dates the curves need " if left_out else "") + "to compare")
     if events == 0:
         return LogRankTest(groups, None, None, n, events, "no cancellations: the curves cannot differ")
     try:

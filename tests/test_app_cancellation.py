@@ -178,7 +178,34 @@ def test_log_rank_test_matches_statsmodels(sample_db, monkeypatch):
           AND (status = 'active' OR end_date IS NOT NULL)""", [today])
     _, p_value = survdiff(data["t"].to_numpy(float), data["event"].to_numpy(float), data["s"].to_numpy())
     assert p_value < 0.001  # written as the reports write it
-    assert f"(log-rank test, p < 0.001, {int(data['event'].sum()):,} cancellations)" in texts(at)
+    assert f"(log-rank test over days since the start, p < 0.001, {int(data['event'].sum()):,} cancellations)" in texts(at)
+
+
+def test_log_rank_verdict_does_not_change_with_the_time_scale(sample_db, monkeypatch):
+    """Client 0001's contracts: over days the log-rank p is above 0.05, as a share of the planned
+    duration below it. The page states the days test (the reports' test) under both scales, so a
+    display choice does not turn "no clear difference" into "differs"."""
+    at = open_app(sample_db, monkeypatch, "cancellation", query={"client": "Client 0001"})
+    today = dt.date.today()
+    data = frame(sample_db, f"""
+        SELECT s, CASE WHEN status = 'active' THEN greatest(0, date_diff('day', start_date, ?::DATE))
+                       ELSE greatest(0, date_diff('day', start_date, end_date)) END AS t,
+               CASE WHEN status = 'active' THEN greatest(0, date_diff('day', start_date, ?::DATE))
+                    ELSE greatest(0, date_diff('day', start_date, end_date)) END
+                 / date_diff('day', start_date, planned_end_date) AS share,
+               (status IN ('cancelled', 'disputed'))::INT AS event, planned_end_date > start_date AS planned
+        FROM ({STRUCTURE_SQL}) WHERE s IN ('milestones', 'single') AND status IS NOT NULL AND currency = 'USD'
+          AND client = 'Client 0001' AND (status = 'active' OR end_date IS NOT NULL)""", [today, today])
+    _, p_days = survdiff(data["t"].to_numpy(float), data["event"].to_numpy(float), data["s"].to_numpy())
+    planned = data[data["planned"]]
+    _, p_share = survdiff(planned["share"].to_numpy(float), planned["event"].to_numpy(float), planned["s"].to_numpy())
+    assert p_share < 0.05 < p_days  # the case: the two scales disagree
+    stated = f"(log-rank test over days since the start, p = {p_days:.3f}, {int(data['event'].sum()):,} cancellations)"
+    assert stated in texts(at)
+    at.segmented_control(key="cancel_time_scale").set_value("fraction").run()
+    assert not at.exception
+    page = texts(at)
+    assert stated.replace("start,", "start, as in the reports,") in page and f"p = {p_share:.3f}" not in page
 
 
 def test_share_not_cancelled_curve_is_one_minus_the_cumulative_incidence(sample_db, monkeypatch):
@@ -327,7 +354,7 @@ def test_the_log_rank_line_does_not_call_a_difference_the_rates_leave_unproven(t
     assert 0.045 < p_value < 0.05
     page = texts(open_app(db, monkeypatch, "cancellation"))
     assert ("The risk of cancellation over time may differ, but the comparison of the cancellation rates finds no "
-            f"firm difference: treat it as unproven (log-rank test, p = {p_value:.3f}, 11 cancellations).") in page
+            f"firm difference: treat it as unproven (log-rank test over days since the start, p = {p_value:.3f}, 11 cancellations).") in page
     assert "differs between" not in page
 
 

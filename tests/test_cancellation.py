@@ -443,7 +443,17 @@ def test_logrank_on_cancellations_all_on_one_day_says_why_in_words(con, tmp_path
     assert test.message == ("log-rank test not possible: the times of the cancellations carry nothing to compare "
                             "(e.g. every contract ended on the same day)")
     assert c.logrank_test(c.survival_data(con, Filters(), TODAY), ("milestones", "hourly")).message == \
-        "no hourly contracts with known dates to compare"
+        "no hourly contracts to compare"
+
+
+def test_logrank_without_one_structure_names_it_in_words(con, tmp_path):
+    """An all-hourly history has no milestone or single-payment contracts at all: the message says so
+    in the report's words, and blames the dates only when contracts were left out for them."""
+    import_contracts(con, tmp_path, [contract(f"H{i}", "completed", contract_type="hourly", budget="") for i in range(3)]
+                     + [contract("H9", "cancelled", contract_type="hourly", budget="", end_date="")])
+    data = c.survival_data(con, Filters(), TODAY)
+    assert data.excluded_no_end_date == 1
+    assert c.logrank_test(data).message == "no milestone or single-payment contracts with the dates the curves need to compare"
 
 
 @pytest.mark.parametrize("p, shown", [(0.0004, "p < 0.001"), (0.004, "p = 0.004"), (0.0496, "p = 0.050"),

@@ -198,6 +198,9 @@ scale = st.segmented_control(
     "Measure time in", ["days", "fraction"], default="days", key="cancel_time_scale", required=True,
     format_func={"days": "days since the start", "fraction": "share of the planned duration"}.get)
 survival = query(time_to_cancellation, filters, as_of, scale)
+# The incidence chart and the test are in days whatever the scale (as in the reports): a display
+# choice must not turn "no clear difference" into "differs".
+days_view = survival if scale == "days" else query(time_to_cancellation, filters, as_of, "days")
 observed = int(survival.data.counts["n"].sum())
 if observed < SMALL_SAMPLE_FINISHED:
     st.info(f"{'Only ' + plural(observed, 'contract') if observed else 'No contract'} with known dates: too few to draw when "
@@ -210,14 +213,15 @@ else:
                "with completion as a competing outcome); still-active contracts leave the count. A higher line means "
                f"fewer cancellations; the shaded band is the 95 % range. Lines stop where fewer than {MIN_AT_RISK} "
                "contracts were still running.")
-    days_view = survival if scale == "days" else query(time_to_cancellation, filters, as_of, "days")
     show_chart(charts.cumulative_incidence(days_view.incidence), "incidence", height=420)
     st.caption("Solid lines: share cancelled by each day; dotted: share completed. A completed contract can no longer "
                "be cancelled, so the two are counted as competing outcomes (cumulative incidence).")
-logrank = cancellation.beside_rates(survival.logrank, comparison)  # worded beside the rates' verdict above
+logrank = cancellation.beside_rates(days_view.logrank, comparison)  # worded beside the rates' verdict above
 if logrank.p_value is not None:
+    over = "days since the start, as in the reports" if scale == "fraction" else "days since the start"
     st.markdown(f"{sentence(logrank.message)} "
-                f"(log-rank test, {cancellation.p_text(logrank.p_value)}, {logrank.cancellations:,} cancellations).")
+                f"(log-rank test over {over}, {cancellation.p_text(logrank.p_value)}, "
+                f"{logrank.cancellations:,} cancellations).")
 else:
     st.markdown(sentence(logrank.message) + ".")
 left_out = []
