@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import math
 import os
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -671,22 +672,36 @@ def _configure_report(p: argparse.ArgumentParser) -> None:
 
 
 def write_text_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, so a failure leaves nothing half-written."""
+    """Write ``text`` to ``path`` via a temporary file in the same folder, so a failure leaves nothing half-written.
+
+    A file written over keeps its permissions (a private report stays private); a new one gets those
+    any new file would. Errors name ``path``, never the temporary file."""
     folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; give a file path such as {path / 'report.html'}")
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"{path}: {folder} is a file, not a folder")
     if not folder.is_dir():
         raise UserError(f"{path}: the folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=folder)
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask  # mkstemp makes the file private (0600); a report is for sharing
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=folder)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        # mkstemp makes the file private (0600); a report is for sharing, so it gets the
-        # permissions any new file would (0644 under the usual umask 022).
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise UserError(f"{path}: cannot write the report ({exc.strerror or exc})") from None
         raise
 
 

@@ -740,3 +740,28 @@ def test_earnings_totals_count_the_groups_before_the_limit(tmp_path):
     assert list(top["groups"]) == [4, 4]
     assert "groups" not in earnings.totals(con, Filters(), by="client").columns
     con.close()
+
+
+def test_html_over_a_private_file_keeps_it_private(cli, workspace, tmp_path):
+    import os
+    import stat
+
+    out = tmp_path / "private.html"
+    out.write_text("old", encoding="utf-8")
+    os.chmod(out, 0o600)
+    assert cli("report", "--html", out, *TODAY).code == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("target, message", [
+    ("adir", "adir: is a folder; give a file path such as {tmp}/adir/report.html"),
+    ("afile/x.html", "afile/x.html: {tmp}/afile is a file, not a folder"),
+])
+def test_html_to_a_folder_or_under_a_file_names_the_path_given(cli, workspace, tmp_path, target, message):
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    result = cli("report", "--html", tmp_path / target, *TODAY)
+    assert result.code == 2 and result.out == ""
+    assert result.err.strip() == f"milestone-lens: error: {tmp_path}/{message.format(tmp=tmp_path)}"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".report-")) == []
