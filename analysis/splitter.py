@@ -183,13 +183,28 @@ NOTHING_IF_CANCELLED = ("a cancelled single payment is assumed to pay nothing (-
                         "single-payment contracts still received, when there are enough of them)")
 
 
-def certain_cancellation(risk: Risk) -> str | None:
-    """What a 100 % risk means in this model, said wherever it is used (``S(t) = 0 ** (t / days)`` is 0 for every
-    t > 0: the client cancels at day 0, before any hand-in), else None. A risk just below it is a client who
-    may still last a while: at 99 % with a constant hazard, a quarter of them reach a quarter of the contract."""
-    if risk.cancel_prob < 1.0:
+def certain_cancellation(plan_risk: Risk, single_risk: Risk | None = None) -> str | None:
+    """What a 100 % risk means in this model, naming only the side it applies to (``S(t) = 0 ** (t / days)`` is 0
+    for every t > 0: the client cancels at day 0, before any hand-in), else None. ``plan_risk`` is the milestone
+    plans', ``single_risk`` the single payment's (default the same). A certain single payment still brings what
+    cancelled single payments received, when calibration measured it (``cancelled_paid_share``): then it is not
+    said to pay nothing. A risk just below 100 % is a client who may still last a while: at 99 % with a constant
+    hazard, a quarter of them reach a quarter of the contract."""
+    single_risk = single_risk or plan_risk
+    plan_certain, single_certain = plan_risk.cancel_prob >= 1.0, single_risk.cancel_prob >= 1.0
+    if not plan_certain and not single_certain:
         return None
-    return "at 100 % the model has the client cancel at once, before any hand-in: nothing is paid under any plan"
+    part = single_risk.cancelled_paid_share if single_certain else 0.0
+    if plan_certain and single_certain and not part:
+        return "at 100 % the model has the client cancel at once, before any hand-in: nothing is paid under any plan"
+    single = (f"the single payment brings only what your cancelled single payments received ({part:.1%} of the budget "
+              "on average)" if part else "the single payment pays nothing")
+    if not plan_certain:
+        return f"at the single payment's 100 % the model has the client cancel at once, before its hand-in: {single}"
+    if not single_certain:
+        return ("at the plan's 100 % the model has the client cancel at once, before the first hand-in: a plan of "
+                "milestones pays nothing")
+    return f"at 100 % the model has the client cancel at once, before any hand-in: a plan of milestones pays nothing; {single}"
 
 
 def hazard_label(k: float) -> str:
@@ -439,7 +454,7 @@ class Outcome:
     prob_paid_nothing: float
     prob_paid_in_full: float
     expected_days_to_cash: float | None
-    days_to_first_cash: float | None  # None when nothing can be paid (a certain cancellation at once)
+    days_to_first_cash: float | None  # None when nothing can be paid (a certain cancellation, nothing in part)
     milestones: pd.DataFrame = field(repr=False)
     distribution: pd.DataFrame = field(repr=False)
     cash_curve: pd.DataFrame = field(repr=False)
@@ -519,7 +534,8 @@ def evaluate(plan: Plan, terms: PlatformPreset, risk: Risk, billed_before: float
         expected_gross=expected_gross, expected_fees=expected_fees, expected_net=expected_gross - expected_fees,
         max_loss=max_unpaid(plan, terms),
         prob_paid_nothing=float(1.0 - paid[0]) - part_prob, prob_paid_in_full=float(paid[-1]),
-        expected_days_to_cash=days_to_cash, days_to_first_cash=float(release[0]) if paid[0] > 0 else None,
+        expected_days_to_cash=days_to_cash,
+        days_to_first_cash=float(release[0]) if paid[0] > 0 or part_prob > 0 else None,
         milestones=milestones, distribution=distribution,
         cash_curve=_cash_curve(secured, release, amounts * paid + part * part_prob, net * paid + (part - part_fee) * part_prob),
         exposure_curve=_exposure_curve(plan, risk, start, due, secured),
@@ -799,6 +815,18 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
         return Recommendation(None, float(max_loss_share), allowed, float(terms.review_days), float(wait_days),
                               "none: every plan pays nothing under this risk (the client cancels before the first "
                               "hand-in), so no number of milestones protects you", table)
+    several = table[table["milestones"] > 1]
+    if chosen != 1 and not several.empty and (several["prob_paid_nothing"] >= 1.0).all():
+        # Every plan of milestones surely pays nothing, the single payment something (its own lower risk, or what
+        # cancelled single payments received): recommend no plan rather than one sure to pay nothing.
+        single = table.iloc[0]
+        how = (", what your cancelled single payments still received" if (single_risk or risk).cancel_prob >= 1.0
+               else " under its own risk")
+        return Recommendation(None, float(max_loss_share), allowed, float(terms.review_days), float(wait_days),
+                              "none: every plan of milestones pays nothing under this risk (the client cancels before "
+                              "the first hand-in), so no number of milestones protects you; only the single payment "
+                              f"brings anything (expected {single['expected_net']:,.2f} after fees{how}), and it leaves "
+                              f"{single['max_loss']:,.2f} at stake, more than {max_loss_share:.0%} of the budget", table)
     fees = table.set_index("milestones")["fees_if_complete"]
     fee_note = None
     # A minimum fee per milestone (not the cents each milestone's fee is rounded to)

@@ -173,10 +173,12 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: split
     ], [28, 12, 14], label=True) + [""]
     for label, risk in (("plan", c.plan_risk), ("single payment", c.single_risk)):
         lines.append(f"Risk ({label}, {risk.source}): "
-                     + (risk.note if risk.note else f"{risk.cancel_prob:.1%} cancel before the end, {risk.hazard_label} hazard") + "."
-                     + (f" {certain[:1].upper()}{certain[1:]}." if (certain := splitter.certain_cancellation(risk)) else ""))
+                     + (risk.note if risk.note else f"{risk.cancel_prob:.1%} cancel before the end, {risk.hazard_label} hazard") + ".")
         if c.plan_risk == c.single_risk:
             break
+    certain = splitter.certain_cancellation(c.plan_risk, c.single_risk)  # names only the side it applies to
+    if certain:
+        lines.append(f"{certain[:1].upper()}{certain[1:]}.")
     if not splitter.protects_handins(c.terms):
         lines.append(f"No escrow: a milestone is paid only if the client is still there {c.terms.review_days:g} days after "
                      "its hand-in, when it pays; until then handed-in work is at stake (in max loss and P(paid)).")

@@ -523,3 +523,34 @@ def test_the_page_says_what_a_cancelled_single_payment_brings(tmp_path, monkeypa
     # "If the client cancels": nothing by the contract, but not without saying what the history shows.
     assert ("with a single payment you keep 0.00 by the contract (your cancelled single payments still received "
             "16.0% of the budget on average).") in plain(at)
+
+
+def test_a_certain_cancellation_on_one_side_is_said_of_that_side_only(tmp_path, monkeypatch):
+    """The auditor's case B on the page: the warning said "nothing is paid under any plan" above a plan that pays."""
+    from tests.test_splitter import certain_single_history
+
+    at = open_app(certain_single_history(tmp_path, every_plan_cancelled=False, single_paid=""), monkeypatch, "splitter")
+    assert not at.exception
+    warned = [w.value for w in at.warning]
+    assert ("At the single payment's 100 % the model has the client cancel at once, before its hand-in: the single "
+            "payment pays nothing.") in warned
+    assert "under any plan" not in plain(at)
+    assert side_metrics(at)[1]["Expected earnings"] == "0.00"
+
+
+def test_every_contract_cancelled_and_single_payments_paid_in_part(tmp_path, monkeypatch):
+    """The auditor's case A on the page: 5 × 30 over 5 days; the single payment brings 75.00 less 10 % for certain,
+    first withdrawable on day 24; no plan of milestones is recommended."""
+    from tests.test_splitter import certain_single_history
+
+    at = open_app(certain_single_history(tmp_path, every_plan_cancelled=True, single_paid=75), monkeypatch, "splitter")
+    assert not at.exception
+    plan, single = side_metrics(at)
+    assert (plan["Expected earnings"], single["Expected earnings"]) == ("0.00", "67.50")
+    said = plain(at)
+    table = next(d.value for d in at.dataframe if "measure" in d.value.columns).set_index("measure")
+    assert table.at["Days until the first money can be withdrawn", "single payment"] == "24.0"  # was "—"
+    assert "a plan of milestones pays nothing; the single payment brings only what your cancelled single" in said
+    assert "Recommended:" not in said
+    assert "None: every plan of milestones pays nothing under this risk" in said
+    assert not [b for b in at.button if b.key == "split_use_recommendation"]

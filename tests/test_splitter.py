@@ -762,3 +762,86 @@ def test_calibration_measures_what_cancelled_single_payments_received(tmp_path):
     out = sp.evaluate(sp.single_payment(150, 5), DIRECT, cal.risk)
     assert out.prob_paid_nothing == pytest.approx(0.15)
     assert out.expected_gross == pytest.approx(118.5)  # 0.75 × 150 + 0.1 × 60
+
+
+def certain_single_history(tmp_path: Path, *, every_plan_cancelled: bool, single_paid: float | str) -> Path:
+    """The auditor's two histories, at a budget of 150: 40 single-payment contracts, all cancelled, each paid
+    ``single_paid`` toward its budget; 40 milestone contracts, all cancelled (``every_plan_cancelled``), else 6 of
+    them cancelled where a constant hazard with p = 0.15 puts them and 34 completed (KM: S(1) = 34 / 40 = 0.85)."""
+    plan = (_history_rows([0.1 * (i % 9 + 1) for i in range(40)], prefix="M", completed=0, milestone_count=2)
+            if every_plan_cancelled else
+            _history_rows(constant_fractions(p=0.15, events=6), prefix="M", completed=34, milestone_count=2))
+    rows = plan + _history_rows([0.1 * (i % 9 + 1) for i in range(40)], completed=0)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "contracts.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*CONTRACT_HEADER, "paid_total"])
+        for row in rows:
+            writer.writerow([*row, single_paid if row[0].startswith("SC") else ""])
+    db = tmp_path / "history.duckdb"
+    con = store.connect(db)
+    import_files(con, [path], fmt="canonical", source="test")
+    con.close()
+    return db
+
+
+CERTAIN_SINGLE = sp.Risk(1.0, 1.0, cancelled_paid_share=0.5, cancelled_paid_any=1.0, cancelled_paid_note="measured")
+
+
+def test_a_certain_single_payment_paid_in_part_pays_on_its_release_day():
+    """Every single payment cancelled, each paid half its budget: 800 over 20 days on Upwork is paid 400.00 (fee
+    40.00) for certain, withdrawable on day 20 + 14 + 5 = 39 — its first cash too, not "—"."""
+    out = sp.evaluate(sp.single_payment(800, 20), UPWORK, CERTAIN_SINGLE)
+    assert out.prob_paid_nothing == 0.0 and out.expected_net == pytest.approx(360.0)
+    assert out.expected_days_to_cash == 39.0
+    assert out.days_to_first_cash == 39.0
+
+
+def test_no_plan_sure_to_pay_nothing_is_recommended():
+    """At 100 % every plan of 2 or more milestones pays nothing; the single payment brings 360.00 from what cancelled
+    single payments received (or 0.7 × 720 = 504.00 under its own 30 % risk): 4 milestones were recommended, sure
+    to pay nothing. None is, and the reason says what the single payment brings and that 800.00 is over 25 %."""
+    for single_risk, expected in ((CERTAIN_SINGLE, "360.00"), (sp.make_risk(0.3), "504.00")):
+        rec = sp.recommend(800, 20, UPWORK, sp.make_risk(1.0), single_risk=single_risk)
+        assert rec.milestones is None
+        assert rec.reason.startswith("none: every plan of milestones pays nothing under this risk")
+        assert f"only the single payment brings anything (expected {expected} after fees" in rec.reason
+        assert "leaves 800.00 at stake, more than 25% of the budget" in rec.reason
+    # A single payment within the limit is still recommended: it pays something.
+    assert sp.recommend(800, 20, UPWORK, sp.make_risk(1.0), single_risk=CERTAIN_SINGLE, max_loss_share=1.0).milestones == 1
+
+
+def test_a_certain_cancellation_names_only_the_side_it_applies_to():
+    plan, single = sp.make_risk(0.15), sp.make_risk(1.0)
+    assert sp.certain_cancellation(plan, single) == ("at the single payment's 100 % the model has the client cancel "
+                                                     "at once, before its hand-in: the single payment pays nothing")
+    assert sp.certain_cancellation(single, plan) == ("at the plan's 100 % the model has the client cancel at once, "
+                                                     "before the first hand-in: a plan of milestones pays nothing")
+    assert sp.certain_cancellation(single, CERTAIN_SINGLE) == (
+        "at 100 % the model has the client cancel at once, before any hand-in: a plan of milestones pays nothing; the "
+        "single payment brings only what your cancelled single payments received (50.0% of the budget on average)")
+    assert sp.certain_cancellation(single).endswith("nothing is paid under any plan")
+    assert sp.certain_cancellation(plan) is None and sp.certain_cancellation(plan, sp.make_risk(0.99)) is None
+
+
+def test_calibrated_histories_where_one_side_or_both_were_always_cancelled(tmp_path):
+    """The auditor's case B (plan p = 0.15, single payments all cancelled and paid nothing) and case A (both sides
+    all cancelled, single payments paid half their budget)."""
+    b = store.connect(certain_single_history(tmp_path / "b", every_plan_cancelled=False, single_paid=""),
+                      read_only=True)
+    plan_b, single_b = sp.calibrate(b, 150, "milestones"), sp.calibrate(b, 150, "single")
+    b.close()
+    assert plan_b.risk.cancel_prob == pytest.approx(0.15) and single_b.risk.cancel_prob == 1.0
+    assert single_b.risk.cancelled_paid_share == 0.0
+    assert sp.certain_cancellation(plan_b.risk, single_b.risk).endswith(": the single payment pays nothing")
+    a = store.connect(certain_single_history(tmp_path / "a", every_plan_cancelled=True, single_paid=75),
+                      read_only=True)
+    plan_a, single_a = sp.calibrate(a, 150, "milestones"), sp.calibrate(a, 150, "single")
+    a.close()
+    assert (plan_a.risk.cancel_prob, single_a.risk.cancel_prob) == (1.0, 1.0)
+    assert (single_a.risk.cancelled_paid_share, single_a.risk.cancelled_paid_any) == (0.5, 1.0)
+    c = sp.compare(sp.make_plan(150, 5, milestones=5), UPWORK, plan_a.risk, single_a.risk)
+    assert c.single_outcome.expected_net == pytest.approx(67.5)  # 75.00 less the 10 % fee
+    assert c.single_outcome.days_to_first_cash == 24.0  # day 5 + 14 review + 5 hold
+    assert c.plan_outcome.prob_paid_nothing == 1.0

@@ -389,3 +389,40 @@ def test_a_third_of_a_cent_over_the_limit_is_over_it(cli):
               "--review-days", "3", "--wait-days", "2", "--max-loss-share", "0.2", "--cancel-prob", "0.1", "--json").json()
     assert doc["plan"]["max_loss"] == pytest.approx(166.67 + 166.67 / 5, abs=1e-6)
     assert doc["recommendation"]["milestones"] == 7
+
+
+def test_a_certain_cancellation_on_one_side_is_said_of_that_side_only(cli, tmp_path):
+    """The auditor's case B: plan 15 %, every single payment cancelled and paid nothing. "Nothing is paid under any
+    plan" was said beside a plan earning most of its budget."""
+    from tests.test_splitter import certain_single_history
+
+    db = certain_single_history(tmp_path, every_plan_cancelled=False, single_paid="")
+    out = cli(*SEED, "--calibrate", db=db).out
+    assert ("At the single payment's 100 % the model has the client cancel at once, before its hand-in: the single "
+            "payment pays nothing.") in out
+    assert "under any plan" not in out
+    doc = cli(*SEED, "--calibrate", "--json", db=db).json()
+    assert doc["single_payment"]["expected_net"] == 0.0 and doc["plan"]["expected_net"] > 100
+    assert doc["recommendation"]["milestones"] == 4  # 37.50 of 150 within 25 %; the plan does pay
+
+
+def test_every_contract_cancelled_and_single_payments_paid_in_part(cli, tmp_path):
+    """The auditor's case A: both sides all cancelled, single payments paid half of 150. The single payment brings
+    75.00 less the 10 % fee = 67.50 for certain, withdrawable on day 5 + 14 + 5 = 24 (first cash too); every plan of
+    milestones pays nothing, so none is recommended (4 was, sure to pay nothing)."""
+    from tests.test_splitter import certain_single_history
+
+    db = certain_single_history(tmp_path, every_plan_cancelled=True, single_paid=75)
+    doc = cli(*SEED, "--calibrate", "--json", db=db).json()
+    single = doc["single_payment"]
+    assert (single["expected_net"], single["prob_paid_nothing"], single["days_to_first_cash"]) == (67.5, 0.0, 24.0)
+    assert doc["recommendation"]["milestones"] is None
+    out = cli(*SEED, "--calibrate", db=db).out
+    assert next(line for line in out.splitlines() if line.startswith("days to first cash")).split()[-2:] == ["—", "24.0"]
+    assert ("At 100 % the model has the client cancel at once, before any hand-in: a plan of milestones pays "
+            "nothing; the single payment brings only what your cancelled single payments received (50.0% of the "
+            "budget on average).") in out
+    assert ("Recommendation: none: every plan of milestones pays nothing under this risk (the client cancels before "
+            "the first hand-in), so no number of milestones protects you; only the single payment brings anything "
+            "(expected 67.50 after fees, what your cancelled single payments still received), and it leaves 150.00 "
+            "at stake, more than 25% of the budget.") in out

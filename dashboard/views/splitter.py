@@ -280,7 +280,7 @@ except UserError as exc:
     st.stop()
 
 p, s = comparison.plan_outcome, comparison.single_outcome
-certain = splitter.certain_cancellation(plan_risk) or splitter.certain_cancellation(single_risk)
+certain = splitter.certain_cancellation(plan_risk, single_risk)  # names only the side it applies to
 if certain:
     st.warning(sentence(certain), icon=":material/block:")
 if risk_mode == HISTORY:  # the history plainly against the default the figures run on: said first, not in passing
