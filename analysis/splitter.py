@@ -70,8 +70,10 @@ SIMILAR_BUDGET_FACTOR = 2.0
 FRONT_LOAD = 1.5
 #: Recommendation tables list at most this many plans.
 MAX_TABLE_ROWS = 60
-#: The recommender looks no further than this many milestones (nobody manages more).
-MAX_RECOMMENDED_MILESTONES = 1000
+#: The most milestones a plan may have (nobody manages more; the model's tables grow with the count), and the
+#: furthest the recommender looks.
+MAX_MILESTONES = 1000
+MAX_RECOMMENDED_MILESTONES = MAX_MILESTONES
 #: Bounds of what the model takes (larger or smaller numbers overflow the cent arithmetic or the
 #: survival curve): a budget up to a trillion, durations from a quarter of an hour to a century.
 MAX_BUDGET = 1e12
@@ -297,6 +299,12 @@ def _check_budget_days(budget: float, days: float) -> int:
     return cents
 
 
+def _check_count(n: int) -> None:
+    """Refuses a plan of more than ``MAX_MILESTONES`` milestones."""
+    if n > MAX_MILESTONES:
+        raise UserError(f"a plan may have at most {MAX_MILESTONES:,} milestones, got {n:,}")
+
+
 def split_weights(n: int, shape: str = "equal") -> np.ndarray:
     """Relative sizes of ``n`` milestones: equal, or falling (front-loaded) / rising (back-loaded)
     linearly from 1.5 to 0.5 times the average."""
@@ -352,6 +360,7 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
     if (milestones is None) == (amounts is None):
         raise UserError("give either a number of milestones or explicit amounts")
     if amounts is not None:
+        _check_count(len(amounts))
         cents = [to_cents(a, f"amount {i}") for i, a in enumerate(amounts, 1)]
         if not cents:
             raise UserError("a plan needs at least 1 milestone")
@@ -364,6 +373,7 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
     else:
         if isinstance(milestones, bool) or int(milestones) != milestones:
             raise UserError(f"the number of milestones must be a whole number, got {milestones!r}")
+        _check_count(int(milestones))
         cents = plan_cents(budget_cents, int(milestones), shape)
     n = len(cents)
     if terms is not None:
@@ -548,11 +558,17 @@ def plan_cents_array(plan: Plan) -> np.ndarray:
 
 def _cash_curve(secured: np.ndarray, release: np.ndarray, expected_gross: np.ndarray, expected_net: np.ndarray) -> pd.DataFrame:
     """Right-continuous steps: expected secured gross (at hand-in, or at payment without escrow) and
-    withdrawable net (at release)."""
+    withdrawable net (at release). Sorted sums, not a matrix of days by milestones: memory grows with the count."""
     day = np.unique(np.concatenate([[0.0], secured, release]))
-    got = (secured[None, :] <= day[:, None]) @ expected_gross
-    cash = (release[None, :] <= day[:, None]) @ expected_net
-    return pd.DataFrame({"day": day, "expected_secured_gross": got, "expected_cash": cash})
+
+    def by_day(when: np.ndarray, amount: np.ndarray) -> np.ndarray:
+        """The sum of ``amount`` over the milestones with ``when <= day``, on each day."""
+        order = np.argsort(when, kind="stable")
+        total = np.concatenate([[0.0], np.cumsum(amount[order])])
+        return total[np.searchsorted(when[order], day, side="right")]
+
+    return pd.DataFrame({"day": day, "expected_secured_gross": by_day(secured, expected_gross),
+                         "expected_cash": by_day(release, expected_net)})
 
 
 def protects_handins(terms: PlatformPreset) -> bool:

@@ -554,3 +554,15 @@ def test_every_contract_cancelled_and_single_payments_paid_in_part(tmp_path, mon
     assert "Recommended:" not in said
     assert "None: every plan of milestones pays nothing under this risk" in said
     assert not [b for b in at.button if b.key == "split_use_recommendation"]
+
+
+def test_more_than_a_thousand_milestones_is_refused_in_words(sample_db, monkeypatch):
+    """The amounts mode took any number of amounts; the model's tables grow with it (100,000 ran out of memory)."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.number_input(key="split_budget").set_value(5005.0).run()
+    at.radio(key="split_mode").set_value("amounts").run()
+    at.text_input(key="split_amounts").set_value(", ".join(["5"] * 1001)).run()
+    assert [e.value for e in at.error] == ["A plan may have at most 1,000 milestones, got 1,001."]
+    at.text_input(key="split_amounts").set_value(", ".join(["5"] * 1000)).run()
+    at.number_input(key="split_budget").set_value(5000.0).run()
+    assert not at.error and len(schedule(at)) == 1000

@@ -845,3 +845,33 @@ def test_calibrated_histories_where_one_side_or_both_were_always_cancelled(tmp_p
     assert c.single_outcome.expected_net == pytest.approx(67.5)  # 75.00 less the 10 % fee
     assert c.single_outcome.days_to_first_cash == 24.0  # day 5 + 14 review + 5 hold
     assert c.plan_outcome.prob_paid_nothing == 1.0
+
+
+def test_a_plan_has_at_most_a_thousand_milestones():
+    """100,000 milestones died of a memory error; a thousand is the most a plan (or the recommender) takes."""
+    assert len(sp.make_plan(1_000_000, 60, milestones=1000).milestones) == sp.MAX_MILESTONES == 1000
+    with pytest.raises(UserError, match="^a plan may have at most 1,000 milestones, got 100,000$"):
+        sp.make_plan(1_000_000, 60, milestones=100_000)
+    with pytest.raises(UserError, match="^a plan may have at most 1,000 milestones, got 1,001$"):
+        sp.make_plan(1001, 60, amounts=[1.0] * 1001)
+
+
+def test_the_cash_curve_needs_no_matrix_of_days_by_milestones():
+    """Secured on days 1 and 2 (10 and 20 gross), withdrawable on days 3 and 4 (9 and 18 net): by day 0–4 the secured
+    gross is 0, 10, 30, 30, 30 and the cash 0, 0, 0, 9, 27. 3,000 milestones used a 6,001 × 3,000 matrix (18 MB of
+    booleans, twice); the sorted sums need a few arrays of 9,000 numbers."""
+    import tracemalloc
+
+    curve = sp._cash_curve(np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([10.0, 20.0]), np.array([9.0, 18.0]))
+    assert curve["day"].tolist() == [0, 1, 2, 3, 4]
+    assert curve["expected_secured_gross"].tolist() == [0, 10, 30, 30, 30]
+    assert curve["expected_cash"].tolist() == [0, 0, 0, 9, 27]
+    n = 3000
+    secured = np.arange(1, n + 1, dtype=float)
+    tracemalloc.start()
+    curve = sp._cash_curve(secured, secured + 19.5, np.ones(n), np.full(n, 0.9))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2_000_000, peak
+    assert curve["expected_cash"].iloc[-1] == pytest.approx(0.9 * n)
+    assert curve.set_index("day").at[1500.0, "expected_secured_gross"] == 1500

@@ -123,6 +123,10 @@ def test_text_columns_stay_apart_at_the_largest_budget(cli):
     (("--budget", "150", "--days", "5", "--milestones", "2", "--max-loss-share", "0"), "max-loss share"),
     (("--budget", "150", "--days", "5", "--milestones", "2", "--today", "2026-01-01"),
      "--today is the as-of date of --calibrate's history; without --calibrate it changes nothing"),
+    # 100,000 milestones died of numpy's ArrayMemoryError (exit 1) in a days-by-milestones matrix
+    (("--budget", "1000000", "--days", "60", "--milestones", "100000", "--cancel-prob", "0.2"),
+     "a plan may have at most 1,000 milestones, got 100,000"),
+    (("--budget", "1001", "--days", "60", "--amounts", ",".join(["1"] * 1001)), "at most 1,000 milestones, got 1,001"),
 ])
 def test_refusals_exit_2_one_line(cli, args, message):
     result = cli("split", *args, "--json")

@@ -193,7 +193,7 @@ with st.container(border=True):
                     format_func=MODE_LABELS.get)
     if mode == COUNT:
         c1, c2 = st.columns(2)
-        count = int(c1.number_input("Milestones", min_value=1, max_value=splitter.MAX_RECOMMENDED_MILESTONES, step=1,
+        count = int(c1.number_input("Milestones", min_value=1, max_value=splitter.MAX_MILESTONES, step=1,
                                     value=first("split_milestones"), key="split_milestones", bind=URL))
         shape = c2.selectbox("Sizes", list(splitter.SPLIT_SHAPES), key="split_shape", bind=URL,
                              index=first_index("split_shape", splitter.SPLIT_SHAPES),
