@@ -411,11 +411,30 @@ _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d.])")
 _AMOUNTS_OFF = "the amounts add up to"
 
 
-def amounts_error(error: UserError, text: str) -> UserError:
-    """``error`` from ``make_plan`` with a hint when the amounts typed as ``text`` did not add up and look like
-    numbers written with thousands separators (``1,500,1,500`` reads as 1, 500, 1, 500)."""
+#: How the refusals of the amounts themselves begin (their sum, one of them, one below the platform minimum).
+_AMOUNTS_REFUSED = (_AMOUNTS_OFF, "amount ", "milestone ")
+
+
+def _as_thousands(text: str) -> list[float] | None:
+    """The amounts in ``text`` with each ``1,500`` read as one number written with thousands separators (commas,
+    semicolons and spaces separate the rest, a ``$`` is dropped, as the page reads them); None when a part is not
+    a number."""
+    joined = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), text.replace("$", ""))
+    try:
+        return [float(part) for part in re.split(r"[;,\s]+", joined.strip()) if part]
+    except ValueError:
+        return None
+
+
+def amounts_error(error: UserError, text: str, budget: float) -> UserError:
+    """``error`` from ``make_plan`` with a hint when it refused the amounts typed as ``text`` and reading each
+    ``1,500`` in it as a number with thousands separators makes them add up to ``budget`` (``1,500,1,500`` for
+    3,000 reads as 1, 500, 1, 500); no hint when that reading does not add up either (``100,200`` for 1,000)."""
     found = _THOUSANDS.findall(text)
-    if not str(error).startswith(_AMOUNTS_OFF) or not found:
+    if not found or not str(error).startswith(_AMOUNTS_REFUSED) or not _finite(budget):
+        return error
+    read = _as_thousands(text)
+    if read is None or not all(_finite(v) for v in read) or sum(round(v * 100) for v in read) != round(budget * 100):
         return error
     return UserError(f"{error}; '{found[0]}' looks like {found[0].replace(',', '')} written with a thousands "
                      "separator, but every comma separates two amounts: write amounts without one "

@@ -99,7 +99,7 @@ def run_split(args: argparse.Namespace) -> int:
         plan = splitter.make_plan(args.budget, args.days, milestones=args.milestones, amounts=amounts,
                                   shape=args.shape, due_days=due_days, wait_days=args.wait_days, terms=terms)
     except UserError as exc:
-        raise (exc if args.amounts is None else splitter.amounts_error(exc, args.amounts)) from None
+        raise (exc if args.amounts is None else splitter.amounts_error(exc, args.amounts, args.budget)) from None
     if not math.isfinite(args.billed_before) or args.billed_before < 0:
         raise UserError(f"--billed-before must be zero or more, got {args.billed_before:g}")
     as_of = parse_date(args.today, "--today") or dt.date.today()  # refused when not a date, as report does

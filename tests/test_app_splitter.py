@@ -457,6 +457,14 @@ def test_amounts_written_with_thousands_separators_get_a_hint(sample_db, monkeyp
         "separator, but every comma separates two amounts: write amounts without one (1500, 1500)."]
     at.text_input(key="split_amounts").set_value("1500, 1500").run()
     assert not at.error and schedule(at)["amount"].tolist() == [1500.0, 1500.0]
+    # Only when reading them as thousands adds up to the budget: 100200 is not 1,000; 1000 is.
+    at.number_input(key="split_budget").set_value(1000.0).run()
+    at.text_input(key="split_amounts").set_value("100,200").run()
+    assert [e.value for e in at.error] == ["The amounts add up to 300.00, not the budget 1,000.00."]
+    at.text_input(key="split_amounts").set_value("1,000").run()
+    assert [e.value for e in at.error] == [
+        "Amount 2 must be more than 0, got 0; '1,000' looks like 1000 written with a thousands separator, but every "
+        "comma separates two amounts: write amounts without one (1000)."]
 
 
 def test_money_in_the_tables_has_thousands_separators(sample_db, monkeypatch):

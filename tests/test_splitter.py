@@ -875,3 +875,27 @@ def test_the_cash_curve_needs_no_matrix_of_days_by_milestones():
     assert peak < 2_000_000, peak
     assert curve["expected_cash"].iloc[-1] == pytest.approx(0.9 * n)
     assert curve.set_index("day").at[1500.0, "expected_secured_gross"] == 1500
+
+
+def _refusal(budget: float, text: str, days: float = 30) -> str:
+    """What ``split --amounts text`` says: make_plan's refusal of the comma-split amounts, with amounts_error's hint."""
+    amounts = [float(part) for part in text.split(",")]
+    with pytest.raises(UserError) as caught:
+        sp.make_plan(budget, days, amounts=amounts, terms=UPWORK)
+    return str(sp.amounts_error(caught.value, text, budget))
+
+
+def test_the_thousands_hint_only_when_that_reading_adds_up_to_the_budget():
+    """'100,200' for 1,000 is 100 + 200 = 300; read as 100200 it makes no more sense, yet it got the hint. '1,000' for
+    1,000 splits into 1 and 0 (refused for the 0) and got none, though 1000 is the budget."""
+    assert _refusal(1000, "100,200") == "the amounts add up to 300.00, not the budget 1,000.00"
+    assert _refusal(1000, "1,000") == ("amount 2 must be more than 0, got 0; '1,000' looks like 1000 written with a "
+                                       "thousands separator, but every comma separates two amounts: write amounts "
+                                       "without one (1000)")
+    assert _refusal(3000, "1,500,1,500").endswith("'1,500' looks like 1500 written with a thousands separator, but "
+                                                  "every comma separates two amounts: write amounts without one (1500, 1500)")
+    assert "looks like 1500" in _refusal(2500, "1,500,1,000")  # 1, 500, 1, 0: refused for the 0; 1500 + 1000 = 2500
+    # 1 + 500 + 1 + 500 = 1,002 is the budget: refused for the 1.00 below Upwork's minimum; 3,000 is not the budget.
+    assert _refusal(1002, "1,500,1,500") == "milestone 1 is 1.00, below the Upwork minimum milestone of 5.00"
+    # A refusal that is not about the amounts gets no hint about them.
+    assert _refusal(1000, "1,000", days=0) == "days must be more than 0, got 0"

@@ -320,6 +320,14 @@ def test_amounts_with_thousands_separators_get_a_hint(cli):
     assert result.code == 2
     assert ("the amounts add up to 1,002.00, not the budget 3,000.00; '1,500' looks like 1500 written with a thousands "
             "separator, but every comma separates two amounts: write amounts without one (1500, 1500)") in result.err
+    # Only when reading them as thousands adds up to the budget: 100200 is not 1,000; 1000 is.
+    result = cli("split", "--budget", "1000", "--days", "30", "--amounts", "100,200", db=None)
+    assert result.code == 2 and result.err.strip() == ("milestone-lens: error: the amounts add up to 300.00, not the "
+                                                       "budget 1,000.00")
+    result = cli("split", "--budget", "1000", "--days", "30", "--amounts", "1,000", db=None)
+    assert result.code == 2 and result.err.strip() == (
+        "milestone-lens: error: amount 2 must be more than 0, got 0; '1,000' looks like 1000 written with a thousands "
+        "separator, but every comma separates two amounts: write amounts without one (1000)")
     # Amounts that add up are taken as they are, commas and all (SPEC's --amounts A,B,..).
     assert cli("split", "--budget", "1000", "--days", "30", "--amounts", "100,250,650", db=None).code == 0
 

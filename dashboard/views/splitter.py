@@ -275,7 +275,7 @@ try:
                                         shape=shape, single_risk=single_risk, wait_days=wait_days,
                                         billed_before=billed_before)
 except UserError as exc:
-    exc = exc if amounts_text is None else splitter.amounts_error(exc, amounts_text)
+    exc = exc if amounts_text is None else splitter.amounts_error(exc, amounts_text, budget)
     st.error(sentence(str(exc)), icon=":material/error:")
     st.stop()
 
