@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import UserError
-from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, uses_prepared
+from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, uses_prepared
 from analysis.platforms import PRESETS, PlatformPreset
 from analysis.wording import STRUCTURE_WORDS, plural
 
@@ -1177,6 +1177,15 @@ def _prob_ci(survival: float, se: float, at_risk: int) -> tuple[float, float]:
     return float(1 - hi_s), float(1 - lo_s)
 
 
+def _check_currencies(con: duckdb.DuckDBPyConnection, asked: Sequence[str]) -> None:
+    """Refuses currencies of which the workspace has no contract, naming those it has (in the report's order):
+    calibrating on none of its contracts would quietly give the default risk."""
+    have = [str(c) for c in currency_counts(con, Filters())["currency"] if c is not None]
+    if not {c.upper() for c in have} & set(asked):
+        has = f"its currencies are {', '.join(have)}" if have else "it has no contracts yet"
+        raise UserError(f"the workspace has no {' or '.join(asked)} contracts to calibrate from; {has}")
+
+
 def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "milestones", *,
               currency: str | Sequence[str] | None = None, as_of: dt.date | None = None,
               min_contracts: int = MIN_CALIBRATION_CONTRACTS, budget_factor: float = SIMILAR_BUDGET_FACTOR,
@@ -1191,7 +1200,8 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     date cannot be placed and are counted as excluded. Too little history gives the stated
     ``default`` risk and says so. Budgets compare within one currency: ``currency``; of several,
     or of all when none is given, the one with the most fixed-price contracts (then the most
-    contracts, then alphabetical), as the report picks its currency.
+    contracts, then alphabetical), as the report picks its currency; currencies the workspace has no contract in
+    are refused.
     """
     if structure not in ("milestones", "single"):
         raise UserError(f"calibration compares fixed-price contracts: structure must be milestones or single, got {structure!r}")
@@ -1201,6 +1211,8 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     as_of = as_of or dt.date.today()
     default = default or make_risk(DEFAULT_CANCEL_PROB, "constant", source="default")
     asked = [c.upper() for c in ([currency] if isinstance(currency, str) else currency or ())]
+    if asked:
+        _check_currencies(con, asked)
     if len(asked) != 1:
         # Budgets compare only within a currency: the report's (``filters.currency_counts``: most
         # fixed-price contracts, then most contracts, then by name), of those asked for or all.

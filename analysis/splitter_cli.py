@@ -105,6 +105,8 @@ def run_split(args: argparse.Namespace) -> int:
     as_of = parse_date(args.today, "--today") or dt.date.today()  # refused when not a date, as report does
     if args.today is not None and not args.calibrate:
         raise UserError("--today is the as-of date of --calibrate's history; without --calibrate it changes nothing")
+    if args.currency and not args.calibrate:
+        raise UserError("--currency chooses the currency of --calibrate's history; without --calibrate it changes nothing")
     calibration = review = None
     if args.calibrate:
         structure = "milestones" if len(plan.milestones) > 1 else "single"

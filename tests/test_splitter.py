@@ -550,6 +550,15 @@ def test_calibration_compares_budgets_within_one_currency(tmp_path):
     assert (jpy.currency, jpy.finished, jpy.cancelled, jpy.fallback) == ("JPY", 25, 25, True)
     assert "only 25 finished single-payment contracts" in jpy.message
     assert usd.to_json()["currency"] == "USD"
+    # A currency the workspace has no contract in fell back to the default without a word; it is refused, naming
+    # the ones it has (the most fixed-price contracts first: 40 USD, 25 JPY); one of several is enough.
+    with store.connect(db, read_only=True) as con:
+        with pytest.raises(UserError, match=r"^the workspace has no EUR contracts to calibrate from; its currencies "
+                                            r"are USD, JPY$"):
+            sp.calibrate(con, 150, "single", currency="eur")
+        with pytest.raises(UserError, match="^the workspace has no EUR or GBP contracts"):
+            sp.calibrate(con, 150, "single", currency=["EUR", "GBP"])
+        assert sp.calibrate(con, 150, "single", currency=["EUR", "jpy"]).currency == "JPY"
 
 
 def test_one_side_without_enough_history_puts_both_on_the_stated_default(tmp_path):

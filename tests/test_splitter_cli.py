@@ -123,6 +123,8 @@ def test_text_columns_stay_apart_at_the_largest_budget(cli):
     (("--budget", "150", "--days", "5", "--milestones", "2", "--max-loss-share", "0"), "max-loss share"),
     (("--budget", "150", "--days", "5", "--milestones", "2", "--today", "2026-01-01"),
      "--today is the as-of date of --calibrate's history; without --calibrate it changes nothing"),
+    (("--budget", "150", "--days", "5", "--milestones", "2", "--currency", "EUR"),
+     "--currency chooses the currency of --calibrate's history; without --calibrate it changes nothing"),
     # 100,000 milestones died of numpy's ArrayMemoryError (exit 1) in a days-by-milestones matrix
     (("--budget", "1000000", "--days", "60", "--milestones", "100000", "--cancel-prob", "0.2"),
      "a plan may have at most 1,000 milestones, got 100,000"),
@@ -438,3 +440,13 @@ def test_every_contract_cancelled_and_single_payments_paid_in_part(cli, tmp_path
             "the first hand-in), so no number of milestones protects you; only the single payment brings anything "
             "(expected 67.50 after fees, what your cancelled single payments still received), and it leaves 150.00 "
             "at stake, more than 25% of the budget.") in out
+
+
+def test_calibrate_refuses_a_currency_the_workspace_has_no_contract_in(cli, tmp_path):
+    """known_history has USD contracts only: --currency XYZ calibrated on nothing and gave the 10 % default quietly."""
+    db = known_history(tmp_path)
+    result = cli(*SEED, "--calibrate", "--currency", "XYZ", "--json", db=db)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.strip() == ("milestone-lens: error: the workspace has no XYZ contracts to calibrate from; its "
+                                  "currencies are USD")
+    assert cli(*SEED, "--calibrate", "--currency", "usd", "--json", db=db).code == 0
