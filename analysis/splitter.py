@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import UserError
-from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, uses_prepared
+from analysis.filters import SMALL_SAMPLE_FINISHED, Filters, currency_counts, uses_prepared
 from analysis.platforms import PRESETS, PlatformPreset
 from analysis.wording import STRUCTURE_WORDS, plural
 
@@ -70,8 +70,10 @@ SIMILAR_BUDGET_FACTOR = 2.0
 FRONT_LOAD = 1.5
 #: Recommendation tables list at most this many plans.
 MAX_TABLE_ROWS = 60
-#: The recommender looks no further than this many milestones (nobody manages more).
-MAX_RECOMMENDED_MILESTONES = 1000
+#: The most milestones a plan may have (nobody manages more; the model's tables grow with the count), and the
+#: furthest the recommender looks.
+MAX_MILESTONES = 1000
+MAX_RECOMMENDED_MILESTONES = MAX_MILESTONES
 #: Bounds of what the model takes (larger or smaller numbers overflow the cent arithmetic or the
 #: survival curve): a budget up to a trillion, durations from a quarter of an hour to a century.
 MAX_BUDGET = 1e12
@@ -183,13 +185,28 @@ NOTHING_IF_CANCELLED = ("a cancelled single payment is assumed to pay nothing (-
                         "single-payment contracts still received, when there are enough of them)")
 
 
-def certain_cancellation(risk: Risk) -> str | None:
-    """What a 100 % risk means in this model, said wherever it is used (``S(t) = 0 ** (t / days)`` is 0 for every
-    t > 0: the client cancels at day 0, before any hand-in), else None. A risk just below it is a client who
-    may still last a while: at 99 % with a constant hazard, a quarter of them reach a quarter of the contract."""
-    if risk.cancel_prob < 1.0:
+def certain_cancellation(plan_risk: Risk, single_risk: Risk | None = None) -> str | None:
+    """What a 100 % risk means in this model, naming only the side it applies to (``S(t) = 0 ** (t / days)`` is 0
+    for every t > 0: the client cancels at day 0, before any hand-in), else None. ``plan_risk`` is the milestone
+    plans', ``single_risk`` the single payment's (default the same). A certain single payment still brings what
+    cancelled single payments received, when calibration measured it (``cancelled_paid_share``): then it is not
+    said to pay nothing. A risk just below 100 % is a client who may still last a while: at 99 % with a constant
+    hazard, a quarter of them reach a quarter of the contract."""
+    single_risk = single_risk or plan_risk
+    plan_certain, single_certain = plan_risk.cancel_prob >= 1.0, single_risk.cancel_prob >= 1.0
+    if not plan_certain and not single_certain:
         return None
-    return "at 100 % the model has the client cancel at once, before any hand-in: nothing is paid under any plan"
+    part = single_risk.cancelled_paid_share if single_certain else 0.0
+    if plan_certain and single_certain and not part:
+        return "at 100 % the model has the client cancel at once, before any hand-in: nothing is paid under any plan"
+    single = (f"the single payment brings only what your cancelled single payments received ({part:.1%} of the budget "
+              "on average)" if part else "the single payment pays nothing")
+    if not plan_certain:
+        return f"at the single payment's 100 % the model has the client cancel at once, before its hand-in: {single}"
+    if not single_certain:
+        return ("at the plan's 100 % the model has the client cancel at once, before the first hand-in: a plan of "
+                "milestones pays nothing")
+    return f"at 100 % the model has the client cancel at once, before any hand-in: a plan of milestones pays nothing; {single}"
 
 
 def hazard_label(k: float) -> str:
@@ -282,6 +299,12 @@ def _check_budget_days(budget: float, days: float) -> int:
     return cents
 
 
+def _check_count(n: int) -> None:
+    """Refuses a plan of more than ``MAX_MILESTONES`` milestones."""
+    if n > MAX_MILESTONES:
+        raise UserError(f"a plan may have at most {MAX_MILESTONES:,} milestones, got {n:,}")
+
+
 def split_weights(n: int, shape: str = "equal") -> np.ndarray:
     """Relative sizes of ``n`` milestones: equal, or falling (front-loaded) / rising (back-loaded)
     linearly from 1.5 to 0.5 times the average."""
@@ -337,6 +360,7 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
     if (milestones is None) == (amounts is None):
         raise UserError("give either a number of milestones or explicit amounts")
     if amounts is not None:
+        _check_count(len(amounts))
         cents = [to_cents(a, f"amount {i}") for i, a in enumerate(amounts, 1)]
         if not cents:
             raise UserError("a plan needs at least 1 milestone")
@@ -349,6 +373,7 @@ def make_plan(budget: float, days: float, *, milestones: int | None = None, amou
     else:
         if isinstance(milestones, bool) or int(milestones) != milestones:
             raise UserError(f"the number of milestones must be a whole number, got {milestones!r}")
+        _check_count(int(milestones))
         cents = plan_cents(budget_cents, int(milestones), shape)
     n = len(cents)
     if terms is not None:
@@ -386,11 +411,30 @@ _THOUSANDS = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d.])")
 _AMOUNTS_OFF = "the amounts add up to"
 
 
-def amounts_error(error: UserError, text: str) -> UserError:
-    """``error`` from ``make_plan`` with a hint when the amounts typed as ``text`` did not add up and look like
-    numbers written with thousands separators (``1,500,1,500`` reads as 1, 500, 1, 500)."""
+#: How the refusals of the amounts themselves begin (their sum, one of them, one below the platform minimum).
+_AMOUNTS_REFUSED = (_AMOUNTS_OFF, "amount ", "milestone ")
+
+
+def _as_thousands(text: str) -> list[float] | None:
+    """The amounts in ``text`` with each ``1,500`` read as one number written with thousands separators (commas,
+    semicolons and spaces separate the rest, a ``$`` is dropped, as the page reads them); None when a part is not
+    a number."""
+    joined = _THOUSANDS.sub(lambda m: m.group().replace(",", ""), text.replace("$", ""))
+    try:
+        return [float(part) for part in re.split(r"[;,\s]+", joined.strip()) if part]
+    except ValueError:
+        return None
+
+
+def amounts_error(error: UserError, text: str, budget: float) -> UserError:
+    """``error`` from ``make_plan`` with a hint when it refused the amounts typed as ``text`` and reading each
+    ``1,500`` in it as a number with thousands separators makes them add up to ``budget`` (``1,500,1,500`` for
+    3,000 reads as 1, 500, 1, 500); no hint when that reading does not add up either (``100,200`` for 1,000)."""
     found = _THOUSANDS.findall(text)
-    if not str(error).startswith(_AMOUNTS_OFF) or not found:
+    if not found or not str(error).startswith(_AMOUNTS_REFUSED) or not _finite(budget):
+        return error
+    read = _as_thousands(text)
+    if read is None or not all(_finite(v) for v in read) or sum(round(v * 100) for v in read) != round(budget * 100):
         return error
     return UserError(f"{error}; '{found[0]}' looks like {found[0].replace(',', '')} written with a thousands "
                      "separator, but every comma separates two amounts: write amounts without one "
@@ -439,7 +483,7 @@ class Outcome:
     prob_paid_nothing: float
     prob_paid_in_full: float
     expected_days_to_cash: float | None
-    days_to_first_cash: float | None  # None when nothing can be paid (a certain cancellation at once)
+    days_to_first_cash: float | None  # None when nothing can be paid (a certain cancellation, nothing in part)
     milestones: pd.DataFrame = field(repr=False)
     distribution: pd.DataFrame = field(repr=False)
     cash_curve: pd.DataFrame = field(repr=False)
@@ -519,7 +563,8 @@ def evaluate(plan: Plan, terms: PlatformPreset, risk: Risk, billed_before: float
         expected_gross=expected_gross, expected_fees=expected_fees, expected_net=expected_gross - expected_fees,
         max_loss=max_unpaid(plan, terms),
         prob_paid_nothing=float(1.0 - paid[0]) - part_prob, prob_paid_in_full=float(paid[-1]),
-        expected_days_to_cash=days_to_cash, days_to_first_cash=float(release[0]) if paid[0] > 0 else None,
+        expected_days_to_cash=days_to_cash,
+        days_to_first_cash=float(release[0]) if paid[0] > 0 or part_prob > 0 else None,
         milestones=milestones, distribution=distribution,
         cash_curve=_cash_curve(secured, release, amounts * paid + part * part_prob, net * paid + (part - part_fee) * part_prob),
         exposure_curve=_exposure_curve(plan, risk, start, due, secured),
@@ -532,11 +577,17 @@ def plan_cents_array(plan: Plan) -> np.ndarray:
 
 def _cash_curve(secured: np.ndarray, release: np.ndarray, expected_gross: np.ndarray, expected_net: np.ndarray) -> pd.DataFrame:
     """Right-continuous steps: expected secured gross (at hand-in, or at payment without escrow) and
-    withdrawable net (at release)."""
+    withdrawable net (at release). Sorted sums, not a matrix of days by milestones: memory grows with the count."""
     day = np.unique(np.concatenate([[0.0], secured, release]))
-    got = (secured[None, :] <= day[:, None]) @ expected_gross
-    cash = (release[None, :] <= day[:, None]) @ expected_net
-    return pd.DataFrame({"day": day, "expected_secured_gross": got, "expected_cash": cash})
+
+    def by_day(when: np.ndarray, amount: np.ndarray) -> np.ndarray:
+        """The sum of ``amount`` over the milestones with ``when <= day``, on each day."""
+        order = np.argsort(when, kind="stable")
+        total = np.concatenate([[0.0], np.cumsum(amount[order])])
+        return total[np.searchsorted(when[order], day, side="right")]
+
+    return pd.DataFrame({"day": day, "expected_secured_gross": by_day(secured, expected_gross),
+                         "expected_cash": by_day(release, expected_net)})
 
 
 def protects_handins(terms: PlatformPreset) -> bool:
@@ -799,6 +850,18 @@ def recommend(budget: float, days: float, terms: PlatformPreset, risk: Risk, *,
         return Recommendation(None, float(max_loss_share), allowed, float(terms.review_days), float(wait_days),
                               "none: every plan pays nothing under this risk (the client cancels before the first "
                               "hand-in), so no number of milestones protects you", table)
+    several = table[table["milestones"] > 1]
+    if chosen != 1 and not several.empty and (several["prob_paid_nothing"] >= 1.0).all():
+        # Every plan of milestones surely pays nothing, the single payment something (its own lower risk, or what
+        # cancelled single payments received): recommend no plan rather than one sure to pay nothing.
+        single = table.iloc[0]
+        how = (", what your cancelled single payments still received" if (single_risk or risk).cancel_prob >= 1.0
+               else " under its own risk")
+        return Recommendation(None, float(max_loss_share), allowed, float(terms.review_days), float(wait_days),
+                              "none: every plan of milestones pays nothing under this risk (the client cancels before "
+                              "the first hand-in), so no number of milestones protects you; only the single payment "
+                              f"brings anything (expected {single['expected_net']:,.2f} after fees{how}), and it leaves "
+                              f"{single['max_loss']:,.2f} at stake, more than {max_loss_share:.0%} of the budget", table)
     fees = table.set_index("milestones")["fees_if_complete"]
     fee_note = None
     # A minimum fee per milestone (not the cents each milestone's fee is rounded to)
@@ -1114,6 +1177,15 @@ def _prob_ci(survival: float, se: float, at_risk: int) -> tuple[float, float]:
     return float(1 - hi_s), float(1 - lo_s)
 
 
+def _check_currencies(con: duckdb.DuckDBPyConnection, asked: Sequence[str]) -> None:
+    """Refuses currencies of which the workspace has no contract, naming those it has (in the report's order):
+    calibrating on none of its contracts would quietly give the default risk."""
+    have = [str(c) for c in currency_counts(con, Filters())["currency"] if c is not None]
+    if not {c.upper() for c in have} & set(asked):
+        has = f"its currencies are {', '.join(have)}" if have else "it has no contracts yet"
+        raise UserError(f"the workspace has no {' or '.join(asked)} contracts to calibrate from; {has}")
+
+
 def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "milestones", *,
               currency: str | Sequence[str] | None = None, as_of: dt.date | None = None,
               min_contracts: int = MIN_CALIBRATION_CONTRACTS, budget_factor: float = SIMILAR_BUDGET_FACTOR,
@@ -1128,7 +1200,8 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     date cannot be placed and are counted as excluded. Too little history gives the stated
     ``default`` risk and says so. Budgets compare within one currency: ``currency``; of several,
     or of all when none is given, the one with the most fixed-price contracts (then the most
-    contracts, then alphabetical), as the report picks its currency.
+    contracts, then alphabetical), as the report picks its currency; currencies the workspace has no contract in
+    are refused.
     """
     if structure not in ("milestones", "single"):
         raise UserError(f"calibration compares fixed-price contracts: structure must be milestones or single, got {structure!r}")
@@ -1138,6 +1211,8 @@ def calibrate(con: duckdb.DuckDBPyConnection, budget: float, structure: str = "m
     as_of = as_of or dt.date.today()
     default = default or make_risk(DEFAULT_CANCEL_PROB, "constant", source="default")
     asked = [c.upper() for c in ([currency] if isinstance(currency, str) else currency or ())]
+    if asked:
+        _check_currencies(con, asked)
     if len(asked) != 1:
         # Budgets compare only within a currency: the report's (``filters.currency_counts``: most
         # fixed-price contracts, then most contracts, then by name), of those asked for or all.

@@ -99,12 +99,14 @@ def run_split(args: argparse.Namespace) -> int:
         plan = splitter.make_plan(args.budget, args.days, milestones=args.milestones, amounts=amounts,
                                   shape=args.shape, due_days=due_days, wait_days=args.wait_days, terms=terms)
     except UserError as exc:
-        raise (exc if args.amounts is None else splitter.amounts_error(exc, args.amounts)) from None
+        raise (exc if args.amounts is None else splitter.amounts_error(exc, args.amounts, args.budget)) from None
     if not math.isfinite(args.billed_before) or args.billed_before < 0:
         raise UserError(f"--billed-before must be zero or more, got {args.billed_before:g}")
     as_of = parse_date(args.today, "--today") or dt.date.today()  # refused when not a date, as report does
     if args.today is not None and not args.calibrate:
         raise UserError("--today is the as-of date of --calibrate's history; without --calibrate it changes nothing")
+    if args.currency and not args.calibrate:
+        raise UserError("--currency chooses the currency of --calibrate's history; without --calibrate it changes nothing")
     calibration = review = None
     if args.calibrate:
         structure = "milestones" if len(plan.milestones) > 1 else "single"
@@ -173,10 +175,12 @@ def describe(c: splitter.Comparison, rec: splitter.Recommendation, review: split
     ], [28, 12, 14], label=True) + [""]
     for label, risk in (("plan", c.plan_risk), ("single payment", c.single_risk)):
         lines.append(f"Risk ({label}, {risk.source}): "
-                     + (risk.note if risk.note else f"{risk.cancel_prob:.1%} cancel before the end, {risk.hazard_label} hazard") + "."
-                     + (f" {certain[:1].upper()}{certain[1:]}." if (certain := splitter.certain_cancellation(risk)) else ""))
+                     + (risk.note if risk.note else f"{risk.cancel_prob:.1%} cancel before the end, {risk.hazard_label} hazard") + ".")
         if c.plan_risk == c.single_risk:
             break
+    certain = splitter.certain_cancellation(c.plan_risk, c.single_risk)  # names only the side it applies to
+    if certain:
+        lines.append(f"{certain[:1].upper()}{certain[1:]}.")
     if not splitter.protects_handins(c.terms):
         lines.append(f"No escrow: a milestone is paid only if the client is still there {c.terms.review_days:g} days after "
                      "its hand-in, when it pays; until then handed-in work is at stake (in max loss and P(paid)).")

@@ -457,6 +457,14 @@ def test_amounts_written_with_thousands_separators_get_a_hint(sample_db, monkeyp
         "separator, but every comma separates two amounts: write amounts without one (1500, 1500)."]
     at.text_input(key="split_amounts").set_value("1500, 1500").run()
     assert not at.error and schedule(at)["amount"].tolist() == [1500.0, 1500.0]
+    # Only when reading them as thousands adds up to the budget: 100200 is not 1,000; 1000 is.
+    at.number_input(key="split_budget").set_value(1000.0).run()
+    at.text_input(key="split_amounts").set_value("100,200").run()
+    assert [e.value for e in at.error] == ["The amounts add up to 300.00, not the budget 1,000.00."]
+    at.text_input(key="split_amounts").set_value("1,000").run()
+    assert [e.value for e in at.error] == [
+        "Amount 2 must be more than 0, got 0; '1,000' looks like 1000 written with a thousands separator, but every "
+        "comma separates two amounts: write amounts without one (1000)."]
 
 
 def test_money_in_the_tables_has_thousands_separators(sample_db, monkeypatch):
@@ -523,3 +531,46 @@ def test_the_page_says_what_a_cancelled_single_payment_brings(tmp_path, monkeypa
     # "If the client cancels": nothing by the contract, but not without saying what the history shows.
     assert ("with a single payment you keep 0.00 by the contract (your cancelled single payments still received "
             "16.0% of the budget on average).") in plain(at)
+
+
+def test_a_certain_cancellation_on_one_side_is_said_of_that_side_only(tmp_path, monkeypatch):
+    """The auditor's case B on the page: the warning said "nothing is paid under any plan" above a plan that pays."""
+    from tests.test_splitter import certain_single_history
+
+    at = open_app(certain_single_history(tmp_path, every_plan_cancelled=False, single_paid=""), monkeypatch, "splitter")
+    assert not at.exception
+    warned = [w.value for w in at.warning]
+    assert ("At the single payment's 100 % the model has the client cancel at once, before its hand-in: the single "
+            "payment pays nothing.") in warned
+    assert "under any plan" not in plain(at)
+    assert side_metrics(at)[1]["Expected earnings"] == "0.00"
+
+
+def test_every_contract_cancelled_and_single_payments_paid_in_part(tmp_path, monkeypatch):
+    """The auditor's case A on the page: 5 × 30 over 5 days; the single payment brings 75.00 less 10 % for certain,
+    first withdrawable on day 24; no plan of milestones is recommended."""
+    from tests.test_splitter import certain_single_history
+
+    at = open_app(certain_single_history(tmp_path, every_plan_cancelled=True, single_paid=75), monkeypatch, "splitter")
+    assert not at.exception
+    plan, single = side_metrics(at)
+    assert (plan["Expected earnings"], single["Expected earnings"]) == ("0.00", "67.50")
+    said = plain(at)
+    table = next(d.value for d in at.dataframe if "measure" in d.value.columns).set_index("measure")
+    assert table.at["Days until the first money can be withdrawn", "single payment"] == "24.0"  # was "—"
+    assert "a plan of milestones pays nothing; the single payment brings only what your cancelled single" in said
+    assert "Recommended:" not in said
+    assert "None: every plan of milestones pays nothing under this risk" in said
+    assert not [b for b in at.button if b.key == "split_use_recommendation"]
+
+
+def test_more_than_a_thousand_milestones_is_refused_in_words(sample_db, monkeypatch):
+    """The amounts mode took any number of amounts; the model's tables grow with it (100,000 ran out of memory)."""
+    at = manual(open_app(sample_db, monkeypatch, "splitter"))
+    at.number_input(key="split_budget").set_value(5005.0).run()
+    at.radio(key="split_mode").set_value("amounts").run()
+    at.text_input(key="split_amounts").set_value(", ".join(["5"] * 1001)).run()
+    assert [e.value for e in at.error] == ["A plan may have at most 1,000 milestones, got 1,001."]
+    at.text_input(key="split_amounts").set_value(", ".join(["5"] * 1000)).run()
+    at.number_input(key="split_budget").set_value(5000.0).run()
+    assert not at.error and len(schedule(at)) == 1000

@@ -550,6 +550,15 @@ def test_calibration_compares_budgets_within_one_currency(tmp_path):
     assert (jpy.currency, jpy.finished, jpy.cancelled, jpy.fallback) == ("JPY", 25, 25, True)
     assert "only 25 finished single-payment contracts" in jpy.message
     assert usd.to_json()["currency"] == "USD"
+    # A currency the workspace has no contract in fell back to the default without a word; it is refused, naming
+    # the ones it has (the most fixed-price contracts first: 40 USD, 25 JPY); one of several is enough.
+    with store.connect(db, read_only=True) as con:
+        with pytest.raises(UserError, match=r"^the workspace has no EUR contracts to calibrate from; its currencies "
+                                            r"are USD, JPY$"):
+            sp.calibrate(con, 150, "single", currency="eur")
+        with pytest.raises(UserError, match="^the workspace has no EUR or GBP contracts"):
+            sp.calibrate(con, 150, "single", currency=["EUR", "GBP"])
+        assert sp.calibrate(con, 150, "single", currency=["EUR", "jpy"]).currency == "JPY"
 
 
 def test_one_side_without_enough_history_puts_both_on_the_stated_default(tmp_path):
@@ -762,3 +771,140 @@ def test_calibration_measures_what_cancelled_single_payments_received(tmp_path):
     out = sp.evaluate(sp.single_payment(150, 5), DIRECT, cal.risk)
     assert out.prob_paid_nothing == pytest.approx(0.15)
     assert out.expected_gross == pytest.approx(118.5)  # 0.75 × 150 + 0.1 × 60
+
+
+def certain_single_history(tmp_path: Path, *, every_plan_cancelled: bool, single_paid: float | str) -> Path:
+    """The auditor's two histories, at a budget of 150: 40 single-payment contracts, all cancelled, each paid
+    ``single_paid`` toward its budget; 40 milestone contracts, all cancelled (``every_plan_cancelled``), else 6 of
+    them cancelled where a constant hazard with p = 0.15 puts them and 34 completed (KM: S(1) = 34 / 40 = 0.85)."""
+    plan = (_history_rows([0.1 * (i % 9 + 1) for i in range(40)], prefix="M", completed=0, milestone_count=2)
+            if every_plan_cancelled else
+            _history_rows(constant_fractions(p=0.15, events=6), prefix="M", completed=34, milestone_count=2))
+    rows = plan + _history_rows([0.1 * (i % 9 + 1) for i in range(40)], completed=0)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "contracts.csv"
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*CONTRACT_HEADER, "paid_total"])
+        for row in rows:
+            writer.writerow([*row, single_paid if row[0].startswith("SC") else ""])
+    db = tmp_path / "history.duckdb"
+    con = store.connect(db)
+    import_files(con, [path], fmt="canonical", source="test")
+    con.close()
+    return db
+
+
+CERTAIN_SINGLE = sp.Risk(1.0, 1.0, cancelled_paid_share=0.5, cancelled_paid_any=1.0, cancelled_paid_note="measured")
+
+
+def test_a_certain_single_payment_paid_in_part_pays_on_its_release_day():
+    """Every single payment cancelled, each paid half its budget: 800 over 20 days on Upwork is paid 400.00 (fee
+    40.00) for certain, withdrawable on day 20 + 14 + 5 = 39 — its first cash too, not "—"."""
+    out = sp.evaluate(sp.single_payment(800, 20), UPWORK, CERTAIN_SINGLE)
+    assert out.prob_paid_nothing == 0.0 and out.expected_net == pytest.approx(360.0)
+    assert out.expected_days_to_cash == 39.0
+    assert out.days_to_first_cash == 39.0
+
+
+def test_no_plan_sure_to_pay_nothing_is_recommended():
+    """At 100 % every plan of 2 or more milestones pays nothing; the single payment brings 360.00 from what cancelled
+    single payments received (or 0.7 × 720 = 504.00 under its own 30 % risk): 4 milestones were recommended, sure
+    to pay nothing. None is, and the reason says what the single payment brings and that 800.00 is over 25 %."""
+    for single_risk, expected in ((CERTAIN_SINGLE, "360.00"), (sp.make_risk(0.3), "504.00")):
+        rec = sp.recommend(800, 20, UPWORK, sp.make_risk(1.0), single_risk=single_risk)
+        assert rec.milestones is None
+        assert rec.reason.startswith("none: every plan of milestones pays nothing under this risk")
+        assert f"only the single payment brings anything (expected {expected} after fees" in rec.reason
+        assert "leaves 800.00 at stake, more than 25% of the budget" in rec.reason
+    # A single payment within the limit is still recommended: it pays something.
+    assert sp.recommend(800, 20, UPWORK, sp.make_risk(1.0), single_risk=CERTAIN_SINGLE, max_loss_share=1.0).milestones == 1
+
+
+def test_a_certain_cancellation_names_only_the_side_it_applies_to():
+    plan, single = sp.make_risk(0.15), sp.make_risk(1.0)
+    assert sp.certain_cancellation(plan, single) == ("at the single payment's 100 % the model has the client cancel "
+                                                     "at once, before its hand-in: the single payment pays nothing")
+    assert sp.certain_cancellation(single, plan) == ("at the plan's 100 % the model has the client cancel at once, "
+                                                     "before the first hand-in: a plan of milestones pays nothing")
+    assert sp.certain_cancellation(single, CERTAIN_SINGLE) == (
+        "at 100 % the model has the client cancel at once, before any hand-in: a plan of milestones pays nothing; the "
+        "single payment brings only what your cancelled single payments received (50.0% of the budget on average)")
+    assert sp.certain_cancellation(single).endswith("nothing is paid under any plan")
+    assert sp.certain_cancellation(plan) is None and sp.certain_cancellation(plan, sp.make_risk(0.99)) is None
+
+
+def test_calibrated_histories_where_one_side_or_both_were_always_cancelled(tmp_path):
+    """The auditor's case B (plan p = 0.15, single payments all cancelled and paid nothing) and case A (both sides
+    all cancelled, single payments paid half their budget)."""
+    b = store.connect(certain_single_history(tmp_path / "b", every_plan_cancelled=False, single_paid=""),
+                      read_only=True)
+    plan_b, single_b = sp.calibrate(b, 150, "milestones"), sp.calibrate(b, 150, "single")
+    b.close()
+    assert plan_b.risk.cancel_prob == pytest.approx(0.15) and single_b.risk.cancel_prob == 1.0
+    assert single_b.risk.cancelled_paid_share == 0.0
+    assert sp.certain_cancellation(plan_b.risk, single_b.risk).endswith(": the single payment pays nothing")
+    a = store.connect(certain_single_history(tmp_path / "a", every_plan_cancelled=True, single_paid=75),
+                      read_only=True)
+    plan_a, single_a = sp.calibrate(a, 150, "milestones"), sp.calibrate(a, 150, "single")
+    a.close()
+    assert (plan_a.risk.cancel_prob, single_a.risk.cancel_prob) == (1.0, 1.0)
+    assert (single_a.risk.cancelled_paid_share, single_a.risk.cancelled_paid_any) == (0.5, 1.0)
+    c = sp.compare(sp.make_plan(150, 5, milestones=5), UPWORK, plan_a.risk, single_a.risk)
+    assert c.single_outcome.expected_net == pytest.approx(67.5)  # 75.00 less the 10 % fee
+    assert c.single_outcome.days_to_first_cash == 24.0  # day 5 + 14 review + 5 hold
+    assert c.plan_outcome.prob_paid_nothing == 1.0
+
+
+def test_a_plan_has_at_most_a_thousand_milestones():
+    """100,000 milestones died of a memory error; a thousand is the most a plan (or the recommender) takes."""
+    assert len(sp.make_plan(1_000_000, 60, milestones=1000).milestones) == sp.MAX_MILESTONES == 1000
+    with pytest.raises(UserError, match="^a plan may have at most 1,000 milestones, got 100,000$"):
+        sp.make_plan(1_000_000, 60, milestones=100_000)
+    with pytest.raises(UserError, match="^a plan may have at most 1,000 milestones, got 1,001$"):
+        sp.make_plan(1001, 60, amounts=[1.0] * 1001)
+
+
+def test_the_cash_curve_needs_no_matrix_of_days_by_milestones():
+    """Secured on days 1 and 2 (10 and 20 gross), withdrawable on days 3 and 4 (9 and 18 net): by day 0–4 the secured
+    gross is 0, 10, 30, 30, 30 and the cash 0, 0, 0, 9, 27. 3,000 milestones used a 6,001 × 3,000 matrix (18 MB of
+    booleans, twice); the sorted sums need a few arrays of 9,000 numbers."""
+    import tracemalloc
+
+    curve = sp._cash_curve(np.array([1.0, 2.0]), np.array([3.0, 4.0]), np.array([10.0, 20.0]), np.array([9.0, 18.0]))
+    assert curve["day"].tolist() == [0, 1, 2, 3, 4]
+    assert curve["expected_secured_gross"].tolist() == [0, 10, 30, 30, 30]
+    assert curve["expected_cash"].tolist() == [0, 0, 0, 9, 27]
+    n = 3000
+    secured = np.arange(1, n + 1, dtype=float)
+    tracemalloc.start()
+    curve = sp._cash_curve(secured, secured + 19.5, np.ones(n), np.full(n, 0.9))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2_000_000, peak
+    assert curve["expected_cash"].iloc[-1] == pytest.approx(0.9 * n)
+    assert curve.set_index("day").at[1500.0, "expected_secured_gross"] == 1500
+
+
+def _refusal(budget: float, text: str, days: float = 30) -> str:
+    """What ``split --amounts text`` says: make_plan's refusal of the comma-split amounts, with amounts_error's hint."""
+    amounts = [float(part) for part in text.split(",")]
+    with pytest.raises(UserError) as caught:
+        sp.make_plan(budget, days, amounts=amounts, terms=UPWORK)
+    return str(sp.amounts_error(caught.value, text, budget))
+
+
+def test_the_thousands_hint_only_when_that_reading_adds_up_to_the_budget():
+    """'100,200' for 1,000 is 100 + 200 = 300; read as 100200 it makes no more sense, yet it got the hint. '1,000' for
+    1,000 splits into 1 and 0 (refused for the 0) and got none, though 1000 is the budget."""
+    assert _refusal(1000, "100,200") == "the amounts add up to 300.00, not the budget 1,000.00"
+    assert _refusal(1000, "1,000") == ("amount 2 must be more than 0, got 0; '1,000' looks like 1000 written with a "
+                                       "thousands separator, but every comma separates two amounts: write amounts "
+                                       "without one (1000)")
+    assert _refusal(3000, "1,500,1,500").endswith("'1,500' looks like 1500 written with a thousands separator, but "
+                                                  "every comma separates two amounts: write amounts without one (1500, 1500)")
+    assert "looks like 1500" in _refusal(2500, "1,500,1,000")  # 1, 500, 1, 0: refused for the 0; 1500 + 1000 = 2500
+    # 1 + 500 + 1 + 500 = 1,002 is the budget: refused for the 1.00 below Upwork's minimum; 3,000 is not the budget.
+    assert _refusal(1002, "1,500,1,500") == "milestone 1 is 1.00, below the Upwork minimum milestone of 5.00"
+    # A refusal that is not about the amounts gets no hint about them.
+    assert _refusal(1000, "1,000", days=0) == "days must be more than 0, got 0"

@@ -123,6 +123,12 @@ def test_text_columns_stay_apart_at_the_largest_budget(cli):
     (("--budget", "150", "--days", "5", "--milestones", "2", "--max-loss-share", "0"), "max-loss share"),
     (("--budget", "150", "--days", "5", "--milestones", "2", "--today", "2026-01-01"),
      "--today is the as-of date of --calibrate's history; without --calibrate it changes nothing"),
+    (("--budget", "150", "--days", "5", "--milestones", "2", "--currency", "EUR"),
+     "--currency chooses the currency of --calibrate's history; without --calibrate it changes nothing"),
+    # 100,000 milestones died of numpy's ArrayMemoryError (exit 1) in a days-by-milestones matrix
+    (("--budget", "1000000", "--days", "60", "--milestones", "100000", "--cancel-prob", "0.2"),
+     "a plan may have at most 1,000 milestones, got 100,000"),
+    (("--budget", "1001", "--days", "60", "--amounts", ",".join(["1"] * 1001)), "at most 1,000 milestones, got 1,001"),
 ])
 def test_refusals_exit_2_one_line(cli, args, message):
     result = cli("split", *args, "--json")
@@ -316,6 +322,14 @@ def test_amounts_with_thousands_separators_get_a_hint(cli):
     assert result.code == 2
     assert ("the amounts add up to 1,002.00, not the budget 3,000.00; '1,500' looks like 1500 written with a thousands "
             "separator, but every comma separates two amounts: write amounts without one (1500, 1500)") in result.err
+    # Only when reading them as thousands adds up to the budget: 100200 is not 1,000; 1000 is.
+    result = cli("split", "--budget", "1000", "--days", "30", "--amounts", "100,200", db=None)
+    assert result.code == 2 and result.err.strip() == ("milestone-lens: error: the amounts add up to 300.00, not the "
+                                                       "budget 1,000.00")
+    result = cli("split", "--budget", "1000", "--days", "30", "--amounts", "1,000", db=None)
+    assert result.code == 2 and result.err.strip() == (
+        "milestone-lens: error: amount 2 must be more than 0, got 0; '1,000' looks like 1000 written with a thousands "
+        "separator, but every comma separates two amounts: write amounts without one (1000)")
     # Amounts that add up are taken as they are, commas and all (SPEC's --amounts A,B,..).
     assert cli("split", "--budget", "1000", "--days", "30", "--amounts", "100,250,650", db=None).code == 0
 
@@ -389,3 +403,50 @@ def test_a_third_of_a_cent_over_the_limit_is_over_it(cli):
               "--review-days", "3", "--wait-days", "2", "--max-loss-share", "0.2", "--cancel-prob", "0.1", "--json").json()
     assert doc["plan"]["max_loss"] == pytest.approx(166.67 + 166.67 / 5, abs=1e-6)
     assert doc["recommendation"]["milestones"] == 7
+
+
+def test_a_certain_cancellation_on_one_side_is_said_of_that_side_only(cli, tmp_path):
+    """The auditor's case B: plan 15 %, every single payment cancelled and paid nothing. "Nothing is paid under any
+    plan" was said beside a plan earning most of its budget."""
+    from tests.test_splitter import certain_single_history
+
+    db = certain_single_history(tmp_path, every_plan_cancelled=False, single_paid="")
+    out = cli(*SEED, "--calibrate", db=db).out
+    assert ("At the single payment's 100 % the model has the client cancel at once, before its hand-in: the single "
+            "payment pays nothing.") in out
+    assert "under any plan" not in out
+    doc = cli(*SEED, "--calibrate", "--json", db=db).json()
+    assert doc["single_payment"]["expected_net"] == 0.0 and doc["plan"]["expected_net"] > 100
+    assert doc["recommendation"]["milestones"] == 4  # 37.50 of 150 within 25 %; the plan does pay
+
+
+def test_every_contract_cancelled_and_single_payments_paid_in_part(cli, tmp_path):
+    """The auditor's case A: both sides all cancelled, single payments paid half of 150. The single payment brings
+    75.00 less the 10 % fee = 67.50 for certain, withdrawable on day 5 + 14 + 5 = 24 (first cash too); every plan of
+    milestones pays nothing, so none is recommended (4 was, sure to pay nothing)."""
+    from tests.test_splitter import certain_single_history
+
+    db = certain_single_history(tmp_path, every_plan_cancelled=True, single_paid=75)
+    doc = cli(*SEED, "--calibrate", "--json", db=db).json()
+    single = doc["single_payment"]
+    assert (single["expected_net"], single["prob_paid_nothing"], single["days_to_first_cash"]) == (67.5, 0.0, 24.0)
+    assert doc["recommendation"]["milestones"] is None
+    out = cli(*SEED, "--calibrate", db=db).out
+    assert next(line for line in out.splitlines() if line.startswith("days to first cash")).split()[-2:] == ["—", "24.0"]
+    assert ("At 100 % the model has the client cancel at once, before any hand-in: a plan of milestones pays "
+            "nothing; the single payment brings only what your cancelled single payments received (50.0% of the "
+            "budget on average).") in out
+    assert ("Recommendation: none: every plan of milestones pays nothing under this risk (the client cancels before "
+            "the first hand-in), so no number of milestones protects you; only the single payment brings anything "
+            "(expected 67.50 after fees, what your cancelled single payments still received), and it leaves 150.00 "
+            "at stake, more than 25% of the budget.") in out
+
+
+def test_calibrate_refuses_a_currency_the_workspace_has_no_contract_in(cli, tmp_path):
+    """known_history has USD contracts only: --currency XYZ calibrated on nothing and gave the 10 % default quietly."""
+    db = known_history(tmp_path)
+    result = cli(*SEED, "--calibrate", "--currency", "XYZ", "--json", db=db)
+    assert (result.code, result.out) == (2, "")
+    assert result.err.strip() == ("milestone-lens: error: the workspace has no XYZ contracts to calibrate from; its "
+                                  "currencies are USD")
+    assert cli(*SEED, "--calibrate", "--currency", "usd", "--json", db=db).code == 0

@@ -193,7 +193,7 @@ with st.container(border=True):
                     format_func=MODE_LABELS.get)
     if mode == COUNT:
         c1, c2 = st.columns(2)
-        count = int(c1.number_input("Milestones", min_value=1, max_value=splitter.MAX_RECOMMENDED_MILESTONES, step=1,
+        count = int(c1.number_input("Milestones", min_value=1, max_value=splitter.MAX_MILESTONES, step=1,
                                     value=first("split_milestones"), key="split_milestones", bind=URL))
         shape = c2.selectbox("Sizes", list(splitter.SPLIT_SHAPES), key="split_shape", bind=URL,
                              index=first_index("split_shape", splitter.SPLIT_SHAPES),
@@ -275,12 +275,12 @@ try:
                                         shape=shape, single_risk=single_risk, wait_days=wait_days,
                                         billed_before=billed_before)
 except UserError as exc:
-    exc = exc if amounts_text is None else splitter.amounts_error(exc, amounts_text)
+    exc = exc if amounts_text is None else splitter.amounts_error(exc, amounts_text, budget)
     st.error(sentence(str(exc)), icon=":material/error:")
     st.stop()
 
 p, s = comparison.plan_outcome, comparison.single_outcome
-certain = splitter.certain_cancellation(plan_risk) or splitter.certain_cancellation(single_risk)
+certain = splitter.certain_cancellation(plan_risk, single_risk)  # names only the side it applies to
 if certain:
     st.warning(sentence(certain), icon=":material/block:")
 if risk_mode == HISTORY:  # the history plainly against the default the figures run on: said first, not in passing
