@@ -282,13 +282,23 @@ def test_workspace_connections_cap_duckdb_memory(tmp_path, monkeypatch):
 
 # --- what import-parquet refuses (nothing stored is changed) ------------------------------
 
-def _rewrite(path, select: str) -> None:
-    """Write ``path`` again as ``SELECT <select> FROM <the file> ORDER BY contract_id``."""
+def _rewrite(path, select: str, order: str = "contract_id", copied: str | None = None) -> None:
+    """Write ``path`` again as ``SELECT <select> FROM <the file> ORDER BY <order>``, the rows meeting
+    ``copied`` twice."""
     scratch = duckdb.connect()
     tmp = path.with_suffix(".tmp")
-    scratch.execute(f"COPY (SELECT {select} FROM read_parquet('{path}') ORDER BY contract_id) TO '{tmp}' (FORMAT parquet)")
+    again = f" UNION ALL SELECT {select} FROM read_parquet('{path}') WHERE {copied}" if copied else ""
+    scratch.execute(f"COPY (SELECT {select} FROM read_parquet('{path}'){again} ORDER BY {order}) TO '{tmp}' (FORMAT parquet)")
     scratch.close()
     tmp.replace(path)
+
+
+def _marker_says(dataset, table: str, rows: int) -> None:
+    """The dataset's marker counts ``rows`` rows of ``table`` (as after a change made with care)."""
+    marker = dataset / parquet_store.MARKER
+    manifest = json.loads(marker.read_text())
+    manifest["rows"][table] = rows
+    marker.write_text(json.dumps(manifest))
 
 
 def _stored(db_path) -> dict:
@@ -301,13 +311,15 @@ def _stored(db_path) -> dict:
 
 def assert_refused(cli, db_path, dataset, before, expected: str) -> None:
     """``import-parquet`` refuses ``dataset`` with the one line ``expected`` (exit 2, workspace as
-    ``before``), and ``open_parquet_workspace`` with the same message."""
+    ``before``), and ``open_parquet_workspace`` and ``report --parquet`` with the same message."""
     out = cli("import-parquet", dataset)
     assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n")
     assert _stored(db_path) == before
     with pytest.raises(UserError) as err:
         parquet_store.open_parquet_workspace(dataset)
     assert str(err.value) == expected
+    report = cli("report", "--json", "--parquet", dataset, db=None)
+    assert (report.code, report.out, report.err) == (2, "", f"milestone-lens: error: {expected}\n")
 
 
 @pytest.fixture
@@ -362,6 +374,59 @@ def test_import_parquet_refuses_values_it_cannot_keep_exactly(cli, db_path, expo
     assert len(line.splitlines()) == 1
     assert line.startswith(f"milestone-lens: error: {expected}"), line
     assert _stored(db_path) == before
+
+
+IMPORTS = "imports/data_0.parquet"  # contracts.csv (row 1, import 1) and milestones.csv (row 2, import 2)
+
+
+@pytest.mark.parametrize("file, select, expected", [
+    (M2022, "* REPLACE (" + C6.format("1.5", "CAST(seq AS DOUBLE)") + " AS seq)",
+     f"{M2022}, row 2, column seq: '1.5' does not convert exactly to a whole number (it would be 2)"),
+    (C2022, "* REPLACE (" + C6.format("'abc'", "CAST(budget AS VARCHAR)") + " AS budget)",
+     f"{C2022}, row 2, column budget: 'abc' is not an amount with at most two decimals"),
+    (C2022, "* REPLACE (" + C6.format("'13/01/2024'", "CAST(start_date AS VARCHAR)") + " AS start_date)",
+     f"{C2022}, row 2, column start_date: '13/01/2024' is not a date"),
+    (C2022, "* REPLACE (" + C6.format("true", "false") + " AS start_date)",
+     f"{C2022}, column start_date: column 'start_date' holds BOOLEAN, not DATE"),
+], ids=["seq-fraction", "budget-text", "date-day-first", "date-as-boolean"])
+def test_report_parquet_refuses_what_import_parquet_refuses(cli, db_path, exported, file, select, expected):
+    """``report --parquet`` checked only row counts and columns, then read with a plain CAST: C6's
+    milestone 1.5 as a second milestone 2 (exit 0, wrong figures), 'abc' or 13/01/2024 as a
+    ConversionException traceback (exit 1). Now import-parquet's one line, exit 2."""
+    before = _stored(db_path)
+    _rewrite(exported / file, select)
+    assert_refused(cli, db_path, exported, before, expected)
+
+
+def test_report_parquet_refuses_a_contract_copied_with_the_marker_corrected(cli, db_path, exported):
+    """C6 twice in the 2022 file (rows 2 and 3) and the marker saying 7 contracts: the row counts
+    agree, and ``report --parquet`` counted C6 (budget 300) twice."""
+    before = _stored(db_path)
+    _rewrite(exported / C2022, "*", copied="contract_id = 'C6'")
+    _marker_says(exported, "contracts", 7)
+    assert_refused(cli, db_path, exported, before, f"{C2022}, row 3: contract C6 appears more than once "
+                                                   f"(first at {C2022} row 2)")
+
+
+IMPORT_LOG = ("import_id, batch_id, file_name, content_hash, format, source, imported_at, contracts_new, contracts_updated, "
+              "milestones_new, milestones_updated, payments_new, payments_updated, duplicates_skipped, warnings, data_as_of")
+
+
+@pytest.mark.parametrize("select, expected", [
+    ("* EXCLUDE (file_name)", f"{IMPORTS}, column file_name: column 'file_name' is missing (every imports file needs "
+                              f"{IMPORT_LOG})"),
+    ("* REPLACE (CASE WHEN import_id = 1 THEN '1a' ELSE CAST(import_id AS VARCHAR) END AS import_id)",
+     f"{IMPORTS}, row 1, column import_id: '1a' is not a whole number"),
+    ("* REPLACE (CASE WHEN import_id = 2 THEN 'x' ELSE CAST(imported_at AS VARCHAR) END AS imported_at)",
+     f"{IMPORTS}, row 2, column imported_at: 'x' is not a date and time"),
+], ids=["column-missing", "import-id-text", "imported-at-text"])
+def test_a_damaged_import_log_is_refused(cli, db_path, exported, select, expected):
+    """import-parquet did not check the dataset's import log: without file_name it quietly became
+    one import of its own (exit 0), text in import_id or imported_at was a BinderException
+    traceback (exit 1). Now one line, exit 2, as for the other tables."""
+    before = _stored(db_path)
+    _rewrite(exported / IMPORTS, select, order="import_id")
+    assert_refused(cli, db_path, exported, before, expected)
 
 
 def test_import_parquet_warns_when_the_contracts_stand_under_another_source(cli, tmp_path, db_path):
