@@ -32,10 +32,13 @@ from pathlib import Path
 import duckdb
 
 from analysis import store
+from analysis.canonical import CONTRACT_STATUSES, CONTRACT_TYPES, MILESTONE_STATUSES
 from analysis.errors import ImportValidationError, Problem, UserError, single_problem, with_unlisted
+from analysis.filters import INCOME_KINDS
 from analysis.importing import (
     _IN_TABLES, COLUMNS, KEYS, FileReport, ImportSummary, _check_batch, _merge, _same_contracts_under_another_source,
 )
+from analysis.platforms import FREELANCER_PLATFORMS
 from analysis.wording import listed, plural
 
 MARKER = "milestone_lens_dataset.json"
@@ -54,13 +57,16 @@ PARTITIONED: dict[str, str] = {
 DEFAULT_MEMORY_LIMIT = "1GB"
 # Import bookkeeping columns every workspace table carries; an import sets them anew.
 _BOOKKEEPING = ("first_import_id", "import_id")
+#: The payment kinds the importers write (``store``'s payments table; ``fee``: a fee row kept apart).
+PAYMENT_KINDS = ("milestone", "hourly", "bonus", "refund", "contract_total", "fee", "account_cost", "withdrawal", "other")
 # Values the workspace accepts (the importers write nothing else).
 _ALLOWED = {
-    ("contracts", "contract_type"): ("fixed", "hourly"),
-    ("contracts", "status"): ("completed", "cancelled", "disputed", "active"),
+    ("contracts", "contract_type"): CONTRACT_TYPES,
+    ("contracts", "status"): CONTRACT_STATUSES,
     ("milestones", "kind"): ("milestone", "invoice"),
-    ("milestones", "status"): ("pending", "funded", "submitted", "paid", "refunded", "cancelled"),
-    ("contract_completions", "status"): ("completed", "cancelled", "disputed", "active"),
+    ("milestones", "status"): MILESTONE_STATUSES,
+    ("payments", "kind"): PAYMENT_KINDS,
+    ("contract_completions", "status"): CONTRACT_STATUSES,
 }
 
 
@@ -428,17 +434,32 @@ def _dataset_hash(dataset: Path) -> str:
 _STAGED = {"contracts": "in_contracts", "milestones": "in_milestones", "payments": "in_payments",
            "contract_completions": "_in_completions"}
 _KEYS = {**KEYS, "contract_completions": ("source", "contract_id"), "imports": ("import_id",)}
-#: What a row's values must not meet (amounts the importers never store negative): (condition, column,
+#: A currency as every import writes it (the template's rule, after it upper-cases the code).
+_CURRENCY_CHECK = (
+    "NOT regexp_full_match(currency, '[A-Z]{3}')", "currency",
+    "CASE WHEN regexp_full_match(currency, '[A-Za-z]{3}') THEN 'currency ''' || currency || ''' is not in capitals, "
+    "as every import writes it (' || upper(currency) || ')' "
+    "ELSE 'currency ''' || currency || ''' is not a three-letter ISO code' END")
+#: What a row's values must not meet, as the CSV template (``canonical``) refuses it: (condition, column,
 #: message SQL). Payments may be negative (refunds, and the fees refunded with them).
 _REFUSED: dict[str, tuple[tuple[str, str, str], ...]] = {
     "contracts": (("budget < 0", "budget", "'budget is negative'"),
                   ("paid_total < 0", "paid_total", "'paid_total is negative'"),
-                  ("milestone_count < 0", "milestone_count", "'milestone_count is negative'")),
+                  ("milestone_count < 0", "milestone_count", "'milestone_count is negative'"),
+                  _CURRENCY_CHECK,
+                  ("end_date < start_date", "end_date", "'end_date is before start_date'"),
+                  ("planned_end_date < start_date", "planned_end_date", "'planned_end_date is before start_date'")),
     "milestones": (("seq < 1", "seq", "'seq must be 1 or more'"), ("amount < 0", "amount", "'amount is negative'"),
                    ("paid_amount < 0", "paid_amount", "'paid_amount is negative'"), ("fee < 0", "fee", "'fee is negative'")),
+    "payments": (_CURRENCY_CHECK,),
     "contract_completions": (("budget < 0", "budget", "'budget is negative'"),
                              ("planned_milestones < 1", "planned_milestones", "'planned_milestones must be 1 or more'")),
 }
+#: A payment of money received whose fee is more than its gross (the template refuses a milestone's fee
+#: above what was paid), but on a platform with a minimum fee, whose reader keeps the fee rows the export
+#: gives (Freelancer.com's $5 on a $3 milestone); ``_platform``: its contract's (``_OF_CONTRACT``).
+_FEE_ABOVE_GROSS = (f"kind IN {INCOME_KINDS} AND gross >= 0 AND fee > gross "
+                    f"AND coalesce(lower(_platform) NOT IN {FREELANCER_PLATFORMS}, true)")
 #: How a message names the workspace's column types.
 _TYPE_WORDS = {"DECIMAL(18,2)": "an amount with at most two decimals", "INTEGER": "a whole number",
                "BIGINT": "a whole number", "DATE": "a date", "TIMESTAMP": "a date and time",
@@ -768,7 +789,7 @@ def _failing(con, relation: str, condition: str, column: str | None, message_sql
 
 def _row_checks(table: str) -> list[tuple[str, str, str]]:
     """(condition, column, message SQL) of what no value of ``table`` may be: empty where the workspace
-    needs a value, a code it does not know, and what the importers refuse (``_REFUSED``)."""
+    needs a value, a code it does not know, and what the CSV template refuses (``_REFUSED``)."""
     tables, _ = workspace_schema()
     checks = []
     for column in tables[table]:
@@ -783,12 +804,36 @@ def _row_checks(table: str) -> list[tuple[str, str, str]]:
     return checks + list(_REFUSED.get(table, ()))
 
 
+#: Checks spanning tables, on a row of milestones or payments joined to its contract: (condition, column,
+#: message SQL), the contract's key and platform read as ``_contract`` and ``_platform`` (NULL: none).
+_OF_CONTRACT = {
+    "milestones": (("_contract IS NULL", "contract_id",
+                    "'milestone of contract ''' || contract_id || ''', which is not among the dataset''s contracts'"),),
+    "payments": (("contract_id IS NOT NULL AND _contract IS NULL", "contract_id",
+                  "'payment of contract ''' || contract_id || ''', which is not among the dataset''s contracts "
+                  "(a payment without a contract leaves contract_id empty)'"),
+                 (_FEE_ABOVE_GROSS, "fee",
+                  "'fee ' || fee || ' is more than the gross ' || gross || ' it was taken from (the fee is what "
+                  "the platform kept of this payment, not a rate or a total)'")),
+}
+
+
 def _value_problems(con, relations: dict[str, str]) -> list[Problem]:
     """Problems in the dataset's rows (``relations``: table -> its typed rows with ``_file`` and ``_row``):
-    ``_row_checks`` (one scan of each table counts them all) and duplicate keys."""
+    ``_row_checks`` (one scan of each table counts them all) and duplicate keys; once those pass, what
+    spans tables (``_OF_CONTRACT``, one join of each table to the contracts)."""
     problems: list[Problem] = []
     for table, rel in relations.items():
         problems += _checked(con, rel, _row_checks(table)) + _duplicate_keys(con, table, rel)
+    if problems:
+        return problems
+    contracts = relations.get("contracts", "(SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS contract_id, "
+                                           "NULL::VARCHAR AS platform WHERE false)")
+    for table, checks in _OF_CONTRACT.items():
+        if table in relations:
+            joined = (f"(SELECT t.*, c.contract_id AS _contract, c.platform AS _platform FROM {relations[table]} t "
+                      f"LEFT JOIN {contracts} c ON c.source = t.source AND c.contract_id = t.contract_id)")
+            problems += _checked(con, joined, list(checks))
     return problems
 
 

@@ -376,6 +376,7 @@ def test_import_parquet_refuses_values_it_cannot_keep_exactly(cli, db_path, expo
     assert _stored(db_path) == before
 
 
+P2022 = "payments/start_year=2022/data_0.parquet"  # C5#1 (row 1: 400.00, fee 80.00) and C6#1 (row 2: 300.00, fee 40.00)
 IMPORTS = "imports/data_0.parquet"  # contracts.csv (row 1, import 1) and milestones.csv (row 2, import 2)
 
 
@@ -406,6 +407,56 @@ def test_report_parquet_refuses_a_contract_copied_with_the_marker_corrected(cli,
     _marker_says(exported, "contracts", 7)
     assert_refused(cli, db_path, exported, before, f"{C2022}, row 3: contract C6 appears more than once "
                                                    f"(first at {C2022} row 2)")
+
+
+@pytest.mark.parametrize("file, select, expected", [
+    (P2022, "* REPLACE (" + C6.format("9000.00", "fee") + " AS fee)",
+     f"{P2022}, row 2, column fee: fee 9000.00 is more than the gross 300.00 it was taken from (the fee is what "
+     "the platform kept of this payment, not a rate or a total)"),
+    (P2022, "* REPLACE (" + C6.format("'Ghost'", "contract_id") + " AS contract_id)",
+     f"{P2022}, row 2, column contract_id: payment of contract 'Ghost', which is not among the dataset's contracts "
+     "(a payment without a contract leaves contract_id empty)"),
+    (M2022, "* REPLACE (" + C6.format("'Ghost'", "contract_id") + " AS contract_id)",
+     f"{M2022}, row 2, column contract_id: milestone of contract 'Ghost', which is not among the dataset's contracts"),
+    (C2022, "* REPLACE (" + C6.format("'usd'", "currency") + " AS currency)",
+     f"{C2022}, row 2, column currency: currency 'usd' is not in capitals, as every import writes it (USD)"),
+    (C2022, "* REPLACE (" + C6.format("'dollars'", "currency") + " AS currency)",
+     f"{C2022}, row 2, column currency: currency 'dollars' is not a three-letter ISO code"),
+    (P2022, "* REPLACE (" + C6.format("'US$'", "currency") + " AS currency)",
+     f"{P2022}, row 2, column currency: currency 'US$' is not a three-letter ISO code"),
+    (C2022, "* REPLACE (" + C6.format("DATE '2000-01-01'", "end_date") + " AS end_date)",
+     f"{C2022}, row 2, column end_date: end_date is before start_date"),
+    (C2022, "* REPLACE (" + C6.format("DATE '2022-02-28'", "planned_end_date") + " AS planned_end_date)",
+     f"{C2022}, row 2, column planned_end_date: planned_end_date is before start_date"),
+    (P2022, "* REPLACE (" + C6.format("'foo'", "kind") + " AS kind)",
+     f"{P2022}, row 2, column kind: unknown kind 'foo' (expected one of milestone, hourly, bonus, refund, "
+     "contract_total, fee, account_cost, withdrawal, other)"),
+], ids=["fee-above-gross", "payment-of-no-contract", "milestone-of-no-contract", "currency-lower-case",
+        "currency-word", "payment-currency", "end-before-start", "planned-end-before-start", "payment-kind"])
+def test_import_parquet_refuses_what_the_csv_template_refuses(cli, db_path, exported, file, select, expected):
+    """Values no import writes, which import-parquet took with exit 0 (C6's 300.00 payment with a
+    9,000.00 fee: net 260.00 became -8,700.00; the payment of 'Ghost' left C6 unpaid; 'usd' reported
+    apart from USD) and report --parquet read as they were: now refused by both, with the rule and
+    wording of the CSV template where it has one."""
+    before = _stored(db_path)
+    _rewrite(exported / file, select)
+    assert_refused(cli, db_path, exported, before, expected)
+
+
+def test_a_fee_above_the_gross_stands_on_a_platform_with_a_minimum_fee(cli, db_path, exported):
+    """Freelancer.com's $5 minimum on a $3 milestone comes through its reader as the export gives
+    it, so a workspace may hold a fee above its payment there: C4 (platform freelancer) week 2,
+    100.00 EUR with its fee 10.00 made 150.00, imports (one payment updated) and opens."""
+    _rewrite(exported / "payments/start_year=2026/data_0.parquet",
+             "* REPLACE (CASE WHEN payment_key = 'C4#2' THEN 150.00 ELSE fee END AS fee)")
+    out = cli("import-parquet", exported, "--json")
+    assert out.code == 0, out.err
+    assert out.json()["updated"] == {"contracts": 0, "milestones": 0, "payments": 1}
+    con = store.connect(db_path, read_only=True)
+    assert con.execute("SELECT gross, fee FROM payments WHERE payment_key = 'C4#2'").fetchone() == (
+        Decimal("100.00"), Decimal("150.00"))
+    con.close()
+    parquet_store.open_parquet_workspace(exported).close()
 
 
 IMPORT_LOG = ("import_id, batch_id, file_name, content_hash, format, source, imported_at, contracts_new, contracts_updated, "
