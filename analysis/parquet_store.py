@@ -12,6 +12,9 @@ The files are read without hive partitioning: the year folders only sort them, a
 and column types (``contracts`` ... ``contract_view``), reading the files in place with a
 memory limit: the analyses run unchanged over histories larger than memory, because DuckDB
 streams the Parquet files and spills what does not fit to disk.
+
+``import_parquet`` and ``open_parquet_workspace`` first run ``check_dataset``: it refuses (one line naming
+file, row and column) a dataset no workspace could have been exported as, edited by hand or another tool.
 """
 
 from __future__ import annotations
@@ -29,10 +32,13 @@ from pathlib import Path
 import duckdb
 
 from analysis import store
-from analysis.errors import ImportValidationError, Problem, UserError, single_problem
+from analysis.canonical import CONTRACT_STATUSES, CONTRACT_TYPES, MILESTONE_STATUSES
+from analysis.errors import ImportValidationError, Problem, UserError, single_problem, with_unlisted
+from analysis.filters import INCOME_KINDS
 from analysis.importing import (
     _IN_TABLES, COLUMNS, KEYS, FileReport, ImportSummary, _check_batch, _merge, _same_contracts_under_another_source,
 )
+from analysis.platforms import FREELANCER_PLATFORMS
 from analysis.wording import listed, plural
 
 MARKER = "milestone_lens_dataset.json"
@@ -51,13 +57,16 @@ PARTITIONED: dict[str, str] = {
 DEFAULT_MEMORY_LIMIT = "1GB"
 # Import bookkeeping columns every workspace table carries; an import sets them anew.
 _BOOKKEEPING = ("first_import_id", "import_id")
+#: The payment kinds the importers write (``store``'s payments table; ``fee``: a fee row kept apart).
+PAYMENT_KINDS = ("milestone", "hourly", "bonus", "refund", "contract_total", "fee", "account_cost", "withdrawal", "other")
 # Values the workspace accepts (the importers write nothing else).
 _ALLOWED = {
-    ("contracts", "contract_type"): ("fixed", "hourly"),
-    ("contracts", "status"): ("completed", "cancelled", "disputed", "active"),
+    ("contracts", "contract_type"): CONTRACT_TYPES,
+    ("contracts", "status"): CONTRACT_STATUSES,
     ("milestones", "kind"): ("milestone", "invoice"),
-    ("milestones", "status"): ("pending", "funded", "submitted", "paid", "refunded", "cancelled"),
-    ("contract_completions", "status"): ("completed", "cancelled", "disputed", "active"),
+    ("milestones", "status"): MILESTONE_STATUSES,
+    ("payments", "kind"): PAYMENT_KINDS,
+    ("contract_completions", "status"): CONTRACT_STATUSES,
 }
 
 
@@ -331,13 +340,19 @@ def _missing_column_sql(dataset: Path, table: str, column: Column, found: set[st
     return f"CAST({column.default or 'NULL'} AS {column.type})"
 
 
-def _table_view_sql(dataset: Path, table: str, columns: tuple[Column, ...], con: duckdb.DuckDBPyConnection) -> str:
-    """SELECT giving ``table``'s columns with the workspace's types, from its files (or none)."""
+def _table_view_sql(dataset: Path, table: str, columns: tuple[Column, ...], con: duckdb.DuckDBPyConnection,
+                    located: bool = False) -> str:
+    """SELECT giving ``table``'s columns with the workspace's types, from its files (or none).
+
+    ``located``: each value converted with ``TRY_CAST`` (``_refuse_inexact`` has made sure it
+    converts exactly), and ``_file`` and ``_row`` say where each row is, for the checks' messages.
+    """
     if not _table_files(dataset, table):
         typed = ", ".join(f"CAST(NULL AS {c.type}) AS {c.name}" for c in columns)
-        return f"SELECT {typed} WHERE false"
-    source = table_source(dataset, table)
+        return f"SELECT {typed}{', NULL::VARCHAR AS _file, NULL::BIGINT AS _row' if located else ''} WHERE false"
+    source = table_source(dataset, table, "filename = true, file_row_number = true" if located else "")
     found = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    cast = "TRY_CAST" if located else "CAST"
     parts = []
     for c in columns:
         if c.name not in found:
@@ -345,7 +360,9 @@ def _table_view_sql(dataset: Path, table: str, columns: tuple[Column, ...], con:
         elif found[c.name] == c.type:
             parts.append(c.name)  # no cast: keeps filter pushdown into the Parquet scan simple
         else:
-            parts.append(f"CAST({c.name} AS {c.type}) AS {c.name}")
+            parts.append(f"{cast}({c.name} AS {c.type}) AS {c.name}")
+    if located:
+        parts.append(f"replace(filename, {sql_string(str(dataset) + os.sep)}, '') AS _file, file_row_number + 1 AS _row")
     return f"SELECT {', '.join(parts)} FROM {source}"
 
 
@@ -358,15 +375,13 @@ def open_parquet_workspace(
     Nothing is loaded: each view reads the Parquet files when queried. ``memory_limit`` caps
     DuckDB's memory (it spills to ``temp_directory``, default a folder under the system temp
     dir), so analyses run over data larger than memory. Writes fail: the names are views.
-    A dataset ``import_parquet`` would refuse for its files' row counts or columns (a file
-    without a column of its table, a nested column) is refused with the same ``UserError``.
+    A dataset ``import_parquet`` would refuse is refused with the same ``UserError``
+    (``check_dataset``, run out of core before any view is made).
     """
     dataset = Path(path)
     manifest = read_manifest(dataset)
     con = duckdb.connect(":memory:")
     try:
-        check_rows(con, dataset, manifest)
-        _check_columns(con, dataset)
         spill = Path(temp_directory) if temp_directory else Path(tempfile.gettempdir()) / "milestone-lens-spill"
         con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
         con.execute(f"SET temp_directory = {sql_string(spill)}")
@@ -374,6 +389,7 @@ def open_parquet_workspace(
         con.execute("SET enable_progress_bar = false")
         if threads:
             con.execute(f"SET threads = {int(threads)}")
+        check_dataset(con, dataset, manifest)
         tables, views = workspace_schema()
         for table, columns in tables.items():
             con.execute(f"CREATE VIEW {table} AS {_table_view_sql(dataset, table, columns, con)}")
@@ -417,17 +433,33 @@ def _dataset_hash(dataset: Path) -> str:
 #: The staging table of each table an import reads from the dataset, and its key.
 _STAGED = {"contracts": "in_contracts", "milestones": "in_milestones", "payments": "in_payments",
            "contract_completions": "_in_completions"}
-_KEYS = {**KEYS, "contract_completions": ("source", "contract_id")}
-#: Conditions a staged value must not meet (amounts the importers never store negative), and why.
-#: Payments may be negative (refunds, and the fees refunded with them).
-_REFUSED = {
-    "contracts": (("budget", "< 0", "budget is negative"), ("paid_total", "< 0", "paid_total is negative"),
-                  ("milestone_count", "< 0", "milestone_count is negative")),
-    "milestones": (("seq", "< 1", "seq must be 1 or more"), ("amount", "< 0", "amount is negative"),
-                   ("paid_amount", "< 0", "paid_amount is negative"), ("fee", "< 0", "fee is negative")),
-    "contract_completions": (("budget", "< 0", "budget is negative"),
-                             ("planned_milestones", "< 1", "planned_milestones must be 1 or more")),
+_KEYS = {**KEYS, "contract_completions": ("source", "contract_id"), "imports": ("import_id",)}
+#: A currency as every import writes it (the template's rule, after it upper-cases the code).
+_CURRENCY_CHECK = (
+    "NOT regexp_full_match(currency, '[A-Z]{3}')", "currency",
+    "CASE WHEN regexp_full_match(currency, '[A-Za-z]{3}') THEN 'currency ''' || currency || ''' is not in capitals, "
+    "as every import writes it (' || upper(currency) || ')' "
+    "ELSE 'currency ''' || currency || ''' is not a three-letter ISO code' END")
+#: What a row's values must not meet, as the CSV template (``canonical``) refuses it: (condition, column,
+#: message SQL). Payments may be negative (refunds, and the fees refunded with them).
+_REFUSED: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "contracts": (("budget < 0", "budget", "'budget is negative'"),
+                  ("paid_total < 0", "paid_total", "'paid_total is negative'"),
+                  ("milestone_count < 0", "milestone_count", "'milestone_count is negative'"),
+                  _CURRENCY_CHECK,
+                  ("end_date < start_date", "end_date", "'end_date is before start_date'"),
+                  ("planned_end_date < start_date", "planned_end_date", "'planned_end_date is before start_date'")),
+    "milestones": (("seq < 1", "seq", "'seq must be 1 or more'"), ("amount < 0", "amount", "'amount is negative'"),
+                   ("paid_amount < 0", "paid_amount", "'paid_amount is negative'"), ("fee < 0", "fee", "'fee is negative'")),
+    "payments": (_CURRENCY_CHECK,),
+    "contract_completions": (("budget < 0", "budget", "'budget is negative'"),
+                             ("planned_milestones < 1", "planned_milestones", "'planned_milestones must be 1 or more'")),
 }
+#: A payment of money received whose fee is more than its gross (the template refuses a milestone's fee
+#: above what was paid), but on a platform with a minimum fee, whose reader keeps the fee rows the export
+#: gives (Freelancer.com's $5 on a $3 milestone); ``_platform``: its contract's (``_OF_CONTRACT``).
+_FEE_ABOVE_GROSS = (f"kind IN {INCOME_KINDS} AND gross >= 0 AND fee > gross "
+                    f"AND coalesce(lower(_platform) NOT IN {FREELANCER_PLATFORMS}, true)")
 #: How a message names the workspace's column types.
 _TYPE_WORDS = {"DECIMAL(18,2)": "an amount with at most two decimals", "INTEGER": "a whole number",
                "BIGINT": "a whole number", "DATE": "a date", "TIMESTAMP": "a date and time",
@@ -512,10 +544,29 @@ def _checked_files(con, dataset: Path, table: str) -> dict[Path, dict[str, str]]
     return per_file
 
 
+def _readable_as(have: str, want: str) -> bool:
+    """Whether a file's column of type ``have`` can hold values of the workspace's type ``want``
+    (``_refuse_inexact`` then checks each value): the type itself, text, or the same kind of value
+    (a number for a number, a date or a time without a zone for a date). DuckDB cannot read a
+    BOOLEAN or an INTERVAL as a date at all: it fails the whole scan."""
+    if have == want:
+        return True
+    if _is_nested(have):
+        return False
+    if want == "VARCHAR" or have == "VARCHAR":
+        return True
+    if want.startswith(_NUMERIC):
+        return have.startswith(_NUMERIC)
+    if want in ("DATE", "TIMESTAMP"):
+        return have == "DATE" or (have.startswith("TIMESTAMP") and "TIME ZONE" not in have)
+    return False
+
+
 def _nested_column(dataset: Path, file: Path, found: dict[str, str], types: dict[str, str]) -> Problem | None:
     """The problem of the first of ``file``'s columns (``found``: name -> type) the workspace
-    knows (``types``) that holds nested values of another type, if any."""
-    nested = [c for c in types if c in found and _is_nested(found[c]) and found[c] != types[c]]
+    knows (``types``) that holds nested values of another type, or values of a type not
+    ``_readable_as`` its own, if any."""
+    nested = [c for c in types if c in found and not _readable_as(found[c], types[c])]
     if not nested:
         return None
     column = nested[0]
@@ -523,54 +574,34 @@ def _nested_column(dataset: Path, file: Path, found: dict[str, str], types: dict
 
 
 def _stage_table(con, dataset: Path, table: str, import_id: int | None, keep_import_ids: bool = False) -> None:
-    """Append the dataset's ``table`` rows to its staging table with file and row for messages.
-
-    Refused (``ImportValidationError`` naming file, row and column): a file without a column the
-    table needs, a nested column, and a value that does not convert exactly to the workspace's
-    type (text in an amount, 12.344 as an amount, 1.5 as a seq, 13/01/2024 as a date).
+    """Append the dataset's ``table`` rows to its staging table with file and row for messages
+    (``check_dataset`` has refused what no workspace could hold, so each value converts exactly).
 
     ``keep_import_ids``: each row keeps the import id the dataset gives it (``import_id`` falls
     back to the new one where it has none), for a restore with its import history.
     """
-    files = _table_files(dataset, table)
-    if not files:
+    if not _table_files(dataset, table):
         return
-    _checked_files(con, dataset, table)
     tables, _ = workspace_schema()
-    cols = _required_columns(table)
-    types = {c.name: c.type for c in tables[table]}
+    cols = ", ".join(_required_columns(table))
     # A dataset exported before a migration added a column with a default gets it worked out or that
     # default, when none of its files has the column (``_checked_files`` let it through only then).
-    source = table_source(dataset, table, "filename = true, file_row_number = true")
-    union = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-    prefix = str(dataset) + os.sep
-    _refuse_inexact(con, source, prefix, {c: (union[c], types[c]) for c in cols if c in union and union[c] != types[c]})
-    columns = {c.name: c for c in tables[table]}
-    select = ", ".join(f"TRY_CAST({c} AS {types[c]})" if c in union else _missing_column_sql(dataset, table, columns[c], set(union))
-                       for c in cols)
+    typed = _table_view_sql(dataset, table, tables[table], con, located=True)
     extra, params = ("_import_id, ", [import_id]) if import_id is not None else ("", [])
-    given_id = "coalesce(TRY_CAST(import_id AS INTEGER), ?), " if keep_import_ids and "import_id" in union else "?, "
-    con.execute(
-        f"""INSERT INTO {_STAGED[table]} ({', '.join(cols)}, {extra}_file, _row)
-            SELECT {select}, {given_id if extra else ''}replace(filename, ?, ''), file_row_number + 1 FROM {source}""",
-        params + [prefix],
-    )
+    given_id = "coalesce(import_id, ?), " if keep_import_ids else "?, "
+    con.execute(f"INSERT INTO {_STAGED[table]} ({cols}, {extra}_file, _row) "
+                f"SELECT {cols}, {given_id if extra else ''}_file, _row FROM ({typed})", params)
 
 
 def _stage_import_history(con, dataset: Path) -> bool:
-    """Stage the dataset's import log (``_in_imports``) when every staged row names one of its
-    imports: True then, and the restore keeps it; else False, and the rows take the new import's id."""
+    """Stage the dataset's import log (``_in_imports``, checked by ``check_dataset``) when every staged
+    row names one of its imports: True then, and the restore keeps it; else False, and the rows take
+    the new import's id. A column of the log a dataset exported before it was added stays NULL."""
     if not _table_files(dataset, "imports"):
         return False
     tables, _ = workspace_schema()
-    source = table_source(dataset, "imports")
-    have = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
-    needed = [c.name for c in tables["imports"] if not c.nullable and c.default is None]
-    if not set(needed) <= have:
-        return False
-    # Every column of the log; one a dataset exported before it was added stays NULL (``data_as_of``).
-    cols = [c.name if c.name in have else f"NULL::{c.type} AS {c.name}" for c in tables["imports"]]
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _in_imports AS SELECT {', '.join(cols)} FROM {source}")
+    log = _table_view_sql(dataset, "imports", tables["imports"], con)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _in_imports AS {log}")
     orphans = con.execute(
         " UNION ALL ".join(f"SELECT count(*) FROM in_{t} WHERE _import_id NOT IN (SELECT import_id FROM _in_imports)"
                            for t in KEYS)).fetchall()
@@ -722,42 +753,122 @@ def _refuse_inexact(con, source: str, prefix: str, retyped: dict[str, tuple[str,
         raise ImportValidationError([Problem(f, int(r), c, m) for f, r, bad in found for c, m in bad])
 
 
-def _validate_staged(con) -> list[Problem]:
-    """Problems in the staged dataset rows: empty required values, unknown codes, negative
-    amounts, duplicate keys."""
+def check_dataset(con: duckdb.DuckDBPyConnection, dataset: Path, manifest: dict) -> None:
+    """Refuse, naming file, row and column, a dataset no workspace could have been exported as: row
+    counts other than the marker's, an unreadable file, a missing or nested column, a value that does
+    not convert exactly to the workspace's type, and a value an import refuses (``_value_problems``).
+
+    ``import_parquet`` and ``open_parquet_workspace`` both run it. It reads the files in place with
+    streaming SQL (aggregates and joins DuckDB spills to disk beyond its memory limit), loading nothing.
+    """
+    check_rows(con, dataset, manifest)
+    _check_columns(con, dataset)
     tables, _ = workspace_schema()
+    prefix = str(dataset) + os.sep
+    relations = {}
+    for table, columns in tables.items():
+        if not _table_files(dataset, table):
+            continue
+        source = table_source(dataset, table, "filename = true, file_row_number = true")
+        found = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+        _refuse_inexact(con, source, prefix, {c.name: (found[c.name], c.type) for c in columns
+                                               if c.name in found and found[c.name] != c.type})
+        relations[table] = f"({_table_view_sql(dataset, table, columns, con, located=True)})"
+    problems = _value_problems(con, relations)
+    if problems:
+        raise ImportValidationError(problems)
+
+
+def _failing(con, relation: str, condition: str, column: str | None, message_sql: str) -> list[Problem]:
+    """The first 20 rows of ``relation`` (with ``_file`` and ``_row``) meeting ``condition``, the last
+    counting the rest (as ``parsing.failing_rows`` lists one file's)."""
+    rows = con.execute(f"SELECT _file, _row, {message_sql}, count(*) OVER () FROM {relation} WHERE {condition} "
+                       "ORDER BY _file, _row LIMIT 20").fetchall()
+    return with_unlisted([Problem(f, int(r), column, str(m)) for f, r, m, _ in rows], rows[0][3] if rows else 0)
+
+
+def _row_checks(table: str) -> list[tuple[str, str, str]]:
+    """(condition, column, message SQL) of what no value of ``table`` may be: empty where the workspace
+    needs a value, a code it does not know, and what the CSV template refuses (``_REFUSED``)."""
+    tables, _ = workspace_schema()
+    checks = []
+    for column in tables[table]:
+        if table in KEYS and column.name in _BOOKKEEPING:
+            continue  # an import sets them anew
+        if not column.nullable:
+            checks.append((f"{column.name} IS NULL", column.name, sql_string(f"{column.name} is empty")))
+        allowed = _ALLOWED.get((table, column.name))
+        if allowed:
+            checks.append((f"{column.name} NOT IN {allowed}", column.name,
+                           f"'unknown {column.name} ''' || {column.name} || ''' (expected one of {', '.join(allowed)})'"))
+    return checks + list(_REFUSED.get(table, ()))
+
+
+#: Checks spanning tables, on a row of milestones or payments joined to its contract: (condition, column,
+#: message SQL), the contract's key and platform read as ``_contract`` and ``_platform`` (NULL: none).
+_OF_CONTRACT = {
+    "milestones": (("_contract IS NULL", "contract_id",
+                    "'milestone of contract ''' || contract_id || ''', which is not among the dataset''s contracts'"),),
+    "payments": (("contract_id IS NOT NULL AND _contract IS NULL", "contract_id",
+                  "'payment of contract ''' || contract_id || ''', which is not among the dataset''s contracts "
+                  "(a payment without a contract leaves contract_id empty)'"),
+                 (_FEE_ABOVE_GROSS, "fee",
+                  "'fee ' || fee || ' is more than the gross ' || gross || ' it was taken from (the fee is what "
+                  "the platform kept of this payment, not a rate or a total)'")),
+}
+
+
+def _value_problems(con, relations: dict[str, str]) -> list[Problem]:
+    """Problems in the dataset's rows (``relations``: table -> its typed rows with ``_file`` and ``_row``):
+    ``_row_checks`` (one scan of each table counts them all) and duplicate keys; once those pass, what
+    spans tables (``_OF_CONTRACT``, one join of each table to the contracts)."""
     problems: list[Problem] = []
-    for table, staged in _STAGED.items():
-        checks: list[tuple[str, str, str]] = []
-        for column in tables[table]:
-            if column.name in _BOOKKEEPING:
-                continue
-            if not column.nullable:
-                checks.append((f"{column.name} IS NULL", column.name, f"'{column.name} is empty (or not a {column.type})'"))
-            allowed = _ALLOWED.get((table, column.name))
-            if allowed:
-                checks.append((f"{column.name} NOT IN {allowed}", column.name,
-                               f"'unknown {column.name} ''' || {column.name} || ''' (expected one of {', '.join(allowed)})'"))
-        checks += [(f"{c} {cond}", c, sql_string(message)) for c, cond, message in _REFUSED.get(table, ())]
-        failing = con.execute(
-            "SELECT " + ", ".join(f"count(*) FILTER (WHERE coalesce({c}, false))" for c, _, _ in checks) + f" FROM {staged}"
-        ).fetchone()
-        for (cond, column, message), n in zip(checks, failing):
-            if n:
-                problems += [Problem(f, int(r), column, m) for f, r, m in con.execute(
-                    f"SELECT _file, _row, {message} FROM {staged} WHERE coalesce({cond}, false) ORDER BY _file, _row LIMIT 20"
-                ).fetchall()]
-        key = ", ".join(_KEYS[table])
-        dups = con.execute(
-            f"""SELECT {key}, list(_file || ' row ' || _row ORDER BY _file, _row) FROM {staged}
-                GROUP BY {key} HAVING count(*) > 1 LIMIT 5"""
-        ).fetchall()
-        what = "completion of contract" if table == "contract_completions" else table[:-1]
-        for d in dups:
-            where = d[-1]
-            file, row = where[1].rsplit(" row ", 1)
-            problems.append(Problem(file, int(row), None,
-                                    f"{what} {'/'.join(map(str, d[1:-1]))} appears more than once (first at {where[0]})"))
+    for table, rel in relations.items():
+        problems += _checked(con, rel, _row_checks(table)) + _duplicate_keys(con, table, rel)
+    if problems:
+        return problems
+    contracts = relations.get("contracts", "(SELECT NULL::VARCHAR AS source, NULL::VARCHAR AS contract_id, "
+                                           "NULL::VARCHAR AS platform WHERE false)")
+    for table, checks in _OF_CONTRACT.items():
+        if table in relations:
+            joined = (f"(SELECT t.*, c.contract_id AS _contract, c.platform AS _platform FROM {relations[table]} t "
+                      f"LEFT JOIN {contracts} c ON c.source = t.source AND c.contract_id = t.contract_id)")
+            problems += _checked(con, joined, list(checks))
+    return problems
+
+
+def _checked(con, rel: str, checks: list[tuple[str, str, str]]) -> list[Problem]:
+    """The rows of ``rel`` failing each check: one scan counts the failures of all, and only the
+    checks that fail list their rows."""
+    if not checks:
+        return []
+    failing = con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE coalesce({c}, false))" for c, _, _ in checks)
+                          + f" FROM {rel}").fetchone()
+    return [p for (cond, column, message), n in zip(checks, failing) if n
+            for p in _failing(con, rel, f"coalesce({cond}, false)", column, message)]
+
+
+def _duplicate_keys(con, table: str, rel: str) -> list[Problem]:
+    """Rows of ``table`` whose key another row has: first a pass grouping the keys' hashes (cheap, and
+    spilled to disk when they do not fit in memory), then, only for hashes seen twice, their rows."""
+    keys = _KEYS.get(table)
+    if not keys:
+        return []
+    key = ", ".join(keys)
+    twice = [r[0] for r in con.execute(f"SELECT hash({key}) FROM {rel} GROUP BY 1 HAVING count(*) > 1 LIMIT 100").fetchall()]
+    if not twice:
+        return []
+    dups = con.execute(
+        f"""SELECT {key}, list(_file || ' row ' || _row ORDER BY _file, _row) FROM {rel}
+            WHERE list_contains(?::UBIGINT[], hash({key})) GROUP BY {key} HAVING count(*) > 1
+            ORDER BY min(_file), min(_row) LIMIT 5""", [twice]).fetchall()
+    what = {"contract_completions": "completion of contract", "imports": "import"}.get(table, table[:-1])
+    problems = []
+    for *values, where in dups:
+        file, row = where[1].rsplit(" row ", 1)
+        shown = values[1:] if len(values) > 1 else values  # the source is left out of a message
+        problems.append(Problem(file, int(row), None,
+                                f"{what} {'/'.join(map(str, shown))} appears more than once (first at {where[0]})"))
     return problems
 
 
@@ -797,7 +908,7 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
     """
     dataset = Path(path)
     manifest = read_manifest(dataset)
-    check_rows(con, dataset, manifest)
+    check_dataset(con, dataset, manifest)
     name = dataset.name or str(dataset)
     try:
         with store.import_transaction(con, dry_run, ("in_contracts", "in_milestones", "in_payments", "_cmp", "_in_completions")):
@@ -810,9 +921,6 @@ def import_parquet(con: duckdb.DuckDBPyConnection, path: str | Path, *, dry_run:
             restoring = store.holds_nothing(con)
             for table in _STAGED:
                 _stage_table(con, dataset, table, import_id if table in KEYS else None, keep_import_ids=True)
-            problems = _validate_staged(con)
-            if problems:
-                raise ImportValidationError(problems)
             dated = _stage_import_history(con, dataset)
             _keep_what_histories_learnt(con)
             restoring = restoring and dated

@@ -282,13 +282,23 @@ def test_workspace_connections_cap_duckdb_memory(tmp_path, monkeypatch):
 
 # --- what import-parquet refuses (nothing stored is changed) ------------------------------
 
-def _rewrite(path, select: str) -> None:
-    """Write ``path`` again as ``SELECT <select> FROM <the file> ORDER BY contract_id``."""
+def _rewrite(path, select: str, order: str = "contract_id", copied: str | None = None) -> None:
+    """Write ``path`` again as ``SELECT <select> FROM <the file> ORDER BY <order>``, the rows meeting
+    ``copied`` twice."""
     scratch = duckdb.connect()
     tmp = path.with_suffix(".tmp")
-    scratch.execute(f"COPY (SELECT {select} FROM read_parquet('{path}') ORDER BY contract_id) TO '{tmp}' (FORMAT parquet)")
+    again = f" UNION ALL SELECT {select} FROM read_parquet('{path}') WHERE {copied}" if copied else ""
+    scratch.execute(f"COPY (SELECT {select} FROM read_parquet('{path}'){again} ORDER BY {order}) TO '{tmp}' (FORMAT parquet)")
     scratch.close()
     tmp.replace(path)
+
+
+def _marker_says(dataset, table: str, rows: int) -> None:
+    """The dataset's marker counts ``rows`` rows of ``table`` (as after a change made with care)."""
+    marker = dataset / parquet_store.MARKER
+    manifest = json.loads(marker.read_text())
+    manifest["rows"][table] = rows
+    marker.write_text(json.dumps(manifest))
 
 
 def _stored(db_path) -> dict:
@@ -301,13 +311,15 @@ def _stored(db_path) -> dict:
 
 def assert_refused(cli, db_path, dataset, before, expected: str) -> None:
     """``import-parquet`` refuses ``dataset`` with the one line ``expected`` (exit 2, workspace as
-    ``before``), and ``open_parquet_workspace`` with the same message."""
+    ``before``), and ``open_parquet_workspace`` and ``report --parquet`` with the same message."""
     out = cli("import-parquet", dataset)
     assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n")
     assert _stored(db_path) == before
     with pytest.raises(UserError) as err:
         parquet_store.open_parquet_workspace(dataset)
     assert str(err.value) == expected
+    report = cli("report", "--json", "--parquet", dataset, db=None)
+    assert (report.code, report.out, report.err) == (2, "", f"milestone-lens: error: {expected}\n")
 
 
 @pytest.fixture
@@ -362,6 +374,110 @@ def test_import_parquet_refuses_values_it_cannot_keep_exactly(cli, db_path, expo
     assert len(line.splitlines()) == 1
     assert line.startswith(f"milestone-lens: error: {expected}"), line
     assert _stored(db_path) == before
+
+
+P2022 = "payments/start_year=2022/data_0.parquet"  # C5#1 (row 1: 400.00, fee 80.00) and C6#1 (row 2: 300.00, fee 40.00)
+IMPORTS = "imports/data_0.parquet"  # contracts.csv (row 1, import 1) and milestones.csv (row 2, import 2)
+
+
+@pytest.mark.parametrize("file, select, expected", [
+    (M2022, "* REPLACE (" + C6.format("1.5", "CAST(seq AS DOUBLE)") + " AS seq)",
+     f"{M2022}, row 2, column seq: '1.5' does not convert exactly to a whole number (it would be 2)"),
+    (C2022, "* REPLACE (" + C6.format("'abc'", "CAST(budget AS VARCHAR)") + " AS budget)",
+     f"{C2022}, row 2, column budget: 'abc' is not an amount with at most two decimals"),
+    (C2022, "* REPLACE (" + C6.format("'13/01/2024'", "CAST(start_date AS VARCHAR)") + " AS start_date)",
+     f"{C2022}, row 2, column start_date: '13/01/2024' is not a date"),
+    (C2022, "* REPLACE (" + C6.format("true", "false") + " AS start_date)",
+     f"{C2022}, column start_date: column 'start_date' holds BOOLEAN, not DATE"),
+], ids=["seq-fraction", "budget-text", "date-day-first", "date-as-boolean"])
+def test_report_parquet_refuses_what_import_parquet_refuses(cli, db_path, exported, file, select, expected):
+    """``report --parquet`` checked only row counts and columns, then read with a plain CAST: C6's
+    milestone 1.5 as a second milestone 2 (exit 0, wrong figures), 'abc' or 13/01/2024 as a
+    ConversionException traceback (exit 1). Now import-parquet's one line, exit 2."""
+    before = _stored(db_path)
+    _rewrite(exported / file, select)
+    assert_refused(cli, db_path, exported, before, expected)
+
+
+def test_report_parquet_refuses_a_contract_copied_with_the_marker_corrected(cli, db_path, exported):
+    """C6 twice in the 2022 file (rows 2 and 3) and the marker saying 7 contracts: the row counts
+    agree, and ``report --parquet`` counted C6 (budget 300) twice."""
+    before = _stored(db_path)
+    _rewrite(exported / C2022, "*", copied="contract_id = 'C6'")
+    _marker_says(exported, "contracts", 7)
+    assert_refused(cli, db_path, exported, before, f"{C2022}, row 3: contract C6 appears more than once "
+                                                   f"(first at {C2022} row 2)")
+
+
+@pytest.mark.parametrize("file, select, expected", [
+    (P2022, "* REPLACE (" + C6.format("9000.00", "fee") + " AS fee)",
+     f"{P2022}, row 2, column fee: fee 9000.00 is more than the gross 300.00 it was taken from (the fee is what "
+     "the platform kept of this payment, not a rate or a total)"),
+    (P2022, "* REPLACE (" + C6.format("'Ghost'", "contract_id") + " AS contract_id)",
+     f"{P2022}, row 2, column contract_id: payment of contract 'Ghost', which is not among the dataset's contracts "
+     "(a payment without a contract leaves contract_id empty)"),
+    (M2022, "* REPLACE (" + C6.format("'Ghost'", "contract_id") + " AS contract_id)",
+     f"{M2022}, row 2, column contract_id: milestone of contract 'Ghost', which is not among the dataset's contracts"),
+    (C2022, "* REPLACE (" + C6.format("'usd'", "currency") + " AS currency)",
+     f"{C2022}, row 2, column currency: currency 'usd' is not in capitals, as every import writes it (USD)"),
+    (C2022, "* REPLACE (" + C6.format("'dollars'", "currency") + " AS currency)",
+     f"{C2022}, row 2, column currency: currency 'dollars' is not a three-letter ISO code"),
+    (P2022, "* REPLACE (" + C6.format("'US$'", "currency") + " AS currency)",
+     f"{P2022}, row 2, column currency: currency 'US$' is not a three-letter ISO code"),
+    (C2022, "* REPLACE (" + C6.format("DATE '2000-01-01'", "end_date") + " AS end_date)",
+     f"{C2022}, row 2, column end_date: end_date is before start_date"),
+    (C2022, "* REPLACE (" + C6.format("DATE '2022-02-28'", "planned_end_date") + " AS planned_end_date)",
+     f"{C2022}, row 2, column planned_end_date: planned_end_date is before start_date"),
+    (P2022, "* REPLACE (" + C6.format("'foo'", "kind") + " AS kind)",
+     f"{P2022}, row 2, column kind: unknown kind 'foo' (expected one of milestone, hourly, bonus, refund, "
+     "contract_total, fee, account_cost, withdrawal, other)"),
+], ids=["fee-above-gross", "payment-of-no-contract", "milestone-of-no-contract", "currency-lower-case",
+        "currency-word", "payment-currency", "end-before-start", "planned-end-before-start", "payment-kind"])
+def test_import_parquet_refuses_what_the_csv_template_refuses(cli, db_path, exported, file, select, expected):
+    """Values no import writes, which import-parquet took with exit 0 (C6's 300.00 payment with a
+    9,000.00 fee: net 260.00 became -8,700.00; the payment of 'Ghost' left C6 unpaid; 'usd' reported
+    apart from USD) and report --parquet read as they were: now refused by both, with the rule and
+    wording of the CSV template where it has one."""
+    before = _stored(db_path)
+    _rewrite(exported / file, select)
+    assert_refused(cli, db_path, exported, before, expected)
+
+
+def test_a_fee_above_the_gross_stands_on_a_platform_with_a_minimum_fee(cli, db_path, exported):
+    """Freelancer.com's $5 minimum on a $3 milestone comes through its reader as the export gives
+    it, so a workspace may hold a fee above its payment there: C4 (platform freelancer) week 2,
+    100.00 EUR with its fee 10.00 made 150.00, imports (one payment updated) and opens."""
+    _rewrite(exported / "payments/start_year=2026/data_0.parquet",
+             "* REPLACE (CASE WHEN payment_key = 'C4#2' THEN 150.00 ELSE fee END AS fee)")
+    out = cli("import-parquet", exported, "--json")
+    assert out.code == 0, out.err
+    assert out.json()["updated"] == {"contracts": 0, "milestones": 0, "payments": 1}
+    con = store.connect(db_path, read_only=True)
+    assert con.execute("SELECT gross, fee FROM payments WHERE payment_key = 'C4#2'").fetchone() == (
+        Decimal("100.00"), Decimal("150.00"))
+    con.close()
+    parquet_store.open_parquet_workspace(exported).close()
+
+
+IMPORT_LOG = ("import_id, batch_id, file_name, content_hash, format, source, imported_at, contracts_new, contracts_updated, "
+              "milestones_new, milestones_updated, payments_new, payments_updated, duplicates_skipped, warnings, data_as_of")
+
+
+@pytest.mark.parametrize("select, expected", [
+    ("* EXCLUDE (file_name)", f"{IMPORTS}, column file_name: column 'file_name' is missing (every imports file needs "
+                              f"{IMPORT_LOG})"),
+    ("* REPLACE (CASE WHEN import_id = 1 THEN '1a' ELSE CAST(import_id AS VARCHAR) END AS import_id)",
+     f"{IMPORTS}, row 1, column import_id: '1a' is not a whole number"),
+    ("* REPLACE (CASE WHEN import_id = 2 THEN 'x' ELSE CAST(imported_at AS VARCHAR) END AS imported_at)",
+     f"{IMPORTS}, row 2, column imported_at: 'x' is not a date and time"),
+], ids=["column-missing", "import-id-text", "imported-at-text"])
+def test_a_damaged_import_log_is_refused(cli, db_path, exported, select, expected):
+    """import-parquet did not check the dataset's import log: without file_name it quietly became
+    one import of its own (exit 0), text in import_id or imported_at was a BinderException
+    traceback (exit 1). Now one line, exit 2, as for the other tables."""
+    before = _stored(db_path)
+    _rewrite(exported / IMPORTS, select, order="import_id")
+    assert_refused(cli, db_path, exported, before, expected)
 
 
 def test_import_parquet_warns_when_the_contracts_stand_under_another_source(cli, tmp_path, db_path):
