@@ -806,6 +806,15 @@ def _keep_what_files_leave_out(con, absences: list[tuple[int, dict[str, list[str
                     [import_id]).fetchall()
                 if rows:
                     problems += listed_problems(rows[0][0], "budget", [r[1:] for r in rows])
+            for column in (c for c in ("end_date", "planned_end_date") if table == "contracts" and c in kept):
+                # A date kept from the workspace must still follow the start the file moves (a workspace
+                # holding an end before its start could not be restored from its own Parquet export).
+                rows = con.execute(
+                    f"SELECT _file, _row, '{column} ' || {column} || ' (kept from the workspace: the file has no "
+                    f"{column} column) is before start_date ' || start_date, count(*) OVER () FROM in_contracts "
+                    f"WHERE _import_id = ? AND {column} < start_date ORDER BY _row LIMIT 20", [import_id]).fetchall()
+                if rows:
+                    problems += listed_problems(rows[0][0], column, [r[1:] for r in rows])
     if problems:
         raise ImportValidationError(problems)
 

@@ -603,6 +603,29 @@ def test_a_contract_moved_to_another_currency_takes_its_derived_payments_along(c
     assert shown.to_dict() == {"EUR": 450.0, "USD": 1300.0}  # the figures, not only the rows
 
 
+def test_a_kept_end_date_before_the_files_new_start_is_refused(con, tmp_path):
+    """A contracts file without end dates moving a start past the stored end would leave an end before
+    its start (which the workspace's own Parquet export then cannot restore): refused, file row column."""
+    first = tmp_path / "first.csv"
+    first.write_text("contract_id,start_date,end_date,planned_end_date,status,budget\n"
+                     "A,2026-01-01,2026-01-10,2026-03-01,completed,100\nB,2026-01-01,2026-01-10,,completed,100\n")
+    import_files(con, [first])
+    before = snapshot(con)
+    moved = tmp_path / "moved.csv"
+    moved.write_text("contract_id,start_date,status,budget\nB,2026-01-05,completed,100\nA,2026-02-01,completed,100\n")
+    with pytest.raises(ImportValidationError) as err:
+        import_files(con, [moved])
+    assert str(err.value) == ("moved.csv, row 3, column end_date: end_date 2026-01-10 (kept from the workspace: the file "
+                              "has no end_date column) is before start_date 2026-02-01")
+    assert snapshot(con) == before
+    # B's start moves within its dates: kept as before.
+    fine = tmp_path / "fine.csv"
+    fine.write_text("contract_id,start_date,status,budget\nB,2026-01-05,completed,100\n")
+    assert import_files(con, [fine]).updated["contracts"] == 1
+    assert con.execute("SELECT start_date::VARCHAR, end_date::VARCHAR FROM contracts WHERE contract_id = 'B'").fetchone() \
+        == ("2026-01-05", "2026-01-10")
+
+
 def test_payments_a_transaction_history_brought_keep_their_contracts_currency(con, tmp_path):
     """An Upwork contract's payments are the export's own rows, in USD: a template file under
     ``--source upwork`` moving that contract to EUR is refused by row and column, and nothing changes."""
