@@ -152,9 +152,9 @@ def read_manifest(path: str | Path) -> dict:
     marker = dataset / MARKER
     root = dataset_root(dataset)
     if dataset.exists() and not dataset.is_dir():
-        where = (f"import the dataset it belongs to: {root}" if root else
+        where = (f"give the dataset it belongs to: {root}" if root else
                  f"give the folder export-parquet wrote (it holds {MARKER})")
-        raise UserError(f"{dataset}: is a file, but import-parquet reads a dataset's root folder; {where}")
+        raise UserError(f"{dataset}: is a file, but a Parquet dataset is a folder; {where}")
     if not dataset.is_dir():
         raise UserError(f"{dataset}: no such folder (expected a Parquet dataset written by export-parquet)")
     if not marker.is_file():

@@ -582,9 +582,9 @@ def test_messages_point_a_parquet_file_or_dataset_to_import_parquet(cli, tmp_pat
     marker = parquet_store.MARKER
     before = _stored(db_path)
     said = {
-        ("import-parquet", part): f"{part}: is a file, but import-parquet reads a dataset's root folder; "
-                                  f"import the dataset it belongs to: {exported}",
-        ("import-parquet", loose): f"{loose}: is a file, but import-parquet reads a dataset's root folder; "
+        ("import-parquet", part): f"{part}: is a file, but a Parquet dataset is a folder; "
+                                  f"give the dataset it belongs to: {exported}",
+        ("import-parquet", loose): f"{loose}: is a file, but a Parquet dataset is a folder; "
                                    f"give the folder export-parquet wrote (it holds {marker})",
         ("import-parquet", exported / "contracts"): f"{exported / 'contracts'}: not a Milestone Lens Parquet dataset "
                                                     f"(no {marker}); it is inside the dataset {exported}: give that folder",
@@ -598,6 +598,9 @@ def test_messages_point_a_parquet_file_or_dataset_to_import_parquet(cli, tmp_pat
     for args, expected in said.items():
         out = cli(*args)
         assert (out.code, out.err) == (2, f"milestone-lens: error: {expected}\n"), args
+    out = cli("report", "--parquet", part, db=None)  # the same words: not import-parquet's
+    assert (out.code, out.err) == (2, f"milestone-lens: error: {part}: is a file, but a Parquet dataset is a folder; "
+                                      f"give the dataset it belongs to: {exported}\n")
     assert _stored(db_path) == before
     # A dataset given as --db is neither opened nor written into.
     files = sorted(exported.rglob("*"))
