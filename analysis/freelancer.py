@@ -182,6 +182,9 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
     problems += _on(con, staged, "category = 'fee' AND amount > 0", real["amount"],
                     "'the project fee ''' || amount_text || ''' is positive: Freelancer.com lists a fee taken as a "
                     "negative amount; correct the amount, or leave a refunded fee out of the file'")
+    # A Currency column holds codes (its reader upper-cases them): "US Dollar" would become a currency of its own.
+    not_codes = _on(con, staged, "NOT regexp_full_match(currency_col, '[A-Z]{3}')", real["currency"],
+                    "'the currency ''' || currency_col || ''' is not a three-letter ISO code (USD, EUR, ...)'")
     # The description names the currency the money was paid in: a Currency column saying another is
     # one of the two wrong, and amounts are never converted.
     # (A code ISO 4217 does not list may be a note in brackets, "for project Site (SEO)", not a currency.)
@@ -189,9 +192,10 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
                     real["currency"],
                     "'the currency ''' || currency_col || ''' contradicts the description''s (' || text_currency || '): "
                     "amounts are never converted; correct the one that is wrong'")
+    problems += not_codes
     currencies = [c for c, in con.execute(
         "SELECT currency FROM _fl WHERE currency IS NOT NULL GROUP BY currency ORDER BY min(_row)").fetchall()]
-    if len(currencies) > 1:
+    if len(currencies) > 1 and not not_codes:  # a currency in words is one problem, not a project in two
         # Each project in the currency it is paid in; a row with none could be either.
         several = ", ".join(currencies).replace("'", "''")  # the file's own text, inside an SQL string
         problems += _on(con, staged, "currency IS NULL", real["currency"],

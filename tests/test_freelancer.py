@@ -214,6 +214,19 @@ def test_a_currency_column_contradicting_the_description_is_refused(con, tmp_pat
     assert con.execute("SELECT currency, gross FROM payments").fetchall() == [("USD", D("100.00"))]
 
 
+def test_a_currency_column_naming_a_currency_in_words_is_refused(con, tmp_path):
+    """"US Dollar" in the Currency column was stored as a currency 'US DOLLAR' of its own (apart from USD,
+    and a workspace its own Parquet export could not restore): refused, row and column named."""
+    path = tmp_path / "words.csv"
+    path.write_text(
+        "Date,Description,Currency,Amount,Tax\n"
+        "06 Jan 2026 23:52,Done milestone payment from Priya N. for project Inv (Partial),USD,+250.00,0.00\n"
+        "07 Jan 2026 10:00,Done milestone payment from Priya N. for project Inv (Final),US Dollar,+250.00,0.00\n"
+    )
+    assert [str(p) for p in refused(con, path).problems] == [
+        "words.csv, row 3, column Currency: the currency 'US DOLLAR' is not a three-letter ISO code (USD, EUR, ...)"]
+
+
 def test_a_row_without_currency_among_several_refused(con, tmp_path):
     """With one currency in the file a row without one takes it; with USD and EUR it could be either."""
     path = tmp_path / "which.csv"
