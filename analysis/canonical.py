@@ -155,7 +155,9 @@ def _typed_select(con, typed: dict[str, str], target: str | None, fixed: dict[st
 def _any_fails(checks: list[tuple[str, str, str]]) -> str:
     # One flag for all checks (a column per check made the table a third wider); which checks
     # fail is worked out from the staged text only when some row fails one.
-    return " OR ".join(f"coalesce({cond}, false)" for cond, _, _ in checks) or "false"
+    # ``IS TRUE``, not ``coalesce(cond, false)``: DuckDB does not share the typed expressions the select
+    # list already computes with those under a COALESCE or CASE (100k milestones: 0.4 s of parsing again).
+    return " OR ".join(f"(({cond}) IS TRUE)" for cond, _, _ in checks) or "false"
 
 
 def _typed_in_one_pass(con, staged: StagedFile, table: str, typed: dict[str, str], checks: list[tuple[str, str, str]],
@@ -405,7 +407,9 @@ def _milestone_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
         (f"{typed['fee']} < 0", "fee", "'fee is negative (write the fee the platform took as a positive amount)'"),
         # ... and taken from this payment: more than was paid (paid_amount, else the amount it defaults to)
         # would make net negative. Freelancer.com's $5 minimum on a $3 milestone comes through its own reader.
-        (f"{typed['fee']} > coalesce({typed['paid_amount']}, {typed['amount']})", "fee",
+        # (Not ``coalesce(paid_amount, amount)``: the typed amounts under it would be parsed again, see ``_any_fails``.)
+        (f"({typed['fee']} > {typed['paid_amount']} OR ({typed['paid_amount']} IS NULL AND {typed['fee']} > {typed['amount']}))",
+         "fee",
          f"'fee ' || {typed['fee']} || ' is more than the ' || CASE WHEN {typed['paid_amount']} IS NOT NULL "
          f"THEN 'paid_amount ' || {typed['paid_amount']} ELSE 'amount ' || {typed['amount']} END || "
          "' it was taken from (the fee is what the platform kept of this payment, not a rate or a total)'"),
@@ -461,8 +465,10 @@ MILESTONE_MONEY = ("amount", "paid_amount", "fee")
 
 def currency_mark_sql(expr: str) -> str:
     """SQL: the amount text ``expr`` carries more than digits, signs and separators (a currency mark,
-    perhaps). Cheap, for the one-pass read's test of whether the file must be staged as text."""
-    return f"trim({expr}, '0123456789.,+-() $'' ') <> ''"
+    perhaps): a character other than digits, ``.,+-()``, a space, ``$`` or ``'``. Cheap, for the one-pass read's
+    test of whether the file must be staged as text (a regular expression: ``trim`` with those characters took
+    ten times as long)."""
+    return f"regexp_matches({expr}, '[^0-9.,+() $'' -]')"
 
 
 def _amounts_marked_in_a_currency(con, staged: StagedFile, ctx) -> None:
