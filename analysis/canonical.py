@@ -12,7 +12,7 @@ from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_pro
 from analysis.locale import decimal_mark_sql, resolve_decimal_comma
 from analysis.parsing import (
     ISO_4217, ISO_4217_SQL, StagedFile, amount_problem_sql, amount_sql, date_problem_sql, date_sql, detect_day_first, first_problems, materialize,
-    NO_CURRENCY_CODE, currency_letters_sql, not_a_currency_sql, numeric_date_sql, other_currency_sql, read_failure, whole_number_sql,
+    NO_CURRENCY_CODE, currency_code_sql, currency_letters_sql, not_a_currency_sql, numeric_date_sql, other_currency_sql, read_failure, whole_number_sql,
 )
 from analysis.wording import listed, plural
 
@@ -291,7 +291,7 @@ def _contract_sql(staged: StagedFile, ctx, day_first: bool | None, dc: bool):
          f"'unknown status ''' || {t('status')} || ''' (expected one of {', '.join(CONTRACT_STATUSES)})'"),
         (f"{typed['contract_type']} NOT IN {CONTRACT_TYPES}", "contract_type",
          f"'unknown contract_type ''' || {t('contract_type')} || ''' (expected fixed or hourly)'"),
-        (f"NOT regexp_matches({typed['currency']}, '^[A-Z]{{3}}$')", "currency",
+        (f"NOT {currency_code_sql(typed['currency'])}", "currency",
          f"'currency ''' || {typed['currency']} || ''' is not a three-letter ISO code'"),
         (f"{typed['budget']} < 0", "budget", "'budget is negative'"),
         *[(f"{typed[money]} IS NOT NULL AND {other_currency_sql(t(money), typed['currency'])}", money,

@@ -19,7 +19,9 @@ import re
 from analysis import marketplace
 from analysis.errors import ROW_MARK, ImportValidationError, Problem, single_problem, with_unlisted
 from analysis.locale import resolve_day_first, resolve_decimal_comma
-from analysis.parsing import ISO_4217_SQL, StagedFile, amount_sql, date_sql, failing_rows, quote_ident, timestamp_sql
+from analysis.parsing import (
+    ISO_4217_SQL, StagedFile, amount_sql, currency_code_sql, date_sql, failing_rows, quote_ident, timestamp_sql,
+)
 from analysis.wording import plural
 
 FIELDS = ("date", "description", "currency", "amount", "tax")
@@ -183,7 +185,7 @@ def stage_transactions(con, staged: StagedFile, ctx) -> None:
                     "'the project fee ''' || amount_text || ''' is positive: Freelancer.com lists a fee taken as a "
                     "negative amount; correct the amount, or leave a refunded fee out of the file'")
     # A Currency column holds codes (its reader upper-cases them): "US Dollar" would become a currency of its own.
-    not_codes = _on(con, staged, "NOT regexp_full_match(currency_col, '[A-Z]{3}')", real["currency"],
+    not_codes = _on(con, staged, f"NOT {currency_code_sql('currency_col')}", real["currency"],
                     "'the currency ''' || currency_col || ''' is not a three-letter ISO code (USD, EUR, ...)'")
     # The description names the currency the money was paid in: a Currency column saying another is
     # one of the two wrong, and amounts are never converted.

@@ -38,6 +38,7 @@ from analysis.filters import INCOME_KINDS
 from analysis.importing import (
     _IN_TABLES, COLUMNS, KEYS, FileReport, ImportSummary, _check_batch, _merge, _same_contracts_under_another_source,
 )
+from analysis.parsing import currency_code_sql
 from analysis.platforms import FREELANCER_PLATFORMS
 from analysis.wording import listed, plural
 
@@ -436,7 +437,7 @@ _STAGED = {"contracts": "in_contracts", "milestones": "in_milestones", "payments
 _KEYS = {**KEYS, "contract_completions": ("source", "contract_id"), "imports": ("import_id",)}
 #: A currency as every import writes it (the template's rule, after it upper-cases the code).
 _CURRENCY_CHECK = (
-    "NOT regexp_full_match(currency, '[A-Z]{3}')", "currency",
+    f"NOT {currency_code_sql('currency')}", "currency",
     "CASE WHEN regexp_full_match(currency, '[A-Za-z]{3}') THEN 'currency ''' || currency || ''' is not in capitals, "
     "as every import writes it (' || upper(currency) || ')' "
     "ELSE 'currency ''' || currency || ''' is not a three-letter ISO code' END")

@@ -400,6 +400,11 @@ def first_problems(
                         row=staged.row_expr, order="rowid", limit=limit)
 
 
+def currency_code_sql(expr: str) -> str:
+    """SQL: ``expr`` is a currency as every import stores it, three capital letters (``USD``)."""
+    return f"regexp_full_match({expr}, '[A-Z]{{3}}')"
+
+
 def failing_rows(con: duckdb.DuckDBPyConnection, display: str, column: str | None, table: str, condition: str,
                  message_sql: str, *, row: str = "_row", order: str = "_row", limit: int = 20) -> list[Problem]:
     """The rows of ``table`` failing one check (``condition``), as Problems of the file ``display``: the first
